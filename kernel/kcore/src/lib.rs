@@ -1,0 +1,18 @@
+//! Kernel logic that does not touch hardware, so it builds and is unit-tested on the host.
+//!
+//! The kernel, `tools/wayboot` and the host tools link this crate. Nothing here may use
+//! `unsafe` to reach hardware, allocate, or name an instruction set: arch code turns
+//! firmware data into the plain types defined here and hands them over.
+#![no_std]
+#![deny(unsafe_code)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
+pub mod boot_info;
+pub mod cmdline;
+pub mod cpio;
+pub mod elf;
+pub mod symtab;

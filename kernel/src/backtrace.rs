@@ -1,0 +1,69 @@
+//! Frame-pointer stack walking (the kernel is built with `force-frame-pointers`).
+//!
+//! On both architectures a frame record is two words, `[previous fp, return address]`, and
+//! the frame pointer register points at it. The walker reads only memory inside the kernel
+//! image (where every stack lives for now) and requires frames to move strictly up the
+//! stack, so a corrupt chain ends the walk instead of faulting inside the panic handler.
+
+use crate::{console, symbols};
+
+const MAX_FRAMES: usize = 32;
+
+extern "C" {
+    static __kernel_start: u8;
+    static __kernel_end: u8;
+}
+
+fn kernel_image() -> (usize, usize) {
+    // Only the addresses of the linker symbols are taken, never their contents.
+    (
+        core::ptr::addr_of!(__kernel_start) as usize,
+        core::ptr::addr_of!(__kernel_end) as usize,
+    )
+}
+
+/// Return addresses of the frames above `fp`, newest first, into `out`.
+pub fn collect(mut fp: usize, out: &mut [usize]) -> usize {
+    let (lo, hi) = kernel_image();
+    let mut n = 0;
+    while n < out.len() {
+        let record_ok = fp % 8 == 0 && fp >= lo && fp.checked_add(16).is_some_and(|end| end <= hi);
+        if !record_ok {
+            break;
+        }
+        // SAFETY: `fp..fp+16` lies inside the kernel image, which is mapped for the life of
+        // the kernel, and is 8-byte aligned; reading two words there cannot fault.
+        let (next, ret) = unsafe {
+            let p = fp as *const usize;
+            (p.read_volatile(), p.add(1).read_volatile())
+        };
+        if ret == 0 {
+            break;
+        }
+        out[n] = ret;
+        n += 1;
+        if next <= fp {
+            break;
+        }
+        fp = next;
+    }
+    n
+}
+
+/// Prints a symbolized backtrace starting at frame pointer `fp`, lock-free for the panic path.
+pub fn print(fp: usize) {
+    let mut frames = [0usize; MAX_FRAMES];
+    let n = collect(fp, &mut frames);
+    console::write_unlocked(format_args!("backtrace:\n"));
+    for (i, &ret) in frames[..n].iter().enumerate() {
+        // The return address points after the call; name the call itself.
+        let pc = ret.saturating_sub(1);
+        console::write_unlocked(format_args!(
+            "  {i:2}: {ret:#018x} {}\n",
+            symbols::Describe(pc)
+        ));
+    }
+    if n == 0 {
+        console::write_unlocked(format_args!("  (no frames)\n"));
+    }
+}

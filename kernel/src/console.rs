@@ -1,0 +1,51 @@
+//! The kernel console: serialized text output to the arch serial port.
+//!
+//! One lock orders whole writes so lines from different contexts do not interleave. The
+//! panic path may take the console from a context that already holds it; it uses
+//! [`write_unlocked`] rather than waiting forever.
+
+use core::fmt::{self, Write};
+use spin::Mutex;
+
+use crate::arch;
+
+struct Serial;
+
+impl Write for Serial {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for chunk in s.as_bytes().split_inclusive(|&b| b == b'\n') {
+            match chunk.split_last() {
+                Some((b'\n', body)) => {
+                    arch::serial_write(body);
+                    arch::serial_write(b"\r\n");
+                }
+                _ => arch::serial_write(chunk),
+            }
+        }
+        Ok(())
+    }
+}
+
+static CONSOLE: Mutex<Serial> = Mutex::new(Serial);
+
+/// Writes formatted text under the console lock.
+pub fn write_fmt(args: fmt::Arguments<'_>) {
+    let _ = CONSOLE.lock().write_fmt(args);
+}
+
+/// Writes without taking the lock, for the panic and fatal-trap paths only: interleaving
+/// is better than deadlocking on a lock held by the code that crashed.
+pub fn write_unlocked(args: fmt::Arguments<'_>) {
+    let _ = Serial.write_fmt(args);
+}
+
+#[macro_export]
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::console::write_fmt(format_args!($($arg)*)) };
+}
+
+#[macro_export]
+macro_rules! println {
+    () => { $crate::print!("\n") };
+    ($($arg:tt)*) => { $crate::console::write_fmt(format_args!("{}\n", format_args!($($arg)*))) };
+}

@@ -1,0 +1,18 @@
+//! Generic trap bookkeeping shared by both architectures' trap handlers.
+//!
+//! The arch layer decodes the hardware state; this module counts what was seen, so tests
+//! can check that a trap really went through the handler and came back.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+static BREAKPOINTS: AtomicU64 = AtomicU64::new(0);
+
+/// Called by the arch trap handler for a software breakpoint it is about to return from.
+pub fn record_breakpoint(pc: usize) {
+    BREAKPOINTS.fetch_add(1, Ordering::Relaxed);
+    log::debug!("breakpoint trap at {pc:#x}");
+}
+
+pub fn breakpoints_seen() -> u64 {
+    BREAKPOINTS.load(Ordering::Relaxed)
+}
