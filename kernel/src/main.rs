@@ -16,6 +16,7 @@ mod selftest;
 mod symbols;
 mod traps;
 
+use wayos_abi::harness;
 use wayos_kcore::boot_info::BootInfo;
 use wayos_kcore::cmdline;
 
@@ -41,10 +42,10 @@ pub extern "Rust" fn kernel_main(info: BootInfo) -> ! {
         if info.cpu_count == 1 { "" } else { "s" }
     );
 
-    let testing = cmdline::flag(info.cmdline(), "wayos.test");
+    let testing = cmdline::flag(info.cmdline(), harness::TEST_FLAG);
     if testing {
         let failed = selftest::run(info);
-        if let Some(what) = cmdline::get(info.cmdline(), "wayos.crash") {
+        if let Some(what) = cmdline::get(info.cmdline(), harness::CRASH_KEY) {
             selftest::crash(what);
         }
         arch::power_off(failed == 0);

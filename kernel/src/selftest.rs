@@ -91,7 +91,7 @@ fn initramfs_is_valid_cpio(info: &BootInfo) -> Result<(), &'static str> {
 /// xtask packs `etc/wayos-release` containing `WayOS <version>`; the kernel's own version
 /// must match, proving the initramfs bytes arrived intact from the host.
 fn release_file_matches_host(info: &BootInfo) -> Result<(), &'static str> {
-    let entry = cpio::find(info.initramfs, "etc/wayos-release")
+    let entry = cpio::find(info.initramfs, wayos_abi::harness::RELEASE_FILE)
         .map_err(|_| "initramfs unreadable")?
         .ok_or("etc/wayos-release missing")?;
     let text = core::str::from_utf8(entry.data).map_err(|_| "not UTF-8")?;
@@ -120,7 +120,9 @@ fn symbols_name_kernel_main(_: &BootInfo) -> Result<(), &'static str> {
 
 #[inline(never)]
 fn backtrace_walks_callers(_: &BootInfo) -> Result<(), &'static str> {
-    backtrace_level_one()
+    // black_box keeps these calls from becoming tail calls, which would drop the caller's
+    // frame from the chain in release builds.
+    core::hint::black_box(backtrace_level_one())
 }
 
 #[inline(never)]
@@ -211,7 +213,7 @@ fn clock_is_monotonic(_: &BootInfo) -> Result<(), &'static str> {
 }
 
 fn cmdline_has_test_flag(info: &BootInfo) -> Result<(), &'static str> {
-    if cmdline::flag(info.cmdline(), "wayos.test") {
+    if cmdline::flag(info.cmdline(), wayos_abi::harness::TEST_FLAG) {
         Ok(())
     } else {
         Err("wayos.test missing from the parsed command line")

@@ -118,6 +118,7 @@ impl MemoryMap {
     /// kernel image on aarch64, the initrd).
     pub fn carve_out(&mut self, base: u64, len: u64, kind: MemoryKind) {
         let end = base.saturating_add(len);
+        let mut tier = 0;
         let mut i = 0;
         while i < self.len {
             let r = self.regions[i];
@@ -125,6 +126,7 @@ impl MemoryMap {
                 i += 1;
                 continue;
             }
+            tier = r.tier;
             self.remove(i);
             if r.base < base {
                 self.push(MemoryRegion {
@@ -146,7 +148,7 @@ impl MemoryMap {
             base,
             len,
             kind,
-            tier: 0,
+            tier,
         });
     }
 

@@ -1,16 +1,14 @@
 //! Stopping the CPU and ending the machine.
 //!
 //! Under test, QEMU runs with `-device isa-debug-exit,iobase=0xf4,iosize=4`: writing `v`
-//! there exits QEMU with status `(v << 1) | 1`, which xtask decodes (33 = pass, 35 = fail).
+//! there exits QEMU with a status xtask decodes (values in `wayos_abi::harness`).
 //! Without that device the write is ignored and the ACPI PM block of QEMU's q35 chipset
 //! powers off instead.
 
 use super::port::{outb, outw};
 
-const DEBUG_EXIT_PORT: u16 = 0xf4;
-/// Exit value meaning "all passed"; xtask's `qemu::decode_exit` holds the same pair.
-const EXIT_SUCCESS: u8 = 0x10;
-const EXIT_FAILURE: u8 = 0x11;
+use wayos_abi::harness::{EXIT_FAILURE, EXIT_SUCCESS, X86_DEBUG_EXIT_PORT};
+
 /// ICH9 PM1a control (PMBASE 0x600 + 4) and SLP_EN with sleep type S5 on QEMU q35.
 const Q35_PM1A_CNT: u16 = 0x604;
 const Q35_S5: u16 = 0x2000;
@@ -27,7 +25,7 @@ pub fn power_off(success: bool) -> ! {
     // 0x604 is the q35 PM1a control register; neither write touches memory.
     unsafe {
         outb(
-            DEBUG_EXIT_PORT,
+            X86_DEBUG_EXIT_PORT,
             if success { EXIT_SUCCESS } else { EXIT_FAILURE },
         );
         outw(Q35_PM1A_CNT, Q35_S5);

@@ -1,0 +1,143 @@
+//! The boot translation regime: constants the boot assembly uses to build its page tables,
+//! and the one change Rust makes to them (direct-map memory types from the device tree).
+//!
+//! 4 KiB granule, 48-bit virtual addresses, four levels. The boot tables, all in `.bss`:
+//!
+//! - TTBR1 level 0, slot 256 → `boot_pt_dmap_l1`: the direct map, physical 0..512 GiB at
+//!   [`DIRECT_MAP_BASE`] in 1 GiB blocks, never executable.
+//! - TTBR1 level 0, slot 511 → level 1, slot 510 → level 2: the kernel image, virtual
+//!   [`KERNEL_VIRT_BASE`] onto the 2 MiB-aligned physical base the loader chose, in 2 MiB
+//!   blocks, Normal memory, kernel RWX (issue 3 splits text/rodata/data for W^X).
+//! - TTBR0: an identity map of the GiB holding the image, used only between turning the MMU
+//!   on and jumping to the link address; then TCR_EL1.EPD0 turns TTBR0 walks off.
+//!
+//! This module must never unmap or retype memory the kernel is running from; it only
+//! retypes direct-map blocks that hold no RAM.
+
+use wayos_kcore::boot_info::BootInfo;
+
+/// Where all physical memory is mapped (both architectures agree on this address).
+pub const DIRECT_MAP_BASE: u64 = 0xffff_8000_0000_0000;
+/// Physical memory covered by the boot direct map: one level 1 table of 1 GiB blocks.
+pub const DIRECT_MAP_SIZE: u64 = 512 << 30;
+/// The kernel's link base (the Image's 2 MiB-aligned base; `_start` is `TEXT_OFFSET` above).
+pub const KERNEL_VIRT_BASE: u64 = 0xffff_ffff_8000_0000;
+
+/// MAIR_EL1 attribute indices.
+pub const ATTR_NORMAL: u64 = 0;
+pub const ATTR_DEVICE_NGNRE: u64 = 1;
+#[allow(dead_code)] // For later mappings (framebuffers, DMA buffers).
+pub const ATTR_NORMAL_NC: u64 = 2;
+#[allow(dead_code)] // For later mappings (strictly ordered MMIO).
+pub const ATTR_DEVICE_NGNRNE: u64 = 3;
+
+/// MAIR_EL1: 0 = Normal write-back read/write-allocate (inner and outer), 1 = Device-nGnRE,
+/// 2 = Normal non-cacheable, 3 = Device-nGnRnE.
+pub const MAIR: u64 = 0xff | (0x04 << 8) | (0x44 << 16);
+
+/// TCR_EL1 without IPS (the boot code ORs in the CPU's physical range): T0SZ = T1SZ = 16
+/// (48-bit halves), 4 KiB granules, inner-shareable write-back walks for both halves.
+pub const TCR_BOOT: u64 = 16 // T0SZ
+    | (0b01 << 8) // IRGN0 write-back write-allocate
+    | (0b01 << 10) // ORGN0
+    | (0b11 << 12) // SH0 inner shareable; TG0 (bits 15:14) = 0b00, 4 KiB
+    | (16 << 16) // T1SZ
+    | (0b01 << 24) // IRGN1
+    | (0b01 << 26) // ORGN1
+    | (0b11 << 28) // SH1
+    | (0b10 << 30); // TG1 4 KiB
+
+/// Descriptor bits (VMSAv8-64, stage 1).
+const DESC_BLOCK: u64 = 0b01;
+const SH_INNER: u64 = 0b11 << 8;
+const AF: u64 = 1 << 10;
+const PXN: u64 = 1 << 53;
+const UXN: u64 = 1 << 54;
+/// Output address bits of a level 1 block descriptor.
+const L1_BLOCK_ADDR: u64 = 0x0000_ffff_c000_0000;
+
+/// A direct-map block of MMIO: Device-nGnRE, never executable, kernel read/write.
+pub const BLOCK_DEVICE: u64 = DESC_BLOCK | (ATTR_DEVICE_NGNRE << 2) | AF | PXN | UXN;
+/// A direct-map block of RAM: Normal write-back, never executable, kernel read/write.
+pub const BLOCK_DIRECT_MAP: u64 = DESC_BLOCK | (ATTR_NORMAL << 2) | SH_INNER | AF | PXN | UXN;
+/// A kernel-image block: Normal, kernel read/write/execute, never user executable.
+pub const BLOCK_KERNEL: u64 = DESC_BLOCK | (ATTR_NORMAL << 2) | SH_INNER | AF | UXN;
+/// The temporary identity block: Normal, executable.
+pub const BLOCK_IDENTITY: u64 = DESC_BLOCK | (ATTR_NORMAL << 2) | SH_INNER | AF;
+
+extern "C" {
+    /// The direct map's level 1 table, built by the boot assembly in `.bss`.
+    static mut boot_pt_dmap_l1: [u64; 512];
+}
+
+/// The kernel virtual address of physical address `phys` in the direct map.
+pub fn phys_to_virt(phys: u64) -> usize {
+    (DIRECT_MAP_BASE + phys) as usize
+}
+
+/// Gives each 1 GiB direct-map block the memory type the device tree implies: Normal where
+/// the block holds RAM (any memory-map region), Device everywhere else. The boot assembly
+/// could only guess (Device for the first GiB, Normal above); this keeps, say, PCI windows
+/// above 4 GiB from being mapped cacheable. A block that holds both RAM and MMIO stays
+/// Normal: such MMIO must be mapped separately with Device attributes when it is used.
+pub fn refine_direct_map(info: &BootInfo) {
+    let regions = info.memory_map.regions();
+    let mut changed = 0;
+    let mut normal = 0;
+    for slot in 0..512u64 {
+        let start = slot << 30;
+        let end = start + (1 << 30);
+        let has_ram = regions.iter().any(|r| r.base < end && r.end() > start);
+        normal += u32::from(has_ram);
+        let want = start
+            | if has_ram {
+                BLOCK_DIRECT_MAP
+            } else {
+                BLOCK_DEVICE
+            };
+        // SAFETY: the table is a static the boot code filled; slot < 512 is in bounds, and
+        // a raw pointer avoids creating a reference to a `static mut`.
+        let entry = unsafe {
+            core::ptr::addr_of_mut!(boot_pt_dmap_l1)
+                .cast::<u64>()
+                .add(slot as usize)
+        };
+        // SAFETY: `entry` is a valid, aligned table slot (above); volatile because the
+        // table walker reads it.
+        let old = unsafe { entry.read_volatile() };
+        if old == want {
+            continue;
+        }
+        debug_assert_eq!(old & L1_BLOCK_ADDR, start);
+        // SAFETY: break-before-make on a block no code is using (it holds no RAM, or the
+        // boot code guessed it to be MMIO, and nothing but the early UART in the first GiB
+        // has been touched through the direct map; a GiB with RAM stays Normal): invalidate
+        // the entry, flush its TLB entries, then write the new descriptor.
+        unsafe {
+            entry.write_volatile(0);
+            let va = DIRECT_MAP_BASE + start;
+            core::arch::asm!(
+                "dsb ishst",
+                "tlbi vaae1is, {page}",
+                "dsb ish",
+                page = in(reg) (va >> 12) & ((1 << 44) - 1),
+                options(nostack, preserves_flags)
+            );
+            entry.write_volatile(want);
+            core::arch::asm!("dsb ishst", "isb", options(nostack, preserves_flags));
+        }
+        changed += 1;
+    }
+    if let Some(r) = regions.last() {
+        if r.end() > DIRECT_MAP_SIZE {
+            log::warn!(
+                "physical memory above {} GiB is not in the boot direct map",
+                DIRECT_MAP_SIZE >> 30
+            );
+        }
+    }
+    log::info!(
+        "direct map: {normal} GiB Normal (RAM), {} GiB Device; {changed} blocks retyped from the device tree",
+        512 - normal
+    );
+}

@@ -1,0 +1,171 @@
+//! Builds what a boot needs: the kernel, its symbol table, the initramfs, and the
+//! per-architecture boot image (x86_64 ESP or Limine ISO, aarch64 raw Image).
+//!
+//! Everything lands in `target/wayos/<arch>/<profile>/`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use mkramfs::Ramfs;
+use wayos_abi::harness::RELEASE_FILE;
+use wayos_kcore::symtab;
+
+use crate::{esp, image, limine, symbols, Arch, Loader, Result};
+
+/// Workspace root (xtask lives one level below it).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits inside the workspace")
+        .to_path_buf()
+}
+
+fn profile(release: bool) -> &'static str {
+    if release {
+        "release"
+    } else {
+        "debug"
+    }
+}
+
+/// The products of `build` for one architecture.
+pub struct Built {
+    pub arch: Arch,
+    pub out_dir: PathBuf,
+    pub kernel_elf: PathBuf,
+    pub initramfs: PathBuf,
+    /// aarch64 only: the raw Image.
+    pub image: Option<PathBuf>,
+    /// x86_64 only: the wayboot EFI application, when wayboot is the loader.
+    pub wayboot: Option<PathBuf>,
+    /// x86_64 only: the Limine release directory, when genuine Limine is the loader.
+    pub limine: Option<PathBuf>,
+}
+
+/// Runs `$CARGO build` for one package and target.
+fn cargo_build(package: &str, target: &str, release: bool) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root())
+        .args(["build", "--package", package, "--target", target]);
+    if release {
+        cmd.arg("--release");
+    }
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("building {package} for {target} failed"));
+    }
+    Ok(())
+}
+
+fn target_file(target: &str, release: bool, name: &str) -> PathBuf {
+    root()
+        .join("target")
+        .join(target)
+        .join(profile(release))
+        .join(name)
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Builds the kernel, initramfs and loader pieces for `arch`.
+pub fn build(arch: Arch, release: bool, loader: Loader) -> Result<Built> {
+    let out_dir = root()
+        .join("target/wayos")
+        .join(arch.name())
+        .join(profile(release));
+    fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+
+    eprintln!("==> building the {} kernel", arch.name());
+    cargo_build("wayos-kernel", arch.kernel_target(), release)?;
+    let kernel_src = target_file(arch.kernel_target(), release, "wayos-kernel");
+    let kernel = read(&kernel_src)?;
+    let kernel_elf = out_dir.join("kernel.elf");
+    write(&kernel_elf, &kernel)?;
+
+    let mut ramfs = Ramfs::new();
+    ramfs.add_file(symtab::INITRAMFS_PATH, 0o644, symbols::table(&kernel)?)?;
+    ramfs.add_file(
+        RELEASE_FILE,
+        0o644,
+        format!("WayOS {}\n", env!("CARGO_PKG_VERSION")).into_bytes(),
+    )?;
+    let initramfs = out_dir.join("initramfs.cpio");
+    write(&initramfs, &ramfs.to_cpio())?;
+
+    let mut built = Built {
+        arch,
+        out_dir,
+        kernel_elf,
+        initramfs,
+        image: None,
+        wayboot: None,
+        limine: None,
+    };
+    match arch {
+        Arch::Aarch64 => {
+            let path = built.out_dir.join("Image");
+            write(&path, &image::raw_image(&kernel)?)?;
+            built.image = Some(path);
+        }
+        Arch::X86_64 => {
+            built.limine = match loader {
+                Loader::Wayboot => None,
+                Loader::Auto => limine::find(),
+                Loader::Limine => Some(limine::find().ok_or(
+                    "no Limine release found: set LIMINE_DIR to a Limine 8.x binary release",
+                )?),
+            };
+            if built.limine.is_none() {
+                eprintln!("==> building wayboot (UEFI loader)");
+                cargo_build("wayboot", "x86_64-unknown-uefi", release)?;
+                built.wayboot = Some(target_file("x86_64-unknown-uefi", release, "wayboot.efi"));
+            }
+        }
+    }
+    Ok(built)
+}
+
+/// The bootable medium for x86_64 with `cmdline` baked in: a Limine ISO or a wayboot ESP.
+pub fn x86_boot_medium(built: &Built, cmdline: &str, name: &str) -> Result<PathBuf> {
+    let kernel = read(&built.kernel_elf)?;
+    x86_boot_medium_with_kernel(built, &kernel, cmdline, name)
+}
+
+/// As [`x86_boot_medium`], with the kernel bytes given (tests pass a corrupt kernel).
+pub fn x86_boot_medium_with_kernel(
+    built: &Built,
+    kernel: &[u8],
+    cmdline: &str,
+    name: &str,
+) -> Result<PathBuf> {
+    let initramfs = read(&built.initramfs)?;
+    if let Some(dir) = &built.limine {
+        let iso = built.out_dir.join(format!("{name}.iso"));
+        limine::build_iso(dir, &built.out_dir.join(format!("{name}-iso")), kernel, &initramfs, cmdline, &iso)?;
+        return Ok(iso);
+    }
+    let wayboot = built.wayboot.as_ref().ok_or("wayboot was not built")?;
+    let efi = read(wayboot)?;
+    let path = built.out_dir.join(format!("{name}.img"));
+    esp::build_esp(
+        &path,
+        &[
+            ("EFI/BOOT/BOOTX64.EFI", &efi),
+            ("wayos/kernel.elf", kernel),
+            ("wayos/initramfs.cpio", &initramfs),
+            ("wayos/cmdline.txt", cmdline.as_bytes()),
+        ],
+    )
+    .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path)
+}

@@ -1,0 +1,167 @@
+//! `cargo xtask`: builds WayOS, boots it under QEMU, drives GDB and runs the tests.
+//!
+//! One module per command (`build`, `run`, `test`, `debug`), plus the pieces they share:
+//! `prereq` (host tools), `artifacts` (kernel, initramfs, boot images), `qemu` (command
+//! lines and serial capture), `symbols`, `esp`, `image`, `limine`. Everything it runs goes
+//! through `$CARGO`, so the toolchain pinned in rust-toolchain.toml applies.
+
+mod artifacts;
+mod build;
+mod debug;
+mod esp;
+mod gdb;
+mod image;
+mod limine;
+mod prereq;
+mod qemu;
+mod run;
+mod symbols;
+mod test;
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Build, run, debug and test WayOS")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build the kernel, the initramfs and the boot image.
+    Build(Options),
+    /// Boot WayOS in QEMU with the serial console on this terminal (Ctrl-A X quits).
+    Run(RunOptions),
+    /// Run host unit tests, then boot each architecture and run every in-guest suite.
+    Test(TestOptions),
+    /// Boot QEMU halted with a GDB stub and attach gdb-multiarch to the kernel.
+    Debug(DebugOptions),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Arch {
+    #[value(name = "x86_64")]
+    X86_64,
+    #[value(name = "aarch64")]
+    Aarch64,
+}
+
+impl Arch {
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Aarch64 => "aarch64",
+        }
+    }
+
+    /// The Rust target the kernel is built for.
+    pub fn kernel_target(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64-unknown-none",
+            Arch::Aarch64 => "aarch64-unknown-none",
+        }
+    }
+}
+
+/// How to boot x86_64.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Loader {
+    /// Genuine Limine if a release is found (LIMINE_DIR or the usual prefixes), else wayboot.
+    Auto,
+    /// A hybrid BIOS/UEFI ISO with genuine Limine (requires a Limine binary release).
+    Limine,
+    /// The FAT ESP with tools/wayboot under OVMF.
+    Wayboot,
+}
+
+/// Options every command takes.
+#[derive(Args, Clone, Debug)]
+pub struct Options {
+    /// Target architecture.
+    #[arg(long, value_enum, default_value = "x86_64")]
+    pub arch: Arch,
+    /// Build with optimizations.
+    #[arg(long)]
+    pub release: bool,
+    /// Number of CPUs QEMU emulates.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub smp: u32,
+    /// Guest memory, in QEMU's syntax (512M, 2G).
+    #[arg(long, default_value = "512M")]
+    pub memory: String,
+    /// x86_64 boot loader.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub loader: Loader,
+    /// Extra kernel command-line words (e.g. "log=debug").
+    #[arg(long, default_value = "")]
+    pub cmdline: String,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct RunOptions {
+    #[command(flatten)]
+    pub common: Options,
+    /// Use KVM instead of TCG (it does not work on the project's build machines).
+    #[arg(long)]
+    pub kvm: bool,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct TestOptions {
+    /// CPUs per guest.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub smp: u32,
+    /// Guest memory.
+    #[arg(long, default_value = "512M")]
+    pub memory: String,
+    /// Build with optimizations.
+    #[arg(long)]
+    pub release: bool,
+    /// Only this architecture (default: both).
+    #[arg(long, value_enum)]
+    pub arch: Option<Arch>,
+    /// x86_64 boot loader.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub loader: Loader,
+    /// Skip the host unit tests.
+    #[arg(long)]
+    pub no_host: bool,
+    /// Echo the guest's serial output while it runs.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct DebugOptions {
+    #[command(flatten)]
+    pub common: Options,
+    /// Print the gdb command instead of starting gdb; QEMU then runs in the foreground.
+    #[arg(long)]
+    pub no_gdb: bool,
+    /// TCP port of QEMU's GDB stub.
+    #[arg(long, default_value_t = 1234)]
+    pub port: u16,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Build(o) => build::run(&o),
+        Command::Run(o) => run::run(&o),
+        Command::Test(o) => test::run(&o),
+        Command::Debug(o) => debug::run(&o),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Errors are plain messages for the user.
+pub type Result<T> = std::result::Result<T, String>;

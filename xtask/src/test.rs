@@ -1,0 +1,377 @@
+//! `cargo xtask test`: host unit tests, then one boot per architecture that runs every
+//! in-guest check, then a plain total line `N passed, M failed`.
+//!
+//! Each boot starts QEMU halted under a batch GDB session that must stop at `kernel_main`
+//! and detach; the kernel then boots with `wayos.test`, prints its suites' result lines,
+//! and is made to crash on purpose at the end so the fault and panic reports are checked
+//! too. A boot passes only on what the guest printed and a decoded exit status, never on
+//! QEMU merely exiting; every wait has a timeout that shows the last serial lines.
+
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use wayos_abi::harness::{CRASH_KEY, TEST_FLAG};
+
+use crate::artifacts::{self, Built};
+use crate::prereq::{self, Need};
+use crate::qemu::{self, Guest, Machine, Serial, Verdict};
+use crate::{gdb, run, Arch, Loader, Result, TestOptions};
+
+/// Generous: TCG on a loaded two-core machine, OVMF alone takes seconds.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(240);
+const GDB_TIMEOUT: Duration = Duration::from_secs(180);
+const EXIT_TIMEOUT: Duration = Duration::from_secs(60);
+const TAIL: usize = 40;
+
+/// Pass/fail counts, printed as `<suite>: N passed, M failed`.
+#[derive(Default, Clone, Copy)]
+struct Tally {
+    passed: u32,
+    failed: u32,
+}
+
+impl Tally {
+    fn add(&mut self, other: Tally) {
+        self.passed += other.passed;
+        self.failed += other.failed;
+    }
+
+    fn check(&mut self, name: &str, result: std::result::Result<(), String>) {
+        match result {
+            Ok(()) => {
+                self.passed += 1;
+                println!("  ok   {name}");
+            }
+            Err(why) => {
+                self.failed += 1;
+                println!("  FAIL {name}: {why}");
+            }
+        }
+    }
+}
+
+/// Parses a `<suite>: N passed, M failed` line.
+fn parse_result_line(line: &str) -> Option<(String, Tally)> {
+    let (suite, rest) = line.trim().split_once(": ")?;
+    if suite.is_empty() || suite.contains(' ') {
+        return None;
+    }
+    let (p, f) = rest.split_once(", ")?;
+    let passed = p.strip_suffix(" passed")?.parse().ok()?;
+    let failed = f.strip_suffix(" failed")?.parse().ok()?;
+    Some((suite.to_string(), Tally { passed, failed }))
+}
+
+/// QEMU's `-m` value in MiB.
+fn memory_mib(spec: &str) -> Option<u64> {
+    let s = spec.trim();
+    let (num, mul) = match s.char_indices().last()? {
+        (i, 'M' | 'm') => (&s[..i], 1),
+        (i, 'G' | 'g') => (&s[..i], 1024),
+        _ => (s, 1),
+    };
+    num.parse::<u64>().ok().map(|n| n * mul)
+}
+
+/// Reads `usable memory N MiB, C CPU(s)` from the ready line.
+fn parse_ready(line: &str) -> Option<(u64, u32)> {
+    let rest = line.split("usable memory ").nth(1)?;
+    let (mib, rest) = rest.split_once(" MiB, ")?;
+    let cpus = rest.split_whitespace().next()?;
+    Some((mib.parse().ok()?, cpus.parse().ok()?))
+}
+
+pub fn run(o: &TestOptions) -> Result<ExitCode> {
+    let arches = match o.arch {
+        Some(a) => vec![a],
+        None => vec![Arch::X86_64, Arch::Aarch64],
+    };
+    let mut total = Tally::default();
+    if !o.no_host {
+        total.add(host_tests()?);
+    }
+    for &arch in &arches {
+        let built = artifacts::build(arch, o.release, o.loader)?;
+        let mut needs = run::boot_needs(arch, built.limine.is_some());
+        needs.push(Need::Gdb);
+        prereq::ensure(&needs)?;
+        total.add(boot_suites(&built, o)?);
+        if arch == Arch::X86_64 && built.limine.is_none() && o.loader != Loader::Limine {
+            total.add(wayboot_rejects_bad_kernel(&built, o)?);
+        }
+    }
+    println!("{} passed, {} failed", total.passed, total.failed);
+    Ok(if total.failed == 0 && total.passed > 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `cargo test` for every crate that runs on the host.
+fn host_tests() -> Result<Tally> {
+    println!("==> running host unit tests");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(artifacts::root())
+        .args(["test", "--workspace", "--exclude", "wayos-kernel", "--exclude", "wayboot"])
+        .args(["--features", "wayos-kcore/alloc"])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run cargo test: {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut tally = Tally::default();
+    for line in stdout.lines() {
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            let num = |label: &str| -> u32 {
+                rest.split(';')
+                    .find_map(|part| part.trim().strip_suffix(label))
+                    .and_then(|n| n.trim().rsplit(' ').next()?.parse().ok())
+                    .unwrap_or(0)
+            };
+            tally.passed += num(" passed");
+            tally.failed += num(" failed");
+        }
+        if line.contains("FAILED") || line.contains("panicked") {
+            println!("  {line}");
+        }
+    }
+    if !out.status.success() && tally.failed == 0 {
+        print!("{}", String::from_utf8_lossy(&out.stderr));
+        tally.failed += 1;
+        println!("  FAIL cargo test exited with {}", out.status);
+    }
+    println!("host: {} passed, {} failed", tally.passed, tally.failed);
+    Ok(tally)
+}
+
+/// One boot: GDB check, ready line, kernel suites, the deliberate crash, the exit verdict.
+fn boot_suites(built: &Built, o: &TestOptions) -> Result<Tally> {
+    let arch = built.arch;
+    let suite = format!("boot-{}", arch.name());
+    println!("==> running {suite} (QEMU {} CPUs, {} memory)", o.smp, o.memory);
+    let cmdline = format!("{TEST_FLAG} {CRASH_KEY}=fault");
+    let (path, is_iso) = qemu::prepare_medium(built, &cmdline, "test")?;
+    let machine = Machine {
+        arch,
+        smp: o.smp,
+        memory: o.memory.clone(),
+        kvm: false,
+    };
+    let port = qemu::free_port()?;
+    let cmd = qemu::command(
+        built,
+        &machine,
+        qemu::medium(&path, is_iso, &cmdline),
+        Serial::Pipe,
+        Some(port),
+    )?;
+    if o.verbose {
+        println!("    {}", qemu::display(&cmd));
+    }
+    let mut guest = Guest::spawn(cmd, o.verbose)?;
+    let mut t = Tally::default();
+
+    // GDB first: QEMU is halted until it continues.
+    let gdb_result = run_gdb(built, port);
+    let gdb_ok = gdb_result.is_ok();
+    if !gdb_ok {
+        let _ = guest.wait_for(Duration::from_secs(1), |_| false);
+        println!("{}", guest.tail(TAIL));
+    }
+    t.check("gdb_breaks_at_kernel_main", gdb_result);
+    if !gdb_ok {
+        guest.kill();
+        println!("{suite}: {} passed, {} failed", t.passed, t.failed);
+        return Ok(t);
+    }
+
+    let ready = guest.wait_for(BOOT_TIMEOUT, |l| l.contains(") ready: usable memory"));
+    let Some(ready) = ready else {
+        t.check("boots_to_ready_banner", Err(format!("no ready banner\n{}", guest.tail(TAIL))));
+        guest.kill();
+        println!("{suite}: {} passed, {} failed", t.passed, t.failed);
+        return Ok(t);
+    };
+    let version = env!("CARGO_PKG_VERSION");
+    t.check(
+        "boots_to_ready_banner",
+        if ready.contains(&format!("WayOS {version} ({})", arch.name())) {
+            Ok(())
+        } else {
+            Err(format!("banner lacks 'WayOS {version} ({})': {ready}", arch.name()))
+        },
+    );
+    let counts = parse_ready(&ready);
+    let expect_mib = memory_mib(&o.memory).unwrap_or(0);
+    t.check(
+        "usable_memory_matches_qemu",
+        match counts {
+            // Firmware, loader and kernel take some; most of -m must be usable, never more.
+            Some((mib, _)) if mib <= expect_mib && mib * 4 >= expect_mib * 3 => Ok(()),
+            Some((mib, _)) => Err(format!("{mib} MiB usable for -m {}", o.memory)),
+            None => Err(format!("cannot parse: {ready}")),
+        },
+    );
+    t.check(
+        "cpu_count_matches_qemu",
+        match counts {
+            Some((_, cpus)) if cpus == o.smp => Ok(()),
+            Some((_, cpus)) => Err(format!("{cpus} CPUs reported for -smp {}", o.smp)),
+            None => Err(format!("cannot parse: {ready}")),
+        },
+    );
+
+    // Kernel suites: each prints `<suite>: N passed, M failed`.
+    let mut kernel = Tally::default();
+    let mut suites_seen = 0;
+    let line = guest.wait_for(BOOT_TIMEOUT, |l| parse_result_line(l).is_some() || l.contains("KERNEL PANIC"));
+    if let Some((name, r)) = line.as_deref().and_then(parse_result_line) {
+        println!("{name}: {} passed, {} failed", r.passed, r.failed);
+        kernel.add(r);
+        suites_seen += 1;
+    }
+    if suites_seen == 0 {
+        kernel.failed += 1;
+        println!("  FAIL kernel suites: no result line\n{}", guest.tail(TAIL));
+    }
+    t.add(kernel);
+
+    // The deliberate fault: a report naming the fault and address, then the panic.
+    let panic = guest.wait_for(BOOT_TIMEOUT, |l| l.contains("KERNEL PANIC"));
+    let fault_lines: Vec<String> = guest.seen().iter().rev().take(60).rev().cloned().collect();
+    let fault_text = fault_lines.join("\n");
+    let fault_word = match arch {
+        Arch::X86_64 => "page fault",
+        Arch::Aarch64 => "data abort",
+    };
+    t.check(
+        "fault_report_names_fault_and_address",
+        if fault_text.to_lowercase().contains(fault_word) && fault_text.contains("dead0000") {
+            Ok(())
+        } else {
+            Err(format!("no '{fault_word}' report for 0xdead0000\n{}", guest.tail(TAIL)))
+        },
+    );
+    let _ = guest.wait_for(Duration::from_secs(20), |l| l.contains("kernel stopped"));
+    let all = guest.seen().join("\n");
+    t.check(
+        "panic_prints_symbolized_backtrace",
+        if panic.is_some() && all.contains("backtrace:") && all.contains("crash_by_fault") && all.contains("kernel_main") {
+            Ok(())
+        } else {
+            Err(format!("panic report without a symbolized backtrace\n{}", guest.tail(TAIL)))
+        },
+    );
+    let status = guest.wait_exit(EXIT_TIMEOUT);
+    let expected = match arch {
+        Arch::X86_64 => Verdict::KernelFailed,
+        Arch::Aarch64 => Verdict::PoweredOff,
+    };
+    t.check(
+        "qemu_exits_with_kernel_verdict",
+        match status.map(qemu::decode_exit) {
+            Some(v) if v == expected => Ok(()),
+            Some(v) => Err(format!("exit {v:?}, expected {expected:?}")),
+            None => Err(format!("QEMU did not exit\n{}", guest.tail(TAIL))),
+        },
+    );
+    println!("{suite}: {} passed, {} failed", t.passed, t.failed);
+    Ok(t)
+}
+
+/// Runs the scripted GDB session against a halted QEMU; Ok when it stopped at the entry.
+fn run_gdb(built: &Built, port: u16) -> std::result::Result<(), String> {
+    let mut cmd = gdb::batch_command(&built.kernel_elf, port);
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = cmd.spawn().map_err(|e| format!("cannot start gdb-multiarch: {e}"))?;
+    let (tx, rx) = mpsc::channel();
+    let pid = child.id();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = match rx.recv_timeout(GDB_TIMEOUT) {
+        Ok(Ok(out)) => out,
+        Ok(Err(e)) => return Err(format!("gdb failed: {e}")),
+        Err(_) => {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+            return Err(format!("gdb did not finish in {GDB_TIMEOUT:?}"));
+        }
+    };
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if gdb::hit_entry(&text) {
+        Ok(())
+    } else {
+        Err(format!("gdb did not stop at {}:\n{text}", gdb::ENTRY_SYMBOL))
+    }
+}
+
+/// wayboot given a truncated kernel must say so on the console and power off, not hang.
+fn wayboot_rejects_bad_kernel(built: &Built, o: &TestOptions) -> Result<Tally> {
+    let suite = "wayboot";
+    println!("==> running {suite} (malformed kernel)");
+    let kernel = std::fs::read(&built.kernel_elf).map_err(|e| e.to_string())?;
+    let truncated = &kernel[..kernel.len() / 3];
+    let esp = artifacts::x86_boot_medium_with_kernel(built, truncated, "", "bad-kernel")?;
+    let machine = Machine {
+        arch: Arch::X86_64,
+        smp: 1,
+        memory: o.memory.clone(),
+        kvm: false,
+    };
+    let cmd = qemu::command(built, &machine, qemu::Medium::Esp(&esp), Serial::Pipe, None)?;
+    let mut guest = Guest::spawn(cmd, o.verbose)?;
+    let mut t = Tally::default();
+    let line = guest.wait_for(BOOT_TIMEOUT, |l| l.contains("wayboot: error: kernel.elf"));
+    t.check(
+        "malformed_kernel_is_reported",
+        match line {
+            Some(_) => Ok(()),
+            None => Err(format!("no error line\n{}", guest.tail(TAIL))),
+        },
+    );
+    let status = guest.wait_exit(EXIT_TIMEOUT);
+    t.check(
+        "malformed_kernel_powers_off",
+        match status {
+            Some(_) if !guest.seen().iter().any(|l| l.contains(") ready:")) => Ok(()),
+            Some(_) => Err("the kernel booted anyway".into()),
+            None => Err(format!("QEMU still running after the error\n{}", guest.tail(TAIL))),
+        },
+    );
+    println!("{suite}: {} passed, {} failed", t.passed, t.failed);
+    Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_lines() {
+        let (s, t) = parse_result_line("boottest: 9 passed, 0 failed").unwrap();
+        assert_eq!((s.as_str(), t.passed, t.failed), ("boottest", 9, 0));
+        assert!(parse_result_line("[ 0.1] INFO cpu0 x: 1 passed, 0 failed").is_none());
+        assert!(parse_result_line("boottest: many passed, 0 failed").is_none());
+    }
+
+    #[test]
+    fn ready_line() {
+        let l = "[    0.5] INFO  cpu0 wayos_kernel: WayOS 0.1.0 (x86_64) ready: usable memory 480 MiB, 2 CPUs";
+        assert_eq!(parse_ready(l), Some((480, 2)));
+        assert_eq!(parse_ready("ready: usable memory 1 MiB, 1 CPU"), Some((1, 1)));
+    }
+
+    #[test]
+    fn memory_spec() {
+        assert_eq!(memory_mib("512M"), Some(512));
+        assert_eq!(memory_mib("2G"), Some(2048));
+        assert_eq!(memory_mib("300"), Some(300));
+        assert_eq!(memory_mib("x"), None);
+    }
+}
