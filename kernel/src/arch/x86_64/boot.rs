@@ -83,11 +83,13 @@ global_asm!(
     r#"
 .section .text._start, "ax"
 .global _start
+.type _start, @function
 _start:
     lea rsp, [rip + {stack} + {size}]
     xor ebp, ebp
     call {entry}
     ud2
+.size _start, . - _start
 "#,
     stack = sym BOOT_STACK,
     size = const BOOT_STACK_SIZE,

@@ -69,6 +69,7 @@ trap_stub_\num:
     TRAP_ERR \n
 .endr
 
+.type trap_common, @function
 trap_common:
     push r15
     push r14
@@ -109,6 +110,7 @@ trap_common:
     pop r15
     add rsp, 16
     iretq
+.size trap_common, . - trap_common
 
 .section .rodata.trap, "a"
 .p2align 3
@@ -235,8 +237,10 @@ extern "C" fn x86_trap(frame: &mut TrapFrame) {
 fn report(name: &str, f: &TrapFrame) {
     let w = console::write_unlocked;
     w(format_args!(
-        "\nCPU EXCEPTION: {name}, vector {} error {:#x}\n",
-        f.vector, f.error
+        "\nCPU EXCEPTION on cpu{}: {name}, vector {} error {:#x}\n",
+        super::cpu_id(),
+        f.vector,
+        f.error
     ));
     w(format_args!(
         "  rip {:#018x} {}\n",
