@@ -27,7 +27,8 @@ pub fn collect(mut fp: usize, out: &mut [usize]) -> usize {
     let (lo, hi) = kernel_image();
     let mut n = 0;
     while n < out.len() {
-        let record_ok = fp.is_multiple_of(8) && fp >= lo && fp.checked_add(16).is_some_and(|end| end <= hi);
+        let record_ok =
+            fp.is_multiple_of(8) && fp >= lo && fp.checked_add(16).is_some_and(|end| end <= hi);
         if !record_ok {
             break;
         }

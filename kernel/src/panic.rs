@@ -39,8 +39,8 @@ fn panic(info: &PanicInfo<'_>) -> ! {
 
 /// Ends the kernel after a fatal report.
 fn stop() -> ! {
-    let testing =
-        boot::info().is_some_and(|b| wayos_kcore::cmdline::flag(b.cmdline(), wayos_abi::harness::TEST_FLAG));
+    let testing = boot::info()
+        .is_some_and(|b| wayos_kcore::cmdline::flag(b.cmdline(), wayos_abi::harness::TEST_FLAG));
     console::write_unlocked(format_args!("kernel stopped.\n"));
     if testing {
         arch::power_off(false);

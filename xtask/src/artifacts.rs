@@ -52,9 +52,7 @@ fn cargo_build(package: &str, target: &str, release: bool) -> Result<()> {
     if release {
         cmd.arg("--release");
     }
-    let status = cmd
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {
         return Err(format!("building {package} for {target} failed"));
     }
@@ -151,7 +149,14 @@ pub fn x86_boot_medium_with_kernel(
     let initramfs = read(&built.initramfs)?;
     if let Some(dir) = &built.limine {
         let iso = built.out_dir.join(format!("{name}.iso"));
-        limine::build_iso(dir, &built.out_dir.join(format!("{name}-iso")), kernel, &initramfs, cmdline, &iso)?;
+        limine::build_iso(
+            dir,
+            &built.out_dir.join(format!("{name}-iso")),
+            kernel,
+            &initramfs,
+            cmdline,
+            &iso,
+        )?;
         return Ok(iso);
     }
     let wayboot = built.wayboot.as_ref().ok_or("wayboot was not built")?;

@@ -34,20 +34,25 @@ pub fn run(o: &DebugOptions) -> Result<ExitCode> {
     if o.no_gdb {
         let mut cmd = qemu::command(&built, &machine, medium, Serial::Terminal, Some(o.port))?;
         eprintln!("==> {}", qemu::display(&cmd));
-        eprintln!("==> QEMU is halted, waiting for GDB on port {}. In another terminal run:", o.port);
+        eprintln!(
+            "==> QEMU is halted, waiting for GDB on port {}. In another terminal run:",
+            o.port
+        );
         eprintln!("      {gdb_cmd}");
         eprintln!("==> serial console follows; Ctrl-A X quits QEMU");
-        cmd.status().map_err(|e| format!("cannot start QEMU: {e}"))?;
+        cmd.status()
+            .map_err(|e| format!("cannot start QEMU: {e}"))?;
         return Ok(ExitCode::SUCCESS);
     }
 
     let log = built.out_dir.join("serial.log");
     let mut cmd = qemu::command(&built, &machine, medium, Serial::File(&log), Some(o.port))?;
     eprintln!("==> {}", qemu::display(&cmd));
-    eprintln!("==> serial output goes to {} (tail -f it in another terminal)", log.display());
-    let mut qemu_child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start QEMU: {e}"))?;
+    eprintln!(
+        "==> serial output goes to {} (tail -f it in another terminal)",
+        log.display()
+    );
+    let mut qemu_child = cmd.spawn().map_err(|e| format!("cannot start QEMU: {e}"))?;
     eprintln!("==> {gdb_cmd}");
     let status = std::process::Command::new("gdb-multiarch")
         .arg("-x")

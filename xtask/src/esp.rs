@@ -120,9 +120,10 @@ mod tests {
             assert_eq!(read_back(&img, path), data, "{path}");
         }
         let len = std::fs::metadata(&img).unwrap().len();
-        assert!(len >= MIN_SIZE && len % MIB == 0);
-        let fs = fatfs::FileSystem::new(std::fs::File::open(&img).unwrap(), fatfs::FsOptions::new())
-            .unwrap();
+        assert!(len >= MIN_SIZE && len.is_multiple_of(MIB));
+        let fs =
+            fatfs::FileSystem::new(std::fs::File::open(&img).unwrap(), fatfs::FsOptions::new())
+                .unwrap();
         assert_ne!(fs.fat_type(), fatfs::FatType::Fat12);
         std::fs::remove_file(&img).unwrap();
     }
@@ -131,7 +132,11 @@ mod tests {
     fn large_files_fit() {
         let img = temp_image();
         let big = vec![0xa5u8; 40 * MIB as usize];
-        build_esp(&img, &[("wayos/initramfs.cpio", &big), ("a/b/c/d.txt", b"x")]).unwrap();
+        build_esp(
+            &img,
+            &[("wayos/initramfs.cpio", &big), ("a/b/c/d.txt", b"x")],
+        )
+        .unwrap();
         assert_eq!(read_back(&img, "wayos/initramfs.cpio").len(), big.len());
         assert_eq!(read_back(&img, "a/b/c/d.txt"), b"x");
         std::fs::remove_file(&img).unwrap();

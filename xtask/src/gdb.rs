@@ -76,7 +76,11 @@ mod tests {
                    kernel_main + 40 in section .text\n";
         assert!(hit_entry(out));
         assert!(!hit_entry("Remote connection closed\n"));
-        assert!(!hit_entry("Thread 1 hit Breakpoint 1, other_fn () at x.rs:1\nother_fn in section .text\n"));
-        assert!(!hit_entry("Thread 1 hit Breakpoint 1, kernel_main () at x.rs:1\nkernel_main_2 in section .text\n"));
+        assert!(!hit_entry(
+            "Thread 1 hit Breakpoint 1, other_fn () at x.rs:1\nother_fn in section .text\n"
+        ));
+        assert!(!hit_entry(
+            "Thread 1 hit Breakpoint 1, kernel_main () at x.rs:1\nkernel_main_2 in section .text\n"
+        ));
     }
 }

@@ -1,6 +1,6 @@
 //! Turning the linked aarch64 kernel ELF into a raw arm64 `Image`, the format QEMU's
 //! `-kernel` (and U-Boot's `booti`) loads: the kernel's memory image from its first byte,
-//! starting with the 64-byte arm64 Image header (docs/boot-aarch64.md).
+//! starting with the 64-byte arm64 Image header (docs/boot.md, "aarch64").
 //!
 //! This module only converts and checks bytes; it never runs tools or touches files.
 

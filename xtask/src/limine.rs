@@ -35,10 +35,15 @@ pub fn find() -> Option<PathBuf> {
             NEEDED.join(", ")
         );
     }
-    ["/usr/share/limine", "/usr/local/share/limine", "/usr/lib/limine", "/opt/limine"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|d| is_release(d))
+    [
+        "/usr/share/limine",
+        "/usr/local/share/limine",
+        "/usr/lib/limine",
+        "/opt/limine",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|d| is_release(d))
 }
 
 /// The config Limine reads from `/boot/limine/limine.conf` on the ISO.
@@ -76,7 +81,10 @@ fn host_tool(release: &Path, scratch: &Path) -> Result<PathBuf> {
     let source = release.join("limine.c");
     if source.is_file() {
         let out = scratch.join("limine-tool");
-        run(Command::new("cc").args(["-O2", "-std=c99", "-o"]).arg(&out).arg(&source))?;
+        run(Command::new("cc")
+            .args(["-O2", "-std=c99", "-o"])
+            .arg(&out)
+            .arg(&source))?;
         return Ok(out);
     }
     Ok(PathBuf::from("limine"))
@@ -98,19 +106,48 @@ pub fn build_iso(
     for d in [&limine_dir, &efi_dir] {
         fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
     }
-    let write = |p: PathBuf, b: &[u8]| fs::write(&p, b).map_err(|e| format!("{}: {e}", p.display()));
+    let write =
+        |p: PathBuf, b: &[u8]| fs::write(&p, b).map_err(|e| format!("{}: {e}", p.display()));
     write(root.join("boot/wayos-kernel"), kernel)?;
     write(root.join("boot/initramfs.cpio"), initramfs)?;
     write(limine_dir.join("limine.conf"), config(cmdline).as_bytes())?;
-    for f in ["limine-bios.sys", "limine-bios-cd.bin", "limine-uefi-cd.bin"] {
+    for f in [
+        "limine-bios.sys",
+        "limine-bios-cd.bin",
+        "limine-uefi-cd.bin",
+    ] {
         copy(&release.join(f), &limine_dir.join(f))?;
     }
     copy(&release.join("BOOTX64.EFI"), &efi_dir.join("BOOTX64.EFI"))?;
     run(Command::new("xorriso")
-        .args(["-as", "mkisofs", "-R", "-r", "-J", "-b", "boot/limine/limine-bios-cd.bin"])
-        .args(["-no-emul-boot", "-boot-load-size", "4", "-boot-info-table", "-hfsplus"])
-        .args(["-apm-block-size", "2048", "--efi-boot", "boot/limine/limine-uefi-cd.bin"])
-        .args(["-efi-boot-part", "--efi-boot-image", "--protective-msdos-label", "-quiet"])
+        .args([
+            "-as",
+            "mkisofs",
+            "-R",
+            "-r",
+            "-J",
+            "-b",
+            "boot/limine/limine-bios-cd.bin",
+        ])
+        .args([
+            "-no-emul-boot",
+            "-boot-load-size",
+            "4",
+            "-boot-info-table",
+            "-hfsplus",
+        ])
+        .args([
+            "-apm-block-size",
+            "2048",
+            "--efi-boot",
+            "boot/limine/limine-uefi-cd.bin",
+        ])
+        .args([
+            "-efi-boot-part",
+            "--efi-boot-image",
+            "--protective-msdos-label",
+            "-quiet",
+        ])
         .arg(&root)
         .arg("-o")
         .arg(iso))?;

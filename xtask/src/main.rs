@@ -1,7 +1,7 @@
 //! `cargo xtask`: builds WayOS, boots it under QEMU, drives GDB and runs the tests.
 //!
 //! One module per command (`build`, `run`, `test`, `debug`), plus the pieces they share:
-//! `prereq` (host tools), `artifacts` (kernel, initramfs, boot images), `qemu` (command
+//! `lint`, `prereq` (host tools), `artifacts` (kernel, initramfs, boot images), `qemu` (command
 //! lines and serial capture), `symbols`, `esp`, `image`, `limine`. Everything it runs goes
 //! through `$CARGO`, so the toolchain pinned in rust-toolchain.toml applies.
 
@@ -12,6 +12,7 @@ mod esp;
 mod gdb;
 mod image;
 mod limine;
+mod lint;
 mod prereq;
 mod qemu;
 mod run;
@@ -39,6 +40,8 @@ enum Command {
     Test(TestOptions),
     /// Boot QEMU halted with a GDB stub and attach gdb-multiarch to the kernel.
     Debug(DebugOptions),
+    /// rustfmt and clippy (-D warnings) on every crate and target.
+    Lint,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -153,6 +156,7 @@ fn main() -> ExitCode {
         Command::Run(o) => run::run(&o),
         Command::Test(o) => test::run(&o),
         Command::Debug(o) => debug::run(&o),
+        Command::Lint => lint::run(),
     };
     match result {
         Ok(code) => code,

@@ -51,14 +51,27 @@ fn on_path(program: &str) -> bool {
 
 /// OVMF firmware: `(code, vars template)`. `OVMF_CODE`/`OVMF_VARS` override the search.
 pub fn ovmf() -> Option<(PathBuf, PathBuf)> {
-    if let (Some(code), Some(vars)) = (std::env::var_os("OVMF_CODE"), std::env::var_os("OVMF_VARS")) {
+    if let (Some(code), Some(vars)) = (std::env::var_os("OVMF_CODE"), std::env::var_os("OVMF_VARS"))
+    {
         return Some((code.into(), vars.into()));
     }
     let pairs = [
-        ("/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_VARS_4M.fd"),
-        ("/usr/share/OVMF/OVMF_CODE.fd", "/usr/share/OVMF/OVMF_VARS.fd"),
-        ("/usr/share/edk2/x64/OVMF_CODE.4m.fd", "/usr/share/edk2/x64/OVMF_VARS.4m.fd"),
-        ("/usr/share/edk2/ovmf/OVMF_CODE.fd", "/usr/share/edk2/ovmf/OVMF_VARS.fd"),
+        (
+            "/usr/share/OVMF/OVMF_CODE_4M.fd",
+            "/usr/share/OVMF/OVMF_VARS_4M.fd",
+        ),
+        (
+            "/usr/share/OVMF/OVMF_CODE.fd",
+            "/usr/share/OVMF/OVMF_VARS.fd",
+        ),
+        (
+            "/usr/share/edk2/x64/OVMF_CODE.4m.fd",
+            "/usr/share/edk2/x64/OVMF_VARS.4m.fd",
+        ),
+        (
+            "/usr/share/edk2/ovmf/OVMF_CODE.fd",
+            "/usr/share/edk2/ovmf/OVMF_VARS.fd",
+        ),
     ];
     pairs
         .iter()
@@ -90,7 +103,10 @@ pub fn ensure(needs: &[Need]) -> Result<()> {
         missing.join(" ")
     );
     if is_root() && Path::new("/usr/bin/apt-get").exists() {
-        eprintln!("xtask: installing missing host packages: {}", missing.join(" "));
+        eprintln!(
+            "xtask: installing missing host packages: {}",
+            missing.join(" ")
+        );
         let ok = |cmd: &str| {
             Command::new("sh")
                 .arg("-c")
@@ -104,7 +120,10 @@ pub fn ensure(needs: &[Need]) -> Result<()> {
             return Err(format!("installing host packages failed; run: {install}"));
         }
         if let Some(n) = needs.iter().find(|n| !n.present()) {
-            return Err(format!("{} is still missing after installing it", n.package()));
+            return Err(format!(
+                "{} is still missing after installing it",
+                n.package()
+            ));
         }
         return Ok(());
     }

@@ -13,7 +13,11 @@ pub fn table(kernel_elf: &[u8]) -> Result<Vec<u8>> {
         .filter(|s| s.kind() == SymbolKind::Text && s.address() != 0)
         .filter_map(|s| {
             let name = s.name().ok()?;
-            Some((s.address(), s.size().min(u64::from(u32::MAX)) as u32, name.to_string()))
+            Some((
+                s.address(),
+                s.size().min(u64::from(u32::MAX)) as u32,
+                name.to_string(),
+            ))
         })
         .collect();
     if symbols.is_empty() {

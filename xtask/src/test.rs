@@ -115,7 +115,14 @@ fn host_tests() -> Result<Tally> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
         .current_dir(artifacts::root())
-        .args(["test", "--workspace", "--exclude", "wayos-kernel", "--exclude", "wayboot"])
+        .args([
+            "test",
+            "--workspace",
+            "--exclude",
+            "wayos-kernel",
+            "--exclude",
+            "wayboot",
+        ])
         .args(["--features", "wayos-kcore/alloc"])
         .stdin(Stdio::null())
         .output()
@@ -150,7 +157,10 @@ fn host_tests() -> Result<Tally> {
 fn boot_suites(built: &Built, o: &TestOptions) -> Result<Tally> {
     let arch = built.arch;
     let suite = format!("boot-{}", arch.name());
-    println!("==> running {suite} (QEMU {} CPUs, {} memory)", o.smp, o.memory);
+    println!(
+        "==> running {suite} (QEMU {} CPUs, {} memory)",
+        o.smp, o.memory
+    );
     let cmdline = format!("{TEST_FLAG} {CRASH_KEY}=fault");
     let (path, is_iso) = qemu::prepare_medium(built, &cmdline, "test")?;
     let machine = Machine {
@@ -189,7 +199,10 @@ fn boot_suites(built: &Built, o: &TestOptions) -> Result<Tally> {
 
     let ready = guest.wait_for(BOOT_TIMEOUT, |l| l.contains(") ready: usable memory"));
     let Some(ready) = ready else {
-        t.check("boots_to_ready_banner", Err(format!("no ready banner\n{}", guest.tail(TAIL))));
+        t.check(
+            "boots_to_ready_banner",
+            Err(format!("no ready banner\n{}", guest.tail(TAIL))),
+        );
         guest.kill();
         println!("{suite}: {} passed, {} failed", t.passed, t.failed);
         return Ok(t);
@@ -200,7 +213,10 @@ fn boot_suites(built: &Built, o: &TestOptions) -> Result<Tally> {
         if ready.contains(&format!("WayOS {version} ({})", arch.name())) {
             Ok(())
         } else {
-            Err(format!("banner lacks 'WayOS {version} ({})': {ready}", arch.name()))
+            Err(format!(
+                "banner lacks 'WayOS {version} ({})': {ready}",
+                arch.name()
+            ))
         },
     );
     let counts = parse_ready(&ready);
@@ -226,7 +242,9 @@ fn boot_suites(built: &Built, o: &TestOptions) -> Result<Tally> {
     // Kernel suites: each prints `<suite>: N passed, M failed`.
     let mut kernel = Tally::default();
     let mut suites_seen = 0;
-    let line = guest.wait_for(BOOT_TIMEOUT, |l| parse_result_line(l).is_some() || l.contains("KERNEL PANIC"));
+    let line = guest.wait_for(BOOT_TIMEOUT, |l| {
+        parse_result_line(l).is_some() || l.contains("KERNEL PANIC")
+    });
     if let Some((name, r)) = line.as_deref().and_then(parse_result_line) {
         println!("{name}: {} passed, {} failed", r.passed, r.failed);
         kernel.add(r);
@@ -251,17 +269,27 @@ fn boot_suites(built: &Built, o: &TestOptions) -> Result<Tally> {
         if fault_text.to_lowercase().contains(fault_word) && fault_text.contains("dead0000") {
             Ok(())
         } else {
-            Err(format!("no '{fault_word}' report for 0xdead0000\n{}", guest.tail(TAIL)))
+            Err(format!(
+                "no '{fault_word}' report for 0xdead0000\n{}",
+                guest.tail(TAIL)
+            ))
         },
     );
     let _ = guest.wait_for(Duration::from_secs(20), |l| l.contains("kernel stopped"));
     let all = guest.seen().join("\n");
     t.check(
         "panic_prints_symbolized_backtrace",
-        if panic.is_some() && all.contains("backtrace:") && all.contains("crash_by_fault") && all.contains("kernel_main") {
+        if panic.is_some()
+            && all.contains("backtrace:")
+            && all.contains("crash_by_fault")
+            && all.contains("kernel_main")
+        {
             Ok(())
         } else {
-            Err(format!("panic report without a symbolized backtrace\n{}", guest.tail(TAIL)))
+            Err(format!(
+                "panic report without a symbolized backtrace\n{}",
+                guest.tail(TAIL)
+            ))
         },
     );
     let status = guest.wait_exit(EXIT_TIMEOUT);
@@ -284,8 +312,12 @@ fn boot_suites(built: &Built, o: &TestOptions) -> Result<Tally> {
 /// Runs the scripted GDB session against a halted QEMU; Ok when it stopped at the entry.
 fn run_gdb(built: &Built, port: u16) -> std::result::Result<(), String> {
     let mut cmd = gdb::batch_command(&built.kernel_elf, port);
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let child = cmd.spawn().map_err(|e| format!("cannot start gdb-multiarch: {e}"))?;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start gdb-multiarch: {e}"))?;
     let (tx, rx) = mpsc::channel();
     let pid = child.id();
     std::thread::spawn(move || {
@@ -307,7 +339,10 @@ fn run_gdb(built: &Built, port: u16) -> std::result::Result<(), String> {
     if gdb::hit_entry(&text) {
         Ok(())
     } else {
-        Err(format!("gdb did not stop at {}:\n{text}", gdb::ENTRY_SYMBOL))
+        Err(format!(
+            "gdb did not stop at {}:\n{text}",
+            gdb::ENTRY_SYMBOL
+        ))
     }
 }
 
@@ -341,7 +376,10 @@ fn wayboot_rejects_bad_kernel(built: &Built, o: &TestOptions) -> Result<Tally> {
         match status {
             Some(_) if !guest.seen().iter().any(|l| l.contains(") ready:")) => Ok(()),
             Some(_) => Err("the kernel booted anyway".into()),
-            None => Err(format!("QEMU still running after the error\n{}", guest.tail(TAIL))),
+            None => Err(format!(
+                "QEMU still running after the error\n{}",
+                guest.tail(TAIL)
+            )),
         },
     );
     println!("{suite}: {} passed, {} failed", t.passed, t.failed);
@@ -364,7 +402,10 @@ mod tests {
     fn ready_line() {
         let l = "[    0.5] INFO  cpu0 wayos_kernel: WayOS 0.1.0 (x86_64) ready: usable memory 480 MiB, 2 CPUs";
         assert_eq!(parse_ready(l), Some((480, 2)));
-        assert_eq!(parse_ready("ready: usable memory 1 MiB, 1 CPU"), Some((1, 1)));
+        assert_eq!(
+            parse_ready("ready: usable memory 1 MiB, 1 CPU"),
+            Some((1, 1))
+        );
     }
 
     #[test]

@@ -91,7 +91,11 @@ pub fn io_apics(rsdp: u64) -> Vec<u64> {
     let Some(root) = table(root) else { return out };
     for i in 0..(root.len() - 36) / entry_size {
         let off = 36 + i * entry_size;
-        let addr = if entry_size == 8 { u64_at(root, off) } else { u64::from(u32_at(root, off)) };
+        let addr = if entry_size == 8 {
+            u64_at(root, off)
+        } else {
+            u64::from(u32_at(root, off))
+        };
         let Some(t) = table(addr) else { continue };
         if &t[..4] != b"APIC" || t.len() < 44 {
             continue;

@@ -31,7 +31,10 @@ pub enum FileError {
     Info(Status),
     Read(Status),
     /// The file ended before its recorded size.
-    Short { got: u64, want: u64 },
+    Short {
+        got: u64,
+        want: u64,
+    },
     TooLarge(u64),
     OutOfMemory(Status),
 }
@@ -89,7 +92,10 @@ impl Volume {
         Ok(Volume { root, _fs: fs })
     }
 
-    fn open_file(&mut self, path: &CStr16) -> Result<uefi::proto::media::file::RegularFile, FileError> {
+    fn open_file(
+        &mut self,
+        path: &CStr16,
+    ) -> Result<uefi::proto::media::file::RegularFile, FileError> {
         let handle = self
             .root
             .open(path, FileMode::Read, FileAttribute::empty())
@@ -136,7 +142,10 @@ impl Volume {
     }
 }
 
-fn read_all(file: &mut uefi::proto::media::file::RegularFile, buf: &mut [u8]) -> Result<(), FileError> {
+fn read_all(
+    file: &mut uefi::proto::media::file::RegularFile,
+    buf: &mut [u8],
+) -> Result<(), FileError> {
     let want = buf.len();
     let mut done = 0;
     while done < want {
@@ -146,7 +155,10 @@ fn read_all(file: &mut uefi::proto::media::file::RegularFile, buf: &mut [u8]) ->
             .read(&mut buf[done..end])
             .map_err(|e| FileError::Read(e.status()))?;
         if n == 0 {
-            return Err(FileError::Short { got: done as u64, want: want as u64 });
+            return Err(FileError::Short {
+                got: done as u64,
+                want: want as u64,
+            });
         }
         done += n;
     }

@@ -81,7 +81,11 @@ pub fn query() -> Option<Display> {
     // before ExitBootServices.
     let mut gop = unsafe {
         boot::open_protocol::<GraphicsOutput>(
-            OpenProtocolParams { handle, agent: boot::image_handle(), controller: None },
+            OpenProtocolParams {
+                handle,
+                agent: boot::image_handle(),
+                controller: None,
+            },
             OpenProtocolAttributes::GetProtocol,
         )
     }
@@ -89,5 +93,9 @@ pub fn query() -> Option<Display> {
     let current = describe(&gop.current_mode_info())?;
     let modes = gop.modes().filter_map(|m| describe(m.info())).collect();
     let address = gop.frame_buffer().as_mut_ptr() as u64;
-    Some(Display { address, current, modes })
+    Some(Display {
+        address,
+        current,
+        modes,
+    })
 }

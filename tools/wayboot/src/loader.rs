@@ -21,10 +21,18 @@ const MAX_PHYS_ALIGN: u64 = 2 * 1024 * 1024;
 #[derive(Debug)]
 pub enum LoadError {
     Elf(elf::Error),
-    LowerHalf { index: usize, vaddr: u64 },
+    LowerHalf {
+        index: usize,
+        vaddr: u64,
+    },
     /// A segment reaches into the last page of the address space.
-    TopOfMemory { index: usize },
-    OutOfMemory { bytes: u64, status: Status },
+    TopOfMemory {
+        index: usize,
+    },
+    OutOfMemory {
+        bytes: u64,
+        status: Status,
+    },
 }
 
 impl fmt::Display for LoadError {
@@ -94,8 +102,12 @@ pub fn load(file: &[u8]) -> Result<Kernel, LoadError> {
     let end = mem::align_up(hi, PAGE).unwrap_or(!(PAGE - 1));
     let size = end - virt_base;
     let align = elf.max_align().clamp(PAGE, MAX_PHYS_ALIGN);
-    let phys_base = mem::alloc_zeroed(mem::KERNEL_AND_MODULES, size, align)
-        .map_err(|status| LoadError::OutOfMemory { bytes: size, status })?;
+    let phys_base = mem::alloc_zeroed(mem::KERNEL_AND_MODULES, size, align).map_err(|status| {
+        LoadError::OutOfMemory {
+            bytes: size,
+            status,
+        }
+    })?;
 
     let mut kernel = Kernel {
         phys_base,
@@ -127,7 +139,10 @@ pub fn load(file: &[u8]) -> Result<Kernel, LoadError> {
 fn check(elf: &Elf<'_>) -> Result<(), LoadError> {
     for seg in elf.load_segments().filter(|s| s.memsz > 0) {
         if seg.vaddr < KERNEL_FLOOR {
-            return Err(LoadError::LowerHalf { index: seg.index, vaddr: seg.vaddr });
+            return Err(LoadError::LowerHalf {
+                index: seg.index,
+                vaddr: seg.vaddr,
+            });
         }
         if seg.vaddr_end() > u64::MAX - PAGE {
             return Err(LoadError::TopOfMemory { index: seg.index });

@@ -64,10 +64,15 @@ fn fail(msg: &str) -> ! {
 enum Never {}
 
 fn boot_kernel() -> Result<Never, String> {
-    uefi::println!("wayboot {}: Limine protocol loader for WayOS", env!("CARGO_PKG_VERSION"));
+    uefi::println!(
+        "wayboot {}: Limine protocol loader for WayOS",
+        env!("CARGO_PKG_VERSION")
+    );
     let cpu = handoff::cpu();
     if cpu.la57_active {
-        return Err(String::from("the firmware runs with 5-level paging; wayboot only hands over with 4-level paging"));
+        return Err(String::from(
+            "the firmware runs with 5-level paging; wayboot only hands over with 4-level paging",
+        ));
     }
 
     // Files.
@@ -75,12 +80,20 @@ fn boot_kernel() -> Result<Never, String> {
     let kernel_file = vol
         .load(files::KERNEL, mem::RECLAIMABLE)
         .map_err(|e| format!("kernel.elf: {e} ({})", files::KERNEL))?;
-    uefi::println!("wayboot: loading {} ({} bytes)", files::KERNEL, kernel_file.size);
+    uefi::println!(
+        "wayboot: loading {} ({} bytes)",
+        files::KERNEL,
+        kernel_file.size
+    );
     let mut kernel = loader::load(kernel_file.bytes()).map_err(|e| format!("kernel.elf: {e}"))?;
     let initramfs = vol
         .load(files::INITRAMFS, mem::KERNEL_AND_MODULES)
         .map_err(|e| format!("initramfs.cpio: {e} ({})", files::INITRAMFS))?;
-    uefi::println!("wayboot: loading {} ({} bytes)", files::INITRAMFS, initramfs.size);
+    uefi::println!(
+        "wayboot: loading {} ({} bytes)",
+        files::INITRAMFS,
+        initramfs.size
+    );
     let cmdline = vol
         .read_optional(files::CMDLINE)
         .map_err(|e| format!("cmdline.txt: {e} ({})", files::CMDLINE))?
@@ -92,7 +105,10 @@ fn boot_kernel() -> Result<Never, String> {
         })
         .unwrap_or_default();
     drop(vol);
-    uefi::println!("wayboot: cmdline: \"{}\"", String::from_utf8_lossy(&cmdline));
+    uefi::println!(
+        "wayboot: cmdline: \"{}\"",
+        String::from_utf8_lossy(&cmdline)
+    );
 
     // Requests.
     let elf = wayos_kcore::elf::Elf::parse(kernel_file.bytes(), wayos_kcore::elf::EM_X86_64)
@@ -147,13 +163,20 @@ fn boot_kernel() -> Result<Never, String> {
     };
     let answered = responses::answer(&mut arena, &mut kernel, &inputs, capacity)?;
     let oom = |what: &str, s: Status| format!("cannot allocate {what} ({s:?})");
-    let stack_top = handoff::alloc_stack(mem::align_up(answered.stack_size, PAGE).unwrap_or(u64::MAX))
-        .map_err(|s| oom("the kernel stack", s))?;
+    let stack_top =
+        handoff::alloc_stack(mem::align_up(answered.stack_size, PAGE).unwrap_or(u64::MAX))
+            .map_err(|s| oom("the kernel stack", s))?;
     let gdtr = handoff::build_gdt(&mut arena).map_err(|s| oom("the GDT", s))?;
 
     // Page tables.
-    let tables = build_page_tables(&kernel, &snapshot, display.as_ref(), reqs.base_revision, cpu)
-        .map_err(|s| oom("page tables", s))?;
+    let tables = build_page_tables(
+        &kernel,
+        &snapshot,
+        display.as_ref(),
+        reqs.base_revision,
+        cpu,
+    )
+    .map_err(|s| oom("page tables", s))?;
 
     uefi::println!(
         "wayboot: {} responses, stack {} KiB; exiting boot services and starting the kernel",
@@ -238,7 +261,11 @@ fn build_page_tables(
             .iter()
             .filter(|s| s.vaddr < page + PAGE && page < s.vaddr + s.memsz);
         let mut any = false;
-        let mut f = Flags { writable: false, executable: false, write_combining: false };
+        let mut f = Flags {
+            writable: false,
+            executable: false,
+            write_combining: false,
+        };
         for s in on_page {
             any = true;
             f.writable |= s.writable;
@@ -276,7 +303,10 @@ fn build_page_tables(
     if let Some(d) = display {
         let lo = mem::align_down(d.address, PAGE);
         let hi = mem::align_up(d.address + d.size(), PAGE).unwrap_or(u64::MAX);
-        let wc = Flags { write_combining: true, ..Flags::RWX };
+        let wc = Flags {
+            write_combining: true,
+            ..Flags::RWX
+        };
         t.map(HHDM + lo, lo, hi - lo, wc)?;
         if base_revision == 0 {
             t.map(lo, lo, hi - lo, wc)?;

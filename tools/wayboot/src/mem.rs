@@ -36,8 +36,7 @@ pub fn alloc_zeroed(ty: MemoryType, len: u64, align: u64) -> Result<u64, Status>
     let pages = align_up(len.max(1), PAGE).ok_or(Status::OUT_OF_RESOURCES)? / PAGE;
     let extra = align / PAGE - 1;
     let total = usize::try_from(pages + extra).map_err(|_| Status::OUT_OF_RESOURCES)?;
-    let ptr = boot::allocate_pages(AllocateType::AnyPages, ty, total)
-        .map_err(|e| e.status())?;
+    let ptr = boot::allocate_pages(AllocateType::AnyPages, ty, total).map_err(|e| e.status())?;
     let raw = ptr.as_ptr() as u64;
     let start = align_up(raw, align).ok_or(Status::OUT_OF_RESOURCES)?;
     let head = (start - raw) / PAGE;

@@ -59,7 +59,11 @@ pub fn limine_type(ty: MemoryType) -> u64 {
 /// Builds the map in `out` from `ranges` (any order) plus an optional `overlay` entry
 /// that takes precedence over whatever it covers. Returns the number of entries; ranges
 /// beyond the capacity of `out` are dropped.
-pub fn build(out: &mut [Entry], ranges: impl Iterator<Item = Entry>, overlay: Option<Entry>) -> usize {
+pub fn build(
+    out: &mut [Entry],
+    ranges: impl Iterator<Item = Entry>,
+    overlay: Option<Entry>,
+) -> usize {
     // Leave room for the overlay and the one split it can cause.
     let room = out.len().saturating_sub(2);
     let mut n = 0;
@@ -111,13 +115,21 @@ fn carve(out: &mut [Entry], mut n: usize, ov: Entry) -> usize {
             continue;
         }
         if cur.base < b && cur.end() > e && n < out.len() {
-            out[n] = Entry { base: e, length: cur.end() - e, typ: cur.typ };
+            out[n] = Entry {
+                base: e,
+                length: cur.end() - e,
+                typ: cur.typ,
+            };
             n += 1;
         }
         if cur.base < b {
             out[i].length = b - cur.base;
         } else if cur.end() > e {
-            out[i] = Entry { base: e, length: cur.end() - e, typ: cur.typ };
+            out[i] = Entry {
+                base: e,
+                length: cur.end() - e,
+                typ: cur.typ,
+            };
         } else {
             out[i].length = 0;
         }

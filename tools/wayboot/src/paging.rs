@@ -36,7 +36,11 @@ pub struct Flags {
 
 impl Flags {
     /// Read-write-execute, write-back: the direct map.
-    pub const RWX: Flags = Flags { writable: true, executable: true, write_combining: false };
+    pub const RWX: Flags = Flags {
+        writable: true,
+        executable: true,
+        write_combining: false,
+    };
 }
 
 /// A set of page tables under construction.
@@ -51,7 +55,13 @@ pub struct PageTables {
 impl PageTables {
     /// Empty tables. `gib_pages`: the CPU has 1 GiB pages; `nx`: it has no-execute.
     pub fn new(gib_pages: bool, nx: bool) -> Result<Self, Status> {
-        let mut t = PageTables { pml4: 0, gib_pages, nx, pool: 0, pool_end: 0 };
+        let mut t = PageTables {
+            pml4: 0,
+            gib_pages,
+            nx,
+            pool: 0,
+            pool_end: 0,
+        };
         t.pml4 = t.new_table()?;
         Ok(t)
     }
@@ -161,7 +171,11 @@ impl PageTables {
             return Ok(GIB);
         }
         let pd = self.next(pdpt, idx(30), GIB)?;
-        if large_ok && both.is_multiple_of(MIB2) && left >= MIB2 && !is_table(Self::read(pd, idx(21))) {
+        if large_ok
+            && both.is_multiple_of(MIB2)
+            && left >= MIB2
+            && !is_table(Self::read(pd, idx(21)))
+        {
             Self::write(pd, idx(21), phys | self.leaf_bits(f, MIB2));
             return Ok(MIB2);
         }

@@ -135,7 +135,10 @@ pub fn write_u64(image: &mut [u8], off: usize, value: u64) {
 
 fn matches(image: &[u8], off: usize, end: usize, words: &[u64]) -> bool {
     off + words.len() * 8 <= end
-        && words.iter().enumerate().all(|(i, w)| read_u64(image, off + i * 8) == *w)
+        && words
+            .iter()
+            .enumerate()
+            .all(|(i, w)| read_u64(image, off + i * 8) == *w)
 }
 
 /// Finds the requests and the base revision tag in `image[..limit]` and marks the tag
@@ -160,7 +163,9 @@ pub fn scan(
     }
 
     // Requests: after the last start marker, up to the end marker.
-    let has_marker = (0..limit).step_by(8).any(|off| matches(image, off, limit, &START_MARKER));
+    let has_marker = (0..limit)
+        .step_by(8)
+        .any(|off| matches(image, off, limit, &START_MARKER));
     let (start, end) = match section {
         Some((s, e)) if !has_marker && s < e && e <= limit => (s & !7, e),
         _ => (0, limit),
@@ -192,5 +197,10 @@ pub fn scan(
         }
         write_u64(image, off + 8, base_revision);
     }
-    Ok(Requests { base_revision, requested_revision, found, limit })
+    Ok(Requests {
+        base_revision,
+        requested_revision,
+        found,
+        limit,
+    })
 }

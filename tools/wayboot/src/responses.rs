@@ -179,13 +179,22 @@ pub fn answer(
 
     if let Some(off) = r.get(Kind::BootloaderInfo) {
         let name = arena.put_cstr(b"wayboot").map_err(oom)?;
-        let version = arena.put_cstr(env!("CARGO_PKG_VERSION").as_bytes()).map_err(oom)?;
-        let resp = BootloaderInfoResponse { revision: 0, name: virt(name), version: virt(version) };
+        let version = arena
+            .put_cstr(env!("CARGO_PKG_VERSION").as_bytes())
+            .map_err(oom)?;
+        let resp = BootloaderInfoResponse {
+            revision: 0,
+            name: virt(name),
+            version: virt(version),
+        };
         respond(image, &mut out.answered, off, arena.put(resp).map_err(oom)?);
     }
 
     if let Some(off) = r.get(Kind::FirmwareType) {
-        let resp = ValueResponse { revision: 0, value: FIRMWARE_UEFI64 };
+        let resp = ValueResponse {
+            revision: 0,
+            value: FIRMWARE_UEFI64,
+        };
         respond(image, &mut out.answered, off, arena.put(resp).map_err(oom)?);
     }
 
@@ -199,7 +208,10 @@ pub fn answer(
     }
 
     if let Some(off) = r.get(Kind::Hhdm) {
-        let resp = ValueResponse { revision: 0, value: HHDM };
+        let resp = ValueResponse {
+            revision: 0,
+            value: HHDM,
+        };
         respond(image, &mut out.answered, off, arena.put(resp).map_err(oom)?);
     }
 
@@ -218,7 +230,10 @@ pub fn answer(
                 "kernel.elf: the kernel requires 5-level paging, which wayboot does not provide",
             ));
         }
-        let resp = ValueResponse { revision: 0, value: 0 };
+        let resp = ValueResponse {
+            revision: 0,
+            value: 0,
+        };
         respond(image, &mut out.answered, off, arena.put(resp).map_err(oom)?);
     }
 
@@ -226,7 +241,10 @@ pub fn answer(
         // Limine leaves the response null when there is no RSDP. Under base revision 2
         // the address is an HHDM virtual address.
         if let Some(rsdp) = inp.rsdp {
-            let resp = ValueResponse { revision: 0, value: virt(rsdp) };
+            let resp = ValueResponse {
+                revision: 0,
+                value: virt(rsdp),
+            };
             respond(image, &mut out.answered, off, arena.put(resp).map_err(oom)?);
         }
     }
@@ -234,7 +252,12 @@ pub fn answer(
     if let Some(off) = r.get(Kind::StackSize) {
         let asked = read_u64(image, off + requests::EXTRA);
         out.stack_size = out.stack_size.max(asked);
-        respond(image, &mut out.answered, off, arena.put(Revision { revision: 0 }).map_err(oom)?);
+        respond(
+            image,
+            &mut out.answered,
+            off,
+            arena.put(Revision { revision: 0 }).map_err(oom)?,
+        );
     }
     out.stack_size = crate::mem::align_up(out.stack_size, 16)
         .ok_or_else(|| String::from("kernel.elf: requested stack size overflows"))?;
@@ -247,13 +270,21 @@ pub fn answer(
             ));
         }
         out.entry = entry;
-        respond(image, &mut out.answered, off, arena.put(Revision { revision: 0 }).map_err(oom)?);
+        respond(
+            image,
+            &mut out.answered,
+            off,
+            arena.put(Revision { revision: 0 }).map_err(oom)?,
+        );
     }
 
     if let Some(off) = r.get(Kind::ExecutableFile) {
         let string = arena.put_cstr(inp.cmdline).map_err(oom)?;
         let file = put_file(arena, inp.kernel_file, KERNEL_PATH, string).map_err(oom)?;
-        let resp = ValueResponse { revision: 0, value: virt(file) };
+        let resp = ValueResponse {
+            revision: 0,
+            value: virt(file),
+        };
         respond(image, &mut out.answered, off, arena.put(resp).map_err(oom)?);
     }
 
@@ -262,7 +293,11 @@ pub fn answer(
         let string = arena.put_cstr(INITRAMFS_STRING).map_err(oom)?;
         let file = put_file(arena, inp.initramfs, INITRAMFS_PATH, string).map_err(oom)?;
         let list = arena.put(virt(file)).map_err(oom)?;
-        let resp = ListResponse { revision: 1, count: 1, list: virt(list) };
+        let resp = ListResponse {
+            revision: 1,
+            count: 1,
+            list: virt(list),
+        };
         respond(image, &mut out.answered, off, arena.put(resp).map_err(oom)?);
     }
 
@@ -299,7 +334,11 @@ pub fn answer(
             };
             let fb = arena.put(fb).map_err(oom)?;
             let list = arena.put(virt(fb)).map_err(oom)?;
-            let resp = ListResponse { revision: 1, count: 1, list: virt(list) };
+            let resp = ListResponse {
+                revision: 1,
+                count: 1,
+                list: virt(list),
+            };
             respond(image, &mut out.answered, off, arena.put(resp).map_err(oom)?);
         }
     }
@@ -364,9 +403,17 @@ impl MemmapSlot {
             // SAFETY: `list` has room for `capacity` pointers, 8-byte aligned.
             unsafe { ((self.list + 8 * i as u64) as *mut u64).write(virt(entry)) };
         }
-        let resp = ListResponse { revision: 0, count: count as u64, list: virt(self.list) };
+        let resp = ListResponse {
+            revision: 0,
+            count: count as u64,
+            list: virt(self.list),
+        };
         // SAFETY: `response` is an arena allocation sized for a `ListResponse`.
         unsafe { (self.response as *mut ListResponse).write(resp) };
-        write_u64(image, self.request + requests::RESPONSE, virt(self.response));
+        write_u64(
+            image,
+            self.request + requests::RESPONSE,
+            virt(self.response),
+        );
     }
 }
