@@ -41,3 +41,211 @@ pub mod harness {
         }
     }
 }
+
+/// Syscall numbers and the calling convention.
+///
+/// x86_64: `syscall` with the number in `rax`, arguments in `rdi, rsi, rdx, r10, r8, r9`,
+/// result in `rax`; `rcx` and `r11` are clobbered. aarch64: `svc #0` with the number in
+/// `x8`, arguments in `x0..x5`, result in `x0`. A result in `-4095..=-1` is a negated
+/// [`errno`] value; anything else is success.
+pub mod sys {
+    /// `exit(status: i32) -> !`
+    pub const EXIT: usize = 0;
+    /// `write(fd, buf: *const u8, len) -> bytes written`; fds 1 and 2 are the console.
+    pub const WRITE: usize = 1;
+    /// `getpid() -> pid`
+    pub const GETPID: usize = 2;
+    /// `getppid() -> pid`
+    pub const GETPPID: usize = 3;
+    /// `fork() -> child pid in the parent, 0 in the child`
+    pub const FORK: usize = 4;
+    /// `execve(path: *const u8, path_len, argv: *const StrRef, argc, envp: *const StrRef, envc)`;
+    /// returns only on error.
+    pub const EXECVE: usize = 5;
+    /// `spawn(path, path_len, argv, argc, envp, envc) -> child pid`: a new process running
+    /// the program, without copying the caller.
+    pub const SPAWN: usize = 6;
+    /// `wait(pid: isize, status: *mut i32, options) -> pid`; `pid == -1` waits for any child.
+    pub const WAIT: usize = 7;
+    /// `mmap(addr, len, prot, flags, fd, offset) -> addr`; anonymous memory only (`fd` -1).
+    pub const MMAP: usize = 8;
+    /// `munmap(addr, len) -> 0`
+    pub const MUNMAP: usize = 9;
+    /// `mprotect(addr, len, prot) -> 0`
+    pub const MPROTECT: usize = 10;
+    /// `nanosleep(req: *const Timespec, rem: *mut Timespec) -> 0`
+    pub const NANOSLEEP: usize = 11;
+    /// `clock_gettime(clock, ts: *mut Timespec) -> 0`
+    pub const CLOCK_GETTIME: usize = 12;
+    /// `sched_yield() -> 0`
+    pub const SCHED_YIELD: usize = 13;
+    /// `read(fd, buf: *mut u8, len) -> bytes read`; fd 0 is the console.
+    pub const READ: usize = 14;
+    /// `set_priority(class) -> previous class`; see [`super::sched`].
+    pub const SET_PRIORITY: usize = 15;
+    /// `get_cmdline(buf: *mut u8, len) -> length`: the kernel command line (for init).
+    pub const GET_CMDLINE: usize = 16;
+    /// One past the highest number.
+    pub const COUNT: usize = 17;
+}
+
+/// Error numbers, the Linux/POSIX values so tools and tests read naturally.
+pub mod errno {
+    pub const EPERM: isize = 1;
+    pub const ENOENT: isize = 2;
+    pub const ESRCH: isize = 3;
+    pub const EINTR: isize = 4;
+    pub const EIO: isize = 5;
+    pub const E2BIG: isize = 7;
+    pub const ENOEXEC: isize = 8;
+    pub const EBADF: isize = 9;
+    pub const ECHILD: isize = 10;
+    pub const EAGAIN: isize = 11;
+    pub const ENOMEM: isize = 12;
+    pub const EACCES: isize = 13;
+    pub const EFAULT: isize = 14;
+    pub const EEXIST: isize = 17;
+    pub const EINVAL: isize = 22;
+    pub const ENAMETOOLONG: isize = 36;
+    pub const ENOSYS: isize = 38;
+
+    /// Largest errno value; results in `-MAX_ERRNO..=-1` are errors.
+    pub const MAX_ERRNO: isize = 4095;
+
+    /// A short name for messages.
+    pub const fn name(e: isize) -> &'static str {
+        match e {
+            EPERM => "EPERM",
+            ENOENT => "ENOENT",
+            ESRCH => "ESRCH",
+            EINTR => "EINTR",
+            EIO => "EIO",
+            E2BIG => "E2BIG",
+            ENOEXEC => "ENOEXEC",
+            EBADF => "EBADF",
+            ECHILD => "ECHILD",
+            EAGAIN => "EAGAIN",
+            ENOMEM => "ENOMEM",
+            EACCES => "EACCES",
+            EFAULT => "EFAULT",
+            EEXIST => "EEXIST",
+            EINVAL => "EINVAL",
+            ENAMETOOLONG => "ENAMETOOLONG",
+            ENOSYS => "ENOSYS",
+            _ => "E?",
+        }
+    }
+}
+
+/// `mmap`/`mprotect` protection bits and `mmap` flags (Linux values).
+pub mod mman {
+    pub const PROT_NONE: usize = 0;
+    pub const PROT_READ: usize = 1;
+    pub const PROT_WRITE: usize = 2;
+    pub const PROT_EXEC: usize = 4;
+
+    pub const MAP_SHARED: usize = 0x01;
+    pub const MAP_PRIVATE: usize = 0x02;
+    pub const MAP_FIXED: usize = 0x10;
+    pub const MAP_ANONYMOUS: usize = 0x20;
+    pub const MAP_FIXED_NOREPLACE: usize = 0x10_0000;
+
+    pub const PAGE_SIZE: usize = 4096;
+}
+
+/// `wait` options and status encoding (POSIX layout: `exit code << 8`, or the signal).
+pub mod wait {
+    /// Return 0 at once instead of blocking when no child has exited.
+    pub const WNOHANG: usize = 1;
+
+    /// Status of a process that called `exit(code)`.
+    pub const fn exited(code: i32) -> i32 {
+        (code & 0xff) << 8
+    }
+    /// Status of a process the kernel killed with `signal`.
+    pub const fn killed(signal: i32) -> i32 {
+        signal & 0x7f
+    }
+    pub const fn if_exited(status: i32) -> bool {
+        status & 0x7f == 0
+    }
+    pub const fn exit_status(status: i32) -> i32 {
+        (status >> 8) & 0xff
+    }
+    pub const fn term_signal(status: i32) -> i32 {
+        status & 0x7f
+    }
+}
+
+/// Signal numbers (Linux values) used in wait statuses.
+pub mod signal {
+    pub const SIGILL: i32 = 4;
+    pub const SIGTRAP: i32 = 5;
+    pub const SIGBUS: i32 = 7;
+    pub const SIGFPE: i32 = 8;
+    pub const SIGKILL: i32 = 9;
+    pub const SIGSEGV: i32 = 11;
+}
+
+/// Clocks for `clock_gettime`.
+pub mod clock {
+    /// Time since boot, never going backwards.
+    pub const MONOTONIC: usize = 1;
+}
+
+/// Scheduler priority classes, highest first.
+pub mod sched {
+    pub const RT_INFERENCE: usize = 0;
+    pub const HIGH: usize = 1;
+    pub const NORMAL: usize = 2;
+    pub const LOW: usize = 3;
+    pub const BACKGROUND: usize = 4;
+    pub const IDLE: usize = 5;
+    pub const CLASSES: usize = 6;
+}
+
+/// Seconds and nanoseconds, as `struct timespec`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Timespec {
+    pub sec: i64,
+    pub nsec: i64,
+}
+
+/// A (pointer, length) string reference, how argv/envp entries cross the boundary.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct StrRef {
+    pub ptr: usize,
+    pub len: usize,
+}
+
+/// Limits on what a process can pass to execve/spawn.
+pub mod limits {
+    /// Longest path accepted.
+    pub const PATH_MAX: usize = 4096;
+    /// Most argv + envp entries.
+    pub const ARG_MAX_COUNT: usize = 256;
+    /// Most bytes of argv + envp strings together.
+    pub const ARG_MAX_BYTES: usize = 64 * 1024;
+}
+
+/// The user address space layout shared by the kernel, the user linker script and libway.
+///
+/// Process entry: the kernel starts a program at its ELF entry point with the stack pointer
+/// 16-byte aligned and four arguments in the first argument registers (x86_64 `rdi, rsi,
+/// rdx, rcx`; aarch64 `x0..x3`): `argc`, `argv: *const StrRef`, `envc`,
+/// `envp: *const StrRef`. The arrays and the strings they point to sit on the initial stack.
+pub mod layout {
+    /// Lowest address a user mapping may use (the first 4 MiB stay unmapped so null and
+    /// small-offset dereferences fault).
+    pub const USER_BASE: usize = 0x40_0000;
+    /// One past the highest user address.
+    pub const USER_END: usize = 0x7fff_ffff_f000;
+    /// Where user programs are linked.
+    pub const PROGRAM_BASE: usize = 0x40_0000;
+    /// Top of the initial user stack (grows down).
+    pub const STACK_TOP: usize = 0x7fff_ffff_0000;
+    /// Size of the initial user stack; one unmapped guard page sits below it.
+    pub const STACK_SIZE: usize = 256 * 1024;
+}
