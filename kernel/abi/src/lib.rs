@@ -85,8 +85,11 @@ pub mod sys {
     pub const SET_PRIORITY: usize = 15;
     /// `get_cmdline(buf: *mut u8, len) -> length`: the kernel command line (for init).
     pub const GET_CMDLINE: usize = 16;
+    /// `shutdown(success: usize) -> !`: power the machine off; only init (pid 1) may.
+    /// Under `wayos.test` this ends the test run, with `success` as the verdict.
+    pub const SHUTDOWN: usize = 17;
     /// One past the highest number.
-    pub const COUNT: usize = 17;
+    pub const COUNT: usize = 18;
 }
 
 /// Error numbers, the Linux/POSIX values so tools and tests read naturally.

@@ -12,7 +12,11 @@ extern crate alloc;
 extern crate std;
 
 pub mod boot_info;
+pub mod buddy;
 pub mod cmdline;
 pub mod cpio;
 pub mod elf;
+pub mod paging;
 pub mod symtab;
+#[cfg(feature = "alloc")]
+pub mod vma;
