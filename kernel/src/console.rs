@@ -33,6 +33,21 @@ pub fn write_fmt(args: fmt::Arguments<'_>) {
     let _ = CONSOLE.lock().write_fmt(args);
 }
 
+/// Writes raw bytes (a user program's output) under the console lock, with `\n` turned
+/// into `\r\n` like every other console line.
+pub fn write_bytes(bytes: &[u8]) {
+    let _guard = CONSOLE.lock();
+    for chunk in bytes.split_inclusive(|&b| b == b'\n') {
+        match chunk.split_last() {
+            Some((b'\n', body)) => {
+                arch::serial_write(body);
+                arch::serial_write(b"\r\n");
+            }
+            _ => arch::serial_write(chunk),
+        }
+    }
+}
+
 /// Writes without taking the lock, for the panic and fatal-trap paths only: interleaving
 /// is better than deadlocking on a lock held by the code that crashed.
 pub fn write_unlocked(args: fmt::Arguments<'_>) {

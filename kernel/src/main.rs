@@ -6,15 +6,26 @@
 #![no_std]
 #![no_main]
 
+extern crate alloc;
+
 mod arch;
 mod backtrace;
 mod boot;
 mod console;
+mod error;
+mod fs;
 mod klog;
+mod mm;
 mod panic;
 mod selftest;
 mod symbols;
+mod sync;
+mod syscall;
+mod task;
 mod traps;
+mod usercopy;
+
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use wayos_abi::harness;
 use wayos_kcore::boot_info::BootInfo;
@@ -30,8 +41,14 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub extern "Rust" fn kernel_main(info: BootInfo) -> ! {
     let info = boot::install(info);
     klog::set_level_from_cmdline(info.cmdline());
+    mm::init(info);
     boot::log_summary(info);
     symbols::load(info.initramfs);
+    fs::init(info.initramfs);
+    mm::space::init();
+    // FP state sizes (XSAVE) are known only after init_late, and threads need them.
+    arch::init_late(task::sched::TICK_HZ);
+    task::init();
 
     log::info!(
         "WayOS {} ({}) ready: usable memory {} MiB, {} CPU{}",
@@ -42,14 +59,36 @@ pub extern "Rust" fn kernel_main(info: BootInfo) -> ! {
         if info.cpu_count == 1 { "" } else { "s" }
     );
 
-    let testing = cmdline::flag(info.cmdline(), harness::TEST_FLAG);
-    if testing {
-        let failed = selftest::run(info);
-        if let Some(what) = cmdline::get(info.cmdline(), harness::CRASH_KEY) {
+    if testing() {
+        BOOTTEST_FAILED.store(selftest::run(info), Ordering::Relaxed);
+    }
+    match task::start_init(info.cmdline()) {
+        Ok(pid) => log::info!("started /bin/init as pid {pid}"),
+        Err(e) => {
+            log::error!("cannot start /bin/init: {e}");
+            if testing() {
+                shutdown(false);
+            }
+        }
+    }
+    task::sched::idle_loop()
+}
+
+/// Failures of the in-kernel boot tests, folded into the final verdict.
+static BOOTTEST_FAILED: AtomicUsize = AtomicUsize::new(0);
+
+fn testing() -> bool {
+    boot::info().is_some_and(|b| cmdline::flag(b.cmdline(), harness::TEST_FLAG))
+}
+
+/// Ends the system (init's `shutdown`). Under test, the requested deliberate crash runs
+/// first, then QEMU gets the verdict: `success` and no boot-test failures.
+pub fn shutdown(success: bool) -> ! {
+    log::info!("shutdown requested ({})", if success { "success" } else { "failure" });
+    if testing() {
+        if let Some(what) = boot::info().and_then(|b| cmdline::get(b.cmdline(), harness::CRASH_KEY)) {
             selftest::crash(what);
         }
-        arch::power_off(failed == 0);
     }
-    log::info!("nothing more to run yet; the kernel idles (Ctrl-A X quits QEMU)");
-    arch::halt_forever()
+    arch::power_off(success && BOOTTEST_FAILED.load(Ordering::Relaxed) == 0)
 }

@@ -9,6 +9,12 @@
 use wayos_kcore::boot_info::{BootInfo, MemoryKind};
 use wayos_kcore::{cmdline, cpio};
 
+use alloc::vec::Vec;
+use wayos_kcore::buddy::FreeError;
+use wayos_kcore::paging::PhysAddr;
+
+use crate::mm::heap;
+use crate::mm::pmm::{self, Frame, Tier};
 use crate::{arch, backtrace, println, symbols, traps};
 
 type Check = fn(&BootInfo) -> Result<(), &'static str>;
@@ -26,6 +32,16 @@ const CHECKS: &[(&str, Check)] = &[
     ("breakpoint_trap_returns", breakpoint_trap_returns),
     ("clock_is_monotonic", clock_is_monotonic),
     ("cmdline_has_test_flag", cmdline_has_test_flag),
+    ("pmm_alloc_free_roundtrip", pmm_alloc_free_roundtrip),
+    ("pmm_exhaustion_is_an_error", pmm_exhaustion_is_an_error),
+    (
+        "heap_grows_beyond_first_chunk",
+        heap_grows_beyond_first_chunk,
+    ),
+    (
+        "heap_huge_request_fails_cleanly",
+        heap_huge_request_fails_cleanly,
+    ),
 ];
 
 /// Runs every check, prints one line per check and the summary; returns the failure count.
@@ -249,4 +265,262 @@ fn crash_by_fault() {
 #[inline(never)]
 fn crash_by_panic() {
     panic!("deliberate panic requested by wayos.crash=panic");
+}
+
+// ---------------------------------------------------------------------------------------
+// Physical memory and heap
+// ---------------------------------------------------------------------------------------
+
+/// The word written at physical address `pa` by the pattern checks: the address itself,
+/// tagged, so a block that overlaps another (or aliases it) reads back a wrong value.
+fn pattern_word(pa: u64, tag: u64) -> u64 {
+    pa ^ (0x5a5a_0000_0000_0000 | tag)
+}
+
+/// Writes the pattern over a whole block through the direct map.
+fn fill_pattern(frame: Frame, order: u8, tag: u64) {
+    let words = (pmm::block_bytes(order) / 8) as usize;
+    let base = frame.as_ptr().cast::<u64>();
+    let pa = frame.start().as_u64();
+    for i in 0..words {
+        // SAFETY: the block is allocated to this check, `block_bytes(order)` long and
+        // mapped by the direct map; `i` stays inside it.
+        unsafe {
+            base.add(i)
+                .write_volatile(pattern_word(pa + 8 * i as u64, tag))
+        };
+    }
+}
+
+/// Whether the block still holds the pattern `fill_pattern` wrote.
+fn pattern_intact(frame: Frame, order: u8, tag: u64) -> bool {
+    let words = (pmm::block_bytes(order) / 8) as usize;
+    let base = frame.as_ptr().cast::<u64>();
+    let pa = frame.start().as_u64();
+    (0..words).all(|i| {
+        // SAFETY: as in `fill_pattern`.
+        let v = unsafe { base.add(i).read_volatile() };
+        v == pattern_word(pa + 8 * i as u64, tag)
+    })
+}
+
+/// Allocates blocks of several orders in each tier, writes a distinct pattern into each,
+/// checks they are aligned, disjoint and intact, frees them and checks the counters are
+/// back where they were; also that a double free is refused and the frame refcounts the
+/// VMM uses count up and down.
+fn pmm_alloc_free_roundtrip(_: &BootInfo) -> Result<(), &'static str> {
+    const ORDERS: [u8; 6] = [0, 1, 3, 0, 5, 9];
+    let mut tiers = 0;
+    for tier in Tier::ALL {
+        let Some(before) = pmm::stats(tier) else {
+            continue;
+        };
+        tiers += 1;
+        let mut blocks = [(Frame::containing(PhysAddr::new(0)), 0u8); ORDERS.len()];
+        for (slot, &order) in blocks.iter_mut().zip(&ORDERS) {
+            let frame =
+                pmm::alloc_frames(tier, order).map_err(|_| "allocation failed with memory free")?;
+            if frame.start().as_u64() % pmm::block_bytes(order) != 0 {
+                return Err("block not aligned to its size");
+            }
+            *slot = (frame, order);
+        }
+        for (i, a) in blocks.iter().enumerate() {
+            for b in &blocks[i + 1..] {
+                let (a0, b0) = (a.0.start().as_u64(), b.0.start().as_u64());
+                if a0 < b0 + pmm::block_bytes(b.1) && b0 < a0 + pmm::block_bytes(a.1) {
+                    return Err("two allocated blocks overlap");
+                }
+            }
+        }
+        for (tag, &(frame, order)) in blocks.iter().enumerate() {
+            fill_pattern(frame, order, tag as u64);
+        }
+        if !blocks
+            .iter()
+            .enumerate()
+            .all(|(tag, &(f, o))| pattern_intact(f, o, tag as u64))
+        {
+            return Err("pattern read back differs from what was written");
+        }
+        let during = pmm::stats(tier).ok_or("tier vanished")?;
+        let taken: usize = ORDERS.iter().map(|&o| 1usize << o).sum();
+        if during.used_pages() != before.used_pages() + taken
+            || during.free_pages() + taken != before.free_pages()
+        {
+            return Err("counters do not reflect the allocations");
+        }
+        for &(frame, order) in &blocks {
+            pmm::free_frames(frame, order).map_err(|_| "free of an allocated block failed")?;
+        }
+        let (frame, order) = blocks[2];
+        if !matches!(
+            pmm::free_frames(frame, order),
+            Err(FreeError::DoubleFree { .. })
+        ) {
+            return Err("double free was not refused");
+        }
+        // The blocks just freed hold patterns; a zeroed allocation must not show them.
+        let zeroed = pmm::alloc_frames_zeroed(tier, 3).map_err(|_| "zeroed allocation failed")?;
+        let words = (pmm::block_bytes(3) / 8) as usize;
+        let base = zeroed.as_ptr().cast::<u64>();
+        // SAFETY: the block is allocated to this check and direct-mapped; `i < words`.
+        let all_zero = (0..words).all(|i| unsafe { base.add(i).read_volatile() } == 0);
+        pmm::free_frames(zeroed, 3).map_err(|_| "free of the zeroed block failed")?;
+        if !all_zero {
+            return Err("zeroed allocation holds old data");
+        }
+        if pmm::stats(tier) != Some(before) {
+            return Err("free counts did not return to their starting values");
+        }
+    }
+    if tiers == 0 {
+        return Err("no tier has memory");
+    }
+
+    let before = pmm::stats(Tier::Near);
+    let pa = pmm::alloc_page().ok_or("no page for the refcount check")?;
+    let counts = [
+        pmm::ref_count(pa),
+        pmm::ref_inc(pa),
+        pmm::ref_count(pa),
+        pmm::ref_dec(pa),
+        pmm::ref_dec(pa),
+    ];
+    pmm::free_page(pa);
+    if counts != [1, 2, 2, 1, 0] {
+        return Err("frame refcounts did not count 1, 2, 2, 1, 0");
+    }
+    if pmm::stats(Tier::Near) != before {
+        return Err("refcount check leaked its page");
+    }
+    Ok(())
+}
+
+/// Takes every free frame of each tier one at a time until the PMM says out of memory,
+/// then gives them all back. The frames are chained through their own first word, so the
+/// check needs no heap while memory is exhausted.
+fn pmm_exhaustion_is_an_error(_: &BootInfo) -> Result<(), &'static str> {
+    const END: u64 = u64::MAX;
+    let mut tiers = 0;
+    for tier in Tier::ALL {
+        let Some(before) = pmm::stats(tier) else {
+            continue;
+        };
+        tiers += 1;
+        let mut head = END;
+        let mut taken = 0usize;
+        while let Ok(frame) = pmm::alloc_frames(tier, 0) {
+            // SAFETY: a frame just allocated to this check, mapped by the direct map.
+            unsafe { frame.as_ptr().cast::<u64>().write_volatile(head) };
+            head = frame.start().as_u64();
+            taken += 1;
+        }
+        let exhausted = pmm::stats(tier).ok_or("tier vanished")?;
+        let larger_fails = pmm::alloc_frames(tier, 2).is_err();
+        let mut freed = 0usize;
+        while head != END {
+            let frame = Frame::containing(PhysAddr::new(head));
+            // SAFETY: `frame` is one of the frames chained above, still allocated to us.
+            head = unsafe { frame.as_ptr().cast::<u64>().read_volatile() };
+            pmm::free_frames(frame, 0).map_err(|_| "freeing a chained frame failed")?;
+            freed += 1;
+        }
+        println!(
+            "  ..   {}: {} frames until out of memory, all freed",
+            tier.name(),
+            taken
+        );
+        if taken != before.free_pages() {
+            return Err("frames handed out differ from the free count");
+        }
+        if exhausted.free_pages() != 0 || !larger_fails {
+            return Err("allocator still had memory after saying out of memory");
+        }
+        if freed != taken {
+            return Err("the frame chain lost frames");
+        }
+        if pmm::stats(tier) != Some(before) {
+            return Err("counts not restored after freeing everything");
+        }
+    }
+    if tiers == 0 {
+        return Err("no tier has memory");
+    }
+    Ok(())
+}
+
+/// Allocates vectors totalling more than the heap has free (and more than its first
+/// chunk), so it must grow, checks their contents and that dropping them returns the
+/// heap's usage to where it was.
+fn heap_grows_beyond_first_chunk(_: &BootInfo) -> Result<(), &'static str> {
+    const WORDS: usize = 512 * 1024 / 8;
+    let before = heap::stats();
+    let free = before.size - before.used;
+    let count = (free / (WORDS * 8) + 3).clamp(5, 64);
+    let mut vecs: Vec<Vec<u64>> = Vec::new();
+    vecs.try_reserve_exact(count)
+        .map_err(|_| "no room for the vector list")?;
+    for i in 0..count {
+        let mut v = Vec::new();
+        v.try_reserve_exact(WORDS)
+            .map_err(|_| "heap could not grow")?;
+        v.extend((0..WORDS).map(|j| (i * WORDS + j) as u64 ^ 0xa5a5_a5a5));
+        vecs.push(v);
+    }
+    let during = heap::stats();
+    let intact = vecs.iter().enumerate().all(|(i, v)| {
+        v.len() == WORDS
+            && v.iter()
+                .enumerate()
+                .all(|(j, &w)| w == (i * WORDS + j) as u64 ^ 0xa5a5_a5a5)
+    });
+    drop(vecs);
+    let after = heap::stats();
+    if !intact {
+        return Err("vector contents differ from what was written");
+    }
+    if during.size <= before.size || during.grows <= before.grows {
+        return Err("the heap did not grow");
+    }
+    if during.size < count * WORDS * 8 {
+        return Err("heap smaller than the live allocations");
+    }
+    if after.used != before.used {
+        return Err("heap usage not restored after dropping everything");
+    }
+    Ok(())
+}
+
+/// Asks for more than the machine has: the allocation must fail with an error, take no
+/// frames, and leave the heap working.
+fn heap_huge_request_fails_cleanly(_: &BootInfo) -> Result<(), &'static str> {
+    let free_pages = || {
+        Tier::ALL
+            .iter()
+            .filter_map(|&t| pmm::stats(t))
+            .map(|s| s.free_pages())
+            .sum::<usize>()
+    };
+    let pmm_before = free_pages();
+    let heap_before = heap::stats();
+    if Vec::<u8>::new().try_reserve_exact(1 << 40).is_ok() {
+        return Err("a 1 TiB allocation succeeded");
+    }
+    // Just more than all free memory: within the buddy's largest order on small guests.
+    let too_big = pmm_before * 4096 + (4 << 20);
+    if Vec::<u8>::new().try_reserve_exact(too_big).is_ok() {
+        return Err("an allocation larger than free memory succeeded");
+    }
+    if free_pages() != pmm_before || heap::stats() != heap_before {
+        return Err("a failed allocation changed the PMM or the heap");
+    }
+    let mut v: Vec<u32> = Vec::new();
+    v.try_reserve(1000)
+        .map_err(|_| "small allocation failed after the huge one")?;
+    v.extend(0..1000);
+    if v.iter().sum::<u32>() != 999 * 1000 / 2 {
+        return Err("small vector has the wrong contents");
+    }
+    Ok(())
 }

@@ -1,11 +1,12 @@
 //! `cargo xtask`: builds WayOS, boots it under QEMU, drives GDB and runs the tests.
 //!
 //! One module per command (`build`, `run`, `test`, `debug`), plus the pieces they share:
-//! `lint`, `prereq` (host tools), `artifacts` (kernel, initramfs, boot images), `qemu` (command
+//! `lint`, `bench`, `prereq` (host tools), `artifacts` (kernel, initramfs, boot images), `qemu` (command
 //! lines and serial capture), `symbols`, `esp`, `image`, `limine`. Everything it runs goes
 //! through `$CARGO`, so the toolchain pinned in rust-toolchain.toml applies.
 
 mod artifacts;
+mod bench;
 mod build;
 mod debug;
 mod esp;
@@ -42,6 +43,8 @@ enum Command {
     Debug(DebugOptions),
     /// rustfmt and clippy (-D warnings) on every crate and target.
     Lint,
+    /// Per-operation figures in guest instructions (QEMU -icount, one CPU).
+    Bench(BenchOptions),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -138,6 +141,25 @@ pub struct TestOptions {
 }
 
 #[derive(Args, Clone, Debug)]
+pub struct BenchOptions {
+    /// Target architecture.
+    #[arg(long, value_enum, default_value = "x86_64")]
+    pub arch: Arch,
+    /// Measure a debug build instead of the release build.
+    #[arg(long)]
+    pub debug: bool,
+    /// Guest memory.
+    #[arg(long, default_value = "512M")]
+    pub memory: String,
+    /// x86_64 boot loader.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub loader: Loader,
+    /// Echo the guest's serial output.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+#[derive(Args, Clone, Debug)]
 pub struct DebugOptions {
     #[command(flatten)]
     pub common: Options,
@@ -157,6 +179,7 @@ fn main() -> ExitCode {
         Command::Test(o) => test::run(&o),
         Command::Debug(o) => debug::run(&o),
         Command::Lint => lint::run(),
+        Command::Bench(o) => bench::run(&o),
     };
     match result {
         Ok(code) => code,

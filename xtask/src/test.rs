@@ -23,6 +23,10 @@ const BOOT_TIMEOUT: Duration = Duration::from_secs(240);
 const GDB_TIMEOUT: Duration = Duration::from_secs(180);
 const EXIT_TIMEOUT: Duration = Duration::from_secs(60);
 const TAIL: usize = 40;
+/// Every suite a test boot must report, in the kernel or from init.
+const SUITES: [&str; 4] = ["boottest", "vmtest", "badsys", "faulttest"];
+/// What init prints after the last suite.
+const INIT_DONE: &str = "init: tests done";
 
 /// Pass/fail counts, printed as `<suite>: N passed, M failed`.
 #[derive(Default, Clone, Copy)]
@@ -239,22 +243,33 @@ fn boot_suites(built: &Built, o: &TestOptions) -> Result<Tally> {
         },
     );
 
-    // Kernel suites: each prints `<suite>: N passed, M failed`.
-    let mut kernel = Tally::default();
-    let mut suites_seen = 0;
-    let line = guest.wait_for(BOOT_TIMEOUT, |l| {
-        parse_result_line(l).is_some() || l.contains("KERNEL PANIC")
-    });
-    if let Some((name, r)) = line.as_deref().and_then(parse_result_line) {
-        println!("{name}: {} passed, {} failed", r.passed, r.failed);
-        kernel.add(r);
-        suites_seen += 1;
+    // Suites, in the kernel (boottest) and in user space (run by init), each print
+    // `<suite>: N passed, M failed`; init ends the run with `init: tests done`.
+    let mut seen_suites: Vec<String> = Vec::new();
+    loop {
+        let line = guest.wait_for(BOOT_TIMEOUT, |l| {
+            parse_result_line(l).is_some() || l.contains(INIT_DONE) || l.contains("KERNEL PANIC")
+        });
+        match line.as_deref() {
+            Some(l) if l.contains(INIT_DONE) || l.contains("KERNEL PANIC") => break,
+            Some(l) => {
+                if let Some((name, r)) = parse_result_line(l) {
+                    println!("{name}: {} passed, {} failed", r.passed, r.failed);
+                    t.add(r);
+                    seen_suites.push(name);
+                }
+            }
+            None => {
+                t.check("suites_finish", Err(format!("timed out waiting for suites\n{}", guest.tail(TAIL))));
+                break;
+            }
+        }
     }
-    if suites_seen == 0 {
-        kernel.failed += 1;
-        println!("  FAIL kernel suites: no result line\n{}", guest.tail(TAIL));
+    for suite in SUITES {
+        if !seen_suites.iter().any(|s| s == suite) {
+            t.check(&format!("suite_{suite}_reported"), Err(format!("no '{suite}: N passed, M failed' line\n{}", guest.tail(TAIL))));
+        }
     }
-    t.add(kernel);
 
     // The deliberate fault: a report naming the fault and address, then the panic.
     let panic = guest.wait_for(BOOT_TIMEOUT, |l| l.contains("KERNEL PANIC"));

@@ -612,7 +612,7 @@ impl<'a> BuddyAllocator<'a> {
             self.unlink(b, order);
             // The upper half stops being a head.
             self.descs[b].state = FrameState::Tail;
-            pfn = pfn.max(buddy);
+            pfn = pfn.min(buddy);
             order += 1;
         }
         let idx = self

@@ -1,8 +1,9 @@
 //! The one place that picks the instruction set.
 //!
-//! Each arch module implements the same small contract, re-exported here by name (never
-//! by glob) so generic code sees exactly this list:
+//! Each arch module implements the same contract, re-exported here by name (never by glob)
+//! so generic code sees exactly this list:
 //!
+//! Boot and console
 //! - `NAME`: the architecture's name for banners.
 //! - `serial_write(bytes)`: polled output on the boot serial port, callable from any
 //!   context including the panic path; callers serialize.
@@ -12,6 +13,36 @@
 //! - `breakpoint()`: raise a software breakpoint trap that the trap handler returns from.
 //! - `halt_forever()`: stop this CPU with interrupts off.
 //! - `power_off(success)`: end the machine, giving QEMU a pass/fail verdict when it can.
+//! - `init_late(tick_hz)`: after the heap exists: CPU features (FP/SIMD, SMEP/SMAP or
+//!   PAN), the syscall entry, the interrupt controller and the periodic scheduler tick,
+//!   which calls `crate::task::sched::timer_tick()`.
+//!
+//! Interrupts
+//! - `interrupts_enabled()`, `enable_interrupts()`, `disable_interrupts()`,
+//!   `wait_for_interrupt()` (enable and sleep atomically).
+//!
+//! Threads
+//! - `Context` (`Default`, `new(stack_top, entry, arg)`) and `switch(&mut from, &to)`.
+//! - `FpuState` (`new() -> Option`, `save`, `restore`, `duplicate`): FP/SIMD registers.
+//! - `set_kernel_stack(top)`: the stack traps from user mode enter on.
+//!
+//! User mode
+//! - `TrapFrame`: saved user registers with `new_user(pc, sp, [a0..a3])`, `from_user`,
+//!   `pc`, `sp`, `syscall_number`, `syscall_args`, `set_syscall_return`; `Clone`.
+//! - `enter_user(*const TrapFrame) -> !`: start user mode from a frame at the top of the
+//!   current kernel stack.
+//! - `user_copy(dst, src, len) -> bool`: copy where one side is user memory (already range
+//!   checked); false when a fault could not be resolved. Trap code routes page faults to
+//!   `crate::mm::fault::handle_page_fault`, other user faults to `crate::task::kill_current`,
+//!   syscalls to `crate::syscall::dispatch`, and calls `crate::task::user_return()` before
+//!   every return to user mode.
+//!
+//! Memory
+//! - `PteFormat`: the page-table entry encoding for `wayos_kcore::paging`.
+//! - `current_root()`, `activate_page_table(root)`: the user page-table root.
+//! - `kernel_root()`: the table holding the kernel half (x86_64: shared into every root;
+//!   aarch64: TTBR1), where MMIO mappings go.
+//! - `flush_tlb_page(va)`, `flush_tlb_all()`.
 //!
 //! Boot entry lives in each arch's `boot` module; it builds the `BootInfo` and calls
 //! `crate::kernel_main`.
@@ -22,10 +53,13 @@ mod aarch64;
 mod x86_64;
 
 #[cfg(target_arch = "aarch64")]
-pub use self::aarch64::{
-    breakpoint, cpu_id, frame_pointer, halt_forever, power_off, serial_write, uptime_ns, NAME,
-};
+use self::aarch64 as imp;
 #[cfg(target_arch = "x86_64")]
-pub use self::x86_64::{
-    breakpoint, cpu_id, frame_pointer, halt_forever, power_off, serial_write, uptime_ns, NAME,
+use self::x86_64 as imp;
+
+pub use imp::{
+    activate_page_table, breakpoint, cpu_id, current_root, disable_interrupts,
+    enable_interrupts, enter_user, flush_tlb_all, flush_tlb_page, frame_pointer, halt_forever,
+    init_late, interrupts_enabled, kernel_root, power_off, serial_write, set_kernel_stack, switch,
+    uptime_ns, user_copy, wait_for_interrupt, Context, FpuState, PteFormat, TrapFrame, NAME,
 };

@@ -343,6 +343,7 @@ boot_pt_ttbr1_l0:   .space 4096
 boot_pt_dmap_l1:    .space 4096
 boot_pt_kernel_l1:  .space 4096
 boot_pt_kernel_l2:  .space 4096
+.global boot_pt_ttbr0_l0
 boot_pt_ttbr0_l0:   .space 4096
 boot_pt_ttbr0_l1:   .space 4096
 .balign 16
@@ -387,6 +388,7 @@ extern "C" fn aarch64_entry(dtb_phys: u64, image_phys: u64, entry_el: u64) -> ! 
         "aarch64: entered at EL{entry_el}{}, image at phys {image_phys:#x}, device tree at {dtb_phys:#x}",
         if entry_el == 2 { " (dropped to EL1)" } else { "" }
     );
+    mmu::clear_identity_map();
     let (info, platform) = dtb::parse(dtb_phys, image_phys);
     mmu::refine_direct_map(&info);
     if let Some(base) = platform.uart {

@@ -9,9 +9,15 @@
 //!   [`KERNEL_VIRT_BASE`] onto the 2 MiB-aligned physical base the loader chose, in 2 MiB
 //!   blocks, Normal memory, kernel RWX (issue 3 splits text/rodata/data for W^X).
 //! - TTBR0: an identity map of the GiB holding the image, used only between turning the MMU
-//!   on and jumping to the link address; then TCR_EL1.EPD0 turns TTBR0 walks off.
+//!   on and jumping to the link address; then TCR_EL1.EPD0 turns TTBR0 walks off and
+//!   [`clear_identity_map`] empties the table, which stays TTBR0's root (the "kernel root"
+//!   generic code loads when no process runs) until a process's table replaces it.
+//!   [`init_late`] turns TTBR0 walks back on.
 //!
-//! This module must never unmap or retype memory the kernel is running from; it only
+//! After boot the kernel half is never switched: user address spaces are TTBR0 roots of
+//! their own ([`activate`]), without ASIDs for now, so every switch flushes the local TLB.
+//! Generic code maps kernel-half pages (the MMIO window) through [`kernel_root`], TTBR1's
+//! root. This module must never unmap or retype memory the kernel is running from; it only
 //! retypes direct-map blocks that hold no RAM.
 
 use wayos_kcore::boot_info::BootInfo;
@@ -68,6 +74,130 @@ pub const BLOCK_IDENTITY: u64 = DESC_BLOCK | (ATTR_NORMAL << 2) | SH_INNER | AF;
 extern "C" {
     /// The direct map's level 1 table, built by the boot assembly in `.bss`.
     static mut boot_pt_dmap_l1: [u64; 512];
+    /// TTBR0's boot root (the identity map until [`clear_identity_map`]).
+    static mut boot_pt_ttbr0_l0: [u64; 512];
+}
+
+/// The page-table entry encoding generic code uses on this architecture.
+pub type PteFormat = wayos_kcore::paging::Aarch64Format;
+
+/// TCR_EL1.EPD0: no walks through TTBR0.
+const TCR_EPD0: u64 = 1 << 7;
+/// BADDR of a TTBRn_EL1 value (the ASID is in bits 63:48, CnP in bit 0).
+const TTBR_BADDR: u64 = 0x0000_ffff_ffff_fffe;
+
+/// Empties TTBR0's boot root once the kernel runs at its link address (the boot assembly
+/// has already turned TTBR0 walks off and flushed the TLB), so the table can serve as the
+/// empty user half when no process runs.
+pub fn clear_identity_map() {
+    // SAFETY: the table is a static the boot code filled; nothing walks it (EPD0 is set)
+    // and nothing else refers to it; raw pointers avoid a reference to a `static mut`.
+    unsafe {
+        let table = core::ptr::addr_of_mut!(boot_pt_ttbr0_l0).cast::<u64>();
+        for i in 0..512 {
+            table.add(i).write_volatile(0);
+        }
+        core::arch::asm!(
+            "dsb ishst",
+            "tlbi vmalle1",
+            "dsb nsh",
+            "isb",
+            options(nostack, preserves_flags)
+        );
+    }
+}
+
+/// Turns TTBR0 walks back on (user address spaces), with the empty boot root loaded.
+pub fn init_late() {
+    // SAFETY: TTBR0 holds the emptied boot root (or a user root generic code loaded), so
+    // enabling walks maps nothing new into the kernel's view; the TLB holds no TTBR0
+    // entries (walks were off), and is flushed anyway.
+    unsafe {
+        core::arch::asm!(
+            "mrs {t}, tcr_el1",
+            "bic {t}, {t}, #{epd0}",
+            "msr tcr_el1, {t}",
+            "isb",
+            "tlbi vmalle1",
+            "dsb nsh",
+            "isb",
+            t = out(reg) _,
+            epd0 = const TCR_EPD0,
+            options(nostack, preserves_flags)
+        );
+    }
+}
+
+/// Root of the user page table the CPU uses now (TTBR0_EL1).
+pub fn current_root() -> u64 {
+    let ttbr: u64;
+    // SAFETY: reads a system register.
+    unsafe {
+        core::arch::asm!("mrs {}, ttbr0_el1", out(reg) ttbr, options(nomem, nostack, preserves_flags))
+    };
+    ttbr & TTBR_BADDR
+}
+
+/// Root of the kernel half's page table (TTBR1_EL1), through which kernel-half mappings are
+/// made.
+pub fn kernel_root() -> u64 {
+    let ttbr: u64;
+    // SAFETY: reads a system register.
+    unsafe {
+        core::arch::asm!("mrs {}, ttbr1_el1", out(reg) ttbr, options(nomem, nostack, preserves_flags))
+    };
+    ttbr & TTBR_BADDR
+}
+
+/// Switches to the user address space rooted at `root` (a physical address): TTBR0_EL1,
+/// then a flush of this CPU's TLB (no ASIDs yet, so the old space's entries must go).
+///
+/// # Safety
+/// `root` must be a valid level 0 table; the kernel half (TTBR1) is unaffected.
+pub unsafe fn activate(root: u64) {
+    // SAFETY: per the contract; only the lower half changes, and no kernel code runs from
+    // or uses lower-half addresses except through the user-copy routines.
+    unsafe {
+        core::arch::asm!(
+            "dsb ishst",
+            "msr ttbr0_el1, {root}",
+            "isb",
+            "tlbi vmalle1",
+            "dsb nsh",
+            "isb",
+            root = in(reg) root & TTBR_BADDR,
+            options(nostack, preserves_flags)
+        );
+    }
+}
+
+/// Invalidates the translation of the page holding `va`, for every ASID, on every CPU.
+pub fn flush_page(va: usize) {
+    // SAFETY: TLB maintenance and barriers only.
+    unsafe {
+        core::arch::asm!(
+            "dsb ishst",
+            "tlbi vaae1is, {page}",
+            "dsb ish",
+            "isb",
+            page = in(reg) (va as u64 >> 12) & ((1 << 44) - 1),
+            options(nostack, preserves_flags)
+        );
+    }
+}
+
+/// Invalidates every stage 1 EL1&0 translation on every CPU.
+pub fn flush_all() {
+    // SAFETY: TLB maintenance and barriers only.
+    unsafe {
+        core::arch::asm!(
+            "dsb ishst",
+            "tlbi vmalle1is",
+            "dsb ish",
+            "isb",
+            options(nostack, preserves_flags)
+        );
+    }
 }
 
 /// The kernel virtual address of physical address `phys` in the direct map.

@@ -2,25 +2,123 @@
 //! other device-tree machines booted with a raw arm64 `Image`.
 //!
 //! Split by job: `boot` (the Image header, EL2→EL1, boot page tables, entry into Rust),
-//! `dtb` (device tree → `BootInfo` and the private [`Platform`] description), `mmu` (the
-//! boot page tables' layout and the direct-map refinement), `serial` (PL011), `trap` (EL1
-//! vector table, exception reports), `timer` (generic timer clock), `power` (PSCI).
+//! `dtb` (device tree → `BootInfo` and the private [`Platform`](dtb::Platform)
+//! description), `mmu` (page-table roots, TLB maintenance, the boot tables' layout), `trap`
+//! (EL1 vector table, trap entry/exit, exception dispatch, SVC), `context` (thread switch,
+//! FP state), `uaccess` (fault-tolerant user copies), `gic` (interrupt controller and
+//! tick), `timer` (generic timer clock and tick), `power` (PSCI), `serial` (PL011).
 //!
 //! Nothing here is visible to generic code except the names `arch/mod.rs` re-exports.
 
 mod boot;
+mod context;
 mod dtb;
+mod gic;
 mod mmu;
 mod power;
 mod serial;
 mod timer;
 mod trap;
+mod uaccess;
 
+pub use context::{switch, Context, FpuState};
+pub use mmu::kernel_root;
+pub use mmu::{activate as activate_page_table, current_root, flush_all as flush_tlb_all};
+pub use mmu::{flush_page as flush_tlb_page, PteFormat};
 pub use power::{halt_forever, power_off};
 pub use serial::serial_write;
 pub use timer::uptime_ns;
+pub use trap::{enter_user, set_kernel_stack, TrapFrame};
+pub use uaccess::copy as user_copy;
 
 pub const NAME: &str = "aarch64";
+
+/// SCTLR_EL1 bits set by [`init_late`]: EL0 may read CTR_EL0 (UCT), use DC ZVA (DZE) and
+/// cache maintenance to the point of unification (UCI), and run WFI/WFE without trapping
+/// (nTWI, nTWE) — what user runtimes (memset, JITs, spin loops) expect.
+const SCTLR_EL0_ALLOW: u64 = (1 << 14) | (1 << 15) | (1 << 16) | (1 << 18) | (1 << 26);
+/// SCTLR_EL1.SPAN: when clear, taking an exception to EL1 sets PSTATE.PAN.
+const SCTLR_SPAN: u64 = 1 << 23;
+/// The PAN bit as the PAN system register (S3_0_C4_C2_3) holds it.
+const PSTATE_PAN: u64 = 1 << 22;
+/// CNTKCTL_EL1.EL0VCTEN: EL0 may read the virtual counter (CNTVCT_EL0, CNTFRQ_EL0).
+const CNTKCTL_EL0VCTEN: u64 = 1 << 1;
+
+/// Set-up that needs the heap and the kernel's page tables: user-access controls (PAN,
+/// EL0 counter and cache-maintenance access), TTBR0 walks for user address spaces, the
+/// GIC and the scheduler tick at `tick_hz` (interrupts stay masked; the caller unmasks).
+/// FP/SIMD was enabled at EL1 and EL0 by the boot code (CPACR_EL1.FPEN) and stays on.
+pub fn init_late(tick_hz: u32) {
+    use aarch64_cpu::registers::{Readable, ID_AA64MMFR1_EL1};
+    let pan = (ID_AA64MMFR1_EL1.get() >> 20) & 0xf != 0;
+    let mut sctlr: u64;
+    // SAFETY: reads a system register.
+    unsafe { core::arch::asm!("mrs {}, sctlr_el1", out(reg) sctlr, options(nomem, nostack)) };
+    sctlr |= SCTLR_EL0_ALLOW;
+    if pan {
+        sctlr &= !SCTLR_SPAN;
+    }
+    // SAFETY: the bits changed only grant EL0 harmless instructions and make exception
+    // entry set PAN; PAN itself blocks privileged access to EL0-accessible memory, which the
+    // kernel touches only with LDTR/STTR (uaccess.rs), unaffected by PAN.
+    unsafe {
+        core::arch::asm!("msr sctlr_el1, {}", "isb", in(reg) sctlr, options(nostack));
+        if pan {
+            core::arch::asm!("msr S3_0_C4_C2_3, {}", "isb", in(reg) PSTATE_PAN, options(nostack));
+        }
+        let cntkctl: u64;
+        core::arch::asm!("mrs {}, cntkctl_el1", out(reg) cntkctl, options(nomem, nostack));
+        core::arch::asm!(
+            "msr cntkctl_el1, {}",
+            "isb",
+            in(reg) cntkctl | CNTKCTL_EL0VCTEN,
+            options(nostack)
+        );
+    }
+    log::info!(
+        "cpu: PAN {}, FP/SIMD on, EL0 reads the virtual counter",
+        if pan { "on" } else { "not implemented" }
+    );
+    mmu::init_late();
+    gic::init(tick_hz);
+}
+
+/// True when IRQs are unmasked (PSTATE.I clear).
+pub fn interrupts_enabled() -> bool {
+    let daif: u64;
+    // SAFETY: reads PSTATE.DAIF.
+    unsafe {
+        core::arch::asm!("mrs {}, daif", out(reg) daif, options(nomem, nostack, preserves_flags))
+    };
+    daif & (1 << 7) == 0
+}
+
+/// Unmasks IRQs. Not `nomem`: memory accesses must not move across it.
+pub fn enable_interrupts() {
+    // SAFETY: unmasking IRQs; the vectors are installed and handle them.
+    unsafe { core::arch::asm!("msr daifclr, #2", options(nostack, preserves_flags)) };
+}
+
+/// Masks IRQs. Not `nomem`: memory accesses must not move across it.
+pub fn disable_interrupts() {
+    // SAFETY: masking IRQs only affects this CPU.
+    unsafe { core::arch::asm!("msr daifset, #2", options(nostack, preserves_flags)) };
+}
+
+/// Sleeps until an interrupt arrives, then unmasks IRQs so it is taken. WFI wakes on a
+/// pending IRQ even while PSTATE.I masks it, so no wake-up is lost between deciding to
+/// sleep (with IRQs masked) and sleeping.
+pub fn wait_for_interrupt() {
+    // SAFETY: WFI only waits; unmasking IRQs as in `enable_interrupts`.
+    unsafe {
+        core::arch::asm!(
+            "dsb sy",
+            "wfi",
+            "msr daifclr, #2",
+            options(nostack, preserves_flags)
+        )
+    };
+}
 
 /// The running CPU's index: MPIDR_EL1 affinity level 0 (the core number on QEMU `virt`).
 pub fn cpu_id() -> u32 {
@@ -41,11 +139,10 @@ pub fn frame_pointer() -> usize {
 
 /// Raises a BRK exception; the trap handler counts it and resumes after the instruction.
 ///
-/// The handler is Rust code that may use any caller-saved register, FP/SIMD included (the
-/// entry stub saves only the general registers), so the asm block declares the C ABI's
-/// caller-saved set clobbered.
+/// The trap path saves and restores every general and FP/SIMD register, so nothing needs
+/// declaring clobbered.
 pub fn breakpoint() {
-    // SAFETY: the EL1 synchronous handler returns from BRK to the next instruction with the
-    // general registers restored; everything else it might touch is declared clobbered.
-    unsafe { core::arch::asm!("brk #0xf000", clobber_abi("C"), options(nostack)) };
+    // SAFETY: the EL1 synchronous handler returns from BRK to the next instruction with all
+    // registers restored.
+    unsafe { core::arch::asm!("brk #0xf000", options(nostack)) };
 }

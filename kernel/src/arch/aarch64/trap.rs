@@ -1,29 +1,54 @@
-//! The EL1 exception vector table, the entry stub and the fatal-exception report.
+//! The EL1 exception vector table, the trap entry/exit path, and exception dispatch.
 //!
-//! All sixteen vectors enter one stub that saves x0–x30, the interrupted SP, ELR, SPSR,
-//! ESR and FAR into a [`TrapFrame`] on the current stack and calls [`aarch64_trap`]. The
-//! stub also builds a frame record `[interrupted x29, ELR]` and points x29 at it, so a
-//! backtrace taken in the handler continues into the code that trapped, starting with the
-//! trapping instruction itself.
+//! All sixteen vectors enter one stub that saves a full [`TrapFrame`] on the current stack
+//! (x0–x30, the interrupted SP, ELR, SPSR, ESR, FAR, FPCR/FPSR, q0–q31 and, from EL0,
+//! TPIDR_EL0) and calls [`aarch64_trap`]; `trap_return` restores the frame and `eret`s.
+//! The stub also builds a frame record `[interrupted x29, ELR]` and points x29 at it, so a
+//! backtrace taken in a handler continues into the code that trapped (for a trap from EL0
+//! the record's link is 0: the chain ends there instead of reading user memory).
 //!
-//! A BRK from EL1 is a breakpoint: it is counted and execution resumes after it. Every other
-//! exception (faults, SError, IRQ/FIQ — interrupts are masked for now — and anything from
-//! EL0, which does not exist yet) is reported with its decoded cause, the registers and a
-//! backtrace, then panics. The stub saves no FP/SIMD registers: code that expects to resume
-//! after a trap must declare them clobbered (as `arch::breakpoint` does).
+//! Stacks: the kernel always runs on SP_EL1 (SPSel = 1), so a trap from EL1 pushes its
+//! frame below the interrupted kernel SP, and a trap from EL0 pushes it below whatever
+//! SP_EL1 held at the `eret` to EL0. That value is always the top of the running thread's
+//! kernel stack: a thread first enters user mode through [`enter_user`] with SP at a frame
+//! placed right below its stack top, and every later return to EL0 pops the frame its own
+//! entry pushed there. So nothing has to reload SP_EL1 on a thread switch
+//! (`set_kernel_stack` only records the top for a debug check).
+//!
+//! FP/SIMD: the kernel is compiled with NEON, so any kernel code may clobber v0–v31,
+//! FPCR and FPSR. The stub therefore saves all of them in the frame on every trap and
+//! restores them on the way out. For a trap from EL0 the frame is the only copy of the
+//! user's FP state: a context switch while in the kernel cannot lose it, fork copies it with
+//! the frame, exec resets it with the new frame. For a trap from EL1 (an IRQ during a
+//! syscall's NEON memcpy, say) it keeps the interrupted kernel code's registers intact.
+//!
+//! Dispatch: SVC from EL0 runs `crate::syscall::dispatch` with IRQs unmasked; data and
+//! instruction aborts go to `crate::mm::fault::handle_page_fault`, and if it cannot resolve
+//! them a user process is killed with SIGSEGV (other user exceptions: SIGILL, SIGBUS,
+//! SIGFPE, SIGTRAP), while a kernel fault on a user address gets the user-copy fixup from
+//! `uaccess`, or else is reported and panics. IRQs go to the GIC (`gic::handle_irq`).
+//! `crate::task::user_return()` runs before every return to EL0.
 
 use core::arch::global_asm;
 use core::mem::{offset_of, size_of};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
+use wayos_abi::layout::USER_END;
+use wayos_abi::signal;
+
+use super::{gic, uaccess};
+use crate::mm::fault::Access;
 use crate::{backtrace, console, symbols};
 
 /// Registers as the entry stub leaves them on the stack, lowest address first.
-#[repr(C)]
-#[derive(Debug)]
+#[repr(C, align(16))]
+#[derive(Debug, Clone)]
 pub struct TrapFrame {
     /// x0–x30 (x29 is the frame pointer, x30 the link register).
     pub x: [u64; 31],
-    /// The stack pointer at the time of the exception.
+    /// The stack pointer at the time of the exception: SP_EL0 for a trap from EL0, the
+    /// kernel SP before the frame was pushed for a trap from EL1. Restored to SP_EL0 when
+    /// returning to EL0; ignored when returning to EL1.
     pub sp: u64,
     /// Exception link register: the address to resume at.
     pub elr: u64,
@@ -32,40 +57,130 @@ pub struct TrapFrame {
     pub esr: u64,
     /// Fault address register (meaningful for aborts and alignment faults).
     pub far: u64,
-    /// `[interrupted x29, elr]`: the frame record the handler's frame chain passes through.
+    /// `[interrupted x29, elr]` (`[0, elr]` from EL0): the frame record the handler's
+    /// frame chain passes through.
     pub record: [u64; 2],
+    pub fpcr: u64,
+    pub fpsr: u64,
+    /// The user thread pointer (TPIDR_EL0); saved and restored only for EL0 frames.
+    pub tpidr: u64,
+    _pad: u64,
+    /// q0–q31.
+    pub q: [u128; 32],
 }
 
 const FRAME_SIZE: usize = size_of::<TrapFrame>();
 const _: () = assert!(FRAME_SIZE.is_multiple_of(16));
+const _: () = assert!(FRAME_SIZE == 848);
 const _: () = assert!(offset_of!(TrapFrame, sp) == 248);
 const _: () = assert!(offset_of!(TrapFrame, elr) == 256);
 const _: () = assert!(offset_of!(TrapFrame, spsr) == 264);
 const _: () = assert!(offset_of!(TrapFrame, esr) == 272);
 const _: () = assert!(offset_of!(TrapFrame, far) == 280);
 const _: () = assert!(offset_of!(TrapFrame, record) == 288);
+const _: () = assert!(offset_of!(TrapFrame, fpcr) == 304);
+const _: () = assert!(offset_of!(TrapFrame, fpsr) == 312);
+const _: () = assert!(offset_of!(TrapFrame, tpidr) == 320);
+const _: () = assert!(offset_of!(TrapFrame, q) == 336);
+
+/// SPSR.M[3:0] for EL0t; the whole of SPSR for a fresh user frame (all of DAIF clear, so
+/// interrupts are unmasked in user mode).
+const SPSR_EL0T: u64 = 0;
+const SPSR_MODE_MASK: u64 = 0xf;
+
+impl TrapFrame {
+    /// A frame that enters user mode at `pc` with stack `sp` and x0–x3 set (the process
+    /// entry convention in `wayos_abi::layout`); every other register, FP/SIMD included,
+    /// is zero.
+    pub fn new_user(pc: usize, sp: usize, args: [usize; 4]) -> Self {
+        let mut x = [0u64; 31];
+        for (r, a) in x.iter_mut().zip(args) {
+            *r = a as u64;
+        }
+        Self {
+            x,
+            sp: sp as u64,
+            elr: pc as u64,
+            spsr: SPSR_EL0T,
+            esr: 0,
+            far: 0,
+            record: [0, 0],
+            fpcr: 0,
+            fpsr: 0,
+            tpidr: 0,
+            _pad: 0,
+            q: [0; 32],
+        }
+    }
+
+    /// True when the frame returns to EL0 (SPSR.M = EL0t).
+    pub fn from_user(&self) -> bool {
+        self.spsr & SPSR_MODE_MASK == SPSR_EL0T
+    }
+    pub fn pc(&self) -> usize {
+        self.elr as usize
+    }
+    pub fn sp(&self) -> usize {
+        self.sp as usize
+    }
+    /// The syscall number: x8, as on Linux/arm64.
+    pub fn syscall_number(&self) -> usize {
+        self.x[8] as usize
+    }
+    /// Syscall arguments: x0–x5.
+    pub fn syscall_args(&self) -> [usize; 6] {
+        [
+            self.x[0], self.x[1], self.x[2], self.x[3], self.x[4], self.x[5],
+        ]
+        .map(|r| r as usize)
+    }
+    /// The syscall result goes to x0.
+    pub fn set_syscall_return(&mut self, value: usize) {
+        self.x[0] = value as u64;
+    }
+}
 
 /// Vector kinds (the entry's index in the table): group * 4 + type.
-const KIND_EL1H_SYNC: u64 = 4;
-/// The type part of a kind that means a synchronous exception.
-const TYPE_SYNC: u64 = 0;
+const GROUP_EL1H: usize = 1;
+const GROUP_EL0_64: usize = 2;
 const GROUPS: [&str; 4] = [
     "from EL1 on SP_EL0 (EL1t)",
     "from EL1 (EL1h)",
     "from EL0 (AArch64)",
     "from EL0 (AArch32)",
 ];
+const TYPE_SYNC: u64 = 0;
+const TYPE_IRQ: u64 = 1;
+const TYPE_SERROR: u64 = 3;
 const TYPES: [&str; 4] = ["synchronous", "IRQ", "FIQ", "SError"];
 
 /// ESR_EL1 exception classes this file acts on.
-const EC_BRK64: u64 = 0x3c;
+const EC_UNKNOWN: u64 = 0x00;
+const EC_FP_ACCESS: u64 = 0x07;
+const EC_ILLEGAL_STATE: u64 = 0x0e;
+const EC_SVC64: u64 = 0x15;
+const EC_SYSREG: u64 = 0x18;
+const EC_SVE: u64 = 0x19;
 const EC_IABT_LOWER: u64 = 0x20;
 const EC_IABT_SAME: u64 = 0x21;
+const EC_PC_ALIGN: u64 = 0x22;
 const EC_DABT_LOWER: u64 = 0x24;
 const EC_DABT_SAME: u64 = 0x25;
+const EC_SP_ALIGN: u64 = 0x26;
+const EC_FP_EXC64: u64 = 0x2c;
+const EC_SERROR: u64 = 0x2f;
+const EC_BREAKPOINT_LOWER: u64 = 0x30;
+const EC_STEP_LOWER: u64 = 0x32;
+const EC_WATCHPOINT_LOWER: u64 = 0x34;
+const EC_BRK64: u64 = 0x3c;
 /// `brk #1` is what LLVM emits for a trap (Rust's `abort`, `unreachable` in some lowering):
 /// a dead end, never a breakpoint to resume from.
 const BRK_IMM_LLVM_TRAP: u64 = 1;
+
+/// Abort ISS bits.
+const ISS_WNR: u64 = 1 << 6;
+const ISS_CM: u64 = 1 << 8;
+const ISS_FNV: u64 = 1 << 10;
 
 global_asm!(
     r#"
@@ -87,6 +202,7 @@ exception_vectors:
 .endr
 .size exception_vectors, . - exception_vectors
 
+/* x0 = vector kind; x0/x1 already saved at [sp]. Kinds 8-15 come from EL0. */
 .type trap_common, %function
 trap_common:
     stp     x2, x3, [sp, #16]
@@ -104,24 +220,84 @@ trap_common:
     stp     x26, x27, [sp, #208]
     stp     x28, x29, [sp, #224]
     str     x30, [sp, #240]
-    add     x1, sp, #{frame_size}
     mrs     x2, elr_el1
     mrs     x3, spsr_el1
-    stp     x1, x2, [sp, #248]
     mrs     x4, esr_el1
     mrs     x5, far_el1
+    tbz     x0, #3, 1f
+    /* From EL0: the user SP and thread pointer; the frame chain ends here. */
+    mrs     x1, sp_el0
+    mrs     x6, tpidr_el0
+    str     x6, [sp, #{off_tpidr}]
+    mov     x7, xzr
+    b       2f
+1:  /* From EL1: the SP before this frame; chain to the interrupted frame. */
+    add     x1, sp, #{frame_size}
+    mov     x7, x29
+2:  stp     x1, x2, [sp, #248]
     stp     x3, x4, [sp, #264]
     str     x5, [sp, #280]
-    /* Frame record so the handler's backtrace continues at the trapping instruction. */
-    stp     x29, x2, [sp, #288]
+    stp     x7, x2, [sp, #288]
     add     x29, sp, #288
+    mrs     x6, fpcr
+    mrs     x7, fpsr
+    stp     x6, x7, [sp, #{off_fpcr}]
+    add     x8, sp, #{off_q}
+    stp     q0, q1, [x8, #0]
+    stp     q2, q3, [x8, #32]
+    stp     q4, q5, [x8, #64]
+    stp     q6, q7, [x8, #96]
+    stp     q8, q9, [x8, #128]
+    stp     q10, q11, [x8, #160]
+    stp     q12, q13, [x8, #192]
+    stp     q14, q15, [x8, #224]
+    stp     q16, q17, [x8, #256]
+    stp     q18, q19, [x8, #288]
+    stp     q20, q21, [x8, #320]
+    stp     q22, q23, [x8, #352]
+    stp     q24, q25, [x8, #384]
+    stp     q26, q27, [x8, #416]
+    stp     q28, q29, [x8, #448]
+    stp     q30, q31, [x8, #480]
     mov     x1, x0
     mov     x0, sp
     bl      {handler}
-    ldp     x2, x3, [sp, #256]
+    /* fall through */
+
+/* Restores the frame at sp and returns from the exception. IRQs must be masked. */
+.global trap_return
+trap_return:
+    add     x8, sp, #{off_q}
+    ldp     q0, q1, [x8, #0]
+    ldp     q2, q3, [x8, #32]
+    ldp     q4, q5, [x8, #64]
+    ldp     q6, q7, [x8, #96]
+    ldp     q8, q9, [x8, #128]
+    ldp     q10, q11, [x8, #160]
+    ldp     q12, q13, [x8, #192]
+    ldp     q14, q15, [x8, #224]
+    ldp     q16, q17, [x8, #256]
+    ldp     q18, q19, [x8, #288]
+    ldp     q20, q21, [x8, #320]
+    ldp     q22, q23, [x8, #352]
+    ldp     q24, q25, [x8, #384]
+    ldp     q26, q27, [x8, #416]
+    ldp     q28, q29, [x8, #448]
+    ldp     q30, q31, [x8, #480]
+    ldp     x6, x7, [sp, #{off_fpcr}]
+    msr     fpcr, x6
+    msr     fpsr, x7
+    ldp     x1, x2, [sp, #248]
+    ldr     x3, [sp, #264]
     msr     elr_el1, x2
     msr     spsr_el1, x3
-    ldp     x0, x1, [sp, #0]
+    tst     x3, #{mode_mask}
+    b.ne    3f
+    /* Back to EL0: its SP and thread pointer. */
+    msr     sp_el0, x1
+    ldr     x4, [sp, #{off_tpidr}]
+    msr     tpidr_el0, x4
+3:  ldp     x0, x1, [sp, #0]
     ldp     x2, x3, [sp, #16]
     ldp     x4, x5, [sp, #32]
     ldp     x6, x7, [sp, #48]
@@ -142,17 +318,234 @@ trap_common:
 .size trap_common, . - trap_common
 "#,
     frame_size = const FRAME_SIZE,
+    off_fpcr = const offset_of!(TrapFrame, fpcr),
+    off_tpidr = const offset_of!(TrapFrame, tpidr),
+    off_q = const offset_of!(TrapFrame, q),
+    mode_mask = const SPSR_MODE_MASK,
     handler = sym aarch64_trap,
 );
 
-/// Called by the stub for every exception; returns only for breakpoints.
-extern "C" fn aarch64_trap(frame: &mut TrapFrame, kind: u64) {
-    let ec = (frame.esr >> 26) & 0x3f;
-    if kind == KIND_EL1H_SYNC && ec == EC_BRK64 && frame.esr & 0xffff != BRK_IMM_LLVM_TRAP {
-        crate::traps::record_breakpoint(frame.elr as usize);
-        frame.elr += 4;
-        return;
+extern "C" {
+    fn trap_return();
+}
+
+/// Top of the running thread's kernel stack, as the scheduler last set it (0: none yet).
+static KERNEL_STACK_TOP: AtomicUsize = AtomicUsize::new(0);
+
+/// Records the stack traps from EL0 enter on. Nothing needs loading: SP_EL1 is the live
+/// kernel SP and is back at this thread's stack top whenever it returns to EL0 (see the
+/// module docs); the value only serves [`enter_user`]'s debug check.
+pub fn set_kernel_stack(top: usize) {
+    KERNEL_STACK_TOP.store(top, Ordering::Relaxed);
+}
+
+/// Starts executing `frame` (which must sit at the top of the current thread's kernel
+/// stack) by restoring it, as a trap return would.
+///
+/// # Safety
+/// `frame` must be a valid frame for user mode (from [`TrapFrame::new_user`] or a copy of
+/// a real one) placed so that the stack above it is the thread's kernel stack, ending
+/// right after the frame; IRQs must be masked.
+pub unsafe fn enter_user(frame: *const TrapFrame) -> ! {
+    let top = KERNEL_STACK_TOP.load(Ordering::Relaxed);
+    debug_assert!(
+        top == 0 || frame as usize + FRAME_SIZE == top,
+        "user frame at {frame:p} is not at the kernel stack top {top:#x}"
+    );
+    // SAFETY: per the contract, sp = frame makes trap_return pop exactly this frame and
+    // leaves SP_EL1 at the thread's stack top while it runs in EL0.
+    unsafe {
+        core::arch::asm!(
+            "mov sp, {frame}",
+            "b {ret}",
+            frame = in(reg) frame,
+            ret = sym trap_return,
+            options(noreturn)
+        )
     }
+}
+
+/// Called by the stub for every exception, IRQs masked.
+extern "C" fn aarch64_trap(frame: &mut TrapFrame, kind: u64) {
+    match (vector_group(kind), vector_type(kind)) {
+        (GROUP_EL0_64, TYPE_SYNC) => el0_sync(frame),
+        (GROUP_EL1H, TYPE_SYNC) => el1_sync(frame, kind),
+        (GROUP_EL0_64 | GROUP_EL1H, TYPE_IRQ) => gic::handle_irq(),
+        (GROUP_EL0_64, TYPE_SERROR) => crate::task::kill_current(
+            signal::SIGBUS,
+            format_args!(
+                "SError (asynchronous external abort), ESR {:#x}, pc {:#x}",
+                frame.esr, frame.elr
+            ),
+        ),
+        _ => fatal(kind, frame),
+    }
+    if frame.from_user() {
+        crate::task::user_return();
+    }
+}
+
+fn el0_sync(frame: &mut TrapFrame) {
+    let ec = exception_class_of(frame.esr);
+    let pc = frame.pc();
+    let (sig, what) = match ec {
+        EC_SVC64 => {
+            super::enable_interrupts();
+            crate::syscall::dispatch(frame);
+            super::disable_interrupts();
+            return;
+        }
+        EC_DABT_LOWER | EC_IABT_LOWER => return user_abort(frame, ec),
+        EC_BRK64 | EC_BREAKPOINT_LOWER | EC_STEP_LOWER | EC_WATCHPOINT_LOWER => {
+            (signal::SIGTRAP, exception_class(ec))
+        }
+        EC_PC_ALIGN | EC_SP_ALIGN => (signal::SIGBUS, exception_class(ec)),
+        EC_FP_EXC64 => (signal::SIGFPE, exception_class(ec)),
+        // Undefined instructions, illegal state, trapped system registers, SVE, ...
+        _ => (signal::SIGILL, exception_class(ec)),
+    };
+    crate::task::kill_current(
+        sig,
+        format_args!("{what} at pc {pc:#x} (ESR {:#x})", frame.esr),
+    );
+}
+
+/// What an abort's fault status code says.
+enum FaultKind {
+    /// Translation fault: nothing mapped.
+    Unmapped,
+    /// Permission or access-flag fault: mapped, access not allowed.
+    Protection,
+    /// Alignment fault.
+    Alignment,
+    /// External abort, address size fault, TLB conflict, ...: not a paging matter.
+    Other,
+}
+
+fn fault_kind(iss: u64) -> FaultKind {
+    let fsc = iss & 0x3f;
+    match fsc >> 2 {
+        0b0001 => FaultKind::Unmapped,
+        0b0010 | 0b0011 => FaultKind::Protection,
+        _ if fsc == 0b10_0001 => FaultKind::Alignment,
+        _ => FaultKind::Other,
+    }
+}
+
+/// The access an instruction or data abort describes.
+fn access_of(ec: u64, iss: u64, user: bool, present: bool) -> Access {
+    let exec = matches!(ec, EC_IABT_LOWER | EC_IABT_SAME);
+    // Cache maintenance reports WnR = 1; it needs only read access.
+    let write = !exec && iss & ISS_WNR != 0 && iss & ISS_CM == 0;
+    Access {
+        write,
+        exec,
+        user,
+        present,
+    }
+}
+
+/// Makes page-table writes done by the fault handler visible to the table walker before
+/// the faulting access is retried.
+fn publish_page_tables() {
+    // SAFETY: barriers only.
+    unsafe { core::arch::asm!("dsb ishst", "isb", options(nostack, preserves_flags)) };
+}
+
+/// An instruction or data abort from EL0.
+fn user_abort(frame: &mut TrapFrame, ec: u64) {
+    let iss = frame.esr & 0x1ff_ffff;
+    let far_valid = iss & ISS_FNV == 0;
+    let addr = frame.far as usize;
+    let kind = fault_kind(iss);
+    let present = matches!(kind, FaultKind::Protection);
+    let access = access_of(ec, iss, true, present);
+    if far_valid && matches!(kind, FaultKind::Unmapped | FaultKind::Protection) {
+        if crate::mm::fault::handle_page_fault(addr, access) {
+            publish_page_tables();
+            return;
+        }
+        crate::task::kill_current(
+            signal::SIGSEGV,
+            format_args!(
+                "page fault at {addr:#x} ({}{} {}) pc {:#x}",
+                if present {
+                    "protection violation on "
+                } else {
+                    "unmapped, "
+                },
+                access_name(access),
+                if addr >= USER_END {
+                    "kernel address"
+                } else {
+                    "user address"
+                },
+                frame.elr
+            ),
+        );
+    }
+    let (sig, what) = match kind {
+        FaultKind::Alignment => (signal::SIGBUS, "alignment fault"),
+        _ if !far_valid => (signal::SIGSEGV, "abort with no valid fault address"),
+        _ => (signal::SIGBUS, fault_status(iss).0),
+    };
+    crate::task::kill_current(
+        sig,
+        format_args!(
+            "{what} on {} at {addr:#x} pc {:#x} (ESR {:#x})",
+            access_name(access),
+            frame.elr,
+            frame.esr
+        ),
+    );
+}
+
+fn access_name(a: Access) -> &'static str {
+    if a.exec {
+        "exec"
+    } else if a.write {
+        "write"
+    } else {
+        "read"
+    }
+}
+
+fn el1_sync(frame: &mut TrapFrame, kind: u64) {
+    let ec = exception_class_of(frame.esr);
+    match ec {
+        EC_BRK64 if frame.esr & 0xffff != BRK_IMM_LLVM_TRAP => {
+            crate::traps::record_breakpoint(frame.elr as usize);
+            frame.elr += 4;
+        }
+        EC_DABT_SAME | EC_IABT_SAME => kernel_abort(frame, kind, ec),
+        _ => fatal(kind, frame),
+    }
+}
+
+/// An abort from EL1: demand paging or a bad address during a user copy, else a bug.
+fn kernel_abort(frame: &mut TrapFrame, kind: u64, ec: u64) {
+    let iss = frame.esr & 0x1ff_ffff;
+    let addr = frame.far as usize;
+    let fault = fault_kind(iss);
+    let paging = matches!(fault, FaultKind::Unmapped | FaultKind::Protection);
+    if ec == EC_DABT_SAME && iss & ISS_FNV == 0 && paging && addr < USER_END {
+        let access = access_of(ec, iss, false, matches!(fault, FaultKind::Protection));
+        if crate::mm::fault::handle_page_fault(addr, access) {
+            publish_page_tables();
+            return;
+        }
+    }
+    if ec == EC_DABT_SAME {
+        if let Some(fixup) = uaccess::fixup_for(frame.elr as usize) {
+            frame.elr = fixup as u64;
+            return;
+        }
+    }
+    fatal(kind, frame);
+}
+
+fn fatal(kind: u64, frame: &TrapFrame) -> ! {
+    let ec = exception_class_of(frame.esr);
     let what = if vector_type(kind) == TYPE_SYNC {
         exception_class(ec)
     } else {
@@ -170,6 +563,10 @@ extern "C" fn aarch64_trap(frame: &mut TrapFrame, kind: u64) {
         "unhandled kernel exception: {what} {group} at pc {:#x}",
         frame.elr
     );
+}
+
+fn exception_class_of(esr: u64) -> u64 {
+    (esr >> 26) & 0x3f
 }
 
 /// Synchronous, IRQ, FIQ or SError: the entry's position within its group of four.
@@ -194,25 +591,25 @@ fn is_abort(kind: u64, ec: u64) -> bool {
 /// A name for ESR_EL1.EC.
 fn exception_class(ec: u64) -> &'static str {
     match ec {
-        0x00 => "unknown reason (undefined instruction)",
+        EC_UNKNOWN => "unknown reason (undefined instruction)",
         0x01 => "trapped WFI/WFE",
-        0x07 => "trapped FP/SIMD access",
-        0x0e => "illegal execution state",
-        0x11 | 0x15 => "SVC",
+        EC_FP_ACCESS => "trapped FP/SIMD access",
+        EC_ILLEGAL_STATE => "illegal execution state",
+        0x11 | EC_SVC64 => "SVC",
         0x12 | 0x16 => "HVC",
         0x13 | 0x17 => "SMC",
-        0x18 => "trapped MSR/MRS or system instruction",
-        0x19 => "trapped SVE access",
+        EC_SYSREG => "trapped MSR/MRS or system instruction",
+        EC_SVE => "trapped SVE access",
         0x1c => "pointer authentication failure",
         EC_IABT_LOWER | EC_IABT_SAME => "instruction abort",
-        0x22 => "PC alignment fault",
+        EC_PC_ALIGN => "PC alignment fault",
         EC_DABT_LOWER | EC_DABT_SAME => "data abort",
-        0x26 => "SP alignment fault",
-        0x28 | 0x2c => "floating-point exception",
-        0x2f => "SError",
-        0x30 | 0x31 => "hardware breakpoint",
-        0x32 | 0x33 => "software step",
-        0x34 | 0x35 => "watchpoint",
+        EC_SP_ALIGN => "SP alignment fault",
+        0x28 | EC_FP_EXC64 => "floating-point exception",
+        EC_SERROR => "SError",
+        EC_BREAKPOINT_LOWER | 0x31 => "hardware breakpoint",
+        EC_STEP_LOWER | 0x33 => "software step",
+        EC_WATCHPOINT_LOWER | 0x35 => "watchpoint",
         0x38 | EC_BRK64 => "BRK instruction (trap)",
         _ => "reserved exception class",
     }
@@ -245,7 +642,7 @@ fn report(kind: u64, what: &str, f: &TrapFrame) {
     let w = console::write_unlocked;
     let group = GROUPS[vector_group(kind)];
     let ty = TYPES[vector_type(kind) as usize];
-    let ec = (f.esr >> 26) & 0x3f;
+    let ec = exception_class_of(f.esr);
     let iss = f.esr & 0x1ff_ffff;
     w(format_args!(
         "\nCPU EXCEPTION on cpu{}: {ty} {group}: {what}\n",
@@ -255,12 +652,12 @@ fn report(kind: u64, what: &str, f: &TrapFrame) {
         let (status, level) = fault_status(iss);
         let access = if matches!(ec, EC_IABT_LOWER | EC_IABT_SAME) {
             "on instruction fetch"
-        } else if iss & (1 << 6) != 0 {
+        } else if iss & ISS_WNR != 0 {
             "on write"
         } else {
             "on read"
         };
-        let far_valid = iss & (1 << 10) == 0;
+        let far_valid = iss & ISS_FNV == 0;
         match level {
             Some(l) => w(format_args!("  {status}, level {l}, {access}")),
             None => w(format_args!("  {status} {access}")),
@@ -280,7 +677,7 @@ fn report(kind: u64, what: &str, f: &TrapFrame) {
         f.elr,
         symbols::Describe(f.elr as usize)
     ));
-    w(format_args!("  SPSR {:#010x}  SP {:#018x}\n", f.spsr, f.sp));
+    w(format_args!("  SPSR {:#010x}  SP {:#018x}\n", f.spsr, f.sp()));
     for row in f.x.chunks(3).enumerate() {
         let (i, regs) = row;
         w(format_args!(" "));

@@ -18,7 +18,7 @@ use wayos_kcore::boot_info::{
     BootInfo, FirmwareTables, Framebuffer, LoaderName, MemoryKind, MemoryRegion,
 };
 
-use super::{acpi, gdt, serial, trap, tsc};
+use super::{acpi, gdt, mmu, serial, trap, tsc};
 
 const BOOT_STACK_SIZE: usize = 128 * 1024;
 
@@ -108,6 +108,7 @@ extern "C" fn x86_entry() -> ! {
         );
     }
     tsc::calibrate();
+    mmu::record_kernel_root();
     let info = boot_info();
     crate::kernel_main(info)
 }

@@ -1,24 +1,38 @@
-//! The IDT, the exception entry stubs and the fatal-exception report.
+//! The IDT, the trap entry/exit path, and exception dispatch.
 //!
-//! Every vector enters through a small stub that pushes a uniform frame ([`TrapFrame`]) and
-//! calls [`x86_trap`]. The stub also pushes a frame record `[interrupted rbp, rip]` so a
-//! backtrace taken in the handler continues into the code that trapped. Breakpoints return;
-//! every other exception in kernel mode is reported with the registers and then panics.
+//! Every vector enters through a small stub that pushes a uniform [`TrapFrame`] and calls
+//! [`x86_trap`]; the syscall entry (`syscall.rs`) builds the same frame. Traps from user
+//! mode swap to the kernel GS base on entry and back on exit. The stub also pushes a frame
+//! record `[interrupted rbp, rip]` so a backtrace taken in a handler continues into the
+//! code that trapped. What happens next is decided here: breakpoints return, page faults go
+//! to the VM, faults in user mode kill the process, faults in kernel mode are reported and
+//! panic (unless a user-copy fixup applies), IRQs go to their handlers.
 
 use core::arch::global_asm;
 use spin::Once;
 
-use super::gdt::DOUBLE_FAULT_IST;
+use super::gdt::{DOUBLE_FAULT_IST, USER_CS, USER_SS};
+use super::{lapic, uaccess};
 use crate::console;
+use crate::mm::fault::Access;
+use wayos_abi::signal;
 
 const EXCEPTIONS: usize = 32;
 const VEC_BREAKPOINT: u64 = 3;
 const VEC_DOUBLE_FAULT: usize = 8;
 const VEC_PAGE_FAULT: u64 = 14;
+/// The LAPIC timer's vector.
+pub const VEC_TIMER: u64 = 32;
+/// The LAPIC spurious-interrupt vector.
+pub const VEC_SPURIOUS: u64 = 0xff;
+/// Marks frames built by the syscall entry.
+pub const VEC_SYSCALL: u64 = 0x100;
 
-/// Registers as the entry stub leaves them on the stack, lowest address first.
+const RFLAGS_IF: u64 = 1 << 9;
+
+/// Registers as the entry stubs leave them on the stack, lowest address first.
 #[repr(C)]
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct TrapFrame {
     pub rax: u64,
     pub rbx: u64,
@@ -44,7 +58,56 @@ pub struct TrapFrame {
     pub ss: u64,
 }
 
-// Vectors that push an error code: 8, 10-14, 17, 21, 29, 30.
+impl TrapFrame {
+    /// A frame that enters user mode at `pc` with stack `sp` and the first four argument
+    /// registers set (the process entry convention in `wayos_abi::layout`).
+    pub fn new_user(pc: usize, sp: usize, args: [usize; 4]) -> Self {
+        Self {
+            rax: 0,
+            rbx: 0,
+            rcx: args[3] as u64,
+            rdx: args[2] as u64,
+            rsi: args[1] as u64,
+            rdi: args[0] as u64,
+            rbp: 0,
+            r8: 0,
+            r9: 0,
+            r10: 0,
+            r11: 0,
+            r12: 0,
+            r13: 0,
+            r14: 0,
+            r15: 0,
+            vector: VEC_SYSCALL,
+            error: 0,
+            rip: pc as u64,
+            cs: u64::from(USER_CS),
+            rflags: RFLAGS_IF,
+            rsp: sp as u64,
+            ss: u64::from(USER_SS),
+        }
+    }
+
+    pub fn from_user(&self) -> bool {
+        self.cs & 3 == 3
+    }
+    pub fn pc(&self) -> usize {
+        self.rip as usize
+    }
+    pub fn sp(&self) -> usize {
+        self.rsp as usize
+    }
+    pub fn syscall_number(&self) -> usize {
+        self.rax as usize
+    }
+    pub fn syscall_args(&self) -> [usize; 6] {
+        [self.rdi, self.rsi, self.rdx, self.r10, self.r8, self.r9].map(|r| r as usize)
+    }
+    pub fn set_syscall_return(&mut self, value: usize) {
+        self.rax = value as u64;
+    }
+}
+
 global_asm!(
     r#"
 .macro TRAP_NOERR num
@@ -68,9 +131,17 @@ trap_stub_\num:
 .irp n, 8,10,11,12,13,14,17,21,29,30
     TRAP_ERR \n
 .endr
+.irp n, 32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59,60,61,62,63,64,65,66,67,68,69,70,71,72,73,74,75,76,77,78,79,80,81,82,83,84,85,86,87,88,89,90,91,92,93,94,95,96,97,98,99,100,101,102,103,104,105,106,107,108,109,110,111,112,113,114,115,116,117,118,119,120,121,122,123,124,125,126,127,128,129,130,131,132,133,134,135,136,137,138,139,140,141,142,143,144,145,146,147,148,149,150,151,152,153,154,155,156,157,158,159,160,161,162,163,164,165,166,167,168,169,170,171,172,173,174,175,176,177,178,179,180,181,182,183,184,185,186,187,188,189,190,191,192,193,194,195,196,197,198,199,200,201,202,203,204,205,206,207,208,209,210,211,212,213,214,215,216,217,218,219,220,221,222,223,224,225,226,227,228,229,230,231,232,233,234,235,236,237,238,239,240,241,242,243,244,245,246,247,248,249,250,251,252,253,254,255
+    TRAP_NOERR \n
+.endr
 
 .type trap_common, @function
 trap_common:
+    // Came from user mode (CS RPL 3)? Then switch to the kernel GS base.
+    test qword ptr [rsp + 24], 3
+    jz 1f
+    swapgs
+1:
     push r15
     push r14
     push r13
@@ -93,6 +164,8 @@ trap_common:
     cld
     call {handler}
     add rsp, 16
+.global trap_return
+trap_return:
     pop rax
     pop rbx
     pop rcx
@@ -109,6 +182,10 @@ trap_common:
     pop r14
     pop r15
     add rsp, 16
+    test qword ptr [rsp + 8], 3
+    jz 2f
+    swapgs
+2:
     iretq
 .size trap_common, . - trap_common
 
@@ -116,7 +193,7 @@ trap_common:
 .p2align 3
 .global trap_stub_table
 trap_stub_table:
-.irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+.irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59,60,61,62,63,64,65,66,67,68,69,70,71,72,73,74,75,76,77,78,79,80,81,82,83,84,85,86,87,88,89,90,91,92,93,94,95,96,97,98,99,100,101,102,103,104,105,106,107,108,109,110,111,112,113,114,115,116,117,118,119,120,121,122,123,124,125,126,127,128,129,130,131,132,133,134,135,136,137,138,139,140,141,142,143,144,145,146,147,148,149,150,151,152,153,154,155,156,157,158,159,160,161,162,163,164,165,166,167,168,169,170,171,172,173,174,175,176,177,178,179,180,181,182,183,184,185,186,187,188,189,190,191,192,193,194,195,196,197,198,199,200,201,202,203,204,205,206,207,208,209,210,211,212,213,214,215,216,217,218,219,220,221,222,223,224,225,226,227,228,229,230,231,232,233,234,235,236,237,238,239,240,241,242,243,244,245,246,247,248,249,250,251,252,253,254,255
     .quad trap_stub_\n
 .endr
 "#,
@@ -124,7 +201,27 @@ trap_stub_table:
 );
 
 extern "C" {
-    static trap_stub_table: [u64; EXCEPTIONS];
+    static trap_stub_table: [u64; 256];
+    fn trap_return();
+}
+
+/// Starts executing `frame` (which must sit at the top of the current thread's kernel
+/// stack) by restoring it, as a trap return would.
+///
+/// # Safety
+/// `frame` must be a valid frame for user mode (from [`TrapFrame::new_user`] or a copy of
+/// a real one) placed so that the stack above it is the thread's kernel stack.
+pub unsafe fn enter_user(frame: *const TrapFrame) -> ! {
+    // SAFETY: per the contract, rsp = frame makes trap_return pop exactly this frame.
+    unsafe {
+        core::arch::asm!(
+            "mov rsp, {frame}",
+            "jmp {ret}",
+            frame = in(reg) frame,
+            ret = sym trap_return,
+            options(noreturn)
+        )
+    }
 }
 
 /// One 16-byte interrupt gate.
@@ -141,12 +238,12 @@ struct Gate {
 }
 
 impl Gate {
-    fn interrupt(handler: u64, selector: u16, ist: u16) -> Self {
+    fn interrupt(handler: u64, selector: u16, ist: u16, dpl: u8) -> Self {
         Self {
             offset_low: handler as u16,
             selector,
             ist: ist as u8,
-            type_attr: 0x8e, // present, DPL 0, 64-bit interrupt gate
+            type_attr: 0x8e | (dpl << 5), // present, 64-bit interrupt gate
             offset_mid: (handler >> 16) as u16,
             offset_high: (handler >> 32) as u32,
             reserved: 0,
@@ -166,12 +263,10 @@ pub fn init() {
         // SAFETY: `trap_stub_table` is a read-only table of stub addresses emitted above.
         let stubs = unsafe { &*core::ptr::addr_of!(trap_stub_table) };
         for (vector, &stub) in stubs.iter().enumerate() {
-            let ist = if vector == VEC_DOUBLE_FAULT {
-                DOUBLE_FAULT_IST
-            } else {
-                0
-            };
-            gates[vector] = Gate::interrupt(stub, cs, ist);
+            let ist = if vector == VEC_DOUBLE_FAULT { DOUBLE_FAULT_IST } else { 0 };
+            // int3 may be used from user mode (debuggers); everything else is kernel-only.
+            let dpl = if vector as u64 == VEC_BREAKPOINT { 3 } else { 0 };
+            gates[vector] = Gate::interrupt(stub, cs, ist, dpl);
         }
         Idt(gates)
     });
@@ -185,6 +280,83 @@ pub fn init() {
 }
 
 use x86_64::instructions::segmentation::Segment;
+
+/// The signal a user-mode exception turns into.
+fn user_signal(vector: u64) -> i32 {
+    match vector {
+        0 | 16 | 19 => signal::SIGFPE,
+        3 | 1 => signal::SIGTRAP,
+        6 => signal::SIGILL,
+        17 => signal::SIGBUS,
+        _ => signal::SIGSEGV,
+    }
+}
+
+extern "C" fn x86_trap(frame: &mut TrapFrame) {
+    match frame.vector {
+        VEC_TIMER => {
+            lapic::eoi();
+            crate::task::sched::timer_tick();
+        }
+        VEC_SPURIOUS => {}
+        VEC_BREAKPOINT if !frame.from_user() => {
+            crate::traps::record_breakpoint(frame.rip as usize);
+        }
+        VEC_PAGE_FAULT => page_fault(frame),
+        v if v < EXCEPTIONS as u64 && frame.from_user() => {
+            let name = NAMES[v as usize];
+            crate::task::kill_current(
+                user_signal(v),
+                format_args!("{name} at pc {:#x}", frame.rip),
+            );
+        }
+        v if v < EXCEPTIONS as u64 => fatal(frame),
+        v => log::warn!("unexpected interrupt vector {v}"),
+    }
+    if frame.from_user() {
+        crate::task::user_return();
+    }
+}
+
+fn page_fault(frame: &mut TrapFrame) {
+    let addr = x86_64::registers::control::Cr2::read_raw() as usize;
+    let e = frame.error;
+    let access = Access {
+        write: e & 2 != 0,
+        exec: e & 0x10 != 0,
+        user: e & 4 != 0,
+        present: e & 1 != 0,
+    };
+    if crate::mm::fault::handle_page_fault(addr, access) {
+        return;
+    }
+    if frame.from_user() {
+        crate::task::kill_current(
+            signal::SIGSEGV,
+            format_args!(
+                "page fault at {addr:#x} ({}{} {}) pc {:#x}",
+                if access.present { "protection violation on " } else { "unmapped, " },
+                if access.exec { "exec" } else if access.write { "write" } else { "read" },
+                if addr >= wayos_abi::layout::USER_END { "kernel address" } else { "user address" },
+                frame.rip
+            ),
+        );
+    }
+    if let Some(fixup) = uaccess::fixup_for(frame.rip as usize) {
+        frame.rip = fixup as u64;
+        return;
+    }
+    fatal(frame);
+}
+
+fn fatal(frame: &TrapFrame) -> ! {
+    let name = NAMES
+        .get(frame.vector as usize)
+        .copied()
+        .unwrap_or("unknown vector");
+    report(name, frame);
+    panic!("unhandled kernel exception: {name} at rip {:#x}", frame.rip);
+}
 
 const NAMES: [&str; EXCEPTIONS] = [
     "divide error (#DE)",
@@ -220,19 +392,6 @@ const NAMES: [&str; EXCEPTIONS] = [
     "security exception (#SX)",
     "reserved",
 ];
-
-extern "C" fn x86_trap(frame: &mut TrapFrame) {
-    if frame.vector == VEC_BREAKPOINT {
-        crate::traps::record_breakpoint(frame.rip as usize);
-        return;
-    }
-    let name = NAMES
-        .get(frame.vector as usize)
-        .copied()
-        .unwrap_or("unknown vector");
-    report(name, frame);
-    panic!("unhandled kernel exception: {name} at rip {:#x}", frame.rip);
-}
 
 fn report(name: &str, f: &TrapFrame) {
     let w = console::write_unlocked;

@@ -1,0 +1,309 @@
+//! The interrupt controller (GICv3, or GICv2) and the scheduler tick it delivers.
+//!
+//! The device tree gives the controller's registers (`dtb::Platform::gic`) and the generic
+//! timer's interrupts. [`init`] maps the registers with `crate::mm::mmio`, enables the
+//! distributor and this CPU's interface, routes the EL1 virtual timer's PPI (INTID 27 on
+//! QEMU `virt`) to this CPU as a Group 1 interrupt and starts the timer at the tick rate.
+//! [`handle_irq`] acknowledges, dispatches (timer: rearm, then `sched::timer_tick()`) and
+//! signals end of interrupt, all with IRQs masked.
+//!
+//! GICv3 uses the ICC_* system registers for the CPU interface (the boot code enabled them
+//! at EL2 when the kernel entered there) and the redistributor whose GICR_TYPER affinity
+//! matches MPIDR_EL1; GICv2 uses the memory-mapped CPU interface. Only the boot CPU is set
+//! up for now; secondary CPUs (SMP work) will need the redistributor and CPU-interface
+//! half of `init_v3`/`init_v2` for themselves.
+
+use core::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
+
+use super::dtb;
+use super::timer;
+
+/// INTID of the EL1 virtual timer when the device tree has no timer node (PPI 11).
+const DEFAULT_VTIMER_INTID: u32 = 27;
+/// INTIDs at or above this are special (1020-1023: spurious and friends).
+const INTID_SPECIAL: u32 = 1020;
+/// Priority given to the timer (lower is more urgent; all pass the 0xff mask).
+const TIMER_PRIORITY: u8 = 0xa0;
+
+// Distributor registers (both versions).
+const GICD_CTLR: usize = 0x0000;
+const GICD_TYPER: usize = 0x0004;
+const GICD_IGROUPR: usize = 0x0080;
+const GICD_ISENABLER: usize = 0x0100;
+const GICD_ICENABLER: usize = 0x0180;
+const GICD_IPRIORITYR: usize = 0x0400;
+const GICD_CTLR_RWP: u32 = 1 << 31;
+/// GICv3 GICD_CTLR: EnableGrp0/EnableGrp1 (single security state) or EnableGrp1NS /
+/// EnableGrp1A (non-secure view), and affinity routing.
+const GICD_CTLR_V3: u32 = (1 << 0) | (1 << 1) | (1 << 4);
+const GICD_CTLR_ARE: u32 = 1 << 4;
+
+// GICv3 redistributor: RD_base frame, then SGI_base frame 64 KiB above.
+const GICR_TYPER: usize = 0x0008;
+const GICR_WAKER: usize = 0x0014;
+const GICR_SGI_BASE: usize = 0x1_0000;
+const GICR_IGROUPR0: usize = GICR_SGI_BASE + 0x0080;
+const GICR_ISENABLER0: usize = GICR_SGI_BASE + 0x0100;
+const GICR_ICENABLER0: usize = GICR_SGI_BASE + 0x0180;
+const GICR_IPRIORITYR: usize = GICR_SGI_BASE + 0x0400;
+const GICR_TYPER_LAST: u64 = 1 << 4;
+const GICR_TYPER_VLPIS: u64 = 1 << 1;
+const GICR_WAKER_PROCESSOR_SLEEP: u32 = 1 << 1;
+const GICR_WAKER_CHILDREN_ASLEEP: u32 = 1 << 2;
+/// One redistributor: RD_base + SGI_base (GICv3), plus VLPI frames (GICv4).
+const GICR_STRIDE_V3: usize = 0x2_0000;
+const GICR_STRIDE_V4: usize = 0x4_0000;
+
+// GICv2 CPU interface.
+const GICC_CTLR: usize = 0x0000;
+const GICC_PMR: usize = 0x0004;
+const GICC_BPR: usize = 0x0008;
+const GICC_IAR: usize = 0x000c;
+const GICC_EOIR: usize = 0x0010;
+
+/// 2 or 3 once [`init`] has run; 0 before (an IRQ then is unexpected).
+static VERSION: AtomicU8 = AtomicU8::new(0);
+/// Virtual addresses of the distributor, this CPU's redistributor (v3) or CPU interface
+/// (v2).
+static GICD: AtomicUsize = AtomicUsize::new(0);
+static GICR: AtomicUsize = AtomicUsize::new(0);
+static GICC: AtomicUsize = AtomicUsize::new(0);
+static TIMER_INTID: AtomicU32 = AtomicU32::new(DEFAULT_VTIMER_INTID);
+static SPURIOUS: AtomicU32 = AtomicU32::new(0);
+
+fn read32(addr: usize) -> u32 {
+    // SAFETY: callers pass a register address inside a mapping made by `init` (Device
+    // memory, kept for the life of the kernel).
+    unsafe { (addr as *const u32).read_volatile() }
+}
+
+fn write32(addr: usize, value: u32) {
+    // SAFETY: as for `read32`.
+    unsafe { (addr as *mut u32).write_volatile(value) }
+}
+
+fn read64(addr: usize) -> u64 {
+    // SAFETY: as for `read32`; 64-bit GICR registers allow 64-bit accesses.
+    unsafe { (addr as *const u64).read_volatile() }
+}
+
+fn write8(addr: usize, value: u8) {
+    // SAFETY: as for `read32`; priority registers are byte-accessible.
+    unsafe { (addr as *mut u8).write_volatile(value) }
+}
+
+/// Maps device registers and orders the new page-table entries before their first use.
+fn map(range: dtb::PhysRange) -> usize {
+    let va = crate::mm::mmio(range.base, range.size as usize);
+    // SAFETY: barriers only.
+    unsafe { core::arch::asm!("dsb ishst", "isb", options(nostack, preserves_flags)) };
+    va
+}
+
+macro_rules! sysreg_write {
+    ($reg:literal, $val:expr) => {
+        // SAFETY: a GICv3 CPU-interface system register that only affects how this CPU
+        // takes interrupts; the ISB makes the write take effect before what follows.
+        unsafe {
+            core::arch::asm!(
+                concat!("msr ", $reg, ", {}"),
+                "isb",
+                in(reg) $val as u64,
+                options(nostack, preserves_flags)
+            )
+        }
+    };
+}
+
+macro_rules! sysreg_read {
+    ($reg:literal) => {{
+        let v: u64;
+        // SAFETY: reads a GICv3 CPU-interface system register (acknowledging an interrupt
+        // for ICC_IAR1_EL1, which is what the caller wants).
+        unsafe {
+            core::arch::asm!(
+                concat!("mrs {}, ", $reg),
+                out(reg) v,
+                options(nostack, preserves_flags)
+            )
+        };
+        v
+    }};
+}
+
+// GICv3 CPU interface registers by encoding (assemblers differ on the names).
+// ICC_PMR_EL1 = S3_0_C4_C6_0, ICC_IAR1_EL1 = S3_0_C12_C12_0, ICC_EOIR1_EL1 = S3_0_C12_C12_1,
+// ICC_BPR1_EL1 = S3_0_C12_C12_3, ICC_CTLR_EL1 = S3_0_C12_C12_4, ICC_SRE_EL1 = S3_0_C12_C12_5,
+// ICC_IGRPEN1_EL1 = S3_0_C12_C12_7.
+
+/// Brings up the interrupt controller and starts the tick at `tick_hz`.
+pub fn init(tick_hz: u32) {
+    let platform = dtb::platform().copied().unwrap_or_default();
+    let Some(gic) = platform.gic else {
+        panic!("no GIC in the device tree: no timer interrupt, the scheduler cannot run");
+    };
+    let intid = platform.timer.map_or(DEFAULT_VTIMER_INTID, |t| t.virt);
+    if !(16..32).contains(&intid) {
+        panic!("virtual timer interrupt {intid} is not a PPI");
+    }
+    TIMER_INTID.store(intid, Ordering::Relaxed);
+    match gic.version {
+        3 => init_v3(&gic, intid),
+        2 => init_v2(&gic, intid),
+        v => panic!("GICv{v} is not supported"),
+    }
+    VERSION.store(gic.version, Ordering::Relaxed);
+    timer::start_tick(tick_hz);
+    let typer = read32(GICD.load(Ordering::Relaxed) + GICD_TYPER);
+    log::info!(
+        "gic: v{}, {} interrupt lines; tick {} Hz on the virtual timer (INTID {intid}, counter {} Hz)",
+        gic.version,
+        ((typer & 0x1f) + 1) * 32,
+        tick_hz,
+        timer::frequency_hz()
+    );
+}
+
+fn wait_rwp(gicd: usize) {
+    while read32(gicd + GICD_CTLR) & GICD_CTLR_RWP != 0 {
+        core::hint::spin_loop();
+    }
+}
+
+fn init_v3(gic: &dtb::Gic, intid: u32) {
+    let Some(rd_range) = gic.redistributor else {
+        panic!("GICv3 without a redistributor region in the device tree");
+    };
+    let gicd = map(gic.distributor);
+    GICD.store(gicd, Ordering::Relaxed);
+
+    // Distributor: affinity routing first, then the groups (the ARM ARM asks for this
+    // order). SPIs stay disabled until a driver claims one.
+    write32(gicd + GICD_CTLR, 0);
+    wait_rwp(gicd);
+    write32(gicd + GICD_CTLR, GICD_CTLR_ARE);
+    wait_rwp(gicd);
+    write32(gicd + GICD_CTLR, GICD_CTLR_V3);
+    wait_rwp(gicd);
+
+    // This CPU's redistributor: the one whose affinity matches MPIDR_EL1.
+    let rd_base = map(rd_range);
+    let rd_end = rd_base + rd_range.size as usize;
+    let mpidr = {
+        use aarch64_cpu::registers::{Readable, MPIDR_EL1};
+        MPIDR_EL1.get()
+    };
+    let affinity = (mpidr & 0xff_ffff) | ((mpidr >> 32 & 0xff) << 24);
+    let mut rd = rd_base;
+    let gicr = loop {
+        if rd + GICR_STRIDE_V3 > rd_end {
+            panic!("GICv3: no redistributor for MPIDR {mpidr:#x}");
+        }
+        let typer = read64(rd + GICR_TYPER);
+        if typer >> 32 == affinity {
+            break rd;
+        }
+        if typer & GICR_TYPER_LAST != 0 {
+            panic!("GICv3: no redistributor for MPIDR {mpidr:#x}");
+        }
+        rd += if typer & GICR_TYPER_VLPIS != 0 {
+            GICR_STRIDE_V4
+        } else {
+            GICR_STRIDE_V3
+        };
+    };
+    GICR.store(gicr, Ordering::Relaxed);
+
+    // Wake it up.
+    let waker = read32(gicr + GICR_WAKER);
+    write32(gicr + GICR_WAKER, waker & !GICR_WAKER_PROCESSOR_SLEEP);
+    while read32(gicr + GICR_WAKER) & GICR_WAKER_CHILDREN_ASLEEP != 0 {
+        core::hint::spin_loop();
+    }
+
+    // SGIs and PPIs: all Group 1 (IRQ at EL1), all disabled but the timer.
+    write32(gicr + GICR_ICENABLER0, u32::MAX);
+    write32(gicr + GICR_IGROUPR0, u32::MAX);
+    write8(gicr + GICR_IPRIORITYR + intid as usize, TIMER_PRIORITY);
+    write32(gicr + GICR_ISENABLER0, 1 << intid);
+
+    // CPU interface: system registers on, every priority unmasked, no preemption groups,
+    // EOI both drops priority and deactivates (ICC_CTLR_EL1.EOImode = 0), Group 1 on.
+    let sre: u64 = sysreg_read!("S3_0_C12_C12_5");
+    sysreg_write!("S3_0_C12_C12_5", sre | 1);
+    sysreg_write!("S3_0_C4_C6_0", 0xffu64);
+    sysreg_write!("S3_0_C12_C12_3", 0u64);
+    let ctlr: u64 = sysreg_read!("S3_0_C12_C12_4");
+    sysreg_write!("S3_0_C12_C12_4", ctlr & !(1 << 1));
+    sysreg_write!("S3_0_C12_C12_7", 1u64);
+}
+
+fn init_v2(gic: &dtb::Gic, intid: u32) {
+    let Some(cpu_range) = gic.cpu_interface else {
+        panic!("GICv2 without a CPU interface region in the device tree");
+    };
+    let gicd = map(gic.distributor);
+    GICD.store(gicd, Ordering::Relaxed);
+    let gicc = map(cpu_range);
+    GICC.store(gicc, Ordering::Relaxed);
+
+    write32(gicd + GICD_CTLR, 0);
+    // Banked SGI/PPI registers of this CPU: Group 0 (signalled as IRQ while GICC_CTLR.FIQEn
+    // is 0), all disabled but the timer.
+    write32(gicd + GICD_ICENABLER, u32::MAX);
+    write32(gicd + GICD_IGROUPR, 0);
+    write8(gicd + GICD_IPRIORITYR + intid as usize, TIMER_PRIORITY);
+    write32(gicd + GICD_ISENABLER, 1 << intid);
+    write32(gicd + GICD_CTLR, 1);
+
+    write32(gicc + GICC_PMR, 0xff);
+    write32(gicc + GICC_BPR, 0);
+    write32(gicc + GICC_CTLR, 1);
+}
+
+/// Acknowledges the highest-priority pending interrupt: `(INTID, value for EOI)`.
+fn acknowledge() -> (u32, u64) {
+    match VERSION.load(Ordering::Relaxed) {
+        3 => {
+            let iar: u64 = sysreg_read!("S3_0_C12_C12_0");
+            ((iar & 0xff_ffff) as u32, iar)
+        }
+        2 => {
+            let iar = read32(GICC.load(Ordering::Relaxed) + GICC_IAR);
+            (iar & 0x3ff, u64::from(iar))
+        }
+        _ => (INTID_SPECIAL + 3, 0),
+    }
+}
+
+fn end_of_interrupt(eoi: u64) {
+    match VERSION.load(Ordering::Relaxed) {
+        3 => sysreg_write!("S3_0_C12_C12_1", eoi),
+        2 => write32(GICC.load(Ordering::Relaxed) + GICC_EOIR, eoi as u32),
+        _ => {}
+    }
+}
+
+/// The IRQ vector's handler, from EL0 or EL1, with IRQs masked.
+pub fn handle_irq() {
+    let (intid, eoi) = acknowledge();
+    if intid >= INTID_SPECIAL {
+        // Spurious: withdrawn before it was acknowledged; no EOI.
+        if SPURIOUS.fetch_add(1, Ordering::Relaxed) == 0 {
+            log::debug!("gic: spurious interrupt {intid}");
+        }
+        return;
+    }
+    if intid == TIMER_INTID.load(Ordering::Relaxed) {
+        let ticked = timer::rearm_tick();
+        // EOI before anything that might switch threads, so the next tick is not held
+        // back by this one's active state.
+        end_of_interrupt(eoi);
+        if ticked {
+            crate::task::sched::timer_tick();
+        }
+        return;
+    }
+    end_of_interrupt(eoi);
+    log::warn!("gic: unexpected interrupt {intid}");
+}

@@ -1,0 +1,25 @@
+//! The page-fault entry point the arch trap code calls.
+
+pub use super::space::Access;
+
+/// Tries to resolve a fault at `addr` in the current process's address space. Returns
+/// false when the access is not allowed or there is no user process (the trap code then
+/// kills the process, or for a kernel fault applies a user-copy fixup or panics).
+pub fn handle_page_fault(addr: usize, access: Access) -> bool {
+    if addr >= wayos_abi::layout::USER_END {
+        return false;
+    }
+    let Some(p) = crate::task::current_process() else {
+        return false;
+    };
+    // A fault while this space's lock is held (never done across user copies) would
+    // deadlock; try_lock turns that bug into a SIGSEGV/EFAULT instead.
+    let Some(mut guard) = p.space.try_lock() else {
+        log::error!("page fault at {addr:#x} while the address space was locked");
+        return false;
+    };
+    match guard.as_mut() {
+        Some(space) => space.handle_fault(addr, access),
+        None => false,
+    }
+}

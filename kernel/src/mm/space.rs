@@ -1,0 +1,447 @@
+//! User address spaces: a page table plus an ordered map of VMAs.
+//!
+//! The VMA map (`wayos_kcore::vma`) decides what is mapped where with POSIX semantics;
+//! this module makes the page table agree, lazily: anonymous memory is demand-zero, fork
+//! is copy-on-write, MAP_SHARED memory lives in a shared object both sides fault pages in
+//! from. PROT_NONE pages keep their frame but lose user access, so data survives an
+//! mprotect round trip. Callers hold the owning process's space lock; nothing here copies
+//! to or from user memory.
+
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use spin::Mutex;
+use wayos_abi::layout::{USER_BASE, USER_END};
+use wayos_abi::mman::PAGE_SIZE;
+use wayos_kcore::paging::{PageSize, PageTable, PhysAddr, PteFlags, VirtAddr};
+use wayos_kcore::vma::{Placement, Range, VmError, VmaKind, VmaMap};
+
+use super::physmem::{self, direct, KernelPhysMem};
+use crate::arch::{self, PteFormat};
+use crate::error::{Errno, KResult};
+
+pub use wayos_kcore::vma::Prot;
+
+const PAGE: u64 = PAGE_SIZE as u64;
+
+/// Pages of a MAP_SHARED mapping, shared by every address space that maps it.
+struct SharedObject {
+    pages: Mutex<BTreeMap<u64, u64>>,
+}
+
+impl Drop for SharedObject {
+    fn drop(&mut self) {
+        for (_, pa) in core::mem::take(&mut *self.pages.lock()) {
+            physmem::release(pa);
+        }
+    }
+}
+
+static NEXT_OBJECT: AtomicU64 = AtomicU64::new(1);
+
+/// What `mmap` was asked for, after argument checks.
+pub struct MapRequest {
+    pub addr: Option<usize>,
+    pub len: usize,
+    pub prot: Prot,
+    pub shared: bool,
+    pub fixed: bool,
+    pub no_replace: bool,
+}
+
+/// How a page fault accessed memory.
+#[derive(Clone, Copy, Debug)]
+pub struct Access {
+    pub write: bool,
+    pub exec: bool,
+    pub user: bool,
+    /// The page was present (a protection fault) rather than unmapped.
+    pub present: bool,
+}
+
+pub struct AddressSpace {
+    table: PageTable<PteFormat>,
+    vmas: VmaMap,
+    objects: BTreeMap<u64, Arc<SharedObject>>,
+}
+
+fn vm_err(e: VmError) -> Errno {
+    Errno(e.errno())
+}
+
+/// The page-table flags for a page of a VMA with `prot`.
+fn flags_for(prot: Prot, shared: bool) -> PteFlags {
+    let mut f = PteFlags::empty();
+    if !prot.is_none() {
+        f.insert(PteFlags::USER);
+    }
+    if prot.contains(Prot::WRITE) {
+        f.insert(PteFlags::WRITE);
+    }
+    if prot.contains(Prot::EXEC) {
+        f.insert(PteFlags::EXEC);
+    }
+    if shared {
+        f.insert(PteFlags::SHARED);
+    }
+    f
+}
+
+/// The root every new address space copies its kernel half from (x86_64), set at boot.
+static KERNEL_ROOT: AtomicU64 = AtomicU64::new(0);
+/// A user root with nothing in the user half, loaded when no process is.
+static EMPTY_ROOT: AtomicU64 = AtomicU64::new(0);
+
+/// Records the kernel's page-table root, makes sure later kernel mappings reach every
+/// address space, and builds the empty user root.
+pub fn init() {
+    let root = arch::kernel_root();
+    KERNEL_ROOT.store(root, Ordering::Relaxed);
+    let mut kernel = PageTable::<PteFormat>::from_root(PhysAddr::new(root));
+    if kernel.populate_kernel_half(&mut KernelPhysMem).is_err() {
+        panic!("no memory for the kernel page-table half");
+    }
+    let empty = AddressSpace::new().expect("memory for the empty address space");
+    EMPTY_ROOT.store(empty.root(), Ordering::Relaxed);
+    core::mem::forget(empty);
+}
+
+/// Loads a user page-table root.
+pub fn activate_root(root: u64) {
+    if arch::current_root() != root {
+        // SAFETY: every user root shares the kernel half (x86_64) or leaves TTBR1 alone
+        // (aarch64), so the kernel stays mapped.
+        unsafe { arch::activate_page_table(root) };
+    }
+}
+
+/// Loads the empty user root, for when a process's tables are about to be freed.
+pub fn activate_kernel_root() {
+    activate_root(EMPTY_ROOT.load(Ordering::Relaxed));
+}
+
+impl AddressSpace {
+    pub fn new() -> KResult<Self> {
+        let table = PageTable::<PteFormat>::new_with_kernel_half(
+            &mut KernelPhysMem,
+            PhysAddr::new(KERNEL_ROOT.load(Ordering::Relaxed)),
+        )
+        .ok_or(Errno::ENOMEM)?;
+        Ok(Self {
+            table,
+            vmas: VmaMap::new(USER_BASE as u64, USER_END as u64),
+            objects: BTreeMap::new(),
+        })
+    }
+
+    pub fn root(&self) -> u64 {
+        self.table.root().as_u64()
+    }
+
+    /// Drops every page in `range` from the page table.
+    fn drop_pages(&mut self, range: Range) {
+        let mut va = range.start;
+        while va < range.end {
+            if let Ok((pa, _, _, flush)) = self.table.unmap(&mut KernelPhysMem, VirtAddr::new(va)) {
+                arch::flush_tlb_page(flush.va().as_u64() as usize);
+                physmem::release(pa.as_u64());
+            }
+            va += PAGE;
+        }
+    }
+
+    /// Forgets shared objects no VMA refers to any more.
+    fn prune_objects(&mut self) {
+        let vmas = &self.vmas;
+        self.objects.retain(|id, _| {
+            vmas.iter()
+                .any(|v| matches!(v.kind, VmaKind::Shared { object, .. } if object == *id))
+        });
+    }
+
+    /// `mmap` of anonymous memory.
+    pub fn mmap(&mut self, req: MapRequest) -> KResult<usize> {
+        let placement = match (req.addr, req.fixed, req.no_replace) {
+            (Some(a), _, true) => Placement::FixedNoReplace(a as u64),
+            (Some(a), true, false) => Placement::Fixed(a as u64),
+            (Some(a), false, _) => Placement::Hint(a as u64),
+            (None, _, _) => Placement::Anywhere,
+        };
+        let kind = if req.shared {
+            let id = NEXT_OBJECT.fetch_add(1, Ordering::Relaxed);
+            VmaKind::Shared {
+                object: id,
+                offset: 0,
+            }
+        } else {
+            VmaKind::Anonymous { shared: false }
+        };
+        let outcome = self
+            .vmas
+            .mmap(placement, req.len as u64, req.prot, kind, "mmap")
+            .map_err(vm_err)?;
+        for r in &outcome.unmapped {
+            self.drop_pages(*r);
+        }
+        if let VmaKind::Shared { object, .. } = kind {
+            self.objects.insert(
+                object,
+                Arc::new(SharedObject {
+                    pages: Mutex::new(BTreeMap::new()),
+                }),
+            );
+        }
+        self.prune_objects();
+        Ok(outcome.range.start as usize)
+    }
+
+    /// Maps `[addr, addr+len)` privately at a fixed place (program segments).
+    pub fn map_fixed(&mut self, addr: usize, len: usize, prot: Prot) -> KResult<()> {
+        let start = addr as u64 & !(PAGE - 1);
+        let end = (addr as u64)
+            .checked_add(len as u64)
+            .ok_or(Errno::ENOEXEC)?
+            .next_multiple_of(PAGE);
+        let outcome = self
+            .vmas
+            .mmap(
+                Placement::FixedNoReplace(start),
+                end - start,
+                prot,
+                VmaKind::Anonymous { shared: false },
+                "program",
+            )
+            .map_err(vm_err)?;
+        debug_assert!(outcome.unmapped.is_empty());
+        Ok(())
+    }
+
+    /// The initial stack: `len` bytes at `base`, one guard page below.
+    pub fn map_stack(&mut self, base: usize, len: usize) -> KResult<()> {
+        self.vmas
+            .mmap_stack(
+                Placement::FixedNoReplace(base as u64),
+                len as u64,
+                1,
+                Prot::READ | Prot::WRITE,
+                "stack",
+            )
+            .map_err(vm_err)
+            .map(|_| ())
+    }
+
+    pub fn munmap(&mut self, addr: usize, len: usize) -> KResult<()> {
+        let removed = self.vmas.munmap(addr as u64, len as u64).map_err(vm_err)?;
+        for r in removed {
+            self.drop_pages(r);
+        }
+        self.prune_objects();
+        Ok(())
+    }
+
+    pub fn mprotect(&mut self, addr: usize, len: usize, prot: Prot) -> KResult<()> {
+        let changed = self
+            .vmas
+            .mprotect(addr as u64, len as u64, prot)
+            .map_err(vm_err)?;
+        for (range, prot) in changed {
+            let mut va = range.start;
+            while va < range.end {
+                let v = VirtAddr::new(va);
+                if let Some((_, old, _)) = self.table.translate(&KernelPhysMem, v) {
+                    let shared = old.contains(PteFlags::SHARED);
+                    let mut f = flags_for(prot, shared);
+                    if old.contains(PteFlags::COW) {
+                        f.remove(PteFlags::WRITE);
+                        f.insert(PteFlags::COW);
+                    }
+                    if let Ok(flush) = self.table.protect(&mut KernelPhysMem, v, f) {
+                        arch::flush_tlb_page(flush.va().as_u64() as usize);
+                    }
+                }
+                va += PAGE;
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves a fault at `addr`: demand-zero, shared-object pages, copy-on-write.
+    /// Returns false when the access is not allowed (the caller delivers SIGSEGV).
+    pub fn handle_fault(&mut self, addr: usize, access: Access) -> bool {
+        let Some(vma) = self.vmas.lookup(addr as u64).copied() else {
+            return false;
+        };
+        let allowed = match vma.kind {
+            VmaKind::Guard => false,
+            _ if access.exec => vma.prot.contains(Prot::EXEC),
+            _ if access.write => vma.prot.contains(Prot::WRITE),
+            _ => !vma.prot.is_none(),
+        };
+        if !allowed {
+            return false;
+        }
+        self.fault_in(addr, vma.prot, vma.kind, access.write)
+            .is_ok()
+    }
+
+    /// Makes the page at `addr` present (and private-writable when `write`), whatever the
+    /// VMA's protection says about user access; used by faults and by kernel loads.
+    fn fault_in(&mut self, addr: usize, prot: Prot, kind: VmaKind, write: bool) -> KResult<u64> {
+        let va = VirtAddr::new(addr as u64 & !(PAGE - 1));
+        match self.table.translate(&KernelPhysMem, va) {
+            None => {
+                let (pa, shared) = match kind {
+                    VmaKind::Shared { object, offset } => {
+                        let obj = self.objects.get(&object).ok_or(Errno::EFAULT)?.clone();
+                        let index = (va.as_u64() - self.vma_start(addr)? + offset) / PAGE;
+                        let mut pages = obj.pages.lock();
+                        let pa = match pages.get(&index) {
+                            Some(&pa) => pa,
+                            None => {
+                                let pa = physmem::alloc_zeroed().ok_or(Errno::ENOMEM)?;
+                                pages.insert(index, pa);
+                                pa
+                            }
+                        };
+                        physmem::retain(pa);
+                        (pa, true)
+                    }
+                    _ => (physmem::alloc_zeroed().ok_or(Errno::ENOMEM)?, false),
+                };
+                let flags = flags_for(prot, shared);
+                match self.table.map(
+                    &mut KernelPhysMem,
+                    va,
+                    PhysAddr::new(pa),
+                    PageSize::Size4K,
+                    flags,
+                ) {
+                    Ok(flush) => {
+                        flush.ignore();
+                        Ok(pa)
+                    }
+                    Err(_) => {
+                        physmem::release(pa);
+                        Err(Errno::ENOMEM)
+                    }
+                }
+            }
+            Some((pa, flags, _)) if write && flags.contains(PteFlags::COW) => {
+                let pa = pa.as_u64() & !(PAGE - 1);
+                let mut new_flags = flags_for(prot, false);
+                new_flags.remove(PteFlags::COW);
+                let target = if physmem::refs(pa) == 1 {
+                    pa
+                } else {
+                    let copy = physmem::alloc_copy(pa).ok_or(Errno::ENOMEM)?;
+                    physmem::release(pa);
+                    copy
+                };
+                if target != pa {
+                    let (_, _, _, flush) = self
+                        .table
+                        .unmap(&mut KernelPhysMem, va)
+                        .map_err(|_| Errno::EFAULT)?;
+                    flush.ignore();
+                    self.table
+                        .map(
+                            &mut KernelPhysMem,
+                            va,
+                            PhysAddr::new(target),
+                            PageSize::Size4K,
+                            new_flags,
+                        )
+                        .map_err(|_| Errno::ENOMEM)?
+                        .ignore();
+                } else {
+                    self.table
+                        .protect(&mut KernelPhysMem, va, new_flags)
+                        .map_err(|_| Errno::EFAULT)?
+                        .ignore();
+                }
+                arch::flush_tlb_page(va.as_u64() as usize);
+                Ok(target)
+            }
+            Some((pa, _, _)) => {
+                // Already resolved (another path faulted it in): drop a stale TLB entry.
+                arch::flush_tlb_page(va.as_u64() as usize);
+                Ok(pa.as_u64() & !(PAGE - 1))
+            }
+        }
+    }
+
+    fn vma_start(&self, addr: usize) -> KResult<u64> {
+        self.vmas
+            .lookup(addr as u64)
+            .map(|v| v.start)
+            .ok_or(Errno::EFAULT)
+    }
+
+    /// Writes `data` at user address `addr` of this (possibly inactive) space through the
+    /// direct map, faulting pages in regardless of their user protection. For the loader.
+    pub fn write_bytes(&mut self, addr: usize, data: &[u8]) -> KResult<()> {
+        let mut done = 0;
+        while done < data.len() {
+            let at = addr.checked_add(done).ok_or(Errno::EFAULT)?;
+            let vma = *self.vmas.lookup(at as u64).ok_or(Errno::EFAULT)?;
+            let pa = self.fault_in(at, vma.prot, vma.kind, true)?;
+            let offset = at % PAGE_SIZE;
+            let n = (PAGE_SIZE - offset).min(data.len() - done);
+            // SAFETY: `pa` is a frame this space owns privately (just faulted in for
+            // write), reached through the direct map; `offset + n` stays inside the page.
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    data[done..].as_ptr(),
+                    (direct(pa) + offset) as *mut u8,
+                    n,
+                )
+            };
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// A copy-on-write duplicate for fork. The caller flushes this space's TLB afterwards.
+    pub fn fork(&mut self) -> KResult<AddressSpace> {
+        let mut child = AddressSpace::new()?;
+        child.vmas = self.vmas.clone_for_fork();
+        child.objects = self.objects.clone();
+        let mut from = VirtAddr::new(USER_BASE as u64);
+        let end = VirtAddr::new(USER_END as u64);
+        while let Some(leaf) = self.table.next_leaf(&KernelPhysMem, from, end) {
+            from = leaf.end();
+            let mut flags = leaf.flags;
+            if !flags.contains(PteFlags::SHARED) {
+                flags.remove(PteFlags::WRITE);
+                flags.insert(PteFlags::COW);
+                if flags != leaf.flags {
+                    self.table
+                        .protect(&mut KernelPhysMem, leaf.va, flags)
+                        .map_err(|_| Errno::ENOMEM)?
+                        .ignore();
+                }
+            }
+            physmem::retain(leaf.pa.as_u64());
+            if child
+                .table
+                .map(&mut KernelPhysMem, leaf.va, leaf.pa, leaf.size, flags)
+                .is_err()
+            {
+                physmem::release(leaf.pa.as_u64());
+                return Err(Errno::ENOMEM);
+            }
+        }
+        Ok(child)
+    }
+}
+
+impl Drop for AddressSpace {
+    fn drop(&mut self) {
+        let root = self.table.root();
+        let table = PageTable::<PteFormat>::from_root(root);
+        table.destroy(&mut KernelPhysMem, |leaf| {
+            physmem::release(leaf.pa.as_u64())
+        });
+    }
+}

@@ -1,0 +1,67 @@
+//! mmap, munmap, mprotect: argument checking here, semantics in `mm::space`.
+
+use wayos_abi::mman::{
+    MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE, MAP_SHARED, PAGE_SIZE,
+};
+
+use crate::error::{Errno, KResult};
+use crate::mm::space::{MapRequest, Prot};
+use crate::task;
+
+const KNOWN_FLAGS: usize = MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE;
+
+fn prot(bits: usize) -> KResult<Prot> {
+    Prot::from_bits(bits).ok_or(Errno::EINVAL)
+}
+
+fn with_space<T>(f: impl FnOnce(&mut crate::mm::space::AddressSpace) -> KResult<T>) -> KResult<T> {
+    let p = task::current_process().ok_or(Errno::ESRCH)?;
+    let mut guard = p.space.lock();
+    f(guard.as_mut().ok_or(Errno::ESRCH)?)
+}
+
+pub fn sys_mmap(addr: usize, len: usize, prot_bits: usize, flags: usize, fd: isize, offset: usize) -> KResult<usize> {
+    if flags & !KNOWN_FLAGS != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let shared = flags & MAP_SHARED != 0;
+    if shared == (flags & MAP_PRIVATE != 0) {
+        return Err(Errno::EINVAL);
+    }
+    if flags & MAP_ANONYMOUS == 0 {
+        // No file mappings yet: a bad descriptor is EBADF, a good one is unsupported.
+        return Err(if fd < 0 { Errno::EBADF } else { Errno::EINVAL });
+    }
+    if len == 0 || offset % PAGE_SIZE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let prot = prot(prot_bits)?;
+    let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
+    if fixed && addr % PAGE_SIZE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let req = MapRequest {
+        addr: (addr != 0 || fixed).then_some(addr),
+        len,
+        prot,
+        shared,
+        fixed,
+        no_replace: flags & MAP_FIXED_NOREPLACE != 0,
+    };
+    with_space(|s| s.mmap(req))
+}
+
+pub fn sys_munmap(addr: usize, len: usize) -> KResult<usize> {
+    if addr % PAGE_SIZE != 0 || len == 0 {
+        return Err(Errno::EINVAL);
+    }
+    with_space(|s| s.munmap(addr, len)).map(|_| 0)
+}
+
+pub fn sys_mprotect(addr: usize, len: usize, prot_bits: usize) -> KResult<usize> {
+    if addr % PAGE_SIZE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let prot = prot(prot_bits)?;
+    with_space(|s| s.mprotect(addr, len, prot)).map(|_| 0)
+}

@@ -1,0 +1,210 @@
+//! The generic syscall dispatcher: decodes the number, runs `sys_<name>`, stores the
+//! result (a value, or a negated errno) in the caller's frame.
+//!
+//! The arch entry stub saves the user registers into a `TrapFrame` and calls
+//! [`dispatch`]; every pointer argument goes through `usercopy`, every length is bounded,
+//! so no argument can fault or exhaust the kernel.
+
+use alloc::vec::Vec;
+
+use wayos_abi::limits::{ARG_MAX_BYTES, ARG_MAX_COUNT, PATH_MAX};
+use wayos_abi::{clock, sys, Timespec};
+
+use crate::arch::{self, TrapFrame};
+use crate::error::{Errno, KResult};
+use crate::task::{self, sched};
+use crate::usercopy::{copy_from_user, copy_to_user, read_u64_pair, read_vec, write_u64_pair};
+
+mod mem;
+
+/// Console writes are copied through a bounce buffer of this size.
+const WRITE_CHUNK: usize = 512;
+
+pub fn dispatch(frame: &mut TrapFrame) {
+    let num = frame.syscall_number();
+    let a = frame.syscall_args();
+    let result = match num {
+        sys::EXIT => task::exit_current(wayos_abi::wait::exited(a[0] as i32)),
+        sys::WRITE => sys_write(a[0], a[1], a[2]),
+        sys::GETPID => sys_getpid(),
+        sys::GETPPID => sys_getppid(),
+        sys::FORK => task::fork(frame).map(|p| p as usize),
+        sys::EXECVE => match sys_execve(frame, a) {
+            // The frame now enters the new program; its registers must stay as loaded.
+            Ok(()) => return,
+            Err(e) => Err(e),
+        },
+        sys::SPAWN => sys_spawn(a),
+        sys::WAIT => sys_wait(a[0] as isize, a[1], a[2]),
+        sys::MMAP => mem::sys_mmap(a[0], a[1], a[2], a[3], a[4] as isize, a[5]),
+        sys::MUNMAP => mem::sys_munmap(a[0], a[1]),
+        sys::MPROTECT => mem::sys_mprotect(a[0], a[1], a[2]),
+        sys::NANOSLEEP => sys_nanosleep(a[0], a[1]),
+        sys::CLOCK_GETTIME => sys_clock_gettime(a[0], a[1]),
+        sys::SCHED_YIELD => {
+            sched::yield_now();
+            Ok(0)
+        }
+        sys::READ => sys_read(a[0], a[1], a[2]),
+        sys::SET_PRIORITY => sys_set_priority(a[0]),
+        sys::GET_CMDLINE => sys_get_cmdline(a[0], a[1]),
+        sys::SHUTDOWN => sys_shutdown(a[0]),
+        _ => Err(Errno::ENOSYS),
+    };
+    let value = match result {
+        Ok(v) => v,
+        Err(e) => (-e.0) as usize,
+    };
+    frame.set_syscall_return(value);
+}
+
+fn sys_write(fd: usize, buf: usize, len: usize) -> KResult<usize> {
+    if fd != 1 && fd != 2 {
+        return Err(Errno::EBADF);
+    }
+    let mut chunk = [0u8; WRITE_CHUNK];
+    let mut done = 0;
+    while done < len {
+        let n = (len - done).min(WRITE_CHUNK);
+        let end = buf.checked_add(done).ok_or(Errno::EFAULT)?;
+        if let Err(e) = copy_from_user(&mut chunk[..n], end) {
+            return if done == 0 { Err(e) } else { Ok(done) };
+        }
+        crate::console::write_bytes(&chunk[..n]);
+        done += n;
+    }
+    Ok(done)
+}
+
+fn sys_read(fd: usize, buf: usize, len: usize) -> KResult<usize> {
+    if fd != 0 {
+        return Err(Errno::EBADF);
+    }
+    // Console input arrives with the console server (issue 4); until then stdin is at end
+    // of file. The buffer is still validated so bad arguments get their error.
+    crate::usercopy::check_range(buf, len)?;
+    Ok(0)
+}
+
+fn sys_getpid() -> KResult<usize> {
+    task::current_process()
+        .map(|p| p.pid as usize)
+        .ok_or(Errno::ESRCH)
+}
+
+fn sys_getppid() -> KResult<usize> {
+    task::current_process()
+        .map(|p| p.ppid() as usize)
+        .ok_or(Errno::ESRCH)
+}
+
+fn read_path(ptr: usize, len: usize) -> KResult<alloc::string::String> {
+    if len == 0 {
+        return Err(Errno::ENOENT);
+    }
+    let bytes = read_vec(ptr, len, PATH_MAX, Errno::ENAMETOOLONG)?;
+    alloc::string::String::from_utf8(bytes).map_err(|_| Errno::EINVAL)
+}
+
+/// Reads `count` `StrRef`s at `ptr` and the strings they name, within the ABI limits.
+fn read_strings(ptr: usize, count: usize, budget: &mut usize) -> KResult<Vec<Vec<u8>>> {
+    if count > ARG_MAX_COUNT {
+        return Err(Errno::E2BIG);
+    }
+    let mut out = Vec::new();
+    out.try_reserve_exact(count).map_err(|_| Errno::ENOMEM)?;
+    for i in 0..count {
+        let at = i
+            .checked_mul(16)
+            .and_then(|o| ptr.checked_add(o))
+            .ok_or(Errno::EFAULT)?;
+        let (sptr, slen) = read_u64_pair(at)?;
+        let slen = slen as usize;
+        if slen > *budget {
+            return Err(Errno::E2BIG);
+        }
+        *budget -= slen;
+        out.push(read_vec(sptr as usize, slen, ARG_MAX_BYTES, Errno::E2BIG)?);
+    }
+    Ok(out)
+}
+
+fn read_exec_args(a: [usize; 6]) -> KResult<(alloc::string::String, Vec<Vec<u8>>, Vec<Vec<u8>>)> {
+    let path = read_path(a[0], a[1])?;
+    let mut budget = ARG_MAX_BYTES;
+    let argv = read_strings(a[2], a[3], &mut budget)?;
+    let envp = read_strings(a[4], a[5], &mut budget)?;
+    Ok((path, argv, envp))
+}
+
+fn sys_execve(frame: &mut TrapFrame, a: [usize; 6]) -> KResult<()> {
+    let (path, argv, envp) = read_exec_args(a)?;
+    task::exec(frame, &path, &argv, &envp)
+}
+
+fn sys_spawn(a: [usize; 6]) -> KResult<usize> {
+    let (path, argv, envp) = read_exec_args(a)?;
+    let parent = task::current_process();
+    task::spawn(&path, &argv, &envp, parent.as_ref()).map(|p| p as usize)
+}
+
+fn sys_wait(pid: isize, status_ptr: usize, options: usize) -> KResult<usize> {
+    if status_ptr != 0 {
+        // Fail before blocking if the status pointer is bad.
+        copy_to_user(status_ptr, &[0u8; 4]).map_err(|_| Errno::EFAULT)?;
+    }
+    let (pid, status) = task::wait(pid as i64, options)?;
+    if status_ptr != 0 && pid != 0 {
+        copy_to_user(status_ptr, &status.to_le_bytes())?;
+    }
+    Ok(pid as usize)
+}
+
+fn sys_nanosleep(req: usize, rem: usize) -> KResult<usize> {
+    let (sec, nsec) = read_u64_pair(req)?;
+    let ts = Timespec {
+        sec: sec as i64,
+        nsec: nsec as i64,
+    };
+    if ts.sec < 0 || !(0..1_000_000_000).contains(&ts.nsec) {
+        return Err(Errno::EINVAL);
+    }
+    if rem != 0 {
+        write_u64_pair(rem, 0, 0)?;
+    }
+    let ns = (ts.sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.nsec as u64);
+    sched::sleep_until(arch::uptime_ns().saturating_add(ns));
+    Ok(0)
+}
+
+fn sys_clock_gettime(clock_id: usize, ts: usize) -> KResult<usize> {
+    if clock_id != clock::MONOTONIC {
+        return Err(Errno::EINVAL);
+    }
+    let ns = arch::uptime_ns();
+    write_u64_pair(ts, ns / 1_000_000_000, ns % 1_000_000_000)?;
+    Ok(0)
+}
+
+fn sys_set_priority(class: usize) -> KResult<usize> {
+    if class >= wayos_abi::sched::CLASSES {
+        return Err(Errno::EINVAL);
+    }
+    Ok(sched::current().set_class(class))
+}
+
+fn sys_get_cmdline(buf: usize, len: usize) -> KResult<usize> {
+    let line = crate::boot::info().map_or("", |b| b.cmdline()).as_bytes();
+    let n = line.len().min(len);
+    copy_to_user(buf, &line[..n])?;
+    Ok(line.len())
+}
+
+fn sys_shutdown(success: usize) -> KResult<usize> {
+    match task::current_process() {
+        Some(p) if p.pid == task::process::INIT_PID => crate::shutdown(success == 1),
+        _ => Err(Errno::EPERM),
+    }
+}

@@ -1,0 +1,184 @@
+//! Processes and threads: creation (spawn, fork, exec), exit, wait, and the hooks the
+//! arch trap code calls on the way back to user mode.
+
+pub mod loader;
+pub mod process;
+pub mod sched;
+pub mod thread;
+pub mod wait_queue;
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+
+use wayos_abi::{sched::NORMAL, signal, wait};
+
+use self::process::{Pid, Process};
+use self::thread::Thread;
+use crate::arch::{self, TrapFrame};
+use crate::error::{Errno, KResult};
+
+pub fn init() {
+    sched::init();
+}
+
+/// Runs `/bin/init` as pid 1 with the kernel command line words as its arguments.
+pub fn start_init(cmdline: &str) -> KResult<Pid> {
+    let mut argv: Vec<Vec<u8>> = Vec::new();
+    argv.push(b"/bin/init".to_vec());
+    argv.extend(cmdline.split_ascii_whitespace().map(|w| w.as_bytes().to_vec()));
+    spawn("/bin/init", &argv, &[], None)
+}
+
+/// The process the running thread belongs to, if it is a user thread.
+pub fn current_process() -> Option<Arc<Process>> {
+    sched::current().process.clone()
+}
+
+extern "C" fn user_thread_entry(frame: usize) -> ! {
+    sched::finish_switch();
+    arch::disable_interrupts();
+    // SAFETY: `frame` is the trap frame `start_user_thread` placed at the top of this
+    // thread's kernel stack.
+    unsafe { arch::enter_user(frame as *const TrapFrame) }
+}
+
+/// Starts a thread in `process` that enters user mode with `frame`.
+fn start_user_thread(
+    process: Arc<Process>,
+    frame: TrapFrame,
+    fpu: Option<arch::FpuState>,
+) -> KResult<()> {
+    let t = Thread::new(
+        Some(process),
+        NORMAL,
+        user_thread_entry,
+        |top| {
+            let at = (top - core::mem::size_of::<TrapFrame>()) & !15;
+            // SAFETY: `at..top` lies in the new thread's own, unused kernel stack.
+            unsafe { (at as *mut TrapFrame).write(frame) };
+            (at, at)
+        },
+        fpu,
+    )
+    .map_err(|_| Errno::ENOMEM)?;
+    sched::make_ready(t);
+    Ok(())
+}
+
+/// A new process running the program at `path`.
+pub fn spawn(
+    path: &str,
+    argv: &[Vec<u8>],
+    envp: &[Vec<u8>],
+    parent: Option<&Arc<Process>>,
+) -> KResult<Pid> {
+    let image = crate::fs::read_file(path)?;
+    let loaded = loader::load(image, argv, envp)?;
+    let p = Process::create(path, loaded.space, parent);
+    if let Err(e) = start_user_thread(p.clone(), loaded.frame, None) {
+        p.exit(wait::killed(signal::SIGKILL));
+        return Err(e);
+    }
+    Ok(p.pid)
+}
+
+/// Duplicates the calling process; the child resumes from `frame` with result 0.
+pub fn fork(frame: &TrapFrame) -> KResult<Pid> {
+    let me = sched::current();
+    let parent = me.process.clone().ok_or(Errno::EPERM)?;
+    let space = {
+        let mut guard = parent.space.lock();
+        guard.as_mut().ok_or(Errno::ESRCH)?.fork()?
+    };
+    // The parent's writable pages became copy-on-write: drop stale TLB entries.
+    arch::flush_tlb_all();
+    let child = Process::create(&parent.name.lock().clone(), space, Some(&parent));
+    let mut child_frame = frame.clone();
+    child_frame.set_syscall_return(0);
+    let fpu = me.fpu_snapshot();
+    if let Err(e) = start_user_thread(child.clone(), child_frame, fpu) {
+        child.exit(wait::killed(signal::SIGKILL));
+        return Err(e);
+    }
+    Ok(child.pid)
+}
+
+/// Replaces the calling process's program; on success `frame` enters the new one.
+pub fn exec(frame: &mut TrapFrame, path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>]) -> KResult<()> {
+    let p = current_process().ok_or(Errno::EPERM)?;
+    let image = crate::fs::read_file(path)?;
+    let loaded = loader::load(image, argv, envp)?;
+    *p.name.lock() = String::from(path);
+    let old = p.replace_space(loaded.space);
+    drop(old);
+    *frame = loaded.frame;
+    Ok(())
+}
+
+/// Waits for a child (`pid` -1 for any) to exit; returns its pid and wait status, or
+/// `(0, 0)` under `WNOHANG` when none has exited yet.
+pub fn wait(pid: i64, options: usize) -> KResult<(Pid, i32)> {
+    let p = current_process().ok_or(Errno::ECHILD)?;
+    if options & !wait::WNOHANG != 0 || pid == 0 || pid < -1 {
+        return Err(Errno::EINVAL);
+    }
+    if options & wait::WNOHANG != 0 {
+        return match p.reap_child(pid) {
+            Ok(Some(r)) => Ok(r),
+            Ok(None) => Ok((0, 0)),
+            Err(()) => Err(Errno::ECHILD),
+        };
+    }
+    p.child_exited.wait_until(|| match p.reap_child(pid) {
+        Ok(Some(r)) => Some(Ok(r)),
+        Ok(None) => None,
+        Err(()) => Some(Err(Errno::ECHILD)),
+    })
+}
+
+/// Ends the calling process with `status` (a wait status).
+pub fn exit_current(status: i32) -> ! {
+    if let Some(p) = current_process() {
+        if p.pid == process::INIT_PID {
+            log::error!("init exited with status {status:#x}");
+        }
+        p.exit(status);
+    }
+    sched::exit_current()
+}
+
+/// Kills the calling process for a fault it caused, saying why on the console.
+pub fn kill_current(sig: i32, why: fmt::Arguments<'_>) -> ! {
+    if let Some(p) = current_process() {
+        log::warn!(
+            "pid {} ({}) killed by {}: {}",
+            p.pid,
+            p.name.lock().as_str(),
+            signal_name(sig),
+            why
+        );
+    }
+    exit_current(wait::killed(sig))
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        signal::SIGSEGV => "SIGSEGV",
+        signal::SIGILL => "SIGILL",
+        signal::SIGFPE => "SIGFPE",
+        signal::SIGBUS => "SIGBUS",
+        signal::SIGTRAP => "SIGTRAP",
+        signal::SIGKILL => "SIGKILL",
+        _ => "a signal",
+    }
+}
+
+/// Called with interrupts off just before returning to user mode: switch if a tick or a
+/// wake-up asked for it.
+pub fn user_return() {
+    if sched::need_resched() {
+        sched::schedule();
+    }
+}

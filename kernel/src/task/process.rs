@@ -1,0 +1,139 @@
+//! Processes: an address space, a parent and children, an exit status.
+//!
+//! The process table maps pids to processes. A process that exits becomes a zombie holding
+//! only its status until its parent waits for it; its children are handed to init (pid 1).
+//! The address space is released at exit, not at reaping, so zombies cost almost nothing.
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use spin::Mutex;
+
+use super::wait_queue::WaitQueue;
+use crate::mm::space::AddressSpace;
+
+pub type Pid = u64;
+
+/// Pid of init, which adopts orphans.
+pub const INIT_PID: Pid = 1;
+
+pub struct Process {
+    pub pid: Pid,
+    ppid: AtomicU64,
+    pub name: Mutex<String>,
+    /// `None` once the process has exited.
+    pub space: Mutex<Option<AddressSpace>>,
+    /// Page-table root of `space`, readable without the lock for context switches.
+    root: AtomicU64,
+    children: Mutex<Vec<Arc<Process>>>,
+    /// `Some(wait status)` once the process is a zombie.
+    status: Mutex<Option<i32>>,
+    /// Where this process waits for its children.
+    pub child_exited: WaitQueue,
+}
+
+static TABLE: Mutex<BTreeMap<Pid, Arc<Process>>> = Mutex::new(BTreeMap::new());
+static NEXT_PID: AtomicU64 = AtomicU64::new(INIT_PID);
+
+impl Process {
+    /// Registers a new process with `space` under `parent`.
+    pub fn create(name: &str, space: AddressSpace, parent: Option<&Arc<Process>>) -> Arc<Self> {
+        let pid = NEXT_PID.fetch_add(1, Ordering::Relaxed);
+        let p = Arc::new(Self {
+            pid,
+            ppid: AtomicU64::new(parent.map_or(0, |p| p.pid)),
+            name: Mutex::new(String::from(name)),
+            root: AtomicU64::new(space.root()),
+            space: Mutex::new(Some(space)),
+            children: Mutex::new(Vec::new()),
+            status: Mutex::new(None),
+            child_exited: WaitQueue::new(),
+        });
+        if let Some(parent) = parent {
+            parent.children.lock().push(p.clone());
+        }
+        TABLE.lock().insert(pid, p.clone());
+        p
+    }
+
+    pub fn ppid(&self) -> Pid {
+        self.ppid.load(Ordering::Relaxed)
+    }
+
+    /// Loads this process's page table on the CPU (called by the scheduler).
+    pub fn activate(&self) {
+        let root = self.root.load(Ordering::Relaxed);
+        if root != 0 {
+            crate::mm::space::activate_root(root);
+        }
+    }
+
+    /// Replaces the address space (execve); the old one is returned to be dropped by the
+    /// caller after the switch.
+    pub fn replace_space(&self, space: AddressSpace) -> Option<AddressSpace> {
+        let root = space.root();
+        let old = self.space.lock().replace(space);
+        self.root.store(root, Ordering::Relaxed);
+        self.activate();
+        old
+    }
+
+    /// Turns this process into a zombie with `status`: frees its memory, hands its children
+    /// to init, wakes its parent.
+    pub fn exit(&self, status: i32) {
+        crate::mm::space::activate_kernel_root();
+        self.root.store(0, Ordering::Relaxed);
+        let space = self.space.lock().take();
+        drop(space);
+        let orphans = core::mem::take(&mut *self.children.lock());
+        if !orphans.is_empty() {
+            if let Some(init) = lookup(INIT_PID) {
+                for o in &orphans {
+                    o.ppid.store(INIT_PID, Ordering::Relaxed);
+                }
+                init.children.lock().extend(orphans);
+                init.child_exited.wake_all();
+            }
+        }
+        *self.status.lock() = Some(status);
+        if let Some(parent) = lookup(self.ppid()) {
+            parent.child_exited.wake_all();
+        }
+    }
+
+    /// Reaps a zombie child: `pid` -1 for any. `Ok(None)` when children exist but none has
+    /// exited yet; `Err(())` when there is no such child.
+    pub fn reap_child(&self, pid: i64) -> Result<Option<(Pid, i32)>, ()> {
+        let mut children = self.children.lock();
+        let mut any = false;
+        for (i, c) in children.iter().enumerate() {
+            if pid != -1 && c.pid as i64 != pid {
+                continue;
+            }
+            any = true;
+            let status = *c.status.lock();
+            if let Some(status) = status {
+                let c = children.swap_remove(i);
+                TABLE.lock().remove(&c.pid);
+                return Ok(Some((c.pid, status)));
+            }
+        }
+        if any {
+            Ok(None)
+        } else {
+            Err(())
+        }
+    }
+}
+
+pub fn lookup(pid: Pid) -> Option<Arc<Process>> {
+    TABLE.lock().get(&pid).cloned()
+}
+
+/// Number of processes in the table (zombies included).
+pub fn count() -> usize {
+    TABLE.lock().len()
+}

@@ -1,0 +1,199 @@
+//! Threads: a kernel stack, saved registers and FP/SIMD state, and a scheduling class.
+//!
+//! A thread's context and FP state are touched only by the scheduler on the CPU running
+//! or switching it, with interrupts off; everything else about it is atomic or locked.
+
+use alloc::alloc::{alloc, dealloc, Layout};
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+
+use crate::arch;
+use crate::task::process::Process;
+
+pub type Tid = u64;
+
+/// Kernel stack size per thread. Debug builds use deep frames in formatting code.
+pub const KERNEL_STACK_SIZE: usize = 64 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum State {
+    Ready = 0,
+    Running = 1,
+    Blocked = 2,
+    Sleeping = 3,
+    Dead = 4,
+}
+
+pub struct KernelStack {
+    base: *mut u8,
+}
+
+impl KernelStack {
+    const LAYOUT: Layout = match Layout::from_size_align(KERNEL_STACK_SIZE, 16) {
+        Ok(l) => l,
+        Err(_) => panic!("bad kernel stack layout"),
+    };
+
+    fn new() -> Option<Self> {
+        // SAFETY: the layout has a non-zero size.
+        let base = unsafe { alloc(Self::LAYOUT) };
+        (!base.is_null()).then_some(Self { base })
+    }
+
+    pub fn top(&self) -> usize {
+        self.base as usize + KERNEL_STACK_SIZE
+    }
+
+    pub fn bounds(&self) -> (usize, usize) {
+        (self.base as usize, self.top())
+    }
+}
+
+impl Drop for KernelStack {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with the same layout; the thread no longer runs on it.
+        unsafe { dealloc(self.base, Self::LAYOUT) };
+    }
+}
+
+pub struct Thread {
+    pub tid: Tid,
+    pub process: Option<Arc<Process>>,
+    class: AtomicUsize,
+    state: AtomicU8,
+    /// Monotonic deadline (ns) while sleeping.
+    pub wake_at: AtomicU64,
+    /// Ticks this thread has run.
+    pub ticks: AtomicU64,
+    context: UnsafeCell<arch::Context>,
+    fpu: UnsafeCell<Option<arch::FpuState>>,
+    stack: Option<KernelStack>,
+}
+
+// SAFETY: `context` and `fpu` are accessed only by the scheduler with interrupts disabled
+// on the CPU that is switching this thread (see the module docs); the rest is atomic.
+unsafe impl Sync for Thread {}
+// SAFETY: as above; the raw stack pointer is owned by the thread.
+unsafe impl Send for Thread {}
+
+static NEXT_TID: AtomicU64 = AtomicU64::new(1);
+
+/// Why a thread could not be created.
+#[derive(Debug)]
+pub struct NoMemory;
+
+impl Thread {
+    /// The thread that is already running: the boot CPU's initial context, which becomes
+    /// the idle thread. It owns no stack allocation (it runs on the boot stack).
+    pub fn adopt_boot_context() -> Arc<Self> {
+        Arc::new(Self {
+            tid: 0,
+            process: None,
+            class: AtomicUsize::new(wayos_abi::sched::IDLE),
+            state: AtomicU8::new(State::Running as u8),
+            wake_at: AtomicU64::new(0),
+            ticks: AtomicU64::new(0),
+            context: UnsafeCell::new(arch::Context::default()),
+            fpu: UnsafeCell::new(arch::FpuState::new()),
+            stack: None,
+        })
+    }
+
+    /// A new thread that will run `entry(arg)` on its own kernel stack. `setup` gets the
+    /// stack top, may write into the stack (e.g. a user trap frame at its top), and returns
+    /// `(arg, top)`: the argument to pass and the highest stack address left for use.
+    pub fn new(
+        process: Option<Arc<Process>>,
+        class: usize,
+        entry: extern "C" fn(usize) -> !,
+        setup: impl FnOnce(usize) -> (usize, usize),
+        fpu: Option<arch::FpuState>,
+    ) -> Result<Arc<Self>, NoMemory> {
+        let stack = KernelStack::new().ok_or(NoMemory)?;
+        let fpu = match fpu {
+            Some(f) => f,
+            None => arch::FpuState::new().ok_or(NoMemory)?,
+        };
+        let top = stack.top();
+        let (arg, usable_top) = setup(top);
+        let usable_top = usable_top.min(top) & !15;
+        let context = arch::Context::new(usable_top, entry, arg);
+        Ok(Arc::new(Self {
+            tid: NEXT_TID.fetch_add(1, Ordering::Relaxed),
+            process,
+            class: AtomicUsize::new(class.min(wayos_abi::sched::CLASSES - 1)),
+            state: AtomicU8::new(State::Ready as u8),
+            wake_at: AtomicU64::new(0),
+            ticks: AtomicU64::new(0),
+            context: UnsafeCell::new(context),
+            fpu: UnsafeCell::new(Some(fpu)),
+            stack: Some(stack),
+        }))
+    }
+
+    /// A kernel thread running `f`.
+    pub fn kernel(class: usize, f: impl FnOnce() + Send + 'static) -> Result<Arc<Self>, NoMemory> {
+        let boxed: Box<Box<dyn FnOnce() + Send>> = Box::new(Box::new(f));
+        let raw = Box::into_raw(boxed) as usize;
+        Self::new(None, class, kernel_thread_entry, |top| (raw, top), None)
+    }
+
+    pub fn class(&self) -> usize {
+        self.class.load(Ordering::Relaxed)
+    }
+
+    pub fn set_class(&self, class: usize) -> usize {
+        self.class.swap(class.min(wayos_abi::sched::CLASSES - 1), Ordering::Relaxed)
+    }
+
+    pub fn state(&self) -> State {
+        match self.state.load(Ordering::Acquire) {
+            0 => State::Ready,
+            1 => State::Running,
+            2 => State::Blocked,
+            3 => State::Sleeping,
+            _ => State::Dead,
+        }
+    }
+
+    pub fn set_state(&self, s: State) {
+        self.state.store(s as u8, Ordering::Release);
+    }
+
+    /// Kernel stack bounds, for backtraces and the syscall entry.
+    pub fn stack_bounds(&self) -> Option<(usize, usize)> {
+        self.stack.as_ref().map(KernelStack::bounds)
+    }
+
+    /// # Safety
+    /// Only the scheduler, with interrupts off, on the CPU switching this thread.
+    pub(super) unsafe fn context_ptr(&self) -> *mut arch::Context {
+        self.context.get()
+    }
+
+    /// # Safety
+    /// As for [`Self::context_ptr`].
+    pub(super) unsafe fn fpu_ptr(&self) -> *mut Option<arch::FpuState> {
+        self.fpu.get()
+    }
+
+    /// A copy of this thread's FP state, for fork. Must be called by the thread itself.
+    pub fn fpu_snapshot(&self) -> Option<arch::FpuState> {
+        // SAFETY: called on the running thread; nothing else touches its FP area now.
+        let fpu = unsafe { &mut *self.fpu.get() };
+        let f = fpu.as_mut()?;
+        f.save();
+        f.duplicate()
+    }
+}
+
+extern "C" fn kernel_thread_entry(arg: usize) -> ! {
+    super::sched::finish_switch();
+    // SAFETY: `arg` is the pointer `Thread::kernel` leaked for exactly this call.
+    let f = unsafe { Box::from_raw(arg as *mut Box<dyn FnOnce() + Send>) };
+    f();
+    super::sched::exit_current()
+}

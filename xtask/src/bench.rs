@@ -1,0 +1,52 @@
+//! `cargo xtask bench`: per-operation figures in guest instructions.
+//!
+//! Boots one CPU with `-icount shift=0,sleep=off,align=off`, so the guest's counter (rdtsc,
+//! cntvct) advances with guest instructions and figures repeat on a noisy host. The kernel
+//! runs with `wayos.bench`; init starts `/bin/bench`, which prints one JSON line per figure
+//! (`{"system":"wayos","bench":NAME,"value":N,"unit":"instructions/op"}`) and init powers
+//! off. Those lines are printed here unchanged, ready to set beside
+//! `../shared/bench/linux`'s.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::prereq;
+use crate::qemu::{self, Guest, Machine, Serial};
+use crate::{artifacts, run, BenchOptions, Result};
+
+const TIMEOUT: Duration = Duration::from_secs(900);
+
+pub fn run(o: &BenchOptions) -> Result<ExitCode> {
+    let built = artifacts::build(o.arch, !o.debug, o.loader)?;
+    prereq::ensure(&run::boot_needs(o.arch, built.limine.is_some()))?;
+    let cmdline = "wayos.bench log=warn";
+    let (path, is_iso) = qemu::prepare_medium(&built, cmdline, "bench")?;
+    let machine = Machine {
+        arch: o.arch,
+        smp: 1,
+        memory: o.memory.clone(),
+        kvm: false,
+    };
+    let mut cmd = qemu::command(&built, &machine, qemu::medium(&path, is_iso, cmdline), Serial::Pipe, None)?;
+    cmd.args(["-icount", "shift=0,sleep=off,align=off"]);
+    eprintln!("==> {}", qemu::display(&cmd));
+    let mut guest = Guest::spawn(cmd, o.verbose)?;
+    let mut figures = 0;
+    loop {
+        let line = guest.wait_for(TIMEOUT, |l| l.starts_with("{\"system\":\"wayos\"") || l.contains("bench: done") || l.contains("KERNEL PANIC"));
+        match line {
+            Some(l) if l.starts_with('{') => {
+                println!("{l}");
+                figures += 1;
+            }
+            Some(l) if l.contains("bench: done") => break,
+            _ => {
+                eprintln!("bench: the run did not finish\n{}", guest.tail(40));
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    guest.wait_exit(Duration::from_secs(30));
+    eprintln!("bench: {figures} figures");
+    Ok(if figures > 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
