@@ -36,8 +36,11 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The generic kernel entry, called once by the arch boot code on the boot CPU.
 ///
-/// `#[no_mangle]` keeps the name stable for `hbreak kernel_main` in GDB.
+/// `#[no_mangle]` keeps the name stable for `hbreak kernel_main` in GDB, and
+/// `#[inline(never)]` keeps release builds from inlining it into the arch entry, where a
+/// breakpoint on the symbol would never be hit.
 #[no_mangle]
+#[inline(never)]
 pub extern "Rust" fn kernel_main(info: BootInfo) -> ! {
     let info = boot::install(info);
     klog::set_level_from_cmdline(info.cmdline());

@@ -42,6 +42,7 @@ const CHECKS: &[(&str, Check)] = &[
         "heap_huge_request_fails_cleanly",
         heap_huge_request_fails_cleanly,
     ),
+    ("kernel_threads_interleave", kernel_threads_interleave),
 ];
 
 /// Runs every check, prints one line per check and the summary; returns the failure count.
@@ -521,6 +522,55 @@ fn heap_huge_request_fails_cleanly(_: &BootInfo) -> Result<(), &'static str> {
     v.extend(0..1000);
     if v.iter().sum::<u32>() != 999 * 1000 / 2 {
         return Err("small vector has the wrong contents");
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Threads and the scheduler
+// ---------------------------------------------------------------------------------------
+
+/// Two kernel threads take turns appending their id to a shared log, yielding after each
+/// step; the boot thread yields until both have exited. Interleaving proves the context
+/// switch saves and restores each thread, and the exits prove dead threads are reaped.
+fn kernel_threads_interleave(_: &BootInfo) -> Result<(), &'static str> {
+    use alloc::sync::Arc;
+    use core::sync::atomic::{AtomicUsize, Ordering};
+    use spin::Mutex;
+
+    use crate::task::{sched, thread::Thread};
+
+    const STEPS: usize = 20;
+    let log: Arc<Mutex<Vec<u8>>> = Arc::new(Mutex::new(Vec::new()));
+    let done = Arc::new(AtomicUsize::new(0));
+    for id in [b'a', b'b'] {
+        let (log, done) = (log.clone(), done.clone());
+        let t = Thread::kernel(wayos_abi::sched::NORMAL, move || {
+            for _ in 0..STEPS {
+                log.lock().push(id);
+                sched::yield_now();
+            }
+            done.fetch_add(1, Ordering::SeqCst);
+        })
+        .map_err(|_| "no memory for a kernel thread")?;
+        sched::make_ready(t);
+    }
+    for _ in 0..10_000 {
+        if done.load(Ordering::SeqCst) == 2 {
+            break;
+        }
+        sched::yield_now();
+    }
+    if done.load(Ordering::SeqCst) != 2 {
+        return Err("the threads did not both finish");
+    }
+    let log = log.lock();
+    if log.len() != 2 * STEPS {
+        return Err("steps were lost");
+    }
+    // Round robin: after the first step the two ids strictly alternate.
+    if log.windows(2).any(|w| w[0] == w[1]) {
+        return Err("the threads did not alternate");
     }
     Ok(())
 }

@@ -97,6 +97,9 @@ pub fn build(arch: Arch, release: bool, loader: Loader) -> Result<Built> {
         0o644,
         format!("WayOS {}\n", env!("CARGO_PKG_VERSION")).into_bytes(),
     )?;
+    for (path, elf) in crate::userland::build(arch, release)? {
+        ramfs.add_file(&path, 0o755, elf)?;
+    }
     let initramfs = out_dir.join("initramfs.cpio");
     write(&initramfs, &ramfs.to_cpio())?;
 

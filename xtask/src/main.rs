@@ -19,6 +19,7 @@ mod qemu;
 mod run;
 mod symbols;
 mod test;
+mod userland;
 
 use std::process::ExitCode;
 

@@ -20,7 +20,7 @@ fn with_space<T>(f: impl FnOnce(&mut crate::mm::space::AddressSpace) -> KResult<
     f(guard.as_mut().ok_or(Errno::ESRCH)?)
 }
 
-pub fn sys_mmap(addr: usize, len: usize, prot_bits: usize, flags: usize, fd: isize, offset: usize) -> KResult<usize> {
+pub fn sys_mmap(addr: usize, len: usize, prot_bits: usize, flags: usize, offset: usize) -> KResult<usize> {
     if flags & !KNOWN_FLAGS != 0 {
         return Err(Errno::EINVAL);
     }
@@ -29,8 +29,8 @@ pub fn sys_mmap(addr: usize, len: usize, prot_bits: usize, flags: usize, fd: isi
         return Err(Errno::EINVAL);
     }
     if flags & MAP_ANONYMOUS == 0 {
-        // No file mappings yet: a bad descriptor is EBADF, a good one is unsupported.
-        return Err(if fd < 0 { Errno::EBADF } else { Errno::EINVAL });
+        // File mappings need open files (issue 5); until then no descriptor is valid.
+        return Err(Errno::EBADF);
     }
     if len == 0 || offset % PAGE_SIZE != 0 {
         return Err(Errno::EINVAL);

@@ -36,7 +36,7 @@ pub fn dispatch(frame: &mut TrapFrame) {
         },
         sys::SPAWN => sys_spawn(a),
         sys::WAIT => sys_wait(a[0] as isize, a[1], a[2]),
-        sys::MMAP => mem::sys_mmap(a[0], a[1], a[2], a[3], a[4] as isize, a[5]),
+        sys::MMAP => mem::sys_mmap(a[0], a[1], a[2], a[3], a[5]),
         sys::MUNMAP => mem::sys_munmap(a[0], a[1]),
         sys::MPROTECT => mem::sys_mprotect(a[0], a[1], a[2]),
         sys::NANOSLEEP => sys_nanosleep(a[0], a[1]),

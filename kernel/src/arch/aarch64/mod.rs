@@ -21,6 +21,8 @@ mod timer;
 mod trap;
 mod uaccess;
 
+use core::sync::atomic::{AtomicBool, Ordering};
+
 pub use context::{switch, Context, FpuState};
 pub use mmu::kernel_root;
 pub use mmu::{activate as activate_page_table, current_root, flush_all as flush_tlb_all};
@@ -32,6 +34,26 @@ pub use trap::{enter_user, set_kernel_stack, TrapFrame};
 pub use uaccess::copy as user_copy;
 
 pub const NAME: &str = "aarch64";
+
+/// True once [`init_late`] turned PAN on (the CPU implements it).
+static PAN: AtomicBool = AtomicBool::new(false);
+
+/// Whether PSTATE.PAN should be set in the kernel: exception entry sets it once
+/// [`init_late`] cleared SCTLR_EL1.SPAN.
+fn pan_enabled() -> bool {
+    PAN.load(Ordering::Relaxed)
+}
+
+/// PSTATE.PAN now (false on CPUs without PAN, whose register does not exist).
+fn pan_active() -> bool {
+    if !pan_enabled() {
+        return false;
+    }
+    let v: u64;
+    // SAFETY: reads the PAN register, which exists (PAN was enabled).
+    unsafe { core::arch::asm!("mrs {}, S3_0_C4_C2_3", out(reg) v, options(nomem, nostack)) };
+    v & PSTATE_PAN != 0
+}
 
 /// SCTLR_EL1 bits set by [`init_late`]: EL0 may read CTR_EL0 (UCT), use DC ZVA (DZE) and
 /// cache maintenance to the point of unification (UCI), and run WFI/WFE without trapping
@@ -75,6 +97,7 @@ pub fn init_late(tick_hz: u32) {
             options(nostack)
         );
     }
+    PAN.store(pan, Ordering::Relaxed);
     log::info!(
         "cpu: PAN {}, FP/SIMD on, EL0 reads the virtual counter",
         if pan { "on" } else { "not implemented" }

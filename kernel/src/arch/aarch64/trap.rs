@@ -114,6 +114,7 @@ impl TrapFrame {
     }
 
     /// True when the frame returns to EL0 (SPSR.M = EL0t).
+    #[allow(clippy::wrong_self_convention)] // The contract's name (arch/mod.rs).
     pub fn from_user(&self) -> bool {
         self.spsr & SPSR_MODE_MASK == SPSR_EL0T
     }
@@ -390,6 +391,11 @@ fn el0_sync(frame: &mut TrapFrame) {
     let pc = frame.pc();
     let (sig, what) = match ec {
         EC_SVC64 => {
+            debug_assert_eq!(
+                super::pan_active(),
+                super::pan_enabled(),
+                "PAN after EL0 entry"
+            );
             super::enable_interrupts();
             crate::syscall::dispatch(frame);
             super::disable_interrupts();
@@ -522,23 +528,32 @@ fn el1_sync(frame: &mut TrapFrame, kind: u64) {
     }
 }
 
-/// An abort from EL1: demand paging or a bad address during a user copy, else a bug.
+/// An abort from EL1. Only the user-copy routines may fault on user memory: there a fault
+/// the VM resolves (demand paging, copy-on-write) is retried, any other takes the routine's
+/// fixup (the copy fails with EFAULT). Anything else is a kernel bug, reported, then panics
+/// (with PAN on, that includes kernel code touching user memory directly, which would
+/// otherwise fault again forever).
 fn kernel_abort(frame: &mut TrapFrame, kind: u64, ec: u64) {
     let iss = frame.esr & 0x1ff_ffff;
     let addr = frame.far as usize;
     let fault = fault_kind(iss);
-    let paging = matches!(fault, FaultKind::Unmapped | FaultKind::Protection);
-    if ec == EC_DABT_SAME && iss & ISS_FNV == 0 && paging && addr < USER_END {
-        let access = access_of(ec, iss, false, matches!(fault, FaultKind::Protection));
-        if crate::mm::fault::handle_page_fault(addr, access) {
-            publish_page_tables();
-            return;
-        }
-    }
     if ec == EC_DABT_SAME {
         if let Some(fixup) = uaccess::fixup_for(frame.elr as usize) {
+            let paging = matches!(fault, FaultKind::Unmapped | FaultKind::Protection);
+            if iss & ISS_FNV == 0 && paging && addr < USER_END {
+                let access = access_of(ec, iss, false, matches!(fault, FaultKind::Protection));
+                if crate::mm::fault::handle_page_fault(addr, access) {
+                    publish_page_tables();
+                    return;
+                }
+            }
             frame.elr = fixup as u64;
             return;
+        }
+        if addr < USER_END && iss & ISS_FNV == 0 {
+            console::write_unlocked(format_args!(
+                "\nkernel access to user address {addr:#x} outside the user-copy routines\n"
+            ));
         }
     }
     fatal(kind, frame);
@@ -677,7 +692,11 @@ fn report(kind: u64, what: &str, f: &TrapFrame) {
         f.elr,
         symbols::Describe(f.elr as usize)
     ));
-    w(format_args!("  SPSR {:#010x}  SP {:#018x}\n", f.spsr, f.sp()));
+    w(format_args!(
+        "  SPSR {:#010x}  SP {:#018x}\n",
+        f.spsr,
+        f.sp()
+    ));
     for row in f.x.chunks(3).enumerate() {
         let (i, regs) = row;
         w(format_args!(" "));

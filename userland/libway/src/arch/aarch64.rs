@@ -1,0 +1,128 @@
+//! aarch64: `svc #0` with the number in `x8`, arguments in `x0..x5`, the result in `x0`.
+//! See `wayos_abi::sys`.
+
+use core::arch::{asm, naked_asm};
+
+/// The process entry point the ELF header names.
+///
+/// The kernel enters with `sp` 16-byte aligned and `argc, argv, envc, envp` already in
+/// `x0..x3` — the first four AAPCS64 argument registers — so the trampoline only clears
+/// the frame pointer and link register (ending backtraces here) and branches to the
+/// program's `__libway_entry` (defined by [`crate::entry!`]). It never returns.
+///
+/// # Safety
+///
+/// Never call this: only the kernel enters it, once, on a fresh initial stack.
+#[unsafe(naked)]
+#[no_mangle]
+pub unsafe extern "C" fn _start() -> ! {
+    naked_asm!(
+        "mov x29, xzr",
+        "mov x30, xzr",
+        "bl __libway_entry",
+        "brk #1"
+    )
+}
+
+/// Raw syscall with no arguments; returns the kernel's raw result word.
+///
+/// # Safety
+///
+/// The call must not break memory the program relies on (see [`syscall6`]).
+#[inline(always)]
+pub unsafe fn syscall0(n: usize) -> usize {
+    // SAFETY: forwarded contract; unused argument registers are zero.
+    unsafe { syscall6(n, 0, 0, 0, 0, 0, 0) }
+}
+
+/// Raw syscall with one argument.
+///
+/// # Safety
+///
+/// As [`syscall6`].
+#[inline(always)]
+pub unsafe fn syscall1(n: usize, a0: usize) -> usize {
+    // SAFETY: forwarded contract.
+    unsafe { syscall6(n, a0, 0, 0, 0, 0, 0) }
+}
+
+/// Raw syscall with two arguments.
+///
+/// # Safety
+///
+/// As [`syscall6`].
+#[inline(always)]
+pub unsafe fn syscall2(n: usize, a0: usize, a1: usize) -> usize {
+    // SAFETY: forwarded contract.
+    unsafe { syscall6(n, a0, a1, 0, 0, 0, 0) }
+}
+
+/// Raw syscall with three arguments.
+///
+/// # Safety
+///
+/// As [`syscall6`].
+#[inline(always)]
+pub unsafe fn syscall3(n: usize, a0: usize, a1: usize, a2: usize) -> usize {
+    // SAFETY: forwarded contract.
+    unsafe { syscall6(n, a0, a1, a2, 0, 0, 0) }
+}
+
+/// Raw syscall with four arguments.
+///
+/// # Safety
+///
+/// As [`syscall6`].
+#[inline(always)]
+pub unsafe fn syscall4(n: usize, a0: usize, a1: usize, a2: usize, a3: usize) -> usize {
+    // SAFETY: forwarded contract.
+    unsafe { syscall6(n, a0, a1, a2, a3, 0, 0) }
+}
+
+/// Raw syscall with five arguments.
+///
+/// # Safety
+///
+/// As [`syscall6`].
+#[inline(always)]
+pub unsafe fn syscall5(n: usize, a0: usize, a1: usize, a2: usize, a3: usize, a4: usize) -> usize {
+    // SAFETY: forwarded contract.
+    unsafe { syscall6(n, a0, a1, a2, a3, a4, 0) }
+}
+
+/// Raw syscall with six arguments; returns the kernel's raw result word (a value, or a
+/// negated errno in `-4095..=-1`).
+///
+/// # Safety
+///
+/// The kernel may read or write any memory the arguments name, and calls such as `munmap`,
+/// `mprotect`, `execve` or `exit` change the address space itself: the caller must make
+/// sure the call cannot invalidate memory that live Rust references point to.
+#[inline(always)]
+pub unsafe fn syscall6(
+    n: usize,
+    a0: usize,
+    a1: usize,
+    a2: usize,
+    a3: usize,
+    a4: usize,
+    a5: usize,
+) -> usize {
+    let ret;
+    // SAFETY: the caller vouches for the syscall's effects; the register assignment is
+    // the ABI's and `svc` changes only x0 (the result), which is declared.
+    unsafe {
+        asm!(
+            "svc #0",
+            inlateout("x0") a0 => ret,
+            in("x1") a1,
+            in("x2") a2,
+            in("x3") a3,
+            in("x4") a4,
+            in("x5") a5,
+            in("x8") n,
+            options(nostack),
+        );
+    }
+    ret
+}

@@ -1,0 +1,142 @@
+//! Console I/O: `read`/`write` on file descriptors and the `print!` family.
+//!
+//! Formatted output goes through a small stack buffer that is flushed before each macro
+//! call returns, so nothing stays buffered across calls: a `fork` never duplicates pending
+//! output and a panic or `exit` never loses it. Output errors are ignored by the macros
+//! (there is nowhere to report them); use [`write_all`] to see them.
+
+use core::fmt;
+
+use wayos_abi::sys;
+
+use crate::errno::Errno;
+
+/// Standard input, output and error.
+pub const STDIN: usize = 0;
+pub const STDOUT: usize = 1;
+pub const STDERR: usize = 2;
+
+/// `write(fd, buf)`: how many bytes the kernel took.
+pub fn write(fd: usize, buf: &[u8]) -> Result<usize, Errno> {
+    // SAFETY: the kernel only reads `buf`, which is valid for `buf.len()` bytes.
+    unsafe { crate::sys::call(sys::WRITE, [fd, buf.as_ptr() as usize, buf.len(), 0, 0, 0]) }
+}
+
+/// `read(fd, buf)`: how many bytes arrived (0 at end of file).
+pub fn read(fd: usize, buf: &mut [u8]) -> Result<usize, Errno> {
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`, which we borrow
+    // mutably, so no other reference observes the change.
+    unsafe {
+        crate::sys::call(
+            sys::READ,
+            [fd, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0],
+        )
+    }
+}
+
+/// Writes all of `buf`, retrying short writes. A write that makes no progress is `EIO`.
+pub fn write_all(fd: usize, mut buf: &[u8]) -> Result<(), Errno> {
+    while !buf.is_empty() {
+        match write(fd, buf)? {
+            0 => return Err(Errno(wayos_abi::errno::EIO)),
+            n => buf = &buf[n.min(buf.len())..],
+        }
+    }
+    Ok(())
+}
+
+/// Bytes of formatted output gathered before a `write`.
+const BUF_LEN: usize = 256;
+
+/// A `fmt::Write` sink that batches output for `fd` in a stack buffer.
+///
+/// Call [`FdWriter::flush`] (or drop it) to write out the rest.
+pub struct FdWriter {
+    fd: usize,
+    len: usize,
+    buf: [u8; BUF_LEN],
+}
+
+impl FdWriter {
+    pub const fn new(fd: usize) -> Self {
+        Self {
+            fd,
+            len: 0,
+            buf: [0; BUF_LEN],
+        }
+    }
+
+    /// Writes out whatever is buffered; errors are dropped (see the module docs).
+    pub fn flush(&mut self) {
+        let _ = write_all(self.fd, &self.buf[..self.len]);
+        self.len = 0;
+    }
+}
+
+impl fmt::Write for FdWriter {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let mut bytes = s.as_bytes();
+        while !bytes.is_empty() {
+            if self.len == BUF_LEN {
+                self.flush();
+            }
+            let n = bytes.len().min(BUF_LEN - self.len);
+            self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
+            self.len += n;
+            bytes = &bytes[n..];
+        }
+        Ok(())
+    }
+}
+
+impl Drop for FdWriter {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+/// What the `print!` family expands to.
+#[doc(hidden)]
+pub fn _print(fd: usize, args: fmt::Arguments<'_>) {
+    let mut w = FdWriter::new(fd);
+    let _ = fmt::Write::write_fmt(&mut w, args);
+    w.flush();
+}
+
+/// Prints to standard output.
+#[macro_export]
+macro_rules! print {
+    ($($arg:tt)*) => {
+        $crate::io::_print($crate::io::STDOUT, format_args!($($arg)*))
+    };
+}
+
+/// Prints to standard output, with a newline.
+#[macro_export]
+macro_rules! println {
+    () => {
+        $crate::io::_print($crate::io::STDOUT, format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::io::_print($crate::io::STDOUT, format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// Prints to standard error.
+#[macro_export]
+macro_rules! eprint {
+    ($($arg:tt)*) => {
+        $crate::io::_print($crate::io::STDERR, format_args!($($arg)*))
+    };
+}
+
+/// Prints to standard error, with a newline.
+#[macro_export]
+macro_rules! eprintln {
+    () => {
+        $crate::io::_print($crate::io::STDERR, format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::io::_print($crate::io::STDERR, format_args!("{}\n", format_args!($($arg)*)))
+    };
+}

@@ -1,0 +1,37 @@
+//! libway: the runtime every WayOS user program links.
+//!
+//! - [`entry!`] names the program's `main(args: Args) -> i32`; `_start` ([`arch`]) calls it
+//!   through [`rt::start`] and exits with its result.
+//! - [`sys`] holds the raw syscall stubs (`syscall0..=syscall6`, [`sys::call`]); the
+//!   modules [`io`], [`mem`], [`process`] and [`time`] wrap them in safe functions returning
+//!   `Result<_, Errno>`.
+//! - A global allocator over `mmap` ([`heap`]) makes `alloc` (`Vec`, `String`, `format!`)
+//!   work; [`print!`]/[`println!`]/[`eprintln!`] write to the console.
+//! - [`suite`] prints the check and summary lines in-guest test suites report with.
+//! - [`env`] gives the arguments and environment; the panic handler ([`rt`]) reports
+//!   `panic in <program>: ...` and exits with status 101.
+//!
+//! Numbers and layouts come from `wayos-abi` (re-exported as [`abi`]), never copied.
+//! Unsafe code is confined to the arch stubs, the syscall wrappers (each with the reason
+//! the call is sound), the entry tables and the allocator.
+#![no_std]
+
+extern crate alloc;
+
+pub use wayos_abi as abi;
+
+pub mod arch;
+pub mod env;
+pub mod errno;
+pub mod heap;
+pub mod io;
+pub mod mem;
+pub mod process;
+pub mod rt;
+pub mod suite;
+pub mod sys;
+pub mod time;
+
+pub use env::Args;
+pub use errno::Errno;
+pub use process::{exit, WaitStatus};

@@ -1,0 +1,626 @@
+//! `badsys`: every syscall in `wayos_abi::sys` called with arguments the kernel must
+//! refuse — null, kernel, non-canonical, unmapped, read-only and wrapping pointers, huge
+//! lengths, bad descriptors, clocks, flags and numbers — each checked for the *specific*
+//! errno POSIX (or the ABI) gives. The point: the kernel stays up and answers with an error.
+//!
+//! Pointer arguments here are invalid on purpose, or point into scratch memory this
+//! program maps for the purpose and uses for nothing else; so every call goes through
+//! one raw helper, [`raw`]. Calls that would replace the program if wrongly accepted
+//! (execve) or end it (exit) run in forked children.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use libway::abi::errno::{self, E2BIG, EBADF, ECHILD, EEXIST, EFAULT, EINVAL, ENAMETOOLONG};
+use libway::abi::errno::{ENOENT, ENOEXEC, ENOMEM, ENOSYS, EPERM};
+use libway::abi::harness::RELEASE_FILE;
+use libway::abi::layout::{USER_BASE, USER_END};
+use libway::abi::limits::{ARG_MAX_COUNT, PATH_MAX};
+use libway::abi::mman::{
+    MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE, MAP_SHARED, PAGE_SIZE, PROT_NONE,
+    PROT_READ, PROT_WRITE,
+};
+use libway::abi::{clock, sched, sys, wait, StrRef, Timespec};
+use libway::suite::{expect_exit, in_child, wait_for, Check, Suite, CHILD_TIMEOUT_MS};
+use libway::{mem, println, process, Args, Errno};
+
+libway::entry!(main);
+
+const PAGE: usize = PAGE_SIZE;
+/// Start of the kernel's direct map of physical memory.
+const KERNEL_DIRECT: usize = 0xffff_8000_0000_0000;
+/// Base of the kernel image.
+const KERNEL_TEXT: usize = 0xffff_ffff_8000_0000;
+/// The first address past the lower half: non-canonical on x86_64.
+const NONCANONICAL: usize = 1 << 47;
+/// Two bytes below the end of the user window: any object of 3 bytes or more there
+/// crosses it.
+const PAST_USER_END: usize = USER_END - 2;
+/// Length used with bad pointers: small, so only the pointer is wrong.
+const LEN: usize = 16;
+/// A program that exists in the initramfs.
+const GOOD_PATH: &str = "/bin/hello";
+/// Exit status of an execve child whose call returned a non-error value.
+const EXEC_RETURNED: i32 = 200;
+
+/// One raw syscall with the arguments as given.
+fn raw(n: usize, args: [usize; 6]) -> Result<usize, Errno> {
+    // SAFETY: every pointer badsys passes is either one the kernel must refuse (so no
+    // memory changes), or points into scratch memory mapped by `Scratch` or owned by the
+    // calling check and used for nothing else; calls that could end or replace the
+    // program run in forked children.
+    unsafe { libway::sys::call(n, args) }
+}
+
+/// `Ok` if `result` is the error `want`.
+fn expect_err(result: Result<usize, Errno>, want: isize) -> Check {
+    match result {
+        Err(e) if e.code() == want => Ok(()),
+        Err(e) => Err(format!("got {e}, expected {}", errno::name(want))),
+        Ok(v) => Err(format!(
+            "succeeded ({v:#x}), expected {}",
+            errno::name(want)
+        )),
+    }
+}
+
+/// Memory badsys maps for its checks, kept for the whole run.
+struct Scratch {
+    /// 16 valid bytes (newlines) that end where `hole` begins.
+    tail: usize,
+    /// A page that is certainly unmapped: the middle of three mapped pages, made after
+    /// every other one-page mapping (see `new`).
+    hole: usize,
+    /// A read-only page.
+    ro: usize,
+    /// A PROT_NONE page.
+    none: usize,
+    /// A read-write page for output parameters.
+    rw: usize,
+}
+
+impl Scratch {
+    fn new() -> Result<Scratch, String> {
+        let map = |prot| {
+            mem::mmap(0, PAGE, prot, MAP_PRIVATE | MAP_ANONYMOUS).map_err(|e| format!("mmap: {e}"))
+        };
+        let (ro, none, rw) = (
+            map(PROT_READ)?,
+            map(PROT_NONE)?,
+            map(PROT_READ | PROT_WRITE)?,
+        );
+        // The hole comes last: the kernel places mappings top-down in the highest gap
+        // that fits, so a one-page mapping made after it would fill it. Later mappings
+        // are heap arenas (64 KiB and up), too big for it.
+        let three = mem::map_anonymous(3 * PAGE, false).map_err(|e| format!("mmap: {e}"))?;
+        let tail = three + PAGE - LEN;
+        // SAFETY: `tail..tail + LEN` lies in the fresh private mapping above, which
+        // nothing else uses.
+        unsafe { core::slice::from_raw_parts_mut(tail as *mut u8, LEN) }.fill(b'\n');
+        // SAFETY: the middle page of that mapping; nothing points into it.
+        unsafe { mem::munmap(three + PAGE, PAGE) }.map_err(|e| format!("munmap: {e}"))?;
+        Ok(Scratch {
+            tail,
+            hole: three + PAGE,
+            ro,
+            none,
+            rw,
+        })
+    }
+
+    /// Pointers no syscall may accept for a `LEN`-byte buffer, by name.
+    fn bad_ptrs(&self) -> [(&'static str, usize); 7] {
+        [
+            ("null", 0),
+            ("unmapped", self.hole),
+            ("past_user_end", PAST_USER_END),
+            ("noncanonical", NONCANONICAL),
+            ("kernel_direct_map", KERNEL_DIRECT),
+            ("kernel_text", KERNEL_TEXT),
+            ("wrapping", usize::MAX - LEN / 2),
+        ]
+    }
+
+    /// The subset of [`Scratch::bad_ptrs`] a plain range check rejects, for calls that
+    /// may legitimately succeed or block without touching the buffer (read at end of file).
+    fn out_of_window_ptrs(&self) -> [(&'static str, usize); 5] {
+        [
+            ("past_user_end", PAST_USER_END),
+            ("noncanonical", NONCANONICAL),
+            ("kernel_direct_map", KERNEL_DIRECT),
+            ("kernel_text", KERNEL_TEXT),
+            ("wrapping", usize::MAX - LEN / 2),
+        ]
+    }
+
+    /// Output pointers that are mapped but not writable.
+    fn readonly_ptrs(&self) -> [(&'static str, usize); 3] {
+        [
+            ("readonly", self.ro),
+            ("prot_none", self.none),
+            ("text", main as fn(Args) -> i32 as usize),
+        ]
+    }
+}
+
+fn check_write(s: &mut Suite, m: &Scratch) {
+    for (name, ptr) in m.bad_ptrs() {
+        let r = raw(sys::WRITE, [1, ptr, LEN, 0, 0, 0]);
+        s.check(&format!("write_buf_{name}"), expect_err(r, EFAULT));
+    }
+    let r = raw(sys::WRITE, [1, m.none, LEN, 0, 0, 0]);
+    s.check("write_buf_prot_none", expect_err(r, EFAULT));
+    let r = raw(sys::WRITE, [1, m.tail, USER_END, 0, 0, 0]);
+    s.check("write_len_past_user_end", expect_err(r, EFAULT));
+    let r = raw(sys::WRITE, [1, m.tail, usize::MAX, 0, 0, 0]);
+    s.check("write_len_wraps", expect_err(r, EFAULT));
+    for fd in [3, 1000, usize::MAX] {
+        let r = raw(sys::WRITE, [fd, m.tail, 1, 0, 0, 0]);
+        s.check(&format!("write_fd_{}", fd as isize), expect_err(r, EBADF));
+    }
+}
+
+fn check_read(s: &mut Suite, m: &Scratch) {
+    for (name, ptr) in m.out_of_window_ptrs() {
+        let r = raw(sys::READ, [0, ptr, LEN, 0, 0, 0]);
+        s.check(&format!("read_buf_{name}"), expect_err(r, EFAULT));
+    }
+    let r = raw(sys::READ, [0, m.rw, usize::MAX, 0, 0, 0]);
+    s.check("read_len_wraps", expect_err(r, EFAULT));
+    for fd in [3, 1000, usize::MAX] {
+        let r = raw(sys::READ, [fd, m.rw, 1, 0, 0, 0]);
+        s.check(&format!("read_fd_{}", fd as isize), expect_err(r, EBADF));
+    }
+}
+
+fn check_no_arg_calls(s: &mut Suite) {
+    let junk = [usize::MAX, KERNEL_TEXT, 1, 0, usize::MAX, 7];
+    let plain = raw(sys::GETPID, [0; 6]);
+    let r = match (plain, raw(sys::GETPID, junk)) {
+        (Ok(a), Ok(b)) if a == b && a > 0 => Ok(()),
+        (a, b) => Err(format!("getpid() = {a:?}, with junk arguments {b:?}")),
+    };
+    s.check("getpid_ignores_args", r);
+    let r = match (raw(sys::GETPPID, [0; 6]), raw(sys::GETPPID, junk)) {
+        (Ok(a), Ok(b)) if a == b => Ok(()),
+        (a, b) => Err(format!("getppid() = {a:?}, with junk arguments {b:?}")),
+    };
+    s.check("getppid_ignores_args", r);
+    let r = match raw(sys::SCHED_YIELD, junk) {
+        Ok(0) => Ok(()),
+        other => Err(format!("got {other:?}, expected 0")),
+    };
+    s.check("sched_yield_ignores_args", r);
+    let r = match raw(sys::FORK, junk) {
+        Ok(0) => process::exit(0),
+        Ok(pid) => wait_for(pid, CHILD_TIMEOUT_MS).and_then(|st| expect_exit(st, 0)),
+        Err(e) => Err(format!("fork: {e}")),
+    };
+    s.check("fork_ignores_args", r);
+    let r = in_child(|| {
+        let _ = raw(sys::EXIT, [usize::MAX, usize::MAX, 0, 0, 0, 0]);
+        EXEC_RETURNED
+    })
+    .and_then(|st| expect_exit(st, 0xff));
+    s.check("exit_status_truncated", r);
+}
+
+/// One execve/spawn argument set and the errno it must produce.
+struct ExecCase {
+    name: String,
+    args: [usize; 6],
+    want: isize,
+}
+
+/// The valid and invalid buffers the execve/spawn cases point into; the cases hold raw
+/// addresses, so this must outlive them.
+struct ExecBuffers {
+    good_argv: Vec<StrRef>,
+    too_many: Vec<StrRef>,
+    bad_entries: Vec<StrRef>,
+    long_path: Vec<u8>,
+    not_elf: String,
+}
+
+impl ExecBuffers {
+    fn new(m: &Scratch) -> ExecBuffers {
+        let good = StrRef {
+            ptr: GOOD_PATH.as_ptr() as usize,
+            len: GOOD_PATH.len(),
+        };
+        ExecBuffers {
+            good_argv: alloc::vec![good],
+            too_many: alloc::vec![good; ARG_MAX_COUNT + 1],
+            bad_entries: alloc::vec![
+                StrRef {
+                    ptr: KERNEL_TEXT,
+                    len: 4
+                },
+                StrRef {
+                    ptr: m.hole,
+                    len: 4
+                },
+            ],
+            long_path: alloc::vec![b'a'; PATH_MAX + 1],
+            not_elf: format!("/{RELEASE_FILE}"),
+        }
+    }
+
+    fn cases(&self, m: &Scratch) -> Vec<ExecCase> {
+        let (argv, argc) = (self.good_argv.as_ptr() as usize, self.good_argv.len());
+        let (gp, gl) = (GOOD_PATH.as_ptr() as usize, GOOD_PATH.len());
+        let missing = "/bin/no-such-program";
+        let kernel_entry = self.bad_entries.as_ptr() as usize;
+        let unmapped_entry = self.bad_entries[1..].as_ptr() as usize;
+        let (many, many_len) = (self.too_many.as_ptr() as usize, self.too_many.len());
+        let mut cases = Vec::new();
+        let mut add =
+            |name: String, args: [usize; 6], want| cases.push(ExecCase { name, args, want });
+
+        for (name, ptr) in m.bad_ptrs() {
+            add(format!("path_{name}"), [ptr, 10, argv, argc, 0, 0], EFAULT);
+        }
+        let long = self.long_path.as_ptr() as usize;
+        add(
+            "path_too_long".into(),
+            [long, PATH_MAX + 1, argv, argc, 0, 0],
+            ENAMETOOLONG,
+        );
+        add("path_empty".into(), [gp, 0, argv, argc, 0, 0], ENOENT);
+        let (mp, ml) = (missing.as_ptr() as usize, missing.len());
+        add("path_missing".into(), [mp, ml, argv, argc, 0, 0], ENOENT);
+        let (np, nl) = (self.not_elf.as_ptr() as usize, self.not_elf.len());
+        add("path_not_elf".into(), [np, nl, argv, argc, 0, 0], ENOEXEC);
+        for (name, ptr) in m.bad_ptrs() {
+            add(format!("argv_{name}"), [gp, gl, ptr, 1, 0, 0], EFAULT);
+        }
+        add(
+            "argv_entry_kernel".into(),
+            [gp, gl, kernel_entry, 1, 0, 0],
+            EFAULT,
+        );
+        add(
+            "argv_entry_unmapped".into(),
+            [gp, gl, unmapped_entry, 1, 0, 0],
+            EFAULT,
+        );
+        add(
+            "argc_too_many".into(),
+            [gp, gl, many, many_len, 0, 0],
+            E2BIG,
+        );
+        add("argc_huge".into(), [gp, gl, argv, usize::MAX, 0, 0], E2BIG);
+        add("envp_null".into(), [gp, gl, argv, argc, 0, 1], EFAULT);
+        add(
+            "envp_kernel_text".into(),
+            [gp, gl, argv, argc, KERNEL_TEXT, 1],
+            EFAULT,
+        );
+        add(
+            "envp_entry_kernel".into(),
+            [gp, gl, argv, argc, kernel_entry, 1],
+            EFAULT,
+        );
+        add(
+            "envc_too_many".into(),
+            [gp, gl, argv, argc, many, many_len],
+            E2BIG,
+        );
+        cases
+    }
+}
+
+fn check_spawn_execve(s: &mut Suite, m: &Scratch) {
+    let buffers = ExecBuffers::new(m);
+    let cases = buffers.cases(m);
+    for c in &cases {
+        let r = match raw(sys::SPAWN, c.args) {
+            Ok(pid) => {
+                let st = wait_for(pid, CHILD_TIMEOUT_MS);
+                Err(format!(
+                    "spawned pid {pid} ({st:?}), expected {}",
+                    errno::name(c.want)
+                ))
+            }
+            err => expect_err(err, c.want),
+        };
+        s.check(&format!("spawn_{}", c.name), r);
+    }
+    for c in &cases {
+        // In a child, so a wrongly accepted execve replaces the child, not badsys; the
+        // child reports the errno as its exit status.
+        let r = in_child(|| match raw(sys::EXECVE, c.args) {
+            Err(e) => e.code() as i32,
+            Ok(_) => EXEC_RETURNED,
+        })
+        .and_then(|st| match st.exit_code() {
+            Some(code) if code as isize == c.want => Ok(()),
+            Some(EXEC_RETURNED) => Err("execve returned a value instead of an error".into()),
+            Some(code) => Err(format!(
+                "child exited with {code} ({}), expected {}",
+                errno::name(code as isize),
+                errno::name(c.want)
+            )),
+            None => Err(format!("child {st}")),
+        });
+        s.check(&format!("execve_{}", c.name), r);
+    }
+}
+
+fn check_wait(s: &mut Suite, m: &Scratch) {
+    let status = m.rw;
+    s.check(
+        "wait_no_children",
+        expect_err(raw(sys::WAIT, [usize::MAX, status, 0, 0, 0, 0]), ECHILD),
+    );
+    let r = raw(sys::WAIT, [usize::MAX, status, wait::WNOHANG, 0, 0, 0]);
+    s.check("wait_nohang_no_children", expect_err(r, ECHILD));
+    s.check(
+        "wait_not_a_child",
+        expect_err(raw(sys::WAIT, [1, status, 0, 0, 0, 0]), ECHILD),
+    );
+    let r = raw(sys::WAIT, [usize::MAX, status, 0x8000, 0, 0, 0]);
+    s.check("wait_bad_options", expect_err(r, EINVAL));
+
+    // A child that exits at once: bad status pointers must fail without losing its status.
+    let pid = match process::fork() {
+        Ok(0) => process::exit(7),
+        Ok(pid) => pid,
+        Err(e) => {
+            s.check("wait_fork", Err(format!("fork: {e}")));
+            return;
+        }
+    };
+    for (name, ptr) in m.bad_ptrs().into_iter().chain(m.readonly_ptrs()) {
+        if ptr == 0 {
+            continue; // A null status pointer means "don't report the status".
+        }
+        let r = raw(sys::WAIT, [pid, ptr, 0, 0, 0, 0]);
+        s.check(&format!("wait_status_{name}"), expect_err(r, EFAULT));
+    }
+    // Reap it through a misaligned (but valid) status pointer.
+    let odd = m.rw + 1;
+    let r = match raw(sys::WAIT, [pid, odd, 0, 0, 0, 0]) {
+        Ok(got) if got == pid => {
+            // SAFETY: `odd..odd + 4` lies in the scratch read-write page the kernel just
+            // wrote; an unaligned read is fine.
+            let st = unsafe { (odd as *const i32).read_unaligned() };
+            if st == wait::exited(7) {
+                Ok(())
+            } else {
+                Err(format!("status {st:#x}, expected {:#x}", wait::exited(7)))
+            }
+        }
+        other => Err(format!("wait({pid}) = {other:?}, expected the child's pid")),
+    };
+    s.check("wait_status_kept_after_efault", r);
+}
+
+fn check_mmap(s: &mut Suite, m: &Scratch) {
+    let anon = MAP_PRIVATE | MAP_ANONYMOUS;
+    let rw = PROT_READ | PROT_WRITE;
+    let none = usize::MAX; // fd -1
+    let cases: [(&str, [usize; 6], isize); 16] = [
+        ("len_zero", [0, 0, rw, anon, none, 0], EINVAL),
+        ("len_huge", [0, usize::MAX, rw, anon, none, 0], ENOMEM),
+        ("len_past_window", [0, USER_END, rw, anon, none, 0], ENOMEM),
+        (
+            "no_share_type",
+            [0, PAGE, rw, MAP_ANONYMOUS, none, 0],
+            EINVAL,
+        ),
+        (
+            "shared_and_private",
+            [0, PAGE, rw, MAP_SHARED | anon, none, 0],
+            EINVAL,
+        ),
+        (
+            "unknown_flag",
+            [0, PAGE, rw, anon | 0x4000_0000, none, 0],
+            EINVAL,
+        ),
+        ("unknown_prot", [0, PAGE, rw | 0x80, anon, none, 0], EINVAL),
+        (
+            "file_fd_minus_one",
+            [0, PAGE, rw, MAP_PRIVATE, none, 0],
+            EBADF,
+        ),
+        ("file_fd_not_open", [0, PAGE, rw, MAP_PRIVATE, 99, 0], EBADF),
+        ("offset_unaligned", [0, PAGE, rw, anon, none, 1], EINVAL),
+        (
+            "fixed_unaligned",
+            [m.rw + 1, PAGE, rw, anon | MAP_FIXED, none, 0],
+            EINVAL,
+        ),
+        (
+            "fixed_null",
+            [0, PAGE, rw, anon | MAP_FIXED, none, 0],
+            ENOMEM,
+        ),
+        (
+            "fixed_kernel_direct_map",
+            [KERNEL_DIRECT, PAGE, rw, anon | MAP_FIXED, none, 0],
+            ENOMEM,
+        ),
+        (
+            "fixed_kernel_text",
+            [KERNEL_TEXT, PAGE, rw, anon | MAP_FIXED, none, 0],
+            ENOMEM,
+        ),
+        (
+            "fixed_past_user_end",
+            [USER_END - PAGE, 2 * PAGE, rw, anon | MAP_FIXED, none, 0],
+            ENOMEM,
+        ),
+        (
+            "fixed_noreplace_taken",
+            [m.rw, PAGE, rw, anon | MAP_FIXED_NOREPLACE, none, 0],
+            EEXIST,
+        ),
+    ];
+    for (name, args, want) in cases {
+        s.check(
+            &format!("mmap_{name}"),
+            expect_err(raw(sys::MMAP, args), want),
+        );
+    }
+    let r = match raw(sys::MMAP, [KERNEL_TEXT, PAGE, rw, anon, none, 0]) {
+        Ok(addr) if (USER_BASE..USER_END).contains(&addr) && addr.is_multiple_of(PAGE) => {
+            // SAFETY: the page was just mapped for this check and nothing uses it.
+            unsafe { mem::munmap(addr, PAGE) }.map_err(|e| format!("munmap: {e}"))
+        }
+        Ok(addr) => Err(format!("mapped at {addr:#x}, outside the user window")),
+        Err(e) => Err(format!("got {e}, expected a user address")),
+    };
+    s.check("mmap_kernel_hint_ignored", r);
+}
+
+fn check_munmap_mprotect(s: &mut Suite, m: &Scratch) {
+    let munmap_cases: [(&str, usize, usize, isize); 5] = [
+        ("unaligned", m.rw + 1, PAGE, EINVAL),
+        ("len_zero", m.rw, 0, EINVAL),
+        ("kernel_direct_map", KERNEL_DIRECT, PAGE, EINVAL),
+        ("kernel_text", KERNEL_TEXT, PAGE, EINVAL),
+        ("wrapping", m.rw, usize::MAX - PAGE + 1, EINVAL),
+    ];
+    for (name, addr, len, want) in munmap_cases {
+        let r = raw(sys::MUNMAP, [addr, len, 0, 0, 0, 0]);
+        s.check(&format!("munmap_{name}"), expect_err(r, want));
+    }
+    let r = match raw(sys::MUNMAP, [m.hole, PAGE, 0, 0, 0, 0]) {
+        Ok(0) => Ok(()),
+        other => Err(format!(
+            "got {other:?}, expected success (nothing mapped is fine)"
+        )),
+    };
+    s.check("munmap_nothing_mapped_ok", r);
+
+    let rw = PROT_READ | PROT_WRITE;
+    let mprotect_cases: [(&str, usize, usize, usize, isize); 6] = [
+        ("unaligned", m.rw + 1, PAGE, rw, EINVAL),
+        ("unknown_prot", m.rw, PAGE, rw | 0x80, EINVAL),
+        ("unmapped", m.hole, PAGE, rw, ENOMEM),
+        ("kernel_direct_map", KERNEL_DIRECT, PAGE, rw, ENOMEM),
+        ("kernel_text", KERNEL_TEXT, PAGE, PROT_READ, ENOMEM),
+        ("wrapping", m.rw, usize::MAX - PAGE + 1, rw, ENOMEM),
+    ];
+    for (name, addr, len, prot, want) in mprotect_cases {
+        let r = raw(sys::MPROTECT, [addr, len, prot, 0, 0, 0]);
+        s.check(&format!("mprotect_{name}"), expect_err(r, want));
+    }
+}
+
+/// Writes a `Timespec` at `at` (in the scratch read-write page, any alignment).
+fn put_timespec(at: usize, ts: Timespec) {
+    // SAFETY: `at..at + 16` lies in the scratch read-write page; unaligned writes are fine.
+    unsafe { (at as *mut Timespec).write_unaligned(ts) };
+}
+
+fn check_time(s: &mut Suite, m: &Scratch) {
+    for (name, ptr) in m.bad_ptrs() {
+        let r = raw(sys::NANOSLEEP, [ptr, 0, 0, 0, 0, 0]);
+        s.check(&format!("nanosleep_req_{name}"), expect_err(r, EFAULT));
+    }
+    for (name, sec, nsec) in [
+        ("nsec_too_big", 0, 1_000_000_000),
+        ("nsec_negative", 0, -1),
+        ("sec_negative", -1, 0),
+    ] {
+        put_timespec(m.rw, Timespec { sec, nsec });
+        let r = raw(sys::NANOSLEEP, [m.rw, 0, 0, 0, 0, 0]);
+        s.check(&format!("nanosleep_{name}"), expect_err(r, EINVAL));
+    }
+    put_timespec(m.rw + 3, Timespec { sec: 0, nsec: 1000 });
+    let r = match raw(sys::NANOSLEEP, [m.rw + 3, 0, 0, 0, 0, 0]) {
+        Ok(0) => Ok(()),
+        other => Err(format!("got {other:?}, expected 0")),
+    };
+    s.check("nanosleep_misaligned_req_ok", r);
+
+    for id in [9999, usize::MAX, (1 << 63) | clock::MONOTONIC] {
+        let r = raw(sys::CLOCK_GETTIME, [id, m.rw, 0, 0, 0, 0]);
+        s.check(
+            &format!("clock_gettime_clock_{id:#x}"),
+            expect_err(r, EINVAL),
+        );
+    }
+    for (name, ptr) in m.bad_ptrs().into_iter().chain(m.readonly_ptrs()) {
+        let r = raw(sys::CLOCK_GETTIME, [clock::MONOTONIC, ptr, 0, 0, 0, 0]);
+        s.check(&format!("clock_gettime_ts_{name}"), expect_err(r, EFAULT));
+    }
+    put_timespec(m.rw + 5, Timespec { sec: -1, nsec: -1 });
+    let r = match raw(sys::CLOCK_GETTIME, [clock::MONOTONIC, m.rw + 5, 0, 0, 0, 0]) {
+        Ok(0) => {
+            // SAFETY: as in `put_timespec`.
+            let ts = unsafe { ((m.rw + 5) as *const Timespec).read_unaligned() };
+            if ts.sec >= 0 && (0..1_000_000_000).contains(&ts.nsec) {
+                Ok(())
+            } else {
+                Err(format!("implausible time {ts:?}"))
+            }
+        }
+        other => Err(format!("got {other:?}, expected 0")),
+    };
+    s.check("clock_gettime_misaligned_ts_ok", r);
+}
+
+fn check_misc(s: &mut Suite, m: &Scratch) {
+    for class in [sched::CLASSES, usize::MAX, (1 << 32) | sched::NORMAL] {
+        let r = raw(sys::SET_PRIORITY, [class, 0, 0, 0, 0, 0]);
+        s.check(&format!("set_priority_{class:#x}"), expect_err(r, EINVAL));
+    }
+    for (name, ptr) in m.bad_ptrs().into_iter().chain(m.readonly_ptrs()) {
+        let r = raw(sys::GET_CMDLINE, [ptr, LEN, 0, 0, 0, 0]);
+        s.check(&format!("get_cmdline_buf_{name}"), expect_err(r, EFAULT));
+    }
+    // Not init: refused. (Success = 0, so a wrongly accepted call ends the run as failed.)
+    s.check(
+        "shutdown_not_init",
+        expect_err(raw(sys::SHUTDOWN, [0; 6]), EPERM),
+    );
+    for n in [
+        sys::COUNT,
+        sys::COUNT + 1,
+        9999,
+        usize::MAX,
+        (1 << 32) | sys::GETPID,
+    ] {
+        s.check(
+            &format!("syscall_{n:#x}"),
+            expect_err(raw(n, [0; 6]), ENOSYS),
+        );
+    }
+}
+
+fn main(_args: Args) -> i32 {
+    println!("badsys: calling every syscall with bad arguments");
+    let mut s = Suite::new("badsys");
+    let m = match Scratch::new() {
+        Ok(m) => m,
+        Err(e) => {
+            s.check("setup", Err(e));
+            return s.finish();
+        }
+    };
+    // Wait first, while badsys has no children yet.
+    check_wait(&mut s, &m);
+    check_write(&mut s, &m);
+    check_read(&mut s, &m);
+    check_no_arg_calls(&mut s);
+    check_spawn_execve(&mut s, &m);
+    check_mmap(&mut s, &m);
+    check_munmap_mprotect(&mut s, &m);
+    check_time(&mut s, &m);
+    check_misc(&mut s, &m);
+    let r = match process::getpid() {
+        Ok(pid) if pid > 0 => Ok(()),
+        other => Err(format!("getpid() = {other:?} after all of the above")),
+    };
+    s.check("kernel_still_answers", r);
+    s.finish()
+}
