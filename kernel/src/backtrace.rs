@@ -2,8 +2,11 @@
 //!
 //! On both architectures a frame record is two words, `[previous fp, return address]`, and
 //! the frame pointer register points at it. The walker reads only memory inside the kernel
-//! image (where every stack lives for now) and requires frames to move strictly up the
-//! stack, so a corrupt chain ends the walk instead of faulting inside the panic handler.
+//! image (boot and exception stacks) or the running thread's kernel stack, and requires
+//! frames to move strictly up the stack, so a corrupt chain ends the walk instead of
+//! faulting inside the panic handler.
+
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::{console, symbols};
 
@@ -12,6 +15,29 @@ const MAX_FRAMES: usize = 32;
 extern "C" {
     static __kernel_start: u8;
     static __kernel_end: u8;
+}
+
+/// Bounds of the running thread's kernel stack (heap memory, outside the image), updated
+/// by the scheduler on every switch; lock-free so the panic path can read it.
+static STACK_LO: AtomicUsize = AtomicUsize::new(0);
+static STACK_HI: AtomicUsize = AtomicUsize::new(0);
+
+/// Records the stack the CPU is about to run on.
+pub fn set_stack_bounds(lo: usize, hi: usize) {
+    STACK_LO.store(lo, Ordering::Relaxed);
+    STACK_HI.store(hi, Ordering::Relaxed);
+}
+
+fn readable(fp: usize) -> bool {
+    let Some(end) = fp.checked_add(16) else {
+        return false;
+    };
+    let (lo, hi) = kernel_image();
+    let (slo, shi) = (
+        STACK_LO.load(Ordering::Relaxed),
+        STACK_HI.load(Ordering::Relaxed),
+    );
+    (fp >= lo && end <= hi) || (fp >= slo && end <= shi)
 }
 
 fn kernel_image() -> (usize, usize) {
@@ -24,16 +50,14 @@ fn kernel_image() -> (usize, usize) {
 
 /// Return addresses of the frames above `fp`, newest first, into `out`.
 pub fn collect(mut fp: usize, out: &mut [usize]) -> usize {
-    let (lo, hi) = kernel_image();
     let mut n = 0;
     while n < out.len() {
-        let record_ok =
-            fp.is_multiple_of(8) && fp >= lo && fp.checked_add(16).is_some_and(|end| end <= hi);
-        if !record_ok {
+        if !fp.is_multiple_of(8) || !readable(fp) {
             break;
         }
-        // SAFETY: `fp..fp+16` lies inside the kernel image, which is mapped for the life of
-        // the kernel, and is 8-byte aligned; reading two words there cannot fault.
+        // SAFETY: `fp..fp+16` lies inside the kernel image or the running thread's kernel
+        // stack, both mapped while this code runs, and is 8-byte aligned; reading two
+        // words there cannot fault.
         let (next, ret) = unsafe {
             let p = fp as *const usize;
             (p.read_volatile(), p.add(1).read_volatile())
@@ -65,6 +89,10 @@ pub fn print(fp: usize) {
         ));
     }
     if n == 0 {
-        console::write_unlocked(format_args!("  (no frames)\n"));
+        console::write_unlocked(format_args!(
+            "  (no frames: fp {fp:#x}, stack {:#x}-{:#x})\n",
+            STACK_LO.load(Ordering::Relaxed),
+            STACK_HI.load(Ordering::Relaxed)
+        ));
     }
 }

@@ -87,9 +87,13 @@ fn testing() -> bool {
 /// Ends the system (init's `shutdown`). Under test, the requested deliberate crash runs
 /// first, then QEMU gets the verdict: `success` and no boot-test failures.
 pub fn shutdown(success: bool) -> ! {
-    log::info!("shutdown requested ({})", if success { "success" } else { "failure" });
+    log::info!(
+        "shutdown requested ({})",
+        if success { "success" } else { "failure" }
+    );
     if testing() {
-        if let Some(what) = boot::info().and_then(|b| cmdline::get(b.cmdline(), harness::CRASH_KEY)) {
+        if let Some(what) = boot::info().and_then(|b| cmdline::get(b.cmdline(), harness::CRASH_KEY))
+        {
             selftest::crash(what);
         }
     }

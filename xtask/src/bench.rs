@@ -27,13 +27,23 @@ pub fn run(o: &BenchOptions) -> Result<ExitCode> {
         memory: o.memory.clone(),
         kvm: false,
     };
-    let mut cmd = qemu::command(&built, &machine, qemu::medium(&path, is_iso, cmdline), Serial::Pipe, None)?;
+    let mut cmd = qemu::command(
+        &built,
+        &machine,
+        qemu::medium(&path, is_iso, cmdline),
+        Serial::Pipe,
+        None,
+    )?;
     cmd.args(["-icount", "shift=0,sleep=off,align=off"]);
     eprintln!("==> {}", qemu::display(&cmd));
     let mut guest = Guest::spawn(cmd, o.verbose)?;
     let mut figures = 0;
     loop {
-        let line = guest.wait_for(TIMEOUT, |l| l.starts_with("{\"system\":\"wayos\"") || l.contains("bench: done") || l.contains("KERNEL PANIC"));
+        let line = guest.wait_for(TIMEOUT, |l| {
+            l.starts_with("{\"system\":\"wayos\"")
+                || l.contains("bench: done")
+                || l.contains("KERNEL PANIC")
+        });
         match line {
             Some(l) if l.starts_with('{') => {
                 println!("{l}");
@@ -48,5 +58,9 @@ pub fn run(o: &BenchOptions) -> Result<ExitCode> {
     }
     guest.wait_exit(Duration::from_secs(30));
     eprintln!("bench: {figures} figures");
-    Ok(if figures > 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if figures > 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -17,10 +17,19 @@ fn cargo(args: &[&str]) -> Result<bool> {
         .map_err(|e| format!("cannot run cargo: {e}"))
 }
 
+/// Bare-metal crates and the targets each is linted for.
+const CROSS: [(&[&str], &str); 5] = [
+    (&["wayos-kernel"], "x86_64-unknown-none"),
+    (&["wayos-kernel"], "aarch64-unknown-none"),
+    (&["wayboot"], "x86_64-unknown-uefi"),
+    (&["libway", "wayos-programs"], "x86_64-unknown-none"),
+    (&["libway", "wayos-programs"], "aarch64-unknown-none"),
+];
+
 pub fn run() -> Result<ExitCode> {
-    let runs: [&[&str]; 5] = [
-        &["fmt", "--all", "--", "--check"],
-        &[
+    let mut runs: Vec<Vec<&str>> = vec![
+        vec!["fmt", "--all", "--", "--check"],
+        vec![
             "clippy",
             "--workspace",
             "--exclude",
@@ -34,39 +43,17 @@ pub fn run() -> Result<ExitCode> {
             "-D",
             "warnings",
         ],
-        &[
-            "clippy",
-            "-p",
-            "wayos-kernel",
-            "--target",
-            "x86_64-unknown-none",
-            "--",
-            "-D",
-            "warnings",
-        ],
-        &[
-            "clippy",
-            "-p",
-            "wayos-kernel",
-            "--target",
-            "aarch64-unknown-none",
-            "--",
-            "-D",
-            "warnings",
-        ],
-        &[
-            "clippy",
-            "-p",
-            "wayboot",
-            "--target",
-            "x86_64-unknown-uefi",
-            "--",
-            "-D",
-            "warnings",
-        ],
     ];
+    for (packages, target) in CROSS {
+        let mut args = vec!["clippy"];
+        for p in packages {
+            args.extend(["-p", p]);
+        }
+        args.extend(["--target", target, "--", "-D", "warnings"]);
+        runs.push(args);
+    }
     let mut failed = 0;
-    for args in runs {
+    for args in &runs {
         if !cargo(args)? {
             failed += 1;
         }

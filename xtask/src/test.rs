@@ -260,14 +260,26 @@ fn boot_suites(built: &Built, o: &TestOptions) -> Result<Tally> {
                 }
             }
             None => {
-                t.check("suites_finish", Err(format!("timed out waiting for suites\n{}", guest.tail(TAIL))));
+                t.check(
+                    "suites_finish",
+                    Err(format!(
+                        "timed out waiting for suites\n{}",
+                        guest.tail(TAIL)
+                    )),
+                );
                 break;
             }
         }
     }
     for suite in SUITES {
         if !seen_suites.iter().any(|s| s == suite) {
-            t.check(&format!("suite_{suite}_reported"), Err(format!("no '{suite}: N passed, M failed' line\n{}", guest.tail(TAIL))));
+            t.check(
+                &format!("suite_{suite}_reported"),
+                Err(format!(
+                    "no '{suite}: N passed, M failed' line\n{}",
+                    guest.tail(TAIL)
+                )),
+            );
         }
     }
 
@@ -297,7 +309,7 @@ fn boot_suites(built: &Built, o: &TestOptions) -> Result<Tally> {
         if panic.is_some()
             && all.contains("backtrace:")
             && all.contains("crash_by_fault")
-            && all.contains("kernel_main")
+            && all.contains("syscall::dispatch")
         {
             Ok(())
         } else {

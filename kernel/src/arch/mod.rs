@@ -58,8 +58,8 @@ use self::aarch64 as imp;
 use self::x86_64 as imp;
 
 pub use imp::{
-    activate_page_table, breakpoint, cpu_id, current_root, disable_interrupts,
-    enable_interrupts, enter_user, flush_tlb_all, flush_tlb_page, frame_pointer, halt_forever,
-    init_late, interrupts_enabled, kernel_root, power_off, serial_write, set_kernel_stack, switch,
-    uptime_ns, user_copy, wait_for_interrupt, Context, FpuState, PteFormat, TrapFrame, NAME,
+    activate_page_table, breakpoint, cpu_id, current_root, disable_interrupts, enable_interrupts,
+    enter_user, flush_tlb_all, flush_tlb_page, frame_pointer, halt_forever, init_late,
+    interrupts_enabled, kernel_root, power_off, serial_write, set_kernel_stack, switch, uptime_ns,
+    user_copy, wait_for_interrupt, Context, FpuState, PteFormat, TrapFrame, NAME,
 };

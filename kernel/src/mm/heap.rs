@@ -21,8 +21,8 @@
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::{self, NonNull};
 
-use linked_list_allocator::Heap;
 use crate::sync::IrqMutex as Mutex;
+use linked_list_allocator::Heap;
 use wayos_kcore::buddy::{MAX_ORDER, PAGE_SHIFT};
 
 use super::pmm::{self, Tier};

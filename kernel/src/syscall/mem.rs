@@ -8,7 +8,8 @@ use crate::error::{Errno, KResult};
 use crate::mm::space::{MapRequest, Prot};
 use crate::task;
 
-const KNOWN_FLAGS: usize = MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE;
+const KNOWN_FLAGS: usize =
+    MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE;
 
 fn prot(bits: usize) -> KResult<Prot> {
     Prot::from_bits(bits).ok_or(Errno::EINVAL)
@@ -20,7 +21,13 @@ fn with_space<T>(f: impl FnOnce(&mut crate::mm::space::AddressSpace) -> KResult<
     f(guard.as_mut().ok_or(Errno::ESRCH)?)
 }
 
-pub fn sys_mmap(addr: usize, len: usize, prot_bits: usize, flags: usize, offset: usize) -> KResult<usize> {
+pub fn sys_mmap(
+    addr: usize,
+    len: usize,
+    prot_bits: usize,
+    flags: usize,
+    offset: usize,
+) -> KResult<usize> {
     if flags & !KNOWN_FLAGS != 0 {
         return Err(Errno::EINVAL);
     }

@@ -45,7 +45,10 @@ pub fn load(image: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>]) -> KResult<Loaded>
     for seg in elf.load_segments() {
         let end = seg.vaddr.checked_add(seg.memsz).ok_or(Errno::ENOEXEC)?;
         if seg.vaddr < USER_BASE as u64 || end > USER_END as u64 {
-            log::debug!("exec: segment {:#x}-{end:#x} outside the user window", seg.vaddr);
+            log::debug!(
+                "exec: segment {:#x}-{end:#x} outside the user window",
+                seg.vaddr
+            );
             return Err(Errno::ENOEXEC);
         }
         let mut prot = Prot::NONE;

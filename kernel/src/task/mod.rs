@@ -27,7 +27,11 @@ pub fn init() {
 pub fn start_init(cmdline: &str) -> KResult<Pid> {
     let mut argv: Vec<Vec<u8>> = Vec::new();
     argv.push(b"/bin/init".to_vec());
-    argv.extend(cmdline.split_ascii_whitespace().map(|w| w.as_bytes().to_vec()));
+    argv.extend(
+        cmdline
+            .split_ascii_whitespace()
+            .map(|w| w.as_bytes().to_vec()),
+    );
     spawn("/bin/init", &argv, &[], None)
 }
 

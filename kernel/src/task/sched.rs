@@ -46,7 +46,9 @@ impl RunQueue {
     }
 
     fn has_ready_at_or_above(&self, class: usize) -> bool {
-        self.ready[..=class.min(CLASSES - 1)].iter().any(|q| !q.is_empty())
+        self.ready[..=class.min(CLASSES - 1)]
+            .iter()
+            .any(|q| !q.is_empty())
     }
 }
 
@@ -73,10 +75,7 @@ pub fn make_ready(t: Arc<Thread>) {
     t.set_state(State::Ready);
     let class = t.class();
     let mut rq = RQ.lock();
-    let preempt = rq
-        .current
-        .as_ref()
-        .is_none_or(|c| class < c.class());
+    let preempt = rq.current.as_ref().is_none_or(|c| class < c.class());
     rq.ready[class].push_back(t);
     if preempt {
         NEED_RESCHED.store(true, Ordering::Relaxed);
@@ -226,8 +225,9 @@ pub fn schedule() {
                 f.restore();
             }
         }
-        if let Some((_, top)) = next.stack_bounds() {
+        if let Some((lo, top)) = next.stack_bounds() {
             arch::set_kernel_stack(top);
+            crate::backtrace::set_stack_bounds(lo, top);
         }
         if let Some(p) = &next.process {
             p.activate();

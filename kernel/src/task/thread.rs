@@ -146,7 +146,8 @@ impl Thread {
     }
 
     pub fn set_class(&self, class: usize) -> usize {
-        self.class.swap(class.min(wayos_abi::sched::CLASSES - 1), Ordering::Relaxed)
+        self.class
+            .swap(class.min(wayos_abi::sched::CLASSES - 1), Ordering::Relaxed)
     }
 
     pub fn state(&self) -> State {

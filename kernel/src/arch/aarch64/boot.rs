@@ -273,8 +273,10 @@ build_boot_page_tables:
     str     x5, [x1, x2, lsl #3]
 12:
 
-    /* Kernel: level 1 slot 510 (0xffffffff80000000) -> level 2, 2 MiB blocks from x21
-     * covering the image up to __kernel_end. */
+    /* Kernel: level 1 slot 510 (0xffffffff80000000) -> level 2 -> one level 3 table per
+     * 2 MiB up to __kernel_end (consecutive in boot_pt_kernel_l3), 4 KiB pages from _start
+     * with W^X per section: text RX, rodata R, data and .bss RW, all never user-accessible.
+     * The 512 KiB below _start stay unmapped. */
     adrp    x4, boot_pt_kernel_l2
     orr     x2, x4, #3
     str     x2, [x3, #(510 * 8)]
@@ -282,14 +284,36 @@ build_boot_page_tables:
     sub     x5, x5, x21
     sub     x5, x5, #1
     lsr     x5, x5, #21
-    add     x5, x5, #1              /* number of 2 MiB blocks */
-    MOV64   x6, {kernel_block}
-    mov     x7, x21
-8:  orr     x2, x7, x6
+    add     x5, x5, #1              /* number of 2 MiB regions */
+    cmp     x5, #{kernel_l3_tables}
+    b.hi    image_too_big
+    adrp    x6, boot_pt_kernel_l3
+8:  orr     x2, x6, #3
     str     x2, [x4], #8
-    add     x7, x7, #(1 << 21)
+    add     x6, x6, #4096
     subs    x5, x5, #1
     b.ne    8b
+    adrp    x6, boot_pt_kernel_l3
+    adrp    x9, __rodata_start
+    adrp    x10, __data_start
+    adrp    x11, __kernel_end
+    mov     x7, x20                 /* physical page cursor, from _start */
+13: cmp     x7, x11
+    b.hs    15f
+    MOV64   x2, {page_text}
+    cmp     x7, x9
+    b.lo    14f
+    MOV64   x2, {page_rodata}
+    cmp     x7, x10
+    b.lo    14f
+    MOV64   x2, {page_data}
+14: orr     x2, x2, x7
+    sub     x12, x7, x21
+    lsr     x12, x12, #12
+    str     x2, [x6, x12, lsl #3]
+    add     x7, x7, #4096
+    b       13b
+15:
 
     /* Identity map of the GiB holding _start, for the few instructions that turn the MMU
      * on and jump high. */
@@ -308,6 +332,9 @@ build_boot_page_tables:
 .size build_boot_page_tables, . - build_boot_page_tables
 
 .type early_fail, %function
+image_too_big:
+    adr     x0, msg_too_big
+    b       early_fail
 bad_placement:
     adr     x0, msg_placement
     /* fall through */
@@ -330,6 +357,8 @@ msg_placement:
     .asciz  "\r\nWayOS: Image not at a 2 MiB-aligned base + 0x80000; halting\r\n"
 msg_bad_el:
     .asciz  "\r\nWayOS: entered at EL3 or EL0 (need EL2 or EL1); halting\r\n"
+msg_too_big:
+    .asciz  "\r\nWayOS: kernel image larger than the boot page tables cover; halting\r\n"
 msg_dtb_in_bss:
     .asciz  "\r\nWayOS: device tree inside the kernel's .bss; halting\r\n"
     .balign 8
@@ -343,6 +372,7 @@ boot_pt_ttbr1_l0:   .space 4096
 boot_pt_dmap_l1:    .space 4096
 boot_pt_kernel_l1:  .space 4096
 boot_pt_kernel_l2:  .space 4096
+boot_pt_kernel_l3:  .space 4096 * {kernel_l3_tables}
 .global boot_pt_ttbr0_l0
 boot_pt_ttbr0_l0:   .space 4096
 boot_pt_ttbr0_l1:   .space 4096
@@ -364,7 +394,10 @@ boot_stack_top:
     tcr = const mmu::TCR_BOOT,
     dmap_device = const mmu::BLOCK_DEVICE,
     dmap_normal = const mmu::BLOCK_DIRECT_MAP,
-    kernel_block = const mmu::BLOCK_KERNEL,
+    kernel_l3_tables = const mmu::KERNEL_L3_TABLES,
+    page_text = const mmu::PAGE_KERNEL_TEXT,
+    page_rodata = const mmu::PAGE_KERNEL_RODATA,
+    page_data = const mmu::PAGE_KERNEL_DATA,
     identity_block = const mmu::BLOCK_IDENTITY,
     early_uart = const serial::EARLY_UART_PHYS,
     stack_size = const BOOT_STACK_SIZE,

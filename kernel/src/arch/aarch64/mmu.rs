@@ -5,9 +5,10 @@
 //!
 //! - TTBR1 level 0, slot 256 → `boot_pt_dmap_l1`: the direct map, physical 0..512 GiB at
 //!   [`DIRECT_MAP_BASE`] in 1 GiB blocks, never executable.
-//! - TTBR1 level 0, slot 511 → level 1, slot 510 → level 2: the kernel image, virtual
-//!   [`KERNEL_VIRT_BASE`] onto the 2 MiB-aligned physical base the loader chose, in 2 MiB
-//!   blocks, Normal memory, kernel RWX (issue 3 splits text/rodata/data for W^X).
+//! - TTBR1 level 0, slot 511 → level 1, slot 510 → level 2 → level 3: the kernel image,
+//!   virtual [`KERNEL_VIRT_BASE`] + `TEXT_OFFSET` onto the physical address the loader put
+//!   `_start` at, in 4 KiB pages, Normal memory, W^X per section: text RX, rodata R,
+//!   data/.bss RW, never executable (`PAGE_KERNEL_*`).
 //! - TTBR0: an identity map of the GiB holding the image, used only between turning the MMU
 //!   on and jumping to the link address; then TCR_EL1.EPD0 turns TTBR0 walks off and
 //!   [`clear_identity_map`] empties the table, which stays TTBR0's root (the "kernel root"
@@ -66,8 +67,19 @@ const L1_BLOCK_ADDR: u64 = 0x0000_ffff_c000_0000;
 pub const BLOCK_DEVICE: u64 = DESC_BLOCK | (ATTR_DEVICE_NGNRE << 2) | AF | PXN | UXN;
 /// A direct-map block of RAM: Normal write-back, never executable, kernel read/write.
 pub const BLOCK_DIRECT_MAP: u64 = DESC_BLOCK | (ATTR_NORMAL << 2) | SH_INNER | AF | PXN | UXN;
-/// A kernel-image block: Normal, kernel read/write/execute, never user executable.
-pub const BLOCK_KERNEL: u64 = DESC_BLOCK | (ATTR_NORMAL << 2) | SH_INNER | AF | UXN;
+/// Level 3 tables for the kernel image, one per 2 MiB: the image (with `.bss`) may reach
+/// 16 MiB above the 2 MiB-aligned link base.
+pub const KERNEL_L3_TABLES: usize = 8;
+/// A level 3 page descriptor of Normal write-back memory, global, accessed.
+const PAGE_NORMAL: u64 = 0b11 | (ATTR_NORMAL << 2) | SH_INNER | AF;
+/// AP[2]: read-only (AP[1] = 0: EL1 only).
+const AP_RO: u64 = 1 << 7;
+/// Kernel text: read-only, executable at EL1 only.
+pub const PAGE_KERNEL_TEXT: u64 = PAGE_NORMAL | AP_RO | UXN;
+/// Kernel read-only data: never executable.
+pub const PAGE_KERNEL_RODATA: u64 = PAGE_NORMAL | AP_RO | PXN | UXN;
+/// Kernel data and `.bss`: read/write, never executable.
+pub const PAGE_KERNEL_DATA: u64 = PAGE_NORMAL | PXN | UXN;
 /// The temporary identity block: Normal, executable.
 pub const BLOCK_IDENTITY: u64 = DESC_BLOCK | (ATTR_NORMAL << 2) | SH_INNER | AF;
 

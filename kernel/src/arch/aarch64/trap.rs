@@ -265,9 +265,11 @@ trap_common:
     bl      {handler}
     /* fall through */
 
-/* Restores the frame at sp and returns from the exception. IRQs must be masked. */
+/* Restores the frame at sp and returns from the exception. IRQs are masked here (they
+ * must not interrupt between the writes to ELR/SPSR and the eret). */
 .global trap_return
 trap_return:
+    msr     daifset, #2
     add     x8, sp, #{off_q}
     ldp     q0, q1, [x8, #0]
     ldp     q2, q3, [x8, #32]

@@ -59,15 +59,15 @@ impl Context {
     /// `stack_top` (16-byte aligned). `entry` must never return.
     pub fn new(stack_top: usize, entry: extern "C" fn(usize) -> !, arg: usize) -> Self {
         let frame = [
-            0usize,                              // r15
-            0,                                   // r14
-            entry as usize,                      // r13
-            arg,                                 // r12
-            0,                                   // rbx
-            0,                                   // rbp
+            0usize,                                  // r15
+            0,                                       // r14
+            entry as usize,                          // r13
+            arg,                                     // r12
+            0,                                       // rbx
+            0,                                       // rbp
             thread_trampoline as *const () as usize, // return address
-            0,                                   // padding: leaves rsp 16-byte aligned
-            0,                                   //   at the trampoline's call
+            0,                                       // padding: leaves rsp 16-byte aligned
+            0,                                       //   at the trampoline's call
         ];
         let rsp = stack_top - core::mem::size_of_val(&frame);
         // SAFETY: the caller hands over a fresh stack; its top 64 bytes are written once.

@@ -24,7 +24,9 @@ mod uaccess;
 pub use context::{switch, Context};
 pub use cpu::FpuState;
 pub use gdt::set_kernel_stack;
-pub use mmu::{activate as activate_page_table, current_root, flush_all as flush_tlb_all, kernel_root};
+pub use mmu::{
+    activate as activate_page_table, current_root, flush_all as flush_tlb_all, kernel_root,
+};
 pub use mmu::{flush_page as flush_tlb_page, PteFormat};
 pub use power::{halt_forever, power_off};
 pub use serial::serial_write;

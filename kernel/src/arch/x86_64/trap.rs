@@ -263,9 +263,17 @@ pub fn init() {
         // SAFETY: `trap_stub_table` is a read-only table of stub addresses emitted above.
         let stubs = unsafe { &*core::ptr::addr_of!(trap_stub_table) };
         for (vector, &stub) in stubs.iter().enumerate() {
-            let ist = if vector == VEC_DOUBLE_FAULT { DOUBLE_FAULT_IST } else { 0 };
+            let ist = if vector == VEC_DOUBLE_FAULT {
+                DOUBLE_FAULT_IST
+            } else {
+                0
+            };
             // int3 may be used from user mode (debuggers); everything else is kernel-only.
-            let dpl = if vector as u64 == VEC_BREAKPOINT { 3 } else { 0 };
+            let dpl = if vector as u64 == VEC_BREAKPOINT {
+                3
+            } else {
+                0
+            };
             gates[vector] = Gate::interrupt(stub, cs, ist, dpl);
         }
         Idt(gates)
@@ -335,9 +343,23 @@ fn page_fault(frame: &mut TrapFrame) {
             signal::SIGSEGV,
             format_args!(
                 "page fault at {addr:#x} ({}{} {}) pc {:#x}",
-                if access.present { "protection violation on " } else { "unmapped, " },
-                if access.exec { "exec" } else if access.write { "write" } else { "read" },
-                if addr >= wayos_abi::layout::USER_END { "kernel address" } else { "user address" },
+                if access.present {
+                    "protection violation on "
+                } else {
+                    "unmapped, "
+                },
+                if access.exec {
+                    "exec"
+                } else if access.write {
+                    "write"
+                } else {
+                    "read"
+                },
+                if addr >= wayos_abi::layout::USER_END {
+                    "kernel address"
+                } else {
+                    "user address"
+                },
                 frame.rip
             ),
         );

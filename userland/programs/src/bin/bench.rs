@@ -1,0 +1,153 @@
+//! `bench`: the per-operation figures of `cargo xtask bench`, in guest instructions.
+//!
+//! Run under QEMU `-icount shift=0` (one guest instruction per virtual nanosecond), the
+//! guest counter (rdtsc on x86_64, CNTVCT_EL0 on aarch64) counts instructions, so figures
+//! repeat on a noisy host. Prints one JSON line per figure, in the format of
+//! `../shared/bench/linux`, then `bench: done`. `bench true` exits at once (the program
+//! `spawn_exec_wait` starts).
+#![no_std]
+#![no_main]
+
+use libway::abi::{mman, sys};
+use libway::process;
+use libway::{println, Args};
+
+libway::entry!(main);
+
+/// The guest counter.
+fn now() -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: RDTSC is allowed in user mode (CR4.TSD is clear) and touches no memory.
+        unsafe { core::arch::x86_64::_rdtsc() }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        let v: u64;
+        // SAFETY: the kernel lets EL0 read the virtual counter (CNTKCTL_EL1.EL0VCTEN).
+        unsafe {
+            core::arch::asm!("isb", "mrs {}, cntvct_el0", out(reg) v, options(nomem, nostack))
+        };
+        v
+    }
+}
+
+/// Guest instructions per counter tick: 1 for the TSC, 1e9 / CNTFRQ for the generic timer.
+fn instructions_per_tick() -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        1
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        let f: u64;
+        // SAFETY: CNTFRQ_EL0 is readable at EL0 whenever the counter is.
+        unsafe { core::arch::asm!("mrs {}, cntfrq_el0", out(reg) f, options(nomem, nostack)) };
+        (1_000_000_000 / f.max(1)).max(1)
+    }
+}
+
+fn report(name: &str, ticks: u64, ops: u64, unit: &str) {
+    let tenths = ticks * instructions_per_tick() * 10 / ops.max(1);
+    println!(
+        "{{\"system\":\"wayos\",\"bench\":\"{name}\",\"value\":{}.{},\"unit\":\"{unit}\"}}",
+        tenths / 10,
+        tenths % 10
+    );
+}
+
+fn raw(n: usize) -> usize {
+    // SAFETY: getppid takes no arguments and touches no memory.
+    unsafe { libway::sys::call(n, [0; 6]).unwrap_or(0) }
+}
+
+fn main(args: Args) -> i32 {
+    if args.get(1) == Some("true") {
+        return 0;
+    }
+    let self_path = "/bin/bench";
+
+    const N: u64 = 20_000;
+    let t0 = now();
+    for _ in 0..N {
+        core::hint::black_box(raw(sys::GETPPID));
+    }
+    report("null_syscall", now() - t0, N, "instructions/op");
+
+    // Two processes of the same class hand the CPU back and forth with sched_yield; every
+    // round trip of the parent is two switches.
+    const R: u64 = 2_000;
+    match process::fork() {
+        Ok(0) => {
+            for _ in 0..R + 50 {
+                let _ = process::sched_yield();
+            }
+            process::exit(0);
+        }
+        Ok(child) => {
+            let _ = process::sched_yield();
+            let t0 = now();
+            for _ in 0..R {
+                let _ = process::sched_yield();
+            }
+            report("thread_switch", now() - t0, 2 * R, "instructions/switch");
+            let _ = process::waitpid(child as isize, 0);
+        }
+        Err(e) => println!("bench: fork failed: {e}"),
+    }
+
+    const F: u64 = 300;
+    let t0 = now();
+    for _ in 0..F {
+        match process::fork() {
+            Ok(0) => process::exit(0),
+            Ok(pid) => {
+                let _ = process::waitpid(pid as isize, 0);
+            }
+            Err(e) => {
+                println!("bench: fork failed: {e}");
+                return 1;
+            }
+        }
+    }
+    report("fork_exit_wait", now() - t0, F, "instructions/op");
+
+    const E: u64 = 200;
+    let t0 = now();
+    for _ in 0..E {
+        match process::spawn(self_path, &[self_path, "true"], &[]) {
+            Ok(pid) => {
+                let _ = process::waitpid(pid as isize, 0);
+            }
+            Err(e) => {
+                println!("bench: spawn failed: {e}");
+                return 1;
+            }
+        }
+    }
+    report("spawn_exec_wait", now() - t0, E, "instructions/op");
+
+    const SZ: usize = 16 << 20;
+    let flags = mman::MAP_PRIVATE | mman::MAP_ANONYMOUS;
+    match libway::mem::mmap(0, SZ, mman::PROT_READ | mman::PROT_WRITE, flags) {
+        Ok(base) => {
+            let t0 = now();
+            let mut off = 0;
+            while off < SZ {
+                // SAFETY: inside the fresh private mapping of SZ bytes.
+                unsafe { ((base + off) as *mut u8).write_volatile(1) };
+                off += mman::PAGE_SIZE;
+            }
+            report(
+                "page_fault_anon",
+                now() - t0,
+                (SZ / mman::PAGE_SIZE) as u64,
+                "instructions/page",
+            );
+        }
+        Err(e) => println!("bench: mmap failed: {e}"),
+    }
+
+    println!("bench: done");
+    0
+}
