@@ -24,7 +24,7 @@ const GDB_TIMEOUT: Duration = Duration::from_secs(180);
 const EXIT_TIMEOUT: Duration = Duration::from_secs(60);
 const TAIL: usize = 40;
 /// Every suite a test boot must report, in the kernel or from init.
-const SUITES: [&str; 4] = ["boottest", "vmtest", "badsys", "faulttest"];
+const SUITES: [&str; 5] = ["boottest", "vmtest", "badsys", "faulttest", "proctest"];
 /// What init prints after the last suite.
 const INIT_DONE: &str = "init: tests done";
 

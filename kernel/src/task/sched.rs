@@ -189,20 +189,24 @@ pub fn schedule() {
         let prev = rq.current.take().expect("scheduler initialised");
         let still_running = prev.state() == State::Running;
         let idle = rq.idle.clone().expect("idle thread");
+        let prev_is_idle = Arc::ptr_eq(&prev, &idle);
+        // Requeue a preempted or yielding thread before picking, so a thread of a higher
+        // class than everything else that is ready keeps the CPU.
+        if still_running && !prev_is_idle {
+            prev.set_state(State::Ready);
+            let class = prev.class();
+            rq.ready[class].push_back(prev.clone());
+        }
         let next = match rq.pick() {
             Some(n) => n,
-            None if still_running => prev.clone(),
             None => idle.clone(),
         };
         if Arc::ptr_eq(&prev, &next) {
+            prev.set_state(State::Running);
             rq.current = Some(prev);
             None
         } else {
-            if still_running && !Arc::ptr_eq(&prev, &idle) {
-                prev.set_state(State::Ready);
-                let class = prev.class();
-                rq.ready[class].push_back(prev.clone());
-            } else if still_running {
+            if prev_is_idle && still_running {
                 prev.set_state(State::Ready);
             } else if prev.state() == State::Dead {
                 rq.dead.push(prev.clone());

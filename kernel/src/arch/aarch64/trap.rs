@@ -5,7 +5,7 @@
 //! TPIDR_EL0) and calls [`aarch64_trap`]; `trap_return` restores the frame and `eret`s.
 //! The stub also builds a frame record `[interrupted x29, ELR]` and points x29 at it, so a
 //! backtrace taken in a handler continues into the code that trapped (for a trap from EL0
-//! the record's link is 0: the chain ends there instead of reading user memory).
+//! the record is `[0, 0]`: the chain ends there instead of reading user memory).
 //!
 //! Stacks: the kernel always runs on SP_EL1 (SPSel = 1), so a trap from EL1 pushes its
 //! frame below the interrupted kernel SP, and a trap from EL0 pushes it below whatever
@@ -57,8 +57,8 @@ pub struct TrapFrame {
     pub esr: u64,
     /// Fault address register (meaningful for aborts and alignment faults).
     pub far: u64,
-    /// `[interrupted x29, elr]` (`[0, elr]` from EL0): the frame record the handler's
-    /// frame chain passes through.
+    /// `[interrupted x29, elr]` (`[0, 0]` from EL0): the frame record the handler's frame
+    /// chain passes through.
     pub record: [u64; 2],
     pub fpcr: u64,
     pub fpsr: u64,
@@ -231,14 +231,16 @@ trap_common:
     mrs     x6, tpidr_el0
     str     x6, [sp, #{off_tpidr}]
     mov     x7, xzr
+    mov     x6, xzr
     b       2f
 1:  /* From EL1: the SP before this frame; chain to the interrupted frame. */
     add     x1, sp, #{frame_size}
     mov     x7, x29
+    mov     x6, x2
 2:  stp     x1, x2, [sp, #248]
     stp     x3, x4, [sp, #264]
     str     x5, [sp, #280]
-    stp     x7, x2, [sp, #288]
+    stp     x7, x6, [sp, #288]
     add     x29, sp, #288
     mrs     x6, fpcr
     mrs     x7, fpsr

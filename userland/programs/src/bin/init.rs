@@ -20,7 +20,12 @@ use alloc::string::String;
 libway::entry!(main);
 
 /// The in-guest suites, in the order they run.
-const TESTS: [&str; 3] = ["/bin/vmtest", "/bin/badsys", "/bin/faulttest"];
+const TESTS: [&str; 4] = [
+    "/bin/vmtest",
+    "/bin/badsys",
+    "/bin/faulttest",
+    "/bin/proctest",
+];
 
 /// Kernel command-line word that runs the benchmarks instead of the tests.
 const BENCH_FLAG: &str = "wayos.bench";

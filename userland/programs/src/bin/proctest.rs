@@ -1,0 +1,312 @@
+//! `proctest`: processes and scheduling as user programs see them.
+//!
+//! Checks zombies and reaping, WNOHANG, orphans re-parented to init, execve passing argv
+//! and envp, nanosleep really sleeping, timer preemption of a busy process, priority
+//! classes, and FP/SIMD registers surviving context switches. Expected values are computed
+//! here, independently of the kernel (patterns, exit codes, elapsed-time bounds).
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::format;
+
+use libway::abi::{mman, sched, wait::WNOHANG};
+use libway::process;
+use libway::suite::{expect_exit, in_child, wait_for, Check, Suite, CHILD_TIMEOUT_MS};
+use libway::time::{monotonic_ns, sleep_ms};
+use libway::Args;
+
+libway::entry!(main);
+
+const SELF: &str = "/bin/proctest";
+const EXEC_CHILD: &str = "exec-child";
+
+fn main(args: Args) -> i32 {
+    if args.get(1) == Some(EXEC_CHILD) {
+        return exec_child(&args);
+    }
+    let mut s = Suite::new("proctest");
+    s.check("zombie_is_reaped_once", zombie_is_reaped_once());
+    s.check("wnohang_does_not_block", wnohang_does_not_block());
+    s.check("orphans_go_to_init", orphans_go_to_init());
+    s.check("execve_passes_args_and_env", execve_passes_args_and_env());
+    s.check("nanosleep_sleeps", nanosleep_sleeps());
+    s.check("busy_process_is_preempted", busy_process_is_preempted());
+    s.check("priority_classes", priority_classes());
+    s.check(
+        "fp_registers_survive_switches",
+        fp_registers_survive_switches(),
+    );
+    s.finish()
+}
+
+fn zombie_is_reaped_once() -> Check {
+    let pid = match process::fork() {
+        Ok(0) => process::exit(7),
+        Ok(pid) => pid,
+        Err(e) => return Err(format!("fork: {e}")),
+    };
+    // Let it become a zombie before anyone waits.
+    let _ = sleep_ms(30);
+    let (got, status) = process::waitpid(pid as isize, 0).map_err(|e| format!("wait: {e}"))?;
+    if got != pid {
+        return Err(format!("wait returned {got}, expected {pid}"));
+    }
+    expect_exit(status, 7)?;
+    match process::waitpid(pid as isize, 0) {
+        Err(e) if e.code() == libway::abi::errno::ECHILD => Ok(()),
+        other => Err(format!("second wait: {other:?}, expected ECHILD")),
+    }
+}
+
+fn wnohang_does_not_block() -> Check {
+    let pid = match process::fork() {
+        Ok(0) => {
+            let _ = sleep_ms(100);
+            process::exit(3)
+        }
+        Ok(pid) => pid,
+        Err(e) => return Err(format!("fork: {e}")),
+    };
+    match process::waitpid(pid as isize, WNOHANG) {
+        Ok((0, _)) => {}
+        other => return Err(format!("WNOHANG on a running child gave {other:?}")),
+    }
+    expect_exit(wait_for(pid, CHILD_TIMEOUT_MS)?, 3)
+}
+
+/// A child forks a grandchild and exits; the grandchild must see init (pid 1) as its
+/// parent and reports that through a shared page.
+fn orphans_go_to_init() -> Check {
+    let flags = mman::MAP_SHARED | mman::MAP_ANONYMOUS;
+    let page = libway::mem::mmap(
+        0,
+        mman::PAGE_SIZE,
+        mman::PROT_READ | mman::PROT_WRITE,
+        flags,
+    )
+    .map_err(|e| format!("mmap: {e}"))?;
+    let slot = page as *mut usize;
+    // SAFETY: `page` is a fresh shared RW page of this process.
+    unsafe { slot.write_volatile(usize::MAX) };
+    let status = in_child(|| match process::fork() {
+        Ok(0) => {
+            for _ in 0..500 {
+                if process::getppid() == Ok(1) {
+                    break;
+                }
+                let _ = sleep_ms(2);
+            }
+            let ppid = process::getppid().unwrap_or(0);
+            // SAFETY: the shared page is inherited across fork.
+            unsafe { slot.write_volatile(ppid) };
+            process::exit(0)
+        }
+        Ok(_) => 0,
+        Err(_) => 1,
+    })?;
+    expect_exit(status, 0)?;
+    for _ in 0..1000 {
+        // SAFETY: as above.
+        let v = unsafe { slot.read_volatile() };
+        if v != usize::MAX {
+            return if v == 1 {
+                Ok(())
+            } else {
+                Err(format!("the orphan's parent is {v}, expected init (1)"))
+            };
+        }
+        let _ = sleep_ms(2);
+    }
+    Err("the grandchild never reported".into())
+}
+
+fn exec_child(args: &Args) -> i32 {
+    let ok = args.len() == 3
+        && args.get(2) == Some("two words é")
+        && libway::env::var("WAYOS_T") == Some("1=2");
+    if ok {
+        42
+    } else {
+        1
+    }
+}
+
+fn execve_passes_args_and_env() -> Check {
+    let status = in_child(|| {
+        let e = process::execve(SELF, &[SELF, EXEC_CHILD, "two words é"], &["WAYOS_T=1=2"]);
+        libway::eprintln!("proctest: execve failed: {e}");
+        2
+    })?;
+    expect_exit(status, 42)
+}
+
+fn nanosleep_sleeps() -> Check {
+    let t0 = monotonic_ns().map_err(|e| format!("clock: {e}"))?;
+    sleep_ms(50).map_err(|e| format!("sleep: {e}"))?;
+    let dt = monotonic_ns().map_err(|e| format!("clock: {e}"))? - t0;
+    if (50_000_000..5_000_000_000).contains(&dt) {
+        Ok(())
+    } else {
+        Err(format!("a 50 ms sleep took {dt} ns"))
+    }
+}
+
+/// A child spins for a long time without yielding; the parent's short sleep must still
+/// end long before the child's spin does, which only timer preemption allows.
+fn busy_process_is_preempted() -> Check {
+    const SPIN_NS: u64 = 2_000_000_000;
+    let pid = match process::fork() {
+        Ok(0) => {
+            let t0 = monotonic_ns().unwrap_or(0);
+            while monotonic_ns().unwrap_or(u64::MAX) - t0 < SPIN_NS {
+                core::hint::spin_loop();
+            }
+            process::exit(0)
+        }
+        Ok(pid) => pid,
+        Err(e) => return Err(format!("fork: {e}")),
+    };
+    let t0 = monotonic_ns().map_err(|e| format!("clock: {e}"))?;
+    let _ = sleep_ms(20);
+    let dt = monotonic_ns().map_err(|e| format!("clock: {e}"))? - t0;
+    let child_done = process::waitpid(pid as isize, WNOHANG).map(|(p, _)| p == pid);
+    expect_exit(wait_for(pid, CHILD_TIMEOUT_MS)?, 0)?;
+    if child_done == Ok(true) {
+        return Err("the busy child finished before the sleeper ran again".into());
+    }
+    if dt < SPIN_NS / 2 {
+        Ok(())
+    } else {
+        Err(format!("a 20 ms sleep took {dt} ns next to a busy process"))
+    }
+}
+
+/// set_priority returns the previous class; a HIGH child runs to completion before its
+/// NORMAL parent gets the CPU back, so its shared-page stamp is written first.
+fn priority_classes() -> Check {
+    let prev = process::set_priority(sched::LOW).map_err(|e| format!("set LOW: {e}"))?;
+    let back = process::set_priority(prev).map_err(|e| format!("restore: {e}"))?;
+    if prev != sched::NORMAL || back != sched::LOW {
+        return Err(format!("classes reported {prev} then {back}"));
+    }
+    let flags = mman::MAP_SHARED | mman::MAP_ANONYMOUS;
+    let page = libway::mem::mmap(
+        0,
+        mman::PAGE_SIZE,
+        mman::PROT_READ | mman::PROT_WRITE,
+        flags,
+    )
+    .map_err(|e| format!("mmap: {e}"))?;
+    let order = page as *mut u32;
+    // SAFETY: a fresh shared RW page.
+    unsafe { order.write_volatile(0) };
+    let pid = match process::fork() {
+        Ok(0) => {
+            let _ = process::set_priority(sched::HIGH);
+            // Give the parent every chance to run if classes were ignored.
+            for _ in 0..20 {
+                let _ = process::sched_yield();
+            }
+            // SAFETY: shared page inherited across fork.
+            unsafe { order.write_volatile(order.read_volatile() * 10 + 1) };
+            process::exit(0)
+        }
+        Ok(pid) => pid,
+        Err(e) => return Err(format!("fork: {e}")),
+    };
+    for _ in 0..20 {
+        let _ = process::sched_yield();
+    }
+    // SAFETY: as above.
+    unsafe { order.write_volatile(order.read_volatile() * 10 + 2) };
+    expect_exit(wait_for(pid, CHILD_TIMEOUT_MS)?, 0)?;
+    // SAFETY: as above.
+    match unsafe { order.read_volatile() } {
+        12 => Ok(()),
+        v => Err(format!(
+            "write order {v}, expected the HIGH child first (12)"
+        )),
+    }
+}
+
+/// Fills the FP/SIMD registers with a pattern derived from `seed`, yields many times (so
+/// other processes with other patterns run in between), and checks the registers.
+fn fp_roundtrip(seed: u64) -> bool {
+    let mut out = [0u64; 2];
+    for round in 0..50u64 {
+        let v = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ round;
+        set_fp(v);
+        let _ = process::sched_yield();
+        get_fp(&mut out);
+        if out != [v, !v] {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(target_arch = "x86_64")]
+fn set_fp(v: u64) {
+    let pair = [v, !v];
+    // SAFETY: loads 16 bytes from a local array into xmm8 and xmm15, which nothing else in
+    // this program uses (it is compiled soft-float), so only a context switch can change them.
+    unsafe {
+        core::arch::asm!("movdqu xmm8, [{p}]", "movdqu xmm15, [{p}]", p = in(reg) pair.as_ptr(), out("xmm8") _, out("xmm15") _);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn get_fp(out: &mut [u64; 2]) {
+    let mut a = [0u64; 2];
+    let mut b = [0u64; 2];
+    // SAFETY: stores xmm8/xmm15 into local arrays.
+    unsafe {
+        core::arch::asm!("movdqu [{a}], xmm8", "movdqu [{b}], xmm15", a = in(reg) a.as_mut_ptr(), b = in(reg) b.as_mut_ptr());
+    }
+    *out = if a == b { a } else { [0, 0] };
+}
+
+#[cfg(target_arch = "aarch64")]
+fn set_fp(v: u64) {
+    // SAFETY: writes v8..v31's low lanes through general registers; nothing but the
+    // context switch may change them until get_fp reads them back.
+    unsafe {
+        core::arch::asm!(
+            "fmov d20, {lo}", "mov v20.d[1], {hi}", "fmov d31, {lo}", "mov v31.d[1], {hi}",
+            lo = in(reg) v, hi = in(reg) !v, out("v20") _, out("v31") _,
+        );
+    }
+}
+
+#[cfg(target_arch = "aarch64")]
+fn get_fp(out: &mut [u64; 2]) {
+    let (lo, hi, lo2, hi2): (u64, u64, u64, u64);
+    // SAFETY: reads v20/v31 into general registers.
+    unsafe {
+        core::arch::asm!(
+            "fmov {lo}, d20", "mov {hi}, v20.d[1]", "fmov {lo2}, d31", "mov {hi2}, v31.d[1]",
+            lo = out(reg) lo, hi = out(reg) hi, lo2 = out(reg) lo2, hi2 = out(reg) hi2,
+        );
+    }
+    *out = if (lo, hi) == (lo2, hi2) {
+        [lo, hi]
+    } else {
+        [0, 0]
+    };
+}
+
+fn fp_registers_survive_switches() -> Check {
+    let pid = match process::fork() {
+        Ok(0) => process::exit(if fp_roundtrip(0xc0ffee) { 0 } else { 1 }),
+        Ok(pid) => pid,
+        Err(e) => return Err(format!("fork: {e}")),
+    };
+    let mine = fp_roundtrip(0xdecaf);
+    let theirs = wait_for(pid, CHILD_TIMEOUT_MS)?;
+    if !mine {
+        return Err("the parent's FP registers changed across a switch".into());
+    }
+    expect_exit(theirs, 0).map_err(|e| format!("child: {e}"))
+}
