@@ -17,11 +17,8 @@ impl Errno {
     pub const ENOEXEC: Self = Self(errno::ENOEXEC);
     pub const EBADF: Self = Self(errno::EBADF);
     pub const ECHILD: Self = Self(errno::ECHILD);
-    pub const EAGAIN: Self = Self(errno::EAGAIN);
     pub const ENOMEM: Self = Self(errno::ENOMEM);
-    pub const EACCES: Self = Self(errno::EACCES);
     pub const EFAULT: Self = Self(errno::EFAULT);
-    pub const EEXIST: Self = Self(errno::EEXIST);
     pub const EINVAL: Self = Self(errno::EINVAL);
     pub const ENAMETOOLONG: Self = Self(errno::ENAMETOOLONG);
     pub const ENOSYS: Self = Self(errno::ENOSYS);

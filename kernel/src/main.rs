@@ -88,8 +88,11 @@ fn testing() -> bool {
 /// first, then QEMU gets the verdict: `success` and no boot-test failures.
 pub fn shutdown(success: bool) -> ! {
     log::info!(
-        "shutdown requested ({})",
-        if success { "success" } else { "failure" }
+        "shutdown requested ({}): {} ticks, {} context switches, {} processes in the table",
+        if success { "success" } else { "failure" },
+        task::sched::ticks(),
+        task::sched::switches(),
+        task::process::count()
     );
     if testing() {
         if let Some(what) = boot::info().and_then(|b| cmdline::get(b.cmdline(), harness::CRASH_KEY))

@@ -39,12 +39,12 @@ pub fn sys_mmap(
         // File mappings need open files (issue 5); until then no descriptor is valid.
         return Err(Errno::EBADF);
     }
-    if len == 0 || offset % PAGE_SIZE != 0 {
+    if len == 0 || !offset.is_multiple_of(PAGE_SIZE) {
         return Err(Errno::EINVAL);
     }
     let prot = prot(prot_bits)?;
     let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
-    if fixed && addr % PAGE_SIZE != 0 {
+    if fixed && !addr.is_multiple_of(PAGE_SIZE) {
         return Err(Errno::EINVAL);
     }
     let req = MapRequest {
@@ -59,14 +59,14 @@ pub fn sys_mmap(
 }
 
 pub fn sys_munmap(addr: usize, len: usize) -> KResult<usize> {
-    if addr % PAGE_SIZE != 0 || len == 0 {
+    if !addr.is_multiple_of(PAGE_SIZE) || len == 0 {
         return Err(Errno::EINVAL);
     }
     with_space(|s| s.munmap(addr, len)).map(|_| 0)
 }
 
 pub fn sys_mprotect(addr: usize, len: usize, prot_bits: usize) -> KResult<usize> {
-    if addr % PAGE_SIZE != 0 {
+    if !addr.is_multiple_of(PAGE_SIZE) {
         return Err(Errno::EINVAL);
     }
     let prot = prot(prot_bits)?;

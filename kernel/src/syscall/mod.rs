@@ -129,23 +129,30 @@ fn read_strings(ptr: usize, count: usize, budget: &mut usize) -> KResult<Vec<Vec
     Ok(out)
 }
 
-fn read_exec_args(a: [usize; 6]) -> KResult<(alloc::string::String, Vec<Vec<u8>>, Vec<Vec<u8>>)> {
+/// A program path with its argument and environment strings, copied in from the caller.
+struct ExecArgs {
+    path: alloc::string::String,
+    argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+}
+
+fn read_exec_args(a: [usize; 6]) -> KResult<ExecArgs> {
     let path = read_path(a[0], a[1])?;
     let mut budget = ARG_MAX_BYTES;
     let argv = read_strings(a[2], a[3], &mut budget)?;
     let envp = read_strings(a[4], a[5], &mut budget)?;
-    Ok((path, argv, envp))
+    Ok(ExecArgs { path, argv, envp })
 }
 
 fn sys_execve(frame: &mut TrapFrame, a: [usize; 6]) -> KResult<()> {
-    let (path, argv, envp) = read_exec_args(a)?;
-    task::exec(frame, &path, &argv, &envp)
+    let e = read_exec_args(a)?;
+    task::exec(frame, &e.path, &e.argv, &e.envp)
 }
 
 fn sys_spawn(a: [usize; 6]) -> KResult<usize> {
-    let (path, argv, envp) = read_exec_args(a)?;
+    let e = read_exec_args(a)?;
     let parent = task::current_process();
-    task::spawn(&path, &argv, &envp, parent.as_ref()).map(|p| p as usize)
+    task::spawn(&e.path, &e.argv, &e.envp, parent.as_ref()).map(|p| p as usize)
 }
 
 fn sys_wait(pid: isize, status_ptr: usize, options: usize) -> KResult<usize> {

@@ -157,9 +157,10 @@ pub fn exit_current(status: i32) -> ! {
 pub fn kill_current(sig: i32, why: fmt::Arguments<'_>) -> ! {
     if let Some(p) = current_process() {
         log::warn!(
-            "pid {} ({}) killed by {}: {}",
+            "pid {} ({}, thread {}) killed by {}: {}",
             p.pid,
             p.name.lock().as_str(),
+            sched::current().tid,
             signal_name(sig),
             why
         );
