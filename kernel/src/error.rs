@@ -17,6 +17,7 @@ impl Errno {
     pub const ENOEXEC: Self = Self(errno::ENOEXEC);
     pub const EBADF: Self = Self(errno::EBADF);
     pub const ECHILD: Self = Self(errno::ECHILD);
+    pub const EAGAIN: Self = Self(errno::EAGAIN);
     pub const ENOMEM: Self = Self(errno::ENOMEM);
     pub const EFAULT: Self = Self(errno::EFAULT);
     pub const EINVAL: Self = Self(errno::EINVAL);

@@ -1,10 +1,13 @@
 //! The page-fault entry point the arch trap code calls.
 
 pub use super::space::Access;
+use super::space::FaultOutcome;
 
 /// Tries to resolve a fault at `addr` in the current process's address space. Returns
 /// false when the access is not allowed or there is no user process (the trap code then
-/// kills the process, or for a kernel fault applies a user-copy fixup or panics).
+/// kills the process, or for a kernel fault applies a user-copy fixup or panics). A user
+/// fault that is allowed but finds no memory left kills the process with SIGKILL here:
+/// user memory never takes the kernel's reserve, so the kernel itself keeps running.
 pub fn handle_page_fault(addr: usize, access: Access) -> bool {
     if addr >= wayos_abi::layout::USER_END {
         return false;
@@ -14,12 +17,23 @@ pub fn handle_page_fault(addr: usize, access: Access) -> bool {
     };
     // A fault while this space's lock is held (never done across user copies) would
     // deadlock; try_lock turns that bug into a SIGSEGV/EFAULT instead.
-    let Some(mut guard) = p.space.try_lock() else {
-        log::error!("page fault at {addr:#x} while the address space was locked");
-        return false;
+    let outcome = {
+        let Some(mut guard) = p.space.try_lock() else {
+            log::error!("page fault at {addr:#x} while the address space was locked");
+            return false;
+        };
+        match guard.as_mut() {
+            Some(space) => space.handle_fault(addr, access),
+            None => FaultOutcome::Denied,
+        }
     };
-    match guard.as_mut() {
-        Some(space) => space.handle_fault(addr, access),
-        None => false,
+    match outcome {
+        FaultOutcome::Resolved => true,
+        FaultOutcome::Denied => false,
+        FaultOutcome::OutOfMemory if access.user => crate::task::kill_current(
+            wayos_abi::signal::SIGKILL,
+            format_args!("out of memory at {addr:#x}"),
+        ),
+        FaultOutcome::OutOfMemory => false,
     }
 }

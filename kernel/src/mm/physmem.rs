@@ -40,9 +40,22 @@ impl PhysMem for KernelPhysMem {
     }
 }
 
+/// Frames user memory may never take, so the kernel heap (which allocates infallibly in
+/// many places) can still grow when a program has eaten everything else.
+pub const KERNEL_RESERVE_PAGES: usize = 2048;
+
+/// A frame for user memory or user page tables, refused when only the kernel's reserve
+/// is left.
+fn alloc_user_page() -> Option<u64> {
+    if pmm::free_pages() <= KERNEL_RESERVE_PAGES {
+        return None;
+    }
+    pmm::alloc_page()
+}
+
 /// A zeroed 4 KiB frame with reference count 1.
 pub fn alloc_zeroed() -> Option<u64> {
-    let pa = pmm::alloc_page()?;
+    let pa = alloc_user_page()?;
     // SAFETY: a fresh frame from the PMM, owned by us, mapped by the direct map.
     unsafe { core::ptr::write_bytes(direct(pa) as *mut u8, 0, 4096) };
     Some(pa)
@@ -50,7 +63,7 @@ pub fn alloc_zeroed() -> Option<u64> {
 
 /// Copies one 4 KiB frame into a new one.
 pub fn alloc_copy(from: u64) -> Option<u64> {
-    let pa = pmm::alloc_page()?;
+    let pa = alloc_user_page()?;
     // SAFETY: `from` is a live frame, `pa` a fresh one; both are direct-mapped pages.
     unsafe {
         core::ptr::copy_nonoverlapping(direct(from) as *const u8, direct(pa) as *mut u8, 4096)

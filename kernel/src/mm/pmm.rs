@@ -252,6 +252,15 @@ pub fn alloc_page() -> Option<u64> {
         .map(|f| f.start().as_u64())
 }
 
+/// Free 4 KiB frames across all tiers.
+pub fn free_pages() -> usize {
+    Tier::ALL
+        .iter()
+        .filter_map(|&t| stats(t))
+        .map(|s| s.free_pages())
+        .sum()
+}
+
 /// Frees one 4 KiB frame from [`alloc_page`].
 pub fn free_page(pa: u64) {
     if let Err(e) = free_frames(Frame::containing(PhysAddr::new(pa)), 0) {

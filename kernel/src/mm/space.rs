@@ -60,6 +60,17 @@ pub struct Access {
     pub present: bool,
 }
 
+/// What a page fault came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultOutcome {
+    /// The page is there now; retry the access.
+    Resolved,
+    /// The access is not allowed (no VMA, guard page, wrong permission).
+    Denied,
+    /// Allowed, but no memory was left to back it.
+    OutOfMemory,
+}
+
 pub struct AddressSpace {
     table: PageTable<PteFormat>,
     vmas: VmaMap,
@@ -267,10 +278,9 @@ impl AddressSpace {
     }
 
     /// Resolves a fault at `addr`: demand-zero, shared-object pages, copy-on-write.
-    /// Returns false when the access is not allowed (the caller delivers SIGSEGV).
-    pub fn handle_fault(&mut self, addr: usize, access: Access) -> bool {
+    pub fn handle_fault(&mut self, addr: usize, access: Access) -> FaultOutcome {
         let Some(vma) = self.vmas.lookup(addr as u64).copied() else {
-            return false;
+            return FaultOutcome::Denied;
         };
         let allowed = match vma.kind {
             VmaKind::Guard => false,
@@ -279,10 +289,13 @@ impl AddressSpace {
             _ => !vma.prot.is_none(),
         };
         if !allowed {
-            return false;
+            return FaultOutcome::Denied;
         }
-        self.fault_in(addr, vma.prot, vma.kind, access.write)
-            .is_ok()
+        match self.fault_in(addr, vma.prot, vma.kind, access.write) {
+            Ok(_) => FaultOutcome::Resolved,
+            Err(Errno::ENOMEM) => FaultOutcome::OutOfMemory,
+            Err(_) => FaultOutcome::Denied,
+        }
     }
 
     /// Makes the page at `addr` present (and private-writable when `write`), whatever the

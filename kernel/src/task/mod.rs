@@ -71,6 +71,20 @@ fn start_user_thread(
     Ok(())
 }
 
+/// Most processes (zombies included) at once; beyond it fork and spawn fail with EAGAIN.
+pub const MAX_PROCESSES: usize = 4096;
+
+/// Refuses a new process when the table is full or memory is down to the kernel's
+/// reserve, so a fork bomb gets EAGAIN instead of starving the kernel heap.
+fn admit_new_process() -> KResult<()> {
+    if process::count() >= MAX_PROCESSES
+        || crate::mm::pmm::free_pages() <= crate::mm::physmem::KERNEL_RESERVE_PAGES
+    {
+        return Err(Errno::EAGAIN);
+    }
+    Ok(())
+}
+
 /// A new process running the program at `path`.
 pub fn spawn(
     path: &str,
@@ -78,6 +92,7 @@ pub fn spawn(
     envp: &[Vec<u8>],
     parent: Option<&Arc<Process>>,
 ) -> KResult<Pid> {
+    admit_new_process()?;
     let image = crate::fs::read_file(path)?;
     let loaded = loader::load(image, argv, envp)?;
     let p = Process::create(path, loaded.space, parent);
@@ -90,6 +105,7 @@ pub fn spawn(
 
 /// Duplicates the calling process; the child resumes from `frame` with result 0.
 pub fn fork(frame: &TrapFrame) -> KResult<Pid> {
+    admit_new_process()?;
     let me = sched::current();
     let parent = me.process.clone().ok_or(Errno::EPERM)?;
     let space = {

@@ -2,7 +2,8 @@
 //!
 //! Checks zombies and reaping, WNOHANG, orphans re-parented to init, execve passing argv
 //! and envp, nanosleep really sleeping, timer preemption of a busy process, priority
-//! classes, and FP/SIMD registers surviving context switches. Expected values are computed
+//! classes, FP/SIMD registers surviving context switches, and a memory hog being killed
+//! without harm to the kernel. Expected values are computed
 //! here, independently of the kernel (patterns, exit codes, elapsed-time bounds).
 #![no_std]
 #![no_main]
@@ -38,6 +39,7 @@ fn main(args: Args) -> i32 {
         "fp_registers_survive_switches",
         fp_registers_survive_switches(),
     );
+    s.check("memory_hog_is_killed", memory_hog_is_killed());
     s.finish()
 }
 
@@ -309,4 +311,28 @@ fn fp_registers_survive_switches() -> Check {
         return Err("the parent's FP registers changed across a switch".into());
     }
     expect_exit(theirs, 0).map_err(|e| format!("child: {e}"))
+}
+
+/// A child that touches more memory than the machine has is killed (SIGKILL, out of
+/// memory) instead of taking the kernel down; afterwards the memory is back and the
+/// system still forks.
+fn memory_hog_is_killed() -> Check {
+    const HOG: usize = 4 << 30;
+    let status = in_child(|| {
+        let flags = mman::MAP_PRIVATE | mman::MAP_ANONYMOUS;
+        let Ok(base) = libway::mem::mmap(0, HOG, mman::PROT_READ | mman::PROT_WRITE, flags) else {
+            return 3;
+        };
+        let mut off = 0;
+        while off < HOG {
+            // SAFETY: inside the private mapping just made.
+            unsafe { ((base + off) as *mut u8).write_volatile(1) };
+            off += mman::PAGE_SIZE;
+        }
+        4
+    })?;
+    if !status.killed_by(libway::abi::signal::SIGKILL) {
+        return Err(format!("the hog {status}, expected killed by SIGKILL"));
+    }
+    expect_exit(in_child(|| 0)?, 0).map_err(|e| format!("after the hog: {e}"))
 }
