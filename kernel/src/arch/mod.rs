@@ -27,8 +27,8 @@
 //! - `set_kernel_stack(top)`: the stack traps from user mode enter on.
 //!
 //! User mode
-//! - `TrapFrame`: saved user registers with `new_user(pc, sp, [a0..a3])`, `from_user`,
-//!   `pc`, `sp`, `syscall_number`, `syscall_args`, `set_syscall_return`; `Clone`.
+//! - `TrapFrame`: saved user registers with `new_user(pc, sp, [a0..a3])`, `came_from_user`,
+//!   `syscall_number`, `syscall_args`, `set_syscall_return`; `Clone`.
 //! - `enter_user(*const TrapFrame) -> !`: start user mode from a frame at the top of the
 //!   current kernel stack.
 //! - `user_copy(dst, src, len) -> bool`: copy where one side is user memory (already range

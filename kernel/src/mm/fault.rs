@@ -29,7 +29,17 @@ pub fn handle_page_fault(addr: usize, access: Access) -> bool {
     };
     match outcome {
         FaultOutcome::Resolved => true,
-        FaultOutcome::Denied => false,
+        FaultOutcome::Denied => {
+            log::debug!(
+                "page fault at {addr:#x} denied ({} fault)",
+                if access.present {
+                    "protection"
+                } else {
+                    "translation"
+                }
+            );
+            false
+        }
         FaultOutcome::OutOfMemory if access.user => crate::task::kill_current(
             wayos_abi::signal::SIGKILL,
             format_args!("out of memory at {addr:#x}"),

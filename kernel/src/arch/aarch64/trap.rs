@@ -115,7 +115,7 @@ impl TrapFrame {
 
     /// True when the frame returns to EL0 (SPSR.M = EL0t).
     #[allow(clippy::wrong_self_convention)] // The contract's name (arch/mod.rs).
-    pub fn from_user(&self) -> bool {
+    pub fn came_from_user(&self) -> bool {
         self.spsr & SPSR_MODE_MASK == SPSR_EL0T
     }
     pub fn pc(&self) -> usize {
@@ -385,7 +385,7 @@ extern "C" fn aarch64_trap(frame: &mut TrapFrame, kind: u64) {
         ),
         _ => fatal(kind, frame),
     }
-    if frame.from_user() {
+    if frame.came_from_user() {
         crate::task::user_return();
     }
 }

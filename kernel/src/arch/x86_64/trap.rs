@@ -88,14 +88,8 @@ impl TrapFrame {
         }
     }
 
-    pub fn from_user(&self) -> bool {
+    pub fn came_from_user(&self) -> bool {
         self.cs & 3 == 3
-    }
-    pub fn pc(&self) -> usize {
-        self.rip as usize
-    }
-    pub fn sp(&self) -> usize {
-        self.rsp as usize
     }
     pub fn syscall_number(&self) -> usize {
         self.rax as usize
@@ -307,11 +301,11 @@ extern "C" fn x86_trap(frame: &mut TrapFrame) {
             crate::task::sched::timer_tick();
         }
         VEC_SPURIOUS => {}
-        VEC_BREAKPOINT if !frame.from_user() => {
+        VEC_BREAKPOINT if !frame.came_from_user() => {
             crate::traps::record_breakpoint(frame.rip as usize);
         }
         VEC_PAGE_FAULT => page_fault(frame),
-        v if v < EXCEPTIONS as u64 && frame.from_user() => {
+        v if v < EXCEPTIONS as u64 && frame.came_from_user() => {
             let name = NAMES[v as usize];
             crate::task::kill_current(
                 user_signal(v),
@@ -321,7 +315,7 @@ extern "C" fn x86_trap(frame: &mut TrapFrame) {
         v if v < EXCEPTIONS as u64 => fatal(frame),
         v => log::warn!("unexpected interrupt vector {v}"),
     }
-    if frame.from_user() {
+    if frame.came_from_user() {
         crate::task::user_return();
     }
 }
@@ -338,7 +332,7 @@ fn page_fault(frame: &mut TrapFrame) {
     if crate::mm::fault::handle_page_fault(addr, access) {
         return;
     }
-    if frame.from_user() {
+    if frame.came_from_user() {
         crate::task::kill_current(
             signal::SIGSEGV,
             format_args!(
