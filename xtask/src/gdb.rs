@@ -53,9 +53,9 @@ pub fn batch_command(kernel_elf: &Path, port: u16) -> Command {
 
 /// True when a batch session's output shows the breakpoint hit at the entry function.
 pub fn hit_entry(output: &str) -> bool {
-    let stopped = output
-        .lines()
-        .any(|l| l.contains("Breakpoint 1,") && l.contains(ENTRY_SYMBOL));
+    // The "hit Breakpoint 1," line names the innermost (possibly inlined) frame, so in
+    // optimized builds it may be a callee; `info symbol $pc` names the real function.
+    let stopped = output.lines().any(|l| l.contains("Breakpoint 1,"));
     // `info symbol $pc` prints `kernel_main + 40 in section .text` (past the prologue).
     let at_symbol = output.lines().any(|l| {
         l.strip_prefix(ENTRY_SYMBOL)
