@@ -43,6 +43,7 @@ const CHECKS: &[(&str, Check)] = &[
         heap_huge_request_fails_cleanly,
     ),
     ("kernel_threads_interleave", kernel_threads_interleave),
+    ("pmm_free_counter_matches_stats", pmm_free_counter_matches_stats),
 ];
 
 /// Runs every check, prints one line per check and the summary; returns the failure count.
@@ -573,4 +574,19 @@ fn kernel_threads_interleave(_: &BootInfo) -> Result<(), &'static str> {
         return Err("the threads did not alternate");
     }
     Ok(())
+}
+
+/// The fast free-page counter (used by the page-fault path) agrees with the allocators'
+/// own statistics after everything the earlier checks allocated and freed.
+fn pmm_free_counter_matches_stats(_: &BootInfo) -> Result<(), &'static str> {
+    let from_stats: usize = Tier::ALL
+        .iter()
+        .filter_map(|&t| pmm::stats(t))
+        .map(|s| s.free_pages())
+        .sum();
+    if pmm::free_pages() == from_stats {
+        Ok(())
+    } else {
+        Err("free-page counter and tier statistics disagree")
+    }
 }

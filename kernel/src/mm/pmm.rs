@@ -17,6 +17,7 @@
 //! handed out, so a zero physical address can never name an allocated frame.
 
 use core::mem::size_of;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use spin::Mutex;
 use wayos_kcore::boot_info::{BootInfo, MemoryKind};
@@ -98,6 +99,10 @@ pub const fn block_bytes(order: u8) -> u64 {
 static ALLOCATORS: [Mutex<Option<BuddyAllocator<'static>>>; TIERS] =
     [const { Mutex::new(None) }; TIERS];
 
+/// Free frames across all tiers, kept beside the allocators so the page-fault path can
+/// check the kernel reserve without walking every tier's statistics.
+static FREE_PAGES: AtomicUsize = AtomicUsize::new(0);
+
 /// Builds each tier's allocator from the memory map. Called once by `mm::init`.
 pub fn init(info: &BootInfo) {
     for tier in Tier::ALL {
@@ -119,6 +124,7 @@ pub fn init(info: &BootInfo) {
             alloc.base().addr() + block_bytes(0) * s.span_pages as u64,
             (desc_pages * PAGE_SIZE) >> 10
         );
+        FREE_PAGES.fetch_add(s.free_pages(), Ordering::Relaxed);
         *ALLOCATORS[tier.index()].lock() = Some(alloc);
     }
     if Tier::ALL
@@ -203,10 +209,12 @@ pub fn alloc_frames(tier: Tier, order: u8) -> Result<Frame, OutOfMemory> {
     if order > MAX_ORDER {
         return Err(OutOfMemory { order });
     }
-    match ALLOCATORS[tier.index()].lock().as_mut() {
+    let frame = match ALLOCATORS[tier.index()].lock().as_mut() {
         Some(alloc) => alloc.alloc(order).map(Frame),
         None => Err(OutOfMemory { order }),
-    }
+    }?;
+    FREE_PAGES.fetch_sub(1 << order, Ordering::Relaxed);
+    Ok(frame)
 }
 
 /// As [`alloc_frames`], with the block zero-filled.
@@ -221,7 +229,9 @@ pub fn alloc_frames_zeroed(tier: Tier, order: u8) -> Result<Frame, OutOfMemory> 
 /// Returns the block of `2^order` frames at `frame` to the tier that owns it.
 pub fn free_frames(frame: Frame, order: u8) -> Result<(), FreeError> {
     with_owner(frame.0, |alloc| alloc.free(frame.0, order))
-        .unwrap_or(Err(FreeError::Foreign { pfn: frame.0 }))
+        .unwrap_or(Err(FreeError::Foreign { pfn: frame.0 }))?;
+    FREE_PAGES.fetch_add(1 << order, Ordering::Relaxed);
+    Ok(())
 }
 
 /// The counters of `tier`, or `None` when the tier has no memory.
@@ -254,11 +264,7 @@ pub fn alloc_page() -> Option<u64> {
 
 /// Free 4 KiB frames across all tiers.
 pub fn free_pages() -> usize {
-    Tier::ALL
-        .iter()
-        .filter_map(|&t| stats(t))
-        .map(|s| s.free_pages())
-        .sum()
+    FREE_PAGES.load(Ordering::Relaxed)
 }
 
 /// Frees one 4 KiB frame from [`alloc_page`].
