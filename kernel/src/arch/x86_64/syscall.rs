@@ -1,5 +1,6 @@
 //! SYSCALL entry: builds the same `TrapFrame` an interrupt does and calls the generic
-//! dispatcher; returns through the common trap exit (`iretq`).
+//! dispatcher; returns with SYSRET, or through the common trap exit (`iretq`) when the
+//! frame is no longer a plain syscall frame (execve replaced it) or SYSRET would be unsafe.
 //!
 //! On entry the CPU has user GS and stack: `swapgs` reaches the per-CPU block (layout in
 //! `gdt::PerCpu`), whose slot 8 keeps the user rsp and slot 16 holds the running thread's
@@ -13,7 +14,7 @@ use x86_64::structures::gdt::SegmentSelector;
 use x86_64::VirtAddr;
 
 use super::gdt::{KERNEL_CS, KERNEL_SS, USER_CS, USER_SS};
-use super::trap::TrapFrame;
+use super::trap::{TrapFrame, VEC_SYSCALL};
 
 global_asm!(
     r#"
@@ -30,7 +31,7 @@ syscall_entry:
     push {user_cs}
     push rcx
     push 0
-    push 0x100
+    push {vec_syscall}
     push r15
     push r14
     push r13
@@ -53,12 +54,42 @@ syscall_entry:
     cld
     call {handler}
     add rsp, 16
-    jmp trap_return
+    // Fast path: a frame still marked as this syscall's, returning to a user-half rip,
+    // leaves with sysretq (rcx = rip, r11 = rflags, as the ABI clobbers them anyway).
+    // Anything else (a frame execve replaced, a non-canonical rip that would make
+    // sysretq fault in kernel mode) takes the general iretq exit.
+    cmp qword ptr [rsp + 15*8], {vec_syscall}
+    jne trap_return
+    mov rcx, [rsp + 17*8]
+    mov r11, 0x00007fffffffffff
+    cmp rcx, r11
+    ja trap_return
+    pop rax
+    pop rbx
+    add rsp, 8
+    pop rdx
+    pop rsi
+    pop rdi
+    pop rbp
+    pop r8
+    pop r9
+    pop r10
+    add rsp, 8
+    pop r12
+    pop r13
+    pop r14
+    pop r15
+    // rsp -> vector, error, rip, cs, rflags, rsp, ss
+    mov r11, [rsp + 4*8]
+    mov rsp, [rsp + 5*8]
+    swapgs
+    sysretq
 .size syscall_entry, . - syscall_entry
 "#,
     user_ss = const USER_SS,
     user_cs = const USER_CS,
     handler = sym x86_syscall,
+    vec_syscall = const VEC_SYSCALL,
 );
 
 extern "C" {

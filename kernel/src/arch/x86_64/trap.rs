@@ -25,8 +25,11 @@ const VEC_PAGE_FAULT: u64 = 14;
 pub const VEC_TIMER: u64 = 32;
 /// The LAPIC spurious-interrupt vector.
 pub const VEC_SPURIOUS: u64 = 0xff;
-/// Marks frames built by the syscall entry.
+/// Marks frames built by the syscall entry (they may leave with SYSRET).
 pub const VEC_SYSCALL: u64 = 0x100;
+/// Marks frames that start a program: they must leave with IRETQ, which restores rcx
+/// (the fourth entry argument) where SYSRET would overwrite it with rip.
+pub const VEC_ENTRY: u64 = 0x101;
 
 const RFLAGS_IF: u64 = 1 << 9;
 
@@ -78,7 +81,7 @@ impl TrapFrame {
             r13: 0,
             r14: 0,
             r15: 0,
-            vector: VEC_SYSCALL,
+            vector: VEC_ENTRY,
             error: 0,
             rip: pc as u64,
             cs: u64::from(USER_CS),
