@@ -43,7 +43,10 @@ const CHECKS: &[(&str, Check)] = &[
         heap_huge_request_fails_cleanly,
     ),
     ("kernel_threads_interleave", kernel_threads_interleave),
-    ("pmm_free_counter_matches_stats", pmm_free_counter_matches_stats),
+    (
+        "pmm_free_counter_matches_stats",
+        pmm_free_counter_matches_stats,
+    ),
 ];
 
 /// Runs every check, prints one line per check and the summary; returns the failure count.

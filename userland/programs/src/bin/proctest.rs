@@ -78,17 +78,22 @@ fn wnohang_does_not_block() -> Check {
     expect_exit(wait_for(pid, CHILD_TIMEOUT_MS)?, 3)
 }
 
-/// A child forks a grandchild and exits; the grandchild must see init (pid 1) as its
-/// parent and reports that through a shared page.
-fn orphans_go_to_init() -> Check {
+/// A fresh MAP_SHARED page, for children to report through.
+fn shared_page() -> Result<usize, alloc::string::String> {
     let flags = mman::MAP_SHARED | mman::MAP_ANONYMOUS;
-    let page = libway::mem::mmap(
+    libway::mem::mmap(
         0,
         mman::PAGE_SIZE,
         mman::PROT_READ | mman::PROT_WRITE,
         flags,
     )
-    .map_err(|e| format!("mmap: {e}"))?;
+    .map_err(|e| format!("mmap: {e}"))
+}
+
+/// A child forks a grandchild and exits; the grandchild must see init (pid 1) as its
+/// parent and reports that through a shared page.
+fn orphans_go_to_init() -> Check {
+    let page = shared_page()?;
     let slot = page as *mut usize;
     // SAFETY: `page` is a fresh shared RW page of this process.
     unsafe { slot.write_volatile(usize::MAX) };
@@ -193,14 +198,7 @@ fn priority_classes() -> Check {
     if prev != sched::NORMAL || back != sched::LOW {
         return Err(format!("classes reported {prev} then {back}"));
     }
-    let flags = mman::MAP_SHARED | mman::MAP_ANONYMOUS;
-    let page = libway::mem::mmap(
-        0,
-        mman::PAGE_SIZE,
-        mman::PROT_READ | mman::PROT_WRITE,
-        flags,
-    )
-    .map_err(|e| format!("mmap: {e}"))?;
+    let page = shared_page()?;
     let order = page as *mut u32;
     // SAFETY: a fresh shared RW page.
     unsafe { order.write_volatile(0) };
