@@ -26,7 +26,8 @@ pub fn run(o: &DebugOptions) -> Result<ExitCode> {
         kvm: false,
     };
     let gdbinit = built.out_dir.join("gdbinit");
-    std::fs::write(&gdbinit, gdb::gdbinit(&built.kernel_elf, o.port))
+    let programs = crate::userland::elf_paths(c.arch, c.release)?;
+    std::fs::write(&gdbinit, gdb::gdbinit(&built.kernel_elf, &programs, o.port))
         .map_err(|e| format!("{}: {e}", gdbinit.display()))?;
     let gdb_cmd = format!("gdb-multiarch -x {}", gdbinit.display());
     let medium = qemu::medium(&path, is_iso, &c.cmdline);

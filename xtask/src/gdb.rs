@@ -20,12 +20,17 @@ pub fn attach_commands(kernel_elf: &Path, port: u16) -> Vec<String> {
     ]
 }
 
-/// A gdbinit for interactive debugging.
-pub fn gdbinit(kernel_elf: &Path, port: u16) -> String {
+/// A gdbinit for interactive debugging: kernel symbols, then every user program's (they
+/// all link at the same base, so where programs overlap GDB names the first one loaded;
+/// `remove-symbol-file` and `add-symbol-file` switch between them).
+pub fn gdbinit(kernel_elf: &Path, programs: &[std::path::PathBuf], port: u16) -> String {
     let mut s = String::from("# Written by cargo xtask debug.\n");
     for c in attach_commands(kernel_elf, port) {
         s.push_str(&c);
         s.push('\n');
+    }
+    for p in programs.iter().filter(|p| p.is_file()) {
+        s.push_str(&format!("add-symbol-file {}\n", p.display()));
     }
     s.push_str(&format!("hbreak {ENTRY_SYMBOL}\n"));
     s.push_str("echo QEMU is halted; 'continue' boots to kernel_main.\\n\n");

@@ -63,6 +63,18 @@ pub fn build(arch: Arch, release: bool) -> Result<Vec<(String, Vec<u8>)>> {
     Ok(programs)
 }
 
+/// The unstripped ELF of every program, for debuggers (`add-symbol-file`).
+pub fn elf_paths(arch: Arch, release: bool) -> Result<Vec<std::path::PathBuf>> {
+    let root = artifacts::root();
+    let manifest = root.join(MANIFEST);
+    let text = fs::read_to_string(&manifest).map_err(|e| format!("{}: {e}", manifest.display()))?;
+    let dir = root
+        .join("target")
+        .join(arch.kernel_target())
+        .join(if release { "release" } else { "debug" });
+    Ok(bin_names(&text)?.into_iter().map(|n| dir.join(n)).collect())
+}
+
 /// The `name` of every `[[bin]]` table in a Cargo manifest, in order.
 fn bin_names(manifest: &str) -> Result<Vec<String>> {
     let mut names = Vec::new();
