@@ -88,8 +88,76 @@ pub mod sys {
     /// `shutdown(success: usize) -> !`: power the machine off; only init (pid 1) may.
     /// Under `wayos.test` this ends the test run, with `success` as the verdict.
     pub const SHUTDOWN: usize = 17;
+    /// `port_create(capacity) -> handle` with send, receive and grant rights.
+    pub const PORT_CREATE: usize = 18;
+    /// `port_send(handle, msg: *const Message, timeout_ns) -> 0`; see [`super::ipc`].
+    pub const PORT_SEND: usize = 19;
+    /// `port_recv(handle, msg: *mut Message, timeout_ns) -> 0`.
+    pub const PORT_RECV: usize = 20;
+    /// `port_call(handle, msg: *mut Message, timeout_ns) -> 0`: send, then wait for the
+    /// reply into the same buffer.
+    pub const PORT_CALL: usize = 21;
+    /// `port_reply(reply_handle, msg: *const Message) -> 0`; consumes the one-shot right.
+    pub const PORT_REPLY: usize = 22;
+    /// `handle_close(handle) -> 0`.
+    pub const HANDLE_CLOSE: usize = 23;
+    /// `handle_dup(handle, rights) -> new handle` with a subset of the rights.
+    pub const HANDLE_DUP: usize = 24;
+    /// `ns_register(name, name_len, handle) -> 0`.
+    pub const NS_REGISTER: usize = 25;
+    /// `ns_lookup(name, name_len) -> handle` with send rights.
+    pub const NS_LOOKUP: usize = 26;
     /// One past the highest number.
-    pub const COUNT: usize = 18;
+    pub const COUNT: usize = 27;
+}
+
+/// IPC: ports, messages, rights. See `docs/ipc.md`.
+pub mod ipc {
+    /// Right to send to a port (and call it).
+    pub const RIGHT_SEND: u32 = 1 << 0;
+    /// Right to receive from a port.
+    pub const RIGHT_RECV: u32 = 1 << 1;
+    /// Right to pass the handle on (in a message or by duplicating it).
+    pub const RIGHT_GRANT: u32 = 1 << 2;
+    /// All rights of a freshly created port.
+    pub const RIGHTS_ALL: u32 = RIGHT_SEND | RIGHT_RECV | RIGHT_GRANT;
+
+    /// Bytes of inline payload per message.
+    pub const INLINE_BYTES: usize = 128;
+    /// Handles one message may carry.
+    pub const MAX_HANDLES: usize = 4;
+    /// Largest queue a port may have.
+    pub const MAX_CAPACITY: usize = 256;
+    /// Longest service name.
+    pub const NAME_MAX: usize = 64;
+    /// `timeout_ns` meaning "never give up"; 0 means "do not block".
+    pub const WAIT_FOREVER: u64 = u64::MAX;
+    /// Marks an unused handle slot in [`Message::handles`].
+    pub const NO_HANDLE: u32 = u32::MAX;
+
+    /// A message: a label the protocol defines, inline bytes, and handles to transfer.
+    /// On receive of a call, `reply` holds the one-shot reply handle (else `NO_HANDLE`).
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Message {
+        pub label: u64,
+        pub len: u32,
+        pub reply: u32,
+        pub handles: [u32; MAX_HANDLES],
+        pub data: [u8; INLINE_BYTES],
+    }
+
+    impl Message {
+        pub const fn new(label: u64) -> Self {
+            Self {
+                label,
+                len: 0,
+                reply: NO_HANDLE,
+                handles: [NO_HANDLE; MAX_HANDLES],
+                data: [0; INLINE_BYTES],
+            }
+        }
+    }
 }
 
 /// Error numbers, the Linux/POSIX values so tools and tests read naturally.
@@ -111,6 +179,12 @@ pub mod errno {
     pub const EINVAL: isize = 22;
     pub const ENAMETOOLONG: isize = 36;
     pub const ENOSYS: isize = 38;
+    /// A port's other side is gone (all receivers closed, or the server died).
+    pub const EPIPE: isize = 32;
+    /// The port queue is full (non-blocking send).
+    pub const ENOSPC: isize = 28;
+    /// The wait timed out.
+    pub const ETIMEDOUT: isize = 110;
 
     /// Largest errno value; results in `-MAX_ERRNO..=-1` are errors.
     pub const MAX_ERRNO: isize = 4095;
@@ -135,6 +209,9 @@ pub mod errno {
             EINVAL => "EINVAL",
             ENAMETOOLONG => "ENAMETOOLONG",
             ENOSYS => "ENOSYS",
+            EPIPE => "EPIPE",
+            ENOSPC => "ENOSPC",
+            ETIMEDOUT => "ETIMEDOUT",
             _ => "E?",
         }
     }
