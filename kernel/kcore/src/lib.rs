@@ -18,5 +18,7 @@ pub mod cpio;
 pub mod elf;
 pub mod paging;
 pub mod symtab;
+#[cfg(test)]
+mod testutil;
 #[cfg(feature = "alloc")]
 pub mod vma;

@@ -2085,22 +2085,7 @@ mod tests {
         assert_eq!(last.end(), va(0), "the end of the last page wraps to 0");
     }
 
-    /// A deterministic xorshift64 generator.
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            self.0 = x;
-            x
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
+    use crate::testutil::XorShift;
 
     /// What the randomized test expects: leaves by VA, and which intermediate tables exist
     /// as (level, linear address >> span of that table).

@@ -1581,21 +1581,7 @@ mod tests {
 
     // ---- Randomized comparison against a page-granular model ------------------------------
 
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            self.0 = x;
-            x
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
+    use crate::testutil::XorShift;
 
     /// What the model knows of one page: protection, kind (with this page's object offset
     /// for shared objects) and tag.

@@ -38,61 +38,6 @@ pub unsafe fn syscall0(n: usize) -> usize {
     ret
 }
 
-/// Raw syscall with one argument.
-///
-/// # Safety
-///
-/// As [`syscall6`].
-#[inline(always)]
-pub unsafe fn syscall1(n: usize, a0: usize) -> usize {
-    // SAFETY: forwarded contract; unused argument registers are zero.
-    unsafe { syscall6(n, a0, 0, 0, 0, 0, 0) }
-}
-
-/// Raw syscall with two arguments.
-///
-/// # Safety
-///
-/// As [`syscall6`].
-#[inline(always)]
-pub unsafe fn syscall2(n: usize, a0: usize, a1: usize) -> usize {
-    // SAFETY: forwarded contract.
-    unsafe { syscall6(n, a0, a1, 0, 0, 0, 0) }
-}
-
-/// Raw syscall with three arguments.
-///
-/// # Safety
-///
-/// As [`syscall6`].
-#[inline(always)]
-pub unsafe fn syscall3(n: usize, a0: usize, a1: usize, a2: usize) -> usize {
-    // SAFETY: forwarded contract.
-    unsafe { syscall6(n, a0, a1, a2, 0, 0, 0) }
-}
-
-/// Raw syscall with four arguments.
-///
-/// # Safety
-///
-/// As [`syscall6`].
-#[inline(always)]
-pub unsafe fn syscall4(n: usize, a0: usize, a1: usize, a2: usize, a3: usize) -> usize {
-    // SAFETY: forwarded contract.
-    unsafe { syscall6(n, a0, a1, a2, a3, 0, 0) }
-}
-
-/// Raw syscall with five arguments.
-///
-/// # Safety
-///
-/// As [`syscall6`].
-#[inline(always)]
-pub unsafe fn syscall5(n: usize, a0: usize, a1: usize, a2: usize, a3: usize, a4: usize) -> usize {
-    // SAFETY: forwarded contract.
-    unsafe { syscall6(n, a0, a1, a2, a3, a4, 0) }
-}
-
 /// Raw syscall with six arguments; returns the kernel's raw result word (a value, or a
 /// negated errno in `-4095..=-1`).
 ///
