@@ -23,6 +23,11 @@ impl Errno {
     pub const EINVAL: Self = Self(errno::EINVAL);
     pub const ENAMETOOLONG: Self = Self(errno::ENAMETOOLONG);
     pub const ENOSYS: Self = Self(errno::ENOSYS);
+    pub const EACCES: Self = Self(errno::EACCES);
+    pub const EEXIST: Self = Self(errno::EEXIST);
+    pub const EPIPE: Self = Self(errno::EPIPE);
+    pub const ENOSPC: Self = Self(errno::ENOSPC);
+    pub const ETIMEDOUT: Self = Self(errno::ETIMEDOUT);
 }
 
 impl fmt::Debug for Errno {

@@ -14,6 +14,7 @@ mod boot;
 mod console;
 mod error;
 mod fs;
+mod ipc;
 mod klog;
 mod mm;
 mod panic;

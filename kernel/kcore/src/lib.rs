@@ -16,6 +16,8 @@ pub mod buddy;
 pub mod cmdline;
 pub mod cpio;
 pub mod elf;
+#[cfg(feature = "alloc")]
+pub mod ipc;
 pub mod paging;
 pub mod symtab;
 #[cfg(test)]

@@ -15,6 +15,7 @@ use crate::error::{Errno, KResult};
 use crate::task::{self, sched};
 use crate::usercopy::{copy_from_user, copy_to_user, read_u64_pair, read_vec, write_u64_pair};
 
+mod ipc;
 mod mem;
 
 /// Console writes are copied through a bounce buffer of this size.
@@ -49,6 +50,15 @@ pub fn dispatch(frame: &mut TrapFrame) {
         sys::SET_PRIORITY => sys_set_priority(a[0]),
         sys::GET_CMDLINE => sys_get_cmdline(a[0], a[1]),
         sys::SHUTDOWN => sys_shutdown(a[0]),
+        sys::PORT_CREATE => ipc::sys_port_create(a[0]),
+        sys::PORT_SEND => ipc::sys_port_send(a[0], a[1], a[2] as u64),
+        sys::PORT_RECV => ipc::sys_port_recv(a[0], a[1], a[2] as u64),
+        sys::PORT_CALL => ipc::sys_port_call(a[0], a[1], a[2] as u64),
+        sys::PORT_REPLY => ipc::sys_port_reply(a[0], a[1]),
+        sys::HANDLE_CLOSE => ipc::sys_handle_close(a[0]),
+        sys::HANDLE_DUP => ipc::sys_handle_dup(a[0], a[1]),
+        sys::NS_REGISTER => ipc::sys_ns_register(a[0], a[1], a[2]),
+        sys::NS_LOOKUP => ipc::sys_ns_lookup(a[0], a[1]),
         _ => Err(Errno::ENOSYS),
     };
     let value = match result {

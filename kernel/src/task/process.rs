@@ -33,6 +33,10 @@ pub struct Process {
     status: Mutex<Option<i32>>,
     /// Where this process waits for its children.
     pub child_exited: WaitQueue,
+    /// IPC handles (ports, reply rights); emptied at exit. Not inherited by fork.
+    pub handles: Mutex<crate::ipc::Handles>,
+    /// The reply port of this process's last `port_call`, reused by the next one.
+    pub reply_cache: Mutex<Option<Arc<crate::ipc::port::ReplyPort>>>,
 }
 
 static TABLE: Mutex<BTreeMap<Pid, Arc<Process>>> = Mutex::new(BTreeMap::new());
@@ -51,6 +55,8 @@ impl Process {
             children: Mutex::new(Vec::new()),
             status: Mutex::new(None),
             child_exited: WaitQueue::new(),
+            handles: Mutex::new(crate::ipc::new_handle_table()),
+            reply_cache: Mutex::new(None),
         });
         if let Some(parent) = parent {
             parent.children.lock().push(p.clone());
@@ -81,13 +87,14 @@ impl Process {
         old
     }
 
-    /// Turns this process into a zombie with `status`: frees its memory, hands its children
-    /// to init, wakes its parent.
+    /// Turns this process into a zombie with `status`: frees its memory, drops its IPC
+    /// names and handles, hands its children to init, wakes its parent.
     pub fn exit(&self, status: i32) {
         crate::mm::space::activate_kernel_root();
         self.root.store(0, Ordering::Relaxed);
         let space = self.space.lock().take();
         drop(space);
+        crate::ipc::process_exit(self);
         let orphans = core::mem::take(&mut *self.children.lock());
         if !orphans.is_empty() {
             if let Some(init) = lookup(INIT_PID) {

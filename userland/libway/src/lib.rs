@@ -7,6 +7,7 @@
 //!   `Result<_, Errno>`.
 //! - A global allocator over `mmap` ([`heap`]) makes `alloc` (`Vec`, `String`, `format!`)
 //!   work; [`print!`]/[`println!`]/[`eprintln!`] write to the console.
+//! - [`ipc`] is the client API for ports, call/reply and the name service.
 //! - [`suite`] prints the check and summary lines in-guest test suites report with.
 //! - [`env`] gives the arguments and environment; the panic handler ([`rt`]) reports
 //!   `panic in <program>: ...` and exits with status 101.
@@ -25,6 +26,7 @@ pub mod env;
 pub mod errno;
 pub mod heap;
 pub mod io;
+pub mod ipc;
 pub mod mem;
 pub mod process;
 pub mod rt;

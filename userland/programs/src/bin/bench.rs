@@ -8,7 +8,10 @@
 #![no_std]
 #![no_main]
 
+extern crate alloc;
+
 use libway::abi::{mman, sys};
+use libway::ipc::{ns, Message, MessageExt, Port, Timeout};
 use libway::process;
 use libway::{println, Args};
 
@@ -148,6 +151,91 @@ fn main(args: Args) -> i32 {
         Err(e) => println!("bench: mmap failed: {e}"),
     }
 
+    ipc_roundtrip();
+
     println!("bench: done");
     0
+}
+
+/// `ipc_roundtrip`: a server child answers one-word calls (adding one); the parent makes
+/// `R` calls and counts a call and its reply as one operation. The server publishes its
+/// port by name so the figure does not depend on fork copying handles.
+fn ipc_roundtrip() {
+    const R: u64 = 2_000;
+    const WARMUP: u64 = 50;
+    const QUIT: u64 = u64::MAX;
+    let name = alloc::format!("bench.ipc.{}", process::getpid().unwrap_or(0));
+    let server = match process::fork() {
+        Ok(0) => {
+            let Ok(port) = Port::create(4) else {
+                process::exit(1)
+            };
+            if ns::register(&name, &port).is_err() {
+                process::exit(1);
+            }
+            let mut msg = Message::new(0);
+            while port.recv(&mut msg, Timeout::Forever).is_ok() {
+                let label = msg.label;
+                let Some(reply) = msg.take_reply() else {
+                    continue;
+                };
+                let v = msg.word(0).unwrap_or(0);
+                let _ = msg.set_words(&[v.wrapping_add(1)]);
+                msg.label = label;
+                let _ = reply.reply(&msg);
+                if label == QUIT {
+                    break;
+                }
+            }
+            process::exit(0)
+        }
+        Ok(pid) => pid,
+        Err(e) => {
+            println!("bench: fork failed: {e}");
+            return;
+        }
+    };
+    let mut port = None;
+    for _ in 0..5_000 {
+        match ns::lookup(&name) {
+            Ok(p) => {
+                port = Some(p);
+                break;
+            }
+            Err(e) if e.code() != libway::abi::errno::ENOENT => {
+                println!("bench: ipc_roundtrip: lookup: {e}");
+                break;
+            }
+            Err(_) => {
+                let _ = process::sleep_or_yield(1);
+            }
+        }
+    }
+    let Some(port) = port else {
+        println!("bench: ipc_roundtrip: the server never registered");
+        let _ = process::waitpid(server as isize, 0);
+        return;
+    };
+    let mut ok = true;
+    let mut msg = Message::new(0);
+    for i in 0..WARMUP {
+        let _ = msg.set_words(&[i]);
+        ok &= port.call(&mut msg, Timeout::Forever).is_ok();
+    }
+    let t0 = now();
+    for i in 0..R {
+        msg.label = 0;
+        let _ = msg.set_words(&[i]);
+        ok &= port.call(&mut msg, Timeout::Forever).is_ok();
+    }
+    let ticks = now() - t0;
+    ok &= msg.word(0) == Some(R);
+    msg.label = QUIT;
+    let _ = port.call(&mut msg, Timeout::Forever);
+    if ok {
+        report("ipc_roundtrip", ticks, R, "instructions/op");
+    } else {
+        println!("bench: ipc_roundtrip: a call failed");
+    }
+    let _ = process::waitpid(server as isize, 0);
 }

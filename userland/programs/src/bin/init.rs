@@ -20,11 +20,12 @@ use alloc::string::String;
 libway::entry!(main);
 
 /// The in-guest suites, in the order they run.
-const TESTS: [&str; 4] = [
+const TESTS: [&str; 5] = [
     "/bin/vmtest",
     "/bin/badsys",
     "/bin/faulttest",
     "/bin/proctest",
+    "/bin/ipctest",
 ];
 
 /// Kernel command-line word that runs the benchmarks instead of the tests.
