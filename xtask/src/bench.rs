@@ -26,6 +26,7 @@ pub fn run(o: &BenchOptions) -> Result<ExitCode> {
         smp: 1,
         memory: o.memory.clone(),
         kvm: false,
+        el2: false,
     };
     let mut cmd = qemu::command(
         &built,

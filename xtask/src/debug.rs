@@ -24,6 +24,7 @@ pub fn run(o: &DebugOptions) -> Result<ExitCode> {
         smp: c.smp,
         memory: c.memory.clone(),
         kvm: false,
+        el2: false,
     };
     let gdbinit = built.out_dir.join("gdbinit");
     let programs = crate::userland::elf_paths(c.arch, c.release)?;

@@ -21,6 +21,8 @@ pub struct Machine {
     pub smp: u32,
     pub memory: String,
     pub kvm: bool,
+    /// aarch64: enter the kernel at EL2 (`virtualization=on`), so its EL2-to-EL1 drop runs.
+    pub el2: bool,
 }
 
 /// Where the boot medium is.
@@ -61,7 +63,12 @@ pub fn command(
             ));
         }
         Arch::Aarch64 => {
-            cmd.args(["-machine", "virt,gic-version=3", "-cpu", "max"]);
+            let machine = if m.el2 {
+                "virt,gic-version=3,virtualization=on"
+            } else {
+                "virt,gic-version=3"
+            };
+            cmd.args(["-machine", machine, "-cpu", "max"]);
         }
     }
     cmd.arg("-smp").arg(m.smp.to_string());

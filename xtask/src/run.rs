@@ -25,6 +25,7 @@ pub fn run(o: &RunOptions) -> Result<ExitCode> {
         smp: c.smp,
         memory: c.memory.clone(),
         kvm: o.kvm,
+        el2: false,
     };
     let mut cmd = qemu::command(
         &built,

@@ -174,11 +174,14 @@ fn boot_suites(built: &Built, o: &TestOptions) -> Result<Tally> {
     );
     let cmdline = format!("{TEST_FLAG} {CRASH_KEY}=fault");
     let (path, is_iso) = qemu::prepare_medium(built, &cmdline, "test")?;
+    // The test boot enters aarch64 at EL2 so the kernel's drop to EL1 runs every time;
+    // `run` covers the plain EL1 entry.
     let machine = Machine {
         arch,
         smp: o.smp,
         memory: o.memory.clone(),
         kvm: false,
+        el2: arch == Arch::Aarch64,
     };
     let port = qemu::free_port()?;
     let cmd = qemu::command(
@@ -230,6 +233,20 @@ fn boot_suites(built: &Built, o: &TestOptions) -> Result<Tally> {
             ))
         },
     );
+    if machine.el2 {
+        t.check(
+            "entered_at_el2_dropped_to_el1",
+            if guest
+                .seen()
+                .iter()
+                .any(|l| l.contains("entered at EL2 (dropped to EL1)"))
+            {
+                Ok(())
+            } else {
+                Err("no 'entered at EL2 (dropped to EL1)' line in the boot log".into())
+            },
+        );
+    }
     let counts = parse_ready(&ready);
     let expect_mib = memory_mib(&o.memory).unwrap_or(0);
     t.check(
@@ -392,6 +409,7 @@ fn wayboot_rejects_bad_kernel(built: &Built, o: &TestOptions) -> Result<Tally> {
         smp: 1,
         memory: o.memory.clone(),
         kvm: false,
+        el2: false,
     };
     let cmd = qemu::command(built, &machine, qemu::Medium::Esp(&esp), Serial::Pipe, None)?;
     let mut guest = Guest::spawn(cmd, o.verbose)?;
