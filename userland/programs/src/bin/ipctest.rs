@@ -883,21 +883,27 @@ fn raw_msg_call(n: usize, handle: u32, ptr: usize, timeout: u64) -> Result<usize
     unsafe { libway::sys::call(n, [handle as usize, ptr, timeout as usize, 0, 0, 0]) }
 }
 
-fn bad_pointer_send() -> Check {
+/// Syscall `n` (send or call) with each bad message address gives EFAULT and queues
+/// nothing.
+fn bad_message_pointer_refused(n: usize, verb: &str) -> Check {
     let port = step("create", Port::create(4))?;
     for addr in bad_addresses()? {
         expect_err(
-            &format!("send from {addr:#x}"),
-            raw_msg_call(sys::PORT_SEND, port.raw(), addr, 0),
+            &format!("{verb} with {addr:#x}"),
+            raw_msg_call(n, port.raw(), addr, 0),
             EFAULT,
         )?;
     }
     let mut msg = Message::new(0);
     expect_err(
-        "queue after the refused sends",
+        &format!("queue after the refused {verb}s"),
         port.recv(&mut msg, Timeout::NonBlocking),
         EAGAIN,
     )
+}
+
+fn bad_pointer_send() -> Check {
+    bad_message_pointer_refused(sys::PORT_SEND, "send")
 }
 
 fn bad_pointer_recv_keeps_message() -> Check {
@@ -926,20 +932,7 @@ fn bad_pointer_recv_keeps_message() -> Check {
 }
 
 fn bad_pointer_call() -> Check {
-    let port = step("create", Port::create(4))?;
-    for addr in bad_addresses()? {
-        expect_err(
-            &format!("call with {addr:#x}"),
-            raw_msg_call(sys::PORT_CALL, port.raw(), addr, 0),
-            EFAULT,
-        )?;
-    }
-    let mut msg = Message::new(0);
-    expect_err(
-        "queue after the refused calls",
-        port.recv(&mut msg, Timeout::NonBlocking),
-        EAGAIN,
-    )
+    bad_message_pointer_refused(sys::PORT_CALL, "call")
 }
 
 fn bad_pointer_ns() -> Check {
