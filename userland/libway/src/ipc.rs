@@ -127,17 +127,21 @@ impl Port {
     /// when it stayed full for the whole timeout, `EPIPE` when nobody can receive any more.
     pub fn send(&self, msg: &Message, timeout: Timeout) -> Result<(), Errno> {
         // SAFETY: the kernel only reads one `Message` from `msg`, borrowed for the call.
+        unsafe { self.message_call(sys::PORT_SEND, msg as *const Message as usize, timeout) }
+    }
+
+    /// One of the message syscalls (send, recv, call) on this port.
+    ///
+    /// # Safety
+    ///
+    /// `msg` must point to a `Message` the kernel may read (send) or read and write
+    /// (recv, call) for the duration of the call.
+    unsafe fn message_call(&self, n: usize, msg: usize, timeout: Timeout) -> Result<(), Errno> {
+        // SAFETY: forwarded contract; the other arguments are plain integers.
         unsafe {
             crate::sys::call(
-                sys::PORT_SEND,
-                [
-                    self.handle as usize,
-                    msg as *const Message as usize,
-                    timeout.as_ns() as usize,
-                    0,
-                    0,
-                    0,
-                ],
+                n,
+                [self.handle as usize, msg, timeout.as_ns() as usize, 0, 0, 0],
             )
         }
         .map(drop)
@@ -153,20 +157,7 @@ impl Port {
     pub fn recv(&self, msg: &mut Message, timeout: Timeout) -> Result<(), Errno> {
         // SAFETY: the kernel writes one `Message` into `msg`, borrowed mutably; every bit
         // pattern is a valid `Message` (integers only).
-        unsafe {
-            crate::sys::call(
-                sys::PORT_RECV,
-                [
-                    self.handle as usize,
-                    msg as *mut Message as usize,
-                    timeout.as_ns() as usize,
-                    0,
-                    0,
-                    0,
-                ],
-            )
-        }
-        .map(drop)
+        unsafe { self.message_call(sys::PORT_RECV, msg as *mut Message as usize, timeout) }
     }
 
     /// `port_call(handle, msg, timeout)`: sends `msg` with a one-shot reply right and
@@ -177,20 +168,7 @@ impl Port {
     pub fn call(&self, msg: &mut Message, timeout: Timeout) -> Result<(), Errno> {
         // SAFETY: the kernel reads the request from and writes the reply into `msg`,
         // borrowed mutably; every bit pattern is a valid `Message`.
-        unsafe {
-            crate::sys::call(
-                sys::PORT_CALL,
-                [
-                    self.handle as usize,
-                    msg as *mut Message as usize,
-                    timeout.as_ns() as usize,
-                    0,
-                    0,
-                    0,
-                ],
-            )
-        }
-        .map(drop)
+        unsafe { self.message_call(sys::PORT_CALL, msg as *mut Message as usize, timeout) }
     }
 
     /// `handle_dup(handle, rights)`: a new handle to the same port with `rights`, which

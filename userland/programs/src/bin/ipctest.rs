@@ -131,6 +131,14 @@ fn lookup_wait(name: &str) -> Result<Port, String> {
 
 /// Forks a server: the child creates a port, registers it as `name` and runs `serve`,
 /// exiting with its result (1 if the port could not be set up). Returns the child's pid.
+/// Waits for the forked helper `pid`, then reports this side's `result` first and the
+/// helper's exit status second; `legend` explains the helper's exit codes.
+fn join(pid: usize, result: Check, legend: &str) -> Check {
+    let status = wait_for(pid, CHILD_TIMEOUT_MS)?;
+    result?;
+    expect_exit(status, 0).map_err(|e| format!("{legend}: {e}"))
+}
+
 fn fork_server(name: &str, serve: impl FnOnce(Port) -> i32) -> Result<usize, String> {
     match process::fork() {
         Ok(0) => {
@@ -338,10 +346,11 @@ fn handle_passing() -> Check {
         }
         Ok(())
     })();
-    let status = wait_for(pid, CHILD_TIMEOUT_MS)?;
-    result?;
-    expect_exit(status, 0)
-        .map_err(|e| format!("child (2 recv, 3 no handle, 4 recv right, 5 send): {e}"))
+    join(
+        pid,
+        result,
+        "child (2 recv, 3 no handle, 4 recv right, 5 send)",
+    )
 }
 
 // ---- many clients -----------------------------------------------------------------
@@ -463,10 +472,11 @@ fn call_times_out() -> Check {
         }
         Ok(())
     })();
-    let status = wait_for(pid, CHILD_TIMEOUT_MS)?;
-    result?;
-    expect_exit(status, 0)
-        .map_err(|e| format!("server (2 recv, 3 no reply right, 4 late reply not EPIPE): {e}"))
+    join(
+        pid,
+        result,
+        "server (2 recv, 3 no reply right, 4 late reply not EPIPE)",
+    )
 }
 
 /// A server takes one call and exits without replying: the blocked call ends with
