@@ -21,6 +21,16 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Cargo's target directory: `CARGO_TARGET_DIR` when set (relative to the workspace, as
+/// cargo reads it), else `target/` in the workspace. Separate directories let two checkouts
+/// or two people build and boot at once without sharing images.
+pub fn target_root() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root().join(dir),
+        _ => root().join("target"),
+    }
+}
+
 fn profile(release: bool) -> &'static str {
     if release {
         "release"
@@ -60,8 +70,7 @@ fn cargo_build(package: &str, target: &str, release: bool) -> Result<()> {
 }
 
 fn target_file(target: &str, release: bool, name: &str) -> PathBuf {
-    root()
-        .join("target")
+    target_root()
         .join(target)
         .join(profile(release))
         .join(name)
@@ -77,8 +86,8 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 
 /// Builds the kernel, initramfs and loader pieces for `arch`.
 pub fn build(arch: Arch, release: bool, loader: Loader) -> Result<Built> {
-    let out_dir = root()
-        .join("target/wayos")
+    let out_dir = target_root()
+        .join("wayos")
         .join(arch.name())
         .join(profile(release));
     fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;

@@ -41,8 +41,7 @@ pub fn build(arch: Arch, release: bool) -> Result<Vec<(String, Vec<u8>)>> {
     if names.is_empty() {
         return Err(format!("{}: no [[bin]] targets", manifest.display()));
     }
-    let dir = root
-        .join("target")
+    let dir = artifacts::target_root()
         .join(target)
         .join(if release { "release" } else { "debug" });
     let strip = llvm_strip(&root);
@@ -68,8 +67,7 @@ pub fn elf_paths(arch: Arch, release: bool) -> Result<Vec<std::path::PathBuf>> {
     let root = artifacts::root();
     let manifest = root.join(MANIFEST);
     let text = fs::read_to_string(&manifest).map_err(|e| format!("{}: {e}", manifest.display()))?;
-    let dir = root
-        .join("target")
+    let dir = artifacts::target_root()
         .join(arch.kernel_target())
         .join(if release { "release" } else { "debug" });
     Ok(bin_names(&text)?.into_iter().map(|n| dir.join(n)).collect())

@@ -107,8 +107,28 @@ pub mod sys {
     pub const NS_REGISTER: usize = 25;
     /// `ns_lookup(name, name_len) -> handle` with send rights.
     pub const NS_LOOKUP: usize = 26;
+    /// `klog_read(buf: *mut u8, len) -> bytes copied`: the kernel log ring, oldest line
+    /// first.
+    pub const KLOG_READ: usize = 27;
+    /// `mem_grant(addr, len, rights) -> handle`: a memory object for the pages of a
+    /// shared mapping, to pass in a message (bulk data without copying).
+    pub const MEM_GRANT: usize = 28;
+    /// `mem_map(handle, prot) -> addr`: maps a granted memory object.
+    pub const MEM_MAP: usize = 29;
+    /// `port_reply_recv(reply_handle, port, msg: *mut Message, timeout_ns) -> 0`: answer
+    /// a call, then wait for the next message on `port`, in one trap.
+    pub const PORT_REPLY_RECV: usize = 30;
+    /// `kill(pid, signal) -> 0`.
+    pub const KILL: usize = 31;
+    /// `dup2(old_fd, new_fd) -> new_fd`.
+    pub const DUP2: usize = 32;
+    /// `close(fd) -> 0`.
+    pub const CLOSE: usize = 33;
+    /// `port_fd(handle) -> fd`: a stream fd whose reads and writes are calls to the port
+    /// (the [`super::stream`] protocol); the handle moves into the fd.
+    pub const PORT_FD: usize = 34;
     /// One past the highest number.
-    pub const COUNT: usize = 27;
+    pub const COUNT: usize = 35;
 }
 
 /// IPC: ports, messages, rights. See `docs/ipc.md`.
