@@ -25,6 +25,10 @@ impl Errno {
     pub const ENOSYS: Self = Self(errno::ENOSYS);
     pub const EACCES: Self = Self(errno::EACCES);
     pub const EEXIST: Self = Self(errno::EEXIST);
+    pub const EBUSY: Self = Self(errno::EBUSY);
+    pub const ENOTTY: Self = Self(errno::ENOTTY);
+    pub const EMFILE: Self = Self(errno::EMFILE);
+    pub const EINTR: Self = Self(errno::EINTR);
     pub const EPIPE: Self = Self(errno::EPIPE);
     pub const ENOSPC: Self = Self(errno::ENOSPC);
     pub const ETIMEDOUT: Self = Self(errno::ETIMEDOUT);

@@ -13,6 +13,7 @@ mod backtrace;
 mod boot;
 mod console;
 mod error;
+mod file;
 mod fs;
 mod ipc;
 mod klog;

@@ -1,11 +1,19 @@
 //! Generic trap bookkeeping shared by both architectures' trap handlers.
 //!
 //! The arch layer decodes the hardware state; this module counts what was seen, so tests
-//! can check that a trap really went through the handler and came back.
+//! can check that a trap really went through the handler and came back, and lists the
+//! work each timer tick does.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
 static BREAKPOINTS: AtomicU64 = AtomicU64::new(0);
+
+/// The periodic timer interrupt (interrupts off): collect typed input, then let the
+/// scheduler count the tick.
+pub fn timer_tick() {
+    crate::console::input::poll();
+    crate::task::sched::timer_tick();
+}
 
 /// Called by the arch trap handler for a software breakpoint it is about to return from.
 pub fn record_breakpoint(pc: usize) {

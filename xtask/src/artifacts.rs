@@ -70,10 +70,7 @@ fn cargo_build(package: &str, target: &str, release: bool) -> Result<()> {
 }
 
 fn target_file(target: &str, release: bool, name: &str) -> PathBuf {
-    target_root()
-        .join(target)
-        .join(profile(release))
-        .join(name)
+    target_root().join(target).join(profile(release)).join(name)
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -3,9 +3,9 @@
 //! Always TCG unless KVM is asked for (the build machines' /dev/kvm does not work), always
 //! `-no-reboot` so a triple fault ends the run instead of looping.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -179,21 +179,24 @@ pub fn decode_exit(status: ExitStatus) -> Verdict {
 /// A running guest whose serial output is read line by line.
 pub struct Guest {
     child: Child,
+    /// The serial console's input (QEMU's stdin).
+    input: Option<ChildStdin>,
     lines: Receiver<String>,
     seen: Vec<String>,
     verbose: bool,
 }
 
 impl Guest {
-    /// Starts QEMU with the serial console on a pipe.
+    /// Starts QEMU with the serial console on pipes.
     pub fn spawn(mut cmd: Command, verbose: bool) -> Result<Self> {
-        cmd.stdin(Stdio::null())
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         let mut child = cmd
             .spawn()
             .map_err(|e| format!("cannot start {:?}: {e}", cmd.get_program()))?;
         let stdout = child.stdout.take().ok_or("no QEMU stdout")?;
+        let input = child.stdin.take();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             let mut reader = BufReader::new(stdout);
@@ -214,6 +217,7 @@ impl Guest {
         });
         Ok(Self {
             child,
+            input,
             lines: rx,
             seen: Vec::new(),
             verbose,
@@ -240,6 +244,15 @@ impl Guest {
                 }
             }
         }
+    }
+
+    /// Types `bytes` on the serial console.
+    pub fn type_bytes(&mut self, bytes: &[u8]) -> std::result::Result<(), String> {
+        let input = self.input.as_mut().ok_or("serial input closed")?;
+        input
+            .write_all(bytes)
+            .and_then(|()| input.flush())
+            .map_err(|e| format!("typing on the serial console: {e}"))
     }
 
     /// Reads the rest of the output and waits for QEMU to exit; kills it on timeout.

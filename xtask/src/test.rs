@@ -11,7 +11,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use wayos_abi::harness::{CRASH_KEY, TEST_FLAG};
+use wayos_abi::harness::{CRASH_KEY, ECHO_WORD, TEST_FLAG, TYPE_WORD};
 
 use crate::artifacts::{self, Built};
 use crate::prereq::{self, Need};
@@ -24,13 +24,14 @@ const GDB_TIMEOUT: Duration = Duration::from_secs(180);
 const EXIT_TIMEOUT: Duration = Duration::from_secs(60);
 const TAIL: usize = 40;
 /// Every suite a test boot must report, in the kernel or from init.
-const SUITES: [&str; 6] = [
+const SUITES: [&str; 7] = [
     "boottest",
     "vmtest",
     "badsys",
     "faulttest",
     "proctest",
     "ipctest",
+    "contest",
 ];
 /// What init prints after the last suite.
 const INIT_DONE: &str = "init: tests done";
@@ -60,6 +61,39 @@ impl Tally {
             }
         }
     }
+}
+
+/// A suite's request to type on the serial console: `<suite>: type <hex>[ echo <hex>]`
+/// (`wayos_abi::harness::TYPE_WORD`). Returns the suite, the bytes and the echo expected.
+fn parse_type_request(line: &str) -> Option<(String, Vec<u8>, Option<Vec<u8>>)> {
+    let (suite, rest) = line.trim().split_once(": ")?;
+    if suite.is_empty() || suite.contains(' ') {
+        return None;
+    }
+    let mut words = rest.split(' ');
+    if words.next()? != TYPE_WORD {
+        return None;
+    }
+    let input = decode_hex(words.next()?)?;
+    let echo = match (words.next(), words.next()) {
+        (None, _) => None,
+        (Some(w), Some(hex)) if w == ECHO_WORD => Some(decode_hex(hex)?),
+        _ => return None,
+    };
+    if words.next().is_some() || input.is_empty() {
+        return None;
+    }
+    Some((suite.to_string(), input, echo))
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 /// Parses a `<suite>: N passed, M failed` line.
@@ -270,12 +304,29 @@ fn boot_suites(built: &Built, o: &TestOptions) -> Result<Tally> {
     // Suites, in the kernel (boottest) and in user space (run by init), each print
     // `<suite>: N passed, M failed`; init ends the run with `init: tests done`.
     let mut seen_suites: Vec<String> = Vec::new();
+    // Echoes interactive suites asked for: (check name, expected text, first line index).
+    let mut echoes: Vec<(String, String, usize)> = Vec::new();
     loop {
         let line = guest.wait_for(BOOT_TIMEOUT, |l| {
-            parse_result_line(l).is_some() || l.contains(INIT_DONE) || l.contains("KERNEL PANIC")
+            parse_result_line(l).is_some()
+                || parse_type_request(l).is_some()
+                || l.contains(INIT_DONE)
+                || l.contains("KERNEL PANIC")
         });
         match line.as_deref() {
             Some(l) if l.contains(INIT_DONE) || l.contains("KERNEL PANIC") => break,
+            Some(l) if parse_type_request(l).is_some() => {
+                let (name, input, echo) = parse_type_request(l).expect("matched");
+                if let Some(echo) = echo {
+                    let check = format!("{name}_echo_{}", echoes.len() + 1);
+                    // The line reader drops carriage returns.
+                    let text = String::from_utf8_lossy(&echo).replace('\r', "");
+                    echoes.push((check, text, guest.seen().len()));
+                }
+                if let Err(e) = guest.type_bytes(&input) {
+                    t.check(&format!("{name}_typing"), Err(e));
+                }
+            }
             Some(l) => {
                 if let Some((name, r)) = parse_result_line(l) {
                     println!("{name}: {} passed, {} failed", r.passed, r.failed);
@@ -294,6 +345,20 @@ fn boot_suites(built: &Built, o: &TestOptions) -> Result<Tally> {
                 break;
             }
         }
+    }
+    for (check, text, from) in echoes {
+        let shown = guest.seen()[from..].iter().any(|l| l.contains(&text));
+        t.check(
+            &check,
+            if shown {
+                Ok(())
+            } else {
+                Err(format!(
+                    "the console never showed {text:?}\n{}",
+                    guest.tail(TAIL)
+                ))
+            },
+        );
     }
     for suite in SUITES {
         if !seen_suites.iter().any(|s| s == suite) {
@@ -448,6 +513,24 @@ mod tests {
         assert_eq!((s.as_str(), t.passed, t.failed), ("boottest", 9, 0));
         assert!(parse_result_line("[ 0.1] INFO cpu0 x: 1 passed, 0 failed").is_none());
         assert!(parse_result_line("boottest: many passed, 0 failed").is_none());
+    }
+
+    #[test]
+    fn type_requests() {
+        assert_eq!(
+            parse_type_request("contest: type 610d echo 61"),
+            Some(("contest".into(), vec![b'a', b'\r'], Some(vec![b'a'])))
+        );
+        assert_eq!(
+            parse_type_request("contest: type 03"),
+            Some(("contest".into(), vec![3], None))
+        );
+        assert!(parse_type_request("contest: type").is_none());
+        assert!(parse_type_request("contest: type 6").is_none());
+        assert!(parse_type_request("contest: type zz").is_none());
+        assert!(parse_type_request("contest: type 61 echo").is_none());
+        assert!(parse_type_request("contest: type 61 wrong 61").is_none());
+        assert!(parse_type_request("  ok   type 61").is_none());
     }
 
     #[test]

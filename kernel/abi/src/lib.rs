@@ -29,6 +29,12 @@ pub mod harness {
     /// Kernel command-line key that kills the kernel on purpose after the suites
     /// (`fault` or `panic`), so the harness can check the fatal-error reports.
     pub const CRASH_KEY: &str = "wayos.crash";
+    /// An interactive suite asks the harness to type on the serial console by printing
+    /// `<suite>: type <hex bytes>` (optionally followed by ` echo <hex bytes>`: what the
+    /// console must show in answer, which the harness checks).
+    pub const TYPE_WORD: &str = "type";
+    pub const ECHO_WORD: &str = "echo";
+
     /// Initramfs file holding `WayOS <version>`, checked by the kernel's boot test.
     pub const RELEASE_FILE: &str = "etc/wayos-release";
 
@@ -107,13 +113,16 @@ pub mod sys {
     pub const NS_REGISTER: usize = 25;
     /// `ns_lookup(name, name_len) -> handle` with send rights.
     pub const NS_LOOKUP: usize = 26;
-    /// `klog_read(buf: *mut u8, len) -> bytes copied`: the kernel log ring, oldest line
-    /// first.
+    /// `klog_read(buf: *mut u8, len) -> bytes copied`: the newest whole lines of the
+    /// kernel log ring that fit in `len`, oldest line first (0 if not even the newest
+    /// line fits, or `len` is 0). Reading consumes nothing. `EFAULT` (nothing written)
+    /// unless the first `min(len, limits::KLOG_BYTES)` bytes at `buf` are writable.
     pub const KLOG_READ: usize = 27;
     /// `mem_grant(addr, len, rights) -> handle`: a memory object for the pages of a
     /// shared mapping, to pass in a message (bulk data without copying).
     pub const MEM_GRANT: usize = 28;
-    /// `mem_map(handle, prot) -> addr`: maps a granted memory object.
+    /// `mem_map(handle, prot, size: *mut u64) -> addr`: maps a granted memory object
+    /// where the kernel chooses; its size in bytes goes to `*size` unless `size` is null.
     pub const MEM_MAP: usize = 29;
     /// `port_reply_recv(reply_handle, port, msg: *mut Message, timeout_ns) -> 0`: answer
     /// a call, then wait for the next message on `port`, in one trap.
@@ -127,8 +136,11 @@ pub mod sys {
     /// `port_fd(handle) -> fd`: a stream fd whose reads and writes are calls to the port
     /// (the [`super::stream`] protocol); the handle moves into the fd.
     pub const PORT_FD: usize = 34;
+    /// `console_bind(fd, port) -> 0`: `fd` must be the console device; from now on its
+    /// input arrives at `port` as [`super::console::INPUT`] messages from the kernel.
+    pub const CONSOLE_BIND: usize = 35;
     /// One past the highest number.
-    pub const COUNT: usize = 35;
+    pub const COUNT: usize = 36;
 }
 
 /// IPC: ports, messages, rights. See `docs/ipc.md`.
@@ -141,6 +153,18 @@ pub mod ipc {
     pub const RIGHT_GRANT: u32 = 1 << 2;
     /// All rights of a freshly created port.
     pub const RIGHTS_ALL: u32 = RIGHT_SEND | RIGHT_RECV | RIGHT_GRANT;
+    /// Right to map a memory object (`mem_map`) readable.
+    pub const RIGHT_READ: u32 = 1 << 3;
+    /// Right to map a memory object writable (with [`RIGHT_READ`]: pages cannot be
+    /// write-only).
+    pub const RIGHT_WRITE: u32 = 1 << 4;
+    /// Every right a memory object handle can have (`mem_grant`).
+    pub const MEM_RIGHTS_ALL: u32 = RIGHT_READ | RIGHT_WRITE | RIGHT_GRANT;
+    /// Every right bit that means something; `handle_dup` refuses others with `EINVAL`.
+    pub const RIGHTS_DEFINED: u32 = RIGHTS_ALL | MEM_RIGHTS_ALL;
+    /// Most separate mappings (shared objects, or non-adjacent pieces of one) a single
+    /// `mem_grant` range may span.
+    pub const GRANT_MAX_SEGMENTS: usize = 16;
 
     /// Bytes of inline payload per message.
     pub const INLINE_BYTES: usize = 128;
@@ -152,6 +176,8 @@ pub mod ipc {
     pub const NAME_MAX: usize = 64;
     /// `timeout_ns` meaning "never give up"; 0 means "do not block".
     pub const WAIT_FOREVER: u64 = u64::MAX;
+    /// In a received message's `reply`: the kernel itself sent it (no process can).
+    pub const FROM_KERNEL: u32 = u32::MAX - 1;
     /// Marks an unused handle slot in [`Message::handles`].
     pub const NO_HANDLE: u32 = u32::MAX;
 
@@ -180,6 +206,39 @@ pub mod ipc {
     }
 }
 
+/// The stream protocol: what a [`sys::PORT_FD`] file descriptor sends to its port.
+///
+/// Each `read` or `write` on such an fd is one call. A reply's `label` is 0 on success or
+/// a positive errno value.
+pub mod stream {
+    /// Request: `data[..4]` is the most bytes wanted (u32, little endian). Reply: the
+    /// bytes in `data[..len]`; `len` 0 means end of file.
+    pub const READ: u64 = 1;
+    /// Request: the bytes to write in `data[..len]`. Reply: `data[..4]` is how many were
+    /// taken (u32, little endian).
+    pub const WRITE: u64 = 2;
+    /// Most bytes one read or write call carries.
+    pub const CHUNK: usize = super::ipc::INLINE_BYTES;
+}
+
+/// The console server's protocol: the [`stream`] labels plus these.
+pub mod console {
+    /// The name the console server registers.
+    pub const NAME: &str = "console";
+    /// From the kernel (`reply` is [`super::ipc::FROM_KERNEL`]): raw input bytes in
+    /// `data[..len]`.
+    pub const INPUT: u64 = 0x100;
+    /// Request: `data[..8]` is the pid (u64, little endian) that Ctrl-C interrupts, 0 for
+    /// none. Reply label 0.
+    pub const SET_FOREGROUND: u64 = 0x101;
+    /// Request: `data[0]` is [`MODE_COOKED`] or [`MODE_RAW`]. Reply label 0.
+    pub const SET_MODE: u64 = 0x102;
+    /// Line editing, echo, Ctrl-C and Ctrl-D handled by the server (the default).
+    pub const MODE_COOKED: u8 = 0;
+    /// Bytes pass through as typed, without echo.
+    pub const MODE_RAW: u8 = 1;
+}
+
 /// Error numbers, the Linux/POSIX values so tools and tests read naturally.
 pub mod errno {
     pub const EPERM: isize = 1;
@@ -195,7 +254,13 @@ pub mod errno {
     pub const ENOMEM: isize = 12;
     pub const EACCES: isize = 13;
     pub const EFAULT: isize = 14;
+    /// The resource is held by someone else.
+    pub const EBUSY: isize = 16;
     pub const EEXIST: isize = 17;
+    /// The fd is not the device the call needs.
+    pub const ENOTTY: isize = 25;
+    /// Every file-descriptor number is taken.
+    pub const EMFILE: isize = 24;
     pub const EINVAL: isize = 22;
     pub const ENAMETOOLONG: isize = 36;
     pub const ENOSYS: isize = 38;
@@ -225,7 +290,10 @@ pub mod errno {
             ENOMEM => "ENOMEM",
             EACCES => "EACCES",
             EFAULT => "EFAULT",
+            EBUSY => "EBUSY",
             EEXIST => "EEXIST",
+            ENOTTY => "ENOTTY",
+            EMFILE => "EMFILE",
             EINVAL => "EINVAL",
             ENAMETOOLONG => "ENAMETOOLONG",
             ENOSYS => "ENOSYS",
@@ -279,12 +347,20 @@ pub mod wait {
 
 /// Signal numbers (Linux values) used in wait statuses.
 pub mod signal {
+    /// Interrupt from the keyboard (Ctrl-C on the console).
+    pub const SIGINT: i32 = 2;
+    pub const SIGQUIT: i32 = 3;
     pub const SIGILL: i32 = 4;
     pub const SIGTRAP: i32 = 5;
     pub const SIGBUS: i32 = 7;
     pub const SIGFPE: i32 = 8;
     pub const SIGKILL: i32 = 9;
     pub const SIGSEGV: i32 = 11;
+    pub const SIGPIPE: i32 = 13;
+    pub const SIGTERM: i32 = 15;
+    pub const SIGCHLD: i32 = 17;
+    /// Highest signal number `kill` accepts.
+    pub const MAX: i32 = 64;
 }
 
 /// Clocks for `clock_gettime`.
@@ -328,6 +404,8 @@ pub mod limits {
     pub const ARG_MAX_COUNT: usize = 256;
     /// Most bytes of argv + envp strings together.
     pub const ARG_MAX_BYTES: usize = 64 * 1024;
+    /// Size of the kernel log ring: the most one `klog_read` can return.
+    pub const KLOG_BYTES: usize = 64 * 1024;
 }
 
 /// The user address space layout shared by the kernel, the user linker script and libway.

@@ -5,7 +5,7 @@
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 
-use wayos_abi::ipc::{MAX_CAPACITY, NAME_MAX, NO_HANDLE, RIGHTS_ALL, RIGHT_GRANT};
+use wayos_abi::ipc::{MAX_CAPACITY, NAME_MAX, NO_HANDLE, RIGHTS_DEFINED, RIGHT_GRANT};
 
 /// Why a handle operation failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,7 +138,7 @@ impl<T> HandleTable<T> {
         rights: u32,
         make: impl FnOnce(&T, u32) -> T,
     ) -> Result<u32, HandleError> {
-        if rights & !RIGHTS_ALL != 0 {
+        if rights & !RIGHTS_DEFINED != 0 {
             return Err(HandleError::InvalidRights);
         }
         let (obj, have) = self.slot(h)?;
@@ -365,7 +365,7 @@ mod tests {
     use crate::testutil::XorShift;
     use alloc::collections::BTreeMap;
     use alloc::vec;
-    use wayos_abi::ipc::{RIGHT_RECV, RIGHT_SEND};
+    use wayos_abi::ipc::{RIGHTS_ALL, RIGHT_RECV, RIGHT_SEND};
 
     #[test]
     fn handle_basics() {

@@ -1,6 +1,7 @@
 //! Kernel logic that does not touch hardware, so it builds and is unit-tested on the host.
 //!
-//! The kernel, `tools/wayboot` and the host tools link this crate. Nothing here may use
+//! The kernel, `tools/wayboot`, the host tools and the console server (for [`ldisc`]) link
+//! this crate. Nothing here may use
 //! `unsafe` to reach hardware, allocate, or name an instruction set: arch code turns
 //! firmware data into the plain types defined here and hands them over.
 #![no_std]
@@ -17,7 +18,14 @@ pub mod cmdline;
 pub mod cpio;
 pub mod elf;
 #[cfg(feature = "alloc")]
+pub mod fdtable;
+#[cfg(feature = "alloc")]
+pub mod grant;
+#[cfg(feature = "alloc")]
 pub mod ipc;
+#[cfg(feature = "alloc")]
+pub mod ldisc;
+pub mod logring;
 pub mod paging;
 pub mod symtab;
 #[cfg(test)]

@@ -7,6 +7,8 @@
 //! - `NAME`: the architecture's name for banners.
 //! - `serial_write(bytes)`: polled output on the boot serial port, callable from any
 //!   context including the panic path; callers serialize.
+//! - `serial_read()`: a received byte if one is waiting, never blocking (polled from the
+//!   timer tick).
 //! - `cpu_id()`: the current CPU's index.
 //! - `uptime_ns()`: monotonic nanoseconds since boot.
 //! - `frame_pointer()`: the caller's frame pointer, for backtraces.
@@ -15,7 +17,7 @@
 //! - `power_off(success)`: end the machine, giving QEMU a pass/fail verdict when it can.
 //! - `init_late(tick_hz)`: after the heap exists: CPU features (FP/SIMD, SMEP/SMAP or
 //!   PAN), the syscall entry, the interrupt controller and the periodic scheduler tick,
-//!   which calls `crate::task::sched::timer_tick()`.
+//!   which calls `crate::traps::timer_tick()`.
 //!
 //! Interrupts
 //! - `interrupts_enabled()`, `enable_interrupts()`, `disable_interrupts()`,
@@ -60,6 +62,7 @@ use self::x86_64 as imp;
 pub use imp::{
     activate_page_table, breakpoint, cpu_id, current_root, disable_interrupts, enable_interrupts,
     enter_user, flush_tlb_all, flush_tlb_page, frame_pointer, halt_forever, init_late,
-    interrupts_enabled, kernel_root, power_off, serial_write, set_kernel_stack, switch, uptime_ns,
-    user_copy, wait_for_interrupt, Context, FpuState, PteFormat, TrapFrame, NAME,
+    interrupts_enabled, kernel_root, power_off, serial_read, serial_write, set_kernel_stack,
+    switch, uptime_ns, user_copy, wait_for_interrupt, Context, FpuState, PteFormat, TrapFrame,
+    NAME,
 };

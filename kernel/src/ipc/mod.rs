@@ -15,7 +15,10 @@
 //! leaf. Kernel objects are never dropped under a port-queue lock (dropping one may close
 //! a port), and no lock is held across a user copy.
 
+mod kernel;
 pub mod port;
+
+pub use kernel::{kernel_call, kernel_send};
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -37,6 +40,9 @@ pub enum KObject {
     Port(PortRef),
     /// A one-shot reply right (rights: send only, so it cannot be passed on or copied).
     Reply(ReplyRef),
+    /// Granted pages (`mem_grant`, `mem_map`); rights `RIGHT_READ`, `RIGHT_WRITE`,
+    /// `RIGHT_GRANT`.
+    Memory(Arc<crate::mm::space::MemObject>),
 }
 
 impl KObject {
@@ -45,6 +51,7 @@ impl KObject {
     pub fn narrowed(&self, rights: u32) -> KObject {
         match self {
             KObject::Port(p) => KObject::Port(p.narrowed(rights)),
+            KObject::Memory(m) => KObject::Memory(m.clone()),
             KObject::Reply(_) => unreachable!("reply handles have no grant right"),
         }
     }
@@ -129,6 +136,8 @@ pub fn install(table: &mut Handles, km: KMessage) -> Message {
         Some(r) => table
             .insert(KObject::Reply(r), RIGHT_SEND)
             .unwrap_or(NO_HANDLE),
+        // Only `kernel_send` leaves FROM_KERNEL here; user messages arrive with NO_HANDLE.
+        None if msg.reply == wayos_abi::ipc::FROM_KERNEL => wayos_abi::ipc::FROM_KERNEL,
         None => NO_HANDLE,
     };
     msg

@@ -23,19 +23,35 @@ use crate::error::{Errno, KResult};
 
 pub use wayos_kcore::vma::Prot;
 
+mod grant;
+pub use grant::MemObject;
+
 const PAGE: u64 = PAGE_SIZE as u64;
 
-/// Pages of a MAP_SHARED mapping, shared by every address space that maps it.
-struct SharedObject {
-    pages: Mutex<BTreeMap<u64, u64>>,
+/// Pages of a MAP_SHARED mapping (page index → frame), shared by every address space
+/// that maps it and every memory handle granted from it (`grant`).
+struct SharedPages(Mutex<BTreeMap<u64, u64>>);
+
+impl core::ops::Deref for SharedPages {
+    type Target = Mutex<BTreeMap<u64, u64>>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
-impl Drop for SharedObject {
+impl Drop for SharedPages {
     fn drop(&mut self) {
-        for (_, pa) in core::mem::take(&mut *self.pages.lock()) {
+        for (_, pa) in core::mem::take(&mut *self.0.lock()) {
             physmem::release(pa);
         }
     }
+}
+
+/// A shared object as one address space knows it: its pages, and the most protection its
+/// VMAs may get (everything for the space's own `mmap`; a handle's rights for `mem_map`).
+struct SharedObject {
+    pages: Arc<SharedPages>,
+    max: Prot,
 }
 
 static NEXT_OBJECT: AtomicU64 = AtomicU64::new(1);
@@ -199,7 +215,8 @@ impl AddressSpace {
             self.objects.insert(
                 object,
                 Arc::new(SharedObject {
-                    pages: Mutex::new(BTreeMap::new()),
+                    pages: Arc::new(SharedPages(Mutex::new(BTreeMap::new()))),
+                    max: Prot::READ | Prot::WRITE | Prot::EXEC,
                 }),
             );
         }
@@ -252,6 +269,7 @@ impl AddressSpace {
     }
 
     pub fn mprotect(&mut self, addr: usize, len: usize, prot: Prot) -> KResult<()> {
+        self.check_protect(addr, len, prot)?;
         let changed = self
             .vmas
             .mprotect(addr as u64, len as u64, prot)

@@ -55,10 +55,12 @@ fn encode(m: &Message) -> [u8; MSG_SIZE] {
 fn read_message(ptr: usize) -> KResult<Message> {
     let mut b = [0u8; MSG_SIZE];
     copy_from_user(&mut b, ptr)?;
-    let m = decode(&b);
+    let mut m = decode(&b);
     if m.len as usize > INLINE_BYTES {
         return Err(Errno::EINVAL);
     }
+    // The kernel decides `reply` on delivery; a sender cannot pose as the kernel.
+    m.reply = wayos_abi::ipc::NO_HANDLE;
     Ok(m)
 }
 
@@ -85,6 +87,7 @@ fn port_of(p: &Process, h: usize, needed: u32) -> KResult<Arc<Port>> {
     match p.handles.lock().get(h, needed).map_err(handle_errno)? {
         KObject::Port(r) => Ok(r.port.clone()),
         KObject::Reply(_) => Err(Errno::EINVAL),
+        KObject::Memory(_) => Err(Errno::EINVAL),
     }
 }
 
@@ -225,6 +228,7 @@ pub fn sys_port_reply(h: usize, ptr: usize) -> KResult<usize> {
         let rp = match table.get(h, RIGHT_SEND).map_err(handle_errno)? {
             KObject::Reply(r) => r.0.clone(),
             KObject::Port(_) => return Err(Errno::EINVAL),
+            KObject::Memory(_) => return Err(Errno::EINVAL),
         };
         if !rp.is_waiting() {
             // The caller gave up or is gone: the right is used up, nothing else moves.

@@ -13,20 +13,20 @@ use wayos_abi::{clock, sys, Timespec};
 use crate::arch::{self, TrapFrame};
 use crate::error::{Errno, KResult};
 use crate::task::{self, sched};
-use crate::usercopy::{copy_from_user, copy_to_user, read_u64_pair, read_vec, write_u64_pair};
+use crate::usercopy::{copy_to_user, read_u64_pair, read_vec, write_u64_pair};
 
+mod fd;
+mod grant;
 mod ipc;
+mod klog;
 mod mem;
-
-/// Console writes are copied through a bounce buffer of this size.
-const WRITE_CHUNK: usize = 512;
 
 pub fn dispatch(frame: &mut TrapFrame) {
     let num = frame.syscall_number();
     let a = frame.syscall_args();
     let result = match num {
         sys::EXIT => task::exit_current(wayos_abi::wait::exited(a[0] as i32)),
-        sys::WRITE => sys_write(a[0], a[1], a[2]),
+        sys::WRITE => fd::sys_write(a[0], a[1], a[2]),
         sys::GETPID => sys_getpid(),
         sys::GETPPID => sys_getppid(),
         sys::FORK => task::fork(frame).map(|p| p as usize),
@@ -46,7 +46,7 @@ pub fn dispatch(frame: &mut TrapFrame) {
             sched::yield_now();
             Ok(0)
         }
-        sys::READ => sys_read(a[0], a[1], a[2]),
+        sys::READ => fd::sys_read(a[0], a[1], a[2]),
         sys::SET_PRIORITY => sys_set_priority(a[0]),
         sys::GET_CMDLINE => sys_get_cmdline(a[0], a[1]),
         sys::SHUTDOWN => sys_shutdown(a[0]),
@@ -59,6 +59,14 @@ pub fn dispatch(frame: &mut TrapFrame) {
         sys::HANDLE_DUP => ipc::sys_handle_dup(a[0], a[1]),
         sys::NS_REGISTER => ipc::sys_ns_register(a[0], a[1], a[2]),
         sys::NS_LOOKUP => ipc::sys_ns_lookup(a[0], a[1]),
+        sys::MEM_GRANT => grant::sys_mem_grant(a[0], a[1], a[2]),
+        sys::MEM_MAP => grant::sys_mem_map(a[0], a[1], a[2]),
+        sys::KLOG_READ => klog::sys_klog_read(a[0], a[1]),
+        sys::KILL => sys_kill(a[0], a[1]),
+        sys::DUP2 => fd::sys_dup2(a[0], a[1]),
+        sys::CLOSE => fd::sys_close(a[0]),
+        sys::PORT_FD => fd::sys_port_fd(a[0]),
+        sys::CONSOLE_BIND => fd::sys_console_bind(a[0], a[1]),
         _ => Err(Errno::ENOSYS),
     };
     let value = match result {
@@ -66,34 +74,6 @@ pub fn dispatch(frame: &mut TrapFrame) {
         Err(e) => (-e.0) as usize,
     };
     frame.set_syscall_return(value);
-}
-
-fn sys_write(fd: usize, buf: usize, len: usize) -> KResult<usize> {
-    if fd != 1 && fd != 2 {
-        return Err(Errno::EBADF);
-    }
-    let mut chunk = [0u8; WRITE_CHUNK];
-    let mut done = 0;
-    while done < len {
-        let n = (len - done).min(WRITE_CHUNK);
-        let end = buf.checked_add(done).ok_or(Errno::EFAULT)?;
-        if let Err(e) = copy_from_user(&mut chunk[..n], end) {
-            return if done == 0 { Err(e) } else { Ok(done) };
-        }
-        crate::console::write_bytes(&chunk[..n]);
-        done += n;
-    }
-    Ok(done)
-}
-
-fn sys_read(fd: usize, buf: usize, len: usize) -> KResult<usize> {
-    if fd != 0 {
-        return Err(Errno::EBADF);
-    }
-    // Console input arrives with the console server (issue 4); until then stdin is at end
-    // of file. The buffer is still validated so bad arguments get their error.
-    crate::usercopy::check_range(buf, len)?;
-    Ok(0)
 }
 
 fn sys_getpid() -> KResult<usize> {
@@ -224,4 +204,14 @@ fn sys_shutdown(success: usize) -> KResult<usize> {
         Some(p) if p.pid == task::process::INIT_PID => crate::shutdown(success == 1),
         _ => Err(Errno::EPERM),
     }
+}
+
+fn sys_kill(pid: usize, sig: usize) -> KResult<usize> {
+    // Negative pids (process groups) arrive with job control.
+    let pid = isize::try_from(pid)
+        .ok()
+        .filter(|&p| p > 0)
+        .ok_or(Errno::ESRCH)?;
+    let sig = i32::try_from(sig).map_err(|_| Errno::EINVAL)?;
+    task::signal::kill(pid as u64, sig).map(|()| 0)
 }

@@ -4,6 +4,7 @@
 pub mod loader;
 pub mod process;
 pub mod sched;
+pub mod signal;
 pub mod thread;
 pub mod wait_queue;
 
@@ -12,7 +13,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
-use wayos_abi::{sched::NORMAL, signal, wait};
+use wayos_abi::{sched::NORMAL, signal as sig, wait};
 
 use self::process::{Pid, Process};
 use self::thread::Thread;
@@ -67,6 +68,9 @@ fn start_user_thread(
         fpu,
     )
     .map_err(|_| Errno::ENOMEM)?;
+    if let Some(p) = &t.process {
+        p.add_thread(&t);
+    }
     sched::make_ready(t);
     Ok(())
 }
@@ -97,7 +101,7 @@ pub fn spawn(
     let loaded = loader::load(image, argv, envp)?;
     let p = Process::create(path, loaded.space, parent);
     if let Err(e) = start_user_thread(p.clone(), loaded.frame, None) {
-        p.exit(wait::killed(signal::SIGKILL));
+        p.exit(wait::killed(sig::SIGKILL));
         return Err(e);
     }
     Ok(p.pid)
@@ -119,7 +123,7 @@ pub fn fork(frame: &TrapFrame) -> KResult<Pid> {
     child_frame.set_syscall_return(0);
     let fpu = me.fpu_snapshot();
     if let Err(e) = start_user_thread(child.clone(), child_frame, fpu) {
-        child.exit(wait::killed(signal::SIGKILL));
+        child.exit(wait::killed(sig::SIGKILL));
         return Err(e);
     }
     Ok(child.pid)
@@ -186,20 +190,25 @@ pub fn kill_current(sig: i32, why: fmt::Arguments<'_>) -> ! {
 
 fn signal_name(sig: i32) -> &'static str {
     match sig {
-        signal::SIGSEGV => "SIGSEGV",
-        signal::SIGILL => "SIGILL",
-        signal::SIGFPE => "SIGFPE",
-        signal::SIGBUS => "SIGBUS",
-        signal::SIGTRAP => "SIGTRAP",
-        signal::SIGKILL => "SIGKILL",
+        sig::SIGSEGV => "SIGSEGV",
+        sig::SIGILL => "SIGILL",
+        sig::SIGFPE => "SIGFPE",
+        sig::SIGBUS => "SIGBUS",
+        sig::SIGTRAP => "SIGTRAP",
+        sig::SIGKILL => "SIGKILL",
+        sig::SIGINT => "SIGINT",
+        sig::SIGTERM => "SIGTERM",
         _ => "a signal",
     }
 }
 
-/// Called with interrupts off just before returning to user mode: switch if a tick or a
-/// wake-up asked for it.
+/// Called with interrupts off just before returning to user mode: end the process if a
+/// fatal signal is waiting, switch if a tick or a wake-up asked for it.
 pub fn user_return() {
+    signal::deliver_pending();
     if sched::need_resched() {
         sched::schedule();
     }
+    // A signal may have arrived while another thread ran.
+    signal::deliver_pending();
 }

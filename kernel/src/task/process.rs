@@ -6,13 +6,15 @@
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 
 use spin::Mutex;
 
+use super::thread::Thread;
 use super::wait_queue::WaitQueue;
+use crate::file::Fds;
 use crate::mm::space::AddressSpace;
 
 pub type Pid = u64;
@@ -37,15 +39,26 @@ pub struct Process {
     pub handles: Mutex<crate::ipc::Handles>,
     /// The reply port of this process's last `port_call`, reused by the next one.
     pub reply_cache: Mutex<Option<Arc<crate::ipc::port::ReplyPort>>>,
+    /// Open file descriptors; inherited by fork and spawn, emptied at exit.
+    pub fds: Mutex<Fds>,
+    /// A fatal signal waiting to end the process (0: none); see `task::signal`.
+    pub pending_signal: AtomicI32,
+    /// The process's threads, so a signal can wake them.
+    threads: Mutex<Vec<Weak<Thread>>>,
 }
 
 static TABLE: Mutex<BTreeMap<Pid, Arc<Process>>> = Mutex::new(BTreeMap::new());
 static NEXT_PID: AtomicU64 = AtomicU64::new(INIT_PID);
 
 impl Process {
-    /// Registers a new process with `space` under `parent`.
+    /// Registers a new process with `space` under `parent`, with a copy of the parent's
+    /// descriptors (the kernel's own children get the console).
     pub fn create(name: &str, space: AddressSpace, parent: Option<&Arc<Process>>) -> Arc<Self> {
         let pid = NEXT_PID.fetch_add(1, Ordering::Relaxed);
+        let fds = match parent {
+            Some(parent) => parent.fds.lock().clone(),
+            None => crate::file::console_table(),
+        };
         let p = Arc::new(Self {
             pid,
             ppid: AtomicU64::new(parent.map_or(0, |p| p.pid)),
@@ -57,6 +70,9 @@ impl Process {
             child_exited: WaitQueue::new(),
             handles: Mutex::new(crate::ipc::new_handle_table()),
             reply_cache: Mutex::new(None),
+            fds: Mutex::new(fds),
+            pending_signal: AtomicI32::new(0),
+            threads: Mutex::new(Vec::new()),
         });
         if let Some(parent) = parent {
             parent.children.lock().push(p.clone());
@@ -67,6 +83,27 @@ impl Process {
 
     pub fn ppid(&self) -> Pid {
         self.ppid.load(Ordering::Relaxed)
+    }
+
+    /// Records a thread of this process (for signal wake-ups).
+    pub fn add_thread(&self, t: &Arc<Thread>) {
+        let mut threads = self.threads.lock();
+        threads.retain(|w| w.strong_count() > 0);
+        threads.push(Arc::downgrade(t));
+    }
+
+    /// The process's live threads.
+    pub fn threads(&self) -> Vec<Arc<Thread>> {
+        self.threads
+            .lock()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect()
+    }
+
+    /// True once the process has exited (its status waits for the parent).
+    pub fn is_zombie(&self) -> bool {
+        self.status.lock().is_some()
     }
 
     /// Loads this process's page table on the CPU (called by the scheduler).
@@ -95,6 +132,8 @@ impl Process {
         let space = self.space.lock().take();
         drop(space);
         crate::ipc::process_exit(self);
+        let files = self.fds.lock().drain();
+        crate::file::drop_files(files);
         let orphans = core::mem::take(&mut *self.children.lock());
         if !orphans.is_empty() {
             if let Some(init) = lookup(INIT_PID) {
@@ -105,6 +144,7 @@ impl Process {
                 init.child_exited.wake_all();
             }
         }
+        super::signal::forget(self);
         *self.status.lock() = Some(status);
         if let Some(parent) = lookup(self.ppid()) {
             parent.child_exited.wake_all();

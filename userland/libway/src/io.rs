@@ -34,6 +34,32 @@ pub fn read(fd: usize, buf: &mut [u8]) -> Result<usize, Errno> {
     }
 }
 
+/// `close(fd)`.
+pub fn close(fd: usize) -> Result<(), Errno> {
+    // SAFETY: no memory arguments.
+    unsafe { crate::sys::call(sys::CLOSE, [fd, 0, 0, 0, 0, 0]) }.map(|_| ())
+}
+
+/// `dup2(old, new)`: makes `new` refer to `old`'s file (closing what `new` had).
+pub fn dup2(old: usize, new: usize) -> Result<usize, Errno> {
+    // SAFETY: no memory arguments.
+    unsafe { crate::sys::call(sys::DUP2, [old, new, 0, 0, 0, 0]) }
+}
+
+/// `port_fd(port)`: a stream fd whose reads and writes are calls to `port` (the
+/// `wayos_abi::stream` protocol). The handle moves into the fd; the port's receive right,
+/// if the handle had it, is given up.
+pub fn port_fd(port: crate::ipc::Port) -> Result<usize, Errno> {
+    let h = port.into_raw();
+    // SAFETY: no memory arguments.
+    let r = unsafe { crate::sys::call(sys::PORT_FD, [h as usize, 0, 0, 0, 0, 0]) };
+    if r.is_err() {
+        // The kernel moves the handle only on success; do not leak it.
+        drop(crate::ipc::Port::from_raw(h));
+    }
+    r
+}
+
 /// Writes all of `buf`, retrying short writes. A write that makes no progress is `EIO`.
 pub fn write_all(fd: usize, mut buf: &[u8]) -> Result<(), Errno> {
     while !buf.is_empty() {

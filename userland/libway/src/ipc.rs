@@ -357,7 +357,8 @@ impl MessageExt for Message {
 
     fn take_reply(&mut self) -> Option<ReplyHandle> {
         let h = core::mem::replace(&mut self.reply, NO_HANDLE);
-        (h != NO_HANDLE).then_some(ReplyHandle::from_raw(h))
+        // FROM_KERNEL marks a message the kernel sent; it is not a handle.
+        (h != NO_HANDLE && h != wayos_abi::ipc::FROM_KERNEL).then_some(ReplyHandle::from_raw(h))
     }
 }
 

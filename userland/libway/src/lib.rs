@@ -7,7 +7,9 @@
 //!   `Result<_, Errno>`.
 //! - A global allocator over `mmap` ([`heap`]) makes `alloc` (`Vec`, `String`, `format!`)
 //!   work; [`print!`]/[`println!`]/[`eprintln!`] write to the console.
-//! - [`ipc`] is the client API for ports, call/reply and the name service.
+//! - [`ipc`] is the client API for ports, call/reply and the name service; [`grant`]
+//!   shares bulk data by granting pages ([`grant::SharedBuf`], [`grant::MemHandle`]).
+//! - [`klog`] reads the kernel log ring.
 //! - [`suite`] prints the check and summary lines in-guest test suites report with.
 //! - [`env`] gives the arguments and environment; the panic handler ([`rt`]) reports
 //!   `panic in <program>: ...` and exits with status 101.
@@ -22,11 +24,14 @@ extern crate alloc;
 pub use wayos_abi as abi;
 
 pub mod arch;
+pub mod console;
 pub mod env;
 pub mod errno;
+pub mod grant;
 pub mod heap;
 pub mod io;
 pub mod ipc;
+pub mod klog;
 pub mod mem;
 pub mod process;
 pub mod rt;

@@ -19,6 +19,12 @@ pub fn exit(status: i32) -> ! {
     }
 }
 
+/// `kill(pid, signal)`: signal 0 only checks that `pid` exists.
+pub fn kill(pid: usize, signal: i32) -> Result<(), Errno> {
+    // SAFETY: no memory arguments.
+    unsafe { crate::sys::call(sys::KILL, [pid, signal as usize, 0, 0, 0, 0]) }.map(|_| ())
+}
+
 /// `getpid()`.
 pub fn getpid() -> Result<usize, Errno> {
     // SAFETY: no memory arguments.

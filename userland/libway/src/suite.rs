@@ -45,6 +45,28 @@ impl Suite {
         }
     }
 
+    /// Asks `cargo xtask test` to type `input` on the serial console, and to check that the
+    /// console shows `echo` in answer (see `wayos_abi::harness::TYPE_WORD`).
+    pub fn request_typing(&self, input: &[u8], echo: Option<&[u8]>) {
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        match echo {
+            Some(e) => println!(
+                "{}: {} {} {} {}",
+                self.name,
+                wayos_abi::harness::TYPE_WORD,
+                hex(input),
+                wayos_abi::harness::ECHO_WORD,
+                hex(e)
+            ),
+            None => println!(
+                "{}: {} {}",
+                self.name,
+                wayos_abi::harness::TYPE_WORD,
+                hex(input)
+            ),
+        }
+    }
+
     /// Prints the summary line and returns the exit status: the number of failed checks
     /// (capped at 255 so it never wraps to "success").
     pub fn finish(self) -> i32 {

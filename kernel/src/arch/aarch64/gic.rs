@@ -4,7 +4,7 @@
 //! timer's interrupts. [`init`] maps the registers with `crate::mm::mmio`, enables the
 //! distributor and this CPU's interface, routes the EL1 virtual timer's PPI (INTID 27 on
 //! QEMU `virt`) to this CPU as a Group 1 interrupt and starts the timer at the tick rate.
-//! [`handle_irq`] acknowledges, dispatches (timer: rearm, then `sched::timer_tick()`) and
+//! [`handle_irq`] acknowledges, dispatches (timer: rearm, then `traps::timer_tick()`) and
 //! signals end of interrupt, all with IRQs masked.
 //!
 //! GICv3 uses the ICC_* system registers for the CPU interface (the boot code enabled them
@@ -300,7 +300,7 @@ pub fn handle_irq() {
         // back by this one's active state.
         end_of_interrupt(eoi);
         if ticked {
-            crate::task::sched::timer_tick();
+            crate::traps::timer_tick();
         }
         return;
     }

@@ -28,7 +28,7 @@ pub use mmu::kernel_root;
 pub use mmu::{activate as activate_page_table, current_root, flush_all as flush_tlb_all};
 pub use mmu::{flush_page as flush_tlb_page, PteFormat};
 pub use power::{halt_forever, power_off};
-pub use serial::serial_write;
+pub use serial::{serial_read, serial_write};
 pub use timer::uptime_ns;
 pub use trap::{enter_user, set_kernel_stack, TrapFrame};
 pub use uaccess::copy as user_copy;

@@ -1,6 +1,7 @@
 //! COM1 (the 16550 UART at port 0x3f8) as the boot console, through `uart_16550`.
 //!
-//! Output only for now; the console server (a later issue) takes over input.
+//! Input is polled by the timer tick (`console::input`); the serial interrupt needs the
+//! I/O APIC (SMP issue).
 
 use spin::Mutex;
 use uart_16550::backend::PioBackend;
@@ -20,6 +21,12 @@ pub fn init() {
     if uart.init(Config::default()).is_ok() {
         *PORT.lock() = Some(uart);
     }
+}
+
+/// A received byte, if one is waiting. `None` too while another context is writing (the
+/// timer tick polls; it must never spin on the port lock it interrupted).
+pub fn serial_read() -> Option<u8> {
+    PORT.try_lock()?.as_mut()?.try_receive_byte().ok()
 }
 
 /// Sends bytes, polling the transmitter.

@@ -301,7 +301,7 @@ extern "C" fn x86_trap(frame: &mut TrapFrame) {
     match frame.vector {
         VEC_TIMER => {
             lapic::eoi();
-            crate::task::sched::timer_tick();
+            crate::traps::timer_tick();
         }
         VEC_SPURIOUS => {}
         VEC_BREAKPOINT if !frame.came_from_user() => {

@@ -178,6 +178,34 @@ fn check_read(s: &mut Suite, m: &Scratch) {
     }
 }
 
+fn check_klog_read(s: &mut Suite, m: &Scratch) {
+    for (name, ptr) in m.bad_ptrs().into_iter().chain(m.readonly_ptrs()) {
+        let r = raw(sys::KLOG_READ, [ptr, LEN, 0, 0, 0, 0]);
+        s.check(&format!("klog_read_buf_{name}"), expect_err(r, EFAULT));
+    }
+    let r = raw(sys::KLOG_READ, [m.tail, USER_END, 0, 0, 0, 0]);
+    s.check("klog_read_len_past_user_end", expect_err(r, EFAULT));
+    let r = raw(sys::KLOG_READ, [m.rw, usize::MAX, 0, 0, 0, 0]);
+    s.check("klog_read_len_wraps", expect_err(r, EFAULT));
+    // 16 writable bytes, then the hole: refused before anything is written.
+    let r = expect_err(raw(sys::KLOG_READ, [m.tail, PAGE, 0, 0, 0, 0]), EFAULT).and_then(|()| {
+        // SAFETY: `tail..tail + LEN` is scratch memory badsys mapped and filled with
+        // newlines; the kernel was told it may write there.
+        let tail = unsafe { core::slice::from_raw_parts(m.tail as *const u8, LEN) };
+        if tail.iter().all(|&b| b == b'\n') {
+            Ok(())
+        } else {
+            Err(format!("the valid part of the buffer changed: {tail:?}"))
+        }
+    });
+    s.check("klog_read_into_hole_writes_nothing", r);
+    let r = match raw(sys::KLOG_READ, [0, 0, 0, 0, 0, 0]) {
+        Ok(0) => Ok(()),
+        other => Err(format!("got {other:?}, expected 0")),
+    };
+    s.check("klog_read_len_zero", r);
+}
+
 fn check_no_arg_calls(s: &mut Suite) {
     let junk = [usize::MAX, KERNEL_TEXT, 1, 0, usize::MAX, 7];
     let plain = raw(sys::GETPID, [0; 6]);
@@ -569,6 +597,161 @@ fn check_time(s: &mut Suite, m: &Scratch) {
     s.check("clock_gettime_misaligned_ts_ok", r);
 }
 
+/// Page grants: `mem_grant` (address ranges, rights, what kind of memory) and `mem_map`
+/// (handles, protection, the size pointer). Every mapping made here is two pages or more,
+/// so none can fill the scratch hole.
+fn check_grant(s: &mut Suite, m: &Scratch) {
+    use libway::abi::ipc::{GRANT_MAX_SEGMENTS, RIGHT_GRANT, RIGHT_READ, RIGHT_SEND, RIGHT_WRITE};
+    use libway::abi::mman::PROT_EXEC;
+
+    let shared = |prot| mem::mmap(0, 2 * PAGE, prot, MAP_SHARED | MAP_ANONYMOUS);
+    let rw = PROT_READ | PROT_WRITE;
+    let (sh, sh_ro, sh_none) = match (shared(rw), shared(PROT_READ), shared(PROT_NONE)) {
+        (Ok(a), Ok(b), Ok(c)) => (a, b, c),
+        other => {
+            s.check("mem_grant_setup", Err(format!("mmap shared: {other:?}")));
+            return;
+        }
+    };
+    let r = RIGHT_READ as usize;
+    let w = RIGHT_WRITE as usize;
+    let local = 0u8;
+    let stack = &local as *const u8 as usize & !(PAGE - 1);
+    let text = main as fn(Args) -> i32 as usize & !(PAGE - 1);
+    let cases: [(&str, [usize; 3], isize); 20] = [
+        ("rights_unknown", [sh, 2 * PAGE, 1 << 9], EINVAL),
+        (
+            "rights_port_send",
+            [sh, 2 * PAGE, RIGHT_SEND as usize],
+            EINVAL,
+        ),
+        ("rights_above_u32", [sh, 2 * PAGE, (1 << 32) | r], EINVAL),
+        ("addr_unaligned", [sh + 1, PAGE, r], EINVAL),
+        ("len_zero", [sh, 0, r], EINVAL),
+        ("len_unaligned", [sh, PAGE + 1, r], EINVAL),
+        ("len_wraps", [sh, usize::MAX - PAGE + 1, r], EINVAL),
+        ("null", [0, PAGE, r], EINVAL),
+        ("past_user_end", [USER_END - PAGE, 2 * PAGE, r], EINVAL),
+        ("noncanonical", [NONCANONICAL, PAGE, r], EINVAL),
+        ("kernel_direct_map", [KERNEL_DIRECT, PAGE, r], EINVAL),
+        ("kernel_text", [KERNEL_TEXT, PAGE, r], EINVAL),
+        ("unmapped", [m.hole, PAGE, r], ENOMEM),
+        ("private_then_hole", [m.hole - PAGE, 2 * PAGE, r], ENOMEM),
+        ("private", [m.rw, PAGE, r], EINVAL),
+        ("stack", [stack, PAGE, r], EINVAL),
+        ("text", [text, PAGE, r], EINVAL),
+        (
+            "write_on_read_only",
+            [sh_ro, 2 * PAGE, r | w],
+            errno::EACCES,
+        ),
+        ("write_only_on_read_only", [sh_ro, PAGE, w], errno::EACCES),
+        ("read_on_prot_none", [sh_none, 2 * PAGE, r], errno::EACCES),
+    ];
+    for (name, [addr, len, rights], want) in cases {
+        let got = raw(sys::MEM_GRANT, [addr, len, rights, 0, 0, 0]);
+        s.check(&format!("mem_grant_{name}"), expect_err(got, want));
+    }
+
+    // More separate shared mappings than one grant may span: 1-page objects side by side
+    // over a private reservation.
+    let n = GRANT_MAX_SEGMENTS + 1;
+    let segments = mem::map_anonymous(n * PAGE, false).and_then(|base| {
+        for i in 0..n {
+            // SAFETY: the reservation was just made for this check and holds nothing.
+            unsafe { mem::mmap_fixed(base + i * PAGE, PAGE, rw, MAP_SHARED | MAP_ANONYMOUS) }?;
+        }
+        Ok(base)
+    });
+    let (too_many, most) = match segments {
+        Ok(base) => {
+            let too_many = expect_err(raw(sys::MEM_GRANT, [base, n * PAGE, r, 0, 0, 0]), E2BIG);
+            let most = match raw(sys::MEM_GRANT, [base, (n - 1) * PAGE, r, 0, 0, 0]) {
+                Ok(h) => raw(sys::HANDLE_CLOSE, [h, 0, 0, 0, 0, 0])
+                    .map(drop)
+                    .map_err(|e| format!("close: {e}")),
+                Err(e) => Err(format!("{} mappings: {e}", n - 1)),
+            };
+            // SAFETY: the reservation is this check's own.
+            let _ = unsafe { mem::munmap(base, n * PAGE) };
+            (too_many, most)
+        }
+        Err(e) => (Err(format!("setup: {e}")), Err(format!("setup: {e}"))),
+    };
+    s.check("mem_grant_too_many_segments", too_many);
+    s.check("mem_grant_max_segments_ok", most);
+
+    let grant = |rights: u32| raw(sys::MEM_GRANT, [sh, 2 * PAGE, rights as usize, 0, 0, 0]);
+    let handles = (
+        grant(RIGHT_READ | RIGHT_GRANT),
+        grant(RIGHT_GRANT),
+        grant(RIGHT_READ),
+        raw(sys::PORT_CREATE, [4, 0, 0, 0, 0, 0]),
+    );
+    let (ro, blind, closed, port) = match handles {
+        (Ok(a), Ok(b), Ok(c), Ok(d)) => (a, b, c, d),
+        other => {
+            s.check("mem_map_setup", Err(format!("handles: {other:?}")));
+            return;
+        }
+    };
+    let _ = raw(sys::HANDLE_CLOSE, [closed, 0, 0, 0, 0, 0]);
+    let pr = PROT_READ;
+    let map_cases: [(&str, [usize; 3], isize); 10] = [
+        ("handle_bogus", [0x7fff_fff0, pr, 0], EBADF),
+        ("handle_none", [u32::MAX as usize, pr, 0], EBADF),
+        ("handle_above_u32", [(1 << 32) | ro, pr, 0], EBADF),
+        ("handle_closed", [closed, pr, 0], EBADF),
+        ("port_handle", [port, pr, 0], EINVAL),
+        ("prot_unknown", [ro, pr | 0x80, 0], EINVAL),
+        ("write_without_right", [ro, rw, 0], errno::EACCES),
+        ("exec", [ro, pr | PROT_EXEC, 0], errno::EACCES),
+        ("read_without_right", [blind, pr, 0], errno::EACCES),
+        ("bad_prot_before_bad_handle", [0x7fff_fff0, 0x80, 0], EINVAL),
+    ];
+    for (name, [h, prot, size], want) in map_cases {
+        let got = raw(sys::MEM_MAP, [h, prot, size, 0, 0, 0]);
+        s.check(&format!("mem_map_{name}"), expect_err(got, want));
+    }
+    for (name, ptr) in m.bad_ptrs().into_iter().chain(m.readonly_ptrs()) {
+        if ptr == 0 {
+            continue; // A null size pointer means "don't report the size".
+        }
+        let got = raw(sys::MEM_MAP, [ro, pr, ptr, 0, 0, 0]);
+        s.check(&format!("mem_map_size_{name}"), expect_err(got, EFAULT));
+    }
+    // The handle still works, with or without a size pointer, at a fresh user address.
+    let size_at = m.rw + 3;
+    let r = match raw(sys::MEM_MAP, [ro, pr, size_at, 0, 0, 0]) {
+        Ok(addr) if (USER_BASE..USER_END).contains(&addr) && addr.is_multiple_of(PAGE) => {
+            // SAFETY: `size_at..size_at + 8` lies in the scratch read-write page.
+            let size = unsafe { (size_at as *const u64).read_unaligned() };
+            // SAFETY: the mapping was just made for this check and nothing uses it.
+            let _ = unsafe { mem::munmap(addr, 2 * PAGE) };
+            if size == 2 * PAGE as u64 {
+                Ok(())
+            } else {
+                Err(format!("size {size}, expected {}", 2 * PAGE))
+            }
+        }
+        other => Err(format!("got {other:?}, expected a user address")),
+    };
+    s.check("mem_map_misaligned_size_ok", r);
+    let r = match raw(sys::MEM_MAP, [ro, pr, 0, 0, 0, 0]) {
+        // SAFETY: as above.
+        Ok(addr) => unsafe { mem::munmap(addr, 2 * PAGE) }.map_err(|e| format!("munmap: {e}")),
+        Err(e) => Err(format!("got {e}, expected an address")),
+    };
+    s.check("mem_map_null_size_ok", r);
+    for h in [ro, blind, port] {
+        let _ = raw(sys::HANDLE_CLOSE, [h, 0, 0, 0, 0, 0]);
+    }
+    for a in [sh, sh_ro, sh_none] {
+        // SAFETY: these mappings were made by this check and nothing refers to them.
+        let _ = unsafe { mem::munmap(a, 2 * PAGE) };
+    }
+}
+
 fn check_misc(s: &mut Suite, m: &Scratch) {
     for class in [sched::CLASSES, usize::MAX, (1 << 32) | sched::NORMAL] {
         let r = raw(sys::SET_PRIORITY, [class, 0, 0, 0, 0, 0]);
@@ -611,11 +794,13 @@ fn main(_args: Args) -> i32 {
     check_wait(&mut s, &m);
     check_write(&mut s, &m);
     check_read(&mut s, &m);
+    check_klog_read(&mut s, &m);
     check_no_arg_calls(&mut s);
     check_spawn_execve(&mut s, &m);
     check_mmap(&mut s, &m);
     check_munmap_mprotect(&mut s, &m);
     check_time(&mut s, &m);
+    check_grant(&mut s, &m);
     check_misc(&mut s, &m);
     let r = match process::getpid() {
         Ok(pid) if pid > 0 => Ok(()),

@@ -70,6 +70,7 @@ fn main(args: Args) -> i32 {
     }
     let self_path = "/bin/bench";
 
+    if PROFILE_ONLY_IPC { ipc_roundtrip(); println!("bench: done"); return 0; }
     const N: u64 = 20_000;
     let t0 = now();
     for _ in 0..N {
@@ -160,8 +161,10 @@ fn main(args: Args) -> i32 {
 /// `ipc_roundtrip`: a server child answers one-word calls (adding one); the parent makes
 /// `R` calls and counts a call and its reply as one operation. The server publishes its
 /// port by name so the figure does not depend on fork copying handles.
+const PROFILE_ONLY_IPC: bool = true;
+const PROFILE_R: u64 = 4000;
 fn ipc_roundtrip() {
-    const R: u64 = 2_000;
+    const R: u64 = PROFILE_R;
     const WARMUP: u64 = 50;
     const QUIT: u64 = u64::MAX;
     let name = alloc::format!("bench.ipc.{}", process::getpid().unwrap_or(0));

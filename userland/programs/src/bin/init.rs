@@ -1,5 +1,11 @@
 //! `init`, PID 1: the first user process.
 //!
+//! It starts with the console device on fds 0-2. First it starts the console server
+//! (`/bin/console`, which inherits the device), waits for it to register, and moves its
+//! own stdin, stdout and stderr onto a stream to it, so every later program talks to the
+//! console through the server. If the server cannot start, init says so and keeps the
+//! device.
+//!
 //! With `wayos.test` on the kernel command line it runs the in-guest suites one after
 //! another (spawn, wait, report how each ended), prints `init: tests done` and shuts the
 //! machine down with the verdict (every suite exited 0). With `wayos.bench` it runs
@@ -9,8 +15,12 @@
 #![no_std]
 #![no_main]
 
+use libway::abi::console;
 use libway::abi::errno::ECHILD;
 use libway::abi::harness::TEST_FLAG;
+use libway::abi::wait::WNOHANG;
+use libway::io;
+use libway::ipc::ns;
 use libway::process::{self, WaitStatus};
 use libway::{eprintln, println, Args};
 
@@ -20,13 +30,18 @@ use alloc::string::String;
 libway::entry!(main);
 
 /// The in-guest suites, in the order they run.
-const TESTS: [&str; 5] = [
+const TESTS: [&str; 6] = [
     "/bin/vmtest",
     "/bin/badsys",
     "/bin/faulttest",
     "/bin/proctest",
     "/bin/ipctest",
+    "/bin/contest",
 ];
+
+const CONSOLE: &str = "/bin/console";
+/// How long the console server gets to register its name.
+const CONSOLE_START_MS: u64 = 5000;
 
 /// Kernel command-line word that runs the benchmarks instead of the tests.
 const BENCH_FLAG: &str = "wayos.bench";
@@ -36,6 +51,7 @@ const BENCH: &str = "/bin/bench";
 const IDLE_SLEEP_MS: u64 = 1000;
 
 fn main(_args: Args) -> i32 {
+    start_console();
     match process::getpid() {
         Ok(pid) => println!("init: started (pid {pid})"),
         Err(e) => println!("init: started (getpid failed: {e})"),
@@ -61,6 +77,53 @@ fn main(_args: Args) -> i32 {
         println!("init: no shell yet; idling");
     }
     reap_forever()
+}
+
+/// Starts the console server and puts fds 0-2 on a stream to it.
+fn start_console() {
+    let pid = match process::spawn(CONSOLE, &[CONSOLE], &[]) {
+        Ok(pid) => pid,
+        Err(e) => {
+            eprintln!("init: cannot start {CONSOLE}: {e}; keeping the console device");
+            return;
+        }
+    };
+    let mut waited = 0;
+    let port = loop {
+        match ns::lookup(console::NAME) {
+            Ok(port) => break port,
+            Err(e) if waited >= CONSOLE_START_MS => {
+                eprintln!("init: {CONSOLE} (pid {pid}) did not register: {e}");
+                return;
+            }
+            Err(_) => {
+                if let Ok((got, status)) = process::waitpid(pid as isize, WNOHANG) {
+                    if got == pid {
+                        eprintln!("init: {CONSOLE} {status}; keeping the console device");
+                        return;
+                    }
+                }
+                let _ = process::sleep_or_yield(1);
+                waited += 1;
+            }
+        }
+    };
+    let fd = match io::port_fd(port) {
+        Ok(fd) => fd,
+        Err(e) => {
+            eprintln!("init: cannot open a stream to the console server: {e}");
+            return;
+        }
+    };
+    for std in [io::STDIN, io::STDOUT, io::STDERR] {
+        if let Err(e) = io::dup2(fd, std) {
+            eprintln!("init: dup2({fd}, {std}): {e}");
+        }
+    }
+    if fd > io::STDERR {
+        let _ = io::close(fd);
+    }
+    println!("init: console server running (pid {pid})");
 }
 
 /// Runs the test suites; true when every one exited with status 0.

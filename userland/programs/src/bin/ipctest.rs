@@ -5,8 +5,9 @@
 //! by its clients as `EPIPE`, rights (a handle without a right gets `EACCES` and the port
 //! is untouched; `dup` cannot add rights), a full queue (`ENOSPC`, then FIFO draining),
 //! the name service (`EEXIST`, `ENOENT`, `ENAMETOOLONG`) and bad pointers (`EFAULT`,
-//! nothing changes). Servers run in forked children and publish their port by name, so
-//! no check depends on whether fork copies handles. Expected values are computed here,
+//! nothing changes), and page grants (`grant`: bulk data shared without copying, bounded
+//! by the granter's rights). Servers run in forked children and publish their port by
+//! name, so no check depends on whether fork copies handles. Expected values are computed here,
 //! independently of the kernel (sequence numbers, byte patterns, elapsed-time bounds).
 #![no_std]
 #![no_main]
@@ -31,6 +32,10 @@ use libway::time::{monotonic_ns, sleep_ms};
 use libway::{Args, Errno};
 
 libway::entry!(main);
+
+/// Page grants: bulk data without copying.
+#[path = "ipctest/grant.rs"]
+mod grant;
 
 /// How long a server or client waits for its peer before giving up (a peer that never
 /// shows up is a failure, not a hang).
@@ -78,6 +83,24 @@ fn main(_args: Args) -> i32 {
     );
     s.check("bad_pointer_call", bad_pointer_call());
     s.check("bad_pointer_ns", bad_pointer_ns());
+    s.check("grant_bulk_no_copy", grant::grant_bulk_no_copy());
+    s.check(
+        "grant_read_only_stays_read_only",
+        grant::grant_read_only_stays_read_only(),
+    );
+    s.check(
+        "grant_needs_shared_memory",
+        grant::grant_needs_shared_memory(),
+    );
+    s.check("grant_spans_mappings", grant::grant_spans_mappings());
+    s.check(
+        "grant_survives_sender_munmap",
+        grant::grant_survives_sender_munmap(),
+    );
+    s.check(
+        "grant_handle_passing_needs_grant",
+        grant::grant_handle_passing_needs_grant(),
+    );
     s.finish()
 }
 

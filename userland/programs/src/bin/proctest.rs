@@ -2,15 +2,17 @@
 //!
 //! Checks zombies and reaping, WNOHANG, orphans re-parented to init, execve passing argv
 //! and envp, nanosleep really sleeping, timer preemption of a busy process, priority
-//! classes, FP/SIMD registers surviving context switches, and a memory hog being killed
-//! without harm to the kernel. Expected values are computed
-//! here, independently of the kernel (patterns, exit codes, elapsed-time bounds).
+//! classes, FP/SIMD registers surviving context switches, a memory hog being killed
+//! without harm to the kernel, and the kernel log ring (`klog_read`) naming a killed
+//! child and returning only whole lines. Expected values are computed here, independently
+//! of the kernel (patterns, exit codes, elapsed-time bounds, pids, line splits).
 #![no_std]
 #![no_main]
 
 extern crate alloc;
 
 use alloc::format;
+use alloc::vec::Vec;
 
 use libway::abi::{mman, sched, wait::WNOHANG};
 use libway::process;
@@ -22,10 +24,16 @@ libway::entry!(main);
 
 const SELF: &str = "/bin/proctest";
 const EXEC_CHILD: &str = "exec-child";
+const FAULT_CHILD: &str = "fault-child";
+/// Where the fault child reads: below `USER_BASE`, so never mapped.
+const FAULT_ADDR: usize = 0x1230;
 
 fn main(args: Args) -> i32 {
     if args.get(1) == Some(EXEC_CHILD) {
         return exec_child(&args);
+    }
+    if args.get(1) == Some(FAULT_CHILD) {
+        return fault_child();
     }
     let mut s = Suite::new("proctest");
     s.check("zombie_is_reaped_once", zombie_is_reaped_once());
@@ -40,6 +48,11 @@ fn main(args: Args) -> i32 {
         fp_registers_survive_switches(),
     );
     s.check("memory_hog_is_killed", memory_hog_is_killed());
+    s.check("klog_names_killed_child", klog_names_killed_child());
+    s.check(
+        "klog_small_buffer_whole_lines",
+        klog_small_buffer_whole_lines(),
+    );
     s.finish()
 }
 
@@ -333,4 +346,97 @@ fn memory_hog_is_killed() -> Check {
         return Err(format!("the hog {status}, expected killed by SIGKILL"));
     }
     expect_exit(in_child(|| 0)?, 0).map_err(|e| format!("after the hog: {e}"))
+}
+
+/// Reads [`FAULT_ADDR`]; the kernel must kill this process with SIGSEGV.
+fn fault_child() -> i32 {
+    let p = core::hint::black_box(FAULT_ADDR as *const u8);
+    // SAFETY: deliberately invalid: this process exists to be killed by the fault.
+    let v = unsafe { p.read_volatile() };
+    core::hint::black_box(v);
+    77
+}
+
+/// A spawned child faults; the kernel log must then hold the kill line naming its pid (as
+/// spawn returned it), this program and the faulting address, in the logger's format.
+fn klog_names_killed_child() -> Check {
+    let pid = process::spawn(SELF, &[SELF, FAULT_CHILD], &[]).map_err(|e| format!("spawn: {e}"))?;
+    let status = wait_for(pid, CHILD_TIMEOUT_MS)?;
+    if !status.killed_by(libway::abi::signal::SIGSEGV) {
+        return Err(format!(
+            "the fault child {status}, expected killed by SIGSEGV"
+        ));
+    }
+    let log = libway::klog::read_all().map_err(|e| format!("klog_read: {e}"))?;
+    if log.last() != Some(&b'\n') {
+        return Err(format!("{} bytes not ending in a newline", log.len()));
+    }
+    let log = core::str::from_utf8(&log).map_err(|e| format!("log is not UTF-8: {e}"))?;
+    let who = format!(" pid {pid} ({SELF}, thread ");
+    let what = format!(") killed by SIGSEGV: page fault at {FAULT_ADDR:#x} (unmapped, ");
+    let line = log
+        .lines()
+        .rev()
+        .find(|l| l.contains(&who))
+        .ok_or_else(|| format!("no line contains {who:?}"))?;
+    let formatted = line.starts_with('[') && line.contains("] WARN  cpu");
+    if formatted && line.contains(&what) {
+        Ok(())
+    } else {
+        Err(format!(
+            "kill line {line:?}, expected \"[..] WARN  cpuN ..{who}..{what}..\""
+        ))
+    }
+}
+
+/// The newest whole lines of `log` that fit in `len` bytes: what `klog_read` must return
+/// for a `len`-byte buffer.
+fn newest_lines(log: &[u8], len: usize) -> Vec<u8> {
+    let lines: Vec<&[u8]> = log.split_inclusive(|&b| b == b'\n').collect();
+    let mut size = 0;
+    let mut first = lines.len();
+    while first > 0 && size + lines[first - 1].len() <= len {
+        size += lines[first - 1].len();
+        first -= 1;
+    }
+    lines[first..].concat()
+}
+
+/// A buffer that ends in the middle of the second-newest line gets just the newest line;
+/// one too small for any line gets nothing; len 0 is 0. Compared against the full log,
+/// read before and after (retried if a new line arrived in between).
+fn klog_small_buffer_whole_lines() -> Check {
+    let read = |len: usize| -> Result<Vec<u8>, alloc::string::String> {
+        let mut buf = alloc::vec![0u8; len];
+        let n = libway::klog::read(&mut buf).map_err(|e| format!("klog_read({len}): {e}"))?;
+        if n > len {
+            return Err(format!("klog_read({len}) returned {n}"));
+        }
+        buf.truncate(n);
+        Ok(buf)
+    };
+    for _ in 0..10 {
+        let before = libway::klog::read_all().map_err(|e| format!("klog_read: {e}"))?;
+        let lines: Vec<&[u8]> = before.split_inclusive(|&b| b == b'\n').collect();
+        let [.., prev, last] = lines[..] else {
+            return Err(format!("only {} line(s) in the log", lines.len()));
+        };
+        let small = last.len() + prev.len() - 1;
+        let got = [read(small)?, read(1)?, read(0)?];
+        let after = libway::klog::read_all().map_err(|e| format!("klog_read: {e}"))?;
+        if before != after {
+            continue;
+        }
+        let want = [newest_lines(&before, small), Vec::new(), Vec::new()];
+        return if got == want {
+            Ok(())
+        } else {
+            Err(format!(
+                "{small}-, 1- and 0-byte reads gave {:?}, expected {:?}",
+                got.map(|g| alloc::string::String::from_utf8_lossy(&g).into_owned()),
+                want.map(|w| alloc::string::String::from_utf8_lossy(&w).into_owned()),
+            ))
+        };
+    }
+    Err("the log changed during every attempt".into())
 }

@@ -1,8 +1,11 @@
-//! The kernel console: serialized text output to the arch serial port.
+//! The kernel console: serialized text output to the arch serial port, and typed input
+//! ([`input`]).
 //!
 //! One lock orders whole writes so lines from different contexts do not interleave. The
 //! panic path may take the console from a context that already holds it; it uses
 //! [`write_unlocked`] rather than waiting forever.
+
+pub mod input;
 
 use core::fmt::{self, Write};
 use spin::Mutex;

@@ -1,0 +1,67 @@
+//! Open files and per-process descriptor tables.
+//!
+//! A [`File`] is anything `read` and `write` reach through a descriptor: today the
+//! console device and stream fds whose reads and writes are calls to a server's port.
+//! Files are shared (`Arc`): `dup2`, `fork` and `spawn` copy references, and a file closes
+//! when its last descriptor does. This module owns the file types and the table; the
+//! syscalls that use them are in `syscall/fd.rs`.
+
+mod console;
+mod stream;
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use wayos_kcore::fdtable::{FdError, FdTable};
+
+use crate::error::{Errno, KResult};
+
+pub use self::console::ConsoleDevice;
+pub use self::stream::PortStream;
+
+/// Descriptors one process may have open.
+pub const MAX_FDS: usize = 256;
+
+/// What a descriptor refers to. Both calls may block; neither holds a lock while it does.
+pub trait File: Send + Sync {
+    /// Reads into `buf` (not empty): how many bytes arrived, 0 at end of file.
+    fn read(&self, buf: &mut [u8]) -> KResult<usize>;
+    /// Writes from `buf` (not empty): how many bytes were taken.
+    fn write(&self, buf: &[u8]) -> KResult<usize>;
+    /// The console device itself (for `console_bind`).
+    fn is_console_device(&self) -> bool {
+        false
+    }
+}
+
+pub type FileRef = Arc<dyn File>;
+pub type Fds = FdTable<FileRef>;
+
+pub fn fd_errno(e: FdError) -> Errno {
+    match e {
+        FdError::BadFd => Errno::EBADF,
+        FdError::Full => Errno::EMFILE,
+    }
+}
+
+/// An empty table.
+pub const fn empty_table() -> Fds {
+    FdTable::new(MAX_FDS)
+}
+
+/// The table of a process the kernel starts itself (init): 0, 1 and 2 on the console.
+pub fn console_table() -> Fds {
+    let mut t = empty_table();
+    let console: FileRef = Arc::new(ConsoleDevice);
+    for _ in 0..3 {
+        if t.insert(console.clone()).is_err() {
+            unreachable!("a new table has room for three descriptors");
+        }
+    }
+    t
+}
+
+/// Drops files outside any lock (closing a stream may wake its server).
+pub fn drop_files(files: Vec<FileRef>) {
+    drop(files);
+}

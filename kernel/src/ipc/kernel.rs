@@ -1,0 +1,76 @@
+//! The kernel as an IPC client: messages it sends on its own behalf (console input), and
+//! calls it makes for a process's stream fd.
+//!
+//! Messages sent with [`kernel_send`] reach their receiver with `reply` set to
+//! `FROM_KERNEL`, which no process can forge (the kernel rewrites `reply` on every
+//! delivery), so a server can trust them. A [`kernel_call`] looks like any client's call.
+
+use alloc::sync::Arc;
+
+use wayos_abi::ipc::{Message, FROM_KERNEL};
+
+use super::port::{Port, ReplyPort, ReplyRef, ReplyState};
+use super::{wait_for, Deadline, KMessage};
+use crate::error::{Errno, KResult};
+
+/// Queues `msg` on `port`, waiting for room; `EPIPE` once the port is closed.
+pub fn kernel_send(port: &Arc<Port>, mut msg: Message) -> KResult<()> {
+    msg.reply = FROM_KERNEL;
+    push(
+        port,
+        KMessage {
+            msg,
+            objs: Default::default(),
+            reply: None,
+        },
+    )
+}
+
+/// Calls `port` with `msg` for the current process and returns the reply. Handles in the
+/// reply are dropped (the stream protocol carries none). Gives up with `EINTR` when the
+/// process is killed meanwhile, so a killed reader does not wait for input forever.
+pub fn kernel_call(port: &Arc<Port>, msg: Message) -> KResult<Message> {
+    let rp = ReplyPort::new();
+    push(
+        port,
+        KMessage {
+            msg,
+            objs: Default::default(),
+            reply: Some(ReplyRef(rp.clone())),
+        },
+    )?;
+    rp.wq
+        .wait_until(|| (!rp.is_waiting() || crate::task::signal::fatal_pending()).then_some(()));
+    match rp.finish() {
+        ReplyState::Done(km) => Ok(km.msg),
+        ReplyState::Closed => Err(Errno::EPIPE),
+        ReplyState::Waiting => Err(Errno::EINTR),
+    }
+}
+
+/// Queues `km` once there is room; `EPIPE` if the port is or becomes closed.
+fn push(port: &Arc<Port>, km: KMessage) -> KResult<()> {
+    let mut km = Some(km);
+    let sent = wait_for(&port.send_wq, Deadline::Never, || {
+        let mut q = port.queue();
+        if q.is_closed() {
+            return Some(Err(Errno::EPIPE));
+        }
+        if q.is_full() {
+            return None;
+        }
+        let m = km.take().expect("pushed once");
+        if q.push(m).is_err() {
+            unreachable!("room was checked under the queue lock");
+        }
+        Some(Ok(()))
+    });
+    match sent {
+        Some(Ok(())) => {
+            port.recv_wq.wake_all();
+            Ok(())
+        }
+        Some(Err(e)) => Err(e),
+        None => Err(Errno::ETIMEDOUT),
+    }
+}

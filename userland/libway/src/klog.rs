@@ -1,0 +1,31 @@
+//! The kernel log: `klog_read`, the newest kernel log lines (`[secs.micros] LEVEL cpuN
+//! target: message`), oldest first.
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use wayos_abi::limits::KLOG_BYTES;
+use wayos_abi::sys;
+
+use crate::errno::Errno;
+
+/// `klog_read(buf)`: fills `buf` with the newest whole lines that fit, oldest first, and
+/// returns how many bytes it wrote (0 if not even the newest line fits).
+pub fn read(buf: &mut [u8]) -> Result<usize, Errno> {
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`, which we borrow
+    // mutably, so no other reference observes the change.
+    unsafe {
+        crate::sys::call(
+            sys::KLOG_READ,
+            [buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0, 0],
+        )
+    }
+}
+
+/// The whole kernel log ring as it is now.
+pub fn read_all() -> Result<Vec<u8>, Errno> {
+    let mut buf = vec![0u8; KLOG_BYTES];
+    let n = read(&mut buf)?;
+    buf.truncate(n);
+    Ok(buf)
+}

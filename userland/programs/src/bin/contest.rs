@@ -1,0 +1,206 @@
+//! `contest`: the console as programs see it, end to end over the serial line.
+//!
+//! Checks that stdin/stdout/stderr are streams to the console server (not the device),
+//! the fd and kill calls' errors, and the line discipline: it asks `cargo xtask test` to
+//! type on the serial console (`<suite>: type <hex>`, see `wayos_abi::harness`) and
+//! compares what its reads get — and the echo the harness sees — with values worked out
+//! by hand from the POSIX terminal rules: backspace, Ctrl-U, Ctrl-C discarding a line and
+//! interrupting the foreground program (busy or blocked in a read), Ctrl-D as end of
+//! input, raw mode.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::format;
+use alloc::vec::Vec;
+
+use libway::abi::console::NAME;
+use libway::abi::errno::{EBADF, EINVAL, ENOTTY, EPERM, ESRCH};
+use libway::abi::signal::{SIGCHLD, SIGINT};
+use libway::io::{self, STDIN, STDOUT};
+use libway::ipc::{ns, Port};
+use libway::process;
+use libway::suite::{expect_signal, wait_for, Check, Suite};
+use libway::{console, Args, Errno};
+
+libway::entry!(main);
+
+const SELF: &str = "/bin/contest";
+const SPIN_CHILD: &str = "spin-child";
+const READ_CHILD: &str = "read-child";
+const CHILD_WAIT_MS: u64 = 60_000;
+
+fn main(args: Args) -> i32 {
+    match args.get(1) {
+        Some(SPIN_CHILD) => loop {
+            core::hint::spin_loop();
+        },
+        Some(READ_CHILD) => {
+            let mut buf = [0u8; 16];
+            // Only a Ctrl-C should end this; returning at all is a failure.
+            let _ = io::read(STDIN, &mut buf);
+            return 3;
+        }
+        _ => {}
+    }
+    let mut s = Suite::new("contest");
+    s.check("stdio_is_not_the_device", stdio_is_not_the_device());
+    s.check("console_server_registered", server_registered());
+    s.check("write_reaches_console", write_reaches_console());
+    s.check("fd_bad_arguments", fd_bad_arguments());
+    s.check("dup2_shares_the_stream", dup2_shares_the_stream());
+    s.check("kill_bad_arguments", kill_bad_arguments());
+    let c = typed(
+        &s,
+        b"echo hellp\x7fo\r",
+        b"echo hello\n",
+        Some(b"echo hellp\x08 \x08o"),
+    );
+    s.check("backspace_edits_the_line", c);
+    let c = typed(&s, b"abc\x15xyz\r", b"xyz\n", None);
+    s.check("ctrl_u_erases_the_line", c);
+    let c = typed(&s, b"junk\x03ok\r", b"ok\n", Some(b"junk^C"));
+    s.check("ctrl_c_discards_the_line", c);
+    s.check("ctrl_d_is_end_of_input", typed(&s, b"\x04", b"", None));
+    s.check(
+        "ctrl_d_ends_partial_line",
+        typed(&s, b"part\x04", b"part", None),
+    );
+    s.check(
+        "ctrl_c_interrupts_busy_foreground",
+        interrupt(&s, SPIN_CHILD),
+    );
+    s.check(
+        "ctrl_c_interrupts_blocked_reader",
+        interrupt(&s, READ_CHILD),
+    );
+    s.check(
+        "input_survives_killed_reader",
+        typed(&s, b"after\r", b"after\n", None),
+    );
+    s.check("raw_mode_passes_bytes", raw_mode(&s));
+    s.finish()
+}
+
+fn errno_is(r: Result<impl core::fmt::Debug, Errno>, want: isize, what: &str) -> Check {
+    match r {
+        Err(e) if e.code() == want => Ok(()),
+        other => Err(format!("{what}: got {other:?}, expected errno {want}")),
+    }
+}
+
+/// Binding needs the device itself: a program's stdio must refuse with `ENOTTY`.
+fn stdio_is_not_the_device() -> Check {
+    let port = Port::create(1).map_err(|e| format!("port_create: {e}"))?;
+    for fd in [STDIN, STDOUT, libway::io::STDERR] {
+        errno_is(console::bind(fd, &port), ENOTTY, &format!("bind fd {fd}"))?;
+    }
+    Ok(())
+}
+
+fn server_registered() -> Check {
+    ns::lookup(NAME)
+        .map(|_| ())
+        .map_err(|e| format!("lookup '{NAME}': {e}"))
+}
+
+fn write_reaches_console() -> Check {
+    let line = b"contest: this line went through the console server\n";
+    match io::write(STDOUT, line) {
+        Ok(n) if n == line.len() => Ok(()),
+        other => Err(format!("write returned {other:?}, expected {}", line.len())),
+    }
+}
+
+fn fd_bad_arguments() -> Check {
+    errno_is(io::close(200), EBADF, "close(200)")?;
+    errno_is(io::close(usize::MAX), EBADF, "close(MAX)")?;
+    errno_is(io::dup2(100, 3), EBADF, "dup2(100, 3)")?;
+    errno_is(io::dup2(STDOUT, 256), EBADF, "dup2(1, 256)")?;
+    errno_is(io::dup2(STDOUT, usize::MAX), EBADF, "dup2(1, MAX)")?;
+    errno_is(io::write(9, b"x"), EBADF, "write(9)")?;
+    let mut b = [0u8; 4];
+    errno_is(io::read(9, &mut b), EBADF, "read(9)")?;
+    errno_is(io::port_fd(Port::from_raw(0xdead)), EBADF, "port_fd(bad)")?;
+    Ok(())
+}
+
+fn dup2_shares_the_stream() -> Check {
+    let fd = io::dup2(STDOUT, 7).map_err(|e| format!("dup2(1, 7): {e}"))?;
+    if fd != 7 {
+        return Err(format!("dup2 returned {fd}"));
+    }
+    let line = b"contest: written through fd 7\n";
+    let w = io::write(7, line);
+    let c1 = io::close(7);
+    let c2 = io::close(7);
+    match (w, c1) {
+        (Ok(n), Ok(())) if n == line.len() => errno_is(c2, EBADF, "second close(7)"),
+        other => Err(format!("write/close through fd 7: {other:?}")),
+    }
+}
+
+fn kill_bad_arguments() -> Check {
+    let me = process::getpid().map_err(|e| format!("getpid: {e}"))?;
+    errno_is(process::kill(1, SIGINT), EPERM, "kill(init)")?;
+    errno_is(process::kill(me, 65), EINVAL, "kill(self, 65)")?;
+    errno_is(process::kill(me, -1), EINVAL, "kill(self, -1)")?;
+    errno_is(process::kill(1 << 40, SIGINT), ESRCH, "kill(no such pid)")?;
+    errno_is(process::kill(usize::MAX, SIGINT), ESRCH, "kill(-1)")?;
+    process::kill(me, 0).map_err(|e| format!("kill(self, 0): {e}"))?;
+    // Ignored by default: the suite goes on.
+    process::kill(me, SIGCHLD).map_err(|e| format!("kill(self, SIGCHLD): {e}"))
+}
+
+/// Has the harness type `input`, then checks that one read returns `want` (a cooked read
+/// returns one line, or what Ctrl-D handed over).
+fn typed(s: &Suite, input: &[u8], want: &[u8], echo: Option<&[u8]>) -> Check {
+    s.request_typing(input, echo);
+    let mut buf = [0u8; 256];
+    let n = io::read(STDIN, &mut buf).map_err(|e| format!("read: {e}"))?;
+    let got = &buf[..n];
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!("read {got:?}, expected {want:?}"))
+    }
+}
+
+/// Runs a child in the foreground and has the harness press Ctrl-C.
+fn interrupt(s: &Suite, mode: &str) -> Check {
+    let pid = process::spawn(SELF, &[SELF, mode], &[]).map_err(|e| format!("spawn: {e}"))?;
+    let fg = console::set_foreground(pid);
+    if let Err(e) = fg {
+        let _ = process::kill(pid, libway::abi::signal::SIGKILL);
+        let _ = wait_for(pid, CHILD_WAIT_MS);
+        return Err(format!("set_foreground: {e}"));
+    }
+    s.request_typing(b"\x03", Some(b"^C"));
+    let status = wait_for(pid, CHILD_WAIT_MS);
+    let _ = console::set_foreground(0);
+    expect_signal(status?, SIGINT)
+}
+
+fn raw_mode(s: &Suite) -> Check {
+    console::set_raw(true).map_err(|e| format!("set_raw(true): {e}"))?;
+    s.request_typing(b"r\x03\x7f\r", None);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 8];
+    while got.len() < 4 {
+        match io::read(STDIN, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => {
+                let _ = console::set_raw(false);
+                return Err(format!("read: {e}"));
+            }
+        }
+    }
+    console::set_raw(false).map_err(|e| format!("set_raw(false): {e}"))?;
+    if got == b"r\x03\x7f\r" {
+        Ok(())
+    } else {
+        Err(format!("raw read {got:?}, expected [114, 3, 127, 13]"))
+    }
+}
