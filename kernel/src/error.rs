@@ -32,6 +32,10 @@ impl Errno {
     pub const EPIPE: Self = Self(errno::EPIPE);
     pub const ENOSPC: Self = Self(errno::ENOSPC);
     pub const ETIMEDOUT: Self = Self(errno::ETIMEDOUT);
+    pub const ENXIO: Self = Self(errno::ENXIO);
+    pub const ENOTDIR: Self = Self(errno::ENOTDIR);
+    pub const ESPIPE: Self = Self(errno::ESPIPE);
+    pub const ERANGE: Self = Self(errno::ERANGE);
 }
 
 impl fmt::Debug for Errno {

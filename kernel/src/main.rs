@@ -24,6 +24,7 @@ mod symbols;
 mod sync;
 mod syscall;
 mod task;
+mod time;
 mod traps;
 mod usercopy;
 

@@ -17,13 +17,16 @@ fn cargo(args: &[&str]) -> Result<bool> {
         .map_err(|e| format!("cannot run cargo: {e}"))
 }
 
+/// The user-space crates (runtime, programs, shell).
+const USERLAND: &[&str] = &["libway", "wayos-programs", "waysh"];
+
 /// Bare-metal crates and the targets each is linted for.
 const CROSS: [(&[&str], &str); 5] = [
     (&["wayos-kernel"], "x86_64-unknown-none"),
     (&["wayos-kernel"], "aarch64-unknown-none"),
     (&["wayboot"], "x86_64-unknown-uefi"),
-    (&["libway", "wayos-programs"], "x86_64-unknown-none"),
-    (&["libway", "wayos-programs"], "aarch64-unknown-none"),
+    (USERLAND, "x86_64-unknown-none"),
+    (USERLAND, "aarch64-unknown-none"),
 ];
 
 pub fn run() -> Result<ExitCode> {

@@ -24,14 +24,18 @@ const GDB_TIMEOUT: Duration = Duration::from_secs(180);
 const EXIT_TIMEOUT: Duration = Duration::from_secs(60);
 const TAIL: usize = 40;
 /// Every suite a test boot must report, in the kernel or from init.
-const SUITES: [&str; 7] = [
+const SUITES: &[&str] = &[
     "boottest",
     "vmtest",
     "badsys",
     "faulttest",
     "proctest",
     "ipctest",
+    "sigtest",
+    "pipetest",
+    "fstest",
     "contest",
+    "shelltest",
 ];
 /// What init prints after the last suite.
 const INIT_DONE: &str = "init: tests done";

@@ -1,11 +1,11 @@
 //! Builds the user programs for one architecture and hands their ELF images to the
 //! initramfs, each as `bin/<name>`.
 //!
-//! The programs are the `[[bin]]` targets of `userland/programs/Cargo.toml`, read from the
-//! manifest so a new program needs no change here; they build for the same
-//! `*-unknown-none` target as the kernel. The packed copies are stripped of debug info
-//! with the toolchain's `llvm-strip` (the pinned llvm-tools component) when it is there;
-//! the unstripped ELFs stay under `target/` for GDB.
+//! The programs are the `[[bin]]` targets of `userland/programs/Cargo.toml` and of the
+//! shell's package (`userland/waysh`), read from the manifests so a new program needs no
+//! change here; they build for the same `*-unknown-none` target as the kernel. The packed
+//! copies are stripped of debug info with the toolchain's `llvm-strip` (the pinned
+//! llvm-tools component) when it is there; the unstripped ELFs stay under `target/` for GDB.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -17,6 +17,8 @@ use crate::{artifacts, Arch, Result};
 const PACKAGE: &str = "wayos-programs";
 /// Its manifest, relative to the workspace root.
 const MANIFEST: &str = "userland/programs/Cargo.toml";
+/// The shell's package and manifest: its `[[bin]]` is packed as `bin/waysh`.
+const SHELL: (&str, &str) = ("waysh", "userland/waysh/Cargo.toml");
 
 /// Builds every program for `arch` and returns `("bin/<name>", ELF bytes)` pairs.
 pub fn build(arch: Arch, release: bool) -> Result<Vec<(String, Vec<u8>)>> {
@@ -25,8 +27,15 @@ pub fn build(arch: Arch, release: bool) -> Result<Vec<(String, Vec<u8>)>> {
     eprintln!("==> building the {} user programs", arch.name());
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(&root)
-        .args(["build", "--package", PACKAGE, "--target", target]);
+    cmd.current_dir(&root).args([
+        "build",
+        "--package",
+        PACKAGE,
+        "--package",
+        SHELL.0,
+        "--target",
+        target,
+    ]);
     if release {
         cmd.arg("--release");
     }
@@ -35,12 +44,7 @@ pub fn build(arch: Arch, release: bool) -> Result<Vec<(String, Vec<u8>)>> {
         return Err(format!("building {PACKAGE} for {target} failed"));
     }
 
-    let manifest = root.join(MANIFEST);
-    let text = fs::read_to_string(&manifest).map_err(|e| format!("{}: {e}", manifest.display()))?;
-    let names = bin_names(&text)?;
-    if names.is_empty() {
-        return Err(format!("{}: no [[bin]] targets", manifest.display()));
-    }
+    let names = all_bin_names(&root)?;
     let dir = artifacts::target_root()
         .join(target)
         .join(if release { "release" } else { "debug" });
@@ -65,12 +69,29 @@ pub fn build(arch: Arch, release: bool) -> Result<Vec<(String, Vec<u8>)>> {
 /// The unstripped ELF of every program, for debuggers (`add-symbol-file`).
 pub fn elf_paths(arch: Arch, release: bool) -> Result<Vec<std::path::PathBuf>> {
     let root = artifacts::root();
-    let manifest = root.join(MANIFEST);
-    let text = fs::read_to_string(&manifest).map_err(|e| format!("{}: {e}", manifest.display()))?;
     let dir = artifacts::target_root()
         .join(arch.kernel_target())
         .join(if release { "release" } else { "debug" });
-    Ok(bin_names(&text)?.into_iter().map(|n| dir.join(n)).collect())
+    Ok(all_bin_names(&root)?
+        .into_iter()
+        .map(|n| dir.join(n))
+        .collect())
+}
+
+/// The `[[bin]]` names of the programs' manifest and the shell's.
+fn all_bin_names(root: &Path) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for rel in [MANIFEST, SHELL.1] {
+        let manifest = root.join(rel);
+        let text =
+            fs::read_to_string(&manifest).map_err(|e| format!("{}: {e}", manifest.display()))?;
+        let found = bin_names(&text)?;
+        if found.is_empty() {
+            return Err(format!("{}: no [[bin]] targets", manifest.display()));
+        }
+        names.extend(found);
+    }
+    Ok(names)
 }
 
 /// The `name` of every `[[bin]]` table in a Cargo manifest, in order.
@@ -153,6 +174,13 @@ mod tests {
     #[test]
     fn rejects_a_bin_name_with_a_path() {
         assert!(bin_names("[[bin]]\nname = \"../evil\"\n").is_err());
+    }
+
+    #[test]
+    fn the_shell_is_packed_too() {
+        let names = all_bin_names(&artifacts::root()).unwrap();
+        assert!(names.iter().any(|n| n == "waysh"), "{names:?}");
+        assert!(names.iter().any(|n| n == "init"), "{names:?}");
     }
 
     #[test]

@@ -125,7 +125,8 @@ pub mod sys {
     /// where the kernel chooses; its size in bytes goes to `*size` unless `size` is null.
     pub const MEM_MAP: usize = 29;
     /// `port_reply_recv(reply_handle, port, msg: *mut Message, timeout_ns) -> 0`: answer
-    /// a call, then wait for the next message on `port`, in one trap.
+    /// a call, then wait for the next message on `port`, in one trap (`ipc::REPLY_DISCARDED`
+    /// instead of 0 when the caller had gone and the reply was dropped).
     pub const PORT_REPLY_RECV: usize = 30;
     /// `kill(pid, signal) -> 0`.
     pub const KILL: usize = 31;
@@ -139,8 +140,68 @@ pub mod sys {
     /// `console_bind(fd, port) -> 0`: `fd` must be the console device; from now on its
     /// input arrives at `port` as [`super::console::INPUT`] messages from the kernel.
     pub const CONSOLE_BIND: usize = 35;
+    // 36..=59: files and directories (VFS, tmpfs, /dev); see `docs/fs.md`. Paths are
+    // (pointer, length) pairs, relative ones resolved against the working directory.
+    /// `open(path, path_len, flags, mode) -> fd`: [`super::fcntl`] `O_*` flags; `mode`
+    /// (permission bits) for a file `O_CREAT` makes.
+    pub const OPEN: usize = 36;
+    /// `lseek(fd, offset: i64, whence) -> new offset` (`fcntl::SEEK_*`).
+    pub const LSEEK: usize = 37;
+    /// `stat(path, path_len, buf: *mut fs::Stat) -> 0`.
+    pub const STAT: usize = 38;
+    /// `fstat(fd, buf: *mut fs::Stat) -> 0`.
+    pub const FSTAT: usize = 39;
+    /// `getdents(fd, buf, len) -> bytes`: directory records (the [`super::fs`] `DIRENT_*`
+    /// layout), 0 at the end.
+    pub const GETDENTS: usize = 40;
+    /// `mkdir(path, path_len, mode) -> 0`.
+    pub const MKDIR: usize = 41;
+    /// `rmdir(path, path_len) -> 0`.
+    pub const RMDIR: usize = 42;
+    /// `unlink(path, path_len) -> 0`.
+    pub const UNLINK: usize = 43;
+    /// `rename(old, old_len, new, new_len) -> 0`.
+    pub const RENAME: usize = 44;
+    /// `ftruncate(fd, length) -> 0`.
+    pub const FTRUNCATE: usize = 45;
+    /// `truncate(path, path_len, length) -> 0`.
+    pub const TRUNCATE: usize = 46;
+    /// `getcwd(buf, len) -> path length` (no NUL is written).
+    pub const GETCWD: usize = 47;
+    /// `chdir(path, path_len) -> 0`.
+    pub const CHDIR: usize = 48;
+    /// `utimens(path, path_len, times: *const [Timespec; 2]) -> 0`: access and
+    /// modification times; a null `times` means both now (`fs::UTIME_NOW`, `UTIME_OMIT`).
+    pub const UTIMENS: usize = 49;
+    /// `dup(fd) -> new fd`: the lowest free number, sharing `fd`'s open file.
+    pub const DUP: usize = 50;
+    /// `statfs(path, path_len, buf: *mut fs::StatFs) -> 0`: the file system's size and use.
+    pub const STATFS: usize = 51;
+    // 60..=79: pipes, fcntl, signals, process groups, system information.
+    /// `pipe(fds: *mut [u32; 2], flags) -> 0`: `fds[0]` reads, `fds[1]` writes; `flags`
+    /// may hold `fcntl::O_CLOEXEC`.
+    pub const PIPE: usize = 60;
+    /// `fcntl(fd, cmd, arg)`: `F_DUPFD`, `F_DUPFD_CLOEXEC`, `F_GETFD`, `F_SETFD`.
+    pub const FCNTL: usize = 61;
+    /// `sigaction(signal, act: *const SigAction, old: *mut SigAction) -> 0`; either
+    /// pointer may be 0.
+    pub const SIGACTION: usize = 62;
+    /// `sigprocmask(how, set: *const u64, old: *mut u64) -> 0`; either pointer may be 0.
+    pub const SIGPROCMASK: usize = 63;
+    /// `sigreturn()`: ends a signal handler, resuming what it interrupted (the restorer
+    /// libway installs calls it).
+    pub const SIGRETURN: usize = 64;
+    /// `setpgid(pid, pgid) -> 0`: 0 means the caller / a group named after `pid`.
+    pub const SETPGID: usize = 65;
+    /// `getpgid(pid) -> pgid`; 0 means the caller.
+    pub const GETPGID: usize = 66;
+    /// `uname(buf: *mut Utsname) -> 0`.
+    pub const UNAME: usize = 67;
+    /// `proc_list(buf: *mut ProcInfo, count) -> processes in the system` (fills at most
+    /// `count` entries, lowest pid first).
+    pub const PROC_LIST: usize = 68;
     /// One past the highest number.
-    pub const COUNT: usize = 36;
+    pub const COUNT: usize = 69;
 }
 
 /// IPC: ports, messages, rights. See `docs/ipc.md`.
@@ -180,6 +241,9 @@ pub mod ipc {
     pub const FROM_KERNEL: u32 = u32::MAX - 1;
     /// Marks an unused handle slot in [`Message::handles`].
     pub const NO_HANDLE: u32 = u32::MAX;
+    /// `port_reply_recv` result when the caller had gone: the reply was discarded (its
+    /// handles closed) and the next message was still received. 0 means it was delivered.
+    pub const REPLY_DISCARDED: usize = 1;
 
     /// A message: a label the protocol defines, inline bytes, and handles to transfer.
     /// On receive of a call, `reply` holds the one-shot reply handle (else `NO_HANDLE`).
@@ -228,8 +292,8 @@ pub mod console {
     /// From the kernel (`reply` is [`super::ipc::FROM_KERNEL`]): raw input bytes in
     /// `data[..len]`.
     pub const INPUT: u64 = 0x100;
-    /// Request: `data[..8]` is the pid (u64, little endian) that Ctrl-C interrupts, 0 for
-    /// none. Reply label 0.
+    /// Request: `data[..8]` is the process group (u64, little endian) Ctrl-C interrupts,
+    /// 0 for none. Reply label 0.
     pub const SET_FOREGROUND: u64 = 0x101;
     /// Request: `data[0]` is [`MODE_COOKED`] or [`MODE_RAW`]. Reply label 0.
     pub const SET_MODE: u64 = 0x102;
@@ -239,6 +303,194 @@ pub mod console {
     pub const MODE_RAW: u8 = 1;
 }
 
+/// `fcntl` commands and descriptor flags (Linux values).
+pub mod fcntl {
+    /// Close the descriptor in `execve` (and do not pass it to `spawn`ed programs).
+    pub const O_CLOEXEC: usize = 0o2_000_000;
+    /// `open` access modes (the low two bits of the flags).
+    pub const O_RDONLY: usize = 0;
+    pub const O_WRONLY: usize = 1;
+    pub const O_RDWR: usize = 2;
+    pub const O_ACCMODE: usize = 3;
+    /// Create the file if it does not exist (with the `mode` argument's permissions).
+    pub const O_CREAT: usize = 0o100;
+    /// With `O_CREAT`: fail with `EEXIST` if the file exists.
+    pub const O_EXCL: usize = 0o200;
+    /// Accepted and ignored (there are no controlling terminals to acquire).
+    pub const O_NOCTTY: usize = 0o400;
+    /// Truncate a regular file to length 0.
+    pub const O_TRUNC: usize = 0o1000;
+    /// Every write goes to the end of the file.
+    pub const O_APPEND: usize = 0o2000;
+    /// Accepted; files and devices here never block on open.
+    pub const O_NONBLOCK: usize = 0o4000;
+    /// Fail with `ENOTDIR` unless the path names a directory. (The asm-generic value,
+    /// used on both architectures.)
+    pub const O_DIRECTORY: usize = 0o200_000;
+    /// Accepted and ignored (there are no symbolic links).
+    pub const O_NOFOLLOW: usize = 0o400_000;
+    /// Every flag `open` knows; others are `EINVAL`.
+    pub const O_VALID: usize = O_ACCMODE
+        | O_CREAT
+        | O_EXCL
+        | O_NOCTTY
+        | O_TRUNC
+        | O_APPEND
+        | O_NONBLOCK
+        | O_DIRECTORY
+        | O_NOFOLLOW
+        | O_CLOEXEC;
+    /// `lseek` whence.
+    pub const SEEK_SET: usize = 0;
+    pub const SEEK_CUR: usize = 1;
+    pub const SEEK_END: usize = 2;
+    pub const F_DUPFD: usize = 0;
+    pub const F_GETFD: usize = 1;
+    pub const F_SETFD: usize = 2;
+    pub const F_DUPFD_CLOEXEC: usize = 1030;
+    /// The descriptor flag `F_GETFD`/`F_SETFD` read and write.
+    pub const FD_CLOEXEC: usize = 1;
+}
+
+/// File types, status and directory records: what `stat`, `fstat`, `getdents` and
+/// `statfs` return. Linux values and layouts; see `docs/fs.md`.
+pub mod fs {
+    use super::Timespec;
+
+    /// File type bits of [`Stat::mode`].
+    pub const S_IFMT: u32 = 0o170_000;
+    pub const S_IFREG: u32 = 0o100_000;
+    pub const S_IFDIR: u32 = 0o040_000;
+    pub const S_IFCHR: u32 = 0o020_000;
+    pub const S_IFIFO: u32 = 0o010_000;
+    /// Permission bits: read, write, execute for owner, group and others, plus the
+    /// set-user-id, set-group-id and sticky bits. Recorded and reported; with a single
+    /// user they are not enforced.
+    pub const S_IPERM: u32 = 0o7777;
+
+    /// `struct stat` as `stat` and `fstat` fill it (112 bytes, no padding). Times are
+    /// real time (`realtime_ns`: time since boot until a clock is read).
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct Stat {
+        /// Which mounted file system (its mount number).
+        pub dev: u64,
+        /// Inode number, unique within `dev` and never reused while the system runs.
+        pub ino: u64,
+        /// `S_IF*` type bits and permission bits.
+        pub mode: u32,
+        /// Names (hard links) of the file; a directory counts `.` and its subdirectories'
+        /// `..` too.
+        pub nlink: u32,
+        pub uid: u32,
+        pub gid: u32,
+        /// The device a character device node stands for ([`makedev`]).
+        pub rdev: u64,
+        /// Bytes (regular files) or entries (directories).
+        pub size: u64,
+        /// Preferred I/O size.
+        pub blksize: u64,
+        /// 512-byte units of memory the data occupies (holes take none).
+        pub blocks: u64,
+        pub atime: Timespec,
+        pub mtime: Timespec,
+        pub ctime: Timespec,
+    }
+
+    /// `getdents` record layout (Linux `struct linux_dirent64`): each record is
+    /// `ino: u64` at 0, `off: u64` at 8 (the directory offset that resumes after this
+    /// entry), `reclen: u16` at 16, `type: u8` ([`DT_REG`], ...) at 18, then the name and a
+    /// NUL from 19, padded to a multiple of 8 bytes.
+    pub const DIRENT_INO: usize = 0;
+    pub const DIRENT_OFF: usize = 8;
+    pub const DIRENT_RECLEN: usize = 16;
+    pub const DIRENT_TYPE: usize = 18;
+    pub const DIRENT_NAME: usize = 19;
+
+    /// Length of the record for a name of `name_len` bytes.
+    pub const fn dirent_reclen(name_len: usize) -> usize {
+        (DIRENT_NAME + name_len + 1 + 7) & !7
+    }
+
+    /// `d_type` values.
+    pub const DT_UNKNOWN: u8 = 0;
+    pub const DT_FIFO: u8 = 1;
+    pub const DT_CHR: u8 = 2;
+    pub const DT_DIR: u8 = 4;
+    pub const DT_REG: u8 = 8;
+
+    /// In a `utimens` timestamp's `nsec`: use the current time / leave this time alone.
+    pub const UTIME_NOW: i64 = (1 << 30) - 1;
+    pub const UTIME_OMIT: i64 = (1 << 30) - 2;
+
+    /// What `statfs` fills: sizes in `bsize` blocks, inode counts, limits.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct StatFs {
+        /// Block size (a page).
+        pub bsize: u64,
+        /// Blocks the file system may use in all.
+        pub blocks: u64,
+        /// Blocks still free.
+        pub bfree: u64,
+        /// Inodes the file system may have.
+        pub files: u64,
+        /// Inodes still free.
+        pub ffree: u64,
+        /// Longest file name.
+        pub namelen: u64,
+        /// Largest size of one file, in bytes.
+        pub max_file_size: u64,
+    }
+
+    /// A device number (Linux encoding).
+    pub const fn makedev(major: u32, minor: u32) -> u64 {
+        let (ma, mi) = (major as u64, minor as u64);
+        (mi & 0xff) | ((ma & 0xfff) << 8) | ((mi & !0xff) << 12) | ((ma & !0xfff) << 32)
+    }
+    pub const fn major(dev: u64) -> u32 {
+        (((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff)) as u32
+    }
+    pub const fn minor(dev: u64) -> u32 {
+        ((dev & 0xff) | ((dev >> 12) & !0xff)) as u32
+    }
+
+    /// The devices `/dev` holds (Linux numbers).
+    pub const DEV_NULL: u64 = makedev(1, 3);
+    pub const DEV_ZERO: u64 = makedev(1, 5);
+    pub const DEV_CONSOLE: u64 = makedev(5, 1);
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn stat_has_no_padding() {
+            assert_eq!(core::mem::size_of::<Stat>(), 112);
+            assert_eq!(core::mem::offset_of!(Stat, rdev), 32);
+            assert_eq!(core::mem::offset_of!(Stat, atime), 64);
+            assert_eq!(core::mem::size_of::<StatFs>(), 56);
+        }
+
+        #[test]
+        fn device_numbers_match_linux() {
+            // Linux: /dev/null is 0x103, /dev/console 0x501 (major << 8 | minor here).
+            assert_eq!(DEV_NULL, 0x103);
+            assert_eq!(DEV_CONSOLE, 0x501);
+            let big = makedev(0x1234, 0x56789);
+            assert_eq!((major(big), minor(big)), (0x1234, 0x56789));
+        }
+
+        #[test]
+        fn dirent_records_are_8_aligned_with_a_nul() {
+            assert_eq!(dirent_reclen(1), 24);
+            assert_eq!(dirent_reclen(4), 24);
+            assert_eq!(dirent_reclen(5), 32);
+            assert_eq!(dirent_reclen(255), 280);
+        }
+    }
+}
+
 /// Error numbers, the Linux/POSIX values so tools and tests read naturally.
 pub mod errno {
     pub const EPERM: isize = 1;
@@ -246,6 +498,8 @@ pub mod errno {
     pub const ESRCH: isize = 3;
     pub const EINTR: isize = 4;
     pub const EIO: isize = 5;
+    /// A device node whose device does not exist.
+    pub const ENXIO: isize = 6;
     pub const E2BIG: isize = 7;
     pub const ENOEXEC: isize = 8;
     pub const EBADF: isize = 9;
@@ -257,6 +511,17 @@ pub mod errno {
     /// The resource is held by someone else.
     pub const EBUSY: isize = 16;
     pub const EEXIST: isize = 17;
+    /// The operation would move a file between mounted file systems.
+    pub const EXDEV: isize = 18;
+    pub const ENOTDIR: isize = 20;
+    pub const EISDIR: isize = 21;
+    /// The file would grow past the largest size the file system allows.
+    pub const EFBIG: isize = 27;
+    /// The descriptor is a stream or device: it has no position to seek.
+    pub const ESPIPE: isize = 29;
+    /// The result does not fit the buffer given (`getcwd`).
+    pub const ERANGE: isize = 34;
+    pub const ENOTEMPTY: isize = 39;
     /// The fd is not the device the call needs.
     pub const ENOTTY: isize = 25;
     /// Every file-descriptor number is taken.
@@ -282,6 +547,7 @@ pub mod errno {
             ESRCH => "ESRCH",
             EINTR => "EINTR",
             EIO => "EIO",
+            ENXIO => "ENXIO",
             E2BIG => "E2BIG",
             ENOEXEC => "ENOEXEC",
             EBADF => "EBADF",
@@ -292,6 +558,13 @@ pub mod errno {
             EFAULT => "EFAULT",
             EBUSY => "EBUSY",
             EEXIST => "EEXIST",
+            EXDEV => "EXDEV",
+            ENOTDIR => "ENOTDIR",
+            EISDIR => "EISDIR",
+            EFBIG => "EFBIG",
+            ESPIPE => "ESPIPE",
+            ERANGE => "ERANGE",
+            ENOTEMPTY => "ENOTEMPTY",
             ENOTTY => "ENOTTY",
             EMFILE => "EMFILE",
             EINVAL => "EINVAL",
@@ -361,6 +634,92 @@ pub mod signal {
     pub const SIGCHLD: i32 = 17;
     /// Highest signal number `kill` accepts.
     pub const MAX: i32 = 64;
+    pub const SIGHUP: i32 = 1;
+    pub const SIGABRT: i32 = 6;
+    pub const SIGUSR1: i32 = 10;
+    pub const SIGUSR2: i32 = 12;
+    pub const SIGALRM: i32 = 14;
+    pub const SIGCONT: i32 = 18;
+    pub const SIGSTOP: i32 = 19;
+    pub const SIGTSTP: i32 = 20;
+    pub const SIGTTIN: i32 = 21;
+    pub const SIGTTOU: i32 = 22;
+    pub const SIGURG: i32 = 23;
+    pub const SIGWINCH: i32 = 28;
+
+    /// `SigAction::handler` values besides a function address.
+    pub const SIG_DFL: usize = 0;
+    pub const SIG_IGN: usize = 1;
+    /// `SigAction::flags`: do not block the signal while its handler runs.
+    pub const SA_NODEFER: u64 = 0x4000_0000;
+    /// `SigAction::flags`: reset to `SIG_DFL` once delivered.
+    pub const SA_RESETHAND: u64 = 0x8000_0000;
+
+    /// `sigprocmask` `how`.
+    pub const SIG_BLOCK: usize = 0;
+    pub const SIG_UNBLOCK: usize = 1;
+    pub const SIG_SETMASK: usize = 2;
+
+    /// A signal's bit in a mask (`sig` in `1..=MAX`).
+    pub const fn bit(sig: i32) -> u64 {
+        1 << (sig - 1)
+    }
+
+    /// What a signal does when it arrives. A handler is called as `handler(sig)` and
+    /// returns to `restorer`, which must call `sigreturn` (libway provides one).
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct SigAction {
+        pub handler: usize,
+        pub flags: u64,
+        pub restorer: usize,
+        /// Signals blocked while the handler runs (besides the signal itself).
+        pub mask: u64,
+    }
+}
+
+/// What `uname` reports; each field a NUL-padded string.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Utsname {
+    pub sysname: [u8; 65],
+    pub nodename: [u8; 65],
+    pub release: [u8; 65],
+    pub version: [u8; 65],
+    pub machine: [u8; 65],
+}
+
+/// One process as `proc_list` reports it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProcInfo {
+    pub pid: u64,
+    pub ppid: u64,
+    pub pgid: u64,
+    /// `b'R'` running or ready, `b'S'` sleeping or blocked, `b'Z'` zombie.
+    pub state: u8,
+    /// Scheduler class (see [`sched`]).
+    pub class: u8,
+    _pad: [u8; 6],
+    /// Timer ticks the process has run.
+    pub ticks: u64,
+    /// The program path, NUL-padded.
+    pub name: [u8; 64],
+}
+
+impl ProcInfo {
+    pub const fn zeroed() -> Self {
+        Self {
+            pid: 0,
+            ppid: 0,
+            pgid: 0,
+            state: 0,
+            class: 0,
+            _pad: [0; 6],
+            ticks: 0,
+            name: [0; 64],
+        }
+    }
 }
 
 /// Clocks for `clock_gettime`.
@@ -400,6 +759,8 @@ pub struct StrRef {
 pub mod limits {
     /// Longest path accepted.
     pub const PATH_MAX: usize = 4096;
+    /// Longest file name (one path component), in bytes.
+    pub const NAME_MAX: usize = 255;
     /// Most argv + envp entries.
     pub const ARG_MAX_COUNT: usize = 256;
     /// Most bytes of argv + envp strings together.

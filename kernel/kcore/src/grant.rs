@@ -115,7 +115,7 @@ pub fn segments(
     if rights & !MEM_RIGHTS_ALL != 0 {
         return Err(GrantError::InvalidRights);
     }
-    if len == 0 || addr % PAGE_SIZE != 0 || len % PAGE_SIZE != 0 {
+    if len == 0 || !addr.is_multiple_of(PAGE_SIZE) || !len.is_multiple_of(PAGE_SIZE) {
         return Err(GrantError::BadRange);
     }
     let end = addr.checked_add(len).ok_or(GrantError::BadRange)?;

@@ -20,6 +20,8 @@ pub mod elf;
 #[cfg(feature = "alloc")]
 pub mod fdtable;
 #[cfg(feature = "alloc")]
+pub mod fs;
+#[cfg(feature = "alloc")]
 pub mod grant;
 #[cfg(feature = "alloc")]
 pub mod ipc;

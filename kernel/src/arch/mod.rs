@@ -35,9 +35,14 @@
 //!   current kernel stack.
 //! - `user_copy(dst, src, len) -> bool`: copy where one side is user memory (already range
 //!   checked); false when a fault could not be resolved. Trap code routes page faults to
-//!   `crate::mm::fault::handle_page_fault`, other user faults to `crate::task::kill_current`,
-//!   syscalls to `crate::syscall::dispatch`, and calls `crate::task::user_return()` before
-//!   every return to user mode.
+//!   `crate::mm::fault::handle_page_fault`, other user faults (and unresolved page faults)
+//!   to `crate::task::signal::user_fault`, syscalls to `crate::syscall::dispatch`, and
+//!   calls `crate::task::user_return(frame)` before every return to user mode.
+//! - `enter_signal_handler(frame, handler, sig, restorer) -> bool`: make `frame` call
+//!   `handler(sig)` on the user stack below the interrupted one, returning to `restorer`;
+//!   false (frame untouched) if the user stack cannot take the return address.
+//! - `resume_signal_frame(frame, saved)`: make `frame` resume `saved` exactly, every
+//!   register included (the `sigreturn` path).
 //!
 //! Memory
 //! - `PteFormat`: the page-table entry encoding for `wayos_kcore::paging`.
@@ -61,8 +66,9 @@ use self::x86_64 as imp;
 
 pub use imp::{
     activate_page_table, breakpoint, cpu_id, current_root, disable_interrupts, enable_interrupts,
-    enter_user, flush_tlb_all, flush_tlb_page, frame_pointer, halt_forever, init_late,
-    interrupts_enabled, kernel_root, power_off, serial_read, serial_write, set_kernel_stack,
+    enter_signal_handler, enter_user, flush_tlb_all, flush_tlb_page, frame_pointer, halt_forever, init_late,
+    interrupts_enabled, kernel_root, power_off, resume_signal_frame, serial_read, serial_write,
+    set_kernel_stack,
     switch, uptime_ns, user_copy, wait_for_interrupt, Context, FpuState, PteFormat, TrapFrame,
     NAME,
 };

@@ -1,12 +1,14 @@
 //! Open files and per-process descriptor tables.
 //!
-//! A [`File`] is anything `read` and `write` reach through a descriptor: today the
-//! console device and stream fds whose reads and writes are calls to a server's port.
+//! A [`File`] is anything `read` and `write` reach through a descriptor: the console
+//! device, stream fds whose reads and writes are calls to a server's port, pipes, and
+//! files, directories and devices opened through the VFS (`crate::fs`).
 //! Files are shared (`Arc`): `dup2`, `fork` and `spawn` copy references, and a file closes
 //! when its last descriptor does. This module owns the file types and the table; the
 //! syscalls that use them are in `syscall/fd.rs`.
 
 mod console;
+mod pipe;
 mod stream;
 
 use alloc::sync::Arc;
@@ -17,6 +19,7 @@ use wayos_kcore::fdtable::{FdError, FdTable};
 use crate::error::{Errno, KResult};
 
 pub use self::console::ConsoleDevice;
+pub use self::pipe::pipe;
 pub use self::stream::PortStream;
 
 /// Descriptors one process may have open.
@@ -31,6 +34,35 @@ pub trait File: Send + Sync {
     /// The console device itself (for `console_bind`).
     fn is_console_device(&self) -> bool {
         false
+    }
+    /// True for files whose reads may block or return less than asked before the end
+    /// (streams, pipes, devices): `read` makes one call for them. Regular files answer
+    /// false, and `read` keeps calling until the buffer is full or a call comes up short.
+    fn is_stream(&self) -> bool {
+        true
+    }
+    /// Moves the file position (`lseek`, `whence` one of `fcntl::SEEK_*`) and returns
+    /// it. Streams and devices have no position: `ESPIPE`.
+    fn seek(&self, _offset: i64, _whence: usize) -> KResult<u64> {
+        Err(Errno::ESPIPE)
+    }
+    /// The file's status (`fstat`). A file with no node of its own (the console device,
+    /// a stream) reports an anonymous character device.
+    fn stat(&self) -> KResult<wayos_abi::fs::Stat> {
+        Ok(wayos_abi::fs::Stat {
+            mode: wayos_abi::fs::S_IFCHR | 0o600,
+            nlink: 1,
+            blksize: 4096,
+            ..Default::default()
+        })
+    }
+    /// Fills `buf` with directory records (`getdents`); `ENOTDIR` unless a directory.
+    fn getdents(&self, _buf: &mut [u8]) -> KResult<usize> {
+        Err(Errno::ENOTDIR)
+    }
+    /// Sets the size (`ftruncate`); `EINVAL` unless a regular file open for writing.
+    fn truncate(&self, _len: u64) -> KResult<()> {
+        Err(Errno::EINVAL)
     }
 }
 

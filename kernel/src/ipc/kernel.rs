@@ -10,7 +10,7 @@ use alloc::sync::Arc;
 use wayos_abi::ipc::{Message, FROM_KERNEL};
 
 use super::port::{Port, ReplyPort, ReplyRef, ReplyState};
-use super::{wait_for, Deadline, KMessage};
+use super::{Deadline, KMessage};
 use crate::error::{Errno, KResult};
 
 /// Queues `msg` on `port`, waiting for room; `EPIPE` once the port is closed.
@@ -39,38 +39,15 @@ pub fn kernel_call(port: &Arc<Port>, msg: Message) -> KResult<Message> {
             reply: Some(ReplyRef(rp.clone())),
         },
     )?;
-    rp.wq
-        .wait_until(|| (!rp.is_waiting() || crate::task::signal::fatal_pending()).then_some(()));
-    match rp.finish() {
-        ReplyState::Done(km) => Ok(km.msg),
-        ReplyState::Closed => Err(Errno::EPIPE),
-        ReplyState::Waiting => Err(Errno::EINTR),
+    match rp.wait(Deadline::Never, None, crate::task::signal::interrupted) {
+        // The reply's handles, if any, are dropped with the reply port.
+        Ok(()) => rp.reply_message().ok_or(Errno::EPIPE),
+        Err(ReplyState::Closed) => Err(Errno::EPIPE),
+        Err(ReplyState::Waiting) => Err(Errno::EINTR),
     }
 }
 
 /// Queues `km` once there is room; `EPIPE` if the port is or becomes closed.
 fn push(port: &Arc<Port>, km: KMessage) -> KResult<()> {
-    let mut km = Some(km);
-    let sent = wait_for(&port.send_wq, Deadline::Never, || {
-        let mut q = port.queue();
-        if q.is_closed() {
-            return Some(Err(Errno::EPIPE));
-        }
-        if q.is_full() {
-            return None;
-        }
-        let m = km.take().expect("pushed once");
-        if q.push(m).is_err() {
-            unreachable!("room was checked under the queue lock");
-        }
-        Some(Ok(()))
-    });
-    match sent {
-        Some(Ok(())) => {
-            port.recv_wq.wake_all();
-            Ok(())
-        }
-        Some(Err(e)) => Err(e),
-        None => Err(Errno::ETIMEDOUT),
-    }
+    port.push(km)
 }

@@ -64,10 +64,11 @@ pub const fn new_handle_table() -> Handles {
     HandleTable::new(MAX_HANDLES_PER_PROCESS)
 }
 
-/// A message in flight: the user's `Message` plus the objects its handles moved.
+/// A message in flight: the user's `Message` plus the objects its handles moved (`None`
+/// when it moves none, the common case) and a call's reply right.
 pub struct KMessage {
     pub msg: Message,
-    pub objs: [Option<(KObject, u32)>; MAX_HANDLES],
+    pub objs: Option<port::Objects>,
     pub reply: Option<ReplyRef>,
 }
 
@@ -115,32 +116,26 @@ pub fn take_transfer(table: &mut Handles, msg: &Message) -> [Option<(KObject, u3
     objs
 }
 
-/// Handle slots a received message may need.
+/// Handle slots a received message may need (its handles and a reply right).
 pub const DELIVERY_ROOM: usize = MAX_HANDLES + 1;
 
-/// Installs a received message's objects in `table` (which must have [`DELIVERY_ROOM`]
-/// free slots) and returns the `Message` with the receiver's handle numbers.
-pub fn install(table: &mut Handles, km: KMessage) -> Message {
-    let KMessage {
-        mut msg,
-        objs,
-        reply,
-    } = km;
-    for (slot, obj) in msg.handles.iter_mut().zip(objs) {
-        *slot = match obj {
-            Some((o, rights)) => table.insert(o, rights).unwrap_or(NO_HANDLE),
-            None => NO_HANDLE,
-        };
+/// Installs a received message's objects in `table` (which must have room for them:
+/// at most [`DELIVERY_ROOM`]) and puts the receiver's handle numbers into its `Message`.
+pub fn install(table: &mut Handles, km: &mut KMessage) {
+    if let Some(objs) = km.objs.take() {
+        for (slot, obj) in km.msg.handles.iter_mut().zip(objs) {
+            *slot = match obj {
+                Some((o, rights)) => table.insert(o, rights).unwrap_or(NO_HANDLE),
+                None => NO_HANDLE,
+            };
+        }
     }
-    msg.reply = match reply {
-        Some(r) => table
+    if let Some(r) = km.reply.take() {
+        km.msg.reply = table
             .insert(KObject::Reply(r), RIGHT_SEND)
-            .unwrap_or(NO_HANDLE),
-        // Only `kernel_send` leaves FROM_KERNEL here; user messages arrive with NO_HANDLE.
-        None if msg.reply == wayos_abi::ipc::FROM_KERNEL => wayos_abi::ipc::FROM_KERNEL,
-        None => NO_HANDLE,
-    };
-    msg
+            .unwrap_or(NO_HANDLE);
+    }
+    // Otherwise `reply` stays as delivered: NO_HANDLE, or FROM_KERNEL from `kernel_send`.
 }
 
 /// When a blocking operation gives up.

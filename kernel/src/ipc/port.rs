@@ -1,23 +1,209 @@
-//! Ports and one-shot reply ports: the kernel objects behind IPC handles.
+//! Ports and one-shot reply ports: the kernel objects behind IPC handles, and the
+//! rendezvous that makes call/reply fast.
+//!
+//! A receiver that finds its port's queue empty blocks as a [`RecvWaiter`]: a record on
+//! its own kernel stack, listed on the port, that points at the message buffer it
+//! receives into. A sender that finds the queue empty and a receiver waiting writes its
+//! message straight into that buffer ([`Port::deliver`]) and gets the receiver's thread
+//! back, to switch to directly if it is about to block itself (a call) or to wake.
+//! Likewise a caller blocks on its [`ReplyPort`], the reply is written into the reply
+//! port's buffer, and the replier gets the caller's thread back.
+//!
+//! Each process has one [`ReplyPort`] (cached in `Process::reply_cache`), and its buffer
+//! is the process's kernel-side message buffer: a call reads its request into it and the
+//! reply lands there; `port_reply_recv` reads the reply into it and receives into it. So
+//! a message is copied from user memory into its sender's buffer, once into its
+//! receiver's buffer (header and `len` bytes, a few words for a short message) and out to
+//! the receiver; nothing is allocated or zero-filled on the way.
 
+use alloc::collections::VecDeque;
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::cell::UnsafeCell;
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 use spin::Mutex;
+use wayos_abi::ipc::{Message, INLINE_BYTES, MAX_HANDLES, NO_HANDLE};
 use wayos_kcore::ipc::PortQueue;
 
-use super::KMessage;
+use super::{Deadline, KMessage, KObject};
+use crate::arch;
 use crate::error::{Errno, KResult};
+use crate::task::sched;
+use crate::task::thread::Thread;
 use crate::task::wait_queue::WaitQueue;
+
+/// The objects a message moves, by position in `Message::handles`.
+pub type Objects = [Option<(KObject, u32)>; MAX_HANDLES];
+
+/// Bytes of a `Message` before its inline data.
+pub const HEADER_BYTES: usize = core::mem::size_of::<Message>() - INLINE_BYTES;
+
+/// `Message` as 64-bit words: it is `repr(C)`, 8-byte aligned, integers only and
+/// without padding, 160 bytes.
+const WORDS: usize = core::mem::size_of::<Message>() / 8;
+const _: () = assert!(core::mem::size_of::<Message>() == WORDS * 8);
+const _: () = assert!(core::mem::align_of::<Message>() == 8);
+
+/// Words [`copy_message`] copies at least: the header and a short payload.
+const FIXED_WORDS: usize = (HEADER_BYTES + SHORT) / 8;
+
+/// Payload bytes that travel with the header in every copy: short messages (the common
+/// case) need nothing more.
+pub const SHORT: usize = 16;
+
+fn words(m: &Message) -> &[u64; WORDS] {
+    // SAFETY: a `Message` is `WORDS` initialised, 8-byte aligned words (asserted above),
+    // so it may be read as an array of them.
+    unsafe { &*(m as *const Message).cast::<[u64; WORDS]>() }
+}
+
+fn words_mut(m: &mut Message) -> &mut [u64; WORDS] {
+    // SAFETY: as for `words`; moreover any words are a valid `Message`.
+    unsafe { &mut *(m as *mut Message).cast::<[u64; WORDS]>() }
+}
+
+/// Stores `value` in `word` so that the compiler keeps it a plain store. A run of them
+/// is not turned into a `memcpy` call, which for a few words costs several times the
+/// copy — on aarch64 (strict alignment) even for a fixed size.
+#[inline(always)]
+fn store(word: *mut u64, value: u64) {
+    // SAFETY: every caller passes a pointer to a word of a `Message` it may write
+    // (aligned, in bounds, not aliased).
+    unsafe { word.write_volatile(value) };
+}
+
+/// Copies `src`'s header and its first `len` data bytes into `dst` (whose other data
+/// bytes are unspecified afterwards), a word at a time. Every handle slot becomes
+/// `NO_HANDLE`: the receiver's numbers are filled in when the objects are installed.
+#[inline]
+pub fn copy_message(dst: &mut Message, src: &Message) {
+    let len = (src.len as usize).min(INLINE_BYTES);
+    let used = (HEADER_BYTES + len).div_ceil(8);
+    let (d, s) = (words_mut(dst), words(src));
+    for i in 0..FIXED_WORDS {
+        store(&mut d[i], s[i]);
+    }
+    for i in FIXED_WORDS..used {
+        store(&mut d[i], s[i]);
+    }
+    dst.len = len as u32;
+    dst.handles = [NO_HANDLE; MAX_HANDLES];
+}
+
+impl KMessage {
+    /// An empty message (label 0, nothing attached), to be filled in place.
+    pub const fn empty() -> Self {
+        KMessage {
+            msg: Message::new(0),
+            objs: None,
+            reply: None,
+        }
+    }
+
+    /// Makes this message a copy of `msg` with `reply`. Its objects stay as they are
+    /// (none, in an empty buffer): the sender moves them in with `take_transfer` if `msg`
+    /// carries handles.
+    #[inline]
+    pub fn fill(&mut self, msg: &Message, reply: Option<ReplyRef>) {
+        copy_message(&mut self.msg, msg);
+        self.reply = reply;
+    }
+}
+
+/// Why [`Port::deliver`] could not take a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliverError {
+    /// The queue is full (and nobody is waiting).
+    Full,
+    /// The port is closed: `EPIPE`.
+    Closed,
+}
+
+/// Why [`Port::receive`] returned without a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecvError {
+    /// Nothing arrived before the deadline (`EAGAIN` for "do not block", else
+    /// `ETIMEDOUT`).
+    Empty,
+    /// The port is closed and empty: `EPIPE`.
+    Closed,
+}
+
+/// A receiver blocked on an empty port: a record on its own kernel stack, pointing at
+/// the buffer it receives into.
+///
+/// While listed on a port (`listed`), a sender may fill the buffer under the port's lock;
+/// the owner unlists itself under the same lock before leaving [`Port::receive`], so a
+/// listed record and its buffer are always alive, and the owner does not touch the buffer
+/// while it is listed (it is blocked).
+pub struct RecvWaiter<'a> {
+    rec: WaiterRecord,
+    _buf: PhantomData<&'a mut KMessage>,
+}
+
+struct WaiterRecord {
+    thread: Arc<Thread>,
+    inner: UnsafeCell<WaiterInner>,
+}
+
+struct WaiterInner {
+    listed: bool,
+    filled: bool,
+    buf: NonNull<KMessage>,
+}
+
+impl<'a> RecvWaiter<'a> {
+    /// A record for the running thread, receiving into `buf`. Objects a previous message
+    /// left in `buf` are dropped now (a sender must not drop any under the port's lock).
+    pub fn new(buf: &'a mut KMessage) -> Self {
+        if buf.objs.is_some() || buf.reply.is_some() {
+            buf.objs = None;
+            buf.reply = None;
+        }
+        Self {
+            rec: WaiterRecord {
+                thread: sched::current(),
+                inner: UnsafeCell::new(WaiterInner {
+                    listed: false,
+                    filled: false,
+                    buf: NonNull::from(buf),
+                }),
+            },
+            _buf: PhantomData,
+        }
+    }
+
+    /// The received message, once [`Port::receive`] returned `Ok`.
+    pub fn message(&mut self) -> &mut KMessage {
+        let inner = self.rec.inner.get_mut();
+        // SAFETY: the buffer is borrowed for 'a by this record, which is unlisted (receive
+        // returned), so this is the only way to it.
+        unsafe { inner.buf.as_mut() }
+    }
+}
+
+/// A listed [`RecvWaiter`].
+struct WaiterPtr(NonNull<WaiterRecord>);
+
+// SAFETY: the record (and its buffer) is only touched under its port's lock, or by its
+// owner once it is unlisted, whichever CPU holds the pointer.
+unsafe impl Send for WaiterPtr {}
+
+struct PortState {
+    queue: PortQueue<KMessage>,
+    /// Receivers blocked on the empty queue, oldest first. Non-empty only while the queue
+    /// is empty (a sender hands its message to the first of them instead of queueing).
+    waiters: VecDeque<WaiterPtr>,
+}
 
 /// A bounded message queue. Alive while any handle or name refers to it; *open* while at
 /// least one handle with the receive right exists (in a table or in a queued message).
 pub struct Port {
-    queue: Mutex<PortQueue<KMessage>>,
+    state: Mutex<PortState>,
     /// Handles with the receive right; the port closes when this drops to 0.
     receivers: AtomicUsize,
-    /// Receivers waiting for a message.
-    pub recv_wq: WaitQueue,
     /// Senders waiting for room.
     pub send_wq: WaitQueue,
 }
@@ -27,27 +213,178 @@ impl Port {
     pub fn new(capacity: usize) -> KResult<Arc<Port>> {
         let queue = PortQueue::new(capacity).ok_or(Errno::EINVAL)?;
         Ok(Arc::new(Port {
-            queue: Mutex::new(queue),
+            state: Mutex::new(PortState {
+                queue,
+                waiters: VecDeque::new(),
+            }),
             receivers: AtomicUsize::new(0),
-            recv_wq: WaitQueue::new(),
             send_wq: WaitQueue::new(),
         }))
     }
 
     pub fn is_closed(&self) -> bool {
-        self.queue.lock().is_closed()
+        self.state.lock().queue.is_closed()
     }
 
-    /// Locks the queue (lock order: after the handle table, before wait queues).
-    pub fn queue(&self) -> spin::MutexGuard<'_, PortQueue<KMessage>> {
-        self.queue.lock()
+    /// True when a send could complete now (room, or closed so that it fails at once).
+    fn can_send(&self) -> bool {
+        let st = self.state.lock();
+        st.queue.is_closed() || !st.queue.is_full()
+    }
+
+    /// Delivers a message now, if it can: straight into the oldest waiting receiver when
+    /// the queue is empty, else into the queue. `make` fills the (empty) message in place
+    /// under the port's lock, once delivery is certain — so it must not drop kernel
+    /// objects. Returns the receiver that took it directly, for the caller to switch to
+    /// or [`sched::wake`]; `None` if it was queued.
+    pub fn deliver(
+        &self,
+        make: impl FnOnce(&mut KMessage),
+    ) -> Result<Option<Arc<Thread>>, DeliverError> {
+        let mut st = self.state.lock();
+        if st.queue.is_closed() {
+            return Err(DeliverError::Closed);
+        }
+        if let Some(w) = st.waiters.pop_front() {
+            // SAFETY: a listed record is alive (see `RecvWaiter`) and we hold the lock
+            // that guards it.
+            let w = unsafe { w.0.as_ref() };
+            // SAFETY: as above; no other reference to the record's inside exists now.
+            let inner = unsafe { &mut *w.inner.get() };
+            inner.listed = false;
+            inner.filled = true;
+            // SAFETY: a listed record's buffer is alive and, under this lock, ours alone
+            // (its owner is blocked until it is filled).
+            make(unsafe { inner.buf.as_mut() });
+            return Ok(Some(w.thread.clone()));
+        }
+        if st.queue.is_full() {
+            return Err(DeliverError::Full);
+        }
+        let mut km = KMessage::empty();
+        make(&mut km);
+        if st.queue.push(km).is_err() {
+            unreachable!("room was checked under the queue lock");
+        }
+        Ok(None)
+    }
+
+    /// Delivers `km` (from the kernel), waiting for room as long as it takes; the
+    /// receiver that took it, if any, is woken. `EPIPE` once the port is closed.
+    pub fn push(&self, km: KMessage) -> KResult<()> {
+        let mut km = Some(km);
+        loop {
+            let r = self.deliver(|slot| *slot = km.take().expect("delivered once"));
+            match r {
+                Ok(woken) => {
+                    if let Some(t) = woken {
+                        sched::wake(&t);
+                    }
+                    return Ok(());
+                }
+                Err(DeliverError::Closed) => return Err(Errno::EPIPE),
+                Err(DeliverError::Full) => self.wait_for_room(Deadline::Never),
+            };
+        }
+    }
+
+    /// Blocks until a send could complete or `deadline` passes.
+    pub fn wait_for_room(&self, deadline: Deadline) {
+        let _ = super::wait_for(&self.send_wq, deadline, || self.can_send().then_some(()));
+    }
+
+    /// Receives into `w`'s buffer: the oldest queued message, or one a sender hands over
+    /// while `w` waits. Blocks until `deadline`; while blocking, runs `next` (a thread
+    /// the caller just woke, e.g. the caller it replied to) directly if it can. `next` is
+    /// woken normally if the receive does not block.
+    pub fn receive(
+        &self,
+        w: &RecvWaiter<'_>,
+        deadline: Deadline,
+        mut next: Option<Arc<Thread>>,
+    ) -> Result<(), RecvError> {
+        let me = NonNull::from(&w.rec);
+        let mut popped = false;
+        // What a popped message replaced in the buffer: dropped at the end, unlocked.
+        let mut stale = None;
+        let r = loop {
+            let were_enabled = arch::interrupts_enabled();
+            arch::disable_interrupts();
+            let mut st = self.state.lock();
+            // SAFETY: the record is ours and we hold its port's lock.
+            let inner = unsafe { &mut *w.rec.inner.get() };
+            let r = if inner.filled {
+                Some(Ok(()))
+            } else {
+                if inner.listed {
+                    // Woken by a timeout or a signal while still waiting.
+                    st.waiters.retain(|p| p.0 != me);
+                    inner.listed = false;
+                }
+                if let Some(km) = st.queue.pop() {
+                    // SAFETY: the record is unlisted, so its buffer is ours alone. What
+                    // it held (no objects: see `RecvWaiter::new`) is dropped below.
+                    stale = Some(core::mem::replace(unsafe { inner.buf.as_mut() }, km));
+                    popped = true;
+                    inner.filled = true;
+                    Some(Ok(()))
+                } else if st.queue.is_closed() {
+                    Some(Err(RecvError::Closed))
+                } else {
+                    None
+                }
+            };
+            let r = match (r, deadline) {
+                (Some(r), _) => Some(r),
+                (None, Deadline::Now) => Some(Err(RecvError::Empty)),
+                (None, Deadline::At(t)) if arch::uptime_ns() >= t => Some(Err(RecvError::Empty)),
+                (None, _) => None,
+            };
+            if let Some(r) = r {
+                drop(st);
+                if were_enabled {
+                    arch::enable_interrupts();
+                }
+                break r;
+            }
+            inner.listed = true;
+            st.waiters.push_back(WaiterPtr(me));
+            drop(st);
+            let wake_at = match deadline {
+                Deadline::At(t) => Some(t),
+                _ => None,
+            };
+            sched::block_and_switch(next.take(), wake_at);
+            if were_enabled {
+                arch::enable_interrupts();
+            }
+        };
+        if let Some(t) = next {
+            sched::wake(&t);
+        }
+        if popped {
+            // A queued message left: room for a blocked sender.
+            self.send_wq.wake_all();
+        }
+        drop(stale);
+        r
     }
 
     /// Closes the queue for good: queued messages are dropped (with their handles),
     /// every waiter wakes and sees `EPIPE`, and the port's names are removed.
     pub fn close(self: &Arc<Self>) {
-        let left = self.queue.lock().close();
-        self.recv_wq.wake_all();
+        let left = {
+            let mut st = self.state.lock();
+            let left = st.queue.close();
+            while let Some(w) = st.waiters.pop_front() {
+                // SAFETY: a listed record is alive and guarded by the lock we hold.
+                let w = unsafe { w.0.as_ref() };
+                // SAFETY: as above.
+                unsafe { (*w.inner.get()).listed = false };
+                sched::wake(&w.thread);
+            }
+            left
+        };
         self.send_wq.wake_all();
         super::ns_forget_port(self);
         // Dropped here, with no lock held: the messages' handles may close other ports.
@@ -98,63 +435,177 @@ impl Drop for PortRef {
     }
 }
 
-/// Where a call's reply lands. The message is stored inline so that a reused reply port
-/// makes a call allocation-free.
-#[allow(clippy::large_enum_variant)]
+/// Why a call ended without a reply ([`ReplyPort::wait`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReplyState {
+    /// No reply yet: the caller gave up (deadline, or a signal for the kernel's calls).
     Waiting,
-    Done(KMessage),
-    /// The reply right was dropped unanswered, or the caller gave up.
+    /// The reply right was dropped unanswered.
     Closed,
 }
 
+const WAITING: u8 = 0;
+const DONE: u8 = 1;
+const CLOSED: u8 = 2;
+
+/// Where a call's reply lands, and its owner's message buffer (see the module docs).
+/// Reused by the owner's next call once no reply right refers to it, so a call does not
+/// allocate.
+///
+/// The buffer is written by the owner (the process or kernel thread making calls with
+/// it) through [`ReplyPort::buffer`], by a replier through [`ReplyPort::deliver`] — only
+/// while the port waits, under the `waiter` lock — and, while the owner is blocked
+/// receiving into it, by a sender under that port's lock.
 pub struct ReplyPort {
-    pub state: Mutex<ReplyState>,
-    pub wq: WaitQueue,
+    /// `WAITING` (a reply may be delivered), `DONE` (it was) or `CLOSED`; changed under
+    /// the `waiter` lock, and by the owner when no reply right is out. Once it leaves
+    /// `WAITING` only the owner changes it, so a reply right's holder may read it
+    /// without the lock.
+    status: AtomicU8,
+    /// The caller blocked for the reply.
+    waiter: Mutex<Option<Arc<Thread>>>,
+    buf: UnsafeCell<KMessage>,
 }
+
+// SAFETY: `buf` is accessed only as described on `ReplyPort`: under the `waiter` lock
+// while `WAITING`, by the owner (see `buffer`) otherwise, by a sender under a port lock
+// while the owner is blocked receiving; everything else is atomic or locked.
+unsafe impl Sync for ReplyPort {}
 
 impl ReplyPort {
     pub fn new() -> Arc<Self> {
         Arc::new(Self {
-            state: Mutex::new(ReplyState::Waiting),
-            wq: WaitQueue::new(),
+            status: AtomicU8::new(WAITING),
+            waiter: Mutex::new(None),
+            buf: UnsafeCell::new(KMessage::empty()),
         })
     }
 
-    /// A reply port for a new call: `cached` when nothing else refers to it any more (no
-    /// reply right is outstanding), reset to waiting; else a new one.
-    pub fn reuse(cached: Option<Arc<Self>>) -> Arc<Self> {
-        match cached {
-            Some(rp) if Arc::strong_count(&rp) == 1 => {
-                *rp.state.lock() = ReplyState::Waiting;
-                rp
-            }
-            _ => Self::new(),
-        }
+    /// Makes the port wait for a new call's reply. Only for its owner, when nothing else
+    /// refers to it (no reply right is out).
+    pub fn reset(&self) {
+        self.status.store(WAITING, Ordering::Relaxed);
     }
 
-    /// Ends the wait: a later reply gets `EPIPE`. Returns the state before.
-    pub fn finish(&self) -> ReplyState {
-        core::mem::replace(&mut *self.state.lock(), ReplyState::Closed)
+    /// Ends the current call for good (a later reply gets `EPIPE`), so that the owner may
+    /// use the buffer. Only for the owner.
+    pub fn finish(&self) {
+        self.status.store(CLOSED, Ordering::Release);
+    }
+
+    /// The owner's message buffer.
+    ///
+    /// # Safety
+    /// The caller is the port's owner, the port is not `DONE` (call [`ReplyPort::finish`]
+    /// after taking a reply), and no reply can be written meanwhile: the port is not
+    /// waiting, or no reply right to it is out yet. The reference must not outlive that,
+    /// nor overlap another one from here.
+    pub unsafe fn buffer(&self) -> &mut KMessage {
+        // SAFETY: per the contract, nothing else reads or writes the buffer meanwhile.
+        unsafe { &mut *self.buf.get() }
     }
 
     /// True while a reply can still be delivered.
     pub fn is_waiting(&self) -> bool {
-        matches!(*self.state.lock(), ReplyState::Waiting)
+        self.status.load(Ordering::Acquire) == WAITING
     }
 
-    /// Delivers the reply; `EPIPE` (message given back for dropping) if the caller is gone.
-    #[allow(clippy::result_large_err)]
-    pub fn deliver(&self, m: KMessage) -> Result<(), KMessage> {
-        {
-            let mut s = self.state.lock();
-            if !matches!(*s, ReplyState::Waiting) {
-                return Err(m);
+    /// Waits until the reply comes (`Ok`: it is in the buffer, and the port stays `DONE`
+    /// until the owner [`finish`](ReplyPort::finish)es it), the right is dropped
+    /// (`Closed`), or `deadline` passes or `give_up` says so (`Waiting`; the call is then
+    /// over: a later reply gets `EPIPE`). While blocking, runs `next` (the receiver the
+    /// call was handed to) directly if it can; `next` is woken normally otherwise.
+    pub fn wait(
+        &self,
+        deadline: Deadline,
+        mut next: Option<Arc<Thread>>,
+        give_up: fn() -> bool,
+    ) -> Result<(), ReplyState> {
+        let r = loop {
+            let were_enabled = arch::interrupts_enabled();
+            arch::disable_interrupts();
+            let mut waiter = self.waiter.lock();
+            let status = self.status.load(Ordering::Acquire);
+            let stop = status != WAITING
+                || match deadline {
+                    Deadline::Now => true,
+                    Deadline::At(t) => arch::uptime_ns() >= t,
+                    Deadline::Never => false,
+                }
+                || give_up();
+            if stop {
+                *waiter = None;
+                let r = match status {
+                    DONE => Ok(()),
+                    WAITING => {
+                        self.status.store(CLOSED, Ordering::Relaxed);
+                        Err(ReplyState::Waiting)
+                    }
+                    _ => Err(ReplyState::Closed),
+                };
+                drop(waiter);
+                if were_enabled {
+                    arch::enable_interrupts();
+                }
+                break r;
             }
-            *s = ReplyState::Done(m);
+            if waiter.is_none() {
+                *waiter = Some(sched::current());
+            }
+            drop(waiter);
+            let wake_at = match deadline {
+                Deadline::At(t) => Some(t),
+                _ => None,
+            };
+            sched::block_and_switch(next.take(), wake_at);
+            if were_enabled {
+                arch::enable_interrupts();
+            }
+        };
+        if let Some(t) = next {
+            sched::wake(&t);
         }
-        self.wq.wake_all();
-        Ok(())
+        r
+    }
+
+    /// A copy of the reply [`ReplyPort::wait`] got (`None` if none is there).
+    pub fn reply_message(&self) -> Option<Message> {
+        let _waiter = self.waiter.lock();
+        // SAFETY: while `DONE` nobody writes the buffer (repliers need `WAITING`, the
+        // owner needs `finish` first), so reading it is sound.
+        (self.status.load(Ordering::Acquire) == DONE).then(|| unsafe { (*self.buf.get()).msg })
+    }
+
+    /// Delivers the reply, made by `make` in the buffer under the port's lock (so it must
+    /// not drop kernel objects), if the caller still waits: returns the caller's thread
+    /// if it is blocked, to switch to or wake. `Err(())` (and `make` is not called) if
+    /// the caller is gone.
+    pub fn deliver(&self, make: impl FnOnce(&mut KMessage)) -> Result<Option<Arc<Thread>>, ()> {
+        let mut waiter = self.waiter.lock();
+        if self.status.load(Ordering::Relaxed) != WAITING {
+            return Err(());
+        }
+        // SAFETY: the port waits and we hold its lock: the owner does not touch the
+        // buffer until the reply is in (or the wait ends, under this lock), and a reply
+        // right is one-shot.
+        make(unsafe { &mut *self.buf.get() });
+        self.status.store(DONE, Ordering::Release);
+        Ok(waiter.take())
+    }
+
+    /// Closes the reply right unanswered: the caller wakes and sees `EPIPE`.
+    fn close(&self) {
+        let waiter = {
+            let mut waiter = self.waiter.lock();
+            if self.status.load(Ordering::Relaxed) != WAITING {
+                return;
+            }
+            self.status.store(CLOSED, Ordering::Release);
+            waiter.take()
+        };
+        if let Some(t) = waiter {
+            sched::wake(&t);
+        }
     }
 }
 
@@ -164,17 +615,10 @@ pub struct ReplyRef(pub Arc<ReplyPort>);
 
 impl Drop for ReplyRef {
     fn drop(&mut self) {
-        let closed = {
-            let mut s = self.0.state.lock();
-            if matches!(*s, ReplyState::Waiting) {
-                *s = ReplyState::Closed;
-                true
-            } else {
-                false
-            }
-        };
-        if closed {
-            self.0.wq.wake_all();
+        // A holder of a reply right may trust a status other than WAITING (see
+        // `ReplyPort::status`): after a reply this costs no lock.
+        if self.0.is_waiting() {
+            self.0.close();
         }
     }
 }

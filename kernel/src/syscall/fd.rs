@@ -14,9 +14,10 @@ use crate::file::{fd_errno, FileRef, PortStream};
 use crate::ipc::{handle_errno, KObject};
 use crate::task;
 use crate::usercopy::{check_range, copy_from_user, copy_to_user};
+use wayos_abi::fcntl::{FD_CLOEXEC, F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, O_CLOEXEC};
 
-/// Bytes moved per step through the bounce buffer.
-const CHUNK: usize = 512;
+/// Bytes moved per step through the bounce buffer (on the 64 KiB kernel stack).
+const CHUNK: usize = 4096;
 
 fn file(fd: usize) -> KResult<FileRef> {
     let p = task::current_process().ok_or(Errno::ESRCH)?;
@@ -46,7 +47,8 @@ pub fn sys_write(fd: usize, buf: usize, len: usize) -> KResult<usize> {
     Ok(done)
 }
 
-/// One read call on the file (a stream may return less than asked, like a pipe).
+/// Reads into `buf`: one call for a stream (which may return less than asked, like a
+/// pipe), as many as fit for a regular file.
 pub fn sys_read(fd: usize, buf: usize, len: usize) -> KResult<usize> {
     let f = file(fd)?;
     check_range(buf, len)?;
@@ -58,9 +60,24 @@ pub fn sys_read(fd: usize, buf: usize, len: usize) -> KResult<usize> {
     copy_from_user(&mut probe, buf)?;
     copy_to_user(buf, &probe)?;
     let mut chunk = [0u8; CHUNK];
-    let n = f.read(&mut chunk[..len.min(CHUNK)])?;
-    copy_to_user(buf, &chunk[..n])?;
-    Ok(n)
+    let mut done = 0;
+    while done < len {
+        let want = (len - done).min(CHUNK);
+        let n = match f.read(&mut chunk[..want]) {
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        if let Err(e) = copy_to_user(buf + done, &chunk[..n]) {
+            // Bytes were consumed; report what arrived, or the fault if nothing did.
+            return if done == 0 { Err(e) } else { Ok(done) };
+        }
+        done += n;
+        if n < want || f.is_stream() {
+            break;
+        }
+    }
+    Ok(done)
 }
 
 pub fn sys_close(fd: usize) -> KResult<usize> {
@@ -121,4 +138,75 @@ pub fn sys_console_bind(fd: usize, h: usize) -> KResult<usize> {
     }
     crate::console::input::bind(port)?;
     Ok(0)
+}
+
+/// `pipe(fds, flags)`: two new descriptors, read end first.
+pub fn sys_pipe(fds_ptr: usize, flags: usize) -> KResult<usize> {
+    if flags & !O_CLOEXEC != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let cloexec = flags & O_CLOEXEC != 0;
+    // Fail on a bad pointer before anything is created.
+    let mut probe = [0u8; 8];
+    copy_from_user(&mut probe, fds_ptr)?;
+    copy_to_user(fds_ptr, &probe)?;
+    let p = task::current_process().ok_or(Errno::ESRCH)?;
+    let (r, w) = crate::file::pipe();
+    let (r, w): (FileRef, FileRef) = (Arc::new(r), Arc::new(w));
+    let (rfd, wfd) = {
+        let mut fds = p.fds.lock();
+        let rfd = fds.insert_from(0, r, cloexec).map_err(fd_errno)?;
+        match fds.insert_from(0, w, cloexec) {
+            Ok(wfd) => (rfd, wfd),
+            Err(e) => {
+                let r = fds.close(rfd);
+                drop(fds);
+                drop(r);
+                return Err(fd_errno(e));
+            }
+        }
+    };
+    let mut out = [0u8; 8];
+    out[..4].copy_from_slice(&(rfd as u32).to_ne_bytes());
+    out[4..].copy_from_slice(&(wfd as u32).to_ne_bytes());
+    if let Err(e) = copy_to_user(fds_ptr, &out) {
+        // Only a concurrent unmap gets here; do not leave descriptors nobody knows.
+        let mut fds = p.fds.lock();
+        let a = fds.close(rfd);
+        let b = fds.close(wfd);
+        drop(fds);
+        drop((a, b));
+        return Err(e);
+    }
+    Ok(0)
+}
+
+/// `fcntl(fd, cmd, arg)`: duplicating at or above `arg`, and the close-on-exec flag.
+pub fn sys_fcntl(fd: usize, cmd: usize, arg: usize) -> KResult<usize> {
+    let p = task::current_process().ok_or(Errno::ESRCH)?;
+    let mut fds = p.fds.lock();
+    match cmd {
+        F_DUPFD | F_DUPFD_CLOEXEC => {
+            let f = fds.get(fd).map_err(fd_errno)?.clone();
+            if arg >= crate::file::MAX_FDS {
+                return Err(Errno::EINVAL);
+            }
+            fds.insert_from(arg, f, cmd == F_DUPFD_CLOEXEC)
+                .map_err(fd_errno)
+        }
+        F_GETFD => Ok(if fds.cloexec(fd).map_err(fd_errno)? {
+            FD_CLOEXEC
+        } else {
+            0
+        }),
+        F_SETFD => {
+            fds.set_cloexec(fd, arg & FD_CLOEXEC != 0)
+                .map_err(fd_errno)?;
+            Ok(0)
+        }
+        _ => {
+            fds.get(fd).map_err(fd_errno)?;
+            Err(Errno::EINVAL)
+        }
+    }
 }

@@ -1,75 +1,107 @@
 //! IPC syscalls: ports, call/reply, handles and the name service (see `docs/ipc.md`).
 //!
 //! Each syscall reads its user arguments first (a bad pointer is `EFAULT` and changes
-//! nothing), then checks the handle and its rights in one place under the caller's handle
-//! table lock, then acts. No lock is held across a user copy.
+//! nothing), then checks the handles and their rights in one place under the caller's
+//! handle table lock, then acts. No lock is held across a user copy.
+//!
+//! Messages cross the boundary as their header and `len` data bytes: read into the
+//! syscall's stack, written once into the receiver's waiting record, reply port or queue
+//! slot (`ipc::port`), and copied out from there.
 
 use alloc::sync::Arc;
 
 use wayos_abi::ipc::{
-    Message, INLINE_BYTES, MAX_HANDLES, NAME_MAX, RIGHTS_ALL, RIGHT_GRANT, RIGHT_RECV, RIGHT_SEND,
+    Message, INLINE_BYTES, MAX_HANDLES, NAME_MAX, NO_HANDLE, REPLY_DISCARDED, RIGHTS_ALL,
+    RIGHT_GRANT, RIGHT_RECV, RIGHT_SEND,
 };
+use wayos_abi::mman::PAGE_SIZE;
 
 use crate::error::{Errno, KResult};
-use crate::ipc::port::{Port, PortRef, ReplyPort, ReplyRef, ReplyState};
-use crate::ipc::{
-    check_transfer, handle_errno, install, name_errno, take_transfer, wait_for, Deadline, KMessage,
-    KObject, NsEntry, DELIVERY_ROOM, NAMES,
+use crate::ipc::port::{
+    DeliverError, Objects, Port, PortRef, RecvError, RecvWaiter, ReplyPort, ReplyRef, ReplyState,
+    HEADER_BYTES, SHORT,
 };
-use crate::task::{self, process::Process};
-use crate::usercopy::{copy_from_user, copy_to_user, read_vec};
+use crate::ipc::{
+    check_transfer, handle_errno, install, name_errno, take_transfer, Deadline, Handles, KObject,
+    NsEntry, DELIVERY_ROOM, NAMES,
+};
+use crate::task::thread::Thread;
+use crate::task::{self, process::Process, sched};
+use crate::usercopy::{check_range, copy_from_user, copy_to_user, read_vec};
 
 const MSG_SIZE: usize = core::mem::size_of::<Message>();
-const _: () = assert!(MSG_SIZE == 8 + 4 + 4 + 4 * MAX_HANDLES + INLINE_BYTES);
+const _: () = assert!(HEADER_BYTES == 8 + 4 + 4 + 4 * MAX_HANDLES);
+const _: () = assert!(MSG_SIZE == HEADER_BYTES + INLINE_BYTES);
 
-fn word<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
-    b[at..at + N].try_into().expect("in bounds")
+/// The bytes of a message as they sit in user memory.
+fn bytes(m: &Message) -> &[u8; MSG_SIZE] {
+    // SAFETY: `Message` is `repr(C)`, made of integers only, without padding (its size is
+    // the sum of its fields, asserted above), so its memory is `MSG_SIZE` initialised
+    // bytes.
+    unsafe { &*(m as *const Message).cast::<[u8; MSG_SIZE]>() }
 }
 
-fn decode(b: &[u8; MSG_SIZE]) -> Message {
-    let mut m = Message::new(u64::from_ne_bytes(word(b, 0)));
-    m.len = u32::from_ne_bytes(word(b, 8));
-    m.reply = u32::from_ne_bytes(word(b, 12));
-    for (i, h) in m.handles.iter_mut().enumerate() {
-        *h = u32::from_ne_bytes(word(b, 16 + 4 * i));
+fn bytes_mut(m: &mut Message) -> &mut [u8; MSG_SIZE] {
+    // SAFETY: as for `bytes`; moreover every byte pattern is a valid `Message`.
+    unsafe { &mut *(m as *mut Message).cast::<[u8; MSG_SIZE]>() }
+}
+
+/// Bytes of a message read in one go: the header and a short payload.
+const FIRST_READ: usize = HEADER_BYTES + SHORT;
+
+/// Reads a message to send from `ptr` into `m`: its header and its `len` data bytes (the
+/// rest of the user's buffer is not read; a short payload comes with the header in one
+/// copy). `EFAULT` for a bad pointer — with `writable`, also unless the whole `Message`
+/// there can be written (the reply or next message comes back in it) — then `EINVAL` if
+/// `len` is too big. `reply` is the kernel's to set, so it becomes `NO_HANDLE`.
+#[inline]
+fn read_message(ptr: usize, m: &mut Message, writable: bool) -> KResult<()> {
+    copy_from_user(&mut bytes_mut(m)[..FIRST_READ], ptr)?;
+    if writable {
+        probe_writable(ptr, Some(m))?;
     }
-    let data = 16 + 4 * MAX_HANDLES;
-    m.data.copy_from_slice(&b[data..data + INLINE_BYTES]);
-    m
-}
-
-fn encode(m: &Message) -> [u8; MSG_SIZE] {
-    let mut b = [0u8; MSG_SIZE];
-    b[0..8].copy_from_slice(&m.label.to_ne_bytes());
-    b[8..12].copy_from_slice(&m.len.to_ne_bytes());
-    b[12..16].copy_from_slice(&m.reply.to_ne_bytes());
-    for (i, h) in m.handles.iter().enumerate() {
-        b[16 + 4 * i..20 + 4 * i].copy_from_slice(&h.to_ne_bytes());
-    }
-    let data = 16 + 4 * MAX_HANDLES;
-    b[data..].copy_from_slice(&m.data);
-    b
-}
-
-/// Reads a `Message` to send: `EFAULT` for a bad pointer, `EINVAL` if `len` is too big.
-fn read_message(ptr: usize) -> KResult<Message> {
-    let mut b = [0u8; MSG_SIZE];
-    copy_from_user(&mut b, ptr)?;
-    let mut m = decode(&b);
-    if m.len as usize > INLINE_BYTES {
+    let len = m.len as usize;
+    if len > INLINE_BYTES {
         return Err(Errno::EINVAL);
     }
-    // The kernel decides `reply` on delivery; a sender cannot pose as the kernel.
-    m.reply = wayos_abi::ipc::NO_HANDLE;
-    Ok(m)
+    if len > SHORT {
+        // In the user window: the first part's range was checked.
+        let rest = ptr + FIRST_READ;
+        copy_from_user(&mut bytes_mut(m)[FIRST_READ..HEADER_BYTES + len], rest)?;
+    }
+    m.reply = NO_HANDLE;
+    Ok(())
 }
 
-/// Fails with `EFAULT` unless a `Message` can be read and written at `ptr` (its bytes are
-/// written back unchanged).
-fn probe_writable(ptr: usize) -> KResult<()> {
-    let mut b = [0u8; MSG_SIZE];
-    copy_from_user(&mut b, ptr)?;
-    copy_to_user(ptr, &b)
+/// Writes a received message to `ptr`: its header and `len` data bytes; the rest of the
+/// user's buffer keeps its bytes.
+fn write_message(ptr: usize, m: &Message) -> KResult<()> {
+    let len = (m.len as usize).min(INLINE_BYTES);
+    copy_to_user(ptr, &bytes(m)[..HEADER_BYTES + len])
+}
+
+/// Rewrites the user byte at `at` with its own value: `EFAULT` unless it is readable and
+/// writable.
+fn probe_byte(at: usize) -> KResult<()> {
+    let mut b = [0u8; 1];
+    copy_from_user(&mut b, at)?;
+    copy_to_user(at, &b)
+}
+
+/// Fails with `EFAULT` unless a whole `Message` at `ptr` can be read and written. Its
+/// first and last bytes are rewritten unchanged, which covers every page it spans.
+/// `read` is `m` when the message was just read from `ptr` (its first byte is known).
+fn probe_writable(ptr: usize, read: Option<&Message>) -> KResult<()> {
+    check_range(ptr, MSG_SIZE)?;
+    match read {
+        Some(m) => copy_to_user(ptr, &bytes(m)[..1])?,
+        None => probe_byte(ptr)?,
+    }
+    let last = ptr + MSG_SIZE - 1;
+    if last / PAGE_SIZE != ptr / PAGE_SIZE {
+        probe_byte(last)?;
+    }
+    Ok(())
 }
 
 fn me() -> KResult<Arc<Process>> {
@@ -80,15 +112,35 @@ fn handle_arg(h: usize) -> KResult<u32> {
     u32::try_from(h).map_err(|_| Errno::EBADF)
 }
 
-/// The port behind `h` if the handle has `needed`: `EBADF`, `EACCES`, or `EINVAL` for a
-/// reply handle. The one rights check of the port syscalls.
-fn port_of(p: &Process, h: usize, needed: u32) -> KResult<Arc<Port>> {
+/// The port behind `h` in `table` if the handle has `needed`: `EBADF`, `EACCES`, or
+/// `EINVAL` for a reply or memory handle. The one rights check of the port syscalls.
+fn port_in(table: &Handles, h: usize, needed: u32) -> KResult<Arc<Port>> {
     let h = handle_arg(h)?;
-    match p.handles.lock().get(h, needed).map_err(handle_errno)? {
+    match table.get(h, needed).map_err(handle_errno)? {
         KObject::Port(r) => Ok(r.port.clone()),
         KObject::Reply(_) => Err(Errno::EINVAL),
         KObject::Memory(_) => Err(Errno::EINVAL),
     }
+}
+
+/// [`port_in`] the caller's table.
+fn port_of(p: &Process, h: usize, needed: u32) -> KResult<Arc<Port>> {
+    port_in(&p.handles.lock(), h, needed)
+}
+
+/// The reply port behind reply handle `h`: `EBADF`, `EACCES` (no send right), `EINVAL`
+/// (not a reply handle).
+fn reply_in(table: &Handles, h: u32) -> KResult<&Arc<ReplyPort>> {
+    match table.get(h, RIGHT_SEND).map_err(handle_errno)? {
+        KObject::Reply(r) => Ok(&r.0),
+        KObject::Port(_) => Err(Errno::EINVAL),
+        KObject::Memory(_) => Err(Errno::EINVAL),
+    }
+}
+
+/// Handles `msg` asks to move.
+fn carried(msg: &Message) -> usize {
+    msg.handles.iter().filter(|&&h| h != NO_HANDLE).count()
 }
 
 pub fn sys_port_create(capacity: usize) -> KResult<usize> {
@@ -103,133 +155,186 @@ pub fn sys_port_create(capacity: usize) -> KResult<usize> {
     Ok(h as usize)
 }
 
-/// Queues `msg` (moving its handles out of `p`'s table) once there is room.
+/// Sends `msg` (moving its handles out of `p`'s table, with `reply` for a call): straight
+/// to a waiting receiver, whose thread is returned to be run, or into the queue, waiting
+/// for room until `deadline`. The carried handles are checked first.
 fn send(
     p: &Process,
     port: &Port,
-    msg: Message,
+    msg: &Message,
     mut reply: Option<ReplyRef>,
     deadline: Deadline,
-) -> KResult<()> {
-    let r = wait_for(&port.send_wq, deadline, || {
-        let mut table = p.handles.lock();
-        if let Err(e) = check_transfer(&table, &msg) {
-            return Some(Err(e));
-        }
-        let mut q = port.queue();
-        if q.is_closed() {
-            return Some(Err(Errno::EPIPE));
-        }
-        if q.is_full() {
-            return None;
-        }
-        let km = KMessage {
-            msg,
-            objs: take_transfer(&mut table, &msg),
-            reply: reply.take(),
+) -> KResult<Option<Arc<Thread>>> {
+    let moves = carried(msg) > 0;
+    loop {
+        let r = if moves {
+            let mut table = p.handles.lock();
+            check_transfer(&table, msg)?;
+            port.deliver(|km| {
+                km.fill(msg, reply.take());
+                km.objs = Some(take_transfer(&mut table, msg));
+            })
+        } else {
+            port.deliver(|km| km.fill(msg, reply.take()))
         };
-        if q.push(km).is_err() {
-            unreachable!("room was checked under the queue lock");
+        match r {
+            Ok(receiver) => return Ok(receiver),
+            Err(DeliverError::Closed) => return Err(Errno::EPIPE),
+            Err(DeliverError::Full) => {}
         }
-        Some(Ok(()))
-    });
-    match r {
-        Some(Ok(())) => {
-            port.recv_wq.wake_all();
-            Ok(())
+        match deadline {
+            Deadline::Now => return Err(Errno::ENOSPC),
+            Deadline::At(t) if crate::arch::uptime_ns() >= t => return Err(Errno::ETIMEDOUT),
+            _ => port.wait_for_room(deadline),
         }
-        Some(Err(e)) => Err(e),
-        None if deadline == Deadline::Now => Err(Errno::ENOSPC),
-        None => Err(Errno::ETIMEDOUT),
     }
 }
 
 pub fn sys_port_send(h: usize, ptr: usize, timeout_ns: u64) -> KResult<usize> {
     let p = me()?;
-    let msg = read_message(ptr)?;
+    let mut msg = Message::new(0);
+    read_message(ptr, &mut msg, false)?;
     let port = port_of(&p, h, RIGHT_SEND)?;
-    check_transfer(&p.handles.lock(), &msg)?;
-    send(&p, &port, msg, None, Deadline::from_timeout(timeout_ns))?;
+    if let Some(receiver) = send(&p, &port, &msg, None, Deadline::from_timeout(timeout_ns))? {
+        sched::wake(&receiver);
+    }
     Ok(0)
+}
+
+/// Receives on `port` into `w` (running `next` if it blocks, else waking it), installs
+/// the message's handles in `p`'s table (which has room: checked before) and writes the
+/// message to `ptr`.
+fn receive(
+    p: &Process,
+    port: &Port,
+    w: &mut RecvWaiter<'_>,
+    ptr: usize,
+    deadline: Deadline,
+    next: Option<Arc<Thread>>,
+) -> KResult<()> {
+    match port.receive(w, deadline, next) {
+        Ok(()) => {}
+        Err(RecvError::Closed) => return Err(Errno::EPIPE),
+        Err(RecvError::Empty) if deadline == Deadline::Now => return Err(Errno::EAGAIN),
+        Err(RecvError::Empty) => return Err(Errno::ETIMEDOUT),
+    }
+    let km = w.message();
+    if km.objs.is_some() {
+        install(&mut p.handles.lock(), km);
+    } else if let Some(r) = km.reply.take() {
+        // A plain call: just the reply right.
+        let h = p.handles.lock().insert(KObject::Reply(r), RIGHT_SEND);
+        km.msg.reply = h.unwrap_or(NO_HANDLE);
+    }
+    if write_message(ptr, &km.msg).is_err() {
+        // Checked writable before; only a concurrent unmap gets here. The handles stay
+        // in the table.
+        log::warn!("port_recv: message buffer vanished; message lost");
+        return Err(Errno::EFAULT);
+    }
+    Ok(())
+}
+
+/// The calling process's reply port — its message buffer — taken out of the cache for
+/// this syscall (another thread of the process would get its own). For a call it must
+/// have no reply right out (a late reply to an earlier call must not land in this one):
+/// else a new one replaces it.
+fn take_reply_port(p: &Process, for_call: bool) -> Arc<ReplyPort> {
+    let cached = p.reply_cache.lock().take();
+    match cached {
+        Some(rp) if !for_call || Arc::strong_count(&rp) == 1 => rp,
+        _ => ReplyPort::new(),
+    }
+}
+
+/// Puts the process's reply port back for its next IPC syscall.
+fn put_reply_port(p: &Process, rp: Arc<ReplyPort>) {
+    *p.reply_cache.lock() = Some(rp);
 }
 
 pub fn sys_port_recv(h: usize, ptr: usize, timeout_ns: u64) -> KResult<usize> {
     let p = me()?;
-    probe_writable(ptr)?;
-    let port = port_of(&p, h, RIGHT_RECV)?;
-    let deadline = Deadline::from_timeout(timeout_ns);
-    let r = wait_for(&port.recv_wq, deadline, || {
-        let mut table = p.handles.lock();
-        let mut q = port.queue();
-        if q.is_empty() {
-            return q.is_closed().then_some(Err(Errno::EPIPE));
-        }
+    probe_writable(ptr, None)?;
+    let port = {
+        let table = p.handles.lock();
+        let port = port_in(&table, h, RIGHT_RECV)?;
         if table.room() < DELIVERY_ROOM {
-            return Some(Err(Errno::ENOMEM));
+            return Err(Errno::ENOMEM);
         }
-        let km = q.pop().expect("queue not empty");
-        drop(q);
-        Some(Ok(install(&mut table, km)))
-    });
-    let msg = match r {
-        Some(r) => r?,
-        None if deadline == Deadline::Now => return Err(Errno::EAGAIN),
-        None => return Err(Errno::ETIMEDOUT),
+        port
     };
-    port.send_wq.wake_all();
-    if copy_to_user(ptr, &encode(&msg)).is_err() {
-        // Checked writable above; only a concurrent unmap gets here. The handles stay in
-        // the table.
-        log::warn!("port_recv: message buffer vanished; message lost");
-        return Err(Errno::EFAULT);
-    }
-    Ok(0)
+    let own = take_reply_port(&p, false);
+    own.finish();
+    // SAFETY: our own reply port, finished: no reply can be written into it.
+    let mut w = RecvWaiter::new(unsafe { own.buffer() });
+    let r = receive(&p, &port, &mut w, ptr, Deadline::from_timeout(timeout_ns), None);
+    drop(w);
+    put_reply_port(&p, own);
+    r.map(|()| 0)
+}
+
+/// Never gives up a wait early (user calls are not interrupted by signals).
+fn never() -> bool {
+    false
 }
 
 pub fn sys_port_call(h: usize, ptr: usize, timeout_ns: u64) -> KResult<usize> {
     let p = me()?;
-    let msg = read_message(ptr)?;
-    probe_writable(ptr)?;
-    let port = port_of(&p, h, RIGHT_SEND)?;
-    check_transfer(&p.handles.lock(), &msg)?;
+    let rp = take_reply_port(&p, true);
+    let r = call(&p, &rp, h, ptr, timeout_ns);
+    put_reply_port(&p, rp);
+    r.map(|()| 0)
+}
+
+/// `port_call` with the process's reply port `rp`, whose buffer holds the request and
+/// then the reply.
+fn call(p: &Process, rp: &Arc<ReplyPort>, h: usize, ptr: usize, timeout_ns: u64) -> KResult<()> {
+    rp.reset();
+    // SAFETY: our own reply port, and no reply right to it is out yet.
+    let req = unsafe { &mut rp.buffer().msg };
+    read_message(ptr, req, true)?;
+    let port = port_of(p, h, RIGHT_SEND)?;
     let deadline = Deadline::from_timeout(timeout_ns);
-    let rp = ReplyPort::reuse(p.reply_cache.lock().take());
-    let sent = send(&p, &port, msg, Some(ReplyRef(rp.clone())), deadline);
-    if sent.is_ok() {
-        let _ = wait_for(&rp.wq, deadline, || (!rp.is_waiting()).then_some(()));
-    }
-    let state = rp.finish();
-    *p.reply_cache.lock() = Some(rp);
-    sent?;
-    let km = match state {
-        ReplyState::Done(km) => km,
-        ReplyState::Closed => return Err(Errno::EPIPE),
-        ReplyState::Waiting => return Err(Errno::ETIMEDOUT),
+    // From here on the reply may overwrite the request: `req` is not used again.
+    let sent = send(p, &port, req, Some(ReplyRef(rp.clone())), deadline);
+    let reply = match sent {
+        Ok(receiver) => rp.wait(deadline, receiver, never),
+        Err(e) => {
+            rp.finish();
+            return Err(e);
+        }
     };
-    let reply = {
+    match reply {
+        Ok(()) => rp.finish(),
+        Err(ReplyState::Closed) => return Err(Errno::EPIPE),
+        Err(ReplyState::Waiting) => return Err(Errno::ETIMEDOUT),
+    }
+    // SAFETY: our own reply port, finished: nothing else writes the buffer now.
+    let reply = unsafe { rp.buffer() };
+    if let Some(mut objs) = reply.objs.take() {
         let mut table = p.handles.lock();
-        if table.room() < DELIVERY_ROOM {
+        if table.room() < objs.iter().filter(|o| o.is_some()).count() {
             drop(table);
-            drop(km);
+            drop(objs);
             return Err(Errno::ENOMEM);
         }
-        install(&mut table, km)
-    };
-    copy_to_user(ptr, &encode(&reply))?;
-    Ok(0)
+        for (slot, obj) in reply.msg.handles.iter_mut().zip(objs.iter_mut()) {
+            if let Some((o, rights)) = obj.take() {
+                *slot = table.insert(o, rights).unwrap_or(NO_HANDLE);
+            }
+        }
+    }
+    write_message(ptr, &reply.msg)
 }
 
 pub fn sys_port_reply(h: usize, ptr: usize) -> KResult<usize> {
     let p = me()?;
-    let msg = read_message(ptr)?;
+    let mut msg = Message::new(0);
+    read_message(ptr, &mut msg, false)?;
     let h = handle_arg(h)?;
-    let (obj, km) = {
+    let (obj, result) = {
         let mut table = p.handles.lock();
-        let rp = match table.get(h, RIGHT_SEND).map_err(handle_errno)? {
-            KObject::Reply(r) => r.0.clone(),
-            KObject::Port(_) => return Err(Errno::EINVAL),
-            KObject::Memory(_) => return Err(Errno::EINVAL),
-        };
+        let rp = reply_in(&table, h)?.clone();
         if !rp.is_waiting() {
             // The caller gave up or is gone: the right is used up, nothing else moves.
             let gone = table.remove(h);
@@ -237,30 +342,99 @@ pub fn sys_port_reply(h: usize, ptr: usize) -> KResult<usize> {
             drop(gone);
             return Err(Errno::EPIPE);
         }
-        check_transfer(&table, &msg)?;
-        let obj = table.remove(h).map_err(handle_errno)?;
-        let objs = take_transfer(&mut table, &msg);
-        (
-            obj,
-            KMessage {
-                msg,
-                objs,
-                reply: None,
-            },
-        )
+        let moves = carried(&msg) > 0;
+        if moves {
+            check_transfer(&table, &msg)?;
+        }
+        // If the caller gives up meanwhile (another CPU), `make` does not run and the
+        // handles stay here.
+        let result = rp.deliver(|km| {
+            km.fill(&msg, None);
+            if moves {
+                km.objs = Some(take_transfer(&mut table, &msg));
+            }
+        });
+        (table.remove(h), result)
     };
-    let (KObject::Reply(r), _) = &obj else {
-        unreachable!("checked above")
-    };
-    let result = r.0.deliver(km);
     drop(obj);
     match result {
-        Ok(()) => Ok(0),
-        Err(km) => {
-            drop(km);
-            Err(Errno::EPIPE)
+        Ok(caller) => {
+            if let Some(t) = caller {
+                sched::wake(&t);
+            }
+            Ok(0)
         }
+        Err(()) => Err(Errno::EPIPE),
     }
+}
+
+/// `port_reply_recv(reply, port, msg, timeout)`: `port_reply(reply, msg)`, then
+/// `port_recv(port, msg, timeout)`, in one trap. Every argument is checked before the
+/// reply goes out; if the caller is gone the reply is discarded (its handles closed) and
+/// the receive still happens, returning `REPLY_DISCARDED` instead of 0. While waiting
+/// for the next message the CPU goes straight to the caller that was answered.
+pub fn sys_port_reply_recv(rh: usize, ph: usize, ptr: usize, timeout_ns: u64) -> KResult<usize> {
+    let p = me()?;
+    let own = take_reply_port(&p, false);
+    own.finish();
+    let r = reply_recv(&p, &own, rh, ph, ptr, timeout_ns);
+    put_reply_port(&p, own);
+    r
+}
+
+/// `port_reply_recv` with the process's own reply port `own` (finished): the reply is
+/// read into its buffer, and the next message arrives there.
+fn reply_recv(
+    p: &Process,
+    own: &ReplyPort,
+    rh: usize,
+    ph: usize,
+    ptr: usize,
+    timeout_ns: u64,
+) -> KResult<usize> {
+    // SAFETY: our own reply port, finished: no reply can be written into it.
+    let buf = unsafe { own.buffer() };
+    read_message(ptr, &mut buf.msg, true)?;
+    let rh = handle_arg(rh)?;
+    let deadline = Deadline::from_timeout(timeout_ns);
+    let msg = &buf.msg;
+    let moves = carried(msg);
+    // A discarded reply's handles, closed outside the lock.
+    let mut lost: Option<Objects> = None;
+    let (port, reply_right, result) = {
+        let mut table = p.handles.lock();
+        let rp = reply_in(&table, rh)?;
+        let port = port_in(&table, ph, RIGHT_RECV)?;
+        if moves > 0 {
+            check_transfer(&table, msg)?;
+        }
+        // Room for what the next message may bring, once the reply handle and the
+        // reply's handles have left.
+        if table.room() + 1 + moves < DELIVERY_ROOM {
+            return Err(Errno::ENOMEM);
+        }
+        let result = if moves == 0 {
+            rp.deliver(|km| km.fill(msg, None))
+        } else {
+            let rp = rp.clone();
+            lost = Some(take_transfer(&mut table, msg));
+            rp.deliver(|km| {
+                km.fill(msg, None);
+                km.objs = lost.take();
+            })
+        };
+        (port, table.remove(rh), result)
+    };
+    // A discarded reply's handles close here, outside the lock.
+    drop(lost);
+    drop(reply_right);
+    let (caller, status) = match result {
+        Ok(caller) => (caller, 0),
+        Err(()) => (None, REPLY_DISCARDED),
+    };
+    let mut w = RecvWaiter::new(buf);
+    receive(p, &port, &mut w, ptr, deadline, caller)?;
+    Ok(status)
 }
 
 pub fn sys_handle_close(h: usize) -> KResult<usize> {

@@ -16,10 +16,13 @@ use crate::task::{self, sched};
 use crate::usercopy::{copy_to_user, read_u64_pair, read_vec, write_u64_pair};
 
 mod fd;
+mod fs;
 mod grant;
 mod ipc;
 mod klog;
 mod mem;
+mod signal;
+mod sysinfo;
 
 pub fn dispatch(frame: &mut TrapFrame) {
     let num = frame.syscall_number();
@@ -55,6 +58,7 @@ pub fn dispatch(frame: &mut TrapFrame) {
         sys::PORT_RECV => ipc::sys_port_recv(a[0], a[1], a[2] as u64),
         sys::PORT_CALL => ipc::sys_port_call(a[0], a[1], a[2] as u64),
         sys::PORT_REPLY => ipc::sys_port_reply(a[0], a[1]),
+        sys::PORT_REPLY_RECV => ipc::sys_port_reply_recv(a[0], a[1], a[2], a[3] as u64),
         sys::HANDLE_CLOSE => ipc::sys_handle_close(a[0]),
         sys::HANDLE_DUP => ipc::sys_handle_dup(a[0], a[1]),
         sys::NS_REGISTER => ipc::sys_ns_register(a[0], a[1], a[2]),
@@ -62,11 +66,40 @@ pub fn dispatch(frame: &mut TrapFrame) {
         sys::MEM_GRANT => grant::sys_mem_grant(a[0], a[1], a[2]),
         sys::MEM_MAP => grant::sys_mem_map(a[0], a[1], a[2]),
         sys::KLOG_READ => klog::sys_klog_read(a[0], a[1]),
-        sys::KILL => sys_kill(a[0], a[1]),
+        sys::KILL => signal::sys_kill(a[0], a[1]),
         sys::DUP2 => fd::sys_dup2(a[0], a[1]),
         sys::CLOSE => fd::sys_close(a[0]),
         sys::PORT_FD => fd::sys_port_fd(a[0]),
         sys::CONSOLE_BIND => fd::sys_console_bind(a[0], a[1]),
+        sys::OPEN => fs::sys_open(a[0], a[1], a[2], a[3]),
+        sys::LSEEK => fs::sys_lseek(a[0], a[1], a[2]),
+        sys::STAT => fs::sys_stat(a[0], a[1], a[2]),
+        sys::FSTAT => fs::sys_fstat(a[0], a[1]),
+        sys::GETDENTS => fs::sys_getdents(a[0], a[1], a[2]),
+        sys::MKDIR => fs::sys_mkdir(a[0], a[1], a[2]),
+        sys::RMDIR => fs::sys_rmdir(a[0], a[1]),
+        sys::UNLINK => fs::sys_unlink(a[0], a[1]),
+        sys::RENAME => fs::sys_rename(a[0], a[1], a[2], a[3]),
+        sys::FTRUNCATE => fs::sys_ftruncate(a[0], a[1]),
+        sys::TRUNCATE => fs::sys_truncate(a[0], a[1], a[2]),
+        sys::GETCWD => fs::sys_getcwd(a[0], a[1]),
+        sys::CHDIR => fs::sys_chdir(a[0], a[1]),
+        sys::UTIMENS => fs::sys_utimens(a[0], a[1], a[2]),
+        sys::DUP => fs::sys_dup(a[0]),
+        sys::STATFS => fs::sys_statfs(a[0], a[1], a[2]),
+        sys::PIPE => fd::sys_pipe(a[0], a[1]),
+        sys::FCNTL => fd::sys_fcntl(a[0], a[1], a[2]),
+        sys::SIGACTION => signal::sys_sigaction(a[0], a[1], a[2]),
+        sys::SIGPROCMASK => signal::sys_sigprocmask(a[0], a[1], a[2]),
+        sys::SIGRETURN => {
+            // The frame now resumes the interrupted context, registers as saved.
+            task::signal::sigreturn(frame);
+            return;
+        }
+        sys::SETPGID => signal::sys_setpgid(a[0], a[1]),
+        sys::GETPGID => signal::sys_getpgid(a[0]),
+        sys::UNAME => sysinfo::sys_uname(a[0]),
+        sys::PROC_LIST => sysinfo::sys_proc_list(a[0], a[1]),
         _ => Err(Errno::ENOSYS),
     };
     let value = match result {
@@ -172,8 +205,22 @@ fn sys_nanosleep(req: usize, rem: usize) -> KResult<usize> {
     let ns = (ts.sec as u64)
         .saturating_mul(1_000_000_000)
         .saturating_add(ts.nsec as u64);
-    sched::sleep_until(arch::uptime_ns().saturating_add(ns));
-    Ok(0)
+    let deadline = arch::uptime_ns().saturating_add(ns);
+    loop {
+        sched::sleep_until(deadline);
+        let now = arch::uptime_ns();
+        if now >= deadline {
+            return Ok(0);
+        }
+        // Woken early: by a signal (EINTR, with the time left), else sleep on.
+        if task::signal::interrupted() {
+            if rem != 0 {
+                let left = deadline - now;
+                write_u64_pair(rem, left / 1_000_000_000, left % 1_000_000_000)?;
+            }
+            return Err(Errno::EINTR);
+        }
+    }
 }
 
 fn sys_clock_gettime(clock_id: usize, ts: usize) -> KResult<usize> {
@@ -204,14 +251,4 @@ fn sys_shutdown(success: usize) -> KResult<usize> {
         Some(p) if p.pid == task::process::INIT_PID => crate::shutdown(success == 1),
         _ => Err(Errno::EPERM),
     }
-}
-
-fn sys_kill(pid: usize, sig: usize) -> KResult<usize> {
-    // Negative pids (process groups) arrive with job control.
-    let pid = isize::try_from(pid)
-        .ok()
-        .filter(|&p| p > 0)
-        .ok_or(Errno::ESRCH)?;
-    let sig = i32::try_from(sig).map_err(|_| Errno::EINVAL)?;
-    task::signal::kill(pid as u64, sig).map(|()| 0)
 }

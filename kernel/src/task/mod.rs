@@ -98,8 +98,11 @@ pub fn spawn(
 ) -> KResult<Pid> {
     admit_new_process()?;
     let image = crate::fs::read_file(path)?;
-    let loaded = loader::load(image, argv, envp)?;
-    let p = Process::create(path, loaded.space, parent);
+    let loaded = loader::load(&image, argv, envp)?;
+    // A new program gets the parent's descriptors except the close-on-exec ones.
+    let fds = parent.map(|p| p.fds.lock().inherited());
+    let sig = parent.map(|p| p.sig.lock().for_new_program());
+    let p = Process::create(path, loaded.space, parent, fds, sig);
     if let Err(e) = start_user_thread(p.clone(), loaded.frame, None) {
         p.exit(wait::killed(sig::SIGKILL));
         return Err(e);
@@ -118,7 +121,15 @@ pub fn fork(frame: &TrapFrame) -> KResult<Pid> {
     };
     // The parent's writable pages became copy-on-write: drop stale TLB entries.
     arch::flush_tlb_all();
-    let child = Process::create(&parent.name.lock().clone(), space, Some(&parent));
+    let fds = parent.fds.lock().clone();
+    let sig = parent.sig.lock().for_fork();
+    let child = Process::create(
+        &parent.name.lock().clone(),
+        space,
+        Some(&parent),
+        Some(fds),
+        Some(sig),
+    );
     let mut child_frame = frame.clone();
     child_frame.set_syscall_return(0);
     let fpu = me.fpu_snapshot();
@@ -133,10 +144,15 @@ pub fn fork(frame: &TrapFrame) -> KResult<Pid> {
 pub fn exec(frame: &mut TrapFrame, path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>]) -> KResult<()> {
     let p = current_process().ok_or(Errno::EPERM)?;
     let image = crate::fs::read_file(path)?;
-    let loaded = loader::load(image, argv, envp)?;
+    let loaded = loader::load(&image, argv, envp)?;
     *p.name.lock() = String::from(path);
     let old = p.replace_space(loaded.space);
     drop(old);
+    let closed = p.fds.lock().close_on_exec();
+    crate::file::drop_files(closed);
+    p.sig.lock().reset_handlers();
+    // Handlers interrupted by this execve never return.
+    sched::current().sig_frames.lock().clear();
     *frame = loaded.frame;
     Ok(())
 }
@@ -157,6 +173,7 @@ pub fn wait(pid: i64, options: usize) -> KResult<(Pid, i32)> {
     }
     p.child_exited.wait_until(|| match p.reap_child(pid) {
         Ok(Some(r)) => Some(Ok(r)),
+        Ok(None) if signal::interrupted() => Some(Err(Errno::EINTR)),
         Ok(None) => None,
         Err(()) => Some(Err(Errno::ECHILD)),
     })
@@ -202,13 +219,12 @@ fn signal_name(sig: i32) -> &'static str {
     }
 }
 
-/// Called with interrupts off just before returning to user mode: end the process if a
-/// fatal signal is waiting, switch if a tick or a wake-up asked for it.
-pub fn user_return() {
-    signal::deliver_pending();
+/// Called with interrupts off just before returning to user mode through `frame`:
+/// switch if a tick or a wake-up asked for it, then act on pending signals (which may
+/// end the process or redirect `frame` into a handler).
+pub fn user_return(frame: &mut TrapFrame) {
     if sched::need_resched() {
         sched::schedule();
     }
-    // A signal may have arrived while another thread ran.
-    signal::deliver_pending();
+    signal::deliver(frame);
 }

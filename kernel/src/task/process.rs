@@ -8,7 +8,7 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use spin::Mutex;
 
@@ -41,8 +41,12 @@ pub struct Process {
     pub reply_cache: Mutex<Option<Arc<crate::ipc::port::ReplyPort>>>,
     /// Open file descriptors; inherited by fork and spawn, emptied at exit.
     pub fds: Mutex<Fds>,
-    /// A fatal signal waiting to end the process (0: none); see `task::signal`.
-    pub pending_signal: AtomicI32,
+    /// Working directory: where relative paths start. Inherited by fork and spawn.
+    pub cwd: Mutex<crate::fs::Cwd>,
+    /// Signal actions, pending signals and the blocked mask; see `task::signal`.
+    pub sig: Mutex<super::signal::SigState>,
+    /// Process group (job control, Ctrl-C).
+    pgid: AtomicU64,
     /// The process's threads, so a signal can wake them.
     threads: Mutex<Vec<Weak<Thread>>>,
 }
@@ -51,14 +55,19 @@ static TABLE: Mutex<BTreeMap<Pid, Arc<Process>>> = Mutex::new(BTreeMap::new());
 static NEXT_PID: AtomicU64 = AtomicU64::new(INIT_PID);
 
 impl Process {
-    /// Registers a new process with `space` under `parent`, with a copy of the parent's
-    /// descriptors (the kernel's own children get the console).
-    pub fn create(name: &str, space: AddressSpace, parent: Option<&Arc<Process>>) -> Arc<Self> {
+    /// Registers a new process with `space` under `parent` (in the parent's process
+    /// group), with descriptors `fds` and signal state `sig` (the kernel's own children,
+    /// given `None`, get the console and default actions).
+    pub fn create(
+        name: &str,
+        space: AddressSpace,
+        parent: Option<&Arc<Process>>,
+        fds: Option<Fds>,
+        sig: Option<super::signal::SigState>,
+    ) -> Arc<Self> {
         let pid = NEXT_PID.fetch_add(1, Ordering::Relaxed);
-        let fds = match parent {
-            Some(parent) => parent.fds.lock().clone(),
-            None => crate::file::console_table(),
-        };
+        let fds = fds.unwrap_or_else(crate::file::console_table);
+        let pgid = parent.map_or(pid, |p| p.pgid());
         let p = Arc::new(Self {
             pid,
             ppid: AtomicU64::new(parent.map_or(0, |p| p.pid)),
@@ -71,7 +80,9 @@ impl Process {
             handles: Mutex::new(crate::ipc::new_handle_table()),
             reply_cache: Mutex::new(None),
             fds: Mutex::new(fds),
-            pending_signal: AtomicI32::new(0),
+            cwd: Mutex::new(parent.map_or(crate::fs::root(), |p| *p.cwd.lock())),
+            sig: Mutex::new(sig.unwrap_or_default()),
+            pgid: AtomicU64::new(pgid),
             threads: Mutex::new(Vec::new()),
         });
         if let Some(parent) = parent {
@@ -99,6 +110,14 @@ impl Process {
             .iter()
             .filter_map(Weak::upgrade)
             .collect()
+    }
+
+    pub fn pgid(&self) -> Pid {
+        self.pgid.load(Ordering::Relaxed)
+    }
+
+    pub fn set_pgid(&self, pgid: Pid) {
+        self.pgid.store(pgid, Ordering::Relaxed);
     }
 
     /// True once the process has exited (its status waits for the parent).
@@ -147,6 +166,7 @@ impl Process {
         super::signal::forget(self);
         *self.status.lock() = Some(status);
         if let Some(parent) = lookup(self.ppid()) {
+            super::signal::send(&parent, wayos_abi::signal::SIGCHLD);
             parent.child_exited.wake_all();
         }
     }
@@ -178,6 +198,11 @@ impl Process {
 
 pub fn lookup(pid: Pid) -> Option<Arc<Process>> {
     TABLE.lock().get(&pid).cloned()
+}
+
+/// Every process in the table (zombies included), lowest pid first.
+pub fn all() -> Vec<Arc<Process>> {
+    TABLE.lock().values().cloned().collect()
 }
 
 /// Number of processes in the table (zombies included).

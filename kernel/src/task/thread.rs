@@ -68,6 +68,8 @@ pub struct Thread {
     pub wake_at: AtomicU64,
     /// Ticks this thread has run.
     pub ticks: AtomicU64,
+    /// Contexts interrupted by signal handlers, innermost last (see `task::signal`).
+    pub sig_frames: spin::Mutex<alloc::vec::Vec<super::signal::SavedContext>>,
     context: UnsafeCell<arch::Context>,
     fpu: UnsafeCell<Option<arch::FpuState>>,
     stack: Option<KernelStack>,
@@ -96,6 +98,7 @@ impl Thread {
             state: AtomicU8::new(State::Running as u8),
             wake_at: AtomicU64::new(0),
             ticks: AtomicU64::new(0),
+            sig_frames: spin::Mutex::new(alloc::vec::Vec::new()),
             context: UnsafeCell::new(arch::Context::default()),
             fpu: UnsafeCell::new(arch::FpuState::new()),
             stack: None,
@@ -128,6 +131,7 @@ impl Thread {
             state: AtomicU8::new(State::Ready as u8),
             wake_at: AtomicU64::new(0),
             ticks: AtomicU64::new(0),
+            sig_frames: spin::Mutex::new(alloc::vec::Vec::new()),
             context: UnsafeCell::new(context),
             fpu: UnsafeCell::new(Some(fpu)),
             stack: Some(stack),

@@ -29,9 +29,9 @@ fn control(label: u64, payload: &[u8]) -> Result<(), Errno> {
     }
 }
 
-/// Makes `pid` the program Ctrl-C interrupts (0: none).
-pub fn set_foreground(pid: usize) -> Result<(), Errno> {
-    control(SET_FOREGROUND, &(pid as u64).to_le_bytes())
+/// Makes process group `pgid` the one Ctrl-C interrupts (0: none).
+pub fn set_foreground(pgid: usize) -> Result<(), Errno> {
+    control(SET_FOREGROUND, &(pgid as u64).to_le_bytes())
 }
 
 /// Raw input (bytes as typed, no echo) or cooked (line editing by the server).

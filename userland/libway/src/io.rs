@@ -46,6 +46,12 @@ pub fn dup2(old: usize, new: usize) -> Result<usize, Errno> {
     unsafe { crate::sys::call(sys::DUP2, [old, new, 0, 0, 0, 0]) }
 }
 
+/// `dup(fd)`: the lowest free descriptor, sharing `fd`'s open file (and position).
+pub fn dup(fd: usize) -> Result<usize, Errno> {
+    // SAFETY: no memory arguments.
+    unsafe { crate::sys::call(sys::DUP, [fd, 0, 0, 0, 0, 0]) }
+}
+
 /// `port_fd(port)`: a stream fd whose reads and writes are calls to `port` (the
 /// `wayos_abi::stream` protocol). The handle moves into the fd; the port's receive right,
 /// if the handle had it, is given up.
@@ -58,6 +64,47 @@ pub fn port_fd(port: crate::ipc::Port) -> Result<usize, Errno> {
         drop(crate::ipc::Port::from_raw(h));
     }
     r
+}
+
+/// `pipe()`: a new pipe's (read end, write end). With `cloexec` both ends close on
+/// `execve` and are not passed to `spawn`ed programs.
+pub fn pipe(cloexec: bool) -> Result<(usize, usize), Errno> {
+    let mut fds = [0u32; 2];
+    let flags = if cloexec { wayos_abi::fcntl::O_CLOEXEC } else { 0 };
+    // SAFETY: the kernel writes two u32s into `fds`, which we own for the call.
+    unsafe {
+        crate::sys::call(
+            sys::PIPE,
+            [fds.as_mut_ptr() as usize, flags, 0, 0, 0, 0],
+        )
+    }?;
+    Ok((fds[0] as usize, fds[1] as usize))
+}
+
+/// Sets or clears `fd`'s close-on-exec flag.
+pub fn set_cloexec(fd: usize, on: bool) -> Result<(), Errno> {
+    let arg = if on { wayos_abi::fcntl::FD_CLOEXEC } else { 0 };
+    // SAFETY: no memory arguments.
+    unsafe { crate::sys::call(sys::FCNTL, [fd, wayos_abi::fcntl::F_SETFD, arg, 0, 0, 0]) }
+        .map(|_| ())
+}
+
+/// `fd`'s close-on-exec flag.
+pub fn cloexec(fd: usize) -> Result<bool, Errno> {
+    // SAFETY: no memory arguments.
+    let r = unsafe { crate::sys::call(sys::FCNTL, [fd, wayos_abi::fcntl::F_GETFD, 0, 0, 0, 0]) }?;
+    Ok(r & wayos_abi::fcntl::FD_CLOEXEC != 0)
+}
+
+/// `fcntl(fd, F_DUPFD[_CLOEXEC], min)`: a copy of `fd` at the lowest free number ≥ `min`.
+pub fn dup_at_least(fd: usize, min: usize, cloexec: bool) -> Result<usize, Errno> {
+    let cmd = if cloexec {
+        wayos_abi::fcntl::F_DUPFD_CLOEXEC
+    } else {
+        wayos_abi::fcntl::F_DUPFD
+    };
+    // SAFETY: no memory arguments.
+    unsafe { crate::sys::call(sys::FCNTL, [fd, cmd, min, 0, 0, 0]) }
 }
 
 /// Writes all of `buf`, retrying short writes. A write that makes no progress is `EIO`.

@@ -7,8 +7,10 @@
 //!   [`Timeout::Forever`] waits until the operation can complete (or the other side is
 //!   gone: `EPIPE`).
 //! - A received call carries a one-shot reply right: [`MessageExt::take_reply`] turns it
-//!   into a [`ReplyHandle`], which [`reply`] consumes. Dropping it unanswered closes it,
-//!   so the caller is released with an error instead of waiting forever.
+//!   into a [`ReplyHandle`], which [`reply`] consumes — or [`reply_recv`], which also
+//!   waits for the next message (a server's loop, in one syscall per call). Dropping it
+//!   unanswered closes it, so the caller is released with an error instead of waiting
+//!   forever.
 //! - [`MessageExt`] puts bytes, words and handles into a [`Message`] and reads them back.
 //! - [`ns`] registers and looks up ports by name.
 //!
@@ -221,6 +223,16 @@ impl ReplyHandle {
     pub fn reply(self, msg: &Message) -> Result<(), ReplyError> {
         reply(self, msg)
     }
+
+    /// `port_reply_recv(reply, port, msg, timeout)`; see [`reply_recv`].
+    pub fn reply_recv(
+        self,
+        port: &Port,
+        msg: &mut Message,
+        timeout: Timeout,
+    ) -> Result<Replied, ReplyError> {
+        reply_recv(self, port, msg, timeout)
+    }
 }
 
 impl Drop for ReplyHandle {
@@ -262,6 +274,81 @@ pub fn reply(reply: ReplyHandle, msg: &Message) -> Result<(), ReplyError> {
                 handle: None,
             })
         }
+        Err(errno) => Err(ReplyError {
+            errno,
+            handle: Some(reply),
+        }),
+    }
+}
+
+/// What became of the reply of a successful [`reply_recv`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Replied {
+    /// The caller got it.
+    Delivered,
+    /// The caller had gone (it timed out, or exited): the reply was dropped and the
+    /// handles it carried were closed.
+    Discarded,
+}
+
+/// `port_reply_recv(reply, port, msg, timeout)`: answers the call `reply` came with
+/// using `msg`, then receives the next message on `port` into `msg`, as [`reply`] and
+/// [`Port::recv`] would in turn, but in one syscall — the usual server loop, and the fast
+/// path of a call: while this waits, the CPU goes straight to the caller it answered.
+/// `timeout` bounds only the receive. `port` needs the receive right.
+///
+/// A caller that has gone does not stop the receive: the reply is discarded and the
+/// result is [`Replied::Discarded`].
+///
+/// Errors come in two kinds, told apart by [`ReplyError::handle`]:
+/// - `Some`: nothing happened (bad message, bad handle or missing right, a reply handle
+///   given as `port` or the other way round, `ENOMEM` when the handle table could not
+///   take the next message's handles). `msg` is unchanged; the right comes back.
+/// - `None`: the reply was handled (delivered or discarded), then the receive failed:
+///   `EAGAIN` / `ETIMEDOUT` (nothing came) or `EPIPE` (the port closed). `msg` still holds
+///   the reply.
+pub fn reply_recv(
+    reply: ReplyHandle,
+    port: &Port,
+    msg: &mut Message,
+    timeout: Timeout,
+) -> Result<Replied, ReplyError> {
+    let args = [
+        reply.handle as usize,
+        port.raw() as usize,
+        msg as *mut Message as usize,
+        timeout.as_ns() as usize,
+        0,
+        0,
+    ];
+    // SAFETY: the kernel reads the reply from and writes the next message into `msg`,
+    // borrowed mutably; every bit pattern is a valid `Message`.
+    let r = unsafe { crate::sys::call(sys::PORT_REPLY_RECV, args) };
+    match r {
+        Ok(n) => {
+            core::mem::forget(reply);
+            Ok(if n == wayos_abi::ipc::REPLY_DISCARDED {
+                Replied::Discarded
+            } else {
+                Replied::Delivered
+            })
+        }
+        Err(errno)
+            if matches!(
+                errno.code(),
+                wayos_abi::errno::EAGAIN | wayos_abi::errno::ETIMEDOUT | wayos_abi::errno::EPIPE
+            ) =>
+        {
+            // Only the receive failed; the kernel used the right up.
+            core::mem::forget(reply);
+            Err(ReplyError {
+                errno,
+                handle: None,
+            })
+        }
+        // Argument errors. (An `EFAULT` after the reply went out — another thread unmapped
+        // the buffer meanwhile — also lands here; the handle number is then stale, and
+        // closing it is harmless.)
         Err(errno) => Err(ReplyError {
             errno,
             handle: Some(reply),

@@ -9,6 +9,8 @@
 //!   work; [`print!`]/[`println!`]/[`eprintln!`] write to the console.
 //! - [`ipc`] is the client API for ports, call/reply and the name service; [`grant`]
 //!   shares bulk data by granting pages ([`grant::SharedBuf`], [`grant::MemHandle`]).
+//! - [`fs`] opens, reads and writes files, lists directories, and changes the tree
+//!   (`mkdir`, `rename`, `remove_file`, the working directory).
 //! - [`klog`] reads the kernel log ring.
 //! - [`suite`] prints the check and summary lines in-guest test suites report with.
 //! - [`env`] gives the arguments and environment; the panic handler ([`rt`]) reports
@@ -27,6 +29,7 @@ pub mod arch;
 pub mod console;
 pub mod env;
 pub mod errno;
+pub mod fs;
 pub mod grant;
 pub mod heap;
 pub mod io;
@@ -35,6 +38,7 @@ pub mod klog;
 pub mod mem;
 pub mod process;
 pub mod rt;
+pub mod signal;
 pub mod suite;
 pub mod sys;
 pub mod time;

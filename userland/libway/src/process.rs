@@ -25,6 +25,52 @@ pub fn kill(pid: usize, signal: i32) -> Result<(), Errno> {
     unsafe { crate::sys::call(sys::KILL, [pid, signal as usize, 0, 0, 0, 0]) }.map(|_| ())
 }
 
+/// `uname()`: the system's name, release and machine.
+pub fn uname() -> Result<wayos_abi::Utsname, Errno> {
+    let mut u = wayos_abi::Utsname {
+        sysname: [0; 65],
+        nodename: [0; 65],
+        release: [0; 65],
+        version: [0; 65],
+        machine: [0; 65],
+    };
+    // SAFETY: the kernel writes one Utsname into `u`, which we own for the call.
+    unsafe {
+        crate::sys::call(
+            sys::UNAME,
+            [&mut u as *mut wayos_abi::Utsname as usize, 0, 0, 0, 0, 0],
+        )
+    }?;
+    Ok(u)
+}
+
+/// Every process in the system, lowest pid first.
+pub fn proc_list() -> Result<Vec<wayos_abi::ProcInfo>, Errno> {
+    let mut list = Vec::new();
+    loop {
+        let cap = list.capacity().max(16);
+        list.resize(cap, wayos_abi::ProcInfo::zeroed());
+        // SAFETY: the kernel writes at most `cap` ProcInfo entries into `list`.
+        let total = unsafe {
+            crate::sys::call(
+                sys::PROC_LIST,
+                [list.as_mut_ptr() as usize, cap, 0, 0, 0, 0],
+            )
+        }?;
+        if total <= cap {
+            list.truncate(total);
+            return Ok(list);
+        }
+        list.reserve(total - cap + 8);
+    }
+}
+
+/// A NUL-padded ABI string field as text (up to the first NUL).
+pub fn field_str(f: &[u8]) -> &str {
+    let end = f.iter().position(|&b| b == 0).unwrap_or(f.len());
+    core::str::from_utf8(&f[..end]).unwrap_or("?")
+}
+
 /// `getpid()`.
 pub fn getpid() -> Result<usize, Errno> {
     // SAFETY: no memory arguments.

@@ -30,7 +30,9 @@ pub use mmu::{flush_page as flush_tlb_page, PteFormat};
 pub use power::{halt_forever, power_off};
 pub use serial::{serial_read, serial_write};
 pub use timer::uptime_ns;
-pub use trap::{enter_user, set_kernel_stack, TrapFrame};
+pub use trap::{
+    enter_signal_handler, enter_user, resume_signal_frame, set_kernel_stack, TrapFrame,
+};
 pub use uaccess::copy as user_copy;
 
 pub const NAME: &str = "aarch64";

@@ -334,6 +334,26 @@ extern "C" {
     fn trap_return();
 }
 
+/// Makes `frame` call `handler(sig)` as a function on the interrupted stack (AAPCS64 has
+/// no red zone), 16-byte aligned, returning to `restorer` through the link register.
+pub fn enter_signal_handler(
+    frame: &mut TrapFrame,
+    handler: usize,
+    sig: usize,
+    restorer: usize,
+) -> bool {
+    frame.sp &= !15;
+    frame.elr = handler as u64;
+    frame.x[0] = sig as u64;
+    frame.x[30] = restorer as u64;
+    true
+}
+
+/// Makes `frame` resume `saved` exactly (`sigreturn`); the FP/SIMD registers travel in it.
+pub fn resume_signal_frame(frame: &mut TrapFrame, saved: TrapFrame) {
+    *frame = saved;
+}
+
 /// Top of the running thread's kernel stack, as the scheduler last set it (0: none yet).
 static KERNEL_STACK_TOP: AtomicUsize = AtomicUsize::new(0);
 
@@ -376,7 +396,7 @@ extern "C" fn aarch64_trap(frame: &mut TrapFrame, kind: u64) {
         (GROUP_EL0_64, TYPE_SYNC) => el0_sync(frame),
         (GROUP_EL1H, TYPE_SYNC) => el1_sync(frame, kind),
         (GROUP_EL0_64 | GROUP_EL1H, TYPE_IRQ) => gic::handle_irq(),
-        (GROUP_EL0_64, TYPE_SERROR) => crate::task::kill_current(
+        (GROUP_EL0_64, TYPE_SERROR) => crate::task::signal::user_fault(
             signal::SIGBUS,
             format_args!(
                 "SError (asynchronous external abort), ESR {:#x}, pc {:#x}",
@@ -386,7 +406,7 @@ extern "C" fn aarch64_trap(frame: &mut TrapFrame, kind: u64) {
         _ => fatal(kind, frame),
     }
     if frame.came_from_user() {
-        crate::task::user_return();
+        crate::task::user_return(frame);
     }
 }
 
@@ -414,7 +434,7 @@ fn el0_sync(frame: &mut TrapFrame) {
         // Undefined instructions, illegal state, trapped system registers, SVE, ...
         _ => (signal::SIGILL, exception_class(ec)),
     };
-    crate::task::kill_current(
+    crate::task::signal::user_fault(
         sig,
         format_args!("{what} at pc {pc:#x} (ESR {:#x})", frame.esr),
     );
@@ -475,7 +495,7 @@ fn user_abort(frame: &mut TrapFrame, ec: u64) {
             publish_page_tables();
             return;
         }
-        crate::task::kill_current(
+        crate::task::signal::user_fault(
             signal::SIGSEGV,
             format_args!(
                 "page fault at {addr:#x} ({}{} {}) pc {:#x}",
@@ -493,13 +513,14 @@ fn user_abort(frame: &mut TrapFrame, ec: u64) {
                 frame.elr
             ),
         );
+        return;
     }
     let (sig, what) = match kind {
         FaultKind::Alignment => (signal::SIGBUS, "alignment fault"),
         _ if !far_valid => (signal::SIGSEGV, "abort with no valid fault address"),
         _ => (signal::SIGBUS, fault_status(iss).0),
     };
-    crate::task::kill_current(
+    crate::task::signal::user_fault(
         sig,
         format_args!(
             "{what} on {} at {addr:#x} pc {:#x} (ESR {:#x})",

@@ -30,7 +30,7 @@ pub use mmu::{
 pub use mmu::{flush_page as flush_tlb_page, PteFormat};
 pub use power::{halt_forever, power_off};
 pub use serial::{serial_read, serial_write};
-pub use trap::{enter_user, TrapFrame};
+pub use trap::{enter_signal_handler, enter_user, resume_signal_frame, TrapFrame};
 pub use tsc::uptime_ns;
 pub use uaccess::copy as user_copy;
 

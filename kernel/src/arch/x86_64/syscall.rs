@@ -122,5 +122,5 @@ extern "C" fn x86_syscall(frame: &mut TrapFrame) {
     x86_64::instructions::interrupts::enable();
     crate::syscall::dispatch(frame);
     x86_64::instructions::interrupts::disable();
-    crate::task::user_return();
+    crate::task::user_return(frame);
 }

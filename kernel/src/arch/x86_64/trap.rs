@@ -32,6 +32,39 @@ pub const VEC_SYSCALL: u64 = 0x100;
 pub const VEC_ENTRY: u64 = 0x101;
 
 const RFLAGS_IF: u64 = 1 << 9;
+const RFLAGS_DF: u64 = 1 << 10;
+/// Bytes below the stack pointer that System V leaf code may use without moving it.
+const RED_ZONE: u64 = 128;
+
+/// Makes `frame` call `handler(sig)` as a function: below the interrupted stack's red
+/// zone, 16-byte aligned before the call, with `restorer` as the return address on the
+/// stack and the direction flag clear. False (frame untouched) if the stack cannot take
+/// the return address.
+pub fn enter_signal_handler(
+    frame: &mut TrapFrame,
+    handler: usize,
+    sig: usize,
+    restorer: usize,
+) -> bool {
+    let sp = (frame.rsp.wrapping_sub(RED_ZONE) & !15).wrapping_sub(8);
+    let ret = (restorer as u64).to_le_bytes();
+    if crate::usercopy::copy_to_user(sp as usize, &ret).is_err() {
+        return false;
+    }
+    frame.rip = handler as u64;
+    frame.rdi = sig as u64;
+    frame.rsp = sp;
+    frame.rflags &= !RFLAGS_DF;
+    // Leave through iretq, which restores every register (SYSRET would clobber rcx/r11).
+    frame.vector = VEC_ENTRY;
+    true
+}
+
+/// Makes `frame` resume `saved` exactly (`sigreturn`), through iretq.
+pub fn resume_signal_frame(frame: &mut TrapFrame, saved: TrapFrame) {
+    *frame = saved;
+    frame.vector = VEC_ENTRY;
+}
 
 /// Registers as the entry stubs leave them on the stack, lowest address first.
 #[repr(C)]
@@ -310,7 +343,7 @@ extern "C" fn x86_trap(frame: &mut TrapFrame) {
         VEC_PAGE_FAULT => page_fault(frame),
         v if v < EXCEPTIONS as u64 && frame.came_from_user() => {
             let name = NAMES[v as usize];
-            crate::task::kill_current(
+            crate::task::signal::user_fault(
                 user_signal(v),
                 format_args!("{name} at pc {:#x}", frame.rip),
             );
@@ -319,7 +352,7 @@ extern "C" fn x86_trap(frame: &mut TrapFrame) {
         v => log::warn!("unexpected interrupt vector {v}"),
     }
     if frame.came_from_user() {
-        crate::task::user_return();
+        crate::task::user_return(frame);
     }
 }
 
@@ -336,7 +369,7 @@ fn page_fault(frame: &mut TrapFrame) {
         return;
     }
     if frame.came_from_user() {
-        crate::task::kill_current(
+        crate::task::signal::user_fault(
             signal::SIGSEGV,
             format_args!(
                 "page fault at {addr:#x} ({}{} {}) pc {:#x}",
@@ -360,6 +393,7 @@ fn page_fault(frame: &mut TrapFrame) {
                 frame.rip
             ),
         );
+        return;
     }
     if let Some(fixup) = uaccess::fixup_for(frame.rip as usize) {
         frame.rip = fixup as u64;

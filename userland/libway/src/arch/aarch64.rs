@@ -60,3 +60,19 @@ pub unsafe fn syscall6(
     }
     ret
 }
+
+/// Where signal handlers return: asks the kernel to resume the interrupted context
+/// (`sigreturn`), which never comes back here.
+///
+/// # Safety
+///
+/// Never call this: the kernel makes it a handler's return address.
+#[unsafe(naked)]
+pub unsafe extern "C" fn signal_restorer() -> ! {
+    core::arch::naked_asm!(
+        "mov x8, #{n}",
+        "svc #0",
+        "brk #0",
+        n = const wayos_abi::sys::SIGRETURN,
+    )
+}

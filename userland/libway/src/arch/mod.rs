@@ -1,7 +1,8 @@
 //! The only ISA-specific code in libway: the `_start` trampoline and the raw syscall
 //! instructions, one file per architecture behind the same names.
 //!
-//! Both files export `_start` and `syscall6` (x86_64 also a register-light `syscall0`);
+//! Both files export `_start`, `syscall6` and `signal_restorer` (x86_64 also a
+//! register-light `syscall0`);
 //! the narrower `syscallN` wrappers below are shared. Nothing else in libway (or in
 //! programs) names an architecture.
 
@@ -11,9 +12,9 @@ mod aarch64;
 mod x86_64;
 
 #[cfg(target_arch = "aarch64")]
-pub use self::aarch64::{_start, syscall6};
+pub use self::aarch64::{_start, signal_restorer, syscall6};
 #[cfg(target_arch = "x86_64")]
-pub use self::x86_64::{_start, syscall0, syscall6};
+pub use self::x86_64::{_start, signal_restorer, syscall0, syscall6};
 
 /// Raw syscall with no arguments.
 ///

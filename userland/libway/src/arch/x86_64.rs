@@ -76,3 +76,19 @@ pub unsafe fn syscall6(
     }
     ret
 }
+
+/// Where signal handlers return: asks the kernel to resume the interrupted context
+/// (`sigreturn`), which never comes back here.
+///
+/// # Safety
+///
+/// Never call this: the kernel makes it a handler's return address.
+#[unsafe(naked)]
+pub unsafe extern "C" fn signal_restorer() -> ! {
+    naked_asm!(
+        "mov eax, {n}",
+        "syscall",
+        "ud2",
+        n = const wayos_abi::sys::SIGRETURN,
+    )
+}

@@ -26,6 +26,7 @@ use libway::abi::mman::{
     PROT_READ, PROT_WRITE,
 };
 use libway::abi::{clock, sched, sys, wait, StrRef, Timespec};
+use libway::ipc::{Message, INLINE_BYTES};
 use libway::suite::{expect_exit, in_child, wait_for, Check, Suite, CHILD_TIMEOUT_MS};
 use libway::{mem, println, process, Args, Errno};
 
@@ -752,6 +753,214 @@ fn check_grant(s: &mut Suite, m: &Scratch) {
     }
 }
 
+/// `port_reply_recv` (30): message pointers that cannot be read or written, an
+/// oversized message, and bad reply handles, each with its errno and in the documented
+/// order (the message first, then the reply handle); nothing is received meanwhile.
+fn check_port_reply_recv(s: &mut Suite, m: &Scratch) {
+    let port = match raw(sys::PORT_CREATE, [4, 0, 0, 0, 0, 0]) {
+        Ok(p) => p,
+        Err(e) => {
+            s.check("port_reply_recv_setup", Err(format!("port_create: {e}")));
+            return;
+        }
+    };
+    let reply_recv =
+        |reply: usize, msg: usize| raw(sys::PORT_REPLY_RECV, [reply, port, msg, 0, 0, 0]);
+    let bogus = 0x7fff_fff0;
+    // The message is read (then written) before any handle is looked at.
+    for (name, ptr) in m.bad_ptrs().into_iter().chain(m.readonly_ptrs()) {
+        s.check(
+            &format!("port_reply_recv_msg_{name}"),
+            expect_err(reply_recv(bogus, ptr), EFAULT),
+        );
+    }
+    // A message whose header runs into the unmapped page.
+    s.check(
+        "port_reply_recv_msg_into_hole",
+        expect_err(reply_recv(bogus, m.tail), EFAULT),
+    );
+    let msg = m.rw;
+    let mut big = Message::new(0);
+    big.len = INLINE_BYTES as u32 + 1;
+    // SAFETY: `msg` is the scratch read-write page (page-aligned, so aligned for a
+    // `Message`), which this check uses for nothing else meanwhile.
+    unsafe { (msg as *mut Message).write(big) };
+    s.check(
+        "port_reply_recv_len_too_big",
+        expect_err(reply_recv(bogus, msg), EINVAL),
+    );
+    // SAFETY: as above.
+    unsafe { (msg as *mut Message).write(Message::new(0)) };
+    let handle_cases: [(&str, usize, isize); 4] = [
+        ("reply_bogus", bogus, EBADF),
+        ("reply_none", u32::MAX as usize, EBADF),
+        ("reply_above_u32", (1 << 32) | port, EBADF),
+        ("reply_is_a_port", port, EINVAL),
+    ];
+    for (name, reply, want) in handle_cases {
+        s.check(
+            &format!("port_reply_recv_{name}"),
+            expect_err(reply_recv(reply, msg), want),
+        );
+    }
+    // Nothing was sent to or taken from the port.
+    let r = raw(sys::PORT_RECV, [port, msg, 0, 0, 0, 0]);
+    s.check(
+        "port_reply_recv_port_untouched",
+        expect_err(r, errno::EAGAIN),
+    );
+    let _ = raw(sys::HANDLE_CLOSE, [port, 0, 0, 0, 0, 0]);
+}
+
+/// The file syscalls (36..=51): bad path, buffer and output pointers, over-long and
+/// empty paths, bad descriptors, flags, whence values and lengths.
+fn check_files(s: &mut Suite, m: &Scratch) {
+    let good = GOOD_PATH;
+    let (gp, gl) = (good.as_ptr() as usize, good.len());
+    // Calls taking a path first, with zero or harmless other arguments.
+    let path_calls = [
+        ("open", sys::OPEN),
+        ("stat", sys::STAT),
+        ("statfs", sys::STATFS),
+        ("mkdir", sys::MKDIR),
+        ("rmdir", sys::RMDIR),
+        ("unlink", sys::UNLINK),
+        ("rename", sys::RENAME),
+        ("truncate", sys::TRUNCATE),
+        ("chdir", sys::CHDIR),
+        ("utimens", sys::UTIMENS),
+    ];
+    let long = alloc::vec![b'a'; PATH_MAX + 1];
+    for (call, n) in path_calls {
+        for (name, ptr) in m.bad_ptrs() {
+            let r = raw(n, [ptr, LEN, 0, 0, 0, 0]);
+            s.check(&format!("{call}_path_{name}"), expect_err(r, EFAULT));
+        }
+        let r = raw(n, [long.as_ptr() as usize, long.len(), 0, 0, 0, 0]);
+        s.check(
+            &format!("{call}_path_too_long"),
+            expect_err(r, ENAMETOOLONG),
+        );
+        let r = raw(n, [m.tail, usize::MAX, 0, 0, 0, 0]);
+        s.check(
+            &format!("{call}_path_len_huge"),
+            expect_err(r, ENAMETOOLONG),
+        );
+        let r = raw(n, [gp, 0, 0, 0, 0, 0]);
+        s.check(&format!("{call}_path_empty"), expect_err(r, ENOENT));
+    }
+    for (name, ptr) in m.bad_ptrs() {
+        let r = raw(sys::RENAME, [gp, gl, ptr, LEN, 0, 0]);
+        s.check(&format!("rename_new_{name}"), expect_err(r, EFAULT));
+    }
+    // Output structures.
+    for (name, ptr) in m.bad_ptrs().into_iter().chain(m.readonly_ptrs()) {
+        let r = raw(sys::STAT, [gp, gl, ptr, 0, 0, 0]);
+        s.check(&format!("stat_buf_{name}"), expect_err(r, EFAULT));
+        let r = raw(sys::STATFS, [gp, gl, ptr, 0, 0, 0]);
+        s.check(&format!("statfs_buf_{name}"), expect_err(r, EFAULT));
+        let r = raw(sys::FSTAT, [0, ptr, 0, 0, 0, 0]);
+        s.check(&format!("fstat_buf_{name}"), expect_err(r, EFAULT));
+        let r = raw(sys::GETCWD, [ptr, LEN, 0, 0, 0, 0]);
+        s.check(&format!("getcwd_buf_{name}"), expect_err(r, EFAULT));
+    }
+    let r = raw(sys::GETCWD, [m.rw, 0, 0, 0, 0, 0]);
+    s.check("getcwd_len_zero", expect_err(r, errno::ERANGE));
+    // A null times pointer means "now"; every other bad one is a fault.
+    for (name, ptr) in m.bad_ptrs().into_iter().filter(|&(_, p)| p != 0) {
+        let r = raw(sys::UTIMENS, [gp, gl, ptr, 0, 0, 0]);
+        s.check(&format!("utimens_times_{name}"), expect_err(r, EFAULT));
+    }
+    // A times array whose second entry has a bad nsec.
+    let times = [
+        Timespec { sec: 1, nsec: 0 },
+        Timespec {
+            sec: 1,
+            nsec: 1_000_000_000,
+        },
+    ];
+    let r = raw(sys::UTIMENS, [gp, gl, times.as_ptr() as usize, 0, 0, 0]);
+    s.check("utimens_nsec_out_of_range", expect_err(r, EINVAL));
+    // Flags and modes.
+    for (name, flags) in [
+        ("accmode_3", 3),
+        ("unknown_bit", 1 << 30),
+        ("creat_directory", 0o100 | 0o200_000),
+        ("huge", usize::MAX),
+    ] {
+        let r = raw(sys::OPEN, [gp, gl, flags, 0, 0, 0]);
+        s.check(&format!("open_flags_{name}"), expect_err(r, EINVAL));
+    }
+    // Descriptors.
+    for fd in [1000, usize::MAX] {
+        let fdn = fd as isize;
+        let r = raw(sys::LSEEK, [fd, 0, 0, 0, 0, 0]);
+        s.check(&format!("lseek_fd_{fdn}"), expect_err(r, EBADF));
+        let r = raw(sys::FSTAT, [fd, m.rw, 0, 0, 0, 0]);
+        s.check(&format!("fstat_fd_{fdn}"), expect_err(r, EBADF));
+        let r = raw(sys::GETDENTS, [fd, m.rw, LEN, 0, 0, 0]);
+        s.check(&format!("getdents_fd_{fdn}"), expect_err(r, EBADF));
+        let r = raw(sys::FTRUNCATE, [fd, 0, 0, 0, 0, 0]);
+        s.check(&format!("ftruncate_fd_{fdn}"), expect_err(r, EBADF));
+        let r = raw(sys::DUP, [fd, 0, 0, 0, 0, 0]);
+        s.check(&format!("dup_fd_{fdn}"), expect_err(r, EBADF));
+    }
+    let file = match libway::fs::File::open(good) {
+        Ok(f) => f,
+        Err(e) => {
+            s.check("open_good_path", Err(format!("{good}: {e}")));
+            return;
+        }
+    };
+    for whence in [3, usize::MAX] {
+        let r = raw(sys::LSEEK, [file.fd(), 0, whence, 0, 0, 0]);
+        s.check(&format!("lseek_whence_{whence:#x}"), expect_err(r, EINVAL));
+    }
+    let r = raw(sys::LSEEK, [file.fd(), usize::MAX, 0, 0, 0, 0]);
+    s.check("lseek_negative", expect_err(r, EINVAL));
+    // Read-only, and a negative length.
+    let r = raw(sys::FTRUNCATE, [file.fd(), 0, 0, 0, 0, 0]);
+    s.check("ftruncate_read_only", expect_err(r, EINVAL));
+    let r = raw(sys::FTRUNCATE, [file.fd(), usize::MAX, 0, 0, 0, 0]);
+    s.check("ftruncate_negative", expect_err(r, EINVAL));
+    let r = raw(sys::TRUNCATE, [gp, gl, usize::MAX, 0, 0, 0]);
+    s.check("truncate_negative", expect_err(r, EINVAL));
+    let r = raw(sys::GETDENTS, [file.fd(), m.rw, PAGE, 0, 0, 0]);
+    s.check("getdents_not_a_dir", expect_err(r, errno::ENOTDIR));
+    let dir = match libway::fs::File::open("/") {
+        Ok(f) => f,
+        Err(e) => {
+            s.check("open_root", Err(format!("/: {e}")));
+            return;
+        }
+    };
+    for (name, ptr) in m.bad_ptrs().into_iter().chain(m.readonly_ptrs()) {
+        let r = raw(sys::GETDENTS, [dir.fd(), ptr, LEN + 16, 0, 0, 0]);
+        s.check(&format!("getdents_buf_{name}"), expect_err(r, EFAULT));
+    }
+    let r = raw(sys::GETDENTS, [dir.fd(), m.rw, usize::MAX, 0, 0, 0]);
+    s.check("getdents_len_wraps", expect_err(r, EFAULT));
+    // 16 writable bytes, then the hole: refused, and no entry is consumed.
+    let r = expect_err(
+        raw(sys::GETDENTS, [dir.fd(), m.tail, PAGE, 0, 0, 0]),
+        EFAULT,
+    )
+    .and_then(|()| {
+        let mut buf = [0u8; 64];
+        let n = libway::fs::getdents(dir.fd(), &mut buf).map_err(|e| format!("{e}"))?;
+        let first = libway::fs::dirents(&buf[..n])
+            .next()
+            .map(|e| String::from(e.2));
+        match first.as_deref() {
+            Some(".") => Ok(()),
+            other => Err(format!("first entry after the fault: {other:?}")),
+        }
+    });
+    s.check("getdents_into_hole_consumes_nothing", r);
+    let r = raw(sys::GETDENTS, [dir.fd(), m.rw, 8, 0, 0, 0]);
+    s.check("getdents_buf_too_small", expect_err(r, EINVAL));
+}
+
 fn check_misc(s: &mut Suite, m: &Scratch) {
     for class in [sched::CLASSES, usize::MAX, (1 << 32) | sched::NORMAL] {
         let r = raw(sys::SET_PRIORITY, [class, 0, 0, 0, 0, 0]);
@@ -801,6 +1010,8 @@ fn main(_args: Args) -> i32 {
     check_munmap_mprotect(&mut s, &m);
     check_time(&mut s, &m);
     check_grant(&mut s, &m);
+    check_port_reply_recv(&mut s, &m);
+    check_files(&mut s, &m);
     check_misc(&mut s, &m);
     let r = match process::getpid() {
         Ok(pid) if pid > 0 => Ok(()),

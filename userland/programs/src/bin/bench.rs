@@ -70,7 +70,7 @@ fn main(args: Args) -> i32 {
     }
     let self_path = "/bin/bench";
 
-    if PROFILE_ONLY_IPC { ipc_roundtrip(); println!("bench: done"); return 0; }
+    file_throughput();
     const N: u64 = 20_000;
     let t0 = now();
     for _ in 0..N {
@@ -158,13 +158,68 @@ fn main(args: Args) -> i32 {
     0
 }
 
+/// KiB moved by each file figure: 16 MiB, as the Linux figures.
+const FILE_KIB: u64 = 16 * 1024;
+const FILE_PATH: &str = "/tmp/bench.dat";
+
+/// `file_write_4k` then `file_read_4k` on one tmpfs file, which is removed afterwards.
+fn file_throughput() {
+    use libway::fs::{self, OpenOptions};
+    let opened = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(FILE_PATH);
+    match opened {
+        Ok(f) => {
+            if file_write_4k(&f) {
+                file_read_4k(&f);
+            }
+        }
+        Err(e) => println!("bench: open {FILE_PATH}: {e}"),
+    }
+    let _ = fs::remove_file(FILE_PATH);
+}
+
+/// `file_write_4k`: 16 MiB written in 4 KiB calls into a fresh tmpfs file (each call
+/// allocates pages), in instructions per KiB.
+fn file_write_4k(f: &libway::fs::File) -> bool {
+    let buf = [b'x'; 4096];
+    let t0 = now();
+    for _ in 0..FILE_KIB / 4 {
+        if f.write(&buf) != Ok(buf.len()) {
+            println!("bench: file_write_4k: a write came up short");
+            return false;
+        }
+    }
+    report("file_write_4k", now() - t0, FILE_KIB, "instructions/KiB");
+    true
+}
+
+/// `file_read_4k`: the same 16 MiB read back in 4 KiB calls, in instructions per KiB.
+fn file_read_4k(f: &libway::fs::File) {
+    if let Err(e) = f.seek(libway::fs::SeekFrom::Start(0)) {
+        println!("bench: file_read_4k: seek: {e}");
+        return;
+    }
+    let mut buf = [0u8; 4096];
+    let t0 = now();
+    for _ in 0..FILE_KIB / 4 {
+        if f.read(&mut buf) != Ok(buf.len()) {
+            println!("bench: file_read_4k: a read came up short");
+            return;
+        }
+    }
+    report("file_read_4k", now() - t0, FILE_KIB, "instructions/KiB");
+}
+
 /// `ipc_roundtrip`: a server child answers one-word calls (adding one); the parent makes
-/// `R` calls and counts a call and its reply as one operation. The server publishes its
+/// `R` calls and counts a call and its reply as one operation. The server answers each
+/// call and waits for the next in one `port_reply_recv`, as servers do. It publishes its
 /// port by name so the figure does not depend on fork copying handles.
-const PROFILE_ONLY_IPC: bool = true;
-const PROFILE_R: u64 = 4000;
 fn ipc_roundtrip() {
-    const R: u64 = PROFILE_R;
+    const R: u64 = 2_000;
     const WARMUP: u64 = 50;
     const QUIT: u64 = u64::MAX;
     let name = alloc::format!("bench.ipc.{}", process::getpid().unwrap_or(0));
@@ -177,17 +232,26 @@ fn ipc_roundtrip() {
                 process::exit(1);
             }
             let mut msg = Message::new(0);
-            while port.recv(&mut msg, Timeout::Forever).is_ok() {
+            if port.recv(&mut msg, Timeout::Forever).is_err() {
+                process::exit(1);
+            }
+            loop {
                 let label = msg.label;
                 let Some(reply) = msg.take_reply() else {
+                    if port.recv(&mut msg, Timeout::Forever).is_err() {
+                        process::exit(1);
+                    }
                     continue;
                 };
                 let v = msg.word(0).unwrap_or(0);
                 let _ = msg.set_words(&[v.wrapping_add(1)]);
                 msg.label = label;
-                let _ = reply.reply(&msg);
                 if label == QUIT {
+                    let _ = reply.reply(&msg);
                     break;
+                }
+                if reply.reply_recv(&port, &mut msg, Timeout::Forever).is_err() {
+                    process::exit(1);
                 }
             }
             process::exit(0)

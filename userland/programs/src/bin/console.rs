@@ -6,7 +6,8 @@
 //! to its port (typed bytes arrive as `console::INPUT` messages from the kernel), registers
 //! as `console`, and answers the `stream` protocol (`READ`, `WRITE`) plus the console
 //! controls (`SET_FOREGROUND`, `SET_MODE`). The line discipline (`wayos_kcore::ldisc`)
-//! decides echo and what readers get; Ctrl-C sends SIGINT to the foreground program.
+//! decides echo and what readers get; Ctrl-C sends SIGINT to the foreground process
+//! group.
 //!
 //! A read that cannot be answered yet waits in a queue with its reply right; a reader that
 //! went away meanwhile (killed) makes its reply fail, and its bytes go back to the next
@@ -38,7 +39,7 @@ struct Server {
     ld: LineDiscipline,
     /// Reads waiting for input: the reply right and the most bytes wanted.
     reads: VecDeque<(ReplyHandle, usize)>,
-    /// The pid Ctrl-C interrupts (0: none).
+    /// The process group Ctrl-C interrupts (0: none).
     foreground: usize,
     echo: Vec<u8>,
 }
@@ -142,8 +143,8 @@ impl Server {
         if self.foreground == 0 {
             return;
         }
-        if libway::process::kill(self.foreground, SIGINT).is_err() {
-            // Gone already: nothing to interrupt any more.
+        if libway::signal::kill_group(self.foreground, SIGINT).is_err() {
+            // The group is gone (or was never valid): nothing to interrupt any more.
             self.foreground = 0;
         }
     }

@@ -147,7 +147,12 @@ fn kill_bad_arguments() -> Check {
     errno_is(process::kill(me, 65), EINVAL, "kill(self, 65)")?;
     errno_is(process::kill(me, -1), EINVAL, "kill(self, -1)")?;
     errno_is(process::kill(1 << 40, SIGINT), ESRCH, "kill(no such pid)")?;
-    errno_is(process::kill(usize::MAX, SIGINT), ESRCH, "kill(-1)")?;
+    // A group nobody is in (-1 itself would mean every process).
+    errno_is(
+        process::kill((1usize << 40).wrapping_neg(), SIGINT),
+        ESRCH,
+        "kill(-2^40)",
+    )?;
     process::kill(me, 0).map_err(|e| format!("kill(self, 0): {e}"))?;
     // Ignored by default: the suite goes on.
     process::kill(me, SIGCHLD).map_err(|e| format!("kill(self, SIGCHLD): {e}"))
@@ -167,10 +172,11 @@ fn typed(s: &Suite, input: &[u8], want: &[u8], echo: Option<&[u8]>) -> Check {
     }
 }
 
-/// Runs a child in the foreground and has the harness press Ctrl-C.
+/// Runs a child as the foreground group and has the harness press Ctrl-C.
 fn interrupt(s: &Suite, mode: &str) -> Check {
     let pid = process::spawn(SELF, &[SELF, mode], &[]).map_err(|e| format!("spawn: {e}"))?;
-    let fg = console::set_foreground(pid);
+    // The child leads its own group, which becomes the foreground.
+    let fg = libway::signal::setpgid(pid, 0).and_then(|()| console::set_foreground(pid));
     if let Err(e) = fg {
         let _ = process::kill(pid, libway::abi::signal::SIGKILL);
         let _ = wait_for(pid, CHILD_WAIT_MS);

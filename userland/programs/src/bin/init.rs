@@ -9,9 +9,10 @@
 //! With `wayos.test` on the kernel command line it runs the in-guest suites one after
 //! another (spawn, wait, report how each ended), prints `init: tests done` and shuts the
 //! machine down with the verdict (every suite exited 0). With `wayos.bench` it runs
-//! `/bin/bench` and shuts down. Otherwise there is nothing to start yet (the shell arrives
-//! later). In every case it then reaps children forever: PID 1 never exits, and orphans
-//! are re-parented to it. Every error is printed and survived.
+//! `/bin/bench` and shuts down. Otherwise it runs the shell (`/bin/waysh`) on the console,
+//! starting it again whenever it exits. Meanwhile, and forever after, it reaps children:
+//! PID 1 never exits, and orphans are re-parented to it. Every error is printed and
+//! survived.
 #![no_std]
 #![no_main]
 
@@ -30,13 +31,17 @@ use alloc::string::String;
 libway::entry!(main);
 
 /// The in-guest suites, in the order they run.
-const TESTS: [&str; 6] = [
+const TESTS: &[&str] = &[
     "/bin/vmtest",
     "/bin/badsys",
     "/bin/faulttest",
     "/bin/proctest",
     "/bin/ipctest",
+    "/bin/sigtest",
+    "/bin/pipetest",
+    "/bin/fstest",
     "/bin/contest",
+    "/bin/shelltest",
 ];
 
 const CONSOLE: &str = "/bin/console";
@@ -46,6 +51,11 @@ const CONSOLE_START_MS: u64 = 5000;
 /// Kernel command-line word that runs the benchmarks instead of the tests.
 const BENCH_FLAG: &str = "wayos.bench";
 const BENCH: &str = "/bin/bench";
+
+/// The interactive shell of a normal boot.
+const SHELL: &str = "/bin/waysh";
+/// Shortest time between two starts of the shell.
+const SHELL_RESTART_MS: u64 = 1000;
 
 /// How long to sleep when there is no child to reap.
 const IDLE_SLEEP_MS: u64 = 1000;
@@ -74,9 +84,32 @@ fn main(_args: Args) -> i32 {
         let e = process::shutdown(passed);
         eprintln!("init: shutdown failed: {e}");
     } else {
-        println!("init: no shell yet; idling");
+        run_shell();
     }
     reap_forever()
+}
+
+/// Runs the interactive shell, starting it again whenever it exits (at most once a
+/// second, so a shell that cannot start does not flood the console).
+fn run_shell() -> ! {
+    let env = ["PATH=/bin", "HOME=/"];
+    loop {
+        let started = libway::time::monotonic_ns().unwrap_or(0);
+        match process::spawn(SHELL, &[SHELL], &env) {
+            Ok(pid) => match wait_for_child(pid) {
+                Ok(status) => println!("init: {SHELL} {status}; starting it again"),
+                Err(e) => println!("init: waiting for {SHELL} failed: {e}"),
+            },
+            Err(e) => println!("init: cannot spawn {SHELL}: {e}"),
+        }
+        let ran_ms = libway::time::monotonic_ns()
+            .unwrap_or(0)
+            .saturating_sub(started)
+            / 1_000_000;
+        if ran_ms < SHELL_RESTART_MS {
+            let _ = process::sleep_or_yield(SHELL_RESTART_MS - ran_ms);
+        }
+    }
 }
 
 /// Starts the console server and puts fds 0-2 on a stream to it.
@@ -128,7 +161,7 @@ fn start_console() {
 
 /// Runs the test suites; true when every one exited with status 0.
 fn run_tests() -> bool {
-    run_programs(&TESTS)
+    run_programs(TESTS)
 }
 
 /// Spawns each program and waits for it, printing how it ended; true when all exited 0.

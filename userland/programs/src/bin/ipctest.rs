@@ -36,6 +36,9 @@ libway::entry!(main);
 /// Page grants: bulk data without copying.
 #[path = "ipctest/grant.rs"]
 mod grant;
+/// `port_reply_recv`: answer a call and take the next message in one trap.
+#[path = "ipctest/reply_recv.rs"]
+mod reply_recv;
 
 /// How long a server or client waits for its peer before giving up (a peer that never
 /// shows up is a failure, not a hang).
@@ -83,6 +86,22 @@ fn main(_args: Args) -> i32 {
     );
     s.check("bad_pointer_call", bad_pointer_call());
     s.check("bad_pointer_ns", bad_pointer_ns());
+    s.check(
+        "reply_recv_serves_many_clients",
+        reply_recv::reply_recv_serves_many_clients(),
+    );
+    s.check(
+        "reply_recv_refusals_change_nothing",
+        reply_recv::reply_recv_refusals_change_nothing(),
+    );
+    s.check(
+        "reply_recv_receive_times_out",
+        reply_recv::reply_recv_receive_times_out(),
+    );
+    s.check(
+        "reply_recv_caller_gone_still_receives",
+        reply_recv::reply_recv_caller_gone_still_receives(),
+    );
     s.check("grant_bulk_no_copy", grant::grant_bulk_no_copy());
     s.check(
         "grant_read_only_stays_read_only",

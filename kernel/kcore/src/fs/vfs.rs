@@ -1,0 +1,706 @@
+//! The mount table and path walking: the one tree of names programs see.
+//!
+//! Each mount is a [`Tmpfs`] instance; mount 0 is the root file system, every other one
+//! covers a directory of an earlier mount (`/dev` is the devfs). A place in the tree is a
+//! [`Loc`] (mount, inode). The walk goes one component at a time from the root or the
+//! working directory: a name that is a mount point leads to the root of the mount on it,
+//! `..` at a mount's root leads to the parent of the directory it covers, and `..` at the
+//! root stays there. With no symbolic links this is all of POSIX path resolution;
+//! `a/missing/..` fails with `ENOENT` as it must, because `..` is never rewritten away.
+//!
+//! The operations here take paths and apply the rules that need the whole tree: `EXDEV`
+//! for renames across mounts, `EBUSY` for mount points, and the `open` flag semantics.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use wayos_abi::fcntl::{O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_TRUNC, O_VALID};
+use wayos_abi::fs::{Stat, StatFs};
+use wayos_abi::limits::NAME_MAX;
+use wayos_abi::Timespec;
+
+use super::path::{self, Last, Path};
+use super::tmpfs::{Attr, Ino, Kind, NewNode, Tmpfs, ROOT};
+use super::{FsError, FsResult, Page, PAGE_SIZE};
+
+/// A place in the tree: a mount and an inode of its file system.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Loc {
+    pub mount: usize,
+    pub ino: Ino,
+}
+
+struct Mount<P> {
+    fs: Tmpfs<P>,
+    /// The directory this mount sits on (`None` for the root file system).
+    covers: Option<Loc>,
+}
+
+/// What [`Vfs::open`] found or made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Opened {
+    pub loc: Loc,
+    pub kind: Kind,
+    /// The device number of a device node.
+    pub rdev: u64,
+    /// `O_CREAT` made the file.
+    pub created: bool,
+}
+
+/// The mounted file systems.
+pub struct Vfs<P> {
+    mounts: Vec<Mount<P>>,
+}
+
+fn timespec(ns: u64) -> Timespec {
+    Timespec {
+        sec: (ns / 1_000_000_000) as i64,
+        nsec: (ns % 1_000_000_000) as i64,
+    }
+}
+
+impl<P: Page> Vfs<P> {
+    /// A tree whose root is `root`.
+    pub fn new(root: Tmpfs<P>) -> Self {
+        Self {
+            mounts: alloc::vec![Mount {
+                fs: root,
+                covers: None,
+            }],
+        }
+    }
+
+    /// The root directory.
+    pub const fn root(&self) -> Loc {
+        Loc {
+            mount: 0,
+            ino: ROOT,
+        }
+    }
+
+    /// The file system of mount `mount`.
+    pub fn fs(&self, mount: usize) -> FsResult<&Tmpfs<P>> {
+        self.mounts
+            .get(mount)
+            .map(|m| &m.fs)
+            .ok_or(FsError::NotFound)
+    }
+
+    pub fn fs_mut(&mut self, mount: usize) -> FsResult<&mut Tmpfs<P>> {
+        self.mounts
+            .get_mut(mount)
+            .map(|m| &mut m.fs)
+            .ok_or(FsError::NotFound)
+    }
+
+    /// Mounts `fs` on the directory `path` names; returns the mount number.
+    pub fn mount(&mut self, cwd: Loc, path: &str, fs: Tmpfs<P>) -> FsResult<usize> {
+        let at = self.resolve(cwd, path)?;
+        if self.attr(at)?.kind != Kind::Dir {
+            return Err(FsError::NotDir);
+        }
+        // `at` is already the root of whatever is mounted there: mount points stack no
+        // further than one deep.
+        if at.ino == ROOT {
+            return Err(FsError::Busy);
+        }
+        self.mounts.push(Mount {
+            fs,
+            covers: Some(at),
+        });
+        Ok(self.mounts.len() - 1)
+    }
+
+    pub fn attr(&self, loc: Loc) -> FsResult<Attr> {
+        self.fs(loc.mount)?.attr(loc.ino)
+    }
+
+    /// `stat` for the inode at `loc`; `dev` is the mount number.
+    pub fn stat(&self, loc: Loc) -> FsResult<Stat> {
+        let a = self.attr(loc)?;
+        Ok(Stat {
+            dev: loc.mount as u64,
+            ino: a.ino,
+            mode: a.kind.type_bits() | a.perm,
+            nlink: a.nlink,
+            uid: 0,
+            gid: 0,
+            rdev: a.rdev,
+            size: a.size,
+            blksize: PAGE_SIZE as u64,
+            blocks: a.blocks,
+            atime: timespec(a.atime),
+            mtime: timespec(a.mtime),
+            ctime: timespec(a.ctime),
+        })
+    }
+
+    /// `statfs` for the file system `loc` lies in.
+    pub fn statfs(&self, loc: Loc) -> FsResult<StatFs> {
+        let fs = self.fs(loc.mount)?;
+        let (limits, usage) = (fs.limits(), fs.usage());
+        Ok(StatFs {
+            bsize: PAGE_SIZE as u64,
+            blocks: limits.max_pages(),
+            bfree: limits.max_pages().saturating_sub(usage.pages),
+            files: limits.max_inodes,
+            ffree: limits.max_inodes.saturating_sub(usage.inodes),
+            namelen: NAME_MAX as u64,
+            max_file_size: limits.max_file_size,
+        })
+    }
+
+    /// The root of the mount sitting on `loc`, or `loc` itself.
+    fn enter_mounts(&self, loc: Loc) -> Loc {
+        match self.mounts.iter().position(|m| m.covers == Some(loc)) {
+            Some(i) => Loc {
+                mount: i,
+                ino: ROOT,
+            },
+            None => loc,
+        }
+    }
+
+    fn is_mount_point(&self, loc: Loc) -> bool {
+        self.mounts.iter().any(|m| m.covers == Some(loc))
+    }
+
+    /// `..` from the directory `at`.
+    fn up(&self, at: Loc) -> FsResult<Loc> {
+        let fs = self.fs(at.mount)?;
+        if at.ino == ROOT {
+            // Check `at` is a live directory before leaving it.
+            fs.parent(at.ino)?;
+            return match self.mounts[at.mount].covers {
+                Some(c) => self.up(c),
+                None => Ok(at),
+            };
+        }
+        Ok(Loc {
+            mount: at.mount,
+            ino: fs.parent(at.ino)?,
+        })
+    }
+
+    /// One step of the walk from the directory `at`.
+    fn step(&self, at: Loc, name: &str) -> FsResult<Loc> {
+        match name {
+            ".." => self.up(at),
+            _ => {
+                let ino = self.fs(at.mount)?.lookup(at.ino, name)?;
+                Ok(self.enter_mounts(Loc {
+                    mount: at.mount,
+                    ino,
+                }))
+            }
+        }
+    }
+
+    fn walk(&self, cwd: Loc, p: &Path<'_>) -> FsResult<Loc> {
+        let mut at = if p.is_absolute() { self.root() } else { cwd };
+        for c in p.components() {
+            at = self.step(at, c)?;
+        }
+        Ok(at)
+    }
+
+    /// What `path` names, relative paths starting at `cwd`.
+    pub fn resolve(&self, cwd: Loc, path: &str) -> FsResult<Loc> {
+        let p = path::parse(path)?;
+        let at = self.walk(cwd, &p)?;
+        // `.` as the whole path must still be a live directory; a trailing slash needs one.
+        if p.must_be_dir() || p.components().next().is_none() {
+            match self.attr(at)?.kind {
+                Kind::Dir => self.fs(at.mount)?.parent(at.ino).map(|_| ())?,
+                _ => return Err(FsError::NotDir),
+            }
+        }
+        Ok(at)
+    }
+
+    /// The directory holding the last component of `path`, and that component. The
+    /// directory is checked to be one. Also says whether the path ends with a slash.
+    pub fn resolve_parent<'p>(&self, cwd: Loc, path: &'p str) -> FsResult<(Loc, Last<'p>, bool)> {
+        let p = path::parse(path)?;
+        let (dir, last) = p.split_last();
+        let at = self.walk(cwd, &dir)?;
+        self.fs(at.mount)?.parent(at.ino)?;
+        Ok((at, last, p.must_be_dir()))
+    }
+
+    /// `open`: finds (or with `O_CREAT` makes) the file, applies `O_TRUNC`, and records
+    /// an open reference the caller must end with [`Vfs::close`]. `flags` are
+    /// `wayos_abi::fcntl` `O_*` bits; unknown bits or access mode 3 are `EINVAL`.
+    pub fn open(
+        &mut self,
+        cwd: Loc,
+        path: &str,
+        flags: usize,
+        perm: u32,
+        now: u64,
+    ) -> FsResult<Opened> {
+        if flags & !O_VALID != 0 || flags & O_ACCMODE == O_ACCMODE {
+            return Err(FsError::Invalid);
+        }
+        let mut created = false;
+        let loc = if flags & O_CREAT != 0 {
+            if flags & O_DIRECTORY != 0 {
+                return Err(FsError::Invalid);
+            }
+            let (dir, last, must_be_dir) = self.resolve_parent(cwd, path)?;
+            match last {
+                // Creating can only make a file, which a trailing slash rules out.
+                Last::Name(_) if must_be_dir => return Err(FsError::IsDir),
+                Last::Name(name) => match self.fs(dir.mount)?.lookup(dir.ino, name) {
+                    Ok(_) if flags & O_EXCL != 0 => return Err(FsError::Exists),
+                    Ok(ino) => self.enter_mounts(Loc {
+                        mount: dir.mount,
+                        ino,
+                    }),
+                    Err(FsError::NotFound) => {
+                        let fs = self.fs_mut(dir.mount)?;
+                        let ino = fs.create(dir.ino, name, NewNode::File, perm, now)?;
+                        created = true;
+                        Loc {
+                            mount: dir.mount,
+                            ino,
+                        }
+                    }
+                    Err(e) => return Err(e),
+                },
+                // `/`, `.` or `..`: a directory that exists.
+                _ if flags & O_EXCL != 0 => return Err(FsError::Exists),
+                _ => return Err(FsError::IsDir),
+            }
+        } else {
+            self.resolve(cwd, path)?
+        };
+        let attr = self.attr(loc)?;
+        match attr.kind {
+            Kind::Dir if flags & O_ACCMODE != O_RDONLY || flags & (O_CREAT | O_TRUNC) != 0 => {
+                return Err(FsError::IsDir);
+            }
+            Kind::Dir => {}
+            _ if flags & O_DIRECTORY != 0 => return Err(FsError::NotDir),
+            Kind::File if flags & O_TRUNC != 0 && !created => {
+                self.fs_mut(loc.mount)?.truncate(loc.ino, 0, now)?;
+            }
+            _ => {}
+        }
+        self.fs_mut(loc.mount)?.open(loc.ino)?;
+        Ok(Opened {
+            loc,
+            kind: attr.kind,
+            rdev: attr.rdev,
+            created,
+        })
+    }
+
+    /// Ends an open reference taken by [`Vfs::open`] (or [`Vfs::reopen`]).
+    pub fn close(&mut self, loc: Loc) {
+        if let Ok(fs) = self.fs_mut(loc.mount) {
+            fs.close(loc.ino);
+        }
+    }
+
+    /// Takes another open reference on an inode (a directory opened by location).
+    pub fn reopen(&mut self, loc: Loc) -> FsResult<()> {
+        self.fs_mut(loc.mount)?.open(loc.ino)
+    }
+
+    /// `mkdir`.
+    pub fn mkdir(&mut self, cwd: Loc, path: &str, perm: u32, now: u64) -> FsResult<Loc> {
+        let (dir, last, _) = self.resolve_parent(cwd, path)?;
+        let Last::Name(name) = last else {
+            return Err(FsError::Exists);
+        };
+        let ino = self
+            .fs_mut(dir.mount)?
+            .create(dir.ino, name, NewNode::Dir, perm, now)?;
+        Ok(Loc {
+            mount: dir.mount,
+            ino,
+        })
+    }
+
+    /// Makes a node of any kind (the kernel populating the tree at boot).
+    pub fn make_node(
+        &mut self,
+        cwd: Loc,
+        path: &str,
+        new: NewNode,
+        perm: u32,
+        now: u64,
+    ) -> FsResult<Loc> {
+        let (dir, last, _) = self.resolve_parent(cwd, path)?;
+        let Last::Name(name) = last else {
+            return Err(FsError::Exists);
+        };
+        let ino = self
+            .fs_mut(dir.mount)?
+            .create(dir.ino, name, new, perm, now)?;
+        Ok(Loc {
+            mount: dir.mount,
+            ino,
+        })
+    }
+
+    /// `rmdir`.
+    pub fn rmdir(&mut self, cwd: Loc, path: &str, now: u64) -> FsResult<()> {
+        let (dir, last, _) = self.resolve_parent(cwd, path)?;
+        let name = match last {
+            Last::Name(n) => n,
+            Last::Dot => return Err(FsError::Invalid),
+            Last::DotDot => return Err(FsError::NotEmpty),
+            Last::Root => return Err(FsError::Busy),
+        };
+        let fs = self.fs(dir.mount)?;
+        let child = fs.lookup(dir.ino, name)?;
+        if self.is_mount_point(Loc {
+            mount: dir.mount,
+            ino: child,
+        }) {
+            return Err(FsError::Busy);
+        }
+        self.fs_mut(dir.mount)?.rmdir(dir.ino, name, now)
+    }
+
+    /// `unlink`.
+    pub fn unlink(&mut self, cwd: Loc, path: &str, now: u64) -> FsResult<()> {
+        let (dir, last, must_be_dir) = self.resolve_parent(cwd, path)?;
+        let Last::Name(name) = last else {
+            return Err(FsError::IsDir);
+        };
+        let fs = self.fs_mut(dir.mount)?;
+        if must_be_dir {
+            let child = fs.lookup(dir.ino, name)?;
+            return Err(match fs.kind(child)? {
+                Kind::Dir => FsError::IsDir,
+                _ => FsError::NotDir,
+            });
+        }
+        fs.unlink(dir.ino, name, now)
+    }
+
+    /// `rename`: `EXDEV` between mounts, `EBUSY` for `/`, `.`, `..` and mount points.
+    pub fn rename(&mut self, cwd: Loc, old: &str, new: &str, now: u64) -> FsResult<()> {
+        let (sdir, slast, s_slash) = self.resolve_parent(cwd, old)?;
+        let (ddir, dlast, d_slash) = self.resolve_parent(cwd, new)?;
+        let (Last::Name(sname), Last::Name(dname)) = (slast, dlast) else {
+            return Err(FsError::Busy);
+        };
+        if sdir.mount != ddir.mount {
+            return Err(FsError::CrossDevice);
+        }
+        let fs = self.fs(sdir.mount)?;
+        let src = fs.lookup(sdir.ino, sname)?;
+        let at = |ino| Loc {
+            mount: sdir.mount,
+            ino,
+        };
+        if self.is_mount_point(at(src)) {
+            return Err(FsError::Busy);
+        }
+        if let Ok(dst) = fs.lookup(ddir.ino, dname) {
+            if self.is_mount_point(at(dst)) {
+                return Err(FsError::Busy);
+            }
+        }
+        if (s_slash || d_slash) && fs.kind(src)? != Kind::Dir {
+            return Err(FsError::NotDir);
+        }
+        self.fs_mut(sdir.mount)?
+            .rename(sdir.ino, sname, ddir.ino, dname, now)
+    }
+
+    /// The absolute path of the directory `dir` (`getcwd`); `ENOENT` once it is removed.
+    pub fn path_of(&self, dir: Loc) -> FsResult<String> {
+        let mut names: Vec<&str> = Vec::new();
+        let mut at = dir;
+        // Each step goes one level up; the bound only guards against a broken tree.
+        let bound: u64 = self.mounts.iter().map(|m| m.fs.usage().inodes + 1).sum();
+        for _ in 0..bound {
+            let fs = self.fs(at.mount)?;
+            let parent = fs.parent(at.ino)?;
+            if at.ino == ROOT {
+                match self.mounts[at.mount].covers {
+                    Some(c) => {
+                        at = c;
+                        continue;
+                    }
+                    None => {
+                        let mut s = String::new();
+                        for n in names.iter().rev() {
+                            s.push('/');
+                            s.push_str(n);
+                        }
+                        if s.is_empty() {
+                            s.push('/');
+                        }
+                        return Ok(s);
+                    }
+                }
+            }
+            names.push(fs.name_of(parent, at.ino)?);
+            at = Loc {
+                mount: at.mount,
+                ino: parent,
+            };
+        }
+        Err(FsError::NotFound)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::tmpfs::{Limits, WriteAt};
+    use crate::fs::HeapPage;
+    use wayos_abi::fcntl::{O_APPEND, O_CLOEXEC, O_RDWR, O_WRONLY};
+    use wayos_abi::fs::{S_IFCHR, S_IFDIR, S_IFREG};
+
+    type V = Vfs<HeapPage>;
+
+    fn tmpfs() -> Tmpfs<HeapPage> {
+        Tmpfs::new(Limits::for_memory(16 << 20), 0o755, 0)
+    }
+
+    /// `/` with `/a/b`, a file `/a/f` holding "data", and a second file system on `/dev`
+    /// holding a device node.
+    fn tree() -> V {
+        let mut v = V::new(tmpfs());
+        let root = v.root();
+        v.mkdir(root, "/a", 0o755, 1).unwrap();
+        v.mkdir(root, "/a/b", 0o755, 1).unwrap();
+        v.mkdir(root, "/dev", 0o755, 1).unwrap();
+        let f = v.make_node(root, "/a/f", NewNode::File, 0o644, 1).unwrap();
+        v.fs_mut(0)
+            .unwrap()
+            .write(f.ino, WriteAt::Offset(0), b"data", 1)
+            .unwrap();
+        v.mount(root, "/dev", tmpfs()).unwrap();
+        v.make_node(root, "/dev/null", NewNode::CharDev(0x103), 0o666, 1)
+            .unwrap();
+        v
+    }
+
+    fn ino(v: &V, path: &str) -> Loc {
+        v.resolve(v.root(), path).unwrap()
+    }
+
+    #[test]
+    fn dots_and_slashes_resolve_through_the_tree() {
+        let v = tree();
+        let b = ino(&v, "/a/b");
+        assert_eq!(v.resolve(v.root(), "//a/./b/../b//"), Ok(b));
+        assert_eq!(v.resolve(v.root(), "/.."), Ok(v.root()));
+        assert_eq!(v.resolve(v.root(), "/../../a/b"), Ok(b));
+        let a = ino(&v, "/a");
+        assert_eq!(v.resolve(a, "b"), Ok(b));
+        assert_eq!(v.resolve(b, ".."), Ok(a));
+        assert_eq!(v.resolve(b, "../.."), Ok(v.root()));
+        assert_eq!(v.resolve(b, "."), Ok(b));
+        // `..` is not a string operation: the directory before it must exist.
+        assert_eq!(
+            v.resolve(v.root(), "/a/missing/../b"),
+            Err(FsError::NotFound)
+        );
+        assert_eq!(v.resolve(v.root(), "/a/f/../b"), Err(FsError::NotDir));
+        assert_eq!(v.resolve(v.root(), "/a/f/"), Err(FsError::NotDir));
+        assert_eq!(v.resolve(v.root(), "/a/f/."), Err(FsError::NotDir));
+        assert_eq!(v.resolve(v.root(), ""), Err(FsError::NotFound));
+        let long = alloc::format!("/a/{}", "x".repeat(256));
+        assert_eq!(v.resolve(v.root(), &long), Err(FsError::NameTooLong));
+    }
+
+    #[test]
+    fn mounts_are_entered_and_left() {
+        let mut v = tree();
+        let dev = ino(&v, "/dev");
+        assert_eq!(
+            dev,
+            Loc {
+                mount: 1,
+                ino: ROOT
+            }
+        );
+        assert_eq!(v.resolve(dev, ".."), Ok(v.root()));
+        assert_eq!(v.resolve(v.root(), "/dev/../a/b"), Ok(ino(&v, "/a/b")));
+        assert_eq!(v.stat(ino(&v, "/dev/null")).unwrap().dev, 1);
+        assert_eq!(v.path_of(dev).unwrap(), "/dev");
+        let root = v.root();
+        assert_eq!(
+            v.rename(root, "/a/f", "/dev/f", 2),
+            Err(FsError::CrossDevice)
+        );
+        assert_eq!(
+            v.rename(root, "/dev/null", "/a/n", 2),
+            Err(FsError::CrossDevice)
+        );
+        assert_eq!(v.rmdir(root, "/dev", 2), Err(FsError::Busy));
+        assert_eq!(v.rename(root, "/dev", "/dev2", 2), Err(FsError::Busy));
+        assert_eq!(v.rename(root, "/a/b", "/dev", 2), Err(FsError::Busy));
+        assert_eq!(
+            v.mount(root, "/dev", tmpfs()).map(|_| ()),
+            Err(FsError::Busy)
+        );
+        assert_eq!(
+            v.mount(root, "/a/f", tmpfs()).map(|_| ()),
+            Err(FsError::NotDir)
+        );
+        // Renames inside one mount still work.
+        v.rename(root, "/dev/null", "/dev/nothing", 3).unwrap();
+        assert!(v.resolve(root, "/dev/nothing").is_ok());
+    }
+
+    #[test]
+    fn open_flags() {
+        let mut v = tree();
+        let root = v.root();
+        let o = |v: &mut V, p: &str, f: usize| v.open(root, p, f, 0o600, 5);
+        assert_eq!(
+            o(&mut v, "/a/new", O_RDONLY).map(|_| ()),
+            Err(FsError::NotFound)
+        );
+        let made = o(&mut v, "/a/new", O_CREAT | O_WRONLY).unwrap();
+        assert!(made.created);
+        assert_eq!(v.attr(made.loc).unwrap().perm, 0o600);
+        let again = o(&mut v, "/a/new", O_CREAT | O_RDWR).unwrap();
+        assert!(!again.created);
+        assert_eq!(again.loc, made.loc);
+        assert_eq!(
+            o(&mut v, "/a/new", O_CREAT | O_EXCL | O_RDWR).map(|_| ()),
+            Err(FsError::Exists)
+        );
+        assert_eq!(
+            o(&mut v, "/a/f", O_DIRECTORY).map(|_| ()),
+            Err(FsError::NotDir)
+        );
+        assert_eq!(o(&mut v, "/a", O_WRONLY).map(|_| ()), Err(FsError::IsDir));
+        assert_eq!(
+            o(&mut v, "/a", O_RDONLY | O_TRUNC).map(|_| ()),
+            Err(FsError::IsDir)
+        );
+        assert_eq!(o(&mut v, "/a", O_CREAT).map(|_| ()), Err(FsError::IsDir));
+        assert_eq!(
+            o(&mut v, "/", O_CREAT | O_EXCL).map(|_| ()),
+            Err(FsError::Exists)
+        );
+        assert_eq!(o(&mut v, "/a/x/", O_CREAT).map(|_| ()), Err(FsError::IsDir));
+        assert_eq!(
+            o(&mut v, "/a/f", 0o10_000_000).map(|_| ()),
+            Err(FsError::Invalid)
+        );
+        assert_eq!(
+            o(&mut v, "/a/f", O_ACCMODE).map(|_| ()),
+            Err(FsError::Invalid)
+        );
+        assert_eq!(
+            o(&mut v, "/a/d", O_CREAT | O_DIRECTORY).map(|_| ()),
+            Err(FsError::Invalid)
+        );
+        assert_eq!(
+            o(&mut v, "/nodir/x", O_CREAT).map(|_| ()),
+            Err(FsError::NotFound)
+        );
+        let dir = o(&mut v, "/a/", O_DIRECTORY | O_CLOEXEC).unwrap();
+        assert_eq!(dir.kind, Kind::Dir);
+        let dev = o(&mut v, "/dev/null", O_RDWR | O_APPEND).unwrap();
+        assert_eq!((dev.kind, dev.rdev), (Kind::CharDev, 0x103));
+        // O_TRUNC empties an existing file and stamps it.
+        let f = o(&mut v, "/a/f", O_WRONLY | O_TRUNC).unwrap();
+        let a = v.attr(f.loc).unwrap();
+        assert_eq!((a.size, a.mtime), (0, 5));
+        // Open references keep an unlinked file until closed.
+        v.unlink(root, "/a/f", 6).unwrap();
+        assert!(v.attr(f.loc).is_ok());
+        v.close(f.loc);
+        assert_eq!(v.attr(f.loc), Err(FsError::NotFound));
+    }
+
+    #[test]
+    fn stat_reports_type_and_permissions() {
+        let v = tree();
+        let s = v.stat(ino(&v, "/a/f")).unwrap();
+        assert_eq!(
+            (s.mode, s.size, s.nlink, s.blksize),
+            (S_IFREG | 0o644, 4, 1, 4096)
+        );
+        assert_eq!(v.stat(ino(&v, "/a")).unwrap().mode, S_IFDIR | 0o755);
+        let n = v.stat(ino(&v, "/dev/null")).unwrap();
+        assert_eq!((n.mode, n.rdev), (S_IFCHR | 0o666, 0x103));
+        assert_ne!(n.ino, 0);
+    }
+
+    #[test]
+    fn removal_rules_for_special_names() {
+        let mut v = tree();
+        let root = v.root();
+        assert_eq!(v.rmdir(root, "/a/b/.", 2), Err(FsError::Invalid));
+        assert_eq!(v.rmdir(root, "/a/b/..", 2), Err(FsError::NotEmpty));
+        assert_eq!(v.rmdir(root, "/", 2), Err(FsError::Busy));
+        assert_eq!(v.rmdir(root, "/a/f", 2), Err(FsError::NotDir));
+        assert_eq!(v.unlink(root, "/a", 2), Err(FsError::IsDir));
+        assert_eq!(v.unlink(root, "/", 2), Err(FsError::IsDir));
+        assert_eq!(v.unlink(root, "/a/f/", 2), Err(FsError::NotDir));
+        assert_eq!(
+            v.mkdir(root, "/", 0o755, 2).map(|_| ()),
+            Err(FsError::Exists)
+        );
+        assert_eq!(
+            v.mkdir(root, "/a/.", 0o755, 2).map(|_| ()),
+            Err(FsError::Exists)
+        );
+        assert_eq!(
+            v.mkdir(root, "/a/b", 0o755, 2).map(|_| ()),
+            Err(FsError::Exists)
+        );
+        assert_eq!(v.rename(root, "/", "/x", 2), Err(FsError::Busy));
+        assert_eq!(v.rename(root, "/a/f", "/a/b/.", 2), Err(FsError::Busy));
+        assert_eq!(v.rename(root, "/a/f/", "/a/g", 2), Err(FsError::NotDir));
+        assert_eq!(v.rename(root, "/a", "/a/b/c", 2), Err(FsError::Invalid));
+        assert!(v.mkdir(root, "/a/new/", 0o755, 2).is_ok());
+    }
+
+    #[test]
+    fn working_directory_paths() {
+        let mut v = tree();
+        let root = v.root();
+        let b = ino(&v, "/a/b");
+        assert_eq!(v.path_of(root).unwrap(), "/");
+        assert_eq!(v.path_of(b).unwrap(), "/a/b");
+        // Renaming an ancestor changes the path.
+        v.rename(root, "/a", "/z", 2).unwrap();
+        assert_eq!(v.path_of(b).unwrap(), "/z/b");
+        assert_eq!(v.resolve(b, "../f"), Ok(ino(&v, "/z/f")));
+        // A removed working directory: no path, nothing resolves from it.
+        v.rmdir(root, "/z/b", 3).unwrap();
+        assert_eq!(v.path_of(b), Err(FsError::NotFound));
+        assert_eq!(v.resolve(b, "."), Err(FsError::NotFound));
+        assert_eq!(v.resolve(b, "x"), Err(FsError::NotFound));
+        assert_eq!(
+            v.mkdir(b, "x", 0o755, 4).map(|_| ()),
+            Err(FsError::NotFound)
+        );
+        // Inode numbers are not reused, so the stale location never names a new file.
+        let c = v.mkdir(root, "/c", 0o755, 5).unwrap();
+        assert_ne!(c, b);
+    }
+
+    #[test]
+    fn statfs_counts_use() {
+        let mut v = tree();
+        let root = v.root();
+        let before = v.statfs(root).unwrap();
+        assert_eq!(before.namelen, 255);
+        let f = v.open(root, "/big", O_CREAT | O_WRONLY, 0o644, 1).unwrap();
+        v.fs_mut(0)
+            .unwrap()
+            .write(f.loc.ino, WriteAt::Offset(0), &[1; 8192], 1)
+            .unwrap();
+        let after = v.statfs(root).unwrap();
+        assert_eq!(after.ffree, before.ffree - 1);
+        assert_eq!(after.bfree, before.bfree - 2);
+        assert_eq!(v.statfs(ino(&v, "/dev")).unwrap().ffree, before.files - 2);
+    }
+}

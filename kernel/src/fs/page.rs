@@ -1,0 +1,48 @@
+//! File data pages backed by physical frames.
+//!
+//! tmpfs data does not live on the kernel heap: each page is a PMM frame (reference count
+//! 1, owned by the file, reached through the direct map) that goes back to the PMM when
+//! the file shrinks or goes. Frames come from the user-memory allocator, which refuses
+//! the kernel's reserve, so a file system filling memory gets `ENOSPC` while the kernel
+//! keeps room to run.
+
+use core::num::NonZeroU64;
+
+use wayos_kcore::fs::{Page, PAGE_SIZE};
+
+use crate::mm::physmem;
+
+/// One frame of file data. The physical address is stored with bit 0 set so that `None`
+/// costs no space in the page table (frames are page aligned, so the bit is free).
+pub struct FramePage(NonZeroU64);
+
+impl FramePage {
+    fn phys(&self) -> u64 {
+        self.0.get() & !1
+    }
+}
+
+impl Page for FramePage {
+    fn new_zeroed() -> Option<Self> {
+        let pa = physmem::alloc_zeroed()?;
+        NonZeroU64::new(pa | 1).map(FramePage)
+    }
+
+    fn bytes(&self) -> &[u8; PAGE_SIZE] {
+        // SAFETY: the frame is owned by this `FramePage` alone (allocated here, mapped
+        // nowhere else, freed only in `drop`); the direct map covers it, 4 KiB aligned.
+        // The shared borrow is tied to `&self`.
+        unsafe { &*(physmem::direct(self.phys()) as *const [u8; PAGE_SIZE]) }
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8; PAGE_SIZE] {
+        // SAFETY: as in `bytes`; `&mut self` makes this the only borrow of the frame.
+        unsafe { &mut *(physmem::direct(self.phys()) as *mut [u8; PAGE_SIZE]) }
+    }
+}
+
+impl Drop for FramePage {
+    fn drop(&mut self) {
+        physmem::release(self.phys());
+    }
+}

@@ -1,0 +1,203 @@
+//! File and directory syscalls: open, lseek, stat, fstat, getdents, mkdir, rmdir, unlink,
+//! rename, ftruncate, truncate, getcwd, chdir, utimens, dup, statfs.
+//!
+//! Paths arrive as (pointer, length) and are copied in by `read_path` (`ENAMETOOLONG`
+//! over `PATH_MAX`, `ENOENT` when empty, `EINVAL` when not UTF-8); relative ones start at
+//! the caller's working directory. Results go out through `usercopy` only, and an output
+//! buffer is checked before anything changes where that matters (`getdents` would lose
+//! entries). The rules themselves (`ENOTDIR`, `EISDIR`, `ENOTEMPTY`, `EXDEV`, ...) are
+//! `wayos_kcore::fs`, tested on the host; see `docs/fs.md`.
+
+use alloc::vec::Vec;
+
+use wayos_abi::fcntl::O_CLOEXEC;
+use wayos_abi::fs::{S_IPERM, UTIME_NOW, UTIME_OMIT};
+use wayos_kcore::fs::tmpfs::Kind;
+use wayos_kcore::fs::{stat_bytes, statfs_bytes, FsError};
+
+use super::read_path;
+use crate::error::{Errno, KResult};
+use crate::file::{fd_errno, FileRef, MAX_FDS};
+use crate::task;
+use crate::usercopy::{check_range, copy_to_user, read_u64_pair};
+
+/// Most bytes one `getdents` call fills (bounds the kernel buffer).
+const GETDENTS_MAX: usize = 16 * 1024;
+
+fn file(fd: usize) -> KResult<FileRef> {
+    let p = task::current_process().ok_or(Errno::ESRCH)?;
+    let f = p.fds.lock().get(fd).map_err(fd_errno)?.clone();
+    Ok(f)
+}
+
+/// Puts `file` at the lowest free descriptor.
+fn install(file: FileRef, cloexec: bool) -> KResult<usize> {
+    let p = task::current_process().ok_or(Errno::ESRCH)?;
+    let mut fds = p.fds.lock();
+    if fds.open_count() >= MAX_FDS {
+        drop(fds);
+        // Outside the lock: closing a file takes the VFS lock.
+        drop(file);
+        return Err(Errno::EMFILE);
+    }
+    fds.insert_from(0, file, cloexec).map_err(fd_errno)
+}
+
+pub fn sys_open(path: usize, len: usize, flags: usize, mode: usize) -> KResult<usize> {
+    let path = read_path(path, len)?;
+    let file = crate::fs::open(&path, flags, mode as u32 & S_IPERM)?;
+    install(file, flags & O_CLOEXEC != 0)
+}
+
+pub fn sys_lseek(fd: usize, offset: usize, whence: usize) -> KResult<usize> {
+    file(fd)?.seek(offset as i64, whence).map(|p| p as usize)
+}
+
+pub fn sys_stat(path: usize, len: usize, buf: usize) -> KResult<usize> {
+    let path = read_path(path, len)?;
+    let st = crate::fs::with(|v, cwd, _| v.resolve(cwd, &path).and_then(|l| v.stat(l)))?;
+    copy_to_user(buf, &stat_bytes(&st))?;
+    Ok(0)
+}
+
+pub fn sys_fstat(fd: usize, buf: usize) -> KResult<usize> {
+    let st = file(fd)?.stat()?;
+    copy_to_user(buf, &stat_bytes(&st))?;
+    Ok(0)
+}
+
+pub fn sys_statfs(path: usize, len: usize, buf: usize) -> KResult<usize> {
+    let path = read_path(path, len)?;
+    let st = crate::fs::with(|v, cwd, _| v.resolve(cwd, &path).and_then(|l| v.statfs(l)))?;
+    copy_to_user(buf, &statfs_bytes(&st))?;
+    Ok(0)
+}
+
+pub fn sys_getdents(fd: usize, buf: usize, len: usize) -> KResult<usize> {
+    let f = file(fd)?;
+    check_range(buf, len)?;
+    let n = len.min(GETDENTS_MAX);
+    let mut kbuf = Vec::new();
+    kbuf.try_reserve_exact(n).map_err(|_| Errno::ENOMEM)?;
+    kbuf.resize(n, 0u8);
+    // Make sure the records can be delivered before the directory offset moves past them.
+    copy_to_user(buf, &kbuf)?;
+    let got = f.getdents(&mut kbuf)?;
+    copy_to_user(buf, &kbuf[..got])?;
+    Ok(got)
+}
+
+pub fn sys_mkdir(path: usize, len: usize, mode: usize) -> KResult<usize> {
+    let path = read_path(path, len)?;
+    let perm = mode as u32 & S_IPERM;
+    crate::fs::with(|v, cwd, now| v.mkdir(cwd, &path, perm, now))?;
+    Ok(0)
+}
+
+pub fn sys_rmdir(path: usize, len: usize) -> KResult<usize> {
+    let path = read_path(path, len)?;
+    crate::fs::with(|v, cwd, now| v.rmdir(cwd, &path, now))?;
+    Ok(0)
+}
+
+pub fn sys_unlink(path: usize, len: usize) -> KResult<usize> {
+    let path = read_path(path, len)?;
+    crate::fs::with(|v, cwd, now| v.unlink(cwd, &path, now))?;
+    Ok(0)
+}
+
+pub fn sys_rename(old: usize, old_len: usize, new: usize, new_len: usize) -> KResult<usize> {
+    let old = read_path(old, old_len)?;
+    let new = read_path(new, new_len)?;
+    crate::fs::with(|v, cwd, now| v.rename(cwd, &old, &new, now))?;
+    Ok(0)
+}
+
+/// A length argument: negative (as `off_t`) is `EINVAL`.
+fn length(len: usize) -> KResult<u64> {
+    if (len as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(len as u64)
+}
+
+pub fn sys_ftruncate(fd: usize, len: usize) -> KResult<usize> {
+    let len = length(len)?;
+    file(fd)?.truncate(len)?;
+    Ok(0)
+}
+
+pub fn sys_truncate(path: usize, path_len: usize, len: usize) -> KResult<usize> {
+    let path = read_path(path, path_len)?;
+    let len = length(len)?;
+    crate::fs::with(|v, cwd, now| {
+        let loc = v.resolve(cwd, &path)?;
+        match v.attr(loc)?.kind {
+            Kind::File => v.fs_mut(loc.mount)?.truncate(loc.ino, len, now),
+            Kind::Dir => Err(FsError::IsDir),
+            Kind::CharDev => Err(FsError::Invalid),
+        }
+    })?;
+    Ok(0)
+}
+
+/// `getcwd(buf, len)`: the path's length in bytes (no NUL); `ERANGE` if it does not fit,
+/// `ENOENT` if the directory was removed.
+pub fn sys_getcwd(buf: usize, len: usize) -> KResult<usize> {
+    let path = crate::fs::with(|v, cwd, _| v.path_of(cwd))?;
+    if path.len() > len {
+        return Err(Errno::ERANGE);
+    }
+    copy_to_user(buf, path.as_bytes())?;
+    Ok(path.len())
+}
+
+pub fn sys_chdir(path: usize, len: usize) -> KResult<usize> {
+    let path = read_path(path, len)?;
+    let p = task::current_process().ok_or(Errno::ESRCH)?;
+    let loc = crate::fs::with(|v, cwd, _| {
+        let loc = v.resolve(cwd, &path)?;
+        match v.attr(loc)?.kind {
+            Kind::Dir => Ok(loc),
+            _ => Err(FsError::NotDir),
+        }
+    })?;
+    *p.cwd.lock() = loc;
+    Ok(0)
+}
+
+/// One `utimens` time: `None` to leave alone, else nanoseconds.
+fn utime(sec: u64, nsec: u64, now: u64) -> KResult<Option<u64>> {
+    match nsec as i64 {
+        UTIME_NOW => Ok(Some(now)),
+        UTIME_OMIT => Ok(None),
+        n if (0..1_000_000_000).contains(&n) && (sec as i64) >= 0 => {
+            Ok(Some(sec.saturating_mul(1_000_000_000).saturating_add(nsec)))
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub fn sys_utimens(path: usize, len: usize, times: usize) -> KResult<usize> {
+    let path = read_path(path, len)?;
+    let now = crate::time::realtime_ns();
+    let (atime, mtime) = if times == 0 {
+        (Some(now), Some(now))
+    } else {
+        let (asec, ansec) = read_u64_pair(times)?;
+        let (msec, mnsec) = read_u64_pair(times.checked_add(16).ok_or(Errno::EFAULT)?)?;
+        (utime(asec, ansec, now)?, utime(msec, mnsec, now)?)
+    };
+    crate::fs::with(|v, cwd, _| {
+        let loc = v.resolve(cwd, &path)?;
+        v.fs_mut(loc.mount)?.set_times(loc.ino, atime, mtime, now)
+    })?;
+    Ok(0)
+}
+
+/// `dup(fd)`: the lowest free descriptor, sharing `fd`'s open file (and its position);
+/// close-on-exec clear.
+pub fn sys_dup(fd: usize) -> KResult<usize> {
+    let f = file(fd)?;
+    install(f, false)
+}
