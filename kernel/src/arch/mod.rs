@@ -66,9 +66,8 @@ use self::x86_64 as imp;
 
 pub use imp::{
     activate_page_table, breakpoint, cpu_id, current_root, disable_interrupts, enable_interrupts,
-    enter_signal_handler, enter_user, flush_tlb_all, flush_tlb_page, frame_pointer, halt_forever, init_late,
-    interrupts_enabled, kernel_root, power_off, resume_signal_frame, serial_read, serial_write,
-    set_kernel_stack,
-    switch, uptime_ns, user_copy, wait_for_interrupt, Context, FpuState, PteFormat, TrapFrame,
-    NAME,
+    enter_signal_handler, enter_user, flush_tlb_all, flush_tlb_page, frame_pointer, halt_forever,
+    init_late, interrupts_enabled, kernel_root, power_off, resume_signal_frame, serial_read,
+    serial_write, set_kernel_stack, switch, uptime_ns, user_copy, wait_for_interrupt, Context,
+    FpuState, PteFormat, TrapFrame, NAME,
 };

@@ -70,14 +70,13 @@ pub fn port_fd(port: crate::ipc::Port) -> Result<usize, Errno> {
 /// `execve` and are not passed to `spawn`ed programs.
 pub fn pipe(cloexec: bool) -> Result<(usize, usize), Errno> {
     let mut fds = [0u32; 2];
-    let flags = if cloexec { wayos_abi::fcntl::O_CLOEXEC } else { 0 };
+    let flags = if cloexec {
+        wayos_abi::fcntl::O_CLOEXEC
+    } else {
+        0
+    };
     // SAFETY: the kernel writes two u32s into `fds`, which we own for the call.
-    unsafe {
-        crate::sys::call(
-            sys::PIPE,
-            [fds.as_mut_ptr() as usize, flags, 0, 0, 0, 0],
-        )
-    }?;
+    unsafe { crate::sys::call(sys::PIPE, [fds.as_mut_ptr() as usize, flags, 0, 0, 0, 0]) }?;
     Ok((fds[0] as usize, fds[1] as usize))
 }
 
