@@ -49,6 +49,7 @@ pub extern "Rust" fn kernel_main(info: BootInfo) -> ! {
     klog::set_level_from_cmdline(info.cmdline());
     mm::init(info);
     boot::log_summary(info);
+    time::init();
     symbols::load(info.initramfs);
     fs::init(info.initramfs);
     mm::space::init();

@@ -31,6 +31,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("backtrace_walks_callers", backtrace_walks_callers),
     ("breakpoint_trap_returns", breakpoint_trap_returns),
     ("clock_is_monotonic", clock_is_monotonic),
+    ("rtc_agrees_with_host", rtc_agrees_with_host),
     ("cmdline_has_test_flag", cmdline_has_test_flag),
     ("pmm_alloc_free_roundtrip", pmm_alloc_free_roundtrip),
     ("pmm_exhaustion_is_an_error", pmm_exhaustion_is_an_error),
@@ -231,6 +232,35 @@ fn clock_is_monotonic(_: &BootInfo) -> Result<(), &'static str> {
     } else {
         Err("uptime did not advance")
     }
+}
+
+/// The RTC answered at boot, agrees with the host's clock (`wayos.hosttime`, which xtask
+/// passes; QEMU's RTC starts at the host's UTC time) to within a day, and `realtime_ns`
+/// agrees with the RTC read now to within two seconds (the RTC counts whole seconds).
+fn rtc_agrees_with_host(info: &BootInfo) -> Result<(), &'static str> {
+    const DAY: u64 = 86_400;
+    let host: u64 = cmdline::get(info.cmdline(), wayos_abi::harness::HOSTTIME_KEY)
+        .ok_or("wayos.hosttime missing from the command line")?
+        .parse()
+        .map_err(|_| "wayos.hosttime is not a number of seconds")?;
+    if !crate::time::from_rtc() {
+        return Err("no RTC answered at boot");
+    }
+    let rtc = arch::rtc_epoch_seconds().ok_or("the RTC stopped answering")?;
+    let real = crate::time::realtime_ns() / 1_000_000_000;
+    println!(
+        "  ..   rtc {} UTC, host {} s, rtc - host {} s",
+        wayos_kcore::date::DateTime::from_epoch_seconds(rtc),
+        host,
+        rtc as i64 - host as i64
+    );
+    if rtc.abs_diff(host) >= DAY {
+        return Err("RTC and host clock differ by a day or more");
+    }
+    if real.abs_diff(rtc) > 2 {
+        return Err("realtime_ns disagrees with the RTC");
+    }
+    Ok(())
 }
 
 fn cmdline_has_test_flag(info: &BootInfo) -> Result<(), &'static str> {

@@ -11,7 +11,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use wayos_abi::harness::{CRASH_KEY, ECHO_WORD, TEST_FLAG, TYPE_WORD};
+use wayos_abi::harness::{CRASH_KEY, ECHO_WORD, HOSTTIME_KEY, TEST_FLAG, TYPE_WORD};
 
 use crate::artifacts::{self, Built};
 use crate::prereq::{self, Need};
@@ -210,7 +210,11 @@ fn boot_suites(built: &Built, o: &TestOptions) -> Result<Tally> {
         "==> running {suite} (QEMU {} CPUs, {} memory)",
         o.smp, o.memory
     );
-    let cmdline = format!("{TEST_FLAG} {CRASH_KEY}=fault");
+    // The host's clock, for the kernel's check of the RTC (QEMU starts it at host UTC).
+    let host_secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let cmdline = format!("{TEST_FLAG} {CRASH_KEY}=fault {HOSTTIME_KEY}={host_secs}");
     let (path, is_iso) = qemu::prepare_medium(built, &cmdline, "test")?;
     // The test boot enters aarch64 at EL2 so the kernel's drop to EL1 runs every time;
     // `run` covers the plain EL1 entry.

@@ -29,6 +29,9 @@ pub mod harness {
     /// Kernel command-line key that kills the kernel on purpose after the suites
     /// (`fault` or `panic`), so the harness can check the fatal-error reports.
     pub const CRASH_KEY: &str = "wayos.crash";
+    /// Kernel command-line key carrying the host's clock at boot, in seconds since the Unix
+    /// epoch (`wayos.hosttime=<secs>`): the boot test checks the guest's RTC against it.
+    pub const HOSTTIME_KEY: &str = "wayos.hosttime";
     /// An interactive suite asks the harness to type on the serial console by printing
     /// `<suite>: type <hex bytes>` (optionally followed by ` echo <hex bytes>`: what the
     /// console must show in answer, which the harness checks).
@@ -724,6 +727,9 @@ impl ProcInfo {
 
 /// Clocks for `clock_gettime`.
 pub mod clock {
+    /// Wall-clock time: nanoseconds since 1970-01-01 00:00:00 UTC, from the real-time
+    /// clock read at boot plus the time since (time since boot if no RTC answered).
+    pub const REALTIME: usize = 0;
     /// Time since boot, never going backwards.
     pub const MONOTONIC: usize = 1;
 }

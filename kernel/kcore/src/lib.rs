@@ -16,6 +16,7 @@ pub mod boot_info;
 pub mod buddy;
 pub mod cmdline;
 pub mod cpio;
+pub mod date;
 pub mod elf;
 #[cfg(feature = "alloc")]
 pub mod fdtable;

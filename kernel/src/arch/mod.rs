@@ -11,6 +11,10 @@
 //!   timer tick).
 //! - `cpu_id()`: the current CPU's index.
 //! - `uptime_ns()`: monotonic nanoseconds since boot.
+//! - `rtc_epoch_seconds() -> Option<u64>`: the real-time clock now, in seconds since
+//!   1970-01-01 UTC (x86_64: CMOS; aarch64: PL031), `None` (logged) when there is none or
+//!   it reads garbage. Callable once `mm::init` has run (it may map MMIO); `time` reads it
+//!   at boot.
 //! - `frame_pointer()`: the caller's frame pointer, for backtraces.
 //! - `breakpoint()`: raise a software breakpoint trap that the trap handler returns from.
 //! - `halt_forever()`: stop this CPU with interrupts off.
@@ -64,6 +68,7 @@ use self::aarch64 as imp;
 #[cfg(target_arch = "x86_64")]
 use self::x86_64 as imp;
 
+pub use imp::rtc_epoch_seconds;
 pub use imp::{
     activate_page_table, breakpoint, cpu_id, current_root, disable_interrupts, enable_interrupts,
     enter_signal_handler, enter_user, flush_tlb_all, flush_tlb_page, frame_pointer, halt_forever,

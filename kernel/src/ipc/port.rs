@@ -305,8 +305,9 @@ impl Port {
     ) -> Result<(), RecvError> {
         let me = NonNull::from(&w.rec);
         let mut popped = false;
-        // What a popped message replaced in the buffer: dropped at the end, unlocked.
-        let mut stale = None;
+        // What a popped message replaced in the buffer: dropped (in place) on return,
+        // with no lock held.
+        let mut _stale = None;
         let r = loop {
             let were_enabled = arch::interrupts_enabled();
             arch::disable_interrupts();
@@ -324,7 +325,7 @@ impl Port {
                 if let Some(km) = st.queue.pop() {
                     // SAFETY: the record is unlisted, so its buffer is ours alone. What
                     // it held (no objects: see `RecvWaiter::new`) is dropped below.
-                    stale = Some(core::mem::replace(unsafe { inner.buf.as_mut() }, km));
+                    _stale = Some(core::mem::replace(unsafe { inner.buf.as_mut() }, km));
                     popped = true;
                     inner.filled = true;
                     Some(Ok(()))
@@ -366,7 +367,6 @@ impl Port {
             // A queued message left: room for a blocked sender.
             self.send_wq.wake_all();
         }
-        drop(stale);
         r
     }
 

@@ -267,7 +267,14 @@ pub fn sys_port_recv(h: usize, ptr: usize, timeout_ns: u64) -> KResult<usize> {
     own.finish();
     // SAFETY: our own reply port, finished: no reply can be written into it.
     let mut w = RecvWaiter::new(unsafe { own.buffer() });
-    let r = receive(&p, &port, &mut w, ptr, Deadline::from_timeout(timeout_ns), None);
+    let r = receive(
+        &p,
+        &port,
+        &mut w,
+        ptr,
+        Deadline::from_timeout(timeout_ns),
+        None,
+    );
     drop(w);
     put_reply_port(&p, own);
     r.map(|()| 0)
@@ -399,8 +406,6 @@ fn reply_recv(
     let deadline = Deadline::from_timeout(timeout_ns);
     let msg = &buf.msg;
     let moves = carried(msg);
-    // A discarded reply's handles, closed outside the lock.
-    let mut lost: Option<Objects> = None;
     let (port, reply_right, result) = {
         let mut table = p.handles.lock();
         let rp = reply_in(&table, rh)?;
@@ -413,20 +418,23 @@ fn reply_recv(
         if table.room() + 1 + moves < DELIVERY_ROOM {
             return Err(Errno::ENOMEM);
         }
-        let result = if moves == 0 {
-            rp.deliver(|km| km.fill(msg, None))
+        // `_lost`: the reply's handles, left here if the caller is gone. They are dropped
+        // (closed) at the end of this block, after the lock is released.
+        let (result, _lost) = if moves == 0 {
+            (rp.deliver(|km| km.fill(msg, None)), None)
         } else {
             let rp = rp.clone();
-            lost = Some(take_transfer(&mut table, msg));
-            rp.deliver(|km| {
+            let mut objs: Option<Objects> = Some(take_transfer(&mut table, msg));
+            let result = rp.deliver(|km| {
                 km.fill(msg, None);
-                km.objs = lost.take();
-            })
+                km.objs = objs.take();
+            });
+            (result, objs)
         };
-        (port, table.remove(rh), result)
+        let done = (port, table.remove(rh), result);
+        drop(table);
+        done
     };
-    // A discarded reply's handles close here, outside the lock.
-    drop(lost);
     drop(reply_right);
     let (caller, status) = match result {
         Ok(caller) => (caller, 0),

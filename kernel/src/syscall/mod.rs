@@ -224,10 +224,11 @@ fn sys_nanosleep(req: usize, rem: usize) -> KResult<usize> {
 }
 
 fn sys_clock_gettime(clock_id: usize, ts: usize) -> KResult<usize> {
-    if clock_id != clock::MONOTONIC {
-        return Err(Errno::EINVAL);
-    }
-    let ns = arch::uptime_ns();
+    let ns = match clock_id {
+        clock::MONOTONIC => arch::uptime_ns(),
+        clock::REALTIME => crate::time::realtime_ns(),
+        _ => return Err(Errno::EINVAL),
+    };
     write_u64_pair(ts, ns / 1_000_000_000, ns % 1_000_000_000)?;
     Ok(0)
 }

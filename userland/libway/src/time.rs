@@ -27,6 +27,15 @@ pub fn monotonic_ns() -> Result<u64, Errno> {
         .saturating_add(ts.nsec as u64))
 }
 
+/// Nanoseconds on the real-time clock: since 1970-01-01 00:00:00 UTC (time since boot when
+/// the kernel found no RTC).
+pub fn realtime_ns() -> Result<u64, Errno> {
+    let ts = clock_gettime(clock::REALTIME)?;
+    Ok((ts.sec as u64)
+        .saturating_mul(NS_PER_SEC)
+        .saturating_add(ts.nsec as u64))
+}
+
 /// `nanosleep(req, NULL)`.
 pub fn nanosleep(req: &Timespec) -> Result<(), Errno> {
     // SAFETY: the kernel only reads `req`; the remainder pointer is null.

@@ -1,6 +1,6 @@
 //! The device tree the loader passed in x0, turned into the arch-neutral `BootInfo` and the
 //! aarch64-private [`Platform`] (the devices later work needs: UART, GIC, timer interrupts,
-//! PSCI, PCI ECAM).
+//! PSCI, PCI ECAM, the PL031 real-time clock).
 //!
 //! Parsing uses the `fdt` crate on the DTB read through the direct map. Memory nodes become
 //! usable regions; the kernel image, the DTB, the initrd, `/memreserve/` entries and
@@ -85,6 +85,8 @@ pub struct Platform {
     pub timer: Option<TimerIrqs>,
     pub psci: Option<Psci>,
     pub pci: Option<PciEcam>,
+    /// The PL031 real-time clock's registers.
+    pub rtc: Option<PhysRange>,
 }
 
 static PLATFORM: Once<Platform> = Once::new();
@@ -361,6 +363,7 @@ fn platform_devices(fdt: &Fdt<'_>) -> Platform {
         timer: timer_irqs(fdt),
         psci: psci(fdt),
         pci: pci(fdt),
+        rtc: find_enabled(fdt, &["arm,pl031"]).and_then(first_reg),
     }
 }
 
@@ -522,5 +525,9 @@ pub fn log_platform(p: &Platform) {
             pci.bus_end
         ),
         None => log::info!("platform: no PCI host bridge"),
+    }
+    match p.rtc {
+        Some(rtc) => log::info!("platform: PL031 RTC at {:#x}", rtc.base),
+        None => log::warn!("platform: no PL031 RTC in the device tree"),
     }
 }

@@ -6,7 +6,8 @@
 //! description), `mmu` (page-table roots, TLB maintenance, the boot tables' layout), `trap`
 //! (EL1 vector table, trap entry/exit, exception dispatch, SVC), `context` (thread switch,
 //! FP state), `uaccess` (fault-tolerant user copies), `gic` (interrupt controller and
-//! tick), `timer` (generic timer clock and tick), `power` (PSCI), `serial` (PL011).
+//! tick), `timer` (generic timer clock and tick), `power` (PSCI), `serial` (PL011), `rtc`
+//! (PL031 real-time clock).
 //!
 //! Nothing here is visible to generic code except the names `arch/mod.rs` re-exports.
 
@@ -16,6 +17,7 @@ mod dtb;
 mod gic;
 mod mmu;
 mod power;
+mod rtc;
 mod serial;
 mod timer;
 mod trap;
@@ -28,6 +30,7 @@ pub use mmu::kernel_root;
 pub use mmu::{activate as activate_page_table, current_root, flush_all as flush_tlb_all};
 pub use mmu::{flush_page as flush_tlb_page, PteFormat};
 pub use power::{halt_forever, power_off};
+pub use rtc::rtc_epoch_seconds;
 pub use serial::{serial_read, serial_write};
 pub use timer::uptime_ns;
 pub use trap::{

@@ -1,10 +1,11 @@
 //! ACPI tables through the `acpi` crate, read via the direct map.
 //!
-//! For now only the MADT's processor count is used; a malformed table is logged and the
-//! kernel carries on with one CPU.
+//! Used: the MADT's processor count (a malformed table is logged and the kernel carries on
+//! with one CPU) and the FADT's CMOS clock fields for `rtc`.
 
 use core::ptr::NonNull;
 
+use acpi::fadt::Fadt;
 use acpi::madt::{Madt, MadtEntry};
 use acpi::{AcpiHandler, AcpiTables, PhysicalMapping};
 
@@ -54,4 +55,40 @@ pub fn count_cpus(rsdp_phys: u64, hhdm: u64) -> usize {
         })
         .count();
     count.max(1)
+}
+
+/// What the FADT says about the CMOS real-time clock.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CmosRtcInfo {
+    /// CMOS RAM index of the century register (FADT `CENTURY`; 0 there means none).
+    pub century_register: Option<u8>,
+    /// IAPC_BOOT_ARCH "CMOS RTC not present": the clock is not at ports 0x70/0x71.
+    pub not_present: bool,
+}
+
+/// The FADT's CMOS clock fields; `None` (logged) if the tables or the FADT are unreadable.
+pub fn cmos_rtc_info(rsdp_phys: u64, hhdm: u64) -> Option<CmosRtcInfo> {
+    // SAFETY: `rsdp_phys` is the RSDP address the loader found in the firmware tables.
+    let tables =
+        match unsafe { AcpiTables::from_rsdp(DirectMap { offset: hhdm }, rsdp_phys as usize) } {
+            Ok(t) => t,
+            Err(e) => {
+                log::warn!("acpi: cannot read tables ({e:?}) for the RTC's century register");
+                return None;
+            }
+        };
+    let fadt = match tables.find_table::<Fadt>() {
+        Ok(f) => f,
+        Err(e) => {
+            log::warn!("acpi: no FADT ({e:?}); RTC century assumed 20xx");
+            return None;
+        }
+    };
+    // Copies out of the packed table (no references into it).
+    let century = fadt.century;
+    let boot_arch = fadt.iapc_boot_arch;
+    Some(CmosRtcInfo {
+        century_register: (century != 0).then_some(century),
+        not_present: boot_arch.use_time_and_alarm_namespace_for_rtc(),
+    })
 }

@@ -3,8 +3,8 @@
 //! Split by job: `boot` (Limine hand-off and entry), `serial` (COM1), `gdt` (segments, TSS,
 //! per-CPU block), `trap` (IDT, trap entry/exit, exception dispatch), `syscall` (SYSCALL
 //! entry), `context` (thread switch), `cpu` (features, FP state), `lapic` (timer), `mmu`
-//! (CR3, TLB), `uaccess` (fault-tolerant user copies), `tsc` (clock), `acpi` (firmware
-//! tables), `power` (QEMU exit), `port` (raw port I/O).
+//! (CR3, TLB), `uaccess` (fault-tolerant user copies), `tsc` (clock), `rtc` (CMOS
+//! real-time clock), `acpi` (firmware tables), `power` (QEMU exit), `port` (raw port I/O).
 
 mod acpi;
 mod boot;
@@ -15,6 +15,7 @@ mod lapic;
 mod mmu;
 mod port;
 mod power;
+mod rtc;
 mod serial;
 mod syscall;
 mod trap;
@@ -29,6 +30,7 @@ pub use mmu::{
 };
 pub use mmu::{flush_page as flush_tlb_page, PteFormat};
 pub use power::{halt_forever, power_off};
+pub use rtc::rtc_epoch_seconds;
 pub use serial::{serial_read, serial_write};
 pub use trap::{enter_signal_handler, enter_user, resume_signal_frame, TrapFrame};
 pub use tsc::uptime_ns;

@@ -571,7 +571,13 @@ fn check_time(s: &mut Suite, m: &Scratch) {
     };
     s.check("nanosleep_misaligned_req_ok", r);
 
-    for id in [9999, usize::MAX, (1 << 63) | clock::MONOTONIC] {
+    for id in [
+        9999,
+        2,
+        usize::MAX,
+        (1 << 63) | clock::MONOTONIC,
+        (1 << 63) | clock::REALTIME,
+    ] {
         let r = raw(sys::CLOCK_GETTIME, [id, m.rw, 0, 0, 0, 0]);
         s.check(
             &format!("clock_gettime_clock_{id:#x}"),
@@ -581,6 +587,11 @@ fn check_time(s: &mut Suite, m: &Scratch) {
     for (name, ptr) in m.bad_ptrs().into_iter().chain(m.readonly_ptrs()) {
         let r = raw(sys::CLOCK_GETTIME, [clock::MONOTONIC, ptr, 0, 0, 0, 0]);
         s.check(&format!("clock_gettime_ts_{name}"), expect_err(r, EFAULT));
+        let r = raw(sys::CLOCK_GETTIME, [clock::REALTIME, ptr, 0, 0, 0, 0]);
+        s.check(
+            &format!("clock_gettime_realtime_ts_{name}"),
+            expect_err(r, EFAULT),
+        );
     }
     put_timespec(m.rw + 5, Timespec { sec: -1, nsec: -1 });
     let r = match raw(sys::CLOCK_GETTIME, [clock::MONOTONIC, m.rw + 5, 0, 0, 0, 0]) {
@@ -596,6 +607,22 @@ fn check_time(s: &mut Suite, m: &Scratch) {
         other => Err(format!("got {other:?}, expected 0")),
     };
     s.check("clock_gettime_misaligned_ts_ok", r);
+    // REALTIME is the boot epoch plus the uptime, so never behind MONOTONIC read before it.
+    let r = match (
+        libway::time::monotonic_ns(),
+        libway::time::clock_gettime(clock::REALTIME),
+    ) {
+        (Ok(mono), Ok(ts)) if (0..1_000_000_000).contains(&ts.nsec) && ts.sec >= 0 => {
+            let real = ts.sec as u64 * 1_000_000_000 + ts.nsec as u64;
+            if real >= mono {
+                Ok(())
+            } else {
+                Err(format!("realtime {real} ns is behind monotonic {mono} ns"))
+            }
+        }
+        other => Err(format!("got {other:?}")),
+    };
+    s.check("clock_gettime_realtime_ok", r);
 }
 
 /// Page grants: `mem_grant` (address ranges, rights, what kind of memory) and `mem_map`
