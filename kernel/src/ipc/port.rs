@@ -68,10 +68,9 @@ fn words_mut(m: &mut Message) -> &mut [u64; WORDS] {
 /// is not turned into a `memcpy` call, which for a few words costs several times the
 /// copy — on aarch64 (strict alignment) even for a fixed size.
 #[inline(always)]
-fn store(word: *mut u64, value: u64) {
-    // SAFETY: every caller passes a pointer to a word of a `Message` it may write
-    // (aligned, in bounds, not aliased).
-    unsafe { word.write_volatile(value) };
+fn store(word: &mut u64, value: u64) {
+    // SAFETY: a `&mut u64` is valid, aligned and exclusive for the write.
+    unsafe { core::ptr::write_volatile(word, value) };
 }
 
 /// Copies `src`'s header and its first `len` data bytes into `dst` (whose other data
@@ -495,14 +494,12 @@ impl ReplyPort {
 
     /// The owner's message buffer.
     ///
-    /// # Safety
-    /// The caller is the port's owner, the port is not `DONE` (call [`ReplyPort::finish`]
-    /// after taking a reply), and no reply can be written meanwhile: the port is not
-    /// waiting, or no reply right to it is out yet. The reference must not outlive that,
-    /// nor overlap another one from here.
-    pub unsafe fn buffer(&self) -> &mut KMessage {
-        // SAFETY: per the contract, nothing else reads or writes the buffer meanwhile.
-        unsafe { &mut *self.buf.get() }
+    /// The owner (only) may dereference it while the port is not `DONE` (call
+    /// [`ReplyPort::finish`] after taking a reply) and no reply can be written meanwhile:
+    /// the port is not waiting, or no reply right to it is out yet. The reference must
+    /// not outlive that, nor overlap another one made from here.
+    pub fn buffer(&self) -> *mut KMessage {
+        self.buf.get()
     }
 
     /// True while a reply can still be delivered.

@@ -265,8 +265,9 @@ pub fn sys_port_recv(h: usize, ptr: usize, timeout_ns: u64) -> KResult<usize> {
     };
     let own = take_reply_port(&p, false);
     own.finish();
-    // SAFETY: our own reply port, finished: no reply can be written into it.
-    let mut w = RecvWaiter::new(unsafe { own.buffer() });
+    // SAFETY: `own` is this process's reply port, out of its cache for this syscall, and
+    // finished, so no reply can be written into it; the waiter holds the only reference.
+    let mut w = RecvWaiter::new(unsafe { &mut *own.buffer() });
     let r = receive(
         &p,
         &port,
@@ -297,8 +298,9 @@ pub fn sys_port_call(h: usize, ptr: usize, timeout_ns: u64) -> KResult<usize> {
 /// then the reply.
 fn call(p: &Process, rp: &Arc<ReplyPort>, h: usize, ptr: usize, timeout_ns: u64) -> KResult<()> {
     rp.reset();
-    // SAFETY: our own reply port, and no reply right to it is out yet.
-    let req = unsafe { &mut rp.buffer().msg };
+    // SAFETY: `rp` is this process's reply port, out of its cache for this syscall, with
+    // no reply right out yet (see `take_reply_port`); `req` is not used once one is.
+    let req = unsafe { &mut (*rp.buffer()).msg };
     read_message(ptr, req, true)?;
     let port = port_of(p, h, RIGHT_SEND)?;
     let deadline = Deadline::from_timeout(timeout_ns);
@@ -316,8 +318,8 @@ fn call(p: &Process, rp: &Arc<ReplyPort>, h: usize, ptr: usize, timeout_ns: u64)
         Err(ReplyState::Closed) => return Err(Errno::EPIPE),
         Err(ReplyState::Waiting) => return Err(Errno::ETIMEDOUT),
     }
-    // SAFETY: our own reply port, finished: nothing else writes the buffer now.
-    let reply = unsafe { rp.buffer() };
+    // SAFETY: our reply port, finished: nothing else reads or writes the buffer now.
+    let reply = unsafe { &mut *rp.buffer() };
     if let Some(mut objs) = reply.objs.take() {
         let mut table = p.handles.lock();
         if table.room() < objs.iter().filter(|o| o.is_some()).count() {
@@ -399,8 +401,9 @@ fn reply_recv(
     ptr: usize,
     timeout_ns: u64,
 ) -> KResult<usize> {
-    // SAFETY: our own reply port, finished: no reply can be written into it.
-    let buf = unsafe { own.buffer() };
+    // SAFETY: `own` is this process's reply port, out of its cache for this syscall, and
+    // finished, so no reply can be written into it; `buf` is the only reference.
+    let buf = unsafe { &mut *own.buffer() };
     read_message(ptr, &mut buf.msg, true)?;
     let rh = handle_arg(rh)?;
     let deadline = Deadline::from_timeout(timeout_ns);

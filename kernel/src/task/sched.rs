@@ -131,6 +131,7 @@ impl Drop for RqGuard {
         }
     }
 }
+
 /// The running thread: the thread `RunQueue::current` holds, readable without the lock.
 /// Changed only together with `current`, under the run-queue lock.
 static CURRENT: AtomicPtr<Thread> = AtomicPtr::new(core::ptr::null_mut());

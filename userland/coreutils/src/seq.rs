@@ -230,7 +230,7 @@ mod tests {
         assert_eq!(seq(&[big, big, big], false), [big]);
         // Too many digits once scaled to a common precision.
         assert_eq!(
-            Plan::new(&[big, "0.000000000000000000000000000001", "1"], false),
+            Plan::new(&[big, ".000000000000000000000000000001", "1"], false),
             Err(PlanError::Invalid(0))
         );
     }

@@ -153,6 +153,7 @@ fn main(args: Args) -> i32 {
     }
 
     ipc_roundtrip();
+    ipc_roundtrip_pipe();
 
     println!("bench: done");
     0
@@ -305,4 +306,50 @@ fn ipc_roundtrip() {
         println!("bench: ipc_roundtrip: a call failed");
     }
     let _ = process::waitpid(server as isize, 0);
+}
+
+/// `ipc_roundtrip_pipe`: one byte to a child through one pipe and back through another,
+/// as `../shared/bench/linux/lbench.c` measures it.
+fn ipc_roundtrip_pipe() {
+    use libway::io;
+    const R: u64 = 5000;
+    let (Ok((a_r, a_w)), Ok((b_r, b_w))) = (io::pipe(false), io::pipe(false)) else {
+        println!("bench: pipe failed");
+        return;
+    };
+    let child = match process::fork() {
+        Ok(0) => {
+            let mut c = [0u8; 1];
+            for _ in 0..R {
+                if io::read(a_r, &mut c) != Ok(1) || io::write(b_w, &c) != Ok(1) {
+                    process::exit(1);
+                }
+            }
+            process::exit(0);
+        }
+        Ok(pid) => pid,
+        Err(e) => {
+            println!("bench: fork failed: {e}");
+            return;
+        }
+    };
+    let mut c = [0u8; 1];
+    let t0 = now();
+    let mut ok = true;
+    for _ in 0..R {
+        if io::write(a_w, &c) != Ok(1) || io::read(b_r, &mut c) != Ok(1) {
+            ok = false;
+            break;
+        }
+    }
+    let ticks = now() - t0;
+    for fd in [a_r, a_w, b_r, b_w] {
+        let _ = io::close(fd);
+    }
+    let _ = process::waitpid(child as isize, 0);
+    if ok {
+        report("ipc_roundtrip_pipe", ticks, R, "instructions/op");
+    } else {
+        println!("bench: ipc_roundtrip_pipe: a pipe read or write failed");
+    }
 }

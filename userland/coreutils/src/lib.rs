@@ -1,0 +1,62 @@
+//! The WayOS coreutils: `ls`, `cat`, `grep`, `sort`, ... as separate programs in `/bin`
+//! (`src/bin/`), and this library holding what they share.
+//!
+//! Everything that does not need the operating system is plain `no_std + alloc` code,
+//! tested on the host with `cargo test -p coreutils`: option parsing ([`args`]), GNU's
+//! error wording ([`errmsg`]), numbers ([`num`]), line arithmetic and `cat`/`echo`
+//! escapes ([`text`]), [`wc`], the [`regex`] engine of `grep`, [`sort`] and [`uniq`]
+//! comparison, [`hexdump`] and [`seq`] formatting, dates ([`date`]), `ls -l` and columns
+//! ([`ls`]), `stat` formats ([`statfmt`]), signal names ([`signals`]), [`ps`] rows and
+//! [`path`] helpers. Nothing here panics on any input.
+//!
+//! [`sys`] (WayOS only) is the runtime the programs share on libway: buffered standard
+//! output flushed at exit, a buffered reader over a descriptor, error messages in GNU's
+//! form (`prog: FILE: No such file or directory`), and the exit conventions.
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+
+pub mod args;
+pub mod date;
+pub mod errmsg;
+pub mod hexdump;
+pub mod ls;
+pub mod num;
+pub mod path;
+pub mod ps;
+pub mod regex;
+pub mod seq;
+pub mod signals;
+pub mod sort;
+pub mod statfmt;
+pub mod text;
+pub mod uniq;
+pub mod wc;
+
+#[cfg(target_os = "none")]
+pub mod sys;
+
+/// The version every program reports for `--version`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A small deterministic generator for the random-input tests.
+#[cfg(test)]
+pub(crate) mod testutil {
+    pub struct Rng(u64);
+
+    impl Rng {
+        pub fn new(seed: u64) -> Self {
+            Rng(seed | 1)
+        }
+
+        /// xorshift64.
+        pub fn next(&mut self) -> u64 {
+            let mut x = self.0;
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            self.0 = x;
+            x
+        }
+    }
+}

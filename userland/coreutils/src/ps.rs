@@ -1,0 +1,107 @@
+//! `ps`: the table of processes.
+//!
+//! ```text
+//!   PID  PPID  PGID STAT     TIME CMD
+//!     1     0     1 S    00:00:00 /bin/init
+//! ```
+//!
+//! PID, parent, process group, state (`R` running or ready, `S` sleeping or blocked, `Z`
+//! zombie), CPU time in `[DD-]HH:MM:SS` (timer ticks at 100 Hz), and the program path
+//! (WayOS keeps no argument list per process). `-l` adds the scheduler class (`CLS`)
+//! before the time.
+
+use alloc::format;
+use alloc::string::String;
+
+/// Scheduler ticks per second (the kernel's `TICK_HZ`).
+pub const TICK_HZ: u64 = 100;
+
+/// One process, as `proc_list` reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Proc {
+    pub pid: u64,
+    pub ppid: u64,
+    pub pgid: u64,
+    pub state: char,
+    pub class: u8,
+    pub ticks: u64,
+    pub cmd: String,
+}
+
+/// The scheduler class names of `wayos_abi::sched`.
+pub fn class_name(c: u8) -> &'static str {
+    match c {
+        0 => "RT",
+        1 => "HI",
+        2 => "NORM",
+        3 => "LOW",
+        4 => "BG",
+        5 => "IDLE",
+        _ => "?",
+    }
+}
+
+/// GNU `ps`'s TIME: `HH:MM:SS`, with `DD-` in front past a day.
+pub fn cpu_time(ticks: u64) -> String {
+    let s = ticks / TICK_HZ;
+    let (d, h, m, sec) = (s / 86400, s / 3600 % 24, s / 60 % 60, s % 60);
+    if d > 0 {
+        format!("{d}-{h:02}:{m:02}:{sec:02}")
+    } else {
+        format!("{h:02}:{m:02}:{sec:02}")
+    }
+}
+
+/// The header line.
+pub fn header(long: bool) -> String {
+    if long {
+        String::from("  PID  PPID  PGID STAT CLS      TIME CMD")
+    } else {
+        String::from("  PID  PPID  PGID STAT     TIME CMD")
+    }
+}
+
+/// One row.
+pub fn row(p: &Proc, long: bool) -> String {
+    let cls = if long {
+        format!(" {:<4}", class_name(p.class))
+    } else {
+        String::new()
+    };
+    format!(
+        "{:>5} {:>5} {:>5} {:<4}{} {:>8} {}",
+        p.pid,
+        p.ppid,
+        p.pgid,
+        p.state,
+        cls,
+        cpu_time(p.ticks),
+        p.cmd
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows() {
+        let p = Proc {
+            pid: 1,
+            ppid: 0,
+            pgid: 1,
+            state: 'S',
+            class: 2,
+            ticks: 250,
+            cmd: "/bin/init".into(),
+        };
+        assert_eq!(header(false), "  PID  PPID  PGID STAT     TIME CMD");
+        assert_eq!(row(&p, false), "    1     0     1 S    00:00:02 /bin/init");
+        assert_eq!(header(true), "  PID  PPID  PGID STAT CLS      TIME CMD");
+        assert_eq!(row(&p, true), "    1     0     1 S    NORM 00:00:02 /bin/init");
+        assert_eq!(cpu_time(0), "00:00:00");
+        assert_eq!(cpu_time(100 * 3661), "01:01:01");
+        assert_eq!(cpu_time(100 * (86400 + 1)), "1-00:00:01");
+        assert_eq!(class_name(9), "?");
+    }
+}
