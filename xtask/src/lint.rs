@@ -17,8 +17,8 @@ fn cargo(args: &[&str]) -> Result<bool> {
         .map_err(|e| format!("cannot run cargo: {e}"))
 }
 
-/// The user-space crates (runtime, programs, shell).
-const USERLAND: &[&str] = &["libway", "wayos-programs", "waysh"];
+/// The user-space crates (runtime, programs, shell, coreutils).
+const USERLAND: &[&str] = &["libway", "wayos-programs", "waysh", "coreutils"];
 
 /// Bare-metal crates and the targets each is linted for.
 const CROSS: [(&[&str], &str); 5] = [

@@ -1,9 +1,9 @@
 //! Builds the user programs for one architecture and hands their ELF images to the
 //! initramfs, each as `bin/<name>`.
 //!
-//! The programs are the `[[bin]]` targets of `userland/programs/Cargo.toml` and of the
-//! shell's package (`userland/waysh`), read from the manifests so a new program needs no
-//! change here; they build for the same `*-unknown-none` target as the kernel. The packed
+//! The programs are the `[[bin]]` targets of `userland/programs/Cargo.toml`, of the
+//! shell's package (`userland/waysh`) and of the coreutils (`userland/coreutils`), read
+//! from the manifests so a new program needs no change here; they build for the same `*-unknown-none` target as the kernel. The packed
 //! copies are stripped of debug info with the toolchain's `llvm-strip` (the pinned
 //! llvm-tools component) when it is there; the unstripped ELFs stay under `target/` for GDB.
 
@@ -19,6 +19,8 @@ const PACKAGE: &str = "wayos-programs";
 const MANIFEST: &str = "userland/programs/Cargo.toml";
 /// The shell's package and manifest: its `[[bin]]` is packed as `bin/waysh`.
 const SHELL: (&str, &str) = ("waysh", "userland/waysh/Cargo.toml");
+/// The coreutils' package and manifest: each `[[bin]]` (`ls`, `cat`, ...) is packed too.
+const COREUTILS: (&str, &str) = ("coreutils", "userland/coreutils/Cargo.toml");
 
 /// Builds every program for `arch` and returns `("bin/<name>", ELF bytes)` pairs.
 pub fn build(arch: Arch, release: bool) -> Result<Vec<(String, Vec<u8>)>> {
@@ -33,6 +35,8 @@ pub fn build(arch: Arch, release: bool) -> Result<Vec<(String, Vec<u8>)>> {
         PACKAGE,
         "--package",
         SHELL.0,
+        "--package",
+        COREUTILS.0,
         "--target",
         target,
     ]);
@@ -78,10 +82,10 @@ pub fn elf_paths(arch: Arch, release: bool) -> Result<Vec<std::path::PathBuf>> {
         .collect())
 }
 
-/// The `[[bin]]` names of the programs' manifest and the shell's.
+/// The `[[bin]]` names of the programs' manifest, the shell's and the coreutils'.
 fn all_bin_names(root: &Path) -> Result<Vec<String>> {
     let mut names = Vec::new();
-    for rel in [MANIFEST, SHELL.1] {
+    for rel in [MANIFEST, SHELL.1, COREUTILS.1] {
         let manifest = root.join(rel);
         let text =
             fs::read_to_string(&manifest).map_err(|e| format!("{}: {e}", manifest.display()))?;
@@ -181,6 +185,12 @@ mod tests {
         let names = all_bin_names(&artifacts::root()).unwrap();
         assert!(names.iter().any(|n| n == "waysh"), "{names:?}");
         assert!(names.iter().any(|n| n == "init"), "{names:?}");
+        for util in ["ls", "cat", "wc", "yes", "head", "utiltest"] {
+            assert!(
+                names.iter().any(|n| n == util),
+                "{util} missing from {names:?}"
+            );
+        }
     }
 
     #[test]

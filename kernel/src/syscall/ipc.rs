@@ -320,7 +320,8 @@ fn call(p: &Process, rp: &Arc<ReplyPort>, h: usize, ptr: usize, timeout_ns: u64)
     }
     // SAFETY: our reply port, finished: nothing else reads or writes the buffer now.
     let reply = unsafe { &mut *rp.buffer() };
-    if let Some(mut objs) = reply.objs.take() {
+    // (Checked first: taking a `None` would still move the whole array.)
+    if let Some(mut objs) = reply.objs.is_some().then(|| reply.objs.take()).flatten() {
         let mut table = p.handles.lock();
         if table.room() < objs.iter().filter(|o| o.is_some()).count() {
             drop(table);
@@ -421,10 +422,9 @@ fn reply_recv(
         if table.room() + 1 + moves < DELIVERY_ROOM {
             return Err(Errno::ENOMEM);
         }
-        // `_lost`: the reply's handles, left here if the caller is gone. They are dropped
-        // (closed) at the end of this block, after the lock is released.
-        let (result, _lost) = if moves == 0 {
-            (rp.deliver(|km| km.fill(msg, None)), None)
+        if moves == 0 {
+            let result = rp.deliver(|km| km.fill(msg, None));
+            (port, table.remove(rh), result)
         } else {
             let rp = rp.clone();
             let mut objs: Option<Objects> = Some(take_transfer(&mut table, msg));
@@ -432,11 +432,12 @@ fn reply_recv(
                 km.fill(msg, None);
                 km.objs = objs.take();
             });
-            (result, objs)
-        };
-        let done = (port, table.remove(rh), result);
-        drop(table);
-        done
+            let removed = table.remove(rh);
+            drop(table);
+            // Still here if the caller is gone: the reply's handles close, unlocked.
+            drop(objs);
+            (port, removed, result)
+        }
     };
     drop(reply_right);
     let (caller, status) = match result {

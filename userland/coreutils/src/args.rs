@@ -158,7 +158,10 @@ pub fn parse<'a>(args: &[&'a str], spec: &Spec) -> Result<Parsed<'a>, OptError> 
         }
         let is_number = spec.numbers
             && looks_negative_number(arg)
-            && arg.chars().nth(1).is_some_and(|c| spec.short_kind(c).is_none());
+            && arg
+                .chars()
+                .nth(1)
+                .is_some_and(|c| spec.short_kind(c).is_none());
         if arg.len() < 2 || !arg.starts_with('-') || is_number {
             if spec.permute {
                 out.operands.push(arg);
@@ -219,9 +222,13 @@ fn find_long(spec: &Spec, name: &str, arg: &str) -> Result<(&'static str, char, 
     if let Some(l) = all().find(|l| l.0 == name) {
         return Ok(*l);
     }
-    let matches: Vec<&Long> = all().filter(|l| !name.is_empty() && l.0.starts_with(name)).collect();
+    let matches: Vec<&Long> = all()
+        .filter(|l| !name.is_empty() && l.0.starts_with(name))
+        .collect();
     match matches.as_slice() {
-        [] => Err(OptError::UnknownLong(arg.split('=').next().unwrap_or(arg).into())),
+        [] => Err(OptError::UnknownLong(
+            arg.split('=').next().unwrap_or(arg).into(),
+        )),
         [one] => Ok(**one),
         many => {
             // Several names for the same option are not ambiguous.
@@ -244,7 +251,12 @@ mod tests {
     const LS: Spec = Spec::short("alh1");
     const HEAD: Spec = Spec {
         short: "n:c:qv",
-        long: &[("lines", 'n', true), ("bytes", 'c', true), ("quiet", 'q', false), ("silent", 'q', false)],
+        long: &[
+            ("lines", 'n', true),
+            ("bytes", 'c', true),
+            ("quiet", 'q', false),
+            ("silent", 'q', false),
+        ],
         permute: true,
         numbers: false,
     };
@@ -277,7 +289,10 @@ mod tests {
     #[test]
     fn long_options_with_values_and_prefixes() {
         let p = parse(&["--lines=4", "--bytes", "9", "--lin", "2"], &HEAD).unwrap();
-        assert_eq!(p.opts, [('n', Some("4")), ('c', Some("9")), ('n', Some("2"))]);
+        assert_eq!(
+            p.opts,
+            [('n', Some("4")), ('c', Some("9")), ('n', Some("2"))]
+        );
         // quiet and silent are one option: a common prefix is not ambiguous.
         assert_eq!(parse(&["--qu"], &HEAD).unwrap().opts, [('q', None)]);
         assert_eq!(parse(&["--help"], &HEAD).unwrap().opts, [(HELP, None)]);
@@ -290,8 +305,14 @@ mod tests {
         assert_eq!(e(&["-y"], &LS), "invalid option -- 'y'");
         assert_eq!(e(&["-n"], &HEAD), "option requires an argument -- 'n'");
         assert_eq!(e(&["--foo=1"], &HEAD), "unrecognized option '--foo'");
-        assert_eq!(e(&["--lines"], &HEAD), "option '--lines' requires an argument");
-        assert_eq!(e(&["--quiet=1"], &HEAD), "option '--quiet' doesn't allow an argument");
+        assert_eq!(
+            e(&["--lines"], &HEAD),
+            "option '--lines' requires an argument"
+        );
+        assert_eq!(
+            e(&["--quiet=1"], &HEAD),
+            "option '--quiet' doesn't allow an argument"
+        );
         const AMB: Spec = Spec {
             short: "",
             long: &[("lines", 'n', true), ("line-length", 'L', false)],
@@ -334,7 +355,9 @@ mod tests {
 
     #[test]
     fn never_panics_on_odd_words() {
-        for w in ["-", "--", "---", "-\u{e9}", "--=", "--=x", "-n\u{e9}", "\u{e9}"] {
+        for w in [
+            "-", "--", "---", "-\u{e9}", "--=", "--=x", "-n\u{e9}", "\u{e9}",
+        ] {
             let _ = parse(&[w, w], &HEAD);
             let _ = parse(&[w], &LS);
         }

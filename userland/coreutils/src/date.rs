@@ -87,7 +87,15 @@ pub fn gmtime(sec: i64) -> Tm {
     }
 }
 
-const WDAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+const WDAYS: [&str; 7] = [
+    "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+];
 const MONTHS: [&str; 12] = [
     "January",
     "February",
@@ -105,13 +113,16 @@ const MONTHS: [&str; 12] = [
 
 /// The three-letter English month name (1..=12).
 pub fn month_abbr(m: u32) -> &'static str {
-    MONTHS.get(m.wrapping_sub(1) as usize).map_or("???", |s| &s[..3])
+    MONTHS
+        .get(m.wrapping_sub(1) as usize)
+        .map_or("???", |s| &s[..3])
 }
 
 /// ISO 8601 week-based year and week number.
 fn iso_week(tm: &Tm) -> (i64, u32) {
     let weeks_in = |y: i64| {
-        let p = |y: i64| (y + y.div_euclid(4) - y.div_euclid(100) + y.div_euclid(400)).rem_euclid(7);
+        let p =
+            |y: i64| (y + y.div_euclid(4) - y.div_euclid(100) + y.div_euclid(400)).rem_euclid(7);
         if p(y) == 4 || p(y - 1) == 3 {
             53
         } else {
@@ -167,7 +178,11 @@ fn num(v: i64, width: usize, default_pad: char, pad: Pad, min_width: Option<usiz
 
 fn text(s: &str, pad: Pad, upper: bool, min_width: Option<usize>) -> String {
     let mut out = String::new();
-    let body = if upper { s.to_ascii_uppercase() } else { String::from(s) };
+    let body = if upper {
+        s.to_ascii_uppercase()
+    } else {
+        String::from(s)
+    };
     if let Some(w) = min_width {
         let fill = if pad == Pad::Zero { '0' } else { ' ' };
         for _ in body.chars().count()..w {
@@ -208,7 +223,13 @@ pub fn strftime(fmt: &str, t: Time) -> String {
         while let Some(&(_, d)) = it.peek() {
             match d.to_digit(10) {
                 Some(v) => {
-                    width = Some(width.unwrap_or(0).saturating_mul(10).saturating_add(v as usize).min(1024));
+                    width = Some(
+                        width
+                            .unwrap_or(0)
+                            .saturating_mul(10)
+                            .saturating_add(v as usize)
+                            .min(1024),
+                    );
                     it.next();
                 }
                 None => break,
@@ -225,7 +246,11 @@ pub fn strftime(fmt: &str, t: Time) -> String {
         };
         let n = |v: i64, w: usize| num(v, w, '0', pad, width);
         let sp = |v: i64, w: usize| num(v, w, ' ', pad, width);
-        let hour12 = if tm.hour % 12 == 0 { 12 } else { tm.hour % 12 } as i64;
+        let hour12 = if tm.hour.is_multiple_of(12) {
+            12
+        } else {
+            tm.hour % 12
+        } as i64;
         let piece = match conv {
             'a' => text(&WDAYS[tm.wday as usize][..3], pad, upper, width),
             'A' => text(WDAYS[tm.wday as usize], pad, upper, width),
@@ -306,7 +331,10 @@ pub fn parse_date(s: &str, now: Time) -> Option<Time> {
             None => (false, rest.strip_prefix('+').unwrap_or(rest)),
         };
         let (int, frac) = body.split_once('.').unwrap_or((body, ""));
-        if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        if int.is_empty()
+            || !int.bytes().all(|b| b.is_ascii_digit())
+            || !frac.bytes().all(|b| b.is_ascii_digit())
+        {
             return None;
         }
         let sec: i64 = int.parse().ok()?;
@@ -347,7 +375,12 @@ pub fn parse_date(s: &str, now: Time) -> Option<Time> {
         if let Some(x) = f.next() {
             ss = x.parse().ok()?;
         }
-        if f.next().is_some() || hh > 23 || mm > 59 || ss > 60 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        if f.next().is_some()
+            || hh > 23
+            || mm > 59
+            || ss > 60
+            || !frac.bytes().all(|b| b.is_ascii_digit())
+        {
             return None;
         }
         for (i, b) in frac.bytes().take(9).enumerate() {
@@ -365,7 +398,13 @@ pub fn ls_time(t: Time, now: Time) -> String {
     let tm = gmtime(t.sec);
     let recent = t.sec > now.sec - HALF_YEAR && (t.sec, t.nsec) <= (now.sec, now.nsec);
     if recent {
-        format!("{} {:>2} {:02}:{:02}", month_abbr(tm.month), tm.day, tm.hour, tm.min)
+        format!(
+            "{} {:>2} {:02}:{:02}",
+            month_abbr(tm.month),
+            tm.day,
+            tm.hour,
+            tm.min
+        )
     } else {
         format!("{} {:>2}  {}", month_abbr(tm.month), tm.day, tm.year)
     }
@@ -441,7 +480,10 @@ mod tests {
             assert_eq!(days_from_civil(y, m, d), z);
         }
         let tm = gmtime(312);
-        assert_eq!((tm.year, tm.month, tm.day, tm.hour, tm.min, tm.sec, tm.wday, tm.yday), (1970, 1, 1, 0, 5, 12, 4, 0));
+        assert_eq!(
+            (tm.year, tm.month, tm.day, tm.hour, tm.min, tm.sec, tm.wday, tm.yday),
+            (1970, 1, 1, 0, 5, 12, 4, 0)
+        );
         // 2024-12-31 is a Tuesday and day 366.
         let tm = gmtime(days_from_civil(2024, 12, 31) * 86400);
         assert_eq!((tm.wday, tm.yday), (2, 365));
@@ -451,19 +493,37 @@ mod tests {
     fn strftime_like_gnu_date_u() {
         let t = at(312);
         assert_eq!(strftime(DEFAULT_FORMAT, t), "Thu Jan  1 00:05:12 UTC 1970");
-        assert_eq!(strftime("%Y-%m-%d %H:%M:%S %s", t), "1970-01-01 00:05:12 312");
+        assert_eq!(
+            strftime("%Y-%m-%d %H:%M:%S %s", t),
+            "1970-01-01 00:05:12 312"
+        );
         // 2009-02-13 23:31:30 UTC, a Friday.
         let t = Time {
             sec: 1_234_567_890,
             nsec: 123_456_789,
         };
-        assert_eq!(strftime("%a %A %b %B %d %e %j %u %w", t), "Fri Friday Feb February 13 13 044 5 5");
-        assert_eq!(strftime("%I %l %p %P %r %R %T", t), "11 11 PM pm 11:31:30 PM 23:31 23:31:30");
-        assert_eq!(strftime("%D %x %X %F %y %C %h", t), "02/13/09 02/13/09 23:31:30 2009-02-13 09 20 Feb");
+        assert_eq!(
+            strftime("%a %A %b %B %d %e %j %u %w", t),
+            "Fri Friday Feb February 13 13 044 5 5"
+        );
+        assert_eq!(
+            strftime("%I %l %p %P %r %R %T", t),
+            "11 11 PM pm 11:31:30 PM 23:31 23:31:30"
+        );
+        assert_eq!(
+            strftime("%D %x %X %F %y %C %h", t),
+            "02/13/09 02/13/09 23:31:30 2009-02-13 09 20 Feb"
+        );
         assert_eq!(strftime("%c", t), "Fri Feb 13 23:31:30 2009");
-        assert_eq!(strftime("%N %3N %z %:z %Z %%", t), "123456789 123 +0000 +00:00 UTC %");
+        assert_eq!(
+            strftime("%N %3N %z %:z %Z %%", t),
+            "123456789 123 +0000 +00:00 UTC %"
+        );
         assert_eq!(strftime("%U %W %V %G %g", t), "06 06 07 2009 09");
-        assert_eq!(strftime("%-d %_m %-j %^a %^B %10Y %05e", t), "13  2 44 FRI FEBRUARY 0000002009 00013");
+        assert_eq!(
+            strftime("%-d %_m %-j %^a %^B %10Y %05e", t),
+            "13  2 44 FRI FEBRUARY 0000002009 00013"
+        );
         assert_eq!(strftime("%Q %", t), "%Q %");
         assert_eq!(strftime("a%nb%tc", t), "a\nb\tc");
         // ISO weeks at a year boundary: 2021-01-01 is in week 53 of 2020.
@@ -479,10 +539,25 @@ mod tests {
         assert_eq!(parse_date("now", now), Some(now));
         assert_eq!(parse_date("@0", now), Some(at(0)));
         assert_eq!(parse_date("@1234567890", now), Some(at(1_234_567_890)));
-        assert_eq!(parse_date("@1.5", now), Some(Time { sec: 1, nsec: 500_000_000 }));
-        assert_eq!(parse_date("@-1.5", now), Some(Time { sec: -2, nsec: 500_000_000 }));
+        assert_eq!(
+            parse_date("@1.5", now),
+            Some(Time {
+                sec: 1,
+                nsec: 500_000_000
+            })
+        );
+        assert_eq!(
+            parse_date("@-1.5", now),
+            Some(Time {
+                sec: -2,
+                nsec: 500_000_000
+            })
+        );
         assert_eq!(parse_date("1970-01-02", now), Some(at(86400)));
-        assert_eq!(parse_date("2009-02-13 23:31:30", now), Some(at(1_234_567_890)));
+        assert_eq!(
+            parse_date("2009-02-13 23:31:30", now),
+            Some(at(1_234_567_890))
+        );
         assert_eq!(parse_date("2009-02-13T23:31", now), Some(at(1_234_567_860)));
         assert_eq!(parse_date("2001-02-29", now), None);
         assert_eq!(parse_date("yesterday", now), None);
@@ -499,7 +574,10 @@ mod tests {
         // More than six months old.
         let now = at(400 * 86400);
         assert_eq!(ls_time(at(300), now), "Jan  1  1970");
-        assert_eq!(stat_time(Time { sec: 300, nsec: 5 }), "1970-01-01 00:05:00.000000005 +0000");
+        assert_eq!(
+            stat_time(Time { sec: 300, nsec: 5 }),
+            "1970-01-01 00:05:00.000000005 +0000"
+        );
     }
 
     #[test]
@@ -511,6 +589,9 @@ mod tests {
         assert_eq!(uptime_short(86400 + 60), "1 day, 1 min");
         assert_eq!(uptime_pretty(30), "up 0 minutes");
         assert_eq!(uptime_pretty(3900), "up 1 hour, 5 minutes");
-        assert_eq!(uptime_pretty(8 * 86400 + 120), "up 1 week, 1 day, 2 minutes");
+        assert_eq!(
+            uptime_pretty(8 * 86400 + 120),
+            "up 1 week, 1 day, 2 minutes"
+        );
     }
 }

@@ -11,7 +11,8 @@
 //!
 //! [`sys`] (WayOS only) is the runtime the programs share on libway: buffered standard
 //! output flushed at exit, a buffered reader over a descriptor, error messages in GNU's
-//! form (`prog: FILE: No such file or directory`), and the exit conventions.
+//! form (`prog: FILE: No such file or directory`), and the exit conventions; [`fsops`]
+//! (WayOS only) copies and removes trees for `cp`, `mv` and `rm`.
 #![cfg_attr(not(test), no_std)]
 
 extern crate alloc;
@@ -34,7 +35,32 @@ pub mod uniq;
 pub mod wc;
 
 #[cfg(target_os = "none")]
+pub mod fsops;
+#[cfg(target_os = "none")]
 pub mod sys;
+
+/// Defines the program's entry: `coreutils::program!(imp::main)` with
+/// `fn main(args: libway::Args) -> i32`; standard output is flushed before the exit. On
+/// the host it defines a stub `main` instead.
+#[macro_export]
+macro_rules! program {
+    ($main:path) => {
+        #[cfg(target_os = "none")]
+        libway::entry!(__coreutils_main);
+
+        #[cfg(target_os = "none")]
+        fn __coreutils_main(args: libway::Args) -> i32 {
+            let status = $main(args);
+            $crate::sys::finish(status)
+        }
+
+        #[cfg(not(target_os = "none"))]
+        fn main() {
+            eprintln!("{} runs on WayOS", env!("CARGO_BIN_NAME"));
+            std::process::exit(2);
+        }
+    };
+}
 
 /// The version every program reports for `--version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

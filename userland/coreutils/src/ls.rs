@@ -126,7 +126,9 @@ pub fn sort(entries: &mut [Entry], by: SortBy, reverse: bool) {
         let name = a.name.as_bytes().cmp(b.name.as_bytes());
         match by {
             SortBy::Name | SortBy::None => name,
-            SortBy::Time => (b.mtime.sec, b.mtime.nsec).cmp(&(a.mtime.sec, a.mtime.nsec)).then(name),
+            SortBy::Time => (b.mtime.sec, b.mtime.nsec)
+                .cmp(&(a.mtime.sec, a.mtime.nsec))
+                .then(name),
             SortBy::Size => b.size.cmp(&a.size).then(name),
         }
     };
@@ -167,7 +169,13 @@ fn minor(dev: u64) -> u64 {
 /// The `-l` lines (without newlines), columns aligned over all of `entries`.
 pub fn long_lines(entries: &[Entry], now: Time, o: &LongOpts) -> Vec<String> {
     let is_dev = |e: &Entry| matches!(e.mode & S_IFMT, S_IFCHR | S_IFBLK);
-    let owner = |id: u32| if o.numeric { format!("{id}") } else { id_name(id) };
+    let owner = |id: u32| {
+        if o.numeric {
+            format!("{id}")
+        } else {
+            id_name(id)
+        }
+    };
     let size = |e: &Entry| {
         if o.human {
             human_size(e.size)
@@ -175,19 +183,49 @@ pub fn long_lines(entries: &[Entry], now: Time, o: &LongOpts) -> Vec<String> {
             format!("{}", e.size)
         }
     };
-    let w_ino = entries.iter().map(|e| format!("{}", e.ino).len()).max().unwrap_or(0);
-    let w_link = entries.iter().map(|e| format!("{}", e.nlink).len()).max().unwrap_or(0);
-    let w_user = entries.iter().map(|e| owner(e.uid).len()).max().unwrap_or(0);
-    let w_group = entries.iter().map(|e| owner(e.gid).len()).max().unwrap_or(0);
-    let w_major = entries.iter().filter(|e| is_dev(e)).map(|e| format!("{}", major(e.rdev)).len()).max().unwrap_or(0);
-    let w_minor = entries.iter().filter(|e| is_dev(e)).map(|e| format!("{}", minor(e.rdev)).len()).max().unwrap_or(0);
+    let w_ino = entries
+        .iter()
+        .map(|e| format!("{}", e.ino).len())
+        .max()
+        .unwrap_or(0);
+    let w_link = entries
+        .iter()
+        .map(|e| format!("{}", e.nlink).len())
+        .max()
+        .unwrap_or(0);
+    let w_user = entries
+        .iter()
+        .map(|e| owner(e.uid).len())
+        .max()
+        .unwrap_or(0);
+    let w_group = entries
+        .iter()
+        .map(|e| owner(e.gid).len())
+        .max()
+        .unwrap_or(0);
+    let w_major = entries
+        .iter()
+        .filter(|e| is_dev(e))
+        .map(|e| format!("{}", major(e.rdev)).len())
+        .max()
+        .unwrap_or(0);
+    let w_minor = entries
+        .iter()
+        .filter(|e| is_dev(e))
+        .map(|e| format!("{}", minor(e.rdev)).len())
+        .max()
+        .unwrap_or(0);
     let w_size = entries
         .iter()
         .filter(|e| !is_dev(e))
         .map(|e| size(e).len())
         .max()
         .unwrap_or(0)
-        .max(if w_major > 0 { w_major + 2 + w_minor } else { 0 });
+        .max(if w_major > 0 {
+            w_major + 2 + w_minor
+        } else {
+            0
+        });
     entries
         .iter()
         .map(|e| {
@@ -254,7 +292,13 @@ pub fn columns(items: &[String], width: usize) -> String {
     let max_cols = (width / MIN_COLUMN_WIDTH).max(1).min(n);
     // For each candidate count of columns: its column widths, total, and whether it fits.
     let mut infos: Vec<(bool, usize, Vec<usize>)> = (0..max_cols)
-        .map(|i| (true, (i + 1) * MIN_COLUMN_WIDTH, alloc::vec![MIN_COLUMN_WIDTH; i + 1]))
+        .map(|i| {
+            (
+                true,
+                (i + 1) * MIN_COLUMN_WIDTH,
+                alloc::vec![MIN_COLUMN_WIDTH; i + 1],
+            )
+        })
         .collect();
     for (f, &len) in lens.iter().enumerate() {
         for (i, info) in infos.iter_mut().enumerate() {
@@ -307,7 +351,10 @@ mod tests {
             mode,
             nlink: 1,
             size,
-            mtime: Time { sec: mtime, nsec: 0 },
+            mtime: Time {
+                sec: mtime,
+                nsec: 0,
+            },
             ..Entry::default()
         }
     }
@@ -354,7 +401,10 @@ mod tests {
             ..LongOpts::default()
         };
         let rows = long_lines(&[big, a], now, &o);
-        assert_eq!(rows[0], "1234 -rwxr-xr-x 1 root root 121K Jan  1  1970 big*");
+        assert_eq!(
+            rows[0],
+            "1234 -rwxr-xr-x 1 root root 121K Jan  1  1970 big*"
+        );
         assert_eq!(rows[1], "   1 -rw-r--r-- 1 root root    6 Jan  1 00:05 a");
     }
 
@@ -381,28 +431,59 @@ mod tests {
 
     #[test]
     fn indicators() {
-        assert_eq!(indicator(&entry("d", S_IFDIR | 0o755, 0, 0), Indicator::Classify), "/");
-        assert_eq!(indicator(&entry("x", S_IFREG | 0o755, 0, 0), Indicator::Classify), "*");
-        assert_eq!(indicator(&entry("x", S_IFREG | 0o755, 0, 0), Indicator::Slash), "");
+        assert_eq!(
+            indicator(&entry("d", S_IFDIR | 0o755, 0, 0), Indicator::Classify),
+            "/"
+        );
+        assert_eq!(
+            indicator(&entry("x", S_IFREG | 0o755, 0, 0), Indicator::Classify),
+            "*"
+        );
+        assert_eq!(
+            indicator(&entry("x", S_IFREG | 0o755, 0, 0), Indicator::Slash),
+            ""
+        );
         assert_eq!(indicator(&entry("d", S_IFDIR, 0, 0), Indicator::Slash), "/");
-        assert_eq!(indicator(&entry("f", S_IFREG | 0o644, 0, 0), Indicator::Classify), "");
+        assert_eq!(
+            indicator(&entry("f", S_IFREG | 0o644, 0, 0), Indicator::Classify),
+            ""
+        );
     }
 
     #[test]
     fn columns_like_gnu() {
-        let items: Vec<String> = ["PackageKit", "X11", "adduser.conf", "glvnd", "gprofng.rc", "groff"]
-            .iter()
-            .map(|s| String::from(*s))
-            .collect();
+        let items: Vec<String> = [
+            "PackageKit",
+            "X11",
+            "adduser.conf",
+            "glvnd",
+            "gprofng.rc",
+            "groff",
+        ]
+        .iter()
+        .map(|s| String::from(*s))
+        .collect();
         // Worked out with GNU's algorithm (and checked against GNU ls -C --width=N).
-        assert_eq!(columns(&items, 40), "PackageKit  adduser.conf  gprofng.rc\nX11\t    glvnd\t  groff\n");
-        assert_eq!(columns(&items, 30), "PackageKit    glvnd\nX11\t      gprofng.rc\nadduser.conf  groff\n");
+        assert_eq!(
+            columns(&items, 40),
+            "PackageKit  adduser.conf  gprofng.rc\nX11\t    glvnd\t  groff\n"
+        );
+        assert_eq!(
+            columns(&items, 30),
+            "PackageKit    glvnd\nX11\t      gprofng.rc\nadduser.conf  groff\n"
+        );
         assert_eq!(
             columns(&items, 80),
             "PackageKit  X11  adduser.conf  glvnd  gprofng.rc  groff\n"
         );
-        assert_eq!(columns(&items, 10), "PackageKit\nX11\nadduser.conf\nglvnd\ngprofng.rc\ngroff\n");
-        assert_eq!(columns(&[String::from("a"), String::from("b")], 80), "a  b\n");
+        assert_eq!(
+            columns(&items, 10),
+            "PackageKit\nX11\nadduser.conf\nglvnd\ngprofng.rc\ngroff\n"
+        );
+        assert_eq!(
+            columns(&[String::from("a"), String::from("b")], 80),
+            "a  b\n"
+        );
         assert_eq!(columns(&[], 80), "");
     }
 }

@@ -58,7 +58,10 @@ pub fn parse_count(s: &str) -> Result<u64, NumError> {
     let mut v: u64 = 0;
     let mut overflow = false;
     for b in t[..digits].bytes() {
-        match v.checked_mul(10).and_then(|x| x.checked_add((b - b'0') as u64)) {
+        match v
+            .checked_mul(10)
+            .and_then(|x| x.checked_add((b - b'0') as u64))
+        {
             Some(n) => v = n,
             None => overflow = true,
         }
@@ -157,7 +160,10 @@ mod tests {
         assert_eq!(parse_count("x"), Err(NumError::Invalid));
         assert_eq!(parse_count(""), Err(NumError::Invalid));
         assert_eq!(parse_count("-1"), Err(NumError::Invalid));
-        assert_eq!(parse_count("99999999999999999999999"), Err(NumError::Overflow));
+        assert_eq!(
+            parse_count("99999999999999999999999"),
+            Err(NumError::Overflow)
+        );
         assert_eq!(parse_count("1Z"), Err(NumError::Overflow));
         assert_eq!(parse_count("18446744073709551615"), Ok(u64::MAX));
     }

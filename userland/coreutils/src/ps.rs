@@ -98,7 +98,10 @@ mod tests {
         assert_eq!(header(false), "  PID  PPID  PGID STAT     TIME CMD");
         assert_eq!(row(&p, false), "    1     0     1 S    00:00:02 /bin/init");
         assert_eq!(header(true), "  PID  PPID  PGID STAT CLS      TIME CMD");
-        assert_eq!(row(&p, true), "    1     0     1 S    NORM 00:00:02 /bin/init");
+        assert_eq!(
+            row(&p, true),
+            "    1     0     1 S    NORM 00:00:02 /bin/init"
+        );
         assert_eq!(cpu_time(0), "00:00:00");
         assert_eq!(cpu_time(100 * 3661), "01:01:01");
         assert_eq!(cpu_time(100 * (86400 + 1)), "1-00:00:01");

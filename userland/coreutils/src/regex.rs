@@ -331,7 +331,9 @@ impl Parser<'_> {
         };
         if !closed {
             return if bre {
-                if self.s.get(j).is_none() || self.s.get(j) == Some(&'\\') && self.s.get(j + 1).is_none() {
+                if self.s.get(j).is_none()
+                    || self.s.get(j) == Some(&'\\') && self.s.get(j + 1).is_none()
+                {
                     Err(UNMATCHED_BRACE)
                 } else {
                     Err(BAD_BRACE)
@@ -658,7 +660,11 @@ impl Regex {
         for p in patterns {
             let mut node = parse(p, syntax)?;
             if flags.line {
-                node = Node::Concat(vec![Node::Assert(Assert::Bol), node, Node::Assert(Assert::Eol)]);
+                node = Node::Concat(vec![
+                    Node::Assert(Assert::Bol),
+                    node,
+                    Node::Assert(Assert::Eol),
+                ]);
             } else if flags.word {
                 node = Node::Concat(vec![
                     Node::Assert(Assert::NotWordBefore),
@@ -692,7 +698,10 @@ impl Regex {
     }
 
     fn holds(a: Assert, line: &[char], pos: usize) -> bool {
-        let before = pos.checked_sub(1).and_then(|p| line.get(p)).is_some_and(|&c| is_word(c));
+        let before = pos
+            .checked_sub(1)
+            .and_then(|p| line.get(p))
+            .is_some_and(|&c| is_word(c));
         let after = line.get(pos).is_some_and(|&c| is_word(c));
         match a {
             Assert::Bol => pos == 0,
@@ -708,7 +717,14 @@ impl Regex {
 
     /// Adds `pc` and everything reachable from it without input to `set`; true if that
     /// reaches `Match`.
-    fn add(&self, set: &mut Set, stack: &mut Vec<usize>, pc: usize, line: &[char], pos: usize) -> bool {
+    fn add(
+        &self,
+        set: &mut Set,
+        stack: &mut Vec<usize>,
+        pc: usize,
+        line: &[char],
+        pos: usize,
+    ) -> bool {
         let mut matched = false;
         stack.push(pc);
         while let Some(pc) = stack.pop() {
@@ -721,11 +737,7 @@ impl Regex {
                     stack.push(*b);
                     stack.push(*a);
                 }
-                Some(Inst::Assert(a)) => {
-                    if Self::holds(*a, line, pos) {
-                        stack.push(pc + 1);
-                    }
-                }
+                Some(Inst::Assert(a)) if Self::holds(*a, line, pos) => stack.push(pc + 1),
                 Some(Inst::Match) => matched = true,
                 _ => {}
             }
@@ -765,7 +777,10 @@ impl Regex {
                 let ok = match self.prog.get(pc) {
                     Some(Inst::Char(x)) => *x == c,
                     Some(Inst::Any) => true,
-                    Some(Inst::Class(i)) => self.classes.get(*i).is_some_and(|cl| cl.matches(c, self.icase)),
+                    Some(Inst::Class(i)) => self
+                        .classes
+                        .get(*i)
+                        .is_some_and(|cl| cl.matches(c, self.icase)),
                     _ => false,
                 };
                 if ok && self.add(&mut next, &mut stack, pc + 1, line, pos + 1) {
@@ -818,10 +833,14 @@ mod tests {
     use super::*;
 
     fn m(p: &str, s: &str) -> bool {
-        Regex::new(&[p], Syntax::Basic, Flags::default()).unwrap().is_match_str(s)
+        Regex::new(&[p], Syntax::Basic, Flags::default())
+            .unwrap()
+            .is_match_str(s)
     }
     fn e(p: &str, s: &str) -> bool {
-        Regex::new(&[p], Syntax::Extended, Flags::default()).unwrap().is_match_str(s)
+        Regex::new(&[p], Syntax::Extended, Flags::default())
+            .unwrap()
+            .is_match_str(s)
     }
     fn err(p: &str, syn: Syntax) -> &'static str {
         Regex::new(&[p], syn, Flags::default()).unwrap_err().0
@@ -925,12 +944,21 @@ mod tests {
         assert_eq!(err("a\\)", Syntax::Basic), "Unmatched ) or \\)");
         assert_eq!(err("(a", Syntax::Extended), "Unmatched ( or \\(");
         assert_eq!(err("a\\{1", Syntax::Basic), "Unmatched \\{");
-        assert_eq!(err("x\\{2,1\\}", Syntax::Basic), "Invalid content of \\{\\}");
+        assert_eq!(
+            err("x\\{2,1\\}", Syntax::Basic),
+            "Invalid content of \\{\\}"
+        );
         assert_eq!(err("a{2,1}", Syntax::Extended), "Invalid content of \\{\\}");
-        assert_eq!(err("x{99999}", Syntax::Extended), "Regular expression too big");
+        assert_eq!(
+            err("x{99999}", Syntax::Extended),
+            "Regular expression too big"
+        );
         assert_eq!(err("[b-a]", Syntax::Basic), "Invalid range end");
         assert_eq!(err("a\\", Syntax::Basic), "Trailing backslash");
-        assert_eq!(err("[[:foo:]]", Syntax::Basic), "Invalid character class name");
+        assert_eq!(
+            err("[[:foo:]]", Syntax::Basic),
+            "Invalid character class name"
+        );
         assert_eq!(err("a\\1", Syntax::Basic), "Invalid back reference");
         assert_eq!(
             err("[:space:]", Syntax::Basic),
@@ -940,7 +968,9 @@ mod tests {
 
     #[test]
     fn fixed_strings_and_flags() {
-        let f = |p: &str, fl: Flags, s: &str| Regex::new(&[p], Syntax::Fixed, fl).unwrap().is_match_str(s);
+        let f = |p: &str, fl: Flags, s: &str| {
+            Regex::new(&[p], Syntax::Fixed, fl).unwrap().is_match_str(s)
+        };
         assert!(f("a.b", Flags::default(), "xa.by"));
         assert!(!f("a.b", Flags::default(), "axb"));
         let i = Flags {
@@ -948,7 +978,9 @@ mod tests {
             ..Flags::default()
         };
         assert!(f("HeLLo", i, "say hello"));
-        assert!(Regex::new(&["[A-C]x"], Syntax::Basic, i).unwrap().is_match_str("bX"));
+        assert!(Regex::new(&["[A-C]x"], Syntax::Basic, i)
+            .unwrap()
+            .is_match_str("bX"));
         let w = Flags {
             word: true,
             ..Flags::default()
@@ -957,16 +989,24 @@ mod tests {
         assert!(f("is", w, "this is"));
         assert!(f("is", w, "is."));
         // The first occurrence fails the word test, a later one passes.
-        assert!(Regex::new(&["a*b"], Syntax::Basic, w).unwrap().is_match_str("xab ab"));
+        assert!(Regex::new(&["a*b"], Syntax::Basic, w)
+            .unwrap()
+            .is_match_str("xab ab"));
         let x = Flags {
             line: true,
             ..Flags::default()
         };
         assert!(f("abc", x, "abc"));
         assert!(!f("abc", x, "abcd"));
-        assert!(Regex::new(&["a", "b"], Syntax::Basic, x).unwrap().is_match_str("b"));
-        assert!(!Regex::new(&[], Syntax::Basic, Flags::default()).unwrap().is_match_str("x"));
-        assert!(Regex::new(&["x", "y"], Syntax::Basic, Flags::default()).unwrap().is_match_str("ay"));
+        assert!(Regex::new(&["a", "b"], Syntax::Basic, x)
+            .unwrap()
+            .is_match_str("b"));
+        assert!(!Regex::new(&[], Syntax::Basic, Flags::default())
+            .unwrap()
+            .is_match_str("x"));
+        assert!(Regex::new(&["x", "y"], Syntax::Basic, Flags::default())
+            .unwrap()
+            .is_match_str("ay"));
     }
 
     #[test]
@@ -976,17 +1016,19 @@ mod tests {
             icase: true,
             ..Flags::default()
         };
-        assert!(Regex::new(&["\u{c9}T\u{c9}"], Syntax::Basic, i).unwrap().is_match_str("\u{e9}t\u{e9}"));
+        assert!(Regex::new(&["\u{c9}T\u{c9}"], Syntax::Basic, i)
+            .unwrap()
+            .is_match_str("\u{e9}t\u{e9}"));
     }
 
     #[test]
     fn pathological_patterns_stay_linear() {
         let p = "\\(a*\\)*b";
-        let s: String = core::iter::repeat('a').take(5000).collect();
+        let s = "a".repeat(5000);
         assert!(!m(p, &s));
-        let deep: String = core::iter::repeat('(').take(1000).collect();
+        let deep = "(".repeat(1000);
         assert!(Regex::new(&[&deep], Syntax::Extended, Flags::default()).is_err());
-        let stars: String = core::iter::once('a').chain(core::iter::repeat('*').take(10_000)).collect();
+        let stars = alloc::format!("a{}", "*".repeat(10_000));
         assert!(m(&stars, "aaa"));
     }
 
@@ -996,7 +1038,9 @@ mod tests {
         let alphabet: Vec<char> = "ab.*+?^$[]{}()|\\-:,=123 wW<>".chars().collect();
         for _ in 0..20_000 {
             let len = (rng.next() % 12) as usize;
-            let p: String = (0..len).map(|_| alphabet[(rng.next() % alphabet.len() as u64) as usize]).collect();
+            let p: String = (0..len)
+                .map(|_| alphabet[(rng.next() % alphabet.len() as u64) as usize])
+                .collect();
             for syn in [Syntax::Basic, Syntax::Extended, Syntax::Fixed] {
                 if let Ok(r) = Regex::new(&[&p], syn, Flags::default()) {
                     let _ = r.is_match_str("ab[a]{1}(x)|-:w 123");

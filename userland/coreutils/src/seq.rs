@@ -54,7 +54,8 @@ pub fn parse(s: &str) -> Option<Decimal> {
 }
 
 fn rescale(d: &Decimal, scale: u32) -> Option<i128> {
-    d.value.checked_mul(10i128.checked_pow(scale.checked_sub(d.scale)?)?)
+    d.value
+        .checked_mul(10i128.checked_pow(scale.checked_sub(d.scale)?)?)
 }
 
 /// Formats `v / 10^prec` with `prec` fraction digits, zero-padded to `width`.
@@ -196,7 +197,10 @@ mod tests {
 
     #[test]
     fn decimals_take_first_and_step_precision() {
-        assert_eq!(seq(&["1", "0.5", "3"], false), ["1.0", "1.5", "2.0", "2.5", "3.0"]);
+        assert_eq!(
+            seq(&["1", "0.5", "3"], false),
+            ["1.0", "1.5", "2.0", "2.5", "3.0"]
+        );
         assert_eq!(seq(&["-1", "0.5", "0"], false), ["-1.0", "-0.5", "0.0"]);
         assert_eq!(seq(&["0.1", "0.1", "0.3"], false), ["0.1", "0.2", "0.3"]);
         assert_eq!(seq(&[".5", "1", "3"], false), ["0.5", "1.5", "2.5"]);
@@ -206,7 +210,10 @@ mod tests {
     fn equal_width() {
         assert_eq!(seq(&["8", "10"], true), ["08", "09", "10"]);
         assert_eq!(seq(&["-1", "1"], true), ["-1", "00", "01"]);
-        assert_eq!(seq(&["1", "0.5", "3"], true), ["1.0", "1.5", "2.0", "2.5", "3.0"]);
+        assert_eq!(
+            seq(&["1", "0.5", "3"], true),
+            ["1.0", "1.5", "2.0", "2.5", "3.0"]
+        );
         assert_eq!(seq(&[".5", "1", "3"], true), ["0.5", "1.5", "2.5"]);
         assert_eq!(seq(&["010"], true)[0], "001");
         assert_eq!(seq(&["-10", "5", "0"], true), ["-10", "-05", "000"]);
@@ -218,8 +225,14 @@ mod tests {
     fn refusals() {
         assert_eq!(Plan::new(&["x"], false), Err(PlanError::Invalid(0)));
         assert_eq!(Plan::new(&["1", "y"], false), Err(PlanError::Invalid(1)));
-        assert_eq!(Plan::new(&["0", "0", "1"], false), Err(PlanError::ZeroIncrement));
-        assert_eq!(Plan::new(&["1", "0.0", "1"], false), Err(PlanError::ZeroIncrement));
+        assert_eq!(
+            Plan::new(&["0", "0", "1"], false),
+            Err(PlanError::ZeroIncrement)
+        );
+        assert_eq!(
+            Plan::new(&["1", "0.0", "1"], false),
+            Err(PlanError::ZeroIncrement)
+        );
         assert!(parse("1e3").is_none());
         assert!(parse("-").is_none());
         assert!(parse("1.2.3").is_none());

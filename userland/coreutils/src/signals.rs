@@ -9,9 +9,9 @@ pub const MAX: i32 = 64;
 const RTMIN: i32 = 34;
 
 const NAMES: [&str; 31] = [
-    "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2", "PIPE", "ALRM",
-    "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG", "XCPU", "XFSZ", "VTALRM", "PROF",
-    "WINCH", "POLL", "PWR", "SYS",
+    "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
+    "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
+    "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "POLL", "PWR", "SYS",
 ];
 
 /// The name of signal `n` without `SIG` (`KILL`, `RTMIN+2`), if it has one.
@@ -47,7 +47,10 @@ pub fn from_number_or_status(s: &str) -> Option<i32> {
     }
     let n: i64 = s.parse().ok()?;
     let n = if n > 128 { n - 128 } else { n };
-    (1..=MAX as i64).contains(&n).then_some(n as i32).filter(|&n| name(n).is_some())
+    (1..=MAX as i64)
+        .contains(&n)
+        .then_some(n as i32)
+        .filter(|&n| name(n).is_some())
 }
 
 #[cfg(test)]

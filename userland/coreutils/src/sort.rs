@@ -35,7 +35,12 @@ pub struct Order {
 impl Order {
     /// True if no option other than `-r` is set (GNU's `default_key_compare`).
     fn is_default(&self) -> bool {
-        !(self.blanks_start || self.blanks_end || self.dictionary || self.fold || self.printable || self.numeric)
+        !(self.blanks_start
+            || self.blanks_end
+            || self.dictionary
+            || self.fold
+            || self.printable
+            || self.numeric)
     }
 
     /// Applies one option letter; false if it is not one.
@@ -133,7 +138,9 @@ pub fn parse_key(spec: &str, global: Order) -> Result<Key, String> {
             break;
         }
         if !order.set(c, false) {
-            return Err(format!("stray character in field spec: invalid field specification '{spec}'"));
+            return Err(format!(
+                "stray character in field spec: invalid field specification '{spec}'"
+            ));
         }
     }
     let mut key = Key {
@@ -158,7 +165,9 @@ pub fn parse_key(spec: &str, global: Order) -> Result<Key, String> {
         }
         for c in r.chars() {
             if !key.order.set(c, true) {
-                return Err(format!("stray character in field spec: invalid field specification '{spec}'"));
+                return Err(format!(
+                    "stray character in field spec: invalid field specification '{spec}'"
+                ));
             }
         }
     }
@@ -321,7 +330,8 @@ impl Config {
 /// Compares under `-d`, `-i`, `-f`: skipped bytes ignored, letters folded up.
 fn filtered_compare(a: &[u8], b: &[u8], o: &Order) -> Ordering {
     let skip = |c: u8| {
-        (o.dictionary && !(blank(c) || c.is_ascii_alphanumeric())) || (o.printable && !(0x20..0x7f).contains(&c))
+        (o.dictionary && !(blank(c) || c.is_ascii_alphanumeric()))
+            || (o.printable && !(0x20..0x7f).contains(&c))
     };
     let tr = |c: u8| if o.fold { c.to_ascii_uppercase() } else { c };
     let (mut i, mut j) = (0, 0);
@@ -384,9 +394,17 @@ pub fn numeric_compare(a: &[u8], b: &[u8]) -> Ordering {
     let (an, ai, af) = number(a);
     let (bn, bi, bf) = number(b);
     if an != bn {
-        return if an { Ordering::Less } else { Ordering::Greater };
+        return if an {
+            Ordering::Less
+        } else {
+            Ordering::Greater
+        };
     }
-    let mag = ai.len().cmp(&bi.len()).then_with(|| ai.cmp(bi)).then_with(|| af.cmp(bf));
+    let mag = ai
+        .len()
+        .cmp(&bi.len())
+        .then_with(|| ai.cmp(bi))
+        .then_with(|| af.cmp(bf));
     if an {
         mag.reverse()
     } else {
@@ -450,7 +468,10 @@ mod tests {
     #[test]
     fn numeric_with_ties_and_reverse() {
         let n = cfg(N, &[], None, false);
-        assert_eq!(run(&n, "10\n9\n-1\n2.5\nx\n\n-0.5\n0010\n"), "-1\n-0.5\n\nx\n2.5\n9\n0010\n10\n");
+        assert_eq!(
+            run(&n, "10\n9\n-1\n2.5\nx\n\n-0.5\n0010\n"),
+            "-1\n-0.5\n\nx\n2.5\n9\n0010\n10\n"
+        );
         let nr = cfg(Order { reverse: true, ..N }, &[], None, false);
         assert_eq!(run(&nr, "10\n9\n100\n"), "100\n10\n9\n");
         // Ties between equal numbers fall back to bytes, reversed with -r.
@@ -472,7 +493,15 @@ mod tests {
         assert_eq!(run(&u, "b\na\nb\na\n"), "a\nb\n");
         let nu = cfg(N, &[], None, true);
         assert_eq!(run(&nu, "01\n1\n2\n1.0\n"), "01\n2\n");
-        let fu = cfg(Order { fold: true, ..Order::default() }, &[], None, true);
+        let fu = cfg(
+            Order {
+                fold: true,
+                ..Order::default()
+            },
+            &[],
+            None,
+            true,
+        );
         assert_eq!(run(&fu, "a\nA\nb\n"), "a\nb\n");
     }
 
@@ -483,7 +512,10 @@ mod tests {
         assert_eq!(run(&k, "x 10\ny 9\nz 100\n"), "y 9\nx 10\nz 100\n");
         // -t: and -k3,3 (only the third field; ties by whole line).
         let t = cfg(Order::default(), &["3,3"], Some(b':'), false);
-        assert_eq!(run(&t, "a:1:zz:9\nb:2:aa:1\nc:3:mm\n"), "b:2:aa:1\nc:3:mm\na:1:zz:9\n");
+        assert_eq!(
+            run(&t, "a:1:zz:9\nb:2:aa:1\nc:3:mm\n"),
+            "b:2:aa:1\nc:3:mm\na:1:zz:9\n"
+        );
         // Leading blanks belong to the field unless -b: "  b" < " c" byte-wise.
         let nb = cfg(Order::default(), &["2"], None, false);
         assert_eq!(run(&nb, "1  b\n2 c\n"), "1  b\n2 c\n");
@@ -525,9 +557,20 @@ mod tests {
 
     #[test]
     fn dictionary_and_printable() {
-        let d = cfg(Order { dictionary: true, ..Order::default() }, &[], None, false);
+        let d = cfg(
+            Order {
+                dictionary: true,
+                ..Order::default()
+            },
+            &[],
+            None,
+            false,
+        );
         assert_eq!(run(&d, "b-b\nb+a\n"), "b+a\nb-b\n");
-        let i = Order { printable: true, ..Order::default() };
+        let i = Order {
+            printable: true,
+            ..Order::default()
+        };
         assert_eq!(filtered_compare(b"a\x01b", b"ab", &i), Ordering::Equal);
     }
 

@@ -5,7 +5,9 @@ use alloc::string::String;
 
 use crate::date::{stat_time, Time};
 use crate::errmsg::quote;
-use crate::ls::{id_name, mode_string, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK};
+use crate::ls::{
+    id_name, mode_string, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
+};
 
 /// What `stat` knows of a file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -107,7 +109,10 @@ pub fn format(fmt: &str, info: &Info) -> String {
         }
         let mut width = 0usize;
         while let Some(d) = chars.get(i).and_then(|c| c.to_digit(10)) {
-            width = width.saturating_mul(10).saturating_add(d as usize).min(4096);
+            width = width
+                .saturating_mul(10)
+                .saturating_add(d as usize)
+                .min(4096);
             i += 1;
         }
         let mut prec: Option<usize> = None;
@@ -177,7 +182,10 @@ pub fn format(fmt: &str, info: &Info) -> String {
                     }
                 };
                 i += 1;
-                (format!("{}", if conv == 'H' { major(v) } else { minor(v) }), true)
+                (
+                    format!("{}", if conv == 'H' { major(v) } else { minor(v) }),
+                    true,
+                )
             }
             _ => (String::from("?"), false),
         };
@@ -251,8 +259,14 @@ mod tests {
             ..file()
         };
         let out = format(default_format(&dev), &dev);
-        assert!(out.contains("\nDevice: 0,1\tInode: 3           Links: 1     Device type: 1,3\n"), "{out}");
-        assert!(out.contains("IO Block: 4096   character special file\n"), "{out}");
+        assert!(
+            out.contains("\nDevice: 0,1\tInode: 3           Links: 1     Device type: 1,3\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("IO Block: 4096   character special file\n"),
+            "{out}"
+        );
         assert!(out.contains("Access: (0666/crw-rw-rw-)"), "{out}");
     }
 
@@ -263,7 +277,10 @@ mod tests {
             format("%n|%s|%04a|%a|%A|%F|%h|%u|%U|%-5s|%5s|%.2n|%Hd,%Ld|%Q|%%|%w|%W|%X|%.3Y|%t,%T|%f|%B|%o|%N|%10.4A|%05s", &f),
             "a|6|0644|644|-rw-r--r--|regular file|1|0|root|6    |    6|a|0,0|?|%|-|0|300|300.000|0,0|81a4|512|4096|'a'|      -rw-|00006"
         );
-        assert_eq!(format(TERSE, &f), "a 6 8 81a4 0 0 0 12 1 0 0 300 300 301 0 4096\n");
+        assert_eq!(
+            format(TERSE, &f),
+            "a 6 8 81a4 0 0 0 12 1 0 0 300 300 301 0 4096\n"
+        );
         let empty = Info { size: 0, ..file() };
         assert_eq!(format("%F", &empty), "regular empty file");
         let dir = Info {

@@ -151,11 +151,16 @@ macro_rules! err {
     ($($arg:tt)*) => { $crate::sys::error(format_args!($($arg)*)) };
 }
 
+/// Prints the `Try 'PROG --help' for more information.` line on standard error.
+pub fn try_help() {
+    let msg = alloc::format!("{}\n", args::try_help(prog()));
+    let _ = write_fd_all(STDERR, msg.as_bytes());
+}
+
 /// Prints a usage error and the `Try 'PROG --help'` line; returns `status`.
 pub fn usage_error(args: fmt::Arguments<'_>, status: i32) -> i32 {
     error(args);
-    let msg = alloc::format!("{}\n", args::try_help(prog()));
-    let _ = write_fd_all(STDERR, msg.as_bytes());
+    try_help();
     status
 }
 
@@ -173,7 +178,12 @@ pub fn operands(a: &Args) -> Vec<&'static str> {
 /// Parses the command line. `Err(status)` means the program should exit with it: after
 /// `--help` (0, `help` printed with `Usage: PROG` in front), `--version` (0) or a usage
 /// error (`usage_status`, the message and the `Try` line printed).
-pub fn parse_args(a: &Args, spec: &Spec, help: &str, usage_status: i32) -> Result<Parsed<'static>, i32> {
+pub fn parse_args(
+    a: &Args,
+    spec: &Spec,
+    help: &str,
+    usage_status: i32,
+) -> Result<Parsed<'static>, i32> {
     let words = operands(a);
     let p = match args::parse(&words, spec) {
         Ok(p) => p,
@@ -184,33 +194,14 @@ pub fn parse_args(a: &Args, spec: &Spec, help: &str, usage_status: i32) -> Resul
         return Err(0);
     }
     if p.has(args::VERSION) {
-        outln!("{} (WayOS coreutils) {}", crate::path::basename(prog()), crate::VERSION);
+        outln!(
+            "{} (WayOS coreutils) {}",
+            crate::path::basename(prog()),
+            crate::VERSION
+        );
         return Err(0);
     }
     Ok(p)
-}
-
-/// Defines the program's entry: `coreutils::program!(imp::main)` with
-/// `fn main(args: libway::Args) -> i32`; standard output is flushed before the exit. On
-/// the host it defines a stub `main` instead.
-#[macro_export]
-macro_rules! program {
-    ($main:path) => {
-        #[cfg(target_os = "none")]
-        libway::entry!(__coreutils_main);
-
-        #[cfg(target_os = "none")]
-        fn __coreutils_main(args: libway::Args) -> i32 {
-            let status = $main(args);
-            $crate::sys::finish(status)
-        }
-
-        #[cfg(not(target_os = "none"))]
-        fn main() {
-            eprintln!("{} runs on WayOS", env!("CARGO_BIN_NAME"));
-            std::process::exit(2);
-        }
-    };
 }
 
 /// A file or standard input, read in chunks or lines.
@@ -310,7 +301,10 @@ impl Input {
     pub fn read_line(&mut self, line: &mut Vec<u8>) -> Result<bool, Errno> {
         let mut any = false;
         loop {
-            if let Some(i) = self.buf[self.start..self.end].iter().position(|&b| b == b'\n') {
+            if let Some(i) = self.buf[self.start..self.end]
+                .iter()
+                .position(|&b| b == b'\n')
+            {
                 line.extend_from_slice(&self.buf[self.start..self.start + i + 1]);
                 self.start += i + 1;
                 return Ok(true);
@@ -371,4 +365,29 @@ pub fn stdout_stat() -> Option<Stat> {
 /// A `String` of `bytes`, invalid UTF-8 replaced.
 pub fn lossy(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A kernel `Timespec` as a [`crate::date::Time`].
+pub fn time_of(ts: libway::abi::Timespec) -> crate::date::Time {
+    let extra = ts.nsec.div_euclid(1_000_000_000);
+    crate::date::Time {
+        sec: ts.sec.saturating_add(extra),
+        nsec: ts.nsec.rem_euclid(1_000_000_000) as u32,
+    }
+}
+
+/// The current time: `CLOCK_REALTIME` (the RTC read at boot plus the time since; the
+/// kernel falls back to the time since boot when there is no RTC).
+pub fn now() -> crate::date::Time {
+    libway::time::clock_gettime(libway::abi::clock::REALTIME)
+        .or_else(|_| libway::time::clock_gettime(libway::abi::clock::MONOTONIC))
+        .map(time_of)
+        .unwrap_or_default()
+}
+
+/// The time since boot.
+pub fn uptime() -> crate::date::Time {
+    libway::time::clock_gettime(libway::abi::clock::MONOTONIC)
+        .map(time_of)
+        .unwrap_or_default()
 }

@@ -278,7 +278,10 @@ mod tests {
     fn echo_escapes_like_gnu() {
         assert_eq!(echo_escapes("a\\tb\\n"), (b"a\tb\n".to_vec(), false));
         assert_eq!(echo_escapes("x\\cy"), (b"x".to_vec(), true));
-        assert_eq!(echo_escapes("\\0101\\101\\x41\\x4a2"), (b"AAAJ2".to_vec(), false));
+        assert_eq!(
+            echo_escapes("\\0101\\101\\x41\\x4a2"),
+            (b"AAAJ2".to_vec(), false)
+        );
         assert_eq!(echo_escapes("\\0"), (b"\0".to_vec(), false));
         assert_eq!(echo_escapes("\\q\\x\\"), (b"\\q\\x\\".to_vec(), false));
         assert_eq!(echo_escapes("\\\\\\e"), (b"\\\x1b".to_vec(), false));

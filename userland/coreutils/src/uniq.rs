@@ -37,7 +37,9 @@ pub fn key<'a>(line: &'a [u8], o: &Opts) -> &'a [u8] {
             i += 1;
         }
     }
-    i = i.saturating_add(usize::try_from(o.skip_chars).unwrap_or(usize::MAX)).min(line.len());
+    i = i
+        .saturating_add(usize::try_from(o.skip_chars).unwrap_or(usize::MAX))
+        .min(line.len());
     let rest = &line[i..];
     match o.check_chars {
         Some(n) => &rest[..rest.len().min(usize::try_from(n).unwrap_or(usize::MAX))],
@@ -125,20 +127,14 @@ mod tests {
         let o = Opts::default();
         assert_eq!(run(o, "a\na\nb\na\n"), "a\nb\na\n");
         assert_eq!(run(o, ""), "");
-        let c = Opts {
-            count: true,
-            ..o
-        };
+        let c = Opts { count: true, ..o };
         assert_eq!(run(c, "a\na\nb\n"), "      2 a\n      1 b\n");
         let d = Opts {
             repeated: true,
             ..o
         };
         assert_eq!(run(d, "a\na\nb\nc\nc\nc\n"), "a\nc\n");
-        let u = Opts {
-            unique: true,
-            ..o
-        };
+        let u = Opts { unique: true, ..o };
         assert_eq!(run(u, "a\na\nb\nc\nc\n"), "b\n");
         let du = Opts {
             unique: true,
@@ -171,6 +167,15 @@ mod tests {
             ..Opts::default()
         };
         assert_eq!(run(w, "abX\nabY\nacZ\n"), "abX\nacZ\n");
-        assert_eq!(key(b"  a  b c", &Opts { skip_fields: 2, ..Opts::default() }), b" c");
+        assert_eq!(
+            key(
+                b"  a  b c",
+                &Opts {
+                    skip_fields: 2,
+                    ..Opts::default()
+                }
+            ),
+            b" c"
+        );
     }
 }

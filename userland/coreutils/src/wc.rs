@@ -59,10 +59,16 @@ impl Which {
 
     /// How many counts are printed.
     pub fn count(&self) -> usize {
-        [self.lines, self.words, self.chars, self.bytes, self.max_line]
-            .iter()
-            .filter(|&&b| b)
-            .count()
+        [
+            self.lines,
+            self.words,
+            self.chars,
+            self.bytes,
+            self.max_line,
+        ]
+        .iter()
+        .filter(|&&b| b)
+        .count()
     }
 }
 
@@ -80,19 +86,8 @@ pub struct Counter {
 fn is_space(c: char) -> bool {
     matches!(
         c,
-        ' ' | '\t'
-            | '\n'
-            | '\x0b'
-            | '\x0c'
-            | '\r'
-            | '\u{a0}'
-            | '\u{1680}'
-            | '\u{2000}'..='\u{200a}'
-            | '\u{2028}'
-            | '\u{2029}'
-            | '\u{202f}'
-            | '\u{205f}'
-            | '\u{3000}'
+        ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200a}' | '\u{2028}' | '\u{2029}' | '\u{202f}' | '\u{205f}' | '\u{3000}'
     )
 }
 
@@ -347,7 +342,10 @@ mod tests {
         // `wc f` with a 6-byte regular file: one digit.
         assert_eq!(number_width(all, &[Some((true, 6))]), 1);
         // Two files of 60 and 50 bytes: total 110, three digits.
-        assert_eq!(number_width(c_only, &[Some((true, 60)), Some((true, 50))]), 3);
+        assert_eq!(
+            number_width(c_only, &[Some((true, 60)), Some((true, 50))]),
+            3
+        );
         // A missing first file: width 1; a missing later one is skipped.
         assert_eq!(number_width(all, &[None, Some((false, 0))]), 1);
         assert_eq!(number_width(all, &[Some((true, 5)), None]), 1);

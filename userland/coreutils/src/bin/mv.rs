@@ -1,1 +1,151 @@
-fn main() {}
+//! `mv [-fnv] SOURCE DEST` / `mv [OPTION]... SOURCE... DIRECTORY`: renames, or moves into
+//! a directory. Between file systems (`/tmp` to `/dev`) it copies and removes. `-n` never
+//! overwrites, `-v` tells each move, `-f` is accepted.
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+#[cfg(target_os = "none")]
+extern crate alloc;
+
+coreutils::program!(imp::main);
+
+#[cfg(target_os = "none")]
+mod imp {
+    use alloc::string::String;
+
+    use coreutils::args::Spec;
+    use coreutils::errmsg::quote;
+    use coreutils::fsops::{copy_tree, is_within, remove_tree, CopyOpts};
+    use coreutils::path::{basename, join};
+    use coreutils::{err, outln, sys};
+    use libway::abi::errno::{EEXIST, EINVAL, EISDIR, ENOTDIR, ENOTEMPTY, EXDEV};
+    use libway::fs::{self, StatExt};
+    use libway::Args;
+
+    const HELP: &str = "[OPTION]... SOURCE DEST\n  or:  mv [OPTION]... SOURCE... DIRECTORY\nRename SOURCE to DEST, or move SOURCE(s) to DIRECTORY.\n\n  -f, --force          (accepted; existing files are always replaced)\n  -n, --no-clobber     do not overwrite an existing file\n  -v, --verbose        explain what is being done\n";
+    const SPEC: Spec = Spec {
+        short: "fnv",
+        long: &[
+            ("force", 'f', false),
+            ("no-clobber", 'n', false),
+            ("verbose", 'v', false),
+        ],
+        permute: true,
+        numbers: false,
+    };
+
+    pub fn main(args: Args) -> i32 {
+        let p = match sys::parse_args(&args, &SPEC, HELP, 1) {
+            Ok(p) => p,
+            Err(status) => return status,
+        };
+        let ops = &p.operands;
+        match ops.len() {
+            0 => return sys::usage_error(format_args!("missing file operand"), 1),
+            1 => {
+                return sys::usage_error(
+                    format_args!("missing destination file operand after {}", quote(ops[0])),
+                    1,
+                )
+            }
+            _ => {}
+        }
+        let (sources, dest) = ops.split_at(ops.len() - 1);
+        let dest = dest[0];
+        let dest_is_dir = fs::stat(dest).is_ok_and(|s| s.is_dir());
+        if sources.len() > 1 && !dest_is_dir {
+            err!("target {} is not a directory", quote(dest));
+            return 1;
+        }
+        let mut status = 0;
+        for src in sources {
+            let target: String = if dest_is_dir {
+                join(dest, basename(src))
+            } else {
+                String::from(dest)
+            };
+            let st = match fs::stat(src) {
+                Ok(st) => st,
+                Err(e) => {
+                    err!("cannot stat {}: {}", quote(src), sys::errno(e));
+                    status = 1;
+                    continue;
+                }
+            };
+            let existing = fs::stat(&target).ok();
+            if let Some(t) = &existing {
+                if t.dev == st.dev && t.ino == st.ino {
+                    err!("{} and {} are the same file", quote(src), quote(&target));
+                    status = 1;
+                    continue;
+                }
+                if p.has('n') {
+                    continue;
+                }
+            }
+            match fs::rename(src, &target) {
+                Ok(()) => {
+                    if p.has('v') {
+                        outln!("renamed {} -> {}", quote(src), quote(&target));
+                    }
+                }
+                Err(e) if e.code() == EXDEV => {
+                    // Another file system: copy, then remove the original.
+                    let o = CopyOpts {
+                        recursive: true,
+                        preserve: true,
+                        ..CopyOpts::default()
+                    };
+                    if existing.as_ref().is_some_and(|t| t.is_dir()) != st.is_dir()
+                        && existing.is_some()
+                    {
+                        err!("cannot overwrite {} with {}", quote(&target), quote(src));
+                        status = 1;
+                        continue;
+                    }
+                    let mut report = |m: String| err!("{m}");
+                    if copy_tree(src, &target, &o, &mut report)
+                        && remove_tree(src, false, &mut report)
+                    {
+                        if p.has('v') {
+                            outln!("copied {} -> {}", quote(src), quote(&target));
+                            outln!("removed {}", quote(src));
+                        }
+                    } else {
+                        status = 1;
+                    }
+                }
+                Err(e) => {
+                    match e.code() {
+                        EINVAL if st.is_dir() && is_within(&target, src) => err!(
+                            "cannot move {} to a subdirectory of itself, {}",
+                            quote(src),
+                            quote(&target)
+                        ),
+                        EISDIR => err!(
+                            "cannot overwrite directory {} with non-directory",
+                            quote(&target)
+                        ),
+                        ENOTDIR if st.is_dir() => err!(
+                            "cannot overwrite non-directory {} with directory {}",
+                            quote(&target),
+                            quote(src)
+                        ),
+                        ENOTEMPTY | EEXIST => err!(
+                            "cannot move {} to {}: Directory not empty",
+                            quote(src),
+                            quote(&target)
+                        ),
+                        _ => err!(
+                            "cannot move {} to {}: {}",
+                            quote(src),
+                            quote(&target),
+                            sys::errno(e)
+                        ),
+                    }
+                    status = 1;
+                }
+            }
+        }
+        status
+    }
+}

@@ -1,1 +1,57 @@
-fn main() {}
+//! `ps [-Aefl]`: every process (WayOS has no terminals or sessions to narrow the list),
+//! as `PID PPID PGID STAT TIME CMD`; `-l` adds the scheduler class. `-A`, `-e`, `-f` and
+//! the BSD words `aux`/`ax` are accepted and change nothing. See `coreutils::ps`.
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+coreutils::program!(imp::main);
+
+#[cfg(target_os = "none")]
+mod imp {
+    use coreutils::args::Spec;
+    use coreutils::ps::{header, row, Proc};
+    use coreutils::{err, outln, sys};
+    use libway::process::{field_str, proc_list};
+    use libway::Args;
+
+    const HELP: &str = "[-Aefl]\nReport a snapshot of the current processes.\n\n  -A, -e   all processes (always)\n  -f       (accepted)\n  -l       add the scheduler class (CLS)\n";
+    const SPEC: Spec = Spec::short("Aeflax");
+
+    pub fn main(args: Args) -> i32 {
+        let p = match sys::parse_args(&args, &SPEC, HELP, 1) {
+            Ok(p) => p,
+            Err(status) => return status,
+        };
+        for op in &p.operands {
+            if op.is_empty()
+                || !op
+                    .chars()
+                    .all(|c| matches!(c, 'a' | 'u' | 'x' | 'e' | 'f' | 'l' | 'w'))
+            {
+                err!("error: garbage option");
+                return 1;
+            }
+        }
+        let long = p.has('l') || p.operands.iter().any(|o| o.contains('l'));
+        let list = match proc_list() {
+            Ok(l) => l,
+            Err(e) => {
+                err!("cannot list processes: {}", sys::errno(e));
+                return 1;
+            }
+        };
+        outln!("{}", header(long));
+        for info in &list {
+            let proc = Proc {
+                pid: info.pid,
+                ppid: info.ppid,
+                pgid: info.pgid,
+                state: info.state as char,
+                class: info.class,
+                ticks: info.ticks,
+                cmd: field_str(&info.name).into(),
+            };
+            outln!("{}", row(&proc, long));
+        }
+        0
+    }
+}

@@ -1,1 +1,11 @@
-fn main() {}
+//! `true`: does nothing, successfully (exit status 0). Arguments are ignored.
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+coreutils::program!(imp::main);
+
+#[cfg(target_os = "none")]
+mod imp {
+    pub fn main(_args: libway::Args) -> i32 {
+        0
+    }
+}
