@@ -36,6 +36,7 @@ const SUITES: &[&str] = &[
     "fstest",
     "contest",
     "shelltest",
+    "utiltest",
 ];
 /// What init prints after the last suite.
 const INIT_DONE: &str = "init: tests done";

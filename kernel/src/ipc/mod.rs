@@ -150,6 +150,7 @@ pub enum Deadline {
 }
 
 impl Deadline {
+    #[inline]
     pub fn from_timeout(timeout_ns: u64) -> Self {
         match timeout_ns {
             0 => Deadline::Now,

@@ -76,7 +76,7 @@ fn store(word: &mut u64, value: u64) {
 /// Copies `src`'s header and its first `len` data bytes into `dst` (whose other data
 /// bytes are unspecified afterwards), a word at a time. Every handle slot becomes
 /// `NO_HANDLE`: the receiver's numbers are filled in when the objects are installed.
-#[inline]
+#[inline(always)]
 pub fn copy_message(dst: &mut Message, src: &Message) {
     let len = (src.len as usize).min(INLINE_BYTES);
     let used = (HEADER_BYTES + len).div_ceil(8);

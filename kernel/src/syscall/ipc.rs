@@ -5,8 +5,9 @@
 //! handle table lock, then acts. No lock is held across a user copy.
 //!
 //! Messages cross the boundary as their header and `len` data bytes: read into the
-//! syscall's stack, written once into the receiver's waiting record, reply port or queue
-//! slot (`ipc::port`), and copied out from there.
+//! sender's buffer (its reply port's for `port_call` and `port_reply_recv`, the syscall's
+//! stack for `port_send` and `port_reply`), written once into the receiver's buffer (its
+//! reply port's) or a queue slot, and copied out from there (`ipc::port`).
 
 use alloc::sync::Arc;
 
@@ -297,13 +298,13 @@ pub fn sys_port_call(h: usize, ptr: usize, timeout_ns: u64) -> KResult<usize> {
 /// `port_call` with the process's reply port `rp`, whose buffer holds the request and
 /// then the reply.
 fn call(p: &Process, rp: &Arc<ReplyPort>, h: usize, ptr: usize, timeout_ns: u64) -> KResult<()> {
-    rp.reset();
     // SAFETY: `rp` is this process's reply port, out of its cache for this syscall, with
     // no reply right out yet (see `take_reply_port`); `req` is not used once one is.
     let req = unsafe { &mut (*rp.buffer()).msg };
     read_message(ptr, req, true)?;
     let port = port_of(p, h, RIGHT_SEND)?;
     let deadline = Deadline::from_timeout(timeout_ns);
+    rp.reset();
     // From here on the reply may overwrite the request: `req` is not used again.
     let sent = send(p, &port, req, Some(ReplyRef(rp.clone())), deadline);
     let reply = match sent {

@@ -22,8 +22,9 @@ use alloc::vec::Vec;
 const DUP_MAX: u32 = 32767;
 /// Largest program, in instructions.
 const PROG_MAX: usize = 200_000;
-/// Deepest nesting of groups and repetitions.
-const DEPTH_MAX: usize = 200;
+/// Deepest nesting of groups and repetitions: parsing and compiling recurse once per
+/// level, and a WayOS program has a 256 KiB stack.
+const DEPTH_MAX: usize = 48;
 
 /// Which syntax a pattern is in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1028,6 +1029,28 @@ mod tests {
         assert!(!m(p, &s));
         let deep = "(".repeat(1000);
         assert!(Regex::new(&[&deep], Syntax::Extended, Flags::default()).is_err());
+        // The deepest pattern allowed parses, compiles and runs in a WayOS-sized stack.
+        let nested = alloc::format!(
+            "{}a{}",
+            "(x*".repeat(DEPTH_MAX - 1),
+            ")*".repeat(DEPTH_MAX - 1)
+        );
+        let worker = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let r = Regex::new(&[&nested], Syntax::Extended, Flags::default()).unwrap();
+                r.is_match_str("xxa")
+            });
+        assert!(worker.unwrap().join().unwrap());
+        let too_deep = alloc::format!(
+            "{}a{}",
+            "(".repeat(DEPTH_MAX + 1),
+            ")".repeat(DEPTH_MAX + 1)
+        );
+        assert_eq!(
+            err(&too_deep, Syntax::Extended),
+            "Regular expression too big"
+        );
         let stars = alloc::format!("a{}", "*".repeat(10_000));
         assert!(m(&stars, "aaa"));
     }

@@ -324,6 +324,11 @@ impl Input {
         }
     }
 
+    /// Lets reads go on after the end was seen (for `tail -f`: the file may grow).
+    pub fn clear_eof(&mut self) {
+        self.eof = false;
+    }
+
     /// Everything up to the end.
     pub fn read_all(&mut self) -> Result<Vec<u8>, Errno> {
         let mut all = Vec::new();

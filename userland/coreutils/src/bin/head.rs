@@ -47,7 +47,7 @@ mod imp {
     /// `-5` as the first argument means `-n 5`.
     fn obsolete(words: &mut Vec<String>) {
         if let Some(first) = words.first() {
-            let d = &first[1.min(first.len())..];
+            let d = first.get(1..).unwrap_or("");
             if first.starts_with('-') && !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()) {
                 let n = String::from(d);
                 words[0] = String::from("-n");
@@ -144,7 +144,9 @@ mod imp {
         };
         let show = headers.unwrap_or(files.len() > 1);
         let mut status = 0;
-        for (i, name) in files.iter().enumerate() {
+        // GNU puts a blank line before every header but the first one printed.
+        let mut first = true;
+        for name in &files {
             let shown = if *name == "-" { "standard input" } else { name };
             let mut input = match Input::open(name) {
                 Ok(inp) => inp,
@@ -155,9 +157,10 @@ mod imp {
                 }
             };
             if show {
-                if i > 0 {
+                if !first {
                     sys::write(b"\n");
                 }
+                first = false;
                 coreutils::outln!("==> {shown} <==");
             }
             if let Err(e) = head(&mut input, mode) {

@@ -185,8 +185,14 @@ mod imp {
         };
         for (c, _) in &p.opts {
             match c {
-                'a' => ls.all = true,
-                'A' => ls.almost = true,
+                'a' => {
+                    ls.all = true;
+                    ls.almost = false;
+                }
+                'A' => {
+                    ls.almost = true;
+                    ls.all = false;
+                }
                 'C' => ls.format = Format::Columns,
                 'd' => ls.directory = true,
                 'F' => ls.long.indicator = Indicator::Classify,

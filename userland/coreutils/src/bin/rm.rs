@@ -19,7 +19,7 @@ mod imp {
     const HELP: &str = "[OPTION]... [FILE]...\nRemove (unlink) the FILE(s).\n\n  -f, --force           ignore nonexistent files and arguments, never prompt\n  -r, -R, --recursive   remove directories and their contents recursively\n  -d, --dir             remove empty directories\n  -v, --verbose         explain what is being done\n      --no-preserve-root  do not treat '/' specially\n";
     const NO_PRESERVE_ROOT: char = '\u{10}';
     const SPEC: Spec = Spec {
-        short: "fdrRvi",
+        short: "fdrRv",
         long: &[
             ("force", 'f', false),
             ("dir", 'd', false),

@@ -48,7 +48,7 @@ mod imp {
 
     fn obsolete(words: &mut Vec<String>) {
         if let Some(first) = words.first() {
-            let d = &first[1.min(first.len())..];
+            let d = first.get(1..).unwrap_or("");
             if (first.starts_with('-') || first.starts_with('+'))
                 && !d.is_empty()
                 && d.bytes().all(|b| b.is_ascii_digit())
@@ -97,6 +97,7 @@ mod imp {
                 Ok([]) => {
                     sys::flush();
                     let _ = libway::time::sleep_ms(1000);
+                    input.clear_eof();
                 }
                 Ok(data) => sys::write(data),
                 Err(_) => return 1,
@@ -146,7 +147,9 @@ mod imp {
         let show = headers.unwrap_or(files.len() > 1);
         let mut status = 0;
         let mut last: Option<Input> = None;
-        for (i, name) in files.iter().enumerate() {
+        // GNU puts a blank line before every header but the first one printed.
+        let mut first = true;
+        for name in &files {
             let shown = if *name == "-" { "standard input" } else { name };
             let mut input = match Input::open(name) {
                 Ok(inp) => inp,
@@ -157,9 +160,10 @@ mod imp {
                 }
             };
             if show {
-                if i > 0 {
+                if !first {
                     sys::write(b"\n");
                 }
+                first = false;
                 coreutils::outln!("==> {shown} <==");
             }
             match input.read_all() {

@@ -42,6 +42,7 @@ const TESTS: &[&str] = &[
     "/bin/fstest",
     "/bin/contest",
     "/bin/shelltest",
+    "/bin/utiltest",
 ];
 
 const CONSOLE: &str = "/bin/console";
