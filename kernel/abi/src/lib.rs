@@ -366,6 +366,10 @@ pub mod fs {
     pub const S_IFDIR: u32 = 0o040_000;
     pub const S_IFCHR: u32 = 0o020_000;
     pub const S_IFIFO: u32 = 0o010_000;
+    /// Types WayOS does not create yet, named so tools decode every `S_IFMT` value.
+    pub const S_IFBLK: u32 = 0o060_000;
+    pub const S_IFLNK: u32 = 0o120_000;
+    pub const S_IFSOCK: u32 = 0o140_000;
     /// Permission bits: read, write, execute for owner, group and others, plus the
     /// set-user-id, set-group-id and sticky bits. Recorded and reported; with a single
     /// user they are not enforced.

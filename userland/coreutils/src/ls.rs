@@ -10,14 +10,7 @@ use core::cmp::Ordering;
 use crate::date::{ls_time, Time};
 use crate::num::human_size;
 
-pub const S_IFMT: u32 = 0o170_000;
-pub const S_IFREG: u32 = 0o100_000;
-pub const S_IFDIR: u32 = 0o040_000;
-pub const S_IFCHR: u32 = 0o020_000;
-pub const S_IFBLK: u32 = 0o060_000;
-pub const S_IFIFO: u32 = 0o010_000;
-pub const S_IFLNK: u32 = 0o120_000;
-pub const S_IFSOCK: u32 = 0o140_000;
+pub use wayos_abi::fs::{S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK};
 
 /// What `ls` shows of one file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
