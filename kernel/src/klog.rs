@@ -74,7 +74,7 @@ impl Log for KernelLogger {
         let line = Line {
             ns,
             level,
-            cpu: arch::cpu_id(),
+            cpu: arch::cpu_id() as u32,
             target: target.strip_prefix("wayos_kernel::").unwrap_or(target),
             args: record.args(),
         };

@@ -24,3 +24,12 @@ pub fn record_breakpoint(pc: usize) {
 pub fn breakpoints_seen() -> u64 {
     BREAKPOINTS.load(Ordering::Relaxed)
 }
+
+/// The kernel's inter-processor interrupt (interrupts off): whatever other CPUs asked
+/// this one to do (reschedule, flush its TLB).
+pub fn ipi() {}
+
+/// The serial port's receive interrupt (interrupts off, boot CPU): collect typed input.
+pub fn serial_irq() {
+    crate::console::input::poll();
+}

@@ -203,8 +203,35 @@ pub mod sys {
     /// `proc_list(buf: *mut ProcInfo, count) -> processes in the system` (fills at most
     /// `count` entries, lowest pid first).
     pub const PROC_LIST: usize = 68;
+    /// `thread_create(entry, stack_top, arg, tid_addr) -> tid`: a new thread in the
+    /// caller's process starts in user mode at `entry` with `arg` as its first argument
+    /// and `stack_top` (16-byte aligned) as its stack pointer, in the caller's class and
+    /// affinity. When it ends, if `tid_addr` is not 0 the kernel stores the `u32` 0 there
+    /// and wakes one `futex_wait` on it (a join).
+    pub const THREAD_CREATE: usize = 69;
+    /// `thread_exit(code) -> !`: ends the calling thread; the last thread's code becomes
+    /// the process's exit status (`exit` ends every thread at once).
+    pub const THREAD_EXIT: usize = 70;
+    /// `gettid() -> tid`.
+    pub const GETTID: usize = 71;
+    /// `futex_wait(addr, expected: u32, timeout_ns) -> 0`: sleeps while the aligned `u32`
+    /// at `addr` equals `expected`, until `futex_wake` on it (`EAGAIN` if it differs,
+    /// `ETIMEDOUT` after `timeout_ns` unless that is `u64::MAX`, `EINTR` on a signal).
+    pub const FUTEX_WAIT: usize = 72;
+    /// `futex_wake(addr, count) -> woken`: wakes at most `count` waiters on `addr`.
+    pub const FUTEX_WAKE: usize = 73;
+    /// `sched_getcpu() -> cpu`: the CPU index the caller runs on.
+    pub const SCHED_GETCPU: usize = 74;
+    /// `sched_setaffinity(tid, mask) -> 0`: the CPUs (bit i = CPU i) thread `tid` (0: the
+    /// caller, else a thread of the caller's process) may run on; it moves at once if it
+    /// is not on one of them. `EINVAL` if `mask` names no online CPU.
+    pub const SCHED_SETAFFINITY: usize = 75;
+    /// `sched_getaffinity(tid) -> mask`.
+    pub const SCHED_GETAFFINITY: usize = 76;
+    /// `smp_info(buf: *mut CpuInfo, count) -> CPUs online` (fills at most `count`).
+    pub const SMP_INFO: usize = 77;
     /// One past the highest number.
-    pub const COUNT: usize = 69;
+    pub const COUNT: usize = 78;
 }
 
 /// IPC: ports, messages, rights. See `docs/ipc.md`.
@@ -747,6 +774,44 @@ pub mod sched {
     pub const BACKGROUND: usize = 4;
     pub const IDLE: usize = 5;
     pub const CLASSES: usize = 6;
+}
+
+/// Multiprocessor limits and what `smp_info` reports.
+pub mod smp {
+    /// Most CPUs the kernel runs on (affinity masks are `u64`).
+    pub const MAX_CPUS: usize = 16;
+    /// [`CpuInfo::state`]: running a thread.
+    pub const CPU_BUSY: u32 = 1;
+    /// [`CpuInfo::state`]: online and idle.
+    pub const CPU_IDLE: u32 = 2;
+
+    /// One CPU as `smp_info` reports it.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct CpuInfo {
+        /// The kernel's CPU index (0 is the boot CPU).
+        pub id: u32,
+        /// [`CPU_BUSY`] or [`CPU_IDLE`].
+        pub state: u32,
+        /// The hardware id: the local APIC id (x86_64) or MPIDR_EL1 affinity (aarch64).
+        pub hw_id: u64,
+        /// Timer ticks this CPU has taken.
+        pub ticks: u64,
+        /// Of those, ticks that found a thread other than the idle thread running.
+        pub busy_ticks: u64,
+        /// Context switches on this CPU.
+        pub switches: u64,
+        /// Inter-processor interrupts this CPU has received.
+        pub ipis: u64,
+        /// TLB shootdown requests this CPU has served.
+        pub shootdowns: u64,
+        /// Threads that moved to this CPU from another one's queue.
+        pub migrations: u64,
+        /// Threads waiting in this CPU's run queue.
+        pub ready: u64,
+        /// The running thread's id (0: idle).
+        pub current_tid: u64,
+    }
 }
 
 /// Seconds and nanoseconds, as `struct timespec`.

@@ -9,7 +9,9 @@
 //!   context including the panic path; callers serialize.
 //! - `serial_read()`: a received byte if one is waiting, never blocking (polled from the
 //!   timer tick).
-//! - `cpu_id()`: the current CPU's index.
+//! - `cpu_id() -> usize`: the running CPU's dense index (0 = boot CPU, then secondaries in
+//!   the order `start_cpus` brought them up), read from the per-CPU block (x86_64: GS base;
+//!   aarch64: TPIDR_EL1). Valid in every kernel context once the arch boot code ran.
 //! - `uptime_ns()`: monotonic nanoseconds since boot.
 //! - `rtc_epoch_seconds() -> Option<u64>`: the real-time clock now, in seconds since
 //!   1970-01-01 UTC (x86_64: CMOS; aarch64: PL031), `None` (logged) when there is none or
@@ -22,6 +24,24 @@
 //! - `init_late(tick_hz)`: after the heap exists: CPU features (FP/SIMD, SMEP/SMAP or
 //!   PAN), the syscall entry, the interrupt controller and the periodic scheduler tick,
 //!   which calls `crate::traps::timer_tick()`.
+//!
+//! Multiprocessor
+//! - `start_cpus(max, entry: fn() -> !) -> usize`: on the boot CPU, after `init_late`:
+//!   starts the other CPUs the firmware lists (MADT / device tree), at most `max` CPUs in
+//!   all. Each one gets its own boot stack and per-CPU state (x86_64: GDT, TSS, GS block,
+//!   SYSCALL MSRs, CR0/CR4/XCR0, LAPIC and its timer; aarch64: VBAR, TPIDR_EL1, SCTLR/PAN,
+//!   GIC redistributor and CPU interface, timer) and then calls `entry` with interrupts
+//!   masked on that stack. Returns, once every started CPU reached `entry` (or gave up,
+//!   logged), how many CPUs are online, the boot CPU included.
+//! - `cpu_hw_id(cpu) -> u64`: the hardware id of an online CPU (APIC id / MPIDR affinity).
+//! - `send_ipi(cpu)`: interrupts CPU `cpu` (any online index, from any context). Its
+//!   handler acknowledges the interrupt and calls `crate::traps::ipi()`, interrupts off.
+//! - `TLB_FLUSH_IS_BROADCAST`: true when `flush_tlb_page`/`flush_tlb_all` reach every CPU
+//!   by themselves (aarch64 `TLBI ...IS`); false when they flush this CPU only (x86_64),
+//!   so generic code sends shootdown IPIs.
+//! - Every CPU's periodic timer calls `crate::traps::timer_tick()`; device interrupts
+//!   (x86_64: COM1 through the I/O APIC) go to the boot CPU, and the serial receive
+//!   interrupt calls `crate::traps::serial_irq()`.
 //!
 //! Interrupts
 //! - `interrupts_enabled()`, `enable_interrupts()`, `disable_interrupts()`,
@@ -70,7 +90,8 @@ use self::x86_64 as imp;
 
 pub use imp::rtc_epoch_seconds;
 pub use imp::{
-    activate_page_table, breakpoint, cpu_id, current_root, disable_interrupts, enable_interrupts,
+    activate_page_table, breakpoint, cpu_hw_id, cpu_id, send_ipi, start_cpus,
+    TLB_FLUSH_IS_BROADCAST, current_root, disable_interrupts, enable_interrupts,
     enter_signal_handler, enter_user, flush_tlb_all, flush_tlb_page, frame_pointer, halt_forever,
     init_late, interrupts_enabled, kernel_root, power_off, resume_signal_frame, serial_read,
     serial_write, set_kernel_stack, switch, uptime_ns, user_copy, wait_for_interrupt, Context,

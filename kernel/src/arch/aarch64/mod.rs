@@ -149,9 +149,9 @@ pub fn wait_for_interrupt() {
 }
 
 /// The running CPU's index: MPIDR_EL1 affinity level 0 (the core number on QEMU `virt`).
-pub fn cpu_id() -> u32 {
+pub fn cpu_id() -> usize {
     use aarch64_cpu::registers::{Readable, MPIDR_EL1};
-    (MPIDR_EL1.get() & 0xff) as u32
+    (MPIDR_EL1.get() & 0xff) as usize
 }
 
 /// The caller's frame pointer (x29); the kernel is built with frame pointers.
@@ -174,3 +174,19 @@ pub fn breakpoint() {
     // registers restored.
     unsafe { core::arch::asm!("brk #0xf000", options(nostack)) };
 }
+
+/// Not yet: only the boot CPU runs (the SMP bring-up replaces this).
+pub fn start_cpus(_max: usize, _entry: fn() -> !) -> usize {
+    1
+}
+
+/// The hardware id of CPU `cpu` (stub: the boot CPU's).
+pub fn cpu_hw_id(_cpu: usize) -> u64 {
+    0
+}
+
+/// Interrupts CPU `cpu` (stub: there is no other CPU yet).
+pub fn send_ipi(_cpu: usize) {}
+
+/// See the arch contract.
+pub const TLB_FLUSH_IS_BROADCAST: bool = true;

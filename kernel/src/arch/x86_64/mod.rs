@@ -63,11 +63,9 @@ pub fn wait_for_interrupt() {
 
 pub const NAME: &str = "x86_64";
 
-/// The initial APIC ID of the running CPU (CPUID leaf 1, EBX[31:24]); 0 on the boot CPU.
-pub fn cpu_id() -> u32 {
-    // CPUID is available on every x86_64 CPU and has no side effects.
-    let leaf = core::arch::x86_64::__cpuid(1);
-    leaf.ebx >> 24
+/// The running CPU's index (stub until SMP: the boot CPU).
+pub fn cpu_id() -> usize {
+    0
 }
 
 /// The caller's frame pointer (rbp); the kernel is built with frame pointers.
@@ -86,3 +84,19 @@ pub fn breakpoint() {
     // SAFETY: the IDT's breakpoint handler returns with all registers restored.
     unsafe { core::arch::asm!("int3", options(nomem, nostack)) };
 }
+
+/// Not yet: only the boot CPU runs (the SMP bring-up replaces this).
+pub fn start_cpus(_max: usize, _entry: fn() -> !) -> usize {
+    1
+}
+
+/// The hardware id of CPU `cpu` (stub: the boot CPU's).
+pub fn cpu_hw_id(_cpu: usize) -> u64 {
+    0
+}
+
+/// Interrupts CPU `cpu` (stub: there is no other CPU yet).
+pub fn send_ipi(_cpu: usize) {}
+
+/// See the arch contract.
+pub const TLB_FLUSH_IS_BROADCAST: bool = false;
