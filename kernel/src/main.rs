@@ -20,6 +20,7 @@ mod klog;
 mod mm;
 mod panic;
 mod selftest;
+mod smp;
 mod symbols;
 mod sync;
 mod syscall;
@@ -56,6 +57,7 @@ pub extern "Rust" fn kernel_main(info: BootInfo) -> ! {
     // FP state sizes (XSAVE) are known only after init_late, and threads need them.
     arch::init_late(task::sched::TICK_HZ);
     task::init();
+    smp::start();
 
     log::info!(
         "WayOS {} ({}) ready: usable memory {} MiB, {} CPU{}",

@@ -11,6 +11,12 @@ static BREAKPOINTS: AtomicU64 = AtomicU64::new(0);
 /// The periodic timer interrupt (interrupts off): collect typed input, then let the
 /// scheduler count the tick.
 pub fn timer_tick() {
+    crate::smp::stats(crate::arch::cpu_id())
+        .ticks
+        .fetch_add(1, Ordering::Relaxed);
+    if crate::arch::cpu_id() != 0 {
+        return;
+    }
     crate::console::input::poll();
     crate::task::sched::timer_tick();
 }
@@ -27,7 +33,11 @@ pub fn breakpoints_seen() -> u64 {
 
 /// The kernel's inter-processor interrupt (interrupts off): whatever other CPUs asked
 /// this one to do (reschedule, flush its TLB).
-pub fn ipi() {}
+pub fn ipi() {
+    crate::smp::stats(crate::arch::cpu_id())
+        .ipis
+        .fetch_add(1, Ordering::Relaxed);
+}
 
 /// The serial port's receive interrupt (interrupts off, boot CPU): collect typed input.
 pub fn serial_irq() {
