@@ -8,6 +8,8 @@
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
+use wayos_abi::smp::MAX_CPUS;
+
 use crate::{console, symbols};
 
 const MAX_FRAMES: usize = 32;
@@ -17,15 +19,16 @@ extern "C" {
     static __kernel_end: u8;
 }
 
-/// Bounds of the running thread's kernel stack (heap memory, outside the image), updated
-/// by the scheduler on every switch; lock-free so the panic path can read it.
-static STACK_LO: AtomicUsize = AtomicUsize::new(0);
-static STACK_HI: AtomicUsize = AtomicUsize::new(0);
+/// Bounds of each CPU's running thread's kernel stack (heap memory, outside the image),
+/// updated by the scheduler on every switch; lock-free so the panic path can read it.
+static STACK_LO: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
+static STACK_HI: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
 
-/// Records the stack the CPU is about to run on.
+/// Records the stack this CPU is about to run on.
 pub fn set_stack_bounds(lo: usize, hi: usize) {
-    STACK_LO.store(lo, Ordering::Relaxed);
-    STACK_HI.store(hi, Ordering::Relaxed);
+    let cpu = crate::arch::cpu_id() % MAX_CPUS;
+    STACK_LO[cpu].store(lo, Ordering::Relaxed);
+    STACK_HI[cpu].store(hi, Ordering::Relaxed);
 }
 
 fn readable(fp: usize) -> bool {
@@ -33,9 +36,10 @@ fn readable(fp: usize) -> bool {
         return false;
     };
     let (lo, hi) = kernel_image();
+    let cpu = crate::arch::cpu_id() % MAX_CPUS;
     let (slo, shi) = (
-        STACK_LO.load(Ordering::Relaxed),
-        STACK_HI.load(Ordering::Relaxed),
+        STACK_LO[cpu].load(Ordering::Relaxed),
+        STACK_HI[cpu].load(Ordering::Relaxed),
     );
     (fp >= lo && end <= hi) || (fp >= slo && end <= shi)
 }
@@ -91,8 +95,8 @@ pub fn print(fp: usize) {
     if n == 0 {
         console::write_unlocked(format_args!(
             "  (no frames: fp {fp:#x}, stack {:#x}-{:#x})\n",
-            STACK_LO.load(Ordering::Relaxed),
-            STACK_HI.load(Ordering::Relaxed)
+            STACK_LO[crate::arch::cpu_id() % MAX_CPUS].load(Ordering::Relaxed),
+            STACK_HI[crate::arch::cpu_id() % MAX_CPUS].load(Ordering::Relaxed)
         ));
     }
 }

@@ -48,6 +48,9 @@ const CHECKS: &[(&str, Check)] = &[
         "pmm_free_counter_matches_stats",
         pmm_free_counter_matches_stats,
     ),
+    ("every_cpu_online", every_cpu_online),
+    ("ipi_reaches_every_cpu", ipi_reaches_every_cpu),
+    ("kernel_threads_run_on_every_cpu", kernel_threads_run_on_every_cpu),
 ];
 
 /// Runs every check, prints one line per check and the summary; returns the failure count.
@@ -570,7 +573,7 @@ fn heap_huge_request_fails_cleanly(_: &BootInfo) -> Result<(), &'static str> {
 fn kernel_threads_interleave(_: &BootInfo) -> Result<(), &'static str> {
     use alloc::sync::Arc;
     use core::sync::atomic::{AtomicUsize, Ordering};
-    use spin::Mutex;
+    use crate::sync::Mutex;
 
     use crate::task::{sched, thread::Thread};
 
@@ -587,6 +590,9 @@ fn kernel_threads_interleave(_: &BootInfo) -> Result<(), &'static str> {
             done.fetch_add(1, Ordering::SeqCst);
         })
         .map_err(|_| "no memory for a kernel thread")?;
+        // Both on this CPU: on two CPUs they would run side by side, not take turns.
+        t.affinity
+            .store(1 << crate::arch::cpu_id(), Ordering::Relaxed);
         sched::make_ready(t);
     }
     for _ in 0..10_000 {
@@ -622,4 +628,78 @@ fn pmm_free_counter_matches_stats(_: &BootInfo) -> Result<(), &'static str> {
     } else {
         Err("free-page counter and tier statistics disagree")
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Multiprocessor
+
+/// Every CPU the firmware lists (MADT / device tree; xtask checks that count against
+/// QEMU's `-smp`) came online.
+fn every_cpu_online(info: &BootInfo) -> Result<(), &'static str> {
+    if crate::smp::online() != info.cpu_count.min(wayos_abi::smp::MAX_CPUS) {
+        return Err("fewer CPUs online than the firmware lists");
+    }
+    Ok(())
+}
+
+/// An IPI to each other CPU runs its handler there: that CPU's IPI count grows.
+fn ipi_reaches_every_cpu(_: &BootInfo) -> Result<(), &'static str> {
+    use core::sync::atomic::Ordering;
+    let me = crate::arch::cpu_id();
+    for cpu in (0..crate::smp::online()).filter(|&c| c != me) {
+        let count = || crate::smp::stats(cpu).ipis.load(Ordering::SeqCst);
+        let before = count();
+        crate::arch::send_ipi(cpu);
+        let deadline = crate::arch::uptime_ns() + 2_000_000_000;
+        while count() == before {
+            if crate::arch::uptime_ns() > deadline {
+                return Err("a CPU did not take its IPI within 2 s");
+            }
+            core::hint::spin_loop();
+        }
+    }
+    Ok(())
+}
+
+/// A kernel thread pinned to each CPU runs there (it reads its own CPU index), and they
+/// all finish.
+fn kernel_threads_run_on_every_cpu(_: &BootInfo) -> Result<(), &'static str> {
+    use alloc::sync::Arc;
+    use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+    use crate::task::{sched, thread::Thread};
+
+    let n = crate::smp::online();
+    let seen = Arc::new(AtomicU64::new(0));
+    let wrong = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    for cpu in 0..n {
+        let (seen, wrong, done) = (seen.clone(), wrong.clone(), done.clone());
+        let t = Thread::kernel(wayos_abi::sched::NORMAL, move || {
+            let here = crate::arch::cpu_id();
+            if here != cpu {
+                wrong.fetch_add(1, Ordering::SeqCst);
+            }
+            seen.fetch_or(1 << here, Ordering::SeqCst);
+            done.fetch_add(1, Ordering::SeqCst);
+        })
+        .map_err(|_| "no memory for a kernel thread")?;
+        t.affinity.store(1 << cpu, Ordering::Relaxed);
+        sched::make_ready(t);
+    }
+    let deadline = crate::arch::uptime_ns() + 5_000_000_000;
+    while done.load(Ordering::SeqCst) != n {
+        if crate::arch::uptime_ns() > deadline {
+            return Err("the pinned threads did not all run within 5 s");
+        }
+        // The boot thread is this CPU's idle thread, which never blocks: yield instead.
+        sched::yield_now();
+    }
+    if wrong.load(Ordering::SeqCst) != 0 {
+        return Err("a pinned thread ran on another CPU");
+    }
+    if seen.load(Ordering::SeqCst) != (1u64 << n) - 1 {
+        return Err("not every CPU ran its thread");
+    }
+    Ok(())
 }

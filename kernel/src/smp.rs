@@ -52,8 +52,7 @@ pub fn start() {
 /// Where every secondary CPU lands after its arch set-up (interrupts masked, on its own
 /// boot stack).
 fn secondary_entry() -> ! {
+    crate::task::sched::init_cpu();
     log::debug!("smp: cpu {} up", arch::cpu_id());
-    loop {
-        arch::wait_for_interrupt();
-    }
+    crate::task::sched::idle_loop()
 }

@@ -1,4 +1,9 @@
-//! Locks for state shared with interrupt handlers.
+//! The kernel's locks.
+//!
+//! [`Mutex`] is a spin lock whose waiters, while they spin, serve TLB shootdown requests
+//! other CPUs sent this one ([`crate::mm::tlb::serve`]): a CPU spinning with interrupts
+//! off cannot take the shootdown IPI, and the CPU waiting for its answer may hold the
+//! very lock it spins on. Every kernel lock is one of these.
 //!
 //! [`IrqMutex`] disables interrupts on this CPU while held, so an interrupt handler that
 //! takes the same lock can never spin on a holder it interrupted. Lock order (outermost
@@ -6,9 +11,23 @@
 
 use core::ops::{Deref, DerefMut};
 
-use spin::{Mutex, MutexGuard};
+use spin::MutexGuard;
 
 use crate::arch;
+
+/// How kernel lock waiters spin: serve shootdowns, then a CPU spin hint.
+pub struct Relax;
+
+impl spin::RelaxStrategy for Relax {
+    #[inline(always)]
+    fn relax() {
+        crate::mm::tlb::serve();
+        core::hint::spin_loop();
+    }
+}
+
+/// The kernel's spin lock (see the module docs).
+pub type Mutex<T> = spin::mutex::Mutex<T, Relax>;
 
 pub struct IrqMutex<T> {
     inner: Mutex<T>,

@@ -8,16 +8,14 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 static BREAKPOINTS: AtomicU64 = AtomicU64::new(0);
 
-/// The periodic timer interrupt (interrupts off): collect typed input, then let the
-/// scheduler count the tick.
+/// The periodic timer interrupt on each CPU (interrupts off): count it, collect typed
+/// input (boot CPU), then let the scheduler count the tick.
 pub fn timer_tick() {
-    crate::smp::stats(crate::arch::cpu_id())
-        .ticks
-        .fetch_add(1, Ordering::Relaxed);
-    if crate::arch::cpu_id() != 0 {
-        return;
+    let cpu = crate::arch::cpu_id();
+    crate::smp::stats(cpu).ticks.fetch_add(1, Ordering::Relaxed);
+    if cpu == 0 {
+        crate::console::input::poll();
     }
-    crate::console::input::poll();
     crate::task::sched::timer_tick();
 }
 
@@ -37,6 +35,9 @@ pub fn ipi() {
     crate::smp::stats(crate::arch::cpu_id())
         .ipis
         .fetch_add(1, Ordering::Relaxed);
+    // A reschedule request needs nothing here: the sender set this CPU's resched flag,
+    // which the return to user mode or the idle loop acts on.
+    crate::mm::tlb::serve();
 }
 
 /// The serial port's receive interrupt (interrupts off, boot CPU): collect typed input.

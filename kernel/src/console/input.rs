@@ -10,7 +10,7 @@
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use spin::Mutex;
+use crate::sync::Mutex;
 use wayos_abi::console::INPUT;
 use wayos_abi::ipc::{Message, INLINE_BYTES};
 

@@ -8,7 +8,7 @@
 pub mod input;
 
 use core::fmt::{self, Write};
-use spin::Mutex;
+use crate::sync::Mutex;
 
 use crate::arch;
 

@@ -8,7 +8,7 @@
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 
-use spin::Mutex;
+use crate::sync::Mutex;
 
 use super::File;
 use crate::error::{Errno, KResult};

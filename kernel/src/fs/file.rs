@@ -13,7 +13,7 @@ use wayos_kcore::fs::put_dirent;
 use wayos_kcore::fs::tmpfs::{Kind, WriteAt};
 use wayos_kcore::fs::vfs::Loc;
 
-use spin::Mutex;
+use crate::sync::Mutex;
 
 use super::{errno, vfs};
 use crate::error::{Errno, KResult};

@@ -27,7 +27,8 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::ops::Deref;
 
-use spin::{Mutex, MutexGuard, Once};
+use crate::sync::Mutex;
+use spin::{MutexGuard, Once};
 use wayos_abi::fcntl::{O_ACCMODE, O_APPEND, O_RDONLY, O_WRONLY};
 use wayos_abi::fs::DEV_CONSOLE;
 use wayos_abi::fs::{DEV_NULL, DEV_ZERO};

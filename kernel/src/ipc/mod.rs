@@ -23,7 +23,7 @@ pub use kernel::{kernel_call, kernel_send};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use spin::Mutex;
+use crate::sync::Mutex;
 use wayos_abi::ipc::{Message, MAX_HANDLES, NO_HANDLE, RIGHT_GRANT, RIGHT_SEND};
 use wayos_kcore::ipc::{HandleError, HandleTable, NameError, NameRegistry};
 

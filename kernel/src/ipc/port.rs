@@ -23,7 +23,7 @@ use core::marker::PhantomData;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
-use spin::Mutex;
+use crate::sync::Mutex;
 use wayos_abi::ipc::{Message, INLINE_BYTES, MAX_HANDLES, NO_HANDLE};
 use wayos_kcore::ipc::PortQueue;
 

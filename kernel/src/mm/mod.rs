@@ -38,6 +38,7 @@ pub fn hhdm_offset() -> u64 {
 pub mod fault;
 pub mod mmio;
 pub mod physmem;
+pub mod tlb;
 pub mod space;
 
 /// Maps device registers; see [`mmio::map`].

@@ -9,7 +9,7 @@
 //!
 //! The algorithm lives in `wayos_kcore::buddy` and is unit-tested on the host; this module
 //! adds the locks, the direct map and typed addresses. Each tier sits behind its own
-//! `spin::Mutex`, which also guards the frames' reference counts.
+//! `crate::sync::Mutex`, which also guards the frames' reference counts.
 //!
 //! What must never happen here: handing out a frame twice, or a bad free corrupting the
 //! free lists. Bad frees come back as [`FreeError`]s; the page-sized helpers for the VMM
@@ -19,7 +19,7 @@
 use core::mem::size_of;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use spin::Mutex;
+use crate::sync::Mutex;
 use wayos_kcore::boot_info::{BootInfo, MemoryKind};
 use wayos_kcore::buddy::{
     BuddyAllocator, FrameDesc, FreeError, OutOfMemory, Pfn, RefError, Stats, MAX_ORDER, PAGE_SIZE,

@@ -11,13 +11,14 @@ use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use spin::Mutex;
+use crate::sync::Mutex;
 use wayos_abi::layout::{USER_BASE, USER_END};
 use wayos_abi::mman::PAGE_SIZE;
 use wayos_kcore::paging::{PageSize, PageTable, PhysAddr, PteFlags, VirtAddr};
 use wayos_kcore::vma::{Placement, Range, VmError, VmaKind, VmaMap};
 
 use super::physmem::{self, direct, KernelPhysMem};
+use super::tlb;
 use crate::arch::{self, PteFormat};
 use crate::error::{Errno, KResult};
 
@@ -137,6 +138,7 @@ pub fn init() {
 /// Loads a user page-table root.
 pub fn activate_root(root: u64) {
     if arch::current_root() != root {
+        super::tlb::note_loaded(root);
         // SAFETY: every user root shares the kernel half (x86_64) or leaves TTBR1 alone
         // (aarch64), so the kernel stays mapped.
         unsafe { arch::activate_page_table(root) };
@@ -167,15 +169,28 @@ impl AddressSpace {
     }
 
     /// Drops every page in `range` from the page table.
+    ///
+    /// The frames are released only after every CPU dropped its translations, in
+    /// batches, so a thread on another CPU never reaches a frame that was reused.
     fn drop_pages(&mut self, range: Range) {
+        let root = self.root();
+        let mut vas = alloc::vec::Vec::new();
+        let mut frames = alloc::vec::Vec::new();
         let mut va = range.start;
         while va < range.end {
             if let Ok((pa, _, _, flush)) = self.table.unmap(&mut KernelPhysMem, VirtAddr::new(va)) {
-                arch::flush_tlb_page(flush.va().as_u64() as usize);
-                physmem::release(pa.as_u64());
+                vas.push(flush.va().as_u64() as usize);
+                frames.push(pa.as_u64());
+                if frames.len() == tlb::BATCH_LIMIT {
+                    tlb::flush_pages(root, &vas);
+                    frames.drain(..).for_each(physmem::release);
+                    vas.clear();
+                }
             }
             va += PAGE;
         }
+        tlb::flush_pages(root, &vas);
+        frames.into_iter().for_each(physmem::release);
     }
 
     /// Forgets shared objects no VMA refers to any more.
@@ -274,6 +289,7 @@ impl AddressSpace {
             .vmas
             .mprotect(addr as u64, len as u64, prot)
             .map_err(vm_err)?;
+        let root = self.root();
         for (range, prot) in changed {
             let mut va = range.start;
             while va < range.end {
@@ -286,7 +302,7 @@ impl AddressSpace {
                         f.insert(PteFlags::COW);
                     }
                     if let Ok(flush) = self.table.protect(&mut KernelPhysMem, v, f) {
-                        arch::flush_tlb_page(flush.va().as_u64() as usize);
+                        tlb::flush_page(root, flush.va().as_u64() as usize);
                     }
                 }
                 va += PAGE;
@@ -391,12 +407,12 @@ impl AddressSpace {
                         .map_err(|_| Errno::EFAULT)?
                         .ignore();
                 }
-                arch::flush_tlb_page(va.as_u64() as usize);
+                tlb::flush_page(self.root(), va.as_u64() as usize);
                 Ok(target)
             }
             Some((pa, _, _)) => {
                 // Already resolved (another path faulted it in): drop a stale TLB entry.
-                arch::flush_tlb_page(va.as_u64() as usize);
+                tlb::flush_page(self.root(), va.as_u64() as usize);
                 Ok(pa.as_u64() & !(PAGE - 1))
             }
         }

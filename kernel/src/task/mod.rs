@@ -1,6 +1,7 @@
 //! Processes and threads: creation (spawn, fork, exec), exit, wait, and the hooks the
 //! arch trap code calls on the way back to user mode.
 
+pub mod futex;
 pub mod loader;
 pub mod process;
 pub mod sched;
@@ -21,7 +22,7 @@ use crate::arch::{self, TrapFrame};
 use crate::error::{Errno, KResult};
 
 pub fn init() {
-    sched::init();
+    sched::init_cpu();
 }
 
 /// Runs `/bin/init` as pid 1 with the kernel command line words as its arguments.
@@ -49,15 +50,20 @@ extern "C" fn user_thread_entry(frame: usize) -> ! {
     unsafe { arch::enter_user(frame as *const TrapFrame) }
 }
 
-/// Starts a thread in `process` that enters user mode with `frame`.
+/// Starts a thread in `process` that enters user mode with `frame`, in scheduling
+/// `class`, with the caller's affinity when the caller is a user thread (inherited, as
+/// fork inherits it); `clear_tid` is its join word (0: none).
 fn start_user_thread(
     process: Arc<Process>,
     frame: TrapFrame,
     fpu: Option<arch::FpuState>,
-) -> KResult<()> {
+    class: usize,
+    clear_tid: usize,
+) -> KResult<Arc<Thread>> {
+    use core::sync::atomic::Ordering::Relaxed;
     let t = Thread::new(
         Some(process),
-        NORMAL,
+        class,
         user_thread_entry,
         |top| {
             let at = (top - core::mem::size_of::<TrapFrame>()) & !15;
@@ -68,11 +74,73 @@ fn start_user_thread(
         fpu,
     )
     .map_err(|_| Errno::ENOMEM)?;
+    let me = sched::current();
+    if me.process.is_some() {
+        t.affinity.store(me.affinity.load(Relaxed), Relaxed);
+    }
+    t.clear_tid.store(clear_tid, Relaxed);
     if let Some(p) = &t.process {
         p.add_thread(&t);
     }
-    sched::make_ready(t);
-    Ok(())
+    sched::make_ready(t.clone());
+    Ok(t)
+}
+
+/// Most threads one process may have at once.
+pub const MAX_THREADS: usize = 256;
+
+/// `thread_create`: a new thread of the calling process entering user mode at `entry`
+/// with stack pointer `stack_top` and first argument `arg`; `clear_tid` (0 or a user
+/// `u32`) is cleared and futex-woken when it ends.
+pub fn create_thread(entry: usize, stack_top: usize, arg: usize, clear_tid: usize) -> KResult<u64> {
+    use wayos_abi::layout::{USER_BASE, USER_END};
+    let user = |a: usize| (USER_BASE..USER_END).contains(&a);
+    if !user(entry) || !user(stack_top.wrapping_sub(1)) || stack_top % 16 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if clear_tid != 0 && (clear_tid % 4 != 0 || !user(clear_tid) || !user(clear_tid + 3)) {
+        return Err(Errno::EINVAL);
+    }
+    let p = current_process().ok_or(Errno::EPERM)?;
+    if p.exit_in_progress().is_some() {
+        return Err(Errno::ESRCH);
+    }
+    if p.live_threads() >= MAX_THREADS {
+        return Err(Errno::EAGAIN);
+    }
+    let frame = TrapFrame::new_user(entry, stack_top, [arg, 0, 0, 0]);
+    let class = sched::current().class();
+    Ok(start_user_thread(p, frame, None, class, clear_tid)?.tid)
+}
+
+/// Ends the calling thread with `code`; the last thread's code is the process's status
+/// (unless an `exit` is in progress, whose status wins).
+pub fn thread_exit(code: i32) -> ! {
+    end_thread(wait::exited(code))
+}
+
+/// Ends the calling thread: clears and wakes its join word, and if it is the last thread
+/// of its process, turns the process into a zombie with `status` (or the status of the
+/// exit in progress).
+fn end_thread(status: i32) -> ! {
+    let me = sched::current();
+    if let Some(p) = me.process.clone() {
+        let clear = me.clear_tid.swap(0, core::sync::atomic::Ordering::Relaxed);
+        if clear != 0 {
+            // The join word may be gone (unmapped): nobody is waiting then.
+            if crate::usercopy::copy_to_user(clear, &0u32.to_ne_bytes()).is_ok() {
+                futex::wake(p.pid, clear, 1);
+            }
+        }
+        if p.thread_ended() {
+            if p.pid == process::INIT_PID {
+                log::error!("init exited with status {status:#x}");
+            }
+            p.exit(p.exit_in_progress().unwrap_or(status));
+        }
+    }
+    drop(me);
+    sched::exit_current()
 }
 
 /// Most processes (zombies included) at once; beyond it fork and spawn fail with EAGAIN.
@@ -103,7 +171,7 @@ pub fn spawn(
     let fds = parent.map(|p| p.fds.lock().inherited());
     let sig = parent.map(|p| p.sig.lock().for_new_program());
     let p = Process::create(path, loaded.space, parent, fds, sig);
-    if let Err(e) = start_user_thread(p.clone(), loaded.frame, None) {
+    if let Err(e) = start_user_thread(p.clone(), loaded.frame, None, NORMAL, 0).map(drop) {
         p.exit(wait::killed(sig::SIGKILL));
         return Err(e);
     }
@@ -119,8 +187,9 @@ pub fn fork(frame: &TrapFrame) -> KResult<Pid> {
         let mut guard = parent.space.lock();
         guard.as_mut().ok_or(Errno::ESRCH)?.fork()?
     };
-    // The parent's writable pages became copy-on-write: drop stale TLB entries.
-    arch::flush_tlb_all();
+    // The parent's writable pages became copy-on-write: drop stale TLB entries on every
+    // CPU running one of its threads.
+    crate::mm::tlb::flush_all(parent.root());
     let fds = parent.fds.lock().clone();
     let sig = parent.sig.lock().for_fork();
     let child = Process::create(
@@ -133,7 +202,7 @@ pub fn fork(frame: &TrapFrame) -> KResult<Pid> {
     let mut child_frame = frame.clone();
     child_frame.set_syscall_return(0);
     let fpu = me.fpu_snapshot();
-    if let Err(e) = start_user_thread(child.clone(), child_frame, fpu) {
+    if let Err(e) = start_user_thread(child.clone(), child_frame, fpu, NORMAL, 0).map(drop) {
         child.exit(wait::killed(sig::SIGKILL));
         return Err(e);
     }
@@ -145,6 +214,18 @@ pub fn exec(frame: &mut TrapFrame, path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>
     let p = current_process().ok_or(Errno::EPERM)?;
     let image = crate::fs::read_file(path)?;
     let loaded = loader::load(&image, argv, envp)?;
+    // The old program's other threads end first: nothing may run in the old space
+    // once it is freed.
+    if p.live_threads() > 1 {
+        let me = sched::current();
+        p.stop_other_threads(&me);
+        while p.live_threads() > 1 {
+            if signal::interrupted() {
+                return Err(Errno::EINTR);
+            }
+            sched::sleep_until(arch::uptime_ns() + 1_000_000);
+        }
+    }
     *p.name.lock() = String::from(path);
     let old = p.replace_space(loaded.space);
     drop(old);
@@ -179,15 +260,15 @@ pub fn wait(pid: i64, options: usize) -> KResult<(Pid, i32)> {
     })
 }
 
-/// Ends the calling process with `status` (a wait status).
+/// Ends the calling process with `status` (a wait status): every thread ends, the last
+/// one makes the process a zombie.
 pub fn exit_current(status: i32) -> ! {
-    if let Some(p) = current_process() {
-        if p.pid == process::INIT_PID {
-            log::error!("init exited with status {status:#x}");
-        }
-        p.exit(status);
+    let me = sched::current();
+    if let Some(p) = &me.process {
+        p.begin_exit(status, &me);
     }
-    sched::exit_current()
+    drop(me);
+    end_thread(status)
 }
 
 /// Kills the calling process for a fault it caused, saying why on the console.
@@ -225,6 +306,9 @@ fn signal_name(sig: i32) -> &'static str {
 pub fn user_return(frame: &mut TrapFrame) {
     if sched::need_resched() {
         sched::schedule();
+    }
+    if sched::current_exit_requested() {
+        end_thread(wait::killed(sig::SIGKILL));
     }
     signal::deliver(frame);
 }

@@ -8,9 +8,9 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 
-use spin::Mutex;
+use crate::sync::Mutex;
 
 use super::thread::Thread;
 use super::wait_queue::WaitQueue;
@@ -49,6 +49,12 @@ pub struct Process {
     pgid: AtomicU64,
     /// The process's threads, so a signal can wake them.
     threads: Mutex<Vec<Weak<Thread>>>,
+    /// Threads started and not yet ended; the last one to end tears the process down.
+    live_threads: AtomicUsize,
+    /// Set by the first `exit` (or fatal signal): every thread ends, and the process's
+    /// status is `exit_status`.
+    exiting: AtomicBool,
+    exit_status: AtomicI32,
 }
 
 static TABLE: Mutex<BTreeMap<Pid, Arc<Process>>> = Mutex::new(BTreeMap::new());
@@ -84,6 +90,9 @@ impl Process {
             sig: Mutex::new(sig.unwrap_or_default()),
             pgid: AtomicU64::new(pgid),
             threads: Mutex::new(Vec::new()),
+            live_threads: AtomicUsize::new(0),
+            exiting: AtomicBool::new(false),
+            exit_status: AtomicI32::new(0),
         });
         if let Some(parent) = parent {
             parent.children.lock().push(p.clone());
@@ -96,11 +105,48 @@ impl Process {
         self.ppid.load(Ordering::Relaxed)
     }
 
-    /// Records a thread of this process (for signal wake-ups).
+    /// Records a new thread of this process (for signal wake-ups and exit).
     pub fn add_thread(&self, t: &Arc<Thread>) {
         let mut threads = self.threads.lock();
         threads.retain(|w| w.strong_count() > 0);
         threads.push(Arc::downgrade(t));
+        self.live_threads.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Threads started and not yet ended.
+    pub fn live_threads(&self) -> usize {
+        self.live_threads.load(Ordering::Acquire)
+    }
+
+    /// Counts a thread's end; true for the last one, which must call [`Process::exit`].
+    pub fn thread_ended(&self) -> bool {
+        self.live_threads.fetch_sub(1, Ordering::AcqRel) == 1
+    }
+
+    /// Starts the process's exit with `status` (the first caller's status wins): every
+    /// other thread is told to end and woken out of interruptible waits.
+    pub fn begin_exit(&self, status: i32, me: &Arc<Thread>) {
+        if !self.exiting.swap(true, Ordering::AcqRel) {
+            self.exit_status.store(status, Ordering::Release);
+        }
+        self.stop_other_threads(me);
+    }
+
+    /// Tells every thread but `me` to end, and wakes them so they notice.
+    pub fn stop_other_threads(&self, me: &Arc<Thread>) {
+        for t in self.threads() {
+            if !Arc::ptr_eq(&t, me) {
+                t.exit_requested.store(true, Ordering::Release);
+                super::sched::wake(&t);
+            }
+        }
+    }
+
+    /// The status of an exit in progress, if one is.
+    pub fn exit_in_progress(&self) -> Option<i32> {
+        self.exiting
+            .load(Ordering::Acquire)
+            .then(|| self.exit_status.load(Ordering::Acquire))
     }
 
     /// The process's live threads.
@@ -123,6 +169,11 @@ impl Process {
     /// True once the process has exited (its status waits for the parent).
     pub fn is_zombie(&self) -> bool {
         self.status.lock().is_some()
+    }
+
+    /// The page-table root of the current address space (0 once it is gone).
+    pub fn root(&self) -> u64 {
+        self.root.load(Ordering::Relaxed)
     }
 
     /// Loads this process's page table on the CPU (called by the scheduler).

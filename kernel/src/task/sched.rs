@@ -1,58 +1,81 @@
-//! The scheduler: six priority classes, round robin within a class, timer preemption of
-//! user mode, sleeping and blocking, and direct hand-off switches for IPC.
+//! The scheduler: six priority classes, round robin within a class, one run queue per
+//! CPU, load balancing and migration between them, timer preemption of user mode,
+//! sleeping and blocking, and direct hand-off switches for IPC.
 //!
-//! The kernel is not preemptible: a timer tick only marks that a switch is due, and the
-//! switch happens when the interrupted thread returns to user mode, yields, blocks, or is
-//! the idle thread. One run-queue lock guards all queues; it is taken with interrupts off
-//! ([`lock_rq`], like an `IrqMutex`) and never held across a context switch. Per-CPU queues and load
-//! balancing arrive with SMP (issue 6); the structure already keeps one queue set per CPU.
+//! The kernel is not preemptible: a timer tick or a reschedule IPI only marks that a
+//! switch is due, and the switch happens when the interrupted thread returns to user
+//! mode, yields, blocks, or is the idle thread. Every CPU has its own queues, idle thread
+//! and running thread; one scheduler lock ([`SCHED`]) guards all of them, taken with
+//! interrupts off and never held across a context switch. (Per-CPU locks would cut
+//! contention at more CPUs; with one lock, waking a thread onto another CPU, stealing and
+//! migrating need no lock ordering between queues.)
+//!
+//! Where a thread runs: a woken thread goes to an idle CPU it may run on (its last CPU
+//! first), else back to its last CPU; a CPU with nothing to run steals from the busiest
+//! queue; every tick a CPU whose queue is two threads shorter than the busiest pulls
+//! one. A CPU told about new work by another CPU gets a reschedule IPI.
+//!
+//! Switching safely across CPUs: a thread's `on_cpu` stays true until the CPU that ran it
+//! has saved its context (cleared in [`finish_switch`] on that CPU). A CPU about to
+//! switch to a thread that is still `on_cpu` elsewhere waits for it under the scheduler
+//! lock; the CPU finishing that switch needs no lock, so the wait always ends. A wake-up
+//! that finds its thread still running (it made itself findable, then was woken before
+//! it blocked) sets `wake_pending`, and the block returns at once: every blocking caller
+//! loops on its condition.
 //!
 //! [`block_and_switch`] is the IPC fast path's switch: a thread that blocks right after
 //! waking another (a caller that handed its message to a waiting server, a server that
-//! replied) runs that thread next without a trip through the ready queue, unless a thread
-//! of a higher class is ready. The woken thread takes over the rest of the blocked
-//! thread's turn; the tick still preempts it for ready threads of its own class.
+//! replied) runs that thread next on this CPU without a trip through a ready queue, unless
+//! a thread of a higher class is ready here or the woken thread may not run here.
 
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
+use spin::MutexGuard;
 use wayos_abi::sched::CLASSES;
+use wayos_abi::smp::MAX_CPUS;
 
 use super::thread::{State, Thread};
 use crate::arch;
-use spin::{Mutex, MutexGuard};
+use crate::sync::Mutex;
 
 /// Scheduler tick rate.
 pub const TICK_HZ: u32 = 100;
 
-struct RunQueue {
+/// One CPU's share of the scheduler state (under [`SCHED`]).
+struct CpuRq {
     ready: [VecDeque<Arc<Thread>>; CLASSES],
-    sleepers: Vec<Arc<Thread>>,
+    nr_ready: usize,
     current: Option<Arc<Thread>>,
     idle: Option<Arc<Thread>>,
-    /// Threads that died; freed by the next thread to run (never on their own stack).
+    /// Threads that died here; freed by the next thread to run here (never on their own
+    /// stack).
     dead: Vec<Arc<Thread>>,
 }
 
-impl RunQueue {
+impl CpuRq {
     const fn new() -> Self {
         Self {
             ready: [const { VecDeque::new() }; CLASSES],
-            sleepers: Vec::new(),
+            nr_ready: 0,
             current: None,
             idle: None,
             dead: Vec::new(),
         }
     }
 
-    /// The next thread to run: the first of the highest non-empty class, else idle.
-    fn pick(&mut self) -> Arc<Thread> {
-        match self.ready.iter_mut().find_map(VecDeque::pop_front) {
-            Some(t) => t,
-            None => self.idle.clone().expect("idle thread"),
-        }
+    fn pop(&mut self) -> Option<Arc<Thread>> {
+        let t = self.ready.iter_mut().find_map(VecDeque::pop_front)?;
+        self.nr_ready -= 1;
+        Some(t)
+    }
+
+    fn push(&mut self, t: Arc<Thread>) {
+        let class = t.class();
+        self.ready[class].push_back(t);
+        self.nr_ready += 1;
     }
 
     fn has_ready_at_or_above(&self, class: usize) -> bool {
@@ -68,62 +91,228 @@ impl RunQueue {
             .any(|q| !q.is_empty())
     }
 
-    /// Takes a blocked or sleeping `t` off the sleeper list so it can run; false if it is
-    /// already ready, running or dead.
-    fn unblock(&mut self, t: &Arc<Thread>) -> bool {
-        match t.state() {
-            State::Blocked => true,
-            State::Sleeping => {
-                self.sleepers.retain(|s| !Arc::ptr_eq(s, t));
-                true
-            }
+    fn running_idle(&self) -> bool {
+        match (&self.current, &self.idle) {
+            (Some(c), Some(i)) => Arc::ptr_eq(c, i),
             _ => false,
         }
     }
 
-    /// Queues an unblocked thread as ready; asks for a switch if it outranks the running one.
-    fn enqueue_woken(&mut self, t: Arc<Thread>) {
-        t.set_state(State::Ready);
-        let class = t.class();
-        if self.current.as_ref().is_none_or(|c| class < c.class()) {
-            NEED_RESCHED.store(true, Ordering::Relaxed);
+    fn is_idle_thread(&self, t: &Arc<Thread>) -> bool {
+        self.idle.as_ref().is_some_and(|i| Arc::ptr_eq(i, t))
+    }
+
+    fn is_idle(&self) -> bool {
+        self.nr_ready == 0 && self.running_idle()
+    }
+
+    /// Takes one thread that may run on `cpu` and is not on a CPU, lowest class last
+    /// queued first (the one that waited least has the least to lose by moving).
+    fn steal_for(&mut self, cpu: usize) -> Option<Arc<Thread>> {
+        for q in self.ready.iter_mut() {
+            let found = q.iter().rposition(|t| {
+                t.affinity.load(Ordering::Relaxed) & (1 << cpu) != 0
+                    && !t.on_cpu.load(Ordering::Acquire)
+            });
+            if let Some(i) = found {
+                self.nr_ready -= 1;
+                return q.remove(i);
+            }
         }
-        self.ready[class].push_back(t);
+        None
     }
 }
 
-static RQ: Mutex<RunQueue> = Mutex::new(RunQueue::new());
+struct Sched {
+    cpus: [CpuRq; MAX_CPUS],
+    /// CPUs with an idle thread, i.e. able to run threads.
+    online: u64,
+    sleepers: Vec<Arc<Thread>>,
+}
 
-/// The run queue, locked with interrupts off (restored when the guard drops). The switch
-/// paths, which keep interrupts off across the switch, lock `RQ` directly.
-fn lock_rq() -> RqGuard {
+impl Sched {
+    const fn new() -> Self {
+        Self {
+            cpus: [const { CpuRq::new() }; MAX_CPUS],
+            online: 0,
+            sleepers: Vec::new(),
+        }
+    }
+
+    /// Where a thread that becomes ready should run.
+    fn select_cpu(&self, t: &Thread) -> usize {
+        let mut allowed = t.affinity.load(Ordering::Relaxed) & self.online;
+        if allowed == 0 {
+            allowed = self.online & 1;
+        }
+        let last = t.cpu.load(Ordering::Relaxed) % MAX_CPUS;
+        let may = |c: usize| allowed & (1 << c) != 0;
+        if may(last) && self.cpus[last].is_idle() {
+            return last;
+        }
+        if let Some(c) = (0..MAX_CPUS).find(|&c| may(c) && self.cpus[c].is_idle()) {
+            return c;
+        }
+        if may(last) {
+            return last;
+        }
+        allowed.trailing_zeros() as usize
+    }
+
+    /// Queues `t` (ready now) on the CPU it should run on; marks that CPU for a
+    /// reschedule if `t` outranks what runs there, and adds it to `kick` if that is
+    /// another CPU.
+    fn enqueue(&mut self, t: Arc<Thread>, kick: &mut u64) {
+        let cpu = self.select_cpu(&t);
+        self.enqueue_on(cpu, t, kick);
+    }
+
+    fn enqueue_on(&mut self, cpu: usize, t: Arc<Thread>, kick: &mut u64) {
+        t.set_state(State::Ready);
+        if t.cpu.swap(cpu, Ordering::Relaxed) != cpu {
+            CPU[cpu].migrations.fetch_add(1, Ordering::Relaxed);
+        }
+        let rq = &mut self.cpus[cpu];
+        let outranks = rq.running_idle()
+            || rq.current.as_ref().is_none_or(|c| t.class() < c.class());
+        rq.push(t);
+        if outranks {
+            CPU[cpu].need_resched.store(true, Ordering::Relaxed);
+            if cpu != arch::cpu_id() {
+                *kick |= 1 << cpu;
+            }
+        }
+    }
+
+    /// Wakes a blocked or sleeping `t`; a running one gets `wake_pending` instead.
+    fn wake(&mut self, t: &Arc<Thread>, kick: &mut u64) {
+        match t.state() {
+            State::Blocked => {}
+            State::Sleeping => self.sleepers.retain(|s| !Arc::ptr_eq(s, t)),
+            State::Running => {
+                t.wake_pending.store(true, Ordering::Release);
+                return;
+            }
+            State::Ready | State::Dead => return,
+        }
+        self.enqueue(t.clone(), kick);
+    }
+
+    /// The next thread for `cpu`: its own queue, else one stolen from the busiest CPU,
+    /// else its idle thread.
+    fn pick(&mut self, cpu: usize) -> Arc<Thread> {
+        if let Some(t) = self.cpus[cpu].pop() {
+            return t;
+        }
+        if let Some(t) = self.steal(cpu) {
+            return t;
+        }
+        self.cpus[cpu].idle.clone().expect("idle thread")
+    }
+
+    fn busiest_other(&self, cpu: usize) -> Option<usize> {
+        (0..MAX_CPUS)
+            .filter(|&c| c != cpu && self.online & (1 << c) != 0)
+            .max_by_key(|&c| self.cpus[c].nr_ready)
+            .filter(|&c| self.cpus[c].nr_ready > 0)
+    }
+
+    fn steal(&mut self, cpu: usize) -> Option<Arc<Thread>> {
+        let from = self.busiest_other(cpu)?;
+        let t = self.cpus[from].steal_for(cpu)?;
+        t.cpu.store(cpu, Ordering::Relaxed);
+        CPU[cpu].migrations.fetch_add(1, Ordering::Relaxed);
+        Some(t)
+    }
+
+    /// Tick-time balancing: pull one thread from a CPU whose queue is at least two
+    /// longer than ours.
+    fn balance(&mut self, cpu: usize) {
+        let Some(from) = self.busiest_other(cpu) else {
+            return;
+        };
+        let mine = self.cpus[cpu].nr_ready + usize::from(!self.cpus[cpu].running_idle());
+        let theirs = self.cpus[from].nr_ready + 1;
+        if theirs < mine + 2 {
+            return;
+        }
+        if let Some(t) = self.cpus[from].steal_for(cpu) {
+            t.cpu.store(cpu, Ordering::Relaxed);
+            CPU[cpu].migrations.fetch_add(1, Ordering::Relaxed);
+            self.cpus[cpu].push(t);
+            CPU[cpu].need_resched.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+static SCHED: Mutex<Sched> = Mutex::new(Sched::new());
+
+/// Per-CPU scheduler state read without the lock.
+struct CpuLocal {
+    /// The running thread: the pointer of the `Arc` in `CpuRq::current`, changed only
+    /// together with it, under the lock, by this CPU.
+    current: AtomicPtr<Thread>,
+    need_resched: AtomicBool,
+    /// Set when the dead list has threads to free, so a switch does not take the lock.
+    dead_pending: AtomicBool,
+    /// The thread this CPU just switched away from (a leaked `Arc`), whose `on_cpu` the
+    /// next thread to run here clears.
+    prev: AtomicPtr<Thread>,
+    switches: AtomicU64,
+    migrations: AtomicU64,
+}
+
+impl CpuLocal {
+    const fn new() -> Self {
+        Self {
+            current: AtomicPtr::new(core::ptr::null_mut()),
+            need_resched: AtomicBool::new(false),
+            dead_pending: AtomicBool::new(false),
+            prev: AtomicPtr::new(core::ptr::null_mut()),
+            switches: AtomicU64::new(0),
+            migrations: AtomicU64::new(0),
+        }
+    }
+}
+
+static CPU: [CpuLocal; MAX_CPUS] = [const { CpuLocal::new() }; MAX_CPUS];
+
+fn here() -> &'static CpuLocal {
+    &CPU[arch::cpu_id()]
+}
+
+/// Ticks of the boot CPU: the system's tick count.
+static TICKS: AtomicU64 = AtomicU64::new(0);
+
+/// The scheduler lock with interrupts off (restored when the guard drops).
+struct Locked {
+    guard: Option<MutexGuard<'static, Sched>>,
+    were_enabled: bool,
+}
+
+fn lock() -> Locked {
     let were_enabled = arch::interrupts_enabled();
     arch::disable_interrupts();
-    RqGuard {
-        guard: Some(RQ.lock()),
+    Locked {
+        guard: Some(SCHED.lock()),
         were_enabled,
     }
 }
 
-struct RqGuard {
-    guard: Option<MutexGuard<'static, RunQueue>>,
-    were_enabled: bool,
-}
-
-impl core::ops::Deref for RqGuard {
-    type Target = RunQueue;
-    fn deref(&self) -> &RunQueue {
+impl core::ops::Deref for Locked {
+    type Target = Sched;
+    fn deref(&self) -> &Sched {
         self.guard.as_ref().expect("guard present until drop")
     }
 }
 
-impl core::ops::DerefMut for RqGuard {
-    fn deref_mut(&mut self) -> &mut RunQueue {
+impl core::ops::DerefMut for Locked {
+    fn deref_mut(&mut self) -> &mut Sched {
         self.guard.as_mut().expect("guard present until drop")
     }
 }
 
-impl Drop for RqGuard {
+impl Drop for Locked {
     fn drop(&mut self) {
         self.guard.take();
         if self.were_enabled {
@@ -132,49 +321,64 @@ impl Drop for RqGuard {
     }
 }
 
-/// The running thread: the thread `RunQueue::current` holds, readable without the lock.
-/// Changed only together with `current`, under the run-queue lock.
-static CURRENT: AtomicPtr<Thread> = AtomicPtr::new(core::ptr::null_mut());
-static NEED_RESCHED: AtomicBool = AtomicBool::new(false);
-/// Set when the dead list has threads to free, so a switch does not take the lock for it.
-static DEAD_PENDING: AtomicBool = AtomicBool::new(false);
-static TICKS: AtomicU64 = AtomicU64::new(0);
-static SWITCHES: AtomicU64 = AtomicU64::new(0);
+/// Sends reschedule IPIs to the CPUs in `kick` (after the lock is released).
+fn kick_cpus(kick: u64) {
+    let mut m = kick;
+    while m != 0 {
+        let cpu = m.trailing_zeros() as usize;
+        m &= m - 1;
+        arch::send_ipi(cpu);
+    }
+}
 
-/// Makes the running boot context the idle thread; called once before anything else.
-pub fn init() {
+/// Makes the running boot context this CPU's idle thread; called once per CPU before
+/// anything else is scheduled there (the boot CPU from `task::init`, the others from
+/// `smp`'s entry).
+pub fn init_cpu() {
+    let cpu = arch::cpu_id();
     let idle = Thread::adopt_boot_context();
-    let mut rq = lock_rq();
-    CURRENT.store(Arc::as_ptr(&idle).cast_mut(), Ordering::Relaxed);
-    rq.current = Some(idle.clone());
-    rq.idle = Some(idle);
+    let mut s = lock();
+    CPU[cpu]
+        .current
+        .store(Arc::as_ptr(&idle).cast_mut(), Ordering::Release);
+    s.cpus[cpu].current = Some(idle.clone());
+    s.cpus[cpu].idle = Some(idle);
+    s.online |= 1 << cpu;
 }
 
 /// The running thread.
 pub fn current() -> Arc<Thread> {
-    let t = CURRENT.load(Ordering::Relaxed);
+    let t = here().current.load(Ordering::Acquire);
     assert!(!t.is_null(), "scheduler not initialised");
-    // SAFETY: `CURRENT` is the pointer of the `Arc` in `RunQueue::current`, which keeps the
-    // thread alive while it runs. Only a switch on this CPU changes it, and a switch away
-    // from the thread reading it cannot happen during this read, so the count this adds
-    // is to a live `Arc`.
+    // SAFETY: `current` is the pointer of the `Arc` in this CPU's `CpuRq::current`, which
+    // keeps the thread alive while it runs. Only a switch on this CPU changes it, and the
+    // kernel is not preemptible, so no switch (and no migration of the reader) happens
+    // during this read; the count this adds is to a live `Arc`.
     unsafe {
         Arc::increment_strong_count(t);
         Arc::from_raw(t)
     }
 }
 
-/// Makes a new or woken thread runnable.
+/// True when the running thread has been told to end (its process exits or execs).
+pub fn current_exit_requested() -> bool {
+    let t = here().current.load(Ordering::Acquire);
+    // SAFETY: as in `current`: the running thread is alive while it runs.
+    !t.is_null() && unsafe { (*t).exit_requested.load(Ordering::Relaxed) }
+}
+
+/// Makes a new thread runnable.
 pub fn make_ready(t: Arc<Thread>) {
-    lock_rq().enqueue_woken(t);
+    let mut kick = 0;
+    lock().enqueue(t, &mut kick);
+    kick_cpus(kick);
 }
 
 /// Wakes a blocked or sleeping thread; harmless on one that is already runnable.
 pub fn wake(t: &Arc<Thread>) {
-    let mut rq = lock_rq();
-    if rq.unblock(t) {
-        rq.enqueue_woken(t.clone());
-    }
+    let mut kick = 0;
+    lock().wake(t, &mut kick);
+    kick_cpus(kick);
 }
 
 /// Gives up the CPU to another ready thread of the same or a higher class.
@@ -182,9 +386,9 @@ pub fn yield_now() {
     schedule();
 }
 
-/// Blocks the current thread until someone calls [`wake`] on it. The caller must already
-/// have made itself findable (e.g. on a wait queue) with interrupts off, so no wake-up can
-/// be lost between that and this call.
+/// Blocks the current thread until someone calls [`wake`] on it (or returns at once if
+/// a wake-up already came: callers loop on their condition). The caller must already
+/// have made itself findable (e.g. on a wait queue) with interrupts off.
 pub fn block_current() {
     let were_enabled = arch::interrupts_enabled();
     arch::disable_interrupts();
@@ -196,47 +400,77 @@ pub fn block_current() {
 
 /// Blocks the current thread — until [`wake`], or with `wake_at` also until the tick
 /// finds the monotonic clock past it — and runs `next` in its place if it is blocked or
-/// sleeping and no thread of a higher class is ready (else `next` is woken normally).
+/// sleeping, may run on this CPU and no thread of a higher class is ready here (else
+/// `next` is woken normally). Returns at once (waking `next`) if a wake-up for the
+/// current thread came since it made itself findable.
 ///
 /// Interrupts must be off (and stay off): the caller has made itself findable with
 /// them off, as for [`block_current`]. `next` is a thread the caller just handed
 /// something to (IPC): running it at once skips the ready queue and the pick.
 pub fn block_and_switch(next: Option<Arc<Thread>>, wake_at: Option<u64>) {
     debug_assert!(!arch::interrupts_enabled());
-    let mut rq = RQ.lock();
-    let prev = rq.current.take().expect("scheduler initialised");
+    let cpu = arch::cpu_id();
+    let mut kick = 0;
+    let mut s = SCHED.lock();
+    let prev = s.cpus[cpu].current.take().expect("scheduler initialised");
+    // The idle thread never blocks (it must always be runnable); nor does a thread whose
+    // wake-up already came. Callers loop on their condition.
+    if prev.wake_pending.swap(false, Ordering::AcqRel) || s.cpus[cpu].is_idle_thread(&prev) {
+        s.cpus[cpu].current = Some(prev);
+        if let Some(n) = next {
+            s.wake(&n, &mut kick);
+        }
+        drop(s);
+        kick_cpus(kick);
+        return;
+    }
     match wake_at {
         Some(t) => {
             prev.wake_at.store(t, Ordering::Relaxed);
             prev.set_state(State::Sleeping);
-            rq.sleepers.push(prev.clone());
+            s.sleepers.push(prev.clone());
         }
         None => prev.set_state(State::Blocked),
     }
     let next = match next {
-        Some(n) if rq.unblock(&n) => {
-            let class = n.class();
-            if rq.has_ready_above(class) {
-                n.set_state(State::Ready);
-                rq.ready[class].push_back(n);
-                rq.pick()
-            } else {
-                n
+        Some(n) => match n.state() {
+            State::Blocked | State::Sleeping
+                if n.affinity.load(Ordering::Relaxed) & (1 << cpu) != 0 =>
+            {
+                if n.state() == State::Sleeping {
+                    s.sleepers.retain(|t| !Arc::ptr_eq(t, &n));
+                }
+                if n.cpu.swap(cpu, Ordering::Relaxed) != cpu {
+                    CPU[cpu].migrations.fetch_add(1, Ordering::Relaxed);
+                }
+                if s.cpus[cpu].has_ready_above(n.class()) {
+                    n.set_state(State::Ready);
+                    s.cpus[cpu].push(n);
+                    s.pick(cpu)
+                } else {
+                    n
+                }
             }
-        }
-        _ => rq.pick(),
+            _ => {
+                s.wake(&n, &mut kick);
+                s.pick(cpu)
+            }
+        },
+        None => s.pick(cpu),
     };
-    switch_to(rq, prev, next);
+    switch_to(s, cpu, prev, next, kick);
 }
 
-fn current_set_state(s: State) {
-    let rq = lock_rq();
-    if let Some(c) = &rq.current {
-        c.set_state(s);
+fn current_set_state(st: State) {
+    let cpu = arch::cpu_id();
+    let s = lock();
+    if let Some(c) = &s.cpus[cpu].current {
+        c.set_state(st);
     }
 }
 
-/// Sleeps until the monotonic clock reaches `deadline_ns`.
+/// Sleeps until the monotonic clock reaches `deadline_ns` (or returns early when a
+/// pending wake-up is consumed).
 pub fn sleep_until(deadline_ns: u64) {
     let were_enabled = arch::interrupts_enabled();
     arch::disable_interrupts();
@@ -248,98 +482,197 @@ pub fn sleep_until(deadline_ns: u64) {
     }
 }
 
-/// Ends the current thread; its stack is freed by whoever runs next.
+/// Ends the current thread; its stack is freed by whoever runs next on this CPU.
 pub fn exit_current() -> ! {
     current_set_state(State::Dead);
     schedule();
     unreachable!("a dead thread was scheduled again");
 }
 
-/// Timer interrupt: counts the tick, wakes sleepers whose time came, asks for a switch
-/// when a thread of the current class or higher is waiting.
+/// Timer interrupt on this CPU: counts the tick, wakes sleepers whose time came,
+/// balances the queues, and asks for a switch when a thread of the current class or
+/// higher is waiting.
 pub fn timer_tick() {
-    TICKS.fetch_add(1, Ordering::Relaxed);
+    let cpu = arch::cpu_id();
+    if cpu == 0 {
+        TICKS.fetch_add(1, Ordering::Relaxed);
+    }
     let now = arch::uptime_ns();
-    let mut rq = lock_rq();
+    let mut kick = 0;
+    let mut s = lock();
     let mut i = 0;
-    while i < rq.sleepers.len() {
-        if rq.sleepers[i].wake_at.load(Ordering::Relaxed) <= now {
-            let t = rq.sleepers.swap_remove(i);
-            t.set_state(State::Ready);
-            let class = t.class();
-            rq.ready[class].push_back(t);
+    while i < s.sleepers.len() {
+        if s.sleepers[i].wake_at.load(Ordering::Relaxed) <= now {
+            let t = s.sleepers.swap_remove(i);
+            s.enqueue(t, &mut kick);
         } else {
             i += 1;
         }
     }
+    s.balance(cpu);
+    let rq = &s.cpus[cpu];
+    let busy = !rq.running_idle();
     if let Some(c) = &rq.current {
-        c.ticks.fetch_add(1, Ordering::Relaxed);
+        if busy {
+            c.ticks.fetch_add(1, Ordering::Relaxed);
+        }
         if rq.has_ready_at_or_above(c.class()) {
-            NEED_RESCHED.store(true, Ordering::Relaxed);
+            CPU[cpu].need_resched.store(true, Ordering::Relaxed);
         }
     }
+    drop(s);
+    if busy {
+        crate::smp::stats(cpu)
+            .busy_ticks
+            .fetch_add(1, Ordering::Relaxed);
+    }
+    kick_cpus(kick);
 }
 
-/// True when a tick or a wake-up asked for a switch.
+/// True when a tick, a wake-up or another CPU asked this CPU for a switch.
 pub fn need_resched() -> bool {
-    NEED_RESCHED.load(Ordering::Relaxed)
+    here().need_resched.load(Ordering::Relaxed)
 }
 
 pub fn ticks() -> u64 {
     TICKS.load(Ordering::Relaxed)
 }
 
+/// Context switches on all CPUs.
 pub fn switches() -> u64 {
-    SWITCHES.load(Ordering::Relaxed)
+    CPU.iter().map(|c| c.switches.load(Ordering::Relaxed)).sum()
+}
+
+/// What `smp_info` reports about one CPU's scheduling.
+pub struct CpuSched {
+    pub busy: bool,
+    pub ready: usize,
+    pub current_tid: u64,
+    pub switches: u64,
+    pub migrations: u64,
+}
+
+pub fn cpu_sched(cpu: usize) -> CpuSched {
+    let s = lock();
+    let rq = &s.cpus[cpu % MAX_CPUS];
+    CpuSched {
+        busy: !rq.running_idle(),
+        ready: rq.nr_ready,
+        current_tid: rq.current.as_ref().map_or(0, |t| t.tid),
+        switches: CPU[cpu % MAX_CPUS].switches.load(Ordering::Relaxed),
+        migrations: CPU[cpu % MAX_CPUS].migrations.load(Ordering::Relaxed),
+    }
+}
+
+/// Restricts `t` to the CPUs in `mask`; moves it if it is queued or running elsewhere.
+/// `false` (nothing changed) if `mask` has no CPU that can run threads.
+pub fn set_affinity(t: &Arc<Thread>, mask: u64) -> bool {
+    let mut kick = 0;
+    let mut s = lock();
+    if mask & s.online == 0 {
+        return false;
+    }
+    t.affinity.store(mask, Ordering::Relaxed);
+    let cpu = t.cpu.load(Ordering::Relaxed) % MAX_CPUS;
+    if mask & (1 << cpu) == 0 {
+        match t.state() {
+            State::Ready => {
+                let q = &mut s.cpus[cpu].ready[t.class()];
+                if let Some(i) = q.iter().position(|x| Arc::ptr_eq(x, t)) {
+                    let t = q.remove(i).expect("index in range");
+                    s.cpus[cpu].nr_ready -= 1;
+                    s.enqueue(t, &mut kick);
+                }
+            }
+            State::Running => {
+                // Its CPU moves it at the next switch (see `schedule`); the caller moves
+                // itself right after this returns.
+                CPU[cpu].need_resched.store(true, Ordering::Relaxed);
+                if cpu != arch::cpu_id() {
+                    kick |= 1 << cpu;
+                }
+            }
+            _ => {}
+        }
+    }
+    drop(s);
+    kick_cpus(kick);
+    true
 }
 
 /// Picks the next thread and switches to it. The current thread, if still running, goes
-/// to the back of its class's queue; blocked, sleeping and dead ones are not requeued.
+/// to the back of its class's queue (on another CPU if its affinity no longer allows
+/// this one); blocked, sleeping and dead ones are not requeued.
 pub fn schedule() {
     let were_enabled = arch::interrupts_enabled();
     arch::disable_interrupts();
-    NEED_RESCHED.store(false, Ordering::Relaxed);
-    let mut rq = RQ.lock();
-    let prev = rq.current.take().expect("scheduler initialised");
-    let prev_is_idle = rq.idle.as_ref().is_some_and(|i| Arc::ptr_eq(i, &prev));
+    let cpu = arch::cpu_id();
+    CPU[cpu].need_resched.store(false, Ordering::Relaxed);
+    let mut kick = 0;
+    let mut s = SCHED.lock();
+    let prev = s.cpus[cpu].current.take().expect("scheduler initialised");
+    let prev_is_idle = s.cpus[cpu]
+        .idle
+        .as_ref()
+        .is_some_and(|i| Arc::ptr_eq(i, &prev));
     // Requeue a preempted or yielding thread before picking, so a thread of a higher
     // class than everything else that is ready keeps the CPU.
     if prev.state() == State::Running && !prev_is_idle {
-        prev.set_state(State::Ready);
-        let class = prev.class();
-        rq.ready[class].push_back(prev.clone());
+        if prev.affinity.load(Ordering::Relaxed) & (1 << cpu) != 0 {
+            prev.set_state(State::Ready);
+            s.cpus[cpu].push(prev.clone());
+        } else {
+            s.enqueue(prev.clone(), &mut kick);
+        }
     }
-    let next = rq.pick();
-    switch_to(rq, prev, next);
+    let next = s.pick(cpu);
+    switch_to(s, cpu, prev, next, kick);
     if were_enabled {
         arch::enable_interrupts();
     }
 }
 
-/// Makes `next` the running thread and switches to it from `prev` (the thread running
-/// until now, already taken out of `rq.current` and put wherever its state says: a ready
-/// queue, the sleeper list, a wait list, or nowhere if dead). Interrupts are off; the
-/// lock is released before the switch.
+/// Makes `next` the running thread of `cpu` and switches to it from `prev` (the thread
+/// running until now, already taken out of `current` and put wherever its state says: a
+/// ready queue, the sleeper list, a wait list, or nowhere if dead). Interrupts are off;
+/// the lock is released before the switch, then the CPUs in `kick` get an IPI.
 #[inline(always)]
-fn switch_to(mut rq: MutexGuard<'_, RunQueue>, prev: Arc<Thread>, next: Arc<Thread>) {
-    next.set_state(State::Running);
+fn switch_to(
+    mut s: MutexGuard<'static, Sched>,
+    cpu: usize,
+    prev: Arc<Thread>,
+    next: Arc<Thread>,
+    kick: u64,
+) {
     if Arc::ptr_eq(&prev, &next) {
-        rq.current = Some(prev);
+        next.set_state(State::Running);
+        s.cpus[cpu].current = Some(prev);
+        drop(s);
+        kick_cpus(kick);
         return;
     }
+    // The thread may still be switching out on another CPU (it blocked or was preempted
+    // there a moment ago): that CPU needs no lock to finish, so this wait ends.
+    while next.on_cpu.load(Ordering::Acquire) {
+        crate::mm::tlb::serve();
+        core::hint::spin_loop();
+    }
+    next.set_state(State::Running);
+    next.on_cpu.store(true, Ordering::Relaxed);
     match prev.state() {
-        // The idle thread is never queued; it waits in `RunQueue::idle`.
+        // The idle thread is never queued; it waits in `CpuRq::idle`.
         State::Running => prev.set_state(State::Ready),
         State::Dead => {
-            rq.dead.push(prev.clone());
-            DEAD_PENDING.store(true, Ordering::Relaxed);
+            s.cpus[cpu].dead.push(prev.clone());
+            CPU[cpu].dead_pending.store(true, Ordering::Relaxed);
         }
         _ => {}
     }
-    SWITCHES.fetch_add(1, Ordering::Relaxed);
+    CPU[cpu].switches.fetch_add(1, Ordering::Relaxed);
     // SAFETY: interrupts are off and both threads stay allocated across the switch: prev
-    // is held by a ready queue, the sleeper list, a wait list or the dead list, next by
-    // `rq.current`. Only this CPU touches their contexts and FP areas now.
+    // is held by a queue, a list or `CPU[cpu].prev` (below), next by `current`. Only this
+    // CPU touches their contexts and FP areas now: prev is `on_cpu` here until the next
+    // thread clears it, and next was off every other CPU (waited for above).
     let (prev_ctx, next_ctx) = unsafe {
         if let Some(f) = (*prev.fpu_ptr()).as_mut() {
             f.save();
@@ -353,13 +686,21 @@ fn switch_to(mut rq: MutexGuard<'_, RunQueue>, prev: Arc<Thread>, next: Arc<Thre
         arch::set_kernel_stack(top);
         crate::backtrace::set_stack_bounds(lo, top);
     }
-    if let Some(p) = &next.process {
-        p.activate();
+    // Kernel threads get the empty user root, so no CPU keeps a process's tables loaded
+    // once none of its threads runs there (they may be freed).
+    match &next.process {
+        Some(p) => p.activate(),
+        None => crate::mm::space::activate_kernel_root(),
     }
-    CURRENT.store(Arc::as_ptr(&next).cast_mut(), Ordering::Relaxed);
-    rq.current = Some(next);
-    drop(rq);
-    drop(prev);
+    CPU[cpu]
+        .current
+        .store(Arc::as_ptr(&next).cast_mut(), Ordering::Release);
+    s.cpus[cpu].current = Some(next);
+    CPU[cpu]
+        .prev
+        .store(Arc::into_raw(prev).cast_mut(), Ordering::Relaxed);
+    drop(s);
+    kick_cpus(kick);
     // SAFETY: interrupts are off; both contexts stay allocated (see above).
     unsafe { arch::switch(&mut *prev_ctx, &*next_ctx) };
     finish_switch_inner();
@@ -371,29 +712,41 @@ pub fn finish_switch() {
     arch::enable_interrupts();
 }
 
+/// On the thread just switched to: the previous thread's context is saved, so it may run
+/// elsewhere now; then free threads that died here.
 #[inline(always)]
 fn finish_switch_inner() {
-    if DEAD_PENDING.load(Ordering::Relaxed) {
+    let me = here();
+    let p = me.prev.swap(core::ptr::null_mut(), Ordering::Relaxed);
+    if !p.is_null() {
+        // SAFETY: `p` came from `Arc::into_raw` in `switch_to` on this CPU and is taken
+        // exactly once (swapped out above).
+        let prev = unsafe { Arc::from_raw(p) };
+        prev.on_cpu.store(false, Ordering::Release);
+        drop(prev);
+    }
+    if me.dead_pending.load(Ordering::Relaxed) {
         free_dead();
     }
 }
 
 #[cold]
 fn free_dead() {
+    let cpu = arch::cpu_id();
     let dead = {
-        let mut rq = lock_rq();
-        DEAD_PENDING.store(false, Ordering::Relaxed);
-        core::mem::take(&mut rq.dead)
+        let mut s = lock();
+        CPU[cpu].dead_pending.store(false, Ordering::Relaxed);
+        core::mem::take(&mut s.cpus[cpu].dead)
     };
     drop(dead);
 }
 
-/// The idle loop: wait for an interrupt, switch when something became ready.
+/// This CPU's idle loop: look for work (its queue, else other CPUs' via stealing), wait
+/// for an interrupt when there is none.
 pub fn idle_loop() -> ! {
     loop {
-        if need_resched() || !lock_rq().ready.iter().all(VecDeque::is_empty) {
-            schedule();
-        }
+        arch::disable_interrupts();
+        schedule();
         arch::wait_for_interrupt();
     }
 }

@@ -230,9 +230,12 @@ pub fn forget(p: &Process) {
     p.sig.lock().clear_pending(u64::MAX);
 }
 
-/// True when the current process has a signal it can take now: interruptible waits give
-/// up with `EINTR`.
+/// True when the current process has a signal it can take now, or the current thread
+/// must end: interruptible waits give up with `EINTR`.
 pub fn interrupted() -> bool {
+    if sched::current_exit_requested() {
+        return true;
+    }
     if PENDING.load(Ordering::Acquire) == 0 {
         return false;
     }

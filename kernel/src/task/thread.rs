@@ -7,7 +7,7 @@ use alloc::alloc::{alloc, dealloc, Layout};
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
 use crate::arch;
 use crate::task::process::Process;
@@ -68,8 +68,23 @@ pub struct Thread {
     pub wake_at: AtomicU64,
     /// Ticks this thread has run.
     pub ticks: AtomicU64,
+    /// The CPU it runs on, or whose run queue holds it, or where it last ran.
+    pub cpu: AtomicUsize,
+    /// CPUs it may run on (bit i = CPU i).
+    pub affinity: AtomicU64,
+    /// True from the moment a CPU switches to it until that CPU has saved its context
+    /// after switching away; no other CPU may switch to it meanwhile.
+    pub on_cpu: AtomicBool,
+    /// A wake-up arrived while it was still running (between making itself findable and
+    /// blocking): its next block returns at once instead.
+    pub wake_pending: AtomicBool,
+    /// User address the kernel clears and futex-wakes when this thread ends (0: none).
+    pub clear_tid: AtomicUsize,
+    /// Set when its process exits or execs: it ends at its next return to user mode, and
+    /// interruptible waits give up.
+    pub exit_requested: AtomicBool,
     /// Contexts interrupted by signal handlers, innermost last (see `task::signal`).
-    pub sig_frames: spin::Mutex<alloc::vec::Vec<super::signal::SavedContext>>,
+    pub sig_frames: crate::sync::Mutex<alloc::vec::Vec<super::signal::SavedContext>>,
     context: UnsafeCell<arch::Context>,
     fpu: UnsafeCell<Option<arch::FpuState>>,
     stack: Option<KernelStack>,
@@ -82,6 +97,9 @@ unsafe impl Sync for Thread {}
 unsafe impl Send for Thread {}
 
 static NEXT_TID: AtomicU64 = AtomicU64::new(1);
+
+/// The affinity of a new thread: every CPU.
+pub const ALL_CPUS: u64 = u64::MAX;
 
 /// Why a thread could not be created.
 #[derive(Debug)]
@@ -98,7 +116,13 @@ impl Thread {
             state: AtomicU8::new(State::Running as u8),
             wake_at: AtomicU64::new(0),
             ticks: AtomicU64::new(0),
-            sig_frames: spin::Mutex::new(alloc::vec::Vec::new()),
+            cpu: AtomicUsize::new(arch::cpu_id()),
+            affinity: AtomicU64::new(1 << arch::cpu_id()),
+            on_cpu: AtomicBool::new(true),
+            wake_pending: AtomicBool::new(false),
+            clear_tid: AtomicUsize::new(0),
+            exit_requested: AtomicBool::new(false),
+            sig_frames: crate::sync::Mutex::new(alloc::vec::Vec::new()),
             context: UnsafeCell::new(arch::Context::default()),
             fpu: UnsafeCell::new(arch::FpuState::new()),
             stack: None,
@@ -131,7 +155,13 @@ impl Thread {
             state: AtomicU8::new(State::Ready as u8),
             wake_at: AtomicU64::new(0),
             ticks: AtomicU64::new(0),
-            sig_frames: spin::Mutex::new(alloc::vec::Vec::new()),
+            cpu: AtomicUsize::new(arch::cpu_id()),
+            affinity: AtomicU64::new(ALL_CPUS),
+            on_cpu: AtomicBool::new(false),
+            wake_pending: AtomicBool::new(false),
+            clear_tid: AtomicUsize::new(0),
+            exit_requested: AtomicBool::new(false),
+            sig_frames: crate::sync::Mutex::new(alloc::vec::Vec::new()),
             context: UnsafeCell::new(context),
             fpu: UnsafeCell::new(Some(fpu)),
             stack: Some(stack),

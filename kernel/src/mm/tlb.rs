@@ -1,0 +1,152 @@
+//! TLB coherence across CPUs: which user page-table root each CPU has loaded, and
+//! shootdowns when a mapping other CPUs may have cached changes.
+//!
+//! Owns the per-CPU "loaded root" record and the one shootdown in flight. A CPU records
+//! a root *before* loading it, and an initiator reads the records *after* changing the
+//! page table, both with sequentially consistent ordering: a CPU the initiator does not
+//! see loads the root afterwards, so its page walks already find the new entries.
+//!
+//! Where the arch's TLB maintenance is broadcast (`arch::TLB_FLUSH_IS_BROADCAST`,
+//! aarch64 `TLBI ...IS`), a flush needs nothing from here. Elsewhere (x86_64) the
+//! initiator flushes itself, posts the request, interrupts every other CPU that has the
+//! root loaded and waits for each to flush and acknowledge. A CPU answers from its IPI
+//! handler or, when it spins on a lock with interrupts off, from the lock's relax loop
+//! (`sync::Relax`), so an initiator holding a lock never waits on a CPU spinning for it.
+//!
+//! Must never free memory: callers release frames only after the flush returns.
+
+use core::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
+
+use wayos_abi::smp::MAX_CPUS;
+
+use crate::arch;
+use crate::sync::Mutex;
+
+/// Per CPU: the user page-table root it has loaded (0: none recorded yet).
+static LOADED: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+
+/// CPUs that still have to serve the posted request (bit i = CPU i).
+static PENDING: AtomicU64 = AtomicU64::new(0);
+/// The posted request: the root whose entries changed, and the page (or [`ALL`]).
+static REQ_ROOT: AtomicU64 = AtomicU64::new(0);
+static REQ_VA: AtomicUsize = AtomicUsize::new(0);
+/// One shootdown at a time.
+static INITIATOR: Mutex<()> = Mutex::new(());
+
+/// [`REQ_VA`] value for "flush every user translation".
+const ALL: usize = usize::MAX;
+/// More pages than this in one batch are flushed as a whole.
+pub const BATCH_LIMIT: usize = 32;
+
+/// Shootdown requests this CPU served, per CPU (for `smp_info`).
+static SERVED: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+
+/// Records that this CPU is about to load `root` (call before loading it).
+pub fn note_loaded(root: u64) {
+    LOADED[arch::cpu_id() % MAX_CPUS].store(root, Ordering::SeqCst);
+}
+
+/// Shootdown requests CPU `cpu` has served.
+pub fn served(cpu: usize) -> u64 {
+    SERVED[cpu % MAX_CPUS].load(Ordering::Relaxed)
+}
+
+/// Flushes `va` of the address space with page-table root `root` on every CPU.
+pub fn flush_page(root: u64, va: usize) {
+    arch::flush_tlb_page(va);
+    shoot(root, va);
+}
+
+/// Flushes every user translation of the address space `root` on every CPU.
+pub fn flush_all(root: u64) {
+    arch::flush_tlb_all();
+    shoot(root, ALL);
+}
+
+/// Flushes the pages `vas` of `root` everywhere: page by page up to [`BATCH_LIMIT`],
+/// else as a whole, with one round of IPIs either way.
+pub fn flush_pages(root: u64, vas: &[usize]) {
+    match vas {
+        [] => {}
+        [va] => flush_page(root, *va),
+        _ if vas.len() > BATCH_LIMIT => flush_all(root),
+        _ => {
+            for &va in vas {
+                arch::flush_tlb_page(va);
+            }
+            shoot(root, ALL);
+        }
+    }
+}
+
+/// Asks every other CPU with `root` loaded to flush `va` (or everything), and waits.
+fn shoot(root: u64, va: usize) {
+    if arch::TLB_FLUSH_IS_BROADCAST || crate::smp::online() == 1 {
+        return;
+    }
+    fence(Ordering::SeqCst);
+    let me = arch::cpu_id();
+    let targets = targets(root, me);
+    if targets == 0 {
+        return;
+    }
+    let _one = INITIATOR.lock();
+    // Re-read under the lock: CPUs may have moved on while we waited for our turn.
+    let targets = targets_after_fence(root, me);
+    if targets == 0 {
+        return;
+    }
+    REQ_ROOT.store(root, Ordering::Relaxed);
+    REQ_VA.store(va, Ordering::Relaxed);
+    PENDING.store(targets, Ordering::Release);
+    for cpu in 0..MAX_CPUS {
+        if targets & (1 << cpu) != 0 {
+            arch::send_ipi(cpu);
+        }
+    }
+    while PENDING.load(Ordering::Acquire) != 0 {
+        // Nothing is asked of us while we hold the initiator lock, but keep the relax
+        // path uniform.
+        core::hint::spin_loop();
+    }
+}
+
+fn targets_after_fence(root: u64, me: usize) -> u64 {
+    fence(Ordering::SeqCst);
+    targets(root, me)
+}
+
+fn targets(root: u64, me: usize) -> u64 {
+    let online = crate::smp::online().min(MAX_CPUS);
+    (0..online)
+        .filter(|&c| c != me && LOADED[c].load(Ordering::SeqCst) == root)
+        .fold(0, |m, c| m | (1 << c))
+}
+
+/// Serves a request posted for this CPU, if there is one (IPI handler, lock spinning).
+#[inline(always)]
+pub fn serve() {
+    if PENDING.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    serve_slow();
+}
+
+#[cold]
+fn serve_slow() {
+    let me = arch::cpu_id() % MAX_CPUS;
+    let bit = 1u64 << me;
+    if PENDING.load(Ordering::Acquire) & bit == 0 {
+        return;
+    }
+    let root = REQ_ROOT.load(Ordering::Relaxed);
+    // A CPU that moved to another root since flushed everything of this one on the load.
+    if LOADED[me].load(Ordering::SeqCst) == root {
+        match REQ_VA.load(Ordering::Relaxed) {
+            ALL => arch::flush_tlb_all(),
+            va => arch::flush_tlb_page(va),
+        }
+    }
+    SERVED[me].fetch_add(1, Ordering::Relaxed);
+    PENDING.fetch_and(!bit, Ordering::Release);
+}

@@ -1,0 +1,119 @@
+//! Threads, futexes, CPU affinity and `smp_info`: the multiprocessor syscalls.
+//!
+//! Owns argument checking for these calls; the work is in `task` (threads, futexes),
+//! `task::sched` (affinity) and `smp` (per-CPU figures).
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
+
+use wayos_abi::smp::{CpuInfo, CPU_BUSY, CPU_IDLE, MAX_CPUS};
+
+use crate::arch;
+use crate::error::{Errno, KResult};
+use crate::task::thread::Thread;
+use crate::task::{self, futex, sched};
+use crate::usercopy::copy_to_user;
+
+pub fn sys_thread_create(entry: usize, stack: usize, arg: usize, tid_addr: usize) -> KResult<usize> {
+    task::create_thread(entry, stack, arg, tid_addr).map(|t| t as usize)
+}
+
+pub fn sys_gettid() -> KResult<usize> {
+    Ok(sched::current().tid as usize)
+}
+
+pub fn sys_futex_wait(addr: usize, expected: usize, timeout_ns: usize) -> KResult<usize> {
+    let pid = task::current_process().ok_or(Errno::EPERM)?.pid;
+    let deadline = (timeout_ns as u64 != u64::MAX)
+        .then(|| arch::uptime_ns().saturating_add(timeout_ns as u64));
+    futex::wait(pid, addr, expected as u32, deadline).map(|()| 0)
+}
+
+pub fn sys_futex_wake(addr: usize, count: usize) -> KResult<usize> {
+    if addr % 4 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    crate::usercopy::check_range(addr, 4)?;
+    let pid = task::current_process().ok_or(Errno::EPERM)?.pid;
+    Ok(futex::wake(pid, addr, count))
+}
+
+pub fn sys_sched_getcpu() -> KResult<usize> {
+    Ok(arch::cpu_id())
+}
+
+/// Thread `tid` of the calling process (0: the caller).
+fn thread_of_caller(tid: usize) -> KResult<Arc<Thread>> {
+    let me = sched::current();
+    if tid == 0 || tid as u64 == me.tid {
+        return Ok(me);
+    }
+    let p = me.process.as_ref().ok_or(Errno::ESRCH)?;
+    p.threads()
+        .into_iter()
+        .find(|t| t.tid == tid as u64)
+        .ok_or(Errno::ESRCH)
+}
+
+fn online_mask() -> u64 {
+    let n = crate::smp::online().min(MAX_CPUS);
+    if n >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << n) - 1
+    }
+}
+
+pub fn sys_sched_setaffinity(tid: usize, mask: usize) -> KResult<usize> {
+    let t = thread_of_caller(tid)?;
+    let mask = mask as u64 & online_mask();
+    if mask == 0 || !sched::set_affinity(&t, mask) {
+        return Err(Errno::EINVAL);
+    }
+    // Moving oneself: switch now, so the caller is on an allowed CPU when this returns.
+    if Arc::ptr_eq(&t, &sched::current()) && mask & (1 << arch::cpu_id()) == 0 {
+        drop(t);
+        sched::schedule();
+    }
+    Ok(0)
+}
+
+pub fn sys_sched_getaffinity(tid: usize) -> KResult<usize> {
+    let t = thread_of_caller(tid)?;
+    Ok((t.affinity.load(Ordering::Relaxed) & online_mask()) as usize)
+}
+
+pub fn sys_smp_info(buf: usize, count: usize) -> KResult<usize> {
+    let n = crate::smp::online().min(MAX_CPUS);
+    let take = count.min(n);
+    let mut out = Vec::new();
+    out.try_reserve_exact(take).map_err(|_| Errno::ENOMEM)?;
+    for cpu in 0..take {
+        let s = sched::cpu_sched(cpu);
+        let st = crate::smp::stats(cpu);
+        out.push(CpuInfo {
+            id: cpu as u32,
+            state: if s.busy { CPU_BUSY } else { CPU_IDLE },
+            hw_id: arch::cpu_hw_id(cpu),
+            ticks: st.ticks.load(Ordering::Relaxed),
+            busy_ticks: st.busy_ticks.load(Ordering::Relaxed),
+            switches: s.switches,
+            ipis: st.ipis.load(Ordering::Relaxed),
+            shootdowns: crate::mm::tlb::served(cpu),
+            migrations: s.migrations,
+            ready: s.ready as u64,
+            current_tid: s.current_tid,
+        });
+    }
+    // SAFETY-free view of plain-old-data structs as bytes for the copy.
+    let bytes = as_bytes(&out);
+    copy_to_user(buf, bytes)?;
+    Ok(n)
+}
+
+fn as_bytes(v: &[CpuInfo]) -> &[u8] {
+    // SAFETY: `CpuInfo` is `repr(C)` with only integer fields and no padding (4+4 then
+    // u64s), so every byte of the slice is initialised.
+    unsafe { core::slice::from_raw_parts(v.as_ptr().cast::<u8>(), core::mem::size_of_val(v)) }
+}
