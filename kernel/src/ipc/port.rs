@@ -128,6 +128,8 @@ pub enum RecvError {
     Empty,
     /// The port is closed and empty: `EPIPE`.
     Closed,
+    /// The receiving thread must end (its process exits): `EINTR`.
+    Interrupted,
 }
 
 /// A receiver blocked on an empty port: a record on its own kernel stack, pointing at
@@ -338,6 +340,7 @@ impl Port {
                 (Some(r), _) => Some(r),
                 (None, Deadline::Now) => Some(Err(RecvError::Empty)),
                 (None, Deadline::At(t)) if arch::uptime_ns() >= t => Some(Err(RecvError::Empty)),
+                (None, _) if sched::current_exit_requested() => Some(Err(RecvError::Interrupted)),
                 (None, _) => None,
             };
             if let Some(r) = r {

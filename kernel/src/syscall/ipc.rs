@@ -218,6 +218,7 @@ fn receive(
         Err(RecvError::Closed) => return Err(Errno::EPIPE),
         Err(RecvError::Empty) if deadline == Deadline::Now => return Err(Errno::EAGAIN),
         Err(RecvError::Empty) => return Err(Errno::ETIMEDOUT),
+        Err(RecvError::Interrupted) => return Err(Errno::EINTR),
     }
     let km = w.message();
     if km.objs.is_some() {
@@ -282,11 +283,6 @@ pub fn sys_port_recv(h: usize, ptr: usize, timeout_ns: u64) -> KResult<usize> {
     r.map(|()| 0)
 }
 
-/// Never gives up a wait early (user calls are not interrupted by signals).
-fn never() -> bool {
-    false
-}
-
 pub fn sys_port_call(h: usize, ptr: usize, timeout_ns: u64) -> KResult<usize> {
     let p = me()?;
     let rp = take_reply_port(&p, true);
@@ -308,7 +304,9 @@ fn call(p: &Process, rp: &Arc<ReplyPort>, h: usize, ptr: usize, timeout_ns: u64)
     // From here on the reply may overwrite the request: `req` is not used again.
     let sent = send(p, &port, req, Some(ReplyRef(rp.clone())), deadline);
     let reply = match sent {
-        Ok(receiver) => rp.wait(deadline, receiver, never),
+        // User calls are not interrupted by signals (callers do not expect EINTR); only
+        // the end of the calling thread gives up the wait.
+        Ok(receiver) => rp.wait(deadline, receiver, sched::current_exit_requested),
         Err(e) => {
             rp.finish();
             return Err(e);
