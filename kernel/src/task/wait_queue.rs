@@ -25,22 +25,28 @@ impl WaitQueue {
         }
     }
 
-    /// Blocks until `ready()` returns `Some`, re-checking after every wake-up. The check
-    /// and the enqueue happen with interrupts off, so a wake-up cannot slip between them.
+    /// Blocks until `ready()` returns `Some`, re-checking after every wake-up.
+    ///
+    /// The thread goes on the queue *before* it checks: a waker on another CPU that makes
+    /// the condition true and then calls [`WaitQueue::wake_all`] either runs before the
+    /// enqueue (and the check sees the condition) or finds the thread on the queue (and
+    /// the wake-up, if it comes before the block, makes the block return at once).
     pub fn wait_until<T>(&self, mut ready: impl FnMut() -> Option<T>) -> T {
+        let me = sched::current();
         loop {
             let were_enabled = arch::interrupts_enabled();
             arch::disable_interrupts();
-            if let Some(v) = ready() {
-                if were_enabled {
-                    arch::enable_interrupts();
-                }
-                return v;
+            self.waiters.lock().push_back(me.clone());
+            let result = ready();
+            if result.is_none() {
+                sched::block_current();
             }
-            self.waiters.lock().push_back(sched::current());
-            sched::block_current();
+            self.leave(&me);
             if were_enabled {
                 arch::enable_interrupts();
+            }
+            if let Some(v) = result {
+                return v;
             }
         }
     }
@@ -57,22 +63,25 @@ impl WaitQueue {
         loop {
             let were_enabled = arch::interrupts_enabled();
             arch::disable_interrupts();
-            let result = ready();
-            if result.is_some() || arch::uptime_ns() >= deadline_ns {
-                if were_enabled {
-                    arch::enable_interrupts();
-                }
-                return result;
-            }
             self.waiters.lock().push_back(me.clone());
-            sched::sleep_until(deadline_ns);
-            // Woken or timed out: leave the queue either way (a wake-up already took us
-            // off it; a timeout did not).
-            self.waiters.lock().retain(|t| !Arc::ptr_eq(t, &me));
+            let result = ready();
+            let done = result.is_some() || arch::uptime_ns() >= deadline_ns;
+            if !done {
+                sched::sleep_until(deadline_ns);
+            }
+            self.leave(&me);
             if were_enabled {
                 arch::enable_interrupts();
             }
+            if done {
+                return result;
+            }
         }
+    }
+
+    /// Takes `me` off the queue if a wake-up did not already.
+    fn leave(&self, me: &Arc<Thread>) {
+        self.waiters.lock().retain(|t| !Arc::ptr_eq(t, me));
     }
 
     /// Wakes every waiter; each re-checks its condition.
