@@ -8,10 +8,6 @@ use super::space::FaultOutcome;
 /// kills the process, or for a kernel fault applies a user-copy fixup or panics). A user
 /// fault that is allowed but finds no memory left kills the process with SIGKILL here:
 /// user memory never takes the kernel's reserve, so the kernel itself keeps running.
-/// How long a fault waits for its address space's lock (held by another CPU, briefly)
-/// before it gives up; generous, because a vCPU of an emulator can stall for a while.
-const SPACE_LOCK_WAIT_NS: u64 = 2_000_000_000;
-
 pub fn handle_page_fault(addr: usize, access: Access) -> bool {
     if addr >= wayos_abi::layout::USER_END {
         return false;
@@ -20,21 +16,14 @@ pub fn handle_page_fault(addr: usize, access: Access) -> bool {
         return false;
     };
     // Another thread of the process may hold the space lock on another CPU: wait for it.
-    // But a fault while this thread holds it (never done across user copies) would
-    // deadlock; the bounded wait turns that bug into a SIGSEGV/EFAULT instead.
+    // A fault while this thread holds it (never done across user copies) would deadlock:
+    // that bug becomes a SIGSEGV/EFAULT instead.
     let outcome = {
-        let give_up = crate::arch::uptime_ns().saturating_add(SPACE_LOCK_WAIT_NS);
-        let mut guard = loop {
-            if let Some(g) = p.space.try_lock() {
-                break g;
-            }
-            if crate::arch::uptime_ns() > give_up {
-                log::error!("page fault at {addr:#x}: the address space stayed locked");
-                return false;
-            }
-            crate::mm::tlb::serve();
-            core::hint::spin_loop();
-        };
+        if p.space_held_by(crate::task::sched::current().tid) {
+            log::error!("page fault at {addr:#x} while this thread held its address space");
+            return false;
+        }
+        let mut guard = p.space.lock();
         match guard.as_mut() {
             Some(space) => space.handle_fault(addr, access),
             None => FaultOutcome::Denied,

@@ -8,7 +8,7 @@ use alloc::sync::Arc;
 
 use crate::error::{Errno, KResult};
 use crate::ipc::{handle_errno, KObject};
-use crate::mm::space::{AddressSpace, Prot};
+use crate::mm::space::Prot;
 use crate::task::{self, process::Process};
 use crate::usercopy::copy_to_user;
 
@@ -21,16 +21,11 @@ fn me() -> KResult<Arc<Process>> {
     task::current_process().ok_or(Errno::ESRCH)
 }
 
-fn with_space<T>(p: &Process, f: impl FnOnce(&mut AddressSpace) -> KResult<T>) -> KResult<T> {
-    let mut guard = p.space.lock();
-    f(guard.as_mut().ok_or(Errno::ESRCH)?)
-}
-
 /// `mem_grant(addr, len, rights) -> handle` with exactly `rights`.
 pub fn sys_mem_grant(addr: usize, len: usize, rights: usize) -> KResult<usize> {
     let p = me()?;
     let rights = u32::try_from(rights).map_err(|_| Errno::EINVAL)?;
-    let obj = with_space(&p, |s| s.grant(addr, len, rights))?;
+    let obj = p.with_space(|s| s.grant(addr, len, rights))?;
     let obj = KObject::Memory(Arc::new(obj));
     let mut table = p.handles.lock();
     if table.room() == 0 {
@@ -62,5 +57,5 @@ pub fn sys_mem_map(h: usize, prot: usize, size_out: usize) -> KResult<usize> {
         // Before mapping, so a bad pointer changes nothing; no lock is held.
         copy_to_user(size_out, &obj.size().to_ne_bytes())?;
     }
-    with_space(&p, |s| s.map_object(&obj, prot, rights))
+    p.with_space(|s| s.map_object(&obj, prot, rights))
 }

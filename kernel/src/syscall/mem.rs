@@ -16,9 +16,7 @@ fn prot(bits: usize) -> KResult<Prot> {
 }
 
 fn with_space<T>(f: impl FnOnce(&mut crate::mm::space::AddressSpace) -> KResult<T>) -> KResult<T> {
-    let p = task::current_process().ok_or(Errno::ESRCH)?;
-    let mut guard = p.space.lock();
-    f(guard.as_mut().ok_or(Errno::ESRCH)?)
+    task::current_process().ok_or(Errno::ESRCH)?.with_space(f)
 }
 
 pub fn sys_mmap(

@@ -183,10 +183,7 @@ pub fn fork(frame: &TrapFrame) -> KResult<Pid> {
     admit_new_process()?;
     let me = sched::current();
     let parent = me.process.clone().ok_or(Errno::EPERM)?;
-    let space = {
-        let mut guard = parent.space.lock();
-        guard.as_mut().ok_or(Errno::ESRCH)?.fork()?
-    };
+    let space = parent.with_space(|s| s.fork())?;
     // The parent's writable pages became copy-on-write: drop stale TLB entries on every
     // CPU running one of its threads.
     crate::mm::tlb::flush_all(parent.root());

@@ -14,6 +14,7 @@ use crate::sync::Mutex;
 
 use super::thread::Thread;
 use super::wait_queue::WaitQueue;
+use crate::error::{Errno, KResult};
 use crate::file::Fds;
 use crate::mm::space::AddressSpace;
 
@@ -26,8 +27,12 @@ pub struct Process {
     pub pid: Pid,
     ppid: AtomicU64,
     pub name: Mutex<String>,
-    /// `None` once the process has exited.
+    /// `None` once the process has exited. Syscalls reach it through
+    /// [`Process::with_space`].
     pub space: Mutex<Option<AddressSpace>>,
+    /// The thread in [`Process::with_space`] (0: none), so a page fault taken while
+    /// holding the lock is refused instead of deadlocking.
+    space_owner: AtomicU64,
     /// Page-table root of `space`, readable without the lock for context switches.
     root: AtomicU64,
     children: Mutex<Vec<Arc<Process>>>,
@@ -80,6 +85,7 @@ impl Process {
             name: Mutex::new(String::from(name)),
             root: AtomicU64::new(space.root()),
             space: Mutex::new(Some(space)),
+            space_owner: AtomicU64::new(0),
             children: Mutex::new(Vec::new()),
             status: Mutex::new(None),
             child_exited: WaitQueue::new(),
@@ -169,6 +175,24 @@ impl Process {
     /// True once the process has exited (its status waits for the parent).
     pub fn is_zombie(&self) -> bool {
         self.status.lock().is_some()
+    }
+
+    /// Runs `f` on the address space under its lock (`ESRCH` once it is gone).
+    pub fn with_space<T>(&self, f: impl FnOnce(&mut AddressSpace) -> KResult<T>) -> KResult<T> {
+        let tid = super::sched::current().tid;
+        let mut guard = self.space.lock();
+        self.space_owner.store(tid, Ordering::Relaxed);
+        let r = match guard.as_mut() {
+            Some(space) => f(space),
+            None => Err(Errno::ESRCH),
+        };
+        self.space_owner.store(0, Ordering::Relaxed);
+        r
+    }
+
+    /// True when thread `tid` holds the space lock through [`Process::with_space`].
+    pub fn space_held_by(&self, tid: u64) -> bool {
+        self.space_owner.load(Ordering::Relaxed) == tid
     }
 
     /// The page-table root of the current address space (0 once it is gone).

@@ -211,6 +211,17 @@ fn priority_classes() -> Check {
     if prev != sched::NORMAL || back != sched::LOW {
         return Err(format!("classes reported {prev} then {back}"));
     }
+    // Classes order the threads of one CPU; on several CPUs the two would simply run
+    // side by side. Pin this process (the child inherits it) to one CPU for the check.
+    let mask = libway::smp::sched_getaffinity(0).map_err(|e| format!("getaffinity: {e}"))?;
+    libway::smp::pin_to(0).map_err(|e| format!("pin to CPU 0: {e}"))?;
+    let r = priority_order();
+    libway::smp::sched_setaffinity(0, mask).map_err(|e| format!("restore affinity: {e}"))?;
+    r
+}
+
+/// A HIGH child writes before its NORMAL parent, both on one CPU.
+fn priority_order() -> Check {
     let page = shared_page()?;
     let order = page as *mut u32;
     // SAFETY: a fresh shared RW page.
