@@ -11,7 +11,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use wayos_abi::harness::{CRASH_KEY, ECHO_WORD, HOSTTIME_KEY, TEST_FLAG, TYPE_WORD};
+use wayos_abi::harness::{CPUS_KEY, CRASH_KEY, ECHO_WORD, HOSTTIME_KEY, TEST_FLAG, TYPE_WORD};
 
 use crate::artifacts::{self, Built};
 use crate::prereq::{self, Need};
@@ -37,6 +37,7 @@ const SUITES: &[&str] = &[
     "contest",
     "shelltest",
     "utiltest",
+    "smptest",
 ];
 /// What init prints after the last suite.
 const INIT_DONE: &str = "init: tests done";
@@ -215,7 +216,10 @@ fn boot_suites(built: &Built, o: &TestOptions) -> Result<Tally> {
     let host_secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let cmdline = format!("{TEST_FLAG} {CRASH_KEY}=fault {HOSTTIME_KEY}={host_secs}");
+    let cmdline = format!(
+        "{TEST_FLAG} {CRASH_KEY}=fault {HOSTTIME_KEY}={host_secs} {CPUS_KEY}={}",
+        o.smp
+    );
     let (path, is_iso) = qemu::prepare_medium(built, &cmdline, "test")?;
     // The test boot enters aarch64 at EL2 so the kernel's drop to EL1 runs every time;
     // `run` covers the plain EL1 entry.

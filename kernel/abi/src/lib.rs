@@ -32,6 +32,9 @@ pub mod harness {
     /// Kernel command-line key carrying the host's clock at boot, in seconds since the Unix
     /// epoch (`wayos.hosttime=<secs>`): the boot test checks the guest's RTC against it.
     pub const HOSTTIME_KEY: &str = "wayos.hosttime";
+    /// Kernel command-line key carrying the CPU count the harness gave QEMU (`-smp`), as
+    /// `wayos.cpus=<n>`: `smptest` checks that exactly that many CPUs are online.
+    pub const CPUS_KEY: &str = "wayos.cpus";
     /// An interactive suite asks the harness to type on the serial console by printing
     /// `<suite>: type <hex bytes>` (optionally followed by ` echo <hex bytes>`: what the
     /// console must show in answer, which the harness checks).

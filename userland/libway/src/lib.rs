@@ -12,6 +12,9 @@
 //! - [`fs`] opens, reads and writes files, lists directories, and changes the tree
 //!   (`mkdir`, `rename`, `remove_file`, the working directory).
 //! - [`klog`] reads the kernel log ring.
+//! - [`thread`] starts and joins threads; [`sync`] has futexes, a [`sync::Mutex`] and a
+//!   [`sync::Barrier`] on them; [`smp`] asks which CPU runs the caller, sets affinity and
+//!   reads the per-CPU counters.
 //! - [`suite`] prints the check and summary lines in-guest test suites report with.
 //! - [`env`] gives the arguments and environment; the panic handler ([`rt`]) reports
 //!   `panic in <program>: ...` and exits with status 101.
@@ -39,8 +42,11 @@ pub mod mem;
 pub mod process;
 pub mod rt;
 pub mod signal;
+pub mod smp;
 pub mod suite;
+pub mod sync;
 pub mod sys;
+pub mod thread;
 pub mod time;
 
 pub use env::Args;

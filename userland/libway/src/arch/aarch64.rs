@@ -24,6 +24,27 @@ pub unsafe extern "C" fn _start() -> ! {
     )
 }
 
+/// Where threads started by [`crate::thread`] begin.
+///
+/// `thread_create` enters with `sp` equal to the 16-byte aligned stack top and the start
+/// block's address in `x0` (the first argument register), so, like `_start`, this clears
+/// the frame pointer and link register and branches to `crate::thread::thread_main`. It
+/// never returns.
+///
+/// # Safety
+///
+/// Never call this: only the kernel enters it, once per thread, on a fresh stack.
+#[unsafe(naked)]
+pub unsafe extern "C" fn thread_entry() -> ! {
+    naked_asm!(
+        "mov x29, xzr",
+        "mov x30, xzr",
+        "bl {main}",
+        "brk #1",
+        main = sym crate::thread::thread_main,
+    )
+}
+
 /// Raw syscall with six arguments; returns the kernel's raw result word (a value, or a
 /// negated errno in `-4095..=-1`).
 ///

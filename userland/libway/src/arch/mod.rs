@@ -1,7 +1,7 @@
 //! The only ISA-specific code in libway: the `_start` trampoline and the raw syscall
 //! instructions, one file per architecture behind the same names.
 //!
-//! Both files export `_start`, `syscall6` and `signal_restorer` (x86_64 also a
+//! Both files export `_start`, `syscall6`, `signal_restorer` and `thread_entry` (x86_64 also a
 //! register-light `syscall0`);
 //! the narrower `syscallN` wrappers below are shared. Nothing else in libway (or in
 //! programs) names an architecture.
@@ -12,9 +12,9 @@ mod aarch64;
 mod x86_64;
 
 #[cfg(target_arch = "aarch64")]
-pub use self::aarch64::{_start, signal_restorer, syscall6};
+pub use self::aarch64::{_start, signal_restorer, syscall6, thread_entry};
 #[cfg(target_arch = "x86_64")]
-pub use self::x86_64::{_start, signal_restorer, syscall0, syscall6};
+pub use self::x86_64::{_start, signal_restorer, syscall0, syscall6, thread_entry};
 
 /// Raw syscall with no arguments.
 ///

@@ -21,6 +21,26 @@ pub unsafe extern "C" fn _start() -> ! {
     naked_asm!("xor ebp, ebp", "call __libway_entry", "ud2")
 }
 
+/// Where threads started by [`crate::thread`] begin.
+///
+/// `thread_create` enters with `rsp` equal to the 16-byte aligned stack top and the
+/// start block's address in `rdi` (the first argument register), so, like `_start`, this
+/// clears the frame pointer and `call`s `crate::thread::thread_main` (the pushed return
+/// address gives the callee the alignment the ABI promises). It never returns.
+///
+/// # Safety
+///
+/// Never call this: only the kernel enters it, once per thread, on a fresh stack.
+#[unsafe(naked)]
+pub unsafe extern "C" fn thread_entry() -> ! {
+    naked_asm!(
+        "xor ebp, ebp",
+        "call {main}",
+        "ud2",
+        main = sym crate::thread::thread_main,
+    )
+}
+
 /// Raw syscall with no arguments; returns the kernel's raw result word.
 ///
 /// # Safety

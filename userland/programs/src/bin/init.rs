@@ -43,6 +43,7 @@ const TESTS: &[&str] = &[
     "/bin/contest",
     "/bin/shelltest",
     "/bin/utiltest",
+    "/bin/smptest",
 ];
 
 const CONSOLE: &str = "/bin/console";
