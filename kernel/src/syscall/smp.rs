@@ -31,7 +31,7 @@ pub fn sys_futex_wait(addr: usize, expected: usize, timeout_ns: usize) -> KResul
 }
 
 pub fn sys_futex_wake(addr: usize, count: usize) -> KResult<usize> {
-    if addr % 4 != 0 {
+    if !addr.is_multiple_of(4) {
         return Err(Errno::EINVAL);
     }
     crate::usercopy::check_range(addr, 4)?;

@@ -30,7 +30,7 @@ static TABLE: Mutex<BTreeMap<Key, VecDeque<Arc<Waiter>>>> = Mutex::new(BTreeMap:
 /// `futex_wait`: sleeps while the `u32` at `addr` is `expected`, until a wake, the
 /// monotonic `deadline` (`ETIMEDOUT`) or a signal (`EINTR`).
 pub fn wait(pid: Pid, addr: usize, expected: u32, deadline: Option<u64>) -> KResult<()> {
-    if addr % 4 != 0 {
+    if !addr.is_multiple_of(4) {
         return Err(Errno::EINVAL);
     }
     let me = Arc::new(Waiter {

@@ -95,10 +95,10 @@ pub const MAX_THREADS: usize = 256;
 pub fn create_thread(entry: usize, stack_top: usize, arg: usize, clear_tid: usize) -> KResult<u64> {
     use wayos_abi::layout::{USER_BASE, USER_END};
     let user = |a: usize| (USER_BASE..USER_END).contains(&a);
-    if !user(entry) || !user(stack_top.wrapping_sub(1)) || stack_top % 16 != 0 {
+    if !user(entry) || !user(stack_top.wrapping_sub(1)) || !stack_top.is_multiple_of(16) {
         return Err(Errno::EINVAL);
     }
-    if clear_tid != 0 && (clear_tid % 4 != 0 || !user(clear_tid) || !user(clear_tid + 3)) {
+    if clear_tid != 0 && (!clear_tid.is_multiple_of(4) || !user(clear_tid) || !user(clear_tid + 3)) {
         return Err(Errno::EINVAL);
     }
     let p = current_process().ok_or(Errno::EPERM)?;

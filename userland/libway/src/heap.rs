@@ -7,8 +7,10 @@
 //! allocations (at least [`DIRECT_MIN`]) get their own mapping and are unmapped on free,
 //! so big buffers return their memory at once. Nothing is ever unmapped from an arena.
 //!
-//! Processes are single-threaded; the lock only guards against re-entry mistakes. Out of
-//! memory is reported as a null pointer, which `alloc` turns into a panic.
+//! The lock serializes the threads of a process (`thread`); [`fork`](crate::process::fork)
+//! holds it across the call, so the child never starts with it taken by a thread that
+//! does not exist there. Out of memory is reported as a null pointer, which `alloc`
+//! turns into a panic.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::{self, NonNull};
@@ -198,3 +200,10 @@ unsafe impl GlobalAlloc for MmapHeap {
 
 #[global_allocator]
 static HEAP: MmapHeap = MmapHeap::new();
+
+/// Runs `f` with the heap locked (no other thread can be inside the allocator); `f`
+/// must not allocate.
+pub(crate) fn with_heap_locked<T>(f: impl FnOnce() -> T) -> T {
+    let _held = HEAP.arenas.lock();
+    f()
+}

@@ -85,9 +85,10 @@ pub fn getppid() -> Result<usize, Errno> {
 
 /// `fork()`: the child's pid in the parent, 0 in the child.
 pub fn fork() -> Result<usize, Errno> {
-    // SAFETY: the child gets a copy of the whole address space; processes are
-    // single-threaded, so no lock can be held by a thread that does not exist there.
-    unsafe { crate::sys::call(sys::FORK, [0; 6]) }
+    // SAFETY: the child gets a copy of the whole address space with only this thread.
+    // The heap lock is held across the call, so the child's copy of it is not held by a
+    // thread that does not exist there (both sides release their own copy on return).
+    crate::heap::with_heap_locked(|| unsafe { crate::sys::call(sys::FORK, [0; 6]) })
 }
 
 /// `(pointer, length)` references to `strs`, as execve and spawn take them.

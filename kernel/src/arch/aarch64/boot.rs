@@ -10,12 +10,18 @@
 //! anything that can hang, then turns the device tree into a `BootInfo` and calls
 //! `crate::kernel_main`.
 //!
+//! The EL2-to-EL1 drop (`el2_drop_to_el1`) is a subroutine the secondary CPUs' entry
+//! (`smp.rs`) reuses; [`image_virt_to_phys`] gives other modules the physical address of
+//! anything in the image. The boot CPU's per-CPU block (`percpu.rs`) is installed before
+//! any other Rust code runs.
+//!
 //! This module must never be entered twice and must not run with the MMU off once it has
 //! left the assembly: everything after `high_entry` assumes the boot page tables.
 
 use core::arch::global_asm;
+use core::sync::atomic::{AtomicU64, Ordering};
 
-use super::{dtb, mmu, serial, timer};
+use super::{dtb, mmu, percpu, serial, timer};
 
 /// Bytes of the boot stack (in `.bss`, so inside the kernel image where the backtrace
 /// walker may read).
@@ -24,17 +30,30 @@ const BOOT_STACK_SIZE: usize = 128 * 1024;
 /// Where the loader puts the Image relative to a 2 MiB-aligned base (Linux's value).
 pub const TEXT_OFFSET: u64 = 0x8_0000;
 
+/// Physical address of `_start` (0 until [`aarch64_entry`] records it).
+static IMAGE_PHYS: AtomicU64 = AtomicU64::new(0);
+
+/// The physical address of `va`, a link-time address inside the kernel image (text, data
+/// or `.bss`): the image is mapped as one block at [`mmu::KERNEL_VIRT_BASE`] +
+/// `TEXT_OFFSET` onto where the loader put `_start`.
+pub fn image_virt_to_phys(va: usize) -> u64 {
+    let image_phys = IMAGE_PHYS.load(Ordering::Relaxed);
+    debug_assert!(image_phys != 0 && va as u64 >= mmu::KERNEL_VIRT_BASE + TEXT_OFFSET);
+    va as u64 - (mmu::KERNEL_VIRT_BASE + TEXT_OFFSET) + image_phys
+}
+
 /// Image header flags: bit 0 = 0 little endian, bits 2:1 = 1 4 KiB pages, bit 3 = 1 the
 /// 2 MiB-aligned base may be anywhere in physical memory.
 const IMAGE_FLAGS: u64 = 0b1010;
 
 /// SCTLR_EL1 with the MMU and caches off: only the RES1 bits of ARMv8.0 (bits 29, 28, 23,
 /// 22, 20, 11), little endian at EL1 and EL0.
-const SCTLR_EL1_MMU_OFF: u64 =
+pub(super) const SCTLR_EL1_MMU_OFF: u64 =
     (1 << 29) | (1 << 28) | (1 << 23) | (1 << 22) | (1 << 20) | (1 << 11);
 /// SCTLR_EL1 once the boot page tables are live: M (MMU), C (data cache), SA (SP alignment
 /// check), I (instruction cache). No alignment checking of ordinary accesses (A = 0).
-const SCTLR_EL1_MMU_ON: u64 = SCTLR_EL1_MMU_OFF | (1 << 0) | (1 << 2) | (1 << 3) | (1 << 12);
+pub(super) const SCTLR_EL1_MMU_ON: u64 =
+    SCTLR_EL1_MMU_OFF | (1 << 0) | (1 << 2) | (1 << 3) | (1 << 12);
 
 /// HCR_EL2 for a kernel that runs at EL1 with no hypervisor: RW (EL1 is AArch64), nothing
 /// trapped to EL2.
@@ -44,7 +63,7 @@ const CPTR_EL2_NO_TRAPS: u64 = 0x33ff;
 /// SPSR_EL2 for the return to EL1: EL1h (SP_EL1), D, A, I and F masked.
 const SPSR_EL1H_MASKED: u64 = 0x3c5;
 /// CPACR_EL1.FPEN = 0b11: FP/SIMD does not trap at EL1 or EL0 (NEON is on in codegen).
-const CPACR_EL1_FPEN: u64 = 0b11 << 20;
+pub(super) const CPACR_EL1_FPEN: u64 = 0b11 << 20;
 
 global_asm!(
     r#"
@@ -91,45 +110,14 @@ primary_entry:
     b       early_fail
 
 from_el2:
-    MOV64   x0, {hcr_el2}
-    msr     hcr_el2, x0
-    /* EL1 may read the physical counter and use the physical timer; no virtual offset. */
-    mrs     x0, cnthctl_el2
-    orr     x0, x0, #3
-    msr     cnthctl_el2, x0
-    msr     cntvoff_el2, xzr
-    MOV64   x0, {cptr_el2}
-    msr     cptr_el2, x0
-    msr     hstr_el2, xzr
-    /* EL1 reads of MIDR/MPIDR return the virtual copies: make them the real values. */
-    mrs     x0, midr_el1
-    msr     vpidr_el2, x0
-    mrs     x0, mpidr_el1
-    msr     vmpidr_el2, x0
-    /* With a GICv3 CPU interface, let EL1 use its system registers (ICC_SRE_EL2.SRE and
-     * .Enable) and keep the virtual interface off (ICH_HCR_EL2 = 0). */
-    mrs     x0, id_aa64pfr0_el1
-    ubfx    x0, x0, #24, #4
-    cbz     x0, 1f
-    mrs     x0, S3_4_C12_C9_5
-    orr     x0, x0, #0x1
-    orr     x0, x0, #0x8
-    msr     S3_4_C12_C9_5, x0
-    isb
-    msr     S3_4_C12_C11_0, xzr
-1:
-    MOV64   x0, {sctlr_off}
-    msr     sctlr_el1, x0
-    mov     x0, #{spsr_el1h}
-    msr     spsr_el2, x0
-    adr     x0, el1_entry
-    msr     elr_el2, x0
-    isb
-    eret
+    adr     x9, el1_entry
+    b       el2_drop_to_el1
 
 el1_entry:
     msr     daifset, #0xf
     msr     spsel, #1
+    /* No per-CPU block yet (percpu.rs reads this as CPU 0). */
+    msr     tpidr_el1, xzr
     MOV64   x0, {sctlr_off}
     msr     sctlr_el1, x0
     MOV64   x0, {cpacr_fpen}
@@ -331,6 +319,49 @@ build_boot_page_tables:
     ret
 .size build_boot_page_tables, . - build_boot_page_tables
 
+/* Leaves EL2 for EL1h at x9 (a physical address; MMU off) with D, A, I and F masked, after
+ * setting up EL2 so it stays out of the way: EL1 is AArch64, nothing traps to EL2, EL1 owns
+ * the physical timer and counter, and (GICv3) EL1 may use the ICC_* system registers.
+ * Clobbers x0. Shared by the boot CPU and the secondary CPU entry (smp.rs). */
+.global el2_drop_to_el1
+.type el2_drop_to_el1, %function
+el2_drop_to_el1:
+    MOV64   x0, {hcr_el2}
+    msr     hcr_el2, x0
+    /* EL1 may read the physical counter and use the physical timer; no virtual offset. */
+    mrs     x0, cnthctl_el2
+    orr     x0, x0, #3
+    msr     cnthctl_el2, x0
+    msr     cntvoff_el2, xzr
+    MOV64   x0, {cptr_el2}
+    msr     cptr_el2, x0
+    msr     hstr_el2, xzr
+    /* EL1 reads of MIDR/MPIDR return the virtual copies: make them the real values. */
+    mrs     x0, midr_el1
+    msr     vpidr_el2, x0
+    mrs     x0, mpidr_el1
+    msr     vmpidr_el2, x0
+    /* With a GICv3 CPU interface, let EL1 use its system registers (ICC_SRE_EL2.SRE and
+     * .Enable) and keep the virtual interface off (ICH_HCR_EL2 = 0). */
+    mrs     x0, id_aa64pfr0_el1
+    ubfx    x0, x0, #24, #4
+    cbz     x0, 1f
+    mrs     x0, S3_4_C12_C9_5
+    orr     x0, x0, #0x1
+    orr     x0, x0, #0x8
+    msr     S3_4_C12_C9_5, x0
+    isb
+    msr     S3_4_C12_C11_0, xzr
+1:
+    MOV64   x0, {sctlr_off}
+    msr     sctlr_el1, x0
+    mov     x0, #{spsr_el1h}
+    msr     spsr_el2, x0
+    msr     elr_el2, x9
+    isb
+    eret
+.size el2_drop_to_el1, . - el2_drop_to_el1
+
 .type early_fail, %function
 image_too_big:
     adr     x0, msg_too_big
@@ -409,6 +440,8 @@ boot_stack_top:
 /// `dtb_phys` is what the loader passed in x0, `image_phys` the physical address of
 /// `_start`, `entry_el` the exception level the loader entered the kernel at.
 extern "C" fn aarch64_entry(dtb_phys: u64, image_phys: u64, entry_el: u64) -> ! {
+    percpu::init_boot();
+    IMAGE_PHYS.store(image_phys, Ordering::Relaxed);
     serial::init_early();
     crate::klog::init();
     timer::init();

@@ -1,6 +1,6 @@
 //! The device tree the loader passed in x0, turned into the arch-neutral `BootInfo` and the
 //! aarch64-private [`Platform`] (the devices later work needs: UART, GIC, timer interrupts,
-//! PSCI, PCI ECAM, the PL031 real-time clock).
+//! PSCI, PCI ECAM, the PL031 real-time clock, the CPUs and their MPIDRs).
 //!
 //! Parsing uses the `fdt` crate on the DTB read through the direct map. Memory nodes become
 //! usable regions; the kernel image, the DTB, the initrd, `/memreserve/` entries and
@@ -18,7 +18,9 @@ use wayos_kcore::boot_info::{
     BootInfo, FirmwareTables, LoaderName, MemoryKind, MemoryMap, MemoryRegion,
 };
 
-use super::{mmu, timer};
+use wayos_abi::smp::MAX_CPUS;
+
+use super::{mmu, percpu, timer};
 
 const FDT_MAGIC: u32 = 0xd00d_feed;
 /// Larger device trees are taken for garbage (QEMU's is about 1 MiB with padding).
@@ -76,6 +78,15 @@ pub struct PciEcam {
     pub bus_end: u8,
 }
 
+/// A CPU node under `/cpus`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cpu {
+    /// `reg`: the MPIDR_EL1 affinity bits.
+    pub mpidr: u64,
+    /// `enable-method = "psci"`: PSCI CPU_ON can start it.
+    pub psci: bool,
+}
+
 /// What the aarch64 layer knows about the machine beyond `BootInfo`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Platform {
@@ -87,6 +98,8 @@ pub struct Platform {
     pub pci: Option<PciEcam>,
     /// The PL031 real-time clock's registers.
     pub rtc: Option<PhysRange>,
+    /// The CPUs, in device-tree order (at most `MAX_CPUS`; the rest are ignored, logged).
+    pub cpus: [Option<Cpu>; MAX_CPUS],
 }
 
 static PLATFORM: Once<Platform> = Once::new();
@@ -364,7 +377,46 @@ fn platform_devices(fdt: &Fdt<'_>) -> Platform {
         psci: psci(fdt),
         pci: pci(fdt),
         rtc: find_enabled(fdt, &["arm,pl031"]).and_then(first_reg),
+        cpus: cpus(fdt),
     }
+}
+
+/// The `/cpus/cpu@*` nodes not marked failed, with their MPIDR (`reg`) and whether PSCI
+/// starts them.
+fn cpus(fdt: &Fdt<'_>) -> [Option<Cpu>; MAX_CPUS] {
+    let mut out = [None; MAX_CPUS];
+    let Some(node) = fdt.find_node("/cpus") else {
+        return out;
+    };
+    let mut n = 0;
+    let mut ignored = 0;
+    for cpu in node
+        .children()
+        .filter(|n| n.property("device_type").and_then(|p| p.as_str()) == Some("cpu"))
+        .filter(|n| n.property("status").and_then(|p| p.as_str()) != Some("fail"))
+    {
+        let Some(reg) = cpu.reg().and_then(|mut r| r.next()) else {
+            log::warn!("device tree: {} has no usable reg; ignoring it", cpu.name);
+            continue;
+        };
+        if n == MAX_CPUS {
+            ignored += 1;
+            continue;
+        }
+        let psci = cpu
+            .property("enable-method")
+            .and_then(|p| p.as_str())
+            .is_some_and(|m| m == "psci");
+        out[n] = Some(Cpu {
+            mpidr: reg.starting_address as u64 & percpu::MPIDR_AFFINITY,
+            psci,
+        });
+        n += 1;
+    }
+    if ignored > 0 {
+        log::warn!("device tree: {ignored} CPUs beyond the kernel's {MAX_CPUS} ignored");
+    }
+    out
 }
 
 /// The PL011 named by /chosen `stdout-path`, else the first enabled PL011.

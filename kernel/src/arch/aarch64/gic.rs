@@ -1,22 +1,25 @@
-//! The interrupt controller (GICv3, or GICv2) and the scheduler tick it delivers.
+//! The interrupt controller (GICv3, or GICv2), the scheduler tick it delivers and the
+//! inter-processor interrupt.
 //!
 //! The device tree gives the controller's registers (`dtb::Platform::gic`) and the generic
-//! timer's interrupts. [`init`] maps the registers with `crate::mm::mmio`, enables the
-//! distributor and this CPU's interface, routes the EL1 virtual timer's PPI (INTID 27 on
-//! QEMU `virt`) to this CPU as a Group 1 interrupt and starts the timer at the tick rate.
-//! [`handle_irq`] acknowledges, dispatches (timer: rearm, then `traps::timer_tick()`) and
-//! signals end of interrupt, all with IRQs masked.
+//! timer's interrupts. [`init`] (boot CPU) maps the registers with `crate::mm::mmio`,
+//! enables the distributor, sets up the boot CPU's side ([`init_cpu`]) and starts the timer
+//! at the tick rate. [`init_cpu`] is each CPU's own half, run again by every secondary CPU
+//! (`smp.rs`): its redistributor (GICv3) or banked distributor registers (GICv2), with the
+//! EL1 virtual timer's PPI (INTID 27 on QEMU `virt`) and the IPI's SGI ([`IPI_INTID`])
+//! enabled as Group 1, then its CPU interface. [`handle_irq`] acknowledges, dispatches
+//! (timer: rearm, then `traps::timer_tick()`; IPI: `traps::ipi()`) and signals end of
+//! interrupt, all with IRQs masked. [`send_ipi`] raises the SGI on one CPU.
 //!
 //! GICv3 uses the ICC_* system registers for the CPU interface (the boot code enabled them
 //! at EL2 when the kernel entered there) and the redistributor whose GICR_TYPER affinity
-//! matches MPIDR_EL1; GICv2 uses the memory-mapped CPU interface. Only the boot CPU is set
-//! up for now; secondary CPUs (SMP work) will need the redistributor and CPU-interface
-//! half of `init_v3`/`init_v2` for themselves.
+//! matches MPIDR_EL1, found in the first redistributor region; GICv2 uses the memory-mapped
+//! CPU interface (banked per CPU at one address). Which redistributor and which GICv2
+//! target bit belong to a CPU is per-CPU state (`percpu.rs`).
 
 use core::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
 
-use super::dtb;
-use super::timer;
+use super::{dtb, percpu, timer};
 
 /// INTID of the EL1 virtual timer when the device tree has no timer node (PPI 11).
 const DEFAULT_VTIMER_INTID: u32 = 27;
@@ -24,6 +27,10 @@ const DEFAULT_VTIMER_INTID: u32 = 27;
 const INTID_SPECIAL: u32 = 1020;
 /// Priority given to the timer (lower is more urgent; all pass the 0xff mask).
 const TIMER_PRIORITY: u8 = 0xa0;
+/// The SGI used as the inter-processor interrupt.
+pub const IPI_INTID: u32 = 1;
+/// Priority of the IPI (handlers never nest, so only the order of pending ones matters).
+const IPI_PRIORITY: u8 = 0x90;
 
 // Distributor registers (both versions).
 const GICD_CTLR: usize = 0x0000;
@@ -32,6 +39,9 @@ const GICD_IGROUPR: usize = 0x0080;
 const GICD_ISENABLER: usize = 0x0100;
 const GICD_ICENABLER: usize = 0x0180;
 const GICD_IPRIORITYR: usize = 0x0400;
+const GICD_ITARGETSR: usize = 0x0800;
+/// GICv2 software generated interrupt register.
+const GICD_SGIR: usize = 0x0f00;
 const GICD_CTLR_RWP: u32 = 1 << 31;
 /// GICv3 GICD_CTLR: EnableGrp0/EnableGrp1 (single security state) or EnableGrp1NS /
 /// EnableGrp1A (non-secure view), and affinity routing.
@@ -63,10 +73,12 @@ const GICC_EOIR: usize = 0x0010;
 
 /// 2 or 3 once [`init`] has run; 0 before (an IRQ then is unexpected).
 static VERSION: AtomicU8 = AtomicU8::new(0);
-/// Virtual addresses of the distributor, this CPU's redistributor (v3) or CPU interface
-/// (v2).
+/// Virtual addresses of the distributor, the (first) redistributor region (v3: start and
+/// end; each CPU's own redistributor is in its per-CPU block) and the CPU interface (v2;
+/// banked, so one address serves every CPU).
 static GICD: AtomicUsize = AtomicUsize::new(0);
-static GICR: AtomicUsize = AtomicUsize::new(0);
+static GICR_REGION: AtomicUsize = AtomicUsize::new(0);
+static GICR_REGION_END: AtomicUsize = AtomicUsize::new(0);
 static GICC: AtomicUsize = AtomicUsize::new(0);
 static TIMER_INTID: AtomicU32 = AtomicU32::new(DEFAULT_VTIMER_INTID);
 static SPURIOUS: AtomicU32 = AtomicU32::new(0);
@@ -85,6 +97,11 @@ fn write32(addr: usize, value: u32) {
 fn read64(addr: usize) -> u64 {
     // SAFETY: as for `read32`; 64-bit GICR registers allow 64-bit accesses.
     unsafe { (addr as *const u64).read_volatile() }
+}
+
+fn read8(addr: usize) -> u8 {
+    // SAFETY: as for `read32`; GICD_ITARGETSR is byte-accessible.
+    unsafe { (addr as *const u8).read_volatile() }
 }
 
 fn write8(addr: usize, value: u8) {
@@ -136,7 +153,8 @@ macro_rules! sysreg_read {
 // ICC_BPR1_EL1 = S3_0_C12_C12_3, ICC_CTLR_EL1 = S3_0_C12_C12_4, ICC_SRE_EL1 = S3_0_C12_C12_5,
 // ICC_IGRPEN1_EL1 = S3_0_C12_C12_7.
 
-/// Brings up the interrupt controller and starts the tick at `tick_hz`.
+/// Brings up the interrupt controller and the boot CPU's side of it, and starts the tick at
+/// `tick_hz`. Boot CPU only, once.
 pub fn init(tick_hz: u32) {
     let platform = dtb::platform().copied().unwrap_or_default();
     let Some(gic) = platform.gic else {
@@ -148,20 +166,39 @@ pub fn init(tick_hz: u32) {
     }
     TIMER_INTID.store(intid, Ordering::Relaxed);
     match gic.version {
-        3 => init_v3(&gic, intid),
-        2 => init_v2(&gic, intid),
+        3 => init_distributor_v3(&gic),
+        2 => init_distributor_v2(&gic),
         v => panic!("GICv{v} is not supported"),
     }
-    VERSION.store(gic.version, Ordering::Relaxed);
+    VERSION.store(gic.version, Ordering::Release);
+    if let Err(e) = init_cpu() {
+        panic!("{e}");
+    }
     timer::start_tick(tick_hz);
     let typer = read32(GICD.load(Ordering::Relaxed) + GICD_TYPER);
     log::info!(
-        "gic: v{}, {} interrupt lines; tick {} Hz on the virtual timer (INTID {intid}, counter {} Hz)",
+        "gic: v{}, {} interrupt lines; tick {} Hz on the virtual timer (INTID {intid}, counter {} Hz); IPI is SGI {IPI_INTID}",
         gic.version,
         ((typer & 0x1f) + 1) * 32,
         tick_hz,
         timer::frequency_hz()
     );
+}
+
+/// The running CPU's half of the GIC: its redistributor or banked registers with the
+/// timer PPI and the IPI enabled, and its CPU interface. Run by [`init`] on the boot CPU and
+/// by every secondary CPU before it takes interrupts (IRQs masked). An error names what is
+/// missing (then this CPU cannot take interrupts).
+pub fn init_cpu() -> Result<(), &'static str> {
+    let intid = TIMER_INTID.load(Ordering::Relaxed);
+    match VERSION.load(Ordering::Acquire) {
+        3 => init_cpu_v3(intid),
+        2 => {
+            init_cpu_v2(intid);
+            Ok(())
+        }
+        _ => Err("gic: the distributor is not set up"),
+    }
 }
 
 fn wait_rwp(gicd: usize) {
@@ -170,7 +207,7 @@ fn wait_rwp(gicd: usize) {
     }
 }
 
-fn init_v3(gic: &dtb::Gic, intid: u32) {
+fn init_distributor_v3(gic: &dtb::Gic) {
     let Some(rd_range) = gic.redistributor else {
         panic!("GICv3 without a redistributor region in the device tree");
     };
@@ -186,33 +223,41 @@ fn init_v3(gic: &dtb::Gic, intid: u32) {
     write32(gicd + GICD_CTLR, GICD_CTLR_V3);
     wait_rwp(gicd);
 
-    // This CPU's redistributor: the one whose affinity matches MPIDR_EL1.
+    // Every CPU's redistributor is in this region; each finds its own in `init_cpu_v3`.
     let rd_base = map(rd_range);
-    let rd_end = rd_base + rd_range.size as usize;
-    let mpidr = {
-        use aarch64_cpu::registers::{Readable, MPIDR_EL1};
-        MPIDR_EL1.get()
-    };
+    GICR_REGION.store(rd_base, Ordering::Relaxed);
+    GICR_REGION_END.store(rd_base + rd_range.size as usize, Ordering::Relaxed);
+}
+
+/// The redistributor whose GICR_TYPER affinity is `mpidr`'s.
+fn find_redistributor(mpidr: u64) -> Option<usize> {
     let affinity = (mpidr & 0xff_ffff) | ((mpidr >> 32 & 0xff) << 24);
-    let mut rd = rd_base;
-    let gicr = loop {
-        if rd + GICR_STRIDE_V3 > rd_end {
-            panic!("GICv3: no redistributor for MPIDR {mpidr:#x}");
+    let rd_end = GICR_REGION_END.load(Ordering::Relaxed);
+    let mut rd = GICR_REGION.load(Ordering::Relaxed);
+    loop {
+        if rd == 0 || rd + GICR_STRIDE_V3 > rd_end {
+            return None;
         }
         let typer = read64(rd + GICR_TYPER);
         if typer >> 32 == affinity {
-            break rd;
+            return Some(rd);
         }
         if typer & GICR_TYPER_LAST != 0 {
-            panic!("GICv3: no redistributor for MPIDR {mpidr:#x}");
+            return None;
         }
         rd += if typer & GICR_TYPER_VLPIS != 0 {
             GICR_STRIDE_V4
         } else {
             GICR_STRIDE_V3
         };
+    }
+}
+
+fn init_cpu_v3(intid: u32) -> Result<(), &'static str> {
+    let Some(gicr) = find_redistributor(percpu::read_mpidr()) else {
+        return Err("GICv3: no redistributor matches this CPU's MPIDR");
     };
-    GICR.store(gicr, Ordering::Relaxed);
+    percpu::this().gicr.store(gicr, Ordering::Relaxed);
 
     // Wake it up.
     let waker = read32(gicr + GICR_WAKER);
@@ -221,11 +266,12 @@ fn init_v3(gic: &dtb::Gic, intid: u32) {
         core::hint::spin_loop();
     }
 
-    // SGIs and PPIs: all Group 1 (IRQ at EL1), all disabled but the timer.
+    // SGIs and PPIs: all Group 1 (IRQ at EL1), all disabled but the timer and the IPI.
     write32(gicr + GICR_ICENABLER0, u32::MAX);
     write32(gicr + GICR_IGROUPR0, u32::MAX);
     write8(gicr + GICR_IPRIORITYR + intid as usize, TIMER_PRIORITY);
-    write32(gicr + GICR_ISENABLER0, 1 << intid);
+    write8(gicr + GICR_IPRIORITYR + IPI_INTID as usize, IPI_PRIORITY);
+    write32(gicr + GICR_ISENABLER0, (1 << intid) | (1 << IPI_INTID));
 
     // CPU interface: system registers on, every priority unmasked, no preemption groups,
     // EOI both drops priority and deactivates (ICC_CTLR_EL1.EOImode = 0), Group 1 on.
@@ -236,9 +282,10 @@ fn init_v3(gic: &dtb::Gic, intid: u32) {
     let ctlr: u64 = sysreg_read!("S3_0_C12_C12_4");
     sysreg_write!("S3_0_C12_C12_4", ctlr & !(1 << 1));
     sysreg_write!("S3_0_C12_C12_7", 1u64);
+    Ok(())
 }
 
-fn init_v2(gic: &dtb::Gic, intid: u32) {
+fn init_distributor_v2(gic: &dtb::Gic) {
     let Some(cpu_range) = gic.cpu_interface else {
         panic!("GICv2 without a CPU interface region in the device tree");
     };
@@ -246,19 +293,73 @@ fn init_v2(gic: &dtb::Gic, intid: u32) {
     GICD.store(gicd, Ordering::Relaxed);
     let gicc = map(cpu_range);
     GICC.store(gicc, Ordering::Relaxed);
-
     write32(gicd + GICD_CTLR, 0);
+}
+
+fn init_cpu_v2(intid: u32) {
+    let gicd = GICD.load(Ordering::Relaxed);
+    let gicc = GICC.load(Ordering::Relaxed);
+    // This CPU's bit in target lists: GICD_ITARGETSR0..7 are banked and read as it.
+    let target = u32::from(read8(gicd + GICD_ITARGETSR));
+    percpu::this().gicv2_target.store(target, Ordering::Relaxed);
     // Banked SGI/PPI registers of this CPU: Group 0 (signalled as IRQ while GICC_CTLR.FIQEn
-    // is 0), all disabled but the timer.
+    // is 0), all disabled but the timer and the IPI.
     write32(gicd + GICD_ICENABLER, u32::MAX);
     write32(gicd + GICD_IGROUPR, 0);
     write8(gicd + GICD_IPRIORITYR + intid as usize, TIMER_PRIORITY);
-    write32(gicd + GICD_ISENABLER, 1 << intid);
+    write8(gicd + GICD_IPRIORITYR + IPI_INTID as usize, IPI_PRIORITY);
+    write32(gicd + GICD_ISENABLER, (1 << intid) | (1 << IPI_INTID));
     write32(gicd + GICD_CTLR, 1);
 
     write32(gicc + GICC_PMR, 0xff);
     write32(gicc + GICC_BPR, 0);
     write32(gicc + GICC_CTLR, 1);
+}
+
+/// Raises the IPI on CPU `cpu` (an index whose per-CPU block holds its MPIDR / GICv2
+/// target bit; may be the caller's). Any context, IRQs on or off. Earlier memory writes
+/// are visible to the target's handler (DSB before the SGI is generated).
+pub fn send_ipi(cpu: usize) {
+    let block = percpu::of(cpu);
+    match VERSION.load(Ordering::Acquire) {
+        3 => {
+            let mpidr = block.mpidr.load(Ordering::Relaxed);
+            let aff0 = mpidr & 0xff;
+            let aff1 = (mpidr >> 8) & 0xff;
+            let aff2 = (mpidr >> 16) & 0xff;
+            let aff3 = (mpidr >> 32) & 0xff;
+            // ICC_SGI1R_EL1: TargetList (bit Aff0 % 16), Aff1, INTID, Aff2, RS (Aff0 / 16),
+            // Aff3; IRM = 0 (only the listed CPU).
+            let sgi = (1u64 << (aff0 & 0xf))
+                | (aff1 << 16)
+                | (u64::from(IPI_INTID) << 24)
+                | (aff2 << 32)
+                | ((aff0 >> 4) << 44)
+                | (aff3 << 48);
+            // SAFETY: a barrier, then a write to ICC_SGI1R_EL1, which only raises an SGI
+            // (the CPU interface's system registers are enabled on every online CPU).
+            unsafe {
+                core::arch::asm!(
+                    "dsb ishst",
+                    "msr S3_0_C12_C11_5, {}",
+                    "isb",
+                    in(reg) sgi,
+                    options(nostack, preserves_flags)
+                )
+            };
+        }
+        2 => {
+            let target = block.gicv2_target.load(Ordering::Relaxed) & 0xff;
+            // SAFETY: a barrier only: the writes before it reach the target first.
+            unsafe { core::arch::asm!("dsb ishst", options(nostack, preserves_flags)) };
+            // TargetListFilter = 0 (the list), CPUTargetList, NSATT = 0, SGIINTID.
+            write32(
+                GICD.load(Ordering::Relaxed) + GICD_SGIR,
+                (target << 16) | IPI_INTID,
+            );
+        }
+        _ => {}
+    }
 }
 
 /// Acknowledges the highest-priority pending interrupt: `(INTID, value for EOI)`.
@@ -305,5 +406,9 @@ pub fn handle_irq() {
         return;
     }
     end_of_interrupt(eoi);
+    if intid == IPI_INTID {
+        crate::traps::ipi();
+        return;
+    }
     log::warn!("gic: unexpected interrupt {intid}");
 }

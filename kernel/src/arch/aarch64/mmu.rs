@@ -15,6 +15,11 @@
 //!   generic code loads when no process runs) until a process's table replaces it.
 //!   [`init_late`] turns TTBR0 walks back on.
 //!
+//! Secondary CPUs (`smp.rs`) load the same MAIR, TCR and TTBR1 as the boot CPU, turn their
+//! MMU on through a small identity map of their entry code of their own
+//! ([`secondary_identity_root`]), then switch TTBR0 to the empty boot root
+//! ([`empty_user_root`]).
+//!
 //! After boot the kernel half is never switched: user address spaces are TTBR0 roots of
 //! their own ([`activate`]), without ASIDs for now, so every switch flushes the local TLB.
 //! Generic code maps kernel-half pages (the MMIO window) through [`kernel_root`], TTBR1's
@@ -90,6 +95,15 @@ extern "C" {
     static mut boot_pt_ttbr0_l0: [u64; 512];
 }
 
+/// A page-aligned translation table.
+#[repr(C, align(4096))]
+struct Table([u64; 512]);
+
+/// The identity map secondary CPUs turn their MMU on with ([`secondary_identity_root`]):
+/// level 0 and level 1, 1 GiB blocks.
+static mut SMP_IDENTITY_L0: Table = Table([0; 512]);
+static mut SMP_IDENTITY_L1: Table = Table([0; 512]);
+
 /// The page-table entry encoding generic code uses on this architecture.
 pub type PteFormat = wayos_kcore::paging::Aarch64Format;
 
@@ -117,6 +131,39 @@ pub fn clear_identity_map() {
             options(nostack, preserves_flags)
         );
     }
+}
+
+/// Physical address of TTBR0's boot root, empty since [`clear_identity_map`]: what a
+/// secondary CPU loads into TTBR0 until generic code activates a user root there.
+pub fn empty_user_root() -> u64 {
+    super::boot::image_virt_to_phys(core::ptr::addr_of!(boot_pt_ttbr0_l0) as usize)
+}
+
+/// Fills and returns (physical address) a TTBR0 root that identity-maps, executable, the
+/// 1 GiB blocks holding physical `start..end` (code secondary CPUs run while turning their
+/// MMU on); `None` if the range crosses a 512 GiB boundary. Called on the boot CPU before
+/// any secondary starts; the tables are never used for anything else.
+pub fn secondary_identity_root(start: u64, end: u64) -> Option<u64> {
+    if start >> 39 != end >> 39 || end >> 39 >= 512 {
+        return None;
+    }
+    let l0 = core::ptr::addr_of_mut!(SMP_IDENTITY_L0).cast::<u64>();
+    let l1 = core::ptr::addr_of_mut!(SMP_IDENTITY_L1).cast::<u64>();
+    let l1_phys = super::boot::image_virt_to_phys(l1 as usize);
+    // SAFETY: both tables are statics only this function writes, while no CPU walks them
+    // (no secondary runs yet); indices are < 512; raw pointers avoid references to a
+    // `static mut`. The DSB makes the entries visible to the secondaries' table walks,
+    // which are cacheable and inner shareable (TCR_EL1), before they start.
+    unsafe {
+        l0.add((start >> 39) as usize)
+            .write_volatile(l1_phys | 0b11);
+        for gib in (start >> 30)..=(end >> 30) {
+            l1.add((gib & 511) as usize)
+                .write_volatile((gib << 30) | BLOCK_IDENTITY);
+        }
+        core::arch::asm!("dsb ish", options(nostack, preserves_flags));
+    }
+    Some(super::boot::image_virt_to_phys(l0 as usize))
 }
 
 /// Turns TTBR0 walks back on (user address spaces), with the empty boot root loaded.

@@ -6,8 +6,10 @@
 //! description), `mmu` (page-table roots, TLB maintenance, the boot tables' layout), `trap`
 //! (EL1 vector table, trap entry/exit, exception dispatch, SVC), `context` (thread switch,
 //! FP state), `uaccess` (fault-tolerant user copies), `gic` (interrupt controller and
-//! tick), `timer` (generic timer clock and tick), `power` (PSCI), `serial` (PL011), `rtc`
-//! (PL031 real-time clock).
+//! tick, IPIs), `timer` (generic timer clock and tick), `power` (PSCI), `serial` (PL011),
+//! `rtc` (PL031 real-time clock), `percpu` (per-CPU blocks behind TPIDR_EL1, `cpu_id`),
+//! `smp` (starting the secondary CPUs). This file keeps the per-CPU control-register set-up
+//! every CPU runs ([`init_cpu_controls`]) and the interrupt-mask primitives.
 //!
 //! Nothing here is visible to generic code except the names `arch/mod.rs` re-exports.
 
@@ -16,9 +18,11 @@ mod context;
 mod dtb;
 mod gic;
 mod mmu;
+mod percpu;
 mod power;
 mod rtc;
 mod serial;
+mod smp;
 mod timer;
 mod trap;
 mod uaccess;
@@ -75,9 +79,24 @@ const CNTKCTL_EL0VCTEN: u64 = 1 << 1;
 /// EL0 counter and cache-maintenance access), TTBR0 walks for user address spaces, the
 /// GIC and the scheduler tick at `tick_hz` (interrupts stay masked; the caller unmasks).
 /// FP/SIMD was enabled at EL1 and EL0 by the boot code (CPACR_EL1.FPEN) and stays on.
+/// Boot CPU only; secondaries run their part in `smp.rs`.
 pub fn init_late(tick_hz: u32) {
     use aarch64_cpu::registers::{Readable, ID_AA64MMFR1_EL1};
     let pan = (ID_AA64MMFR1_EL1.get() >> 20) & 0xf != 0;
+    PAN.store(pan, Ordering::Relaxed);
+    init_cpu_controls();
+    log::info!(
+        "cpu: PAN {}, FP/SIMD on, EL0 reads the virtual counter",
+        if pan { "on" } else { "not implemented" }
+    );
+    mmu::init_late();
+    gic::init(tick_hz);
+}
+
+/// This CPU's EL0/PAN controls ([`SCTLR_EL0_ALLOW`], PAN as [`init_late`] decided for the
+/// boot CPU, CNTKCTL_EL1.EL0VCTEN): run by every CPU, the boot CPU first.
+fn init_cpu_controls() {
+    let pan = pan_enabled();
     let mut sctlr: u64;
     // SAFETY: reads a system register.
     unsafe { core::arch::asm!("mrs {}, sctlr_el1", out(reg) sctlr, options(nomem, nostack)) };
@@ -102,13 +121,6 @@ pub fn init_late(tick_hz: u32) {
             options(nostack)
         );
     }
-    PAN.store(pan, Ordering::Relaxed);
-    log::info!(
-        "cpu: PAN {}, FP/SIMD on, EL0 reads the virtual counter",
-        if pan { "on" } else { "not implemented" }
-    );
-    mmu::init_late();
-    gic::init(tick_hz);
 }
 
 /// True when IRQs are unmasked (PSTATE.I clear).
@@ -148,10 +160,10 @@ pub fn wait_for_interrupt() {
     };
 }
 
-/// The running CPU's index: MPIDR_EL1 affinity level 0 (the core number on QEMU `virt`).
+/// The running CPU's dense index, from its per-CPU block (TPIDR_EL1); 0 before the block
+/// is set up (only the boot CPU runs then).
 pub fn cpu_id() -> usize {
-    use aarch64_cpu::registers::{Readable, MPIDR_EL1};
-    (MPIDR_EL1.get() & 0xff) as usize
+    percpu::cpu_id()
 }
 
 /// The caller's frame pointer (x29); the kernel is built with frame pointers.
@@ -175,18 +187,25 @@ pub fn breakpoint() {
     unsafe { core::arch::asm!("brk #0xf000", options(nostack)) };
 }
 
-/// Not yet: only the boot CPU runs (the SMP bring-up replaces this).
-pub fn start_cpus(_max: usize, _entry: fn() -> !) -> usize {
-    1
+/// Starts the secondary CPUs (see `smp.rs`); returns how many CPUs are online.
+pub fn start_cpus(max: usize, entry: fn() -> !) -> usize {
+    smp::start_cpus(max, entry)
 }
 
-/// The hardware id of CPU `cpu` (stub: the boot CPU's).
-pub fn cpu_hw_id(_cpu: usize) -> u64 {
-    0
+/// The MPIDR_EL1 affinity bits (Aff3..Aff0) of online CPU `cpu`.
+pub fn cpu_hw_id(cpu: usize) -> u64 {
+    percpu::of(cpu.min(wayos_abi::smp::MAX_CPUS - 1))
+        .mpidr
+        .load(Ordering::Relaxed)
 }
 
-/// Interrupts CPU `cpu` (stub: there is no other CPU yet).
-pub fn send_ipi(_cpu: usize) {}
+/// Interrupts CPU `cpu` with the IPI SGI (`gic::IPI_INTID`); its handler calls
+/// `crate::traps::ipi()`. Ignored for a CPU that is not online.
+pub fn send_ipi(cpu: usize) {
+    if cpu < wayos_abi::smp::MAX_CPUS && percpu::of(cpu).online.load(Ordering::Acquire) {
+        gic::send_ipi(cpu);
+    }
+}
 
 /// See the arch contract.
 pub const TLB_FLUSH_IS_BROADCAST: bool = true;

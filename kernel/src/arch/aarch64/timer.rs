@@ -5,7 +5,8 @@
 //! The tick is programmed through the absolute compare value (CNTV_CVAL_EL0), each rearm
 //! adding one period to the previous deadline so ticks do not drift with interrupt latency
 //! (a late tick skips ahead rather than firing a burst). The GIC side (routing the PPI,
-//! acknowledging) is `gic.rs`'s.
+//! acknowledging) is `gic.rs`'s. Every CPU has its own timer; all tick at the one period
+//! [`start_tick`] set on the boot CPU.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -55,10 +56,21 @@ pub fn uptime_ns() -> u64 {
     (u128::from(elapsed) * 1_000_000_000 / u128::from(hz)) as u64
 }
 
-/// Starts the virtual timer firing every `1 / hz` seconds (its PPI must be routed).
+/// Starts this (the boot) CPU's virtual timer firing every `1 / hz` seconds (its PPI must
+/// be routed), and sets the period [`start_tick_here`] gives the other CPUs.
 pub fn start_tick(hz: u32) {
     let period = (frequency_hz() / u64::from(hz.max(1))).max(1);
     PERIOD.store(period, Ordering::Relaxed);
+    start_tick_here();
+}
+
+/// Starts the running CPU's virtual timer at the period [`start_tick`] chose (each CPU has
+/// its own CNTV; the PPI must be routed on this CPU). Does nothing before `start_tick`.
+pub fn start_tick_here() {
+    let period = PERIOD.load(Ordering::Relaxed);
+    if period == 0 {
+        return;
+    }
     CNTV_CVAL_EL0.set(ticks() + period);
     CNTV_CTL_EL0.set(CNTV_CTL_ENABLE);
 }

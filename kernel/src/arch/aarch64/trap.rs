@@ -31,7 +31,7 @@
 
 use core::arch::global_asm;
 use core::mem::{offset_of, size_of};
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::Ordering;
 
 use wayos_abi::layout::USER_END;
 use wayos_abi::signal;
@@ -354,14 +354,14 @@ pub fn resume_signal_frame(frame: &mut TrapFrame, saved: TrapFrame) {
     *frame = saved;
 }
 
-/// Top of the running thread's kernel stack, as the scheduler last set it (0: none yet).
-static KERNEL_STACK_TOP: AtomicUsize = AtomicUsize::new(0);
-
 /// Records the stack traps from EL0 enter on. Nothing needs loading: SP_EL1 is the live
 /// kernel SP and is back at this thread's stack top whenever it returns to EL0 (see the
 /// module docs); the value only serves [`enter_user`]'s debug check.
+/// Per CPU (`percpu.rs`): each CPU runs its own thread.
 pub fn set_kernel_stack(top: usize) {
-    KERNEL_STACK_TOP.store(top, Ordering::Relaxed);
+    super::percpu::this()
+        .kernel_stack_top
+        .store(top, Ordering::Relaxed);
 }
 
 /// Starts executing `frame` (which must sit at the top of the current thread's kernel
@@ -372,7 +372,9 @@ pub fn set_kernel_stack(top: usize) {
 /// a real one) placed so that the stack above it is the thread's kernel stack, ending
 /// right after the frame; IRQs must be masked.
 pub unsafe fn enter_user(frame: *const TrapFrame) -> ! {
-    let top = KERNEL_STACK_TOP.load(Ordering::Relaxed);
+    let top = super::percpu::this()
+        .kernel_stack_top
+        .load(Ordering::Relaxed);
     debug_assert!(
         top == 0 || frame as usize + FRAME_SIZE == top,
         "user frame at {frame:p} is not at the kernel stack top {top:#x}"
