@@ -32,6 +32,10 @@ impl WaitQueue {
     /// enqueue (and the check sees the condition) or finds the thread on the queue (and
     /// the wake-up, if it comes before the block, makes the block return at once).
     pub fn wait_until<T>(&self, mut ready: impl FnMut() -> Option<T>) -> T {
+        // Fast path: already true, no queue traffic.
+        if let Some(v) = ready() {
+            return v;
+        }
         let me = sched::current();
         loop {
             let were_enabled = arch::interrupts_enabled();
@@ -59,6 +63,9 @@ impl WaitQueue {
         deadline_ns: u64,
         mut ready: impl FnMut() -> Option<T>,
     ) -> Option<T> {
+        if let Some(v) = ready() {
+            return Some(v);
+        }
         let me = sched::current();
         loop {
             let were_enabled = arch::interrupts_enabled();
