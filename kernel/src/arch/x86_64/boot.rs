@@ -18,7 +18,7 @@ use wayos_kcore::boot_info::{
     BootInfo, FirmwareTables, Framebuffer, LoaderName, MemoryKind, MemoryRegion,
 };
 
-use super::{acpi, gdt, mmu, serial, trap, tsc};
+use super::{acpi, gdt, mmu, serial, trampoline, trap, tsc};
 
 const BOOT_STACK_SIZE: usize = 128 * 1024;
 
@@ -97,6 +97,8 @@ _start:
 );
 
 extern "C" fn x86_entry() -> ! {
+    // First: `cpu_id` (which every log line reads) needs the GS base.
+    gdt::init_boot_gs();
     serial::init();
     crate::klog::init();
     gdt::init();
@@ -153,6 +155,9 @@ fn boot_info() -> BootInfo {
         });
     }
 
+    // Low pages for the secondary CPUs' start-up code, before anything allocates.
+    trampoline::reserve(&mut info.memory_map);
+
     if let Some(addr) = EXECUTABLE_ADDRESS.get_response() {
         info.kernel_phys_base = addr.physical_base();
         info.kernel_virt_base = addr.virtual_base();
@@ -180,7 +185,7 @@ fn boot_info() -> BootInfo {
         let addr = rsdp.address() as u64;
         let phys = if addr >= hhdm { addr - hhdm } else { addr };
         info.firmware = FirmwareTables::Acpi { rsdp_phys: phys };
-        info.cpu_count = acpi::count_cpus(phys, hhdm);
+        info.cpu_count = acpi::init(phys, hhdm);
     }
 
     if let Some(fb) = FRAMEBUFFER

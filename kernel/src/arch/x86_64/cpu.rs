@@ -14,12 +14,16 @@ static HAS_XSAVE: AtomicBool = AtomicBool::new(false);
 static SMAP: AtomicBool = AtomicBool::new(false);
 static XSAVE_SIZE: AtomicUsize = AtomicUsize::new(512);
 static XCR0: AtomicUsize = AtomicUsize::new(0);
+/// The feature line is logged by the first CPU only.
+static LOGGED: AtomicBool = AtomicBool::new(false);
 
 /// True when SMAP is on, so user accesses must be bracketed by `stac`/`clac`.
 pub fn smap_enabled() -> bool {
     SMAP.load(Ordering::Relaxed)
 }
 
+/// Enables the running CPU's FP/SIMD state handling, SMEP and SMAP. Runs on every CPU
+/// (boot CPU first); the features found are the same on each, the log line comes once.
 pub fn init() {
     let leaf1 = __cpuid_count(1, 0);
     let leaf7 = __cpuid_count(7, 0);
@@ -61,6 +65,9 @@ pub fn init() {
     }
     HAS_XSAVE.store(has_xsave, Ordering::Relaxed);
     SMAP.store(smap, Ordering::Relaxed);
+    if LOGGED.swap(true, Ordering::Relaxed) {
+        return;
+    }
     log::info!(
         "cpu: SMEP {} SMAP {} XSAVE {} AVX {} (FP state {} bytes)",
         on(smep),

@@ -1,23 +1,29 @@
 //! x86_64 implementation of the arch contract (see `arch/mod.rs`).
 //!
-//! Split by job: `boot` (Limine hand-off and entry), `serial` (COM1), `gdt` (segments, TSS,
-//! per-CPU block), `trap` (IDT, trap entry/exit, exception dispatch), `syscall` (SYSCALL
-//! entry), `context` (thread switch), `cpu` (features, FP state), `lapic` (timer), `mmu`
-//! (CR3, TLB), `uaccess` (fault-tolerant user copies), `tsc` (clock), `rtc` (CMOS
-//! real-time clock), `acpi` (firmware tables), `power` (QEMU exit), `port` (raw port I/O).
+//! Split by job: `boot` (Limine hand-off and entry), `serial` (COM1), `gdt` (each CPU's
+//! segments, TSS and per-CPU block), `trap` (IDT, trap entry/exit, exception and interrupt
+//! dispatch), `syscall` (SYSCALL entry), `context` (thread switch), `cpu` (features, FP
+//! state), `lapic` (local APIC: timer, EOI, IPIs), `ioapic` (device interrupt routing, 8259
+//! masking), `smp` (secondary CPU start-up, CPU ids, IPIs), `trampoline` (real-mode
+//! start-up code and its low memory), `mmu` (CR3, TLB), `uaccess` (fault-tolerant user
+//! copies), `tsc` (clock), `rtc` (CMOS real-time clock), `acpi` (firmware tables), `power`
+//! (QEMU exit), `port` (raw port I/O).
 
 mod acpi;
 mod boot;
 mod context;
 mod cpu;
 mod gdt;
+mod ioapic;
 mod lapic;
 mod mmu;
 mod port;
 mod power;
 mod rtc;
 mod serial;
+mod smp;
 mod syscall;
+mod trampoline;
 mod trap;
 mod tsc;
 mod uaccess;
@@ -32,16 +38,21 @@ pub use mmu::{flush_page as flush_tlb_page, PteFormat};
 pub use power::{halt_forever, power_off};
 pub use rtc::rtc_epoch_seconds;
 pub use serial::{serial_read, serial_write};
+pub use smp::{cpu_hw_id, cpu_id, send_ipi, start_cpus};
 pub use trap::{enter_signal_handler, enter_user, resume_signal_frame, TrapFrame};
 pub use tsc::uptime_ns;
 pub use uaccess::copy as user_copy;
 
 /// Set-up that needs the heap and the kernel's own page tables: CPU features, the
-/// SYSCALL entry, and the scheduler tick at `tick_hz`.
+/// SYSCALL entry, the scheduler tick at `tick_hz`, and device interrupt routing (COM1's
+/// receive interrupt to this, the boot, CPU).
 pub fn init_late(tick_hz: u32) {
     cpu::init();
     syscall::init();
     lapic::init(tick_hz);
+    if ioapic::init(lapic::id()) {
+        serial::enable_rx_interrupt();
+    }
 }
 
 pub fn interrupts_enabled() -> bool {
@@ -63,11 +74,6 @@ pub fn wait_for_interrupt() {
 
 pub const NAME: &str = "x86_64";
 
-/// The running CPU's index (stub until SMP: the boot CPU).
-pub fn cpu_id() -> usize {
-    0
-}
-
 /// The caller's frame pointer (rbp); the kernel is built with frame pointers.
 #[inline(always)]
 pub fn frame_pointer() -> usize {
@@ -84,19 +90,6 @@ pub fn breakpoint() {
     // SAFETY: the IDT's breakpoint handler returns with all registers restored.
     unsafe { core::arch::asm!("int3", options(nomem, nostack)) };
 }
-
-/// Not yet: only the boot CPU runs (the SMP bring-up replaces this).
-pub fn start_cpus(_max: usize, _entry: fn() -> !) -> usize {
-    1
-}
-
-/// The hardware id of CPU `cpu` (stub: the boot CPU's).
-pub fn cpu_hw_id(_cpu: usize) -> u64 {
-    0
-}
-
-/// Interrupts CPU `cpu` (stub: there is no other CPU yet).
-pub fn send_ipi(_cpu: usize) {}
 
 /// See the arch contract.
 pub const TLB_FLUSH_IS_BROADCAST: bool = false;

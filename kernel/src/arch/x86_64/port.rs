@@ -35,3 +35,16 @@ pub unsafe fn inb(port: u16) -> u8 {
     };
     value
 }
+
+/// Reads a doubleword from an I/O port.
+///
+/// # Safety
+/// As for [`inb`].
+pub unsafe fn inl(port: u16) -> u32 {
+    let value: u32;
+    // SAFETY: the caller vouches for the port; `in` touches no memory.
+    unsafe {
+        core::arch::asm!("in eax, dx", in("dx") port, out("eax") value, options(nomem, nostack, preserves_flags))
+    };
+    value
+}

@@ -1,7 +1,8 @@
 //! COM1 (the 16550 UART at port 0x3f8) as the boot console, through `uart_16550`.
 //!
-//! Input is polled by the timer tick (`console::input`); the serial interrupt needs the
-//! I/O APIC (SMP issue).
+//! Input arrives through the receive-data interrupt (routed by `ioapic`, handled in `trap`)
+//! and is also polled by the boot CPU's timer tick (`console::input`) as a fallback, e.g.
+//! when the interrupt found the port lock taken by a writer.
 
 use spin::Mutex;
 use uart_16550::backend::PioBackend;
@@ -20,6 +21,14 @@ pub fn init() {
     };
     if uart.init(Config::default()).is_ok() {
         *PORT.lock() = Some(uart);
+    }
+}
+
+/// Enables the receive-data-available interrupt (IER bit 0); the UART's OUT2 gate is
+/// already open (`uart_16550` sets it at init).
+pub fn enable_rx_interrupt() {
+    if let Some(uart) = PORT.lock().as_mut() {
+        uart.enable_interrupts(uart_16550::spec::registers::IER::DATA_READY);
     }
 }
 

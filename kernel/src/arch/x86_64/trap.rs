@@ -6,7 +6,10 @@
 //! record `[interrupted rbp, rip]` so a backtrace taken in a handler continues into the
 //! code that trapped. What happens next is decided here: breakpoints return, page faults go
 //! to the VM, faults in user mode kill the process, faults in kernel mode are reported and
-//! panic (unless a user-copy fixup applies), IRQs go to their handlers.
+//! panic (unless a user-copy fixup applies), IRQs go to their handlers: the LAPIC timer
+//! ([`VEC_TIMER`], every CPU), COM1's receive interrupt ([`VEC_SERIAL`], boot CPU), the
+//! kernel IPI ([`VEC_IPI`]); spurious LAPIC and remapped-8259 vectors are ignored. One IDT
+//! serves every CPU.
 
 use core::arch::global_asm;
 use spin::Once;
@@ -23,6 +26,12 @@ const VEC_DOUBLE_FAULT: usize = 8;
 const VEC_PAGE_FAULT: u64 = 14;
 /// The LAPIC timer's vector.
 pub const VEC_TIMER: u64 = 32;
+/// COM1's receive interrupt, routed through the I/O APIC to the boot CPU.
+pub const VEC_SERIAL: u64 = 36;
+/// The kernel's inter-processor interrupt (`send_ipi`).
+pub const VEC_IPI: u64 = 0xf0;
+/// Where the (masked) 8259 pair is remapped, 16 vectors: only spurious IRQs arrive here.
+pub const VEC_PIC_BASE: u64 = 0xe0;
 /// The LAPIC spurious-interrupt vector.
 pub const VEC_SPURIOUS: u64 = 0xff;
 /// Marks frames built by the syscall entry (they may leave with SYSRET).
@@ -286,6 +295,7 @@ struct Idt([Gate; 256]);
 
 static IDT: Once<Idt> = Once::new();
 
+/// Builds the shared IDT (first call) and loads it on the running CPU.
 pub fn init() {
     let cs = x86_64::instructions::segmentation::CS::get_reg().0;
     let idt = IDT.call_once(|| {
@@ -336,7 +346,18 @@ extern "C" fn x86_trap(frame: &mut TrapFrame) {
             lapic::eoi();
             crate::traps::timer_tick();
         }
+        VEC_SERIAL => {
+            lapic::eoi();
+            crate::traps::serial_irq();
+        }
+        VEC_IPI => {
+            lapic::eoi();
+            crate::traps::ipi();
+        }
+        // Spurious: no EOI (the LAPIC did not set an in-service bit; a masked 8259 line
+        // raised nothing either).
         VEC_SPURIOUS => {}
+        v if (VEC_PIC_BASE..VEC_PIC_BASE + 16).contains(&v) => {}
         VEC_BREAKPOINT if !frame.came_from_user() => {
             crate::traps::record_breakpoint(frame.rip as usize);
         }
