@@ -50,7 +50,10 @@ const CHECKS: &[(&str, Check)] = &[
     ),
     ("every_cpu_online", every_cpu_online),
     ("ipi_reaches_every_cpu", ipi_reaches_every_cpu),
-    ("kernel_threads_run_on_every_cpu", kernel_threads_run_on_every_cpu),
+    (
+        "kernel_threads_run_on_every_cpu",
+        kernel_threads_run_on_every_cpu,
+    ),
 ];
 
 /// Runs every check, prints one line per check and the summary; returns the failure count.
@@ -571,9 +574,9 @@ fn heap_huge_request_fails_cleanly(_: &BootInfo) -> Result<(), &'static str> {
 /// step; the boot thread yields until both have exited. Interleaving proves the context
 /// switch saves and restores each thread, and the exits prove dead threads are reaped.
 fn kernel_threads_interleave(_: &BootInfo) -> Result<(), &'static str> {
+    use crate::sync::Mutex;
     use alloc::sync::Arc;
     use core::sync::atomic::{AtomicUsize, Ordering};
-    use crate::sync::Mutex;
 
     use crate::task::{sched, thread::Thread};
 

@@ -90,10 +90,10 @@ use self::x86_64 as imp;
 
 pub use imp::rtc_epoch_seconds;
 pub use imp::{
-    activate_page_table, breakpoint, cpu_hw_id, cpu_id, send_ipi, start_cpus,
-    TLB_FLUSH_IS_BROADCAST, current_root, disable_interrupts, enable_interrupts,
-    enter_signal_handler, enter_user, flush_tlb_all, flush_tlb_page, frame_pointer, halt_forever,
-    init_late, interrupts_enabled, kernel_root, power_off, resume_signal_frame, serial_read,
-    serial_write, set_kernel_stack, switch, uptime_ns, user_copy, wait_for_interrupt, Context,
-    FpuState, PteFormat, TrapFrame, NAME,
+    activate_page_table, breakpoint, cpu_hw_id, cpu_id, current_root, disable_interrupts,
+    enable_interrupts, enter_signal_handler, enter_user, flush_tlb_all, flush_tlb_page,
+    frame_pointer, halt_forever, init_late, interrupts_enabled, kernel_root, power_off,
+    resume_signal_frame, send_ipi, serial_read, serial_write, set_kernel_stack, start_cpus, switch,
+    uptime_ns, user_copy, wait_for_interrupt, Context, FpuState, PteFormat, TrapFrame, NAME,
+    TLB_FLUSH_IS_BROADCAST,
 };

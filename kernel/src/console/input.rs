@@ -10,7 +10,6 @@
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use crate::sync::Mutex;
 use wayos_abi::console::INPUT;
 use wayos_abi::ipc::{Message, INLINE_BYTES};
 
@@ -18,6 +17,7 @@ use crate::arch;
 use crate::error::{Errno, KResult};
 use crate::ipc::port::Port;
 use crate::sync::IrqMutex;
+use crate::sync::Mutex;
 use crate::task::wait_queue::WaitQueue;
 
 /// Bytes buffered between the UART and their reader. When full, polling stops and the

@@ -8,9 +8,9 @@
 pub mod input;
 
 use core::fmt::{self, Write};
-use crate::sync::Mutex;
 
 use crate::arch;
+use crate::sync::Mutex;
 
 struct Serial;
 

@@ -8,10 +8,9 @@
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 
-use crate::sync::Mutex;
-
 use super::File;
 use crate::error::{Errno, KResult};
+use crate::sync::Mutex;
 use crate::task::signal;
 use crate::task::wait_queue::WaitQueue;
 

@@ -13,11 +13,10 @@ use wayos_kcore::fs::put_dirent;
 use wayos_kcore::fs::tmpfs::{Kind, WriteAt};
 use wayos_kcore::fs::vfs::Loc;
 
-use crate::sync::Mutex;
-
 use super::{errno, vfs};
 use crate::error::{Errno, KResult};
 use crate::file::{File, FileRef};
+use crate::sync::Mutex;
 use crate::time::realtime_ns;
 
 /// An open reference on an inode, ended on drop.

@@ -27,7 +27,6 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::ops::Deref;
 
-use crate::sync::Mutex;
 use spin::{MutexGuard, Once};
 use wayos_abi::fcntl::{O_ACCMODE, O_APPEND, O_RDONLY, O_WRONLY};
 use wayos_abi::fs::DEV_CONSOLE;
@@ -41,6 +40,7 @@ use self::file::{DevFile, Node, VfsFile};
 use self::page::FramePage;
 use crate::error::{Errno, KResult};
 use crate::file::FileRef;
+use crate::sync::Mutex;
 use crate::task;
 use crate::time::realtime_ns;
 

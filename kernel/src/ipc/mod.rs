@@ -23,12 +23,12 @@ pub use kernel::{kernel_call, kernel_send};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use crate::sync::Mutex;
 use wayos_abi::ipc::{Message, MAX_HANDLES, NO_HANDLE, RIGHT_GRANT, RIGHT_SEND};
 use wayos_kcore::ipc::{HandleError, HandleTable, NameError, NameRegistry};
 
 use self::port::{Port, PortRef, ReplyRef};
 use crate::error::Errno;
+use crate::sync::Mutex;
 use crate::task::process::{Pid, Process};
 use crate::task::wait_queue::WaitQueue;
 

@@ -23,13 +23,13 @@ use core::marker::PhantomData;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
-use crate::sync::Mutex;
 use wayos_abi::ipc::{Message, INLINE_BYTES, MAX_HANDLES, NO_HANDLE};
 use wayos_kcore::ipc::PortQueue;
 
 use super::{Deadline, KMessage, KObject};
 use crate::arch;
 use crate::error::{Errno, KResult};
+use crate::sync::Mutex;
 use crate::task::sched;
 use crate::task::thread::Thread;
 use crate::task::wait_queue::WaitQueue;

@@ -6,11 +6,11 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use crate::sync::Mutex;
 use wayos_kcore::paging::{PageSize, PageTable, PhysAddr, PteFlags, VirtAddr};
 
 use super::physmem::KernelPhysMem;
 use crate::arch::{self, PteFormat};
+use crate::sync::Mutex;
 
 /// Start of the MMIO window (a 512 GiB slot of the kernel half, far from everything else).
 const MMIO_BASE: u64 = 0xffff_f000_0000_0000;

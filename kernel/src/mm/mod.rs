@@ -38,8 +38,8 @@ pub fn hhdm_offset() -> u64 {
 pub mod fault;
 pub mod mmio;
 pub mod physmem;
-pub mod tlb;
 pub mod space;
+pub mod tlb;
 
 /// Maps device registers; see [`mmio::map`].
 pub fn mmio(phys: u64, len: usize) -> usize {

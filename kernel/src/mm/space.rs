@@ -11,7 +11,6 @@ use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use crate::sync::Mutex;
 use wayos_abi::layout::{USER_BASE, USER_END};
 use wayos_abi::mman::PAGE_SIZE;
 use wayos_kcore::paging::{PageSize, PageTable, PhysAddr, PteFlags, VirtAddr};
@@ -21,6 +20,7 @@ use super::physmem::{self, direct, KernelPhysMem};
 use super::tlb;
 use crate::arch::{self, PteFormat};
 use crate::error::{Errno, KResult};
+use crate::sync::Mutex;
 
 pub use wayos_kcore::vma::Prot;
 

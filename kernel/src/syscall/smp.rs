@@ -15,7 +15,12 @@ use crate::task::thread::Thread;
 use crate::task::{self, futex, sched};
 use crate::usercopy::copy_to_user;
 
-pub fn sys_thread_create(entry: usize, stack: usize, arg: usize, tid_addr: usize) -> KResult<usize> {
+pub fn sys_thread_create(
+    entry: usize,
+    stack: usize,
+    arg: usize,
+    tid_addr: usize,
+) -> KResult<usize> {
     task::create_thread(entry, stack, arg, tid_addr).map(|t| t as usize)
 }
 

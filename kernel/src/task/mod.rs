@@ -98,7 +98,8 @@ pub fn create_thread(entry: usize, stack_top: usize, arg: usize, clear_tid: usiz
     if !user(entry) || !user(stack_top.wrapping_sub(1)) || !stack_top.is_multiple_of(16) {
         return Err(Errno::EINVAL);
     }
-    if clear_tid != 0 && (!clear_tid.is_multiple_of(4) || !user(clear_tid) || !user(clear_tid + 3)) {
+    if clear_tid != 0 && (!clear_tid.is_multiple_of(4) || !user(clear_tid) || !user(clear_tid + 3))
+    {
         return Err(Errno::EINVAL);
     }
     let p = current_process().ok_or(Errno::EPERM)?;

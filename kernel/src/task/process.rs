@@ -10,13 +10,12 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 
-use crate::sync::Mutex;
-
 use super::thread::Thread;
 use super::wait_queue::WaitQueue;
 use crate::error::{Errno, KResult};
 use crate::file::Fds;
 use crate::mm::space::AddressSpace;
+use crate::sync::Mutex;
 
 pub type Pid = u64;
 

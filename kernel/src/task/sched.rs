@@ -173,8 +173,8 @@ impl Sched {
             CPU[cpu].migrations.fetch_add(1, Ordering::Relaxed);
         }
         let rq = &mut self.cpus[cpu];
-        let outranks = rq.running_idle()
-            || rq.current.as_ref().is_none_or(|c| t.class() < c.class());
+        let outranks =
+            rq.running_idle() || rq.current.as_ref().is_none_or(|c| t.class() < c.class());
         rq.push(t);
         if outranks {
             CPU[cpu].need_resched.store(true, Ordering::Relaxed);
