@@ -10,8 +10,9 @@
 //! contention at more CPUs; with one lock, waking a thread onto another CPU, stealing and
 //! migrating need no lock ordering between queues.)
 //!
-//! Where a thread runs: a woken thread goes to an idle CPU it may run on (its last CPU
-//! first), else back to its last CPU; a CPU with nothing to run steals from the busiest
+//! Where a thread runs: a new thread starts on an idle CPU (searched from a rotating
+//! start, so new work spreads), else the least loaded; a woken thread goes to an idle CPU
+//! it may run on (its last CPU first), else back to its last CPU; a CPU with nothing to run steals from the busiest
 //! queue; every tick a CPU whose queue is two threads shorter than the busiest pulls
 //! one. A CPU told about new work by another CPU gets a reschedule IPI.
 //!
@@ -157,6 +158,25 @@ impl Sched {
             return last;
         }
         allowed.trailing_zeros() as usize
+    }
+
+    /// Where a new thread should start: an idle CPU it may run on, looked for from a
+    /// rotating start so new work spreads over the CPUs, else the least loaded one.
+    fn select_cpu_new(&self, t: &Thread) -> usize {
+        let mut allowed = t.affinity.load(Ordering::Relaxed) & self.online;
+        if allowed == 0 {
+            allowed = self.online & 1;
+        }
+        let may = |c: usize| allowed & (1 << c) != 0;
+        let start = NEXT_START.fetch_add(1, Ordering::Relaxed);
+        let order = (0..MAX_CPUS).map(|k| (start + k) % MAX_CPUS);
+        if let Some(c) = order.clone().find(|&c| may(c) && self.cpus[c].is_idle()) {
+            return c;
+        }
+        order
+            .filter(|&c| may(c))
+            .min_by_key(|&c| self.cpus[c].nr_ready + usize::from(!self.cpus[c].running_idle()))
+            .unwrap_or(0)
     }
 
     /// Queues `t` (ready now) on the CPU it should run on; marks that CPU for a
@@ -367,10 +387,18 @@ pub fn current_exit_requested() -> bool {
     !t.is_null() && unsafe { (*t).exit_requested.load(Ordering::Relaxed) }
 }
 
-/// Makes a new thread runnable.
+/// Where [`Sched::select_cpu_new`] starts looking next.
+static NEXT_START: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// Makes a new thread runnable, on an idle CPU if there is one.
 pub fn make_ready(t: Arc<Thread>) {
     let mut kick = 0;
-    lock().enqueue(t, &mut kick);
+    let mut s = lock();
+    let cpu = s.select_cpu_new(&t);
+    // Starting somewhere is not a migration.
+    t.cpu.store(cpu, Ordering::Relaxed);
+    s.enqueue_on(cpu, t, &mut kick);
+    drop(s);
     kick_cpus(kick);
 }
 
