@@ -1,8 +1,9 @@
 //! The kernel console: serialized text output to the arch serial port, and typed input
 //! ([`input`]).
 //!
-//! One lock orders whole writes so lines from different contexts do not interleave. The
-//! panic path may take the console from a context that already holds it; it uses
+//! One lock orders whole writes so lines from different contexts (and CPUs) do not
+//! interleave. It masks interrupts while held, so an interrupt handler that logs on a CPU
+//! already writing cannot spin on the lock it interrupted. The panic path may take the console from a context that already holds it; it uses
 //! [`write_unlocked`] rather than waiting forever.
 
 pub mod input;
@@ -10,7 +11,7 @@ pub mod input;
 use core::fmt::{self, Write};
 
 use crate::arch;
-use crate::sync::Mutex;
+use crate::sync::IrqMutex;
 
 struct Serial;
 
@@ -29,7 +30,7 @@ impl Write for Serial {
     }
 }
 
-static CONSOLE: Mutex<Serial> = Mutex::new(Serial);
+static CONSOLE: IrqMutex<Serial> = IrqMutex::new(Serial);
 
 /// Writes formatted text under the console lock.
 pub fn write_fmt(args: fmt::Arguments<'_>) {
