@@ -133,6 +133,9 @@ fn end_thread(status: i32) -> ! {
                 futex::wake(p.pid, clear, 1);
             }
         }
+        // Off the process's page tables before counting this thread out: once it is
+        // counted, the last thread may free them while this CPU is still switching away.
+        crate::mm::space::activate_kernel_root();
         if p.thread_ended() {
             if p.pid == process::INIT_PID {
                 log::error!("init exited with status {status:#x}");
@@ -302,10 +305,12 @@ fn signal_name(sig: i32) -> &'static str {
 /// switch if a tick or a wake-up asked for it, then act on pending signals (which may
 /// end the process or redirect `frame` into a handler).
 pub fn user_return(frame: &mut TrapFrame) {
-    if sched::need_resched() {
+    let (resched, mut exit) = sched::user_return_work();
+    if resched {
         sched::schedule();
+        exit = sched::current_exit_requested();
     }
-    if sched::current_exit_requested() {
+    if exit {
         end_thread(wait::killed(sig::SIGKILL));
     }
     signal::deliver(frame);

@@ -380,6 +380,17 @@ pub fn current() -> Arc<Thread> {
     }
 }
 
+/// What the return to user mode must do first: (a switch is due here, the running
+/// thread must end), read together.
+#[inline]
+pub fn user_return_work() -> (bool, bool) {
+    let me = here();
+    let t = me.current.load(Ordering::Acquire);
+    // SAFETY: as in `current`: the running thread is alive while it runs.
+    let exit = !t.is_null() && unsafe { (*t).exit_requested.load(Ordering::Relaxed) };
+    (me.need_resched.load(Ordering::Relaxed), exit)
+}
+
 /// True when the running thread has been told to end (its process exits or execs).
 pub fn current_exit_requested() -> bool {
     let t = here().current.load(Ordering::Acquire);
@@ -555,11 +566,6 @@ pub fn timer_tick() {
             .fetch_add(1, Ordering::Relaxed);
     }
     kick_cpus(kick);
-}
-
-/// True when a tick, a wake-up or another CPU asked this CPU for a switch.
-pub fn need_resched() -> bool {
-    here().need_resched.load(Ordering::Relaxed)
 }
 
 pub fn ticks() -> u64 {

@@ -89,15 +89,13 @@ pub fn this() -> &'static PerCpu {
     unsafe {
         core::arch::asm!("mrs {}, tpidr_el1", out(reg) raw, options(nomem, nostack, preserves_flags))
     };
-    let base = BLOCKS.as_ptr() as usize;
-    let offset = raw.wrapping_sub(base);
-    let i = offset / size_of::<PerCpu>();
-    if i < MAX_CPUS && offset.is_multiple_of(size_of::<PerCpu>()) {
-        &BLOCKS[i]
-    } else {
-        // Not set yet (early boot on the boot CPU).
-        &BLOCKS[0]
+    if raw == 0 {
+        // Not set yet (early boot on the boot CPU: the entry code zeroes TPIDR_EL1).
+        return &BLOCKS[0];
     }
+    // SAFETY: a non-zero TPIDR_EL1 was written only by `install`, with the address of one
+    // of the static `BLOCKS`.
+    unsafe { &*(raw as *const PerCpu) }
 }
 
 /// The running CPU's dense index.
