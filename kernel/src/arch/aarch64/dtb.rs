@@ -1,6 +1,6 @@
 //! The device tree the loader passed in x0, turned into the arch-neutral `BootInfo` and the
-//! aarch64-private [`Platform`] (the devices later work needs: UART, GIC, timer interrupts,
-//! PSCI, PCI ECAM, the PL031 real-time clock, the CPUs and their MPIDRs).
+//! aarch64-private [`Platform`] (the devices later work needs: UART and its interrupt, GIC,
+//! timer interrupts, PSCI, PCI ECAM, the PL031 real-time clock, the CPUs and their MPIDRs).
 //!
 //! Parsing uses the `fdt` crate on the DTB read through the direct map. Memory nodes become
 //! usable regions; the kernel image, the DTB, the initrd, `/memreserve/` entries and
@@ -9,7 +9,9 @@
 //! `ranges` translation is done.
 //!
 //! This module reads the device tree only; it must never write to it or to any device. A
-//! missing or corrupt device tree is a broken boot contract and panics with a clear message.
+//! missing or corrupt device tree is a broken boot contract and panics with a clear message;
+//! a device property the kernel can do without (such as the UART's `interrupts`) is logged
+//! and left out instead.
 
 use fdt::node::FdtNode;
 use fdt::Fdt;
@@ -61,6 +63,15 @@ pub struct Gic {
     pub cpu_interface: Option<PhysRange>,
 }
 
+/// A device's shared peripheral interrupt, from its `interrupts` property.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Spi {
+    /// The GIC INTID: SPI number + 32.
+    pub intid: u32,
+    /// Edge-triggered (flags 1 or 2); otherwise level-sensitive (4 or 8, or 0 = unspecified).
+    pub edge: bool,
+}
+
 /// Generic timer interrupts, as GIC INTIDs (PPI number + 16).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimerIrqs {
@@ -92,6 +103,9 @@ pub struct Cpu {
 pub struct Platform {
     /// Physical base of the console PL011.
     pub uart: Option<u64>,
+    /// That PL011's interrupt (`None`, logged, when the device tree gives no usable one:
+    /// serial input is then only polled).
+    pub uart_irq: Option<Spi>,
     pub gic: Option<Gic>,
     pub timer: Option<TimerIrqs>,
     pub psci: Option<Psci>,
@@ -370,8 +384,10 @@ fn find_enabled<'b, 'a>(fdt: &'b Fdt<'a>, compatible: &[&str]) -> Option<FdtNode
 }
 
 fn platform_devices(fdt: &Fdt<'_>) -> Platform {
+    let uart = uart(fdt);
     Platform {
-        uart: uart(fdt),
+        uart: uart.and_then(first_reg).map(|r| r.base),
+        uart_irq: uart.and_then(|node| uart_irq(fdt, node)),
         gic: gic(fdt),
         timer: timer_irqs(fdt),
         psci: psci(fdt),
@@ -420,7 +436,7 @@ fn cpus(fdt: &Fdt<'_>) -> [Option<Cpu>; MAX_CPUS] {
 }
 
 /// The PL011 named by /chosen `stdout-path`, else the first enabled PL011.
-fn uart(fdt: &Fdt<'_>) -> Option<u64> {
+fn uart<'b, 'a>(fdt: &'b Fdt<'a>) -> Option<FdtNode<'b, 'a>> {
     let is_pl011 = |n: &FdtNode<'_, '_>| {
         n.compatible()
             .is_some_and(|c| c.all().any(|s| s == "arm,pl011"))
@@ -431,8 +447,70 @@ fn uart(fdt: &Fdt<'_>) -> Option<u64> {
         .and_then(|p| p.as_str())
         .and_then(|path| fdt.find_node(path.split(':').next().unwrap_or(path)))
         .filter(is_pl011);
-    let node = stdout.or_else(|| find_enabled(fdt, &["arm,pl011"]))?;
-    first_reg(node).map(|r| r.base)
+    stdout.or_else(|| find_enabled(fdt, &["arm,pl011"]))
+}
+
+/// The GIC compatible strings [`gic`] recognises.
+const GIC_COMPATIBLE: [&str; 5] = [
+    "arm,gic-v3",
+    "arm,gic-400",
+    "arm,cortex-a15-gic",
+    "arm,cortex-a9-gic",
+    "arm,cortex-a7-gic",
+];
+
+/// The first interrupt of `node` when it is a GIC SPI (`<0 number flags>`, GIC 3-cell
+/// form; a 4-cell parent's extra cell is skipped). Anything else (no `interrupts`, a parent
+/// that is not the GIC, a PPI, truncated cells, a number past the SPI range) is logged and
+/// gives `None`: the caller then polls. Never panics on what the device tree holds.
+fn uart_irq(fdt: &Fdt<'_>, node: FdtNode<'_, '_>) -> Option<Spi> {
+    let name = node.name;
+    if node.property("interrupts").is_none() {
+        log::warn!("device tree: {name} has no interrupts property; serial input is polled");
+        return None;
+    }
+    // `interrupt-parent` is inherited; QEMU `virt` sets it on the root node only.
+    let parent = node
+        .interrupt_parent()
+        .or_else(|| fdt.find_node("/").and_then(|root| root.interrupt_parent()));
+    let cell_count = match parent {
+        Some(p)
+            if p.compatible()
+                .is_some_and(|c| c.all().any(|s| GIC_COMPATIBLE.contains(&s))) =>
+        {
+            p.interrupt_cells().unwrap_or(3)
+        }
+        Some(p) => {
+            log::warn!(
+                "device tree: {name}'s interrupt parent {} is not a GIC; serial input is polled",
+                p.name
+            );
+            return None;
+        }
+        // No (findable) parent: assume the GIC's usual 3-cell form and check the cells.
+        None => 3,
+    };
+    let mut raw = cells(node, "interrupts");
+    let (kind, number, flags) = match (raw.next(), raw.next(), raw.next()) {
+        (Some(kind), Some(number), Some(flags)) if cell_count >= 3 => (kind, number, flags),
+        _ => {
+            log::warn!(
+                "device tree: {name}'s interrupts property is malformed ({cell_count} cells per interrupt); serial input is polled"
+            );
+            return None;
+        }
+    };
+    // SPIs are INTIDs 32..1020.
+    if kind != 0 || number >= 1020 - 32 {
+        log::warn!(
+            "device tree: {name}'s interrupt <{kind} {number} {flags:#x}> is not a GIC SPI; serial input is polled"
+        );
+        return None;
+    }
+    Some(Spi {
+        intid: number + 32,
+        edge: flags & 0x3 != 0,
+    })
 }
 
 fn gic(fdt: &Fdt<'_>) -> Option<Gic> {
@@ -444,13 +522,7 @@ fn gic(fdt: &Fdt<'_>) -> Option<Gic> {
             cpu_interface: None,
         });
     }
-    let v2 = [
-        "arm,gic-400",
-        "arm,cortex-a15-gic",
-        "arm,cortex-a9-gic",
-        "arm,cortex-a7-gic",
-    ];
-    let node = find_enabled(fdt, &v2)?;
+    let node = find_enabled(fdt, &GIC_COMPATIBLE[1..])?;
     Some(Gic {
         version: 2,
         distributor: first_reg(node)?,
@@ -518,7 +590,14 @@ fn pci(fdt: &Fdt<'_>) -> Option<PciEcam> {
 /// Logs what [`parse`] found beyond `BootInfo`.
 pub fn log_platform(p: &Platform) {
     match p.uart {
-        Some(base) => log::info!("platform: PL011 UART at {base:#x}"),
+        Some(base) => match p.uart_irq {
+            Some(irq) => log::info!(
+                "platform: PL011 UART at {base:#x}, INTID {} ({})",
+                irq.intid,
+                if irq.edge { "edge" } else { "level" }
+            ),
+            None => log::info!("platform: PL011 UART at {base:#x}, no interrupt (polled)"),
+        },
         None => log::warn!(
             "platform: no PL011 in the device tree; using {:#x}",
             super::serial::EARLY_UART_PHYS

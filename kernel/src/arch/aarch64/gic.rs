@@ -8,8 +8,10 @@
 //! (`smp.rs`): its redistributor (GICv3) or banked distributor registers (GICv2), with the
 //! EL1 virtual timer's PPI (INTID 27 on QEMU `virt`) and the IPI's SGI ([`IPI_INTID`])
 //! enabled as Group 1, then its CPU interface. [`handle_irq`] acknowledges, dispatches
-//! (timer: rearm, then `traps::timer_tick()`; IPI: `traps::ipi()`) and signals end of
-//! interrupt, all with IRQs masked. [`send_ipi`] raises the SGI on one CPU.
+//! (timer: rearm, then `traps::timer_tick()`; IPI: `traps::ipi()`; the PL011's receive
+//! interrupt: `traps::serial_irq()`) and signals end of interrupt, all with IRQs masked.
+//! [`send_ipi`] raises the SGI on one CPU. [`enable_uart_irq`] (boot CPU, after [`init`])
+//! enables the UART's SPI, routed to the boot CPU (CPU 0).
 //!
 //! GICv3 uses the ICC_* system registers for the CPU interface (the boot code enabled them
 //! at EL2 when the kernel entered there) and the redistributor whose GICR_TYPER affinity
@@ -17,9 +19,9 @@
 //! CPU interface (banked per CPU at one address). Which redistributor and which GICv2
 //! target bit belong to a CPU is per-CPU state (`percpu.rs`).
 
-use core::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
-use super::{dtb, percpu, timer};
+use super::{dtb, percpu, serial, timer};
 
 /// INTID of the EL1 virtual timer when the device tree has no timer node (PPI 11).
 const DEFAULT_VTIMER_INTID: u32 = 27;
@@ -31,6 +33,10 @@ const TIMER_PRIORITY: u8 = 0xa0;
 pub const IPI_INTID: u32 = 1;
 /// Priority of the IPI (handlers never nest, so only the order of pending ones matters).
 const IPI_PRIORITY: u8 = 0x90;
+/// Priority of the UART's receive interrupt (after the timer and the IPI).
+const UART_PRIORITY: u8 = 0xb0;
+/// [`UART_INTID`] when the UART's interrupt is not in use.
+const NO_INTID: u32 = u32::MAX;
 
 // Distributor registers (both versions).
 const GICD_CTLR: usize = 0x0000;
@@ -40,6 +46,10 @@ const GICD_ISENABLER: usize = 0x0100;
 const GICD_ICENABLER: usize = 0x0180;
 const GICD_IPRIORITYR: usize = 0x0400;
 const GICD_ITARGETSR: usize = 0x0800;
+/// Two configuration bits per INTID; the upper one set = edge-triggered.
+const GICD_ICFGR: usize = 0x0c00;
+/// GICv3: one 64-bit routing register per SPI (affinity of the target CPU, IRM = 0).
+const GICD_IROUTER: usize = 0x6000;
 /// GICv2 software generated interrupt register.
 const GICD_SGIR: usize = 0x0f00;
 const GICD_CTLR_RWP: u32 = 1 << 31;
@@ -82,6 +92,10 @@ static GICR_REGION_END: AtomicUsize = AtomicUsize::new(0);
 static GICC: AtomicUsize = AtomicUsize::new(0);
 static TIMER_INTID: AtomicU32 = AtomicU32::new(DEFAULT_VTIMER_INTID);
 static SPURIOUS: AtomicU32 = AtomicU32::new(0);
+/// The console PL011's SPI once [`enable_uart_irq`] enabled it, else [`NO_INTID`].
+static UART_INTID: AtomicU32 = AtomicU32::new(NO_INTID);
+/// Receive interrupts taken (the first is logged).
+static UART_IRQS: AtomicU64 = AtomicU64::new(0);
 
 fn read32(addr: usize) -> u32 {
     // SAFETY: callers pass a register address inside a mapping made by `init` (Device
@@ -97,6 +111,11 @@ fn write32(addr: usize, value: u32) {
 fn read64(addr: usize) -> u64 {
     // SAFETY: as for `read32`; 64-bit GICR registers allow 64-bit accesses.
     unsafe { (addr as *const u64).read_volatile() }
+}
+
+fn write64(addr: usize, value: u64) {
+    // SAFETY: as for `read32`; GICD_IROUTER<n> allows 64-bit accesses.
+    unsafe { (addr as *mut u64).write_volatile(value) }
 }
 
 fn read8(addr: usize) -> u8 {
@@ -316,6 +335,77 @@ fn init_cpu_v2(intid: u32) {
     write32(gicc + GICC_CTLR, 1);
 }
 
+/// Enables the console UART's interrupt `spi`, routed to the boot CPU, whose handler calls
+/// `crate::traps::serial_irq()`. Boot CPU, after [`init`], IRQs masked. False (logged) when
+/// the distributor cannot take it; serial input is then only polled.
+pub fn enable_uart_irq(spi: dtb::Spi) -> bool {
+    UART_INTID.store(spi.intid, Ordering::Relaxed);
+    match enable_spi(spi, UART_PRIORITY) {
+        Ok(()) => {
+            log::info!(
+                "gic: PL011 receive interrupt INTID {} ({}-triggered) routed to CPU 0",
+                spi.intid,
+                if spi.edge { "edge" } else { "level" }
+            );
+            true
+        }
+        Err(e) => {
+            UART_INTID.store(NO_INTID, Ordering::Relaxed);
+            log::warn!(
+                "gic: UART interrupt INTID {}: {e}; serial input is polled",
+                spi.intid
+            );
+            false
+        }
+    }
+}
+
+/// Configures SPI `spi` (group, priority, trigger, routed to the boot CPU) and enables it.
+/// Configured while disabled, as the architecture asks for GICD_ICFGR.
+fn enable_spi(spi: dtb::Spi, priority: u8) -> Result<(), &'static str> {
+    let version = VERSION.load(Ordering::Acquire);
+    let gicd = GICD.load(Ordering::Relaxed);
+    if version == 0 || gicd == 0 {
+        return Err("the distributor is not set up");
+    }
+    let intid = spi.intid;
+    let lines = ((read32(gicd + GICD_TYPER) & 0x1f) + 1) * 32;
+    if !(32..lines.min(INTID_SPECIAL)).contains(&intid) {
+        return Err("not an SPI this distributor implements");
+    }
+    let word = 4 * (intid / 32) as usize;
+    let bit = 1u32 << (intid % 32);
+    write32(gicd + GICD_ICENABLER + word, bit);
+    if version == 3 {
+        wait_rwp(gicd);
+    }
+    // Group 1 on GICv3 (IRQ at EL1, like the PPIs and SGIs), Group 0 on GICv2 (signalled as
+    // IRQ while GICC_CTLR.FIQEn is 0).
+    let groups = read32(gicd + GICD_IGROUPR + word);
+    let groups = if version == 3 {
+        groups | bit
+    } else {
+        groups & !bit
+    };
+    write32(gicd + GICD_IGROUPR + word, groups);
+    write8(gicd + GICD_IPRIORITYR + intid as usize, priority);
+    let cfg_addr = gicd + GICD_ICFGR + 4 * (intid / 16) as usize;
+    let edge = 2u32 << (2 * (intid % 16));
+    let cfg = read32(cfg_addr);
+    write32(cfg_addr, if spi.edge { cfg | edge } else { cfg & !edge });
+    let boot_cpu = percpu::of(0);
+    if version == 3 {
+        // Aff3 in bits 39:32 and Aff2..Aff0 in 23:0, as in MPIDR; IRM (bit 31) = 0.
+        let affinity = boot_cpu.mpidr.load(Ordering::Relaxed) & percpu::MPIDR_AFFINITY;
+        write64(gicd + GICD_IROUTER + 8 * intid as usize, affinity);
+    } else {
+        let target = boot_cpu.gicv2_target.load(Ordering::Relaxed) as u8;
+        write8(gicd + GICD_ITARGETSR + intid as usize, target);
+    }
+    write32(gicd + GICD_ISENABLER + word, bit);
+    Ok(())
+}
+
 /// Raises the IPI on CPU `cpu` (an index whose per-CPU block holds its MPIDR / GICv2
 /// target bit; may be the caller's). Any context, IRQs on or off. Earlier memory writes
 /// are visible to the target's handler (DSB before the SGI is generated).
@@ -403,6 +493,19 @@ pub fn handle_irq() {
         if ticked {
             crate::traps::timer_tick();
         }
+        return;
+    }
+    if intid == UART_INTID.load(Ordering::Relaxed) {
+        if UART_IRQS.fetch_add(1, Ordering::Relaxed) == 0 {
+            log::debug!("gic: first PL011 receive interrupt (INTID {intid})");
+        }
+        // Level-sensitive: clear the UART's interrupt status, drain the FIFO (which drops
+        // the line), and only then EOI, so the EOI does not find the line still high and
+        // make it pending again. Draining only wakes threads, never switches.
+        serial::rx_interrupt_ack();
+        crate::traps::serial_irq();
+        serial::rx_interrupt_done();
+        end_of_interrupt(eoi);
         return;
     }
     end_of_interrupt(eoi);

@@ -77,7 +77,8 @@ const CNTKCTL_EL0VCTEN: u64 = 1 << 1;
 
 /// Set-up that needs the heap and the kernel's page tables: user-access controls (PAN,
 /// EL0 counter and cache-maintenance access), TTBR0 walks for user address spaces, the
-/// GIC and the scheduler tick at `tick_hz` (interrupts stay masked; the caller unmasks).
+/// GIC and the scheduler tick at `tick_hz`, and the UART's receive interrupt routed to
+/// this (boot) CPU (interrupts stay masked; the caller unmasks).
 /// FP/SIMD was enabled at EL1 and EL0 by the boot code (CPACR_EL1.FPEN) and stays on.
 /// Boot CPU only; secondaries run their part in `smp.rs`.
 pub fn init_late(tick_hz: u32) {
@@ -91,6 +92,27 @@ pub fn init_late(tick_hz: u32) {
     );
     mmu::init_late();
     gic::init(tick_hz);
+    init_serial_irq();
+}
+
+/// Interrupt-driven serial input: the device tree's PL011 interrupt through the GIC to the
+/// boot CPU, then the UART's receive interrupts on. Without one (logged) input stays
+/// polled by the boot CPU's tick, which also polls as a fallback when it is on.
+fn init_serial_irq() {
+    let Some(platform) = dtb::platform() else {
+        return;
+    };
+    let (Some(phys), Some(spi)) = (platform.uart, platform.uart_irq) else {
+        log::info!("serial: no usable UART interrupt; input is polled by the tick");
+        return;
+    };
+    if !serial::is_at(phys) {
+        log::warn!("serial: the console is not the PL011 at {phys:#x}; input is polled");
+        return;
+    }
+    if gic::enable_uart_irq(spi) {
+        serial::enable_rx_interrupt();
+    }
 }
 
 /// This CPU's EL0/PAN controls ([`SCTLR_EL0_ALLOW`], PAN as [`init_late`] decided for the

@@ -5,8 +5,24 @@
 //! first GiB, which the boot page tables map as Device memory); `switch_to` moves to the
 //! address the device tree gives. This module owns the UART's base address and must never
 //! block on anything but the transmit FIFO: the panic path writes through it.
+//!
+//! Input is interrupt-driven once `init_late` ran [`enable_rx_interrupt`]: the PL011's
+//! receive (RXIM) and receive-timeout (RTIM) interrupts, an SPI routed by `gic.rs` to the
+//! boot CPU, whose handler calls [`rx_interrupt_ack`], `crate::traps::serial_irq()` (which
+//! drains [`serial_read`] into the console ring) and [`rx_interrupt_done`]. The boot CPU's
+//! tick keeps polling [`serial_read`] as a fallback.
+//!
+//! Why no lock and no storm: [`serial_read`] takes no lock (it only touches the flag and
+//! data registers, which a concurrent transmit does not use), so the interrupt can always
+//! read the FIFO; the readers (`console::input::poll`, from the handler and the tick) are
+//! serialized by the console ring's IRQ-masking lock, which the handler, running on the boot
+//! CPU with IRQs masked, can never have interrupted. The one way the handler can leave bytes
+//! behind is the console ring being full (or `poll`'s per-call cap), which would keep the
+//! level-sensitive line asserted forever; so [`rx_interrupt_done`] masks the UART's receive
+//! interrupts when the FIFO is still not empty, and the next [`serial_read`] that finds the
+//! FIFO empty (the tick's poll once the ring has room) unmasks them.
 
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use pl011::Pl011;
 
@@ -17,12 +33,54 @@ pub const EARLY_UART_PHYS: u64 = 0x0900_0000;
 
 /// Direct-map virtual address of the PL011 in use.
 static BASE: AtomicUsize = AtomicUsize::new(0);
+/// Its physical address.
+static PHYS: AtomicU64 = AtomicU64::new(EARLY_UART_PHYS);
+
+// Registers the `pl011` crate does not drive (it never enables interrupts). Accessing them
+// alongside it is fine: the crate's transmit and receive paths touch only DR, FR and
+// RSR/ECR.
+/// Flag register, and its receive-FIFO-empty bit.
+const UARTFR: usize = 0x018;
+const FR_RXFE: u32 = 1 << 4;
+/// Interrupt mask set/clear (1 = enabled).
+const UARTIMSC: usize = 0x038;
+/// Interrupt clear (write 1 to clear).
+const UARTICR: usize = 0x044;
+/// Receive (RXIM / RXIC) and receive-timeout (RTIM / RTIC) interrupt bits: the FIFO reached
+/// its trigger level, or holds bytes and the line went idle.
+const INT_RX: u32 = 1 << 4;
+const INT_RT: u32 = 1 << 6;
+const RX_INTERRUPTS: u32 = INT_RX | INT_RT;
+
+/// Set by [`enable_rx_interrupt`]: the receive interrupts are in use.
+static RX_IRQ: AtomicBool = AtomicBool::new(false);
+/// Set while [`rx_interrupt_done`] has them masked because the FIFO could not be drained.
+static RX_MASKED: AtomicBool = AtomicBool::new(false);
+/// How often that happened (logged the first time).
+static RX_MASKINGS: AtomicU64 = AtomicU64::new(0);
+
+fn base() -> usize {
+    let base = BASE.load(Ordering::Relaxed);
+    if base == 0 {
+        mmu::phys_to_virt(EARLY_UART_PHYS)
+    } else {
+        base
+    }
+}
+
+fn read_reg(offset: usize) -> u32 {
+    // SAFETY: `base()` is the direct-map address of the PL011 register block (see `uart`)
+    // and `offset` one of its 32-bit registers above.
+    unsafe { ((base() + offset) as *const u32).read_volatile() }
+}
+
+fn write_reg(offset: usize, value: u32) {
+    // SAFETY: as for `read_reg`; IMSC and ICR only change interrupt state.
+    unsafe { ((base() + offset) as *mut u32).write_volatile(value) }
+}
 
 fn uart() -> Pl011 {
-    let mut base = BASE.load(Ordering::Relaxed);
-    if base == 0 {
-        base = mmu::phys_to_virt(EARLY_UART_PHYS);
-    }
+    let base = base();
     // SAFETY: `base` is the direct-map address of a PL011 register block: QEMU virt's
     // before the device tree is read, the device tree's after; the direct map covers it
     // for the life of the kernel with Device attributes (it holds no RAM). Callers of
@@ -35,7 +93,8 @@ pub fn init_early() {
     uart().init();
 }
 
-/// Moves the console to the PL011 at physical `phys` (from the device tree).
+/// Moves the console to the PL011 at physical `phys` (from the device tree). Before
+/// [`enable_rx_interrupt`]: `init` masks the UART's interrupts.
 pub fn switch_to(phys: u64) {
     if phys == EARLY_UART_PHYS && BASE.load(Ordering::Relaxed) == 0 {
         return;
@@ -46,8 +105,15 @@ pub fn switch_to(phys: u64) {
     }
     uart().flush();
     BASE.store(mmu::phys_to_virt(phys), Ordering::Relaxed);
+    PHYS.store(phys, Ordering::Relaxed);
     uart().init();
     log::info!("serial: PL011 at {phys:#x}");
+}
+
+/// Whether the console PL011 is the one at physical `phys` (the device tree's, whose
+/// interrupt may then be used).
+pub fn is_at(phys: u64) -> bool {
+    PHYS.load(Ordering::Relaxed) == phys
 }
 
 /// Polled output of raw bytes (the console adds the `\r` before each `\n`).
@@ -56,7 +122,51 @@ pub fn serial_write(bytes: &[u8]) {
 }
 
 /// A byte from the serial port, if one has arrived. Reading the data register does not
-/// disturb a transmit in progress, so no lock is needed.
+/// disturb a transmit in progress, so no lock is needed (and the receive interrupt never
+/// waits for one). Finding the FIFO empty re-enables receive interrupts that
+/// [`rx_interrupt_done`] masked.
 pub fn serial_read() -> Option<u8> {
-    uart().try_read_byte()
+    let byte = uart().try_read_byte();
+    if byte.is_none()
+        && RX_MASKED.load(Ordering::Relaxed)
+        && RX_MASKED.swap(false, Ordering::AcqRel)
+    {
+        // Not cleared in ICR first: a byte that arrived since the FIFO read as empty keeps
+        // its raised status and interrupts as soon as it is unmasked.
+        write_reg(UARTIMSC, RX_INTERRUPTS);
+    }
+    byte
+}
+
+/// Unmasks the receive and receive-timeout interrupts (after clearing stale ones). Boot
+/// CPU, after [`switch_to`], once the GIC routes the UART's SPI to this CPU.
+pub fn enable_rx_interrupt() {
+    write_reg(UARTICR, RX_INTERRUPTS);
+    RX_MASKED.store(false, Ordering::Relaxed);
+    RX_IRQ.store(true, Ordering::Relaxed);
+    write_reg(UARTIMSC, RX_INTERRUPTS);
+}
+
+/// First step of the receive interrupt's handler: clears RXIC/RTIC before the FIFO is
+/// drained, so a byte arriving during the drain is either read by it or raises the
+/// interrupt again (never cleared unread).
+pub fn rx_interrupt_ack() {
+    write_reg(UARTICR, RX_INTERRUPTS);
+}
+
+/// Last step of the receive interrupt's handler, after draining and before the EOI: if the
+/// FIFO still holds bytes (the console ring was full), masks the receive interrupts so the
+/// level-sensitive line cannot fire again and again; the tick's poll reads the rest and the
+/// next [`serial_read`] that finds the FIFO empty unmasks them.
+pub fn rx_interrupt_done() {
+    if !RX_IRQ.load(Ordering::Relaxed) || read_reg(UARTFR) & FR_RXFE != 0 {
+        return;
+    }
+    // Mask first, then record it: whoever sees the flag and unmasks does so after this
+    // write. (Every caller runs on the boot CPU with IRQs masked anyway.)
+    write_reg(UARTIMSC, 0);
+    RX_MASKED.store(true, Ordering::Release);
+    if RX_MASKINGS.fetch_add(1, Ordering::Relaxed) == 0 {
+        log::debug!("serial: receive FIFO not drained by the interrupt; masked until polled empty");
+    }
 }
