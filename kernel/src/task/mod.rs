@@ -106,7 +106,11 @@ pub fn create_thread(entry: usize, stack_top: usize, arg: usize, clear_tid: usiz
     if p.exit_in_progress().is_some() {
         return Err(Errno::ESRCH);
     }
-    if p.live_threads() >= MAX_THREADS {
+    // Like fork and spawn: refuse when memory is down to the kernel's reserve, so a
+    // thread bomb gets EAGAIN instead of starving the kernel heap.
+    if p.live_threads() >= MAX_THREADS
+        || crate::mm::pmm::free_pages() <= crate::mm::physmem::KERNEL_RESERVE_PAGES
+    {
         return Err(Errno::EAGAIN);
     }
     let frame = TrapFrame::new_user(entry, stack_top, [arg, 0, 0, 0]);
