@@ -1,11 +1,12 @@
 //! Helpers for in-guest test suites: check lines, the summary line the harness parses,
-//! and running a check in a forked child.
+//! running a check in a forked child, and running a program with its output captured.
 //!
 //! Output format (what `cargo xtask test` reads): one line per check, `  ok   <name>` or
 //! `  FAIL <name>: <why>`, then exactly `<suite>: N passed, M failed`.
 
 use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
 
 use wayos_abi::wait::WNOHANG;
 
@@ -132,4 +133,76 @@ pub fn expect_exit(status: WaitStatus, code: i32) -> Check {
     } else {
         Err(format!("child {status}, expected exit status {code}"))
     }
+}
+
+/// What a program run by [`run_captured`] printed and how it ended.
+pub struct Captured {
+    pub out: String,
+    pub err: String,
+    pub status: WaitStatus,
+}
+
+/// Reads `fd` to its end (retrying `EINTR`) as UTF-8.
+pub fn read_all(fd: usize) -> Result<String, String> {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        match crate::io::read(fd, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => data.extend_from_slice(&buf[..n.min(buf.len())]),
+            Err(e) if e.code() == wayos_abi::errno::EINTR => {}
+            Err(e) => return Err(format!("read: {e}")),
+        }
+    }
+    String::from_utf8(data).map_err(|_| "output is not UTF-8".into())
+}
+
+/// Runs `path` with `argv` and `envp`, standard output and error on pipes, and waits (up
+/// to [`CHILD_TIMEOUT_MS`]) for it; `who` names the suite in an exec failure message.
+pub fn run_captured(
+    path: &str,
+    argv: &[&str],
+    envp: &[&str],
+    who: &str,
+) -> Result<Captured, String> {
+    use crate::io;
+    let (out_r, out_w) = io::pipe(true).map_err(|e| format!("pipe: {e}"))?;
+    let (err_r, err_w) = match io::pipe(true) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = io::close(out_r);
+            let _ = io::close(out_w);
+            return Err(format!("pipe: {e}"));
+        }
+    };
+    let pid = match process::fork() {
+        Ok(0) => {
+            // dup2 clears close-on-exec on the copies; the originals close in execve.
+            let _ = io::dup2(out_w, io::STDOUT);
+            let _ = io::dup2(err_w, io::STDERR);
+            let e = process::execve(path, argv, envp);
+            crate::eprintln!("{who}: execve {path}: {e}");
+            process::exit(126);
+        }
+        Ok(pid) => pid,
+        Err(e) => {
+            for fd in [out_r, out_w, err_r, err_w] {
+                let _ = io::close(fd);
+            }
+            return Err(format!("fork: {e}"));
+        }
+    };
+    let _ = io::close(out_w);
+    let _ = io::close(err_w);
+    // Standard error is small; read standard output first, then it.
+    let out = read_all(out_r);
+    let err = read_all(err_r);
+    let _ = io::close(out_r);
+    let _ = io::close(err_r);
+    let status = wait_for(pid, CHILD_TIMEOUT_MS)?;
+    Ok(Captured {
+        out: out?,
+        err: err?,
+        status,
+    })
 }

@@ -53,61 +53,17 @@ mod suite {
     /// Most output [`Session::until`] reads looking for its text.
     const UNTIL_MAX: usize = 8 << 20;
 
-    /// What a shell run printed and how it ended.
-    struct Run {
-        out: String,
-        err: String,
-        status: WaitStatus,
-    }
+    use libway::suite::{read_all, Captured as Run};
 
     /// Runs `waysh -c script` (extra arguments become `$0`, `$1`, ...).
     fn sh_args(script: &str, extra: &[&str]) -> Result<Run, String> {
-        let (out_r, out_w) = io::pipe(true).map_err(|e| format!("pipe: {e}"))?;
-        let (err_r, err_w) = io::pipe(true).map_err(|e| format!("pipe: {e}"))?;
         let mut argv: Vec<&str> = alloc::vec!["waysh", "-c", script];
         argv.extend_from_slice(extra);
-        let pid = match process::fork() {
-            Ok(0) => {
-                // dup2 clears close-on-exec on the copies; the originals close in execve.
-                let _ = io::dup2(out_w, io::STDOUT);
-                let _ = io::dup2(err_w, io::STDERR);
-                let e = process::execve(SHELL, &argv, &ENV);
-                libway::eprintln!("shelltest: execve {SHELL}: {e}");
-                process::exit(126);
-            }
-            Ok(pid) => pid,
-            Err(e) => return Err(format!("fork: {e}")),
-        };
-        let _ = io::close(out_w);
-        let _ = io::close(err_w);
-        let out = read_all(out_r);
-        let err = read_all(err_r);
-        let _ = io::close(out_r);
-        let _ = io::close(err_r);
-        let status = wait_for(pid, CHILD_TIMEOUT_MS)?;
-        Ok(Run {
-            out: out?,
-            err: err?,
-            status,
-        })
+        libway::suite::run_captured(SHELL, &argv, &ENV, "shelltest")
     }
 
     fn sh(script: &str) -> Result<Run, String> {
         sh_args(script, &[])
-    }
-
-    fn read_all(fd: usize) -> Result<String, String> {
-        let mut data = Vec::new();
-        let mut buf = [0u8; 256];
-        loop {
-            match io::read(fd, &mut buf) {
-                Ok(0) => break,
-                Ok(n) => data.extend_from_slice(&buf[..n.min(buf.len())]),
-                Err(e) if e.code() == EINTR => {}
-                Err(e) => return Err(format!("read: {e}")),
-            }
-        }
-        String::from_utf8(data).map_err(|_| "output is not UTF-8".into())
     }
 
     /// Runs `script` and expects exactly `out` on stdout, `err` on stderr and `status`.

@@ -23,7 +23,7 @@ mod suite {
 
     use libway::abi::errno::EINTR;
     use libway::io;
-    use libway::process::{self, WaitStatus};
+    use libway::process;
     use libway::suite::{wait_for, Check, Suite, CHILD_TIMEOUT_MS};
     use libway::Args;
 
@@ -40,63 +40,11 @@ mod suite {
     #[cfg(target_arch = "aarch64")]
     const ARCH: &str = "aarch64";
 
-    /// What a shell run printed and how it ended.
-    struct Run {
-        out: String,
-        err: String,
-        status: WaitStatus,
-    }
-
-    fn read_all(fd: usize) -> Result<String, String> {
-        let mut data = Vec::new();
-        let mut buf = [0u8; 1024];
-        loop {
-            match io::read(fd, &mut buf) {
-                Ok(0) => break,
-                Ok(n) => data.extend_from_slice(&buf[..n.min(buf.len())]),
-                Err(e) if e.code() == EINTR => {}
-                Err(e) => return Err(format!("read: {e}")),
-            }
-        }
-        String::from_utf8(data).map_err(|_| "output is not UTF-8".into())
-    }
+    use libway::suite::Captured as Run;
 
     /// Runs `waysh -c script` with stdout and stderr on pipes.
     fn sh(script: &str) -> Result<Run, String> {
-        let (out_r, out_w) = io::pipe(true).map_err(|e| format!("pipe: {e}"))?;
-        let (err_r, err_w) = match io::pipe(true) {
-            Ok(p) => p,
-            Err(e) => {
-                let _ = io::close(out_r);
-                let _ = io::close(out_w);
-                return Err(format!("pipe: {e}"));
-            }
-        };
-        let pid = match process::fork() {
-            Ok(0) => {
-                // dup2 clears close-on-exec on the copies; the originals close in execve.
-                let _ = io::dup2(out_w, io::STDOUT);
-                let _ = io::dup2(err_w, io::STDERR);
-                let e = process::execve(SHELL, &["waysh", "-c", script], &ENV);
-                libway::eprintln!("utiltest: execve {SHELL}: {e}");
-                process::exit(126);
-            }
-            Ok(pid) => pid,
-            Err(e) => return Err(format!("fork: {e}")),
-        };
-        let _ = io::close(out_w);
-        let _ = io::close(err_w);
-        // Standard error is small; read standard output first, then it.
-        let out = read_all(out_r);
-        let err = read_all(err_r);
-        let _ = io::close(out_r);
-        let _ = io::close(err_r);
-        let status = wait_for(pid, CHILD_TIMEOUT_MS)?;
-        Ok(Run {
-            out: out?,
-            err: err?,
-            status,
-        })
+        libway::suite::run_captured(SHELL, &["waysh", "-c", script], &ENV, "utiltest")
     }
 
     fn judge(r: &Run, script: &str, out: &str, err: &str, status: i32) -> Check {
