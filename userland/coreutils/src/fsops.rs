@@ -282,3 +282,40 @@ pub fn is_within(inner: &str, outer: &str) -> bool {
         || i.strip_prefix(o.as_str())
             .is_some_and(|rest| rest.starts_with('/'))
 }
+
+/// The `SOURCE... DEST` operands of `cp` and `mv`: each source with the path it goes to
+/// (inside DEST when DEST is a directory). `Err` is the exit status, after the message
+/// GNU gives for missing operands or several sources into a non-directory.
+pub fn source_targets<'a>(ops: &[&'a str]) -> Result<Vec<(&'a str, String)>, i32> {
+    let (sources, dest) = match ops {
+        [] => {
+            return Err(crate::sys::usage_error(
+                format_args!("missing file operand"),
+                1,
+            ))
+        }
+        [only] => {
+            return Err(crate::sys::usage_error(
+                format_args!("missing destination file operand after {}", quote(only)),
+                1,
+            ))
+        }
+        [sources @ .., dest] => (sources, *dest),
+    };
+    let dest_is_dir = fs::stat(dest).is_ok_and(|s| s.is_dir());
+    if sources.len() > 1 && !dest_is_dir {
+        crate::sys::error(format_args!("target {} is not a directory", quote(dest)));
+        return Err(1);
+    }
+    Ok(sources
+        .iter()
+        .map(|&src| {
+            let target = if dest_is_dir {
+                join(dest, crate::path::basename(src))
+            } else {
+                String::from(dest)
+            };
+            (src, target)
+        })
+        .collect())
+}

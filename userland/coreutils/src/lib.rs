@@ -37,6 +37,8 @@ pub mod wc;
 #[cfg(target_os = "none")]
 pub mod fsops;
 #[cfg(target_os = "none")]
+pub mod headtail;
+#[cfg(target_os = "none")]
 pub mod sys;
 
 /// Defines the program's entry: `coreutils::program!(imp::main)` with

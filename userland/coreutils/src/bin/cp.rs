@@ -10,12 +10,10 @@ coreutils::program!(imp::main);
 
 #[cfg(target_os = "none")]
 mod imp {
-    use alloc::string::String;
 
     use coreutils::args::Spec;
     use coreutils::errmsg::quote;
-    use coreutils::fsops::{copy_tree, is_within, CopyOpts};
-    use coreutils::path::{basename, join};
+    use coreutils::fsops::{copy_tree, is_within, source_targets, CopyOpts};
     use coreutils::{err, sys};
     use libway::fs::{self, StatExt};
     use libway::Args;
@@ -46,31 +44,12 @@ mod imp {
             preserve: p.has('p') || p.has('a'),
             verbose: p.has('v'),
         };
-        let ops = &p.operands;
-        match ops.len() {
-            0 => return sys::usage_error(format_args!("missing file operand"), 1),
-            1 => {
-                return sys::usage_error(
-                    format_args!("missing destination file operand after {}", quote(ops[0])),
-                    1,
-                )
-            }
-            _ => {}
-        }
-        let (sources, dest) = ops.split_at(ops.len() - 1);
-        let dest = dest[0];
-        let dest_is_dir = fs::stat(dest).is_ok_and(|s| s.is_dir());
-        if sources.len() > 1 && !dest_is_dir {
-            err!("target {} is not a directory", quote(dest));
-            return 1;
-        }
+        let pairs = match source_targets(&p.operands) {
+            Ok(pairs) => pairs,
+            Err(status) => return status,
+        };
         let mut status = 0;
-        for src in sources {
-            let target: String = if dest_is_dir {
-                join(dest, basename(src))
-            } else {
-                String::from(dest)
-            };
+        for (src, target) in pairs {
             let st = match fs::stat(src) {
                 Ok(st) => st,
                 Err(e) => {

@@ -17,7 +17,7 @@ mod imp {
     use coreutils::args::Spec;
     use coreutils::err;
     use coreutils::errmsg::quote;
-    use coreutils::num::{parse_count, NumError};
+    use coreutils::headtail;
     use coreutils::sys::{self, Input};
     use coreutils::text::{last_lines_start, take_lines};
     use libway::Args;
@@ -44,32 +44,12 @@ mod imp {
         n: u64,
     }
 
-    /// `-5` as the first argument means `-n 5`.
-    fn obsolete(words: &mut Vec<String>) {
-        if let Some(first) = words.first() {
-            let d = first.get(1..).unwrap_or("");
-            if first.starts_with('-') && !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()) {
-                let n = String::from(d);
-                words[0] = String::from("-n");
-                words.insert(1, n);
-            }
-        }
-    }
-
     fn parse_mode(v: &str, bytes: bool) -> Result<Mode, String> {
         let (all_but, num) = match v.strip_prefix('-') {
             Some(rest) => (true, rest),
             None => (false, v),
         };
-        let what = if bytes { "bytes" } else { "lines" };
-        match parse_count(num) {
-            Ok(n) => Ok(Mode { bytes, all_but, n }),
-            Err(NumError::Invalid) => Err(alloc::format!("invalid number of {what}: {}", quote(v))),
-            Err(NumError::Overflow) => Err(alloc::format!(
-                "invalid number of {what}: {}: Value too large for defined data type",
-                quote(v)
-            )),
-        }
+        headtail::count(v, num, bytes).map(|n| Mode { bytes, all_but, n })
     }
 
     /// Copies what `mode` selects of `input`; the error of a failed read.
@@ -105,7 +85,7 @@ mod imp {
 
     pub fn main(args: Args) -> i32 {
         let mut words: Vec<String> = sys::operands(&args).into_iter().map(String::from).collect();
-        obsolete(&mut words);
+        headtail::obsolete(&mut words, false);
         let refs: Vec<&str> = words.iter().map(String::as_str).collect();
         let p = match coreutils::args::parse(&refs, &SPEC) {
             Ok(p) => p,
@@ -122,52 +102,18 @@ mod imp {
             all_but: false,
             n: 10,
         };
-        let mut headers: Option<bool> = None;
-        for (c, v) in &p.opts {
-            match (c, v) {
-                ('n', Some(v)) | ('c', Some(v)) => match parse_mode(v, *c == 'c') {
-                    Ok(m) => mode = m,
-                    Err(msg) => {
-                        err!("{msg}");
-                        return 1;
-                    }
-                },
-                ('q', _) => headers = Some(false),
-                ('v', _) => headers = Some(true),
-                _ => {}
-            }
-        }
-        let files: Vec<&str> = if p.operands.is_empty() {
-            alloc::vec!["-"]
-        } else {
-            p.operands.clone()
+        let headers = match headtail::options(&p, &mut mode, parse_mode) {
+            Ok(h) => h,
+            Err(status) => return status,
         };
-        let show = headers.unwrap_or(files.len() > 1);
-        let mut status = 0;
-        // GNU puts a blank line before every header but the first one printed.
-        let mut first = true;
-        for name in &files {
-            let shown = if *name == "-" { "standard input" } else { name };
-            let mut input = match Input::open(name) {
-                Ok(inp) => inp,
+        headtail::each_file(&p.operands, headers, |shown, mut input| {
+            match head(&mut input, mode) {
+                Ok(()) => true,
                 Err(e) => {
-                    err!("cannot open {} for reading: {}", quote(name), sys::errno(e));
-                    status = 1;
-                    continue;
+                    err!("error reading {}: {}", quote(shown), sys::errno(e));
+                    false
                 }
-            };
-            if show {
-                if !first {
-                    sys::write(b"\n");
-                }
-                first = false;
-                coreutils::outln!("==> {shown} <==");
             }
-            if let Err(e) = head(&mut input, mode) {
-                err!("error reading {}: {}", quote(shown), sys::errno(e));
-                status = 1;
-            }
-        }
-        status
+        })
     }
 }

@@ -17,7 +17,7 @@ mod imp {
     use coreutils::args::Spec;
     use coreutils::err;
     use coreutils::errmsg::quote;
-    use coreutils::num::{parse_count, NumError};
+    use coreutils::headtail;
     use coreutils::sys::{self, Input};
     use coreutils::text::{last_lines_start, line_start};
     use libway::fs::StatExt;
@@ -46,38 +46,12 @@ mod imp {
         n: u64,
     }
 
-    fn obsolete(words: &mut Vec<String>) {
-        if let Some(first) = words.first() {
-            let d = first.get(1..).unwrap_or("");
-            if (first.starts_with('-') || first.starts_with('+'))
-                && !d.is_empty()
-                && d.bytes().all(|b| b.is_ascii_digit())
-            {
-                let n = if first.starts_with('+') {
-                    alloc::format!("+{d}")
-                } else {
-                    String::from(d)
-                };
-                words[0] = String::from("-n");
-                words.insert(1, n);
-            }
-        }
-    }
-
     fn parse_mode(v: &str, bytes: bool) -> Result<Mode, String> {
         let (from, num) = match v.strip_prefix('+') {
             Some(rest) => (true, rest),
             None => (false, v.strip_prefix('-').unwrap_or(v)),
         };
-        let what = if bytes { "bytes" } else { "lines" };
-        match parse_count(num) {
-            Ok(n) => Ok(Mode { bytes, from, n }),
-            Err(NumError::Invalid) => Err(alloc::format!("invalid number of {what}: {}", quote(v))),
-            Err(NumError::Overflow) => Err(alloc::format!(
-                "invalid number of {what}: {}: Value too large for defined data type",
-                quote(v)
-            )),
-        }
+        headtail::count(v, num, bytes).map(|n| Mode { bytes, from, n })
     }
 
     fn start(data: &[u8], m: Mode) -> usize {
@@ -107,7 +81,7 @@ mod imp {
 
     pub fn main(args: Args) -> i32 {
         let mut words: Vec<String> = sys::operands(&args).into_iter().map(String::from).collect();
-        obsolete(&mut words);
+        headtail::obsolete(&mut words, true);
         let refs: Vec<&str> = words.iter().map(String::as_str).collect();
         let p = match coreutils::args::parse(&refs, &SPEC) {
             Ok(p) => p,
@@ -124,58 +98,22 @@ mod imp {
             from: false,
             n: 10,
         };
-        let mut headers: Option<bool> = None;
-        for (c, v) in &p.opts {
-            match (c, v) {
-                ('n', Some(v)) | ('c', Some(v)) => match parse_mode(v, *c == 'c') {
-                    Ok(m) => mode = m,
-                    Err(msg) => {
-                        err!("{msg}");
-                        return 1;
-                    }
-                },
-                ('q', _) => headers = Some(false),
-                ('v', _) => headers = Some(true),
-                _ => {}
-            }
-        }
-        let files: Vec<&str> = if p.operands.is_empty() {
-            alloc::vec!["-"]
-        } else {
-            p.operands.clone()
+        let headers = match headtail::options(&p, &mut mode, parse_mode) {
+            Ok(h) => h,
+            Err(status) => return status,
         };
-        let show = headers.unwrap_or(files.len() > 1);
-        let mut status = 0;
         let mut last: Option<Input> = None;
-        // GNU puts a blank line before every header but the first one printed.
-        let mut first = true;
-        for name in &files {
-            let shown = if *name == "-" { "standard input" } else { name };
-            let mut input = match Input::open(name) {
-                Ok(inp) => inp,
-                Err(e) => {
-                    err!("cannot open {} for reading: {}", quote(name), sys::errno(e));
-                    status = 1;
-                    continue;
-                }
-            };
-            if show {
-                if !first {
-                    sys::write(b"\n");
-                }
-                first = false;
-                coreutils::outln!("==> {shown} <==");
-            }
+        let status = headtail::each_file(&p.operands, headers, |shown, mut input| {
             match input.read_all() {
                 Ok(data) => sys::write(&data[start(&data, mode)..]),
                 Err(e) => {
                     err!("error reading {}: {}", quote(shown), sys::errno(e));
-                    status = 1;
-                    continue;
+                    return false;
                 }
             }
             last = Some(input);
-        }
+            true
+        });
         if p.has('f') {
             if let Some(mut input) = last {
                 if input.stat().is_ok_and(|s| s.is_file()) {
