@@ -104,9 +104,8 @@ fn shoot(root: u64, va: usize) {
             arch::send_ipi(cpu);
         }
     }
+    // No request can be posted for this CPU meanwhile: posting takes the initiator lock.
     while PENDING.load(Ordering::Acquire) != 0 {
-        // Nothing is asked of us while we hold the initiator lock, but keep the relax
-        // path uniform.
         core::hint::spin_loop();
     }
 }

@@ -140,12 +140,17 @@ impl Sched {
         }
     }
 
+    /// The online CPUs `t` may run on (the boot CPU if its mask names none of them).
+    fn allowed(&self, t: &Thread) -> u64 {
+        match t.affinity.load(Ordering::Relaxed) & self.online {
+            0 => self.online & 1,
+            m => m,
+        }
+    }
+
     /// Where a thread that becomes ready should run.
     fn select_cpu(&self, t: &Thread) -> usize {
-        let mut allowed = t.affinity.load(Ordering::Relaxed) & self.online;
-        if allowed == 0 {
-            allowed = self.online & 1;
-        }
+        let allowed = self.allowed(t);
         let last = t.cpu.load(Ordering::Relaxed) % MAX_CPUS;
         let may = |c: usize| allowed & (1 << c) != 0;
         if may(last) && self.cpus[last].is_idle() {
@@ -163,10 +168,7 @@ impl Sched {
     /// Where a new thread should start: an idle CPU it may run on, looked for from a
     /// rotating start so new work spreads over the CPUs, else the least loaded one.
     fn select_cpu_new(&self, t: &Thread) -> usize {
-        let mut allowed = t.affinity.load(Ordering::Relaxed) & self.online;
-        if allowed == 0 {
-            allowed = self.online & 1;
-        }
+        let allowed = self.allowed(t);
         let may = |c: usize| allowed & (1 << c) != 0;
         let start = NEXT_START.fetch_add(1, Ordering::Relaxed);
         let order = (0..MAX_CPUS).map(|k| (start + k) % MAX_CPUS);
