@@ -11,15 +11,15 @@ extern crate alloc;
 mod arch;
 mod backtrace;
 mod boot;
+mod boottest;
 mod console;
+mod descriptor;
 mod error;
-mod file;
 mod fs;
 mod ipc;
 mod klog;
 mod mm;
 mod panic;
-mod selftest;
 mod smp;
 mod symbols;
 mod sync;
@@ -69,7 +69,7 @@ pub extern "Rust" fn kernel_main(info: BootInfo) -> ! {
     );
 
     if testing() {
-        BOOTTEST_FAILED.store(selftest::run(info), Ordering::Relaxed);
+        BOOTTEST_FAILED.store(boottest::run(info), Ordering::Relaxed);
     }
     match task::start_init(info.cmdline()) {
         Ok(pid) => log::info!("started /bin/init as pid {pid}"),
@@ -103,7 +103,7 @@ pub fn shutdown(success: bool) -> ! {
     if testing() {
         if let Some(what) = boot::info().and_then(|b| cmdline::get(b.cmdline(), harness::CRASH_KEY))
         {
-            selftest::crash(what);
+            boottest::crash(what);
         }
     }
     arch::power_off(success && BOOTTEST_FAILED.load(Ordering::Relaxed) == 0)

@@ -9,8 +9,8 @@ use alloc::sync::Arc;
 use wayos_abi::fs::{DEV_CONSOLE, DEV_NULL, DEV_ZERO};
 use wayos_abi::ipc::RIGHT_SEND;
 
+use crate::descriptor::{ConsoleDevice, File, FileRef, PortStream};
 use crate::error::{Errno, KResult};
-use crate::file::{ConsoleDevice, File, FileRef, PortStream};
 use crate::ipc::port::PortRef;
 
 /// `/dev/null`: reads are at end of file, writes vanish.

@@ -2,7 +2,7 @@
 //!
 //! The tree logic (tmpfs, mounts, path walking, POSIX rules) is `wayos_kcore::fs`, tested
 //! on the host; this module holds the kernel's single instance behind one lock, fills it
-//! at boot, and turns what `open` finds into [`crate::file::File`]s:
+//! at boot, and turns what `open` finds into [`crate::descriptor::File`]s:
 //!
 //! - `/` is a tmpfs sized from free memory (half of it for data, an inode per 16 KiB,
 //!   never under 512 inodes or 1 MiB per file). The initramfs is unpacked into it at
@@ -19,7 +19,7 @@
 //! open files are never dropped under it either.
 
 mod dev;
-mod file;
+mod open;
 pub mod page;
 
 use alloc::format;
@@ -36,10 +36,10 @@ use wayos_kcore::fs::tmpfs::{Kind, Limits, NewNode, Tmpfs, ROOT};
 use wayos_kcore::fs::vfs::{Loc, Vfs};
 use wayos_kcore::fs::FsError;
 
-use self::file::{DevFile, Node, VfsFile};
+use self::open::{DevFile, Node, VfsFile};
 use self::page::FramePage;
+use crate::descriptor::FileRef;
 use crate::error::{Errno, KResult};
-use crate::file::FileRef;
 use crate::sync::Mutex;
 use crate::task;
 use crate::time::realtime_ns;

@@ -9,8 +9,8 @@ use alloc::sync::Arc;
 
 use wayos_abi::ipc::RIGHT_SEND;
 
+use crate::descriptor::{fd_errno, FileRef, PortStream};
 use crate::error::{Errno, KResult};
-use crate::file::{fd_errno, FileRef, PortStream};
 use crate::ipc::{handle_errno, KObject};
 use crate::task;
 use crate::usercopy::{check_range, copy_from_user, copy_to_user};
@@ -105,7 +105,7 @@ pub fn sys_port_fd(h: usize) -> KResult<usize> {
         _ => return Err(Errno::EINVAL),
     }
     let mut fds = p.fds.lock();
-    if fds.open_count() >= crate::file::MAX_FDS {
+    if fds.open_count() >= crate::descriptor::MAX_FDS {
         return Err(Errno::EMFILE);
     }
     let (obj, _) = handles.remove(h).map_err(handle_errno)?;
@@ -151,7 +151,7 @@ pub fn sys_pipe(fds_ptr: usize, flags: usize) -> KResult<usize> {
     copy_from_user(&mut probe, fds_ptr)?;
     copy_to_user(fds_ptr, &probe)?;
     let p = task::current_process().ok_or(Errno::ESRCH)?;
-    let (r, w) = crate::file::pipe();
+    let (r, w) = crate::descriptor::pipe();
     let (r, w): (FileRef, FileRef) = (Arc::new(r), Arc::new(w));
     let (rfd, wfd) = {
         let mut fds = p.fds.lock();
@@ -188,7 +188,7 @@ pub fn sys_fcntl(fd: usize, cmd: usize, arg: usize) -> KResult<usize> {
     match cmd {
         F_DUPFD | F_DUPFD_CLOEXEC => {
             let f = fds.get(fd).map_err(fd_errno)?.clone();
-            if arg >= crate::file::MAX_FDS {
+            if arg >= crate::descriptor::MAX_FDS {
                 return Err(Errno::EINVAL);
             }
             fds.insert_from(arg, f, cmd == F_DUPFD_CLOEXEC)

@@ -16,8 +16,8 @@ use wayos_kcore::fs::tmpfs::Kind;
 use wayos_kcore::fs::{stat_bytes, statfs_bytes, FsError};
 
 use super::read_path;
+use crate::descriptor::{fd_errno, FileRef, MAX_FDS};
 use crate::error::{Errno, KResult};
-use crate::file::{fd_errno, FileRef, MAX_FDS};
 use crate::task;
 use crate::usercopy::{check_range, copy_to_user, read_u64_pair};
 

@@ -15,6 +15,7 @@ use crate::error::{Errno, KResult};
 use crate::task::{self, sched};
 use crate::usercopy::{copy_to_user, read_u64_pair, read_vec, write_u64_pair};
 
+mod cpu;
 mod fd;
 mod fs;
 mod grant;
@@ -22,8 +23,8 @@ mod ipc;
 mod klog;
 mod mem;
 mod signal;
-mod smp;
 mod sysinfo;
+mod thread;
 
 pub fn dispatch(frame: &mut TrapFrame) {
     let num = frame.syscall_number();
@@ -101,15 +102,15 @@ pub fn dispatch(frame: &mut TrapFrame) {
         sys::GETPGID => signal::sys_getpgid(a[0]),
         sys::UNAME => sysinfo::sys_uname(a[0]),
         sys::PROC_LIST => sysinfo::sys_proc_list(a[0], a[1]),
-        sys::THREAD_CREATE => smp::sys_thread_create(a[0], a[1], a[2], a[3]),
+        sys::THREAD_CREATE => thread::sys_thread_create(a[0], a[1], a[2], a[3]),
         sys::THREAD_EXIT => task::thread_exit(a[0] as i32),
-        sys::GETTID => smp::sys_gettid(),
-        sys::FUTEX_WAIT => smp::sys_futex_wait(a[0], a[1], a[2]),
-        sys::FUTEX_WAKE => smp::sys_futex_wake(a[0], a[1]),
-        sys::SCHED_GETCPU => smp::sys_sched_getcpu(),
-        sys::SCHED_SETAFFINITY => smp::sys_sched_setaffinity(a[0], a[1]),
-        sys::SCHED_GETAFFINITY => smp::sys_sched_getaffinity(a[0]),
-        sys::SMP_INFO => smp::sys_smp_info(a[0], a[1]),
+        sys::GETTID => thread::sys_gettid(),
+        sys::FUTEX_WAIT => thread::sys_futex_wait(a[0], a[1], a[2]),
+        sys::FUTEX_WAKE => thread::sys_futex_wake(a[0], a[1]),
+        sys::SCHED_GETCPU => cpu::sys_sched_getcpu(),
+        sys::SCHED_SETAFFINITY => cpu::sys_sched_setaffinity(a[0], a[1]),
+        sys::SCHED_GETAFFINITY => cpu::sys_sched_getaffinity(a[0]),
+        sys::SMP_INFO => cpu::sys_smp_info(a[0], a[1]),
         _ => Err(Errno::ENOSYS),
     };
     let value = match result {

@@ -235,7 +235,7 @@ pub fn exec(frame: &mut TrapFrame, path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>
     let old = p.replace_space(loaded.space);
     drop(old);
     let closed = p.fds.lock().close_on_exec();
-    crate::file::drop_files(closed);
+    crate::descriptor::drop_files(closed);
     p.sig.lock().reset_handlers();
     // Handlers interrupted by this execve never return.
     sched::current().sig_frames.lock().clear();

@@ -12,8 +12,8 @@ use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering
 
 use super::thread::Thread;
 use super::wait_queue::WaitQueue;
+use crate::descriptor::Fds;
 use crate::error::{Errno, KResult};
-use crate::file::Fds;
 use crate::mm::space::AddressSpace;
 use crate::sync::Mutex;
 
@@ -76,7 +76,7 @@ impl Process {
         sig: Option<super::signal::SigState>,
     ) -> Arc<Self> {
         let pid = NEXT_PID.fetch_add(1, Ordering::Relaxed);
-        let fds = fds.unwrap_or_else(crate::file::console_table);
+        let fds = fds.unwrap_or_else(crate::descriptor::console_table);
         let pgid = parent.map_or(pid, |p| p.pgid());
         let p = Arc::new(Self {
             pid,
@@ -226,7 +226,7 @@ impl Process {
         drop(space);
         crate::ipc::process_exit(self);
         let files = self.fds.lock().drain();
-        crate::file::drop_files(files);
+        crate::descriptor::drop_files(files);
         let orphans = core::mem::take(&mut *self.children.lock());
         if !orphans.is_empty() {
             if let Some(init) = lookup(INIT_PID) {

@@ -1,7 +1,8 @@
-//! Threads, futexes, CPU affinity and `smp_info`: the multiprocessor syscalls.
+//! CPU placement syscalls: `sched_getcpu`, `sched_setaffinity`, `sched_getaffinity` and
+//! `smp_info`.
 //!
-//! Owns argument checking for these calls; the work is in `task` (threads, futexes),
-//! `task::sched` (affinity) and `smp` (per-CPU figures).
+//! Owns argument checking for these calls; the work is in `task::sched` (affinity) and
+//! `smp` (per-CPU figures).
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -11,38 +12,9 @@ use wayos_abi::smp::{CpuInfo, CPU_BUSY, CPU_IDLE, MAX_CPUS};
 
 use crate::arch;
 use crate::error::{Errno, KResult};
+use crate::task::sched;
 use crate::task::thread::Thread;
-use crate::task::{self, futex, sched};
 use crate::usercopy::copy_to_user;
-
-pub fn sys_thread_create(
-    entry: usize,
-    stack: usize,
-    arg: usize,
-    tid_addr: usize,
-) -> KResult<usize> {
-    task::create_thread(entry, stack, arg, tid_addr).map(|t| t as usize)
-}
-
-pub fn sys_gettid() -> KResult<usize> {
-    Ok(sched::current().tid as usize)
-}
-
-pub fn sys_futex_wait(addr: usize, expected: usize, timeout_ns: usize) -> KResult<usize> {
-    let pid = task::current_process().ok_or(Errno::EPERM)?.pid;
-    let deadline = (timeout_ns as u64 != u64::MAX)
-        .then(|| arch::uptime_ns().saturating_add(timeout_ns as u64));
-    futex::wait(pid, addr, expected as u32, deadline).map(|()| 0)
-}
-
-pub fn sys_futex_wake(addr: usize, count: usize) -> KResult<usize> {
-    if !addr.is_multiple_of(4) {
-        return Err(Errno::EINVAL);
-    }
-    crate::usercopy::check_range(addr, 4)?;
-    let pid = task::current_process().ok_or(Errno::EPERM)?.pid;
-    Ok(futex::wake(pid, addr, count))
-}
 
 pub fn sys_sched_getcpu() -> KResult<usize> {
     Ok(arch::cpu_id())

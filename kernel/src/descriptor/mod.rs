@@ -1,4 +1,4 @@
-//! Open files and per-process descriptor tables.
+//! Descriptor tables and what a descriptor refers to (console, stream, pipe, VFS file).
 //!
 //! A [`File`] is anything `read` and `write` reach through a descriptor: the console
 //! device, stream fds whose reads and writes are calls to a server's port, pipes, and

@@ -14,8 +14,8 @@ use wayos_kcore::fs::tmpfs::{Kind, WriteAt};
 use wayos_kcore::fs::vfs::Loc;
 
 use super::{errno, vfs};
+use crate::descriptor::{File, FileRef};
 use crate::error::{Errno, KResult};
-use crate::file::{File, FileRef};
 use crate::sync::Mutex;
 use crate::time::realtime_ns;
 
