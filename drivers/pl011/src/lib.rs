@@ -1,9 +1,12 @@
 //! A small polled driver for the ARM PrimeCell PL011 UART (the serial port of QEMU's `virt`
 //! machine and of most Arm boards).
 //!
-//! It owns one thing: the register block at the base address it is given. It transmits and
-//! receives bytes by polling the flag register; it never enables interrupts, never uses DMA
-//! and never allocates, so it can be used from any context, including a panic handler.
+//! It owns one thing: the register block at the base address it is given, and it is the only
+//! place that names the PL011's registers. It transmits and receives bytes by polling the
+//! flag register; receive interrupts are enabled, acknowledged and masked only when the
+//! caller asks ([`Pl011::enable_rx_interrupts`] and friends), so a caller that never asks
+//! gets a purely polled UART. It never uses DMA and never allocates, so it can be used from
+//! any context, including a panic handler.
 //! Baud rate programming is left alone: QEMU ignores it and real firmware has already set it.
 //!
 //! Every register access goes through [`Pl011::read`] and [`Pl011::write`], the only volatile
@@ -55,6 +58,20 @@ mod cr {
     pub const TXE: u32 = 1 << 8;
     pub const RXE: u32 = 1 << 9;
 }
+
+/// Interrupt bits, as laid out in IMSC (mask set/clear), RIS/MIS and ICR (clear).
+mod int {
+    /// Receive: the receive FIFO reached its trigger level.
+    pub const RX: u32 = 1 << 4;
+    /// Receive timeout: the FIFO holds bytes and the line went idle.
+    pub const RT: u32 = 1 << 6;
+    /// Every interrupt source (bits 10:0), for clearing all of them.
+    pub const ALL: u32 = 0x7ff;
+}
+
+/// The two receive interrupts [`Pl011::enable_rx_interrupts`] turns on: together they
+/// fire for every byte that arrives, whether or not the FIFO fills to its trigger level.
+pub const RX_INTERRUPTS: u32 = int::RX | int::RT;
 
 /// The size of the register block in bytes (one 4 KiB page on every implementation).
 pub const REGISTER_BLOCK_SIZE: usize = 0x1000;
@@ -125,11 +142,39 @@ impl Pl011 {
         }
         self.write(reg::LCR_H, 0);
         self.write(reg::IMSC, 0);
-        self.write(reg::ICR, 0x7ff);
+        self.write(reg::ICR, int::ALL);
         self.write(reg::RSR_ECR, 0);
         self.write(reg::IFLS, 0);
         self.write(reg::LCR_H, LINE_8N1_FIFO);
         self.write(reg::CR, CONTROL_ENABLED);
+    }
+
+    /// Whether the receive FIFO is empty.
+    pub fn rx_fifo_empty(&self) -> bool {
+        self.read(reg::FR) & fr::RXFE != 0
+    }
+
+    /// Clears pending receive interrupts, then unmasks them.
+    pub fn enable_rx_interrupts(&mut self) {
+        self.write(reg::ICR, RX_INTERRUPTS);
+        self.write(reg::IMSC, RX_INTERRUPTS);
+    }
+
+    /// Unmasks the receive interrupts without clearing them first: a byte that arrived
+    /// while they were masked keeps its raised status and interrupts at once.
+    pub fn unmask_rx_interrupts(&mut self) {
+        self.write(reg::IMSC, RX_INTERRUPTS);
+    }
+
+    /// Masks every interrupt (the only ones this driver ever unmasks are the receive ones).
+    pub fn mask_interrupts(&mut self) {
+        self.write(reg::IMSC, 0);
+    }
+
+    /// Clears the receive interrupts' raised status (write-1-to-clear), as a handler does
+    /// before draining the FIFO.
+    pub fn ack_rx_interrupts(&mut self) {
+        self.write(reg::ICR, RX_INTERRUPTS);
     }
 
     /// Transmits `byte` if the transmit FIFO has room; returns whether it was queued.
@@ -275,6 +320,34 @@ mod tests {
         let mut fake = Fake::new();
         fake.set(reg::DR, u32::from(b'q'));
         assert_eq!(fake.uart().try_read_byte(), Some(b'q'));
+    }
+
+    #[test]
+    fn rx_interrupts_clear_then_unmask_and_mask_again() {
+        let mut regs = Fake::new();
+        let mut u = regs.uart();
+        u.enable_rx_interrupts();
+        assert_eq!(regs.get(reg::ICR), (1 << 4) | (1 << 6));
+        assert_eq!(regs.get(reg::IMSC), (1 << 4) | (1 << 6));
+        regs.set(reg::ICR, 0);
+        let mut u = regs.uart();
+        u.mask_interrupts();
+        assert_eq!(regs.get(reg::IMSC), 0);
+        u.unmask_rx_interrupts();
+        assert_eq!(regs.get(reg::IMSC), (1 << 4) | (1 << 6));
+        // Unmasking alone must not clear: a byte that arrived while masked still interrupts.
+        assert_eq!(regs.get(reg::ICR), 0);
+        u.ack_rx_interrupts();
+        assert_eq!(regs.get(reg::ICR), (1 << 4) | (1 << 6));
+    }
+
+    #[test]
+    fn rx_fifo_empty_follows_the_flag_register() {
+        let mut regs = Fake::new();
+        regs.set(reg::FR, fr::RXFE);
+        assert!(regs.uart().rx_fifo_empty());
+        regs.set(reg::FR, 0);
+        assert!(!regs.uart().rx_fifo_empty());
     }
 
     #[test]

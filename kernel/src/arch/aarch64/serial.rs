@@ -1,5 +1,6 @@
 //! The boot serial port: a PL011 reached through the direct map, driven by the `pl011`
-//! crate.
+//! crate, which alone names its registers; this module owns where the UART is and the
+//! receive-interrupt policy (when to mask, when to unmask).
 //!
 //! Until the device tree is read the port is assumed at QEMU `virt`'s 0x0900_0000 (in the
 //! first GiB, which the boot page tables map as Device memory); `switch_to` moves to the
@@ -36,22 +37,6 @@ static BASE: AtomicUsize = AtomicUsize::new(0);
 /// Its physical address.
 static PHYS: AtomicU64 = AtomicU64::new(EARLY_UART_PHYS);
 
-// Registers the `pl011` crate does not drive (it never enables interrupts). Accessing them
-// alongside it is fine: the crate's transmit and receive paths touch only DR, FR and
-// RSR/ECR.
-/// Flag register, and its receive-FIFO-empty bit.
-const UARTFR: usize = 0x018;
-const FR_RXFE: u32 = 1 << 4;
-/// Interrupt mask set/clear (1 = enabled).
-const UARTIMSC: usize = 0x038;
-/// Interrupt clear (write 1 to clear).
-const UARTICR: usize = 0x044;
-/// Receive (RXIM / RXIC) and receive-timeout (RTIM / RTIC) interrupt bits: the FIFO reached
-/// its trigger level, or holds bytes and the line went idle.
-const INT_RX: u32 = 1 << 4;
-const INT_RT: u32 = 1 << 6;
-const RX_INTERRUPTS: u32 = INT_RX | INT_RT;
-
 /// Set by [`enable_rx_interrupt`]: the receive interrupts are in use.
 static RX_IRQ: AtomicBool = AtomicBool::new(false);
 /// Set while [`rx_interrupt_done`] has them masked because the FIFO could not be drained.
@@ -66,17 +51,6 @@ fn base() -> usize {
     } else {
         base
     }
-}
-
-fn read_reg(offset: usize) -> u32 {
-    // SAFETY: `base()` is the direct-map address of the PL011 register block (see `uart`)
-    // and `offset` one of its 32-bit registers above.
-    unsafe { ((base() + offset) as *const u32).read_volatile() }
-}
-
-fn write_reg(offset: usize, value: u32) {
-    // SAFETY: as for `read_reg`; IMSC and ICR only change interrupt state.
-    unsafe { ((base() + offset) as *mut u32).write_volatile(value) }
 }
 
 fn uart() -> Pl011 {
@@ -133,7 +107,7 @@ pub fn serial_read() -> Option<u8> {
     {
         // Not cleared in ICR first: a byte that arrived since the FIFO read as empty keeps
         // its raised status and interrupts as soon as it is unmasked.
-        write_reg(UARTIMSC, RX_INTERRUPTS);
+        uart().unmask_rx_interrupts();
     }
     byte
 }
@@ -141,17 +115,16 @@ pub fn serial_read() -> Option<u8> {
 /// Unmasks the receive and receive-timeout interrupts (after clearing stale ones). Boot
 /// CPU, after [`switch_to`], once the GIC routes the UART's SPI to this CPU.
 pub fn enable_rx_interrupt() {
-    write_reg(UARTICR, RX_INTERRUPTS);
     RX_MASKED.store(false, Ordering::Relaxed);
     RX_IRQ.store(true, Ordering::Relaxed);
-    write_reg(UARTIMSC, RX_INTERRUPTS);
+    uart().enable_rx_interrupts();
 }
 
 /// First step of the receive interrupt's handler: clears RXIC/RTIC before the FIFO is
 /// drained, so a byte arriving during the drain is either read by it or raises the
 /// interrupt again (never cleared unread).
 pub fn rx_interrupt_ack() {
-    write_reg(UARTICR, RX_INTERRUPTS);
+    uart().ack_rx_interrupts();
 }
 
 /// Last step of the receive interrupt's handler, after draining and before the EOI: if the
@@ -159,12 +132,12 @@ pub fn rx_interrupt_ack() {
 /// level-sensitive line cannot fire again and again; the tick's poll reads the rest and the
 /// next [`serial_read`] that finds the FIFO empty unmasks them.
 pub fn rx_interrupt_done() {
-    if !RX_IRQ.load(Ordering::Relaxed) || read_reg(UARTFR) & FR_RXFE != 0 {
+    if !RX_IRQ.load(Ordering::Relaxed) || uart().rx_fifo_empty() {
         return;
     }
     // Mask first, then record it: whoever sees the flag and unmasks does so after this
     // write. (Every caller runs on the boot CPU with IRQs masked anyway.)
-    write_reg(UARTIMSC, 0);
+    uart().mask_interrupts();
     RX_MASKED.store(true, Ordering::Release);
     if RX_MASKINGS.fetch_add(1, Ordering::Relaxed) == 0 {
         log::debug!("serial: receive FIFO not drained by the interrupt; masked until polled empty");
