@@ -4,7 +4,7 @@
 
 use std::process::{Command, ExitCode};
 
-use crate::{artifacts, Result};
+use crate::{artifacts, userland, Result};
 
 fn cargo(args: &[&str]) -> Result<bool> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -17,17 +17,20 @@ fn cargo(args: &[&str]) -> Result<bool> {
         .map_err(|e| format!("cannot run cargo: {e}"))
 }
 
-/// The user-space crates (runtime, programs, shell, coreutils).
-const USERLAND: &[&str] = &["libway", "wayos-programs", "waysh", "coreutils"];
-
-/// Bare-metal crates and the targets each is linted for.
-const CROSS: [(&[&str], &str); 5] = [
-    (&["wayos-kernel"], "x86_64-unknown-none"),
-    (&["wayos-kernel"], "aarch64-unknown-none"),
-    (&["wayboot"], "x86_64-unknown-uefi"),
-    (USERLAND, "x86_64-unknown-none"),
-    (USERLAND, "aarch64-unknown-none"),
-];
+/// Bare-metal crates and the targets each is linted for; the user-space crates (the runtime
+/// and every package of programs) come from `userland::PACKAGES`.
+fn cross() -> Vec<(Vec<&'static str>, &'static str)> {
+    let userland: Vec<&str> = std::iter::once("libway")
+        .chain(userland::PACKAGES.iter().map(|(package, _)| *package))
+        .collect();
+    vec![
+        (vec!["wayos-kernel"], "x86_64-unknown-none"),
+        (vec!["wayos-kernel"], "aarch64-unknown-none"),
+        (vec!["wayboot"], "x86_64-unknown-uefi"),
+        (userland.clone(), "x86_64-unknown-none"),
+        (userland, "aarch64-unknown-none"),
+    ]
+}
 
 pub fn run() -> Result<ExitCode> {
     let mut runs: Vec<Vec<&str>> = vec![
@@ -47,7 +50,7 @@ pub fn run() -> Result<ExitCode> {
             "warnings",
         ],
     ];
-    for (packages, target) in CROSS {
+    for (packages, target) in cross() {
         let mut args = vec!["clippy"];
         for p in packages {
             args.extend(["-p", p]);

@@ -1,9 +1,10 @@
 //! Builds the user programs for one architecture and hands their ELF images to the
 //! initramfs, each as `bin/<name>`.
 //!
-//! The programs are the `[[bin]]` targets of `userland/programs/Cargo.toml`, of the
-//! shell's package (`userland/waysh`) and of the coreutils (`userland/coreutils`), read
-//! from the manifests so a new program needs no change here; they build for the same `*-unknown-none` target as the kernel. The packed
+//! The programs are the `[[bin]]` targets of the packages in [`PACKAGES`] (init, the
+//! servers, the tools, the suites, the shell and the coreutils), read from their manifests
+//! so a new program in one of them needs no change here; a new package is one line in
+//! [`PACKAGES`]. They build for the same `*-unknown-none` target as the kernel. The packed
 //! copies are stripped of debug info with the toolchain's `llvm-strip` (the pinned
 //! llvm-tools component) when it is there; the unstripped ELFs stay under `target/` for GDB.
 
@@ -13,14 +14,16 @@ use std::process::Command;
 
 use crate::{artifacts, Arch, Result};
 
-/// The package holding every program.
-const PACKAGE: &str = "wayos-programs";
-/// Its manifest, relative to the workspace root.
-const MANIFEST: &str = "userland/programs/Cargo.toml";
-/// The shell's package and manifest: its `[[bin]]` is packed as `bin/waysh`.
-const SHELL: (&str, &str) = ("waysh", "userland/waysh/Cargo.toml");
-/// The coreutils' package and manifest: each `[[bin]]` (`ls`, `cat`, ...) is packed too.
-const COREUTILS: (&str, &str) = ("coreutils", "userland/coreutils/Cargo.toml");
+/// Every package whose `[[bin]]`s go into `/bin`: (package name, manifest relative to the
+/// workspace root).
+pub const PACKAGES: &[(&str, &str)] = &[
+    ("wayos-init", "userland/init/Cargo.toml"),
+    ("console-server", "userland/servers/console/Cargo.toml"),
+    ("wayos-tools", "userland/tools/Cargo.toml"),
+    ("wayos-tests", "userland/tests/Cargo.toml"),
+    ("waysh", "userland/waysh/Cargo.toml"),
+    ("coreutils", "userland/coreutils/Cargo.toml"),
+];
 
 /// Builds every program for `arch` and returns `("bin/<name>", ELF bytes)` pairs.
 pub fn build(arch: Arch, release: bool) -> Result<Vec<(String, Vec<u8>)>> {
@@ -29,23 +32,17 @@ pub fn build(arch: Arch, release: bool) -> Result<Vec<(String, Vec<u8>)>> {
     eprintln!("==> building the {} user programs", arch.name());
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(&root).args([
-        "build",
-        "--package",
-        PACKAGE,
-        "--package",
-        SHELL.0,
-        "--package",
-        COREUTILS.0,
-        "--target",
-        target,
-    ]);
+    cmd.current_dir(&root).arg("build");
+    for (package, _) in PACKAGES {
+        cmd.args(["--package", package]);
+    }
+    cmd.args(["--target", target]);
     if release {
         cmd.arg("--release");
     }
     let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {
-        return Err(format!("building {PACKAGE} for {target} failed"));
+        return Err(format!("building the user programs for {target} failed"));
     }
 
     let names = all_bin_names(&root)?;
@@ -82,10 +79,11 @@ pub fn elf_paths(arch: Arch, release: bool) -> Result<Vec<std::path::PathBuf>> {
         .collect())
 }
 
-/// The `[[bin]]` names of the programs' manifest, the shell's and the coreutils'.
+/// The `[[bin]]` names of every package in [`PACKAGES`]; a name twice is an error (one
+/// would overwrite the other in `/bin`).
 fn all_bin_names(root: &Path) -> Result<Vec<String>> {
-    let mut names = Vec::new();
-    for rel in [MANIFEST, SHELL.1, COREUTILS.1] {
+    let mut names: Vec<String> = Vec::new();
+    for (_, rel) in PACKAGES {
         let manifest = root.join(rel);
         let text =
             fs::read_to_string(&manifest).map_err(|e| format!("{}: {e}", manifest.display()))?;
@@ -93,7 +91,15 @@ fn all_bin_names(root: &Path) -> Result<Vec<String>> {
         if found.is_empty() {
             return Err(format!("{}: no [[bin]] targets", manifest.display()));
         }
-        names.extend(found);
+        for name in found {
+            if names.contains(&name) {
+                return Err(format!(
+                    "{}: program {name} is built twice",
+                    manifest.display()
+                ));
+            }
+            names.push(name);
+        }
     }
     Ok(names)
 }
@@ -117,7 +123,7 @@ fn bin_names(manifest: &str) -> Result<Vec<String>> {
         if in_bin {
             let name = value.trim().trim_matches('"');
             if name.is_empty() || name.contains(['/', '\\', '"']) {
-                return Err(format!("{MANIFEST}: bad bin name {value:?}"));
+                return Err(format!("bad bin name {value:?}"));
             }
             names.push(name.to_string());
             in_bin = false;
@@ -194,10 +200,17 @@ mod tests {
     }
 
     #[test]
-    fn the_programs_manifest_lists_init_and_the_suites() {
-        let text = fs::read_to_string(artifacts::root().join(MANIFEST)).unwrap();
-        let names = bin_names(&text).unwrap();
-        for want in ["init", "vmtest", "badsys", "faulttest", "hello"] {
+    fn init_the_console_server_the_tools_and_the_suites_are_packed() {
+        let names = all_bin_names(&artifacts::root()).unwrap();
+        for want in [
+            "init",
+            "console",
+            "vmtest",
+            "badsys",
+            "shelltest",
+            "hello",
+            "klog",
+        ] {
             assert!(
                 names.iter().any(|n| n == want),
                 "{want} missing from {names:?}"
