@@ -45,7 +45,9 @@
 //!
 //! Interrupts
 //! - `interrupts_enabled()`, `enable_interrupts()`, `disable_interrupts()`,
-//!   `wait_for_interrupt()` (enable and sleep atomically).
+//!   `wait_for_interrupt()` (enable and sleep atomically). Code that needs interrupts off
+//!   for a while and then as they were takes an [`IrqGuard`] (defined here, once, on
+//!   these primitives) rather than pairing them by hand.
 //!
 //! Threads
 //! - `Context` (`Default`, `new(stack_top, entry, arg)`) and `switch(&mut from, &to)`.
@@ -97,3 +99,45 @@ pub use imp::{
     uptime_ns, user_copy, wait_for_interrupt, Context, FpuState, PteFormat, TrapFrame, NAME,
     TLB_FLUSH_IS_BROADCAST,
 };
+
+/// Interrupts off on this CPU until dropped; then enabled again if they were enabled when
+/// the guard was made, else left off. Nesting works: an inner guard finds them off and
+/// leaves them off.
+///
+/// The guard belongs to the thread that made it, which may be switched out and resume on
+/// another CPU while holding it (`sched::schedule`, `block_current`, the IPC waits). That
+/// is what the saved state means: the scheduler switches only with interrupts off and
+/// every thread resumes with them off, so "interrupts were on" is a property of the
+/// thread, and restoring it on the CPU the thread resumes on is exactly what the
+/// hand-written save/disable/restore did. What must not happen is handing the guard to
+/// another thread, which would restore the first thread's state in the second: the guard
+/// is neither `Send` nor `Sync`.
+#[must_use = "interrupts are re-enabled as soon as the guard is dropped"]
+pub struct IrqGuard {
+    were_enabled: bool,
+    /// Not `Send`/`Sync`: see the type's documentation.
+    _thread_bound: core::marker::PhantomData<*const ()>,
+}
+
+impl IrqGuard {
+    /// Disables interrupts on this CPU, remembering whether they were enabled.
+    #[allow(clippy::new_without_default)] // A `Default` that masks interrupts would hide it.
+    #[inline]
+    pub fn new() -> Self {
+        let were_enabled = imp::interrupts_enabled();
+        imp::disable_interrupts();
+        IrqGuard {
+            were_enabled,
+            _thread_bound: core::marker::PhantomData,
+        }
+    }
+}
+
+impl Drop for IrqGuard {
+    #[inline]
+    fn drop(&mut self) {
+        if self.were_enabled {
+            imp::enable_interrupts();
+        }
+    }
+}

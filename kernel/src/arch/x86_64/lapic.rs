@@ -178,16 +178,13 @@ pub fn eoi() {
 /// must not be split by a handler that sends its own IPI), waiting for the previous and
 /// this command to leave the LAPIC. False if the LAPIC stays busy (logged).
 fn send_icr(dest: u32, low: u32) -> bool {
-    let was_enabled = x86_64::instructions::interrupts::are_enabled();
-    x86_64::instructions::interrupts::disable();
+    let irq = crate::arch::IrqGuard::new();
     let ok = wait_idle() && {
         write(REG_ICR_HIGH, dest << 24);
         write(REG_ICR_LOW, low);
         wait_idle()
     };
-    if was_enabled {
-        x86_64::instructions::interrupts::enable();
-    }
+    drop(irq);
     if !ok {
         log::warn!("lapic: IPI {low:#x} to APIC id {dest} stuck pending");
     }
