@@ -10,7 +10,7 @@ use core::ops;
 
 use super::{HALF, LIN_MASK};
 
-/// A physical address. Any value can be held; [`PageTable::map`] checks that it fits the
+/// A physical address. Any value can be held; [`PageTable::map`](super::PageTable::map) checks that it fits the
 /// format's physical address width and the page alignment.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct PhysAddr(u64);

@@ -1,8 +1,11 @@
 //! [`Flush`]: the TLB invalidation a page-table change leaves owing.
 //!
 //! Owns the token and what it says (`va`, `size`, `stale`). Must never flush anything
-//! itself (that is the kernel's arch code) and must never let the obligation vanish
-//! silently: the type is `#[must_use]`, and discarding it takes a named call.
+//! itself (that is the kernel's TLB code) and must never offer a way to make the
+//! obligation vanish: the type is `#[must_use]` and has no discarding method, so outside
+//! the host tests a token ends only in the function that consumes it, the kernel's
+//! `mm::tlb::settle` (or its batch and kernel-half variants), which is the one place that
+//! decides whether to invalidate or why it need not.
 
 use super::{PageSize, VirtAddr};
 
@@ -10,7 +13,7 @@ use super::{PageSize, VirtAddr};
 ///
 /// `stale()` says whether a TLB may hold the old translation of [`va`](Self::va):
 ///
-/// - `false` (from [`PageTable::map`]): the entry was invalid, and neither ISA caches
+/// - `false` (from [`PageTable::map`](super::PageTable::map)): the entry was invalid, and neither ISA caches
 ///   invalid entries. Only ordering is needed before the mapping is used (aarch64
 ///   `dsb ishst; isb`; nothing on x86_64).
 /// - `true` (from unmap and protect): invalidate `va` on every CPU where the tree is live
@@ -18,8 +21,9 @@ use super::{PageSize, VirtAddr};
 ///   `dsb ish; isb`). A last-level invalidation is enough: nothing here frees or replaces
 ///   an intermediate table of a live tree.
 ///
-/// Call [`ignore`](Self::ignore) for trees that were never loaded.
-#[must_use = "the TLB may still hold the old translation: hand this to the arch TLB flush, or call `ignore()` for a tree that was never loaded"]
+/// A tree no CPU has loaded owes nothing even when `stale()`; the consumer decides that,
+/// not the caller.
+#[must_use = "the TLB may still hold the old translation: hand this to the kernel's TLB code (`mm::tlb::settle`)"]
 #[derive(Debug, PartialEq, Eq)]
 pub struct Flush {
     va: VirtAddr,
@@ -44,6 +48,7 @@ impl Flush {
     pub fn stale(&self) -> bool {
         self.stale
     }
-    /// Discards the obligation: for tables not loaded on any CPU.
-    pub fn ignore(self) {}
+    /// Discards the obligation. Host tests only: their trees are never loaded by a CPU.
+    #[cfg(test)]
+    pub(crate) fn ignore(self) {}
 }
