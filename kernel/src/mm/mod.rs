@@ -11,7 +11,8 @@
 //!
 //! Lock order: the heap lock is taken before a tier lock (the heap grows by asking the
 //! PMM for frames); the PMM never allocates from the heap, so it never takes the heap
-//! lock. Neither lock masks interrupts: interrupt handlers must not allocate.
+//! lock. The heap lock masks interrupts (the scheduler tick may allocate); the tier locks
+//! do not.
 
 use wayos_kcore::boot_info::BootInfo;
 use wayos_kcore::paging::{PhysAddr, VirtAddr};
