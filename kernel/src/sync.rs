@@ -13,7 +13,7 @@ use core::ops::{Deref, DerefMut};
 
 use spin::MutexGuard;
 
-use crate::arch;
+use crate::arch::IrqGuard;
 
 /// How kernel lock waiters spin: serve shootdowns, then a CPU spin hint.
 pub struct Relax;
@@ -33,9 +33,11 @@ pub struct IrqMutex<T> {
     inner: Mutex<T>,
 }
 
+/// The lock held with interrupts off. Fields drop in order: the lock is released before
+/// interrupts come back, so a handler never finds this CPU holding it.
 pub struct IrqMutexGuard<'a, T> {
-    guard: Option<MutexGuard<'a, T>>,
-    were_enabled: bool,
+    guard: MutexGuard<'a, T>,
+    _irq: IrqGuard,
 }
 
 impl<T> IrqMutex<T> {
@@ -46,11 +48,10 @@ impl<T> IrqMutex<T> {
     }
 
     pub fn lock(&self) -> IrqMutexGuard<'_, T> {
-        let were_enabled = arch::interrupts_enabled();
-        arch::disable_interrupts();
+        let irq = IrqGuard::new();
         IrqMutexGuard {
-            guard: Some(self.inner.lock()),
-            were_enabled,
+            guard: self.inner.lock(),
+            _irq: irq,
         }
     }
 }
@@ -58,21 +59,12 @@ impl<T> IrqMutex<T> {
 impl<T> Deref for IrqMutexGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        self.guard.as_ref().expect("guard present until drop")
+        &self.guard
     }
 }
 
 impl<T> DerefMut for IrqMutexGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        self.guard.as_mut().expect("guard present until drop")
-    }
-}
-
-impl<T> Drop for IrqMutexGuard<'_, T> {
-    fn drop(&mut self) {
-        self.guard.take();
-        if self.were_enabled {
-            arch::enable_interrupts();
-        }
+        &mut self.guard
     }
 }

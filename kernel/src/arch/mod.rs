@@ -1,7 +1,10 @@
 //! The one place that picks the instruction set.
 //!
 //! Each arch module implements the same contract, re-exported here by name (never by glob)
-//! so generic code sees exactly this list:
+//! so generic code sees exactly this list. The list is also pinned in code: the
+//! `contract` block below names every item with the type it must have, so an arch that
+//! lacks one, or gives it another signature, fails to compile (each build checks the arch
+//! it selects, so building both targets checks both).
 //!
 //! Boot and console
 //! - `NAME`: the architecture's name for banners.
@@ -45,7 +48,9 @@
 //!
 //! Interrupts
 //! - `interrupts_enabled()`, `enable_interrupts()`, `disable_interrupts()`,
-//!   `wait_for_interrupt()` (enable and sleep atomically).
+//!   `wait_for_interrupt()` (enable and sleep atomically). Code that needs interrupts off
+//!   for a while and then as they were takes an [`IrqGuard`] (defined here, once, on
+//!   these primitives) rather than pairing them by hand.
 //!
 //! Threads
 //! - `Context` (`Default`, `new(stack_top, entry, arg)`) and `switch(&mut from, &to)`.
@@ -70,10 +75,13 @@
 //!
 //! Memory
 //! - `PteFormat`: the page-table entry encoding for `wayos_kcore::paging`.
-//! - `current_root()`, `activate_page_table(root)`: the user page-table root.
-//! - `kernel_root()`: the table holding the kernel half (x86_64: shared into every root;
-//!   aarch64: TTBR1), where MMIO mappings go.
-//! - `flush_tlb_page(va)`, `flush_tlb_all()`.
+//! - `current_root() -> PhysAddr`, `activate_page_table(root: PhysAddr)`: the user
+//!   page-table root.
+//! - `kernel_root() -> PhysAddr`: the table holding the kernel half (x86_64: shared into
+//!   every root; aarch64: TTBR1), where MMIO mappings go.
+//! - `flush_tlb_page(va: VirtAddr)`, `flush_tlb_all()`: this CPU's TLB (or every CPU's,
+//!   see `TLB_FLUSH_IS_BROADCAST`); generic code reaches them only through `mm::tlb`,
+//!   which consumes the `Flush` tokens page-table changes return.
 //!
 //! Boot entry lives in each arch's `boot` module; it builds the `BootInfo` and calls
 //! `crate::kernel_main`.
@@ -97,3 +105,116 @@ pub use imp::{
     uptime_ns, user_copy, wait_for_interrupt, Context, FpuState, PteFormat, TrapFrame, NAME,
     TLB_FLUSH_IS_BROADCAST,
 };
+
+/// The contract above as types: one line per item, checked against the selected arch at
+/// compile time. Changing a signature means changing it here, in both arches and in the
+/// prose above, together. Nothing here runs.
+#[allow(clippy::type_complexity)]
+mod contract {
+    use wayos_kcore::paging::{PhysAddr, VirtAddr};
+
+    use super::imp;
+    use super::imp::{Context, FpuState, TrapFrame};
+
+    /// Compiles only for types with the contract's trait bounds.
+    const fn is_thread_context<T: Default>() {}
+    const fn is_trap_frame<T: Clone>() {}
+    const fn is_pte_format<T: wayos_kcore::paging::PteFormat>() {}
+
+    // Boot and console.
+    const _: &str = imp::NAME;
+    const _: fn(&[u8]) = imp::serial_write;
+    const _: fn() -> Option<u8> = imp::serial_read;
+    const _: fn() -> usize = imp::cpu_id;
+    const _: fn() -> u64 = imp::uptime_ns;
+    const _: fn() -> Option<u64> = imp::rtc_epoch_seconds;
+    const _: fn() -> usize = imp::frame_pointer;
+    const _: fn() = imp::breakpoint;
+    const _: fn() -> ! = imp::halt_forever;
+    const _: fn(bool) -> ! = imp::power_off;
+    const _: fn(u32) = imp::init_late;
+
+    // Multiprocessor.
+    const _: fn(usize, fn() -> !) -> usize = imp::start_cpus;
+    const _: fn(usize) -> u64 = imp::cpu_hw_id;
+    const _: fn(usize) = imp::send_ipi;
+    const _: bool = imp::TLB_FLUSH_IS_BROADCAST;
+
+    // Interrupts.
+    const _: fn() -> bool = imp::interrupts_enabled;
+    const _: fn() = imp::enable_interrupts;
+    const _: fn() = imp::disable_interrupts;
+    const _: fn() = imp::wait_for_interrupt;
+
+    // Threads.
+    const _: () = is_thread_context::<Context>();
+    const _: fn(usize, extern "C" fn(usize) -> !, usize) -> Context = Context::new;
+    const _: unsafe fn(&mut Context, &Context) = imp::switch;
+    const _: fn() -> Option<FpuState> = FpuState::new;
+    const _: fn(&mut FpuState) = FpuState::save;
+    const _: fn(&FpuState) = FpuState::restore;
+    const _: fn(&FpuState) -> Option<FpuState> = FpuState::duplicate;
+    const _: fn(usize) = imp::set_kernel_stack;
+
+    // User mode.
+    const _: () = is_trap_frame::<TrapFrame>();
+    const _: fn(usize, usize, [usize; 4]) -> TrapFrame = TrapFrame::new_user;
+    const _: fn(&TrapFrame) -> bool = TrapFrame::came_from_user;
+    const _: fn(&TrapFrame) -> usize = TrapFrame::syscall_number;
+    const _: fn(&TrapFrame) -> [usize; 6] = TrapFrame::syscall_args;
+    const _: fn(&mut TrapFrame, usize) = TrapFrame::set_syscall_return;
+    const _: unsafe fn(*const TrapFrame) -> ! = imp::enter_user;
+    const _: unsafe fn(*mut u8, *const u8, usize) -> bool = imp::user_copy;
+    const _: fn(&mut TrapFrame, usize, usize, usize) -> bool = imp::enter_signal_handler;
+    const _: fn(&mut TrapFrame, TrapFrame) = imp::resume_signal_frame;
+
+    // Memory.
+    const _: () = is_pte_format::<imp::PteFormat>();
+    const _: fn() -> PhysAddr = imp::current_root;
+    const _: unsafe fn(PhysAddr) = imp::activate_page_table;
+    const _: fn() -> PhysAddr = imp::kernel_root;
+    const _: fn(VirtAddr) = imp::flush_tlb_page;
+    const _: fn() = imp::flush_tlb_all;
+}
+
+/// Interrupts off on this CPU until dropped; then enabled again if they were enabled when
+/// the guard was made, else left off. Nesting works: an inner guard finds them off and
+/// leaves them off.
+///
+/// The guard belongs to the thread that made it, which may be switched out and resume on
+/// another CPU while holding it (`sched::schedule`, `block_current`, the IPC waits). That
+/// is what the saved state means: the scheduler switches only with interrupts off and
+/// every thread resumes with them off, so "interrupts were on" is a property of the
+/// thread, and restoring it on the CPU the thread resumes on is exactly what the
+/// hand-written save/disable/restore did. What must not happen is handing the guard to
+/// another thread, which would restore the first thread's state in the second: the guard
+/// is neither `Send` nor `Sync`.
+#[must_use = "interrupts are re-enabled as soon as the guard is dropped"]
+pub struct IrqGuard {
+    were_enabled: bool,
+    /// Not `Send`/`Sync`: see the type's documentation.
+    _thread_bound: core::marker::PhantomData<*const ()>,
+}
+
+impl IrqGuard {
+    /// Disables interrupts on this CPU, remembering whether they were enabled.
+    #[allow(clippy::new_without_default)] // A `Default` that masks interrupts would hide it.
+    #[inline]
+    pub fn new() -> Self {
+        let were_enabled = imp::interrupts_enabled();
+        imp::disable_interrupts();
+        IrqGuard {
+            were_enabled,
+            _thread_bound: core::marker::PhantomData,
+        }
+    }
+}
+
+impl Drop for IrqGuard {
+    #[inline]
+    fn drop(&mut self) {
+        if self.were_enabled {
+            imp::enable_interrupts();
+        }
+    }
+}

@@ -9,35 +9,36 @@
 use core::num::NonZeroU64;
 
 use wayos_kcore::fs::{Page, PAGE_SIZE};
+use wayos_kcore::paging::PhysAddr;
 
-use crate::mm::physmem;
+use crate::mm::{direct, physmem};
 
 /// One frame of file data. The physical address is stored with bit 0 set so that `None`
 /// costs no space in the page table (frames are page aligned, so the bit is free).
 pub struct FramePage(NonZeroU64);
 
 impl FramePage {
-    fn phys(&self) -> u64 {
-        self.0.get() & !1
+    fn phys(&self) -> PhysAddr {
+        PhysAddr::new(self.0.get() & !1)
     }
 }
 
 impl Page for FramePage {
     fn new_zeroed() -> Option<Self> {
         let pa = physmem::alloc_zeroed()?;
-        NonZeroU64::new(pa | 1).map(FramePage)
+        NonZeroU64::new(pa.as_u64() | 1).map(FramePage)
     }
 
     fn bytes(&self) -> &[u8; PAGE_SIZE] {
         // SAFETY: the frame is owned by this `FramePage` alone (allocated here, mapped
         // nowhere else, freed only in `drop`); the direct map covers it, 4 KiB aligned.
         // The shared borrow is tied to `&self`.
-        unsafe { &*(physmem::direct(self.phys()) as *const [u8; PAGE_SIZE]) }
+        unsafe { &*direct::ptr::<[u8; PAGE_SIZE]>(self.phys()) }
     }
 
     fn bytes_mut(&mut self) -> &mut [u8; PAGE_SIZE] {
         // SAFETY: as in `bytes`; `&mut self` makes this the only borrow of the frame.
-        unsafe { &mut *(physmem::direct(self.phys()) as *mut [u8; PAGE_SIZE]) }
+        unsafe { &mut *direct::ptr::<[u8; PAGE_SIZE]>(self.phys()) }
     }
 }
 

@@ -27,7 +27,7 @@ use wayos_abi::ipc::{Message, INLINE_BYTES, MAX_HANDLES, NO_HANDLE};
 use wayos_kcore::ipc::PortQueue;
 
 use super::{Deadline, KMessage, KObject};
-use crate::arch;
+use crate::arch::{self, IrqGuard};
 use crate::error::{Errno, KResult};
 use crate::sync::Mutex;
 use crate::task::sched;
@@ -310,8 +310,7 @@ impl Port {
         // with no lock held.
         let mut _stale = None;
         let r = loop {
-            let were_enabled = arch::interrupts_enabled();
-            arch::disable_interrupts();
+            let irq = IrqGuard::new();
             let mut st = self.state.lock();
             // SAFETY: the record is ours and we hold its port's lock.
             let inner = unsafe { &mut *w.rec.inner.get() };
@@ -345,9 +344,7 @@ impl Port {
             };
             if let Some(r) = r {
                 drop(st);
-                if were_enabled {
-                    arch::enable_interrupts();
-                }
+                drop(irq);
                 break r;
             }
             inner.listed = true;
@@ -358,9 +355,7 @@ impl Port {
                 _ => None,
             };
             sched::block_and_switch(next.take(), wake_at);
-            if were_enabled {
-                arch::enable_interrupts();
-            }
+            drop(irq);
         };
         if let Some(t) = next {
             sched::wake(&t);
@@ -522,8 +517,7 @@ impl ReplyPort {
         give_up: fn() -> bool,
     ) -> Result<(), ReplyState> {
         let r = loop {
-            let were_enabled = arch::interrupts_enabled();
-            arch::disable_interrupts();
+            let irq = IrqGuard::new();
             let mut waiter = self.waiter.lock();
             let status = self.status.load(Ordering::Acquire);
             let stop = status != WAITING
@@ -544,9 +538,7 @@ impl ReplyPort {
                     _ => Err(ReplyState::Closed),
                 };
                 drop(waiter);
-                if were_enabled {
-                    arch::enable_interrupts();
-                }
+                drop(irq);
                 break r;
             }
             if waiter.is_none() {
@@ -558,9 +550,7 @@ impl ReplyPort {
                 _ => None,
             };
             sched::block_and_switch(next.take(), wake_at);
-            if were_enabled {
-                arch::enable_interrupts();
-            }
+            drop(irq);
         };
         if let Some(t) = next {
             sched::wake(&t);

@@ -2,13 +2,16 @@
 //!
 //! The direct map is ordinary cacheable memory, which device registers must not be, so
 //! devices get their own window above it. Mappings are never torn down; drivers keep them
-//! for the life of the kernel.
+//! for the life of the kernel. Every entry written here was invalid before, so the
+//! `Flush` tokens owe no invalidation (`tlb::settle_kernel` checks that); aarch64 callers
+//! order the new entries before first use (`dsb ishst; isb`).
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use wayos_kcore::paging::{PageSize, PageTable, PhysAddr, PteFlags, VirtAddr};
 
 use super::physmem::KernelPhysMem;
+use super::tlb;
 use crate::arch::{self, PteFormat};
 use crate::sync::Mutex;
 
@@ -22,28 +25,23 @@ static LOCK: Mutex<()> = Mutex::new(());
 /// Maps `len` bytes of device registers at physical `phys`; returns the virtual address of
 /// `phys`. Panics only if the kernel runs out of memory for page tables at boot, which
 /// leaves nothing to run anyway.
-pub fn map(phys: u64, len: usize) -> usize {
+pub fn map(phys: PhysAddr, len: usize) -> VirtAddr {
     let _guard = LOCK.lock();
-    let page = 4096u64;
-    let start = phys & !(page - 1);
-    let end = (phys + len as u64).next_multiple_of(page);
-    let va = NEXT.fetch_add(end - start, Ordering::Relaxed);
-    assert!(va + (end - start) <= MMIO_LIMIT, "MMIO window exhausted");
-    let mut table = PageTable::<PteFormat>::from_root(PhysAddr::new(arch::kernel_root()));
+    let page = PageSize::Size4K;
+    let start = phys.align_down(page);
+    let end = (phys + len as u64).as_u64().next_multiple_of(page.bytes());
+    let span = end - start.as_u64();
+    let va = VirtAddr::new(NEXT.fetch_add(span, Ordering::Relaxed));
+    assert!(va.as_u64() + span <= MMIO_LIMIT, "MMIO window exhausted");
+    let mut table = PageTable::<PteFormat>::from_root(arch::kernel_root());
     let flags = PteFlags::WRITE | PteFlags::DEVICE | PteFlags::GLOBAL;
     let mut off = 0;
-    while start + off < end {
-        table
-            .map(
-                &mut KernelPhysMem,
-                VirtAddr::new(va + off),
-                PhysAddr::new(start + off),
-                PageSize::Size4K,
-                flags,
-            )
-            .expect("MMIO mapping")
-            .ignore();
-        off += page;
+    while off < span {
+        let flush = table
+            .map(&mut KernelPhysMem, va + off, start + off, page, flags)
+            .expect("MMIO mapping");
+        tlb::settle_kernel(flush);
+        off += page.bytes();
     }
-    (va + (phys - start)) as usize
+    va + (phys.as_u64() - start.as_u64())
 }

@@ -6,37 +6,32 @@
 
 use wayos_kcore::paging::{PhysAddr, PhysMem};
 
-use super::pmm;
-
-/// The direct map's virtual address of physical address `pa`.
-pub fn direct(pa: u64) -> usize {
-    (pa + super::hhdm_offset()) as usize
-}
+use super::{direct, pmm};
 
 /// Page-table memory: entries read and written through the direct map, tables from the PMM.
 pub struct KernelPhysMem;
 
 impl PhysMem for KernelPhysMem {
     fn read_entry(&self, table: PhysAddr, index: usize) -> u64 {
-        let p = direct(table.as_u64()) as *const u64;
+        let p = direct::ptr::<u64>(table);
         // SAFETY: `table` is a page-table page (from the PMM or the boot tables), mapped
         // by the direct map; index < 512 keeps the read inside it.
         unsafe { p.add(index).read_volatile() }
     }
 
     fn write_entry(&mut self, table: PhysAddr, index: usize, value: u64) {
-        let p = direct(table.as_u64()) as *mut u64;
+        let p = direct::ptr::<u64>(table);
         // SAFETY: as for `read_entry`; page-table updates happen under the owning address
         // space's lock (or at boot, single-threaded).
         unsafe { p.add(index).write_volatile(value) }
     }
 
     fn alloc_table(&mut self) -> Option<PhysAddr> {
-        alloc_zeroed().map(PhysAddr::new)
+        alloc_zeroed()
     }
 
     fn free_table(&mut self, table: PhysAddr) {
-        release(table.as_u64());
+        release(table);
     }
 }
 
@@ -46,7 +41,7 @@ pub const KERNEL_RESERVE_PAGES: usize = 2048;
 
 /// A frame for user memory or user page tables, refused when only the kernel's reserve
 /// is left.
-fn alloc_user_page() -> Option<u64> {
+fn alloc_user_page() -> Option<PhysAddr> {
     if pmm::free_pages() <= KERNEL_RESERVE_PAGES {
         return None;
     }
@@ -54,36 +49,34 @@ fn alloc_user_page() -> Option<u64> {
 }
 
 /// A zeroed 4 KiB frame with reference count 1.
-pub fn alloc_zeroed() -> Option<u64> {
+pub fn alloc_zeroed() -> Option<PhysAddr> {
     let pa = alloc_user_page()?;
     // SAFETY: a fresh frame from the PMM, owned by us, mapped by the direct map.
-    unsafe { core::ptr::write_bytes(direct(pa) as *mut u8, 0, 4096) };
+    unsafe { core::ptr::write_bytes(direct::ptr::<u8>(pa), 0, 4096) };
     Some(pa)
 }
 
 /// Copies one 4 KiB frame into a new one.
-pub fn alloc_copy(from: u64) -> Option<u64> {
+pub fn alloc_copy(from: PhysAddr) -> Option<PhysAddr> {
     let pa = alloc_user_page()?;
     // SAFETY: `from` is a live frame, `pa` a fresh one; both are direct-mapped pages.
-    unsafe {
-        core::ptr::copy_nonoverlapping(direct(from) as *const u8, direct(pa) as *mut u8, 4096)
-    };
+    unsafe { core::ptr::copy_nonoverlapping(direct::ptr::<u8>(from), direct::ptr::<u8>(pa), 4096) };
     Some(pa)
 }
 
 /// Adds a reference to a frame (another PTE or object points at it).
-pub fn retain(pa: u64) {
+pub fn retain(pa: PhysAddr) {
     pmm::ref_inc(pa);
 }
 
 /// Drops a reference; frees the frame when it was the last.
-pub fn release(pa: u64) {
+pub fn release(pa: PhysAddr) {
     if pmm::ref_dec(pa) == 0 {
         pmm::free_page(pa);
     }
 }
 
 /// Current reference count of a frame.
-pub fn refs(pa: u64) -> u32 {
+pub fn refs(pa: PhysAddr) -> u32 {
     pmm::ref_count(pa)
 }

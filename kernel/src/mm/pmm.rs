@@ -19,6 +19,7 @@
 use core::mem::size_of;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
+use super::direct;
 use crate::sync::Mutex;
 use wayos_kcore::boot_info::{BootInfo, MemoryKind};
 use wayos_kcore::buddy::{
@@ -82,13 +83,8 @@ impl Frame {
 
     /// The frame's first byte through the direct map.
     pub fn as_ptr(self) -> *mut u8 {
-        phys_to_virt(self.start())
+        direct::ptr(self.start())
     }
-}
-
-/// The direct-map address of physical address `pa`.
-fn phys_to_virt(pa: PhysAddr) -> *mut u8 {
-    (pa.as_u64() + super::hhdm_offset()) as *mut u8
 }
 
 /// Bytes in a block of `order`.
@@ -172,7 +168,7 @@ fn build_tier(info: &BootInfo, tier: Tier) -> Option<BuddyAllocator<'static>> {
         );
         return None;
     }
-    let ptr = phys_to_virt(PhysAddr::new(Pfn(home.0).addr())).cast::<FrameDesc>();
+    let ptr = direct::ptr::<FrameDesc>(PhysAddr::new(Pfn(home.0).addr()));
     // SAFETY: the `need` pages at `home.0` are usable RAM of this tier (memory map), mapped
     // read/write by the direct map, page aligned (so aligned for FrameDesc), and nothing
     // else uses them: they are never added to any allocator below, and this runs once.
@@ -250,16 +246,16 @@ fn with_owner<T>(pfn: Pfn, f: impl FnOnce(&mut BuddyAllocator<'static>) -> T) ->
     None
 }
 
-// Single-frame helpers in the shape the VMM (`mm::physmem`) uses: physical addresses as
-// `u64`, near memory first, errors logged rather than returned (a bad free or refcount
+// Single-frame helpers in the shape the VMM (`mm::physmem`) uses: one 4 KiB frame named
+// by its physical address, near memory first, errors logged rather than returned (a bad free or refcount
 // change there is a kernel bug, and the frame is left as it was).
 
 /// One 4 KiB frame (reference count 1) from near memory, else far memory.
-pub fn alloc_page() -> Option<u64> {
+pub fn alloc_page() -> Option<PhysAddr> {
     Tier::ALL
         .iter()
         .find_map(|&t| alloc_frames(t, 0).ok())
-        .map(|f| f.start().as_u64())
+        .map(Frame::start)
 }
 
 /// Free 4 KiB frames across all tiers.
@@ -268,35 +264,35 @@ pub fn free_pages() -> usize {
 }
 
 /// Frees one 4 KiB frame from [`alloc_page`].
-pub fn free_page(pa: u64) {
-    if let Err(e) = free_frames(Frame::containing(PhysAddr::new(pa)), 0) {
+pub fn free_page(pa: PhysAddr) {
+    if let Err(e) = free_frames(Frame::containing(pa), 0) {
         log::error!("{e}");
     }
 }
 
 /// Adds a reference to the frame at `pa`; returns the new count (0 on error).
-pub fn ref_inc(pa: u64) -> u32 {
+pub fn ref_inc(pa: PhysAddr) -> u32 {
     ref_op(pa, 0, |a, p| a.inc_ref(p))
 }
 
 /// Drops a reference to the frame at `pa`; returns the new count. The frame stays
 /// allocated at 0: the caller frees it. On error nothing changes and 1 is returned, so a
 /// caller never frees a frame it got wrong.
-pub fn ref_dec(pa: u64) -> u32 {
+pub fn ref_dec(pa: PhysAddr) -> u32 {
     ref_op(pa, 1, |a, p| a.dec_ref(p))
 }
 
 /// The reference count of the frame at `pa` (0 if it is not allocated).
-pub fn ref_count(pa: u64) -> u32 {
+pub fn ref_count(pa: PhysAddr) -> u32 {
     ref_op(pa, 0, |a, p| a.refcount(p))
 }
 
 fn ref_op(
-    pa: u64,
+    pa: PhysAddr,
     on_error: u32,
     op: impl FnOnce(&mut BuddyAllocator<'static>, Pfn) -> Result<u32, RefError>,
 ) -> u32 {
-    let pfn = Pfn::containing(pa);
+    let pfn = Pfn::containing(pa.as_u64());
     match with_owner(pfn, |a| op(a, pfn)).unwrap_or(Err(RefError::Foreign { pfn })) {
         Ok(n) => n,
         Err(e) => {

@@ -16,8 +16,8 @@ use wayos_abi::mman::PAGE_SIZE;
 use wayos_kcore::paging::{PageSize, PageTable, PhysAddr, PteFlags, VirtAddr};
 use wayos_kcore::vma::{Placement, Range, VmError, VmaKind, VmaMap};
 
-use super::physmem::{self, direct, KernelPhysMem};
-use super::tlb;
+use super::physmem::{self, KernelPhysMem};
+use super::{direct, tlb};
 use crate::arch::{self, PteFormat};
 use crate::error::{Errno, KResult};
 use crate::sync::Mutex;
@@ -31,10 +31,10 @@ const PAGE: u64 = PAGE_SIZE as u64;
 
 /// Pages of a MAP_SHARED mapping (page index → frame), shared by every address space
 /// that maps it and every memory handle granted from it (`grant`).
-struct SharedPages(Mutex<BTreeMap<u64, u64>>);
+struct SharedPages(Mutex<BTreeMap<u64, PhysAddr>>);
 
 impl core::ops::Deref for SharedPages {
-    type Target = Mutex<BTreeMap<u64, u64>>;
+    type Target = Mutex<BTreeMap<u64, PhysAddr>>;
     fn deref(&self) -> &Self::Target {
         &self.0
     }
@@ -125,18 +125,18 @@ static EMPTY_ROOT: AtomicU64 = AtomicU64::new(0);
 /// address space, and builds the empty user root.
 pub fn init() {
     let root = arch::kernel_root();
-    KERNEL_ROOT.store(root, Ordering::Relaxed);
-    let mut kernel = PageTable::<PteFormat>::from_root(PhysAddr::new(root));
+    KERNEL_ROOT.store(root.as_u64(), Ordering::Relaxed);
+    let mut kernel = PageTable::<PteFormat>::from_root(root);
     if kernel.populate_kernel_half(&mut KernelPhysMem).is_err() {
         panic!("no memory for the kernel page-table half");
     }
     let empty = AddressSpace::new().expect("memory for the empty address space");
-    EMPTY_ROOT.store(empty.root(), Ordering::Relaxed);
+    EMPTY_ROOT.store(empty.root().as_u64(), Ordering::Relaxed);
     core::mem::forget(empty);
 }
 
 /// Loads a user page-table root.
-pub fn activate_root(root: u64) {
+pub fn activate_root(root: PhysAddr) {
     if arch::current_root() != root {
         super::tlb::note_loaded(root);
         // SAFETY: every user root shares the kernel half (x86_64) or leaves TTBR1 alone
@@ -147,7 +147,7 @@ pub fn activate_root(root: u64) {
 
 /// Loads the empty user root, for when a process's tables are about to be freed.
 pub fn activate_kernel_root() {
-    activate_root(EMPTY_ROOT.load(Ordering::Relaxed));
+    activate_root(PhysAddr::new(EMPTY_ROOT.load(Ordering::Relaxed)));
 }
 
 impl AddressSpace {
@@ -164,8 +164,8 @@ impl AddressSpace {
         })
     }
 
-    pub fn root(&self) -> u64 {
-        self.table.root().as_u64()
+    pub fn root(&self) -> PhysAddr {
+        self.table.root()
     }
 
     /// Drops every page in `range` from the page table.
@@ -173,23 +173,21 @@ impl AddressSpace {
     /// The frames are released only after every CPU dropped its translations, in
     /// batches, so a thread on another CPU never reaches a frame that was reused.
     fn drop_pages(&mut self, range: Range) {
-        let root = self.root();
-        let mut vas = alloc::vec::Vec::new();
+        let mut batch = tlb::Batch::new(self.root());
         let mut frames = alloc::vec::Vec::new();
         let mut va = range.start;
         while va < range.end {
             if let Ok((pa, _, _, flush)) = self.table.unmap(&mut KernelPhysMem, VirtAddr::new(va)) {
-                vas.push(flush.va().as_u64() as usize);
-                frames.push(pa.as_u64());
+                batch.add(flush);
+                frames.push(pa);
                 if frames.len() == tlb::BATCH_LIMIT {
-                    tlb::flush_pages(root, &vas);
+                    batch.flush();
                     frames.drain(..).for_each(physmem::release);
-                    vas.clear();
                 }
             }
             va += PAGE;
         }
-        tlb::flush_pages(root, &vas);
+        batch.flush();
         frames.into_iter().for_each(physmem::release);
     }
 
@@ -302,7 +300,7 @@ impl AddressSpace {
                         f.insert(PteFlags::COW);
                     }
                     if let Ok(flush) = self.table.protect(&mut KernelPhysMem, v, f) {
-                        tlb::flush_page(root, flush.va().as_u64() as usize);
+                        tlb::settle(root, flush);
                     }
                 }
                 va += PAGE;
@@ -334,7 +332,13 @@ impl AddressSpace {
 
     /// Makes the page at `addr` present (and private-writable when `write`), whatever the
     /// VMA's protection says about user access; used by faults and by kernel loads.
-    fn fault_in(&mut self, addr: usize, prot: Prot, kind: VmaKind, write: bool) -> KResult<u64> {
+    fn fault_in(
+        &mut self,
+        addr: usize,
+        prot: Prot,
+        kind: VmaKind,
+        write: bool,
+    ) -> KResult<PhysAddr> {
         let va = VirtAddr::new(addr as u64 & !(PAGE - 1));
         match self.table.translate(&KernelPhysMem, va) {
             None => {
@@ -357,15 +361,12 @@ impl AddressSpace {
                     _ => (physmem::alloc_zeroed().ok_or(Errno::ENOMEM)?, false),
                 };
                 let flags = flags_for(prot, shared);
-                match self.table.map(
-                    &mut KernelPhysMem,
-                    va,
-                    PhysAddr::new(pa),
-                    PageSize::Size4K,
-                    flags,
-                ) {
+                match self
+                    .table
+                    .map(&mut KernelPhysMem, va, pa, PageSize::Size4K, flags)
+                {
                     Ok(flush) => {
-                        flush.ignore();
+                        tlb::settle(self.root(), flush);
                         Ok(pa)
                     }
                     Err(_) => {
@@ -375,7 +376,7 @@ impl AddressSpace {
                 }
             }
             Some((pa, flags, _)) if write && flags.contains(PteFlags::COW) => {
-                let pa = pa.as_u64() & !(PAGE - 1);
+                let pa = pa.align_down(PageSize::Size4K);
                 let mut new_flags = flags_for(prot, false);
                 new_flags.remove(PteFlags::COW);
                 let target = if physmem::refs(pa) == 1 {
@@ -385,35 +386,33 @@ impl AddressSpace {
                     physmem::release(pa);
                     copy
                 };
+                let root = self.root();
                 if target != pa {
+                    // Break before make: the read-only entry is gone from every TLB
+                    // before the copy is mapped.
                     let (_, _, _, flush) = self
                         .table
                         .unmap(&mut KernelPhysMem, va)
                         .map_err(|_| Errno::EFAULT)?;
-                    flush.ignore();
-                    self.table
-                        .map(
-                            &mut KernelPhysMem,
-                            va,
-                            PhysAddr::new(target),
-                            PageSize::Size4K,
-                            new_flags,
-                        )
-                        .map_err(|_| Errno::ENOMEM)?
-                        .ignore();
+                    tlb::settle(root, flush);
+                    let flush = self
+                        .table
+                        .map(&mut KernelPhysMem, va, target, PageSize::Size4K, new_flags)
+                        .map_err(|_| Errno::ENOMEM)?;
+                    tlb::settle(root, flush);
                 } else {
-                    self.table
+                    let flush = self
+                        .table
                         .protect(&mut KernelPhysMem, va, new_flags)
-                        .map_err(|_| Errno::EFAULT)?
-                        .ignore();
+                        .map_err(|_| Errno::EFAULT)?;
+                    tlb::settle(root, flush);
                 }
-                tlb::flush_page(self.root(), va.as_u64() as usize);
                 Ok(target)
             }
             Some((pa, _, _)) => {
                 // Already resolved (another path faulted it in): drop a stale TLB entry.
-                tlb::flush_page(self.root(), va.as_u64() as usize);
-                Ok(pa.as_u64() & !(PAGE - 1))
+                tlb::flush_page(self.root(), va);
+                Ok(pa.align_down(PageSize::Size4K))
             }
         }
     }
@@ -440,7 +439,7 @@ impl AddressSpace {
             unsafe {
                 core::ptr::copy_nonoverlapping(
                     data[done..].as_ptr(),
-                    (direct(pa) + offset) as *mut u8,
+                    direct::ptr::<u8>(pa + offset as u64),
                     n,
                 )
             };
@@ -449,9 +448,12 @@ impl AddressSpace {
         Ok(())
     }
 
-    /// A copy-on-write duplicate for fork. The caller flushes this space's TLB afterwards.
+    /// A copy-on-write duplicate for fork. Pages this space had writable become read-only
+    /// here too, flushed from every TLB before this returns (also when it fails halfway).
     pub fn fork(&mut self) -> KResult<AddressSpace> {
         let mut child = AddressSpace::new()?;
+        let child_root = child.root();
+        let mut batch = tlb::Batch::new(self.root());
         child.vmas = self.vmas.clone_for_fork();
         child.objects = self.objects.clone();
         let mut from = VirtAddr::new(USER_BASE as u64);
@@ -463,22 +465,26 @@ impl AddressSpace {
                 flags.remove(PteFlags::WRITE);
                 flags.insert(PteFlags::COW);
                 if flags != leaf.flags {
-                    self.table
+                    let flush = self
+                        .table
                         .protect(&mut KernelPhysMem, leaf.va, flags)
-                        .map_err(|_| Errno::ENOMEM)?
-                        .ignore();
+                        .map_err(|_| Errno::ENOMEM)?;
+                    batch.add(flush);
                 }
             }
-            physmem::retain(leaf.pa.as_u64());
-            if child
+            physmem::retain(leaf.pa);
+            match child
                 .table
                 .map(&mut KernelPhysMem, leaf.va, leaf.pa, leaf.size, flags)
-                .is_err()
             {
-                physmem::release(leaf.pa.as_u64());
-                return Err(Errno::ENOMEM);
+                Ok(flush) => tlb::settle(child_root, flush),
+                Err(_) => {
+                    physmem::release(leaf.pa);
+                    return Err(Errno::ENOMEM);
+                }
             }
         }
+        batch.flush();
         Ok(child)
     }
 }
@@ -487,8 +493,6 @@ impl Drop for AddressSpace {
     fn drop(&mut self) {
         let root = self.table.root();
         let table = PageTable::<PteFormat>::from_root(root);
-        table.destroy(&mut KernelPhysMem, |leaf| {
-            physmem::release(leaf.pa.as_u64())
-        });
+        table.destroy(&mut KernelPhysMem, |leaf| physmem::release(leaf.pa));
     }
 }

@@ -191,10 +191,8 @@ pub fn fork(frame: &TrapFrame) -> KResult<Pid> {
     admit_new_process()?;
     let me = sched::current();
     let parent = me.process.clone().ok_or(Errno::EPERM)?;
+    // `fork` also drops the parent's now stale writable translations from every TLB.
     let space = parent.with_space(|s| s.fork())?;
-    // The parent's writable pages became copy-on-write: drop stale TLB entries on every
-    // CPU running one of its threads.
-    crate::mm::tlb::flush_all(parent.root());
     let fds = parent.fds.lock().clone();
     let sig = parent.sig.lock().for_fork();
     let child = Process::create(

@@ -16,6 +16,7 @@ use crate::descriptor::Fds;
 use crate::error::{Errno, KResult};
 use crate::mm::space::AddressSpace;
 use crate::sync::Mutex;
+use wayos_kcore::paging::PhysAddr;
 
 pub type Pid = u64;
 
@@ -82,7 +83,7 @@ impl Process {
             pid,
             ppid: AtomicU64::new(parent.map_or(0, |p| p.pid)),
             name: Mutex::new(String::from(name)),
-            root: AtomicU64::new(space.root()),
+            root: AtomicU64::new(space.root().as_u64()),
             space: Mutex::new(Some(space)),
             space_owner: AtomicU64::new(0),
             children: Mutex::new(Vec::new()),
@@ -194,16 +195,11 @@ impl Process {
         self.space_owner.load(Ordering::Relaxed) == tid
     }
 
-    /// The page-table root of the current address space (0 once it is gone).
-    pub fn root(&self) -> u64 {
-        self.root.load(Ordering::Relaxed)
-    }
-
     /// Loads this process's page table on the CPU (called by the scheduler).
     pub fn activate(&self) {
         let root = self.root.load(Ordering::Relaxed);
         if root != 0 {
-            crate::mm::space::activate_root(root);
+            crate::mm::space::activate_root(PhysAddr::new(root));
         }
     }
 
@@ -212,7 +208,7 @@ impl Process {
     pub fn replace_space(&self, space: AddressSpace) -> Option<AddressSpace> {
         let root = space.root();
         let old = self.space.lock().replace(space);
-        self.root.store(root, Ordering::Relaxed);
+        self.root.store(root.as_u64(), Ordering::Relaxed);
         self.activate();
         old
     }

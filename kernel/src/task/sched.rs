@@ -39,7 +39,7 @@ use wayos_abi::sched::CLASSES;
 use wayos_abi::smp::MAX_CPUS;
 
 use super::thread::{State, Thread};
-use crate::arch;
+use crate::arch::{self, IrqGuard};
 use crate::sync::Mutex;
 
 /// Scheduler tick rate.
@@ -306,40 +306,31 @@ fn here() -> &'static CpuLocal {
 /// Ticks of the boot CPU: the system's tick count.
 static TICKS: AtomicU64 = AtomicU64::new(0);
 
-/// The scheduler lock with interrupts off (restored when the guard drops).
+/// The scheduler lock with interrupts off. Fields drop in order: the lock is released
+/// before interrupts are restored.
 struct Locked {
-    guard: Option<MutexGuard<'static, Sched>>,
-    were_enabled: bool,
+    guard: MutexGuard<'static, Sched>,
+    _irq: IrqGuard,
 }
 
 fn lock() -> Locked {
-    let were_enabled = arch::interrupts_enabled();
-    arch::disable_interrupts();
+    let irq = IrqGuard::new();
     Locked {
-        guard: Some(SCHED.lock()),
-        were_enabled,
+        guard: SCHED.lock(),
+        _irq: irq,
     }
 }
 
 impl core::ops::Deref for Locked {
     type Target = Sched;
     fn deref(&self) -> &Sched {
-        self.guard.as_ref().expect("guard present until drop")
+        &self.guard
     }
 }
 
 impl core::ops::DerefMut for Locked {
     fn deref_mut(&mut self) -> &mut Sched {
-        self.guard.as_mut().expect("guard present until drop")
-    }
-}
-
-impl Drop for Locked {
-    fn drop(&mut self) {
-        self.guard.take();
-        if self.were_enabled {
-            arch::enable_interrupts();
-        }
+        &mut self.guard
     }
 }
 
@@ -431,12 +422,9 @@ pub fn yield_now() {
 /// a wake-up already came: callers loop on their condition). The caller must already
 /// have made itself findable (e.g. on a wait queue) with interrupts off.
 pub fn block_current() {
-    let were_enabled = arch::interrupts_enabled();
-    arch::disable_interrupts();
+    // Held across the switch: restored on whichever CPU this thread resumes on.
+    let _irq = IrqGuard::new();
     block_and_switch(None, None);
-    if were_enabled {
-        arch::enable_interrupts();
-    }
 }
 
 /// Blocks the current thread — until [`wake`], or with `wake_at` also until the tick
@@ -513,13 +501,9 @@ fn current_set_state(st: State) {
 /// Sleeps until the monotonic clock reaches `deadline_ns` (or returns early when a
 /// pending wake-up is consumed).
 pub fn sleep_until(deadline_ns: u64) {
-    let were_enabled = arch::interrupts_enabled();
-    arch::disable_interrupts();
+    let _irq = IrqGuard::new();
     if arch::uptime_ns() < deadline_ns {
         block_and_switch(None, Some(deadline_ns));
-    }
-    if were_enabled {
-        arch::enable_interrupts();
     }
 }
 
@@ -640,8 +624,9 @@ pub fn set_affinity(t: &Arc<Thread>, mask: u64) -> bool {
 /// to the back of its class's queue (on another CPU if its affinity no longer allows
 /// this one); blocked, sleeping and dead ones are not requeued.
 pub fn schedule() {
-    let were_enabled = arch::interrupts_enabled();
-    arch::disable_interrupts();
+    // Held across the switch: the thread gets back the interrupt state it came with, on
+    // whichever CPU it resumes (see `IrqGuard`).
+    let _irq = IrqGuard::new();
     let cpu = arch::cpu_id();
     CPU[cpu].need_resched.store(false, Ordering::Relaxed);
     let mut kick = 0;
@@ -663,9 +648,6 @@ pub fn schedule() {
     }
     let next = s.pick(cpu);
     switch_to(s, cpu, prev, next, kick);
-    if were_enabled {
-        arch::enable_interrupts();
-    }
 }
 
 /// Makes `next` the running thread of `cpu` and switches to it from `prev` (the thread

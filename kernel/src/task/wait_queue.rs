@@ -5,7 +5,7 @@ use alloc::sync::Arc;
 
 use super::sched;
 use super::thread::Thread;
-use crate::arch;
+use crate::arch::{self, IrqGuard};
 use crate::sync::IrqMutex;
 
 pub struct WaitQueue {
@@ -38,17 +38,14 @@ impl WaitQueue {
         }
         let me = sched::current();
         loop {
-            let were_enabled = arch::interrupts_enabled();
-            arch::disable_interrupts();
+            let irq = IrqGuard::new();
             self.waiters.lock().push_back(me.clone());
             let result = ready();
             if result.is_none() {
                 sched::block_current();
             }
             self.leave(&me);
-            if were_enabled {
-                arch::enable_interrupts();
-            }
+            drop(irq);
             if let Some(v) = result {
                 return v;
             }
@@ -68,8 +65,7 @@ impl WaitQueue {
         }
         let me = sched::current();
         loop {
-            let were_enabled = arch::interrupts_enabled();
-            arch::disable_interrupts();
+            let irq = IrqGuard::new();
             self.waiters.lock().push_back(me.clone());
             let result = ready();
             let done = result.is_some() || arch::uptime_ns() >= deadline_ns;
@@ -77,9 +73,7 @@ impl WaitQueue {
                 sched::sleep_until(deadline_ns);
             }
             self.leave(&me);
-            if were_enabled {
-                arch::enable_interrupts();
-            }
+            drop(irq);
             if done {
                 return result;
             }

@@ -5,21 +5,20 @@
 //! only if the CPU has them) and splits a large page when a finer mapping lands inside
 //! it, so mappings can be layered: direct map first, framebuffer (write-combining)
 //! after. Leaf flags carry the permissions; intermediate entries are present+writable.
+//!
+//! The entry bits are the kernel's own: leaves come from `wayos_kcore::paging`'s
+//! [`X86_64Format`] (host-tested against the Intel SDM), the few bits the builder reads
+//! back from `paging::x86_64::bits`. This file owns only the building: where tables go
+//! and which page size fits; it must never define an entry bit of its own.
 
 use uefi::Status;
+use wayos_kcore::paging::x86_64::bits::{
+    ADDR as ADDR_MASK, NX as NO_EXECUTE, P as PRESENT, PAT_4K, PAT_LARGE, PS as HUGE,
+    RW as WRITABLE,
+};
+use wayos_kcore::paging::{PageSize, PhysAddr, PteFlags, PteFormat, X86_64Format};
 
 use crate::mem::{self, PAGE};
-
-const PRESENT: u64 = 1;
-const WRITABLE: u64 = 1 << 1;
-const PWT: u64 = 1 << 3;
-const HUGE: u64 = 1 << 7;
-/// PAT bit of a 4 KiB entry.
-const PAT_4K: u64 = 1 << 7;
-/// PAT bit of a 2 MiB / 1 GiB entry.
-const PAT_LARGE: u64 = 1 << 12;
-const NO_EXECUTE: u64 = 1 << 63;
-const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
 
 const GIB: u64 = 1 << 30;
 const MIB2: u64 = 1 << 21;
@@ -97,21 +96,21 @@ impl PageTables {
         unsafe { Self::entry(table, index).write(value) }
     }
 
-    fn leaf_bits(&self, f: Flags, size: u64) -> u64 {
-        let mut bits = PRESENT;
-        if f.writable {
-            bits |= WRITABLE;
+    /// The leaf entry mapping `phys` as one page of `size`: kcore's encoding of `f`
+    /// (never user, never global), without XD when the CPU has no no-execute.
+    fn leaf(&self, phys: u64, f: Flags, size: PageSize) -> u64 {
+        let mut flags = PteFlags::empty();
+        flags.set(PteFlags::WRITE, f.writable);
+        flags.set(PteFlags::EXEC, f.executable);
+        // PAT entry 5, write-combining in the PAT the hand-off programs.
+        flags.set(PteFlags::NOCACHE, f.write_combining);
+        let entry = X86_64Format::leaf(PhysAddr::new(phys), flags, size);
+        if self.nx {
+            entry
+        } else {
+            // XD is reserved without EFER.NXE: setting it would fault every access.
+            entry & !NO_EXECUTE
         }
-        if !f.executable && self.nx {
-            bits |= NO_EXECUTE;
-        }
-        if f.write_combining {
-            bits |= PWT | if size == PAGE { PAT_4K } else { PAT_LARGE };
-        }
-        if size != PAGE {
-            bits |= HUGE;
-        }
-        bits
     }
 
     /// The next-level table under `table[index]`, created (or split out of a large
@@ -167,7 +166,7 @@ impl PageTables {
             && left >= GIB
             && !is_table(Self::read(pdpt, idx(30)))
         {
-            Self::write(pdpt, idx(30), phys | self.leaf_bits(f, GIB));
+            Self::write(pdpt, idx(30), self.leaf(phys, f, PageSize::Size1G));
             return Ok(GIB);
         }
         let pd = self.next(pdpt, idx(30), GIB)?;
@@ -176,11 +175,11 @@ impl PageTables {
             && left >= MIB2
             && !is_table(Self::read(pd, idx(21)))
         {
-            Self::write(pd, idx(21), phys | self.leaf_bits(f, MIB2));
+            Self::write(pd, idx(21), self.leaf(phys, f, PageSize::Size2M));
             return Ok(MIB2);
         }
         let pt = self.next(pd, idx(21), MIB2)?;
-        Self::write(pt, idx(12), phys | self.leaf_bits(f, PAGE));
+        Self::write(pt, idx(12), self.leaf(phys, f, PageSize::Size4K));
         Ok(PAGE)
     }
 }

@@ -21,6 +21,7 @@ use wayos_kcore::boot_info::{
 };
 
 use wayos_abi::smp::MAX_CPUS;
+use wayos_kcore::paging::PhysAddr;
 
 use super::{mmu, percpu, timer};
 
@@ -203,7 +204,7 @@ pub fn parse(dtb_phys: u64, image_phys: u64) -> (BootInfo, &'static Platform) {
                 // valid and unchanged for the life of the kernel.
                 info.initramfs = unsafe {
                     core::slice::from_raw_parts(
-                        mmu::phys_to_virt(start) as *const u8,
+                        crate::mm::direct::ptr::<u8>(PhysAddr::new(start)),
                         (end - start) as usize,
                     )
                 };
@@ -244,7 +245,7 @@ fn open(dtb_phys: u64) -> Fdt<'static> {
     if dtb_phys == 0 || !dtb_phys.is_multiple_of(8) || dtb_phys + 40 > mmu::DIRECT_MAP_SIZE {
         panic!("no usable device tree: the loader passed x0 = {dtb_phys:#x}");
     }
-    let header = mmu::phys_to_virt(dtb_phys) as *const u32;
+    let header = crate::mm::direct::ptr::<u32>(PhysAddr::new(dtb_phys));
     // SAFETY: `dtb_phys` is 8-aligned and inside the direct map (checked above), which maps
     // every physical address below 512 GiB; reading the 8-byte header cannot fault.
     let (magic, size) = unsafe { (header.read_volatile(), header.add(1).read_volatile()) };

@@ -22,6 +22,7 @@
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
 use super::{dtb, percpu, serial, timer};
+use wayos_kcore::paging::PhysAddr;
 
 /// INTID of the EL1 virtual timer when the device tree has no timer node (PPI 11).
 const DEFAULT_VTIMER_INTID: u32 = 27;
@@ -130,10 +131,10 @@ fn write8(addr: usize, value: u8) {
 
 /// Maps device registers and orders the new page-table entries before their first use.
 fn map(range: dtb::PhysRange) -> usize {
-    let va = crate::mm::mmio(range.base, range.size as usize);
+    let va = crate::mm::mmio(PhysAddr::new(range.base), range.size as usize);
     // SAFETY: barriers only.
     unsafe { core::arch::asm!("dsb ishst", "isb", options(nostack, preserves_flags)) };
-    va
+    va.as_u64() as usize
 }
 
 macro_rules! sysreg_write {

@@ -27,9 +27,12 @@
 //! retypes direct-map blocks that hold no RAM.
 
 use wayos_kcore::boot_info::BootInfo;
+use wayos_kcore::paging::{PhysAddr, VirtAddr};
 
-/// Where all physical memory is mapped (both architectures agree on this address).
+/// Where all physical memory is mapped (both architectures agree on this address), and
+/// where `mm::direct` looks for it from the first instruction on.
 pub const DIRECT_MAP_BASE: u64 = 0xffff_8000_0000_0000;
+const _: () = assert!(DIRECT_MAP_BASE == crate::mm::direct::BOOT_OFFSET);
 /// Physical memory covered by the boot direct map: one level 1 table of 1 GiB blocks.
 pub const DIRECT_MAP_SIZE: u64 = 512 << 30;
 /// The kernel's link base (the Image's 2 MiB-aligned base; `_start` is `TEXT_OFFSET` above).
@@ -135,15 +138,18 @@ pub fn clear_identity_map() {
 
 /// Physical address of TTBR0's boot root, empty since [`clear_identity_map`]: what a
 /// secondary CPU loads into TTBR0 until generic code activates a user root there.
-pub fn empty_user_root() -> u64 {
-    super::boot::image_virt_to_phys(core::ptr::addr_of!(boot_pt_ttbr0_l0) as usize)
+pub fn empty_user_root() -> PhysAddr {
+    PhysAddr::new(super::boot::image_virt_to_phys(
+        core::ptr::addr_of!(boot_pt_ttbr0_l0) as usize,
+    ))
 }
 
 /// Fills and returns (physical address) a TTBR0 root that identity-maps, executable, the
 /// 1 GiB blocks holding physical `start..end` (code secondary CPUs run while turning their
 /// MMU on); `None` if the range crosses a 512 GiB boundary. Called on the boot CPU before
 /// any secondary starts; the tables are never used for anything else.
-pub fn secondary_identity_root(start: u64, end: u64) -> Option<u64> {
+pub fn secondary_identity_root(start: PhysAddr, end: PhysAddr) -> Option<PhysAddr> {
+    let (start, end) = (start.as_u64(), end.as_u64());
     if start >> 39 != end >> 39 || end >> 39 >= 512 {
         return None;
     }
@@ -163,7 +169,7 @@ pub fn secondary_identity_root(start: u64, end: u64) -> Option<u64> {
         }
         core::arch::asm!("dsb ish", options(nostack, preserves_flags));
     }
-    Some(super::boot::image_virt_to_phys(l0 as usize))
+    Some(PhysAddr::new(super::boot::image_virt_to_phys(l0 as usize)))
 }
 
 /// Turns TTBR0 walks back on (user address spaces), with the empty boot root loaded.
@@ -188,32 +194,32 @@ pub fn init_late() {
 }
 
 /// Root of the user page table the CPU uses now (TTBR0_EL1).
-pub fn current_root() -> u64 {
+pub fn current_root() -> PhysAddr {
     let ttbr: u64;
     // SAFETY: reads a system register.
     unsafe {
         core::arch::asm!("mrs {}, ttbr0_el1", out(reg) ttbr, options(nomem, nostack, preserves_flags))
     };
-    ttbr & TTBR_BADDR
+    PhysAddr::new(ttbr & TTBR_BADDR)
 }
 
 /// Root of the kernel half's page table (TTBR1_EL1), through which kernel-half mappings are
 /// made.
-pub fn kernel_root() -> u64 {
+pub fn kernel_root() -> PhysAddr {
     let ttbr: u64;
     // SAFETY: reads a system register.
     unsafe {
         core::arch::asm!("mrs {}, ttbr1_el1", out(reg) ttbr, options(nomem, nostack, preserves_flags))
     };
-    ttbr & TTBR_BADDR
+    PhysAddr::new(ttbr & TTBR_BADDR)
 }
 
-/// Switches to the user address space rooted at `root` (a physical address): TTBR0_EL1,
+/// Switches to the user address space rooted at `root`: TTBR0_EL1,
 /// then a flush of this CPU's TLB (no ASIDs yet, so the old space's entries must go).
 ///
 /// # Safety
 /// `root` must be a valid level 0 table; the kernel half (TTBR1) is unaffected.
-pub unsafe fn activate(root: u64) {
+pub unsafe fn activate(root: PhysAddr) {
     // SAFETY: per the contract; only the lower half changes, and no kernel code runs from
     // or uses lower-half addresses except through the user-copy routines.
     unsafe {
@@ -224,14 +230,14 @@ pub unsafe fn activate(root: u64) {
             "tlbi vmalle1",
             "dsb nsh",
             "isb",
-            root = in(reg) root & TTBR_BADDR,
+            root = in(reg) root.as_u64() & TTBR_BADDR,
             options(nostack, preserves_flags)
         );
     }
 }
 
 /// Invalidates the translation of the page holding `va`, for every ASID, on every CPU.
-pub fn flush_page(va: usize) {
+pub fn flush_page(va: VirtAddr) {
     // SAFETY: TLB maintenance and barriers only.
     unsafe {
         core::arch::asm!(
@@ -239,7 +245,7 @@ pub fn flush_page(va: usize) {
             "tlbi vaae1is, {page}",
             "dsb ish",
             "isb",
-            page = in(reg) (va as u64 >> 12) & ((1 << 44) - 1),
+            page = in(reg) (va.as_u64() >> 12) & ((1 << 44) - 1),
             options(nostack, preserves_flags)
         );
     }
@@ -257,11 +263,6 @@ pub fn flush_all() {
             options(nostack, preserves_flags)
         );
     }
-}
-
-/// The kernel virtual address of physical address `phys` in the direct map.
-pub fn phys_to_virt(phys: u64) -> usize {
-    (DIRECT_MAP_BASE + phys) as usize
 }
 
 /// Gives each 1 GiB direct-map block the memory type the device tree implies: Normal where

@@ -8,6 +8,7 @@
 use spin::Once;
 
 use super::dtb;
+use wayos_kcore::paging::PhysAddr;
 
 /// Data register: the current count, seconds since the epoch.
 const RTCDR: usize = 0x000;
@@ -48,7 +49,7 @@ fn probe() -> Option<usize> {
         );
         return None;
     }
-    let base = crate::mm::mmio(regs.base, REGS_LEN);
+    let base = crate::mm::mmio(PhysAddr::new(regs.base), REGS_LEN).as_u64() as usize;
     let cell = core::array::from_fn::<u32, 4, _>(|i| read32(base, PCELL_ID + 4 * i) & 0xff);
     let part = (read32(base, PERIPH_ID0) & 0xff) | (read32(base, PERIPH_ID1) & 0x0f) << 8;
     if cell != PCELL_ID_VALUE || part != PART_PL031 {

@@ -26,6 +26,7 @@
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use pl011::Pl011;
+use wayos_kcore::paging::PhysAddr;
 
 use super::mmu;
 
@@ -44,10 +45,15 @@ static RX_MASKED: AtomicBool = AtomicBool::new(false);
 /// How often that happened (logged the first time).
 static RX_MASKINGS: AtomicU64 = AtomicU64::new(0);
 
+/// The direct-map address of the registers at `phys`.
+fn direct_map(phys: u64) -> usize {
+    crate::mm::direct::to_virt(PhysAddr::new(phys)).as_u64() as usize
+}
+
 fn base() -> usize {
     let base = BASE.load(Ordering::Relaxed);
     if base == 0 {
-        mmu::phys_to_virt(EARLY_UART_PHYS)
+        direct_map(EARLY_UART_PHYS)
     } else {
         base
     }
@@ -78,7 +84,7 @@ pub fn switch_to(phys: u64) {
         return;
     }
     uart().flush();
-    BASE.store(mmu::phys_to_virt(phys), Ordering::Relaxed);
+    BASE.store(direct_map(phys), Ordering::Relaxed);
     PHYS.store(phys, Ordering::Relaxed);
     uart().init();
     log::info!("serial: PL011 at {phys:#x}");

@@ -30,6 +30,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use spin::Once;
 use wayos_abi::smp::MAX_CPUS;
+use wayos_kcore::paging::PhysAddr;
 
 use super::{boot, dtb, gic, mmu, percpu, power, timer};
 
@@ -214,7 +215,8 @@ fn clean_to_poc(addr: usize, len: usize) {
 fn prepare_mmu_params() -> bool {
     let start = boot::image_virt_to_phys(secondary_start as *const () as usize);
     let end = boot::image_virt_to_phys(core::ptr::addr_of!(secondary_start_end) as usize);
-    let Some(identity) = mmu::secondary_identity_root(start, end) else {
+    let Some(identity) = mmu::secondary_identity_root(PhysAddr::new(start), PhysAddr::new(end))
+    else {
         log::error!("smp: cannot identity-map the secondary entry at {start:#x}");
         return false;
     };
@@ -233,11 +235,13 @@ fn prepare_mmu_params() -> bool {
     };
     MMU_PARAMS.mair.store(mair, Ordering::Relaxed);
     MMU_PARAMS.tcr.store(tcr, Ordering::Relaxed);
-    MMU_PARAMS.ttbr0_identity.store(identity, Ordering::Relaxed);
+    MMU_PARAMS
+        .ttbr0_identity
+        .store(identity.as_u64(), Ordering::Relaxed);
     MMU_PARAMS.ttbr1.store(ttbr1, Ordering::Relaxed);
     MMU_PARAMS
         .ttbr0_empty
-        .store(mmu::empty_user_root(), Ordering::Relaxed);
+        .store(mmu::empty_user_root().as_u64(), Ordering::Relaxed);
     clean_to_poc(
         core::ptr::addr_of!(MMU_PARAMS) as usize,
         size_of::<MmuParams>(),

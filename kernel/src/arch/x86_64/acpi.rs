@@ -17,16 +17,16 @@ use acpi::madt::{Madt, MadtEntry};
 use acpi::mcfg::Mcfg;
 use acpi::{AcpiHandler, AcpiTable, AcpiTables, PhysicalMapping};
 use spin::Once;
+use wayos_kcore::paging::PhysAddr;
 
-/// Maps physical ranges by offsetting into the direct map, which covers all ACPI memory.
+/// Maps physical ranges through the direct map (`mm::direct`), which covers all ACPI
+/// memory.
 #[derive(Clone, Copy)]
-struct DirectMap {
-    offset: u64,
-}
+struct DirectMap;
 
 impl AcpiHandler for DirectMap {
     unsafe fn map_physical_region<T>(&self, phys: usize, size: usize) -> PhysicalMapping<Self, T> {
-        let virt = (phys as u64 + self.offset) as *mut T;
+        let virt = crate::mm::direct::ptr::<T>(PhysAddr::new(phys as u64));
         // SAFETY: the direct map covers every ACPI region the loader reported, so the range
         // is mapped for the kernel's life; `virt` is non-null because the offset is not 0.
         unsafe { PhysicalMapping::new(phys, NonNull::new_unchecked(virt), size, size, *self) }
@@ -132,9 +132,9 @@ pub fn platform() -> Option<&'static Platform> {
     PLATFORM.get()
 }
 
-fn tables(rsdp_phys: u64, hhdm: u64) -> Option<AcpiTables<DirectMap>> {
+fn tables(rsdp_phys: u64) -> Option<AcpiTables<DirectMap>> {
     // SAFETY: `rsdp_phys` is the RSDP address the loader found in the firmware tables.
-    match unsafe { AcpiTables::from_rsdp(DirectMap { offset: hhdm }, rsdp_phys as usize) } {
+    match unsafe { AcpiTables::from_rsdp(DirectMap, rsdp_phys as usize) } {
         Ok(t) => Some(t),
         Err(e) => {
             log::warn!("acpi: cannot read tables ({e:?})");
@@ -145,8 +145,8 @@ fn tables(rsdp_phys: u64, hhdm: u64) -> Option<AcpiTables<DirectMap>> {
 
 /// Parses the MADT, FADT and MCFG (before the heap exists). Returns how many processors
 /// the MADT lists as enabled or online-capable, at least 1.
-pub fn init(rsdp_phys: u64, hhdm: u64) -> usize {
-    let Some(tables) = tables(rsdp_phys, hhdm) else {
+pub fn init(rsdp_phys: u64) -> usize {
+    let Some(tables) = tables(rsdp_phys) else {
         log::warn!("acpi: assuming one CPU and legacy interrupt routing");
         return 1;
     };
@@ -366,8 +366,8 @@ pub struct CmosRtcInfo {
 }
 
 /// The FADT's CMOS clock fields; `None` (logged) if the tables or the FADT are unreadable.
-pub fn cmos_rtc_info(rsdp_phys: u64, hhdm: u64) -> Option<CmosRtcInfo> {
-    let tables = tables(rsdp_phys, hhdm)?;
+pub fn cmos_rtc_info(rsdp_phys: u64) -> Option<CmosRtcInfo> {
+    let tables = tables(rsdp_phys)?;
     let fadt = match tables.find_table::<Fadt>() {
         Ok(f) => f,
         Err(e) => {

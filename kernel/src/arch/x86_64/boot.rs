@@ -19,6 +19,8 @@ use wayos_kcore::boot_info::{
 };
 
 use super::{acpi, gdt, mmu, serial, trampoline, trap, tsc};
+use crate::mm::direct;
+use wayos_kcore::paging::VirtAddr;
 
 const BOOT_STACK_SIZE: usize = 128 * 1024;
 
@@ -142,6 +144,8 @@ fn boot_info() -> BootInfo {
         .expect("the loader gave no HHDM response")
         .offset();
     info.hhdm_offset = hhdm;
+    // Before anything below reads memory through the direct map (ACPI tables).
+    crate::mm::direct::set_offset(hhdm);
 
     let map = MEMORY_MAP
         .get_response()
@@ -183,9 +187,9 @@ fn boot_info() -> BootInfo {
     if let Some(rsdp) = RSDP.get_response() {
         // Revision 2 hands the RSDP as a direct-map pointer; keep physical addresses only.
         let addr = rsdp.address() as u64;
-        let phys = if addr >= hhdm { addr - hhdm } else { addr };
+        let phys = direct::to_phys(VirtAddr::new(addr)).map_or(addr, |pa| pa.as_u64());
         info.firmware = FirmwareTables::Acpi { rsdp_phys: phys };
-        info.cpu_count = acpi::init(phys, hhdm);
+        info.cpu_count = acpi::init(phys);
     }
 
     if let Some(fb) = FRAMEBUFFER
@@ -193,7 +197,7 @@ fn boot_info() -> BootInfo {
         .and_then(|r| r.framebuffers().next())
     {
         info.framebuffer = Some(Framebuffer {
-            phys: (fb.addr() as u64).wrapping_sub(hhdm),
+            phys: direct::to_phys(VirtAddr::new(fb.addr() as u64)).map_or(0, |pa| pa.as_u64()),
             width: fb.width() as u32,
             height: fb.height() as u32,
             pitch: fb.pitch() as u32,

@@ -7,6 +7,7 @@
 use super::acpi::{self, IoApicInfo};
 use super::port::outb;
 use super::trap::{VEC_PIC_BASE, VEC_SERIAL};
+use wayos_kcore::paging::PhysAddr;
 
 const IOREGSEL: usize = 0x00;
 const IOWIN: usize = 0x10;
@@ -27,7 +28,7 @@ struct IoApic {
 
 impl IoApic {
     fn map(info: &IoApicInfo) -> Self {
-        let base = crate::mm::mmio(info.phys, 0x20);
+        let base = crate::mm::mmio(PhysAddr::new(info.phys), 0x20).as_u64() as usize;
         let mut io = Self {
             base,
             gsi_base: info.gsi_base,

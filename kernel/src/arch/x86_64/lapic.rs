@@ -13,6 +13,7 @@ use super::acpi::{self, PmTimer};
 use super::port::inl;
 use super::trap::{VEC_SPURIOUS, VEC_TIMER};
 use super::tsc;
+use wayos_kcore::paging::PhysAddr;
 
 const DEFAULT_LAPIC_PHYS: u64 = 0xfee0_0000;
 const REG_ID: usize = 0x20;
@@ -81,7 +82,11 @@ fn pm_counter() -> Option<PmCounter> {
     let timer = acpi::platform()?.pm_timer?;
     let (read, arg, bits32): (fn(usize) -> u32, usize, bool) = match timer {
         PmTimer::Port { port, bits32 } => (pm_read_port, usize::from(port), bits32),
-        PmTimer::Mmio { phys, bits32 } => (pm_read_mmio, crate::mm::mmio(phys, 4), bits32),
+        PmTimer::Mmio { phys, bits32 } => (
+            pm_read_mmio,
+            crate::mm::mmio(PhysAddr::new(phys), 4).as_u64() as usize,
+            bits32,
+        ),
     };
     let mask = if bits32 { u32::MAX } else { 0x00ff_ffff };
     Some(PmCounter { read, arg, mask })
@@ -128,7 +133,8 @@ fn measure_with_tsc() -> u32 {
 /// interrupts per second.
 pub fn init(hz: u32) {
     let phys = acpi::platform().map_or(DEFAULT_LAPIC_PHYS, |p| p.lapic_phys);
-    BASE.store(crate::mm::mmio(phys, 4096), Ordering::Relaxed);
+    let base = crate::mm::mmio(PhysAddr::new(phys), 4096);
+    BASE.store(base.as_u64() as usize, Ordering::Relaxed);
     enable();
     write(REG_TIMER_DIVIDE, DIVIDE_BY_16);
     write(REG_LVT_TIMER, LVT_MASKED); // masked, one-shot
@@ -178,16 +184,13 @@ pub fn eoi() {
 /// must not be split by a handler that sends its own IPI), waiting for the previous and
 /// this command to leave the LAPIC. False if the LAPIC stays busy (logged).
 fn send_icr(dest: u32, low: u32) -> bool {
-    let was_enabled = x86_64::instructions::interrupts::are_enabled();
-    x86_64::instructions::interrupts::disable();
+    let irq = crate::arch::IrqGuard::new();
     let ok = wait_idle() && {
         write(REG_ICR_HIGH, dest << 24);
         write(REG_ICR_LOW, low);
         wait_idle()
     };
-    if was_enabled {
-        x86_64::instructions::interrupts::enable();
-    }
+    drop(irq);
     if !ok {
         log::warn!("lapic: IPI {low:#x} to APIC id {dest} stuck pending");
     }

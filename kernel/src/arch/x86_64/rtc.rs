@@ -99,7 +99,7 @@ fn fadt_info() -> CmosRtcInfo {
 fn read_fadt() -> CmosRtcInfo {
     match crate::boot::info().map(|b| b.firmware) {
         Some(FirmwareTables::Acpi { rsdp_phys }) => {
-            let info = acpi::cmos_rtc_info(rsdp_phys, crate::mm::hhdm_offset()).unwrap_or_default();
+            let info = acpi::cmos_rtc_info(rsdp_phys).unwrap_or_default();
             match info.century_register {
                 Some(r) if !(FIRST_RAM..=MAX_INDEX).contains(&r) => {
                     log::warn!("rtc: FADT names CMOS register {r:#x} as the century; ignoring it");

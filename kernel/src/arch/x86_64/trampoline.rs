@@ -23,6 +23,8 @@ use core::ptr::addr_of;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use wayos_kcore::boot_info::{MemoryKind, MemoryMap};
+use wayos_kcore::paging::x86_64::bits::{P as PTE_PRESENT, PS as PTE_HUGE, RW as PTE_WRITE};
+use wayos_kcore::paging::PhysAddr;
 
 const PAGE: u64 = 4096;
 /// Code page, PML4, PDPT, page directory.
@@ -32,10 +34,6 @@ const LOW_LIMIT: u64 = 0x10_0000;
 
 /// Physical base of the reserved pages (0 = none found).
 static LOW_BASE: AtomicU64 = AtomicU64::new(0);
-
-const PTE_PRESENT: u64 = 1 << 0;
-const PTE_WRITE: u64 = 1 << 1;
-const PTE_HUGE: u64 = 1 << 7;
 
 global_asm!(
     r#"
@@ -197,7 +195,7 @@ pub struct Launch {
     /// Passed to `secondary_main`.
     pub arg: u64,
     /// The kernel page-table root to switch to.
-    pub kernel_root: u64,
+    pub kernel_root: PhysAddr,
 }
 
 fn offset_of(sym: *const u8) -> usize {
@@ -208,8 +206,7 @@ fn offset_of(sym: *const u8) -> usize {
 /// pages; returns the start-up IPI's page number. `None` if no low pages were reserved.
 pub fn prepare(launch: &Launch) -> Option<u8> {
     let base = low_base()?;
-    let hhdm = crate::mm::hhdm_offset();
-    let virt = |phys: u64| (phys + hhdm) as *mut u8;
+    let virt = |phys: u64| crate::mm::direct::ptr::<u8>(PhysAddr::new(phys));
     let (code, pml4, pdpt, pd) = (base, base + PAGE, base + 2 * PAGE, base + 3 * PAGE);
     // The symbols delimit the trampoline blob emitted above in .rodata.
     let start = addr_of!(ap_tramp_start);
@@ -241,14 +238,15 @@ pub fn prepare(launch: &Launch) -> Option<u8> {
         patch32(addr_of!(ap_tramp_jmp32), code32 as u32);
         patch32(addr_of!(ap_tramp_jmp64), code64 as u32);
         patch64(addr_of!(ap_tramp_pml4), pml4);
-        patch64(addr_of!(ap_tramp_kcr3), launch.kernel_root);
+        patch64(addr_of!(ap_tramp_kcr3), launch.kernel_root.as_u64());
         patch64(addr_of!(ap_tramp_stack), launch.stack_top);
         patch64(addr_of!(ap_tramp_entry), ap_entry64 as *const () as u64);
         patch64(addr_of!(ap_tramp_arg), launch.arg);
 
         let table = |phys: u64| core::slice::from_raw_parts_mut(virt(phys).cast::<u64>(), 512);
         let (t4, t3, t2) = (table(pml4), table(pdpt), table(pd));
-        let kernel = core::slice::from_raw_parts(virt(launch.kernel_root).cast::<u64>(), 512);
+        let kernel =
+            core::slice::from_raw_parts(virt(launch.kernel_root.as_u64()).cast::<u64>(), 512);
         t4.fill(0);
         t4[256..].copy_from_slice(&kernel[256..]);
         t4[0] = pdpt | PTE_PRESENT | PTE_WRITE;
