@@ -68,10 +68,9 @@ impl Built {
                 Err("--firmware is for x86_64; aarch64 boots its Image with -kernel".into())
             }
             (Arch::X86_64, Some(Firmware::Bios)) if self.limine.is_none() => Err(format!(
-                "--firmware bios needs genuine Limine (wayboot is a UEFI application), and {}",
-                self.limine_missing
-                    .as_deref()
-                    .unwrap_or("the loader is wayboot")
+                "--firmware bios needs genuine Limine, since wayboot is a UEFI application; \
+                 Limine is not used here: {}",
+                self.limine_missing.as_deref().unwrap_or(limine::NOT_FOUND)
             )),
             (Arch::X86_64, Some(f)) => {
                 self.firmware = f;
@@ -178,10 +177,13 @@ pub fn build(arch: Arch, release: bool, loader: Loader) -> Result<Built> {
                 },
                 Loader::Limine => {
                     built.limine = Some(limine::locate(&cache).map_err(|why| {
-                        format!(
-                            "--loader limine: {why}; LIMINE_DIR should name a Limine 8.x or \
-                             newer binary release (docs/boot.md)"
-                        )
+                        if why == limine::NOT_FOUND {
+                            "--loader limine: no Limine release found: set LIMINE_DIR to a \
+                             Limine 8.x or newer binary release (docs/boot.md)"
+                                .to_string()
+                        } else {
+                            format!("--loader limine: {why}")
+                        }
                     })?)
                 }
             }

@@ -8,6 +8,7 @@
 //! kernel's first log line is loader output, which the harness's waits never match and
 //! failure reports show separately, with a hint when the kernel never spoke at all.
 
+use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
@@ -340,6 +341,11 @@ impl Splitter {
     }
 }
 
+/// Limine's panic (`PANIC: limine: ...`), after which it waits for a key forever.
+fn is_loader_panic(line: &str) -> bool {
+    line.trim_start().starts_with("PANIC")
+}
+
 /// How to watch the screen of the boot `args` describes (QEMU's arguments), for a boot
 /// whose kernel never printed.
 fn screen_hint(args: &[String]) -> String {
@@ -370,6 +376,8 @@ pub struct Guest {
     /// The serial console's input (QEMU's stdin).
     input: Option<ChildStdin>,
     lines: Receiver<Output>,
+    /// Output taken from `lines` by [`Guest::loader_stopped`] and not yet waited through.
+    pending: VecDeque<Output>,
     /// Kernel lines so far.
     seen: Vec<String>,
     /// Firmware and loader lines, before the kernel's first.
@@ -428,6 +436,7 @@ impl Guest {
             child,
             input,
             lines: rx,
+            pending: VecDeque::new(),
             seen: Vec::new(),
             loader: Vec::new(),
             kernel_spoke: false,
@@ -459,10 +468,22 @@ impl Guest {
         want: impl Fn(&str) -> bool,
     ) -> Option<String> {
         let deadline = Instant::now() + timeout;
-        while self.loader_stopped.is_none() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(Output::Kernel(line)) => {
+        loop {
+            let next = match self.pending.pop_front() {
+                Some(next) => next,
+                None if self.loader_stopped.is_some() => return None,
+                None => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    match self.lines.recv_timeout(left) {
+                        Ok(next) => next,
+                        Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
+                            return None
+                        }
+                    }
+                }
+            };
+            match next {
+                Output::Kernel(line) => {
                     if self.verbose {
                         println!("    | {line}");
                     }
@@ -472,12 +493,11 @@ impl Guest {
                         return Some(line);
                     }
                 }
-                Ok(Output::Loader(line)) => {
+                Output::Loader(line) => {
                     if self.verbose {
                         println!("    loader| {line}");
                     }
-                    // Limine's panic (`PANIC: limine: ...`) waits for a key forever.
-                    if line.trim_start().starts_with("PANIC") {
+                    if is_loader_panic(&line) {
                         self.loader_stopped = Some(line.clone());
                     }
                     self.loader.push(line.clone());
@@ -485,12 +505,22 @@ impl Guest {
                         return Some(line);
                     }
                 }
-                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
-                    return None
-                }
             }
         }
-        None
+    }
+
+    /// Whether the loader has given up, from the output so far, without waiting and
+    /// without consuming lines a later wait should see.
+    pub fn loader_stopped(&mut self) -> bool {
+        while let Ok(next) = self.lines.try_recv() {
+            if let Output::Loader(line) = &next {
+                if is_loader_panic(line) {
+                    self.loader_stopped = Some(line.clone());
+                }
+            }
+            self.pending.push_back(next);
+        }
+        self.loader_stopped.is_some()
     }
 
     /// Types `bytes` on the serial console.

@@ -255,7 +255,7 @@ fn boot_suites(built: &Built, o: &TestOptions) -> Result<Tally> {
     let mut t = Tally::default();
 
     // GDB first: QEMU is halted until it continues.
-    let gdb_result = run_gdb(built, port);
+    let gdb_result = run_gdb(built, port, &mut guest);
     let gdb_ok = gdb_result.is_ok();
     if !gdb_ok {
         let _ = guest.wait_for(Duration::from_secs(1), |_| false);
@@ -460,7 +460,9 @@ fn boot_suites(built: &Built, o: &TestOptions) -> Result<Tally> {
 }
 
 /// Runs the scripted GDB session against a halted QEMU; Ok when it stopped at the entry.
-fn run_gdb(built: &Built, port: u16) -> std::result::Result<(), String> {
+/// A loader that stops (Limine's panic waits for a key) never reaches the breakpoint: the
+/// guest's output is watched meanwhile so that fails at once instead of at the timeout.
+fn run_gdb(built: &Built, port: u16, guest: &mut Guest) -> std::result::Result<(), String> {
     let mut cmd = gdb::batch_command(&built.kernel_elf, port);
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -473,12 +475,21 @@ fn run_gdb(built: &Built, port: u16) -> std::result::Result<(), String> {
     std::thread::spawn(move || {
         let _ = tx.send(child.wait_with_output());
     });
-    let out = match rx.recv_timeout(GDB_TIMEOUT) {
-        Ok(Ok(out)) => out,
-        Ok(Err(e)) => return Err(format!("gdb failed: {e}")),
-        Err(_) => {
-            let _ = Command::new("kill").arg(pid.to_string()).status();
-            return Err(format!("gdb did not finish in {GDB_TIMEOUT:?}"));
+    let deadline = Instant::now() + GDB_TIMEOUT;
+    let out = loop {
+        match rx.recv_timeout(Duration::from_millis(500)) {
+            Ok(Ok(out)) => break out,
+            Ok(Err(e)) => return Err(format!("gdb failed: {e}")),
+            Err(mpsc::RecvTimeoutError::Timeout)
+                if !guest.loader_stopped() && Instant::now() < deadline => {}
+            Err(_) => {
+                let _ = Command::new("kill").arg(pid.to_string()).status();
+                return Err(if guest.loader_stopped() {
+                    "the loader stopped before starting the kernel".into()
+                } else {
+                    format!("gdb did not finish in {GDB_TIMEOUT:?}")
+                });
+            }
         }
     };
     let text = format!(
