@@ -99,14 +99,13 @@ pub fn command(
     }
     match medium {
         Medium::Esp(esp) => {
-            ovmf(&mut cmd, built, "esp")?;
+            ovmf(&mut cmd, built, esp)?;
             cmd.arg("-drive")
                 .arg(format!("format=raw,file={}", esp.display()));
         }
         Medium::Iso(iso) => {
             if built.firmware == Firmware::Uefi {
-                let name = iso.file_stem().unwrap_or_default().to_string_lossy();
-                ovmf(&mut cmd, built, &name)?;
+                ovmf(&mut cmd, built, iso)?;
             }
             cmd.arg("-cdrom").arg(iso);
         }
@@ -124,11 +123,12 @@ pub fn command(
     Ok(cmd)
 }
 
-/// OVMF as pflash: the firmware read-only, and a fresh copy of the variable store per
-/// medium (`name`), so boot entries from one boot never steer the next and two guests never
-/// share one store.
-fn ovmf(cmd: &mut Command, built: &Built, name: &str) -> Result<()> {
+/// OVMF as pflash for booting `medium`: the firmware read-only, and a fresh copy of the
+/// variable store named after the medium, so boot entries from one boot never steer the
+/// next and two guests of one run (a test boot and `run`) never share a store.
+fn ovmf(cmd: &mut Command, built: &Built, medium: &Path) -> Result<()> {
     let (code, vars_template) = prereq::ovmf().ok_or("OVMF firmware not found")?;
+    let name = medium.file_stem().unwrap_or_default().to_string_lossy();
     let vars = built.out_dir.join(format!("OVMF_VARS-{name}.fd"));
     std::fs::copy(&vars_template, &vars)
         .map_err(|e| format!("{}: {e}", vars_template.display()))?;
