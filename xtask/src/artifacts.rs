@@ -11,7 +11,7 @@ use mkramfs::Ramfs;
 use wayos_abi::harness::RELEASE_FILE;
 use wayos_kcore::symtab;
 
-use crate::{esp, image, limine, symbols, Arch, Loader, Result};
+use crate::{esp, image, limine, symbols, Arch, Firmware, Loader, Result};
 
 /// Workspace root (xtask lives one level below it).
 pub fn root() -> PathBuf {
@@ -40,6 +40,7 @@ fn profile(release: bool) -> &'static str {
 }
 
 /// The products of `build` for one architecture.
+#[derive(Clone)]
 pub struct Built {
     pub arch: Arch,
     pub out_dir: PathBuf,
@@ -49,8 +50,43 @@ pub struct Built {
     pub image: Option<PathBuf>,
     /// x86_64 only: the wayboot EFI application, when wayboot is the loader.
     pub wayboot: Option<PathBuf>,
-    /// x86_64 only: the Limine release directory, when genuine Limine is the loader.
-    pub limine: Option<PathBuf>,
+    /// x86_64 only: the Limine release, when genuine Limine is the loader.
+    pub limine: Option<limine::Release>,
+    /// x86_64 only: why genuine Limine is not the loader, when it is not.
+    pub limine_missing: Option<String>,
+    /// x86_64: the firmware QEMU boots the medium with (always UEFI for wayboot).
+    pub firmware: Firmware,
+}
+
+impl Built {
+    /// Picks the firmware: `--firmware` if given, else BIOS under Limine (QEMU's default
+    /// firmware) and UEFI under wayboot (a UEFI application).
+    pub fn select_firmware(&mut self, wanted: Option<Firmware>) -> Result<()> {
+        match (self.arch, wanted) {
+            (_, None) => Ok(()),
+            (Arch::Aarch64, Some(_)) => {
+                Err("--firmware is for x86_64; aarch64 boots its Image with -kernel".into())
+            }
+            (Arch::X86_64, Some(Firmware::Bios)) if self.limine.is_none() => Err(format!(
+                "--firmware bios needs genuine Limine, since wayboot is a UEFI application; \
+                 Limine is not used here: {}",
+                self.limine_missing.as_deref().unwrap_or(limine::NOT_FOUND)
+            )),
+            (Arch::X86_64, Some(f)) => {
+                self.firmware = f;
+                Ok(())
+            }
+        }
+    }
+
+    /// Says what boots the kernel, e.g. `Limine 8.2.0 + BIOS` or `wayboot + UEFI`.
+    pub fn loader_description(&self) -> String {
+        match (self.arch, &self.limine) {
+            (Arch::Aarch64, _) => "QEMU -kernel".into(),
+            (Arch::X86_64, Some(r)) => format!("Limine {} + {}", r.version, self.firmware.name()),
+            (Arch::X86_64, None) => format!("wayboot + {}", self.firmware.name()),
+        }
+    }
 }
 
 /// Runs `$CARGO build` for one package and target.
@@ -117,6 +153,8 @@ pub fn build(arch: Arch, release: bool, loader: Loader) -> Result<Built> {
         image: None,
         wayboot: None,
         limine: None,
+        limine_missing: None,
+        firmware: Firmware::Uefi,
     };
     match arch {
         Arch::Aarch64 => {
@@ -125,14 +163,38 @@ pub fn build(arch: Arch, release: bool, loader: Loader) -> Result<Built> {
             built.image = Some(path);
         }
         Arch::X86_64 => {
-            built.limine = match loader {
-                Loader::Wayboot => None,
-                Loader::Auto => limine::find(),
-                Loader::Limine => Some(limine::find().ok_or(
-                    "no Limine release found: set LIMINE_DIR to a Limine 8.x binary release",
-                )?),
-            };
-            if built.limine.is_none() {
+            let cache = target_root().join("wayos").join("limine-tool");
+            match loader {
+                Loader::Wayboot => built.limine_missing = Some("--loader wayboot".into()),
+                Loader::Auto => match limine::locate(&cache) {
+                    Ok(release) => built.limine = Some(release),
+                    Err(why) => {
+                        if why != limine::NOT_FOUND {
+                            eprintln!("xtask: not using Limine: {why}");
+                        }
+                        built.limine_missing = Some(why);
+                    }
+                },
+                Loader::Limine => {
+                    built.limine = Some(limine::locate(&cache).map_err(|why| {
+                        if why == limine::NOT_FOUND {
+                            "--loader limine: no Limine release found: set LIMINE_DIR to a \
+                             Limine 8.x or newer binary release (docs/boot.md)"
+                                .to_string()
+                        } else {
+                            format!("--loader limine: {why}")
+                        }
+                    })?)
+                }
+            }
+            if let Some(release) = &built.limine {
+                eprintln!(
+                    "==> Limine {} from {}",
+                    release.version,
+                    release.dir.display()
+                );
+                built.firmware = Firmware::Bios;
+            } else {
                 eprintln!("==> building wayboot (UEFI loader)");
                 cargo_build("wayboot", "x86_64-unknown-uefi", release)?;
                 built.wayboot = Some(target_file("x86_64-unknown-uefi", release, "wayboot.efi"));
@@ -156,10 +218,10 @@ pub fn x86_boot_medium_with_kernel(
     name: &str,
 ) -> Result<PathBuf> {
     let initramfs = read(&built.initramfs)?;
-    if let Some(dir) = &built.limine {
+    if let Some(release) = &built.limine {
         let iso = built.out_dir.join(format!("{name}.iso"));
         limine::build_iso(
-            dir,
+            release,
             &built.out_dir.join(format!("{name}-iso")),
             kernel,
             &initramfs,

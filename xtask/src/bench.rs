@@ -18,7 +18,7 @@ const TIMEOUT: Duration = Duration::from_secs(900);
 
 pub fn run(o: &BenchOptions) -> Result<ExitCode> {
     let built = artifacts::build(o.arch, !o.debug, o.loader)?;
-    prereq::ensure(&run::boot_needs(o.arch, built.limine.is_some()))?;
+    prereq::ensure(&run::boot_needs(&built))?;
     let cmdline = "wayos.bench log=warn";
     let (path, is_iso) = qemu::prepare_medium(&built, cmdline, "bench")?;
     let machine = Machine {
@@ -27,6 +27,7 @@ pub fn run(o: &BenchOptions) -> Result<ExitCode> {
         memory: o.memory.clone(),
         kvm: false,
         el2: false,
+        display: None,
     };
     let mut cmd = qemu::command(
         &built,

@@ -7,7 +7,8 @@ use crate::{Arch, Options, Result};
 
 /// Builds everything `run` would boot, and for x86_64 the boot medium too.
 pub fn run(o: &Options) -> Result<ExitCode> {
-    let built = artifacts::build(o.arch, o.release, o.loader)?;
+    let mut built = artifacts::build(o.arch, o.release, o.loader)?;
+    built.select_firmware(o.firmware)?;
     report(&built, &o.cmdline)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -22,6 +23,7 @@ fn report(built: &Built, cmdline: &str) -> Result<()> {
             }
         }
         Arch::X86_64 => {
+            println!("loader:    {}", built.loader_description());
             let medium = artifacts::x86_boot_medium(built, cmdline, "boot")?;
             println!("boot:      {}", medium.display());
         }

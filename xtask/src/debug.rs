@@ -12,8 +12,9 @@ use crate::{artifacts, gdb, run, DebugOptions, Result};
 
 pub fn run(o: &DebugOptions) -> Result<ExitCode> {
     let c = &o.common;
-    let built = artifacts::build(c.arch, c.release, c.loader)?;
-    let mut needs = run::boot_needs(c.arch, built.limine.is_some());
+    let mut built = artifacts::build(c.arch, c.release, c.loader)?;
+    built.select_firmware(c.firmware)?;
+    let mut needs = run::boot_needs(&built);
     if !o.no_gdb {
         needs.push(Need::Gdb);
     }
@@ -25,6 +26,7 @@ pub fn run(o: &DebugOptions) -> Result<ExitCode> {
         memory: c.memory.clone(),
         kvm: false,
         el2: false,
+        display: o.display.clone(),
     };
     let gdbinit = built.out_dir.join("gdbinit");
     let programs = crate::userland::elf_paths(c.arch, c.release)?;

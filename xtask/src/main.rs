@@ -84,6 +84,33 @@ pub enum Loader {
     Wayboot,
 }
 
+/// The x86_64 firmware QEMU starts. A Limine ISO boots under either; wayboot is a UEFI
+/// application and always boots under UEFI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Firmware {
+    /// SeaBIOS, QEMU's default firmware (the ISO boots through El Torito).
+    Bios,
+    /// OVMF (the ISO's EFI system partition).
+    Uefi,
+}
+
+impl Firmware {
+    pub fn name(self) -> &'static str {
+        match self {
+            Firmware::Bios => "BIOS",
+            Firmware::Uefi => "UEFI",
+        }
+    }
+
+    /// The firmware `--firmware` takes as a word.
+    pub fn arg(self) -> &'static str {
+        match self {
+            Firmware::Bios => "bios",
+            Firmware::Uefi => "uefi",
+        }
+    }
+}
+
 /// Options every command takes.
 #[derive(Args, Clone, Debug)]
 pub struct Options {
@@ -102,6 +129,9 @@ pub struct Options {
     /// x86_64 boot loader.
     #[arg(long, value_enum, default_value = "auto")]
     pub loader: Loader,
+    /// x86_64 firmware for a Limine ISO (default bios); wayboot always boots under uefi.
+    #[arg(long, value_enum)]
+    pub firmware: Option<Firmware>,
     /// Extra kernel command-line words (e.g. "log=debug").
     #[arg(long, default_value = "")]
     pub cmdline: String,
@@ -114,6 +144,10 @@ pub struct RunOptions {
     /// Use KVM instead of TCG (it does not work on the project's build machines).
     #[arg(long)]
     pub kvm: bool,
+    /// Show the guest's screen (the loader's menu and errors): QEMU's default window, or
+    /// VNC on 127.0.0.1:5900 when QEMU has no GUI; or a QEMU -display value (vnc=:1, gtk).
+    #[arg(long, num_args = 0..=1, default_missing_value = "default", value_name = "QEMU_DISPLAY")]
+    pub display: Option<String>,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -133,6 +167,10 @@ pub struct TestOptions {
     /// x86_64 boot loader.
     #[arg(long, value_enum, default_value = "auto")]
     pub loader: Loader,
+    /// Firmware for the full x86_64 suite under Limine (default bios); the other one gets
+    /// a short boot to the shell.
+    #[arg(long, value_enum)]
+    pub firmware: Option<Firmware>,
     /// Skip the host unit tests.
     #[arg(long)]
     pub no_host: bool,
@@ -170,6 +208,9 @@ pub struct DebugOptions {
     /// TCP port of QEMU's GDB stub.
     #[arg(long, default_value_t = 1234)]
     pub port: u16,
+    /// Show the guest's screen, as for `run`.
+    #[arg(long, num_args = 0..=1, default_missing_value = "default", value_name = "QEMU_DISPLAY")]
+    pub display: Option<String>,
 }
 
 fn main() -> ExitCode {

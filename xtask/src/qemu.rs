@@ -2,8 +2,14 @@
 //!
 //! Always TCG unless KVM is asked for (the build machines' /dev/kvm does not work), always
 //! `-no-reboot` so a triple fault ends the run instead of looping.
+//!
+//! The serial line carries firmware and loader output (OVMF, Limine with `serial: yes`,
+//! wayboot) before the kernel's. [`Guest`] keeps the two apart: everything before the
+//! kernel's first log line is loader output, which the harness's waits never match and
+//! failure reports show separately, with a hint when the kernel never spoke at all.
 
-use std::io::{BufRead, BufReader, Write};
+use std::collections::VecDeque;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -13,7 +19,7 @@ use wayos_abi::harness::{qemu_status, EXIT_FAILURE, EXIT_SUCCESS, X86_DEBUG_EXIT
 
 use crate::artifacts::Built;
 use crate::prereq::{self, qemu_binary};
-use crate::{Arch, Result};
+use crate::{Arch, Firmware, Result};
 
 /// The emulated machine.
 pub struct Machine {
@@ -23,13 +29,16 @@ pub struct Machine {
     pub kvm: bool,
     /// aarch64: enter the kernel at EL2 (`virtualization=on`), so its EL2-to-EL1 drop runs.
     pub el2: bool,
+    /// A QEMU `-display` value to show the guest's screen (`default`: QEMU's window, or VNC
+    /// when it was built without a GUI); `None` runs headless (`-display none`).
+    pub display: Option<String>,
 }
 
 /// Where the boot medium is.
 pub enum Medium<'a> {
     /// x86_64: a FAT ESP image booted by OVMF.
     Esp(&'a Path),
-    /// x86_64: a hybrid ISO (booted by SeaBIOS).
+    /// x86_64: a hybrid ISO, booted by the firmware in `Built::firmware`.
     Iso(&'a Path),
     /// aarch64: `-kernel Image -initrd initramfs -append cmdline`.
     Kernel { cmdline: &'a str },
@@ -73,7 +82,9 @@ pub fn command(
     }
     cmd.arg("-smp").arg(m.smp.to_string());
     cmd.arg("-m").arg(&m.memory);
-    cmd.args(["-no-reboot", "-display", "none"]);
+    cmd.arg("-no-reboot");
+    cmd.arg("-display")
+        .arg(m.display.as_deref().unwrap_or("none"));
     match serial {
         Serial::Terminal => {
             cmd.args(["-serial", "mon:stdio"]);
@@ -88,20 +99,14 @@ pub fn command(
     }
     match medium {
         Medium::Esp(esp) => {
-            let (code, vars_template) = prereq::ovmf().ok_or("OVMF firmware not found")?;
-            let vars = built.out_dir.join("OVMF_VARS.fd");
-            std::fs::copy(&vars_template, &vars)
-                .map_err(|e| format!("{}: {e}", vars_template.display()))?;
-            cmd.arg("-drive").arg(format!(
-                "if=pflash,format=raw,readonly=on,file={}",
-                code.display()
-            ));
-            cmd.arg("-drive")
-                .arg(format!("if=pflash,format=raw,file={}", vars.display()));
+            ovmf(&mut cmd, built, esp)?;
             cmd.arg("-drive")
                 .arg(format!("format=raw,file={}", esp.display()));
         }
         Medium::Iso(iso) => {
+            if built.firmware == Firmware::Uefi {
+                ovmf(&mut cmd, built, iso)?;
+            }
             cmd.arg("-cdrom").arg(iso);
         }
         Medium::Kernel { cmdline } => {
@@ -116,6 +121,24 @@ pub fn command(
         cmd.arg("-S");
     }
     Ok(cmd)
+}
+
+/// OVMF as pflash for booting `medium`: the firmware read-only, and a fresh copy of the
+/// variable store named after the medium, so boot entries from one boot never steer the
+/// next and two guests of one run (a test boot and `run`) never share a store.
+fn ovmf(cmd: &mut Command, built: &Built, medium: &Path) -> Result<()> {
+    let (code, vars_template) = prereq::ovmf().ok_or("OVMF firmware not found")?;
+    let name = medium.file_stem().unwrap_or_default().to_string_lossy();
+    let vars = built.out_dir.join(format!("OVMF_VARS-{name}.fd"));
+    std::fs::copy(&vars_template, &vars)
+        .map_err(|e| format!("{}: {e}", vars_template.display()))?;
+    cmd.arg("-drive").arg(format!(
+        "if=pflash,format=raw,readonly=on,file={}",
+        code.display()
+    ));
+    cmd.arg("-drive")
+        .arg(format!("if=pflash,format=raw,file={}", vars.display()));
+    Ok(())
 }
 
 /// The boot medium for `built` with `cmdline` (x86_64 media carry it inside).
@@ -176,42 +199,236 @@ pub fn decode_exit(status: ExitStatus) -> Verdict {
     }
 }
 
+/// One line of serial output, sorted by who printed it.
+enum Output {
+    /// Firmware or loader, before the kernel's first line; terminal escapes decoded.
+    Loader(String),
+    /// The kernel and its programs, as printed (carriage returns dropped).
+    Kernel(String),
+}
+
+/// Where the kernel's first output starts in `line`: its first log line
+/// (`[    0.000000] INFO  cpu0 ...`) or a panic report.
+fn kernel_start(line: &str) -> Option<usize> {
+    let log = line.match_indices('[').map(|(at, _)| at).find(|&at| {
+        let rest = line[at + 1..].trim_start_matches(' ');
+        let secs = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let Some(frac) = rest[secs..].strip_prefix('.') else {
+            return false;
+        };
+        let micros = frac.bytes().take_while(u8::is_ascii_digit).count();
+        secs > 0 && micros == 6 && frac[micros..].starts_with("] ")
+    });
+    let panic = line.find("KERNEL PANIC");
+    match (log, panic) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Splits the serial byte stream into loader and kernel lines.
+///
+/// Loaders draw on a terminal rather than print lines: Limine on UEFI (through OVMF's
+/// console) places every character with a cursor-position escape and never sends a
+/// newline, so its whole output and the kernel's first line would arrive as one line, and
+/// a loader that stopped would show nothing until QEMU exits. Until the kernel speaks,
+/// escapes are therefore decoded: a move to another row or a screen clear ends a line,
+/// other escapes are dropped. From the kernel's first line on, bytes pass through as they
+/// are (the console suites compare echoes that contain escapes).
+#[derive(Default)]
+struct Splitter {
+    kernel: bool,
+    line: Vec<u8>,
+    escape: Option<Vec<u8>>,
+    row: Option<u32>,
+}
+
+impl Splitter {
+    fn push(&mut self, byte: u8, out: &mut Vec<Output>) {
+        if self.kernel {
+            match byte {
+                b'\n' => {
+                    let line = String::from_utf8_lossy(&self.line).into_owned();
+                    self.line.clear();
+                    out.push(Output::Kernel(line));
+                }
+                b'\r' => {}
+                _ => self.line.push(byte),
+            }
+            return;
+        }
+        if let Some(seq) = &mut self.escape {
+            seq.push(byte);
+            let done = match seq.as_slice() {
+                [b'['] => false,
+                [b'[', .., last] => (0x40..=0x7e).contains(last) || seq.len() > 32,
+                // A two-byte escape (ESC c, ESC 7, ...): nothing to keep.
+                _ => true,
+            };
+            if done {
+                let seq = self.escape.take().unwrap_or_default();
+                if let [b'[', rest @ ..] = seq.as_slice() {
+                    self.control_sequence(rest, out);
+                }
+            }
+            return;
+        }
+        match byte {
+            0x1b => self.escape = Some(Vec::new()),
+            b'\n' => self.end_line(true, out),
+            b'\t' => self.line.push(byte),
+            0..=0x1f | 0x7f => {}
+            _ => self.line.push(byte),
+        }
+    }
+
+    /// A CSI sequence `ESC [ <params> <final>`; `seq` is `<params> <final>`.
+    fn control_sequence(&mut self, seq: &[u8], out: &mut Vec<Output>) {
+        let Some((&last, params)) = seq.split_last() else {
+            return;
+        };
+        match last {
+            b'H' | b'f' => {
+                let row = std::str::from_utf8(params)
+                    .ok()
+                    .and_then(|p| p.split(';').next())
+                    .and_then(|r| r.parse().ok())
+                    .unwrap_or(1);
+                if self.row.is_some_and(|r| r != row) {
+                    self.end_line(false, out);
+                }
+                self.row = Some(row);
+            }
+            b'J' => self.end_line(false, out),
+            _ => {}
+        }
+    }
+
+    /// Ends the current loader line. If the kernel's first output starts in it, what
+    /// precedes is the loader's and the rest is the kernel's (its whole first line when
+    /// `newline`, else the start of it).
+    fn end_line(&mut self, newline: bool, out: &mut Vec<Output>) {
+        let text = String::from_utf8_lossy(&self.line).into_owned();
+        self.line.clear();
+        let (loader, kernel) = match kernel_start(&text) {
+            Some(at) => (&text[..at], Some(&text[at..])),
+            None => (text.as_str(), None),
+        };
+        let loader = loader.trim_end();
+        if !loader.trim().is_empty() {
+            out.push(Output::Loader(loader.to_string()));
+        }
+        if let Some(kernel) = kernel {
+            self.kernel = true;
+            if newline {
+                out.push(Output::Kernel(kernel.to_string()));
+            } else {
+                self.line.extend_from_slice(kernel.as_bytes());
+            }
+        }
+    }
+
+    /// At the end of the output: whatever is left is a last, unterminated line.
+    fn finish(&mut self, out: &mut Vec<Output>) {
+        if self.line.is_empty() {
+            return;
+        }
+        if self.kernel {
+            self.push(b'\n', out);
+        } else {
+            self.end_line(true, out);
+        }
+    }
+}
+
+/// Limine's panic (`PANIC: limine: ...`), after which it waits for a key forever.
+fn is_loader_panic(line: &str) -> bool {
+    line.trim_start().starts_with("PANIC")
+}
+
+/// How to watch the screen of the boot `args` describes (QEMU's arguments), for a boot
+/// whose kernel never printed.
+fn screen_hint(args: &[String]) -> String {
+    if args.iter().any(|a| a == "-kernel") {
+        return "nothing runs between QEMU and the kernel here (-kernel), so the kernel \
+                stopped before its first log line (see docs/boot.md, aarch64)"
+            .into();
+    }
+    let uefi = args.iter().any(|a| a.contains("if=pflash"));
+    let flags = if args.iter().any(|a| a == "-cdrom") {
+        format!(
+            "--loader limine --firmware {}",
+            if uefi { "uefi" } else { "bios" }
+        )
+    } else {
+        "--loader wayboot".to_string()
+    };
+    format!(
+        "no kernel output at all: the loader may have stopped (in its menu, or on an error \
+         shown on its screen). See its screen with `cargo xtask run --arch x86_64 {flags} \
+         --display` (a window, or VNC on 127.0.0.1:5900 when QEMU has no GUI)"
+    )
+}
+
 /// A running guest whose serial output is read line by line.
 pub struct Guest {
     child: Child,
     /// The serial console's input (QEMU's stdin).
     input: Option<ChildStdin>,
-    lines: Receiver<String>,
+    lines: Receiver<Output>,
+    /// Output taken from `lines` by [`Guest::loader_stopped`] and not yet waited through.
+    pending: VecDeque<Output>,
+    /// Kernel lines so far.
     seen: Vec<String>,
+    /// Firmware and loader lines, before the kernel's first.
+    loader: Vec<String>,
+    kernel_spoke: bool,
+    /// The loader's panic line, once it has given up.
+    loader_stopped: Option<String>,
+    /// What to tell the user when the kernel never spoke.
+    hint: String,
     verbose: bool,
 }
 
 impl Guest {
     /// Starts QEMU with the serial console on pipes.
     pub fn spawn(mut cmd: Command, verbose: bool) -> Result<Self> {
+        let args: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         let mut child = cmd
             .spawn()
             .map_err(|e| format!("cannot start {:?}: {e}", cmd.get_program()))?;
-        let stdout = child.stdout.take().ok_or("no QEMU stdout")?;
+        let mut stdout = child.stdout.take().ok_or("no QEMU stdout")?;
         let input = child.stdin.take();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut buf = Vec::new();
+            let mut splitter = Splitter::default();
+            let mut buf = [0u8; 4096];
+            let mut out = Vec::new();
             loop {
-                buf.clear();
-                match reader.read_until(b'\n', &mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        let line = String::from_utf8_lossy(&buf);
-                        let line = line.trim_end_matches(['\n', '\r']).replace('\r', "");
-                        if tx.send(line).is_err() {
-                            break;
-                        }
+                let n = match stdout.read(&mut buf) {
+                    Ok(0) | Err(_) => 0,
+                    Ok(n) => n,
+                };
+                if n == 0 {
+                    splitter.finish(&mut out);
+                } else {
+                    for &b in &buf[..n] {
+                        splitter.push(b, &mut out);
                     }
+                }
+                for o in out.drain(..) {
+                    if tx.send(o).is_err() {
+                        return;
+                    }
+                }
+                if n == 0 {
+                    return;
                 }
             }
         });
@@ -219,31 +436,91 @@ impl Guest {
             child,
             input,
             lines: rx,
+            pending: VecDeque::new(),
             seen: Vec::new(),
+            loader: Vec::new(),
+            kernel_spoke: false,
+            loader_stopped: None,
+            hint: screen_hint(&args),
             verbose,
         })
     }
 
-    /// Waits until a line satisfies `want`, returning it; `None` on timeout or end of output.
+    /// Waits until a kernel line satisfies `want`, returning it; `None` on timeout, at the
+    /// end of the output, or once the loader has panicked. Loader lines never match.
     pub fn wait_for(&mut self, timeout: Duration, want: impl Fn(&str) -> bool) -> Option<String> {
+        self.wait(timeout, false, want)
+    }
+
+    /// As [`Guest::wait_for`], but loader lines (wayboot's or Limine's own) can match too.
+    pub fn wait_for_any(
+        &mut self,
+        timeout: Duration,
+        want: impl Fn(&str) -> bool,
+    ) -> Option<String> {
+        self.wait(timeout, true, want)
+    }
+
+    fn wait(
+        &mut self,
+        timeout: Duration,
+        loader_too: bool,
+        want: impl Fn(&str) -> bool,
+    ) -> Option<String> {
         let deadline = Instant::now() + timeout;
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
+            let next = match self.pending.pop_front() {
+                Some(next) => next,
+                None if self.loader_stopped.is_some() => return None,
+                None => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    match self.lines.recv_timeout(left) {
+                        Ok(next) => next,
+                        Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
+                            return None
+                        }
+                    }
+                }
+            };
+            match next {
+                Output::Kernel(line) => {
                     if self.verbose {
                         println!("    | {line}");
                     }
+                    self.kernel_spoke = true;
                     self.seen.push(line.clone());
                     if want(&line) {
                         return Some(line);
                     }
                 }
-                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
-                    return None
+                Output::Loader(line) => {
+                    if self.verbose {
+                        println!("    loader| {line}");
+                    }
+                    if is_loader_panic(&line) {
+                        self.loader_stopped = Some(line.clone());
+                    }
+                    self.loader.push(line.clone());
+                    if loader_too && want(&line) {
+                        return Some(line);
+                    }
                 }
             }
         }
+    }
+
+    /// Whether the loader has given up, from the output so far, without waiting and
+    /// without consuming lines a later wait should see.
+    pub fn loader_stopped(&mut self) -> bool {
+        while let Ok(next) = self.lines.try_recv() {
+            if let Output::Loader(line) = &next {
+                if is_loader_panic(line) {
+                    self.loader_stopped = Some(line.clone());
+                }
+            }
+            self.pending.push_back(next);
+        }
+        self.loader_stopped.is_some()
     }
 
     /// Types `bytes` on the serial console.
@@ -274,18 +551,39 @@ impl Guest {
         let _ = self.child.wait();
     }
 
-    /// Every line seen so far.
+    /// Every kernel line seen so far.
     pub fn seen(&self) -> &[String] {
         &self.seen
     }
 
-    /// The last `n` lines, indented, for failure reports.
+    /// The last `n` lines, indented, for failure reports: the loader's too when the kernel
+    /// printed fewer, and what to do when the kernel printed nothing.
     pub fn tail(&self, n: usize) -> String {
+        let mut s = String::new();
+        let loader_n = n.saturating_sub(self.seen.len()).min(self.loader.len());
+        if loader_n > 0 {
+            s.push_str(&format!("last {loader_n} firmware/loader serial lines:\n"));
+            for l in &self.loader[self.loader.len() - loader_n..] {
+                s.push_str("    loader| ");
+                s.push_str(l);
+                s.push('\n');
+            }
+        }
         let start = self.seen.len().saturating_sub(n);
-        let mut s = format!("last {} serial lines:\n", self.seen.len() - start);
+        s.push_str(&format!(
+            "last {} kernel serial lines:\n",
+            self.seen.len() - start
+        ));
         for l in &self.seen[start..] {
             s.push_str("    | ");
             s.push_str(l);
+            s.push('\n');
+        }
+        if let Some(panic) = &self.loader_stopped {
+            s.push_str(&format!("the loader stopped: {panic}\n"));
+        }
+        if !self.kernel_spoke {
+            s.push_str(&self.hint);
             s.push('\n');
         }
         s
@@ -306,4 +604,141 @@ pub fn free_port() -> Result<u16> {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .map_err(|e| format!("no free TCP port: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `bytes` through a splitter, then ends the output.
+    fn split(bytes: &[u8]) -> Vec<(bool, String)> {
+        let mut s = Splitter::default();
+        let mut out = Vec::new();
+        for &b in bytes {
+            s.push(b, &mut out);
+        }
+        s.finish(&mut out);
+        out.into_iter()
+            .map(|o| match o {
+                Output::Loader(l) => (false, l),
+                Output::Kernel(l) => (true, l),
+            })
+            .collect()
+    }
+
+    fn loader(l: &str) -> (bool, String) {
+        (false, l.to_string())
+    }
+
+    fn kernel(l: &str) -> (bool, String) {
+        (true, l.to_string())
+    }
+
+    const FIRST: &str = "[    0.000000] INFO  cpu0 arch::x86_64::boot: x86_64: entered at 0xffff";
+
+    #[test]
+    fn kernel_output_starts_at_its_first_log_line() {
+        assert_eq!(kernel_start(FIRST), Some(0));
+        assert_eq!(kernel_start(&format!("junk{FIRST}")), Some(4));
+        assert_eq!(kernel_start("[12345.123456] WARN  cpu1 x"), Some(0));
+        assert_eq!(kernel_start("x\nKERNEL PANIC on cpu0: y"), Some(2));
+        assert_eq!(
+            kernel_start("limine: Loading kernel `boot():/boot/wayos-kernel`..."),
+            None
+        );
+        assert_eq!(kernel_start("[    0.12] too short"), None);
+        assert_eq!(kernel_start("[ ok ] [  .123456] "), None);
+        assert_eq!(kernel_start("BdsDxe: loading Boot0001 [x]"), None);
+    }
+
+    #[test]
+    fn limine_bios_lines_then_the_kernel() {
+        let stream = format!(
+            "limine: Loading kernel `boot():/boot/wayos-kernel`...\r\n\
+             paging: 1GiB pages are supported!\r\n{FIRST}\r\ninit: started (pid 1)\r\n"
+        );
+        assert_eq!(
+            split(stream.as_bytes()),
+            [
+                loader("limine: Loading kernel `boot():/boot/wayos-kernel`..."),
+                loader("paging: 1GiB pages are supported!"),
+                kernel(FIRST),
+                kernel("init: started (pid 1)"),
+            ]
+        );
+    }
+
+    #[test]
+    fn limine_uefi_cursor_drawing_becomes_lines() {
+        // Limine under OVMF: every character placed with a cursor move, no newlines, and
+        // the kernel's first line glued to the end.
+        let mut stream =
+            b"\x1b[2J\x1b[01;01H\x1b[=3h\x1b[2J\x1b[01;01HBdsDxe: starting\r\n".to_vec();
+        for (row, text) in [(1, "limine: Loading"), (2, "acpi: Found RSDP")] {
+            for (col, c) in text.chars().enumerate() {
+                stream.extend_from_slice(format!("\x1b[{row:02};{:02}H{c}", col + 1).as_bytes());
+            }
+        }
+        stream.extend_from_slice(format!("\x1b[03;01H{FIRST}\r\nwaysh:/$ \x1b[K").as_bytes());
+        assert_eq!(
+            split(&stream),
+            [
+                loader("BdsDxe: starting"),
+                loader("limine: Loading"),
+                loader("acpi: Found RSDP"),
+                kernel(FIRST),
+                kernel("waysh:/$ \x1b[K"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_loader_panic_is_a_loader_line() {
+        let stream = b"\x1b[31mPANIC\x1b[37;1m\x1b[0m: limine: KERNEL_PATH not specified\r\n\
+                       Stacktrace:\r\nEnd of trace. Press a key to return to menu.";
+        assert_eq!(
+            split(stream),
+            [
+                loader("PANIC: limine: KERNEL_PATH not specified"),
+                loader("Stacktrace:"),
+                loader("End of trace. Press a key to return to menu."),
+            ]
+        );
+    }
+
+    #[test]
+    fn kernel_bytes_pass_through_unchanged() {
+        let stream = format!("{FIRST}\n\x1b[2J\x1b[01;01Hsh\x08 \x08\r\n");
+        assert_eq!(
+            split(stream.as_bytes()),
+            [kernel(FIRST), kernel("\x1b[2J\x1b[01;01Hsh\x08 \x08")]
+        );
+    }
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_screen_hint_names_the_same_boot() {
+        let bios = screen_hint(&args(&["-machine", "q35", "-cdrom", "x.iso"]));
+        assert!(
+            bios.contains("--loader limine --firmware bios --display"),
+            "{bios}"
+        );
+        let uefi = screen_hint(&args(&[
+            "-drive",
+            "if=pflash,format=raw,readonly=on,file=OVMF_CODE_4M.fd",
+            "-cdrom",
+            "x.iso",
+        ]));
+        assert!(
+            uefi.contains("--loader limine --firmware uefi --display"),
+            "{uefi}"
+        );
+        let wayboot = screen_hint(&args(&["-drive", "if=pflash,x", "-drive", "file=esp.img"]));
+        assert!(wayboot.contains("--loader wayboot --display"), "{wayboot}");
+        let direct = screen_hint(&args(&["-kernel", "Image"]));
+        assert!(direct.contains("before its first log line"), "{direct}");
+    }
 }

@@ -2,23 +2,30 @@
 
 use std::process::ExitCode;
 
+use crate::artifacts::Built;
 use crate::prereq::{self, Need};
 use crate::qemu::{self, Machine, Serial};
-use crate::{artifacts, Arch, Result, RunOptions};
+use crate::{artifacts, Arch, Firmware, Result, RunOptions};
 
-/// Host tools a boot of `arch` needs.
-pub fn boot_needs(arch: Arch, iso: bool) -> Vec<Need> {
-    let mut needs = vec![Need::Qemu(arch)];
-    if arch == Arch::X86_64 {
-        needs.push(if iso { Need::Xorriso } else { Need::Ovmf });
+/// Host tools a boot of `built` needs.
+pub fn boot_needs(built: &Built) -> Vec<Need> {
+    let mut needs = vec![Need::Qemu(built.arch)];
+    if built.arch == Arch::X86_64 {
+        if built.limine.is_some() {
+            needs.push(Need::Xorriso);
+        }
+        if built.firmware == Firmware::Uefi {
+            needs.push(Need::Ovmf);
+        }
     }
     needs
 }
 
 pub fn run(o: &RunOptions) -> Result<ExitCode> {
     let c = &o.common;
-    let built = artifacts::build(c.arch, c.release, c.loader)?;
-    prereq::ensure(&boot_needs(c.arch, built.limine.is_some()))?;
+    let mut built = artifacts::build(c.arch, c.release, c.loader)?;
+    built.select_firmware(c.firmware)?;
+    prereq::ensure(&boot_needs(&built))?;
     let (path, is_iso) = qemu::prepare_medium(&built, &c.cmdline, "run")?;
     let machine = Machine {
         arch: c.arch,
@@ -26,6 +33,7 @@ pub fn run(o: &RunOptions) -> Result<ExitCode> {
         memory: c.memory.clone(),
         kvm: o.kvm,
         el2: false,
+        display: o.display.clone(),
     };
     let mut cmd = qemu::command(
         &built,
@@ -34,8 +42,15 @@ pub fn run(o: &RunOptions) -> Result<ExitCode> {
         Serial::Terminal,
         None,
     )?;
+    eprintln!("==> booting through {}", built.loader_description());
     eprintln!("==> {}", qemu::display(&cmd));
     eprintln!("==> serial console follows; Ctrl-A X quits QEMU, Ctrl-A C opens its monitor");
+    if c.arch == Arch::X86_64 && o.display.is_none() {
+        eprintln!(
+            "==> if no kernel line appears, the loader may have stopped: add --display to see \
+             its screen"
+        );
+    }
     let status = cmd
         .status()
         .map_err(|e| format!("cannot start QEMU: {e}"))?;
