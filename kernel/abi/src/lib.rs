@@ -450,8 +450,9 @@ pub mod fs {
     /// `struct stat` as `stat` and `fstat` fill it (112 bytes, no padding). Times are
     /// real time (`realtime_ns`: time since boot until a clock is read).
     #[repr(C)]
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-    #[derive(FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     pub struct Stat {
         /// Which mounted file system (its mount number).
         pub dev: u64,
@@ -482,8 +483,9 @@ pub mod fs {
     /// bytes ([`dirent_reclen`]). Packed, because the name starts at byte 19; records are
     /// read from and written into byte buffers with `read_from_prefix` and `as_bytes`.
     #[repr(C, packed)]
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-    #[derive(FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     pub struct DirentHeader {
         pub ino: u64,
         /// The directory offset that resumes after this entry.
@@ -523,8 +525,9 @@ pub mod fs {
 
     /// What `statfs` fills: sizes in `bsize` blocks, inode counts, limits.
     #[repr(C)]
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-    #[derive(FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     pub struct StatFs {
         /// Block size (a page).
         pub bsize: u64,
@@ -581,9 +584,63 @@ pub mod fs {
         }
 
         #[test]
+        fn stat_bytes_follow_the_struct_layout() {
+            use zerocopy::IntoBytes;
+            let s = Stat {
+                dev: 1,
+                ino: 2,
+                mode: 3,
+                nlink: 4,
+                uid: 5,
+                gid: 6,
+                rdev: 7,
+                size: 8,
+                blksize: 9,
+                blocks: 10,
+                atime: Timespec { sec: 11, nsec: 12 },
+                mtime: Timespec { sec: 13, nsec: 14 },
+                ctime: Timespec { sec: 15, nsec: 16 },
+            };
+            let b = s.as_bytes();
+            let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
+            let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+            assert_eq!(u64_at(core::mem::offset_of!(Stat, ino)), 2);
+            assert_eq!(u32_at(core::mem::offset_of!(Stat, mode)), 3);
+            assert_eq!(u32_at(core::mem::offset_of!(Stat, gid)), 6);
+            assert_eq!(u64_at(core::mem::offset_of!(Stat, rdev)), 7);
+            assert_eq!(u64_at(core::mem::offset_of!(Stat, blocks)), 10);
+            assert_eq!(u64_at(core::mem::offset_of!(Stat, mtime)), 13);
+            assert_eq!(u64_at(core::mem::offset_of!(Stat, ctime) + 8), 16);
+        }
+
+        #[test]
+        fn statfs_bytes_follow_the_struct_layout() {
+            use zerocopy::IntoBytes;
+            let s = StatFs {
+                bsize: 4096,
+                blocks: 2,
+                bfree: 3,
+                files: 4,
+                ffree: 5,
+                namelen: 255,
+                max_file_size: 7,
+            };
+            let b = s.as_bytes();
+            let at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
+            assert_eq!(at(core::mem::offset_of!(StatFs, ffree)), 5);
+            assert_eq!(at(core::mem::offset_of!(StatFs, max_file_size)), 7);
+        }
+
+        #[test]
         fn dirent_header_matches_linux_dirent64() {
             assert_eq!(
-                (DIRENT_INO, DIRENT_OFF, DIRENT_RECLEN, DIRENT_TYPE, DIRENT_NAME),
+                (
+                    DIRENT_INO,
+                    DIRENT_OFF,
+                    DIRENT_RECLEN,
+                    DIRENT_TYPE,
+                    DIRENT_NAME
+                ),
                 (0, 8, 16, 18, 19)
             );
         }
@@ -777,8 +834,9 @@ pub mod signal {
     /// What a signal does when it arrives. A handler is called as `handler(sig)` and
     /// returns to `restorer`, which must call `sigreturn` (libway provides one).
     #[repr(C)]
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-    #[derive(FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     pub struct SigAction {
         pub handler: usize,
         pub flags: u64,
@@ -871,8 +929,9 @@ pub mod smp {
 
     /// One CPU as `smp_info` reports it.
     #[repr(C)]
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-    #[derive(FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     pub struct CpuInfo {
         /// The kernel's CPU index (0 is the boot CPU).
         pub id: u32,
@@ -903,8 +962,9 @@ pub mod smp {
 
 /// Seconds and nanoseconds, as `struct timespec`.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[derive(FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 pub struct Timespec {
     pub sec: i64,
     pub nsec: i64,
