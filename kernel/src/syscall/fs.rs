@@ -3,7 +3,7 @@
 //!
 //! Paths arrive as (pointer, length) and are copied in by `read_path` (`ENAMETOOLONG`
 //! over `PATH_MAX`, `ENOENT` when empty, `EINVAL` when not UTF-8); relative ones start at
-//! the caller's working directory. Results go out through `usercopy` only, and an output
+//! the caller's working directory. Results go out through `umem` only, and an output
 //! buffer is checked before anything changes where that matters (`getdents` would lose
 //! entries). The rules themselves (`ENOTDIR`, `EISDIR`, `ENOTEMPTY`, `EXDEV`, ...) are
 //! `wayos_kcore::fs`, tested on the host; see `docs/fs.md`.
