@@ -27,7 +27,7 @@ mod syscall;
 mod task;
 mod time;
 mod traps;
-mod usercopy;
+mod umem;
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 

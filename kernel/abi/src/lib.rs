@@ -2,12 +2,48 @@
 //! the kernel boundary.
 //!
 //! The kernel, `userland/libway` and the host tools depend on this crate; nothing copies
-//! its constants. It holds no code that runs, only definitions, and must stay `no_std`
-//! with no dependencies. Syscall numbers, error codes and IPC layouts arrive with the
-//! issues that introduce them; today it holds the contract between the kernel and the
-//! test harness.
+//! its constants. It holds no code that runs, only definitions, and must stay `no_std`.
+//! Its one dependency is `zerocopy`, for the plain-data checks below.
+//!
+//! # Plain data
+//!
+//! Every structure that crosses the user/kernel line as bytes — [`ipc::Message`],
+//! [`Timespec`], [`StrRef`], [`fs::Stat`], [`fs::StatFs`], [`fs::DirentHeader`],
+//! [`signal::SigAction`], [`Utsname`], [`ProcInfo`], [`smp::CpuInfo`] — is [`Plain`]:
+//! `#[repr(C)]` (or `repr(C, packed)`), built only of integers and arrays of them, with no
+//! padding and no invalid bit patterns. The `zerocopy` derives each of them carries
+//! (`FromBytes`, `IntoBytes`, `Immutable`, `KnownLayout`) prove that at compile time: a
+//! field that leaves a hole, or a `bool`, an enum or a reference, does not compile. Each
+//! also has a `const` size assertion, since its size is part of the ABI.
+//!
+//! So both sides move these structures as bytes without `unsafe` and without hand-written
+//! (de)serialisers: `value.as_bytes()`, `T::read_from_bytes(bytes)`,
+//! `T::read_from_prefix(bytes)`. The kernel's typed user pointers (`UserPtr<T, _>` in
+//! `kernel/src/umem.rs`) read and write exactly the `Plain` types; libway passes them to
+//! syscalls the same way. Byte order is the machine's (both architectures are little
+//! endian). A new ABI structure derives the four traits, asserts its size, makes any
+//! padding an explicit `_pad` field, and is then `Plain` by the blanket impl.
 #![no_std]
 #![forbid(unsafe_code)]
+
+pub use zerocopy;
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+/// Plain data: a type whose every bit pattern is a valid value and whose every byte is
+/// initialised (no padding), so it may be copied to and from untrusted bytes — user
+/// memory, a message payload — as it is. Implemented for everything the `zerocopy` derives
+/// accept; see the crate docs.
+pub trait Plain: FromBytes + IntoBytes + Immutable + KnownLayout + Copy + 'static {}
+
+impl<T: FromBytes + IntoBytes + Immutable + KnownLayout + Copy + 'static> Plain for T {}
+
+/// Asserts at compile time that `$t` is `$size` bytes: an ABI structure's size is part of
+/// the contract, and the derives already rule out padding.
+macro_rules! abi_size {
+    ($t:ty, $size:expr) => {
+        const _: () = assert!(core::mem::size_of::<$t>() == $size);
+    };
+}
 
 /// How the kernel reports results to `cargo xtask test`.
 pub mod harness {
@@ -239,6 +275,8 @@ pub mod sys {
 
 /// IPC: ports, messages, rights. See `docs/ipc.md`.
 pub mod ipc {
+    use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
     /// Right to send to a port (and call it).
     pub const RIGHT_SEND: u32 = 1 << 0;
     /// Right to receive from a port.
@@ -281,7 +319,7 @@ pub mod ipc {
     /// A message: a label the protocol defines, inline bytes, and handles to transfer.
     /// On receive of a call, `reply` holds the one-shot reply handle (else `NO_HANDLE`).
     #[repr(C)]
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
     pub struct Message {
         pub label: u64,
         pub len: u32,
@@ -289,6 +327,8 @@ pub mod ipc {
         pub handles: [u32; MAX_HANDLES],
         pub data: [u8; INLINE_BYTES],
     }
+
+    abi_size!(Message, 8 + 4 + 4 + 4 * MAX_HANDLES + INLINE_BYTES);
 
     impl Message {
         pub const fn new(label: u64) -> Self {
@@ -388,6 +428,8 @@ pub mod fcntl {
 /// File types, status and directory records: what `stat`, `fstat`, `getdents` and
 /// `statfs` return. Linux values and layouts; see `docs/fs.md`.
 pub mod fs {
+    use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
     use super::Timespec;
 
     /// File type bits of [`Stat::mode`].
@@ -408,7 +450,9 @@ pub mod fs {
     /// `struct stat` as `stat` and `fstat` fill it (112 bytes, no padding). Times are
     /// real time (`realtime_ns`: time since boot until a clock is read).
     #[repr(C)]
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     pub struct Stat {
         /// Which mounted file system (its mount number).
         pub dev: u64,
@@ -434,15 +478,34 @@ pub mod fs {
         pub ctime: Timespec,
     }
 
-    /// `getdents` record layout (Linux `struct linux_dirent64`): each record is
-    /// `ino: u64` at 0, `off: u64` at 8 (the directory offset that resumes after this
-    /// entry), `reclen: u16` at 16, `type: u8` ([`DT_REG`], ...) at 18, then the name and a
-    /// NUL from 19, padded to a multiple of 8 bytes.
-    pub const DIRENT_INO: usize = 0;
-    pub const DIRENT_OFF: usize = 8;
-    pub const DIRENT_RECLEN: usize = 16;
-    pub const DIRENT_TYPE: usize = 18;
-    pub const DIRENT_NAME: usize = 19;
+    /// The fixed start of a `getdents` record (Linux `struct linux_dirent64`): the name
+    /// and a NUL follow from [`DIRENT_NAME`], and the record is padded to a multiple of 8
+    /// bytes ([`dirent_reclen`]). Packed, because the name starts at byte 19; records are
+    /// read from and written into byte buffers with `read_from_prefix` and `as_bytes`.
+    #[repr(C, packed)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct DirentHeader {
+        pub ino: u64,
+        /// The directory offset that resumes after this entry.
+        pub off: u64,
+        /// Bytes of the whole record, name and padding included.
+        pub reclen: u16,
+        /// [`DT_REG`], [`DT_DIR`], ...
+        pub kind: u8,
+    }
+
+    /// Offsets of the [`DirentHeader`] fields in a record, and of the name.
+    pub const DIRENT_INO: usize = core::mem::offset_of!(DirentHeader, ino);
+    pub const DIRENT_OFF: usize = core::mem::offset_of!(DirentHeader, off);
+    pub const DIRENT_RECLEN: usize = core::mem::offset_of!(DirentHeader, reclen);
+    pub const DIRENT_TYPE: usize = core::mem::offset_of!(DirentHeader, kind);
+    pub const DIRENT_NAME: usize = core::mem::size_of::<DirentHeader>();
+
+    abi_size!(Stat, 112);
+    abi_size!(StatFs, 56);
+    abi_size!(DirentHeader, 19);
 
     /// Length of the record for a name of `name_len` bytes.
     pub const fn dirent_reclen(name_len: usize) -> usize {
@@ -462,7 +525,9 @@ pub mod fs {
 
     /// What `statfs` fills: sizes in `bsize` blocks, inode counts, limits.
     #[repr(C)]
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     pub struct StatFs {
         /// Block size (a page).
         pub bsize: u64,
@@ -516,6 +581,68 @@ pub mod fs {
             assert_eq!(DEV_CONSOLE, 0x501);
             let big = makedev(0x1234, 0x56789);
             assert_eq!((major(big), minor(big)), (0x1234, 0x56789));
+        }
+
+        #[test]
+        fn stat_bytes_follow_the_struct_layout() {
+            use zerocopy::IntoBytes;
+            let s = Stat {
+                dev: 1,
+                ino: 2,
+                mode: 3,
+                nlink: 4,
+                uid: 5,
+                gid: 6,
+                rdev: 7,
+                size: 8,
+                blksize: 9,
+                blocks: 10,
+                atime: Timespec { sec: 11, nsec: 12 },
+                mtime: Timespec { sec: 13, nsec: 14 },
+                ctime: Timespec { sec: 15, nsec: 16 },
+            };
+            let b = s.as_bytes();
+            let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
+            let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+            assert_eq!(u64_at(core::mem::offset_of!(Stat, ino)), 2);
+            assert_eq!(u32_at(core::mem::offset_of!(Stat, mode)), 3);
+            assert_eq!(u32_at(core::mem::offset_of!(Stat, gid)), 6);
+            assert_eq!(u64_at(core::mem::offset_of!(Stat, rdev)), 7);
+            assert_eq!(u64_at(core::mem::offset_of!(Stat, blocks)), 10);
+            assert_eq!(u64_at(core::mem::offset_of!(Stat, mtime)), 13);
+            assert_eq!(u64_at(core::mem::offset_of!(Stat, ctime) + 8), 16);
+        }
+
+        #[test]
+        fn statfs_bytes_follow_the_struct_layout() {
+            use zerocopy::IntoBytes;
+            let s = StatFs {
+                bsize: 4096,
+                blocks: 2,
+                bfree: 3,
+                files: 4,
+                ffree: 5,
+                namelen: 255,
+                max_file_size: 7,
+            };
+            let b = s.as_bytes();
+            let at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
+            assert_eq!(at(core::mem::offset_of!(StatFs, ffree)), 5);
+            assert_eq!(at(core::mem::offset_of!(StatFs, max_file_size)), 7);
+        }
+
+        #[test]
+        fn dirent_header_matches_linux_dirent64() {
+            assert_eq!(
+                (
+                    DIRENT_INO,
+                    DIRENT_OFF,
+                    DIRENT_RECLEN,
+                    DIRENT_TYPE,
+                    DIRENT_NAME
+                ),
+                (0, 8, 16, 18, 19)
+            );
         }
 
         #[test]
@@ -657,6 +784,8 @@ pub mod wait {
 
 /// Signal numbers (Linux values) used in wait statuses.
 pub mod signal {
+    use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
     /// Interrupt from the keyboard (Ctrl-C on the console).
     pub const SIGINT: i32 = 2;
     pub const SIGQUIT: i32 = 3;
@@ -705,7 +834,9 @@ pub mod signal {
     /// What a signal does when it arrives. A handler is called as `handler(sig)` and
     /// returns to `restorer`, which must call `sigreturn` (libway provides one).
     #[repr(C)]
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     pub struct SigAction {
         pub handler: usize,
         pub flags: u64,
@@ -713,11 +844,13 @@ pub mod signal {
         /// Signals blocked while the handler runs (besides the signal itself).
         pub mask: u64,
     }
+
+    abi_size!(SigAction, 32);
 }
 
 /// What `uname` reports; each field a NUL-padded string.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
 pub struct Utsname {
     pub sysname: [u8; 65],
     pub nodename: [u8; 65],
@@ -726,9 +859,11 @@ pub struct Utsname {
     pub machine: [u8; 65],
 }
 
+abi_size!(Utsname, 5 * 65);
+
 /// One process as `proc_list` reports it.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
 pub struct ProcInfo {
     pub pid: u64,
     pub ppid: u64,
@@ -743,6 +878,8 @@ pub struct ProcInfo {
     /// The program path, NUL-padded.
     pub name: [u8; 64],
 }
+
+abi_size!(ProcInfo, 8 * 4 + 8 + 64);
 
 impl ProcInfo {
     pub const fn zeroed() -> Self {
@@ -781,6 +918,8 @@ pub mod sched {
 
 /// Multiprocessor limits and what `smp_info` reports.
 pub mod smp {
+    use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
     /// Most CPUs the kernel runs on (affinity masks are `u64`).
     pub const MAX_CPUS: usize = 16;
     /// [`CpuInfo::state`]: running a thread.
@@ -790,7 +929,9 @@ pub mod smp {
 
     /// One CPU as `smp_info` reports it.
     #[repr(C)]
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     pub struct CpuInfo {
         /// The kernel's CPU index (0 is the boot CPU).
         pub id: u32,
@@ -815,23 +956,31 @@ pub mod smp {
         /// The running thread's id (0: idle).
         pub current_tid: u64,
     }
+
+    abi_size!(CpuInfo, 4 + 4 + 9 * 8);
 }
 
 /// Seconds and nanoseconds, as `struct timespec`.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 pub struct Timespec {
     pub sec: i64,
     pub nsec: i64,
 }
 
+abi_size!(Timespec, 16);
+
 /// A (pointer, length) string reference, how argv/envp entries cross the boundary.
 #[repr(C)]
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, Immutable, KnownLayout)]
 pub struct StrRef {
     pub ptr: usize,
     pub len: usize,
 }
+
+abi_size!(StrRef, 2 * core::mem::size_of::<usize>());
 
 /// Limits on what a process can pass to execve/spawn.
 pub mod limits {

@@ -33,5 +33,6 @@ pub mod paging;
 pub mod symtab;
 #[cfg(test)]
 mod testutil;
+pub mod umem;
 #[cfg(feature = "alloc")]
 pub mod vma;

@@ -63,7 +63,8 @@
 //! - `enter_user(*const TrapFrame) -> !`: start user mode from a frame at the top of the
 //!   current kernel stack.
 //! - `user_copy(dst, src, len) -> bool`: copy where one side is user memory (already range
-//!   checked); false when a fault could not be resolved. Trap code routes page faults to
+//!   checked); false when a fault could not be resolved. Only `crate::umem` calls it (its
+//!   checked `UserRange`s are the contract). Trap code routes page faults to
 //!   `crate::mm::fault::handle_page_fault`, other user faults (and unresolved page faults)
 //!   to `crate::task::signal::user_fault`, syscalls to `crate::syscall::dispatch`, and
 //!   calls `crate::task::user_return(frame)` before every return to user mode.

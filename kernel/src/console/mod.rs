@@ -5,6 +5,9 @@
 //! interleave. It masks interrupts while held, so an interrupt handler that logs on a CPU
 //! already writing cannot spin on the lock it interrupted. The panic path may take the console from a context that already holds it; it uses
 //! [`write_unlocked`] rather than waiting forever.
+//!
+//! No `unsafe` here: the serial port is the arch layer's, behind safe functions.
+#![deny(unsafe_code)]
 
 pub mod input;
 

@@ -6,6 +6,10 @@
 //! Files are shared (`Arc`): `dup2`, `fork` and `spawn` copy references, and a file closes
 //! when its last descriptor does. This module owns the file types and the table; the
 //! syscalls that use them are in `syscall/fd.rs`.
+//!
+//! No `unsafe` here: descriptors reach memory only through safe types (`umem` for user
+//! buffers, the VFS for file data).
+#![deny(unsafe_code)]
 
 mod console;
 mod pipe;

@@ -16,6 +16,7 @@
 //! a port), and no lock is held across a user copy.
 
 mod kernel;
+pub mod msgbuf;
 pub mod port;
 
 pub use kernel::{kernel_call, kernel_send};

@@ -54,14 +54,13 @@ const FIXED_WORDS: usize = (HEADER_BYTES + SHORT) / 8;
 pub const SHORT: usize = 16;
 
 fn words(m: &Message) -> &[u64; WORDS] {
-    // SAFETY: a `Message` is `WORDS` initialised, 8-byte aligned words (asserted above),
-    // so it may be read as an array of them.
-    unsafe { &*(m as *const Message).cast::<[u64; WORDS]>() }
+    // Plain data (`wayos_abi::Plain`) of the same size and alignment: checked at compile
+    // time by the macro.
+    wayos_abi::zerocopy::transmute_ref!(m)
 }
 
 fn words_mut(m: &mut Message) -> &mut [u64; WORDS] {
-    // SAFETY: as for `words`; moreover any words are a valid `Message`.
-    unsafe { &mut *(m as *mut Message).cast::<[u64; WORDS]>() }
+    wayos_abi::zerocopy::transmute_mut!(m)
 }
 
 /// Stores `value` in `word` so that the compiler keeps it a plain store. A run of them

@@ -14,7 +14,7 @@ use crate::arch;
 use crate::error::{Errno, KResult};
 use crate::task::sched;
 use crate::task::thread::Thread;
-use crate::usercopy::copy_to_user;
+use crate::umem::{UserArray, WriteOnly};
 
 pub fn sys_sched_getcpu() -> KResult<usize> {
     Ok(arch::cpu_id())
@@ -63,7 +63,9 @@ pub fn sys_sched_getaffinity(tid: usize) -> KResult<usize> {
 
 pub fn sys_smp_info(buf: usize, count: usize) -> KResult<usize> {
     let n = crate::smp::online().min(MAX_CPUS);
+    // Only the entries filled must lie in the window: `count` may be larger.
     let take = count.min(n);
+    let buf = UserArray::<CpuInfo, WriteOnly>::new(buf, take)?;
     let mut out = Vec::new();
     out.try_reserve_exact(take).map_err(|_| Errno::ENOMEM)?;
     for cpu in 0..take {
@@ -83,14 +85,6 @@ pub fn sys_smp_info(buf: usize, count: usize) -> KResult<usize> {
             current_tid: s.current_tid,
         });
     }
-    // SAFETY-free view of plain-old-data structs as bytes for the copy.
-    let bytes = as_bytes(&out);
-    copy_to_user(buf, bytes)?;
+    buf.write_from(&out)?;
     Ok(n)
-}
-
-fn as_bytes(v: &[CpuInfo]) -> &[u8] {
-    // SAFETY: `CpuInfo` is `repr(C)` with only integer fields and no padding (4+4 then
-    // u64s), so every byte of the slice is initialised.
-    unsafe { core::slice::from_raw_parts(v.as_ptr().cast::<u8>(), core::mem::size_of_val(v)) }
 }

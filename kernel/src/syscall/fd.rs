@@ -13,7 +13,7 @@ use crate::descriptor::{fd_errno, FileRef, PortStream};
 use crate::error::{Errno, KResult};
 use crate::ipc::{handle_errno, KObject};
 use crate::task;
-use crate::usercopy::{check_range, copy_from_user, copy_to_user};
+use crate::umem::{ReadOnly, UserPtr, UserSlice, WriteOnly};
 use wayos_abi::fcntl::{FD_CLOEXEC, F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, O_CLOEXEC};
 
 /// Bytes moved per step through the bounce buffer (on the 64 KiB kernel stack).
@@ -27,12 +27,16 @@ fn file(fd: usize) -> KResult<FileRef> {
 
 pub fn sys_write(fd: usize, buf: usize, len: usize) -> KResult<usize> {
     let f = file(fd)?;
-    check_range(buf, len)?;
+    let mut rest = UserSlice::<ReadOnly>::new(buf, len)?;
     let mut chunk = [0u8; CHUNK];
     let mut done = 0;
-    while done < len {
-        let n = (len - done).min(CHUNK);
-        let r = copy_from_user(&mut chunk[..n], buf + done).and_then(|()| f.write(&chunk[..n]));
+    while !rest.is_empty() {
+        let n = rest.len().min(CHUNK);
+        let (head, tail) = rest.split_at(n)?;
+        rest = tail;
+        let r = head
+            .read_into(&mut chunk[..n])
+            .and_then(|()| f.write(&chunk[..n]));
         match r {
             Ok(w) => {
                 done += w;
@@ -51,27 +55,26 @@ pub fn sys_write(fd: usize, buf: usize, len: usize) -> KResult<usize> {
 /// pipe), as many as fit for a regular file.
 pub fn sys_read(fd: usize, buf: usize, len: usize) -> KResult<usize> {
     let f = file(fd)?;
-    check_range(buf, len)?;
-    if len == 0 {
+    let mut rest = UserSlice::<WriteOnly>::new(buf, len)?;
+    if rest.is_empty() {
         return Ok(0);
     }
     // Fail before consuming input if the buffer is not writable.
-    let mut probe = [0u8; 1];
-    copy_from_user(&mut probe, buf)?;
-    copy_to_user(buf, &probe)?;
+    rest.prefix(1).probe_writable()?;
     let mut chunk = [0u8; CHUNK];
     let mut done = 0;
-    while done < len {
-        let want = (len - done).min(CHUNK);
+    while !rest.is_empty() {
+        let want = rest.len().min(CHUNK);
         let n = match f.read(&mut chunk[..want]) {
             Ok(n) => n,
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
         };
-        if let Err(e) = copy_to_user(buf + done, &chunk[..n]) {
+        if let Err(e) = rest.write_from(&chunk[..n]) {
             // Bytes were consumed; report what arrived, or the fault if nothing did.
             return if done == 0 { Err(e) } else { Ok(done) };
         }
+        rest = rest.advance(n)?;
         done += n;
         if n < want || f.is_stream() {
             break;
@@ -147,9 +150,8 @@ pub fn sys_pipe(fds_ptr: usize, flags: usize) -> KResult<usize> {
     }
     let cloexec = flags & O_CLOEXEC != 0;
     // Fail on a bad pointer before anything is created.
-    let mut probe = [0u8; 8];
-    copy_from_user(&mut probe, fds_ptr)?;
-    copy_to_user(fds_ptr, &probe)?;
+    let out = UserPtr::<[u32; 2], WriteOnly>::new(fds_ptr)?;
+    out.probe_writable()?;
     let p = task::current_process().ok_or(Errno::ESRCH)?;
     let (r, w) = crate::descriptor::pipe();
     let (r, w): (FileRef, FileRef) = (Arc::new(r), Arc::new(w));
@@ -166,10 +168,7 @@ pub fn sys_pipe(fds_ptr: usize, flags: usize) -> KResult<usize> {
             }
         }
     };
-    let mut out = [0u8; 8];
-    out[..4].copy_from_slice(&(rfd as u32).to_ne_bytes());
-    out[4..].copy_from_slice(&(wfd as u32).to_ne_bytes());
-    if let Err(e) = copy_to_user(fds_ptr, &out) {
+    if let Err(e) = out.write(&[rfd as u32, wfd as u32]) {
         // Only a concurrent unmap gets here; do not leave descriptors nobody knows.
         let mut fds = p.fds.lock();
         let a = fds.close(rfd);

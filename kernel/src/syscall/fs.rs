@@ -3,7 +3,7 @@
 //!
 //! Paths arrive as (pointer, length) and are copied in by `read_path` (`ENAMETOOLONG`
 //! over `PATH_MAX`, `ENOENT` when empty, `EINVAL` when not UTF-8); relative ones start at
-//! the caller's working directory. Results go out through `usercopy` only, and an output
+//! the caller's working directory. Results go out through `umem` only, and an output
 //! buffer is checked before anything changes where that matters (`getdents` would lose
 //! entries). The rules themselves (`ENOTDIR`, `EISDIR`, `ENOTEMPTY`, `EXDEV`, ...) are
 //! `wayos_kcore::fs`, tested on the host; see `docs/fs.md`.
@@ -11,15 +11,17 @@
 use alloc::vec::Vec;
 
 use wayos_abi::fcntl::O_CLOEXEC;
+use wayos_abi::fs::{Stat, StatFs};
 use wayos_abi::fs::{S_IPERM, UTIME_NOW, UTIME_OMIT};
+use wayos_abi::Timespec;
 use wayos_kcore::fs::tmpfs::Kind;
-use wayos_kcore::fs::{stat_bytes, statfs_bytes, FsError};
+use wayos_kcore::fs::FsError;
 
 use super::read_path;
 use crate::descriptor::{fd_errno, FileRef, MAX_FDS};
 use crate::error::{Errno, KResult};
 use crate::task;
-use crate::usercopy::{check_range, copy_to_user, read_u64_pair};
+use crate::umem::{ReadOnly, UserPtr, UserSlice, WriteOnly};
 
 /// Most bytes one `getdents` call fills (bounds the kernel buffer).
 const GETDENTS_MAX: usize = 16 * 1024;
@@ -56,34 +58,34 @@ pub fn sys_lseek(fd: usize, offset: usize, whence: usize) -> KResult<usize> {
 pub fn sys_stat(path: usize, len: usize, buf: usize) -> KResult<usize> {
     let path = read_path(path, len)?;
     let st = crate::fs::with(|v, cwd, _| v.resolve(cwd, &path).and_then(|l| v.stat(l)))?;
-    copy_to_user(buf, &stat_bytes(&st))?;
+    UserPtr::<Stat, WriteOnly>::new(buf)?.write(&st)?;
     Ok(0)
 }
 
 pub fn sys_fstat(fd: usize, buf: usize) -> KResult<usize> {
     let st = file(fd)?.stat()?;
-    copy_to_user(buf, &stat_bytes(&st))?;
+    UserPtr::<Stat, WriteOnly>::new(buf)?.write(&st)?;
     Ok(0)
 }
 
 pub fn sys_statfs(path: usize, len: usize, buf: usize) -> KResult<usize> {
     let path = read_path(path, len)?;
     let st = crate::fs::with(|v, cwd, _| v.resolve(cwd, &path).and_then(|l| v.statfs(l)))?;
-    copy_to_user(buf, &statfs_bytes(&st))?;
+    UserPtr::<StatFs, WriteOnly>::new(buf)?.write(&st)?;
     Ok(0)
 }
 
 pub fn sys_getdents(fd: usize, buf: usize, len: usize) -> KResult<usize> {
     let f = file(fd)?;
-    check_range(buf, len)?;
-    let n = len.min(GETDENTS_MAX);
+    let buf = UserSlice::<WriteOnly>::new(buf, len)?.prefix(GETDENTS_MAX);
     let mut kbuf = Vec::new();
-    kbuf.try_reserve_exact(n).map_err(|_| Errno::ENOMEM)?;
-    kbuf.resize(n, 0u8);
+    kbuf.try_reserve_exact(buf.len())
+        .map_err(|_| Errno::ENOMEM)?;
+    kbuf.resize(buf.len(), 0u8);
     // Make sure the records can be delivered before the directory offset moves past them.
-    copy_to_user(buf, &kbuf)?;
+    buf.write_from(&kbuf)?;
     let got = f.getdents(&mut kbuf)?;
-    copy_to_user(buf, &kbuf[..got])?;
+    buf.write_from(&kbuf[..got])?;
     Ok(got)
 }
 
@@ -148,7 +150,8 @@ pub fn sys_getcwd(buf: usize, len: usize) -> KResult<usize> {
     if path.len() > len {
         return Err(Errno::ERANGE);
     }
-    copy_to_user(buf, path.as_bytes())?;
+    // Only the bytes written must lie in the window: `len` may be larger.
+    UserSlice::<WriteOnly>::new(buf, path.len())?.write_from(path.as_bytes())?;
     Ok(path.len())
 }
 
@@ -167,13 +170,15 @@ pub fn sys_chdir(path: usize, len: usize) -> KResult<usize> {
 }
 
 /// One `utimens` time: `None` to leave alone, else nanoseconds.
-fn utime(sec: u64, nsec: u64, now: u64) -> KResult<Option<u64>> {
-    match nsec as i64 {
+fn utime(t: Timespec, now: u64) -> KResult<Option<u64>> {
+    match t.nsec {
         UTIME_NOW => Ok(Some(now)),
         UTIME_OMIT => Ok(None),
-        n if (0..1_000_000_000).contains(&n) && (sec as i64) >= 0 => {
-            Ok(Some(sec.saturating_mul(1_000_000_000).saturating_add(nsec)))
-        }
+        n if (0..1_000_000_000).contains(&n) && t.sec >= 0 => Ok(Some(
+            (t.sec as u64)
+                .saturating_mul(1_000_000_000)
+                .saturating_add(n as u64),
+        )),
         _ => Err(Errno::EINVAL),
     }
 }
@@ -181,12 +186,12 @@ fn utime(sec: u64, nsec: u64, now: u64) -> KResult<Option<u64>> {
 pub fn sys_utimens(path: usize, len: usize, times: usize) -> KResult<usize> {
     let path = read_path(path, len)?;
     let now = crate::time::realtime_ns();
-    let (atime, mtime) = if times == 0 {
-        (Some(now), Some(now))
-    } else {
-        let (asec, ansec) = read_u64_pair(times)?;
-        let (msec, mnsec) = read_u64_pair(times.checked_add(16).ok_or(Errno::EFAULT)?)?;
-        (utime(asec, ansec, now)?, utime(msec, mnsec, now)?)
+    let (atime, mtime) = match UserPtr::<[Timespec; 2], ReadOnly>::nullable(times)? {
+        None => (Some(now), Some(now)),
+        Some(times) => {
+            let [a, m] = times.read()?;
+            (utime(a, now)?, utime(m, now)?)
+        }
     };
     crate::fs::with(|v, cwd, _| {
         let loc = v.resolve(cwd, &path)?;

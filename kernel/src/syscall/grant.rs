@@ -10,7 +10,7 @@ use crate::error::{Errno, KResult};
 use crate::ipc::{handle_errno, KObject};
 use crate::mm::space::Prot;
 use crate::task::{self, process::Process};
-use crate::usercopy::copy_to_user;
+use crate::umem::{UserPtr, WriteOnly};
 
 /// `EACCES` unless a handle with `rights` may be mapped with `prot`.
 fn grant_rights(rights: u32, prot: Prot) -> KResult<()> {
@@ -53,9 +53,9 @@ pub fn sys_mem_map(h: usize, prot: usize, size_out: usize) -> KResult<usize> {
         }
     };
     grant_rights(rights, prot)?;
-    if size_out != 0 {
+    if let Some(out) = UserPtr::<u64, WriteOnly>::nullable(size_out)? {
         // Before mapping, so a bad pointer changes nothing; no lock is held.
-        copy_to_user(size_out, &obj.size().to_ne_bytes())?;
+        out.write(&obj.size())?;
     }
     p.with_space(|s| s.map_object(&obj, prot, rights))
 }

@@ -11,13 +11,8 @@
 
 use alloc::sync::Arc;
 
-use wayos_abi::ipc::{
-    Message, INLINE_BYTES, MAX_HANDLES, NAME_MAX, NO_HANDLE, REPLY_DISCARDED, RIGHTS_ALL,
-    RIGHT_GRANT, RIGHT_RECV, RIGHT_SEND,
-};
-use wayos_abi::mman::PAGE_SIZE;
-
 use crate::error::{Errno, KResult};
+use crate::ipc::msgbuf::{CallError, MsgBuf};
 use crate::ipc::port::{
     DeliverError, Objects, Port, PortRef, RecvError, RecvWaiter, ReplyPort, ReplyRef, ReplyState,
     HEADER_BYTES, SHORT,
@@ -28,81 +23,61 @@ use crate::ipc::{
 };
 use crate::task::thread::Thread;
 use crate::task::{self, process::Process, sched};
-use crate::usercopy::{check_range, copy_from_user, copy_to_user, read_vec};
+use crate::umem::{CanRead, CanWrite, ReadOnly, ReadWrite, UserPtr, UserSlice, WriteOnly};
+use wayos_abi::ipc::{
+    Message, INLINE_BYTES, MAX_HANDLES, NAME_MAX, NO_HANDLE, REPLY_DISCARDED, RIGHTS_ALL,
+    RIGHT_GRANT, RIGHT_RECV, RIGHT_SEND,
+};
 
-const MSG_SIZE: usize = core::mem::size_of::<Message>();
 const _: () = assert!(HEADER_BYTES == 8 + 4 + 4 + 4 * MAX_HANDLES);
-const _: () = assert!(MSG_SIZE == HEADER_BYTES + INLINE_BYTES);
-
-/// The bytes of a message as they sit in user memory.
-fn bytes(m: &Message) -> &[u8; MSG_SIZE] {
-    // SAFETY: `Message` is `repr(C)`, made of integers only, without padding (its size is
-    // the sum of its fields, asserted above), so its memory is `MSG_SIZE` initialised
-    // bytes.
-    unsafe { &*(m as *const Message).cast::<[u8; MSG_SIZE]>() }
-}
-
-fn bytes_mut(m: &mut Message) -> &mut [u8; MSG_SIZE] {
-    // SAFETY: as for `bytes`; moreover every byte pattern is a valid `Message`.
-    unsafe { &mut *(m as *mut Message).cast::<[u8; MSG_SIZE]>() }
-}
 
 /// Bytes of a message read in one go: the header and a short payload.
 const FIRST_READ: usize = HEADER_BYTES + SHORT;
 
-/// Reads a message to send from `ptr` into `m`: its header and its `len` data bytes (the
-/// rest of the user's buffer is not read; a short payload comes with the header in one
-/// copy). `EFAULT` for a bad pointer — with `writable`, also unless the whole `Message`
-/// there can be written (the reply or next message comes back in it) — then `EINVAL` if
-/// `len` is too big. `reply` is the kernel's to set, so it becomes `NO_HANDLE`.
+/// Reads the header and short payload of the message at `ptr` into `m`.
 #[inline]
-fn read_message(ptr: usize, m: &mut Message, writable: bool) -> KResult<()> {
-    copy_from_user(&mut bytes_mut(m)[..FIRST_READ], ptr)?;
-    if writable {
-        probe_writable(ptr, Some(m))?;
-    }
+fn read_head<A: CanRead>(ptr: &UserPtr<Message, A>, m: &mut Message) -> KResult<()> {
+    ptr.read_part(m, 0..FIRST_READ)
+}
+
+/// Reads the rest of the payload the header read into `m` announces: `EINVAL` if `len`
+/// is too big. `reply` is the kernel's to set, so it becomes `NO_HANDLE`.
+#[inline]
+fn read_rest<A: CanRead>(ptr: &UserPtr<Message, A>, m: &mut Message) -> KResult<()> {
     let len = m.len as usize;
     if len > INLINE_BYTES {
         return Err(Errno::EINVAL);
     }
     if len > SHORT {
-        // In the user window: the first part's range was checked.
-        let rest = ptr + FIRST_READ;
-        copy_from_user(&mut bytes_mut(m)[FIRST_READ..HEADER_BYTES + len], rest)?;
+        ptr.read_part(m, FIRST_READ..HEADER_BYTES + len)?;
     }
     m.reply = NO_HANDLE;
     Ok(())
 }
 
+/// Reads a message to send from `ptr` into `m`: its header and its `len` data bytes (the
+/// rest of the user's buffer is not read; a short payload comes with the header in one
+/// copy). `EFAULT` for a bad pointer, then `EINVAL` if `len` is too big.
+#[inline]
+fn read_message(ptr: &UserPtr<Message, ReadOnly>, m: &mut Message) -> KResult<()> {
+    read_head(ptr, m)?;
+    read_rest(ptr, m)
+}
+
+/// [`read_message`] for a buffer the answer comes back in (the reply, or the next
+/// message): also `EFAULT`, before `EINVAL`, unless the whole `Message` can be written.
+#[inline]
+fn read_message_rw(ptr: &UserPtr<Message, ReadWrite>, m: &mut Message) -> KResult<()> {
+    read_head(ptr, m)?;
+    ptr.probe_writable_as(m)?;
+    read_rest(ptr, m)
+}
+
 /// Writes a received message to `ptr`: its header and `len` data bytes; the rest of the
 /// user's buffer keeps its bytes.
-fn write_message(ptr: usize, m: &Message) -> KResult<()> {
+fn write_message<A: CanWrite>(ptr: &UserPtr<Message, A>, m: &Message) -> KResult<()> {
     let len = (m.len as usize).min(INLINE_BYTES);
-    copy_to_user(ptr, &bytes(m)[..HEADER_BYTES + len])
-}
-
-/// Rewrites the user byte at `at` with its own value: `EFAULT` unless it is readable and
-/// writable.
-fn probe_byte(at: usize) -> KResult<()> {
-    let mut b = [0u8; 1];
-    copy_from_user(&mut b, at)?;
-    copy_to_user(at, &b)
-}
-
-/// Fails with `EFAULT` unless a whole `Message` at `ptr` can be read and written. Its
-/// first and last bytes are rewritten unchanged, which covers every page it spans.
-/// `read` is `m` when the message was just read from `ptr` (its first byte is known).
-fn probe_writable(ptr: usize, read: Option<&Message>) -> KResult<()> {
-    check_range(ptr, MSG_SIZE)?;
-    match read {
-        Some(m) => copy_to_user(ptr, &bytes(m)[..1])?,
-        None => probe_byte(ptr)?,
-    }
-    let last = ptr + MSG_SIZE - 1;
-    if last / PAGE_SIZE != ptr / PAGE_SIZE {
-        probe_byte(last)?;
-    }
-    Ok(())
+    ptr.write_part(m, 0..HEADER_BYTES + len)
 }
 
 fn me() -> KResult<Arc<Process>> {
@@ -194,7 +169,7 @@ fn send(
 pub fn sys_port_send(h: usize, ptr: usize, timeout_ns: u64) -> KResult<usize> {
     let p = me()?;
     let mut msg = Message::new(0);
-    read_message(ptr, &mut msg, false)?;
+    read_message(&UserPtr::new(ptr)?, &mut msg)?;
     let port = port_of(&p, h, RIGHT_SEND)?;
     if let Some(receiver) = send(&p, &port, &msg, None, Deadline::from_timeout(timeout_ns))? {
         sched::wake(&receiver);
@@ -205,11 +180,11 @@ pub fn sys_port_send(h: usize, ptr: usize, timeout_ns: u64) -> KResult<usize> {
 /// Receives on `port` into `w` (running `next` if it blocks, else waking it), installs
 /// the message's handles in `p`'s table (which has room: checked before) and writes the
 /// message to `ptr`.
-fn receive(
+fn receive<A: CanWrite>(
     p: &Process,
     port: &Port,
     w: &mut RecvWaiter<'_>,
-    ptr: usize,
+    ptr: &UserPtr<Message, A>,
     deadline: Deadline,
     next: Option<Arc<Thread>>,
 ) -> KResult<()> {
@@ -237,26 +212,10 @@ fn receive(
     Ok(())
 }
 
-/// The calling process's reply port — its message buffer — taken out of the cache for
-/// this syscall (another thread of the process would get its own). For a call it must
-/// have no reply right out (a late reply to an earlier call must not land in this one):
-/// else a new one replaces it.
-fn take_reply_port(p: &Process, for_call: bool) -> Arc<ReplyPort> {
-    let cached = p.reply_cache.lock().take();
-    match cached {
-        Some(rp) if !for_call || Arc::strong_count(&rp) == 1 => rp,
-        _ => ReplyPort::new(),
-    }
-}
-
-/// Puts the process's reply port back for its next IPC syscall.
-fn put_reply_port(p: &Process, rp: Arc<ReplyPort>) {
-    *p.reply_cache.lock() = Some(rp);
-}
-
 pub fn sys_port_recv(h: usize, ptr: usize, timeout_ns: u64) -> KResult<usize> {
     let p = me()?;
-    probe_writable(ptr, None)?;
+    let ptr = UserPtr::<Message, WriteOnly>::new(ptr)?;
+    ptr.probe_writable()?;
     let port = {
         let table = p.handles.lock();
         let port = port_in(&table, h, RIGHT_RECV)?;
@@ -265,60 +224,53 @@ pub fn sys_port_recv(h: usize, ptr: usize, timeout_ns: u64) -> KResult<usize> {
         }
         port
     };
-    let own = take_reply_port(&p, false);
-    own.finish();
-    // SAFETY: `own` is this process's reply port, out of its cache for this syscall, and
-    // finished, so no reply can be written into it; the waiter holds the only reference.
-    let mut w = RecvWaiter::new(unsafe { &mut *own.buffer() });
+    let mut own = MsgBuf::take(&p);
+    let mut w = RecvWaiter::new(own.buffer());
     let r = receive(
         &p,
         &port,
         &mut w,
-        ptr,
+        &ptr,
         Deadline::from_timeout(timeout_ns),
         None,
     );
     drop(w);
-    put_reply_port(&p, own);
+    own.put_back(&p);
     r.map(|()| 0)
 }
 
 pub fn sys_port_call(h: usize, ptr: usize, timeout_ns: u64) -> KResult<usize> {
     let p = me()?;
-    let rp = take_reply_port(&p, true);
-    let r = call(&p, &rp, h, ptr, timeout_ns);
-    put_reply_port(&p, rp);
+    let ptr = UserPtr::<Message, ReadWrite>::new(ptr)?;
+    let mut own = MsgBuf::take_for_call(&p);
+    let r = call(&p, &mut own, h, &ptr, timeout_ns);
+    own.put_back(&p);
     r.map(|()| 0)
 }
 
-/// `port_call` with the process's reply port `rp`, whose buffer holds the request and
-/// then the reply.
-fn call(p: &Process, rp: &Arc<ReplyPort>, h: usize, ptr: usize, timeout_ns: u64) -> KResult<()> {
-    // SAFETY: `rp` is this process's reply port, out of its cache for this syscall, with
-    // no reply right out yet (see `take_reply_port`); `req` is not used once one is.
-    let req = unsafe { &mut (*rp.buffer()).msg };
-    read_message(ptr, req, true)?;
+/// `port_call` with the process's message buffer `own`, which holds the request and then
+/// the reply.
+fn call(
+    p: &Process,
+    own: &mut MsgBuf,
+    h: usize,
+    ptr: &UserPtr<Message, ReadWrite>,
+    timeout_ns: u64,
+) -> KResult<()> {
+    read_message_rw(ptr, &mut own.buffer().msg)?;
     let port = port_of(p, h, RIGHT_SEND)?;
     let deadline = Deadline::from_timeout(timeout_ns);
-    rp.reset();
-    // From here on the reply may overwrite the request: `req` is not used again.
-    let sent = send(p, &port, req, Some(ReplyRef(rp.clone())), deadline);
-    let reply = match sent {
-        // User calls are not interrupted by signals (callers do not expect EINTR); only
-        // the end of the calling thread gives up the wait.
-        Ok(receiver) => rp.wait(deadline, receiver, sched::current_exit_requested),
-        Err(e) => {
-            rp.finish();
-            return Err(e);
-        }
-    };
-    match reply {
-        Ok(()) => rp.finish(),
-        Err(ReplyState::Closed) => return Err(Errno::EPIPE),
-        Err(ReplyState::Waiting) => return Err(Errno::ETIMEDOUT),
-    }
-    // SAFETY: our reply port, finished: nothing else reads or writes the buffer now.
-    let reply = unsafe { &mut *rp.buffer() };
+    // User calls are not interrupted by signals (callers do not expect EINTR); only the
+    // end of the calling thread gives up the wait.
+    let reply = own
+        .call(deadline, sched::current_exit_requested, |req, right| {
+            send(p, &port, req, Some(right), deadline)
+        })
+        .map_err(|e| match e {
+            CallError::Send(e) => e,
+            CallError::NoReply(ReplyState::Closed) => Errno::EPIPE,
+            CallError::NoReply(ReplyState::Waiting) => Errno::ETIMEDOUT,
+        })?;
     // (Checked first: taking a `None` would still move the whole array.)
     if let Some(mut objs) = reply.objs.is_some().then(|| reply.objs.take()).flatten() {
         let mut table = p.handles.lock();
@@ -339,7 +291,7 @@ fn call(p: &Process, rp: &Arc<ReplyPort>, h: usize, ptr: usize, timeout_ns: u64)
 pub fn sys_port_reply(h: usize, ptr: usize) -> KResult<usize> {
     let p = me()?;
     let mut msg = Message::new(0);
-    read_message(ptr, &mut msg, false)?;
+    read_message(&UserPtr::new(ptr)?, &mut msg)?;
     let h = handle_arg(h)?;
     let (obj, result) = {
         let mut table = p.handles.lock();
@@ -384,27 +336,25 @@ pub fn sys_port_reply(h: usize, ptr: usize) -> KResult<usize> {
 /// for the next message the CPU goes straight to the caller that was answered.
 pub fn sys_port_reply_recv(rh: usize, ph: usize, ptr: usize, timeout_ns: u64) -> KResult<usize> {
     let p = me()?;
-    let own = take_reply_port(&p, false);
-    own.finish();
-    let r = reply_recv(&p, &own, rh, ph, ptr, timeout_ns);
-    put_reply_port(&p, own);
+    let ptr = UserPtr::<Message, ReadWrite>::new(ptr)?;
+    let mut own = MsgBuf::take(&p);
+    let r = reply_recv(&p, &mut own, rh, ph, &ptr, timeout_ns);
+    own.put_back(&p);
     r
 }
 
-/// `port_reply_recv` with the process's own reply port `own` (finished): the reply is
-/// read into its buffer, and the next message arrives there.
+/// `port_reply_recv` with the process's message buffer `own`: the reply is read into it,
+/// and the next message arrives there.
 fn reply_recv(
     p: &Process,
-    own: &ReplyPort,
+    own: &mut MsgBuf,
     rh: usize,
     ph: usize,
-    ptr: usize,
+    ptr: &UserPtr<Message, ReadWrite>,
     timeout_ns: u64,
 ) -> KResult<usize> {
-    // SAFETY: `own` is this process's reply port, out of its cache for this syscall, and
-    // finished, so no reply can be written into it; `buf` is the only reference.
-    let buf = unsafe { &mut *own.buffer() };
-    read_message(ptr, &mut buf.msg, true)?;
+    let buf = own.buffer();
+    read_message_rw(ptr, &mut buf.msg)?;
     let rh = handle_arg(rh)?;
     let deadline = Deadline::from_timeout(timeout_ns);
     let msg = &buf.msg;
@@ -468,12 +418,16 @@ pub fn sys_handle_dup(h: usize, rights: usize) -> KResult<usize> {
     Ok(new as usize)
 }
 
-/// Reads a service name: `ENAMETOOLONG` past `NAME_MAX`, `EINVAL` if empty, `EFAULT`.
+/// Reads a service name: `EINVAL` if empty, `ENAMETOOLONG` past `NAME_MAX` (both before
+/// the pointer is looked at), `EFAULT`.
 fn read_name(ptr: usize, len: usize) -> KResult<alloc::vec::Vec<u8>> {
     if len == 0 {
         return Err(Errno::EINVAL);
     }
-    read_vec(ptr, len, NAME_MAX, Errno::ENAMETOOLONG)
+    if len > NAME_MAX {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    UserSlice::<ReadOnly>::new(ptr, len)?.read_vec()
 }
 
 pub fn sys_ns_register(name: usize, len: usize, h: usize) -> KResult<usize> {

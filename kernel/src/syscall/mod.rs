@@ -2,18 +2,29 @@
 //! result (a value, or a negated errno) in the caller's frame.
 //!
 //! The arch entry stub saves the user registers into a `TrapFrame` and calls
-//! [`dispatch`]; every pointer argument goes through `usercopy`, every length is bounded,
-//! so no argument can fault or exhaust the kernel.
+//! [`dispatch`], a plain `match` that hands the raw registers to `sys_<name>`.
+//!
+//! The rule for every `sys_<name>` (and for new ones): each user address becomes a typed
+//! `umem::UserPtr` / `UserArray` / `UserSlice` exactly once, where the call's errno order
+//! puts `EFAULT` (after the `EBADF`, `ENAMETOOLONG` or `E2BIG` checks that come first), and
+//! with the length it will really touch; from then on only the typed value is passed on.
+//! Nothing here can copy through a raw address (the copies are private to `umem`), every
+//! length is bounded before the kernel allocates for it, and no lock is held across a
+//! copy. So no argument can fault or exhaust the kernel.
+//!
+//! This module must not contain `unsafe` code: what needs it lives in `umem`, `arch`,
+//! `mm` or `ipc`, behind safe functions.
+#![deny(unsafe_code)]
 
 use alloc::vec::Vec;
 
 use wayos_abi::limits::{ARG_MAX_BYTES, ARG_MAX_COUNT, PATH_MAX};
-use wayos_abi::{clock, sys, Timespec};
+use wayos_abi::{clock, sys, StrRef, Timespec};
 
 use crate::arch::{self, TrapFrame};
 use crate::error::{Errno, KResult};
 use crate::task::{self, sched};
-use crate::usercopy::{copy_to_user, read_u64_pair, read_vec, write_u64_pair};
+use crate::umem::{ReadOnly, UserArray, UserPtr, UserSlice, WriteOnly};
 
 mod cpu;
 mod fd;
@@ -132,33 +143,35 @@ fn sys_getppid() -> KResult<usize> {
         .ok_or(Errno::ESRCH)
 }
 
+/// A path argument: `ENOENT` if empty, `ENAMETOOLONG` past `PATH_MAX` (both before the
+/// pointer is looked at), `EFAULT`, `EINVAL` if not UTF-8.
 fn read_path(ptr: usize, len: usize) -> KResult<alloc::string::String> {
     if len == 0 {
         return Err(Errno::ENOENT);
     }
-    let bytes = read_vec(ptr, len, PATH_MAX, Errno::ENAMETOOLONG)?;
+    if len > PATH_MAX {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    let bytes = UserSlice::<ReadOnly>::new(ptr, len)?.read_vec()?;
     alloc::string::String::from_utf8(bytes).map_err(|_| Errno::EINVAL)
 }
 
-/// Reads `count` `StrRef`s at `ptr` and the strings they name, within the ABI limits.
+/// Reads `count` `StrRef`s at `ptr` and the strings they name, within the ABI limits:
+/// `E2BIG` for too many entries (before the pointer is looked at) or too many bytes.
 fn read_strings(ptr: usize, count: usize, budget: &mut usize) -> KResult<Vec<Vec<u8>>> {
     if count > ARG_MAX_COUNT {
         return Err(Errno::E2BIG);
     }
+    let refs = UserArray::<StrRef, ReadOnly>::new(ptr, count)?;
     let mut out = Vec::new();
     out.try_reserve_exact(count).map_err(|_| Errno::ENOMEM)?;
-    for i in 0..count {
-        let at = i
-            .checked_mul(16)
-            .and_then(|o| ptr.checked_add(o))
-            .ok_or(Errno::EFAULT)?;
-        let (sptr, slen) = read_u64_pair(at)?;
-        let slen = slen as usize;
-        if slen > *budget {
+    for i in 0..refs.len() {
+        let s = refs.get(i)?.read()?;
+        if s.len > *budget {
             return Err(Errno::E2BIG);
         }
-        *budget -= slen;
-        out.push(read_vec(sptr as usize, slen, ARG_MAX_BYTES, Errno::E2BIG)?);
+        *budget -= s.len;
+        out.push(UserSlice::<ReadOnly>::new(s.ptr, s.len)?.read_vec()?);
     }
     Ok(out)
 }
@@ -189,29 +202,27 @@ fn sys_spawn(a: [usize; 6]) -> KResult<usize> {
     task::spawn(&e.path, &e.argv, &e.envp, parent.as_ref()).map(|p| p as usize)
 }
 
-fn sys_wait(pid: isize, status_ptr: usize, options: usize) -> KResult<usize> {
-    if status_ptr != 0 {
+fn sys_wait(pid: isize, status: usize, options: usize) -> KResult<usize> {
+    let status = UserPtr::<i32, WriteOnly>::nullable(status)?;
+    if let Some(st) = &status {
         // Fail before blocking if the status pointer is bad.
-        copy_to_user(status_ptr, &[0u8; 4]).map_err(|_| Errno::EFAULT)?;
+        st.write(&0)?;
     }
-    let (pid, status) = task::wait(pid as i64, options)?;
-    if status_ptr != 0 && pid != 0 {
-        copy_to_user(status_ptr, &status.to_le_bytes())?;
+    let (pid, code) = task::wait(pid as i64, options)?;
+    if let Some(st) = status.filter(|_| pid != 0) {
+        st.write(&code)?;
     }
     Ok(pid as usize)
 }
 
 fn sys_nanosleep(req: usize, rem: usize) -> KResult<usize> {
-    let (sec, nsec) = read_u64_pair(req)?;
-    let ts = Timespec {
-        sec: sec as i64,
-        nsec: nsec as i64,
-    };
+    let ts = UserPtr::<Timespec, ReadOnly>::new(req)?.read()?;
     if ts.sec < 0 || !(0..1_000_000_000).contains(&ts.nsec) {
         return Err(Errno::EINVAL);
     }
-    if rem != 0 {
-        write_u64_pair(rem, 0, 0)?;
+    let rem = UserPtr::<Timespec, WriteOnly>::nullable(rem)?;
+    if let Some(rem) = &rem {
+        rem.write(&Timespec::default())?;
     }
     let ns = (ts.sec as u64)
         .saturating_mul(1_000_000_000)
@@ -225,12 +236,19 @@ fn sys_nanosleep(req: usize, rem: usize) -> KResult<usize> {
         }
         // Woken early: by a signal (EINTR, with the time left), else sleep on.
         if task::signal::interrupted() {
-            if rem != 0 {
-                let left = deadline - now;
-                write_u64_pair(rem, left / 1_000_000_000, left % 1_000_000_000)?;
+            if let Some(rem) = &rem {
+                rem.write(&timespec(deadline - now))?;
             }
             return Err(Errno::EINTR);
         }
+    }
+}
+
+/// `ns` nanoseconds as a `Timespec`.
+fn timespec(ns: u64) -> Timespec {
+    Timespec {
+        sec: (ns / 1_000_000_000) as i64,
+        nsec: (ns % 1_000_000_000) as i64,
     }
 }
 
@@ -240,7 +258,7 @@ fn sys_clock_gettime(clock_id: usize, ts: usize) -> KResult<usize> {
         clock::REALTIME => crate::time::realtime_ns(),
         _ => return Err(Errno::EINVAL),
     };
-    write_u64_pair(ts, ns / 1_000_000_000, ns % 1_000_000_000)?;
+    UserPtr::<Timespec, WriteOnly>::new(ts)?.write(&timespec(ns))?;
     Ok(0)
 }
 
@@ -253,8 +271,9 @@ fn sys_set_priority(class: usize) -> KResult<usize> {
 
 fn sys_get_cmdline(buf: usize, len: usize) -> KResult<usize> {
     let line = crate::boot::info().map_or("", |b| b.cmdline()).as_bytes();
+    // Only the bytes written must lie in the window: `len` may be larger.
     let n = line.len().min(len);
-    copy_to_user(buf, &line[..n])?;
+    UserSlice::<WriteOnly>::new(buf, n)?.write_from(&line[..n])?;
     Ok(line.len())
 }
 

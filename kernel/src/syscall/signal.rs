@@ -6,10 +6,7 @@ use wayos_abi::signal::{SigAction, SIG_DFL, SIG_IGN};
 
 use crate::error::{Errno, KResult};
 use crate::task::{self, process, signal};
-use crate::usercopy::{copy_from_user, copy_to_user};
-
-const ACTION_SIZE: usize = core::mem::size_of::<SigAction>();
-const _: () = assert!(ACTION_SIZE == 32);
+use crate::umem::{ReadOnly, UserPtr, WriteOnly};
 
 fn sig_arg(s: usize) -> KResult<i32> {
     i32::try_from(s).map_err(|_| Errno::EINVAL)
@@ -24,16 +21,9 @@ fn user_code(addr: usize) -> bool {
     (USER_BASE..USER_END).contains(&addr)
 }
 
-fn read_action(ptr: usize) -> KResult<SigAction> {
-    let mut b = [0u8; ACTION_SIZE];
-    copy_from_user(&mut b, ptr)?;
-    let word = |i: usize| u64::from_ne_bytes(b[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
-    let a = SigAction {
-        handler: word(0) as usize,
-        flags: word(1),
-        restorer: word(2) as usize,
-        mask: word(3),
-    };
+/// Reads a `SigAction`, refusing (`EINVAL`) a handler outside user code.
+fn read_action(act: UserPtr<SigAction, ReadOnly>) -> KResult<SigAction> {
+    let a = act.read()?;
     // A handler must be user code and return somewhere in user code; checking here keeps
     // a bad address from ever reaching a trap return.
     if a.handler != SIG_DFL
@@ -45,49 +35,36 @@ fn read_action(ptr: usize) -> KResult<SigAction> {
     Ok(a)
 }
 
-fn write_action(ptr: usize, a: &SigAction) -> KResult<()> {
-    let mut b = [0u8; ACTION_SIZE];
-    for (i, w) in [a.handler as u64, a.flags, a.restorer as u64, a.mask]
-        .iter()
-        .enumerate()
-    {
-        b[i * 8..i * 8 + 8].copy_from_slice(&w.to_ne_bytes());
-    }
-    copy_to_user(ptr, &b)
-}
-
 pub fn sys_sigaction(sig: usize, act: usize, old: usize) -> KResult<usize> {
     let sig = sig_arg(sig)?;
-    let new = if act != 0 {
-        Some(read_action(act)?)
-    } else {
-        None
+    let new = match UserPtr::<SigAction, ReadOnly>::nullable(act)? {
+        Some(act) => Some(read_action(act)?),
+        None => None,
     };
-    if old != 0 {
+    let old = UserPtr::<SigAction, WriteOnly>::nullable(old)?;
+    if let Some(old) = &old {
         // Fail on a bad `old` before changing anything.
-        write_action(old, &SigAction::default())?;
+        old.write(&SigAction::default())?;
     }
     let before = signal::sigaction(sig, new)?;
-    if old != 0 {
-        write_action(old, &before)?;
+    if let Some(old) = &old {
+        old.write(&before)?;
     }
     Ok(0)
 }
 
 pub fn sys_sigprocmask(how: usize, set: usize, old: usize) -> KResult<usize> {
-    let new = if set != 0 {
-        let mut b = [0u8; 8];
-        copy_from_user(&mut b, set)?;
-        Some(u64::from_ne_bytes(b))
-    } else {
-        None
+    let new = match UserPtr::<u64, ReadOnly>::nullable(set)? {
+        Some(set) => Some(set.read()?),
+        None => None,
     };
-    if old != 0 {
-        copy_to_user(old, &[0u8; 8])?;
+    let old = UserPtr::<u64, WriteOnly>::nullable(old)?;
+    if let Some(old) = &old {
+        old.write(&0)?;
     }
     let before = signal::sigprocmask(how, new)?;
-    if old != 0 {
-        copy_to_user(old, &before.to_ne_bytes())?;
+    if let Some(old) = &old {
+        old.write(&before)?;
     }
     Ok(0)
 }

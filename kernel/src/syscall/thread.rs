@@ -6,6 +6,7 @@
 use crate::arch;
 use crate::error::{Errno, KResult};
 use crate::task::{self, futex, sched};
+use crate::umem::{ReadOnly, UserPtr};
 
 pub fn sys_thread_create(
     entry: usize,
@@ -24,14 +25,14 @@ pub fn sys_futex_wait(addr: usize, expected: usize, timeout_ns: usize) -> KResul
     let pid = task::current_process().ok_or(Errno::EPERM)?.pid;
     let deadline = (timeout_ns as u64 != u64::MAX)
         .then(|| arch::uptime_ns().saturating_add(timeout_ns as u64));
-    futex::wait(pid, addr, expected as u32, deadline).map(|()| 0)
+    let word = UserPtr::<u32, ReadOnly>::aligned(addr)?;
+    futex::wait(pid, word, expected as u32, deadline).map(|()| 0)
 }
 
+/// The word is only a key here (nothing is copied), but it is checked like one that is:
+/// `EINVAL` unaligned, `EFAULT` outside the window.
 pub fn sys_futex_wake(addr: usize, count: usize) -> KResult<usize> {
-    if !addr.is_multiple_of(4) {
-        return Err(Errno::EINVAL);
-    }
-    crate::usercopy::check_range(addr, 4)?;
+    let word = UserPtr::<u32, ReadOnly>::aligned(addr)?;
     let pid = task::current_process().ok_or(Errno::EPERM)?.pid;
-    Ok(futex::wake(pid, addr, count))
+    Ok(futex::wake(pid, &word, count))
 }

@@ -1,10 +1,13 @@
 //! Futexes: threads of one process waiting on a user `u32` until another wakes them.
 //!
 //! Owns the table of waiters, keyed by (pid, user address): futexes are private to a
-//! process (a MAP_SHARED word shared between processes is not one futex). The value is
-//! compared under the table lock, and wakers take waiters off under the same lock, so a
-//! wake that follows a store to the word can never be missed. Must never block while
-//! holding the table lock.
+//! process (a MAP_SHARED word shared between processes is not one futex). A waiter is
+//! queued under the table lock *before* it reads the word, and wakers take waiters off
+//! under the same lock, so a wake that follows a store to the word can never be missed:
+//! either it finds the waiter queued, or it came first and the waiter's read sees the
+//! store. The word is read without the lock held, because a user copy may fault and the
+//! fault handler takes the address-space lock. Must never block or copy user memory
+//! while holding the table lock.
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::Arc;
@@ -16,6 +19,7 @@ use super::{sched, signal};
 use crate::arch;
 use crate::error::{Errno, KResult};
 use crate::sync::Mutex;
+use crate::umem::{Access, ReadOnly, UserPtr};
 
 struct Waiter {
     thread: Arc<Thread>,
@@ -27,24 +31,33 @@ type Key = (Pid, usize);
 
 static TABLE: Mutex<BTreeMap<Key, VecDeque<Arc<Waiter>>>> = Mutex::new(BTreeMap::new());
 
-/// `futex_wait`: sleeps while the `u32` at `addr` is `expected`, until a wake, the
+/// `futex_wait`: sleeps while the `u32` at `word` is `expected`, until a wake, the
 /// monotonic `deadline` (`ETIMEDOUT`) or a signal (`EINTR`).
-pub fn wait(pid: Pid, addr: usize, expected: u32, deadline: Option<u64>) -> KResult<()> {
-    if !addr.is_multiple_of(4) {
-        return Err(Errno::EINVAL);
-    }
+pub fn wait(
+    pid: Pid,
+    word: UserPtr<u32, ReadOnly>,
+    expected: u32,
+    deadline: Option<u64>,
+) -> KResult<()> {
+    let addr = word.addr();
     let me = Arc::new(Waiter {
         thread: sched::current(),
         woken: AtomicBool::new(false),
     });
-    {
-        let mut table = TABLE.lock();
-        let mut word = [0u8; 4];
-        crate::usercopy::copy_from_user(&mut word, addr)?;
-        if u32::from_ne_bytes(word) != expected {
-            return Err(Errno::EAGAIN);
-        }
-        table.entry((pid, addr)).or_default().push_back(me.clone());
+    TABLE
+        .lock()
+        .entry((pid, addr))
+        .or_default()
+        .push_back(me.clone());
+    let value = word.read();
+    if value != Ok(expected) {
+        // Not waiting after all (EAGAIN, or the fault), unless a waker took us off
+        // meanwhile: then the wake counts.
+        return if remove(pid, addr, &me) {
+            value.and(Err(Errno::EAGAIN))
+        } else {
+            Ok(())
+        };
     }
     loop {
         if me.woken.load(Ordering::Acquire) {
@@ -87,8 +100,9 @@ fn remove(pid: Pid, addr: usize, w: &Arc<Waiter>) -> bool {
     true
 }
 
-/// `futex_wake`: wakes up to `count` waiters on `addr`, oldest first; returns how many.
-pub fn wake(pid: Pid, addr: usize, count: usize) -> usize {
+/// `futex_wake`: wakes up to `count` waiters on `word`, oldest first; returns how many.
+pub fn wake<A: Access>(pid: Pid, word: &UserPtr<u32, A>, count: usize) -> usize {
+    let addr = word.addr();
     let mut woken = alloc::vec::Vec::new();
     {
         let mut table = TABLE.lock();

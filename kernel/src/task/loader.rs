@@ -9,6 +9,7 @@ use alloc::vec::Vec;
 
 use wayos_abi::layout::{STACK_SIZE, STACK_TOP, USER_BASE, USER_END};
 use wayos_abi::limits::{ARG_MAX_BYTES, ARG_MAX_COUNT};
+use wayos_abi::zerocopy::IntoBytes;
 use wayos_abi::StrRef;
 use wayos_kcore::elf::Elf;
 
@@ -102,11 +103,7 @@ pub fn load(image: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>]) -> KResult<Loaded>
     Ok(Loaded { space, frame })
 }
 
+/// Writes the `StrRef` array as its bytes (`StrRef` is `Plain`).
 fn write_refs(space: &mut AddressSpace, at: usize, refs: &[StrRef]) -> KResult<()> {
-    let mut buf = Vec::with_capacity(refs.len() * 16);
-    for r in refs {
-        buf.extend_from_slice(&r.ptr.to_le_bytes());
-        buf.extend_from_slice(&r.len.to_le_bytes());
-    }
-    space.write_bytes(at, &buf)
+    space.write_bytes(at, refs.as_bytes())
 }

@@ -20,6 +20,7 @@ use self::process::{Pid, Process};
 use self::thread::Thread;
 use crate::arch::{self, TrapFrame};
 use crate::error::{Errno, KResult};
+use crate::umem::{UserPtr, WriteOnly};
 
 pub fn init() {
     sched::init_cpu();
@@ -131,10 +132,11 @@ fn end_thread(status: i32) -> ! {
     let me = sched::current();
     if let Some(p) = me.process.clone() {
         let clear = me.clear_tid.swap(0, core::sync::atomic::Ordering::Relaxed);
-        if clear != 0 {
-            // The join word may be gone (unmapped): nobody is waiting then.
-            if crate::usercopy::copy_to_user(clear, &0u32.to_ne_bytes()).is_ok() {
-                futex::wake(p.pid, clear, 1);
+        // Checked (aligned, in the window) by `create_thread`. The join word may be gone
+        // (unmapped): nobody is waiting then.
+        if let Ok(Some(word)) = UserPtr::<u32, WriteOnly>::nullable(clear) {
+            if word.write(&0).is_ok() {
+                futex::wake(p.pid, &word, 1);
             }
         }
         // Off the process's page tables before counting this thread out: once it is

@@ -14,7 +14,8 @@ use wayos_abi::fcntl::{
     O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY,
     SEEK_CUR, SEEK_END, SEEK_SET,
 };
-use wayos_abi::fs::{DIRENT_INO, DIRENT_NAME, DIRENT_RECLEN, DIRENT_TYPE, S_IFMT};
+use wayos_abi::fs::{DirentHeader, DIRENT_NAME, S_IFMT};
+use wayos_abi::zerocopy::FromBytes;
 use wayos_abi::{sys, Timespec};
 
 pub use wayos_abi::fs::{Stat, StatFs, DT_CHR, DT_DIR, DT_REG, S_IFCHR, S_IFDIR, S_IFREG};
@@ -51,7 +52,7 @@ pub fn lseek(fd: usize, offset: i64, whence: usize) -> Result<u64, Errno> {
 /// `stat(path)`.
 pub fn stat(path: &str) -> Result<Stat, Errno> {
     let mut st = Stat::default();
-    path_call(sys::STAT, path, [&mut st as *mut Stat as usize, 0, 0, 0])?;
+    path_call(sys::STAT, path, [crate::sys::arg_out(&mut st), 0, 0, 0])?;
     Ok(st)
 }
 
@@ -59,18 +60,14 @@ pub fn stat(path: &str) -> Result<Stat, Errno> {
 pub fn fstat(fd: usize) -> Result<Stat, Errno> {
     let mut st = Stat::default();
     // SAFETY: the kernel writes one `Stat` into `st`, which we own.
-    unsafe { crate::sys::call(sys::FSTAT, [fd, &mut st as *mut Stat as usize, 0, 0, 0, 0]) }?;
+    unsafe { crate::sys::call(sys::FSTAT, [fd, crate::sys::arg_out(&mut st), 0, 0, 0, 0]) }?;
     Ok(st)
 }
 
 /// `statfs(path)`: size and use of the file system holding `path`.
 pub fn statfs(path: &str) -> Result<StatFs, Errno> {
     let mut st = StatFs::default();
-    path_call(
-        sys::STATFS,
-        path,
-        [&mut st as *mut StatFs as usize, 0, 0, 0],
-    )?;
+    path_call(sys::STATFS, path, [crate::sys::arg_out(&mut st), 0, 0, 0])?;
     Ok(st)
 }
 
@@ -449,16 +446,14 @@ pub fn read_dir(path: &str) -> Result<ReadDir, Errno> {
 
 /// Decodes the record at the start of `b`: `(ino, type, name, record length)`.
 fn record(b: &[u8]) -> Option<(u64, u8, &str, usize)> {
-    let ino = u64::from_le_bytes(b.get(DIRENT_INO..DIRENT_INO + 8)?.try_into().ok()?);
-    let reclen =
-        u16::from_le_bytes(b.get(DIRENT_RECLEN..DIRENT_RECLEN + 2)?.try_into().ok()?) as usize;
+    let (h, _) = DirentHeader::read_from_prefix(b).ok()?;
+    let reclen = h.reclen as usize;
     if reclen <= DIRENT_NAME {
         return None;
     }
-    let kind = *b.get(DIRENT_TYPE)?;
     let name = b.get(DIRENT_NAME..reclen)?;
     let name = &name[..name.iter().position(|&c| c == 0)?];
-    Some((ino, kind, core::str::from_utf8(name).ok()?, reclen))
+    Some((h.ino, h.kind, core::str::from_utf8(name).ok()?, reclen))
 }
 
 impl Iterator for ReadDir {

@@ -227,7 +227,7 @@ impl MemHandle {
                 [
                     self.handle as usize,
                     prot,
-                    &mut size as *mut u64 as usize,
+                    crate::sys::arg_out(&mut size),
                     0,
                     0,
                     0,

@@ -76,7 +76,12 @@ pub fn pipe(cloexec: bool) -> Result<(usize, usize), Errno> {
         0
     };
     // SAFETY: the kernel writes two u32s into `fds`, which we own for the call.
-    unsafe { crate::sys::call(sys::PIPE, [fds.as_mut_ptr() as usize, flags, 0, 0, 0, 0]) }?;
+    unsafe {
+        crate::sys::call(
+            sys::PIPE,
+            [crate::sys::arg_out(&mut fds), flags, 0, 0, 0, 0],
+        )
+    }?;
     Ok((fds[0] as usize, fds[1] as usize))
 }
 

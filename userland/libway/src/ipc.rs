@@ -28,6 +28,7 @@ pub use wayos_abi::ipc::{
     RIGHT_RECV, RIGHT_SEND,
 };
 use wayos_abi::sys;
+use wayos_abi::zerocopy::{FromBytes, IntoBytes};
 
 use crate::errno::Errno;
 
@@ -129,7 +130,7 @@ impl Port {
     /// when it stayed full for the whole timeout, `EPIPE` when nobody can receive any more.
     pub fn send(&self, msg: &Message, timeout: Timeout) -> Result<(), Errno> {
         // SAFETY: the kernel only reads one `Message` from `msg`, borrowed for the call.
-        unsafe { self.message_call(sys::PORT_SEND, msg as *const Message as usize, timeout) }
+        unsafe { self.message_call(sys::PORT_SEND, crate::sys::arg_in(msg), timeout) }
     }
 
     /// One of the message syscalls (send, recv, call) on this port.
@@ -159,7 +160,7 @@ impl Port {
     pub fn recv(&self, msg: &mut Message, timeout: Timeout) -> Result<(), Errno> {
         // SAFETY: the kernel writes one `Message` into `msg`, borrowed mutably; every bit
         // pattern is a valid `Message` (integers only).
-        unsafe { self.message_call(sys::PORT_RECV, msg as *mut Message as usize, timeout) }
+        unsafe { self.message_call(sys::PORT_RECV, crate::sys::arg_out(msg), timeout) }
     }
 
     /// `port_call(handle, msg, timeout)`: sends `msg` with a one-shot reply right and
@@ -170,7 +171,7 @@ impl Port {
     pub fn call(&self, msg: &mut Message, timeout: Timeout) -> Result<(), Errno> {
         // SAFETY: the kernel reads the request from and writes the reply into `msg`,
         // borrowed mutably; every bit pattern is a valid `Message`.
-        unsafe { self.message_call(sys::PORT_CALL, msg as *mut Message as usize, timeout) }
+        unsafe { self.message_call(sys::PORT_CALL, crate::sys::arg_out(msg), timeout) }
     }
 
     /// `handle_dup(handle, rights)`: a new handle to the same port with `rights`, which
@@ -258,7 +259,7 @@ pub fn reply(reply: ReplyHandle, msg: &Message) -> Result<(), ReplyError> {
     let r = unsafe {
         crate::sys::call(
             sys::PORT_REPLY,
-            [handle as usize, msg as *const Message as usize, 0, 0, 0, 0],
+            [handle as usize, crate::sys::arg_in(msg), 0, 0, 0, 0],
         )
     };
     match r {
@@ -316,7 +317,7 @@ pub fn reply_recv(
     let args = [
         reply.handle as usize,
         port.raw() as usize,
-        msg as *mut Message as usize,
+        crate::sys::arg_out(msg),
         timeout.as_ns() as usize,
         0,
         0,
@@ -404,14 +405,7 @@ impl MessageExt for Message {
     }
 
     fn set_words(&mut self, words: &[u64]) -> Result<(), Errno> {
-        if words.len() * 8 > INLINE_BYTES {
-            return Err(Errno(EINVAL));
-        }
-        for (chunk, w) in self.data.chunks_exact_mut(8).zip(words) {
-            chunk.copy_from_slice(&w.to_ne_bytes());
-        }
-        self.len = (words.len() * 8) as u32;
-        Ok(())
+        self.set_bytes(words.as_bytes())
     }
 
     fn bytes(&self) -> &[u8] {
@@ -420,10 +414,7 @@ impl MessageExt for Message {
     }
 
     fn word(&self, i: usize) -> Option<u64> {
-        let chunk = self.bytes().get(i * 8..i * 8 + 8)?;
-        let mut w = [0u8; 8];
-        w.copy_from_slice(chunk);
-        Some(u64::from_ne_bytes(w))
+        u64::read_from_bytes(self.bytes().get(i * 8..i * 8 + 8)?).ok()
     }
 
     fn attach(&mut self, port: Port) -> Result<usize, Port> {

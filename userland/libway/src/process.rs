@@ -35,12 +35,7 @@ pub fn uname() -> Result<wayos_abi::Utsname, Errno> {
         machine: [0; 65],
     };
     // SAFETY: the kernel writes one Utsname into `u`, which we own for the call.
-    unsafe {
-        crate::sys::call(
-            sys::UNAME,
-            [&mut u as *mut wayos_abi::Utsname as usize, 0, 0, 0, 0, 0],
-        )
-    }?;
+    unsafe { crate::sys::call(sys::UNAME, [crate::sys::arg_out(&mut u), 0, 0, 0, 0, 0]) }?;
     Ok(u)
 }
 
@@ -54,7 +49,7 @@ pub fn proc_list() -> Result<Vec<wayos_abi::ProcInfo>, Errno> {
         let total = unsafe {
             crate::sys::call(
                 sys::PROC_LIST,
-                [list.as_mut_ptr() as usize, cap, 0, 0, 0, 0],
+                [crate::sys::arg_out_slice(&mut list), cap, 0, 0, 0, 0],
             )
         }?;
         if total <= cap {
@@ -193,7 +188,7 @@ pub fn waitpid(pid: isize, options: usize) -> Result<(usize, WaitStatus), Errno>
             sys::WAIT,
             [
                 pid as usize,
-                &mut status as *mut i32 as usize,
+                crate::sys::arg_out(&mut status),
                 options,
                 0,
                 0,

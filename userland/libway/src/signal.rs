@@ -40,7 +40,7 @@ pub fn set_handler(signal: i32, handler: Handler) -> Result<SigAction, Errno> {
 /// `sigaction(signal, act, old)`: sets `act` if given; returns the action before.
 pub fn sigaction(signal: i32, act: Option<&SigAction>) -> Result<SigAction, Errno> {
     let mut old = SigAction::default();
-    let act_ptr = act.map_or(0, |a| a as *const SigAction as usize);
+    let act_ptr = act.map_or(0, crate::sys::arg_in);
     // SAFETY: the kernel reads one SigAction from `act` and writes one into `old`, both
     // valid for the call.
     unsafe {
@@ -49,7 +49,7 @@ pub fn sigaction(signal: i32, act: Option<&SigAction>) -> Result<SigAction, Errn
             [
                 signal as usize,
                 act_ptr,
-                &mut old as *mut SigAction as usize,
+                crate::sys::arg_out(&mut old),
                 0,
                 0,
                 0,
@@ -61,12 +61,12 @@ pub fn sigaction(signal: i32, act: Option<&SigAction>) -> Result<SigAction, Errn
 
 fn procmask(how: usize, set: Option<u64>) -> Result<u64, Errno> {
     let mut old = 0u64;
-    let set_ptr = set.as_ref().map_or(0, |s| s as *const u64 as usize);
+    let set_ptr = set.as_ref().map_or(0, crate::sys::arg_in);
     // SAFETY: the kernel reads one u64 at `set_ptr` (if not 0) and writes one into `old`.
     unsafe {
         crate::sys::call(
             sys::SIGPROCMASK,
-            [how, set_ptr, &mut old as *mut u64 as usize, 0, 0, 0],
+            [how, set_ptr, crate::sys::arg_out(&mut old), 0, 0, 0],
         )
     }?;
     Ok(old)

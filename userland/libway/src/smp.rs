@@ -53,7 +53,7 @@ pub fn smp_info_into(buf: &mut [CpuInfo]) -> Result<usize, Errno> {
     unsafe {
         crate::sys::call(
             sys::SMP_INFO,
-            [buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0, 0],
+            [crate::sys::arg_out_slice(buf), buf.len(), 0, 0, 0, 0],
         )
     }
 }

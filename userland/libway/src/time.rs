@@ -13,7 +13,7 @@ pub fn clock_gettime(clock: usize) -> Result<Timespec, Errno> {
     unsafe {
         crate::sys::call(
             sys::CLOCK_GETTIME,
-            [clock, &mut ts as *mut Timespec as usize, 0, 0, 0, 0],
+            [clock, crate::sys::arg_out(&mut ts), 0, 0, 0, 0],
         )
     }?;
     Ok(ts)
@@ -39,13 +39,7 @@ pub fn realtime_ns() -> Result<u64, Errno> {
 /// `nanosleep(req, NULL)`.
 pub fn nanosleep(req: &Timespec) -> Result<(), Errno> {
     // SAFETY: the kernel only reads `req`; the remainder pointer is null.
-    unsafe {
-        crate::sys::call(
-            sys::NANOSLEEP,
-            [req as *const Timespec as usize, 0, 0, 0, 0, 0],
-        )
-    }
-    .map(drop)
+    unsafe { crate::sys::call(sys::NANOSLEEP, [crate::sys::arg_in(req), 0, 0, 0, 0, 0]) }.map(drop)
 }
 
 /// Sleeps for `ms` milliseconds.

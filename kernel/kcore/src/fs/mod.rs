@@ -12,8 +12,8 @@ pub mod tmpfs;
 pub mod vfs;
 
 use wayos_abi::errno;
-use wayos_abi::fs::{dirent_reclen, DIRENT_TYPE};
-use wayos_abi::fs::{Stat, StatFs, DIRENT_INO, DIRENT_NAME, DIRENT_OFF, DIRENT_RECLEN};
+use wayos_abi::fs::{dirent_reclen, DirentHeader, DIRENT_NAME};
+use wayos_abi::zerocopy::IntoBytes;
 
 pub use data::{HeapPage, Page, PAGE_SIZE};
 
@@ -68,61 +68,6 @@ impl FsError {
 
 pub type FsResult<T> = Result<T, FsError>;
 
-/// `stat` as the bytes of its `repr(C)` layout (little endian, as both architectures are).
-pub fn stat_bytes(s: &Stat) -> [u8; core::mem::size_of::<Stat>()] {
-    let mut b = [0u8; core::mem::size_of::<Stat>()];
-    let mut w = Writer { buf: &mut b, at: 0 };
-    w.u64(s.dev);
-    w.u64(s.ino);
-    w.u32(s.mode);
-    w.u32(s.nlink);
-    w.u32(s.uid);
-    w.u32(s.gid);
-    w.u64(s.rdev);
-    w.u64(s.size);
-    w.u64(s.blksize);
-    w.u64(s.blocks);
-    for t in [s.atime, s.mtime, s.ctime] {
-        w.u64(t.sec as u64);
-        w.u64(t.nsec as u64);
-    }
-    b
-}
-
-/// `statfs` as the bytes of its `repr(C)` layout.
-pub fn statfs_bytes(s: &StatFs) -> [u8; core::mem::size_of::<StatFs>()] {
-    let mut b = [0u8; core::mem::size_of::<StatFs>()];
-    let mut w = Writer { buf: &mut b, at: 0 };
-    for v in [
-        s.bsize,
-        s.blocks,
-        s.bfree,
-        s.files,
-        s.ffree,
-        s.namelen,
-        s.max_file_size,
-    ] {
-        w.u64(v);
-    }
-    b
-}
-
-struct Writer<'a> {
-    buf: &'a mut [u8],
-    at: usize,
-}
-
-impl Writer<'_> {
-    fn u64(&mut self, v: u64) {
-        self.buf[self.at..self.at + 8].copy_from_slice(&v.to_le_bytes());
-        self.at += 8;
-    }
-    fn u32(&mut self, v: u32) {
-        self.buf[self.at..self.at + 4].copy_from_slice(&v.to_le_bytes());
-        self.at += 4;
-    }
-}
-
 /// Appends one `getdents` record to `buf` at `at`; `None` (nothing written) if it does not
 /// fit. Returns the new end.
 pub fn put_dirent(
@@ -137,10 +82,13 @@ pub fn put_dirent(
     let end = at.checked_add(len)?;
     let rec = buf.get_mut(at..end)?;
     rec.fill(0);
-    rec[DIRENT_INO..DIRENT_INO + 8].copy_from_slice(&ino.to_le_bytes());
-    rec[DIRENT_OFF..DIRENT_OFF + 8].copy_from_slice(&next.to_le_bytes());
-    rec[DIRENT_RECLEN..DIRENT_RECLEN + 2].copy_from_slice(&(len as u16).to_le_bytes());
-    rec[DIRENT_TYPE] = kind;
+    let header = DirentHeader {
+        ino,
+        off: next,
+        reclen: len as u16,
+        kind,
+    };
+    rec[..DIRENT_NAME].copy_from_slice(header.as_bytes());
     rec[DIRENT_NAME..DIRENT_NAME + name.len()].copy_from_slice(name.as_bytes());
     Some(end)
 }
@@ -148,54 +96,6 @@ pub fn put_dirent(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use core::mem::offset_of;
-    use wayos_abi::Timespec;
-
-    #[test]
-    fn stat_bytes_follow_the_struct_layout() {
-        let s = Stat {
-            dev: 1,
-            ino: 2,
-            mode: 3,
-            nlink: 4,
-            uid: 5,
-            gid: 6,
-            rdev: 7,
-            size: 8,
-            blksize: 9,
-            blocks: 10,
-            atime: Timespec { sec: 11, nsec: 12 },
-            mtime: Timespec { sec: 13, nsec: 14 },
-            ctime: Timespec { sec: 15, nsec: 16 },
-        };
-        let b = stat_bytes(&s);
-        let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
-        let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
-        assert_eq!(u64_at(offset_of!(Stat, ino)), 2);
-        assert_eq!(u32_at(offset_of!(Stat, mode)), 3);
-        assert_eq!(u32_at(offset_of!(Stat, gid)), 6);
-        assert_eq!(u64_at(offset_of!(Stat, rdev)), 7);
-        assert_eq!(u64_at(offset_of!(Stat, blocks)), 10);
-        assert_eq!(u64_at(offset_of!(Stat, mtime)), 13);
-        assert_eq!(u64_at(offset_of!(Stat, ctime) + 8), 16);
-    }
-
-    #[test]
-    fn statfs_bytes_follow_the_struct_layout() {
-        let s = StatFs {
-            bsize: 4096,
-            blocks: 2,
-            bfree: 3,
-            files: 4,
-            ffree: 5,
-            namelen: 255,
-            max_file_size: 7,
-        };
-        let b = statfs_bytes(&s);
-        let at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
-        assert_eq!(at(offset_of!(StatFs, ffree)), 5);
-        assert_eq!(at(offset_of!(StatFs, max_file_size)), 7);
-    }
 
     #[test]
     fn dirents_pack_and_refuse_what_does_not_fit() {

@@ -56,8 +56,8 @@ pub fn enter_signal_handler(
     restorer: usize,
 ) -> bool {
     let sp = (frame.rsp.wrapping_sub(RED_ZONE) & !15).wrapping_sub(8);
-    let ret = (restorer as u64).to_le_bytes();
-    if crate::usercopy::copy_to_user(sp as usize, &ret).is_err() {
+    let ret = crate::umem::UserPtr::<u64, crate::umem::WriteOnly>::new(sp as usize);
+    if ret.and_then(|p| p.write(&(restorer as u64))).is_err() {
         return false;
     }
     frame.rip = handler as u64;
