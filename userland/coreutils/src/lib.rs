@@ -66,25 +66,3 @@ macro_rules! program {
 
 /// The version every program reports for `--version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// A small deterministic generator for the random-input tests.
-#[cfg(test)]
-pub(crate) mod testutil {
-    pub struct Rng(u64);
-
-    impl Rng {
-        pub fn new(seed: u64) -> Self {
-            Rng(seed | 1)
-        }
-
-        /// xorshift64.
-        pub fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            self.0 = x;
-            x
-        }
-    }
-}
