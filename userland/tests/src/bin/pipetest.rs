@@ -349,8 +349,7 @@ fn bad_arguments() -> Check {
     expect_errno(io::set_cloexec(300, true), EBADF).context("F_SETFD on 300")?;
     expect_errno(io::dup_at_least(300, 0, false), EBADF).context("F_DUPFD of 300")?;
     expect_errno(io::dup_at_least(1, 256, false), EINVAL).context("F_DUPFD at 256")?;
-    // SAFETY: no memory arguments.
-    let r = unsafe { libway::sys::call(libway::abi::sys::FCNTL, [1, 999, 0, 0, 0, 0]) };
+    let r = libway::sys::call2(libway::sys::MemFree::FCNTL, 1, 999);
     expect_errno(r, EINVAL).context("fcntl(cmd = 999)")
 }
 

@@ -360,9 +360,7 @@ pub fn reply_recv_caller_gone_still_receives() -> Check {
         expect_errno(kept.send(&Message::new(0), Timeout::NonBlocking), EPIPE)
             .context("send to the port the discarded reply carried")?;
         // The carried handle left this process with the reply.
-        // SAFETY: no memory arguments.
-        let r =
-            unsafe { libway::sys::call(sys::HANDLE_CLOSE, [attached_raw as usize, 0, 0, 0, 0, 0]) };
+        let r = libway::sys::call1(libway::sys::MemFree::HANDLE_CLOSE, attached_raw as usize);
         expect_errno(r, EBADF).context("close the carried handle")
     })();
     join_caller(pid, serve, "2 lookup, 3 call did not time out, 4 send")
