@@ -14,6 +14,7 @@
 //! form (`prog: FILE: No such file or directory`), and the exit conventions; [`fsops`]
 //! (WayOS only) copies and removes trees for `cp`, `mv` and `rm`.
 #![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
 
 extern crate alloc;
 

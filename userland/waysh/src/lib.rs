@@ -15,6 +15,7 @@
 //! crate is `no_std + alloc` so the same code runs in WayOS and in `cargo test` on the
 //! host, and nothing here panics on any input: the host tests feed it random lines.
 #![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
 
 extern crate alloc;
 
