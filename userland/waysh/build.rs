@@ -1,5 +1,6 @@
 //! Links like every WayOS program: static, non-PIE, at `layout::PROGRAM_BASE`, with the
 //! per-architecture user linker script from `targets/`. Nothing on the host.
+#![forbid(unsafe_code)]
 
 include!("../../targets/link.rs");
 

@@ -4,6 +4,7 @@
 //! `lint`, `bench`, `prereq` (host tools), `artifacts` (kernel, initramfs, boot images), `qemu` (command
 //! lines and serial capture), `symbols`, `esp`, `image`, `limine`. Everything it runs goes
 //! through `$CARGO`, so the toolchain pinned in rust-toolchain.toml applies.
+#![forbid(unsafe_code)]
 
 mod artifacts;
 mod bench;

@@ -6,12 +6,19 @@
 //! and is made to crash on purpose at the end so the fault and panic reports are checked
 //! too. A boot passes only on what the guest printed and a decoded exit status, never on
 //! QEMU merely exiting; every wait has a timeout that shows the last serial lines.
+//!
+//! The suites a boot must report are `wayos_abi::harness::SUITES`. A suite fails when its
+//! result line is missing, when it reports `0 passed, 0 failed` (it checked nothing), when
+//! it skips a group of checks (under the harness everything can run), and when a suite
+//! the list does not mark as typed asks the harness to type.
 
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use wayos_abi::harness::{CPUS_KEY, CRASH_KEY, ECHO_WORD, HOSTTIME_KEY, TEST_FLAG, TYPE_WORD};
+use wayos_abi::harness::{
+    self, CPUS_KEY, CRASH_KEY, ECHO_WORD, HOSTTIME_KEY, SKIP_WORD, SUITES, TEST_FLAG, TYPE_WORD,
+};
 
 use crate::artifacts::{self, Built};
 use crate::prereq::{self, Need};
@@ -23,22 +30,6 @@ const BOOT_TIMEOUT: Duration = Duration::from_secs(240);
 const GDB_TIMEOUT: Duration = Duration::from_secs(180);
 const EXIT_TIMEOUT: Duration = Duration::from_secs(60);
 const TAIL: usize = 40;
-/// Every suite a test boot must report, in the kernel or from init.
-const SUITES: &[&str] = &[
-    "boottest",
-    "vmtest",
-    "badsys",
-    "faulttest",
-    "proctest",
-    "ipctest",
-    "sigtest",
-    "pipetest",
-    "fstest",
-    "contest",
-    "shelltest",
-    "utiltest",
-    "smptest",
-];
 /// What init prints after the last suite.
 const INIT_DONE: &str = "init: tests done";
 
@@ -112,6 +103,28 @@ fn parse_result_line(line: &str) -> Option<(String, Tally)> {
     let passed = p.strip_suffix(" passed")?.parse().ok()?;
     let failed = f.strip_suffix(" failed")?.parse().ok()?;
     Some((suite.to_string(), Tally { passed, failed }))
+}
+
+/// A suite's `<suite>: skipped <what> (<why>)` line: returns the suite and the rest.
+fn parse_skip_line(line: &str) -> Option<(String, String)> {
+    let (suite, rest) = line.trim().split_once(": ")?;
+    let what = rest.strip_prefix(SKIP_WORD)?.strip_prefix(' ')?;
+    if suite.is_empty() || suite.contains(' ') || what.is_empty() {
+        return None;
+    }
+    Some((suite.to_string(), what.to_string()))
+}
+
+/// What a suite's result line says about it: a suite passes on checks that ran, so one
+/// that reports none (it ran nothing, or stopped before its first check) fails.
+fn judge_result(suite: &str, r: Tally) -> std::result::Result<(), String> {
+    if r.passed + r.failed == 0 {
+        Err(format!(
+            "'{suite}: 0 passed, 0 failed': the suite ran no checks"
+        ))
+    } else {
+        Ok(())
+    }
 }
 
 /// QEMU's `-m` value in MiB.
@@ -343,13 +356,31 @@ fn boot_suites(built: &Built, o: &TestOptions) -> Result<Tally> {
         let line = guest.wait_for(BOOT_TIMEOUT, |l| {
             parse_result_line(l).is_some()
                 || parse_type_request(l).is_some()
+                || parse_skip_line(l).is_some()
                 || l.contains(INIT_DONE)
                 || l.contains("KERNEL PANIC")
         });
         match line.as_deref() {
             Some(l) if l.contains(INIT_DONE) || l.contains("KERNEL PANIC") => break,
+            Some(l) if parse_skip_line(l).is_some() => {
+                // Under the harness every check can run; a skip means the suite thinks
+                // otherwise (say, it missed `HARNESS_ENV`) and its checks went untested.
+                let (name, what) = parse_skip_line(l).expect("matched");
+                t.check(
+                    &format!("{name}_skips_nothing"),
+                    Err(format!("under the harness it {SKIP_WORD} {what}")),
+                );
+            }
             Some(l) if parse_type_request(l).is_some() => {
                 let (name, input, echo) = parse_type_request(l).expect("matched");
+                if !harness::suite(&name).is_some_and(|s| s.typed) {
+                    t.check(
+                        &format!("{name}_typing"),
+                        Err(format!(
+                            "asked to type, but harness::SUITES does not list {name} as typed"
+                        )),
+                    );
+                }
                 if let Some(echo) = echo {
                     let check = format!("{name}_echo_{}", echoes.len() + 1);
                     // The line reader drops carriage returns.
@@ -364,6 +395,9 @@ fn boot_suites(built: &Built, o: &TestOptions) -> Result<Tally> {
                 if let Some((name, r)) = parse_result_line(l) {
                     println!("{name}: {} passed, {} failed", r.passed, r.failed);
                     t.add(r);
+                    if let Err(why) = judge_result(&name, r) {
+                        t.check(&format!("suite_{name}_ran_checks"), Err(why));
+                    }
                     seen_suites.push(name);
                 }
             }
@@ -393,12 +427,12 @@ fn boot_suites(built: &Built, o: &TestOptions) -> Result<Tally> {
             },
         );
     }
-    for suite in SUITES {
+    for suite in SUITES.iter().map(|s| s.name) {
         if !seen_suites.iter().any(|s| s == suite) {
             t.check(
                 &format!("suite_{suite}_reported"),
                 Err(format!(
-                    "no '{suite}: N passed, M failed' line\n{}",
+                    "no '{suite}: N passed, M failed' line: the suite is missing from the output\n{}",
                     guest.tail(TAIL)
                 )),
             );
@@ -688,6 +722,42 @@ mod tests {
         assert!(parse_type_request("contest: type 61 echo").is_none());
         assert!(parse_type_request("contest: type 61 wrong 61").is_none());
         assert!(parse_type_request("  ok   type 61").is_none());
+    }
+
+    #[test]
+    fn skip_lines() {
+        assert_eq!(
+            parse_skip_line("contest: skipped typed-input checks (no harness)"),
+            Some(("contest".into(), "typed-input checks (no harness)".into()))
+        );
+        assert!(parse_skip_line("contest: skipped").is_none());
+        assert!(parse_skip_line("  skip coreutils_echo_wc: /bin/wc is not installed").is_none());
+        assert!(parse_skip_line("contest: 3 passed, 0 failed").is_none());
+    }
+
+    #[test]
+    fn a_suite_without_checks_fails() {
+        let (name, r) = parse_result_line("vmtest: 0 passed, 0 failed").unwrap();
+        let why = judge_result(&name, r).unwrap_err();
+        assert!(why.contains("ran no checks"), "{why}");
+        let (name, r) = parse_result_line("vmtest: 0 passed, 1 failed").unwrap();
+        assert!(judge_result(&name, r).is_ok());
+        let (name, r) = parse_result_line("vmtest: 7 passed, 0 failed").unwrap();
+        assert!(judge_result(&name, r).is_ok());
+    }
+
+    /// Every user suite the harness expects is a program init can start.
+    #[test]
+    fn every_user_suite_is_built() {
+        let root = artifacts::root();
+        let manifest = std::fs::read_to_string(root.join("userland/tests/Cargo.toml")).unwrap();
+        for s in SUITES.iter().filter(|s| !s.in_kernel) {
+            assert!(
+                manifest.contains(&format!("name = \"{}\"", s.name)),
+                "userland/tests/Cargo.toml builds no program {}",
+                s.name
+            );
+        }
     }
 
     #[test]

@@ -45,7 +45,8 @@ macro_rules! abi_size {
     };
 }
 
-/// How the kernel reports results to `cargo xtask test`.
+/// The contract between the guest and `cargo xtask test`: exit values, command-line
+/// words, the line formats suites print, and the list of suites itself.
 pub mod harness {
     /// I/O port of QEMU's `isa-debug-exit` device on x86_64; writing `v` there makes QEMU
     /// exit with status `(v << 1) | 1`.
@@ -60,7 +61,8 @@ pub mod harness {
         ((value as i32) << 1) | 1
     }
 
-    /// Kernel command-line word that runs the in-kernel suites and powers off afterwards.
+    /// Kernel command-line word for a test boot: the kernel runs its suites, init runs
+    /// the user suites of [`SUITES`] (with [`HARNESS_ENV`] set) and powers off.
     pub const TEST_FLAG: &str = "wayos.test";
     /// Kernel command-line key that kills the kernel on purpose after the suites
     /// (`fault` or `panic`), so the harness can check the fatal-error reports.
@@ -80,12 +82,143 @@ pub mod harness {
     /// Initramfs file holding `WayOS <version>`, checked by the kernel's boot test.
     pub const RELEASE_FILE: &str = "etc/wayos-release";
 
+    /// Environment variable init sets (to `1`) for every suite it runs under
+    /// [`TEST_FLAG`]: the harness is on the serial line, so a suite may ask it to type
+    /// ([`TYPE_WORD`]). Without it (a person typed the suite's name at the shell) nobody
+    /// would answer, so a suite skips its typed-input checks instead of waiting forever.
+    pub const HARNESS_ENV: &str = "WAYOS_HARNESS";
+    /// A suite that leaves out a group of checks says so in one line,
+    /// `<suite>: skipped <what> (<why>)`. Under the harness nothing may be skipped: the
+    /// harness fails a suite that prints it.
+    pub const SKIP_WORD: &str = "skipped";
+
+    /// One in-guest test suite. Every suite ends with exactly one line
+    /// `<name>: N passed, M failed`; N + M > 0.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Suite {
+        /// The suite's name: the `<name>:` of its lines and, for a user suite, the program
+        /// `/bin/<name>`.
+        pub name: &'static str,
+        /// Runs inside the kernel during boot (before init) rather than as a program.
+        pub in_kernel: bool,
+        /// Has checks that need the harness to type on the serial console; run by hand it
+        /// skips them (see [`HARNESS_ENV`]).
+        pub typed: bool,
+    }
+
+    impl Suite {
+        const fn kernel(name: &'static str) -> Self {
+            Self {
+                name,
+                in_kernel: true,
+                typed: false,
+            }
+        }
+
+        const fn user(name: &'static str) -> Self {
+            Self {
+                name,
+                in_kernel: false,
+                typed: false,
+            }
+        }
+
+        const fn typed(name: &'static str) -> Self {
+            Self {
+                name,
+                in_kernel: false,
+                typed: true,
+            }
+        }
+    }
+
+    /// Every in-guest suite, in the order a test boot runs them: the kernel's first, then
+    /// init's user programs one after another. init runs the user suites from this list,
+    /// `cargo xtask test` requires a result line from each, and `docs/testing.md` must
+    /// name each (a host test checks). A new suite is one line here plus its program.
+    pub const SUITES: &[Suite] = &[
+        Suite::kernel("boottest"),
+        Suite::user("vmtest"),
+        Suite::user("badsys"),
+        Suite::user("faulttest"),
+        Suite::user("proctest"),
+        Suite::user("ipctest"),
+        Suite::user("sigtest"),
+        Suite::user("pipetest"),
+        Suite::user("fstest"),
+        Suite::typed("contest"),
+        Suite::typed("shelltest"),
+        Suite::user("utiltest"),
+        Suite::user("smptest"),
+    ];
+
+    /// The suite called `name`, if [`SUITES`] lists one.
+    pub fn suite(name: &str) -> Option<&'static Suite> {
+        SUITES.iter().find(|s| s.name == name)
+    }
+
     #[cfg(test)]
     mod tests {
+        extern crate std;
+
+        use super::*;
+
         #[test]
         fn exit_status_matches_qemu_formula() {
-            assert_eq!(super::qemu_status(super::EXIT_SUCCESS), 33);
-            assert_eq!(super::qemu_status(super::EXIT_FAILURE), 35);
+            assert_eq!(qemu_status(EXIT_SUCCESS), 33);
+            assert_eq!(qemu_status(EXIT_FAILURE), 35);
+        }
+
+        #[test]
+        fn suite_names_are_unique_and_plain() {
+            for (i, s) in SUITES.iter().enumerate() {
+                assert!(
+                    !s.name.is_empty() && s.name.bytes().all(|b| b.is_ascii_alphanumeric()),
+                    "{s:?}: a suite name is one word (it starts its result line)"
+                );
+                assert!(
+                    SUITES[..i].iter().all(|o| o.name != s.name),
+                    "{} is listed twice",
+                    s.name
+                );
+                assert!(
+                    !(s.in_kernel && s.typed),
+                    "{}: the kernel cannot be typed at",
+                    s.name
+                );
+                assert_eq!(suite(s.name), Some(s));
+            }
+            assert_eq!(suite("nosuchtest"), None);
+        }
+
+        /// Whether `text` names `word` in backticks, as the docs write program names.
+        fn names(text: &str, word: &str) -> bool {
+            text.match_indices(word)
+                .any(|(i, _)| text[..i].ends_with('`') && text[i + word.len()..].starts_with('`'))
+        }
+
+        #[test]
+        fn testing_doc_names_every_suite() {
+            let doc = include_str!("../../../docs/testing.md");
+            for s in SUITES {
+                assert!(
+                    names(doc, s.name),
+                    "docs/testing.md does not describe `{}`",
+                    s.name
+                );
+            }
+        }
+
+        #[test]
+        fn readme_lists_every_suite() {
+            let readme = include_str!("../../../README.md");
+            for s in SUITES {
+                assert!(
+                    names(readme, s.name),
+                    "README.md does not list `{}`",
+                    s.name
+                );
+            }
         }
     }
 }

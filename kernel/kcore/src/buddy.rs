@@ -679,6 +679,7 @@ mod tests {
     use std::collections::BTreeSet;
     use std::vec;
     use std::vec::Vec;
+    use wayos_testutil::XorShift;
 
     /// Every free block as `(pfn, order)`, sorted.
     fn free_set(b: &BuddyAllocator<'_>) -> BTreeSet<(u64, u8)> {
@@ -974,22 +975,6 @@ mod tests {
         assert_eq!(b.block_containing(Pfn(40)), None);
     }
 
-    /// xorshift64*: small, deterministic, good enough to shuffle operations.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
-
     /// The model: which frames are managed and which are handed out.
     struct Model {
         base: u64,
@@ -1019,7 +1004,7 @@ mod tests {
     }
 
     /// Mostly small blocks, now and then a large one.
-    fn small_orders(rng: &mut Rng) -> u8 {
+    fn small_orders(rng: &mut XorShift) -> u8 {
         match rng.below(100) {
             0..=49 => 0,
             50..=69 => 1,
@@ -1031,7 +1016,7 @@ mod tests {
     }
 
     /// Large blocks up to `MAX_ORDER`, mixed with single frames that fragment them.
-    fn large_orders(rng: &mut Rng) -> u8 {
+    fn large_orders(rng: &mut XorShift) -> u8 {
         match rng.below(100) {
             0..=39 => rng.below(3) as u8,
             _ => MAX_ORDER - rng.below(8) as u8,
@@ -1046,7 +1031,7 @@ mod tests {
         span: usize,
         ranges: &[(u64, u64)],
         ops: usize,
-        orders: fn(&mut Rng) -> u8,
+        orders: fn(&mut XorShift) -> u8,
     ) {
         let mut descs = vec![FrameDesc::default(); span];
         let mut b = BuddyAllocator::new(&mut descs, base);
@@ -1066,7 +1051,7 @@ mod tests {
         let start = free_set(&b);
         assert_eq!(b.stats().free_pages(), total);
 
-        let mut rng = Rng(seed);
+        let mut rng = XorShift(seed);
         let mut live: Vec<(Pfn, u8)> = Vec::new();
         let (mut allocs, mut failures, mut frees) = (0, 0, 0);
         // Frames handed out, per the model (`out` recounted at the end).

@@ -362,10 +362,10 @@ impl<T> NameRegistry<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::XorShift;
     use alloc::collections::BTreeMap;
     use alloc::vec;
     use wayos_abi::ipc::{RIGHTS_ALL, RIGHT_RECV, RIGHT_SEND};
+    use wayos_testutil::XorShift;
 
     #[test]
     fn handle_basics() {

@@ -2,10 +2,11 @@
 //!
 //! The kernel, `tools/wayboot`, the host tools and the console server (for [`ldisc`]) link
 //! this crate. Nothing here may use
-//! `unsafe` to reach hardware, allocate, or name an instruction set: arch code turns
-//! firmware data into the plain types defined here and hands them over.
+//! `unsafe` (`forbid`, so no module can opt back in) to reach hardware, allocate, or name
+//! an instruction set: arch code turns firmware data into the plain types defined here and
+//! hands them over.
 #![no_std]
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
@@ -31,8 +32,6 @@ pub mod ldisc;
 pub mod logring;
 pub mod paging;
 pub mod symtab;
-#[cfg(test)]
-mod testutil;
 pub mod umem;
 #[cfg(feature = "alloc")]
 pub mod vma;

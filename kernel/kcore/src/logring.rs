@@ -184,13 +184,13 @@ impl<const N: usize> fmt::Write for LineBuf<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::XorShift;
     use core::fmt::Write;
     use std::collections::VecDeque;
     use std::format;
     use std::string::String;
     use std::vec;
     use std::vec::Vec;
+    use wayos_testutil::XorShift;
 
     fn contents<const N: usize>(r: &LogRing<N>) -> Vec<u8> {
         let (a, b) = r.as_slices();

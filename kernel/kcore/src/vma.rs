@@ -1581,7 +1581,7 @@ mod tests {
 
     // ---- Randomized comparison against a page-granular model ------------------------------
 
-    use crate::testutil::XorShift;
+    use wayos_testutil::XorShift;
 
     /// What the model knows of one page: protection, kind (with this page's object offset
     /// for shared objects) and tag.

@@ -3,6 +3,7 @@
 //! Parents are emitted before their children and entries are sorted, so the same inputs
 //! always give the same bytes. The on-disk format itself is defined once, in
 //! `wayos_kcore::cpio`, which the kernel uses to read the archive back.
+#![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 use std::fs;

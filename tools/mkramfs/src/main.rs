@@ -2,6 +2,7 @@
 //!
 //! Usage: `mkramfs -o OUT.cpio [DIR]... [--file ARCHIVE_PATH=HOST_FILE]...`
 //! Each DIR's contents land at the archive root.
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -14,6 +14,7 @@
 //! form (`prog: FILE: No such file or directory`), and the exit conventions; [`fsops`]
 //! (WayOS only) copies and removes trees for `cp`, `mv` and `rm`.
 #![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
 
 extern crate alloc;
 
@@ -66,25 +67,3 @@ macro_rules! program {
 
 /// The version every program reports for `--version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// A small deterministic generator for the random-input tests.
-#[cfg(test)]
-pub(crate) mod testutil {
-    pub struct Rng(u64);
-
-    impl Rng {
-        pub fn new(seed: u64) -> Self {
-            Rng(seed | 1)
-        }
-
-        /// xorshift64.
-        pub fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            self.0 = x;
-            x
-        }
-    }
-}

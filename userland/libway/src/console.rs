@@ -5,17 +5,15 @@
 //! stream fds to the server (init sets them up), so `io::read`/`io::write` reach it.
 
 use wayos_abi::console::{MODE_COOKED, MODE_RAW, NAME, SET_FOREGROUND, SET_MODE};
-use wayos_abi::sys;
 
 use crate::errno::Errno;
 use crate::ipc::{ns, MessageExt, Port, Timeout};
+use crate::sys::MemFree;
 
 /// `console_bind(fd, port)`: the console device's input goes to `port` as
 /// `console::INPUT` messages. `fd` must be the console device (`ENOTTY`).
 pub fn bind(fd: usize, port: &Port) -> Result<(), Errno> {
-    // SAFETY: no memory arguments.
-    unsafe { crate::sys::call(sys::CONSOLE_BIND, [fd, port.raw() as usize, 0, 0, 0, 0]) }
-        .map(|_| ())
+    crate::sys::call2(MemFree::CONSOLE_BIND, fd, port.raw() as usize).map(|_| ())
 }
 
 /// Calls the console server with `label` and `payload`; its reply label is 0 or an errno.

@@ -21,6 +21,7 @@ use wayos_abi::{sys, Timespec};
 pub use wayos_abi::fs::{Stat, StatFs, DT_CHR, DT_DIR, DT_REG, S_IFCHR, S_IFDIR, S_IFREG};
 
 use crate::errno::Errno;
+use crate::sys::MemFree;
 
 /// A syscall whose first two arguments are a path.
 fn path_call(n: usize, path: &str, rest: [usize; 4]) -> Result<usize, Errno> {
@@ -44,9 +45,7 @@ pub fn open_raw(path: &str, flags: usize, mode: u32) -> Result<usize, Errno> {
 
 /// `lseek(fd, offset, whence)`: the new position.
 pub fn lseek(fd: usize, offset: i64, whence: usize) -> Result<u64, Errno> {
-    // SAFETY: no memory arguments.
-    unsafe { crate::sys::call(sys::LSEEK, [fd, offset as usize, whence, 0, 0, 0]) }
-        .map(|p| p as u64)
+    crate::sys::call3(MemFree::LSEEK, fd, offset as usize, whence).map(|p| p as u64)
 }
 
 /// `stat(path)`.
@@ -281,8 +280,7 @@ impl File {
 
     /// `ftruncate`.
     pub fn set_len(&self, len: u64) -> Result<(), Errno> {
-        // SAFETY: no memory arguments.
-        unsafe { crate::sys::call(sys::FTRUNCATE, [self.fd, len as usize, 0, 0, 0, 0]) }.map(|_| ())
+        crate::sys::call2(MemFree::FTRUNCATE, self.fd, len as usize).map(|_| ())
     }
 }
 

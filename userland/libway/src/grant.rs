@@ -30,11 +30,11 @@ use wayos_abi::mman::{MAP_ANONYMOUS, MAP_SHARED, PAGE_SIZE, PROT_READ, PROT_WRIT
 use wayos_abi::sys;
 
 use crate::errno::Errno;
+use crate::sys::MemFree;
 
 /// `handle_close(handle)`.
 fn close_raw(handle: u32) -> Result<(), Errno> {
-    // SAFETY: no memory arguments.
-    unsafe { crate::sys::call(sys::HANDLE_CLOSE, [handle as usize, 0, 0, 0, 0, 0]) }.map(drop)
+    crate::sys::call1(MemFree::HANDLE_CLOSE, handle as usize).map(drop)
 }
 
 /// A handle number from a syscall result.
@@ -244,13 +244,7 @@ impl MemHandle {
     /// `handle_dup(handle, rights)`: a second handle with a subset of the rights; needs
     /// `RIGHT_GRANT`.
     pub fn dup(&self, rights: u32) -> Result<MemHandle, Errno> {
-        // SAFETY: no memory arguments.
-        let raw = unsafe {
-            crate::sys::call(
-                sys::HANDLE_DUP,
-                [self.handle as usize, rights as usize, 0, 0, 0, 0],
-            )
-        }?;
+        let raw = crate::sys::call2(MemFree::HANDLE_DUP, self.handle as usize, rights as usize)?;
         Ok(MemHandle {
             handle: handle_from(raw)?,
         })

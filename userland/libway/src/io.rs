@@ -10,6 +10,7 @@ use core::fmt;
 use wayos_abi::sys;
 
 use crate::errno::Errno;
+use crate::sys::MemFree;
 
 /// Standard input, output and error.
 pub const STDIN: usize = 0;
@@ -36,20 +37,17 @@ pub fn read(fd: usize, buf: &mut [u8]) -> Result<usize, Errno> {
 
 /// `close(fd)`.
 pub fn close(fd: usize) -> Result<(), Errno> {
-    // SAFETY: no memory arguments.
-    unsafe { crate::sys::call(sys::CLOSE, [fd, 0, 0, 0, 0, 0]) }.map(|_| ())
+    crate::sys::call1(MemFree::CLOSE, fd).map(|_| ())
 }
 
 /// `dup2(old, new)`: makes `new` refer to `old`'s file (closing what `new` had).
 pub fn dup2(old: usize, new: usize) -> Result<usize, Errno> {
-    // SAFETY: no memory arguments.
-    unsafe { crate::sys::call(sys::DUP2, [old, new, 0, 0, 0, 0]) }
+    crate::sys::call2(MemFree::DUP2, old, new)
 }
 
 /// `dup(fd)`: the lowest free descriptor, sharing `fd`'s open file (and position).
 pub fn dup(fd: usize) -> Result<usize, Errno> {
-    // SAFETY: no memory arguments.
-    unsafe { crate::sys::call(sys::DUP, [fd, 0, 0, 0, 0, 0]) }
+    crate::sys::call1(MemFree::DUP, fd)
 }
 
 /// `port_fd(port)`: a stream fd whose reads and writes are calls to `port` (the
@@ -57,8 +55,7 @@ pub fn dup(fd: usize) -> Result<usize, Errno> {
 /// if the handle had it, is given up.
 pub fn port_fd(port: crate::ipc::Port) -> Result<usize, Errno> {
     let h = port.into_raw();
-    // SAFETY: no memory arguments.
-    let r = unsafe { crate::sys::call(sys::PORT_FD, [h as usize, 0, 0, 0, 0, 0]) };
+    let r = crate::sys::call1(MemFree::PORT_FD, h as usize);
     if r.is_err() {
         // The kernel moves the handle only on success; do not leak it.
         drop(crate::ipc::Port::from_raw(h));
@@ -88,15 +85,12 @@ pub fn pipe(cloexec: bool) -> Result<(usize, usize), Errno> {
 /// Sets or clears `fd`'s close-on-exec flag.
 pub fn set_cloexec(fd: usize, on: bool) -> Result<(), Errno> {
     let arg = if on { wayos_abi::fcntl::FD_CLOEXEC } else { 0 };
-    // SAFETY: no memory arguments.
-    unsafe { crate::sys::call(sys::FCNTL, [fd, wayos_abi::fcntl::F_SETFD, arg, 0, 0, 0]) }
-        .map(|_| ())
+    crate::sys::call3(MemFree::FCNTL, fd, wayos_abi::fcntl::F_SETFD, arg).map(|_| ())
 }
 
 /// `fd`'s close-on-exec flag.
 pub fn cloexec(fd: usize) -> Result<bool, Errno> {
-    // SAFETY: no memory arguments.
-    let r = unsafe { crate::sys::call(sys::FCNTL, [fd, wayos_abi::fcntl::F_GETFD, 0, 0, 0, 0]) }?;
+    let r = crate::sys::call2(MemFree::FCNTL, fd, wayos_abi::fcntl::F_GETFD)?;
     Ok(r & wayos_abi::fcntl::FD_CLOEXEC != 0)
 }
 
@@ -107,8 +101,7 @@ pub fn dup_at_least(fd: usize, min: usize, cloexec: bool) -> Result<usize, Errno
     } else {
         wayos_abi::fcntl::F_DUPFD
     };
-    // SAFETY: no memory arguments.
-    unsafe { crate::sys::call(sys::FCNTL, [fd, cmd, min, 0, 0, 0]) }
+    crate::sys::call3(MemFree::FCNTL, fd, cmd, min)
 }
 
 /// Writes all of `buf`, retrying short writes. A write that makes no progress is `EIO`.

@@ -31,6 +31,7 @@ use wayos_abi::sys;
 use wayos_abi::zerocopy::{FromBytes, IntoBytes};
 
 use crate::errno::Errno;
+use crate::sys::MemFree;
 
 /// How long a send, receive or call may wait.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,8 +76,7 @@ impl Timeout {
 
 /// `handle_close(handle)`.
 fn close_raw(handle: u32) -> Result<(), Errno> {
-    // SAFETY: no memory arguments.
-    unsafe { crate::sys::call(sys::HANDLE_CLOSE, [handle as usize, 0, 0, 0, 0, 0]) }.map(drop)
+    crate::sys::call1(MemFree::HANDLE_CLOSE, handle as usize).map(drop)
 }
 
 /// A handle number from a syscall result (handles are 32-bit in messages).
@@ -98,8 +98,7 @@ impl Port {
     /// `port_create(capacity)`: a new port whose queue holds `capacity` messages (at most
     /// `MAX_CAPACITY`), with send, receive and grant rights.
     pub fn create(capacity: usize) -> Result<Port, Errno> {
-        // SAFETY: no memory arguments.
-        let raw = unsafe { crate::sys::call(sys::PORT_CREATE, [capacity, 0, 0, 0, 0, 0]) }?;
+        let raw = crate::sys::call1(MemFree::PORT_CREATE, capacity)?;
         Ok(Port {
             handle: handle_from(raw)?,
         })
@@ -177,13 +176,7 @@ impl Port {
     /// `handle_dup(handle, rights)`: a new handle to the same port with `rights`, which
     /// must be a subset of this handle's rights; duplicating needs the grant right.
     pub fn dup(&self, rights: u32) -> Result<Port, Errno> {
-        // SAFETY: no memory arguments.
-        let raw = unsafe {
-            crate::sys::call(
-                sys::HANDLE_DUP,
-                [self.handle as usize, rights as usize, 0, 0, 0, 0],
-            )
-        }?;
+        let raw = crate::sys::call2(MemFree::HANDLE_DUP, self.handle as usize, rights as usize)?;
         Ok(Port {
             handle: handle_from(raw)?,
         })

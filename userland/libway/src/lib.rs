@@ -2,9 +2,10 @@
 //!
 //! - [`entry!`] names the program's `main(args: Args) -> i32`; `_start` ([`arch`]) calls it
 //!   through [`rt::start`] and exits with its result.
-//! - [`sys`] holds the raw syscall stubs (`syscall0..=syscall6`, [`sys::call`]); the
-//!   modules [`io`], [`mem`], [`process`] and [`time`] wrap them in safe functions returning
-//!   `Result<_, Errno>`.
+//! - [`sys`] holds the safe [`sys::call0`]..[`sys::call3`] for the syscalls that take only
+//!   numbers ([`sys::MemFree`]) and the `unsafe` raw stubs for the rest
+//!   (`syscall0..=syscall6`, [`sys::call`]); the modules [`io`], [`mem`], [`process`] and
+//!   [`time`] wrap them in safe functions returning `Result<_, Errno>`.
 //! - A global allocator over `mmap` ([`heap`]) makes `alloc` (`Vec`, `String`, `format!`)
 //!   work; [`print!`]/[`println!`]/[`eprintln!`] write to the console.
 //! - [`ipc`] is the client API for ports, call/reply and the name service; [`grant`]
@@ -15,13 +16,15 @@
 //! - [`thread`] starts and joins threads; [`sync`] has futexes, a [`sync::Mutex`] and a
 //!   [`sync::Barrier`] on them; [`smp`] asks which CPU runs the caller, sets affinity and
 //!   reads the per-CPU counters.
-//! - [`suite`] prints the check and summary lines in-guest test suites report with.
+//! - [`suite`] is the test kit of the in-guest suites: the check and summary lines the
+//!   harness reads, the `expect_*` checks, skipping what needs the harness when a person
+//!   runs a suite.
 //! - [`env`] gives the arguments and environment; the panic handler ([`rt`]) reports
 //!   `panic in <program>: ...` and exits with status 101.
 //!
 //! Numbers and layouts come from `wayos-abi` (re-exported as [`abi`]), never copied.
-//! Unsafe code is confined to the arch stubs, the syscall wrappers (each with the reason
-//! the call is sound), the entry tables and the allocator.
+//! Unsafe code is confined to the arch stubs, the syscall wrappers that pass memory (each
+//! with the reason the call is sound), the entry tables, threads and the allocator.
 #![no_std]
 
 extern crate alloc;

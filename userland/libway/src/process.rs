@@ -8,11 +8,11 @@ use core::fmt;
 use wayos_abi::{sys, wait, StrRef};
 
 use crate::errno::Errno;
+use crate::sys::MemFree;
 
 /// `exit(status)`: ends the process. Never returns.
 pub fn exit(status: i32) -> ! {
-    // SAFETY: exit ends the process; no Rust object outlives it.
-    let _ = unsafe { crate::sys::syscall1(sys::EXIT, status as usize) };
+    let _ = crate::sys::call1(MemFree::EXIT, status as usize);
     // Only a broken kernel returns from exit; there is nothing sane left to do but stop.
     loop {
         core::hint::spin_loop();
@@ -21,8 +21,7 @@ pub fn exit(status: i32) -> ! {
 
 /// `kill(pid, signal)`: signal 0 only checks that `pid` exists.
 pub fn kill(pid: usize, signal: i32) -> Result<(), Errno> {
-    // SAFETY: no memory arguments.
-    unsafe { crate::sys::call(sys::KILL, [pid, signal as usize, 0, 0, 0, 0]) }.map(|_| ())
+    crate::sys::call2(MemFree::KILL, pid, signal as usize).map(|_| ())
 }
 
 /// `uname()`: the system's name, release and machine.
@@ -68,14 +67,12 @@ pub fn field_str(f: &[u8]) -> &str {
 
 /// `getpid()`.
 pub fn getpid() -> Result<usize, Errno> {
-    // SAFETY: no memory arguments.
-    unsafe { crate::sys::call(sys::GETPID, [0; 6]) }
+    crate::sys::call0(MemFree::GETPID)
 }
 
 /// `getppid()`.
 pub fn getppid() -> Result<usize, Errno> {
-    // SAFETY: no memory arguments.
-    unsafe { crate::sys::call(sys::GETPPID, [0; 6]) }
+    crate::sys::call0(MemFree::GETPPID)
 }
 
 /// `fork()`: the child's pid in the parent, 0 in the child.
@@ -206,8 +203,7 @@ pub fn wait() -> Result<(usize, WaitStatus), Errno> {
 
 /// `sched_yield()`.
 pub fn sched_yield() -> Result<(), Errno> {
-    // SAFETY: no memory arguments.
-    unsafe { crate::sys::call(sys::SCHED_YIELD, [0; 6]) }.map(drop)
+    crate::sys::call0(MemFree::SCHED_YIELD).map(drop)
 }
 
 /// Sleeps `ms` milliseconds, or yields once if sleeping fails.
@@ -217,8 +213,7 @@ pub fn sleep_or_yield(ms: u64) -> Result<(), Errno> {
 
 /// `set_priority(class)` (`wayos_abi::sched`): returns the previous class.
 pub fn set_priority(class: usize) -> Result<usize, Errno> {
-    // SAFETY: no memory arguments.
-    unsafe { crate::sys::call(sys::SET_PRIORITY, [class, 0, 0, 0, 0, 0]) }
+    crate::sys::call1(MemFree::SET_PRIORITY, class)
 }
 
 /// `get_cmdline(buf)`: copies as much of the kernel command line as fits and returns its
@@ -248,8 +243,7 @@ pub fn cmdline() -> Result<String, Errno> {
 
 /// `shutdown(success)`: powers the machine off (init only). Returns only on failure.
 pub fn shutdown(success: bool) -> Errno {
-    // SAFETY: no memory arguments; on success nothing runs afterwards.
-    match unsafe { crate::sys::call(sys::SHUTDOWN, [success as usize, 0, 0, 0, 0, 0]) } {
+    match crate::sys::call1(MemFree::SHUTDOWN, success as usize) {
         Err(e) => e,
         Ok(_) => Errno(wayos_abi::errno::EIO),
     }

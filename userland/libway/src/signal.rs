@@ -8,6 +8,7 @@ use wayos_abi::signal::{SigAction, SIG_BLOCK, SIG_DFL, SIG_IGN, SIG_SETMASK, SIG
 use wayos_abi::sys;
 
 use crate::errno::Errno;
+use crate::sys::MemFree;
 
 pub use wayos_abi::signal::bit;
 
@@ -108,12 +109,10 @@ pub fn kill_group(pgid: usize, signal: i32) -> Result<(), Errno> {
 
 /// `setpgid(pid, pgid)`: 0 for the caller / a new group named after `pid`.
 pub fn setpgid(pid: usize, pgid: usize) -> Result<(), Errno> {
-    // SAFETY: no memory arguments.
-    unsafe { crate::sys::call(sys::SETPGID, [pid, pgid, 0, 0, 0, 0]) }.map(|_| ())
+    crate::sys::call2(MemFree::SETPGID, pid, pgid).map(|_| ())
 }
 
 /// `getpgid(pid)`: 0 for the caller.
 pub fn getpgid(pid: usize) -> Result<usize, Errno> {
-    // SAFETY: no memory arguments.
-    unsafe { crate::sys::call(sys::GETPGID, [pid, 0, 0, 0, 0, 0]) }
+    crate::sys::call1(MemFree::GETPGID, pid)
 }

@@ -10,25 +10,23 @@ use wayos_abi::smp::{CpuInfo, MAX_CPUS};
 use wayos_abi::sys;
 
 use crate::errno::Errno;
+use crate::sys::MemFree;
 
 /// `sched_getcpu()`: the index of the CPU the caller runs on (it may move at any time
 /// unless pinned).
 pub fn sched_getcpu() -> Result<usize, Errno> {
-    // SAFETY: no memory arguments.
-    unsafe { crate::sys::call(sys::SCHED_GETCPU, [0; 6]) }
+    crate::sys::call0(MemFree::SCHED_GETCPU)
 }
 
 /// `sched_setaffinity(tid, mask)`: thread `tid` (0: the caller) may run only on the CPUs
 /// in `mask`, and moves at once if it is elsewhere.
 pub fn sched_setaffinity(tid: usize, mask: u64) -> Result<(), Errno> {
-    // SAFETY: no memory arguments.
-    unsafe { crate::sys::call(sys::SCHED_SETAFFINITY, [tid, mask as usize, 0, 0, 0, 0]) }.map(drop)
+    crate::sys::call2(MemFree::SCHED_SETAFFINITY, tid, mask as usize).map(drop)
 }
 
 /// `sched_getaffinity(tid)`: thread `tid`'s (0: the caller's) CPU mask.
 pub fn sched_getaffinity(tid: usize) -> Result<u64, Errno> {
-    // SAFETY: no memory arguments.
-    unsafe { crate::sys::call(sys::SCHED_GETAFFINITY, [tid, 0, 0, 0, 0, 0]) }.map(|m| m as u64)
+    crate::sys::call1(MemFree::SCHED_GETAFFINITY, tid).map(|m| m as u64)
 }
 
 /// The mask naming only CPU `cpu` (0 for an index a mask cannot hold).

@@ -1,35 +1,72 @@
-//! Helpers for in-guest test suites: check lines, the summary line the harness parses,
-//! running a check in a forked child, and running a program with its output captured.
+//! The test kit every in-guest suite is written with: the [`Suite`] that counts checks and
+//! prints their lines, the `expect_*` functions that turn an observation into a [`Check`],
+//! [`Context`] to say which step failed, and helpers to run a child or a program.
 //!
-//! Output format (what `cargo xtask test` reads): one line per check, `  ok   <name>` or
-//! `  FAIL <name>: <why>`, then exactly `<suite>: N passed, M failed`.
+//! Output format (what `cargo xtask test` reads, see `wayos_abi::harness`): one line per
+//! check, `  ok   <name>` or `  FAIL <name>: <why>`, a line `<suite>: skipped <what>
+//! (<why>)` per group of checks left out, then exactly `<suite>: N passed, M failed`.
+//!
+//! A suite is a program whose `main` makes a [`Suite`], calls [`Suite::check`] once per
+//! named check with a function returning [`Check`], and returns [`Suite::finish`]:
+//!
+//! ```ignore
+//! fn write_then_close() -> Check {
+//!     let (r, w) = io::pipe(true).context("pipe")?;
+//!     expect_eq(io::write(w, b"abc"), Ok(3)).context("write")?;
+//!     io::close(w).context("close")?;
+//!     expect_errno(io::close(w), EBADF).context("second close")?;
+//!     io::close(r).context("close the read end")
+//! }
+//! ```
+//!
+//! Every `expect_*` takes what was observed first and what was expected second, and its
+//! failure says both; `.context(what)` prefixes the step. Checks that need the harness to
+//! type on the serial console go inside [`Suite::typed_checks`], which runs them only
+//! under `cargo xtask test` and otherwise prints why they were skipped, so every suite
+//! also passes when a person types its name at the shell.
 
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::fmt::{Debug, Display};
 
+use wayos_abi::harness::{ECHO_WORD, HARNESS_ENV, SKIP_WORD, TYPE_WORD};
 use wayos_abi::wait::WNOHANG;
 
+use crate::errno::Errno;
 use crate::println;
 use crate::process::{self, WaitStatus};
 
 /// The outcome of one check: `Err` carries the reason it failed.
 pub type Check = Result<(), String>;
 
+/// Why typed-input checks are skipped when no harness runs the suite.
+const NO_HARNESS: &str = "no harness: run under cargo xtask test";
+
 /// Pass/fail counts of one suite.
 pub struct Suite {
     name: &'static str,
     passed: u32,
     failed: u32,
+    harness: bool,
 }
 
 impl Suite {
-    pub const fn new(name: &'static str) -> Self {
+    /// A suite called `name` (its result line's first word). It runs under the harness
+    /// when init set `wayos_abi::harness::HARNESS_ENV`.
+    pub fn new(name: &'static str) -> Self {
         Self {
             name,
             passed: 0,
             failed: 0,
+            harness: crate::env::var(HARNESS_ENV).is_some_and(|v| v == "1"),
         }
+    }
+
+    /// Whether `cargo xtask test` runs this suite (so it reads the suite's lines and types
+    /// when asked), rather than a person at the shell.
+    pub fn under_harness(&self) -> bool {
+        self.harness
     }
 
     /// Records and prints one check.
@@ -46,26 +83,43 @@ impl Suite {
         }
     }
 
-    /// Asks `cargo xtask test` to type `input` on the serial console, and to check that the
-    /// console shows `echo` in answer (see `wayos_abi::harness::TYPE_WORD`).
-    pub fn request_typing(&self, input: &[u8], echo: Option<&[u8]>) {
+    /// Says that the group of checks `what` does not run, and why: one line
+    /// `<suite>: skipped <what> (<why>)`. The harness fails a suite that skips anything.
+    pub fn skip(&self, what: &str, why: &str) {
+        println!("{}: {SKIP_WORD} {what} ({why})", self.name);
+    }
+
+    /// Runs `checks`, the group `what` of checks that ask the harness to type
+    /// ([`Suite::request_typing`]), when the harness runs the suite; otherwise skips the
+    /// group with one line saying so, since nobody would type and the checks would wait
+    /// forever.
+    pub fn typed_checks(&mut self, what: &str, checks: impl FnOnce(&mut Suite)) {
+        if self.harness {
+            checks(self);
+        } else {
+            self.skip(what, NO_HARNESS);
+        }
+    }
+
+    /// Asks `cargo xtask test` to type `input` on the serial console, and to check that
+    /// the console shows `echo` in answer (see `wayos_abi::harness::TYPE_WORD`). Fails
+    /// at once, instead of waiting for keys that never come, when no harness runs the
+    /// suite.
+    pub fn request_typing(&self, input: &[u8], echo: Option<&[u8]>) -> Check {
+        if !self.harness {
+            return Err(format!("cannot type {input:?}: {NO_HARNESS}"));
+        }
         let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
         match echo {
             Some(e) => println!(
-                "{}: {} {} {} {}",
+                "{}: {TYPE_WORD} {} {ECHO_WORD} {}",
                 self.name,
-                wayos_abi::harness::TYPE_WORD,
                 hex(input),
-                wayos_abi::harness::ECHO_WORD,
                 hex(e)
             ),
-            None => println!(
-                "{}: {} {}",
-                self.name,
-                wayos_abi::harness::TYPE_WORD,
-                hex(input)
-            ),
+            None => println!("{}: {TYPE_WORD} {}", self.name, hex(input)),
         }
+        Ok(())
     }
 
     /// Prints the summary line and returns the exit status: the number of failed checks
@@ -76,6 +130,107 @@ impl Suite {
             self.name, self.passed, self.failed
         );
         self.failed.min(255) as i32
+    }
+}
+
+/// Names the step that failed: `r.context("open /tmp/x")?` turns an error `e` into the
+/// failure `open /tmp/x: e`. Works on any `Result` whose error displays (an [`Errno`], or
+/// a [`Check`]'s reason).
+pub trait Context<T> {
+    /// `self`, its error (if any) prefixed with `what: `.
+    fn context(self, what: &str) -> Result<T, String>;
+}
+
+impl<T, E: Display> Context<T> for Result<T, E> {
+    fn context(self, what: &str) -> Result<T, String> {
+        self.map_err(|e| format!("{what}: {e}"))
+    }
+}
+
+/// `Ok` if `got` is the error `want` (a `wayos_abi::errno` value); a success or another
+/// error fails, naming both.
+pub fn expect_errno<T: Debug>(got: Result<T, Errno>, want: isize) -> Check {
+    match got {
+        Err(e) if e.code() == want => Ok(()),
+        Err(e) => Err(format!("got {e}, expected {}", Errno(want))),
+        Ok(v) => Err(format!("succeeded ({v:?}), expected {}", Errno(want))),
+    }
+}
+
+/// `Ok` if `got == want`.
+pub fn expect_eq<T: PartialEq + Debug>(got: T, want: T) -> Check {
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!("got {got:?}, expected {want:?}"))
+    }
+}
+
+/// `Ok` if the bytes are equal; a failure names the length or the first byte that
+/// differs (not two whole buffers).
+pub fn expect_bytes(got: &[u8], want: &[u8]) -> Check {
+    if got.len() != want.len() {
+        return Err(format!("{} bytes, expected {}", got.len(), want.len()));
+    }
+    match got.iter().zip(want).position(|(a, b)| a != b) {
+        None => Ok(()),
+        Some(i) => Err(format!(
+            "byte {i} is {:#x}, expected {:#x}",
+            got[i], want[i]
+        )),
+    }
+}
+
+/// `Ok` if `status` is `exit(code)`.
+pub fn expect_exit(status: WaitStatus, code: i32) -> Check {
+    if status.exited_with(code) {
+        Ok(())
+    } else {
+        Err(format!("child {status}, expected exit status {code}"))
+    }
+}
+
+/// For a child that reports what went wrong in its exit status: adds to a failed check
+/// on `status` what the code it exited with means, from `legend` (code, meaning), as in
+/// `expect_exit(st, 0).map_err(explain_exit(st, &[(2, "never refused")]))`.
+pub fn explain_exit<'a>(
+    status: WaitStatus,
+    legend: &'a [(i32, &'a str)],
+) -> impl FnOnce(String) -> String + 'a {
+    move |why| match legend.iter().find(|(k, _)| Some(*k) == status.exit_code()) {
+        Some((_, meaning)) => format!("{why} ({meaning})"),
+        None => why,
+    }
+}
+
+/// `Ok` if `status` is a kill by `signal`.
+pub fn expect_signal(status: WaitStatus, signal: i32) -> Check {
+    if status.killed_by(signal) {
+        Ok(())
+    } else {
+        Err(format!(
+            "child {status}, expected killed by signal {signal}"
+        ))
+    }
+}
+
+/// `Ok` if a program run by [`run_captured`] printed exactly `out` and `err` and exited
+/// with `status`; a failure lists every part that differed.
+pub fn expect_output(got: &Captured, out: &str, err: &str, status: i32) -> Check {
+    let mut why = Vec::new();
+    if got.out != out {
+        why.push(format!("stdout {:?}, expected {out:?}", got.out));
+    }
+    if got.err != err {
+        why.push(format!("stderr {:?}, expected {err:?}", got.err));
+    }
+    if !got.status.exited_with(status) {
+        why.push(format!("{}, expected exit status {status}", got.status));
+    }
+    if why.is_empty() {
+        Ok(())
+    } else {
+        Err(why.join("; "))
     }
 }
 
@@ -112,26 +267,6 @@ pub fn in_child(f: impl FnOnce() -> i32) -> Result<WaitStatus, String> {
         Ok(0) => process::exit(f()),
         Ok(pid) => wait_for(pid, CHILD_TIMEOUT_MS),
         Err(e) => Err(format!("fork: {e}")),
-    }
-}
-
-/// `Ok` if `status` is a kill by `signal`.
-pub fn expect_signal(status: WaitStatus, signal: i32) -> Check {
-    if status.killed_by(signal) {
-        Ok(())
-    } else {
-        Err(format!(
-            "child {status}, expected killed by signal {signal}"
-        ))
-    }
-}
-
-/// `Ok` if `status` is `exit(code)`.
-pub fn expect_exit(status: WaitStatus, code: i32) -> Check {
-    if status.exited_with(code) {
-        Ok(())
-    } else {
-        Err(format!("child {status}, expected exit status {code}"))
     }
 }
 

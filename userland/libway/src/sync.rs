@@ -19,6 +19,7 @@ use wayos_abi::errno::{EAGAIN, EINTR, ETIMEDOUT};
 use wayos_abi::sys;
 
 use crate::errno::Errno;
+use crate::sys::MemFree;
 
 /// `futex_wait`'s "no timeout".
 pub const FOREVER: u64 = u64::MAX;
@@ -40,8 +41,7 @@ pub fn futex_wait_addr(addr: usize, expected: u32, timeout_ns: u64) -> Result<()
 
 /// `futex_wake(addr, count)` on a raw address: returns how many sleepers it woke.
 pub fn futex_wake_addr(addr: usize, count: usize) -> Result<usize, Errno> {
-    // SAFETY: waking touches no user memory.
-    unsafe { crate::sys::call(sys::FUTEX_WAKE, [addr, count, 0, 0, 0, 0]) }
+    crate::sys::call2(MemFree::FUTEX_WAKE, addr, count)
 }
 
 /// Sleeps while `word` holds `expected` (see [`futex_wait_addr`]).

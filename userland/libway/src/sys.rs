@@ -1,11 +1,20 @@
-//! Raw syscalls: the arch stubs plus result decoding, for callers that need to pass
-//! arguments no safe wrapper would (the `badsys` suite) or that build their own wrappers.
+//! Syscalls: safe calls for those that take only numbers, and the raw stubs for the rest.
 //!
-//! Everything here is `unsafe`: the kernel may read or write any memory the arguments
-//! name. Numbers come from `wayos_abi::sys`.
+//! [`MemFree`] lists the syscalls whose arguments are all plain numbers (descriptors,
+//! handles, pids, flags, counts) and that neither read nor write the caller's memory nor
+//! change its mappings, so no choice of arguments can break a Rust reference. Only those
+//! go through the safe [`call0`]..[`call3`]; a `MemFree` value cannot be made for any other
+//! number, so the list is the one place that claim is made.
+//!
+//! Everything else is `unsafe` ([`call`], `syscall0..=syscall6`): the kernel may read or
+//! write any memory the arguments name. libway's modules wrap those in safe functions
+//! that pass only memory they own or borrow; callers that must pass arguments no safe
+//! wrapper would (the `badsys` suite) use them directly. Numbers come from
+//! `wayos_abi::sys`.
 
 pub use crate::arch::{syscall0, syscall1, syscall2, syscall3, syscall4, syscall5, syscall6};
 use crate::errno::Errno;
+use wayos_abi::sys;
 use wayos_abi::Plain;
 
 /// `v`'s address as a syscall argument the kernel reads (its `UserPtr<T, ReadOnly>`).
@@ -28,6 +37,78 @@ pub fn arg_out<T: Plain>(v: &mut T) -> usize {
 #[inline(always)]
 pub fn arg_out_slice<T: Plain>(v: &mut [T]) -> usize {
     v.as_mut_ptr() as usize
+}
+
+/// A syscall that takes only numbers and touches no memory of the caller's (see the
+/// module doc); the only values are the constants below.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemFree(usize);
+
+impl MemFree {
+    /// `exit(status)`: ends the whole process (no Rust frame runs again, so none can see
+    /// memory in a broken state).
+    pub const EXIT: Self = Self(sys::EXIT);
+    pub const GETPID: Self = Self(sys::GETPID);
+    pub const GETPPID: Self = Self(sys::GETPPID);
+    pub const SCHED_YIELD: Self = Self(sys::SCHED_YIELD);
+    pub const SET_PRIORITY: Self = Self(sys::SET_PRIORITY);
+    /// `shutdown(success)`: only init may, and the machine stops.
+    pub const SHUTDOWN: Self = Self(sys::SHUTDOWN);
+    pub const PORT_CREATE: Self = Self(sys::PORT_CREATE);
+    pub const HANDLE_CLOSE: Self = Self(sys::HANDLE_CLOSE);
+    pub const HANDLE_DUP: Self = Self(sys::HANDLE_DUP);
+    /// `kill(pid, signal)`: a handler it runs was installed through the `unsafe`
+    /// `sigaction` path, which is where its soundness is argued.
+    pub const KILL: Self = Self(sys::KILL);
+    pub const DUP2: Self = Self(sys::DUP2);
+    pub const CLOSE: Self = Self(sys::CLOSE);
+    pub const PORT_FD: Self = Self(sys::PORT_FD);
+    pub const CONSOLE_BIND: Self = Self(sys::CONSOLE_BIND);
+    pub const LSEEK: Self = Self(sys::LSEEK);
+    pub const FTRUNCATE: Self = Self(sys::FTRUNCATE);
+    pub const DUP: Self = Self(sys::DUP);
+    /// `fcntl(fd, cmd, arg)`: every command the kernel knows takes a number.
+    pub const FCNTL: Self = Self(sys::FCNTL);
+    pub const SETPGID: Self = Self(sys::SETPGID);
+    pub const GETPGID: Self = Self(sys::GETPGID);
+    pub const GETTID: Self = Self(sys::GETTID);
+    /// `futex_wake(addr, count)`: the address only names the wait queue; the kernel does
+    /// not read it.
+    pub const FUTEX_WAKE: Self = Self(sys::FUTEX_WAKE);
+    pub const SCHED_GETCPU: Self = Self(sys::SCHED_GETCPU);
+    pub const SCHED_SETAFFINITY: Self = Self(sys::SCHED_SETAFFINITY);
+    pub const SCHED_GETAFFINITY: Self = Self(sys::SCHED_GETAFFINITY);
+
+    /// The syscall number.
+    pub const fn number(self) -> usize {
+        self.0
+    }
+}
+
+/// A [`MemFree`] syscall without arguments, result decoded.
+#[inline(always)]
+pub fn call0(n: MemFree) -> Result<usize, Errno> {
+    call3(n, 0, 0, 0)
+}
+
+/// A [`MemFree`] syscall with one argument, result decoded.
+#[inline(always)]
+pub fn call1(n: MemFree, a0: usize) -> Result<usize, Errno> {
+    call3(n, a0, 0, 0)
+}
+
+/// A [`MemFree`] syscall with two arguments, result decoded.
+#[inline(always)]
+pub fn call2(n: MemFree, a0: usize, a1: usize) -> Result<usize, Errno> {
+    call3(n, a0, a1, 0)
+}
+
+/// A [`MemFree`] syscall with three arguments, result decoded.
+#[inline(always)]
+pub fn call3(n: MemFree, a0: usize, a1: usize, a2: usize) -> Result<usize, Errno> {
+    // SAFETY: `MemFree` holds only syscalls that take numbers and touch no memory of the
+    // caller's (the list above), so no argument value can affect a Rust object.
+    Errno::decode(unsafe { syscall3(n.0, a0, a1, a2) })
 }
 
 /// Any syscall with up to six arguments, result decoded.

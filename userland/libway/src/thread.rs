@@ -27,6 +27,7 @@ use wayos_abi::sys;
 use crate::errno::Errno;
 use crate::mem;
 use crate::sync::{self, FOREVER};
+use crate::sys::MemFree;
 
 /// Stack size [`spawn`] gives a thread (the guard page comes on top).
 pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
@@ -39,8 +40,7 @@ const ALIVE: u32 = 1;
 
 /// `gettid()`: the calling thread's id.
 pub fn gettid() -> Result<usize, Errno> {
-    // SAFETY: no memory arguments.
-    unsafe { crate::sys::call(sys::GETTID, [0; 6]) }
+    crate::sys::call0(MemFree::GETTID)
 }
 
 /// `thread_exit(code)`: ends the calling thread. If it is the process's last thread,

@@ -879,7 +879,7 @@ mod tests {
 
     #[test]
     fn random_keys_never_panic() {
-        use crate::testutil::Rng;
+        use wayos_testutil::XorShift;
         // Bytes that matter to the editor, and arbitrary ones.
         const KEYS: [&[u8]; 22] = [
             b"a",
@@ -905,14 +905,14 @@ mod tests {
             b"\t",
             "é".as_bytes(),
         ];
-        let mut rng = Rng::new(7);
+        let mut rng = XorShift::new(7);
         let mut ed = fresh();
         let mut out = Vec::new();
         for _ in 0..200_000 {
-            let key: &[u8] = if rng.below(8) == 0 {
+            let key: &[u8] = if rng.index(8) == 0 {
                 &[rng.next() as u8]
             } else {
-                KEYS[rng.below(KEYS.len())]
+                KEYS[rng.index(KEYS.len())]
             };
             for &b in key {
                 ed.feed(b, &mut out, &mut names);

@@ -15,6 +15,7 @@
 //! crate is `no_std + alloc` so the same code runs in WayOS and in `cargo test` on the
 //! host, and nothing here panics on any input: the host tests feed it random lines.
 #![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
 
 extern crate alloc;
 
@@ -25,27 +26,3 @@ pub mod messages;
 pub mod parse;
 pub mod util;
 pub mod vars;
-
-/// A small deterministic generator for the random-input tests.
-#[cfg(test)]
-pub(crate) mod testutil {
-    pub struct Rng(u64);
-
-    impl Rng {
-        pub fn new(seed: u64) -> Self {
-            Rng(seed | 1)
-        }
-
-        /// xorshift64.
-        pub fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        pub fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
-}

@@ -6,6 +6,7 @@
 //! libway, so it exists only for the WayOS targets. On the host it is a stub that keeps
 //! `cargo build`/`clippy` of the workspace working.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 #[cfg(target_os = "none")]
 extern crate alloc;

@@ -1062,12 +1062,12 @@ mod tests {
             "\r",
             "99999999999",
         ];
-        let mut rng = crate::testutil::Rng::new(0x5eed);
+        let mut rng = wayos_testutil::XorShift::new(0x5eed);
         let mut parsed = 0;
         for _ in 0..20_000 {
             let mut line = String::new();
-            for _ in 0..rng.below(16) {
-                line.push_str(PIECES[rng.below(PIECES.len())]);
+            for _ in 0..rng.index(16) {
+                line.push_str(PIECES[rng.index(PIECES.len())]);
             }
             if parse(&line).is_ok() {
                 parsed += 1;
@@ -1079,9 +1079,9 @@ mod tests {
 
     #[test]
     fn random_bytes_never_panic() {
-        let mut rng = crate::testutil::Rng::new(42);
+        let mut rng = wayos_testutil::XorShift::new(42);
         for _ in 0..20_000 {
-            let len = rng.below(40);
+            let len = rng.index(40);
             let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
             let _ = parse(&String::from_utf8_lossy(&bytes));
         }

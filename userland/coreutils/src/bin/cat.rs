@@ -2,6 +2,7 @@
 //! `-`) to standard output, optionally numbering lines, squeezing empty ones and showing
 //! ends, tabs and non-printing bytes as GNU `cat` does.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 #[cfg(target_os = "none")]
 extern crate alloc;

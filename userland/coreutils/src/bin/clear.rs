@@ -1,6 +1,7 @@
 //! `clear`: clears the terminal with VT100 sequences: cursor home, erase the screen, and
 //! (unless `-x`) erase the scrollback, as ncurses `clear` does for xterm.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 coreutils::program!(imp::main);
 

@@ -2,6 +2,7 @@
 //! with `-r` directories. `-n` never overwrites, `-p` keeps modes and times, `-a` is
 //! `-rp`, `-v` tells each copy, `-f` is accepted (files are always replaced).
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 #[cfg(target_os = "none")]
 extern crate alloc;

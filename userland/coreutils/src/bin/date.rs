@@ -3,6 +3,7 @@
 //! or `+FORMAT` (see `coreutils::date::strftime`). `-d` takes `@SECONDS`, `now`,
 //! `YYYY-MM-DD [HH:MM[:SS]]`. Setting the date is not possible.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 #[cfg(target_os = "none")]
 extern crate alloc;

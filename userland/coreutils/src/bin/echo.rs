@@ -4,6 +4,7 @@
 //! An argument is an option only if it is `-` followed by nothing but `n`, `e`, `E`;
 //! `--help`/`--version` only when alone.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 coreutils::program!(imp::main);
 

@@ -2,6 +2,7 @@
 //! (found through `$PATH` of the new environment) with the environment changed, or prints
 //! the environment. Exit status 127 if COMMAND cannot be found, 126 if it cannot run.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 #[cfg(target_os = "none")]
 extern crate alloc;

@@ -1,5 +1,6 @@
 //! `false`: does nothing, unsuccessfully (exit status 1). Arguments are ignored.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 coreutils::program!(imp::main);
 

@@ -6,6 +6,7 @@
 //! one). A file with a NUL byte is binary: `grep: FILE: binary file matches` on standard
 //! error instead of its lines.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 #[cfg(target_os = "none")]
 extern crate alloc;

@@ -3,6 +3,7 @@
 //! NUM`. Several files get `==> NAME <==` headers. It stops reading as soon as it has
 //! what it prints, so `yes | head` ends.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 #[cfg(target_os = "none")]
 extern crate alloc;

@@ -4,6 +4,7 @@
 //! after LENGTH bytes, `-v` shows repeated lines instead of `*`. Numbers may be `0x` hex
 //! and take `b` (512), `k` (1024), `m` (1024²) suffixes.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 #[cfg(target_os = "none")]
 extern crate alloc;

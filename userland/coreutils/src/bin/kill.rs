@@ -3,6 +3,7 @@
 //! group `-PGID`; lists signal names, or translates names and numbers (an exit status
 //! 128+N names signal N). As GNU coreutils `kill`.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 #[cfg(target_os = "none")]
 extern crate alloc;

@@ -5,6 +5,7 @@
 //! 80), `-1` one per line. Without `-C` the output is one name per line: WayOS cannot
 //! tell a terminal from a pipe, and GNU prints one per line to a pipe.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 #[cfg(target_os = "none")]
 extern crate alloc;

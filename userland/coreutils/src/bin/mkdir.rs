@@ -2,6 +2,7 @@
 //! MODE); `-p` makes missing parents too and does not mind existing directories; `-v`
 //! tells each one made.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 #[cfg(target_os = "none")]
 extern crate alloc;

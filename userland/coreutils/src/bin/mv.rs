@@ -2,6 +2,7 @@
 //! a directory. Between file systems (`/tmp` to `/dev`) it copies and removes. `-n` never
 //! overwrites, `-v` tells each move, `-f` is accepted.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 #[cfg(target_os = "none")]
 extern crate alloc;

@@ -2,6 +2,7 @@
 //! as `PID PPID PGID STAT TIME CMD`; `-l` adds the scheduler class. `-A`, `-e`, `-f` and
 //! the BSD words `aux`/`ax` are accepted and change nothing. See `coreutils::ps`.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 coreutils::program!(imp::main);
 

@@ -2,6 +2,7 @@
 //! from the file system; `-L` prints `$PWD` if that names the same directory and has no
 //! `.` or `..` components.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 coreutils::program!(imp::main);
 

@@ -2,6 +2,7 @@
 //! empty directories; `-f` ignores missing files and never complains about a missing
 //! operand; `-v` tells each removal. `.`, `..` and (with `-r`) `/` are refused.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 coreutils::program!(imp::main);
 

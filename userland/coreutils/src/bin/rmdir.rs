@@ -1,6 +1,7 @@
 //! `rmdir [-pv] [--ignore-fail-on-non-empty] DIRECTORY...`: removes empty directories;
 //! `-p` then removes each parent named in the path as it becomes empty.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 coreutils::program!(imp::main);
 

@@ -2,6 +2,7 @@
 //! up to LAST, one per line (or separated by SEP); `-w` pads them to equal width with
 //! zeros. Decimal fractions work in exact fixed point (see `coreutils::seq`).
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 coreutils::program!(imp::main);
 

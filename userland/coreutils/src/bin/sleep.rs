@@ -1,6 +1,7 @@
 //! `sleep NUMBER[SUFFIX]...`: pauses for the sum of the times given; a number may have a
 //! fraction (`0.5`) and a unit `s` (default), `m`, `h` or `d`.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 coreutils::program!(imp::main);
 

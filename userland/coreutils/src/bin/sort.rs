@@ -3,6 +3,7 @@
 //! keeps one of equal lines, `-s` is stable, `-c`/`-C` check, `-o FILE` writes the result
 //! to FILE (which may be an input). See `coreutils::sort` for the rules. Errors exit 2.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 #[cfg(target_os = "none")]
 extern crate alloc;

@@ -2,6 +2,7 @@
 //! layout, the terse one (`-t`), or a format of `%` directives (see
 //! `coreutils::statfmt`). `-` is standard input. `-L` is accepted (there are no links).
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 #[cfg(target_os = "none")]
 extern crate alloc;

@@ -3,6 +3,7 @@
 //! `+NUM` alone are the old forms of `-n`. `-f` keeps printing what is appended to the
 //! (last) regular file, checking once a second, until killed.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 #[cfg(target_os = "none")]
 extern crate alloc;

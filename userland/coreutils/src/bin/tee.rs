@@ -2,6 +2,7 @@
 //! (`-a` appends instead of replacing, `-i` ignores SIGINT). A file that cannot be opened
 //! or written is reported and dropped; the rest go on.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 #[cfg(target_os = "none")]
 extern crate alloc;

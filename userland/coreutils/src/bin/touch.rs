@@ -3,6 +3,7 @@
 //! (unless `-c`). `-a` / `-m` change only the access / modification time. DATE is
 //! `@SECONDS`, `YYYY-MM-DD` or `YYYY-MM-DD HH:MM[:SS]` (UTC).
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 coreutils::program!(imp::main);
 

@@ -1,5 +1,6 @@
 //! `true`: does nothing, successfully (exit status 0). Arguments are ignored.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 coreutils::program!(imp::main);
 

@@ -2,6 +2,7 @@
 //! machine, processor and hardware platform (`unknown`), and operating system (`WayOS`).
 //! `-a` prints all but the unknown ones, as GNU does.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 #[cfg(target_os = "none")]
 extern crate alloc;

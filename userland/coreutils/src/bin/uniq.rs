@@ -2,6 +2,7 @@
 //! prints only repeated lines, `-u` only unrepeated ones, `-i` ignores case, `-f N` /
 //! `-s N` skip fields / characters, `-w N` compares at most N characters.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 #[cfg(target_os = "none")]
 extern crate alloc;

@@ -2,6 +2,7 @@
 //! WayOS counts no users and no load average, so those parts of procps's line are left
 //! out. `-p` says it in words (`up 5 minutes`), `-s` gives the boot time.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 coreutils::program!(imp::main);
 

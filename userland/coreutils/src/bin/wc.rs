@@ -1,6 +1,7 @@
 //! `wc [-clmwL] [FILE]...`: newline, word and byte counts (and characters, longest
 //! line) per file and in total, laid out as GNU `wc` lays them out.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 #[cfg(target_os = "none")]
 extern crate alloc;

@@ -1,6 +1,7 @@
 //! `write FILE TEXT...`: replaces FILE's contents with the TEXT words joined by spaces and
 //! a newline (creating it, mode 0644).
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 #[cfg(target_os = "none")]
 extern crate alloc;

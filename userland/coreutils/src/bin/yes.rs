@@ -2,6 +2,7 @@
 //! killed. It writes 8 KiB at a time; when the reader goes away SIGPIPE (or `EPIPE`)
 //! ends it quietly.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 #[cfg(target_os = "none")]
 extern crate alloc;

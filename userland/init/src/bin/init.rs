@@ -6,8 +6,10 @@
 //! console through the server. If the server cannot start, init says so and keeps the
 //! device.
 //!
-//! With `wayos.test` on the kernel command line it runs the in-guest suites one after
-//! another (spawn, wait, report how each ended), prints `init: tests done` and shuts the
+//! With `wayos.test` on the kernel command line it runs the user suites of
+//! `wayos_abi::harness::SUITES` one after another (spawn, wait, report how each ended),
+//! each with `WAYOS_HARNESS=1` in its environment (`harness::HARNESS_ENV`: the harness is
+//! on the serial line and types when asked), prints `init: tests done` and shuts the
 //! machine down with the verdict (every suite exited 0). With `wayos.bench` it runs
 //! `/bin/bench` and shuts down. Otherwise it runs the shell (`/bin/waysh`) on the console,
 //! starting it again whenever it exits. Meanwhile, and forever after, it reaps children:
@@ -18,7 +20,7 @@
 
 use libway::abi::console;
 use libway::abi::errno::ECHILD;
-use libway::abi::harness::TEST_FLAG;
+use libway::abi::harness::{HARNESS_ENV, SUITES, TEST_FLAG};
 use libway::abi::wait::WNOHANG;
 use libway::io;
 use libway::ipc::ns;
@@ -26,25 +28,11 @@ use libway::process::{self, WaitStatus};
 use libway::{eprintln, println, Args};
 
 extern crate alloc;
+use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
 
 libway::entry!(main);
-
-/// The in-guest suites, in the order they run.
-const TESTS: &[&str] = &[
-    "/bin/vmtest",
-    "/bin/badsys",
-    "/bin/faulttest",
-    "/bin/proctest",
-    "/bin/ipctest",
-    "/bin/sigtest",
-    "/bin/pipetest",
-    "/bin/fstest",
-    "/bin/contest",
-    "/bin/shelltest",
-    "/bin/utiltest",
-    "/bin/smptest",
-];
 
 const CONSOLE: &str = "/bin/console";
 /// How long the console server gets to register its name.
@@ -77,12 +65,12 @@ fn main(_args: Args) -> i32 {
     };
     let has = |flag: &str| cmdline.split_whitespace().any(|w| w == flag);
     if has(TEST_FLAG) {
-        let passed = run_tests();
+        let passed = run_suites();
         println!("init: tests done");
         let e = process::shutdown(passed);
         eprintln!("init: shutdown failed: {e}");
     } else if has(BENCH_FLAG) {
-        let passed = run_programs(&[BENCH]);
+        let passed = run_programs(&[BENCH], &["PATH=/bin"]);
         let e = process::shutdown(passed);
         eprintln!("init: shutdown failed: {e}");
     } else {
@@ -161,18 +149,25 @@ fn start_console() {
     println!("init: console server running (pid {pid})");
 }
 
-/// Runs the test suites; true when every one exited with status 0.
-fn run_tests() -> bool {
-    run_programs(TESTS)
+/// Runs the user suites, in the harness's order; true when every one exited with status 0.
+fn run_suites() -> bool {
+    let paths: Vec<String> = SUITES
+        .iter()
+        .filter(|s| !s.in_kernel)
+        .map(|s| format!("/bin/{}", s.name))
+        .collect();
+    let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let harness = format!("{HARNESS_ENV}=1");
+    run_programs(&paths, &["PATH=/bin", &harness])
 }
 
-/// Spawns each program and waits for it, printing how it ended; true when all exited 0.
-fn run_programs(paths: &[&str]) -> bool {
-    let env = ["PATH=/bin"];
+/// Spawns each program with environment `env` and waits for it, printing how it ended;
+/// true when all exited 0.
+fn run_programs(paths: &[&str], env: &[&str]) -> bool {
     let mut all_passed = true;
     for &path in paths {
         let name = path.rsplit('/').next().unwrap_or(path);
-        let pid = match process::spawn(path, &[path], &env) {
+        let pid = match process::spawn(path, &[path], env) {
             Ok(pid) => pid,
             Err(e) => {
                 println!("init: cannot spawn {path}: {e}");

@@ -27,7 +27,9 @@ use libway::abi::mman::{
 };
 use libway::abi::{clock, sched, sys, wait, StrRef, Timespec};
 use libway::ipc::{Message, INLINE_BYTES};
-use libway::suite::{expect_exit, in_child, wait_for, Check, Suite, CHILD_TIMEOUT_MS};
+use libway::suite::{
+    expect_errno, expect_exit, in_child, wait_for, Context, Suite, CHILD_TIMEOUT_MS,
+};
 use libway::{mem, println, process, Args, Errno};
 
 libway::entry!(main);
@@ -58,18 +60,6 @@ fn raw(n: usize, args: [usize; 6]) -> Result<usize, Errno> {
     unsafe { libway::sys::call(n, args) }
 }
 
-/// `Ok` if `result` is the error `want`.
-fn expect_err(result: Result<usize, Errno>, want: isize) -> Check {
-    match result {
-        Err(e) if e.code() == want => Ok(()),
-        Err(e) => Err(format!("got {e}, expected {}", errno::name(want))),
-        Ok(v) => Err(format!(
-            "succeeded ({v:#x}), expected {}",
-            errno::name(want)
-        )),
-    }
-}
-
 /// Memory badsys maps for its checks, kept for the whole run.
 struct Scratch {
     /// 16 valid bytes (newlines) that end where `hole` begins.
@@ -87,9 +77,7 @@ struct Scratch {
 
 impl Scratch {
     fn new() -> Result<Scratch, String> {
-        let map = |prot| {
-            mem::mmap(0, PAGE, prot, MAP_PRIVATE | MAP_ANONYMOUS).map_err(|e| format!("mmap: {e}"))
-        };
+        let map = |prot| mem::mmap(0, PAGE, prot, MAP_PRIVATE | MAP_ANONYMOUS).context("mmap");
         let (ro, none, rw) = (
             map(PROT_READ)?,
             map(PROT_NONE)?,
@@ -98,13 +86,13 @@ impl Scratch {
         // The hole comes last: the kernel places mappings top-down in the highest gap
         // that fits, so a one-page mapping made after it would fill it. Later mappings
         // are heap arenas (64 KiB and up), too big for it.
-        let three = mem::map_anonymous(3 * PAGE, false).map_err(|e| format!("mmap: {e}"))?;
+        let three = mem::map_anonymous(3 * PAGE, false).context("mmap")?;
         let tail = three + PAGE - LEN;
         // SAFETY: `tail..tail + LEN` lies in the fresh private mapping above, which
         // nothing else uses.
         unsafe { core::slice::from_raw_parts_mut(tail as *mut u8, LEN) }.fill(b'\n');
         // SAFETY: the middle page of that mapping; nothing points into it.
-        unsafe { mem::munmap(three + PAGE, PAGE) }.map_err(|e| format!("munmap: {e}"))?;
+        unsafe { mem::munmap(three + PAGE, PAGE) }.context("munmap")?;
         Ok(Scratch {
             tail,
             hole: three + PAGE,
@@ -152,44 +140,44 @@ impl Scratch {
 fn check_write(s: &mut Suite, m: &Scratch) {
     for (name, ptr) in m.bad_ptrs() {
         let r = raw(sys::WRITE, [1, ptr, LEN, 0, 0, 0]);
-        s.check(&format!("write_buf_{name}"), expect_err(r, EFAULT));
+        s.check(&format!("write_buf_{name}"), expect_errno(r, EFAULT));
     }
     let r = raw(sys::WRITE, [1, m.none, LEN, 0, 0, 0]);
-    s.check("write_buf_prot_none", expect_err(r, EFAULT));
+    s.check("write_buf_prot_none", expect_errno(r, EFAULT));
     let r = raw(sys::WRITE, [1, m.tail, USER_END, 0, 0, 0]);
-    s.check("write_len_past_user_end", expect_err(r, EFAULT));
+    s.check("write_len_past_user_end", expect_errno(r, EFAULT));
     let r = raw(sys::WRITE, [1, m.tail, usize::MAX, 0, 0, 0]);
-    s.check("write_len_wraps", expect_err(r, EFAULT));
+    s.check("write_len_wraps", expect_errno(r, EFAULT));
     for fd in [3, 1000, usize::MAX] {
         let r = raw(sys::WRITE, [fd, m.tail, 1, 0, 0, 0]);
-        s.check(&format!("write_fd_{}", fd as isize), expect_err(r, EBADF));
+        s.check(&format!("write_fd_{}", fd as isize), expect_errno(r, EBADF));
     }
 }
 
 fn check_read(s: &mut Suite, m: &Scratch) {
     for (name, ptr) in m.out_of_window_ptrs() {
         let r = raw(sys::READ, [0, ptr, LEN, 0, 0, 0]);
-        s.check(&format!("read_buf_{name}"), expect_err(r, EFAULT));
+        s.check(&format!("read_buf_{name}"), expect_errno(r, EFAULT));
     }
     let r = raw(sys::READ, [0, m.rw, usize::MAX, 0, 0, 0]);
-    s.check("read_len_wraps", expect_err(r, EFAULT));
+    s.check("read_len_wraps", expect_errno(r, EFAULT));
     for fd in [3, 1000, usize::MAX] {
         let r = raw(sys::READ, [fd, m.rw, 1, 0, 0, 0]);
-        s.check(&format!("read_fd_{}", fd as isize), expect_err(r, EBADF));
+        s.check(&format!("read_fd_{}", fd as isize), expect_errno(r, EBADF));
     }
 }
 
 fn check_klog_read(s: &mut Suite, m: &Scratch) {
     for (name, ptr) in m.bad_ptrs().into_iter().chain(m.readonly_ptrs()) {
         let r = raw(sys::KLOG_READ, [ptr, LEN, 0, 0, 0, 0]);
-        s.check(&format!("klog_read_buf_{name}"), expect_err(r, EFAULT));
+        s.check(&format!("klog_read_buf_{name}"), expect_errno(r, EFAULT));
     }
     let r = raw(sys::KLOG_READ, [m.tail, USER_END, 0, 0, 0, 0]);
-    s.check("klog_read_len_past_user_end", expect_err(r, EFAULT));
+    s.check("klog_read_len_past_user_end", expect_errno(r, EFAULT));
     let r = raw(sys::KLOG_READ, [m.rw, usize::MAX, 0, 0, 0, 0]);
-    s.check("klog_read_len_wraps", expect_err(r, EFAULT));
+    s.check("klog_read_len_wraps", expect_errno(r, EFAULT));
     // 16 writable bytes, then the hole: refused before anything is written.
-    let r = expect_err(raw(sys::KLOG_READ, [m.tail, PAGE, 0, 0, 0, 0]), EFAULT).and_then(|()| {
+    let r = expect_errno(raw(sys::KLOG_READ, [m.tail, PAGE, 0, 0, 0, 0]), EFAULT).and_then(|()| {
         // SAFETY: `tail..tail + LEN` is scratch memory badsys mapped and filled with
         // newlines; the kernel was told it may write there.
         let tail = unsafe { core::slice::from_raw_parts(m.tail as *const u8, LEN) };
@@ -356,7 +344,7 @@ fn check_spawn_execve(s: &mut Suite, m: &Scratch) {
                     errno::name(c.want)
                 ))
             }
-            err => expect_err(err, c.want),
+            err => expect_errno(err, c.want),
         };
         s.check(&format!("spawn_{}", c.name), r);
     }
@@ -385,16 +373,16 @@ fn check_wait(s: &mut Suite, m: &Scratch) {
     let status = m.rw;
     s.check(
         "wait_no_children",
-        expect_err(raw(sys::WAIT, [usize::MAX, status, 0, 0, 0, 0]), ECHILD),
+        expect_errno(raw(sys::WAIT, [usize::MAX, status, 0, 0, 0, 0]), ECHILD),
     );
     let r = raw(sys::WAIT, [usize::MAX, status, wait::WNOHANG, 0, 0, 0]);
-    s.check("wait_nohang_no_children", expect_err(r, ECHILD));
+    s.check("wait_nohang_no_children", expect_errno(r, ECHILD));
     s.check(
         "wait_not_a_child",
-        expect_err(raw(sys::WAIT, [1, status, 0, 0, 0, 0]), ECHILD),
+        expect_errno(raw(sys::WAIT, [1, status, 0, 0, 0, 0]), ECHILD),
     );
     let r = raw(sys::WAIT, [usize::MAX, status, 0x8000, 0, 0, 0]);
-    s.check("wait_bad_options", expect_err(r, EINVAL));
+    s.check("wait_bad_options", expect_errno(r, EINVAL));
 
     // A child that exits at once: bad status pointers must fail without losing its status.
     let pid = match process::fork() {
@@ -410,7 +398,7 @@ fn check_wait(s: &mut Suite, m: &Scratch) {
             continue; // A null status pointer means "don't report the status".
         }
         let r = raw(sys::WAIT, [pid, ptr, 0, 0, 0, 0]);
-        s.check(&format!("wait_status_{name}"), expect_err(r, EFAULT));
+        s.check(&format!("wait_status_{name}"), expect_errno(r, EFAULT));
     }
     // Reap it through a misaligned (but valid) status pointer.
     let odd = m.rw + 1;
@@ -495,13 +483,13 @@ fn check_mmap(s: &mut Suite, m: &Scratch) {
     for (name, args, want) in cases {
         s.check(
             &format!("mmap_{name}"),
-            expect_err(raw(sys::MMAP, args), want),
+            expect_errno(raw(sys::MMAP, args), want),
         );
     }
     let r = match raw(sys::MMAP, [KERNEL_TEXT, PAGE, rw, anon, none, 0]) {
         Ok(addr) if (USER_BASE..USER_END).contains(&addr) && addr.is_multiple_of(PAGE) => {
             // SAFETY: the page was just mapped for this check and nothing uses it.
-            unsafe { mem::munmap(addr, PAGE) }.map_err(|e| format!("munmap: {e}"))
+            unsafe { mem::munmap(addr, PAGE) }.context("munmap")
         }
         Ok(addr) => Err(format!("mapped at {addr:#x}, outside the user window")),
         Err(e) => Err(format!("got {e}, expected a user address")),
@@ -519,7 +507,7 @@ fn check_munmap_mprotect(s: &mut Suite, m: &Scratch) {
     ];
     for (name, addr, len, want) in munmap_cases {
         let r = raw(sys::MUNMAP, [addr, len, 0, 0, 0, 0]);
-        s.check(&format!("munmap_{name}"), expect_err(r, want));
+        s.check(&format!("munmap_{name}"), expect_errno(r, want));
     }
     let r = match raw(sys::MUNMAP, [m.hole, PAGE, 0, 0, 0, 0]) {
         Ok(0) => Ok(()),
@@ -540,7 +528,7 @@ fn check_munmap_mprotect(s: &mut Suite, m: &Scratch) {
     ];
     for (name, addr, len, prot, want) in mprotect_cases {
         let r = raw(sys::MPROTECT, [addr, len, prot, 0, 0, 0]);
-        s.check(&format!("mprotect_{name}"), expect_err(r, want));
+        s.check(&format!("mprotect_{name}"), expect_errno(r, want));
     }
 }
 
@@ -553,7 +541,7 @@ fn put_timespec(at: usize, ts: Timespec) {
 fn check_time(s: &mut Suite, m: &Scratch) {
     for (name, ptr) in m.bad_ptrs() {
         let r = raw(sys::NANOSLEEP, [ptr, 0, 0, 0, 0, 0]);
-        s.check(&format!("nanosleep_req_{name}"), expect_err(r, EFAULT));
+        s.check(&format!("nanosleep_req_{name}"), expect_errno(r, EFAULT));
     }
     for (name, sec, nsec) in [
         ("nsec_too_big", 0, 1_000_000_000),
@@ -562,7 +550,7 @@ fn check_time(s: &mut Suite, m: &Scratch) {
     ] {
         put_timespec(m.rw, Timespec { sec, nsec });
         let r = raw(sys::NANOSLEEP, [m.rw, 0, 0, 0, 0, 0]);
-        s.check(&format!("nanosleep_{name}"), expect_err(r, EINVAL));
+        s.check(&format!("nanosleep_{name}"), expect_errno(r, EINVAL));
     }
     put_timespec(m.rw + 3, Timespec { sec: 0, nsec: 1000 });
     let r = match raw(sys::NANOSLEEP, [m.rw + 3, 0, 0, 0, 0, 0]) {
@@ -581,16 +569,16 @@ fn check_time(s: &mut Suite, m: &Scratch) {
         let r = raw(sys::CLOCK_GETTIME, [id, m.rw, 0, 0, 0, 0]);
         s.check(
             &format!("clock_gettime_clock_{id:#x}"),
-            expect_err(r, EINVAL),
+            expect_errno(r, EINVAL),
         );
     }
     for (name, ptr) in m.bad_ptrs().into_iter().chain(m.readonly_ptrs()) {
         let r = raw(sys::CLOCK_GETTIME, [clock::MONOTONIC, ptr, 0, 0, 0, 0]);
-        s.check(&format!("clock_gettime_ts_{name}"), expect_err(r, EFAULT));
+        s.check(&format!("clock_gettime_ts_{name}"), expect_errno(r, EFAULT));
         let r = raw(sys::CLOCK_GETTIME, [clock::REALTIME, ptr, 0, 0, 0, 0]);
         s.check(
             &format!("clock_gettime_realtime_ts_{name}"),
-            expect_err(r, EFAULT),
+            expect_errno(r, EFAULT),
         );
     }
     put_timespec(m.rw + 5, Timespec { sec: -1, nsec: -1 });
@@ -678,7 +666,7 @@ fn check_grant(s: &mut Suite, m: &Scratch) {
     ];
     for (name, [addr, len, rights], want) in cases {
         let got = raw(sys::MEM_GRANT, [addr, len, rights, 0, 0, 0]);
-        s.check(&format!("mem_grant_{name}"), expect_err(got, want));
+        s.check(&format!("mem_grant_{name}"), expect_errno(got, want));
     }
 
     // More separate shared mappings than one grant may span: 1-page objects side by side
@@ -693,11 +681,11 @@ fn check_grant(s: &mut Suite, m: &Scratch) {
     });
     let (too_many, most) = match segments {
         Ok(base) => {
-            let too_many = expect_err(raw(sys::MEM_GRANT, [base, n * PAGE, r, 0, 0, 0]), E2BIG);
+            let too_many = expect_errno(raw(sys::MEM_GRANT, [base, n * PAGE, r, 0, 0, 0]), E2BIG);
             let most = match raw(sys::MEM_GRANT, [base, (n - 1) * PAGE, r, 0, 0, 0]) {
                 Ok(h) => raw(sys::HANDLE_CLOSE, [h, 0, 0, 0, 0, 0])
                     .map(drop)
-                    .map_err(|e| format!("close: {e}")),
+                    .context("close"),
                 Err(e) => Err(format!("{} mappings: {e}", n - 1)),
             };
             // SAFETY: the reservation is this check's own.
@@ -739,14 +727,14 @@ fn check_grant(s: &mut Suite, m: &Scratch) {
     ];
     for (name, [h, prot, size], want) in map_cases {
         let got = raw(sys::MEM_MAP, [h, prot, size, 0, 0, 0]);
-        s.check(&format!("mem_map_{name}"), expect_err(got, want));
+        s.check(&format!("mem_map_{name}"), expect_errno(got, want));
     }
     for (name, ptr) in m.bad_ptrs().into_iter().chain(m.readonly_ptrs()) {
         if ptr == 0 {
             continue; // A null size pointer means "don't report the size".
         }
         let got = raw(sys::MEM_MAP, [ro, pr, ptr, 0, 0, 0]);
-        s.check(&format!("mem_map_size_{name}"), expect_err(got, EFAULT));
+        s.check(&format!("mem_map_size_{name}"), expect_errno(got, EFAULT));
     }
     // The handle still works, with or without a size pointer, at a fresh user address.
     let size_at = m.rw + 3;
@@ -767,7 +755,7 @@ fn check_grant(s: &mut Suite, m: &Scratch) {
     s.check("mem_map_misaligned_size_ok", r);
     let r = match raw(sys::MEM_MAP, [ro, pr, 0, 0, 0, 0]) {
         // SAFETY: as above.
-        Ok(addr) => unsafe { mem::munmap(addr, 2 * PAGE) }.map_err(|e| format!("munmap: {e}")),
+        Ok(addr) => unsafe { mem::munmap(addr, 2 * PAGE) }.context("munmap"),
         Err(e) => Err(format!("got {e}, expected an address")),
     };
     s.check("mem_map_null_size_ok", r);
@@ -798,13 +786,13 @@ fn check_port_reply_recv(s: &mut Suite, m: &Scratch) {
     for (name, ptr) in m.bad_ptrs().into_iter().chain(m.readonly_ptrs()) {
         s.check(
             &format!("port_reply_recv_msg_{name}"),
-            expect_err(reply_recv(bogus, ptr), EFAULT),
+            expect_errno(reply_recv(bogus, ptr), EFAULT),
         );
     }
     // A message whose header runs into the unmapped page.
     s.check(
         "port_reply_recv_msg_into_hole",
-        expect_err(reply_recv(bogus, m.tail), EFAULT),
+        expect_errno(reply_recv(bogus, m.tail), EFAULT),
     );
     let msg = m.rw;
     let mut big = Message::new(0);
@@ -814,7 +802,7 @@ fn check_port_reply_recv(s: &mut Suite, m: &Scratch) {
     unsafe { (msg as *mut Message).write(big) };
     s.check(
         "port_reply_recv_len_too_big",
-        expect_err(reply_recv(bogus, msg), EINVAL),
+        expect_errno(reply_recv(bogus, msg), EINVAL),
     );
     // SAFETY: as above.
     unsafe { (msg as *mut Message).write(Message::new(0)) };
@@ -827,14 +815,14 @@ fn check_port_reply_recv(s: &mut Suite, m: &Scratch) {
     for (name, reply, want) in handle_cases {
         s.check(
             &format!("port_reply_recv_{name}"),
-            expect_err(reply_recv(reply, msg), want),
+            expect_errno(reply_recv(reply, msg), want),
         );
     }
     // Nothing was sent to or taken from the port.
     let r = raw(sys::PORT_RECV, [port, msg, 0, 0, 0, 0]);
     s.check(
         "port_reply_recv_port_untouched",
-        expect_err(r, errno::EAGAIN),
+        expect_errno(r, errno::EAGAIN),
     );
     let _ = raw(sys::HANDLE_CLOSE, [port, 0, 0, 0, 0, 0]);
 }
@@ -861,42 +849,42 @@ fn check_files(s: &mut Suite, m: &Scratch) {
     for (call, n) in path_calls {
         for (name, ptr) in m.bad_ptrs() {
             let r = raw(n, [ptr, LEN, 0, 0, 0, 0]);
-            s.check(&format!("{call}_path_{name}"), expect_err(r, EFAULT));
+            s.check(&format!("{call}_path_{name}"), expect_errno(r, EFAULT));
         }
         let r = raw(n, [long.as_ptr() as usize, long.len(), 0, 0, 0, 0]);
         s.check(
             &format!("{call}_path_too_long"),
-            expect_err(r, ENAMETOOLONG),
+            expect_errno(r, ENAMETOOLONG),
         );
         let r = raw(n, [m.tail, usize::MAX, 0, 0, 0, 0]);
         s.check(
             &format!("{call}_path_len_huge"),
-            expect_err(r, ENAMETOOLONG),
+            expect_errno(r, ENAMETOOLONG),
         );
         let r = raw(n, [gp, 0, 0, 0, 0, 0]);
-        s.check(&format!("{call}_path_empty"), expect_err(r, ENOENT));
+        s.check(&format!("{call}_path_empty"), expect_errno(r, ENOENT));
     }
     for (name, ptr) in m.bad_ptrs() {
         let r = raw(sys::RENAME, [gp, gl, ptr, LEN, 0, 0]);
-        s.check(&format!("rename_new_{name}"), expect_err(r, EFAULT));
+        s.check(&format!("rename_new_{name}"), expect_errno(r, EFAULT));
     }
     // Output structures.
     for (name, ptr) in m.bad_ptrs().into_iter().chain(m.readonly_ptrs()) {
         let r = raw(sys::STAT, [gp, gl, ptr, 0, 0, 0]);
-        s.check(&format!("stat_buf_{name}"), expect_err(r, EFAULT));
+        s.check(&format!("stat_buf_{name}"), expect_errno(r, EFAULT));
         let r = raw(sys::STATFS, [gp, gl, ptr, 0, 0, 0]);
-        s.check(&format!("statfs_buf_{name}"), expect_err(r, EFAULT));
+        s.check(&format!("statfs_buf_{name}"), expect_errno(r, EFAULT));
         let r = raw(sys::FSTAT, [0, ptr, 0, 0, 0, 0]);
-        s.check(&format!("fstat_buf_{name}"), expect_err(r, EFAULT));
+        s.check(&format!("fstat_buf_{name}"), expect_errno(r, EFAULT));
         let r = raw(sys::GETCWD, [ptr, LEN, 0, 0, 0, 0]);
-        s.check(&format!("getcwd_buf_{name}"), expect_err(r, EFAULT));
+        s.check(&format!("getcwd_buf_{name}"), expect_errno(r, EFAULT));
     }
     let r = raw(sys::GETCWD, [m.rw, 0, 0, 0, 0, 0]);
-    s.check("getcwd_len_zero", expect_err(r, errno::ERANGE));
+    s.check("getcwd_len_zero", expect_errno(r, errno::ERANGE));
     // A null times pointer means "now"; every other bad one is a fault.
     for (name, ptr) in m.bad_ptrs().into_iter().filter(|&(_, p)| p != 0) {
         let r = raw(sys::UTIMENS, [gp, gl, ptr, 0, 0, 0]);
-        s.check(&format!("utimens_times_{name}"), expect_err(r, EFAULT));
+        s.check(&format!("utimens_times_{name}"), expect_errno(r, EFAULT));
     }
     // A times array whose second entry has a bad nsec.
     let times = [
@@ -907,7 +895,7 @@ fn check_files(s: &mut Suite, m: &Scratch) {
         },
     ];
     let r = raw(sys::UTIMENS, [gp, gl, times.as_ptr() as usize, 0, 0, 0]);
-    s.check("utimens_nsec_out_of_range", expect_err(r, EINVAL));
+    s.check("utimens_nsec_out_of_range", expect_errno(r, EINVAL));
     // Flags and modes.
     for (name, flags) in [
         ("accmode_3", 3),
@@ -916,21 +904,21 @@ fn check_files(s: &mut Suite, m: &Scratch) {
         ("huge", usize::MAX),
     ] {
         let r = raw(sys::OPEN, [gp, gl, flags, 0, 0, 0]);
-        s.check(&format!("open_flags_{name}"), expect_err(r, EINVAL));
+        s.check(&format!("open_flags_{name}"), expect_errno(r, EINVAL));
     }
     // Descriptors.
     for fd in [1000, usize::MAX] {
         let fdn = fd as isize;
         let r = raw(sys::LSEEK, [fd, 0, 0, 0, 0, 0]);
-        s.check(&format!("lseek_fd_{fdn}"), expect_err(r, EBADF));
+        s.check(&format!("lseek_fd_{fdn}"), expect_errno(r, EBADF));
         let r = raw(sys::FSTAT, [fd, m.rw, 0, 0, 0, 0]);
-        s.check(&format!("fstat_fd_{fdn}"), expect_err(r, EBADF));
+        s.check(&format!("fstat_fd_{fdn}"), expect_errno(r, EBADF));
         let r = raw(sys::GETDENTS, [fd, m.rw, LEN, 0, 0, 0]);
-        s.check(&format!("getdents_fd_{fdn}"), expect_err(r, EBADF));
+        s.check(&format!("getdents_fd_{fdn}"), expect_errno(r, EBADF));
         let r = raw(sys::FTRUNCATE, [fd, 0, 0, 0, 0, 0]);
-        s.check(&format!("ftruncate_fd_{fdn}"), expect_err(r, EBADF));
+        s.check(&format!("ftruncate_fd_{fdn}"), expect_errno(r, EBADF));
         let r = raw(sys::DUP, [fd, 0, 0, 0, 0, 0]);
-        s.check(&format!("dup_fd_{fdn}"), expect_err(r, EBADF));
+        s.check(&format!("dup_fd_{fdn}"), expect_errno(r, EBADF));
     }
     let file = match libway::fs::File::open(good) {
         Ok(f) => f,
@@ -941,19 +929,22 @@ fn check_files(s: &mut Suite, m: &Scratch) {
     };
     for whence in [3, usize::MAX] {
         let r = raw(sys::LSEEK, [file.fd(), 0, whence, 0, 0, 0]);
-        s.check(&format!("lseek_whence_{whence:#x}"), expect_err(r, EINVAL));
+        s.check(
+            &format!("lseek_whence_{whence:#x}"),
+            expect_errno(r, EINVAL),
+        );
     }
     let r = raw(sys::LSEEK, [file.fd(), usize::MAX, 0, 0, 0, 0]);
-    s.check("lseek_negative", expect_err(r, EINVAL));
+    s.check("lseek_negative", expect_errno(r, EINVAL));
     // Read-only, and a negative length.
     let r = raw(sys::FTRUNCATE, [file.fd(), 0, 0, 0, 0, 0]);
-    s.check("ftruncate_read_only", expect_err(r, EINVAL));
+    s.check("ftruncate_read_only", expect_errno(r, EINVAL));
     let r = raw(sys::FTRUNCATE, [file.fd(), usize::MAX, 0, 0, 0, 0]);
-    s.check("ftruncate_negative", expect_err(r, EINVAL));
+    s.check("ftruncate_negative", expect_errno(r, EINVAL));
     let r = raw(sys::TRUNCATE, [gp, gl, usize::MAX, 0, 0, 0]);
-    s.check("truncate_negative", expect_err(r, EINVAL));
+    s.check("truncate_negative", expect_errno(r, EINVAL));
     let r = raw(sys::GETDENTS, [file.fd(), m.rw, PAGE, 0, 0, 0]);
-    s.check("getdents_not_a_dir", expect_err(r, errno::ENOTDIR));
+    s.check("getdents_not_a_dir", expect_errno(r, errno::ENOTDIR));
     let dir = match libway::fs::File::open("/") {
         Ok(f) => f,
         Err(e) => {
@@ -963,12 +954,12 @@ fn check_files(s: &mut Suite, m: &Scratch) {
     };
     for (name, ptr) in m.bad_ptrs().into_iter().chain(m.readonly_ptrs()) {
         let r = raw(sys::GETDENTS, [dir.fd(), ptr, LEN + 16, 0, 0, 0]);
-        s.check(&format!("getdents_buf_{name}"), expect_err(r, EFAULT));
+        s.check(&format!("getdents_buf_{name}"), expect_errno(r, EFAULT));
     }
     let r = raw(sys::GETDENTS, [dir.fd(), m.rw, usize::MAX, 0, 0, 0]);
-    s.check("getdents_len_wraps", expect_err(r, EFAULT));
+    s.check("getdents_len_wraps", expect_errno(r, EFAULT));
     // 16 writable bytes, then the hole: refused, and no entry is consumed.
-    let r = expect_err(
+    let r = expect_errno(
         raw(sys::GETDENTS, [dir.fd(), m.tail, PAGE, 0, 0, 0]),
         EFAULT,
     )
@@ -985,22 +976,32 @@ fn check_files(s: &mut Suite, m: &Scratch) {
     });
     s.check("getdents_into_hole_consumes_nothing", r);
     let r = raw(sys::GETDENTS, [dir.fd(), m.rw, 8, 0, 0, 0]);
-    s.check("getdents_buf_too_small", expect_err(r, EINVAL));
+    s.check("getdents_buf_too_small", expect_errno(r, EINVAL));
 }
 
 fn check_misc(s: &mut Suite, m: &Scratch) {
     for class in [sched::CLASSES, usize::MAX, (1 << 32) | sched::NORMAL] {
         let r = raw(sys::SET_PRIORITY, [class, 0, 0, 0, 0, 0]);
-        s.check(&format!("set_priority_{class:#x}"), expect_err(r, EINVAL));
+        s.check(&format!("set_priority_{class:#x}"), expect_errno(r, EINVAL));
     }
-    for (name, ptr) in m.bad_ptrs().into_iter().chain(m.readonly_ptrs()) {
-        let r = raw(sys::GET_CMDLINE, [ptr, LEN, 0, 0, 0, 0]);
-        s.check(&format!("get_cmdline_buf_{name}"), expect_err(r, EFAULT));
+    // The kernel copies min(len, line length) bytes, so with an empty command line (a
+    // plain `cargo xtask run`) it never touches the buffer and a bad one is not an error.
+    match process::cmdline() {
+        Ok(line) if line.is_empty() => s.skip(
+            "the get_cmdline bad-buffer checks",
+            "the kernel command line is empty: nothing is copied",
+        ),
+        _ => {
+            for (name, ptr) in m.bad_ptrs().into_iter().chain(m.readonly_ptrs()) {
+                let r = raw(sys::GET_CMDLINE, [ptr, LEN, 0, 0, 0, 0]);
+                s.check(&format!("get_cmdline_buf_{name}"), expect_errno(r, EFAULT));
+            }
+        }
     }
     // Not init: refused. (Success = 0, so a wrongly accepted call ends the run as failed.)
     s.check(
         "shutdown_not_init",
-        expect_err(raw(sys::SHUTDOWN, [0; 6]), EPERM),
+        expect_errno(raw(sys::SHUTDOWN, [0; 6]), EPERM),
     );
     for n in [
         sys::COUNT,
@@ -1011,7 +1012,7 @@ fn check_misc(s: &mut Suite, m: &Scratch) {
     ] {
         s.check(
             &format!("syscall_{n:#x}"),
-            expect_err(raw(n, [0; 6]), ENOSYS),
+            expect_errno(raw(n, [0; 6]), ENOSYS),
         );
     }
 }

@@ -6,7 +6,8 @@
 //! compares what its reads get — and the echo the harness sees — with values worked out
 //! by hand from the POSIX terminal rules: backspace, Ctrl-U, Ctrl-C discarding a line and
 //! interrupting the foreground program (busy or blocked in a read), Ctrl-D as end of
-//! input, raw mode.
+//! input, raw mode. Those typed-input checks run only under the harness; typed at the
+//! shell by a person, the suite says it skipped them (`libway::suite::Suite::typed_checks`).
 #![no_std]
 #![no_main]
 
@@ -21,8 +22,8 @@ use libway::abi::signal::{SIGCHLD, SIGINT};
 use libway::io::{self, STDIN, STDOUT};
 use libway::ipc::{ns, Port};
 use libway::process;
-use libway::suite::{expect_signal, wait_for, Check, Suite};
-use libway::{console, Args, Errno};
+use libway::suite::{expect_errno, expect_signal, wait_for, Check, Context, Suite};
+use libway::{console, Args};
 
 libway::entry!(main);
 
@@ -51,50 +52,43 @@ fn main(args: Args) -> i32 {
     s.check("fd_bad_arguments", fd_bad_arguments());
     s.check("dup2_shares_the_stream", dup2_shares_the_stream());
     s.check("kill_bad_arguments", kill_bad_arguments());
-    let c = typed(
-        &s,
-        b"echo hellp\x7fo\r",
-        b"echo hello\n",
-        Some(b"echo hellp\x08 \x08o"),
-    );
-    s.check("backspace_edits_the_line", c);
-    let c = typed(&s, b"abc\x15xyz\r", b"xyz\n", None);
-    s.check("ctrl_u_erases_the_line", c);
-    let c = typed(&s, b"junk\x03ok\r", b"ok\n", Some(b"junk^C"));
-    s.check("ctrl_c_discards_the_line", c);
-    s.check("ctrl_d_is_end_of_input", typed(&s, b"\x04", b"", None));
-    s.check(
-        "ctrl_d_ends_partial_line",
-        typed(&s, b"part\x04", b"part", None),
-    );
-    s.check(
-        "ctrl_c_interrupts_busy_foreground",
-        interrupt(&s, SPIN_CHILD),
-    );
-    s.check(
-        "ctrl_c_interrupts_blocked_reader",
-        interrupt(&s, READ_CHILD),
-    );
-    s.check(
-        "input_survives_killed_reader",
-        typed(&s, b"after\r", b"after\n", None),
-    );
-    s.check("raw_mode_passes_bytes", raw_mode(&s));
+    // The line discipline, typed at over the serial line by the harness.
+    s.typed_checks("typed-input checks", |s| {
+        let c = typed(
+            s,
+            b"echo hellp\x7fo\r",
+            b"echo hello\n",
+            Some(b"echo hellp\x08 \x08o"),
+        );
+        s.check("backspace_edits_the_line", c);
+        let c = typed(s, b"abc\x15xyz\r", b"xyz\n", None);
+        s.check("ctrl_u_erases_the_line", c);
+        let c = typed(s, b"junk\x03ok\r", b"ok\n", Some(b"junk^C"));
+        s.check("ctrl_c_discards_the_line", c);
+        s.check("ctrl_d_is_end_of_input", typed(s, b"\x04", b"", None));
+        s.check(
+            "ctrl_d_ends_partial_line",
+            typed(s, b"part\x04", b"part", None),
+        );
+        s.check(
+            "ctrl_c_interrupts_busy_foreground",
+            interrupt(s, SPIN_CHILD),
+        );
+        s.check("ctrl_c_interrupts_blocked_reader", interrupt(s, READ_CHILD));
+        s.check(
+            "input_survives_killed_reader",
+            typed(s, b"after\r", b"after\n", None),
+        );
+        s.check("raw_mode_passes_bytes", raw_mode(s));
+    });
     s.finish()
-}
-
-fn errno_is(r: Result<impl core::fmt::Debug, Errno>, want: isize, what: &str) -> Check {
-    match r {
-        Err(e) if e.code() == want => Ok(()),
-        other => Err(format!("{what}: got {other:?}, expected errno {want}")),
-    }
 }
 
 /// Binding needs the device itself: a program's stdio must refuse with `ENOTTY`.
 fn stdio_is_not_the_device() -> Check {
-    let port = Port::create(1).map_err(|e| format!("port_create: {e}"))?;
+    let port = Port::create(1).context("port_create")?;
     for fd in [STDIN, STDOUT, libway::io::STDERR] {
-        errno_is(console::bind(fd, &port), ENOTTY, &format!("bind fd {fd}"))?;
+        expect_errno(console::bind(fd, &port), ENOTTY).context(&format!("bind fd {fd}"))?;
     }
     Ok(())
 }
@@ -114,20 +108,20 @@ fn write_reaches_console() -> Check {
 }
 
 fn fd_bad_arguments() -> Check {
-    errno_is(io::close(200), EBADF, "close(200)")?;
-    errno_is(io::close(usize::MAX), EBADF, "close(MAX)")?;
-    errno_is(io::dup2(100, 3), EBADF, "dup2(100, 3)")?;
-    errno_is(io::dup2(STDOUT, 256), EBADF, "dup2(1, 256)")?;
-    errno_is(io::dup2(STDOUT, usize::MAX), EBADF, "dup2(1, MAX)")?;
-    errno_is(io::write(9, b"x"), EBADF, "write(9)")?;
+    expect_errno(io::close(200), EBADF).context("close(200)")?;
+    expect_errno(io::close(usize::MAX), EBADF).context("close(MAX)")?;
+    expect_errno(io::dup2(100, 3), EBADF).context("dup2(100, 3)")?;
+    expect_errno(io::dup2(STDOUT, 256), EBADF).context("dup2(1, 256)")?;
+    expect_errno(io::dup2(STDOUT, usize::MAX), EBADF).context("dup2(1, MAX)")?;
+    expect_errno(io::write(9, b"x"), EBADF).context("write(9)")?;
     let mut b = [0u8; 4];
-    errno_is(io::read(9, &mut b), EBADF, "read(9)")?;
-    errno_is(io::port_fd(Port::from_raw(0xdead)), EBADF, "port_fd(bad)")?;
+    expect_errno(io::read(9, &mut b), EBADF).context("read(9)")?;
+    expect_errno(io::port_fd(Port::from_raw(0xdead)), EBADF).context("port_fd(bad)")?;
     Ok(())
 }
 
 fn dup2_shares_the_stream() -> Check {
-    let fd = io::dup2(STDOUT, 7).map_err(|e| format!("dup2(1, 7): {e}"))?;
+    let fd = io::dup2(STDOUT, 7).context("dup2(1, 7)")?;
     if fd != 7 {
         return Err(format!("dup2 returned {fd}"));
     }
@@ -136,34 +130,31 @@ fn dup2_shares_the_stream() -> Check {
     let c1 = io::close(7);
     let c2 = io::close(7);
     match (w, c1) {
-        (Ok(n), Ok(())) if n == line.len() => errno_is(c2, EBADF, "second close(7)"),
+        (Ok(n), Ok(())) if n == line.len() => expect_errno(c2, EBADF).context("second close(7)"),
         other => Err(format!("write/close through fd 7: {other:?}")),
     }
 }
 
 fn kill_bad_arguments() -> Check {
-    let me = process::getpid().map_err(|e| format!("getpid: {e}"))?;
-    errno_is(process::kill(1, SIGINT), EPERM, "kill(init)")?;
-    errno_is(process::kill(me, 65), EINVAL, "kill(self, 65)")?;
-    errno_is(process::kill(me, -1), EINVAL, "kill(self, -1)")?;
-    errno_is(process::kill(1 << 40, SIGINT), ESRCH, "kill(no such pid)")?;
+    let me = process::getpid().context("getpid")?;
+    expect_errno(process::kill(1, SIGINT), EPERM).context("kill(init)")?;
+    expect_errno(process::kill(me, 65), EINVAL).context("kill(self, 65)")?;
+    expect_errno(process::kill(me, -1), EINVAL).context("kill(self, -1)")?;
+    expect_errno(process::kill(1 << 40, SIGINT), ESRCH).context("kill(no such pid)")?;
     // A group nobody is in (-1 itself would mean every process).
-    errno_is(
-        process::kill((1usize << 40).wrapping_neg(), SIGINT),
-        ESRCH,
-        "kill(-2^40)",
-    )?;
-    process::kill(me, 0).map_err(|e| format!("kill(self, 0): {e}"))?;
+    expect_errno(process::kill((1usize << 40).wrapping_neg(), SIGINT), ESRCH)
+        .context("kill(-2^40)")?;
+    process::kill(me, 0).context("kill(self, 0)")?;
     // Ignored by default: the suite goes on.
-    process::kill(me, SIGCHLD).map_err(|e| format!("kill(self, SIGCHLD): {e}"))
+    process::kill(me, SIGCHLD).context("kill(self, SIGCHLD)")
 }
 
 /// Has the harness type `input`, then checks that one read returns `want` (a cooked read
 /// returns one line, or what Ctrl-D handed over).
 fn typed(s: &Suite, input: &[u8], want: &[u8], echo: Option<&[u8]>) -> Check {
-    s.request_typing(input, echo);
+    s.request_typing(input, echo)?;
     let mut buf = [0u8; 256];
-    let n = io::read(STDIN, &mut buf).map_err(|e| format!("read: {e}"))?;
+    let n = io::read(STDIN, &mut buf).context("read")?;
     let got = &buf[..n];
     if got == want {
         Ok(())
@@ -174,7 +165,7 @@ fn typed(s: &Suite, input: &[u8], want: &[u8], echo: Option<&[u8]>) -> Check {
 
 /// Runs a child as the foreground group and has the harness press Ctrl-C.
 fn interrupt(s: &Suite, mode: &str) -> Check {
-    let pid = process::spawn(SELF, &[SELF, mode], &[]).map_err(|e| format!("spawn: {e}"))?;
+    let pid = process::spawn(SELF, &[SELF, mode], &[]).context("spawn")?;
     // The child leads its own group, which becomes the foreground.
     let fg = libway::signal::setpgid(pid, 0).and_then(|()| console::set_foreground(pid));
     if let Err(e) = fg {
@@ -182,15 +173,23 @@ fn interrupt(s: &Suite, mode: &str) -> Check {
         let _ = wait_for(pid, CHILD_WAIT_MS);
         return Err(format!("set_foreground: {e}"));
     }
-    s.request_typing(b"\x03", Some(b"^C"));
+    if let Err(e) = s.request_typing(b"\x03", Some(b"^C")) {
+        let _ = process::kill(pid, libway::abi::signal::SIGKILL);
+        let _ = wait_for(pid, CHILD_WAIT_MS);
+        let _ = console::set_foreground(0);
+        return Err(e);
+    }
     let status = wait_for(pid, CHILD_WAIT_MS);
     let _ = console::set_foreground(0);
     expect_signal(status?, SIGINT)
 }
 
 fn raw_mode(s: &Suite) -> Check {
-    console::set_raw(true).map_err(|e| format!("set_raw(true): {e}"))?;
-    s.request_typing(b"r\x03\x7f\r", None);
+    console::set_raw(true).context("set_raw(true)")?;
+    if let Err(e) = s.request_typing(b"r\x03\x7f\r", None) {
+        let _ = console::set_raw(false);
+        return Err(e);
+    }
     let mut got = Vec::new();
     let mut buf = [0u8; 8];
     while got.len() < 4 {
@@ -203,7 +202,7 @@ fn raw_mode(s: &Suite) -> Check {
             }
         }
     }
-    console::set_raw(false).map_err(|e| format!("set_raw(false): {e}"))?;
+    console::set_raw(false).context("set_raw(false)")?;
     if got == b"r\x03\x7f\r" {
         Ok(())
     } else {

@@ -33,8 +33,11 @@ use libway::abi::fs::{DEV_CONSOLE, DEV_NULL, DT_DIR, DT_REG};
 use libway::abi::limits::{NAME_MAX, PATH_MAX};
 use libway::abi::Timespec;
 use libway::fs::{self, File, OpenOptions, SeekFrom, StatExt};
-use libway::suite::{expect_exit, in_child, wait_for, Check, Suite, CHILD_TIMEOUT_MS};
-use libway::{io, process, Args, Errno};
+use libway::suite::{
+    expect_bytes, expect_eq, expect_errno, expect_exit, in_child, wait_for, Check, Context, Suite,
+    CHILD_TIMEOUT_MS,
+};
+use libway::{io, process, Args};
 
 libway::entry!(main);
 
@@ -54,54 +57,11 @@ fn pattern(seed: u8, len: usize) -> Vec<u8> {
     (0..len).map(|i| byte(seed, i)).collect()
 }
 
-/// `r`, or a message naming `what`.
-fn ctx<T>(what: &str, r: Result<T, Errno>) -> Result<T, String> {
-    r.map_err(|e| format!("{what}: {e}"))
-}
-
-/// `Ok` if `r` failed with `want`.
-fn fails<T: core::fmt::Debug>(what: &str, r: Result<T, Errno>, want: isize) -> Check {
-    match r {
-        Err(e) if e.code() == want => Ok(()),
-        Err(e) => Err(format!("{what}: got {e}, expected {}", errno::name(want))),
-        Ok(v) => Err(format!(
-            "{what}: succeeded ({v:?}), expected {}",
-            errno::name(want)
-        )),
-    }
-}
-
-fn equal<T: PartialEq + core::fmt::Debug>(what: &str, got: T, want: T) -> Check {
-    if got == want {
-        Ok(())
-    } else {
-        Err(format!("{what}: got {got:?}, expected {want:?}"))
-    }
-}
-
-/// Compares file contents, naming the first difference.
-fn same_bytes(what: &str, got: &[u8], want: &[u8]) -> Check {
-    if got.len() != want.len() {
-        return Err(format!(
-            "{what}: {} bytes, expected {}",
-            got.len(),
-            want.len()
-        ));
-    }
-    match got.iter().zip(want).position(|(a, b)| a != b) {
-        None => Ok(()),
-        Some(i) => Err(format!(
-            "{what}: byte {i} is {:#x}, expected {:#x}",
-            got[i], want[i]
-        )),
-    }
-}
-
 fn read_exact(f: &File, len: usize) -> Result<Vec<u8>, String> {
     let mut buf = vec![0u8; len];
     let mut got = 0;
     while got < len {
-        match ctx("read", f.read(&mut buf[got..]))? {
+        match f.read(&mut buf[got..]).context("read")? {
             0 => break,
             n => got += n,
         }
@@ -111,22 +71,20 @@ fn read_exact(f: &File, len: usize) -> Result<Vec<u8>, String> {
 }
 
 fn rw(path: &str) -> Result<File, String> {
-    ctx(
-        path,
-        OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .mode(0o640)
-            .open(path),
-    )
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .mode(0o640)
+        .open(path)
+        .context(path)
 }
 
 /// The names in directory `path`, sorted.
 fn names(path: &str) -> Result<Vec<(String, u8)>, String> {
     let mut out = Vec::new();
-    for e in ctx(path, fs::read_dir(path))? {
-        let e = ctx("readdir", e)?;
+    for e in fs::read_dir(path).context(path)? {
+        let e = e.context("readdir")?;
         out.push((e.name, e.kind));
     }
     out.sort();
@@ -146,190 +104,161 @@ impl T {
         let path = self.p("basic");
         let data = pattern(1, 1000);
         let f = rw(&path)?;
-        equal("write", ctx("write", f.write(&data))?, 1000)?;
-        equal(
-            "position after write",
-            ctx("seek", f.seek(SeekFrom::Current(0)))?,
-            1000,
-        )?;
-        ctx("seek", f.seek(SeekFrom::Start(0)))?;
-        same_bytes("read back", &read_exact(&f, 2000)?, &data)?;
-        let st = ctx("stat", fs::stat(&path))?;
-        equal("size", st.size, 1000)?;
-        equal("is a file", st.is_file(), true)?;
-        equal("permissions", st.perm(), 0o640)?;
-        equal("links", st.nlink, 1)?;
-        equal("blocks", st.blocks, 8)?;
-        let fst = ctx("fstat", f.stat())?;
-        equal("fstat ino", fst.ino, st.ino)?;
-        ctx("unlink", fs::remove_file(&path))
+        expect_eq(f.write(&data).context("write")?, 1000).context("write")?;
+        expect_eq(f.seek(SeekFrom::Current(0)).context("seek")?, 1000)
+            .context("position after write")?;
+        f.seek(SeekFrom::Start(0)).context("seek")?;
+        expect_bytes(&read_exact(&f, 2000)?, &data).context("read back")?;
+        let st = fs::stat(&path).context("stat")?;
+        expect_eq(st.size, 1000).context("size")?;
+        expect_eq(st.is_file(), true).context("is a file")?;
+        expect_eq(st.perm(), 0o640).context("permissions")?;
+        expect_eq(st.nlink, 1).context("links")?;
+        expect_eq(st.blocks, 8).context("blocks")?;
+        let fst = f.stat().context("fstat")?;
+        expect_eq(fst.ino, st.ino).context("fstat ino")?;
+        fs::remove_file(&path).context("unlink")
     }
 
     fn append(&self) -> Check {
         let path = self.p("append");
-        ctx("write", fs::write(&path, b"xyz"))?;
-        let f = ctx(
-            "open",
-            OpenOptions::new().read(true).append(true).open(&path),
-        )?;
-        ctx("write", f.write_all(b"abc"))?;
+        fs::write(&path, b"xyz").context("write")?;
+        let f = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(&path)
+            .context("open")?;
+        f.write_all(b"abc").context("write")?;
         // O_APPEND ignores the position for writes.
-        ctx("seek", f.seek(SeekFrom::Start(0)))?;
-        ctx("write", f.write_all(b"def"))?;
-        equal("position", ctx("seek", f.seek(SeekFrom::Current(0)))?, 9)?;
-        same_bytes("contents", &ctx("read", fs::read(&path))?, b"xyzabcdef")?;
-        ctx("unlink", fs::remove_file(&path))
+        f.seek(SeekFrom::Start(0)).context("seek")?;
+        f.write_all(b"def").context("write")?;
+        expect_eq(f.seek(SeekFrom::Current(0)).context("seek")?, 9).context("position")?;
+        expect_bytes(&fs::read(&path).context("read")?, b"xyzabcdef").context("contents")?;
+        fs::remove_file(&path).context("unlink")
     }
 
     fn truncate(&self) -> Check {
         let path = self.p("trunc");
         let f = rw(&path)?;
-        ctx("write", f.write_all(&[0xab; 5000]))?;
-        ctx("ftruncate 100", f.set_len(100))?;
-        equal("size", ctx("fstat", f.stat())?.size, 100)?;
-        ctx("ftruncate 3000", f.set_len(3000))?;
+        f.write_all(&[0xab; 5000]).context("write")?;
+        f.set_len(100).context("ftruncate 100")?;
+        expect_eq(f.stat().context("fstat")?.size, 100).context("size")?;
+        f.set_len(3000).context("ftruncate 3000")?;
         let mut want = vec![0xab; 100];
         want.resize(3000, 0);
-        same_bytes(
-            "after shrink and grow",
-            &ctx("read", fs::read(&path))?,
-            &want,
-        )?;
-        ctx("truncate", fs::truncate(&path, 0))?;
-        equal("size", ctx("stat", fs::stat(&path))?.size, 0)?;
+        expect_bytes(&fs::read(&path).context("read")?, &want).context("after shrink and grow")?;
+        fs::truncate(&path, 0).context("truncate")?;
+        expect_eq(fs::stat(&path).context("stat")?.size, 0).context("size")?;
         // O_TRUNC empties on open.
-        ctx("write", fs::write(&path, b"1234"))?;
-        drop(ctx("create", File::create(&path))?);
-        equal("size after O_TRUNC", ctx("stat", fs::stat(&path))?.size, 0)?;
-        let ro = ctx("open", File::open(&path))?;
-        fails("ftruncate read-only", ro.set_len(1), EINVAL)?;
-        ctx("unlink", fs::remove_file(&path))
+        fs::write(&path, b"1234").context("write")?;
+        drop(File::create(&path).context("create")?);
+        expect_eq(fs::stat(&path).context("stat")?.size, 0).context("size after O_TRUNC")?;
+        let ro = File::open(&path).context("open")?;
+        expect_errno(ro.set_len(1), EINVAL).context("ftruncate read-only")?;
+        fs::remove_file(&path).context("unlink")
     }
 
     fn seek_and_holes(&self) -> Check {
         let path = self.p("holes");
         let f = rw(&path)?;
-        ctx("write", f.write_all(b"head"))?;
-        equal("SEEK_END", ctx("seek", f.seek(SeekFrom::End(0)))?, 4)?;
-        equal(
-            "seek past end",
-            ctx("seek", f.seek(SeekFrom::Start(10_000)))?,
-            10_000,
-        )?;
-        ctx("write", f.write_all(b"Z"))?;
-        equal("size", ctx("fstat", f.stat())?.size, 10_001)?;
+        f.write_all(b"head").context("write")?;
+        expect_eq(f.seek(SeekFrom::End(0)).context("seek")?, 4).context("SEEK_END")?;
+        expect_eq(f.seek(SeekFrom::Start(10_000)).context("seek")?, 10_000)
+            .context("seek past end")?;
+        f.write_all(b"Z").context("write")?;
+        expect_eq(f.stat().context("fstat")?.size, 10_001).context("size")?;
         let mut want = vec![0u8; 10_001];
         want[..4].copy_from_slice(b"head");
         want[10_000] = b'Z';
-        same_bytes("hole reads zeros", &ctx("read", fs::read(&path))?, &want)?;
-        equal(
-            "SEEK_END -1",
-            ctx("seek", f.seek(SeekFrom::End(-1)))?,
-            10_000,
-        )?;
-        same_bytes("last byte", &read_exact(&f, 5)?, b"Z")?;
-        fails(
-            "negative position",
-            f.seek(SeekFrom::Current(-20_000)),
-            EINVAL,
-        )?;
-        fails("bad whence", fs::lseek(f.fd(), 0, 7), EINVAL)?;
-        fails("lseek on a stream", fs::lseek(io::STDOUT, 0, 0), ESPIPE)?;
-        ctx("unlink", fs::remove_file(&path))
+        expect_bytes(&fs::read(&path).context("read")?, &want).context("hole reads zeros")?;
+        expect_eq(f.seek(SeekFrom::End(-1)).context("seek")?, 10_000).context("SEEK_END -1")?;
+        expect_bytes(&read_exact(&f, 5)?, b"Z").context("last byte")?;
+        expect_errno(f.seek(SeekFrom::Current(-20_000)), EINVAL).context("negative position")?;
+        expect_errno(fs::lseek(f.fd(), 0, 7), EINVAL).context("bad whence")?;
+        expect_errno(fs::lseek(io::STDOUT, 0, 0), ESPIPE).context("lseek on a stream")?;
+        fs::remove_file(&path).context("unlink")
     }
 
     fn unlink_while_open(&self) -> Check {
-        let before = ctx("statfs", fs::statfs(&self.dir))?;
+        let before = fs::statfs(&self.dir).context("statfs")?;
         let path = self.p("ghost");
-        ctx("write", fs::write(&path, b"still here"))?;
-        let f = ctx("open", File::open(&path))?;
-        ctx("unlink", fs::remove_file(&path))?;
-        fails("stat after unlink", fs::stat(&path), ENOENT)?;
-        fails("unlink again", fs::remove_file(&path), ENOENT)?;
-        equal("nlink of open file", ctx("fstat", f.stat())?.nlink, 0)?;
-        same_bytes("read after unlink", &read_exact(&f, 100)?, b"still here")?;
+        fs::write(&path, b"still here").context("write")?;
+        let f = File::open(&path).context("open")?;
+        fs::remove_file(&path).context("unlink")?;
+        expect_errno(fs::stat(&path), ENOENT).context("stat after unlink")?;
+        expect_errno(fs::remove_file(&path), ENOENT).context("unlink again")?;
+        expect_eq(f.stat().context("fstat")?.nlink, 0).context("nlink of open file")?;
+        expect_bytes(&read_exact(&f, 100)?, b"still here").context("read after unlink")?;
         drop(f);
-        let after = ctx("statfs", fs::statfs(&self.dir))?;
-        equal("free inodes after close", after.ffree, before.ffree)?;
-        equal("free blocks after close", after.bfree, before.bfree)
+        let after = fs::statfs(&self.dir).context("statfs")?;
+        expect_eq(after.ffree, before.ffree).context("free inodes after close")?;
+        expect_eq(after.bfree, before.bfree).context("free blocks after close")
     }
 
     fn mkdir_rmdir(&self) -> Check {
         let d = self.p("d");
-        let links = ctx("stat", fs::stat(&self.dir))?.nlink;
-        ctx("mkdir", fs::mkdir(&d, 0o750))?;
-        fails("mkdir again", fs::mkdir(&d, 0o750), EEXIST)?;
-        let st = ctx("stat", fs::stat(&d))?;
-        equal("is a directory", st.is_dir(), true)?;
-        equal("permissions", st.perm(), 0o750)?;
-        equal("new dir links", st.nlink, 2)?;
-        equal(
-            "parent links",
-            ctx("stat", fs::stat(&self.dir))?.nlink,
-            links + 1,
-        )?;
+        let links = fs::stat(&self.dir).context("stat")?.nlink;
+        fs::mkdir(&d, 0o750).context("mkdir")?;
+        expect_errno(fs::mkdir(&d, 0o750), EEXIST).context("mkdir again")?;
+        let st = fs::stat(&d).context("stat")?;
+        expect_eq(st.is_dir(), true).context("is a directory")?;
+        expect_eq(st.perm(), 0o750).context("permissions")?;
+        expect_eq(st.nlink, 2).context("new dir links")?;
+        expect_eq(fs::stat(&self.dir).context("stat")?.nlink, links + 1).context("parent links")?;
         let f = format!("{d}/f");
-        ctx("write", fs::write(&f, b"x"))?;
-        fails("rmdir non-empty", fs::remove_dir(&d), ENOTEMPTY)?;
-        fails("rmdir a file", fs::remove_dir(&f), ENOTDIR)?;
-        fails("unlink a directory", fs::remove_file(&d), EISDIR)?;
-        fails("rmdir .", fs::remove_dir(&format!("{d}/.")), EINVAL)?;
-        ctx("unlink", fs::remove_file(&f))?;
-        ctx("rmdir", fs::remove_dir(&d))?;
-        fails("stat removed dir", fs::stat(&d), ENOENT)?;
-        equal(
-            "parent links after",
-            ctx("stat", fs::stat(&self.dir))?.nlink,
-            links,
-        )
+        fs::write(&f, b"x").context("write")?;
+        expect_errno(fs::remove_dir(&d), ENOTEMPTY).context("rmdir non-empty")?;
+        expect_errno(fs::remove_dir(&f), ENOTDIR).context("rmdir a file")?;
+        expect_errno(fs::remove_file(&d), EISDIR).context("unlink a directory")?;
+        expect_errno(fs::remove_dir(&format!("{d}/.")), EINVAL).context("rmdir .")?;
+        fs::remove_file(&f).context("unlink")?;
+        fs::remove_dir(&d).context("rmdir")?;
+        expect_errno(fs::stat(&d), ENOENT).context("stat removed dir")?;
+        expect_eq(fs::stat(&self.dir).context("stat")?.nlink, links).context("parent links after")
     }
 
     fn rename(&self) -> Check {
         let (a, b, c) = (self.p("ra"), self.p("rb"), self.p("rc"));
-        ctx("write a", fs::write(&a, b"AAA"))?;
-        ctx("write c", fs::write(&c, b"C"))?;
-        let ino = ctx("stat", fs::stat(&a))?.ino;
-        ctx("rename a b", fs::rename(&a, &b))?;
-        fails("old name", fs::stat(&a), ENOENT)?;
-        equal("same inode", ctx("stat", fs::stat(&b))?.ino, ino)?;
-        ctx("rename b over c", fs::rename(&b, &c))?;
-        same_bytes("replaced contents", &ctx("read", fs::read(&c))?, b"AAA")?;
-        fails("b is gone", fs::stat(&b), ENOENT)?;
-        ctx("rename onto itself", fs::rename(&c, &c))?;
+        fs::write(&a, b"AAA").context("write a")?;
+        fs::write(&c, b"C").context("write c")?;
+        let ino = fs::stat(&a).context("stat")?.ino;
+        fs::rename(&a, &b).context("rename a b")?;
+        expect_errno(fs::stat(&a), ENOENT).context("old name")?;
+        expect_eq(fs::stat(&b).context("stat")?.ino, ino).context("same inode")?;
+        fs::rename(&b, &c).context("rename b over c")?;
+        expect_bytes(&fs::read(&c).context("read")?, b"AAA").context("replaced contents")?;
+        expect_errno(fs::stat(&b), ENOENT).context("b is gone")?;
+        fs::rename(&c, &c).context("rename onto itself")?;
         // Directories.
         let (d, e) = (self.p("rd"), self.p("re"));
-        ctx("mkdir", fs::mkdir(&d, 0o755))?;
-        ctx("mkdir", fs::mkdir(&format!("{d}/sub"), 0o755))?;
-        fails("into itself", fs::rename(&d, &format!("{d}/sub/x")), EINVAL)?;
-        fails("file over dir", fs::rename(&c, &d), EISDIR)?;
-        fails("dir over file", fs::rename(&d, &c), ENOTDIR)?;
-        ctx("mkdir", fs::mkdir(&e, 0o755))?;
-        fails("dir over non-empty dir", fs::rename(&e, &d), ENOTEMPTY)?;
-        ctx("dir over empty dir", fs::rename(&d, &e))?;
-        equal(
-            "moved tree",
-            ctx("stat", fs::stat(&format!("{e}/sub")))?.is_dir(),
+        fs::mkdir(&d, 0o755).context("mkdir")?;
+        fs::mkdir(&format!("{d}/sub"), 0o755).context("mkdir")?;
+        expect_errno(fs::rename(&d, &format!("{d}/sub/x")), EINVAL).context("into itself")?;
+        expect_errno(fs::rename(&c, &d), EISDIR).context("file over dir")?;
+        expect_errno(fs::rename(&d, &c), ENOTDIR).context("dir over file")?;
+        fs::mkdir(&e, 0o755).context("mkdir")?;
+        expect_errno(fs::rename(&e, &d), ENOTEMPTY).context("dir over non-empty dir")?;
+        fs::rename(&d, &e).context("dir over empty dir")?;
+        expect_eq(
+            fs::stat(&format!("{e}/sub")).context("stat")?.is_dir(),
             true,
-        )?;
-        fails("across mounts", fs::rename(&c, "/dev/fstest"), EXDEV)?;
-        fails(
-            "a mount point",
-            fs::rename("/dev", &self.p("dev")),
-            errno::EBUSY,
-        )?;
-        ctx("rmdir", fs::remove_dir(&format!("{e}/sub")))?;
-        ctx("rmdir", fs::remove_dir(&e))?;
-        ctx("unlink", fs::remove_file(&c))
+        )
+        .context("moved tree")?;
+        expect_errno(fs::rename(&c, "/dev/fstest"), EXDEV).context("across mounts")?;
+        expect_errno(fs::rename("/dev", &self.p("dev")), errno::EBUSY).context("a mount point")?;
+        fs::remove_dir(&format!("{e}/sub")).context("rmdir")?;
+        fs::remove_dir(&e).context("rmdir")?;
+        fs::remove_file(&c).context("unlink")
     }
 
     fn readdir(&self) -> Check {
         let d = self.p("list");
-        ctx("mkdir", fs::mkdir(&d, 0o755))?;
-        equal("empty", names(&d)?, Vec::new())?;
+        fs::mkdir(&d, 0o755).context("mkdir")?;
+        expect_eq(names(&d)?, Vec::new()).context("empty")?;
         for n in ["one", "two", "three"] {
-            ctx("write", fs::write(&format!("{d}/{n}"), n.as_bytes()))?;
+            fs::write(&format!("{d}/{n}"), n.as_bytes()).context("write")?;
         }
-        ctx("mkdir", fs::mkdir(&format!("{d}/sub"), 0o755))?;
+        fs::mkdir(&format!("{d}/sub"), 0o755).context("mkdir")?;
         let s = |n: &str, k| (String::from(n), k);
         let want = vec![
             s("one", DT_REG),
@@ -337,93 +266,75 @@ impl T {
             s("three", DT_REG),
             s("two", DT_REG),
         ];
-        equal("listing", names(&d)?, want)?;
-        ctx("unlink", fs::remove_file(&format!("{d}/two")))?;
+        expect_eq(names(&d)?, want).context("listing")?;
+        fs::remove_file(&format!("{d}/two")).context("unlink")?;
         let want = vec![s("one", DT_REG), s("sub", DT_DIR), s("three", DT_REG)];
-        equal("after unlink", names(&d)?, want)?;
+        expect_eq(names(&d)?, want).context("after unlink")?;
         // The raw records include `.` and `..` with the right inodes.
-        let dir = ctx(
-            "open",
-            OpenOptions::new().directory(true).read(true).open(&d),
-        )?;
+        let dir = OpenOptions::new()
+            .directory(true)
+            .read(true)
+            .open(&d)
+            .context("open")?;
         let mut buf = [0u8; 512];
-        let n = ctx("getdents", fs::getdents(dir.fd(), &mut buf))?;
+        let n = fs::getdents(dir.fd(), &mut buf).context("getdents")?;
         let recs: Vec<(u64, String)> = fs::dirents(&buf[..n])
             .map(|(ino, _, name)| (ino, String::from(name)))
             .collect();
-        let dot = ctx("stat", fs::stat(&d))?.ino;
-        let dotdot = ctx("stat", fs::stat(&self.dir))?.ino;
-        equal(
-            "first records",
-            &recs[..2],
-            &[(dot, s(".", 0).0), (dotdot, s("..", 0).0)],
-        )?;
-        equal("records", recs.len(), 5)?;
-        equal(
-            "at the end",
-            ctx("getdents", fs::getdents(dir.fd(), &mut buf))?,
-            0,
-        )?;
-        let f = ctx("open", File::open(&format!("{d}/one")))?;
-        fails(
-            "getdents on a file",
-            fs::getdents(f.fd(), &mut buf),
-            ENOTDIR,
-        )?;
+        let dot = fs::stat(&d).context("stat")?.ino;
+        let dotdot = fs::stat(&self.dir).context("stat")?.ino;
+        expect_eq(&recs[..2], &[(dot, s(".", 0).0), (dotdot, s("..", 0).0)])
+            .context("first records")?;
+        expect_eq(recs.len(), 5).context("records")?;
+        expect_eq(fs::getdents(dir.fd(), &mut buf).context("getdents")?, 0)
+            .context("at the end")?;
+        let f = File::open(&format!("{d}/one")).context("open")?;
+        expect_errno(fs::getdents(f.fd(), &mut buf), ENOTDIR).context("getdents on a file")?;
         drop(dir);
         // Rewind works on a fresh directory handle with a tiny buffer: one record fits.
-        let dir = ctx(
-            "open",
-            OpenOptions::new().directory(true).read(true).open(&d),
-        )?;
+        let dir = OpenOptions::new()
+            .directory(true)
+            .read(true)
+            .open(&d)
+            .context("open")?;
         let mut small = [0u8; 24];
-        equal(
-            "one record",
-            ctx("getdents", fs::getdents(dir.fd(), &mut small))?,
-            24,
-        )?;
-        fails(
-            "too small for one",
-            fs::getdents(dir.fd(), &mut [0u8; 16]),
-            EINVAL,
-        )?;
+        expect_eq(fs::getdents(dir.fd(), &mut small).context("getdents")?, 24)
+            .context("one record")?;
+        expect_errno(fs::getdents(dir.fd(), &mut [0u8; 16]), EINVAL)
+            .context("too small for one")?;
         for n in ["one", "three"] {
-            ctx("unlink", fs::remove_file(&format!("{d}/{n}")))?;
+            fs::remove_file(&format!("{d}/{n}")).context("unlink")?;
         }
-        ctx("rmdir", fs::remove_dir(&format!("{d}/sub")))?;
-        ctx("rmdir", fs::remove_dir(&d))
+        fs::remove_dir(&format!("{d}/sub")).context("rmdir")?;
+        fs::remove_dir(&d).context("rmdir")
     }
 
     fn stat_and_times(&self) -> Check {
-        equal(
-            "/ is a directory",
-            ctx("stat /", fs::stat("/"))?.is_dir(),
-            true,
-        )?;
-        let null = ctx("stat", fs::stat("/dev/null"))?;
-        equal("/dev/null type", null.is_char_device(), true)?;
-        equal("/dev/null rdev", null.rdev, DEV_NULL)?;
+        expect_eq(fs::stat("/").context("stat /")?.is_dir(), true).context("/ is a directory")?;
+        let null = fs::stat("/dev/null").context("stat")?;
+        expect_eq(null.is_char_device(), true).context("/dev/null type")?;
+        expect_eq(null.rdev, DEV_NULL).context("/dev/null rdev")?;
         let path = self.p("times");
-        ctx("write", fs::write(&path, b"x"))?;
-        let t0 = ctx("stat", fs::stat(&path))?;
-        ctx("sleep", libway::time::sleep_ms(20))?;
-        let f = ctx("open", OpenOptions::new().write(true).open(&path))?;
-        ctx("write", f.write_all(b"yz"))?;
-        let t1 = ctx("stat", fs::stat(&path))?;
+        fs::write(&path, b"x").context("write")?;
+        let t0 = fs::stat(&path).context("stat")?;
+        libway::time::sleep_ms(20).context("sleep")?;
+        let f = OpenOptions::new().write(true).open(&path).context("open")?;
+        f.write_all(b"yz").context("write")?;
+        let t1 = fs::stat(&path).context("stat")?;
         if t1.mtime_ns() <= t0.mtime_ns()
             || t1.ctime.sec * 1_000_000_000 + t1.ctime.nsec
                 <= t0.ctime.sec * 1_000_000_000 + t0.ctime.nsec
         {
             return Err(format!("mtime/ctime did not advance: {t0:?} -> {t1:?}"));
         }
-        equal("atime unchanged by a write", t1.atime, t0.atime)?;
-        ctx("sleep", libway::time::sleep_ms(20))?;
-        ctx("read", fs::read(&path))?;
-        let t2 = ctx("stat", fs::stat(&path))?;
+        expect_eq(t1.atime, t0.atime).context("atime unchanged by a write")?;
+        libway::time::sleep_ms(20).context("sleep")?;
+        fs::read(&path).context("read")?;
+        let t2 = fs::stat(&path).context("stat")?;
         if (t2.atime.sec, t2.atime.nsec) <= (t1.atime.sec, t1.atime.nsec) {
             return Err(format!("atime did not advance on read: {t1:?} -> {t2:?}"));
         }
-        equal("mtime unchanged by a read", t2.mtime, t1.mtime)?;
+        expect_eq(t2.mtime, t1.mtime).context("mtime unchanged by a read")?;
         let set = [
             Timespec { sec: 1000, nsec: 5 },
             Timespec {
@@ -431,10 +342,10 @@ impl T {
                 nsec: 500_000_000,
             },
         ];
-        ctx("utimens", fs::utimens(&path, Some(&set)))?;
-        let t3 = ctx("stat", fs::stat(&path))?;
-        equal("atime set", t3.atime, set[0])?;
-        equal("mtime set", t3.mtime, set[1])?;
+        fs::utimens(&path, Some(&set)).context("utimens")?;
+        let t3 = fs::stat(&path).context("stat")?;
+        expect_eq(t3.atime, set[0]).context("atime set")?;
+        expect_eq(t3.mtime, set[1]).context("mtime set")?;
         let omit = [
             Timespec {
                 sec: 0,
@@ -442,8 +353,8 @@ impl T {
             },
             Timespec { sec: 7, nsec: 0 },
         ];
-        ctx("utimens omit", fs::utimens(&path, Some(&omit)))?;
-        equal("atime kept", ctx("stat", fs::stat(&path))?.atime, set[0])?;
+        fs::utimens(&path, Some(&omit)).context("utimens omit")?;
+        expect_eq(fs::stat(&path).context("stat")?.atime, set[0]).context("atime kept")?;
         let bad = [
             Timespec {
                 sec: 1,
@@ -451,163 +362,122 @@ impl T {
             },
             set[1],
         ];
-        fails("utimens bad nsec", fs::utimens(&path, Some(&bad)), EINVAL)?;
-        ctx("utimens now", fs::utimens(&path, None))?;
-        let t4 = ctx("stat", fs::stat(&path))?;
+        expect_errno(fs::utimens(&path, Some(&bad)), EINVAL).context("utimens bad nsec")?;
+        fs::utimens(&path, None).context("utimens now")?;
+        let t4 = fs::stat(&path).context("stat")?;
         if t4.mtime_ns() < t2.mtime_ns() {
             return Err(format!("utimens(now) went back in time: {t4:?}"));
         }
-        fails(
-            "utimens missing",
-            fs::utimens(&self.p("nope"), None),
-            ENOENT,
-        )?;
-        ctx("unlink", fs::remove_file(&path))
+        expect_errno(fs::utimens(&self.p("nope"), None), ENOENT).context("utimens missing")?;
+        fs::remove_file(&path).context("unlink")
     }
 
     fn paths(&self) -> Check {
         let d = self.p("pd");
-        ctx("mkdir", fs::mkdir(&d, 0o755))?;
+        fs::mkdir(&d, 0o755).context("mkdir")?;
         let f = format!("{d}/f");
-        ctx("write", fs::write(&f, b"f"))?;
-        let ino = ctx("stat", fs::stat(&f))?.ino;
+        fs::write(&f, b"f").context("write")?;
+        let ino = fs::stat(&f).context("stat")?.ino;
         let odd = format!(
             "/tmp//{}/./pd/../pd///f",
             self.dir.trim_start_matches("/tmp/")
         );
-        equal("dots and slashes", ctx(&odd, fs::stat(&odd))?.ino, ino)?;
-        equal(
-            "/..",
-            ctx("stat", fs::stat("/.."))?.ino,
-            ctx("stat", fs::stat("/"))?.ino,
-        )?;
-        equal(
-            "/dev/..",
-            ctx("stat", fs::stat("/dev/.."))?.ino,
-            ctx("stat", fs::stat("/"))?.ino,
-        )?;
-        fails("file/..", fs::stat(&format!("{f}/..")), ENOTDIR)?;
-        fails("file/", fs::stat(&format!("{f}/")), ENOTDIR)?;
-        fails("missing/..", fs::stat(&format!("{d}/missing/../f")), ENOENT)?;
-        fails("empty path", fs::stat(""), ENOENT)?;
+        expect_eq(fs::stat(&odd).context(&odd)?.ino, ino).context("dots and slashes")?;
+        expect_eq(
+            fs::stat("/..").context("stat")?.ino,
+            fs::stat("/").context("stat")?.ino,
+        )
+        .context("/..")?;
+        expect_eq(
+            fs::stat("/dev/..").context("stat")?.ino,
+            fs::stat("/").context("stat")?.ino,
+        )
+        .context("/dev/..")?;
+        expect_errno(fs::stat(&format!("{f}/..")), ENOTDIR).context("file/..")?;
+        expect_errno(fs::stat(&format!("{f}/")), ENOTDIR).context("file/")?;
+        expect_errno(fs::stat(&format!("{d}/missing/../f")), ENOENT).context("missing/..")?;
+        expect_errno(fs::stat(""), ENOENT).context("empty path")?;
         let max = format!("{d}/{}", "n".repeat(NAME_MAX));
-        ctx("NAME_MAX name", fs::write(&max, b"ok"))?;
-        ctx("unlink", fs::remove_file(&max))?;
+        fs::write(&max, b"ok").context("NAME_MAX name")?;
+        fs::remove_file(&max).context("unlink")?;
         let over = format!("{d}/{}", "n".repeat(NAME_MAX + 1));
-        fails("NAME_MAX + 1", fs::write(&over, b"no"), ENAMETOOLONG)?;
-        fails(
-            "long component mid-path",
-            fs::stat(&format!("{over}/x")),
-            ENAMETOOLONG,
-        )?;
+        expect_errno(fs::write(&over, b"no"), ENAMETOOLONG).context("NAME_MAX + 1")?;
+        expect_errno(fs::stat(&format!("{over}/x")), ENAMETOOLONG)
+            .context("long component mid-path")?;
         let mut long = String::from("/");
         while long.len() <= PATH_MAX {
             long.push_str("./");
         }
-        fails("PATH_MAX + 1", fs::stat(&long), ENAMETOOLONG)?;
+        expect_errno(fs::stat(&long), ENAMETOOLONG).context("PATH_MAX + 1")?;
         long.truncate(PATH_MAX);
-        equal(
-            "PATH_MAX of ./",
-            ctx("stat", fs::stat(&long))?.is_dir(),
-            true,
-        )?;
-        ctx("unlink", fs::remove_file(&f))?;
-        ctx("rmdir", fs::remove_dir(&d))
+        expect_eq(fs::stat(&long).context("stat")?.is_dir(), true).context("PATH_MAX of ./")?;
+        fs::remove_file(&f).context("unlink")?;
+        fs::remove_dir(&d).context("rmdir")
     }
 
     fn errors(&self) -> Check {
         let f = self.p("err");
-        ctx("write", fs::write(&f, b"e"))?;
-        fails(
-            "open dir for writing",
-            fs::open_raw(&self.dir, O_WRONLY, 0),
-            EISDIR,
-        )?;
-        fails(
-            "open missing",
-            fs::open_raw(&self.p("missing"), O_RDONLY, 0),
-            ENOENT,
-        )?;
-        fails(
-            "file as directory",
-            fs::open_raw(&format!("{f}/x"), O_RDONLY, 0),
-            ENOTDIR,
-        )?;
-        fails(
-            "O_CREAT|O_EXCL on existing",
-            fs::open_raw(&f, O_CREAT | O_EXCL | O_RDWR, 0o644),
-            EEXIST,
-        )?;
-        fails(
-            "O_DIRECTORY on a file",
-            fs::open_raw(&f, O_DIRECTORY, 0),
-            ENOTDIR,
-        )?;
-        fails("unknown flag", fs::open_raw(&f, 0o40_000_000, 0), EINVAL)?;
-        let dir = ctx("open dir", File::open(&self.dir))?;
-        fails("read a directory", dir.read(&mut [0u8; 8]), EISDIR)?;
-        let wo = ctx("open", OpenOptions::new().write(true).open(&f))?;
-        fails("read write-only", wo.read(&mut [0u8; 8]), EBADF)?;
-        let ro = ctx("open", File::open(&f))?;
-        fails("write read-only", ro.write(b"x"), EBADF)?;
-        fails("chdir to a file", fs::chdir(&f), ENOTDIR)?;
-        fails(
-            "mkdir in a file",
-            fs::mkdir(&format!("{f}/d"), 0o755),
-            ENOTDIR,
-        )?;
-        fails("rmdir /", fs::remove_dir("/"), errno::EBUSY)?;
-        ctx("unlink", fs::remove_file(&f))
+        fs::write(&f, b"e").context("write")?;
+        expect_errno(fs::open_raw(&self.dir, O_WRONLY, 0), EISDIR)
+            .context("open dir for writing")?;
+        expect_errno(fs::open_raw(&self.p("missing"), O_RDONLY, 0), ENOENT)
+            .context("open missing")?;
+        expect_errno(fs::open_raw(&format!("{f}/x"), O_RDONLY, 0), ENOTDIR)
+            .context("file as directory")?;
+        expect_errno(fs::open_raw(&f, O_CREAT | O_EXCL | O_RDWR, 0o644), EEXIST)
+            .context("O_CREAT|O_EXCL on existing")?;
+        expect_errno(fs::open_raw(&f, O_DIRECTORY, 0), ENOTDIR).context("O_DIRECTORY on a file")?;
+        expect_errno(fs::open_raw(&f, 0o40_000_000, 0), EINVAL).context("unknown flag")?;
+        let dir = File::open(&self.dir).context("open dir")?;
+        expect_errno(dir.read(&mut [0u8; 8]), EISDIR).context("read a directory")?;
+        let wo = OpenOptions::new().write(true).open(&f).context("open")?;
+        expect_errno(wo.read(&mut [0u8; 8]), EBADF).context("read write-only")?;
+        let ro = File::open(&f).context("open")?;
+        expect_errno(ro.write(b"x"), EBADF).context("write read-only")?;
+        expect_errno(fs::chdir(&f), ENOTDIR).context("chdir to a file")?;
+        expect_errno(fs::mkdir(&format!("{f}/d"), 0o755), ENOTDIR).context("mkdir in a file")?;
+        expect_errno(fs::remove_dir("/"), errno::EBUSY).context("rmdir /")?;
+        fs::remove_file(&f).context("unlink")
     }
 
     fn devices(&self) -> Check {
-        let null = ctx(
-            "open /dev/null",
-            OpenOptions::new().read(true).write(true).open("/dev/null"),
-        )?;
-        equal(
-            "write /dev/null",
-            ctx("write", null.write(&[1u8; 3000]))?,
-            3000,
-        )?;
-        equal("read /dev/null", ctx("read", null.read(&mut [0u8; 16]))?, 0)?;
-        fails("seek /dev/null", null.seek(SeekFrom::Start(0)), ESPIPE)?;
-        let zero = ctx("open /dev/zero", File::open("/dev/zero"))?;
+        let null = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+            .context("open /dev/null")?;
+        expect_eq(null.write(&[1u8; 3000]).context("write")?, 3000).context("write /dev/null")?;
+        expect_eq(null.read(&mut [0u8; 16]).context("read")?, 0).context("read /dev/null")?;
+        expect_errno(null.seek(SeekFrom::Start(0)), ESPIPE).context("seek /dev/null")?;
+        let zero = File::open("/dev/zero").context("open /dev/zero")?;
         let mut buf = vec![0xffu8; 10_000];
-        equal("read /dev/zero", ctx("read", zero.read(&mut buf))?, 10_000)?;
+        expect_eq(zero.read(&mut buf).context("read")?, 10_000).context("read /dev/zero")?;
         if buf.iter().any(|&b| b != 0) {
             return Err(String::from("/dev/zero gave a non-zero byte"));
         }
-        fails("write read-only /dev/zero", zero.write(b"x"), EBADF)?;
-        let st = ctx("stat", fs::stat("/dev/console"))?;
-        equal(
-            "/dev/console rdev",
-            (st.is_char_device(), st.rdev),
-            (true, DEV_CONSOLE),
-        )?;
-        let con = ctx(
-            "open /dev/console",
-            OpenOptions::new().write(true).open("/dev/console"),
-        )?;
-        equal(
-            "write /dev/console",
-            ctx("write", con.write(b"fstest: via /dev/console\n"))?,
+        expect_errno(zero.write(b"x"), EBADF).context("write read-only /dev/zero")?;
+        let st = fs::stat("/dev/console").context("stat")?;
+        expect_eq((st.is_char_device(), st.rdev), (true, DEV_CONSOLE))
+            .context("/dev/console rdev")?;
+        let con = OpenOptions::new()
+            .write(true)
+            .open("/dev/console")
+            .context("open /dev/console")?;
+        expect_eq(
+            con.write(b"fstest: via /dev/console\n").context("write")?,
             25,
-        )?;
-        equal(
-            "fstat /dev/console",
-            ctx("fstat", con.stat())?.rdev,
-            DEV_CONSOLE,
-        )?;
+        )
+        .context("write /dev/console")?;
+        expect_eq(con.stat().context("fstat")?.rdev, DEV_CONSOLE).context("fstat /dev/console")?;
         let mut dev = names("/dev")?;
         dev.retain(|(n, _)| ["console", "null", "zero"].contains(&n.as_str()));
-        equal("/dev lists its devices", dev.len(), 3)?;
-        fails("missing device", fs::stat("/dev/nonexistent"), ENOENT)
+        expect_eq(dev.len(), 3).context("/dev lists its devices")?;
+        expect_errno(fs::stat("/dev/nonexistent"), ENOENT).context("missing device")
     }
 
     fn big_file(&self) -> Check {
         const LEN: usize = 1536 * 1024;
-        let before = ctx("statfs", fs::statfs(&self.dir))?;
+        let before = fs::statfs(&self.dir).context("statfs")?;
         if before.max_file_size < LEN as u64 {
             return Err(format!("largest file {} bytes", before.max_file_size));
         }
@@ -615,34 +485,34 @@ impl T {
         let f = rw(&path)?;
         let data = pattern(3, LEN);
         for chunk in data.chunks(4096) {
-            ctx("write", f.write_all(chunk))?;
+            f.write_all(chunk).context("write")?;
         }
-        let st = ctx("fstat", f.stat())?;
-        equal("size", st.size, LEN as u64)?;
-        equal("blocks", st.blocks, (LEN / 512) as u64)?;
-        let mid = ctx("statfs", fs::statfs(&self.dir))?;
-        equal("pages used", before.bfree - mid.bfree, (LEN / 4096) as u64)?;
-        ctx("seek", f.seek(SeekFrom::Start(0)))?;
+        let st = f.stat().context("fstat")?;
+        expect_eq(st.size, LEN as u64).context("size")?;
+        expect_eq(st.blocks, (LEN / 512) as u64).context("blocks")?;
+        let mid = fs::statfs(&self.dir).context("statfs")?;
+        expect_eq(before.bfree - mid.bfree, (LEN / 4096) as u64).context("pages used")?;
+        f.seek(SeekFrom::Start(0)).context("seek")?;
         // Read back in odd-sized pieces so reads straddle pages.
         let mut back = Vec::with_capacity(LEN);
         let mut buf = vec![0u8; 3000];
         loop {
-            match ctx("read", f.read(&mut buf))? {
+            match f.read(&mut buf).context("read")? {
                 0 => break,
                 n => back.extend_from_slice(&buf[..n]),
             }
         }
-        same_bytes("1.5 MiB read back", &back, &data)?;
+        expect_bytes(&back, &data).context("1.5 MiB read back")?;
         drop(f);
-        ctx("unlink", fs::remove_file(&path))?;
-        let after = ctx("statfs", fs::statfs(&self.dir))?;
-        equal("pages freed", after.bfree, before.bfree)
+        fs::remove_file(&path).context("unlink")?;
+        let after = fs::statfs(&self.dir).context("statfs")?;
+        expect_eq(after.bfree, before.bfree).context("pages freed")
     }
 
     fn inode_limit(&self) -> Check {
         let d = self.p("many");
-        ctx("mkdir", fs::mkdir(&d, 0o755))?;
-        let st = ctx("statfs", fs::statfs(&d))?;
+        fs::mkdir(&d, 0o755).context("mkdir")?;
+        let st = fs::statfs(&d).context("statfs")?;
         if st.files < 512 {
             return Err(format!("only {} inodes", st.files));
         }
@@ -663,43 +533,42 @@ impl T {
             }
         }
         if result.is_ok() {
-            result = fails(
-                "one more file",
-                fs::open_raw(&name(made), O_CREAT | O_WRONLY, 0o644),
-                ENOSPC,
-            )
-            .and_then(|()| fails("one more dir", fs::mkdir(&name(made), 0o755), ENOSPC))
-            .and_then(|()| fails("no name left behind", fs::stat(&name(made)), ENOENT))
-            .and_then(|()| equal("free inodes", ctx("statfs", fs::statfs(&d))?.ffree, 0))
-            .and_then(|()| ctx("unlink one", fs::remove_file(&name(0))))
-            .and_then(|()| ctx("create after freeing", fs::write(&name(0), b"ok")));
+            result = expect_errno(fs::open_raw(&name(made), O_CREAT | O_WRONLY, 0o644), ENOSPC)
+                .context("one more file")
+                .and_then(|()| {
+                    expect_errno(fs::mkdir(&name(made), 0o755), ENOSPC).context("one more dir")
+                })
+                .and_then(|()| {
+                    expect_errno(fs::stat(&name(made)), ENOENT).context("no name left behind")
+                })
+                .and_then(|()| {
+                    expect_eq(fs::statfs(&d).context("statfs")?.ffree, 0).context("free inodes")
+                })
+                .and_then(|()| fs::remove_file(&name(0)).context("unlink one"))
+                .and_then(|()| fs::write(&name(0), b"ok").context("create after freeing"));
         }
         for i in 0..made {
             if let Err(e) = fs::remove_file(&name(i)) {
                 result = result.and(Err(format!("cleanup {i}: {e}")));
             }
         }
-        ctx("rmdir", fs::remove_dir(&d))?;
+        fs::remove_dir(&d).context("rmdir")?;
         result?;
-        let after = ctx("statfs", fs::statfs(&self.dir))?;
-        equal("free inodes after cleanup", after.ffree, st.ffree + 1)
+        let after = fs::statfs(&self.dir).context("statfs")?;
+        expect_eq(after.ffree, st.ffree + 1).context("free inodes after cleanup")
     }
 
     fn dup_shares_position(&self) -> Check {
         let path = self.p("dup");
-        ctx("write", fs::write(&path, b"abcdef"))?;
-        let f = ctx("open", File::open(&path))?;
-        let g = File::from_raw_fd(ctx("dup", io::dup(f.fd()))?);
+        fs::write(&path, b"abcdef").context("write")?;
+        let f = File::open(&path).context("open")?;
+        let g = File::from_raw_fd(io::dup(f.fd()).context("dup")?);
         if g.fd() == f.fd() {
             return Err(format!("dup returned the same fd {}", f.fd()));
         }
-        same_bytes("first", &read_exact(&f, 2)?, b"ab")?;
-        same_bytes("through the dup", &read_exact(&g, 2)?, b"cd")?;
-        equal(
-            "shared position",
-            ctx("seek", f.seek(SeekFrom::Current(0)))?,
-            4,
-        )?;
+        expect_bytes(&read_exact(&f, 2)?, b"ab").context("first")?;
+        expect_bytes(&read_exact(&g, 2)?, b"cd").context("through the dup")?;
+        expect_eq(f.seek(SeekFrom::Current(0)).context("seek")?, 4).context("shared position")?;
         let fd = f.fd();
         let status = in_child(|| {
             let mut b = [0u8; 1];
@@ -709,19 +578,20 @@ impl T {
             }
         })?;
         expect_exit(status, 0)?;
-        same_bytes("after the child read", &read_exact(&g, 5)?, b"f")?;
-        fails("dup of a closed fd", io::dup(200), EBADF)?;
-        ctx("unlink", fs::remove_file(&path))
+        expect_bytes(&read_exact(&g, 5)?, b"f").context("after the child read")?;
+        expect_errno(io::dup(200), EBADF).context("dup of a closed fd")?;
+        fs::remove_file(&path).context("unlink")
     }
 
     fn cloexec(&self) -> Check {
         let path = self.p("cloexec");
-        ctx("write", fs::write(&path, b"c"))?;
-        let closing = ctx(
-            "open",
-            OpenOptions::new().read(true).cloexec(true).open(&path),
-        )?;
-        let staying = ctx("open", File::open(&path))?;
+        fs::write(&path, b"c").context("write")?;
+        let closing = OpenOptions::new()
+            .read(true)
+            .cloexec(true)
+            .open(&path)
+            .context("open")?;
+        let staying = File::open(&path).context("open")?;
         let (a, b) = (format!("{}", closing.fd()), format!("{}", staying.fd()));
         let pid = match process::fork() {
             Ok(0) => {
@@ -734,8 +604,8 @@ impl T {
         };
         expect_exit(wait_for(pid, CHILD_TIMEOUT_MS)?, 0)?;
         // The parent's descriptors are untouched.
-        ctx("fstat", closing.stat())?;
-        ctx("unlink", fs::remove_file(&path))
+        closing.stat().context("fstat")?;
+        fs::remove_file(&path).context("unlink")
     }
 
     fn bin_and_exec(&self) -> Check {
@@ -745,68 +615,59 @@ impl T {
                 return Err(format!("/bin has no {want}: {bin:?}"));
             }
         }
-        let image = ctx("read", fs::read(SELF))?;
-        equal("ELF magic", &image[..4], b"\x7fELF".as_slice())?;
-        equal(
-            "size",
-            ctx("stat", fs::stat(SELF))?.size,
-            image.len() as u64,
-        )?;
-        let release = ctx("read", fs::read("/etc/wayos-release"))?;
+        let image = fs::read(SELF).context("read")?;
+        expect_eq(&image[..4], b"\x7fELF".as_slice()).context("ELF magic")?;
+        expect_eq(fs::stat(SELF).context("stat")?.size, image.len() as u64).context("size")?;
+        let release = fs::read("/etc/wayos-release").context("read")?;
         if !release.starts_with(b"WayOS ") {
             return Err(format!("/etc/wayos-release: {release:?}"));
         }
         // A program copied into tmpfs runs from there.
         let copy = self.p("fstest-copy");
-        ctx("write copy", fs::write(&copy, &image))?;
-        let pid = ctx(
-            "spawn copy",
-            process::spawn(&copy, &[&copy, EXIT_MODE, "7"], &[]),
-        )?;
+        fs::write(&copy, &image).context("write copy")?;
+        let pid = process::spawn(&copy, &[&copy, EXIT_MODE, "7"], &[]).context("spawn copy")?;
         expect_exit(wait_for(pid, CHILD_TIMEOUT_MS)?, 7)?;
         // A relative path resolves against the working directory.
-        let pid = ctx("spawn bin/fstest from /", {
-            let cwd = ctx("getcwd", fs::getcwd())?;
-            ctx("chdir /", fs::chdir("/"))?;
+        let pid = {
+            let cwd = fs::getcwd().context("getcwd")?;
+            fs::chdir("/").context("chdir /")?;
             let r = process::spawn("bin/fstest", &["fstest", EXIT_MODE, "9"], &[]);
-            ctx("chdir back", fs::chdir(&cwd))?;
+            fs::chdir(&cwd).context("chdir back")?;
             r
-        })?;
+        }
+        .context("spawn bin/fstest from /")?;
         expect_exit(wait_for(pid, CHILD_TIMEOUT_MS)?, 9)?;
-        fails(
-            "spawn a directory",
-            process::spawn("/bin", &["/bin"], &[]),
-            errno::EACCES,
-        )?;
-        ctx("unlink", fs::remove_file(&copy))
+        expect_errno(process::spawn("/bin", &["/bin"], &[]), errno::EACCES)
+            .context("spawn a directory")?;
+        fs::remove_file(&copy).context("unlink")
     }
 
     fn cwd(&self) -> Check {
-        let orig = ctx("getcwd", fs::getcwd())?;
-        ctx("chdir", fs::chdir(&self.dir))?;
-        equal("getcwd", ctx("getcwd", fs::getcwd())?, self.dir.clone())?;
-        ctx("relative create", fs::write("rel", b"r"))?;
-        equal("made here", ctx("stat", fs::stat(&self.p("rel")))?.size, 1)?;
-        ctx("mkdir", fs::mkdir("sub", 0o755))?;
-        ctx("chdir sub", fs::chdir("sub"))?;
-        equal("getcwd", ctx("getcwd", fs::getcwd())?, self.p("sub"))?;
-        ctx("chdir ..", fs::chdir(".."))?;
-        equal("back up", ctx("getcwd", fs::getcwd())?, self.dir.clone())?;
+        let orig = fs::getcwd().context("getcwd")?;
+        fs::chdir(&self.dir).context("chdir")?;
+        expect_eq(fs::getcwd().context("getcwd")?, self.dir.clone()).context("getcwd")?;
+        fs::write("rel", b"r").context("relative create")?;
+        expect_eq(fs::stat(&self.p("rel")).context("stat")?.size, 1).context("made here")?;
+        fs::mkdir("sub", 0o755).context("mkdir")?;
+        fs::chdir("sub").context("chdir sub")?;
+        expect_eq(fs::getcwd().context("getcwd")?, self.p("sub")).context("getcwd")?;
+        fs::chdir("..").context("chdir ..")?;
+        expect_eq(fs::getcwd().context("getcwd")?, self.dir.clone()).context("back up")?;
         // The working directory survives a rename of itself and follows it.
-        ctx("chdir sub", fs::chdir("sub"))?;
-        ctx("rename", fs::rename(&self.p("sub"), &self.p("sub2")))?;
-        equal("renamed", ctx("getcwd", fs::getcwd())?, self.p("sub2"))?;
+        fs::chdir("sub").context("chdir sub")?;
+        fs::rename(&self.p("sub"), &self.p("sub2")).context("rename")?;
+        expect_eq(fs::getcwd().context("getcwd")?, self.p("sub2")).context("renamed")?;
         // ... and its removal makes getcwd and relative lookups fail.
-        ctx("rmdir", fs::remove_dir(&self.p("sub2")))?;
-        fails("getcwd of removed dir", fs::getcwd(), ENOENT)?;
-        fails("relative in removed dir", fs::stat("x"), ENOENT)?;
+        fs::remove_dir(&self.p("sub2")).context("rmdir")?;
+        expect_errno(fs::getcwd(), ENOENT).context("getcwd of removed dir")?;
+        expect_errno(fs::stat("x"), ENOENT).context("relative in removed dir")?;
         let child = in_child(|| match fs::getcwd() {
             Err(e) if e.code() == ENOENT => 0,
             _ => 1,
         })?;
         expect_exit(child, 0)?;
-        ctx("chdir back", fs::chdir(&orig))?;
-        ctx("unlink", fs::remove_file(&self.p("rel")))
+        fs::chdir(&orig).context("chdir back")?;
+        fs::remove_file(&self.p("rel")).context("unlink")
     }
 }
 
@@ -858,7 +719,7 @@ fn main(args: Args) -> i32 {
     s.check("working_directory", t.cwd());
     // Everything above removed what it made: the directory must be empty now.
     let r = match names(&t.dir) {
-        Ok(left) if left.is_empty() => ctx("rmdir", fs::remove_dir(&t.dir)),
+        Ok(left) if left.is_empty() => fs::remove_dir(&t.dir).context("rmdir"),
         Ok(left) => Err(format!("left behind: {left:?}")),
         Err(e) => Err(e),
     };

@@ -27,7 +27,7 @@ use libway::ipc::{
     RIGHT_RECV, RIGHT_SEND,
 };
 use libway::process;
-use libway::suite::{expect_exit, wait_for, Check, Suite, CHILD_TIMEOUT_MS};
+use libway::suite::{expect_errno, expect_exit, wait_for, Check, Context, Suite, CHILD_TIMEOUT_MS};
 use libway::time::{monotonic_ns, sleep_ms};
 use libway::{Args, Errno};
 
@@ -125,22 +125,6 @@ fn main(_args: Args) -> i32 {
 
 // ---- helpers ----------------------------------------------------------------------
 
-/// `Ok` if `r` is the error `want`.
-fn expect_err<T: core::fmt::Debug>(what: &str, r: Result<T, Errno>, want: isize) -> Check {
-    match r {
-        Err(e) if e.code() == want => Ok(()),
-        other => Err(format!(
-            "{what}: {other:?}, expected {}",
-            libway::abi::errno::name(want)
-        )),
-    }
-}
-
-/// Maps an errno to a check failure naming the step.
-fn step<T>(what: &str, r: Result<T, Errno>) -> Result<T, String> {
-    r.map_err(|e| format!("{what}: {e}"))
-}
-
 /// A name unique to this process and purpose.
 fn unique(what: &str) -> String {
     format!("ipctest.{what}.{}", process::getpid().unwrap_or(0))
@@ -178,7 +162,7 @@ fn lookup_wait(name: &str) -> Result<Port, String> {
 fn join(pid: usize, result: Check, legend: &str) -> Check {
     let status = wait_for(pid, CHILD_TIMEOUT_MS)?;
     result?;
-    expect_exit(status, 0).map_err(|e| format!("{legend}: {e}"))
+    expect_exit(status, 0).context(legend)
 }
 
 fn fork_server(name: &str, serve: impl FnOnce(Port) -> i32) -> Result<usize, String> {
@@ -205,9 +189,9 @@ fn transform(req: &[u8]) -> Vec<u8> {
 
 /// Elapsed nanoseconds of `f`, with its result.
 fn timed<T>(f: impl FnOnce() -> T) -> Result<(T, u64), String> {
-    let t0 = step("clock", monotonic_ns())?;
+    let t0 = monotonic_ns().context("clock")?;
     let r = f();
-    let t1 = step("clock", monotonic_ns())?;
+    let t1 = monotonic_ns().context("clock")?;
     Ok((r, t1.saturating_sub(t0)))
 }
 
@@ -254,7 +238,7 @@ fn call_reply() -> (Check, Check) {
             let len = (seq as usize * 9) % (INLINE_BYTES + 1);
             let req = request(seq, len);
             let mut msg = req;
-            step("call", port.call(&mut msg, Timeout::ms(PEER_MS)))?;
+            port.call(&mut msg, Timeout::ms(PEER_MS)).context("call")?;
             if msg.label != seq + 1000 {
                 return Err(format!("call {seq}: reply label {}", msg.label));
             }
@@ -266,12 +250,12 @@ fn call_reply() -> (Check, Check) {
             }
         }
         let mut quit = Message::new(QUIT);
-        step("quit call", port.call(&mut quit, Timeout::ms(PEER_MS)))?;
+        port.call(&mut quit, Timeout::ms(PEER_MS))
+            .context("quit call")?;
         Ok(())
     })();
     let server = wait_for(pid, CHILD_TIMEOUT_MS).and_then(|st| {
-        expect_exit(st, 0)
-            .map_err(|e| format!("server (2 recv, 3 no reply right, 4 reply, 5 reused): {e}"))
+        expect_exit(st, 0).context("server (2 recv, 3 no reply right, 4 reply, 5 reused)")
     });
     (client, server)
 }
@@ -280,10 +264,10 @@ fn call_reply() -> (Check, Check) {
 
 fn recv_times_out() -> Check {
     const MS: u64 = 50;
-    let port = step("create", Port::create(4))?;
+    let port = Port::create(4).context("create")?;
     let mut msg = Message::new(0);
     let (r, dt) = timed(|| port.recv(&mut msg, Timeout::ms(MS)))?;
-    expect_err("recv on an empty port", r, ETIMEDOUT)?;
+    expect_errno(r, ETIMEDOUT).context("recv on an empty port")?;
     if dt < MS * 1_000_000 {
         return Err(format!("gave up after {dt} ns, before the {MS} ms timeout"));
     }
@@ -294,10 +278,10 @@ fn recv_times_out() -> Check {
 }
 
 fn nonblocking_recv_does_not_wait() -> Check {
-    let port = step("create", Port::create(4))?;
+    let port = Port::create(4).context("create")?;
     let mut msg = Message::new(0);
     let (r, dt) = timed(|| port.recv(&mut msg, Timeout::NonBlocking))?;
-    expect_err("non-blocking recv on an empty port", r, EAGAIN)?;
+    expect_errno(r, EAGAIN).context("non-blocking recv on an empty port")?;
     if dt > 25_000_000 {
         return Err(format!("non-blocking recv took {dt} ns"));
     }
@@ -306,26 +290,20 @@ fn nonblocking_recv_does_not_wait() -> Check {
 
 fn send_to_full_queue_times_out() -> Check {
     const MS: u64 = 30;
-    let port = step("create", Port::create(1))?;
-    step(
-        "first send",
-        port.send(&Message::new(1), Timeout::NonBlocking),
-    )?;
+    let port = Port::create(1).context("create")?;
+    port.send(&Message::new(1), Timeout::NonBlocking)
+        .context("first send")?;
     let (r, dt) = timed(|| port.send(&Message::new(2), Timeout::ms(MS)))?;
-    expect_err("send to a full queue", r, ETIMEDOUT)?;
+    expect_errno(r, ETIMEDOUT).context("send to a full queue")?;
     if dt < MS * 1_000_000 {
         return Err(format!("gave up after {dt} ns, before the {MS} ms timeout"));
     }
     let mut msg = Message::new(0);
-    step("recv", port.recv(&mut msg, Timeout::NonBlocking))?;
+    port.recv(&mut msg, Timeout::NonBlocking).context("recv")?;
     if msg.label != 1 {
         return Err(format!("queued label {}, expected 1", msg.label));
     }
-    expect_err(
-        "recv after draining",
-        port.recv(&mut msg, Timeout::NonBlocking),
-        EAGAIN,
-    )
+    expect_errno(port.recv(&mut msg, Timeout::NonBlocking), EAGAIN).context("recv after draining")
 }
 
 // ---- handle passing ---------------------------------------------------------------
@@ -361,23 +339,22 @@ fn handle_passing() -> Check {
     })?;
     let result = (|| -> Check {
         let server = lookup_wait(&name)?;
-        let mine = step("create", Port::create(8))?;
+        let mine = Port::create(8).context("create")?;
         let mut msg = Message::new(7);
-        let given = step("dup", mine.dup(RIGHT_SEND | RIGHT_GRANT))?;
+        let given = mine.dup(RIGHT_SEND | RIGHT_GRANT).context("dup")?;
         msg.attach(given)
             .map_err(|_| String::from("no free handle slot"))?;
-        step("send with handle", server.send(&msg, Timeout::ms(PEER_MS)))?;
+        server
+            .send(&msg, Timeout::ms(PEER_MS))
+            .context("send with handle")?;
         // The handle moved with the message: its number is no longer ours.
         let moved = Port::from_raw(msg.handles[0]);
-        expect_err(
-            "send through a handle that was sent away",
-            moved.send(&Message::new(8), Timeout::NonBlocking),
-            EBADF,
-        )?;
+        expect_errno(moved.send(&Message::new(8), Timeout::NonBlocking), EBADF)
+            .context("send through a handle that was sent away")?;
         core::mem::forget(moved);
         for seq in 0..N {
             let mut got = Message::new(0);
-            step("recv", mine.recv(&mut got, Timeout::ms(PEER_MS)))?;
+            mine.recv(&mut got, Timeout::ms(PEER_MS)).context("recv")?;
             let want = request(100 + seq, 40);
             if got.label != want.label || got.bytes() != want.bytes() {
                 return Err(format!(
@@ -404,8 +381,8 @@ fn many_clients_one_server() -> Check {
     const CLIENTS: u64 = 4;
     const CALLS: u64 = 25;
     let name = unique("many");
-    let port = step("create", Port::create(8))?;
-    step("register", ns::register(&name, &port))?;
+    let port = Port::create(8).context("create")?;
+    ns::register(&name, &port).context("register")?;
     let mut pids = Vec::new();
     for c in 0..CLIENTS {
         match process::fork() {
@@ -443,7 +420,8 @@ fn many_clients_one_server() -> Check {
         let mut next = [0u64; CLIENTS as usize];
         for _ in 0..CLIENTS * CALLS {
             let mut msg = Message::new(0);
-            step("server recv", port.recv(&mut msg, Timeout::ms(PEER_MS)))?;
+            port.recv(&mut msg, Timeout::ms(PEER_MS))
+                .context("server recv")?;
             let (Some(c), Some(seq), Some(k)) = (msg.word(0), msg.word(1), msg.word(2)) else {
                 return Err(format!("request with {} bytes", msg.len));
             };
@@ -460,10 +438,8 @@ fn many_clients_one_server() -> Check {
             let reply = msg
                 .take_reply()
                 .ok_or_else(|| String::from("call without reply right"))?;
-            let answer = step(
-                "reply msg",
-                Message::with_words(msg.label + 1, &[c, seq, k * 3 + 1]),
-            )?;
+            let answer =
+                Message::with_words(msg.label + 1, &[c, seq, k * 3 + 1]).context("reply msg")?;
             reply
                 .reply(&answer)
                 .map_err(|e| format!("reply: {}", e.errno))?;
@@ -508,7 +484,7 @@ fn call_times_out() -> Check {
         let server = lookup_wait(&name)?;
         let mut msg = request(1, 8);
         let (r, dt) = timed(|| server.call(&mut msg, Timeout::ms(MS)))?;
-        expect_err("call to a slow server", r, ETIMEDOUT)?;
+        expect_errno(r, ETIMEDOUT).context("call to a slow server")?;
         if dt < MS * 1_000_000 {
             return Err(format!("gave up after {dt} ns, before the {MS} ms timeout"));
         }
@@ -540,23 +516,14 @@ fn server_death_during_call() -> Check {
     let result = (|| -> Check {
         let server = lookup_wait(&name)?;
         let mut msg = request(1, 8);
-        expect_err(
-            "call to a server that exits",
-            server.call(&mut msg, Timeout::ms(PEER_MS)),
-            EPIPE,
-        )?;
+        expect_errno(server.call(&mut msg, Timeout::ms(PEER_MS)), EPIPE)
+            .context("call to a server that exits")?;
         expect_exit(wait_for(pid, CHILD_TIMEOUT_MS)?, 0)?;
         let mut msg = request(2, 8);
-        expect_err(
-            "call to a dead server",
-            server.call(&mut msg, Timeout::ms(PEER_MS)),
-            EPIPE,
-        )?;
-        expect_err(
-            "send to a dead server",
-            server.send(&request(3, 8), Timeout::NonBlocking),
-            EPIPE,
-        )
+        expect_errno(server.call(&mut msg, Timeout::ms(PEER_MS)), EPIPE)
+            .context("call to a dead server")?;
+        expect_errno(server.send(&request(3, 8), Timeout::NonBlocking), EPIPE)
+            .context("send to a dead server")
     })();
     if result.is_err() {
         let _ = wait_for(pid, CHILD_TIMEOUT_MS);
@@ -565,22 +532,19 @@ fn server_death_during_call() -> Check {
 }
 
 fn send_after_receiver_closed() -> Check {
-    let port = step("create", Port::create(4))?;
-    let sender = step("dup", port.dup(RIGHT_SEND))?;
-    step("close", port.close())?;
-    expect_err(
-        "send after the only receiver closed",
-        sender.send(&Message::new(1), Timeout::NonBlocking),
-        EPIPE,
-    )
+    let port = Port::create(4).context("create")?;
+    let sender = port.dup(RIGHT_SEND).context("dup")?;
+    port.close().context("close")?;
+    expect_errno(sender.send(&Message::new(1), Timeout::NonBlocking), EPIPE)
+        .context("send after the only receiver closed")
 }
 
 /// A child calls the parent's port and blocks; the parent closes the port without
 /// receiving: the child's call ends with EPIPE (exit 0) instead of hanging.
 fn close_wakes_blocked_caller() -> Check {
     let name = unique("close");
-    let port = step("create", Port::create(4))?;
-    step("register", ns::register(&name, &port))?;
+    let port = Port::create(4).context("create")?;
+    ns::register(&name, &port).context("register")?;
     let pid = match process::fork() {
         Ok(0) => {
             // If fork copied the handle, this copy must not keep the port alive.
@@ -603,28 +567,25 @@ fn close_wakes_blocked_caller() -> Check {
     };
     // Let the child block in its call, then close the only receiver.
     let _ = sleep_ms(100);
-    step("close", port.close())?;
+    port.close().context("close")?;
     expect_exit(wait_for(pid, CHILD_TIMEOUT_MS)?, 0)
-        .map_err(|e| format!("caller (2 lookup, 3 ETIMEDOUT, 4 other): {e}"))
+        .context("caller (2 lookup, 3 ETIMEDOUT, 4 other)")
 }
 
 // ---- rights -----------------------------------------------------------------------
 
 fn send_only_cannot_recv() -> Check {
-    let port = step("create", Port::create(4))?;
-    let sender = step("dup", port.dup(RIGHT_SEND))?;
+    let port = Port::create(4).context("create")?;
+    let sender = port.dup(RIGHT_SEND).context("dup")?;
     let want = request(42, 16);
-    step(
-        "send through the send-only handle",
-        sender.send(&want, Timeout::NonBlocking),
-    )?;
+    sender
+        .send(&want, Timeout::NonBlocking)
+        .context("send through the send-only handle")?;
     let mut msg = Message::new(0);
-    expect_err(
-        "recv through a send-only handle",
-        sender.recv(&mut msg, Timeout::NonBlocking),
-        EACCES,
-    )?;
-    step("owner recv", port.recv(&mut msg, Timeout::NonBlocking))?;
+    expect_errno(sender.recv(&mut msg, Timeout::NonBlocking), EACCES)
+        .context("recv through a send-only handle")?;
+    port.recv(&mut msg, Timeout::NonBlocking)
+        .context("owner recv")?;
     if msg.label != want.label || msg.bytes() != want.bytes() {
         return Err(format!("owner got label {}, expected 42", msg.label));
     }
@@ -632,27 +593,21 @@ fn send_only_cannot_recv() -> Check {
 }
 
 fn recv_only_cannot_send() -> Check {
-    let port = step("create", Port::create(4))?;
-    let receiver = step("dup", port.dup(RIGHT_RECV))?;
-    expect_err(
-        "send through a recv-only handle",
+    let port = Port::create(4).context("create")?;
+    let receiver = port.dup(RIGHT_RECV).context("dup")?;
+    expect_errno(
         receiver.send(&Message::new(1), Timeout::NonBlocking),
         EACCES,
-    )?;
+    )
+    .context("send through a recv-only handle")?;
     let mut msg = Message::new(0);
-    expect_err(
-        "queue after the refused send",
-        port.recv(&mut msg, Timeout::NonBlocking),
-        EAGAIN,
-    )?;
-    step(
-        "owner send",
-        port.send(&request(5, 3), Timeout::NonBlocking),
-    )?;
-    step(
-        "recv-only recv",
-        receiver.recv(&mut msg, Timeout::NonBlocking),
-    )?;
+    expect_errno(port.recv(&mut msg, Timeout::NonBlocking), EAGAIN)
+        .context("queue after the refused send")?;
+    port.send(&request(5, 3), Timeout::NonBlocking)
+        .context("owner send")?;
+    receiver
+        .recv(&mut msg, Timeout::NonBlocking)
+        .context("recv-only recv")?;
     if msg.label != 5 {
         return Err(format!(
             "recv-only handle got label {}, expected 5",
@@ -663,25 +618,19 @@ fn recv_only_cannot_send() -> Check {
 }
 
 fn dup_cannot_add_rights() -> Check {
-    let port = step("create", Port::create(4))?;
-    let granting = step("dup send+grant", port.dup(RIGHT_SEND | RIGHT_GRANT))?;
-    expect_err(
-        "dup adding recv",
-        granting.dup(RIGHT_SEND | RIGHT_RECV),
-        EACCES,
-    )?;
-    let narrower = step("dup to send only", granting.dup(RIGHT_SEND))?;
-    expect_err(
-        "dup without the grant right",
-        narrower.dup(RIGHT_SEND),
-        EACCES,
-    )?;
-    step(
-        "narrowed handle still sends",
-        narrower.send(&Message::new(3), Timeout::NonBlocking),
-    )?;
+    let port = Port::create(4).context("create")?;
+    let granting = port
+        .dup(RIGHT_SEND | RIGHT_GRANT)
+        .context("dup send+grant")?;
+    expect_errno(granting.dup(RIGHT_SEND | RIGHT_RECV), EACCES).context("dup adding recv")?;
+    let narrower = granting.dup(RIGHT_SEND).context("dup to send only")?;
+    expect_errno(narrower.dup(RIGHT_SEND), EACCES).context("dup without the grant right")?;
+    narrower
+        .send(&Message::new(3), Timeout::NonBlocking)
+        .context("narrowed handle still sends")?;
     let mut msg = Message::new(0);
-    step("owner recv", port.recv(&mut msg, Timeout::NonBlocking))?;
+    port.recv(&mut msg, Timeout::NonBlocking)
+        .context("owner recv")?;
     if msg.label != 3 {
         return Err(format!("owner got label {}, expected 3", msg.label));
     }
@@ -691,29 +640,21 @@ fn dup_cannot_add_rights() -> Check {
 /// A handle lacking the grant right cannot travel in a message: EACCES, nothing queued,
 /// and the sender still holds a working handle.
 fn handle_without_grant_stays() -> Check {
-    let port = step("create", Port::create(4))?;
-    let other = step("create", Port::create(4))?;
-    let no_grant = step("dup", other.dup(RIGHT_SEND))?;
+    let port = Port::create(4).context("create")?;
+    let other = Port::create(4).context("create")?;
+    let no_grant = other.dup(RIGHT_SEND).context("dup")?;
     let mut msg = Message::new(11);
     msg.attach(no_grant)
         .map_err(|_| String::from("no free handle slot"))?;
-    expect_err(
-        "sending a handle without the grant right",
-        port.send(&msg, Timeout::NonBlocking),
-        EACCES,
-    )?;
+    expect_errno(port.send(&msg, Timeout::NonBlocking), EACCES)
+        .context("sending a handle without the grant right")?;
     let kept = msg.take_handle(0).ok_or("handle slot emptied")?;
     let mut got = Message::new(0);
-    expect_err(
-        "queue after the refused send",
-        port.recv(&mut got, Timeout::NonBlocking),
-        EAGAIN,
-    )?;
-    step(
-        "the kept handle sends",
-        kept.send(&Message::new(12), Timeout::NonBlocking),
-    )?;
-    step("recv", other.recv(&mut got, Timeout::NonBlocking))?;
+    expect_errno(port.recv(&mut got, Timeout::NonBlocking), EAGAIN)
+        .context("queue after the refused send")?;
+    kept.send(&Message::new(12), Timeout::NonBlocking)
+        .context("the kept handle sends")?;
+    other.recv(&mut got, Timeout::NonBlocking).context("recv")?;
     if got.label != 12 {
         return Err(format!("got label {}, expected 12", got.label));
     }
@@ -724,24 +665,17 @@ fn handle_without_grant_stays() -> Check {
 
 fn queue_full_then_fifo() -> Check {
     const CAP: u64 = 8;
-    let port = step("create", Port::create(CAP as usize))?;
+    let port = Port::create(CAP as usize).context("create")?;
     for seq in 0..CAP {
-        step(
-            &format!("send {seq}"),
-            port.send(&request(seq, seq as usize * 5), Timeout::NonBlocking),
-        )?;
+        port.send(&request(seq, seq as usize * 5), Timeout::NonBlocking)
+            .context(&format!("send {seq}"))?;
     }
-    expect_err(
-        "send to a full queue",
-        port.send(&request(CAP, 1), Timeout::NonBlocking),
-        ENOSPC,
-    )?;
+    expect_errno(port.send(&request(CAP, 1), Timeout::NonBlocking), ENOSPC)
+        .context("send to a full queue")?;
     for seq in 0..CAP {
         let mut msg = Message::new(0);
-        step(
-            &format!("recv {seq}"),
-            port.recv(&mut msg, Timeout::NonBlocking),
-        )?;
+        port.recv(&mut msg, Timeout::NonBlocking)
+            .context(&format!("recv {seq}"))?;
         let want = request(seq, seq as usize * 5);
         if msg.label != seq || msg.bytes() != want.bytes() {
             return Err(format!(
@@ -751,159 +685,114 @@ fn queue_full_then_fifo() -> Check {
         }
     }
     let mut msg = Message::new(0);
-    expect_err(
-        "recv after draining",
-        port.recv(&mut msg, Timeout::NonBlocking),
-        EAGAIN,
-    )
+    expect_errno(port.recv(&mut msg, Timeout::NonBlocking), EAGAIN).context("recv after draining")
 }
 
 fn capacity_limits() -> Check {
-    expect_err("create(0)", Port::create(0), EINVAL)?;
-    expect_err(
-        "create(MAX_CAPACITY + 1)",
-        Port::create(MAX_CAPACITY + 1),
-        EINVAL,
-    )?;
-    step("create(MAX_CAPACITY)", Port::create(MAX_CAPACITY)).map(drop)
+    expect_errno(Port::create(0), EINVAL).context("create(0)")?;
+    expect_errno(Port::create(MAX_CAPACITY + 1), EINVAL).context("create(MAX_CAPACITY + 1)")?;
+    Port::create(MAX_CAPACITY)
+        .context("create(MAX_CAPACITY)")
+        .map(drop)
 }
 
 fn oversized_message_rejected() -> Check {
-    let port = step("create", Port::create(4))?;
+    let port = Port::create(4).context("create")?;
     let mut msg = Message::new(1);
     msg.len = INLINE_BYTES as u32 + 1;
-    expect_err(
-        "send with len > INLINE_BYTES",
-        port.send(&msg, Timeout::NonBlocking),
-        EINVAL,
-    )?;
+    expect_errno(port.send(&msg, Timeout::NonBlocking), EINVAL)
+        .context("send with len > INLINE_BYTES")?;
     let mut got = Message::new(0);
-    expect_err(
-        "queue after the refused send",
-        port.recv(&mut got, Timeout::NonBlocking),
-        EAGAIN,
-    )
+    expect_errno(port.recv(&mut got, Timeout::NonBlocking), EAGAIN)
+        .context("queue after the refused send")
 }
 
 fn bad_handle_is_ebadf() -> Check {
-    let port = step("create", Port::create(4))?;
+    let port = Port::create(4).context("create")?;
     let raw = port.raw();
-    step("close", port.close())?;
+    port.close().context("close")?;
     let stale = Port::from_raw(raw);
-    expect_err(
-        "send on a closed handle",
-        stale.send(&Message::new(1), Timeout::NonBlocking),
-        EBADF,
-    )?;
-    expect_err("close a closed handle", stale.close(), EBADF)?;
-    let port = step("create", Port::create(4))?;
+    expect_errno(stale.send(&Message::new(1), Timeout::NonBlocking), EBADF)
+        .context("send on a closed handle")?;
+    expect_errno(stale.close(), EBADF).context("close a closed handle")?;
+    let port = Port::create(4).context("create")?;
     let mut msg = Message::new(1);
     msg.handles[0] = 0x7fff_fff0;
-    expect_err(
-        "send carrying a bogus handle",
-        port.send(&msg, Timeout::NonBlocking),
-        EBADF,
-    )?;
+    expect_errno(port.send(&msg, Timeout::NonBlocking), EBADF)
+        .context("send carrying a bogus handle")?;
     let mut got = Message::new(0);
-    expect_err(
-        "queue after the refused send",
-        port.recv(&mut got, Timeout::NonBlocking),
-        EAGAIN,
-    )
+    expect_errno(port.recv(&mut got, Timeout::NonBlocking), EAGAIN)
+        .context("queue after the refused send")
 }
 
 // ---- name service -----------------------------------------------------------------
 
 fn ns_register_lookup() -> Check {
     let name = unique("ns");
-    let port = step("create", Port::create(4))?;
-    step("register", ns::register(&name, &port))?;
-    let found = step("lookup", ns::lookup(&name))?;
-    step(
-        "send through the looked-up handle",
-        found.send(&request(77, 20), Timeout::NonBlocking),
-    )?;
+    let port = Port::create(4).context("create")?;
+    ns::register(&name, &port).context("register")?;
+    let found = ns::lookup(&name).context("lookup")?;
+    found
+        .send(&request(77, 20), Timeout::NonBlocking)
+        .context("send through the looked-up handle")?;
     let mut msg = Message::new(0);
-    step("recv", port.recv(&mut msg, Timeout::NonBlocking))?;
+    port.recv(&mut msg, Timeout::NonBlocking).context("recv")?;
     if msg.label != 77 || msg.bytes() != request(77, 20).bytes() {
         return Err(format!(
             "got label {} ({} bytes), expected 77 with its pattern",
             msg.label, msg.len
         ));
     }
-    expect_err(
-        "recv through a looked-up handle",
-        found.recv(&mut msg, Timeout::NonBlocking),
-        EACCES,
-    )
+    expect_errno(found.recv(&mut msg, Timeout::NonBlocking), EACCES)
+        .context("recv through a looked-up handle")
 }
 
 fn ns_duplicate_is_eexist() -> Check {
     let name = unique("dup");
-    let first = step("create", Port::create(4))?;
-    let second = step("create", Port::create(4))?;
-    step("register", ns::register(&name, &first))?;
-    expect_err(
-        "register a taken name",
-        ns::register(&name, &second),
-        EEXIST,
-    )?;
+    let first = Port::create(4).context("create")?;
+    let second = Port::create(4).context("create")?;
+    ns::register(&name, &first).context("register")?;
+    expect_errno(ns::register(&name, &second), EEXIST).context("register a taken name")?;
     // The name still leads to the first port.
-    let found = step("lookup", ns::lookup(&name))?;
-    step("send", found.send(&Message::new(5), Timeout::NonBlocking))?;
+    let found = ns::lookup(&name).context("lookup")?;
+    found
+        .send(&Message::new(5), Timeout::NonBlocking)
+        .context("send")?;
     let mut msg = Message::new(0);
-    step(
-        "first port recv",
-        first.recv(&mut msg, Timeout::NonBlocking),
-    )?;
-    expect_err(
-        "second port recv",
-        second.recv(&mut msg, Timeout::NonBlocking),
-        EAGAIN,
-    )
+    first
+        .recv(&mut msg, Timeout::NonBlocking)
+        .context("first port recv")?;
+    expect_errno(second.recv(&mut msg, Timeout::NonBlocking), EAGAIN).context("second port recv")
 }
 
 /// Registering needs send and grant: a send-only handle gets EACCES and no name.
 fn ns_register_needs_grant() -> Check {
     let name = unique("nogrant");
-    let port = step("create", Port::create(4))?;
-    let send_only = step("dup", port.dup(RIGHT_SEND))?;
-    expect_err(
-        "register a handle without the grant right",
-        ns::register(&name, &send_only),
-        EACCES,
-    )?;
-    expect_err(
-        "lookup after the refused register",
-        ns::lookup(&name),
-        ENOENT,
-    )
+    let port = Port::create(4).context("create")?;
+    let send_only = port.dup(RIGHT_SEND).context("dup")?;
+    expect_errno(ns::register(&name, &send_only), EACCES)
+        .context("register a handle without the grant right")?;
+    expect_errno(ns::lookup(&name), ENOENT).context("lookup after the refused register")
 }
 
 fn ns_missing_is_enoent() -> Check {
-    expect_err(
-        "lookup of a missing name",
-        ns::lookup(&unique("missing")),
-        ENOENT,
-    )
+    expect_errno(ns::lookup(&unique("missing")), ENOENT).context("lookup of a missing name")
 }
 
 fn ns_long_name_rejected() -> Check {
-    let port = step("create", Port::create(4))?;
+    let port = Port::create(4).context("create")?;
     let long: String = core::iter::repeat_n('n', NAME_MAX + 1).collect();
-    expect_err(
-        "register a long name",
-        ns::register(&long, &port),
-        ENAMETOOLONG,
-    )?;
-    expect_err("lookup a long name", ns::lookup(&long), ENAMETOOLONG)?;
+    expect_errno(ns::register(&long, &port), ENAMETOOLONG).context("register a long name")?;
+    expect_errno(ns::lookup(&long), ENAMETOOLONG).context("lookup a long name")?;
     let longest: String = unique("x")
         .chars()
         .chain(core::iter::repeat('m'))
         .take(NAME_MAX)
         .collect();
-    step("register a NAME_MAX name", ns::register(&longest, &port))?;
-    step("lookup a NAME_MAX name", ns::lookup(&longest)).map(drop)
+    ns::register(&longest, &port).context("register a NAME_MAX name")?;
+    ns::lookup(&longest)
+        .context("lookup a NAME_MAX name")
+        .map(drop)
 }
 
 // ---- bad pointers -----------------------------------------------------------------
@@ -912,19 +801,15 @@ fn ns_long_name_rejected() -> Check {
 /// kernel half, and (for writes) a read-only page.
 fn bad_addresses() -> Result<[usize; 3], String> {
     let flags = mman::MAP_PRIVATE | mman::MAP_ANONYMOUS;
-    let page = step(
-        "mmap",
-        libway::mem::mmap(
-            0,
-            mman::PAGE_SIZE,
-            mman::PROT_READ | mman::PROT_WRITE,
-            flags,
-        ),
-    )?;
+    let page = libway::mem::mmap(
+        0,
+        mman::PAGE_SIZE,
+        mman::PROT_READ | mman::PROT_WRITE,
+        flags,
+    )
+    .context("mmap")?;
     // SAFETY: the page was just mapped here and nothing refers to it.
-    step("munmap", unsafe {
-        libway::mem::munmap(page, mman::PAGE_SIZE)
-    })?;
+    unsafe { libway::mem::munmap(page, mman::PAGE_SIZE) }.context("munmap")?;
     Ok([0, page, 0xffff_8000_0000_0000])
 }
 
@@ -938,20 +823,14 @@ fn raw_msg_call(n: usize, handle: u32, ptr: usize, timeout: u64) -> Result<usize
 /// Syscall `n` (send or call) with each bad message address gives EFAULT and queues
 /// nothing.
 fn bad_message_pointer_refused(n: usize, verb: &str) -> Check {
-    let port = step("create", Port::create(4))?;
+    let port = Port::create(4).context("create")?;
     for addr in bad_addresses()? {
-        expect_err(
-            &format!("{verb} with {addr:#x}"),
-            raw_msg_call(n, port.raw(), addr, 0),
-            EFAULT,
-        )?;
+        expect_errno(raw_msg_call(n, port.raw(), addr, 0), EFAULT)
+            .context(&format!("{verb} with {addr:#x}"))?;
     }
     let mut msg = Message::new(0);
-    expect_err(
-        &format!("queue after the refused {verb}s"),
-        port.recv(&mut msg, Timeout::NonBlocking),
-        EAGAIN,
-    )
+    expect_errno(port.recv(&mut msg, Timeout::NonBlocking), EAGAIN)
+        .context(&format!("queue after the refused {verb}s"))
 }
 
 fn bad_pointer_send() -> Check {
@@ -959,24 +838,19 @@ fn bad_pointer_send() -> Check {
 }
 
 fn bad_pointer_recv_keeps_message() -> Check {
-    let port = step("create", Port::create(4))?;
+    let port = Port::create(4).context("create")?;
     let want = request(9, 33);
-    step("send", port.send(&want, Timeout::NonBlocking))?;
+    port.send(&want, Timeout::NonBlocking).context("send")?;
     let read_only = main as *const () as usize;
     let mut addrs = Vec::from(bad_addresses()?);
     addrs.push(read_only);
     for addr in addrs {
-        expect_err(
-            &format!("recv into {addr:#x}"),
-            raw_msg_call(sys::PORT_RECV, port.raw(), addr, 0),
-            EFAULT,
-        )?;
+        expect_errno(raw_msg_call(sys::PORT_RECV, port.raw(), addr, 0), EFAULT)
+            .context(&format!("recv into {addr:#x}"))?;
     }
     let mut msg = Message::new(0);
-    step(
-        "recv after the refused ones",
-        port.recv(&mut msg, Timeout::NonBlocking),
-    )?;
+    port.recv(&mut msg, Timeout::NonBlocking)
+        .context("recv after the refused ones")?;
     if msg.label != want.label || msg.bytes() != want.bytes() {
         return Err(format!("the queued message changed (label {})", msg.label));
     }
@@ -988,19 +862,16 @@ fn bad_pointer_call() -> Check {
 }
 
 fn bad_pointer_ns() -> Check {
-    let port = step("create", Port::create(4))?;
+    let port = Port::create(4).context("create")?;
     for addr in bad_addresses()? {
         // SAFETY: the kernel must refuse the unreadable name with EFAULT.
         let r =
             unsafe { libway::sys::call(sys::NS_REGISTER, [addr, 8, port.raw() as usize, 0, 0, 0]) };
-        expect_err(&format!("register name at {addr:#x}"), r, EFAULT)?;
+        expect_errno(r, EFAULT).context(&format!("register name at {addr:#x}"))?;
         // SAFETY: as above.
         let r = unsafe { libway::sys::call(sys::NS_LOOKUP, [addr, 8, 0, 0, 0, 0]) };
-        expect_err(&format!("lookup name at {addr:#x}"), r, EFAULT)?;
+        expect_errno(r, EFAULT).context(&format!("lookup name at {addr:#x}"))?;
     }
     // The port is still free to register.
-    step(
-        "register afterwards",
-        ns::register(&unique("afterbad"), &port),
-    )
+    ns::register(&unique("afterbad"), &port).context("register afterwards")
 }

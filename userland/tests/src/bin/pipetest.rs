@@ -18,7 +18,7 @@ use alloc::vec::Vec;
 use libway::abi::errno::{EBADF, EFAULT, EINVAL, EMFILE};
 use libway::io;
 use libway::process;
-use libway::suite::{expect_exit, wait_for, Check, Suite};
+use libway::suite::{expect_errno, expect_exit, wait_for, Check, Context, Suite};
 use libway::time::sleep_ms;
 use libway::{Args, Errno};
 
@@ -65,17 +65,6 @@ fn main(args: Args) -> i32 {
     s.finish()
 }
 
-fn errno_is<T: core::fmt::Debug>(r: Result<T, Errno>, want: isize, what: &str) -> Check {
-    match r {
-        Err(e) if e.code() == want => Ok(()),
-        other => Err(format!("{what}: got {other:?}, expected errno {want}")),
-    }
-}
-
-fn e(what: &str) -> impl Fn(Errno) -> alloc::string::String + '_ {
-    move |err| format!("{what}: {err}")
-}
-
 fn close_all(fds: &[usize]) {
     for &fd in fds {
         let _ = io::close(fd);
@@ -96,11 +85,11 @@ fn read_exact(fd: usize, n: usize) -> Result<Vec<u8>, Errno> {
 }
 
 fn bytes_in_order() -> Check {
-    let (r, w) = io::pipe(true).map_err(e("pipe"))?;
+    let (r, w) = io::pipe(true).context("pipe")?;
     let wrote = io::write_all(w, b"hello, ").and_then(|()| io::write_all(w, b"pipe"));
     let got = read_exact(r, 11);
     close_all(&[r, w]);
-    wrote.map_err(e("write"))?;
+    wrote.context("write")?;
     match got {
         Ok(v) if v == b"hello, pipe" => Ok(()),
         other => Err(format!("read {other:?}")),
@@ -108,9 +97,9 @@ fn bytes_in_order() -> Check {
 }
 
 fn eof_after_all_writers_close() -> Check {
-    let (r, w) = io::pipe(true).map_err(e("pipe"))?;
+    let (r, w) = io::pipe(true).context("pipe")?;
     // A forked child holds a copy of the write end for a while.
-    let child = process::fork().map_err(e("fork"))?;
+    let child = process::fork().context("fork")?;
     if child == 0 {
         let _ = io::close(r);
         let _ = sleep_ms(30);
@@ -128,15 +117,15 @@ fn eof_after_all_writers_close() -> Check {
 }
 
 fn reader_blocks_until_write() -> Check {
-    let (r, w) = io::pipe(true).map_err(e("pipe"))?;
-    let child = process::fork().map_err(e("fork"))?;
+    let (r, w) = io::pipe(true).context("pipe")?;
+    let child = process::fork().context("fork")?;
     if child == 0 {
         let _ = io::close(r);
         let _ = sleep_ms(50);
         let _ = io::write_all(w, b"!");
         process::exit(0);
     }
-    let t0 = libway::time::monotonic_ns().map_err(e("clock"))?;
+    let t0 = libway::time::monotonic_ns().context("clock")?;
     let mut b = [0u8; 1];
     let n = io::read(r, &mut b);
     let waited_ms = libway::time::monotonic_ns().map_or(0, |t| t.saturating_sub(t0)) / 1_000_000;
@@ -151,8 +140,8 @@ fn reader_blocks_until_write() -> Check {
 }
 
 fn full_pipe_blocks_writer() -> Check {
-    let (r, w) = io::pipe(true).map_err(e("pipe"))?;
-    let child = process::fork().map_err(e("fork"))?;
+    let (r, w) = io::pipe(true).context("pipe")?;
+    let child = process::fork().context("fork")?;
     if child == 0 {
         let _ = io::close(r);
         // One byte more than fits: the write blocks until the parent drains.
@@ -187,10 +176,10 @@ fn small_writes_do_not_interleave() -> Check {
     const WRITERS: usize = 3;
     const RECORDS: usize = 40;
     const LEN: usize = 4000;
-    let (r, w) = io::pipe(true).map_err(e("pipe"))?;
+    let (r, w) = io::pipe(true).context("pipe")?;
     let mut kids = Vec::new();
     for k in 0..WRITERS {
-        let pid = process::fork().map_err(e("fork"))?;
+        let pid = process::fork().context("fork")?;
         if pid == 0 {
             let _ = io::close(r);
             let rec = vec![b'a' + k as u8; LEN];
@@ -209,7 +198,7 @@ fn small_writes_do_not_interleave() -> Check {
     for pid in kids {
         expect_exit(wait_for(pid, CHILD_WAIT_MS)?, 0)?;
     }
-    let all = all.map_err(e("read"))?;
+    let all = all.context("read")?;
     if all.len() != WRITERS * RECORDS * LEN {
         return Err(format!("read {} bytes", all.len()));
     }
@@ -224,8 +213,8 @@ fn small_writes_do_not_interleave() -> Check {
 fn big_transfer_checksum() -> Check {
     const TOTAL: usize = 1 << 20;
     let pattern = |i: usize| (i.wrapping_mul(2654435761) >> 7) as u8;
-    let (r, w) = io::pipe(true).map_err(e("pipe"))?;
-    let child = process::fork().map_err(e("fork"))?;
+    let (r, w) = io::pipe(true).context("pipe")?;
+    let child = process::fork().context("fork")?;
     if child == 0 {
         let _ = io::close(r);
         let mut buf = vec![0u8; 10_000];
@@ -276,7 +265,7 @@ fn big_transfer_checksum() -> Check {
 /// Spawns the fd probe for `fd`; true if the child found it closed.
 fn probe_closed_in_child(fd: usize) -> Result<bool, alloc::string::String> {
     let arg = format!("{fd}");
-    let pid = process::spawn(SELF, &[SELF, FD_PROBE, &arg], &[]).map_err(e("spawn"))?;
+    let pid = process::spawn(SELF, &[SELF, FD_PROBE, &arg], &[]).context("spawn")?;
     let st = wait_for(pid, CHILD_WAIT_MS)?;
     match st.exit_code() {
         Some(0) => Ok(true),
@@ -286,7 +275,7 @@ fn probe_closed_in_child(fd: usize) -> Result<bool, alloc::string::String> {
 }
 
 fn cloexec_not_inherited_by_spawn() -> Check {
-    let (r, w) = io::pipe(true).map_err(e("pipe"))?;
+    let (r, w) = io::pipe(true).context("pipe")?;
     let flag = io::cloexec(r);
     let closed = probe_closed_in_child(r);
     close_all(&[r, w]);
@@ -300,7 +289,7 @@ fn cloexec_not_inherited_by_spawn() -> Check {
 }
 
 fn plain_fd_inherited_by_spawn() -> Check {
-    let (r, w) = io::pipe(false).map_err(e("pipe"))?;
+    let (r, w) = io::pipe(false).context("pipe")?;
     let closed = probe_closed_in_child(r);
     // Clearing and setting the flag round-trips.
     let round = io::set_cloexec(r, true).and_then(|()| io::cloexec(r));
@@ -315,7 +304,7 @@ fn plain_fd_inherited_by_spawn() -> Check {
 }
 
 fn fcntl_dup_and_flags() -> Check {
-    let (r, w) = io::pipe(true).map_err(e("pipe"))?;
+    let (r, w) = io::pipe(true).context("pipe")?;
     let d = io::dup_at_least(w, 40, false);
     let d2 = io::dup_at_least(w, 40, true);
     let flags = (d.and_then(io::cloexec), d2.and_then(io::cloexec));
@@ -335,19 +324,19 @@ fn fcntl_dup_and_flags() -> Check {
 }
 
 fn wrong_end_is_ebadf() -> Check {
-    let (r, w) = io::pipe(true).map_err(e("pipe"))?;
+    let (r, w) = io::pipe(true).context("pipe")?;
     let mut b = [0u8; 1];
     let a = io::write(r, b"x");
     let c = io::read(w, &mut b);
     close_all(&[r, w]);
-    errno_is(a, EBADF, "write to the read end")?;
-    errno_is(c, EBADF, "read from the write end")
+    expect_errno(a, EBADF).context("write to the read end")?;
+    expect_errno(c, EBADF).context("read from the write end")
 }
 
 fn bad_arguments() -> Check {
     // SAFETY: the kernel must reject these pointers and flags without writing anywhere.
     let r = unsafe { libway::sys::call(libway::abi::sys::PIPE, [0x10, 0, 0, 0, 0, 0]) };
-    errno_is(r, EFAULT, "pipe(0x10)")?;
+    expect_errno(r, EFAULT).context("pipe(0x10)")?;
     let mut fds = [0u32; 2];
     // SAFETY: `fds` is writable; the flags are invalid so nothing is created.
     let r = unsafe {
@@ -356,13 +345,12 @@ fn bad_arguments() -> Check {
             [fds.as_mut_ptr() as usize, 0x1, 0, 0, 0, 0],
         )
     };
-    errno_is(r, EINVAL, "pipe(flags = 1)")?;
-    errno_is(io::set_cloexec(300, true), EBADF, "F_SETFD on 300")?;
-    errno_is(io::dup_at_least(300, 0, false), EBADF, "F_DUPFD of 300")?;
-    errno_is(io::dup_at_least(1, 256, false), EINVAL, "F_DUPFD at 256")?;
-    // SAFETY: no memory arguments.
-    let r = unsafe { libway::sys::call(libway::abi::sys::FCNTL, [1, 999, 0, 0, 0, 0]) };
-    errno_is(r, EINVAL, "fcntl(cmd = 999)")
+    expect_errno(r, EINVAL).context("pipe(flags = 1)")?;
+    expect_errno(io::set_cloexec(300, true), EBADF).context("F_SETFD on 300")?;
+    expect_errno(io::dup_at_least(300, 0, false), EBADF).context("F_DUPFD of 300")?;
+    expect_errno(io::dup_at_least(1, 256, false), EINVAL).context("F_DUPFD at 256")?;
+    let r = libway::sys::call2(libway::sys::MemFree::FCNTL, 1, 999);
+    expect_errno(r, EINVAL).context("fcntl(cmd = 999)")
 }
 
 fn fd_table_limit() -> Check {
@@ -388,7 +376,7 @@ fn fd_table_limit() -> Check {
         return Err(format!("{n} descriptors before EMFILE"));
     }
     // Everything works again once closed.
-    let (r, w) = io::pipe(true).map_err(e("pipe after EMFILE"))?;
+    let (r, w) = io::pipe(true).context("pipe after EMFILE")?;
     close_all(&[r, w]);
     Ok(())
 }

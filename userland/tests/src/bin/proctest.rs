@@ -16,7 +16,7 @@ use alloc::vec::Vec;
 
 use libway::abi::{mman, sched, wait::WNOHANG};
 use libway::process;
-use libway::suite::{expect_exit, in_child, wait_for, Check, Suite, CHILD_TIMEOUT_MS};
+use libway::suite::{expect_exit, in_child, wait_for, Check, Context, Suite, CHILD_TIMEOUT_MS};
 use libway::time::{monotonic_ns, sleep_ms};
 use libway::Args;
 
@@ -64,7 +64,7 @@ fn zombie_is_reaped_once() -> Check {
     };
     // Let it become a zombie before anyone waits.
     let _ = sleep_ms(30);
-    let (got, status) = process::waitpid(pid as isize, 0).map_err(|e| format!("wait: {e}"))?;
+    let (got, status) = process::waitpid(pid as isize, 0).context("wait")?;
     if got != pid {
         return Err(format!("wait returned {got}, expected {pid}"));
     }
@@ -100,7 +100,7 @@ fn shared_page() -> Result<usize, alloc::string::String> {
         mman::PROT_READ | mman::PROT_WRITE,
         flags,
     )
-    .map_err(|e| format!("mmap: {e}"))
+    .context("mmap")
 }
 
 /// A child forks a grandchild and exits; the grandchild must see init (pid 1) as its
@@ -163,9 +163,9 @@ fn execve_passes_args_and_env() -> Check {
 }
 
 fn nanosleep_sleeps() -> Check {
-    let t0 = monotonic_ns().map_err(|e| format!("clock: {e}"))?;
-    sleep_ms(50).map_err(|e| format!("sleep: {e}"))?;
-    let dt = monotonic_ns().map_err(|e| format!("clock: {e}"))? - t0;
+    let t0 = monotonic_ns().context("clock")?;
+    sleep_ms(50).context("sleep")?;
+    let dt = monotonic_ns().context("clock")? - t0;
     if (50_000_000..5_000_000_000).contains(&dt) {
         Ok(())
     } else {
@@ -188,9 +188,9 @@ fn busy_process_is_preempted() -> Check {
         Ok(pid) => pid,
         Err(e) => return Err(format!("fork: {e}")),
     };
-    let t0 = monotonic_ns().map_err(|e| format!("clock: {e}"))?;
+    let t0 = monotonic_ns().context("clock")?;
     let _ = sleep_ms(20);
-    let dt = monotonic_ns().map_err(|e| format!("clock: {e}"))? - t0;
+    let dt = monotonic_ns().context("clock")? - t0;
     let child_done = process::waitpid(pid as isize, WNOHANG).map(|(p, _)| p == pid);
     expect_exit(wait_for(pid, CHILD_TIMEOUT_MS)?, 0)?;
     if child_done == Ok(true) {
@@ -206,17 +206,17 @@ fn busy_process_is_preempted() -> Check {
 /// set_priority returns the previous class; a HIGH child runs to completion before its
 /// NORMAL parent gets the CPU back, so its shared-page stamp is written first.
 fn priority_classes() -> Check {
-    let prev = process::set_priority(sched::LOW).map_err(|e| format!("set LOW: {e}"))?;
-    let back = process::set_priority(prev).map_err(|e| format!("restore: {e}"))?;
+    let prev = process::set_priority(sched::LOW).context("set LOW")?;
+    let back = process::set_priority(prev).context("restore")?;
     if prev != sched::NORMAL || back != sched::LOW {
         return Err(format!("classes reported {prev} then {back}"));
     }
     // Classes order the threads of one CPU; on several CPUs the two would simply run
     // side by side. Pin this process (the child inherits it) to one CPU for the check.
-    let mask = libway::smp::sched_getaffinity(0).map_err(|e| format!("getaffinity: {e}"))?;
-    libway::smp::pin_to(0).map_err(|e| format!("pin to CPU 0: {e}"))?;
+    let mask = libway::smp::sched_getaffinity(0).context("getaffinity")?;
+    libway::smp::pin_to(0).context("pin to CPU 0")?;
     let r = priority_order();
-    libway::smp::sched_setaffinity(0, mask).map_err(|e| format!("restore affinity: {e}"))?;
+    libway::smp::sched_setaffinity(0, mask).context("restore affinity")?;
     r
 }
 
@@ -332,7 +332,7 @@ fn fp_registers_survive_switches() -> Check {
     if !mine {
         return Err("the parent's FP registers changed across a switch".into());
     }
-    expect_exit(theirs, 0).map_err(|e| format!("child: {e}"))
+    expect_exit(theirs, 0).context("child")
 }
 
 /// A child that touches more memory than the machine has is killed (SIGKILL, out of
@@ -356,7 +356,7 @@ fn memory_hog_is_killed() -> Check {
     if !status.killed_by(libway::abi::signal::SIGKILL) {
         return Err(format!("the hog {status}, expected killed by SIGKILL"));
     }
-    expect_exit(in_child(|| 0)?, 0).map_err(|e| format!("after the hog: {e}"))
+    expect_exit(in_child(|| 0)?, 0).context("after the hog")
 }
 
 /// Reads [`FAULT_ADDR`]; the kernel must kill this process with SIGSEGV.
@@ -371,18 +371,18 @@ fn fault_child() -> i32 {
 /// A spawned child faults; the kernel log must then hold the kill line naming its pid (as
 /// spawn returned it), this program and the faulting address, in the logger's format.
 fn klog_names_killed_child() -> Check {
-    let pid = process::spawn(SELF, &[SELF, FAULT_CHILD], &[]).map_err(|e| format!("spawn: {e}"))?;
+    let pid = process::spawn(SELF, &[SELF, FAULT_CHILD], &[]).context("spawn")?;
     let status = wait_for(pid, CHILD_TIMEOUT_MS)?;
     if !status.killed_by(libway::abi::signal::SIGSEGV) {
         return Err(format!(
             "the fault child {status}, expected killed by SIGSEGV"
         ));
     }
-    let log = libway::klog::read_all().map_err(|e| format!("klog_read: {e}"))?;
+    let log = libway::klog::read_all().context("klog_read")?;
     if log.last() != Some(&b'\n') {
         return Err(format!("{} bytes not ending in a newline", log.len()));
     }
-    let log = core::str::from_utf8(&log).map_err(|e| format!("log is not UTF-8: {e}"))?;
+    let log = core::str::from_utf8(&log).context("log is not UTF-8")?;
     let who = format!(" pid {pid} ({SELF}, thread ");
     let what = format!(") killed by SIGSEGV: page fault at {FAULT_ADDR:#x} (unmapped, ");
     let line = log
@@ -427,14 +427,14 @@ fn klog_small_buffer_whole_lines() -> Check {
         Ok(buf)
     };
     for _ in 0..10 {
-        let before = libway::klog::read_all().map_err(|e| format!("klog_read: {e}"))?;
+        let before = libway::klog::read_all().context("klog_read")?;
         let lines: Vec<&[u8]> = before.split_inclusive(|&b| b == b'\n').collect();
         let [.., prev, last] = lines[..] else {
             return Err(format!("only {} line(s) in the log", lines.len()));
         };
         let small = last.len() + prev.len() - 1;
         let got = [read(small)?, read(1)?, read(0)?];
-        let after = libway::klog::read_all().map_err(|e| format!("klog_read: {e}"))?;
+        let after = libway::klog::read_all().context("klog_read")?;
         if before != after {
             continue;
         }

@@ -9,6 +9,8 @@
 //! harness type at it, step by step, over the real serial line: editing keys, history,
 //! Tab, a continuation line, Ctrl-C at the prompt and of a running program, Ctrl-D. Each
 //! step's screen bytes (prompt redraws and VT100 sequences included) are compared exactly.
+//! That session runs only under the harness; typed at the shell by a person, the suite says
+//! it skipped it (`libway::suite::Suite::typed_checks`).
 //!
 //! The pipelines go through this program's own filter modes (`shelltest --cat`,
 //! `--count`, `--lines N`, `--yes`), so they test the shell and not the coreutils; the
@@ -38,7 +40,9 @@ mod suite {
     use libway::abi::signal::SIGKILL;
     use libway::io;
     use libway::process::{self, WaitStatus};
-    use libway::suite::{wait_for, Check, Suite, CHILD_TIMEOUT_MS};
+    use libway::suite::{
+        expect_output, read_all, wait_for, Check, Context, Suite, CHILD_TIMEOUT_MS,
+    };
     use libway::{println, Args};
 
     const SHELL: &str = "/bin/waysh";
@@ -53,7 +57,7 @@ mod suite {
     /// Most output [`Session::until`] reads looking for its text.
     const UNTIL_MAX: usize = 8 << 20;
 
-    use libway::suite::{read_all, Captured as Run};
+    use libway::suite::Captured as Run;
 
     /// Runs `waysh -c script` (extra arguments become `$0`, `$1`, ...).
     fn sh_args(script: &str, extra: &[&str]) -> Result<Run, String> {
@@ -68,30 +72,12 @@ mod suite {
 
     /// Runs `script` and expects exactly `out` on stdout, `err` on stderr and `status`.
     fn expect(script: &str, out: &str, err: &str, status: i32) -> Check {
-        expect_run(sh(script)?, script, out, err, status)
-    }
-
-    fn expect_run(r: Run, script: &str, out: &str, err: &str, status: i32) -> Check {
-        let mut why = Vec::new();
-        if r.out != out {
-            why.push(format!("stdout {:?}, expected {out:?}", r.out));
-        }
-        if r.err != err {
-            why.push(format!("stderr {:?}, expected {err:?}", r.err));
-        }
-        if !r.status.exited_with(status) {
-            why.push(format!("{}, expected exit status {status}", r.status));
-        }
-        if why.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("`{script}`: {}", why.join("; ")))
-        }
+        expect_output(&sh(script)?, out, err, status).map_err(|why| format!("`{script}`: {why}"))
     }
 
     /// The contents of `path`, read directly (not through the shell).
     fn file_text(path: &str) -> Result<String, String> {
-        let data = libway::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+        let data = libway::fs::read(path).context(path)?;
         String::from_utf8(data).map_err(|_| format!("{path}: not UTF-8"))
     }
 
@@ -104,7 +90,7 @@ mod suite {
 
     impl Session {
         fn start() -> Result<Session, String> {
-            let (r, w) = io::pipe(true).map_err(|e| format!("pipe: {e}"))?;
+            let (r, w) = io::pipe(true).context("pipe")?;
             let pid = match process::fork() {
                 Ok(0) => {
                     let _ = io::dup2(w, io::STDOUT);
@@ -163,7 +149,7 @@ mod suite {
         /// Has the harness type `keys` (checking the console echoed `echo`, if given)
         /// and expects the shell to draw `want` in answer.
         fn step(&self, s: &Suite, keys: &[u8], echo: Option<&[u8]>, want: &str) -> Check {
-            s.request_typing(keys, echo);
+            s.request_typing(keys, echo)?;
             self.expect(want)
                 .map_err(|e| format!("after typing {keys:?}: {e}"))
         }
@@ -287,7 +273,7 @@ mod suite {
         let cmd = format!("{SELF} {YES}\r");
         t.step(s, cmd.as_bytes(), None, &format!("{SELF} {YES}\r\n"))?;
         t.expect(&"y\n".repeat(512))?;
-        s.request_typing(b"\x03", Some(b"^C"));
+        s.request_typing(b"\x03", Some(b"^C"))?;
         t.until(p)?;
         t.step(s, b"echo $?\r", None, &format!("echo $?\r\n130\n{p}"))?;
         // Ctrl-D on an empty line leaves, with the last status.
@@ -469,7 +455,7 @@ mod suite {
         s.check(
             "positional_parameters",
             sh_args("echo $0 $1 $# \"$@\"", &["name", "one", "two"])
-                .and_then(|r| expect_run(r, "$0 $1", "name one 2 one two\n", "", 0)),
+                .and_then(|r| expect_output(&r, "name one 2 one two\n", "", 0).context("`$0 $1`")),
         );
         s.check(
             "export_reaches_children",
@@ -672,9 +658,11 @@ mod suite {
             ),
         );
 
-        // The interactive shell, typed at over the serial line.
-        let result = interactive(&s);
-        s.check("interactive_session", result);
+        // The interactive shell, typed at over the serial line by the harness.
+        s.typed_checks("the interactive session", |s| {
+            let result = interactive(s);
+            s.check("interactive_session", result);
+        });
         s.finish()
     }
 }

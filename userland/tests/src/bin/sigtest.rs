@@ -20,9 +20,11 @@ use libway::abi::signal::{
 use libway::io;
 use libway::process;
 use libway::signal::{self, bit, Handler};
-use libway::suite::{expect_exit, expect_signal, in_child, wait_for, Check, Suite};
+use libway::suite::{
+    expect_errno, expect_exit, expect_signal, in_child, wait_for, Check, Context, Suite,
+};
 use libway::time::sleep_ms;
-use libway::{Args, Errno};
+use libway::Args;
 
 libway::entry!(main);
 
@@ -68,24 +70,13 @@ fn main(args: Args) -> i32 {
     s.finish()
 }
 
-fn errno_is<T: core::fmt::Debug>(r: Result<T, Errno>, want: isize, what: &str) -> Check {
-    match r {
-        Err(e) if e.code() == want => Ok(()),
-        other => Err(format!("{what}: got {other:?}, expected errno {want}")),
-    }
-}
-
-fn e(what: &str) -> impl Fn(Errno) -> alloc::string::String + '_ {
-    move |err| format!("{what}: {err}")
-}
-
 fn handler_runs_and_returns() -> Check {
     HITS.store(0, Ordering::SeqCst);
-    signal::set_handler(SIGUSR1, Handler::Catch(count)).map_err(e("sigaction"))?;
-    signal::raise(SIGUSR1).map_err(e("raise"))?;
-    signal::raise(SIGUSR1).map_err(e("raise"))?;
+    signal::set_handler(SIGUSR1, Handler::Catch(count)).context("sigaction")?;
+    signal::raise(SIGUSR1).context("raise")?;
+    signal::raise(SIGUSR1).context("raise")?;
     let hits = HITS.load(Ordering::SeqCst);
-    signal::set_handler(SIGUSR1, Handler::Default).map_err(e("reset"))?;
+    signal::set_handler(SIGUSR1, Handler::Default).context("reset")?;
     if hits == 2 && LAST.load(Ordering::SeqCst) == SIGUSR1 {
         Ok(())
     } else {
@@ -97,9 +88,9 @@ fn handler_runs_and_returns() -> Check {
 /// a child: the sums must come out as computed without interruption.
 fn registers_survive_handler() -> Check {
     HITS.store(0, Ordering::SeqCst);
-    signal::set_handler(SIGUSR2, Handler::Catch(count)).map_err(e("sigaction"))?;
-    let me = process::getpid().map_err(e("getpid"))?;
-    let child = process::fork().map_err(e("fork"))?;
+    signal::set_handler(SIGUSR2, Handler::Catch(count)).context("sigaction")?;
+    let me = process::getpid().context("getpid")?;
+    let child = process::fork().context("fork")?;
     if child == 0 {
         for _ in 0..20 {
             let _ = process::kill(me, SIGUSR2);
@@ -120,7 +111,7 @@ fn registers_survive_handler() -> Check {
         want_acc = want_acc.wrapping_mul(6364136223846793005).wrapping_add(j);
     }
     let st = wait_for(child, CHILD_WAIT_MS)?;
-    signal::set_handler(SIGUSR2, Handler::Default).map_err(e("reset"))?;
+    signal::set_handler(SIGUSR2, Handler::Default).context("reset")?;
     expect_exit(st, 0)?;
     let hits = HITS.load(Ordering::SeqCst);
     if hits == 0 {
@@ -134,14 +125,14 @@ fn registers_survive_handler() -> Check {
 
 fn blocked_signal_waits() -> Check {
     HITS.store(0, Ordering::SeqCst);
-    signal::set_handler(SIGUSR1, Handler::Catch(count)).map_err(e("sigaction"))?;
-    let before = signal::block(bit(SIGUSR1)).map_err(e("block"))?;
-    signal::raise(SIGUSR1).map_err(e("raise"))?;
+    signal::set_handler(SIGUSR1, Handler::Catch(count)).context("sigaction")?;
+    let before = signal::block(bit(SIGUSR1)).context("block")?;
+    signal::raise(SIGUSR1).context("raise")?;
     let while_blocked = HITS.load(Ordering::SeqCst);
-    let mask = signal::mask().map_err(e("mask"))?;
-    signal::set_mask(before).map_err(e("unblock"))?;
+    let mask = signal::mask().context("mask")?;
+    signal::set_mask(before).context("unblock")?;
     let after = HITS.load(Ordering::SeqCst);
-    signal::set_handler(SIGUSR1, Handler::Default).map_err(e("reset"))?;
+    signal::set_handler(SIGUSR1, Handler::Default).context("reset")?;
     match (while_blocked, after, mask & bit(SIGUSR1) != 0) {
         (0, 1, true) => Ok(()),
         other => Err(format!("(while blocked, after, masked) = {other:?}")),
@@ -149,10 +140,10 @@ fn blocked_signal_waits() -> Check {
 }
 
 fn ignored_signal_is_discarded() -> Check {
-    signal::set_handler(SIGTERM, Handler::Ignore).map_err(e("ignore"))?;
-    signal::raise(SIGTERM).map_err(e("raise"))?;
+    signal::set_handler(SIGTERM, Handler::Ignore).context("ignore")?;
+    signal::raise(SIGTERM).context("raise")?;
     // Still alive; and restoring the default later does not resurrect it.
-    signal::set_handler(SIGTERM, Handler::Default).map_err(e("reset"))?;
+    signal::set_handler(SIGTERM, Handler::Default).context("reset")?;
     Ok(())
 }
 
@@ -170,16 +161,8 @@ fn sigkill_cannot_be_caught() -> Check {
         restorer: count as *const () as usize,
         ..SigAction::default()
     };
-    errno_is(
-        signal::sigaction(SIGKILL, Some(&act)),
-        EINVAL,
-        "sigaction(SIGKILL)",
-    )?;
-    errno_is(
-        signal::sigaction(SIGSTOP, Some(&act)),
-        EINVAL,
-        "sigaction(SIGSTOP)",
-    )?;
+    expect_errno(signal::sigaction(SIGKILL, Some(&act)), EINVAL).context("sigaction(SIGKILL)")?;
+    expect_errno(signal::sigaction(SIGSTOP, Some(&act)), EINVAL).context("sigaction(SIGSTOP)")?;
     let st = in_child(|| {
         let _ = signal::block(u64::MAX);
         let _ = signal::raise(SIGKILL);
@@ -190,10 +173,10 @@ fn sigkill_cannot_be_caught() -> Check {
 
 fn sigchld_on_child_exit() -> Check {
     HITS.store(0, Ordering::SeqCst);
-    signal::set_handler(SIGCHLD, Handler::Catch(count)).map_err(e("sigaction"))?;
+    signal::set_handler(SIGCHLD, Handler::Catch(count)).context("sigaction")?;
     let st = in_child(|| 7);
     let hits = HITS.load(Ordering::SeqCst);
-    signal::set_handler(SIGCHLD, Handler::Default).map_err(e("reset"))?;
+    signal::set_handler(SIGCHLD, Handler::Default).context("reset")?;
     expect_exit(st?, 7)?;
     if hits >= 1 && LAST.load(Ordering::SeqCst) == SIGCHLD {
         Ok(())
@@ -246,10 +229,10 @@ fn sigpipe_ignored_gives_epipe() -> Check {
 
 fn signal_interrupts_read() -> Check {
     HITS.store(0, Ordering::SeqCst);
-    signal::set_handler(SIGUSR1, Handler::Catch(count)).map_err(e("sigaction"))?;
-    let (r, w) = io::pipe(true).map_err(e("pipe"))?;
-    let me = process::getpid().map_err(e("getpid"))?;
-    let child = process::fork().map_err(e("fork"))?;
+    signal::set_handler(SIGUSR1, Handler::Catch(count)).context("sigaction")?;
+    let (r, w) = io::pipe(true).context("pipe")?;
+    let me = process::getpid().context("getpid")?;
+    let child = process::fork().context("fork")?;
     if child == 0 {
         let _ = sleep_ms(50);
         let _ = process::kill(me, SIGUSR1);
@@ -260,9 +243,9 @@ fn signal_interrupts_read() -> Check {
     let _ = io::close(r);
     let _ = io::close(w);
     let st = wait_for(child, CHILD_WAIT_MS);
-    signal::set_handler(SIGUSR1, Handler::Default).map_err(e("reset"))?;
+    signal::set_handler(SIGUSR1, Handler::Default).context("reset")?;
     expect_exit(st?, 0)?;
-    errno_is(got, EINTR, "read interrupted by a handled signal")?;
+    expect_errno(got, EINTR).context("read interrupted by a handled signal")?;
     if HITS.load(Ordering::SeqCst) == 1 {
         Ok(())
     } else {
@@ -295,72 +278,58 @@ fn handler_reset_by_exec() -> Check {
 }
 
 fn kill_group_reaches_members() -> Check {
-    let a = process::spawn(SELF, &[SELF, GROUP_CHILD], &[]).map_err(e("spawn a"))?;
-    let b = process::spawn(SELF, &[SELF, GROUP_CHILD], &[]).map_err(e("spawn b"))?;
+    let a = process::spawn(SELF, &[SELF, GROUP_CHILD], &[]).context("spawn a")?;
+    let b = process::spawn(SELF, &[SELF, GROUP_CHILD], &[]).context("spawn b")?;
     let r1 = signal::setpgid(a, 0);
     let r2 = signal::setpgid(b, a);
     let pg = (signal::getpgid(a), signal::getpgid(b));
     let killed = signal::kill_group(a, SIGINT);
     let sa = wait_for(a, CHILD_WAIT_MS);
     let sb = wait_for(b, CHILD_WAIT_MS);
-    r1.map_err(e("setpgid(a, 0)"))?;
-    r2.map_err(e("setpgid(b, a)"))?;
+    r1.context("setpgid(a, 0)")?;
+    r2.context("setpgid(b, a)")?;
     if pg != (Ok(a), Ok(a)) {
         return Err(format!("groups {pg:?}, expected both {a}"));
     }
-    killed.map_err(e("kill(-a)"))?;
+    killed.context("kill(-a)")?;
     expect_signal(sa?, SIGINT)?;
     expect_signal(sb?, SIGINT)
 }
 
 fn pgid_calls_and_errors() -> Check {
-    let me = process::getpid().map_err(e("getpid"))?;
-    let mine = signal::getpgid(0).map_err(e("getpgid(0)"))?;
+    let me = process::getpid().context("getpid")?;
+    let mine = signal::getpgid(0).context("getpgid(0)")?;
     if signal::getpgid(me) != Ok(mine) {
         return Err("getpgid(self) differs from getpgid(0)".into());
     }
-    errno_is(signal::getpgid(1 << 40), ESRCH, "getpgid(no such pid)")?;
+    expect_errno(signal::getpgid(1 << 40), ESRCH).context("getpgid(no such pid)")?;
     // init is not our child.
-    errno_is(signal::setpgid(1, 0), ESRCH, "setpgid(init)")?;
+    expect_errno(signal::setpgid(1, 0), ESRCH).context("setpgid(init)")?;
     // A group nobody is in.
-    errno_is(
-        signal::setpgid(0, 1 << 30),
-        EPERM,
-        "setpgid(0, empty group)",
-    )?;
-    errno_is(signal::setpgid(usize::MAX, 0), EINVAL, "setpgid(-1)")?;
-    errno_is(
-        signal::kill_group(1 << 30, SIGINT),
-        ESRCH,
-        "kill(-empty group)",
-    )?;
-    errno_is(signal::kill_group(1, SIGINT), EINVAL, "kill_group(1)")?;
+    expect_errno(signal::setpgid(0, 1 << 30), EPERM).context("setpgid(0, empty group)")?;
+    expect_errno(signal::setpgid(usize::MAX, 0), EINVAL).context("setpgid(-1)")?;
+    expect_errno(signal::kill_group(1 << 30, SIGINT), ESRCH).context("kill(-empty group)")?;
+    expect_errno(signal::kill_group(1, SIGINT), EINVAL).context("kill_group(1)")?;
     Ok(())
 }
 
 fn bad_arguments() -> Check {
-    errno_is(signal::sigaction(0, None), EINVAL, "sigaction(0)")?;
-    errno_is(signal::sigaction(65, None), EINVAL, "sigaction(65)")?;
+    expect_errno(signal::sigaction(0, None), EINVAL).context("sigaction(0)")?;
+    expect_errno(signal::sigaction(65, None), EINVAL).context("sigaction(65)")?;
     let bad_handler = SigAction {
         handler: 0xffff_8000_0000_0000,
         restorer: 0x40_1000,
         ..SigAction::default()
     };
-    errno_is(
-        signal::sigaction(SIGUSR1, Some(&bad_handler)),
-        EINVAL,
-        "kernel handler",
-    )?;
+    expect_errno(signal::sigaction(SIGUSR1, Some(&bad_handler)), EINVAL)
+        .context("kernel handler")?;
     let bad_restorer = SigAction {
         handler: count as *const () as usize,
         restorer: 0,
         ..SigAction::default()
     };
-    errno_is(
-        signal::sigaction(SIGUSR1, Some(&bad_restorer)),
-        EINVAL,
-        "null restorer",
-    )?;
+    expect_errno(signal::sigaction(SIGUSR1, Some(&bad_restorer)), EINVAL)
+        .context("null restorer")?;
     // Raw calls with bad pointers.
     // SAFETY: the kernel must reject these pointers without touching memory.
     let r = unsafe {
@@ -369,7 +338,7 @@ fn bad_arguments() -> Check {
             [SIGUSR1 as usize, 0x10, 0, 0, 0, 0],
         )
     };
-    errno_is(r, EFAULT, "sigaction(act = 0x10)")?;
+    expect_errno(r, EFAULT).context("sigaction(act = 0x10)")?;
     // SAFETY: as above.
     let r = unsafe {
         libway::sys::call(
@@ -377,12 +346,12 @@ fn bad_arguments() -> Check {
             [0, 0xffff_8000_0000_0000, 0, 0, 0, 0],
         )
     };
-    errno_is(r, EFAULT, "sigprocmask(set = kernel)")?;
+    expect_errno(r, EFAULT).context("sigprocmask(set = kernel)")?;
     // SAFETY: no memory arguments.
     let r = unsafe { libway::sys::call(libway::abi::sys::SIGPROCMASK, [7, 0, 0, 0, 0, 0]) };
-    errno_is(r, EINVAL, "sigprocmask(how = 7)")?;
+    expect_errno(r, EINVAL).context("sigprocmask(how = 7)")?;
     // The state is unchanged by all of that.
-    let a = signal::sigaction(SIGUSR1, None).map_err(e("sigaction query"))?;
+    let a = signal::sigaction(SIGUSR1, None).context("sigaction query")?;
     if a.handler != libway::abi::signal::SIG_DFL {
         return Err("a rejected sigaction changed the action".into());
     }

@@ -34,10 +34,12 @@ use libway::abi::smp::{CpuInfo, CPU_BUSY, CPU_IDLE, MAX_CPUS};
 use libway::process::{self, WaitStatus};
 use libway::signal::{self, Handler};
 use libway::smp::{self, cpu_mask, pin_to};
-use libway::suite::{expect_exit, expect_signal, wait_for, Check, Suite};
+use libway::suite::{
+    expect_errno, expect_exit, expect_signal, explain_exit, wait_for, Check, Context, Suite,
+};
 use libway::sync::{futex_wait, futex_wait_addr, futex_wake, wait_until, Mutex};
 use libway::thread::{self, JoinHandle};
-use libway::{io, mem, println, Args, Errno};
+use libway::{io, mem, println, Args};
 
 libway::entry!(main);
 
@@ -129,19 +131,8 @@ fn main(_args: Args) -> i32 {
 // ---------------------------------------------------------------------------------------
 // Helpers
 
-fn e(what: &str) -> impl Fn(Errno) -> String + '_ {
-    move |err| format!("{what}: {err}")
-}
-
 fn now_ns() -> u64 {
     libway::time::monotonic_ns().unwrap_or(0)
-}
-
-fn errno_is<T: core::fmt::Debug>(r: Result<T, Errno>, want: isize, what: &str) -> Check {
-    match r {
-        Err(err) if err.code() == want => Ok(()),
-        other => Err(format!("{what}: got {other:?}, expected {}", Errno(want))),
-    }
 }
 
 fn spawn<T, F>(f: F) -> Result<JoinHandle<T>, String>
@@ -149,7 +140,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    thread::spawn(f).map_err(e("thread spawn"))
+    thread::spawn(f).context("thread spawn")
 }
 
 /// Joins every handle by one shared deadline `WAIT_MS` from now.
@@ -195,7 +186,7 @@ where
     for i in 0..count {
         let f = f.clone();
         hs.push(spawn(move || {
-            smp::sched_setaffinity(0, all).map_err(e("setaffinity(all)"))?;
+            smp::sched_setaffinity(0, all).context("setaffinity(all)")?;
             f(i)
         })?);
     }
@@ -220,7 +211,7 @@ fn run_child(f: impl FnOnce() -> i32) -> Result<WaitStatus, String> {
 }
 
 fn cpu_info(cpu: usize) -> Result<CpuInfo, String> {
-    let all = smp::smp_info().map_err(e("smp_info"))?;
+    let all = smp::smp_info().context("smp_info")?;
     all.get(cpu)
         .copied()
         .ok_or_else(|| format!("smp_info lists {} CPUs, no CPU {cpu}", all.len()))
@@ -239,7 +230,7 @@ fn expected_cpus() -> Option<usize> {
 
 fn every_cpu_online(env: &Env) -> Check {
     let mut buf = [CpuInfo::default(); MAX_CPUS];
-    let online = smp::smp_info_into(&mut buf).map_err(e("smp_info"))?;
+    let online = smp::smp_info_into(&mut buf).context("smp_info")?;
     if online == 0 || online > MAX_CPUS {
         return Err(format!("smp_info says {online} CPUs online"));
     }
@@ -253,8 +244,8 @@ fn every_cpu_online(env: &Env) -> Check {
     if online != env.n {
         return Err(format!("{online} CPUs now, {} at start", env.n));
     }
-    let me = thread::gettid().map_err(e("gettid"))?;
-    let here = smp::sched_getcpu().map_err(e("sched_getcpu"))?;
+    let me = thread::gettid().context("gettid")?;
+    let here = smp::sched_getcpu().context("sched_getcpu")?;
     let cpus = &buf[..online];
     for (i, c) in cpus.iter().enumerate() {
         if c.id as usize != i {
@@ -297,20 +288,20 @@ fn smp_info_partial_and_ticking(env: &Env) -> Check {
         ..CpuInfo::default()
     };
     let mut buf = [sentinel; 2];
-    let online = smp::smp_info_into(&mut buf[..1]).map_err(e("smp_info(count 1)"))?;
+    let online = smp::smp_info_into(&mut buf[..1]).context("smp_info(count 1)")?;
     if online != env.n {
         return Err(format!("smp_info(count 1) = {online}, expected {}", env.n));
     }
     if buf[0].id != 0 || buf[1] != sentinel {
         return Err("smp_info(count 1) filled the wrong entries".into());
     }
-    let online = smp::smp_info_into(&mut buf[..0]).map_err(e("smp_info(count 0)"))?;
+    let online = smp::smp_info_into(&mut buf[..0]).context("smp_info(count 0)")?;
     if online != env.n || buf[0].id != 0 || buf[1] != sentinel {
         return Err(format!("smp_info(count 0) = {online} or wrote entries"));
     }
-    let before = smp::smp_info().map_err(e("smp_info"))?;
+    let before = smp::smp_info().context("smp_info")?;
     let _ = libway::time::sleep_ms(300);
-    let after = smp::smp_info().map_err(e("smp_info"))?;
+    let after = smp::smp_info().context("smp_info")?;
     for (b, a) in before.iter().zip(&after) {
         if a.ticks <= b.ticks {
             return Err(format!(
@@ -329,15 +320,15 @@ fn threads_pinned(env: &Env) -> Check {
     let mut hs = Vec::new();
     for cpu in 0..env.n {
         hs.push(spawn(move || -> Check {
-            pin_to(cpu).map_err(e("setaffinity"))?;
+            pin_to(cpu).context("setaffinity")?;
             for _ in 0..50 {
-                let c = smp::sched_getcpu().map_err(e("sched_getcpu"))?;
+                let c = smp::sched_getcpu().context("sched_getcpu")?;
                 if c != cpu {
                     return Err(format!("pinned to CPU {cpu}, running on CPU {c}"));
                 }
                 let _ = process::sched_yield();
             }
-            let mask = smp::sched_getaffinity(0).map_err(e("getaffinity"))?;
+            let mask = smp::sched_getaffinity(0).context("getaffinity")?;
             if mask != cpu_mask(cpu) {
                 return Err(format!("affinity {mask:#x} after pinning to CPU {cpu}"));
             }
@@ -356,7 +347,7 @@ fn threads_spread(env: &Env) -> Check {
     let deadline = now_ns() + LIMIT_MS * MS;
     let s = seen.clone();
     let hs = spawn_unpinned(env, 2 * env.n, move |_| loop {
-        let c = smp::sched_getcpu().map_err(e("sched_getcpu"))?;
+        let c = smp::sched_getcpu().context("sched_getcpu")?;
         s.fetch_or(cpu_mask(c), Ordering::SeqCst);
         if s.load(Ordering::SeqCst) == all || now_ns() > deadline {
             return Ok(());
@@ -406,17 +397,9 @@ fn atomic_counter(env: &Env) -> Check {
 
 fn futex_basics() -> Check {
     let word = AtomicU32::new(5);
-    errno_is(
-        futex_wait(&word, 4, 1_000 * MS),
-        EAGAIN,
-        "futex_wait(5 != 4)",
-    )?;
+    expect_errno(futex_wait(&word, 4, 1_000 * MS), EAGAIN).context("futex_wait(5 != 4)")?;
     let t0 = now_ns();
-    errno_is(
-        futex_wait(&word, 5, 50 * MS),
-        ETIMEDOUT,
-        "futex_wait(50 ms)",
-    )?;
+    expect_errno(futex_wait(&word, 5, 50 * MS), ETIMEDOUT).context("futex_wait(50 ms)")?;
     let waited = now_ns() - t0;
     if waited < 50 * MS {
         return Err(format!("50 ms timeout returned after {} us", waited / 1000));
@@ -440,10 +423,10 @@ fn futex_wake_counts(env: &Env) -> Check {
         let (w, d) = (word.clone(), woke.clone());
         let cpu = i % env.n;
         hs.push(spawn(move || -> Check {
-            pin_to(cpu).map_err(e("setaffinity"))?;
+            pin_to(cpu).context("setaffinity")?;
             let r = futex_wait(&w, 0, WAIT_MS * MS);
             d.fetch_add(1, Ordering::SeqCst);
-            r.map_err(e("futex_wait"))
+            r.context("futex_wait")
         })?);
     }
     let deadline = now_ns() + WAIT_MS * MS;
@@ -474,7 +457,7 @@ fn futex_pingpong(env: &Env) -> Check {
     for (side, cpu) in [(0u32, 0usize), (1, env.n - 1)] {
         let w = word.clone();
         hs.push(spawn(move || -> Check {
-            pin_to(cpu).map_err(e("setaffinity"))?;
+            pin_to(cpu).context("setaffinity")?;
             for i in 0..ROUNDS {
                 let mine = 2 * i + side;
                 let left = deadline.saturating_sub(now_ns());
@@ -485,7 +468,7 @@ fn futex_pingpong(env: &Env) -> Check {
                     ));
                 }
                 w.store(mine + 1, Ordering::Release);
-                futex_wake(&w, 1).map_err(e("futex_wake"))?;
+                futex_wake(&w, 1).context("futex_wake")?;
             }
             Ok(())
         })?);
@@ -508,8 +491,8 @@ extern "C" fn count_usr1(_sig: i32) {
 /// A signal from a child ends the main thread's `futex_wait` with `EINTR`.
 fn futex_eintr() -> Check {
     USR1_HITS.store(0, Ordering::SeqCst);
-    signal::set_handler(SIGUSR1, Handler::Catch(count_usr1)).map_err(e("sigaction"))?;
-    let me = process::getpid().map_err(e("getpid"))?;
+    signal::set_handler(SIGUSR1, Handler::Catch(count_usr1)).context("sigaction")?;
+    let me = process::getpid().context("getpid")?;
     let child = match process::fork() {
         Ok(0) => {
             let _ = libway::time::sleep_ms(200);
@@ -525,8 +508,8 @@ fn futex_eintr() -> Check {
     let word = AtomicU32::new(0);
     let r = futex_wait(&word, 0, 10_000 * MS);
     let st = wait_for(child, WAIT_MS);
-    signal::set_handler(SIGUSR1, Handler::Default).map_err(e("reset"))?;
-    errno_is(r, EINTR, "futex_wait interrupted by SIGUSR1")?;
+    signal::set_handler(SIGUSR1, Handler::Default).context("reset")?;
+    expect_errno(r, EINTR).context("futex_wait interrupted by SIGUSR1")?;
     expect_exit(st?, 0)?;
     match USR1_HITS.load(Ordering::SeqCst) {
         1 => Ok(()),
@@ -554,16 +537,16 @@ fn ipi_to(env: &Env, c: usize) -> Check {
     let word = Arc::new(AtomicU32::new(0));
     let ready = Arc::new(AtomicU32::new(0));
     let (w, r) = (word.clone(), ready.clone());
-    let me = thread::gettid().map_err(e("gettid"))?;
+    let me = thread::gettid().context("gettid")?;
     let h = spawn(move || -> Result<usize, String> {
-        pin_to(c).map_err(e("setaffinity"))?;
+        pin_to(c).context("setaffinity")?;
         r.store(1, Ordering::SeqCst);
         let _ = futex_wake(&r, 1);
-        futex_wait(&w, 0, WAIT_MS * MS).map_err(e("futex_wait"))?;
+        futex_wait(&w, 0, WAIT_MS * MS).context("futex_wait")?;
         if w.load(Ordering::SeqCst) != 1 {
             return Err("futex_wait returned before the wake".into());
         }
-        smp::sched_getcpu().map_err(e("sched_getcpu"))
+        smp::sched_getcpu().context("sched_getcpu")
     })?;
     let tid = h.tid();
     if !wait_until(&ready, WAIT_MS * MS, |v| v == 1) {
@@ -586,7 +569,7 @@ fn ipi_to(env: &Env, c: usize) -> Check {
     }
     let before = info.ipis;
     word.store(1, Ordering::SeqCst);
-    let woken = futex_wake(&word, 1).map_err(e("futex_wake"));
+    let woken = futex_wake(&word, 1).context("futex_wake");
     let ran_on = join(h)??;
     let after = cpu_info(c)?.ipis;
     match woken? {
@@ -652,19 +635,24 @@ fn tlb_case(env: &Env, change: Change) -> Check {
         Change::Unmap | Change::Protect => expect_signal(st, SIGSEGV),
         Change::Remap => expect_exit(st, 0),
     }
-    .map_err(|why| {
-        let meaning = match st.exit_code() {
-            Some(TLB_SURVIVED) => " (the access after the change went through: stale TLB)",
-            Some(TLB_STALE) => " (the reader saw the old page: stale TLB)",
-            Some(TLB_CORRUPT) => " (the reader saw a value never written)",
-            Some(TLB_TIMEOUT) => " (the reader thread did not answer)",
-            Some(TLB_SETUP) => " (setup failed)",
-            Some(TLB_THREAD_ONLY) => " (the fault ended the thread, not the process)",
-            Some(TLB_NO_SHOOTDOWN) => " (the reader's CPU served no TLB shootdown)",
-            _ => "",
-        };
-        format!("{why}{meaning}")
-    })
+    .map_err(explain_exit(
+        st,
+        &[
+            (
+                TLB_SURVIVED,
+                "the access after the change went through: stale TLB",
+            ),
+            (TLB_STALE, "the reader saw the old page: stale TLB"),
+            (TLB_CORRUPT, "the reader saw a value never written"),
+            (TLB_TIMEOUT, "the reader thread did not answer"),
+            (TLB_SETUP, "setup failed"),
+            (
+                TLB_THREAD_ONLY,
+                "the fault ended the thread, not the process",
+            ),
+            (TLB_NO_SHOOTDOWN, "the reader's CPU served no TLB shootdown"),
+        ],
+    ))
 }
 
 /// In a child: a reader thread on CPU 1 (0 with one CPU) uses the page until it has
@@ -793,21 +781,21 @@ fn migration(env: &Env) -> Check {
     }
     let n = env.n;
     let h = spawn(move || -> Check {
-        let inherited = smp::sched_getaffinity(0).map_err(e("getaffinity"))?;
+        let inherited = smp::sched_getaffinity(0).context("getaffinity")?;
         if inherited != cpu_mask(0) {
             return Err(format!(
                 "new thread's affinity {inherited:#x}, creator's is {:#x}",
                 cpu_mask(0)
             ));
         }
-        pin_to(0).map_err(e("setaffinity(CPU 0)"))?;
-        let c = smp::sched_getcpu().map_err(e("sched_getcpu"))?;
+        pin_to(0).context("setaffinity(CPU 0)")?;
+        let c = smp::sched_getcpu().context("sched_getcpu")?;
         if c != 0 {
             return Err(format!("pinned to CPU 0, on CPU {c}"));
         }
         let before = cpu_info(last)?.migrations;
-        pin_to(last).map_err(e("setaffinity(last CPU)"))?;
-        let c = smp::sched_getcpu().map_err(e("sched_getcpu"))?;
+        pin_to(last).context("setaffinity(last CPU)")?;
+        let c = smp::sched_getcpu().context("sched_getcpu")?;
         if c != last {
             return Err(format!("re-pinned to CPU {last}, still on CPU {c}"));
         }
@@ -819,8 +807,8 @@ fn migration(env: &Env) -> Check {
         }
         for k in 0..20 {
             let to = if k % 2 == 0 { 0 } else { last };
-            pin_to(to).map_err(e("setaffinity"))?;
-            let c = smp::sched_getcpu().map_err(e("sched_getcpu"))?;
+            pin_to(to).context("setaffinity")?;
+            let c = smp::sched_getcpu().context("sched_getcpu")?;
             if c != to {
                 return Err(format!("bounce {k}: pinned to CPU {to}, on CPU {c}"));
             }
@@ -840,7 +828,7 @@ fn migration_by_tid(env: &Env) -> Check {
         let _ = futex_wake(&r, 1);
         let deadline = now_ns() + WAIT_MS * MS;
         loop {
-            let c = smp::sched_getcpu().map_err(e("sched_getcpu"))?;
+            let c = smp::sched_getcpu().context("sched_getcpu")?;
             if c == last && r.load(Ordering::SeqCst) == 2 {
                 return Ok(c);
             }
@@ -853,8 +841,8 @@ fn migration_by_tid(env: &Env) -> Check {
         return Err("thread did not start".into());
     }
     let tid = h.tid();
-    let moved = smp::sched_setaffinity(tid, cpu_mask(last)).map_err(e("setaffinity(tid)"));
-    let mask = smp::sched_getaffinity(tid).map_err(e("getaffinity(tid)"));
+    let moved = smp::sched_setaffinity(tid, cpu_mask(last)).context("setaffinity(tid)");
+    let mask = smp::sched_getaffinity(tid).context("getaffinity(tid)");
     ready.store(2, Ordering::SeqCst);
     let ran = join(h)?;
     moved?;
@@ -903,10 +891,10 @@ fn kernel_stress(env: &Env) -> Check {
             return 2;
         };
         let f = move |i: usize| -> Check {
-            let (rd, wr) = io::pipe(false).map_err(e("pipe"))?;
+            let (rd, wr) = io::pipe(false).context("pipe")?;
             for round in 0..ROUNDS {
                 let len = 2 * PAGE_SIZE;
-                let a = mem::map_anonymous(len, false).map_err(e("mmap"))?;
+                let a = mem::map_anonymous(len, false).context("mmap")?;
                 let tag = ((i as u64) << 32) | round as u64;
                 for off in [0, PAGE_SIZE] {
                     // SAFETY: `a` is this thread's fresh two-page read-write mapping.
@@ -920,22 +908,22 @@ fn kernel_stress(env: &Env) -> Check {
                     }
                 }
                 // SAFETY: nothing refers into the mapping any more.
-                unsafe { mem::munmap(a, len) }.map_err(e("munmap"))?;
-                let p = process::getpid().map_err(e("getpid"))?;
+                unsafe { mem::munmap(a, len) }.context("munmap")?;
+                let p = process::getpid().context("getpid")?;
                 if p != pid {
                     return Err(format!("getpid {p} in a thread, {pid} in main"));
                 }
                 let msg = tag.to_le_bytes();
-                if io::write(wr, &msg).map_err(e("write"))? != msg.len() {
+                if io::write(wr, &msg).context("write")? != msg.len() {
                     return Err("short pipe write".into());
                 }
                 let mut back = [0u8; 8];
-                if io::read(rd, &mut back).map_err(e("read"))? != back.len() || back != msg {
+                if io::read(rd, &mut back).context("read")? != back.len() || back != msg {
                     return Err(format!("thread {i} round {round}: pipe gave {back:?}"));
                 }
             }
-            io::close(rd).map_err(e("close"))?;
-            io::close(wr).map_err(e("close"))?;
+            io::close(rd).context("close")?;
+            io::close(wr).context("close")?;
             Ok(())
         };
         let f = Arc::new(f);
@@ -943,7 +931,7 @@ fn kernel_stress(env: &Env) -> Check {
         for i in 0..threads {
             let f = f.clone();
             match thread::spawn(move || {
-                smp::sched_setaffinity(0, all).map_err(e("setaffinity(all)"))?;
+                smp::sched_setaffinity(0, all).context("setaffinity(all)")?;
                 f(i)
             }) {
                 Ok(h) => hs.push(h),
@@ -1043,8 +1031,7 @@ fn bad_thread_create() -> Check {
         ("unmapped entry", UnmappedEntry, true),
     ];
     for (what, bad, faults) in cases {
-        let st =
-            run_child(move || bad_create_child(bad)).map_err(|why| format!("{what}: {why}"))?;
+        let st = run_child(move || bad_create_child(bad)).context(what)?;
         if faults {
             expect_signal(st, SIGSEGV)
         } else {
@@ -1080,7 +1067,7 @@ fn thread_limit() -> Check {
         release.store(1, Ordering::SeqCst);
         let _ = futex_wake(&release, usize::MAX);
         let joined = join_all(hs);
-        let again = thread::spawn(|| 5).map_err(e("spawn")).and_then(join);
+        let again = thread::spawn(|| 5).context("spawn").and_then(join);
         println!("  note thread_limit: {made} threads, then {refused:?}");
         match (refused, joined, again) {
             (Some(err), Ok(_), Ok(5)) if err.code() == EAGAIN && made > 0 => 0,
@@ -1090,50 +1077,36 @@ fn thread_limit() -> Check {
             _ => 5,
         }
     })?;
-    expect_exit(st, 0).map_err(|why| {
-        let meaning = match st.exit_code() {
-            Some(2) => " (never refused)",
-            Some(3) => " (refused with another errno than EAGAIN)",
-            Some(4) => " (the threads did not end)",
-            Some(5) => " (no thread could start afterwards)",
-            _ => "",
-        };
-        format!("{why}{meaning}")
-    })
+    expect_exit(st, 0).map_err(explain_exit(
+        st,
+        &[
+            (2, "never refused"),
+            (3, "refused with another errno than EAGAIN"),
+            (4, "the threads did not end"),
+            (5, "no thread could start afterwards"),
+        ],
+    ))
 }
 
 fn bad_futex() -> Check {
     let words = [AtomicU32::new(0), AtomicU32::new(0)];
     let unaligned = words.as_ptr() as usize + 1;
-    errno_is(
-        futex_wait_addr(unaligned, 0, 100 * MS),
-        EINVAL,
-        "futex_wait(unaligned)",
-    )?;
-    errno_is(
-        futex_wait_addr(LOW_ADDR, 0, 100 * MS),
-        EFAULT,
-        "futex_wait(unmapped)",
-    )?;
-    errno_is(
-        futex_wait_addr(KERNEL_ADDR, 0, 100 * MS),
-        EFAULT,
-        "futex_wait(kernel address)",
-    )?;
+    expect_errno(futex_wait_addr(unaligned, 0, 100 * MS), EINVAL)
+        .context("futex_wait(unaligned)")?;
+    expect_errno(futex_wait_addr(LOW_ADDR, 0, 100 * MS), EFAULT).context("futex_wait(unmapped)")?;
+    expect_errno(futex_wait_addr(KERNEL_ADDR, 0, 100 * MS), EFAULT)
+        .context("futex_wait(kernel address)")?;
     Ok(())
 }
 
 fn bad_affinity(env: &Env) -> Check {
-    let mine = smp::sched_getaffinity(0).map_err(e("getaffinity"))?;
-    errno_is(smp::sched_setaffinity(0, 0), EINVAL, "setaffinity(0, 0)")?;
+    let mine = smp::sched_getaffinity(0).context("getaffinity")?;
+    expect_errno(smp::sched_setaffinity(0, 0), EINVAL).context("setaffinity(0, 0)")?;
     if env.n < 64 {
-        errno_is(
-            smp::sched_setaffinity(0, 1 << env.n),
-            EINVAL,
-            "setaffinity(offline CPU only)",
-        )?;
+        expect_errno(smp::sched_setaffinity(0, 1 << env.n), EINVAL)
+            .context("setaffinity(offline CPU only)")?;
     }
-    let now = smp::sched_getaffinity(0).map_err(e("getaffinity"))?;
+    let now = smp::sched_getaffinity(0).context("getaffinity")?;
     if now != mine {
         return Err(format!(
             "refused calls changed the mask {mine:#x} -> {now:#x}"
@@ -1142,18 +1115,11 @@ fn bad_affinity(env: &Env) -> Check {
     // A thread that has ended.
     let h = spawn(|| thread::gettid().unwrap_or(0))?;
     let gone = join(h)?;
-    errno_is(
-        smp::sched_setaffinity(gone, 1),
-        ESRCH,
-        "setaffinity(ended thread)",
-    )?;
-    errno_is(
-        smp::sched_setaffinity(0x7fff_fff0, 1),
-        ESRCH,
-        "setaffinity(no such tid)",
-    )?;
+    expect_errno(smp::sched_setaffinity(gone, 1), ESRCH).context("setaffinity(ended thread)")?;
+    expect_errno(smp::sched_setaffinity(0x7fff_fff0, 1), ESRCH)
+        .context("setaffinity(no such tid)")?;
     // A thread of another process: a child publishes its tid in a shared page.
-    let shared = mem::map_anonymous(PAGE_SIZE, true).map_err(e("mmap shared"))?;
+    let shared = mem::map_anonymous(PAGE_SIZE, true).context("mmap shared")?;
     // SAFETY: `shared` is a fresh shared read-write page; parent and child only use it
     // through this atomic.
     let slot = unsafe { &*(shared as *const AtomicU64) };
@@ -1180,8 +1146,8 @@ fn bad_affinity(env: &Env) -> Check {
     if tid == 0 {
         return Err("the child never published its tid".into());
     }
-    errno_is(set, ESRCH, "setaffinity(other process's thread)")?;
-    errno_is(get, ESRCH, "getaffinity(other process's thread)")?;
+    expect_errno(set, ESRCH).context("setaffinity(other process's thread)")?;
+    expect_errno(get, ESRCH).context("getaffinity(other process's thread)")?;
     expect_signal(st?, SIGKILL)
 }
 
@@ -1189,26 +1155,26 @@ fn bad_smp_info() -> Check {
     for (addr, what) in [(LOW_ADDR, "unmapped"), (KERNEL_ADDR, "kernel-half")] {
         // SAFETY: the kernel must refuse to write to these addresses.
         let r = unsafe { libway::sys::call(libway::abi::sys::SMP_INFO, [addr, 4, 0, 0, 0, 0]) };
-        errno_is(r, EFAULT, &format!("smp_info({what} buffer)"))?;
+        expect_errno(r, EFAULT).context(&format!("smp_info({what} buffer)"))?;
     }
     // A read-only buffer.
-    let ro = mem::mmap(0, PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS).map_err(e("mmap"))?;
+    let ro = mem::mmap(0, PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS).context("mmap")?;
     // SAFETY: as above: the kernel must not write through a read-only mapping.
     let r = unsafe { libway::sys::call(libway::abi::sys::SMP_INFO, [ro, 1, 0, 0, 0, 0]) };
     // SAFETY: nothing refers into the mapping.
     let _ = unsafe { mem::munmap(ro, PAGE_SIZE) };
-    errno_is(r, EFAULT, "smp_info(read-only buffer)")
+    expect_errno(r, EFAULT).context("smp_info(read-only buffer)")
 }
 
 // ---------------------------------------------------------------------------------------
 // 9. Joins and exits
 
 fn join_returns_value() -> Check {
-    let me = thread::gettid().map_err(e("gettid"))?;
+    let me = thread::gettid().context("gettid")?;
     let h = spawn(move || (thread::gettid(), 0x00c0_ffee_u64 ^ 0x55))?;
     let tid = h.tid();
     let (got_tid, v) = join(h)?;
-    let got_tid = got_tid.map_err(e("gettid in thread"))?;
+    let got_tid = got_tid.context("gettid in thread")?;
     if v != 0x00c0_ffee ^ 0x55 {
         return Err(format!("joined value {v:#x}"));
     }

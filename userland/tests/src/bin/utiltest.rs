@@ -24,7 +24,7 @@ mod suite {
     use libway::abi::errno::EINTR;
     use libway::io;
     use libway::process;
-    use libway::suite::{wait_for, Check, Suite, CHILD_TIMEOUT_MS};
+    use libway::suite::{expect_output, wait_for, Check, Context, Suite, CHILD_TIMEOUT_MS};
     use libway::Args;
 
     const SHELL: &str = "/bin/waysh";
@@ -47,27 +47,9 @@ mod suite {
         libway::suite::run_captured(SHELL, &["waysh", "-c", script], &ENV, "utiltest")
     }
 
-    fn judge(r: &Run, script: &str, out: &str, err: &str, status: i32) -> Check {
-        let mut why = Vec::new();
-        if r.out != out {
-            why.push(format!("stdout {:?}, expected {out:?}", r.out));
-        }
-        if r.err != err {
-            why.push(format!("stderr {:?}, expected {err:?}", r.err));
-        }
-        if !r.status.exited_with(status) {
-            why.push(format!("{}, expected exit status {status}", r.status));
-        }
-        if why.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("`{script}`: {}", why.join("; ")))
-        }
-    }
-
     /// Runs `script`; expects exactly `out`, `err` and `status`.
     fn expect(script: &str, out: &str, err: &str, status: i32) -> Check {
-        judge(&sh(script)?, script, out, err, status)
+        expect_output(&sh(script)?, out, err, status).map_err(|why| format!("`{script}`: {why}"))
     }
 
     /// Runs `script`; expects a clean exit and `test` to accept the output.
@@ -551,12 +533,11 @@ mod suite {
 
     /// `kill` of a real process: a spawned `sleep 100` must end by the signal.
     fn kill_one(cmd: &str, signal: i32) -> Check {
-        let pid = process::spawn("/bin/sleep", &["sleep", "100"], &ENV)
-            .map_err(|e| format!("spawn sleep: {e}"))?;
+        let pid = process::spawn("/bin/sleep", &["sleep", "100"], &ENV).context("spawn sleep")?;
         let script = format!("{cmd} {pid}");
         let r = sh(&script);
         let status = wait_for(pid, CHILD_TIMEOUT_MS);
-        judge(&r?, &script, "", "", 0)?;
+        expect_output(&r?, "", "", 0).map_err(|why| format!("`{script}`: {why}"))?;
         let status = status?;
         if status.killed_by(signal) {
             Ok(())
@@ -570,8 +551,8 @@ mod suite {
     /// `tail -f` prints what is appended to the file while it runs.
     fn tail_follow() -> Check {
         let path = "/tmp/ut/tf";
-        libway::fs::write(path, b"first\n").map_err(|e| format!("{path}: {e}"))?;
-        let (r, w) = io::pipe(true).map_err(|e| format!("pipe: {e}"))?;
+        libway::fs::write(path, b"first\n").context(path)?;
+        let (r, w) = io::pipe(true).context("pipe")?;
         let pid = match process::fork() {
             Ok(0) => {
                 let _ = io::dup2(w, io::STDOUT);

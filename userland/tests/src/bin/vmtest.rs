@@ -18,8 +18,8 @@ use core::hint::black_box;
 use libway::abi::errno;
 use libway::abi::mman::{PAGE_SIZE, PROT_READ, PROT_WRITE};
 use libway::abi::signal::SIGSEGV;
-use libway::suite::{expect_signal, in_child, Check, Suite};
-use libway::{mem, println, Args, WaitStatus};
+use libway::suite::{expect_exit, expect_signal, explain_exit, in_child, Check, Context, Suite};
+use libway::{mem, println, Args};
 
 libway::entry!(main);
 
@@ -117,17 +117,6 @@ impl Drop for Region {
     }
 }
 
-/// Turns a child's status into a check: exit 0 passes, exit `k` names `reasons[k - 1]`.
-fn child_ok(status: WaitStatus, reasons: &[&str]) -> Check {
-    match status.exit_code() {
-        Some(0) => Ok(()),
-        Some(k) if (1..=reasons.len()).contains(&(k as usize)) => {
-            Err(format!("child: {}", reasons[k as usize - 1]))
-        }
-        _ => Err(format!("child {status}")),
-    }
-}
-
 /// (1) 64 MiB of anonymous memory reads as zero and holds a distinct word per page.
 fn demand_paging() -> Check {
     const SEED: u64 = 0x0001;
@@ -216,21 +205,21 @@ fn cow_isolation() -> Check {
         0
     })?;
     r.verify(PARENT, 0..3)
-        .map_err(|e| format!("parent's mapping changed after the child wrote: {e}"))?;
+        .context("parent's mapping changed after the child wrote")?;
     if !static_matches(PARENT) {
         return Err("parent's .bss changed after the child wrote".into());
     }
     if !stack_matches(&stack, PARENT) {
         return Err("parent's stack changed after the child wrote".into());
     }
-    child_ok(
+    expect_exit(status, 0).map_err(explain_exit(
         status,
         &[
-            "inherited mapping does not hold the parent's data",
-            "inherited .bss or stack does not hold the parent's data",
-            "its own writes did not read back",
+            (1, "inherited mapping does not hold the parent's data"),
+            (2, "inherited .bss or stack does not hold the parent's data"),
+            (3, "its own writes did not read back"),
         ],
-    )
+    ))
 }
 
 /// (3) A MAP_SHARED mapping is the same memory on both sides of fork.
@@ -246,12 +235,12 @@ fn map_shared_visible() -> Check {
         r.fill(CHILD);
         0
     })?;
-    child_ok(
+    expect_exit(status, 0).map_err(explain_exit(
         status,
-        &["does not see the parent's write made before fork"],
-    )?;
+        &[(1, "does not see the parent's write made before fork")],
+    ))?;
     r.verify(CHILD, 0..2)
-        .map_err(|e| format!("parent does not see the child's writes: {e}"))
+        .context("parent does not see the child's writes")
 }
 
 /// (4) munmap of the middle two of four pages keeps the outer two; the hole faults.
@@ -266,14 +255,11 @@ fn partial_munmap() -> Check {
         Err(e) => return Err(format!("munmap(unaligned) gave {e}, expected EINVAL")),
         Ok(()) => return Err("munmap(unaligned) succeeded, expected EINVAL".into()),
     }
-    r.verify(SEED, 0..4)
-        .map_err(|e| format!("after the refused munmap: {e}"))?;
+    r.verify(SEED, 0..4).context("after the refused munmap")?;
     // SAFETY: pages 1 and 2 belong to this region; only children touch them from now on,
     // to check they fault.
-    unsafe { mem::munmap(r.base + PAGE, 2 * PAGE) }
-        .map_err(|e| format!("munmap(middle two pages): {e}"))?;
-    r.verify(SEED, [0, 3])
-        .map_err(|e| format!("outer page lost its data: {e}"))?;
+    unsafe { mem::munmap(r.base + PAGE, 2 * PAGE) }.context("munmap(middle two pages)")?;
+    r.verify(SEED, [0, 3]).context("outer page lost its data")?;
     for (page, off) in [(1, 0), (2, PAGE - 8)] {
         let status = in_child(|| {
             black_box(r.read(page * PAGE + off));
@@ -294,18 +280,17 @@ fn mprotect_violation() -> Check {
     r.fill(SEED);
     // SAFETY: no reference points into the region; only the child writes it while
     // read-only, to check that faults.
-    unsafe { mem::mprotect(r.base, PAGE, PROT_READ) }
-        .map_err(|e| format!("mprotect(PROT_READ): {e}"))?;
+    unsafe { mem::mprotect(r.base, PAGE, PROT_READ) }.context("mprotect(PROT_READ)")?;
     let status = in_child(|| {
         r.write(3 * 8, !pattern(SEED, 3));
         0
     })?;
-    expect_signal(status, SIGSEGV).map_err(|e| format!("write to read-only page: {e}"))?;
+    expect_signal(status, SIGSEGV).context("write to read-only page")?;
     r.verify(SEED, [0])
-        .map_err(|e| format!("read-only page after the child's attempt: {e}"))?;
+        .context("read-only page after the child's attempt")?;
     // SAFETY: as above; the region is only accessed through volatile word accesses.
     unsafe { mem::mprotect(r.base, PAGE, PROT_READ | PROT_WRITE) }
-        .map_err(|e| format!("mprotect(PROT_READ | PROT_WRITE): {e}"))?;
+        .context("mprotect(PROT_READ | PROT_WRITE)")?;
     r.write(0, pattern(AFTER, 0));
     let got = r.read(0);
     if got != pattern(AFTER, 0) {
@@ -381,13 +366,13 @@ fn fork_large() -> Check {
             ));
         }
     }
-    child_ok(
+    expect_exit(status, 0).map_err(explain_exit(
         status,
         &[
-            "does not see the parent's pages",
-            "its own writes did not read back",
+            (1, "does not see the parent's pages"),
+            (2, "its own writes did not read back"),
         ],
-    )
+    ))
 }
 
 /// One test of the suite.

@@ -728,7 +728,7 @@ fn leaf_iteration<F: PteFormat>() {
     assert_eq!(last.end(), va(0), "the end of the last page wraps to 0");
 }
 
-use crate::testutil::XorShift;
+use wayos_testutil::XorShift;
 
 /// What the randomized test expects: leaves by VA, and which intermediate tables exist
 /// as (level, linear address >> span of that table).

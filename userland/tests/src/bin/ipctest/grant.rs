@@ -14,10 +14,10 @@ use libway::abi::mman::{MAP_ANONYMOUS, MAP_SHARED, PAGE_SIZE, PROT_EXEC, PROT_RE
 use libway::abi::sys;
 use libway::grant::{MemHandle, SharedBuf, RIGHT_GRANT, RIGHT_READ, RIGHT_WRITE};
 use libway::ipc::{Message, MessageExt, Port, Timeout};
-use libway::suite::Check;
+use libway::suite::{expect_errno, Check, Context};
 use libway::{mem, Errno};
 
-use super::{expect_err, fork_server, join, lookup_wait, step, unique, PEER_MS};
+use super::{fork_server, join, lookup_wait, unique, PEER_MS};
 
 const PAGE: usize = PAGE_SIZE;
 /// Bytes the round trip grants.
@@ -48,7 +48,7 @@ fn checksum(buf: &SharedBuf) -> u64 {
 
 /// A fresh shared buffer of `len` bytes filled with `client_byte(seed, _)`.
 fn filled(len: usize, seed: usize) -> Result<SharedBuf, String> {
-    let mut buf = step("shared buffer", SharedBuf::new(len))?;
+    let mut buf = SharedBuf::new(len).context("shared buffer")?;
     if buf.len() != len {
         return Err(format!("buffer of {} bytes, asked for {len}", buf.len()));
     }
@@ -128,12 +128,16 @@ pub fn grant_bulk_no_copy() -> Check {
         let server = lookup_wait(&name)?;
         let buf = filled(BULK, SEED)?;
         let sent = fnv((0..BULK).map(|i| client_byte(SEED, i)));
-        let h = step("grant", buf.grant(RIGHT_READ | RIGHT_WRITE | RIGHT_GRANT))?;
+        let h = buf
+            .grant(RIGHT_READ | RIGHT_WRITE | RIGHT_GRANT)
+            .context("grant")?;
         let raw = h.raw();
-        let mut msg = step("message", Message::with_words(40, &[BULK as u64, sent]))?;
+        let mut msg = Message::with_words(40, &[BULK as u64, sent]).context("message")?;
         h.attach(&mut msg)
             .map_err(|_| String::from("no free handle slot"))?;
-        step("call", server.call(&mut msg, Timeout::ms(PEER_MS)))?;
+        server
+            .call(&mut msg, Timeout::ms(PEER_MS))
+            .context("call")?;
         if msg.label != 41 {
             return Err(format!("reply label {}, expected 41", msg.label));
         }
@@ -157,7 +161,7 @@ pub fn grant_bulk_no_copy() -> Check {
         let gone = MemHandle::from_raw(raw);
         let r = gone.map(false).map(drop);
         core::mem::forget(gone);
-        expect_err("map through the handle that was sent", r, EBADF)
+        expect_errno(r, EBADF).context("map through the handle that was sent")
     })();
     join(
         pid,
@@ -171,14 +175,11 @@ pub fn grant_bulk_no_copy() -> Check {
 /// grant without `RIGHT_READ` cannot be mapped at all.
 pub fn grant_read_only_stays_read_only() -> Check {
     let buf = filled(4 * PAGE, 2)?;
-    let ro = step("grant", buf.grant(RIGHT_READ | RIGHT_GRANT))?;
-    expect_err("map a read-only grant writable", ro.map(true), EACCES)?;
-    expect_err(
-        "map a read-only grant executable",
-        raw_map(ro.raw(), PROT_READ | PROT_EXEC),
-        EACCES,
-    )?;
-    let view = step("map read-only", ro.map(false))?;
+    let ro = buf.grant(RIGHT_READ | RIGHT_GRANT).context("grant")?;
+    expect_errno(ro.map(true), EACCES).context("map a read-only grant writable")?;
+    expect_errno(raw_map(ro.raw(), PROT_READ | PROT_EXEC), EACCES)
+        .context("map a read-only grant executable")?;
+    let view = ro.map(false).context("map read-only")?;
     if view.len() != 4 * PAGE || view.is_writable() || view.addr() == buf.addr() {
         return Err(format!(
             "view at {:#x} of {} bytes (buffer at {:#x})",
@@ -188,45 +189,41 @@ pub fn grant_read_only_stays_read_only() -> Check {
         ));
     }
     compare("read-only view", &view, |i| client_byte(2, i))?;
-    step("granter write", buf.write_at(2 * PAGE + 5, &[0xab, 0xcd]))?;
+    buf.write_at(2 * PAGE + 5, &[0xab, 0xcd])
+        .context("granter write")?;
     let mut two = [0u8; 2];
-    step("view read", view.read_at(2 * PAGE + 5, &mut two))?;
+    view.read_at(2 * PAGE + 5, &mut two).context("view read")?;
     if two != [0xab, 0xcd] {
         return Err(format!(
             "view sees {two:02x?} after the granter wrote ab cd"
         ));
     }
-    expect_err(
-        "write_at on a read-only view",
-        view.write_at(0, &[1]),
-        EACCES,
-    )?;
+    expect_errno(view.write_at(0, &[1]), EACCES).context("write_at on a read-only view")?;
     // SAFETY: the call must fail; if it succeeded, no reference would be affected (the
     // view is only read through atomics).
     let r = unsafe { mem::mprotect(view.addr(), view.len(), PROT_READ | PROT_WRITE) };
-    expect_err("mprotect a read-only view writable", r, EACCES)?;
+    expect_errno(r, EACCES).context("mprotect a read-only view writable")?;
     // SAFETY: as above.
     let r = unsafe { mem::mprotect(view.addr(), PAGE, PROT_READ | PROT_EXEC) };
-    expect_err("mprotect a read-only view executable", r, EACCES)?;
-    expect_err(
-        "grant write from a read-only view",
-        view.grant(RIGHT_READ | RIGHT_WRITE),
-        EACCES,
-    )?;
-    let again = step("re-grant read from the view", view.grant(RIGHT_READ))?;
-    let second = step("map the re-grant", again.map(false))?;
+    expect_errno(r, EACCES).context("mprotect a read-only view executable")?;
+    expect_errno(view.grant(RIGHT_READ | RIGHT_WRITE), EACCES)
+        .context("grant write from a read-only view")?;
+    let again = view
+        .grant(RIGHT_READ)
+        .context("re-grant read from the view")?;
+    let second = again.map(false).context("map the re-grant")?;
     compare("view of the view", &second, |i| match i {
         x if x == 2 * PAGE + 5 => 0xab,
         x if x == 2 * PAGE + 6 => 0xcd,
         _ => client_byte(2, i),
     })?;
-    let blind = step("grant without read", buf.grant(RIGHT_GRANT))?;
-    expect_err("map a grant without RIGHT_READ", blind.map(false), EACCES)
+    let blind = buf.grant(RIGHT_GRANT).context("grant without read")?;
+    expect_errno(blind.map(false), EACCES).context("map a grant without RIGHT_READ")
 }
 
 /// `len` bytes of fresh private memory to lay mappings over.
 fn reserve(len: usize) -> Result<usize, String> {
-    step("mmap reservation", mem::map_anonymous(len, false))
+    mem::map_anonymous(len, false).context("mmap reservation")
 }
 
 /// A new shared read-write mapping of `len` bytes exactly at `addr`, replacing part of a
@@ -251,13 +248,13 @@ pub fn grant_needs_shared_memory() -> Check {
     let base = reserve(4 * PAGE)?;
     let result = (|| -> Check {
         let r = raw_grant(base, 2 * PAGE, RIGHT_READ);
-        expect_err("grant private memory", r.map(drop), EINVAL)?;
+        expect_errno(r.map(drop), EINVAL).context("grant private memory")?;
         // SAFETY: the upper half of the reservation holds nothing.
         unsafe { shared_at(base + 2 * PAGE, 2 * PAGE) }?;
         let r = raw_grant(base, 4 * PAGE, RIGHT_READ);
-        expect_err("grant private + shared pages", r.map(drop), EINVAL)?;
+        expect_errno(r.map(drop), EINVAL).context("grant private + shared pages")?;
         let r = raw_grant(base + 2 * PAGE, 2 * PAGE, RIGHT_READ);
-        step("grant the shared half", r).map(drop)
+        r.context("grant the shared half").map(drop)
     })();
     // SAFETY: the reservation was made here and nothing refers to it.
     let _ = unsafe { mem::munmap(base, 4 * PAGE) };
@@ -265,18 +262,21 @@ pub fn grant_needs_shared_memory() -> Check {
     let local = 0u8;
     let stack = &local as *const u8 as usize & !(PAGE - 1);
     let r = raw_grant(stack, PAGE, RIGHT_READ);
-    expect_err("grant the stack", r.map(drop), EINVAL)?;
+    expect_errno(r.map(drop), EINVAL).context("grant the stack")?;
     let text = grant_needs_shared_memory as fn() -> Check as usize & !(PAGE - 1);
     let r = raw_grant(text, PAGE, RIGHT_READ);
-    expect_err("grant program text", r.map(drop), EINVAL)?;
+    expect_errno(r.map(drop), EINVAL).context("grant program text")?;
     // A read-only shared mapping grants read, not write.
-    let ro = step(
-        "mmap shared read-only",
-        mem::mmap(0, 2 * PAGE, PROT_READ, MAP_SHARED | MAP_ANONYMOUS),
-    )?;
+    let ro = mem::mmap(0, 2 * PAGE, PROT_READ, MAP_SHARED | MAP_ANONYMOUS)
+        .context("mmap shared read-only")?;
     let r = raw_grant(ro, 2 * PAGE, RIGHT_READ | RIGHT_WRITE);
-    let result = expect_err("grant write on a read-only mapping", r.map(drop), EACCES)
-        .and_then(|()| step("grant read on it", raw_grant(ro, 2 * PAGE, RIGHT_READ)).map(drop));
+    let result = expect_errno(r.map(drop), EACCES)
+        .context("grant write on a read-only mapping")
+        .and_then(|()| {
+            raw_grant(ro, 2 * PAGE, RIGHT_READ)
+                .context("grant read on it")
+                .map(drop)
+        });
     // SAFETY: made here, nothing refers to it.
     let _ = unsafe { mem::munmap(ro, 2 * PAGE) };
     result
@@ -306,11 +306,9 @@ pub fn grant_spans_mappings() -> Check {
             *b = expected(i);
         }
         // From the second page of the first mapping through the end of the second.
-        let h = step(
-            "grant across",
-            raw_grant(base + PAGE, 4 * PAGE, RIGHT_READ | RIGHT_WRITE),
-        )?;
-        let view = step("map", h.map(true))?;
+        let h =
+            raw_grant(base + PAGE, 4 * PAGE, RIGHT_READ | RIGHT_WRITE).context("grant across")?;
+        let view = h.map(true).context("map")?;
         if view.len() != 4 * PAGE {
             return Err(format!(
                 "mapped {} bytes, expected {}",
@@ -319,7 +317,8 @@ pub fn grant_spans_mappings() -> Check {
             ));
         }
         compare("view across two mappings", &view, |i| expected(PAGE + i))?;
-        step("write via the view", view.write_at(3 * PAGE + 9, &[0x42]))?;
+        view.write_at(3 * PAGE + 9, &[0x42])
+            .context("write via the view")?;
         // SAFETY: a one-byte read of the second mapping, which is still mapped.
         let seen = unsafe { ((base + 4 * PAGE + 9) as *const u8).read_volatile() };
         if seen != 0x42 {
@@ -376,20 +375,24 @@ pub fn grant_survives_sender_munmap() -> Check {
     let result = (|| -> Check {
         let server = lookup_wait(&name)?;
         let buf = filled(LEN, SEED)?;
-        let h = step("grant", buf.grant(RIGHT_READ | RIGHT_GRANT))?;
+        let h = buf.grant(RIGHT_READ | RIGHT_GRANT).context("grant")?;
         let mut msg = Message::new(1);
         h.attach(&mut msg)
             .map_err(|_| String::from("no free handle slot"))?;
-        step("first call", server.call(&mut msg, Timeout::ms(PEER_MS)))?;
+        server
+            .call(&mut msg, Timeout::ms(PEER_MS))
+            .context("first call")?;
         drop(buf);
         // Reuse memory, so frames freed too early would now hold other data.
-        let mut churn = step("churn buffer", SharedBuf::new(2 * LEN))?;
+        let mut churn = SharedBuf::new(2 * LEN).context("churn buffer")?;
         // SAFETY: a fresh buffer nobody else has a handle to.
         if let Some(bytes) = unsafe { churn.as_mut_slice() } {
             bytes.fill(0xee);
         }
         let mut msg = Message::new(2);
-        step("second call", server.call(&mut msg, Timeout::ms(PEER_MS)))?;
+        server
+            .call(&mut msg, Timeout::ms(PEER_MS))
+            .context("second call")?;
         let want = fnv((0..LEN).map(|i| client_byte(SEED, i)));
         if msg.word(0) != Some(LEN as u64) || msg.word(1) != Some(want) {
             return Err(format!(
@@ -411,56 +414,42 @@ pub fn grant_survives_sender_munmap() -> Check {
 /// stays, still usable); it arrives with the same rights; `dup` narrows but cannot add;
 /// and it is no port.
 pub fn grant_handle_passing_needs_grant() -> Check {
-    let port = step("create", Port::create(4))?;
+    let port = Port::create(4).context("create")?;
     let buf = filled(2 * PAGE, 5)?;
-    let no_grant = step("grant read only", buf.grant(RIGHT_READ))?;
+    let no_grant = buf.grant(RIGHT_READ).context("grant read only")?;
     let mut msg = Message::new(1);
     no_grant
         .attach(&mut msg)
         .map_err(|_| String::from("no free handle slot"))?;
-    expect_err(
-        "send a memory handle without RIGHT_GRANT",
-        port.send(&msg, Timeout::NonBlocking),
-        EACCES,
-    )?;
+    expect_errno(port.send(&msg, Timeout::NonBlocking), EACCES)
+        .context("send a memory handle without RIGHT_GRANT")?;
     let kept = MemHandle::take(&mut msg, 0).ok_or("handle slot emptied")?;
-    expect_err("dup without RIGHT_GRANT", kept.dup(RIGHT_READ), EACCES)?;
-    let view = step("map the kept handle", kept.map(false))?;
+    expect_errno(kept.dup(RIGHT_READ), EACCES).context("dup without RIGHT_GRANT")?;
+    let view = kept.map(false).context("map the kept handle")?;
     compare("kept handle's view", &view, |i| client_byte(5, i))?;
 
-    let full = step("grant", buf.grant(RIGHT_READ | RIGHT_GRANT))?;
-    expect_err(
-        "dup adding RIGHT_WRITE",
-        full.dup(RIGHT_READ | RIGHT_WRITE),
-        EACCES,
-    )?;
-    let narrowed = step("dup to read only", full.dup(RIGHT_READ))?;
-    step("map the narrowed handle", narrowed.map(false))?;
+    let full = buf.grant(RIGHT_READ | RIGHT_GRANT).context("grant")?;
+    expect_errno(full.dup(RIGHT_READ | RIGHT_WRITE), EACCES).context("dup adding RIGHT_WRITE")?;
+    let narrowed = full.dup(RIGHT_READ).context("dup to read only")?;
+    narrowed.map(false).context("map the narrowed handle")?;
     let mut msg = Message::new(2);
     full.attach(&mut msg)
         .map_err(|_| String::from("no free handle slot"))?;
-    step(
-        "send with RIGHT_GRANT",
-        port.send(&msg, Timeout::NonBlocking),
-    )?;
+    port.send(&msg, Timeout::NonBlocking)
+        .context("send with RIGHT_GRANT")?;
     let mut got = Message::new(0);
-    step("recv", port.recv(&mut got, Timeout::NonBlocking))?;
+    port.recv(&mut got, Timeout::NonBlocking).context("recv")?;
     let arrived = MemHandle::take(&mut got, 0).ok_or("no handle arrived")?;
-    expect_err("map the arrived handle writable", arrived.map(true), EACCES)?;
-    let view = step("map the arrived handle", arrived.map(false))?;
+    expect_errno(arrived.map(true), EACCES).context("map the arrived handle writable")?;
+    let view = arrived.map(false).context("map the arrived handle")?;
     compare("arrived handle's view", &view, |i| client_byte(5, i))?;
-    step(
-        "the arrived handle still grants",
-        arrived.dup(RIGHT_READ | RIGHT_GRANT),
-    )?;
+    arrived
+        .dup(RIGHT_READ | RIGHT_GRANT)
+        .context("the arrived handle still grants")?;
     // Not a port: no send right; and a port is no memory object.
     let as_port = Port::from_raw(arrived.raw());
     let r = as_port.send(&Message::new(3), Timeout::NonBlocking);
     core::mem::forget(as_port);
-    expect_err("port_send on a memory handle", r, EACCES)?;
-    expect_err(
-        "mem_map on a port handle",
-        raw_map(port.raw(), PROT_READ),
-        EINVAL,
-    )
+    expect_errno(r, EACCES).context("port_send on a memory handle")?;
+    expect_errno(raw_map(port.raw(), PROT_READ), EINVAL).context("mem_map on a port handle")
 }

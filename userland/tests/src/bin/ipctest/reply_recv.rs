@@ -18,13 +18,11 @@ use libway::ipc::{
     RIGHT_SEND,
 };
 use libway::process;
-use libway::suite::{expect_exit, wait_for, Check, CHILD_TIMEOUT_MS};
+use libway::suite::{expect_errno, expect_exit, wait_for, Check, Context, CHILD_TIMEOUT_MS};
 use libway::time::sleep_ms;
 use libway::Errno;
 
-use super::{
-    bad_addresses, expect_err, lookup_wait, request, step, timed, transform, unique, PEER_MS,
-};
+use super::{bad_addresses, lookup_wait, request, timed, transform, unique, PEER_MS};
 
 /// Label of the server's answer in the single-call checks.
 const ANSWER: u64 = 0xa115;
@@ -36,8 +34,8 @@ const BOGUS: u32 = 0x7fff_fff0;
 /// A port registered under a fresh name, for callers to look up.
 fn server_port(what: &str) -> Result<(Port, String), String> {
     let name = unique(what);
-    let port = step("create", Port::create(8))?;
-    step("register", ns::register(&name, &port))?;
+    let port = Port::create(8).context("create")?;
+    ns::register(&name, &port).context("register")?;
     Ok((port, name))
 }
 
@@ -94,7 +92,8 @@ fn raw_reply_recv(reply: u32, port: u32, ptr: usize, timeout: u64) -> Result<usi
 /// Receives the first call of a check: its message and reply right.
 fn first_call(port: &Port) -> Result<(Message, ReplyHandle), String> {
     let mut msg = Message::new(0);
-    step("server recv", port.recv(&mut msg, Timeout::ms(PEER_MS)))?;
+    port.recv(&mut msg, Timeout::ms(PEER_MS))
+        .context("server recv")?;
     let reply = msg
         .take_reply()
         .ok_or_else(|| String::from("a call came without a reply right"))?;
@@ -154,10 +153,8 @@ pub fn reply_recv_serves_many_clients() -> Check {
                 ));
             }
             let used = reply.raw();
-            msg = step(
-                "answer",
-                Message::with_bytes(msg.label + 1000, &transform(msg.bytes())),
-            )?;
+            msg =
+                Message::with_bytes(msg.label + 1000, &transform(msg.bytes())).context("answer")?;
             if i + 1 == CLIENTS * CALLS {
                 return reply
                     .reply(&msg)
@@ -233,11 +230,9 @@ pub fn reply_recv_refusals_change_nothing() -> Check {
     let pid = fork_caller(answered_caller(&name, request(1, 8)))?;
     let serve = (|| -> Check {
         let (_, mut reply) = first_call(&port)?;
-        step(
-            "queue a message",
-            port.send(&Message::new(MARK), Timeout::NonBlocking),
-        )?;
-        let send_only = step("dup", port.dup(RIGHT_SEND))?;
+        port.send(&Message::new(MARK), Timeout::NonBlocking)
+            .context("queue a message")?;
+        let send_only = port.dup(RIGHT_SEND).context("dup")?;
         let mut msg = answer();
         let bogus = refused(
             "bogus reply handle",
@@ -263,32 +258,26 @@ pub fn reply_recv_refusals_change_nothing() -> Check {
         ];
         for (what, p, want) in raw_cases {
             let m = &mut msg as *mut Message as usize;
-            expect_err(what, raw_reply_recv(reply.raw(), p, m, 0), want)?;
+            expect_errno(raw_reply_recv(reply.raw(), p, m, 0), want).context(what)?;
         }
         let read_only = super::main as fn(libway::Args) -> i32 as usize;
         for addr in bad_addresses()?.into_iter().chain([read_only]) {
             let r = raw_reply_recv(reply.raw(), port.raw(), addr, 0);
-            expect_err(&format!("message at {addr:#x}"), r, EFAULT)?;
+            expect_errno(r, EFAULT).context(&format!("message at {addr:#x}"))?;
         }
         let mut big = answer();
         big.len = INLINE_BYTES as u32 + 1;
         let m = &mut big as *mut Message as usize;
-        expect_err(
-            "oversized message",
-            raw_reply_recv(reply.raw(), port.raw(), m, 0),
-            EINVAL,
-        )?;
+        expect_errno(raw_reply_recv(reply.raw(), port.raw(), m, 0), EINVAL)
+            .context("oversized message")?;
         // Nothing moved: the reply goes out and the queued message comes in.
         match reply.reply_recv(&port, &mut msg, Timeout::NonBlocking) {
             Ok(Replied::Delivered) if msg.label == MARK => {}
             Ok(r) => return Err(format!("final reply_recv: {r:?}, label {:#x}", msg.label)),
             Err(e) => return Err(format!("final reply_recv: {}", e.errno)),
         }
-        expect_err(
-            "recv after the queued message",
-            port.recv(&mut msg, Timeout::NonBlocking),
-            EAGAIN,
-        )
+        expect_errno(port.recv(&mut msg, Timeout::NonBlocking), EAGAIN)
+            .context("recv after the queued message")
     })();
     join_caller(pid, serve, ANSWERED_LEGEND)
 }
@@ -356,9 +345,9 @@ pub fn reply_recv_caller_gone_still_receives() -> Check {
     })?;
     let serve = (|| -> Check {
         let (_, reply) = first_call(&port)?;
-        step("sleep", sleep_ms(4 * MS))?;
-        let attached = step("create", Port::create(1))?;
-        let kept = step("dup", attached.dup(RIGHT_SEND))?;
+        sleep_ms(4 * MS).context("sleep")?;
+        let attached = Port::create(1).context("create")?;
+        let kept = attached.dup(RIGHT_SEND).context("dup")?;
         let attached_raw = attached.raw();
         let mut msg = answer();
         msg.attach(attached)
@@ -368,16 +357,11 @@ pub fn reply_recv_caller_gone_still_receives() -> Check {
             Ok(r) => return Err(format!("late reply_recv: {r:?}, label {:#x}", msg.label)),
             Err(e) => return Err(format!("late reply_recv: {}", e.errno)),
         }
-        expect_err(
-            "send to the port the discarded reply carried",
-            kept.send(&Message::new(0), Timeout::NonBlocking),
-            EPIPE,
-        )?;
+        expect_errno(kept.send(&Message::new(0), Timeout::NonBlocking), EPIPE)
+            .context("send to the port the discarded reply carried")?;
         // The carried handle left this process with the reply.
-        // SAFETY: no memory arguments.
-        let r =
-            unsafe { libway::sys::call(sys::HANDLE_CLOSE, [attached_raw as usize, 0, 0, 0, 0, 0]) };
-        expect_err("close the carried handle", r, EBADF)
+        let r = libway::sys::call1(libway::sys::MemFree::HANDLE_CLOSE, attached_raw as usize);
+        expect_errno(r, EBADF).context("close the carried handle")
     })();
     join_caller(pid, serve, "2 lookup, 3 call did not time out, 4 send")
 }
