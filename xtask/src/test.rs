@@ -562,10 +562,7 @@ fn wayboot_rejects_bad_kernel(built: &Built, o: &TestOptions) -> Result<Tally> {
     let line = guest.wait_for_any(BOOT_TIMEOUT, |l| l.contains("wayboot: error: kernel.elf"));
     t.check(
         "malformed_kernel_is_reported",
-        match line {
-            Some(_) => Ok(()),
-            None => Err(format!("no error line\n{}", guest.tail(TAIL))),
-        },
+        found(&line, "no error line", &guest),
     );
     let status = guest.wait_exit(EXIT_TIMEOUT);
     t.check(
@@ -648,10 +645,7 @@ fn limine_other_firmware(built: &Built, o: &TestOptions) -> Result<Tally> {
     let ready = guest.wait_for(BOOT_TIMEOUT, |l| l.contains(") ready: usable memory"));
     t.check(
         "boots_to_ready_banner",
-        match ready {
-            Some(_) => Ok(()),
-            None => Err(format!("no ready banner\n{}", guest.tail(TAIL))),
-        },
+        found(&ready, "no ready banner", &guest),
     );
     if ready.is_some() {
         t.check(
@@ -665,10 +659,7 @@ fn limine_other_firmware(built: &Built, o: &TestOptions) -> Result<Tally> {
         let shell = guest.wait_for(BOOT_TIMEOUT, |l| l.contains(SHELL_BANNER));
         t.check(
             "init_starts_the_shell",
-            match shell {
-                Some(_) => Ok(()),
-                None => Err(format!("no '{SHELL_BANNER}' line\n{}", guest.tail(TAIL))),
-            },
+            found(&shell, &format!("no '{SHELL_BANNER}' line"), &guest),
         );
         if shell.is_some() {
             // Only lines printed after typing count: the boot log above has the same line.
@@ -692,6 +683,15 @@ fn limine_other_firmware(built: &Built, o: &TestOptions) -> Result<Tally> {
     println!("{suite}: {} passed, {} failed", t.passed, t.failed);
     println!("{suite}: took {:.0?}", started.elapsed());
     Ok(t)
+}
+
+/// A check's verdict on a line the guest was waited for: `missing` and the last lines of
+/// serial output when it never came.
+fn found(line: &Option<String>, missing: &str, guest: &Guest) -> Result<()> {
+    match line {
+        Some(_) => Ok(()),
+        None => Err(format!("{missing}\n{}", guest.tail(TAIL))),
+    }
 }
 
 #[cfg(test)]
