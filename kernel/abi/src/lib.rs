@@ -5,6 +5,19 @@
 //! its constants. It holds no code that runs, only definitions, and must stay `no_std`.
 //! Its one dependency is `zerocopy`, for the plain-data checks below.
 //!
+//! # What it holds
+//!
+//! | module | what |
+//! |---|---|
+//! | [`sys`] | syscall numbers and the calling convention of both architectures |
+//! | [`errno`] | error numbers (Linux/POSIX values) |
+//! | [`ipc`], [`stream`], [`console`] | IPC messages and rights, the stream-fd protocol, the console server's protocol |
+//! | [`fcntl`], [`fs`] | descriptor flags, file types, `Stat`/`StatFs`, directory records |
+//! | [`mman`], [`wait`], [`signal`], [`clock`], [`sched`], [`smp`] | memory-map flags, wait statuses, signals and `SigAction`, clocks, priority classes, `CpuInfo` |
+//! | [`limits`], [`layout`] | what `execve`/`spawn` accept; the user address-space layout and the initial stack |
+//! | [`harness`] | the contract with `cargo xtask test`: exit values, command-line words, result-line formats, and [`harness::SUITES`], the one list of test suites |
+//! | crate root | [`Plain`], [`Timespec`], [`StrRef`], [`Utsname`], [`ProcInfo`] |
+//!
 //! # Plain data
 //!
 //! Every structure that crosses the user/kernel line as bytes — [`ipc::Message`],
