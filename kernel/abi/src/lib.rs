@@ -163,6 +163,7 @@ pub mod harness {
         Suite::typed("shelltest"),
         Suite::user("utiltest"),
         Suite::user("smptest"),
+        Suite::user("hardtest"),
     ];
 
     /// The suite called `name`, if [`SUITES`] lists one.
