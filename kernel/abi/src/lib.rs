@@ -850,6 +850,18 @@ pub mod errno {
     /// Largest errno value; results in `-MAX_ERRNO..=-1` are errors.
     pub const MAX_ERRNO: isize = 4095;
 
+    /// The errno a server's non-zero reply label stands for: the label itself when it is
+    /// one (`1..=MAX_ERRNO`), else `EIO`. A client never trusts a server to keep its
+    /// labels in the error range: a bogus label passed on as an "errno" would become a
+    /// syscall result outside it, which user code would read as a success.
+    pub const fn from_reply_label(label: u64) -> isize {
+        if label >= 1 && label <= MAX_ERRNO as u64 {
+            label as isize
+        } else {
+            EIO
+        }
+    }
+
     /// A short name for messages.
     pub const fn name(e: isize) -> &'static str {
         match e {
@@ -885,6 +897,20 @@ pub mod errno {
             ENOSPC => "ENOSPC",
             ETIMEDOUT => "ETIMEDOUT",
             _ => "E?",
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn reply_labels_outside_the_error_range_are_eio() {
+            assert_eq!(from_reply_label(ENOSPC as u64), ENOSPC);
+            assert_eq!(from_reply_label(MAX_ERRNO as u64), MAX_ERRNO);
+            for bogus in [0, MAX_ERRNO as u64 + 1, 1 << 40, u64::MAX] {
+                assert_eq!(from_reply_label(bogus), EIO, "label {bogus:#x}");
+            }
         }
     }
 }

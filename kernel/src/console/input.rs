@@ -87,17 +87,20 @@ fn is_bound() -> bool {
     BOUND.lock().is_some()
 }
 
-/// Reads at least one byte into `out` (blocking), while no console server is bound.
-pub fn read(out: &mut [u8]) -> usize {
+/// Reads at least one byte into `out` (blocking), while no console server is bound;
+/// `EINTR` when a signal arrives or the thread must end first.
+pub fn read(out: &mut [u8]) -> KResult<usize> {
     if out.is_empty() {
-        return 0;
+        return Ok(0);
     }
     ARRIVED.wait_until(|| {
-        if is_bound() {
-            return None;
+        if !is_bound() {
+            let n = RING.lock().take(out);
+            if n > 0 {
+                return Some(Ok(n));
+            }
         }
-        let n = RING.lock().take(out);
-        (n > 0).then_some(n)
+        crate::task::signal::interrupted().then_some(Err(Errno::EINTR))
     })
 }
 

@@ -10,7 +10,7 @@ pub struct ConsoleDevice;
 
 impl File for ConsoleDevice {
     fn read(&self, buf: &mut [u8]) -> KResult<usize> {
-        Ok(crate::console::input::read(buf))
+        crate::console::input::read(buf)
     }
 
     fn write(&self, buf: &[u8]) -> KResult<usize> {

@@ -22,7 +22,7 @@ impl PortStream {
         let reply = crate::ipc::kernel_call(&self.port.port, msg)?;
         match reply.label {
             0 => Ok(reply),
-            e => Err(Errno(isize::try_from(e).unwrap_or(wayos_abi::errno::EIO))),
+            e => Err(Errno(wayos_abi::errno::from_reply_label(e))),
         }
     }
 }

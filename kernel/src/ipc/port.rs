@@ -21,7 +21,7 @@ use alloc::sync::Arc;
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 
 use wayos_abi::ipc::{Message, INLINE_BYTES, MAX_HANDLES, NO_HANDLE};
 use wayos_kcore::ipc::PortQueue;
@@ -30,8 +30,8 @@ use super::{Deadline, KMessage, KObject};
 use crate::arch::{self, IrqGuard};
 use crate::error::{Errno, KResult};
 use crate::sync::Mutex;
-use crate::task::sched;
 use crate::task::thread::Thread;
+use crate::task::{sched, signal};
 use crate::task::wait_queue::WaitQueue;
 
 /// The objects a message moves, by position in `Message::handles`.
@@ -127,7 +127,7 @@ pub enum RecvError {
     Empty,
     /// The port is closed and empty: `EPIPE`.
     Closed,
-    /// The receiving thread must end (its process exits): `EINTR`.
+    /// A signal is pending or the receiving thread must end: `EINTR`.
     Interrupted,
 }
 
@@ -206,6 +206,78 @@ pub struct Port {
     receivers: AtomicUsize,
     /// Senders waiting for room.
     pub send_wq: WaitQueue,
+    /// Messages the queue held when it closed, until the closing thread's teardown loop
+    /// drops them (see [`Teardown`]).
+    leftover: Mutex<Option<VecDeque<KMessage>>>,
+    /// The next port on a thread's [`Teardown`] list.
+    next_dead: Mutex<Option<Arc<Port>>>,
+}
+
+/// A thread's list of closed ports whose queued messages still have to be dropped.
+///
+/// Messages can carry ports whose queues hold messages carrying ports, to any depth (a
+/// chain of ports costs its builder two handles). Dropping a closed port's messages
+/// closes the ports they carry, so doing it inside [`Port::close`] recursed once per link
+/// and a long chain overflowed the kernel stack. Instead, a close that happens while this
+/// thread is already dropping a closed port's messages only parks the port here, and the
+/// outermost close drops the parked ports' messages one port at a time: the stack depth is
+/// constant whatever the nesting, and nothing is allocated (the list runs through the
+/// ports themselves). Reply rights and memory objects own no ports except through a
+/// reply buffer's one message, which ends in a port close and so in this list too.
+pub struct Teardown {
+    /// True while the outermost close on this thread drains the list.
+    draining: AtomicBool,
+    head: Mutex<Option<Arc<Port>>>,
+}
+
+impl Default for Teardown {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Teardown {
+    pub const fn new() -> Self {
+        Self {
+            draining: AtomicBool::new(false),
+            head: Mutex::new(None),
+        }
+    }
+
+    fn push(&self, port: Arc<Port>) {
+        let mut head = self.head.lock();
+        *port.next_dead.lock() = head.take();
+        *head = Some(port);
+    }
+
+    fn pop(&self) -> Option<Arc<Port>> {
+        let mut head = self.head.lock();
+        let port = head.take()?;
+        *head = port.next_dead.lock().take();
+        Some(port)
+    }
+}
+
+/// Drops the messages `port` held when it closed, and those of every port that closes
+/// as a result, iteratively (see [`Teardown`]). No lock is held while messages drop.
+fn tear_down(port: &Arc<Port>, left: VecDeque<KMessage>) {
+    if left.is_empty() {
+        return;
+    }
+    let me = sched::current();
+    let td = &me.teardown;
+    *port.leftover.lock() = Some(left);
+    td.push(port.clone());
+    if td.draining.swap(true, Ordering::AcqRel) {
+        // An outer close on this thread is draining: it will get to this port.
+        return;
+    }
+    while let Some(p) = td.pop() {
+        let left = p.leftover.lock().take();
+        // May close more ports: they land on the list, not deeper on this stack.
+        drop(left);
+    }
+    td.draining.store(false, Ordering::Release);
 }
 
 impl Port {
@@ -219,6 +291,8 @@ impl Port {
             }),
             receivers: AtomicUsize::new(0),
             send_wq: WaitQueue::new(),
+            leftover: Mutex::new(None),
+            next_dead: Mutex::new(None),
         }))
     }
 
@@ -270,7 +344,9 @@ impl Port {
     }
 
     /// Delivers `km` (from the kernel), waiting for room as long as it takes; the
-    /// receiver that took it, if any, is woken. `EPIPE` once the port is closed.
+    /// receiver that took it, if any, is woken. `EPIPE` once the port is closed, `EINTR`
+    /// when the current thread is signalled or must end meanwhile (a process's stream
+    /// call; the kernel's own threads are never interrupted).
     pub fn push(&self, km: KMessage) -> KResult<()> {
         let mut km = Some(km);
         loop {
@@ -283,14 +359,22 @@ impl Port {
                     return Ok(());
                 }
                 Err(DeliverError::Closed) => return Err(Errno::EPIPE),
-                Err(DeliverError::Full) => self.wait_for_room(Deadline::Never),
+                Err(DeliverError::Full) => {
+                    self.wait_for_room(Deadline::Never);
+                    if signal::interrupted() {
+                        return Err(Errno::EINTR);
+                    }
+                }
             };
         }
     }
 
-    /// Blocks until a send could complete or `deadline` passes.
+    /// Blocks until a send could complete, `deadline` passes, or the current thread is
+    /// signalled or must end ([`signal::interrupted`]: the caller checks which).
     pub fn wait_for_room(&self, deadline: Deadline) {
-        let _ = super::wait_for(&self.send_wq, deadline, || self.can_send().then_some(()));
+        let _ = super::wait_for(&self.send_wq, deadline, || {
+            (self.can_send() || signal::interrupted()).then_some(())
+        });
     }
 
     /// Receives into `w`'s buffer: the oldest queued message, or one a sender hands over
@@ -338,7 +422,7 @@ impl Port {
                 (Some(r), _) => Some(r),
                 (None, Deadline::Now) => Some(Err(RecvError::Empty)),
                 (None, Deadline::At(t)) if arch::uptime_ns() >= t => Some(Err(RecvError::Empty)),
-                (None, _) if sched::current_exit_requested() => Some(Err(RecvError::Interrupted)),
+                (None, _) if signal::interrupted() => Some(Err(RecvError::Interrupted)),
                 (None, _) => None,
             };
             if let Some(r) = r {
@@ -366,8 +450,9 @@ impl Port {
         r
     }
 
-    /// Closes the queue for good: queued messages are dropped (with their handles),
-    /// every waiter wakes and sees `EPIPE`, and the port's names are removed.
+    /// Closes the queue for good: queued messages are dropped (with their handles, by
+    /// [`tear_down`]), every waiter wakes and sees `EPIPE`, and the port's names are
+    /// removed.
     pub fn close(self: &Arc<Self>) {
         let left = {
             let mut st = self.state.lock();
@@ -383,8 +468,8 @@ impl Port {
         };
         self.send_wq.wake_all();
         super::ns_forget_port(self);
-        // Dropped here, with no lock held: the messages' handles may close other ports.
-        drop(left);
+        // Dropped with no lock held: the messages' handles may close other ports.
+        tear_down(self, left);
     }
 }
 

@@ -9,6 +9,7 @@
 
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use wayos_abi::layout::{USER_BASE, USER_END};
@@ -53,6 +54,10 @@ impl Drop for SharedPages {
 struct SharedObject {
     pages: Arc<SharedPages>,
     max: Prot,
+    /// Where its mapping was made: every VMA that refers to it lies inside (splits,
+    /// partial unmaps and fork only shrink or copy it in place), so finding out whether
+    /// one is left looks only here.
+    span: Range,
 }
 
 static NEXT_OBJECT: AtomicU64 = AtomicU64::new(1);
@@ -170,34 +175,69 @@ impl AddressSpace {
 
     /// Drops every page in `range` from the page table.
     ///
-    /// The frames are released only after every CPU dropped its translations, in
-    /// batches, so a thread on another CPU never reaches a frame that was reused.
+    /// Walks only the page tables that exist (`PageTable::unmap_range`), so the cost is
+    /// what is mapped, not the range's length: a program may unmap 100 TiB it never
+    /// touched. The frames are released only after every CPU dropped its translations,
+    /// in batches (a fixed-size array, so nothing is allocated), so a thread on another
+    /// CPU never reaches a frame that was reused.
     fn drop_pages(&mut self, range: Range) {
         let mut batch = tlb::Batch::new(self.root());
-        let mut frames = alloc::vec::Vec::new();
-        let mut va = range.start;
-        while va < range.end {
-            if let Ok((pa, _, _, flush)) = self.table.unmap(&mut KernelPhysMem, VirtAddr::new(va)) {
+        let mut frames = [PhysAddr::new(0); tlb::BATCH_LIMIT];
+        let mut n = 0;
+        self.table.unmap_range(
+            &mut KernelPhysMem,
+            VirtAddr::new(range.start),
+            VirtAddr::new(range.end),
+            |leaf, flush| {
                 batch.add(flush);
-                frames.push(pa);
-                if frames.len() == tlb::BATCH_LIMIT {
+                frames[n] = leaf.pa;
+                n += 1;
+                if n == tlb::BATCH_LIMIT {
                     batch.flush();
-                    frames.drain(..).for_each(physmem::release);
+                    frames.iter().copied().for_each(physmem::release);
+                    n = 0;
                 }
-            }
-            va += PAGE;
-        }
+            },
+        );
         batch.flush();
-        frames.into_iter().for_each(physmem::release);
+        frames[..n].iter().copied().for_each(physmem::release);
     }
 
-    /// Forgets shared objects no VMA refers to any more.
-    fn prune_objects(&mut self) {
-        let vmas = &self.vmas;
-        self.objects.retain(|id, _| {
-            vmas.iter()
-                .any(|v| matches!(v.kind, VmaKind::Shared { object, .. } if object == *id))
-        });
+    /// The shared objects that VMAs in `[addr, addr + len)` refer to: the only ones an
+    /// unmap or replacement of that range can leave without a VMA. Taken before the
+    /// change; `ENOMEM` if the list cannot be allocated (nothing changed yet).
+    fn objects_in(&self, addr: usize, len: usize) -> KResult<Vec<u64>> {
+        let start = addr as u64 & !(PAGE - 1);
+        let end = (addr as u64).saturating_add(len as u64);
+        let ids = || {
+            self.vmas.overlapping(start, end).filter_map(|v| match v.kind {
+                VmaKind::Shared { object, .. } => Some(object),
+                _ => None,
+            })
+        };
+        let mut out = Vec::new();
+        out.try_reserve_exact(ids().count())
+            .map_err(|_| Errno::ENOMEM)?;
+        out.extend(ids());
+        Ok(out)
+    }
+
+    /// Forgets those of `candidates` that no VMA refers to any more. Looks only inside
+    /// each candidate's span, so the cost follows what changed, not every object times
+    /// every VMA.
+    fn prune_objects(&mut self, candidates: &[u64]) {
+        for id in candidates {
+            let Some(obj) = self.objects.get(id) else {
+                continue;
+            };
+            let span = obj.span;
+            let used = self.vmas.overlapping(span.start, span.end).any(
+                |v| matches!(v.kind, VmaKind::Shared { object, .. } if object == *id),
+            );
+            if !used {
+                self.objects.remove(id);
+            }
+        }
     }
 
     /// `mmap` of anonymous memory.
@@ -217,6 +257,11 @@ impl AddressSpace {
         } else {
             VmaKind::Anonymous { shared: false }
         };
+        // Only a fixed mapping replaces what was there.
+        let replaced = match placement {
+            Placement::Fixed(a) => self.objects_in(a as usize, req.len)?,
+            _ => Vec::new(),
+        };
         let outcome = self
             .vmas
             .mmap(placement, req.len as u64, req.prot, kind, "mmap")
@@ -230,10 +275,11 @@ impl AddressSpace {
                 Arc::new(SharedObject {
                     pages: Arc::new(SharedPages(Mutex::new(BTreeMap::new()))),
                     max: Prot::READ | Prot::WRITE | Prot::EXEC,
+                    span: outcome.range,
                 }),
             );
         }
-        self.prune_objects();
+        self.prune_objects(&replaced);
         Ok(outcome.range.start as usize)
     }
 
@@ -273,11 +319,12 @@ impl AddressSpace {
     }
 
     pub fn munmap(&mut self, addr: usize, len: usize) -> KResult<()> {
+        let candidates = self.objects_in(addr, len)?;
         let removed = self.vmas.munmap(addr as u64, len as u64).map_err(vm_err)?;
         for r in removed {
             self.drop_pages(r);
         }
-        self.prune_objects();
+        self.prune_objects(&candidates);
         Ok(())
     }
 
@@ -288,23 +335,23 @@ impl AddressSpace {
             .mprotect(addr as u64, len as u64, prot)
             .map_err(vm_err)?;
         let root = self.root();
+        // Only the pages present are visited (`PageTable::protect_range`): the cost is
+        // what is mapped, not the range's length.
         for (range, prot) in changed {
-            let mut va = range.start;
-            while va < range.end {
-                let v = VirtAddr::new(va);
-                if let Some((_, old, _)) = self.table.translate(&KernelPhysMem, v) {
-                    let shared = old.contains(PteFlags::SHARED);
-                    let mut f = flags_for(prot, shared);
-                    if old.contains(PteFlags::COW) {
+            self.table.protect_range(
+                &mut KernelPhysMem,
+                VirtAddr::new(range.start),
+                VirtAddr::new(range.end),
+                |leaf| {
+                    let mut f = flags_for(prot, leaf.flags.contains(PteFlags::SHARED));
+                    if leaf.flags.contains(PteFlags::COW) {
                         f.remove(PteFlags::WRITE);
                         f.insert(PteFlags::COW);
                     }
-                    if let Ok(flush) = self.table.protect(&mut KernelPhysMem, v, f) {
-                        tlb::settle(root, flush);
-                    }
-                }
-                va += PAGE;
-            }
+                    Some(f)
+                },
+                |flush| tlb::settle(root, flush),
+            );
         }
         Ok(())
     }

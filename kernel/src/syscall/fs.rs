@@ -13,6 +13,7 @@ use alloc::vec::Vec;
 use wayos_abi::fcntl::O_CLOEXEC;
 use wayos_abi::fs::{Stat, StatFs};
 use wayos_abi::fs::{S_IPERM, UTIME_NOW, UTIME_OMIT};
+use wayos_abi::limits::PATH_MAX;
 use wayos_abi::Timespec;
 use wayos_kcore::fs::tmpfs::Kind;
 use wayos_kcore::fs::FsError;
@@ -143,13 +144,19 @@ pub fn sys_truncate(path: usize, path_len: usize, len: usize) -> KResult<usize> 
     Ok(0)
 }
 
-/// `getcwd(buf, len)`: the path's length in bytes (no NUL); `ERANGE` if it does not fit,
-/// `ENOENT` if the directory was removed.
+/// `getcwd(buf, len)`: the path's length in bytes (no NUL); `ERANGE` if it does not fit
+/// in `len` bytes, `ENAMETOOLONG` if it is longer than `PATH_MAX` (so no buffer could be
+/// used with it), `ENOENT` if the directory was removed. The path is built only up to
+/// `min(len, PATH_MAX)` bytes, with fallible allocation.
 pub fn sys_getcwd(buf: usize, len: usize) -> KResult<usize> {
-    let path = crate::fs::with(|v, cwd, _| v.path_of(cwd))?;
-    if path.len() > len {
-        return Err(Errno::ERANGE);
-    }
+    let max = len.min(PATH_MAX);
+    let path = crate::fs::with(|v, cwd, _| v.path_of(cwd, max)).map_err(|e| {
+        if e == Errno::ENAMETOOLONG && len < PATH_MAX {
+            Errno::ERANGE
+        } else {
+            e
+        }
+    })?;
     // Only the bytes written must lie in the window: `len` may be larger.
     UserSlice::<WriteOnly>::new(buf, path.len())?.write_from(path.as_bytes())?;
     Ok(path.len())

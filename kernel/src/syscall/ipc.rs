@@ -161,7 +161,12 @@ fn send(
         match deadline {
             Deadline::Now => return Err(Errno::ENOSPC),
             Deadline::At(t) if crate::arch::uptime_ns() >= t => return Err(Errno::ETIMEDOUT),
-            _ => port.wait_for_room(deadline),
+            _ => {
+                port.wait_for_room(deadline);
+                if task::signal::interrupted() {
+                    return Err(Errno::EINTR);
+                }
+            }
         }
     }
 }
@@ -260,15 +265,21 @@ fn call(
     read_message_rw(ptr, &mut own.buffer().msg)?;
     let port = port_of(p, h, RIGHT_SEND)?;
     let deadline = Deadline::from_timeout(timeout_ns);
-    // User calls are not interrupted by signals (callers do not expect EINTR); only the
-    // end of the calling thread gives up the wait.
+    // User calls are not interrupted by handled signals (callers do not expect EINTR
+    // from a call whose request may already be served); a signal that ends the process
+    // (SIGKILL, a terminating default action) or the end of the calling thread gives up
+    // the wait, with EINTR that the caller never sees. Waiting for queue room is
+    // interrupted like a send.
     let reply = own
-        .call(deadline, sched::current_exit_requested, |req, right| {
+        .call(deadline, task::signal::fatal_pending, |req, right| {
             send(p, &port, req, Some(right), deadline)
         })
         .map_err(|e| match e {
             CallError::Send(e) => e,
             CallError::NoReply(ReplyState::Closed) => Errno::EPIPE,
+            CallError::NoReply(ReplyState::Waiting) if task::signal::fatal_pending() => {
+                Errno::EINTR
+            }
             CallError::NoReply(ReplyState::Waiting) => Errno::ETIMEDOUT,
         })?;
     // (Checked first: taking a `None` would still move the whole array.)

@@ -242,6 +242,25 @@ pub fn interrupted() -> bool {
     super::current_process().is_some_and(|p| p.sig.lock().deliverable() != 0)
 }
 
+/// True when the current thread must end, or its process has a deliverable signal whose
+/// action ends it (SIGKILL, or a default action that terminates): waits that are not
+/// interrupted by handled signals (a user `port_call`) still give up on these.
+pub fn fatal_pending() -> bool {
+    if sched::current_exit_requested() {
+        return true;
+    }
+    if PENDING.load(Ordering::Acquire) == 0 {
+        return false;
+    }
+    super::current_process().is_some_and(|p| {
+        let st = p.sig.lock();
+        let ready = st.deliverable();
+        (1..=sig::MAX).any(|s| {
+            ready & bit(s) != 0 && st.action(s).handler == SIG_DFL && !ignored_by_default(s)
+        })
+    })
+}
+
 /// `sigaction(sig, act, old)`.
 pub fn sigaction(s: i32, act: Option<SigAction>) -> KResult<SigAction> {
     if !valid(s) || (act.is_some() && bit(s) & UNCATCHABLE != 0) {

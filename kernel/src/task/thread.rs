@@ -83,6 +83,8 @@ pub struct Thread {
     /// Set when its process exits or execs: it ends at its next return to user mode, and
     /// interruptible waits give up.
     pub exit_requested: AtomicBool,
+    /// Closed ports whose messages this thread is dropping (see `ipc::port::Teardown`).
+    pub teardown: crate::ipc::port::Teardown,
     /// Contexts interrupted by signal handlers, innermost last (see `task::signal`).
     pub sig_frames: crate::sync::Mutex<alloc::vec::Vec<super::signal::SavedContext>>,
     context: UnsafeCell<arch::Context>,
@@ -122,6 +124,7 @@ impl Thread {
             wake_pending: AtomicBool::new(false),
             clear_tid: AtomicUsize::new(0),
             exit_requested: AtomicBool::new(false),
+            teardown: crate::ipc::port::Teardown::new(),
             sig_frames: crate::sync::Mutex::new(alloc::vec::Vec::new()),
             context: UnsafeCell::new(arch::Context::default()),
             fpu: UnsafeCell::new(arch::FpuState::new()),
@@ -161,6 +164,7 @@ impl Thread {
             wake_pending: AtomicBool::new(false),
             clear_tid: AtomicUsize::new(0),
             exit_requested: AtomicBool::new(false),
+            teardown: crate::ipc::port::Teardown::new(),
             sig_frames: crate::sync::Mutex::new(alloc::vec::Vec::new()),
             context: UnsafeCell::new(context),
             fpu: UnsafeCell::new(Some(fpu)),

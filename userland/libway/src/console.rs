@@ -23,7 +23,7 @@ fn control(label: u64, payload: &[u8]) -> Result<(), Errno> {
     port.call(&mut msg, Timeout::Forever)?;
     match msg.label {
         0 => Ok(()),
-        e => Err(Errno(e as isize)),
+        e => Err(Errno(wayos_abi::errno::from_reply_label(e))),
     }
 }
 

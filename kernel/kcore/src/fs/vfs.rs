@@ -413,9 +413,46 @@ impl<P: Page> Vfs<P> {
             .rename(sdir.ino, sname, ddir.ino, dname, now)
     }
 
-    /// The absolute path of the directory `dir` (`getcwd`); `ENOENT` once it is removed.
-    pub fn path_of(&self, dir: Loc) -> FsResult<String> {
-        let mut names: Vec<&str> = Vec::new();
+    /// The absolute path of the directory `dir` (`getcwd`): `ENOENT` once it is removed,
+    /// [`FsError::NameTooLong`] if it is longer than `max` bytes (then nothing is built:
+    /// the walk stops as soon as the length passes `max`, so the work is bounded by `max`,
+    /// not by the depth of the tree), [`FsError::NoSpace`] if the kernel heap cannot hold
+    /// it (allocation is fallible).
+    pub fn path_of(&self, dir: Loc, max: usize) -> FsResult<String> {
+        // First the length, then the bytes, back to front: no list of names is kept.
+        let mut len = 0usize;
+        self.walk_up(dir, |name| {
+            len += name.len() + 1;
+            if len > max {
+                Err(FsError::NameTooLong)
+            } else {
+                Ok(())
+            }
+        })?;
+        let total = len.max(1);
+        if total > max {
+            return Err(FsError::NameTooLong);
+        }
+        let mut buf: Vec<u8> = Vec::new();
+        buf.try_reserve_exact(total).map_err(|_| FsError::NoSpace)?;
+        buf.resize(total, b'/');
+        let mut end = total;
+        self.walk_up(dir, |name| {
+            // The tree cannot change meanwhile (the caller holds the VFS), so the names
+            // are the ones measured; `checked_sub` only guards a broken invariant.
+            let start = end
+                .checked_sub(name.len() + 1)
+                .ok_or(FsError::Invalid)?;
+            buf[start + 1..end].copy_from_slice(name.as_bytes());
+            end = start;
+            Ok(())
+        })?;
+        String::from_utf8(buf).map_err(|_| FsError::Invalid)
+    }
+
+    /// Calls `f` with each name on the way from `dir` up to the root (none for the root
+    /// itself), innermost first; stops at `f`'s first error.
+    fn walk_up(&self, dir: Loc, mut f: impl FnMut(&str) -> FsResult<()>) -> FsResult<()> {
         let mut at = dir;
         // Each step goes one level up; the bound only guards against a broken tree.
         let bound: u64 = self.mounts.iter().map(|m| m.fs.usage().inodes + 1).sum();
@@ -428,20 +465,10 @@ impl<P: Page> Vfs<P> {
                         at = c;
                         continue;
                     }
-                    None => {
-                        let mut s = String::new();
-                        for n in names.iter().rev() {
-                            s.push('/');
-                            s.push_str(n);
-                        }
-                        if s.is_empty() {
-                            s.push('/');
-                        }
-                        return Ok(s);
-                    }
+                    None => return Ok(()),
                 }
             }
-            names.push(fs.name_of(parent, at.ino)?);
+            f(fs.name_of(parent, at.ino)?)?;
             at = Loc {
                 mount: at.mount,
                 ino: parent,
@@ -527,7 +554,7 @@ mod tests {
         assert_eq!(v.resolve(dev, ".."), Ok(v.root()));
         assert_eq!(v.resolve(v.root(), "/dev/../a/b"), Ok(ino(&v, "/a/b")));
         assert_eq!(v.stat(ino(&v, "/dev/null")).unwrap().dev, 1);
-        assert_eq!(v.path_of(dev).unwrap(), "/dev");
+        assert_eq!(v.path_of(dev, 4096).unwrap(), "/dev");
         let root = v.root();
         assert_eq!(
             v.rename(root, "/a/f", "/dev/f", 2),
@@ -667,15 +694,15 @@ mod tests {
         let mut v = tree();
         let root = v.root();
         let b = ino(&v, "/a/b");
-        assert_eq!(v.path_of(root).unwrap(), "/");
-        assert_eq!(v.path_of(b).unwrap(), "/a/b");
+        assert_eq!(v.path_of(root, 4096).unwrap(), "/");
+        assert_eq!(v.path_of(b, 4096).unwrap(), "/a/b");
         // Renaming an ancestor changes the path.
         v.rename(root, "/a", "/z", 2).unwrap();
-        assert_eq!(v.path_of(b).unwrap(), "/z/b");
+        assert_eq!(v.path_of(b, 4096).unwrap(), "/z/b");
         assert_eq!(v.resolve(b, "../f"), Ok(ino(&v, "/z/f")));
         // A removed working directory: no path, nothing resolves from it.
         v.rmdir(root, "/z/b", 3).unwrap();
-        assert_eq!(v.path_of(b), Err(FsError::NotFound));
+        assert_eq!(v.path_of(b, 4096), Err(FsError::NotFound));
         assert_eq!(v.resolve(b, "."), Err(FsError::NotFound));
         assert_eq!(v.resolve(b, "x"), Err(FsError::NotFound));
         assert_eq!(
@@ -685,6 +712,27 @@ mod tests {
         // Inode numbers are not reused, so the stale location never names a new file.
         let c = v.mkdir(root, "/c", 0o755, 5).unwrap();
         assert_ne!(c, b);
+    }
+
+    #[test]
+    fn working_directory_path_is_bounded() {
+        let mut v = tree();
+        let root = v.root();
+        let b = ino(&v, "/a/b");
+        // "/a/b" is 4 bytes: it fits in 4, not in 3.
+        assert_eq!(v.path_of(b, 4).unwrap(), "/a/b");
+        assert_eq!(v.path_of(b, 3), Err(FsError::NameTooLong));
+        assert_eq!(v.path_of(root, 1).unwrap(), "/");
+        // A deep tree: the walk gives up once the length passes the bound.
+        let name = "d".repeat(200);
+        let mut at = root;
+        for _ in 0..40 {
+            at = v.mkdir(at, &name, 0o755, 1).unwrap();
+        }
+        assert_eq!(v.path_of(at, 4096), Err(FsError::NameTooLong));
+        let full = v.path_of(at, 1 << 20).unwrap();
+        assert_eq!(full.len(), 40 * 201);
+        assert!(full.split('/').skip(1).all(|c| c == name));
     }
 
     #[test]

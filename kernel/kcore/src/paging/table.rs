@@ -357,6 +357,60 @@ impl<F: PteFormat> PageTable<F> {
         Ok(Flush::new(va, found.size, true))
     }
 
+    /// Removes every leaf that starts in `[from, end)` (the range rules of
+    /// [`next_leaf`](Self::next_leaf)) and hands each to `visit` with its flush. Only
+    /// tables that exist are walked, so the cost is what is mapped in the range, not its
+    /// length: `munmap` of a huge, mostly empty range is cheap. A large leaf that starts
+    /// before `from` stays.
+    pub fn unmap_range<M: PhysMem + ?Sized>(
+        &mut self,
+        mem: &mut M,
+        from: VirtAddr,
+        end: VirtAddr,
+        mut visit: impl FnMut(Leaf, Flush),
+    ) {
+        let (start, stop) = lin_range(from, end);
+        let mut next = start;
+        while let Some(leaf) = self.next_leaf_lin(mem, next, stop) {
+            let lin = leaf.va.lin();
+            next = lin + leaf.size.bytes();
+            if lin < start {
+                continue;
+            }
+            if let Ok((_, _, _, flush)) = self.unmap(mem, leaf.va) {
+                visit(leaf, flush);
+            }
+        }
+    }
+
+    /// Gives every leaf that starts in `[from, end)` the flags `flags` returns for it
+    /// (`None`: leave it), handing each change's flush to `visit`. Walks only tables
+    /// that exist, like [`unmap_range`](Self::unmap_range). A change `protect` refuses
+    /// (invalid flags, a memory-type change) leaves that leaf as it was.
+    pub fn protect_range<M: PhysMem + ?Sized>(
+        &mut self,
+        mem: &mut M,
+        from: VirtAddr,
+        end: VirtAddr,
+        mut flags: impl FnMut(&Leaf) -> Option<PteFlags>,
+        mut visit: impl FnMut(Flush),
+    ) {
+        let (start, stop) = lin_range(from, end);
+        let mut next = start;
+        while let Some(leaf) = self.next_leaf_lin(mem, next, stop) {
+            let lin = leaf.va.lin();
+            next = lin + leaf.size.bytes();
+            if lin < start {
+                continue;
+            }
+            if let Some(f) = flags(&leaf) {
+                if let Ok(flush) = self.protect(mem, leaf.va, f) {
+                    visit(flush);
+                }
+            }
+        }
+    }
+
     /// What `va` (any address inside a leaf) translates to: the physical address with the
     /// offset applied, the leaf's flags and size. `None` if unmapped or non-canonical.
     pub fn translate<M: PhysMem + ?Sized>(

@@ -86,6 +86,7 @@ impl AddressSpace {
             let view = SharedObject {
                 pages: p.pages.clone(),
                 max,
+                span: range,
             };
             self.objects.insert(v.object, Arc::new(view));
         }

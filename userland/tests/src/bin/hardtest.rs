@@ -11,16 +11,36 @@
 
 extern crate alloc;
 
+#[path = "hardtest/ipc.rs"]
+mod ipc;
 #[path = "hardtest/memory.rs"]
 mod memory;
+#[path = "hardtest/vm.rs"]
+mod vm;
 
 use libway::suite::Suite;
 use libway::Args;
 
 libway::entry!(main);
 
-fn main(_args: Args) -> i32 {
+/// The modules, by name: `hardtest ipc vm` runs only those (all when none is named).
+const MODULES: &[(&str, fn(&mut Suite))] = &[
+    ("memory", memory::run),
+    ("vm", vm::run),
+    ("ipc", ipc::run),
+];
+
+fn main(args: Args) -> i32 {
+    let wanted: alloc::vec::Vec<&str> = args.iter().skip(1).collect();
+    if let Some(bad) = wanted.iter().find(|w| !MODULES.iter().any(|(n, _)| n == *w)) {
+        libway::eprintln!("hardtest: no module {bad}; modules: memory vm ipc");
+        return 2;
+    }
     let mut suite = Suite::new("hardtest");
-    memory::run(&mut suite);
+    for (name, run) in MODULES {
+        if wanted.is_empty() || wanted.contains(name) {
+            run(&mut suite);
+        }
+    }
     suite.finish()
 }

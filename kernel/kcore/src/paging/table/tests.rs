@@ -14,6 +14,8 @@ struct FakeMem {
     pages: HashMap<u64, Box<[u64; ENTRIES_PER_TABLE]>>,
     next: u64,
     budget: usize,
+    /// Entries read so far: what a walk costs.
+    reads: std::cell::Cell<usize>,
 }
 
 impl FakeMem {
@@ -25,6 +27,7 @@ impl FakeMem {
             pages: HashMap::new(),
             next: 0x10_0000_0000,
             budget,
+            reads: std::cell::Cell::new(0),
         }
     }
     /// Live (allocated, not freed) tables.
@@ -40,6 +43,7 @@ impl FakeMem {
 
 impl PhysMem for FakeMem {
     fn read_entry(&self, table: PhysAddr, index: usize) -> u64 {
+        self.reads.set(self.reads.get() + 1);
         self.page(table)[index]
     }
     fn write_entry(&mut self, table: PhysAddr, index: usize, value: u64) {
@@ -962,6 +966,75 @@ fn randomized_against_model<F: PteFormat>() {
     assert_eq!(mem.live(), 1 + kernel_tables);
 }
 
+/// The range of the `munmap`/`mprotect` attack: 112 TiB, nearly all of the user half.
+const HUGE: u64 = 0x7000_0000_0000;
+
+/// A few pages spread over a huge range, one page just outside it on each side.
+fn sparse_pages<F: PteFormat>(mem: &mut FakeMem) -> (PageTable<F>, u64, Vec<u64>, [u64; 2]) {
+    let mut pt = new_table::<F>(mem);
+    let base = 0x40_0000;
+    let inside = std::vec![base, base + 0x1000, base + HUGE / 2, base + HUGE - 0x1000];
+    let outside = [base - 0x1000, base + HUGE];
+    for &v in inside.iter().chain(outside.iter()) {
+        pt.map(mem, va(v), pa(0x1000), K, uflags()).unwrap().ignore();
+    }
+    (pt, base, inside, outside)
+}
+
+/// Unmapping a huge, nearly empty range reads only the tables that exist: its cost does
+/// not grow with its length (a page-by-page walk would read 2^35 entries).
+fn unmap_range_is_sparse<F: PteFormat>() {
+    let mut mem = FakeMem::new();
+    let (mut pt, base, inside, outside) = sparse_pages::<F>(&mut mem);
+    mem.reads.set(0);
+    let mut gone = Vec::new();
+    pt.unmap_range(&mut mem, va(base), va(base + HUGE), |leaf, flush| {
+        assert_eq!(flush, Flush::new(leaf.va, K, true));
+        gone.push(leaf.va.as_u64());
+    });
+    assert_eq!(gone, inside, "every leaf in the range, in order, once");
+    assert!(mem.reads.get() < 20_000, "{} entries read", mem.reads.get());
+    for v in inside {
+        assert_eq!(pt.translate(&mem, va(v)), None);
+    }
+    for v in outside {
+        assert!(pt.translate(&mem, va(v)).is_some(), "{v:#x} outside stays");
+    }
+    // An empty range of the same length costs a handful of reads.
+    mem.reads.set(0);
+    pt.unmap_range(&mut mem, va(base), va(base + HUGE), |_, _| panic!("nothing left"));
+    assert!(mem.reads.get() < 20_000, "{} entries read", mem.reads.get());
+}
+
+/// `protect_range` changes exactly the leaves in the range, just as cheaply.
+fn protect_range_is_sparse<F: PteFormat>() {
+    let mut mem = FakeMem::new();
+    let (mut pt, base, inside, outside) = sparse_pages::<F>(&mut mem);
+    mem.reads.set(0);
+    let mut seen = Vec::new();
+    let ro = PteFlags::USER;
+    pt.protect_range(
+        &mut mem,
+        va(base),
+        va(base + HUGE),
+        |leaf| {
+            seen.push(leaf.va.as_u64());
+            // Leave the second page alone.
+            (leaf.va.as_u64() != base + 0x1000).then_some(ro)
+        },
+        |flush| assert!(flush.stale()),
+    );
+    assert_eq!(seen, inside);
+    assert!(mem.reads.get() < 20_000, "{} entries read", mem.reads.get());
+    for v in inside {
+        let want = if v == base + 0x1000 { uflags() } else { ro };
+        assert_eq!(pt.translate(&mem, va(v)).map(|t| t.1), Some(want), "{v:#x}");
+    }
+    for v in outside {
+        assert_eq!(pt.translate(&mem, va(v)).map(|t| t.1), Some(uflags()), "{v:#x}");
+    }
+}
+
 macro_rules! for_both_formats {
     ($($name:ident),* $(,)?) => {
         mod on_x86_64 {
@@ -988,4 +1061,6 @@ for_both_formats!(
     out_of_memory,
     leaf_iteration,
     randomized_against_model,
+    unmap_range_is_sparse,
+    protect_range_is_sparse,
 );
