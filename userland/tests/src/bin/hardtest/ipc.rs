@@ -178,11 +178,15 @@ extern "C" fn on_usr1(_: i32) {
 /// it with `EINTR` (exit 0). The parent keeps signalling until the child ends, so a
 /// signal that lands before the child blocks does not make the check hang or flake.
 fn interrupted(wait: fn() -> Result<(), libway::errno::Errno>) -> Check {
-    let pid = process::fork().map_err(|e| format!("fork: {e}"))?;
+    // Installed before the fork, so the child has it from its first instruction: a
+    // signal that comes early runs the handler instead of killing the child.
+    signal::set_handler(SIGUSR1, Handler::Catch(on_usr1)).map_err(|e| format!("sigaction: {e}"))?;
+    let pid = process::fork();
+    if pid != Ok(0) {
+        let _ = signal::set_handler(SIGUSR1, Handler::Default);
+    }
+    let pid = pid.map_err(|e| format!("fork: {e}"))?;
     if pid == 0 {
-        if signal::set_handler(SIGUSR1, Handler::Catch(on_usr1)).is_err() {
-            process::exit(90);
-        }
         let r = wait();
         let ok = expect_errno(r, EINTR).is_ok() && HANDLED.load(Ordering::Relaxed) > 0;
         process::exit(if ok { 0 } else { 1 });
