@@ -8,7 +8,14 @@
 //! (in a table or inside a queued message). When the last one goes — closed, or dropped
 //! with its process's table at exit — the port closes: queued messages are dropped (so
 //! their reply rights release their callers with `EPIPE`), every blocked sender and
-//! receiver wakes with `EPIPE`, and its names are removed.
+//! receiver wakes with `EPIPE`, and its names are removed. Those messages may carry ports
+//! that close in turn, to any depth: they are dropped iteratively through the closing
+//! thread's [`port::Teardown`] list, never by recursion (a chain of ports in messages in
+//! ports must not exhaust the kernel stack).
+//!
+//! Waits: every blocking IPC wait gives up when its thread must end or a signal that
+//! kills the process is pending; receives and sends also on any handled signal
+//! (`EINTR`). A user `port_call` whose request is queued waits through handled signals.
 //!
 //! Lock order (outermost first): a process's `handles` table, then a port's queue or a
 //! reply port's state, then wait queues and the run queue. The name registry lock is a
