@@ -169,8 +169,45 @@ fn deep_getcwd() -> Check {
     ))
 }
 
+/// Shared one-page mappings made (and then unmapped) one by one: each is its own shared
+/// object and VMA. Checking every object against every VMA on each call made this
+/// cubic: about N³/6 steps.
+const SHARED_MAPS: usize = 1200;
+/// How long the whole run may take.
+const SHARED_LIMIT_MS: u64 = 20_000;
+
+/// Many shared mappings cost what each call changes, not objects × VMAs.
+fn many_shared_mappings() -> Check {
+    let pid = process::fork().map_err(|e| format!("fork: {e}"))?;
+    if pid == 0 {
+        let mut addrs = alloc::vec::Vec::new();
+        let t0 = now_us();
+        for _ in 0..SHARED_MAPS {
+            match mem::map_anonymous(PAGE, true) {
+                Ok(a) => addrs.push(a),
+                Err(_) => process::exit(2),
+            }
+        }
+        for a in addrs {
+            // SAFETY: the child's own mapping, not used again.
+            if unsafe { mem::munmap(a, PAGE) }.is_err() {
+                process::exit(3);
+            }
+        }
+        let took = now_us() - t0;
+        libway::println!("  note {SHARED_MAPS} shared mmaps and munmaps took {took} us");
+        process::exit(0);
+    }
+    let status = wait_for(pid, SHARED_LIMIT_MS).map_err(|e| format!("too slow: {e}"))?;
+    expect_exit(status, 0).map_err(explain_exit(
+        status,
+        &[(2, "mmap failed"), (3, "munmap failed")],
+    ))
+}
+
 pub fn run(s: &mut Suite) {
     s.check("deep_getcwd_bounded", deep_getcwd());
+    s.check("many_shared_mappings_stay_cheap", many_shared_mappings());
     s.check("mprotect_huge_range_returns", huge_op("mprotect", protect_all));
     s.check("munmap_huge_range_returns", huge_op("munmap", unmap_all));
 }
