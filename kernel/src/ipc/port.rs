@@ -31,8 +31,8 @@ use crate::arch::{self, IrqGuard};
 use crate::error::{Errno, KResult};
 use crate::sync::Mutex;
 use crate::task::thread::Thread;
-use crate::task::{sched, signal};
 use crate::task::wait_queue::WaitQueue;
+use crate::task::{sched, signal};
 
 /// The objects a message moves, by position in `Message::handles`.
 pub type Objects = [Option<(KObject, u32)>; MAX_HANDLES];

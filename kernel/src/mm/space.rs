@@ -210,10 +210,12 @@ impl AddressSpace {
         let start = addr as u64 & !(PAGE - 1);
         let end = (addr as u64).saturating_add(len as u64);
         let ids = || {
-            self.vmas.overlapping(start, end).filter_map(|v| match v.kind {
-                VmaKind::Shared { object, .. } => Some(object),
-                _ => None,
-            })
+            self.vmas
+                .overlapping(start, end)
+                .filter_map(|v| match v.kind {
+                    VmaKind::Shared { object, .. } => Some(object),
+                    _ => None,
+                })
         };
         let mut out = Vec::new();
         out.try_reserve_exact(ids().count())
@@ -231,9 +233,10 @@ impl AddressSpace {
                 continue;
             };
             let span = obj.span;
-            let used = self.vmas.overlapping(span.start, span.end).any(
-                |v| matches!(v.kind, VmaKind::Shared { object, .. } if object == *id),
-            );
+            let used = self
+                .vmas
+                .overlapping(span.start, span.end)
+                .any(|v| matches!(v.kind, VmaKind::Shared { object, .. } if object == *id));
             if !used {
                 self.objects.remove(id);
             }

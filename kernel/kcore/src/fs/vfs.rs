@@ -440,9 +440,7 @@ impl<P: Page> Vfs<P> {
         self.walk_up(dir, |name| {
             // The tree cannot change meanwhile (the caller holds the VFS), so the names
             // are the ones measured; `checked_sub` only guards a broken invariant.
-            let start = end
-                .checked_sub(name.len() + 1)
-                .ok_or(FsError::Invalid)?;
+            let start = end.checked_sub(name.len() + 1).ok_or(FsError::Invalid)?;
             buf[start + 1..end].copy_from_slice(name.as_bytes());
             end = start;
             Ok(())

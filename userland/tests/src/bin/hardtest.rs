@@ -23,16 +23,18 @@ use libway::Args;
 
 libway::entry!(main);
 
+/// One module's checks.
+type Module = fn(&mut Suite);
+
 /// The modules, by name: `hardtest ipc vm` runs only those (all when none is named).
-const MODULES: &[(&str, fn(&mut Suite))] = &[
-    ("memory", memory::run),
-    ("vm", vm::run),
-    ("ipc", ipc::run),
-];
+const MODULES: &[(&str, Module)] = &[("memory", memory::run), ("vm", vm::run), ("ipc", ipc::run)];
 
 fn main(args: Args) -> i32 {
     let wanted: alloc::vec::Vec<&str> = args.iter().skip(1).collect();
-    if let Some(bad) = wanted.iter().find(|w| !MODULES.iter().any(|(n, _)| n == *w)) {
+    if let Some(bad) = wanted
+        .iter()
+        .find(|w| !MODULES.iter().any(|(n, _)| n == *w))
+    {
         libway::eprintln!("hardtest: no module {bad}; modules: memory vm ipc");
         return 2;
     }

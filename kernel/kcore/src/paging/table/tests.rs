@@ -976,7 +976,9 @@ fn sparse_pages<F: PteFormat>(mem: &mut FakeMem) -> (PageTable<F>, u64, Vec<u64>
     let inside = std::vec![base, base + 0x1000, base + HUGE / 2, base + HUGE - 0x1000];
     let outside = [base - 0x1000, base + HUGE];
     for &v in inside.iter().chain(outside.iter()) {
-        pt.map(mem, va(v), pa(0x1000), K, uflags()).unwrap().ignore();
+        pt.map(mem, va(v), pa(0x1000), K, uflags())
+            .unwrap()
+            .ignore();
     }
     (pt, base, inside, outside)
 }
@@ -1002,7 +1004,9 @@ fn unmap_range_is_sparse<F: PteFormat>() {
     }
     // An empty range of the same length costs a handful of reads.
     mem.reads.set(0);
-    pt.unmap_range(&mut mem, va(base), va(base + HUGE), |_, _| panic!("nothing left"));
+    pt.unmap_range(&mut mem, va(base), va(base + HUGE), |_, _| {
+        panic!("nothing left")
+    });
     assert!(mem.reads.get() < 20_000, "{} entries read", mem.reads.get());
 }
 
@@ -1031,7 +1035,11 @@ fn protect_range_is_sparse<F: PteFormat>() {
         assert_eq!(pt.translate(&mem, va(v)).map(|t| t.1), Some(want), "{v:#x}");
     }
     for v in outside {
-        assert_eq!(pt.translate(&mem, va(v)).map(|t| t.1), Some(uflags()), "{v:#x}");
+        assert_eq!(
+            pt.translate(&mem, va(v)).map(|t| t.1),
+            Some(uflags()),
+            "{v:#x}"
+        );
     }
 }
 

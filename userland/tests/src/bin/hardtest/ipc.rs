@@ -74,7 +74,8 @@ fn killed_while(block: fn() -> i32) -> Check {
     }
     let _ = time::sleep_ms(200);
     process::kill(pid, SIGKILL).map_err(|e| format!("kill: {e}"))?;
-    let status = wait_for(pid, REAP_MS).map_err(|e| format!("SIGKILL did not end the wait: {e}"))?;
+    let status =
+        wait_for(pid, REAP_MS).map_err(|e| format!("SIGKILL did not end the wait: {e}"))?;
     expect_signal(status, SIGKILL)
 }
 
@@ -112,13 +113,17 @@ fn block_futex() -> i32 {
 }
 
 fn block_pipe_read() -> i32 {
-    let Ok((r, _w)) = io::pipe(false) else { return 90 };
+    let Ok((r, _w)) = io::pipe(false) else {
+        return 90;
+    };
     let mut b = [0u8; 1];
     code(io::read(r, &mut b))
 }
 
 fn block_pipe_write() -> i32 {
-    let Ok((_r, w)) = io::pipe(false) else { return 90 };
+    let Ok((_r, w)) = io::pipe(false) else {
+        return 90;
+    };
     let chunk = [0u8; 4096];
     loop {
         if let Err(e) = io::write(w, &chunk) {
@@ -145,7 +150,9 @@ fn block_sleep() -> i32 {
 /// A stream read whose server never answers: the kernel's call on the caller's behalf.
 fn block_stream_read() -> i32 {
     let Ok(p) = Port::create(1) else { return 90 };
-    let Ok(s) = p.dup(libway::abi::ipc::RIGHT_SEND) else { return 91 };
+    let Ok(s) = p.dup(libway::abi::ipc::RIGHT_SEND) else {
+        return 91;
+    };
     let Ok(fd) = io::port_fd(s) else { return 92 };
     let mut b = [0u8; 8];
     code(io::read(fd, &mut b))
@@ -157,14 +164,18 @@ fn block_stream_full() -> i32 {
     if p.send(&Message::new(1), Timeout::NonBlocking).is_err() {
         return 91;
     }
-    let Ok(s) = p.dup(libway::abi::ipc::RIGHT_SEND) else { return 92 };
+    let Ok(s) = p.dup(libway::abi::ipc::RIGHT_SEND) else {
+        return 92;
+    };
     let Ok(fd) = io::port_fd(s) else { return 93 };
     code(io::write(fd, b"x"))
 }
 
 /// A thread joining a thread that waits forever.
 fn block_join() -> i32 {
-    let Ok(t) = thread::spawn(|| block_futex()) else { return 90 };
+    let Ok(t) = thread::spawn(block_futex) else {
+        return 90;
+    };
     t.join().unwrap_or(91)
 }
 
@@ -235,7 +246,9 @@ fn stream_reply(label: u64) -> Result<Result<usize, libway::errno::Errno>, Strin
         if p.recv(&mut m, Timeout::ms(5_000)).is_err() {
             return false;
         }
-        let Some(r) = m.take_reply() else { return false };
+        let Some(r) = m.take_reply() else {
+            return false;
+        };
         r.reply(&Message::new(label)).is_ok()
     })
     .map_err(|e| format!("thread: {e}"))?;
@@ -270,7 +283,10 @@ pub fn run(s: &mut Suite) {
     s.check("killed_in_thread_join", killed_while(block_join));
     s.check("signal_interrupts_port_recv", interrupted(recv_forever));
     s.check("signal_interrupts_port_send", interrupted(send_forever));
-    s.check("bogus_stream_label_is_eio", in_child_check(bogus_stream_label));
+    s.check(
+        "bogus_stream_label_is_eio",
+        in_child_check(bogus_stream_label),
+    );
     s.check("port_chain_teardown", chain_teardown());
 }
 

@@ -39,7 +39,9 @@ fn huge_op(what: &'static str, op: fn(usize) -> i32) -> Check {
                 core::hint::spin_loop();
             }
         });
-        let Ok(sibling) = sibling else { process::exit(2) };
+        let Ok(sibling) = sibling else {
+            process::exit(2)
+        };
         let Ok(addr) = mem::mmap(0, HUGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS) else {
             process::exit(3)
         };
@@ -119,7 +121,12 @@ fn unmap_all(addr: usize) -> i32 {
 
 fn getcwd_raw(buf: &mut [u8]) -> Result<usize, libway::errno::Errno> {
     // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`, which we own.
-    unsafe { libway::sys::call(sys::GETCWD, [buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0, 0]) }
+    unsafe {
+        libway::sys::call(
+            sys::GETCWD,
+            [buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0, 0],
+        )
+    }
 }
 
 /// A working directory deeper than `PATH_MAX`: a small buffer gets `ERANGE`, a big one
@@ -208,6 +215,9 @@ fn many_shared_mappings() -> Check {
 pub fn run(s: &mut Suite) {
     s.check("deep_getcwd_bounded", deep_getcwd());
     s.check("many_shared_mappings_stay_cheap", many_shared_mappings());
-    s.check("mprotect_huge_range_returns", huge_op("mprotect", protect_all));
+    s.check(
+        "mprotect_huge_range_returns",
+        huge_op("mprotect", protect_all),
+    );
     s.check("munmap_huge_range_returns", huge_op("munmap", unmap_all));
 }
