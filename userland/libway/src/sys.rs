@@ -78,6 +78,9 @@ impl MemFree {
     pub const SCHED_GETCPU: Self = Self(sys::SCHED_GETCPU);
     pub const SCHED_SETAFFINITY: Self = Self(sys::SCHED_SETAFFINITY);
     pub const SCHED_GETAFFINITY: Self = Self(sys::SCHED_GETAFFINITY);
+    pub const CAP_GET: Self = Self(sys::CAP_GET);
+    /// `cap_drop(mask)`: only ever removes privileges.
+    pub const CAP_DROP: Self = Self(sys::CAP_DROP);
 
     /// The syscall number.
     pub const fn number(self) -> usize {
