@@ -2,7 +2,9 @@
 //! result (a value, or a negated errno) in the caller's frame.
 //!
 //! The arch entry stub saves the user registers into a `TrapFrame` and calls
-//! [`dispatch`], a plain `match` that hands the raw registers to `sys_<name>`.
+//! [`dispatch`]: every call first passes `gate::admit` (the caller's syscall filter and
+//! the capability the number needs; see `gate` and `docs/security.md`), then a plain
+//! `match` hands the raw registers to `sys_<name>`.
 //!
 //! The rule for every `sys_<name>` (and for new ones): each user address becomes a typed
 //! `umem::UserPtr` / `UserArray` / `UserSlice` exactly once, where the call's errno order
