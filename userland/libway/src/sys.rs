@@ -52,7 +52,8 @@ impl MemFree {
     pub const GETPPID: Self = Self(sys::GETPPID);
     pub const SCHED_YIELD: Self = Self(sys::SCHED_YIELD);
     pub const SET_PRIORITY: Self = Self(sys::SET_PRIORITY);
-    /// `shutdown(success)`: only init may, and the machine stops.
+    /// `shutdown(success)`: needs the `shutdown` capability (only init holds it), and the
+    /// machine stops.
     pub const SHUTDOWN: Self = Self(sys::SHUTDOWN);
     pub const PORT_CREATE: Self = Self(sys::PORT_CREATE);
     pub const HANDLE_CLOSE: Self = Self(sys::HANDLE_CLOSE);
