@@ -1196,8 +1196,11 @@ pub mod filter {
     /// A denied call kills the process with `SIGSYS`.
     pub const MODE_KILL: u32 = 1;
     /// Calls no filter can deny: without them a process could not even end.
-    pub const ALWAYS_ALLOWED: [usize; 3] =
-        [super::sys::EXIT, super::sys::THREAD_EXIT, super::sys::SIGRETURN];
+    pub const ALWAYS_ALLOWED: [usize; 3] = [
+        super::sys::EXIT,
+        super::sys::THREAD_EXIT,
+        super::sys::SIGRETURN,
+    ];
 
     /// A filter: which syscall numbers are allowed, and what a denied call does.
     #[repr(C)]
@@ -1255,11 +1258,16 @@ pub mod filter {
         fn deny_and_always_allowed() {
             let mut f = SysFilter::allow_all();
             assert!(f.allows(super::super::sys::GETPID));
-            f.deny(super::super::sys::GETPID).deny(super::super::sys::EXIT);
+            f.deny(super::super::sys::GETPID)
+                .deny(super::super::sys::EXIT);
             assert!(!f.allows(super::super::sys::GETPID));
             assert!(f.allows(super::super::sys::EXIT));
             assert!(f.allows(9999), "no syscall there: ENOSYS, not the filter");
-            assert!(!SysFilter { allow: [0; WORDS], ..f }.allows(super::super::sys::FORK));
+            assert!(!SysFilter {
+                allow: [0; WORDS],
+                ..f
+            }
+            .allows(super::super::sys::FORK));
         }
     }
 }

@@ -15,12 +15,12 @@
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
+use wayos_abi::caps;
 use wayos_abi::signal::{
     self as sig, bit, SigAction, SA_NODEFER, SA_RESETHAND, SIG_BLOCK, SIG_DFL, SIG_IGN,
     SIG_SETMASK, SIG_UNBLOCK,
 };
 use wayos_abi::wait;
-use wayos_abi::caps;
 
 use super::process::{self, Pid, Process, INIT_PID};
 use super::sched;

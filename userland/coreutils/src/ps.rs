@@ -105,7 +105,10 @@ mod tests {
             row(&p, false),
             "    1     0     1 S    00:00:02 07ff /bin/init"
         );
-        assert_eq!(header(true), "  PID  PPID  PGID STAT CLS      TIME CAPS CMD");
+        assert_eq!(
+            header(true),
+            "  PID  PPID  PGID STAT CLS      TIME CAPS CMD"
+        );
         assert_eq!(
             row(&p, true),
             "    1     0     1 S    NORM 00:00:02 07ff /bin/init"

@@ -15,8 +15,8 @@ use crate::errno::Errno;
 use crate::sys::MemFree;
 
 pub use wayos_abi::caps::{
-    by_name, is_system_name, ALL, AI_ACCEL, CONSOLE_BIND, KILL, KLOG_READ, MEMTIER, MOUNT,
-    NET_RAW, NS_SYSTEM, SET_RT_PRIORITY, SHUTDOWN, SPAWN, USER,
+    by_name, is_system_name, AI_ACCEL, ALL, CONSOLE_BIND, KILL, KLOG_READ, MEMTIER, MOUNT, NET_RAW,
+    NS_SYSTEM, SET_RT_PRIORITY, SHUTDOWN, SPAWN, USER,
 };
 pub use wayos_abi::filter::{MODE_ERRNO, MODE_KILL};
 
@@ -86,7 +86,12 @@ pub fn spawn(path: &str, argv: &[&str], envp: &[&str], caps: u32) -> Result<usiz
 pub fn filter() -> Result<SysFilter, Errno> {
     let mut f = SysFilter::allow_all();
     // SAFETY: the kernel writes one SysFilter into `f`, which we own for the call.
-    unsafe { crate::sys::call(sys::FILTER_GET, [crate::sys::arg_out(&mut f), 0, 0, 0, 0, 0]) }?;
+    unsafe {
+        crate::sys::call(
+            sys::FILTER_GET,
+            [crate::sys::arg_out(&mut f), 0, 0, 0, 0, 0],
+        )
+    }?;
     Ok(f)
 }
 
@@ -94,8 +99,7 @@ pub fn filter() -> Result<SysFilter, Errno> {
 /// stricter mode). Inherited by every process it creates afterwards.
 pub fn narrow_filter(f: &SysFilter) -> Result<(), Errno> {
     // SAFETY: the kernel only reads `f`, borrowed for the call.
-    unsafe { crate::sys::call(sys::FILTER_SET, [crate::sys::arg_in(f), 0, 0, 0, 0, 0]) }
-        .map(|_| ())
+    unsafe { crate::sys::call(sys::FILTER_SET, [crate::sys::arg_in(f), 0, 0, 0, 0, 0]) }.map(|_| ())
 }
 
 /// Denies the syscalls `deny` from now on, with `mode` ([`MODE_ERRNO`]: `EPERM`,

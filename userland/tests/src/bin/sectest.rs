@@ -30,8 +30,8 @@ use libway::caps::{self, names};
 use libway::ipc::{ns, Port};
 use libway::process::{self, proc_list};
 use libway::suite::{
-    expect_eq, expect_exit, expect_signal, in_child, run_captured, wait_for, Check, Context,
-    Suite, CHILD_TIMEOUT_MS,
+    expect_eq, expect_exit, expect_signal, in_child, run_captured, wait_for, Check, Context, Suite,
+    CHILD_TIMEOUT_MS,
 };
 use libway::{Args, Errno};
 
@@ -109,7 +109,10 @@ fn main(args: Args) -> i32 {
     s.check("cap_drop_is_for_good", cap_drop_is_for_good());
     s.check("cap_drop_refuses_unknown_bits", cap_drop_unknown());
     s.check("fork_inherits_caps", fork_inherits());
-    s.check("spawn_inherits_and_narrows_caps", spawn_inherits_and_narrows());
+    s.check(
+        "spawn_inherits_and_narrows_caps",
+        spawn_inherits_and_narrows(),
+    );
     s.check("spawn_caps_cannot_widen", spawn_cannot_widen());
     s.check("ps_and_caps_show_the_set", ps_and_caps_show_the_set());
     s.check("only_init_holds_shutdown", only_init_holds_shutdown());
@@ -121,18 +124,41 @@ fn main(args: Args) -> i32 {
     s.check("kill_own_kind_without_cap", kill_own_kind());
     if_held(&mut s, caps::KILL, "kill_allowed_with_cap", kill_allowed);
     s.check("rt_class_refused_without_cap", rt_refused());
-    if_held(&mut s, caps::SET_RT_PRIORITY, "rt_class_allowed_with_cap", rt_allowed);
+    if_held(
+        &mut s,
+        caps::SET_RT_PRIORITY,
+        "rt_class_allowed_with_cap",
+        rt_allowed,
+    );
     s.check("shutdown_refused_without_cap", shutdown_refused());
     s.check("console_bind_refused_without_cap", console_bind_refused());
-    if_held(&mut s, caps::CONSOLE_BIND, "console_bind_allowed_with_cap", console_bind_allowed);
+    if_held(
+        &mut s,
+        caps::CONSOLE_BIND,
+        "console_bind_allowed_with_cap",
+        console_bind_allowed,
+    );
     s.check("system_name_refused_without_cap", system_name_refused());
-    if_held(&mut s, caps::NS_SYSTEM, "system_name_allowed_with_cap", system_name_allowed);
+    if_held(
+        &mut s,
+        caps::NS_SYSTEM,
+        "system_name_allowed_with_cap",
+        system_name_allowed,
+    );
     s.check("klog_refused_without_cap", klog_refused());
-    if_held(&mut s, caps::KLOG_READ, "klog_allowed_with_cap", klog_allowed);
+    if_held(
+        &mut s,
+        caps::KLOG_READ,
+        "klog_allowed_with_cap",
+        klog_allowed,
+    );
     let reserved = caps::NET_RAW | caps::AI_ACCEL | caps::MEMTIER | caps::MOUNT;
-    if_held(&mut s, reserved, "reserved_caps_inherited_and_dropped", || {
-        reserved_caps(reserved)
-    });
+    if_held(
+        &mut s,
+        reserved,
+        "reserved_caps_inherited_and_dropped",
+        || reserved_caps(reserved),
+    );
 
     // The syscall filter.
     s.check("filter_denies_with_eperm", filter_denies());
@@ -395,7 +421,11 @@ fn system_name_refused() -> Check {
 
 fn system_name_allowed() -> Check {
     let pid = process::getpid().context("getpid")?;
-    allowed(register(0, format!("sys.sectest.{pid}"))?, None, "register sys.*")
+    allowed(
+        register(0, format!("sys.sectest.{pid}"))?,
+        None,
+        "register sys.*",
+    )
 }
 
 fn klog_read(without: u32) -> Result<Outcome, String> {

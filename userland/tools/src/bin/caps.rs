@@ -35,7 +35,11 @@ fn main(args: Args) -> i32 {
     };
     let mut status = 0;
     for arg in pids {
-        match arg.parse::<u64>().ok().and_then(|pid| list.iter().find(|p| p.pid == pid)) {
+        match arg
+            .parse::<u64>()
+            .ok()
+            .and_then(|pid| list.iter().find(|p| p.pid == pid))
+        {
             Some(p) => println!("{} {}", p.pid, caps::names(p.caps, " ")),
             None => {
                 eprintln!("caps: {arg}: no such process");
