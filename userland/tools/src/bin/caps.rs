@@ -7,6 +7,8 @@
 #![no_std]
 #![no_main]
 
+extern crate alloc;
+
 use libway::process::proc_list;
 use libway::{caps, eprintln, println, Args};
 
@@ -49,4 +51,3 @@ fn main(args: Args) -> i32 {
     }
     status
 }
-extern crate alloc;
