@@ -14,6 +14,7 @@
 //! | [`ipc`], [`stream`], [`console`] | IPC messages and rights, the stream-fd protocol, the console server's protocol |
 //! | [`fcntl`], [`fs`] | descriptor flags, file types, `Stat`/`StatFs`, directory records |
 //! | [`mman`], [`wait`], [`signal`], [`clock`], [`sched`], [`smp`] | memory-map flags, wait statuses, signals and `SigAction`, clocks, priority classes, `CpuInfo` |
+//! | [`caps`], [`filter`] | capability bits and names, system service names, `SpawnArgs`; the syscall filter |
 //! | [`limits`], [`layout`] | what `execve`/`spawn` accept; the user address-space layout and the initial stack |
 //! | [`harness`] | the contract with `cargo xtask test`: exit values, command-line words, result-line formats, and [`harness::SUITES`], the one list of test suites |
 //! | crate root | [`Plain`], [`Timespec`], [`StrRef`], [`Utsname`], [`ProcInfo`] |
@@ -22,7 +23,8 @@
 //!
 //! Every structure that crosses the user/kernel line as bytes — [`ipc::Message`],
 //! [`Timespec`], [`StrRef`], [`fs::Stat`], [`fs::StatFs`], [`fs::DirentHeader`],
-//! [`signal::SigAction`], [`Utsname`], [`ProcInfo`], [`smp::CpuInfo`] — is [`Plain`]:
+//! [`signal::SigAction`], [`Utsname`], [`ProcInfo`], [`smp::CpuInfo`],
+//! [`caps::SpawnArgs`], [`filter::SysFilter`] — is [`Plain`]:
 //! `#[repr(C)]` (or `repr(C, packed)`), built only of integers and arrays of them, with no
 //! padding and no invalid bit patterns. The `zerocopy` derives each of them carries
 //! (`FromBytes`, `IntoBytes`, `Immutable`, `KnownLayout`) prove that at compile time: a
@@ -164,6 +166,7 @@ pub mod harness {
         Suite::user("utiltest"),
         Suite::user("smptest"),
         Suite::user("hardtest"),
+        Suite::user("sectest"),
     ];
 
     /// The suite called `name`, if [`SUITES`] lists one.
@@ -276,11 +279,13 @@ pub mod sys {
     pub const SCHED_YIELD: usize = 13;
     /// `read(fd, buf: *mut u8, len) -> bytes read`; fd 0 is the console.
     pub const READ: usize = 14;
-    /// `set_priority(class) -> previous class`; see [`super::sched`].
+    /// `set_priority(class) -> previous class`; see [`super::sched`]. A class above
+    /// `NORMAL` needs [`super::caps::SET_RT_PRIORITY`].
     pub const SET_PRIORITY: usize = 15;
     /// `get_cmdline(buf: *mut u8, len) -> length`: the kernel command line (for init).
     pub const GET_CMDLINE: usize = 16;
-    /// `shutdown(success: usize) -> !`: power the machine off; only init (pid 1) may.
+    /// `shutdown(success: usize) -> !`: power the machine off; needs [`super::caps::SHUTDOWN`]
+    /// (only init holds it).
     /// Under `wayos.test` this ends the test run, with `success` as the verdict.
     pub const SHUTDOWN: usize = 17;
     /// `port_create(capacity) -> handle` with send, receive and grant rights.
@@ -416,8 +421,26 @@ pub mod sys {
     pub const SCHED_GETAFFINITY: usize = 76;
     /// `smp_info(buf: *mut CpuInfo, count) -> CPUs online` (fills at most `count`).
     pub const SMP_INFO: usize = 77;
+    // 80..=89: the privilege model ([`super::caps`], [`super::filter`]); see
+    // `docs/security.md`.
+    /// `cap_get() -> caps`: the caller's capability set ([`super::caps`] bits).
+    pub const CAP_GET: usize = 80;
+    /// `cap_drop(mask) -> caps left`: removes the bits of `mask` from the caller's set,
+    /// for good (`EINVAL` for a bit [`super::caps::ALL`] does not define).
+    pub const CAP_DROP: usize = 81;
+    /// `spawn_caps(args: *const caps::SpawnArgs) -> child pid`: `spawn`, with the child's
+    /// capability set given (`EPERM` unless it is a subset of the caller's).
+    pub const SPAWN_CAPS: usize = 82;
+    /// `filter_set(f: *const filter::SysFilter) -> 0`: narrows the caller's syscall
+    /// filter to its intersection with `f` (and the stricter of the two modes).
+    pub const FILTER_SET: usize = 83;
+    /// `filter_get(f: *mut filter::SysFilter) -> 0`: the caller's syscall filter.
+    pub const FILTER_GET: usize = 84;
+    /// `ns_require(name, name_len, caps) -> 0`: only processes holding every bit of
+    /// `caps` may look up the name from now on; only the name's owner may set it.
+    pub const NS_REQUIRE: usize = 85;
     /// One past the highest number.
-    pub const COUNT: usize = 78;
+    pub const COUNT: usize = 86;
 }
 
 /// IPC: ports, messages, rights. See `docs/ipc.md`.
@@ -985,6 +1008,8 @@ pub mod signal {
     pub const SIGTTOU: i32 = 22;
     pub const SIGURG: i32 = 23;
     pub const SIGWINCH: i32 = 28;
+    /// Bad system call: what a syscall filter in [`super::filter::MODE_KILL`] kills with.
+    pub const SIGSYS: i32 = 31;
 
     /// `SigAction::handler` values besides a function address.
     pub const SIG_DFL: usize = 0;
@@ -1045,7 +1070,10 @@ pub struct ProcInfo {
     pub state: u8,
     /// Scheduler class (see [`sched`]).
     pub class: u8,
-    _pad: [u8; 6],
+    _pad: [u8; 2],
+    /// The process's capability set ([`caps`] bits). It took 4 of the 6 padding bytes
+    /// that followed `class`, so no other field moved and the size is unchanged.
+    pub caps: u32,
     /// Timer ticks the process has run.
     pub ticks: u64,
     /// The program path, NUL-padded.
@@ -1062,9 +1090,210 @@ impl ProcInfo {
             pgid: 0,
             state: 0,
             class: 0,
-            _pad: [0; 6],
+            _pad: [0; 2],
+            caps: 0,
             ticks: 0,
             name: [0; 64],
+        }
+    }
+}
+
+/// Capabilities: what a process may do beyond the ordinary. See `docs/security.md`.
+///
+/// A process's set is a `u32` of these bits. init starts with [`ALL`]; every other
+/// process gets its parent's set at `fork`/`spawn` (or a subset, with `spawn_caps`), and
+/// a process can only ever narrow its own (`cap_drop`). Nothing widens a set.
+pub mod caps {
+    use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+    /// Create processes: `fork`, `spawn`, `spawn_caps`. (Threads need nothing.)
+    pub const SPAWN: u32 = 1 << 0;
+    /// Signal a process holding a capability the caller lacks. Without it, `kill` reaches
+    /// only processes whose set is a subset of the caller's (never init).
+    pub const KILL: u32 = 1 << 1;
+    /// Take a scheduling class above normal (`sched::HIGH`, `sched::RT_INFERENCE`).
+    pub const SET_RT_PRIORITY: u32 = 1 << 2;
+    /// Power the machine off (`shutdown`).
+    pub const SHUTDOWN: u32 = 1 << 3;
+    /// Take the console device's input (`console_bind`).
+    pub const CONSOLE_BIND: u32 = 1 << 4;
+    /// Register a system service name ([`is_system_name`]) with `ns_register`.
+    pub const NS_SYSTEM: u32 = 1 << 5;
+    /// Read the kernel log (`klog_read`).
+    pub const KLOG_READ: u32 = 1 << 6;
+    /// Raw network frames (reserved for `netd`; no call checks it yet).
+    pub const NET_RAW: u32 = 1 << 7;
+    /// The inference accelerators (reserved for `aid`; no call checks it yet).
+    pub const AI_ACCEL: u32 = 1 << 8;
+    /// Place memory in a chosen tier (reserved; no call checks it yet).
+    pub const MEMTIER: u32 = 1 << 9;
+    /// Mount and unmount file systems (reserved; no call checks it yet).
+    pub const MOUNT: u32 = 1 << 10;
+    /// Every capability: init's set.
+    pub const ALL: u32 = (1 << 11) - 1;
+    /// The user set: what the shell and the programs it runs hold.
+    pub const USER: u32 = SPAWN | KLOG_READ;
+
+    /// Each capability's bit and the name `ps` and `caps` print, in bit order.
+    pub const NAMES: [(u32, &str); 11] = [
+        (SPAWN, "spawn"),
+        (KILL, "kill"),
+        (SET_RT_PRIORITY, "rtprio"),
+        (SHUTDOWN, "shutdown"),
+        (CONSOLE_BIND, "console"),
+        (NS_SYSTEM, "nssys"),
+        (KLOG_READ, "klog"),
+        (NET_RAW, "netraw"),
+        (AI_ACCEL, "aiaccel"),
+        (MEMTIER, "memtier"),
+        (MOUNT, "mount"),
+    ];
+
+    /// The capability called `name` (as in [`NAMES`]).
+    pub fn by_name(name: &str) -> Option<u32> {
+        NAMES.iter().find(|(_, n)| *n == name).map(|(b, _)| *b)
+    }
+
+    /// Service names only a holder of [`NS_SYSTEM`] may register.
+    pub const SYSTEM_NAMES: &[&str] = &["console", "aid", "netd", "init"];
+    /// So are all names starting with this.
+    pub const SYSTEM_PREFIX: &str = "sys.";
+
+    /// Whether `name` is a system service name.
+    pub fn is_system_name(name: &[u8]) -> bool {
+        name.starts_with(SYSTEM_PREFIX.as_bytes())
+            || SYSTEM_NAMES.iter().any(|n| n.as_bytes() == name)
+    }
+
+    /// What `spawn_caps` reads: `spawn`'s six arguments and the child's capability set.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    pub struct SpawnArgs {
+        pub path: u64,
+        pub path_len: u64,
+        /// `*const StrRef` and count, as `spawn` takes them.
+        pub argv: u64,
+        pub argc: u64,
+        pub envp: u64,
+        pub envc: u64,
+        /// The child's set: a subset of the caller's.
+        pub caps: u32,
+        pub _pad: u32,
+    }
+
+    abi_size!(SpawnArgs, 7 * 8);
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn names_cover_every_bit_once() {
+            let mut seen = 0;
+            for (i, (bit, name)) in NAMES.iter().enumerate() {
+                assert_eq!(*bit, 1 << i, "{name}: NAMES is in bit order");
+                assert_eq!(by_name(name), Some(*bit));
+                seen |= bit;
+            }
+            assert_eq!(seen, ALL);
+            assert_eq!(USER & !ALL, 0);
+        }
+
+        #[test]
+        fn system_names() {
+            assert!(is_system_name(b"console"));
+            assert!(is_system_name(b"sys.anything"));
+            assert!(!is_system_name(b"consolex"));
+            assert!(!is_system_name(b"ipctest.1"));
+        }
+    }
+}
+
+/// The syscall filter: a per-process allow-bitmask over syscall numbers (seccomp-like).
+/// See `docs/security.md`.
+pub mod filter {
+    use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+    /// 64-bit words in the mask (bit `n % 64` of word `n / 64` is syscall `n`).
+    pub const WORDS: usize = 2;
+    const _: () = assert!(super::sys::COUNT <= WORDS * 64);
+    /// A denied call returns `EPERM`.
+    pub const MODE_ERRNO: u32 = 0;
+    /// A denied call kills the process with `SIGSYS`.
+    pub const MODE_KILL: u32 = 1;
+    /// Calls no filter can deny: without them a process could not even end.
+    pub const ALWAYS_ALLOWED: [usize; 3] = [
+        super::sys::EXIT,
+        super::sys::THREAD_EXIT,
+        super::sys::SIGRETURN,
+    ];
+
+    /// A filter: which syscall numbers are allowed, and what a denied call does.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    pub struct SysFilter {
+        pub allow: [u64; WORDS],
+        /// [`MODE_ERRNO`] or [`MODE_KILL`].
+        pub mode: u32,
+        pub _pad: u32,
+    }
+
+    abi_size!(SysFilter, WORDS * 8 + 8);
+
+    impl SysFilter {
+        /// Everything allowed (every process's filter until it narrows it).
+        pub const fn allow_all() -> Self {
+            Self {
+                allow: [u64::MAX; WORDS],
+                mode: MODE_ERRNO,
+                _pad: 0,
+            }
+        }
+
+        /// Whether syscall `n` is allowed. Numbers past the mask name no syscall (the
+        /// assertion above keeps every real one inside it), so they pass the filter and
+        /// get `ENOSYS` like anyone's.
+        pub const fn allows(&self, n: usize) -> bool {
+            let mut i = 0;
+            while i < ALWAYS_ALLOWED.len() {
+                if ALWAYS_ALLOWED[i] == n {
+                    return true;
+                }
+                i += 1;
+            }
+            if n >= WORDS * 64 {
+                return true;
+            }
+            self.allow[n / 64] & (1 << (n % 64)) != 0
+        }
+
+        /// Denies syscall `n`.
+        pub fn deny(&mut self, n: usize) -> &mut Self {
+            if n < WORDS * 64 {
+                self.allow[n / 64] &= !(1 << (n % 64));
+            }
+            self
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn deny_and_always_allowed() {
+            let mut f = SysFilter::allow_all();
+            assert!(f.allows(super::super::sys::GETPID));
+            f.deny(super::super::sys::GETPID)
+                .deny(super::super::sys::EXIT);
+            assert!(!f.allows(super::super::sys::GETPID));
+            assert!(f.allows(super::super::sys::EXIT));
+            assert!(f.allows(9999), "no syscall there: ENOSYS, not the filter");
+            assert!(!SysFilter {
+                allow: [0; WORDS],
+                ..f
+            }
+            .allows(super::super::sys::FORK));
         }
     }
 }

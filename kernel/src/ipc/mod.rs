@@ -181,10 +181,12 @@ pub fn wait_for<T>(
     }
 }
 
-/// A registered name: the port and the process that registered it.
+/// A registered name: the port, the process that registered it, and the capabilities
+/// a process must hold to look it up (`ns_require`; 0 at first).
 pub struct NsEntry {
     pub port: Arc<Port>,
     pub owner: Pid,
+    pub required: core::sync::atomic::AtomicU32,
 }
 
 pub static NAMES: Mutex<NameRegistry<NsEntry>> = Mutex::new(NameRegistry::new());

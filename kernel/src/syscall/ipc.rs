@@ -10,6 +10,7 @@
 //! reply port's) or a queue slot, and copied out from there (`ipc::port`).
 
 use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::error::{Errno, KResult};
 use crate::ipc::msgbuf::{CallError, MsgBuf};
@@ -444,11 +445,19 @@ fn read_name(ptr: usize, len: usize) -> KResult<alloc::vec::Vec<u8>> {
 pub fn sys_ns_register(name: usize, len: usize, h: usize) -> KResult<usize> {
     let p = me()?;
     let name = read_name(name, len)?;
+    // Defect 11: a system name (`console`, ...) is not for whoever registers it first.
+    if wayos_abi::caps::is_system_name(&name) {
+        super::gate::require(wayos_abi::caps::NS_SYSTEM)?;
+    }
     let port = port_of(&p, h, RIGHT_SEND | RIGHT_GRANT)?;
     if port.is_closed() {
         return Err(Errno::EPIPE);
     }
-    let entry = NsEntry { port, owner: p.pid };
+    let entry = NsEntry {
+        port,
+        owner: p.pid,
+        required: AtomicU32::new(0),
+    };
     let r = NAMES.lock().register(&name, entry).map_err(name_errno);
     r.map(|()| 0)
 }
@@ -456,13 +465,18 @@ pub fn sys_ns_register(name: usize, len: usize, h: usize) -> KResult<usize> {
 pub fn sys_ns_lookup(name: usize, len: usize) -> KResult<usize> {
     let p = me()?;
     let name = read_name(name, len)?;
-    let port = NAMES
+    let (port, required) = NAMES
         .lock()
         .lookup(&name)
-        .map(|e| e.port.clone())
+        .map(|e| (e.port.clone(), e.required.load(Ordering::Acquire)))
         .map_err(name_errno)?;
     if port.is_closed() {
         return Err(Errno::ENOENT);
+    }
+    // The server's access rule: without a send handle a process cannot reach the port
+    // (it could only be handed one by a process that may).
+    if !p.has_caps(required) {
+        return Err(Errno::EACCES);
     }
     let obj = KObject::Port(PortRef::new(port, RIGHT_SEND));
     let h = p
@@ -471,4 +485,22 @@ pub fn sys_ns_lookup(name: usize, len: usize) -> KResult<usize> {
         .insert(obj, RIGHT_SEND)
         .map_err(handle_errno)?;
     Ok(h as usize)
+}
+
+/// `ns_require(name, len, caps)`: from now on only processes holding `caps` may look the
+/// name up. `EPERM` unless the caller registered it; `EINVAL` for an undefined bit.
+pub fn sys_ns_require(name: usize, len: usize, caps: usize) -> KResult<usize> {
+    let p = me()?;
+    let caps = u32::try_from(caps)
+        .ok()
+        .filter(|c| c & !wayos_abi::caps::ALL == 0)
+        .ok_or(Errno::EINVAL)?;
+    let name = read_name(name, len)?;
+    let names = NAMES.lock();
+    let entry = names.lookup(&name).map_err(name_errno)?;
+    if entry.owner != p.pid {
+        return Err(Errno::EPERM);
+    }
+    entry.required.store(caps, Ordering::Release);
+    Ok(0)
 }

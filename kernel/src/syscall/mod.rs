@@ -2,7 +2,9 @@
 //! result (a value, or a negated errno) in the caller's frame.
 //!
 //! The arch entry stub saves the user registers into a `TrapFrame` and calls
-//! [`dispatch`], a plain `match` that hands the raw registers to `sys_<name>`.
+//! [`dispatch`]: every call first passes `gate::admit` (the caller's syscall filter and
+//! the capability the number needs; see `gate` and `docs/security.md`), then a plain
+//! `match` hands the raw registers to `sys_<name>`.
 //!
 //! The rule for every `sys_<name>` (and for new ones): each user address becomes a typed
 //! `umem::UserPtr` / `UserArray` / `UserSlice` exactly once, where the call's errno order
@@ -29,6 +31,7 @@ use crate::umem::{ReadOnly, UserArray, UserPtr, UserSlice, WriteOnly};
 mod cpu;
 mod fd;
 mod fs;
+mod gate;
 mod grant;
 mod ipc;
 mod klog;
@@ -40,6 +43,11 @@ mod thread;
 pub fn dispatch(frame: &mut TrapFrame) {
     let num = frame.syscall_number();
     let a = frame.syscall_args();
+    // The one gate every call passes: the syscall filter and the capability table.
+    if let Err(e) = gate::admit(num) {
+        frame.set_syscall_return((-e.0) as usize);
+        return;
+    }
     let result = match num {
         sys::EXIT => task::exit_current(wayos_abi::wait::exited(a[0] as i32)),
         sys::WRITE => fd::sys_write(a[0], a[1], a[2]),
@@ -122,6 +130,12 @@ pub fn dispatch(frame: &mut TrapFrame) {
         sys::SCHED_SETAFFINITY => cpu::sys_sched_setaffinity(a[0], a[1]),
         sys::SCHED_GETAFFINITY => cpu::sys_sched_getaffinity(a[0]),
         sys::SMP_INFO => cpu::sys_smp_info(a[0], a[1]),
+        sys::CAP_GET => gate::sys_cap_get(),
+        sys::CAP_DROP => gate::sys_cap_drop(a[0]),
+        sys::SPAWN_CAPS => sys_spawn_caps(a[0]),
+        sys::FILTER_GET => gate::sys_filter_get(a[0]),
+        sys::FILTER_SET => gate::sys_filter_set(a[0]),
+        sys::NS_REQUIRE => ipc::sys_ns_require(a[0], a[1], a[2]),
         _ => Err(Errno::ENOSYS),
     };
     let value = match result {
@@ -199,7 +213,24 @@ fn sys_execve(frame: &mut TrapFrame, a: [usize; 6]) -> KResult<()> {
 fn sys_spawn(a: [usize; 6]) -> KResult<usize> {
     let e = read_exec_args(a)?;
     let parent = task::current_process();
-    task::spawn(&e.path, &e.argv, &e.envp, parent.as_ref()).map(|p| p as usize)
+    let caps = gate::current_caps();
+    task::spawn(&e.path, &e.argv, &e.envp, parent.as_ref(), caps).map(|p| p as usize)
+}
+
+/// `spawn` with the child's capability set: `EINVAL` for an undefined bit, `EPERM` for a
+/// set wider than the caller's (a capability cannot be created, only passed on).
+fn sys_spawn_caps(args: usize) -> KResult<usize> {
+    let s = UserPtr::<wayos_abi::caps::SpawnArgs, ReadOnly>::new(args)?.read()?;
+    if s.caps & !wayos_abi::caps::ALL != 0 || s._pad != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if s.caps & !gate::current_caps() != 0 {
+        return Err(Errno::EPERM);
+    }
+    let words = [s.path, s.path_len, s.argv, s.argc, s.envp, s.envc].map(|w| w as usize);
+    let e = read_exec_args(words)?;
+    let parent = task::current_process();
+    task::spawn(&e.path, &e.argv, &e.envp, parent.as_ref(), s.caps).map(|p| p as usize)
 }
 
 fn sys_wait(pid: isize, status: usize, options: usize) -> KResult<usize> {
@@ -266,6 +297,10 @@ fn sys_set_priority(class: usize) -> KResult<usize> {
     if class >= wayos_abi::sched::CLASSES {
         return Err(Errno::EINVAL);
     }
+    // Defect 7: a class above normal can starve everything else on its CPUs.
+    if class < wayos_abi::sched::NORMAL {
+        gate::require(wayos_abi::caps::SET_RT_PRIORITY)?;
+    }
     Ok(sched::current().set_class(class))
 }
 
@@ -277,9 +312,7 @@ fn sys_get_cmdline(buf: usize, len: usize) -> KResult<usize> {
     Ok(line.len())
 }
 
+/// Needs `caps::SHUTDOWN` (checked by the gate), which init holds and gives nobody.
 fn sys_shutdown(success: usize) -> KResult<usize> {
-    match task::current_process() {
-        Some(p) if p.pid == task::process::INIT_PID => crate::shutdown(success == 1),
-        _ => Err(Errno::EPERM),
-    }
+    crate::shutdown(success == 1)
 }

@@ -56,6 +56,7 @@ pub fn sys_proc_list(buf: usize, count: usize) -> KResult<usize> {
             .iter()
             .map(|t| t.ticks.load(core::sync::atomic::Ordering::Relaxed))
             .sum();
+        info.caps = p.caps();
         info.name = field(p.name.lock().as_str());
         out.get(i)?.write(&info)?;
     }

@@ -35,7 +35,7 @@ pub fn start_init(cmdline: &str) -> KResult<Pid> {
             .split_ascii_whitespace()
             .map(|w| w.as_bytes().to_vec()),
     );
-    spawn("/bin/init", &argv, &[], None)
+    spawn("/bin/init", &argv, &[], None, wayos_abi::caps::ALL)
 }
 
 /// The process the running thread belongs to, if it is a user thread.
@@ -167,12 +167,14 @@ fn admit_new_process() -> KResult<()> {
     Ok(())
 }
 
-/// A new process running the program at `path`.
+/// A new process running the program at `path`, with capability set `caps` (the caller
+/// has checked that it is a subset of the parent's).
 pub fn spawn(
     path: &str,
     argv: &[Vec<u8>],
     envp: &[Vec<u8>],
     parent: Option<&Arc<Process>>,
+    caps: u32,
 ) -> KResult<Pid> {
     admit_new_process()?;
     let image = crate::fs::read_file(path)?;
@@ -181,6 +183,8 @@ pub fn spawn(
     let fds = parent.map(|p| p.fds.lock().inherited());
     let sig = parent.map(|p| p.sig.lock().for_new_program());
     let p = Process::create(path, loaded.space, parent, fds, sig);
+    // Narrowed before its first instruction runs.
+    p.drop_caps(!caps);
     if let Err(e) = start_user_thread(p.clone(), loaded.frame, None, NORMAL, 0).map(drop) {
         p.exit(wait::killed(sig::SIGKILL));
         return Err(e);

@@ -8,7 +8,9 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+use wayos_abi::filter::{SysFilter, WORDS};
 
 use super::thread::Thread;
 use super::wait_queue::WaitQueue;
@@ -60,6 +62,13 @@ pub struct Process {
     /// status is `exit_status`.
     exiting: AtomicBool,
     exit_status: AtomicI32,
+    /// Capability set (`wayos_abi::caps` bits): the parent's at creation, then only ever
+    /// narrowed ([`Process::drop_caps`]); nothing sets a bit once clear.
+    caps: AtomicU32,
+    /// Syscall filter (`wayos_abi::filter`): the parent's at creation, then only ever
+    /// narrowed ([`Process::narrow_filter`]): bits are only cleared, the mode only rises.
+    filter_allow: [AtomicU64; WORDS],
+    filter_mode: AtomicU32,
 }
 
 static TABLE: Mutex<BTreeMap<Pid, Arc<Process>>> = Mutex::new(BTreeMap::new());
@@ -79,6 +88,10 @@ impl Process {
         let pid = NEXT_PID.fetch_add(1, Ordering::Relaxed);
         let fds = fds.unwrap_or_else(crate::descriptor::console_table);
         let pgid = parent.map_or(pid, |p| p.pgid());
+        // init (no parent) holds everything; every other process starts with its
+        // parent's privileges and can only lose them.
+        let caps = parent.map_or(wayos_abi::caps::ALL, |p| p.caps());
+        let filter = parent.map_or(SysFilter::allow_all(), |p| p.filter());
         let p = Arc::new(Self {
             pid,
             ppid: AtomicU64::new(parent.map_or(0, |p| p.pid)),
@@ -99,12 +112,48 @@ impl Process {
             live_threads: AtomicUsize::new(0),
             exiting: AtomicBool::new(false),
             exit_status: AtomicI32::new(0),
+            caps: AtomicU32::new(caps),
+            filter_allow: filter.allow.map(AtomicU64::new),
+            filter_mode: AtomicU32::new(filter.mode),
         });
         if let Some(parent) = parent {
             parent.children.lock().push(p.clone());
         }
         TABLE.lock().insert(pid, p.clone());
         p
+    }
+
+    /// The capability set.
+    pub fn caps(&self) -> u32 {
+        self.caps.load(Ordering::Acquire)
+    }
+
+    /// Whether the process holds every capability in `mask`.
+    pub fn has_caps(&self, mask: u32) -> bool {
+        self.caps() & mask == mask
+    }
+
+    /// Removes `mask` from the capability set for good; returns what is left.
+    pub fn drop_caps(&self, mask: u32) -> u32 {
+        self.caps.fetch_and(!mask, Ordering::AcqRel) & !mask
+    }
+
+    /// The syscall filter.
+    pub fn filter(&self) -> SysFilter {
+        SysFilter {
+            allow: core::array::from_fn(|i| self.filter_allow[i].load(Ordering::Acquire)),
+            mode: self.filter_mode.load(Ordering::Acquire),
+            _pad: 0,
+        }
+    }
+
+    /// Narrows the filter to its intersection with `f` and the stricter mode; a filter can
+    /// never allow a call again, nor go from killing back to refusing.
+    pub fn narrow_filter(&self, f: &SysFilter) {
+        for (word, allow) in self.filter_allow.iter().zip(f.allow) {
+            word.fetch_and(allow, Ordering::AcqRel);
+        }
+        self.filter_mode.fetch_max(f.mode, Ordering::AcqRel);
     }
 
     pub fn ppid(&self) -> Pid {

@@ -15,6 +15,7 @@
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
+use wayos_abi::caps;
 use wayos_abi::signal::{
     self as sig, bit, SigAction, SA_NODEFER, SA_RESETHAND, SIG_BLOCK, SIG_DFL, SIG_IGN,
     SIG_SETMASK, SIG_UNBLOCK,
@@ -210,8 +211,18 @@ pub fn kill(pid: isize, s: i32) -> KResult<()> {
             members.into_iter().filter(|p| p.pid != INIT_PID).collect()
         }
     };
+    // Without `caps::KILL` a process reaches only processes holding no capability it
+    // lacks (its own kind), so an unprivileged program cannot kill a server. A group or
+    // -1 skips the others; naming only such processes is `EPERM`.
+    let allowed: Vec<_> = targets
+        .iter()
+        .filter(|t| me.has_caps(caps::KILL) || t.caps() & !me.caps() == 0)
+        .collect();
+    if allowed.is_empty() && !targets.is_empty() {
+        return Err(Errno::EPERM);
+    }
     if s != 0 {
-        for t in &targets {
+        for t in allowed {
             send(t, s);
         }
     }

@@ -1,12 +1,13 @@
 //! `ps`: the table of processes.
 //!
 //! ```text
-//!   PID  PPID  PGID STAT     TIME CMD
-//!     1     0     1 S    00:00:00 /bin/init
+//!   PID  PPID  PGID STAT     TIME CAPS CMD
+//!     1     0     1 S    00:00:00 07ff /bin/init
 //! ```
 //!
 //! PID, parent, process group, state (`R` running or ready, `S` sleeping or blocked, `Z`
-//! zombie), CPU time in `[DD-]HH:MM:SS` (timer ticks at 100 Hz), and the program path
+//! zombie), CPU time in `[DD-]HH:MM:SS` (timer ticks at 100 Hz), the capability set as a
+//! hex mask (`wayos_abi::caps` bits; `caps PID` prints the names), and the program path
 //! (WayOS keeps no argument list per process). `-l` adds the scheduler class (`CLS`)
 //! before the time.
 
@@ -25,6 +26,8 @@ pub struct Proc {
     pub state: char,
     pub class: u8,
     pub ticks: u64,
+    /// Capability set (`wayos_abi::caps` bits).
+    pub caps: u32,
     pub cmd: String,
 }
 
@@ -55,9 +58,9 @@ pub fn cpu_time(ticks: u64) -> String {
 /// The header line.
 pub fn header(long: bool) -> String {
     if long {
-        String::from("  PID  PPID  PGID STAT CLS      TIME CMD")
+        String::from("  PID  PPID  PGID STAT CLS      TIME CAPS CMD")
     } else {
-        String::from("  PID  PPID  PGID STAT     TIME CMD")
+        String::from("  PID  PPID  PGID STAT     TIME CAPS CMD")
     }
 }
 
@@ -69,13 +72,14 @@ pub fn row(p: &Proc, long: bool) -> String {
         String::new()
     };
     format!(
-        "{:>5} {:>5} {:>5} {:<4}{} {:>8} {}",
+        "{:>5} {:>5} {:>5} {:<4}{} {:>8} {:04x} {}",
         p.pid,
         p.ppid,
         p.pgid,
         p.state,
         cls,
         cpu_time(p.ticks),
+        p.caps,
         p.cmd
     )
 }
@@ -93,14 +97,21 @@ mod tests {
             state: 'S',
             class: 2,
             ticks: 250,
+            caps: 0x7ff,
             cmd: "/bin/init".into(),
         };
-        assert_eq!(header(false), "  PID  PPID  PGID STAT     TIME CMD");
-        assert_eq!(row(&p, false), "    1     0     1 S    00:00:02 /bin/init");
-        assert_eq!(header(true), "  PID  PPID  PGID STAT CLS      TIME CMD");
+        assert_eq!(header(false), "  PID  PPID  PGID STAT     TIME CAPS CMD");
+        assert_eq!(
+            row(&p, false),
+            "    1     0     1 S    00:00:02 07ff /bin/init"
+        );
+        assert_eq!(
+            header(true),
+            "  PID  PPID  PGID STAT CLS      TIME CAPS CMD"
+        );
         assert_eq!(
             row(&p, true),
-            "    1     0     1 S    NORM 00:00:02 /bin/init"
+            "    1     0     1 S    NORM 00:00:02 07ff /bin/init"
         );
         assert_eq!(cpu_time(0), "00:00:00");
         assert_eq!(cpu_time(100 * 3661), "01:01:01");

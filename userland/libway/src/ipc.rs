@@ -473,4 +473,18 @@ pub mod ns {
         }?;
         Ok(Port::from_raw(handle_from(raw)?))
     }
+
+    /// `ns_require(name, caps)`: from now on only processes holding every capability in
+    /// `caps` may look `name` up (others get `EACCES`). Only the process that registered
+    /// the name may set this (`EPERM`).
+    pub fn require(name: &str, caps: u32) -> Result<(), Errno> {
+        // SAFETY: the kernel only reads `name`, borrowed for the call.
+        unsafe {
+            crate::sys::call(
+                sys::NS_REQUIRE,
+                [name.as_ptr() as usize, name.len(), caps as usize, 0, 0, 0],
+            )
+        }
+        .map(|_| ())
+    }
 }

@@ -32,6 +32,7 @@ extern crate alloc;
 pub use wayos_abi as abi;
 
 pub mod arch;
+pub mod caps;
 pub mod console;
 pub mod env;
 pub mod errno;

@@ -241,7 +241,8 @@ pub fn cmdline() -> Result<String, Errno> {
     Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
-/// `shutdown(success)`: powers the machine off (init only). Returns only on failure.
+/// `shutdown(success)`: powers the machine off (needs the `shutdown` capability, which
+/// only init holds). Returns only on failure.
 pub fn shutdown(success: bool) -> Errno {
     match crate::sys::call1(MemFree::SHUTDOWN, success as usize) {
         Err(e) => e,

@@ -52,7 +52,8 @@ impl MemFree {
     pub const GETPPID: Self = Self(sys::GETPPID);
     pub const SCHED_YIELD: Self = Self(sys::SCHED_YIELD);
     pub const SET_PRIORITY: Self = Self(sys::SET_PRIORITY);
-    /// `shutdown(success)`: only init may, and the machine stops.
+    /// `shutdown(success)`: needs the `shutdown` capability (only init holds it), and the
+    /// machine stops.
     pub const SHUTDOWN: Self = Self(sys::SHUTDOWN);
     pub const PORT_CREATE: Self = Self(sys::PORT_CREATE);
     pub const HANDLE_CLOSE: Self = Self(sys::HANDLE_CLOSE);
@@ -78,6 +79,9 @@ impl MemFree {
     pub const SCHED_GETCPU: Self = Self(sys::SCHED_GETCPU);
     pub const SCHED_SETAFFINITY: Self = Self(sys::SCHED_SETAFFINITY);
     pub const SCHED_GETAFFINITY: Self = Self(sys::SCHED_GETAFFINITY);
+    pub const CAP_GET: Self = Self(sys::CAP_GET);
+    /// `cap_drop(mask)`: only ever removes privileges.
+    pub const CAP_DROP: Self = Self(sys::CAP_DROP);
 
     /// The syscall number.
     pub const fn number(self) -> usize {

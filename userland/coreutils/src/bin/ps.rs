@@ -1,5 +1,5 @@
 //! `ps [-Aefl]`: every process (WayOS has no terminals or sessions to narrow the list),
-//! as `PID PPID PGID STAT TIME CMD`; `-l` adds the scheduler class. `-A`, `-e`, `-f` and
+//! as `PID PPID PGID STAT TIME CAPS CMD`; `-l` adds the scheduler class. `-A`, `-e`, `-f` and
 //! the BSD words `aux`/`ax` are accepted and change nothing. See `coreutils::ps`.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![forbid(unsafe_code)]
@@ -49,6 +49,7 @@ mod imp {
                 state: info.state as char,
                 class: info.class,
                 ticks: info.ticks,
+                caps: info.caps,
                 cmd: field_str(&info.name).into(),
             };
             outln!("{}", row(&proc, long));

@@ -15,6 +15,11 @@
 //! starting it again whenever it exits. Meanwhile, and forever after, it reaps children:
 //! PID 1 never exits, and orphans are re-parented to it. Every error is printed and
 //! survived.
+//!
+//! Privileges (`docs/security.md`): init holds every capability and hands each program
+//! only what it needs, with `spawn_caps`: the console server [`CONSOLE_CAPS`], the shell
+//! the user set (`caps::USER`, which everything it runs inherits), the suites under
+//! `wayos.test` [`SUITE_CAPS`]. Nobody else gets `shutdown`.
 #![no_std]
 #![no_main]
 
@@ -22,6 +27,7 @@ use libway::abi::console;
 use libway::abi::errno::ECHILD;
 use libway::abi::harness::{HARNESS_ENV, SUITES, TEST_FLAG};
 use libway::abi::wait::WNOHANG;
+use libway::caps;
 use libway::io;
 use libway::ipc::ns;
 use libway::process::{self, WaitStatus};
@@ -41,6 +47,14 @@ const CONSOLE_START_MS: u64 = 5000;
 /// Kernel command-line word that runs the benchmarks instead of the tests.
 const BENCH_FLAG: &str = "wayos.bench";
 const BENCH: &str = "/bin/bench";
+
+/// What the console server gets (`docs/security.md`): the device, its system name, and
+/// signalling the foreground group (Ctrl-C) whatever that group holds.
+const CONSOLE_CAPS: u32 = caps::CONSOLE_BIND | caps::NS_SYSTEM | caps::KILL;
+/// What a test suite (or the benchmark) gets under the harness: everything but powering
+/// the machine off (a suite that calls `shutdown`, or a fuzzer that happens to, must not
+/// end the run), so each suite can check both sides of every other capability.
+const SUITE_CAPS: u32 = caps::ALL & !caps::SHUTDOWN;
 
 /// The interactive shell of a normal boot.
 const SHELL: &str = "/bin/waysh";
@@ -70,7 +84,7 @@ fn main(_args: Args) -> i32 {
         let e = process::shutdown(passed);
         eprintln!("init: shutdown failed: {e}");
     } else if has(BENCH_FLAG) {
-        let passed = run_programs(&[BENCH], &["PATH=/bin"]);
+        let passed = run_programs(&[BENCH], &["PATH=/bin"], SUITE_CAPS);
         let e = process::shutdown(passed);
         eprintln!("init: shutdown failed: {e}");
     } else {
@@ -85,7 +99,7 @@ fn run_shell() -> ! {
     let env = ["PATH=/bin", "HOME=/"];
     loop {
         let started = libway::time::monotonic_ns().unwrap_or(0);
-        match process::spawn(SHELL, &[SHELL], &env) {
+        match caps::spawn(SHELL, &[SHELL], &env, caps::USER) {
             Ok(pid) => match wait_for_child(pid) {
                 Ok(status) => println!("init: {SHELL} {status}; starting it again"),
                 Err(e) => println!("init: waiting for {SHELL} failed: {e}"),
@@ -104,7 +118,7 @@ fn run_shell() -> ! {
 
 /// Starts the console server and puts fds 0-2 on a stream to it.
 fn start_console() {
-    let pid = match process::spawn(CONSOLE, &[CONSOLE], &[]) {
+    let pid = match caps::spawn(CONSOLE, &[CONSOLE], &[], CONSOLE_CAPS) {
         Ok(pid) => pid,
         Err(e) => {
             eprintln!("init: cannot start {CONSOLE}: {e}; keeping the console device");
@@ -158,16 +172,16 @@ fn run_suites() -> bool {
         .collect();
     let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
     let harness = format!("{HARNESS_ENV}=1");
-    run_programs(&paths, &["PATH=/bin", &harness])
+    run_programs(&paths, &["PATH=/bin", &harness], SUITE_CAPS)
 }
 
-/// Spawns each program with environment `env` and waits for it, printing how it ended;
-/// true when all exited 0.
-fn run_programs(paths: &[&str], env: &[&str]) -> bool {
+/// Spawns each program with environment `env` and capabilities `caps` and waits for it,
+/// printing how it ended; true when all exited 0.
+fn run_programs(paths: &[&str], env: &[&str], caps: u32) -> bool {
     let mut all_passed = true;
     for &path in paths {
         let name = path.rsplit('/').next().unwrap_or(path);
-        let pid = match process::spawn(path, &[path], env) {
+        let pid = match caps::spawn(path, &[path], env, caps) {
             Ok(pid) => pid,
             Err(e) => {
                 println!("init: cannot spawn {path}: {e}");

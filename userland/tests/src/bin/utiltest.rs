@@ -740,7 +740,7 @@ mod suite {
             "ps_lists_init_and_itself",
             expect_with("ps", |out| {
                 let mut lines = out.lines();
-                if lines.next() != Some("  PID  PPID  PGID STAT     TIME CMD") {
+                if lines.next() != Some("  PID  PPID  PGID STAT     TIME CAPS CMD") {
                     return Err("bad header".into());
                 }
                 let rows: Vec<&str> = lines.collect();

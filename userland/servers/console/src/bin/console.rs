@@ -12,6 +12,12 @@
 //! A read that cannot be answered yet waits in a queue with its reply right; a reader that
 //! went away meanwhile (killed) makes its reply fail, and its bytes go back to the next
 //! reader. Bad requests get `EINVAL`; nothing a client sends stops the server.
+//!
+//! Privileges (`docs/security.md`): init starts it with `console-bind` and `nssys` (to
+//! take the device and the system name `console`) and `kill` (Ctrl-C signals programs
+//! holding capabilities the server does not). Once bound and registered it keeps only
+//! `kill` and filters out the calls it never makes again, so a compromised server cannot
+//! rebind the device, register names or start programs.
 #![no_std]
 #![no_main]
 
@@ -25,6 +31,8 @@ use libway::abi::errno::EINVAL;
 use libway::abi::ipc::{Message, FROM_KERNEL};
 use libway::abi::signal::SIGINT;
 use libway::abi::stream::{CHUNK, READ, WRITE};
+use libway::abi::sys;
+use libway::caps;
 use libway::io::{self, STDIN, STDOUT};
 use libway::ipc::{ns, MessageExt, Port, ReplyHandle, Timeout};
 use libway::{eprintln, Args};
@@ -44,6 +52,25 @@ struct Server {
     echo: Vec<u8>,
 }
 
+/// Gives up what only the start needed (see the module doc). A failure is reported, not
+/// fatal: the console matters more than the narrowing.
+fn drop_privileges() {
+    if let Err(e) = caps::keep_only(caps::KILL) {
+        eprintln!("console: cap_drop failed: {e}");
+    }
+    let never = [
+        sys::FORK,
+        sys::SPAWN,
+        sys::SPAWN_CAPS,
+        sys::EXECVE,
+        sys::CONSOLE_BIND,
+        sys::NS_REGISTER,
+    ];
+    if let Err(e) = caps::deny_syscalls(&never, caps::MODE_ERRNO) {
+        eprintln!("console: filter_set failed: {e}");
+    }
+}
+
 fn main(_args: Args) -> i32 {
     let port = match Port::create(QUEUE) {
         Ok(p) => p,
@@ -60,6 +87,7 @@ fn main(_args: Args) -> i32 {
         eprintln!("console: cannot register '{NAME}': {e}");
         return 1;
     }
+    drop_privileges();
     let mut server = Server {
         ld: LineDiscipline::new(),
         reads: VecDeque::new(),
