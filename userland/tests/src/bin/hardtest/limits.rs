@@ -172,41 +172,65 @@ fn alternating_maps() -> Check {
     healthy()
 }
 
+/// Builds a chain of up to `n` ports, each queued inside the next one's message, holding
+/// one handle (the newest port) at a time. Returns how many were made, the error that
+/// stopped it (`None`: `n` were made), and the head.
+fn build_chain(n: usize) -> Result<(usize, Option<Errno>, Port), Errno> {
+    let mut head = Port::create(1)?;
+    let mut made = 1;
+    while made < n {
+        let next = match Port::create(1) {
+            Ok(p) => p,
+            Err(e) => return Ok((made, Some(e), head)),
+        };
+        let mut m = Message::new(1);
+        let _ = m.attach(head);
+        next.send(&m, Timeout::NonBlocking)?;
+        head = next;
+        made += 1;
+    }
+    Ok((made, None, head))
+}
+
+/// Takes a chain apart from user space, one link at a time, so the kernel never closes a
+/// port whose queue holds the rest of the chain (closing a long chain at once is another
+/// attack, on teardown, with checks of its own).
+fn unwind_chain(mut head: Port) {
+    loop {
+        let mut m = Message::new(0);
+        if head.recv(&mut m, Timeout::NonBlocking).is_err() {
+            return;
+        }
+        match m.take_handle(0) {
+            Some(prev) => head = prev,
+            None => return,
+        }
+    }
+}
+
 /// A chain of ports, each queued inside the next one's message, holds one handle at a
 /// time, so the handle limit never stops it: the per-process port bound must (`EMFILE`
-/// after `MAX_PORTS`, well before `MAX_HANDLES`). Closing the chain frees them all: the
+/// after `MAX_PORTS`, well before `MAX_HANDLES`). Taking the chain apart frees them: the
 /// same child can make `MAX_PORTS` again.
 fn port_chain() -> Check {
     child(|| {
-        let chain = |n: usize| -> Result<(usize, Option<Errno>), Errno> {
-            let mut head = Port::create(1)?;
-            let mut made = 1;
-            while made < n {
-                let next = match Port::create(1) {
-                    Ok(p) => p,
-                    Err(e) => return Ok((made, Some(e))),
-                };
-                let mut m = Message::new(1);
-                let _ = m.attach(head);
-                next.send(&m, Timeout::NonBlocking)?;
-                head = next;
-                made += 1;
-            }
-            Ok((made, None))
-        };
         for round in 0..2 {
-            match chain(MAX_HANDLES + 64) {
+            let (made, err, head) = match build_chain(MAX_HANDLES + 64) {
+                Ok(r) => r,
                 Err(e) => {
                     libway::eprintln!("limits: chain round {round}: {e}");
                     return SETUP_FAILED;
                 }
-                Ok((_, None)) => return NEVER_REFUSED,
-                Ok((_, Some(e))) if e.code() != EMFILE => return WRONG_ERRNO,
-                Ok((made, _)) if made != MAX_PORTS => {
+            };
+            unwind_chain(head);
+            match err {
+                None => return NEVER_REFUSED,
+                Some(e) if e.code() != EMFILE => return WRONG_ERRNO,
+                Some(_) if made != MAX_PORTS => {
                     libway::eprintln!("limits: chain round {round}: {made} ports");
                     return WRONG_COUNT;
                 }
-                Ok(_) => {}
+                Some(_) => {}
             }
         }
         0
