@@ -1151,8 +1151,11 @@ pub mod limits {
     /// Memory mappings (VMAs) per address space: `mmap`, `mprotect` and `munmap` that
     /// could split one more fail with `ENOMEM` (Linux's `vm.max_map_count`).
     pub const MAX_VMAS: usize = 4096;
-    /// Pipes one process has created and that still exist: `EMFILE` beyond.
-    pub const MAX_PIPES: usize = 64;
+    /// Pipes one process has created and that still exist (anywhere: ends inherited by
+    /// children, or one end closed with bytes still in it): `EMFILE` beyond. Above the
+    /// 126 pairs the descriptor table allows, so it only bites on pipes kept alive
+    /// elsewhere or half-closed.
+    pub const MAX_PIPES: usize = 128;
     /// Threads per process (`EAGAIN` beyond).
     pub const MAX_THREADS: usize = 256;
     /// Processes in the system, zombies included (`EAGAIN` from fork and spawn beyond).

@@ -251,37 +251,49 @@ fn queue_slots() -> Check {
     healthy()
 }
 
-/// Pipes made and filled by several processes at once: each gets `EMFILE` after
-/// `MAX_PIPES` full pipes (not when its descriptor table runs out), and the system
-/// works afterwards.
+/// Pipes made and filled by several processes at once: each child fills a pipe (64 KiB),
+/// closes its write end and keeps the read end, so a pipe costs it one descriptor and
+/// the descriptor table does not stop it first; each must get `EMFILE` after exactly
+/// `MAX_PIPES` full pipes, and the system works afterwards.
 fn many_pipes() -> Check {
     const CHILDREN: usize = 4;
-    let fill = [0x5au8; 64 * 1024];
     let mut pids = Vec::new();
     for _ in 0..CHILDREN {
         match process::fork().context("fork")? {
-            0 => {
-                let mut kept = Vec::new();
-                let mut code = until_refused(&mut kept, MAX_PIPES * 4, MAX_PIPES, EMFILE, |_| {
-                    io::pipe(true)
-                });
-                for &(_, w) in &kept {
-                    if io::write_all(w, &fill).is_err() {
-                        code = SETUP_FAILED;
-                    }
-                }
-                // Hold them a moment, so the children's pipes are all full at once.
-                let _ = process::sleep_or_yield(200);
-                process::exit(code)
-            }
+            0 => process::exit(pipes_child()),
             pid => pids.push(pid),
         }
     }
+    let mut first_err = None;
     for pid in pids {
-        let status = wait_for(pid, CHILD_TIMEOUT_MS)?;
-        expect_exit(status, 0).map_err(explain_exit(status, LEGEND))?;
+        let r = wait_for(pid, CHILD_TIMEOUT_MS)
+            .and_then(|st| expect_exit(st, 0).map_err(explain_exit(st, LEGEND)));
+        if let Err(e) = r {
+            first_err.get_or_insert(e);
+        }
+    }
+    if let Some(e) = first_err {
+        return Err(e);
     }
     healthy()
+}
+
+fn pipes_child() -> i32 {
+    let fill = [0x5au8; 64 * 1024];
+    let mut kept = Vec::new();
+    let mut filled = true;
+    let code = until_refused(&mut kept, MAX_PIPES * 2, MAX_PIPES, EMFILE, |_| {
+        let (r, w) = io::pipe(true)?;
+        filled &= io::write_all(w, &fill).is_ok();
+        let _ = io::close(w);
+        Ok(r)
+    });
+    if !filled {
+        return SETUP_FAILED;
+    }
+    // Hold them a moment, so the children's pipes are all full at once.
+    let _ = process::sleep_or_yield(200);
+    code
 }
 
 pub fn run(s: &mut Suite) {
