@@ -1384,8 +1384,43 @@ pub struct StrRef {
 
 abi_size!(StrRef, 2 * core::mem::size_of::<usize>());
 
-/// Limits on what a process can pass to execve/spawn.
+/// Limits: what a process can pass to execve/spawn, and how many kernel objects one
+/// process may own at once (`docs/syscalls.md`, "Limits"). Each per-process bound is
+/// charged when the object is made and released when it goes; reaching it is an error,
+/// never a kernel panic. They are set far above what real programs use and low enough that
+/// a test reaches them in seconds under emulation.
 pub mod limits {
+    /// Open file descriptors per process (`EMFILE` beyond).
+    pub const MAX_FDS: usize = 256;
+    /// IPC handles per process (`ENOMEM` beyond, as for a full handle table).
+    pub const MAX_HANDLES: usize = 1024;
+    /// Ports one process has created and that still exist, wherever their handles are
+    /// (in its table, another's, or inside queued messages): `EMFILE` beyond.
+    pub const MAX_PORTS: usize = 256;
+    /// Queue slots (the sum of the capacities) of the ports one process has created and
+    /// that still exist: `ENOMEM` beyond. Bounds the messages (and the handles inside
+    /// them) that can wait in that process's ports.
+    pub const MAX_QUEUED_MESSAGES: usize = 4096;
+    /// Service names one process has registered: `ENOSPC` beyond.
+    pub const MAX_NAMES: usize = 64;
+    /// Memory mappings (VMAs) per address space: `mmap`, `mprotect` and `munmap` that
+    /// could split one more fail with `ENOMEM` (Linux's `vm.max_map_count`).
+    pub const MAX_VMAS: usize = 4096;
+    /// Pipes one process has created and that still exist (anywhere: ends inherited by
+    /// children, or one end closed with bytes still in it): `EMFILE` beyond. Above the
+    /// 126 pairs the descriptor table allows, so it only bites on pipes kept alive
+    /// elsewhere or half-closed.
+    pub const MAX_PIPES: usize = 128;
+    /// Threads per process (`EAGAIN` beyond).
+    pub const MAX_THREADS: usize = 256;
+    /// Processes in the system, zombies included (`EAGAIN` from fork and spawn beyond).
+    pub const MAX_PROCESSES: usize = 4096;
+    /// Pages of free memory kept for the kernel itself (page faults of kernel data,
+    /// teardown of exiting processes): user pages, fork, threads and every kernel
+    /// allocation a program asks for are refused (`ENOMEM`/`EAGAIN`) before memory
+    /// falls below it.
+    pub const KERNEL_RESERVE_PAGES: usize = 2048;
+
     /// Longest path accepted.
     pub const PATH_MAX: usize = 4096;
     /// Longest file name (one path component), in bytes.

@@ -259,6 +259,21 @@ impl<M> PortQueue<M> {
         Ok(())
     }
 
+    /// Makes sure the next [`PortQueue::push`] does not allocate: `Ok` when there is
+    /// spare room already or it could be had, `Err` (nothing changes) when memory ran out.
+    /// `admit` is asked, with the bytes the growth takes, before anything is allocated.
+    pub fn reserve_one<E>(
+        &mut self,
+        admit: impl FnOnce(usize) -> Result<(), E>,
+    ) -> Result<(), Option<E>> {
+        if self.items.len() < self.items.capacity() {
+            return Ok(());
+        }
+        let grow = self.items.capacity().max(4) * core::mem::size_of::<M>();
+        admit(grow).map_err(Some)?;
+        self.items.try_reserve(1).map_err(|_| None)
+    }
+
     /// The oldest message.
     pub fn pop(&mut self) -> Option<M> {
         self.items.pop_front()
@@ -502,6 +517,24 @@ mod tests {
     fn queue_limits_and_close() {
         assert!(PortQueue::<u8>::new(0).is_none());
         assert!(PortQueue::<u8>::new(MAX_CAPACITY + 1).is_none());
+        // Growth asks first, and a refusal leaves the queue as it was.
+        let mut q = PortQueue::<u64>::new(4).unwrap();
+        assert_eq!(q.reserve_one(|_| Err("no")), Err(Some("no")));
+        let mut asked = 0;
+        assert_eq!(
+            q.reserve_one(|n| {
+                asked = n;
+                Ok::<(), ()>(())
+            }),
+            Ok(())
+        );
+        assert!(asked >= 8);
+        assert!(q.push(1).is_ok());
+        assert_eq!(
+            q.reserve_one(|_| Err("unused")),
+            Ok(()),
+            "spare room needs no growth"
+        );
         let mut q = PortQueue::new(MAX_CAPACITY).unwrap();
         for i in 0..MAX_CAPACITY {
             q.push(i).unwrap();

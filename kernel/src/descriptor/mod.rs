@@ -27,7 +27,7 @@ pub use self::pipe::pipe;
 pub use self::stream::PortStream;
 
 /// Descriptors one process may have open.
-pub const MAX_FDS: usize = 256;
+pub const MAX_FDS: usize = wayos_abi::limits::MAX_FDS;
 
 /// What a descriptor refers to. Both calls may block; neither holds a lock while it does.
 pub trait File: Send + Sync {

@@ -3,7 +3,9 @@
 //! Reads block until bytes arrive and return 0 once every write end is closed. Writes of
 //! at most [`PIPE_BUF`] bytes go in whole, never interleaved with another writer's; a
 //! write with no read end left fails with `EPIPE` and raises SIGPIPE. Both give up with
-//! `EINTR` when a signal arrives before anything moved.
+//! `EINTR` when a signal arrives before anything moved. A pipe counts against the
+//! process that made it until both ends are gone; its buffer grows with what it holds,
+//! and a write the kernel's memory reserve cannot take fails with `ENOMEM`.
 
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
@@ -12,6 +14,7 @@ use super::File;
 use crate::error::{Errno, KResult};
 use crate::sync::Mutex;
 use crate::task::signal;
+use crate::task::usage::{Charge, Kind, Usage};
 use crate::task::wait_queue::WaitQueue;
 
 /// Writes up to this size are atomic (POSIX `PIPE_BUF`).
@@ -27,6 +30,8 @@ struct State {
 
 struct Pipe {
     state: Mutex<State>,
+    /// The pipe counted against the process that made it (`task::usage`).
+    _charge: Option<Charge>,
     /// Readers waiting for bytes or the last writer to go.
     readable: WaitQueue,
     /// Writers waiting for room or the last reader to go.
@@ -38,9 +43,19 @@ pub struct PipeReader(Arc<Pipe>);
 /// The write end.
 pub struct PipeWriter(Arc<Pipe>);
 
-/// A new pipe's two ends.
-pub fn pipe() -> (PipeReader, PipeWriter) {
+/// Heap bytes a pipe's records take besides its buffer (the buffer is admitted as it
+/// grows, in `write`).
+const RECORD_BYTES: usize = 512;
+
+/// A new pipe's two ends, charged to `maker` (`EMFILE` when it has [`MAX_PIPES`]
+/// already), or `ENOMEM` when the kernel is down to its memory reserve.
+///
+/// [`MAX_PIPES`]: wayos_abi::limits::MAX_PIPES
+pub fn pipe(maker: &Arc<Usage>) -> KResult<(PipeReader, PipeWriter)> {
+    let charge = maker.charge(Kind::Pipes, 1)?;
+    crate::mm::reserve::admit(RECORD_BYTES)?;
     let p = Arc::new(Pipe {
+        _charge: Some(charge),
         state: Mutex::new(State {
             data: VecDeque::new(),
             readers: 1,
@@ -49,7 +64,7 @@ pub fn pipe() -> (PipeReader, PipeWriter) {
         readable: WaitQueue::new(),
         writable: WaitQueue::new(),
     });
-    (PipeReader(p.clone()), PipeWriter(p))
+    Ok((PipeReader(p.clone()), PipeWriter(p)))
 }
 
 /// What a wait ended with.
@@ -120,6 +135,15 @@ impl File for PipeWriter {
                     return None;
                 }
                 let n = room.min(rest.len());
+                // The buffer grows only as far as it is filled (at most `CAPACITY`), and
+                // only with memory the reserve rule admits.
+                let spare = st.data.capacity() - st.data.len();
+                if n > spare
+                    && (crate::mm::reserve::admit(n - spare).is_err()
+                        || st.data.try_reserve(n).is_err())
+                {
+                    return Some(Err(Errno::ENOMEM));
+                }
                 st.data.extend(&rest[..n]);
                 Some(Ok(n))
             });
@@ -129,7 +153,9 @@ impl File for PipeWriter {
                     p.readable.wake_all();
                 }
                 Wake::Ready(Err(e)) => {
-                    signal::raise(wayos_abi::signal::SIGPIPE);
+                    if e == Errno::EPIPE {
+                        signal::raise(wayos_abi::signal::SIGPIPE);
+                    }
                     return if done == 0 { Err(e) } else { Ok(done) };
                 }
                 Wake::Interrupted if done == 0 => return Err(Errno::EINTR),

@@ -41,7 +41,7 @@ use crate::task::process::{Pid, Process};
 use crate::task::wait_queue::WaitQueue;
 
 /// Handles one process may hold.
-pub const MAX_HANDLES_PER_PROCESS: usize = 1024;
+pub const MAX_HANDLES_PER_PROCESS: usize = wayos_abi::limits::MAX_HANDLES;
 
 /// What a handle refers to.
 pub enum KObject {
@@ -187,6 +187,8 @@ pub struct NsEntry {
     pub port: Arc<Port>,
     pub owner: Pid,
     pub required: core::sync::atomic::AtomicU32,
+    /// The name counted against its registrant (`task::usage`) until it is removed.
+    pub _charge: Option<crate::task::usage::Charge>,
 }
 
 pub static NAMES: Mutex<NameRegistry<NsEntry>> = Mutex::new(NameRegistry::new());

@@ -31,6 +31,7 @@ use crate::arch::{self, IrqGuard};
 use crate::error::{Errno, KResult};
 use crate::sync::Mutex;
 use crate::task::thread::Thread;
+use crate::task::usage::{Charge, Kind, Usage};
 use crate::task::wait_queue::WaitQueue;
 use crate::task::{sched, signal};
 
@@ -115,6 +116,8 @@ impl KMessage {
 pub enum DeliverError {
     /// The queue is full (and nobody is waiting).
     Full,
+    /// The queue could not grow: the kernel is down to its memory reserve. `ENOMEM`.
+    NoMemory,
     /// The port is closed: `EPIPE`.
     Closed,
 }
@@ -211,6 +214,9 @@ pub struct Port {
     leftover: Mutex<Option<VecDeque<KMessage>>>,
     /// The next port on a thread's [`Teardown`] list.
     next_dead: Mutex<Option<Arc<Port>>>,
+    /// What this port counts against its creator (`task::usage`): one port and its
+    /// queue slots, for as long as it exists. `None` for the kernel's own ports.
+    _charges: Option<(Charge, Charge)>,
 }
 
 /// A thread's list of closed ports whose queued messages still have to be dropped.
@@ -281,10 +287,22 @@ fn tear_down(port: &Arc<Port>, left: VecDeque<KMessage>) {
 }
 
 impl Port {
-    /// A port for `capacity` messages (`1..=MAX_CAPACITY`), else `EINVAL`.
-    pub fn new(capacity: usize) -> KResult<Arc<Port>> {
+    /// A port for `capacity` messages (`1..=MAX_CAPACITY`, else `EINVAL`) made by
+    /// `creator` (`None`: the kernel), charged one port (`EMFILE` at the limit) and
+    /// `capacity` queue slots (`ENOMEM`); `ENOMEM` too when the kernel is down to its
+    /// memory reserve.
+    pub fn new(capacity: usize, creator: Option<&Arc<Usage>>) -> KResult<Arc<Port>> {
         let queue = PortQueue::new(capacity).ok_or(Errno::EINVAL)?;
+        let charges = match creator {
+            Some(u) => Some((
+                u.charge(Kind::Ports, 1)?,
+                u.charge(Kind::QueueSlots, capacity)?,
+            )),
+            None => None,
+        };
+        crate::mm::reserve::admit(core::mem::size_of::<Port>() + 64)?;
         Ok(Arc::new(Port {
+            _charges: charges,
             state: Mutex::new(PortState {
                 queue,
                 waiters: VecDeque::new(),
@@ -335,6 +353,10 @@ impl Port {
         if st.queue.is_full() {
             return Err(DeliverError::Full);
         }
+        // Room in the queue's memory first, so that `push` cannot fail to allocate.
+        if st.queue.reserve_one(crate::mm::reserve::admit).is_err() {
+            return Err(DeliverError::NoMemory);
+        }
         let mut km = KMessage::empty();
         make(&mut km);
         if st.queue.push(km).is_err() {
@@ -359,6 +381,7 @@ impl Port {
                     return Ok(());
                 }
                 Err(DeliverError::Closed) => return Err(Errno::EPIPE),
+                Err(DeliverError::NoMemory) => return Err(Errno::ENOMEM),
                 Err(DeliverError::Full) => {
                     self.wait_for_room(Deadline::Never);
                     if signal::interrupted() {

@@ -11,7 +11,10 @@
 //! `alloc` returns null. Fallible APIs (`Vec::try_reserve`, `try_with_capacity`, ...) turn
 //! that into an error, and every allocation whose size a user program can choose must use
 //! them. An infallible allocation that fails ends in `handle_alloc_error`, which on stable
-//! Rust (no `#[alloc_error_handler]`) panics: the kernel stops.
+//! Rust (no `#[alloc_error_handler]`) panics: the kernel stops. So that a program can never
+//! bring that about, every allocation made on a program's behalf asks
+//! `mm::reserve::admit` first, which keeps the PMM's last frames for the kernel's own
+//! growth (teardown, the fault path, kernel threads).
 //!
 //! What must never happen here: handing out memory twice, or taking the heap lock from an
 //! interrupt handler (the lock does not mask interrupts, so an interrupt arriving while

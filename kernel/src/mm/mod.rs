@@ -5,6 +5,9 @@
 //! Addresses are typed (`PhysAddr`, `VirtAddr` from `wayos_kcore::paging`) throughout;
 //! nothing here knows which loader ran or which instruction set this is.
 //!
+//! The kernel keeps the last free frames for itself ([`reserve`]): every allocation a
+//! program causes, of user pages or of kernel heap, asks there first.
+//!
 //! Order of bring-up, from `kernel_main` right after the boot record is installed:
 //! [`init`] builds one buddy allocator per memory tier, then gives the heap its first
 //! chunk. Before that, any heap allocation fails (and an infallible one panics).
@@ -32,6 +35,7 @@ pub fn init(info: &BootInfo) {
 pub mod fault;
 pub mod mmio;
 pub mod physmem;
+pub mod reserve;
 pub mod space;
 pub mod tlb;
 

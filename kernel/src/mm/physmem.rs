@@ -35,14 +35,10 @@ impl PhysMem for KernelPhysMem {
     }
 }
 
-/// Frames user memory may never take, so the kernel heap (which allocates infallibly in
-/// many places) can still grow when a program has eaten everything else.
-pub const KERNEL_RESERVE_PAGES: usize = 2048;
-
 /// A frame for user memory or user page tables, refused when only the kernel's reserve
-/// is left.
+/// is left (`mm::reserve`).
 fn alloc_user_page() -> Option<PhysAddr> {
-    if pmm::free_pages() <= KERNEL_RESERVE_PAGES {
+    if !super::reserve::user_page_available() {
         return None;
     }
     pmm::alloc_page()

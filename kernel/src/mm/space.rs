@@ -30,6 +30,9 @@ pub use grant::MemObject;
 
 const PAGE: u64 = PAGE_SIZE as u64;
 
+/// Heap bytes one VMA costs (its record and its share of the map's tree nodes).
+const VMA_BYTES: usize = 128;
+
 /// Pages of a MAP_SHARED mapping (page index → frame), shared by every address space
 /// that maps it and every memory handle granted from it (`grant`).
 struct SharedPages(Mutex<BTreeMap<u64, PhysAddr>>);
@@ -243,8 +246,21 @@ impl AddressSpace {
         }
     }
 
+    /// `Ok` if an operation that can add up to `more` VMAs may go ahead: the map stays
+    /// within `limits::MAX_VMAS` (else `ENOMEM`, as Linux's `max_map_count`) and the
+    /// kernel heap may grow for the records without taking the reserve (`ENOMEM`).
+    /// Checked before anything changes, for any call that can split or add a mapping.
+    pub(super) fn room_for(&self, more: usize) -> KResult<()> {
+        if self.vmas.len().saturating_add(more) > wayos_abi::limits::MAX_VMAS {
+            return Err(Errno::ENOMEM);
+        }
+        super::reserve::admit(more.saturating_mul(VMA_BYTES))
+    }
+
     /// `mmap` of anonymous memory.
     pub fn mmap(&mut self, req: MapRequest) -> KResult<usize> {
+        // The new mapping, and a fixed one may split an old one in two.
+        self.room_for(2)?;
         let placement = match (req.addr, req.fixed, req.no_replace) {
             (Some(a), _, true) => Placement::FixedNoReplace(a as u64),
             (Some(a), true, false) => Placement::Fixed(a as u64),
@@ -322,6 +338,8 @@ impl AddressSpace {
     }
 
     pub fn munmap(&mut self, addr: usize, len: usize) -> KResult<()> {
+        // Unmapping the middle of a mapping splits it.
+        self.room_for(1)?;
         let candidates = self.objects_in(addr, len)?;
         let removed = self.vmas.munmap(addr as u64, len as u64).map_err(vm_err)?;
         for r in removed {
@@ -332,6 +350,8 @@ impl AddressSpace {
     }
 
     pub fn mprotect(&mut self, addr: usize, len: usize, prot: Prot) -> KResult<()> {
+        // A range inside one mapping splits it in three.
+        self.room_for(2)?;
         self.check_protect(addr, len, prot)?;
         let changed = self
             .vmas

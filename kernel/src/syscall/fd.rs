@@ -153,7 +153,7 @@ pub fn sys_pipe(fds_ptr: usize, flags: usize) -> KResult<usize> {
     let out = UserPtr::<[u32; 2], WriteOnly>::new(fds_ptr)?;
     out.probe_writable()?;
     let p = task::current_process().ok_or(Errno::ESRCH)?;
-    let (r, w) = crate::descriptor::pipe();
+    let (r, w) = crate::descriptor::pipe(&p.usage)?;
     let (r, w): (FileRef, FileRef) = (Arc::new(r), Arc::new(w));
     let (rfd, wfd) = {
         let mut fds = p.fds.lock();

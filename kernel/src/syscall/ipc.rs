@@ -23,6 +23,7 @@ use crate::ipc::{
     NsEntry, DELIVERY_ROOM, NAMES,
 };
 use crate::task::thread::Thread;
+use crate::task::usage::Kind;
 use crate::task::{self, process::Process, sched};
 use crate::umem::{CanRead, CanWrite, ReadOnly, ReadWrite, UserPtr, UserSlice, WriteOnly};
 use wayos_abi::ipc::{
@@ -122,7 +123,7 @@ fn carried(msg: &Message) -> usize {
 
 pub fn sys_port_create(capacity: usize) -> KResult<usize> {
     let p = me()?;
-    let port = Port::new(capacity)?;
+    let port = Port::new(capacity, Some(&p.usage))?;
     let obj = KObject::Port(PortRef::new(port, RIGHTS_ALL));
     let h = p
         .handles
@@ -157,6 +158,7 @@ fn send(
         match r {
             Ok(receiver) => return Ok(receiver),
             Err(DeliverError::Closed) => return Err(Errno::EPIPE),
+            Err(DeliverError::NoMemory) => return Err(Errno::ENOMEM),
             Err(DeliverError::Full) => {}
         }
         match deadline {
@@ -442,6 +444,10 @@ fn read_name(ptr: usize, len: usize) -> KResult<alloc::vec::Vec<u8>> {
     UserSlice::<ReadOnly>::new(ptr, len)?.read_vec()
 }
 
+/// Heap bytes a registered name costs besides its text: the entry and its share of the
+/// registry's tree nodes.
+const NS_ENTRY_BYTES: usize = 128;
+
 pub fn sys_ns_register(name: usize, len: usize, h: usize) -> KResult<usize> {
     let p = me()?;
     let name = read_name(name, len)?;
@@ -453,10 +459,13 @@ pub fn sys_ns_register(name: usize, len: usize, h: usize) -> KResult<usize> {
     if port.is_closed() {
         return Err(Errno::EPIPE);
     }
+    let charge = p.usage.charge(Kind::Names, 1)?;
+    crate::mm::reserve::admit(name.len() + NS_ENTRY_BYTES)?;
     let entry = NsEntry {
         port,
         owner: p.pid,
         required: AtomicU32::new(0),
+        _charge: Some(charge),
     };
     let r = NAMES.lock().register(&name, entry).map_err(name_errno);
     r.map(|()| 0)

@@ -7,6 +7,7 @@ pub mod process;
 pub mod sched;
 pub mod signal;
 pub mod thread;
+pub mod usage;
 pub mod wait_queue;
 
 use alloc::string::String;
@@ -88,7 +89,11 @@ fn start_user_thread(
 }
 
 /// Most threads one process may have at once.
-pub const MAX_THREADS: usize = 256;
+pub const MAX_THREADS: usize = wayos_abi::limits::MAX_THREADS;
+
+/// Frames a new thread needs beyond its heap records (its kernel stack), so that
+/// thread and process creation stop before the kernel's reserve.
+const NEW_THREAD_PAGES: usize = 16;
 
 /// `thread_create`: a new thread of the calling process entering user mode at `entry`
 /// with stack pointer `stack_top` and first argument `arg`; `clear_tid` (0 or a user
@@ -109,9 +114,7 @@ pub fn create_thread(entry: usize, stack_top: usize, arg: usize, clear_tid: usiz
     }
     // Like fork and spawn: refuse when memory is down to the kernel's reserve, so a
     // thread bomb gets EAGAIN instead of starving the kernel heap.
-    if p.live_threads() >= MAX_THREADS
-        || crate::mm::pmm::free_pages() <= crate::mm::physmem::KERNEL_RESERVE_PAGES
-    {
+    if p.live_threads() >= MAX_THREADS || !crate::mm::reserve::pages_available(NEW_THREAD_PAGES) {
         return Err(Errno::EAGAIN);
     }
     let frame = TrapFrame::new_user(entry, stack_top, [arg, 0, 0, 0]);
@@ -154,14 +157,12 @@ fn end_thread(status: i32) -> ! {
 }
 
 /// Most processes (zombies included) at once; beyond it fork and spawn fail with EAGAIN.
-pub const MAX_PROCESSES: usize = 4096;
+pub const MAX_PROCESSES: usize = wayos_abi::limits::MAX_PROCESSES;
 
 /// Refuses a new process when the table is full or memory is down to the kernel's
 /// reserve, so a fork bomb gets EAGAIN instead of starving the kernel heap.
 fn admit_new_process() -> KResult<()> {
-    if process::count() >= MAX_PROCESSES
-        || crate::mm::pmm::free_pages() <= crate::mm::physmem::KERNEL_RESERVE_PAGES
-    {
+    if process::count() >= MAX_PROCESSES || !crate::mm::reserve::pages_available(NEW_THREAD_PAGES) {
         return Err(Errno::EAGAIN);
     }
     Ok(())

@@ -54,6 +54,9 @@ pub struct Process {
     pub sig: Mutex<super::signal::SigState>,
     /// Process group (job control, Ctrl-C).
     pgid: AtomicU64,
+    /// The kernel objects this process made that count against its limits
+    /// (`task::usage`). Not inherited: a child starts at zero.
+    pub usage: Arc<super::usage::Usage>,
     /// The process's threads, so a signal can wake them.
     threads: Mutex<Vec<Weak<Thread>>>,
     /// Threads started and not yet ended; the last one to end tears the process down.
@@ -108,6 +111,7 @@ impl Process {
             cwd: Mutex::new(parent.map_or(crate::fs::root(), |p| *p.cwd.lock())),
             sig: Mutex::new(sig.unwrap_or_default()),
             pgid: AtomicU64::new(pgid),
+            usage: super::usage::Usage::new(),
             threads: Mutex::new(Vec::new()),
             live_threads: AtomicUsize::new(0),
             exiting: AtomicBool::new(false),

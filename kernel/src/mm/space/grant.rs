@@ -70,6 +70,7 @@ impl AddressSpace {
     pub fn map_object(&mut self, obj: &MemObject, prot: Prot, rights: u32) -> KResult<usize> {
         grant::check_map(rights, prot).map_err(grant_errno)?;
         let max = grant::max_prot(rights);
+        self.room_for(obj.pieces.len().saturating_add(1))?;
         let mut views = Vec::new();
         views
             .try_reserve_exact(obj.pieces.len())

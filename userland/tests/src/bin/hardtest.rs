@@ -13,6 +13,8 @@ extern crate alloc;
 
 #[path = "hardtest/ipc.rs"]
 mod ipc;
+#[path = "hardtest/limits.rs"]
+mod limits;
 #[path = "hardtest/memory.rs"]
 mod memory;
 #[path = "hardtest/vm.rs"]
@@ -27,7 +29,12 @@ libway::entry!(main);
 type Module = fn(&mut Suite);
 
 /// The modules, by name: `hardtest ipc vm` runs only those (all when none is named).
-const MODULES: &[(&str, Module)] = &[("memory", memory::run), ("vm", vm::run), ("ipc", ipc::run)];
+const MODULES: &[(&str, Module)] = &[
+    ("memory", memory::run),
+    ("vm", vm::run),
+    ("ipc", ipc::run),
+    ("limits", limits::run),
+];
 
 fn main(args: Args) -> i32 {
     let wanted: alloc::vec::Vec<&str> = args.iter().skip(1).collect();
@@ -35,7 +42,11 @@ fn main(args: Args) -> i32 {
         .iter()
         .find(|w| !MODULES.iter().any(|(n, _)| n == *w))
     {
-        libway::eprintln!("hardtest: no module {bad}; modules: memory vm ipc");
+        libway::eprint!("hardtest: no module {bad}; modules:");
+        for (name, _) in MODULES {
+            libway::eprint!(" {name}");
+        }
+        libway::eprintln!();
         return 2;
     }
     let mut suite = Suite::new("hardtest");
