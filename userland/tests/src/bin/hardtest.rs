@@ -11,8 +11,12 @@
 
 extern crate alloc;
 
+#[path = "hardtest/arch.rs"]
+mod arch;
 #[path = "hardtest/memory.rs"]
 mod memory;
+#[path = "hardtest/wx.rs"]
+mod wx;
 
 use libway::suite::Suite;
 use libway::Args;
@@ -22,5 +26,7 @@ libway::entry!(main);
 fn main(_args: Args) -> i32 {
     let mut suite = Suite::new("hardtest");
     memory::run(&mut suite);
+    arch::run(&mut suite);
+    wx::run(&mut suite);
     suite.finish()
 }
