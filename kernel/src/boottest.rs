@@ -48,6 +48,10 @@ const CHECKS: &[(&str, Check)] = &[
         "pmm_free_counter_matches_stats",
         pmm_free_counter_matches_stats,
     ),
+    (
+        "exit_of_unstarted_process_keeps_cpu_root",
+        exit_of_unstarted_process_keeps_cpu_root,
+    ),
     ("every_cpu_online", every_cpu_online),
     ("ipi_reaches_every_cpu", ipi_reaches_every_cpu),
     (
@@ -630,6 +634,31 @@ fn pmm_free_counter_matches_stats(_: &BootInfo) -> Result<(), &'static str> {
         Ok(())
     } else {
         Err("free-page counter and tier statistics disagree")
+    }
+}
+
+/// A fork or spawn whose child's first thread cannot be created tears the child down on
+/// the parent's CPU. That must leave the CPU on the parent's page tables: tearing down a
+/// process that never ran (here: one in no table, on a fresh address space) while another
+/// address space is loaded keeps that one loaded.
+fn exit_of_unstarted_process_keeps_cpu_root(_: &BootInfo) -> Result<(), &'static str> {
+    use crate::mm::space::{activate_kernel_root, activate_root, AddressSpace};
+    use crate::task::process::Process;
+
+    let parent = AddressSpace::new().map_err(|_| "no memory for an address space")?;
+    let child = AddressSpace::new().map_err(|_| "no memory for an address space")?;
+    let _irq = arch::IrqGuard::new();
+    activate_root(parent.root());
+    let p = Process::unregistered("boottest-unstarted", child);
+    p.exit(wayos_abi::wait::killed(wayos_abi::signal::SIGKILL));
+    let kept = arch::current_root() == parent.root();
+    activate_kernel_root();
+    drop(p);
+    drop(parent);
+    if kept {
+        Ok(())
+    } else {
+        Err("tearing down a process that never ran switched this CPU's page tables")
     }
 }
 

@@ -83,6 +83,10 @@ pub struct Thread {
     /// Set when its process exits or execs: it ends at its next return to user mode, and
     /// interruptible waits give up.
     pub exit_requested: AtomicBool,
+    /// The next thread on the scheduler queue this one is on (ready, sleeping or dead):
+    /// queues are linked through their threads so queueing never allocates. Touched only
+    /// under the scheduler lock.
+    pub(super) run_link: crate::sync::Mutex<Option<Arc<Thread>>>,
     /// Contexts interrupted by signal handlers, innermost last (see `task::signal`).
     pub sig_frames: crate::sync::Mutex<alloc::vec::Vec<super::signal::SavedContext>>,
     context: UnsafeCell<arch::Context>,
@@ -122,6 +126,7 @@ impl Thread {
             wake_pending: AtomicBool::new(false),
             clear_tid: AtomicUsize::new(0),
             exit_requested: AtomicBool::new(false),
+            run_link: crate::sync::Mutex::new(None),
             sig_frames: crate::sync::Mutex::new(alloc::vec::Vec::new()),
             context: UnsafeCell::new(arch::Context::default()),
             fpu: UnsafeCell::new(arch::FpuState::new()),
@@ -161,6 +166,7 @@ impl Thread {
             wake_pending: AtomicBool::new(false),
             clear_tid: AtomicUsize::new(0),
             exit_requested: AtomicBool::new(false),
+            run_link: crate::sync::Mutex::new(None),
             sig_frames: crate::sync::Mutex::new(alloc::vec::Vec::new()),
             context: UnsafeCell::new(context),
             fpu: UnsafeCell::new(Some(fpu)),
