@@ -64,20 +64,22 @@ const CHECKS: &[(&str, Check)] = &[
 pub fn run(info: &BootInfo) -> usize {
     println!("running boottest");
     let mut failed = 0;
-    for (name, check) in CHECKS {
-        match check(info) {
-            Ok(()) => println!("  ok   {name}"),
-            Err(why) => {
-                failed += 1;
-                println!("  FAIL {name}: {why}");
-            }
+    let mut report = |name: &str, result: Result<(), &str>| match result {
+        Ok(()) => println!("  ok   {name}"),
+        Err(why) => {
+            failed += 1;
+            println!("  FAIL {name}: {why}");
         }
+    };
+    for (name, check) in CHECKS {
+        report(name, check(info));
     }
-    println!(
-        "boottest: {} passed, {} failed",
-        CHECKS.len() - failed,
-        failed
-    );
+    // The protection bits and flag hygiene of this ISA (`arch/*/hardening.rs`).
+    for (name, check) in arch::HARDENING_CHECKS {
+        report(name, check());
+    }
+    let total = CHECKS.len() + arch::HARDENING_CHECKS.len();
+    println!("boottest: {} passed, {} failed", total - failed, failed);
     failed
 }
 

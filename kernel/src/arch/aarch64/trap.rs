@@ -350,8 +350,22 @@ pub fn enter_signal_handler(
 }
 
 /// Makes `frame` resume `saved` exactly (`sigreturn`); the FP/SIMD registers travel in it.
+/// The saved context is the kernel's own copy, but its SPSR is sanitized all the same: no
+/// context may return to EL1 or with interrupts masked.
 pub fn resume_signal_frame(frame: &mut TrapFrame, saved: TrapFrame) {
     *frame = saved;
+    sanitize_user_spsr(frame);
+}
+
+/// SPSR bits an EL0 program owns: the condition flags N, Z, C, V, and DIT and SSBS,
+/// which EL0 may set itself.
+const SPSR_USER: u64 = (0xf << 28) | (1 << 24) | (1 << 12);
+
+/// Makes a frame that returns to EL0 safe to leave with: EL0t (AArch64), DAIF clear
+/// (interrupts unmasked), no PAN, UAO, single-step or illegal-state bits; only
+/// [`SPSR_USER`] survives.
+pub fn sanitize_user_spsr(frame: &mut TrapFrame) {
+    frame.spsr = (frame.spsr & SPSR_USER) | SPSR_EL0T;
 }
 
 /// Records the stack traps from EL0 enter on. Nothing needs loading: SP_EL1 is the live
@@ -409,6 +423,7 @@ extern "C" fn aarch64_trap(frame: &mut TrapFrame, kind: u64) {
     }
     if frame.came_from_user() {
         crate::task::user_return(frame);
+        sanitize_user_spsr(frame);
     }
 }
 
