@@ -45,6 +45,10 @@ const CHECKS: &[(&str, Check)] = &[
     ),
     ("kernel_threads_interleave", kernel_threads_interleave),
     (
+        "kernel_stack_has_unmapped_guard",
+        kernel_stack_has_unmapped_guard,
+    ),
+    (
         "pmm_free_counter_matches_stats",
         pmm_free_counter_matches_stats,
     ),
@@ -294,7 +298,11 @@ pub fn crash(what: &str) {
             crash_by_fault();
         }
         "panic" => crash_by_panic(),
-        other => println!("wayos.crash={other}: unknown (want fault or panic)"),
+        "stack" => {
+            println!("boottest: overflowing this thread's kernel stack on purpose");
+            core::hint::black_box(crash_by_stack_overflow(0));
+        }
+        other => println!("wayos.crash={other}: unknown (want fault, panic or stack)"),
     }
 }
 
@@ -307,6 +315,18 @@ fn crash_by_fault() {
     // harness can check the fault report. Nothing runs after it.
     let v = unsafe { (CRASH_ADDR as *const u64).read_volatile() };
     core::hint::black_box(v);
+}
+
+/// Recurses with 512 bytes of locals per call until the stack runs into its guard, which
+/// must end in the "kernel stack overflow in thread N" panic (checked by hand:
+/// `cargo xtask run --cmdline "wayos.test wayos.crash=stack"`).
+#[inline(never)]
+fn crash_by_stack_overflow(depth: u64) -> u64 {
+    let locals = core::hint::black_box([depth; 64]);
+    if depth == u64::MAX {
+        return 0;
+    }
+    crash_by_stack_overflow(depth + 1).wrapping_add(locals[(depth % 64) as usize])
 }
 
 #[inline(never)]
@@ -622,6 +642,37 @@ fn kernel_threads_interleave(_: &BootInfo) -> Result<(), &'static str> {
         return Err("the threads did not alternate");
     }
     Ok(())
+}
+
+/// A thread's kernel stack is mapped, and the page right below it (and the whole guard
+/// down to the slot below) is not: an overflow faults instead of overwriting memory. The
+/// trap code turns that fault into a "kernel stack overflow in thread N" panic.
+fn kernel_stack_has_unmapped_guard(_: &BootInfo) -> Result<(), &'static str> {
+    use crate::mm::kstack;
+    use crate::task::thread::Thread;
+    use wayos_kcore::paging::{PageTable, VirtAddr};
+
+    let t = Thread::kernel(wayos_abi::sched::NORMAL, || {})
+        .map_err(|_| "no memory for a kernel thread")?;
+    let (lo, top) = t.stack_bounds().ok_or("the thread has no kernel stack")?;
+    let table = PageTable::<arch::PteFormat>::from_root(arch::kernel_root());
+    let mapped = |va: usize| {
+        table
+            .translate(&crate::mm::physmem::KernelPhysMem, VirtAddr::new(va as u64))
+            .is_some()
+    };
+    let result = if !mapped(lo) || !mapped(top - 8) {
+        Err("the kernel stack itself is not mapped")
+    } else if mapped(lo - 8) || mapped(lo - kstack::STACK_SIZE) {
+        Err("memory right below a kernel stack is mapped: an overflow would corrupt it")
+    } else if !kstack::is_guard(lo as u64 - 8) || kstack::is_guard(lo as u64) {
+        Err("the trap code would not recognize an overflow into the guard")
+    } else {
+        Ok(())
+    };
+    // It runs (and ends) like any thread, so its stack and closure are freed as usual.
+    crate::task::sched::make_ready(t);
+    result
 }
 
 /// The fast free-page counter (used by the page-fault path) agrees with the allocators'

@@ -19,6 +19,7 @@ use wayos_kcore::paging::{PhysAddr, VirtAddr};
 
 pub mod direct;
 pub mod heap;
+pub mod kstack;
 pub mod pmm;
 
 /// Brings up the physical memory manager and the heap. Called once, on the boot CPU,

@@ -467,6 +467,18 @@ pub fn current() -> Arc<Thread> {
     }
 }
 
+/// The running thread's id (0 before the scheduler runs), without touching its reference
+/// count: for reports on the way to a panic.
+pub fn current_tid() -> u64 {
+    let t = here().current.load(Ordering::Acquire);
+    // SAFETY: as in `current`: the running thread is alive while it runs.
+    if t.is_null() {
+        0
+    } else {
+        unsafe { (*t).tid }
+    }
+}
+
 /// What the return to user mode must do first: (a switch is due here, the running
 /// thread must end), read together.
 #[inline]

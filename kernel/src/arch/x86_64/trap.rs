@@ -473,6 +473,14 @@ fn fatal(frame: &TrapFrame) -> ! {
         .copied()
         .unwrap_or("unknown vector");
     report(name, frame);
+    // A kernel stack overflow: the push into the guard page faults, and delivering that
+    // #PF on the same stack faults again, so it arrives as a #DF on its own IST stack.
+    if frame.vector == VEC_DOUBLE_FAULT as u64 || frame.vector == VEC_PAGE_FAULT {
+        let cr2 = x86_64::registers::control::Cr2::read_raw();
+        if crate::mm::kstack::is_guard(cr2) {
+            crate::mm::kstack::overflow(cr2);
+        }
+    }
     panic!("unhandled kernel exception: {name} at rip {:#x}", frame.rip);
 }
 
