@@ -106,10 +106,10 @@ pub use imp::rtc_epoch_seconds;
 pub use imp::{
     activate_page_table, breakpoint, cpu_hw_id, cpu_id, current_root, disable_interrupts,
     enable_interrupts, enter_signal_handler, enter_user, flush_tlb_all, flush_tlb_page,
-    frame_pointer, halt_forever, init_late, HARDENING_CHECKS, interrupts_enabled, kernel_root, power_off,
+    frame_pointer, halt_forever, init_late, interrupts_enabled, kernel_root, power_off,
     resume_signal_frame, send_ipi, serial_read, serial_write, set_kernel_stack, start_cpus, switch,
-    uptime_ns, user_copy, wait_for_interrupt, Context, FpuState, PteFormat, TrapFrame, NAME,
-    TLB_FLUSH_IS_BROADCAST,
+    uptime_ns, user_copy, wait_for_interrupt, Context, FpuState, PteFormat, TrapFrame,
+    HARDENING_CHECKS, NAME, TLB_FLUSH_IS_BROADCAST,
 };
 
 /// The contract above as types: one line per item, checked against the selected arch at

@@ -97,7 +97,8 @@ pub fn release(base: usize) {
 
 /// True when `addr` lies in the guard half of a stack slot.
 pub fn is_guard(addr: u64) -> bool {
-    (WINDOW_BASE..WINDOW_END).contains(&addr) && (addr - WINDOW_BASE) % SLOT_SIZE < STACK_SIZE as u64
+    (WINDOW_BASE..WINDOW_END).contains(&addr)
+        && (addr - WINDOW_BASE) % SLOT_SIZE < STACK_SIZE as u64
 }
 
 /// Called by the arch trap code when a kernel fault hit a stack guard: panics with the

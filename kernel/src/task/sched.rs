@@ -471,12 +471,11 @@ pub fn current() -> Arc<Thread> {
 /// count: for reports on the way to a panic.
 pub fn current_tid() -> u64 {
     let t = here().current.load(Ordering::Acquire);
-    // SAFETY: as in `current`: the running thread is alive while it runs.
     if t.is_null() {
-        0
-    } else {
-        unsafe { (*t).tid }
+        return 0;
     }
+    // SAFETY: as in `current`: the running thread is alive while it runs.
+    unsafe { (*t).tid }
 }
 
 /// What the return to user mode must do first: (a switch is due here, the running

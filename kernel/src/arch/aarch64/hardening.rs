@@ -19,7 +19,10 @@ pub const CHECKS: &[Check] = &[
     ("pan_enabled_and_active", pan_enabled_and_active),
     ("kernel_pages_are_uxn", kernel_pages_are_uxn),
     ("user_pages_are_pxn", user_pages_are_pxn),
-    ("user_return_spsr_is_sanitized", user_return_spsr_is_sanitized),
+    (
+        "user_return_spsr_is_sanitized",
+        user_return_spsr_is_sanitized,
+    ),
 ];
 
 const DESC_VALID: u64 = 1 << 0;

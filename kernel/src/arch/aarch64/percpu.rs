@@ -84,8 +84,9 @@ const EMERGENCY_STACK_SIZE: usize = 16 * 1024;
 struct EmergencyStacks(core::cell::UnsafeCell<[[u8; EMERGENCY_STACK_SIZE]; MAX_CPUS]>);
 // SAFETY: never accessed from Rust; each CPU's exception entry uses its own as a stack.
 unsafe impl Sync for EmergencyStacks {}
-static EMERGENCY_STACKS: EmergencyStacks =
-    EmergencyStacks(core::cell::UnsafeCell::new([[0; EMERGENCY_STACK_SIZE]; MAX_CPUS]));
+static EMERGENCY_STACKS: EmergencyStacks = EmergencyStacks(core::cell::UnsafeCell::new(
+    [[0; EMERGENCY_STACK_SIZE]; MAX_CPUS],
+));
 
 /// Points this CPU's TPIDR_EL1 at block `index` (< MAX_CPUS), with its emergency stack.
 pub fn install(index: usize) {

@@ -27,7 +27,10 @@ pub const CHECKS: &[Check] = &[
         "context_switch_keeps_rflags_per_thread",
         context_switch_keeps_rflags_per_thread,
     ),
-    ("user_return_frame_is_sanitized", user_return_frame_is_sanitized),
+    (
+        "user_return_frame_is_sanitized",
+        user_return_frame_is_sanitized,
+    ),
 ];
 
 fn smep_smap_wp_set() -> Result<(), &'static str> {
@@ -101,8 +104,7 @@ fn context_switch_keeps_rflags_per_thread() -> Result<(), &'static str> {
         })
         .map_err(|_| "no memory for a kernel thread")?
     };
-    t.affinity
-        .store(1 << super::cpu_id(), Ordering::Relaxed);
+    t.affinity.store(1 << super::cpu_id(), Ordering::Relaxed);
     sched::make_ready(t);
     stac();
     for _ in 0..10_000 {

@@ -243,7 +243,8 @@ mod x86 {
         let (r, w) = io::pipe(true).map_err(|e| alloc::format!("pipe: {e}"))?;
         let data: [u8; 64] = core::array::from_fn(|i| i as u8 ^ 0xa5);
         let mut back = [0u8; 64];
-        let (wrote, f1) = flags::syscall_with(sys::WRITE, [w, data.as_ptr() as usize, 64], flags::AC);
+        let (wrote, f1) =
+            flags::syscall_with(sys::WRITE, [w, data.as_ptr() as usize, 64], flags::AC);
         let (read, f2) = if wrote == 64 {
             flags::syscall_with(sys::READ, [r, back.as_mut_ptr() as usize, 64], flags::AC)
         } else {
@@ -324,8 +325,10 @@ mod x86 {
         });
         let spun = libway::suite::wait_for(spinner, libway::suite::CHILD_TIMEOUT_MS);
         let watcher = watcher?;
-        expect_exit(watcher, 0)
-            .map_err(explain_exit(watcher, &[(3, "AC of another program leaked in")]))?;
+        expect_exit(watcher, 0).map_err(explain_exit(
+            watcher,
+            &[(3, "AC of another program leaked in")],
+        ))?;
         let spun = spun?;
         expect_exit(spun, 0).map_err(explain_exit(spun, &[(2, "its own AC was lost")]))
     }
@@ -380,11 +383,17 @@ pub fn run(s: &mut Suite) {
         s.check("nt_then_signal", x86::nt_then_signal());
         s.check("nt_then_sigreturn", x86::nt_then_sigreturn());
         s.check("ac_then_user_copies", x86::ac_then_user_copies());
-        s.check("ac_stays_with_its_program", x86::ac_stays_with_its_program());
+        s.check(
+            "ac_stays_with_its_program",
+            x86::ac_stays_with_its_program(),
+        );
     }
     #[cfg(target_arch = "aarch64")]
     {
-        s.check("el0_cannot_mask_interrupts", a64::el0_cannot_mask_interrupts());
+        s.check(
+            "el0_cannot_mask_interrupts",
+            a64::el0_cannot_mask_interrupts(),
+        );
         s.check("el0_cannot_read_daif", a64::el0_cannot_read_daif());
         s.check("el0_cannot_set_pan", a64::el0_cannot_set_pan());
     }

@@ -188,9 +188,18 @@ fn anonymous_memory_not_executable() -> Check {
 pub fn run(s: &mut Suite) {
     s.check("mmap_write_exec_refused", mmap_write_exec_refused());
     s.check("mprotect_write_exec_refused", mprotect_write_exec_refused());
-    s.check("write_then_protect_exec_runs", write_then_protect_exec_runs());
-    s.check("elf_write_exec_segment_refused", elf_write_exec_segment_refused());
+    s.check(
+        "write_then_protect_exec_runs",
+        write_then_protect_exec_runs(),
+    );
+    s.check(
+        "elf_write_exec_segment_refused",
+        elf_write_exec_segment_refused(),
+    );
     s.check("main_stack_not_executable", main_stack_not_executable());
     s.check("thread_stack_not_executable", thread_stack_not_executable());
-    s.check("anonymous_memory_not_executable", anonymous_memory_not_executable());
+    s.check(
+        "anonymous_memory_not_executable",
+        anonymous_memory_not_executable(),
+    );
 }
