@@ -45,6 +45,10 @@ const CHECKS: &[(&str, Check)] = &[
     ),
     ("kernel_threads_interleave", kernel_threads_interleave),
     (
+        "waking_many_sleepers_allocates_nothing_in_interrupts",
+        waking_many_sleepers_allocates_nothing_in_interrupts,
+    ),
+    (
         "kernel_stack_has_unmapped_guard",
         kernel_stack_has_unmapped_guard,
     ),
@@ -642,6 +646,69 @@ fn kernel_threads_interleave(_: &BootInfo) -> Result<(), &'static str> {
         return Err("the threads did not alternate");
     }
     Ok(())
+}
+
+/// Many threads sleeping until the same tick on this CPU: the timer interrupt wakes them
+/// all into one ready queue, longer than any before, and must not allocate doing so (an
+/// interrupt handler never allocates: the heap's lock, and the PMM lock behind its growth,
+/// may be held by the code it interrupted). Interrupt handlers made no allocation at all
+/// since boot, this included.
+fn waking_many_sleepers_allocates_nothing_in_interrupts(_: &BootInfo) -> Result<(), &'static str> {
+    use alloc::sync::Arc;
+    use alloc::vec::Vec;
+    use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    use crate::task::sched;
+    use crate::task::thread::{State, Thread};
+
+    const THREADS: usize = 128;
+    // Far enough that only the deadline set below wakes them.
+    let far = arch::uptime_ns() + 600_000_000_000;
+    let go = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicUsize::new(0));
+    let mut threads = Vec::new();
+    threads
+        .try_reserve_exact(THREADS)
+        .map_err(|_| "no memory for the thread list")?;
+    // One at a time, each put to sleep before the next starts: no queue ever holds many of
+    // them outside the interrupt, so the wake-up is the first time one does.
+    for _ in 0..THREADS {
+        let (go, done) = (go.clone(), done.clone());
+        let t = Thread::kernel(wayos_abi::sched::NORMAL, move || {
+            while !go.load(Ordering::SeqCst) {
+                sched::sleep_until(far);
+            }
+            done.fetch_add(1, Ordering::SeqCst);
+        })
+        .map_err(|_| "no memory for a kernel thread")?;
+        t.affinity.store(1 << arch::cpu_id(), Ordering::Relaxed);
+        sched::make_ready(t.clone());
+        for _ in 0..1000 {
+            if t.state() == State::Sleeping {
+                break;
+            }
+            sched::yield_now();
+        }
+        threads.push(t);
+    }
+    // All due at the same tick.
+    go.store(true, Ordering::SeqCst);
+    let soon = arch::uptime_ns() + 20_000_000;
+    for t in &threads {
+        sched::set_deadline(t, soon);
+    }
+    drop(threads);
+    let give_up = soon + 10_000_000_000;
+    while done.load(Ordering::SeqCst) != THREADS {
+        if arch::uptime_ns() > give_up {
+            return Err("the sleeping threads did not all wake within 10 s");
+        }
+        sched::yield_now();
+    }
+    match traps::allocations_in_interrupts() {
+        0 => Ok(()),
+        _ => Err("an interrupt handler allocated from the heap"),
+    }
 }
 
 /// A thread's kernel stack is mapped, and the page right below it (and the whole guard

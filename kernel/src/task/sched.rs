@@ -221,6 +221,9 @@ struct Sched {
     /// CPUs with an idle thread, i.e. able to run threads.
     online: u64,
     sleepers: ThreadQueue,
+    /// No sleeper is due before this (a lower bound: a sleeper woken early leaves it
+    /// as is), so most ticks do not walk the sleeper list.
+    next_wake: u64,
 }
 
 impl Sched {
@@ -229,6 +232,7 @@ impl Sched {
             cpus: [const { CpuRq::new() }; MAX_CPUS],
             online: 0,
             sleepers: ThreadQueue::new(),
+            next_wake: u64::MAX,
         }
     }
 
@@ -563,6 +567,7 @@ pub fn block_and_switch(next: Option<Arc<Thread>>, wake_at: Option<u64>) {
             prev.wake_at.store(t, Ordering::Relaxed);
             prev.set_state(State::Sleeping);
             s.sleepers.push_back(prev.clone());
+            s.next_wake = s.next_wake.min(t);
         }
         None => prev.set_state(State::Blocked),
     }
@@ -612,6 +617,14 @@ pub fn sleep_until(deadline_ns: u64) {
     }
 }
 
+/// Moves the deadline of sleeping thread `t` to `at` (the in-kernel checks use it to make
+/// many sleepers due at the same tick).
+pub fn set_deadline(t: &Thread, at: u64) {
+    let mut s = lock();
+    t.wake_at.store(at, Ordering::Relaxed);
+    s.next_wake = s.next_wake.min(at);
+}
+
 /// Ends the current thread; its stack is freed by whoever runs next on this CPU.
 pub fn exit_current() -> ! {
     current_set_state(State::Dead);
@@ -631,11 +644,19 @@ pub fn timer_tick() {
     let mut kick = 0;
     let mut s = lock();
     let mut due = ThreadQueue::new();
-    if !s.sleepers.is_empty() {
+    if now >= s.next_wake {
+        let mut next = u64::MAX;
         s.sleepers.extract(
-            |t| t.wake_at.load(Ordering::Relaxed) <= now,
+            |t| {
+                let at = t.wake_at.load(Ordering::Relaxed);
+                if at > now {
+                    next = next.min(at);
+                }
+                at <= now
+            },
             |t| due.push_back(t),
         );
+        s.next_wake = next;
     }
     while let Some(t) = due.pop_front() {
         s.enqueue(t, &mut kick);
