@@ -45,8 +45,20 @@ const CHECKS: &[(&str, Check)] = &[
     ),
     ("kernel_threads_interleave", kernel_threads_interleave),
     (
+        "waking_many_sleepers_allocates_nothing_in_interrupts",
+        waking_many_sleepers_allocates_nothing_in_interrupts,
+    ),
+    (
+        "kernel_stack_has_unmapped_guard",
+        kernel_stack_has_unmapped_guard,
+    ),
+    (
         "pmm_free_counter_matches_stats",
         pmm_free_counter_matches_stats,
+    ),
+    (
+        "exit_of_unstarted_process_keeps_cpu_root",
+        exit_of_unstarted_process_keeps_cpu_root,
     ),
     ("every_cpu_online", every_cpu_online),
     ("ipi_reaches_every_cpu", ipi_reaches_every_cpu),
@@ -60,20 +72,22 @@ const CHECKS: &[(&str, Check)] = &[
 pub fn run(info: &BootInfo) -> usize {
     println!("running boottest");
     let mut failed = 0;
-    for (name, check) in CHECKS {
-        match check(info) {
-            Ok(()) => println!("  ok   {name}"),
-            Err(why) => {
-                failed += 1;
-                println!("  FAIL {name}: {why}");
-            }
+    let mut report = |name: &str, result: Result<(), &str>| match result {
+        Ok(()) => println!("  ok   {name}"),
+        Err(why) => {
+            failed += 1;
+            println!("  FAIL {name}: {why}");
         }
+    };
+    for (name, check) in CHECKS {
+        report(name, check(info));
     }
-    println!(
-        "boottest: {} passed, {} failed",
-        CHECKS.len() - failed,
-        failed
-    );
+    // The protection bits and flag hygiene of this ISA (`arch/*/hardening.rs`).
+    for (name, check) in arch::HARDENING_CHECKS {
+        report(name, check());
+    }
+    let total = CHECKS.len() + arch::HARDENING_CHECKS.len();
+    println!("boottest: {} passed, {} failed", total - failed, failed);
     failed
 }
 
@@ -288,7 +302,11 @@ pub fn crash(what: &str) {
             crash_by_fault();
         }
         "panic" => crash_by_panic(),
-        other => println!("wayos.crash={other}: unknown (want fault or panic)"),
+        "stack" => {
+            println!("boottest: overflowing this thread's kernel stack on purpose");
+            core::hint::black_box(crash_by_stack_overflow(0));
+        }
+        other => println!("wayos.crash={other}: unknown (want fault, panic or stack)"),
     }
 }
 
@@ -301,6 +319,19 @@ fn crash_by_fault() {
     // harness can check the fault report. Nothing runs after it.
     let v = unsafe { (CRASH_ADDR as *const u64).read_volatile() };
     core::hint::black_box(v);
+}
+
+/// Recurses with 512 bytes of locals per call until the stack runs into its guard, which
+/// must end in the "kernel stack overflow in thread N" panic. Runs on the calling user
+/// thread's kernel stack (init's `shutdown`), which lives in the guarded window; checked by
+/// hand on both ISAs (the harness checks the fault and panic reports only).
+#[inline(never)]
+fn crash_by_stack_overflow(depth: u64) -> u64 {
+    let locals = core::hint::black_box([depth; 64]);
+    if depth == u64::MAX {
+        return 0;
+    }
+    crash_by_stack_overflow(depth + 1).wrapping_add(locals[(depth % 64) as usize])
 }
 
 #[inline(never)]
@@ -618,6 +649,100 @@ fn kernel_threads_interleave(_: &BootInfo) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Many threads sleeping until the same tick on this CPU: the timer interrupt wakes them
+/// all into one ready queue, longer than any before, and must not allocate doing so (an
+/// interrupt handler never allocates: the heap's lock, and the PMM lock behind its growth,
+/// may be held by the code it interrupted). Interrupt handlers made no allocation at all
+/// since boot, this included.
+fn waking_many_sleepers_allocates_nothing_in_interrupts(_: &BootInfo) -> Result<(), &'static str> {
+    use alloc::sync::Arc;
+    use alloc::vec::Vec;
+    use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    use crate::task::sched;
+    use crate::task::thread::{State, Thread};
+
+    const THREADS: usize = 128;
+    // Far enough that only the deadline set below wakes them.
+    let far = arch::uptime_ns() + 600_000_000_000;
+    let go = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicUsize::new(0));
+    let mut threads = Vec::new();
+    threads
+        .try_reserve_exact(THREADS)
+        .map_err(|_| "no memory for the thread list")?;
+    // One at a time, each put to sleep before the next starts: no queue ever holds many of
+    // them outside the interrupt, so the wake-up is the first time one does.
+    for _ in 0..THREADS {
+        let (go, done) = (go.clone(), done.clone());
+        let t = Thread::kernel(wayos_abi::sched::NORMAL, move || {
+            while !go.load(Ordering::SeqCst) {
+                sched::sleep_until(far);
+            }
+            done.fetch_add(1, Ordering::SeqCst);
+        })
+        .map_err(|_| "no memory for a kernel thread")?;
+        t.affinity.store(1 << arch::cpu_id(), Ordering::Relaxed);
+        sched::make_ready(t.clone());
+        for _ in 0..1000 {
+            if t.state() == State::Sleeping {
+                break;
+            }
+            sched::yield_now();
+        }
+        threads.push(t);
+    }
+    // All due at the same tick.
+    go.store(true, Ordering::SeqCst);
+    let soon = arch::uptime_ns() + 20_000_000;
+    for t in &threads {
+        sched::set_deadline(t, soon);
+    }
+    drop(threads);
+    let give_up = soon + 10_000_000_000;
+    while done.load(Ordering::SeqCst) != THREADS {
+        if arch::uptime_ns() > give_up {
+            return Err("the sleeping threads did not all wake within 10 s");
+        }
+        sched::yield_now();
+    }
+    match traps::allocations_in_interrupts() {
+        0 => Ok(()),
+        _ => Err("an interrupt handler allocated from the heap"),
+    }
+}
+
+/// A thread's kernel stack is mapped, and the page right below it (and the whole guard
+/// down to the slot below) is not: an overflow faults instead of overwriting memory. The
+/// trap code turns that fault into a "kernel stack overflow in thread N" panic.
+fn kernel_stack_has_unmapped_guard(_: &BootInfo) -> Result<(), &'static str> {
+    use crate::mm::kstack;
+    use crate::task::thread::Thread;
+    use wayos_kcore::paging::{PageTable, VirtAddr};
+
+    let t = Thread::kernel(wayos_abi::sched::NORMAL, || {})
+        .map_err(|_| "no memory for a kernel thread")?;
+    let (lo, top) = t.stack_bounds().ok_or("the thread has no kernel stack")?;
+    let table = PageTable::<arch::PteFormat>::from_root(arch::kernel_root());
+    let mapped = |va: usize| {
+        table
+            .translate(&crate::mm::physmem::KernelPhysMem, VirtAddr::new(va as u64))
+            .is_some()
+    };
+    let result = if !mapped(lo) || !mapped(top - 8) {
+        Err("the kernel stack itself is not mapped")
+    } else if mapped(lo - 8) || mapped(lo - kstack::STACK_SIZE) {
+        Err("memory right below a kernel stack is mapped: an overflow would corrupt it")
+    } else if !kstack::is_guard(lo as u64 - 8) || kstack::is_guard(lo as u64) {
+        Err("the trap code would not recognize an overflow into the guard")
+    } else {
+        Ok(())
+    };
+    // It runs (and ends) like any thread, so its stack and closure are freed as usual.
+    crate::task::sched::make_ready(t);
+    result
+}
+
 /// The fast free-page counter (used by the page-fault path) agrees with the allocators'
 /// own statistics after everything the earlier checks allocated and freed.
 fn pmm_free_counter_matches_stats(_: &BootInfo) -> Result<(), &'static str> {
@@ -630,6 +755,31 @@ fn pmm_free_counter_matches_stats(_: &BootInfo) -> Result<(), &'static str> {
         Ok(())
     } else {
         Err("free-page counter and tier statistics disagree")
+    }
+}
+
+/// A fork or spawn whose child's first thread cannot be created tears the child down on
+/// the parent's CPU. That must leave the CPU on the parent's page tables: tearing down a
+/// process that never ran (here: one in no table, on a fresh address space) while another
+/// address space is loaded keeps that one loaded.
+fn exit_of_unstarted_process_keeps_cpu_root(_: &BootInfo) -> Result<(), &'static str> {
+    use crate::mm::space::{activate_kernel_root, activate_root, AddressSpace};
+    use crate::task::process::Process;
+
+    let parent = AddressSpace::new().map_err(|_| "no memory for an address space")?;
+    let child = AddressSpace::new().map_err(|_| "no memory for an address space")?;
+    let _irq = arch::IrqGuard::new();
+    activate_root(parent.root());
+    let p = Process::unregistered("boottest-unstarted", child);
+    p.exit(wayos_abi::wait::killed(wayos_abi::signal::SIGKILL));
+    let kept = arch::current_root() == parent.root();
+    activate_kernel_root();
+    drop(p);
+    drop(parent);
+    if kept {
+        Ok(())
+    } else {
+        Err("tearing down a process that never ran switched this CPU's page tables")
     }
 }
 

@@ -104,6 +104,12 @@ impl Prot {
     pub const fn is_none(self) -> bool {
         self.0 == 0
     }
+
+    /// True for a protection W^X forbids: writable and executable at once. The address
+    /// space refuses it everywhere (mmap, mprotect, program segments) with `EACCES`.
+    pub const fn is_write_exec(self) -> bool {
+        self.contains(Prot::WRITE.union(Prot::EXEC))
+    }
 }
 
 impl BitOr for Prot {
@@ -828,6 +834,15 @@ impl VmaMap {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn write_exec_is_exactly_write_and_exec() {
+        for bits in 0..8 {
+            let p = Prot::from_bits(bits).expect("known bits");
+            let both = bits & mman::PROT_WRITE != 0 && bits & mman::PROT_EXEC != 0;
+            assert_eq!(p.is_write_exec(), both, "prot {bits:#x}");
+        }
+    }
+
     use super::*;
     use std::collections::BTreeMap as Model;
     use std::vec;

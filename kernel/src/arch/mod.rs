@@ -84,6 +84,11 @@
 //!   see `TLB_FLUSH_IS_BROADCAST`); generic code reaches them only through `mm::tlb`,
 //!   which consumes the `Flush` tokens page-table changes return.
 //!
+//! Hardening
+//! - `HARDENING_CHECKS: &[(&str, fn() -> Result<(), &str>)]`: in-kernel checks of the
+//!   arch's protection model (x86_64: SMEP/SMAP/WP/NXE, AC and NT hygiene; aarch64: PAN,
+//!   PXN/UXN, SPSR sanitizing), run by `boottest`.
+//!
 //! Boot entry lives in each arch's `boot` module; it builds the `BootInfo` and calls
 //! `crate::kernel_main`.
 
@@ -103,8 +108,8 @@ pub use imp::{
     enable_interrupts, enter_signal_handler, enter_user, flush_tlb_all, flush_tlb_page,
     frame_pointer, halt_forever, init_late, interrupts_enabled, kernel_root, power_off,
     resume_signal_frame, send_ipi, serial_read, serial_write, set_kernel_stack, start_cpus, switch,
-    uptime_ns, user_copy, wait_for_interrupt, Context, FpuState, PteFormat, TrapFrame, NAME,
-    TLB_FLUSH_IS_BROADCAST,
+    uptime_ns, user_copy, wait_for_interrupt, Context, FpuState, PteFormat, TrapFrame,
+    HARDENING_CHECKS, NAME, TLB_FLUSH_IS_BROADCAST,
 };
 
 /// The contract above as types: one line per item, checked against the selected arch at
@@ -172,6 +177,7 @@ mod contract {
     // Memory.
     const _: () = is_pte_format::<imp::PteFormat>();
     const _: fn() -> PhysAddr = imp::current_root;
+    const _: &[(&str, fn() -> Result<(), &'static str>)] = imp::HARDENING_CHECKS;
     const _: unsafe fn(PhysAddr) = imp::activate_page_table;
     const _: fn() -> PhysAddr = imp::kernel_root;
     const _: fn(VirtAddr) = imp::flush_tlb_page;

@@ -191,6 +191,7 @@ impl HeapState {
 // it. Null is returned when memory runs out, as `GlobalAlloc` requires.
 unsafe impl GlobalAlloc for KernelHeap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        crate::traps::note_allocation();
         let mut state = self.state.lock();
         if let Some(p) = state.alloc_existing(layout) {
             return p.as_ptr();

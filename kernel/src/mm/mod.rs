@@ -14,7 +14,7 @@
 //!
 //! Lock order: the heap lock is taken before a tier lock (the heap grows by asking the
 //! PMM for frames); the PMM never allocates from the heap, so it never takes the heap
-//! lock. The heap lock masks interrupts (the scheduler tick may allocate); the tier locks
+//! lock. The heap lock masks interrupts (a lock interrupt handlers could share must); the tier locks
 //! do not.
 
 use wayos_kcore::boot_info::BootInfo;
@@ -22,6 +22,7 @@ use wayos_kcore::paging::{PhysAddr, VirtAddr};
 
 pub mod direct;
 pub mod heap;
+pub mod kstack;
 pub mod pmm;
 
 /// Brings up the physical memory manager and the heap. Called once, on the boot CPU,

@@ -102,6 +102,17 @@ pub struct AddressSpace {
     objects: BTreeMap<u64, Arc<SharedObject>>,
 }
 
+/// W^X: no user page is ever writable and executable at once, so code a program can
+/// write is never code it can run without an `mprotect` in between (write, then make it
+/// read+exec). `EACCES`, as for any protection the mapping may not have (a read-only grant
+/// mapped writable), rather than `EINVAL`: the request is well formed, the policy refuses it.
+fn refuse_write_exec(prot: Prot) -> KResult<()> {
+    if prot.is_write_exec() {
+        return Err(Errno::EACCES);
+    }
+    Ok(())
+}
+
 fn vm_err(e: VmError) -> Errno {
     Errno(e.errno())
 }
@@ -259,6 +270,7 @@ impl AddressSpace {
 
     /// `mmap` of anonymous memory.
     pub fn mmap(&mut self, req: MapRequest) -> KResult<usize> {
+        refuse_write_exec(req.prot)?;
         // The new mapping, and a fixed one may split an old one in two.
         self.room_for(2)?;
         let placement = match (req.addr, req.fixed, req.no_replace) {
@@ -304,6 +316,7 @@ impl AddressSpace {
 
     /// Maps `[addr, addr+len)` privately at a fixed place (program segments).
     pub fn map_fixed(&mut self, addr: usize, len: usize, prot: Prot) -> KResult<()> {
+        refuse_write_exec(prot)?;
         let start = addr as u64 & !(PAGE - 1);
         let end = (addr as u64)
             .checked_add(len as u64)
@@ -350,6 +363,7 @@ impl AddressSpace {
     }
 
     pub fn mprotect(&mut self, addr: usize, len: usize, prot: Prot) -> KResult<()> {
+        refuse_write_exec(prot)?;
         // A range inside one mapping splits it in three.
         self.room_for(2)?;
         self.check_protect(addr, len, prot)?;

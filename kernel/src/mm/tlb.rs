@@ -84,6 +84,14 @@ pub fn settle_kernel(flush: Flush) {
     );
 }
 
+/// Makes new kernel-half mappings at `va` safe for any CPU to use at once (a new kernel
+/// stack, which a thread may start on elsewhere right away): on aarch64 the table writes
+/// must complete before another CPU's walker looks, and the invalidation of `va` (never
+/// cached: it was unmapped) carries those barriers; on x86_64 it is one local `invlpg`.
+pub fn publish_kernel(va: VirtAddr) {
+    arch::flush_tlb_page(va);
+}
+
 /// Stale pages of one user tree, invalidated together: page by page up to
 /// [`BATCH_LIMIT`], else the whole address space, with one round of IPIs either way.
 /// [`flush`](Self::flush) before releasing frames the pages mapped; dropping the batch

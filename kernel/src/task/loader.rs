@@ -62,7 +62,12 @@ pub fn load(image: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>]) -> KResult<Loaded>
                 prot |= bit;
             }
         }
-        space.map_fixed(seg.vaddr as usize, seg.memsz as usize, prot)?;
+        // W^X: a segment both writable and executable is refused (EACCES, see
+        // `mm::space`); linkers put code and data in separate segments.
+        if let Err(e) = space.map_fixed(seg.vaddr as usize, seg.memsz as usize, prot) {
+            log::debug!("exec: segment at {:#x}: {e:?}", seg.vaddr);
+            return Err(e);
+        }
         space.write_bytes(seg.vaddr as usize, elf.segment_data(&seg))?;
     }
 

@@ -89,13 +89,42 @@ impl Process {
         sig: Option<super::signal::SigState>,
     ) -> Arc<Self> {
         let pid = NEXT_PID.fetch_add(1, Ordering::Relaxed);
+        let p = Self::build(pid, name, space, parent, fds, sig);
+        if let Some(parent) = parent {
+            parent.children.lock().push(p.clone());
+        }
+        TABLE.lock().insert(pid, p.clone());
+        p
+    }
+
+    /// A process that is in no table and has no parent, pid 0, no descriptors: for the
+    /// in-kernel checks (`boottest`), which must not use up pid 1 before init.
+    pub fn unregistered(name: &str, space: AddressSpace) -> Arc<Self> {
+        Self::build(
+            0,
+            name,
+            space,
+            None,
+            Some(crate::descriptor::empty_table()),
+            None,
+        )
+    }
+
+    fn build(
+        pid: Pid,
+        name: &str,
+        space: AddressSpace,
+        parent: Option<&Arc<Process>>,
+        fds: Option<Fds>,
+        sig: Option<super::signal::SigState>,
+    ) -> Arc<Self> {
         let fds = fds.unwrap_or_else(crate::descriptor::console_table);
         let pgid = parent.map_or(pid, |p| p.pgid());
         // init (no parent) holds everything; every other process starts with its
         // parent's privileges and can only lose them.
         let caps = parent.map_or(wayos_abi::caps::ALL, |p| p.caps());
         let filter = parent.map_or(SysFilter::allow_all(), |p| p.filter());
-        let p = Arc::new(Self {
+        Arc::new(Self {
             pid,
             ppid: AtomicU64::new(parent.map_or(0, |p| p.pid)),
             name: Mutex::new(String::from(name)),
@@ -119,12 +148,7 @@ impl Process {
             caps: AtomicU32::new(caps),
             filter_allow: filter.allow.map(AtomicU64::new),
             filter_mode: AtomicU32::new(filter.mode),
-        });
-        if let Some(parent) = parent {
-            parent.children.lock().push(p.clone());
-        }
-        TABLE.lock().insert(pid, p.clone());
-        p
+        })
     }
 
     /// The capability set.
@@ -268,8 +292,16 @@ impl Process {
 
     /// Turns this process into a zombie with `status`: frees its memory, drops its IPC
     /// names and handles, hands its children to init, wakes its parent.
+    ///
+    /// Never touches the calling CPU's state: the caller may be another process (a parent
+    /// whose fork or spawn failed after creating the child) still running on its own page
+    /// tables. A thread of this process that ends loads the empty root itself first
+    /// (`task::end_thread`), so no CPU has these tables loaded when they are freed here.
     pub fn exit(&self, status: i32) {
-        crate::mm::space::activate_kernel_root();
+        debug_assert!(
+            crate::arch::current_root().as_u64() != self.root.load(Ordering::Relaxed),
+            "a process's tables freed while loaded on this CPU"
+        );
         self.root.store(0, Ordering::Relaxed);
         let space = self.space.lock().take();
         drop(space);

@@ -24,14 +24,18 @@
 //! it blocked) sets `wake_pending`, and the block returns at once: every blocking caller
 //! loops on its condition.
 //!
+//! Queues never allocate: ready queues, the sleeper list and the dead list are
+//! [`ThreadQueue`]s linked through the threads themselves, because the timer interrupt
+//! (waking sleepers, balancing) and wake-ups from interrupt handlers change them, and an
+//! interrupt handler must never allocate (the heap's lock, and the PMM lock behind its
+//! growth, may be held by the very code it interrupted).
+//!
 //! [`block_and_switch`] is the IPC fast path's switch: a thread that blocks right after
 //! waking another (a caller that handed its message to a waiting server, a server that
 //! replied) runs that thread next on this CPU without a trip through a ready queue, unless
 //! a thread of a higher class is ready here or the woken thread may not run here.
 
-use alloc::collections::VecDeque;
 use alloc::sync::Arc;
-use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
 use spin::MutexGuard;
@@ -45,30 +49,118 @@ use crate::sync::Mutex;
 /// Scheduler tick rate.
 pub const TICK_HZ: u32 = 100;
 
+/// A FIFO of threads linked through the threads themselves (`Thread::run_link`), so
+/// queueing never allocates. A thread is on at most one queue at a time (ready on one CPU,
+/// sleeping, or dead), and every queue lives under the scheduler lock.
+struct ThreadQueue {
+    head: Option<Arc<Thread>>,
+    tail: Option<Arc<Thread>>,
+    len: usize,
+}
+
+impl ThreadQueue {
+    const fn new() -> Self {
+        Self {
+            head: None,
+            tail: None,
+            len: 0,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn push_back(&mut self, t: Arc<Thread>) {
+        debug_assert!(t.run_link.lock().is_none(), "thread already queued");
+        match self.tail.replace(t.clone()) {
+            Some(last) => *last.run_link.lock() = Some(t),
+            None => self.head = Some(t),
+        }
+        self.len += 1;
+    }
+
+    fn pop_front(&mut self) -> Option<Arc<Thread>> {
+        let first = self.head.take()?;
+        self.head = first.run_link.lock().take();
+        if self.head.is_none() {
+            self.tail = None;
+        }
+        self.len -= 1;
+        Some(first)
+    }
+
+    /// Moves the threads `take` selects to `out`, in order; the rest stay, in order.
+    fn extract(
+        &mut self,
+        mut take: impl FnMut(&Arc<Thread>) -> bool,
+        mut out: impl FnMut(Arc<Thread>),
+    ) {
+        let mut keep = ThreadQueue::new();
+        while let Some(t) = self.pop_front() {
+            if take(&t) {
+                out(t);
+            } else {
+                keep.push_back(t);
+            }
+        }
+        *self = keep;
+    }
+
+    /// Takes `t` out of the queue; false if it was not on it.
+    fn remove(&mut self, t: &Arc<Thread>) -> bool {
+        let mut found = false;
+        self.extract(|x| Arc::ptr_eq(x, t), |_| found = true);
+        found
+    }
+
+    /// Takes out the last thread `pred` accepts.
+    fn remove_last(&mut self, mut pred: impl FnMut(&Thread) -> bool) -> Option<Arc<Thread>> {
+        let mut last = None;
+        let mut cur = self.head.clone();
+        while let Some(t) = cur {
+            if pred(&t) {
+                last = Some(t.clone());
+            }
+            cur = t.run_link.lock().clone();
+        }
+        let last = last?;
+        self.remove(&last).then_some(last)
+    }
+}
+
+impl Drop for ThreadQueue {
+    /// Unlinks one thread at a time: dropping the chain as it is would recurse once per
+    /// thread.
+    fn drop(&mut self) {
+        while self.pop_front().is_some() {}
+    }
+}
+
 /// One CPU's share of the scheduler state (under [`SCHED`]).
 struct CpuRq {
-    ready: [VecDeque<Arc<Thread>>; CLASSES],
+    ready: [ThreadQueue; CLASSES],
     nr_ready: usize,
     current: Option<Arc<Thread>>,
     idle: Option<Arc<Thread>>,
     /// Threads that died here; freed by the next thread to run here (never on their own
     /// stack).
-    dead: Vec<Arc<Thread>>,
+    dead: ThreadQueue,
 }
 
 impl CpuRq {
     const fn new() -> Self {
         Self {
-            ready: [const { VecDeque::new() }; CLASSES],
+            ready: [const { ThreadQueue::new() }; CLASSES],
             nr_ready: 0,
             current: None,
             idle: None,
-            dead: Vec::new(),
+            dead: ThreadQueue::new(),
         }
     }
 
     fn pop(&mut self) -> Option<Arc<Thread>> {
-        let t = self.ready.iter_mut().find_map(VecDeque::pop_front)?;
+        let t = self.ready.iter_mut().find_map(ThreadQueue::pop_front)?;
         self.nr_ready -= 1;
         Some(t)
     }
@@ -111,13 +203,13 @@ impl CpuRq {
     /// queued first (the one that waited least has the least to lose by moving).
     fn steal_for(&mut self, cpu: usize) -> Option<Arc<Thread>> {
         for q in self.ready.iter_mut() {
-            let found = q.iter().rposition(|t| {
+            let found = q.remove_last(|t| {
                 t.affinity.load(Ordering::Relaxed) & (1 << cpu) != 0
                     && !t.on_cpu.load(Ordering::Acquire)
             });
-            if let Some(i) = found {
+            if found.is_some() {
                 self.nr_ready -= 1;
-                return q.remove(i);
+                return found;
             }
         }
         None
@@ -128,7 +220,10 @@ struct Sched {
     cpus: [CpuRq; MAX_CPUS],
     /// CPUs with an idle thread, i.e. able to run threads.
     online: u64,
-    sleepers: Vec<Arc<Thread>>,
+    sleepers: ThreadQueue,
+    /// No sleeper is due before this (a lower bound: a sleeper woken early leaves it
+    /// as is), so most ticks do not walk the sleeper list.
+    next_wake: u64,
 }
 
 impl Sched {
@@ -136,7 +231,8 @@ impl Sched {
         Self {
             cpus: [const { CpuRq::new() }; MAX_CPUS],
             online: 0,
-            sleepers: Vec::new(),
+            sleepers: ThreadQueue::new(),
+            next_wake: u64::MAX,
         }
     }
 
@@ -210,7 +306,9 @@ impl Sched {
     fn wake(&mut self, t: &Arc<Thread>, kick: &mut u64) {
         match t.state() {
             State::Blocked => {}
-            State::Sleeping => self.sleepers.retain(|s| !Arc::ptr_eq(s, t)),
+            State::Sleeping => {
+                self.sleepers.remove(t);
+            }
             State::Running => {
                 t.wake_pending.store(true, Ordering::Release);
                 return;
@@ -373,6 +471,17 @@ pub fn current() -> Arc<Thread> {
     }
 }
 
+/// The running thread's id (0 before the scheduler runs), without touching its reference
+/// count: for reports on the way to a panic.
+pub fn current_tid() -> u64 {
+    let t = here().current.load(Ordering::Acquire);
+    if t.is_null() {
+        return 0;
+    }
+    // SAFETY: as in `current`: the running thread is alive while it runs.
+    unsafe { (*t).tid }
+}
+
 /// What the return to user mode must do first: (a switch is due here, the running
 /// thread must end), read together.
 #[inline]
@@ -457,7 +566,8 @@ pub fn block_and_switch(next: Option<Arc<Thread>>, wake_at: Option<u64>) {
         Some(t) => {
             prev.wake_at.store(t, Ordering::Relaxed);
             prev.set_state(State::Sleeping);
-            s.sleepers.push(prev.clone());
+            s.sleepers.push_back(prev.clone());
+            s.next_wake = s.next_wake.min(t);
         }
         None => prev.set_state(State::Blocked),
     }
@@ -467,7 +577,7 @@ pub fn block_and_switch(next: Option<Arc<Thread>>, wake_at: Option<u64>) {
                 if n.affinity.load(Ordering::Relaxed) & (1 << cpu) != 0 =>
             {
                 if n.state() == State::Sleeping {
-                    s.sleepers.retain(|t| !Arc::ptr_eq(t, &n));
+                    s.sleepers.remove(&n);
                 }
                 if n.cpu.swap(cpu, Ordering::Relaxed) != cpu {
                     CPU[cpu].migrations.fetch_add(1, Ordering::Relaxed);
@@ -507,6 +617,14 @@ pub fn sleep_until(deadline_ns: u64) {
     }
 }
 
+/// Moves the deadline of sleeping thread `t` to `at` (the in-kernel checks use it to make
+/// many sleepers due at the same tick).
+pub fn set_deadline(t: &Thread, at: u64) {
+    let mut s = lock();
+    t.wake_at.store(at, Ordering::Relaxed);
+    s.next_wake = s.next_wake.min(at);
+}
+
 /// Ends the current thread; its stack is freed by whoever runs next on this CPU.
 pub fn exit_current() -> ! {
     current_set_state(State::Dead);
@@ -525,14 +643,23 @@ pub fn timer_tick() {
     let now = arch::uptime_ns();
     let mut kick = 0;
     let mut s = lock();
-    let mut i = 0;
-    while i < s.sleepers.len() {
-        if s.sleepers[i].wake_at.load(Ordering::Relaxed) <= now {
-            let t = s.sleepers.swap_remove(i);
-            s.enqueue(t, &mut kick);
-        } else {
-            i += 1;
-        }
+    let mut due = ThreadQueue::new();
+    if now >= s.next_wake {
+        let mut next = u64::MAX;
+        s.sleepers.extract(
+            |t| {
+                let at = t.wake_at.load(Ordering::Relaxed);
+                if at > now {
+                    next = next.min(at);
+                }
+                at <= now
+            },
+            |t| due.push_back(t),
+        );
+        s.next_wake = next;
+    }
+    while let Some(t) = due.pop_front() {
+        s.enqueue(t, &mut kick);
     }
     s.balance(cpu);
     let rq = &s.cpus[cpu];
@@ -598,10 +725,9 @@ pub fn set_affinity(t: &Arc<Thread>, mask: u64) -> bool {
         match t.state() {
             State::Ready => {
                 let q = &mut s.cpus[cpu].ready[t.class()];
-                if let Some(i) = q.iter().position(|x| Arc::ptr_eq(x, t)) {
-                    let t = q.remove(i).expect("index in range");
+                if q.remove(t) {
                     s.cpus[cpu].nr_ready -= 1;
-                    s.enqueue(t, &mut kick);
+                    s.enqueue(t.clone(), &mut kick);
                 }
             }
             State::Running => {
@@ -681,7 +807,7 @@ fn switch_to(
         // The idle thread is never queued; it waits in `CpuRq::idle`.
         State::Running => prev.set_state(State::Ready),
         State::Dead => {
-            s.cpus[cpu].dead.push(prev.clone());
+            s.cpus[cpu].dead.push_back(prev.clone());
             CPU[cpu].dead_pending.store(true, Ordering::Relaxed);
         }
         _ => {}
@@ -754,7 +880,7 @@ fn free_dead() {
     let dead = {
         let mut s = lock();
         CPU[cpu].dead_pending.store(false, Ordering::Relaxed);
-        core::mem::take(&mut s.cpus[cpu].dead)
+        core::mem::replace(&mut s.cpus[cpu].dead, ThreadQueue::new())
     };
     drop(dead);
 }

@@ -3,7 +3,6 @@
 //! A thread's context and FP state are touched only by the scheduler on the CPU running
 //! or switching it, with interrupts off; everything else about it is atomic or locked.
 
-use alloc::alloc::{alloc, dealloc, Layout};
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::cell::UnsafeCell;
@@ -15,7 +14,7 @@ use crate::task::process::Process;
 pub type Tid = u64;
 
 /// Kernel stack size per thread. Debug builds use deep frames in formatting code.
-pub const KERNEL_STACK_SIZE: usize = 64 * 1024;
+pub const KERNEL_STACK_SIZE: usize = crate::mm::kstack::STACK_SIZE;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -27,35 +26,29 @@ pub enum State {
     Dead = 4,
 }
 
+/// A kernel stack with an unmapped guard below it (`mm::kstack`).
 pub struct KernelStack {
-    base: *mut u8,
+    base: usize,
 }
 
 impl KernelStack {
-    const LAYOUT: Layout = match Layout::from_size_align(KERNEL_STACK_SIZE, 16) {
-        Ok(l) => l,
-        Err(_) => panic!("bad kernel stack layout"),
-    };
-
     fn new() -> Option<Self> {
-        // SAFETY: the layout has a non-zero size.
-        let base = unsafe { alloc(Self::LAYOUT) };
-        (!base.is_null()).then_some(Self { base })
+        crate::mm::kstack::alloc().map(|base| Self { base })
     }
 
     pub fn top(&self) -> usize {
-        self.base as usize + KERNEL_STACK_SIZE
+        self.base + KERNEL_STACK_SIZE
     }
 
     pub fn bounds(&self) -> (usize, usize) {
-        (self.base as usize, self.top())
+        (self.base, self.top())
     }
 }
 
 impl Drop for KernelStack {
     fn drop(&mut self) {
-        // SAFETY: allocated in `new` with the same layout; the thread no longer runs on it.
-        unsafe { dealloc(self.base, Self::LAYOUT) };
+        // The thread no longer runs on it (dead threads are freed by the next thread).
+        crate::mm::kstack::release(self.base);
     }
 }
 
@@ -85,6 +78,10 @@ pub struct Thread {
     pub exit_requested: AtomicBool,
     /// Closed ports whose messages this thread is dropping (see `ipc::port::Teardown`).
     pub teardown: crate::ipc::port::Teardown,
+    /// The next thread on the scheduler queue this one is on (ready, sleeping or dead):
+    /// queues are linked through their threads so queueing never allocates. Touched only
+    /// under the scheduler lock.
+    pub(super) run_link: crate::sync::Mutex<Option<Arc<Thread>>>,
     /// Contexts interrupted by signal handlers, innermost last (see `task::signal`).
     pub sig_frames: crate::sync::Mutex<alloc::vec::Vec<super::signal::SavedContext>>,
     context: UnsafeCell<arch::Context>,
@@ -95,7 +92,7 @@ pub struct Thread {
 // SAFETY: `context` and `fpu` are accessed only by the scheduler with interrupts disabled
 // on the CPU that is switching this thread (see the module docs); the rest is atomic.
 unsafe impl Sync for Thread {}
-// SAFETY: as above; the raw stack pointer is owned by the thread.
+// SAFETY: as above; the stack is owned by the thread.
 unsafe impl Send for Thread {}
 
 static NEXT_TID: AtomicU64 = AtomicU64::new(1);
@@ -125,6 +122,7 @@ impl Thread {
             clear_tid: AtomicUsize::new(0),
             exit_requested: AtomicBool::new(false),
             teardown: crate::ipc::port::Teardown::new(),
+            run_link: crate::sync::Mutex::new(None),
             sig_frames: crate::sync::Mutex::new(alloc::vec::Vec::new()),
             context: UnsafeCell::new(arch::Context::default()),
             fpu: UnsafeCell::new(arch::FpuState::new()),
@@ -165,6 +163,7 @@ impl Thread {
             clear_tid: AtomicUsize::new(0),
             exit_requested: AtomicBool::new(false),
             teardown: crate::ipc::port::Teardown::new(),
+            run_link: crate::sync::Mutex::new(None),
             sig_frames: crate::sync::Mutex::new(alloc::vec::Vec::new()),
             context: UnsafeCell::new(context),
             fpu: UnsafeCell::new(Some(fpu)),

@@ -8,7 +8,8 @@
 //! FP state), `uaccess` (fault-tolerant user copies), `gic` (interrupt controller and
 //! tick, IPIs), `timer` (generic timer clock and tick), `power` (PSCI), `serial` (PL011),
 //! `rtc` (PL031 real-time clock), `percpu` (per-CPU blocks behind TPIDR_EL1, `cpu_id`),
-//! `smp` (starting the secondary CPUs). This file keeps the per-CPU control-register set-up
+//! `smp` (starting the secondary CPUs), `hardening` (in-kernel checks of PAN, PXN/UXN and
+//! SPSR sanitizing, for `boottest`). This file keeps the per-CPU control-register set-up
 //! every CPU runs ([`init_cpu_controls`]) and the interrupt-mask primitives.
 //!
 //! Nothing here is visible to generic code except the names `arch/mod.rs` re-exports.
@@ -17,6 +18,7 @@ mod boot;
 mod context;
 mod dtb;
 mod gic;
+mod hardening;
 mod mmu;
 mod percpu;
 mod power;
@@ -30,6 +32,7 @@ mod uaccess;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 pub use context::{switch, Context, FpuState};
+pub use hardening::CHECKS as HARDENING_CHECKS;
 pub use mmu::kernel_root;
 pub use mmu::{activate as activate_page_table, current_root, flush_all as flush_tlb_all};
 pub use mmu::{flush_page as flush_tlb_page, PteFormat};

@@ -25,6 +25,9 @@ pub struct PerCpu {
     index: usize,
     /// MPIDR_EL1 affinity bits (Aff3..Aff0, other bits clear); set before the CPU starts.
     pub mpidr: AtomicU64,
+    /// Top of this CPU's emergency stack, which the EL1 exception entry switches to when
+    /// the running kernel stack overflowed into its guard (`trap.rs`).
+    pub emergency_stack_top: AtomicUsize,
     /// Top of the kernel stack of the thread running here (0: none yet).
     pub kernel_stack_top: AtomicUsize,
     /// GICv3: virtual address of this CPU's redistributor (RD_base); 0 before `gic` set it.
@@ -40,6 +43,7 @@ static BLOCKS: [PerCpu; MAX_CPUS] = {
         PerCpu {
             index: 0,
             mpidr: AtomicU64::new(0),
+            emergency_stack_top: AtomicUsize::new(0),
             kernel_stack_top: AtomicUsize::new(0),
             gicr: AtomicUsize::new(0),
             gicv2_target: AtomicU32::new(0),
@@ -71,8 +75,26 @@ pub fn init_boot() {
     install(0);
 }
 
-/// Points this CPU's TPIDR_EL1 at block `index` (< MAX_CPUS).
+/// Bytes of each CPU's emergency stack: enough to report a kernel stack overflow and
+/// panic (formatting and a backtrace in a debug build).
+const EMERGENCY_STACK_SIZE: usize = 16 * 1024;
+
+/// The emergency stacks, one per CPU; only the exception entry's overflow path uses them.
+#[repr(C, align(16))]
+struct EmergencyStacks(core::cell::UnsafeCell<[[u8; EMERGENCY_STACK_SIZE]; MAX_CPUS]>);
+// SAFETY: never accessed from Rust; each CPU's exception entry uses its own as a stack.
+unsafe impl Sync for EmergencyStacks {}
+static EMERGENCY_STACKS: EmergencyStacks = EmergencyStacks(core::cell::UnsafeCell::new(
+    [[0; EMERGENCY_STACK_SIZE]; MAX_CPUS],
+));
+
+/// Points this CPU's TPIDR_EL1 at block `index` (< MAX_CPUS), with its emergency stack.
 pub fn install(index: usize) {
+    let stacks = EMERGENCY_STACKS.0.get() as usize;
+    BLOCKS[index].emergency_stack_top.store(
+        stacks + (index + 1) * EMERGENCY_STACK_SIZE,
+        Ordering::Relaxed,
+    );
     let block: *const PerCpu = &BLOCKS[index];
     // SAFETY: TPIDR_EL1 is a software register only this module interprets; the block is a
     // static that lives for the life of the kernel.

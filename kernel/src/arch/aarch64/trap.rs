@@ -193,12 +193,50 @@ global_asm!(
     b       trap_common
 .endm
 
+/* From EL1 on SP_EL1: first make sure the frame will not land in a kernel stack's guard
+ * (an overflow: pushing the frame would fault again, forever). SP_EL0 is free scratch here:
+ * in EL1 it is dead until trap_return reloads it from an EL0 frame. A stack in the
+ * kstack window (sp >> 39 == the window's) whose frame would start below its slot's
+ * upper half (bit 16 clear) overflowed: switch to this CPU's emergency stack and tell the
+ * handler (kind + OVERFLOW). */
+.macro VENTRY_EL1 kind
+    .balign 0x80
+    msr     sp_el0, x0
+    mov     x0, sp
+    sub     x0, x0, #{frame_size}
+    asr     x0, x0, #39
+    cmn     x0, #{window_neg}
+    b.ne    1f
+    mov     x0, sp
+    sub     x0, x0, #{frame_size}
+    tbz     x0, #16, 2f
+1:  mrs     x0, sp_el0
+    sub     sp, sp, #{frame_size}
+    stp     x0, x1, [sp, #0]
+    mov     x0, #\kind
+    b       trap_common
+2:  mrs     x0, tpidr_el1
+    ldr     x0, [x0, #{off_emergency}]
+    mov     sp, x0
+    mrs     x0, sp_el0
+    sub     sp, sp, #{frame_size}
+    stp     x0, x1, [sp, #0]
+    mov     x0, #(\kind + {overflow})
+    b       trap_common
+.endm
+
 .section .text.vectors, "ax"
 .balign 2048
 .global exception_vectors
 .type exception_vectors, %function
 exception_vectors:
-.irp k, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+.irp k, 0,1,2,3
+    VENTRY \k
+.endr
+.irp k, 4,5,6,7
+    VENTRY_EL1 \k
+.endr
+.irp k, 8,9,10,11,12,13,14,15
     VENTRY \k
 .endr
 .size exception_vectors, . - exception_vectors
@@ -328,7 +366,14 @@ trap_return:
     off_q = const offset_of!(TrapFrame, q),
     mode_mask = const SPSR_MODE_MASK,
     handler = sym aarch64_trap,
+    window_neg = const (0u64.wrapping_sub(crate::mm::kstack::WINDOW_BASE) >> 39),
+    off_emergency = const offset_of!(super::percpu::PerCpu, emergency_stack_top),
+    overflow = const KIND_OVERFLOW,
 );
+
+/// Added to the vector kind by the EL1 entry when the interrupted kernel stack overflowed
+/// into its guard (the frame is then on the CPU's emergency stack).
+const KIND_OVERFLOW: u64 = 16;
 
 extern "C" {
     fn trap_return();
@@ -350,8 +395,22 @@ pub fn enter_signal_handler(
 }
 
 /// Makes `frame` resume `saved` exactly (`sigreturn`); the FP/SIMD registers travel in it.
+/// The saved context is the kernel's own copy, but its SPSR is sanitized all the same: no
+/// context may return to EL1 or with interrupts masked.
 pub fn resume_signal_frame(frame: &mut TrapFrame, saved: TrapFrame) {
     *frame = saved;
+    sanitize_user_spsr(frame);
+}
+
+/// SPSR bits an EL0 program owns: the condition flags N, Z, C, V, and DIT and SSBS,
+/// which EL0 may set itself.
+const SPSR_USER: u64 = (0xf << 28) | (1 << 24) | (1 << 12);
+
+/// Makes a frame that returns to EL0 safe to leave with: EL0t (AArch64), DAIF clear
+/// (interrupts unmasked), no PAN, UAO, single-step or illegal-state bits; only
+/// [`SPSR_USER`] survives.
+pub fn sanitize_user_spsr(frame: &mut TrapFrame) {
+    frame.spsr = (frame.spsr & SPSR_USER) | SPSR_EL0T;
 }
 
 /// Records the stack traps from EL0 enter on. Nothing needs loading: SP_EL1 is the live
@@ -394,6 +453,9 @@ pub unsafe fn enter_user(frame: *const TrapFrame) -> ! {
 
 /// Called by the stub for every exception, IRQs masked.
 extern "C" fn aarch64_trap(frame: &mut TrapFrame, kind: u64) {
+    if kind & KIND_OVERFLOW != 0 {
+        stack_overflow(frame, kind & !KIND_OVERFLOW);
+    }
     match (vector_group(kind), vector_type(kind)) {
         (GROUP_EL0_64, TYPE_SYNC) => el0_sync(frame),
         (GROUP_EL1H, TYPE_SYNC) => el1_sync(frame, kind),
@@ -409,6 +471,7 @@ extern "C" fn aarch64_trap(frame: &mut TrapFrame, kind: u64) {
     }
     if frame.came_from_user() {
         crate::task::user_return(frame);
+        sanitize_user_spsr(frame);
     }
 }
 
@@ -577,6 +640,9 @@ fn kernel_abort(frame: &mut TrapFrame, kind: u64, ec: u64) {
             frame.elr = fixup as u64;
             return;
         }
+        if iss & ISS_FNV == 0 && crate::mm::kstack::is_guard(addr as u64) {
+            stack_overflow(frame, kind);
+        }
         if addr < USER_END && iss & ISS_FNV == 0 {
             console::write_unlocked(format_args!(
                 "\nkernel access to user address {addr:#x} outside the user-copy routines\n"
@@ -584,6 +650,19 @@ fn kernel_abort(frame: &mut TrapFrame, kind: u64, ec: u64) {
         }
     }
     fatal(kind, frame);
+}
+
+/// A trap from EL1 whose stack had run into its guard: reported from the emergency stack.
+/// The frame's `sp` is not the interrupted one (the entry computed it from the emergency
+/// stack); the fault address says where the stack ended.
+fn stack_overflow(frame: &TrapFrame, kind: u64) -> ! {
+    report(kind, "kernel stack overflow", frame);
+    let addr = if is_abort(kind, exception_class_of(frame.esr)) {
+        frame.far
+    } else {
+        0
+    };
+    crate::mm::kstack::overflow(addr)
 }
 
 fn fatal(kind: u64, frame: &TrapFrame) -> ! {

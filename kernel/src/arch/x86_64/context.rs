@@ -1,10 +1,16 @@
 //! Kernel context switch: callee-saved registers on the old stack, stack pointer swap.
 //!
 //! A thread's [`Context`] is just its saved kernel stack pointer; the registers the SysV
-//! ABI makes callee-saved live on that stack. FP/SIMD state is handled by the scheduler
-//! through `cpu::FpuState`, not here.
+//! ABI makes callee-saved live on that stack, and so does RFLAGS: flags are per thread, so
+//! an AC (SMAP off) or NT one thread's kernel code had set never carries over to the next
+//! thread that runs on this CPU. FP/SIMD state is handled by the scheduler through
+//! `cpu::FpuState`, not here.
 
 use core::arch::global_asm;
+
+/// A new thread's RFLAGS: interrupts off (`finish_switch` turns them on), nothing else
+/// but the always-one bit 1.
+const RFLAGS_START: usize = 0x2;
 
 /// The saved stack pointer of a thread that is not running.
 #[repr(C)]
@@ -26,8 +32,10 @@ context_switch:
     push r13
     push r14
     push r15
+    pushfq
     mov [rdi], rsp
     mov rsp, rsi
+    popfq
     pop r15
     pop r14
     pop r13
@@ -59,6 +67,7 @@ impl Context {
     /// `stack_top` (16-byte aligned). `entry` must never return.
     pub fn new(stack_top: usize, entry: extern "C" fn(usize) -> !, arg: usize) -> Self {
         let frame = [
+            RFLAGS_START,                            // rflags
             0usize,                                  // r15
             0,                                       // r14
             entry as usize,                          // r13
@@ -70,7 +79,7 @@ impl Context {
             0,                                       //   at the trampoline's call
         ];
         let rsp = stack_top - core::mem::size_of_val(&frame);
-        // SAFETY: the caller hands over a fresh stack; its top 64 bytes are written once.
+        // SAFETY: the caller hands over a fresh stack; the frame's words at its top are written once.
         unsafe { core::ptr::copy_nonoverlapping(frame.as_ptr(), rsp as *mut usize, frame.len()) };
         Self { rsp }
     }

@@ -11,7 +11,9 @@ use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
 
 static HAS_XSAVE: AtomicBool = AtomicBool::new(false);
-static SMAP: AtomicBool = AtomicBool::new(false);
+/// SMAP is on. Also read by the trap entry stub, which executes `clac` only when this
+/// byte is non-zero (`clac` is undefined without SMAP).
+pub(super) static SMAP: AtomicBool = AtomicBool::new(false);
 static XSAVE_SIZE: AtomicUsize = AtomicUsize::new(512);
 static XCR0: AtomicUsize = AtomicUsize::new(0);
 /// The feature line is logged by the first CPU only.

@@ -7,13 +7,15 @@
 //! masking), `smp` (secondary CPU start-up, CPU ids, IPIs), `trampoline` (real-mode
 //! start-up code and its low memory), `mmu` (CR3, TLB), `uaccess` (fault-tolerant user
 //! copies), `tsc` (clock), `rtc` (CMOS real-time clock), `acpi` (firmware tables), `power`
-//! (QEMU exit), `port` (raw port I/O).
+//! (QEMU exit), `port` (raw port I/O), `hardening` (in-kernel checks of the protection
+//! bits and flag hygiene, for `boottest`).
 
 mod acpi;
 mod boot;
 mod context;
 mod cpu;
 mod gdt;
+mod hardening;
 mod ioapic;
 mod lapic;
 mod mmu;
@@ -31,6 +33,7 @@ mod uaccess;
 pub use context::{switch, Context};
 pub use cpu::FpuState;
 pub use gdt::set_kernel_stack;
+pub use hardening::CHECKS as HARDENING_CHECKS;
 pub use mmu::{
     activate as activate_page_table, current_root, flush_all as flush_tlb_all, kernel_root,
 };

@@ -4,7 +4,9 @@
 //!
 //! On entry the CPU has user GS and stack: `swapgs` reaches the per-CPU block (layout in
 //! `gdt::PerCpu`), whose slot 8 keeps the user rsp and slot 16 holds the running thread's
-//! kernel stack top. Interrupts are masked by SFMASK until the frame is saved.
+//! kernel stack top. Interrupts are masked by SFMASK until the frame is saved; SFMASK also
+//! clears AC, DF, TF and NT, so no user flag reaches the kernel through SYSCALL. The user
+//! RFLAGS a frame leaves with are sanitized (`trap::sanitize_user_frame`) on every exit.
 
 use core::arch::global_asm;
 
@@ -108,11 +110,16 @@ pub fn init() {
         )
         .expect("GDT layout fits SYSCALL/SYSRET");
         LStar::write(VirtAddr::new(syscall_entry as *const () as u64));
+        // The kernel must never run with the user's IF, DF (the ABI wants it clear), TF
+        // (single-stepping kernel code), AC (would switch SMAP off) or NT (an `iretq`
+        // with NT set raises #GP in 64-bit mode: a user setting NT before a syscall
+        // that leaves through `iretq` would take the kernel down).
         SFMask::write(
             RFlags::INTERRUPT_FLAG
                 | RFlags::DIRECTION_FLAG
                 | RFlags::TRAP_FLAG
-                | RFlags::ALIGNMENT_CHECK,
+                | RFlags::ALIGNMENT_CHECK
+                | RFlags::NESTED_TASK,
         );
         Efer::update(|f| f.insert(EferFlags::SYSTEM_CALL_EXTENSIONS));
     }
@@ -123,4 +130,5 @@ extern "C" fn x86_syscall(frame: &mut TrapFrame) {
     crate::syscall::dispatch(frame);
     x86_64::instructions::interrupts::disable();
     crate::task::user_return(frame);
+    super::trap::sanitize_user_frame(frame);
 }

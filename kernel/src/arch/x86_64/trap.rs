@@ -42,6 +42,36 @@ pub const VEC_ENTRY: u64 = 0x101;
 
 const RFLAGS_IF: u64 = 1 << 9;
 const RFLAGS_DF: u64 = 1 << 10;
+/// Bit 1 of RFLAGS is reserved and always reads 1.
+const RFLAGS_FIXED: u64 = 1 << 1;
+/// The RFLAGS bits a user program may own: the condition flags (CF, PF, AF, ZF, SF,
+/// OF), TF, DF, AC and ID. Never IOPL, NT, RF, VM, VIF or VIP; IF is always set.
+const RFLAGS_USER: u64 = (1 << 0)
+    | (1 << 2)
+    | (1 << 4)
+    | (1 << 6)
+    | (1 << 7)
+    | (1 << 8)
+    | RFLAGS_DF
+    | (1 << 11)
+    | (1 << 18)
+    | (1 << 21);
+/// RFLAGS.AC, for the in-kernel checks (`hardening.rs`).
+pub(super) const RFLAGS_AC: u64 = 1 << 18;
+
+/// Makes a frame that returns to user mode safe to leave with: user code and stack
+/// segments, and only the flags a user may own ([`RFLAGS_USER`]) plus IF. In particular
+/// NT never survives into an `iretq` frame (nor into SYSRET's r11).
+pub fn sanitize_user_frame(frame: &mut TrapFrame) {
+    frame.cs = u64::from(USER_CS);
+    frame.ss = u64::from(USER_SS);
+    frame.rflags = (frame.rflags & RFLAGS_USER) | RFLAGS_IF | RFLAGS_FIXED;
+}
+
+/// Whether the last kernel-mode breakpoint trap ran its handler with RFLAGS.AC set (read
+/// by `hardening.rs`'s check that trap entry clears it).
+pub(super) static AC_IN_LAST_BREAKPOINT: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
 /// Bytes below the stack pointer that System V leaf code may use without moving it.
 const RED_ZONE: u64 = 128;
 
@@ -73,6 +103,7 @@ pub fn enter_signal_handler(
 pub fn resume_signal_frame(frame: &mut TrapFrame, saved: TrapFrame) {
     *frame = saved;
     frame.vector = VEC_ENTRY;
+    sanitize_user_frame(frame);
 }
 
 /// Registers as the entry stubs leave them on the stack, lowest address first.
@@ -176,6 +207,12 @@ trap_stub_\num:
 
 .type trap_common, @function
 trap_common:
+    // Interrupt gates clear IF, TF and NT but not AC: a user (or a kernel `stac` window)
+    // with AC set would run this handler with SMAP off. `clac` exists only with SMAP.
+    cmp byte ptr [rip + {smap}], 0
+    je 3f
+    clac
+3:
     // Came from user mode (CS RPL 3)? Then switch to the kernel GS base.
     test qword ptr [rsp + 24], 3
     jz 1f
@@ -237,6 +274,7 @@ trap_stub_table:
 .endr
 "#,
     handler = sym x86_trap,
+    smap = sym super::cpu::SMAP,
 );
 
 extern "C" {
@@ -251,6 +289,9 @@ extern "C" {
 /// `frame` must be a valid frame for user mode (from [`TrapFrame::new_user`] or a copy of
 /// a real one) placed so that the stack above it is the thread's kernel stack.
 pub unsafe fn enter_user(frame: *const TrapFrame) -> ! {
+    // SAFETY: per the contract the frame is this thread's own, at its stack top; nothing
+    // else refers to it. A forked child's frame is a copy of its parent's syscall frame.
+    sanitize_user_frame(unsafe { &mut *frame.cast_mut() });
     // SAFETY: per the contract, rsp = frame makes trap_return pop exactly this frame.
     unsafe {
         core::arch::asm!(
@@ -359,6 +400,8 @@ extern "C" fn x86_trap(frame: &mut TrapFrame) {
         VEC_SPURIOUS => {}
         v if (VEC_PIC_BASE..VEC_PIC_BASE + 16).contains(&v) => {}
         VEC_BREAKPOINT if !frame.came_from_user() => {
+            let ac = x86_64::registers::rflags::read_raw() & RFLAGS_AC != 0;
+            AC_IN_LAST_BREAKPOINT.store(ac, core::sync::atomic::Ordering::Relaxed);
             crate::traps::record_breakpoint(frame.rip as usize);
         }
         VEC_PAGE_FAULT => page_fault(frame),
@@ -374,6 +417,7 @@ extern "C" fn x86_trap(frame: &mut TrapFrame) {
     }
     if frame.came_from_user() {
         crate::task::user_return(frame);
+        sanitize_user_frame(frame);
     }
 }
 
@@ -429,6 +473,14 @@ fn fatal(frame: &TrapFrame) -> ! {
         .copied()
         .unwrap_or("unknown vector");
     report(name, frame);
+    // A kernel stack overflow: the push into the guard page faults, and delivering that
+    // #PF on the same stack faults again, so it arrives as a #DF on its own IST stack.
+    if frame.vector == VEC_DOUBLE_FAULT as u64 || frame.vector == VEC_PAGE_FAULT {
+        let cr2 = x86_64::registers::control::Cr2::read_raw();
+        if crate::mm::kstack::is_guard(cr2) {
+            crate::mm::kstack::overflow(cr2);
+        }
+    }
     panic!("unhandled kernel exception: {name} at rip {:#x}", frame.rip);
 }
 

@@ -11,6 +11,8 @@
 
 extern crate alloc;
 
+#[path = "hardtest/arch.rs"]
+mod arch;
 #[path = "hardtest/ipc.rs"]
 mod ipc;
 #[path = "hardtest/limits.rs"]
@@ -19,6 +21,8 @@ mod limits;
 mod memory;
 #[path = "hardtest/vm.rs"]
 mod vm;
+#[path = "hardtest/wx.rs"]
+mod wx;
 
 use libway::suite::Suite;
 use libway::Args;
@@ -31,6 +35,8 @@ type Module = fn(&mut Suite);
 /// The modules, by name: `hardtest ipc vm` runs only those (all when none is named).
 const MODULES: &[(&str, Module)] = &[
     ("memory", memory::run),
+    ("arch", arch::run),
+    ("wx", wx::run),
     ("vm", vm::run),
     ("ipc", ipc::run),
     ("limits", limits::run),
