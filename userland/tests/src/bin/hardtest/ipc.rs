@@ -10,10 +10,12 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use libway::abi::errno::{EINTR, EIO, ENOSPC};
 use libway::abi::ipc::Message;
 use libway::abi::signal::{SIGKILL, SIGUSR1};
-use libway::ipc::{MessageExt, Port, Timeout};
+use libway::ipc::{ns, MessageExt, Port, Timeout};
 use libway::process::{self, WaitStatus};
 use libway::signal::{self, Handler};
-use libway::suite::{expect_errno, expect_exit, expect_signal, in_child, wait_for, Check, Suite};
+use libway::suite::{
+    expect_errno, expect_exit, expect_signal, in_child, wait_for, Check, Context, Suite,
+};
 use libway::{io, sync, thread, time};
 
 /// Ports in a chain: past the depth (about 10,000 on a 64 KiB kernel stack) at which a
@@ -23,23 +25,83 @@ const CHAIN: usize = 20_000;
 /// How long a killed child may take to be reaped.
 const REAP_MS: u64 = 5_000;
 
+/// Ports one helper process makes for a chain: under `limits::MAX_PORTS`, which counts a
+/// creator's ports for as long as they exist, wherever their handles went.
+const PORTS_PER_HELPER: usize = 200;
+
+/// The name a chain builder receives its helpers' ports under.
+const BUILDER_NAME: &str = "hardtest.chain";
+
 /// Builds a chain of `n` ports, each one's queue holding a message that carries the
 /// previous port (with its receive right), and returns the last. Only two handles are
-/// ever in the table: the rest live inside messages, which is what lets one process own
-/// more ports than its handle limit.
+/// ever in the builder's table: the rest live inside messages, which is what lets a chain
+/// outgrow the handle limit. The ports themselves come from short-lived helper processes
+/// (forked children that make [`PORTS_PER_HELPER`] each and send them here), since no one
+/// process may have made more than `MAX_PORTS` that still exist.
 fn chain(n: usize) -> Result<Port, String> {
-    let mut prev = Port::create(1).map_err(|e| format!("port_create 0: {e}"))?;
-    for i in 1..n {
-        let next = Port::create(1).map_err(|e| format!("port_create {i}: {e}"))?;
-        let mut msg = Message::new(i as u64);
-        if msg.attach(prev).is_err() {
-            return Err("no handle slot in a message".into());
+    let inbox = Port::create(16).map_err(|e| format!("inbox: {e}"))?;
+    ns::register(BUILDER_NAME, &inbox).map_err(|e| format!("register: {e}"))?;
+    let built = build_chain(&inbox, n);
+    let _ = inbox.close();
+    built
+}
+
+fn build_chain(inbox: &Port, n: usize) -> Result<Port, String> {
+    let mut prev: Option<Port> = None;
+    let mut made = 0;
+    while made < n {
+        let batch = PORTS_PER_HELPER.min(n - made);
+        let helper = process::fork().map_err(|e| format!("fork helper: {e}"))?;
+        if helper == 0 {
+            process::exit(make_ports(batch));
         }
-        next.send(&msg, Timeout::NonBlocking)
-            .map_err(|e| format!("send link {i}: {e}"))?;
-        prev = next;
+        for i in 0..batch {
+            let mut msg = Message::new(0);
+            inbox
+                .recv(
+                    &mut msg,
+                    Timeout::After(core::time::Duration::from_secs(10)),
+                )
+                .map_err(|e| format!("port {} from helper: {e}", made + i))?;
+            let next = msg
+                .take_handle(0)
+                .ok_or_else(|| format!("helper message {} carried no port", made + i))?;
+            if let Some(p) = prev.take() {
+                let mut link = Message::new((made + i) as u64);
+                if link.attach(p).is_err() {
+                    return Err("no handle slot in a message".into());
+                }
+                next.send(&link, Timeout::NonBlocking)
+                    .map_err(|e| format!("send link {}: {e}", made + i))?;
+            }
+            prev = Some(next);
+        }
+        let status = wait_for(helper, REAP_MS)?;
+        expect_exit(status, 0).context("helper")?;
+        made += batch;
     }
-    Ok(prev)
+    prev.ok_or_else(|| "empty chain".into())
+}
+
+/// A helper's work: makes `count` ports and sends each, receive right and all, to the
+/// builder. Its exit status says how far it got (0: all of them).
+fn make_ports(count: usize) -> i32 {
+    let Ok(builder) = ns::lookup(BUILDER_NAME) else {
+        return 10;
+    };
+    for _ in 0..count {
+        let Ok(port) = Port::create(1) else {
+            return 11;
+        };
+        let mut msg = Message::new(0);
+        if msg.attach(port).is_err() {
+            return 12;
+        }
+        if builder.send(&msg, Timeout::Forever).is_err() {
+            return 13;
+        }
+    }
+    0
 }
 
 /// Closing the head of a 20,000-port chain tears it down without exhausting the kernel
