@@ -11,6 +11,8 @@
 
 extern crate alloc;
 
+#[path = "hardtest/corpus.rs"]
+mod corpus;
 #[path = "hardtest/memory.rs"]
 mod memory;
 
@@ -22,5 +24,6 @@ libway::entry!(main);
 fn main(_args: Args) -> i32 {
     let mut suite = Suite::new("hardtest");
     memory::run(&mut suite);
+    corpus::run(&mut suite);
     suite.finish()
 }
