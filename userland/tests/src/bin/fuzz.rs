@@ -39,7 +39,7 @@ use libway::abi::ipc::{Message, WAIT_FOREVER};
 use libway::abi::layout::{PROGRAM_BASE, USER_END};
 use libway::abi::limits::PATH_MAX;
 use libway::abi::mman::{PAGE_SIZE, PROT_NONE, PROT_READ};
-use libway::abi::signal::SIGKILL;
+use libway::abi::signal::{SIGCHLD, SIGCONT, SIGKILL, SIGURG};
 use libway::abi::wait::WNOHANG;
 use libway::abi::{sched, sys, StrRef};
 use libway::suite::Suite;
@@ -743,6 +743,11 @@ impl Child {
                 let pid = a[0] as isize;
                 if pid != self.me as isize && !self.pids.contains(&a[0]) {
                     a[0] = if pid < 0 { -(self.me as isize) as usize } else { self.me };
+                }
+                // Most signals end the child by default; mostly send ones that do not, so
+                // a batch lives long enough to be worth its fork.
+                if !self.chance(4) {
+                    a[1] = self.pick(&[0, SIGCHLD as usize, SIGURG as usize, SIGCONT as usize]);
                 }
             }
             sys::SETPGID => {
