@@ -136,7 +136,11 @@ fn add_elf_corpus(ramfs: &mut Ramfs, programs: &[(String, Vec<u8>)]) -> Result<(
         ramfs.add_file(&format!("{ELF_CORPUS_DIR}/{i}"), 0o755, bytes)?;
         names.push_str(&format!("{i} {what}\n"));
     }
-    ramfs.add_file(&format!("{ELF_CORPUS_DIR}/names"), 0o644, names.into_bytes())
+    ramfs.add_file(
+        &format!("{ELF_CORPUS_DIR}/names"),
+        0o644,
+        names.into_bytes(),
+    )
 }
 
 /// Builds the kernel, initramfs and loader pieces for `arch`.

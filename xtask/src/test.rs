@@ -752,7 +752,9 @@ mod tests {
     #[test]
     fn fuzz_reports() {
         assert!(is_fuzz_report("fuzz: progress 1000 calls"));
-        assert!(is_fuzz_report("fuzz: 20000 calls, 10 children, 0 hung, 3 signalled"));
+        assert!(is_fuzz_report(
+            "fuzz: 20000 calls, 10 children, 0 hung, 3 signalled"
+        ));
         assert!(!is_fuzz_report("fuzz: 3 passed, 0 failed"));
         assert!(!is_fuzz_report("fuzzy: progress"));
         assert!(!is_fuzz_report("vmtest: progress"));

@@ -35,7 +35,8 @@ fn get_u64(d: &[u8], at: usize) -> Option<u64> {
 
 fn with_field(d: &[u8], at: usize, bytes: &[u8]) -> Option<Vec<u8>> {
     let mut v = d.to_vec();
-    v.get_mut(at..at + bytes.len())?.copy_from_slice(bytes);
+    v.get_mut(at..at.checked_add(bytes.len())?)?
+        .copy_from_slice(bytes);
     Some(v)
 }
 
@@ -47,11 +48,16 @@ fn elf_cut_points(d: &[u8]) -> Vec<usize> {
     let phnum = get_u16(d, 56).unwrap_or(0) as usize;
     for i in 0..phnum.min(64) {
         let at = phoff.saturating_add(i * PHDR);
-        cuts.extend([at, at + 1, at + 8, at + 32, at + PHDR - 1]);
-        let off = get_u64(d, at + 8).unwrap_or(0) as usize;
-        let filesz = get_u64(d, at + 32).unwrap_or(0) as usize;
+        cuts.extend([0, 1, 8, 32, PHDR - 1].map(|o| at.saturating_add(o)));
+        let off = get_u64(d, at.saturating_add(8)).unwrap_or(0) as usize;
+        let filesz = get_u64(d, at.saturating_add(32)).unwrap_or(0) as usize;
         let end = off.saturating_add(filesz);
-        cuts.extend([off, off + 1, off.saturating_add(filesz / 2), end.saturating_sub(1)]);
+        cuts.extend([
+            off,
+            off.saturating_add(1),
+            off.saturating_add(filesz / 2),
+            end.saturating_sub(1),
+        ]);
     }
     cuts.push(d.len().saturating_sub(1));
     cuts.sort_unstable();
@@ -85,8 +91,20 @@ pub fn elf_mutants(valid: &[u8], seed: u64) -> Vec<Mutant> {
     ];
     let len = valid.len() as u64;
     let edges = |width: usize| -> Vec<u64> {
-        let max = if width == 8 { u64::MAX } else { (1u64 << (width * 8)) - 1 };
-        let mut v = vec![0, 1, max, max - 1, max / 2 + 1, len & max, (len - 1) & max];
+        let max = if width == 8 {
+            u64::MAX
+        } else {
+            (1u64 << (width * 8)) - 1
+        };
+        let mut v = vec![
+            0,
+            1,
+            max,
+            max - 1,
+            max / 2 + 1,
+            len & max,
+            len.wrapping_sub(1) & max,
+        ];
         v.extend([(len + 1) & max, 0xffff_8000_0000_0000 & max]);
         v.sort_unstable();
         v.dedup();
@@ -144,14 +162,15 @@ pub fn elf_mutants(valid: &[u8], seed: u64) -> Vec<Mutant> {
         }
         // filesz greater than memsz.
         if let (Some(filesz), Some(_)) = (get_u64(valid, base + 32), get_u64(valid, base + 40)) {
-            if let Some(m) = with_field(valid, base + 40, &filesz.saturating_sub(1).to_le_bytes())
-            {
+            if let Some(m) = with_field(valid, base + 40, &filesz.saturating_sub(1).to_le_bytes()) {
                 out.push((format!("phdr{i}-memsz-below-filesz"), m));
             }
         }
     }
     // Every bit of the header and the first program headers, then random flips anywhere.
-    let head = (phoff + phnum.min(4) * PHDR).min(valid.len()).max(EHDR.min(valid.len()));
+    let head = (phoff + phnum.min(4) * PHDR)
+        .min(valid.len())
+        .max(EHDR.min(valid.len()));
     for byte in 0..head {
         for bit in 0..8 {
             let mut m = valid.to_vec();
@@ -185,8 +204,19 @@ pub fn random_flips(valid: &[u8], seed: u64, count: usize) -> Vec<Mutant> {
 /// newc header fields, in order, as `(name, offset)`; each is 8 hex digits after the
 /// 6-byte magic.
 const CPIO_FIELDS: &[&str] = &[
-    "ino", "mode", "uid", "gid", "nlink", "mtime", "filesize", "devmajor", "devminor",
-    "rdevmajor", "rdevminor", "namesize", "check",
+    "ino",
+    "mode",
+    "uid",
+    "gid",
+    "nlink",
+    "mtime",
+    "filesize",
+    "devmajor",
+    "devminor",
+    "rdevmajor",
+    "rdevminor",
+    "namesize",
+    "check",
 ];
 const CPIO_HEADER: usize = 110;
 
@@ -230,8 +260,15 @@ pub fn cpio_mutants(valid: &[u8], seed: u64) -> Vec<Mutant> {
     let mut out = Vec::new();
     let headers = cpio_headers(valid, 8);
     for &h in &headers {
-        for cut in [h, h + 1, h + 6, h + 60, h + CPIO_HEADER - 1, h + CPIO_HEADER, h + CPIO_HEADER + 1]
-        {
+        for cut in [
+            h,
+            h + 1,
+            h + 6,
+            h + 60,
+            h + CPIO_HEADER - 1,
+            h + CPIO_HEADER,
+            h + CPIO_HEADER + 1,
+        ] {
             if cut < valid.len() {
                 out.push((format!("truncated-at-{cut}"), valid[..cut].to_vec()));
             }
@@ -285,29 +322,49 @@ pub fn shell_mutants(lines: &[&str], seed: u64) -> Vec<Mutant> {
         for (ci, _) in line.char_indices() {
             push(format!("line{li}-cut-{ci}"), line[..ci].to_string());
         }
-        for q in ["'", "\"", "\\", "`", "$(", "${", "$", "|", "&&", "||", ";", ">", "<", "2>", "&"] {
+        for q in [
+            "'", "\"", "\\", "`", "$(", "${", "$", "|", "&&", "||", ";", ">", "<", "2>", "&",
+        ] {
             push(format!("line{li}-append-{q}"), format!("{line}{q}"));
             push(format!("line{li}-prepend-{q}"), format!("{q}{line}"));
         }
         for c in [0u8, 1, 3, 4, 8, 0x1b, 0x7f] {
-            let mid = line.char_indices().nth(line.chars().count() / 2).map_or(0, |(i, _)| i);
+            let mid = line
+                .char_indices()
+                .nth(line.chars().count() / 2)
+                .map_or(0, |(i, _)| i);
             push(
                 format!("line{li}-control-{c}"),
                 format!("{}{}{}", &line[..mid], c as char, &line[mid..]),
             );
         }
-        push(format!("line{li}-huge-word"), format!("{line} {}", "w".repeat(100_000)));
-        push(format!("line{li}-many-words"), format!("{line}{}", " w".repeat(20_000)));
+        push(
+            format!("line{li}-huge-word"),
+            format!("{line} {}", "w".repeat(100_000)),
+        );
+        push(
+            format!("line{li}-many-words"),
+            format!("{line}{}", " w".repeat(20_000)),
+        );
         push(format!("line{li}-repeated"), [*line; 200].join(" ; "));
     }
     for depth in [10, 1000, 10_000] {
         push(format!("nested-dollar-{depth}"), "$(".repeat(depth));
-        push(format!("nested-brace-{depth}"), "${".repeat(depth) + &"}".repeat(depth));
-        push(format!("nested-paren-{depth}"), "(".repeat(depth) + &")".repeat(depth));
+        push(
+            format!("nested-brace-{depth}"),
+            "${".repeat(depth) + &"}".repeat(depth),
+        );
+        push(
+            format!("nested-paren-{depth}"),
+            "(".repeat(depth) + &")".repeat(depth),
+        );
         push(format!("nested-quotes-{depth}"), "\"'".repeat(depth));
         push(format!("pipes-{depth}"), vec!["a"; depth].join(" | "));
         push(format!("ands-{depth}"), vec!["a"; depth].join(" && "));
-        push(format!("redirs-{depth}"), "a".to_string() + &" >f".repeat(depth));
+        push(
+            format!("redirs-{depth}"),
+            "a".to_string() + &" >f".repeat(depth),
+        );
         push(format!("backslashes-{depth}"), "\\".repeat(depth));
     }
     push("fd-huge".into(), "echo 99999999999999999999>x".into());
@@ -391,7 +448,10 @@ mod tests {
         let before = names.len();
         names.dedup();
         assert_eq!(before, names.len(), "mutant names repeat");
-        assert!(a.iter().all(|(_, m)| *m != elf), "a mutant equals the input");
+        assert!(
+            a.iter().all(|(_, m)| *m != elf),
+            "a mutant equals the input"
+        );
         assert!(a.len() > 500, "only {} ELF mutants", a.len());
     }
 

@@ -68,8 +68,16 @@ fn check_elf(data: &[u8], machine: u16) -> Result<(), String> {
 /// Valid ELFs: minimal ones, and the built user programs if there are any.
 fn valid_elves() -> Vec<(String, Vec<u8>, u16)> {
     let mut v = vec![
-        ("minimal-x86_64".into(), minimal_elf(elf::EM_X86_64, &[0xf4; 32]), elf::EM_X86_64),
-        ("minimal-aarch64".into(), minimal_elf(elf::EM_AARCH64, &[0; 32]), elf::EM_AARCH64),
+        (
+            "minimal-x86_64".into(),
+            minimal_elf(elf::EM_X86_64, &[0xf4; 32]),
+            elf::EM_X86_64,
+        ),
+        (
+            "minimal-aarch64".into(),
+            minimal_elf(elf::EM_AARCH64, &[0; 32]),
+            elf::EM_AARCH64,
+        ),
     ];
     for (triple, machine) in [
         ("x86_64-unknown-none", elf::EM_X86_64),
@@ -86,7 +94,10 @@ fn valid_elves() -> Vec<(String, Vec<u8>, u16)> {
 #[test]
 fn valid_inputs_parse() {
     for (name, d, machine) in valid_elves() {
-        assert!(elf::Elf::parse(&d, machine).is_ok(), "{name} does not parse");
+        assert!(
+            elf::Elf::parse(&d, machine).is_ok(),
+            "{name} does not parse"
+        );
     }
 }
 
@@ -95,10 +106,23 @@ fn elf_mutants_are_refused_or_bounded() {
     for (name, valid, machine) in valid_elves() {
         let corpus = elf_mutants(&valid, 1);
         let bad = each(&corpus, |m| check_elf(m, machine));
-        assert!(bad.is_empty(), "{name}: {} bad of {}:\n{}", bad.len(), corpus.len(), bad.join("\n"));
+        assert!(
+            bad.is_empty(),
+            "{name}: {} bad of {}:\n{}",
+            bad.len(),
+            corpus.len(),
+            bad.join("\n")
+        );
         // The other machine's parser sees the same bytes as a wrong-machine file.
-        let other = if machine == elf::EM_X86_64 { elf::EM_AARCH64 } else { elf::EM_X86_64 };
-        assert!(elf::Elf::parse(&valid, other).is_err(), "{name} parsed for the wrong machine");
+        let other = if machine == elf::EM_X86_64 {
+            elf::EM_AARCH64
+        } else {
+            elf::EM_X86_64
+        };
+        assert!(
+            elf::Elf::parse(&valid, other).is_err(),
+            "{name} parsed for the wrong machine"
+        );
     }
 }
 
@@ -124,12 +148,16 @@ fn check_cpio(archive: &[u8]) -> Result<(), String> {
 fn valid_archives() -> Vec<(String, Vec<u8>)> {
     let mut r = mkramfs::Ramfs::new();
     r.add_dir("etc").unwrap();
-    r.add_file("etc/wayos-release", 0o644, b"WayOS 0.1.0\n".to_vec()).unwrap();
+    r.add_file("etc/wayos-release", 0o644, b"WayOS 0.1.0\n".to_vec())
+        .unwrap();
     r.add_file("bin/a", 0o755, vec![7; 1000]).unwrap();
     r.add_file("bin/empty", 0o755, Vec::new()).unwrap();
     let mut v = vec![("packed".to_string(), r.to_cpio())];
     for arch in ["x86_64", "aarch64"] {
-        let p = target().join("wayos").join(arch).join("debug/initramfs.cpio");
+        let p = target()
+            .join("wayos")
+            .join(arch)
+            .join("debug/initramfs.cpio");
         if let Ok(bytes) = std::fs::read(&p) {
             // Its first entries and trailer: real headers, without copying megabytes
             // for every mutant.
@@ -143,11 +171,20 @@ fn valid_archives() -> Vec<(String, Vec<u8>)> {
 fn cpio_mutants_are_refused_or_bounded() {
     for (name, valid) in valid_archives() {
         assert!(check_cpio(&valid).is_ok());
-        assert!(cpio::entries(&valid).all(|e| e.is_ok()), "{name} does not read");
+        assert!(
+            cpio::entries(&valid).all(|e| e.is_ok()),
+            "{name} does not read"
+        );
         let corpus = cpio_mutants(&valid, 1);
         assert!(corpus.len() > 100, "{name}: only {} mutants", corpus.len());
         let bad = each(&corpus, check_cpio);
-        assert!(bad.is_empty(), "{name}: {} bad of {}:\n{}", bad.len(), corpus.len(), bad.join("\n"));
+        assert!(
+            bad.is_empty(),
+            "{name}: {} bad of {}:\n{}",
+            bad.len(),
+            corpus.len(),
+            bad.join("\n")
+        );
     }
 }
 
@@ -169,5 +206,11 @@ fn shell_mutants_are_refused_or_bounded() {
         let _ = waysh::parse::parse(&line);
         Ok(())
     });
-    assert!(bad.is_empty(), "{} bad of {}:\n{}", bad.len(), corpus.len(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} bad of {}:\n{}",
+        bad.len(),
+        corpus.len(),
+        bad.join("\n")
+    );
 }

@@ -268,7 +268,7 @@ fn run(o: &Options, slots: *mut Slot) -> i32 {
                 if now.saturating_sub(at) > REAP_MS {
                     let what = format!(
                         "pid {} (batch seed {:#x}) not reaped {REAP_MS} ms after SIGKILL; \
-                         last call {} args {:#x?}",
+                         last call {} args {:x?}",
                         r.pid,
                         r.seed,
                         last[0],
@@ -285,7 +285,7 @@ fn run(o: &Options, slots: *mut Slot) -> i32 {
             } else if now.saturating_sub(r.since_ms) > HANG_MS {
                 hung += 1;
                 println!(
-                    "fuzz: hung: pid {} batch seed {:#x} call {} args {:#x?}",
+                    "fuzz: hung: pid {} batch seed {:#x} call {} args {:x?}",
                     r.pid,
                     r.seed,
                     last[0],
@@ -329,7 +329,9 @@ fn run(o: &Options, slots: *mut Slot) -> i32 {
         if unkillable.is_empty() && wait_errors.is_empty() {
             Ok(())
         } else {
-            Err(format!("unkillable: {unkillable:?}; wait errors: {wait_errors:?}"))
+            Err(format!(
+                "unkillable: {unkillable:?}; wait errors: {wait_errors:?}"
+            ))
         },
     );
     suite.check("system_still_forks", still_forks());
@@ -454,7 +456,17 @@ struct Child {
 /// the devices and installed programs the later suites need survive.
 fn path_pool(dir: &str) -> (Vec<String>, usize) {
     let mut v: Vec<String> = [
-        "", "a", "b", "d", "d/e", "a/../b", "d/../../x", ".", "..", "d/", "fifo",
+        "",
+        "a",
+        "b",
+        "d",
+        "d/e",
+        "a/../b",
+        "d/../../x",
+        ".",
+        "..",
+        "d/",
+        "fifo",
     ]
     .iter()
     .map(|p| format!("{dir}/{p}"))
@@ -491,8 +503,14 @@ const FOREIGN_PATHS: &[&str] = &[
 fn mutates(n: usize, a: &[usize; 6]) -> bool {
     use libway::abi::fcntl::{O_ACCMODE, O_CREAT, O_TRUNC};
     match n {
-        sys::MKDIR | sys::RMDIR | sys::UNLINK | sys::RENAME | sys::TRUNCATE | sys::UTIMENS
-        | sys::CHDIR | sys::NS_REGISTER => true,
+        sys::MKDIR
+        | sys::RMDIR
+        | sys::UNLINK
+        | sys::RENAME
+        | sys::TRUNCATE
+        | sys::UTIMENS
+        | sys::CHDIR
+        | sys::NS_REGISTER => true,
         sys::OPEN => a[2] & (O_ACCMODE | O_CREAT | O_TRUNC) != 0,
         _ => false,
     }
@@ -602,9 +620,9 @@ impl Child {
     /// them, this faults and the child dies, which the parent counts and restarts.
     fn refresh(&mut self) {
         let s = self.scratch;
-        // SAFETY (for the writes below): [s, s + SCRATCH_PAGES * PAGE) is the child's own
-        // scratch mapping, used for nothing else; at worst a fuzzed call removed it and the
-        // write kills this disposable child.
+        // SAFETY: every write below lands in [s, s + SCRATCH_PAGES * PAGE), the child's
+        // own scratch mapping, used for nothing else; at worst a fuzzed call removed it and
+        // the write kills this disposable child.
         unsafe {
             let r = (s + OFF_RANDOM) as *mut u64;
             for _ in 0..8 {
@@ -614,21 +632,14 @@ impl Child {
             // Small values: valid timespecs (0 s, < 1 ms), small counts and masks.
             let small = (s + OFF_SMALL) as *mut u64;
             for i in 0..16 {
-                let v = if i % 2 == 0 {
-                    0
-                } else {
-                    self.below(1_000_000)
-                };
+                let v = if i % 2 == 0 { 0 } else { self.below(1_000_000) };
                 core::ptr::write_volatile(small.add(i), v);
             }
             // argv: StrRefs to pool paths, some broken.
             let argv = (s + OFF_ARGV) as *mut StrRef;
             for i in 0..8 {
                 let (off, len) = self.path();
-                let mut r = StrRef {
-                    ptr: s + off,
-                    len,
-                };
+                let mut r = StrRef { ptr: s + off, len };
                 if self.chance(8) {
                     r.ptr = self.pointer(r.ptr);
                 }
@@ -742,7 +753,11 @@ impl Child {
             sys::KILL => {
                 let pid = a[0] as isize;
                 if pid != self.me as isize && !self.pids.contains(&a[0]) {
-                    a[0] = if pid < 0 { -(self.me as isize) as usize } else { self.me };
+                    a[0] = if pid < 0 {
+                        -(self.me as isize) as usize
+                    } else {
+                        self.me
+                    };
                 }
                 // Most signals end the child by default; mostly send ones that do not, so
                 // a batch lives long enough to be worth its fork.
@@ -756,11 +771,7 @@ impl Child {
                     a[1] = 0;
                 }
             }
-            sys::SET_PRIORITY => {
-                if a[0] == sched::RT_INFERENCE {
-                    a[0] = sched::NORMAL;
-                }
-            }
+            sys::SET_PRIORITY if a[0] == sched::RT_INFERENCE => a[0] = sched::NORMAL,
             sys::MUNMAP | sys::MPROTECT => a[1] = a[1].min(MAX_UNMAP_LEN),
             sys::PORT_SEND | sys::PORT_RECV | sys::PORT_CALL => a[2] = a[2].min(MAX_IPC_WAIT_NS),
             sys::PORT_REPLY_RECV => a[3] = a[3].min(MAX_IPC_WAIT_NS),
@@ -771,12 +782,23 @@ impl Child {
 
     fn number(&mut self) -> usize {
         let n = match self.below(40) {
-            0 => self.pick(&[sys::COUNT, sys::COUNT + 1, 52, 59, 79, 200, 1 << 32, usize::MAX]),
+            0 => self.pick(&[
+                sys::COUNT,
+                sys::COUNT + 1,
+                52,
+                59,
+                79,
+                200,
+                1 << 32,
+                usize::MAX,
+            ]),
             _ => self.below(sys::COUNT as u64) as usize,
         };
         // Calls that end or replace the child are rarer, so a batch runs long enough.
-        if matches!(n, sys::EXIT | sys::THREAD_EXIT | sys::EXECVE | sys::SIGRETURN)
-            && !self.chance(10)
+        if matches!(
+            n,
+            sys::EXIT | sys::THREAD_EXIT | sys::EXECVE | sys::SIGRETURN
+        ) && !self.chance(10)
         {
             return sys::GETPID;
         }
@@ -852,7 +874,12 @@ fn child_main(seed: u64, calls: u64, slot: &mut Slot, index: usize) -> ! {
             core::ptr::write_volatile(
                 &mut slot.last,
                 [
-                    n as u64, a[0] as u64, a[1] as u64, a[2] as u64, a[3] as u64, a[4] as u64,
+                    n as u64,
+                    a[0] as u64,
+                    a[1] as u64,
+                    a[2] as u64,
+                    a[3] as u64,
+                    a[4] as u64,
                     a[5] as u64,
                 ],
             );

@@ -111,7 +111,9 @@ fn run_corpus() -> Check {
     }
     // A corpus of valid files would prove nothing.
     if refused == 0 {
-        return Err(String::from("no mutant was refused: is the corpus malformed at all?"));
+        return Err(String::from(
+            "no mutant was refused: is the corpus malformed at all?",
+        ));
     }
     Ok(())
 }
