@@ -51,7 +51,7 @@ const PAGE: usize = PAGE_SIZE;
 /// A child whose call counter has not moved for this long is hung: it is killed.
 const HANG_MS: u64 = 1000;
 /// How long a killed child may take to be reaped before that counts as a kernel bug.
-const REAP_MS: u64 = 10_000;
+const REAP_MS: u64 = 30_000;
 /// How often the parent prints a progress line (the host's sign of life).
 const PROGRESS_MS: u64 = 10_000;
 /// How often the parent looks at its children.
@@ -896,6 +896,13 @@ fn child_main(seed: u64, calls: u64, slot: &mut Slot, index: usize) -> ! {
             // Reaped at once, so they neither pile up nor end up reaped by init.
             (sys::FORK | sys::SPAWN, Ok(pid)) => {
                 let _ = process::waitpid(pid as isize, 0);
+            }
+            // The two new fds, if the kernel wrote them into scratch.
+            (sys::PIPE, Ok(_)) if a[0] >= scratch && a[0] + 8 <= scratch + SCRATCH_PAGES * PAGE => {
+                // SAFETY: in the child's read-write scratch pages (checked just above).
+                let fds = unsafe { core::ptr::read_volatile(a[0] as *const [u32; 2]) };
+                c.remember(sys::OPEN, fds[0] as usize);
+                c.remember(sys::OPEN, fds[1] as usize);
             }
             (_, Ok(v)) => c.remember(n, v),
             _ => {}
