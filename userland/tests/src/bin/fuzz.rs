@@ -19,7 +19,9 @@
 //! the child itself and its own children (so never the parent, init or `kill(-1)`), moving
 //! into another process group, `console_bind` and paths outside the child's own scratch
 //! directory (so the console and the installed programs survive), grandchildren from
-//! `fork` (they exit at once: no fork bombs). Masked because they are known kernel defects
+//! `fork` (they exit at once: no fork bombs), and the classes above the parent's (`HIGH`:
+//! a child spinning there starves the watch; `RT`, below). Programs a child spawns share
+//! its process group, which the parent kills when the child ends or hangs. Masked because they are known kernel defects
 //! with an owner (hardening issue 13), each to be lifted when fixed: the RT scheduling
 //! class (item 7: it starves everything), unbounded IPC waits (item 3: `SIGKILL` does not
 //! end them) and huge `munmap`/`mprotect` lengths (item 5: unkillable for hours).
@@ -247,6 +249,9 @@ fn run(o: &Options, slots: *mut Slot) -> i32 {
                     };
                     let r = running[i].take().expect("found");
                     made += read_slot(slots, i).0;
+                    // Its descendants (programs it spawned) share its process group and
+                    // must not outlive the batch: a spinning one would slow the rest.
+                    let _ = libway::signal::kill_group(r.pid, SIGKILL);
                     if r.killed_ms.is_none() && status.signal().is_some() {
                         signalled += 1;
                     }
@@ -291,6 +296,7 @@ fn run(o: &Options, slots: *mut Slot) -> i32 {
                     last[0],
                     &last[1..]
                 );
+                let _ = libway::signal::kill_group(r.pid, SIGKILL);
                 let _ = process::kill(r.pid, SIGKILL);
                 r.killed_ms = Some(now);
             }
@@ -771,7 +777,9 @@ impl Child {
                     a[1] = 0;
                 }
             }
-            sys::SET_PRIORITY if a[0] == sched::RT_INFERENCE => a[0] = sched::NORMAL,
+            // Not above the parent's class: a child (or a program it spawned) spinning
+            // at a higher class would starve the parent's watch and the console.
+            sys::SET_PRIORITY if a[0] < sched::NORMAL => a[0] = sched::NORMAL,
             sys::MUNMAP | sys::MPROTECT => a[1] = a[1].min(MAX_UNMAP_LEN),
             sys::PORT_SEND | sys::PORT_RECV | sys::PORT_CALL => a[2] = a[2].min(MAX_IPC_WAIT_NS),
             sys::PORT_REPLY_RECV => a[3] = a[3].min(MAX_IPC_WAIT_NS),
