@@ -117,6 +117,32 @@ fn read(path: &Path) -> Result<Vec<u8>> {
     fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Where the malformed-executable sample goes in the initramfs (`hardtest`'s corpus checks
+/// and the fuzzer's `execve` paths read it there), and how many mutants it holds.
+const ELF_CORPUS_DIR: &str = "testdata/elf";
+const ELF_CORPUS_SIZE: usize = 48;
+/// The real program the sample is mutated from.
+const ELF_CORPUS_SOURCE: &str = "bin/hello";
+
+/// Packs a deterministic sample of ELF mutants of [`ELF_CORPUS_SOURCE`] (`tools/corpus`)
+/// as `testdata/elf/<i>`, with `testdata/elf/names` listing `<i> <what was done>`.
+fn add_elf_corpus(ramfs: &mut Ramfs, programs: &[(String, Vec<u8>)]) -> Result<()> {
+    let Some((_, source)) = programs.iter().find(|(p, _)| p == ELF_CORPUS_SOURCE) else {
+        return Err(format!("{ELF_CORPUS_SOURCE} was not built: no ELF corpus"));
+    };
+    let sample = wayos_corpus::elf_guest_sample(source, 1, ELF_CORPUS_SIZE);
+    let mut names = String::new();
+    for (i, (what, bytes)) in sample.into_iter().enumerate() {
+        ramfs.add_file(&format!("{ELF_CORPUS_DIR}/{i}"), 0o755, bytes)?;
+        names.push_str(&format!("{i} {what}\n"));
+    }
+    ramfs.add_file(
+        &format!("{ELF_CORPUS_DIR}/names"),
+        0o644,
+        names.into_bytes(),
+    )
+}
+
 /// Builds the kernel, initramfs and loader pieces for `arch`.
 pub fn build(arch: Arch, release: bool, loader: Loader) -> Result<Built> {
     let out_dir = target_root()
@@ -139,9 +165,11 @@ pub fn build(arch: Arch, release: bool, loader: Loader) -> Result<Built> {
         0o644,
         format!("WayOS {}\n", env!("CARGO_PKG_VERSION")).into_bytes(),
     )?;
-    for (path, elf) in crate::userland::build(arch, release)? {
-        ramfs.add_file(&path, 0o755, elf)?;
+    let programs = crate::userland::build(arch, release)?;
+    for (path, elf) in &programs {
+        ramfs.add_file(path, 0o755, elf.clone())?;
     }
+    add_elf_corpus(&mut ramfs, &programs)?;
     let initramfs = out_dir.join("initramfs.cpio");
     write(&initramfs, &ramfs.to_cpio())?;
 

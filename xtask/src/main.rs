@@ -11,6 +11,7 @@ mod bench;
 mod build;
 mod debug;
 mod esp;
+mod fuzz;
 mod gdb;
 mod image;
 mod limine;
@@ -47,6 +48,8 @@ enum Command {
     Lint,
     /// Per-operation figures in guest instructions (QEMU -icount, one CPU).
     Bench(BenchOptions),
+    /// Boot one architecture, run the in-guest syscall fuzzer, then every suite.
+    Fuzz(FuzzOptions),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -200,6 +203,34 @@ pub struct BenchOptions {
 }
 
 #[derive(Args, Clone, Debug)]
+pub struct FuzzOptions {
+    /// Target architecture.
+    #[arg(long, value_enum, default_value = "x86_64")]
+    pub arch: Arch,
+    /// Syscalls to make.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub calls: u64,
+    /// The run's seed (default: the host's clock, printed so the run can be replayed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// CPUs per guest.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub smp: u32,
+    /// Guest memory.
+    #[arg(long, default_value = "512M")]
+    pub memory: String,
+    /// Build with optimizations.
+    #[arg(long)]
+    pub release: bool,
+    /// x86_64 boot loader.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub loader: Loader,
+    /// Echo the guest's serial output while it runs.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+#[derive(Args, Clone, Debug)]
 pub struct DebugOptions {
     #[command(flatten)]
     pub common: Options,
@@ -223,6 +254,7 @@ fn main() -> ExitCode {
         Command::Debug(o) => debug::run(&o),
         Command::Lint => lint::run(),
         Command::Bench(o) => bench::run(&o),
+        Command::Fuzz(o) => fuzz::run(&o),
     };
     match result {
         Ok(code) => code,

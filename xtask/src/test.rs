@@ -17,7 +17,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use wayos_abi::harness::{
-    self, CPUS_KEY, CRASH_KEY, ECHO_WORD, HOSTTIME_KEY, SKIP_WORD, SUITES, TEST_FLAG, TYPE_WORD,
+    self, CPUS_KEY, CRASH_KEY, ECHO_WORD, FUZZ_KEY, FUZZ_PROGRAM, HOSTTIME_KEY, SKIP_WORD, SUITES,
+    TEST_FLAG, TYPE_WORD,
 };
 
 use crate::artifacts::{self, Built};
@@ -26,27 +27,31 @@ use crate::qemu::{self, Guest, Machine, Serial, Verdict};
 use crate::{gdb, limine, run, Arch, Firmware, Loader, Result, TestOptions};
 
 /// Generous: TCG on a loaded two-core machine, OVMF alone takes seconds.
-const BOOT_TIMEOUT: Duration = Duration::from_secs(240);
+pub(crate) const BOOT_TIMEOUT: Duration = Duration::from_secs(240);
 const GDB_TIMEOUT: Duration = Duration::from_secs(180);
 const EXIT_TIMEOUT: Duration = Duration::from_secs(60);
-const TAIL: usize = 40;
+pub(crate) const TAIL: usize = 40;
+/// Calls of the short fuzz run in every test boot (`harness::FUZZ_KEY`), and its seed: a
+/// fixed one, so a failure in CI replays exactly (`cargo xtask fuzz` explores others).
+const CI_FUZZ_CALLS: u64 = 20_000;
+const CI_FUZZ_SEED: u64 = 1;
 /// What init prints after the last suite.
 const INIT_DONE: &str = "init: tests done";
 
 /// Pass/fail counts, printed as `<suite>: N passed, M failed`.
 #[derive(Default, Clone, Copy)]
-struct Tally {
-    passed: u32,
-    failed: u32,
+pub(crate) struct Tally {
+    pub(crate) passed: u32,
+    pub(crate) failed: u32,
 }
 
 impl Tally {
-    fn add(&mut self, other: Tally) {
+    pub(crate) fn add(&mut self, other: Tally) {
         self.passed += other.passed;
         self.failed += other.failed;
     }
 
-    fn check(&mut self, name: &str, result: std::result::Result<(), String>) {
+    pub(crate) fn check(&mut self, name: &str, result: std::result::Result<(), String>) {
         match result {
             Ok(()) => {
                 self.passed += 1;
@@ -91,6 +96,15 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
         .collect()
+}
+
+/// A line of the fuzzer's that is not its result line: progress, a hung or unkillable
+/// child, the totals.
+fn is_fuzz_report(line: &str) -> bool {
+    line.trim()
+        .strip_prefix(FUZZ_PROGRAM)
+        .and_then(|r| r.strip_prefix(": "))
+        .is_some_and(|r| parse_result_line(line).is_none() && !r.is_empty())
 }
 
 /// Parses a `<suite>: N passed, M failed` line.
@@ -239,7 +253,8 @@ fn boot_suites(built: &Built, o: &TestOptions) -> Result<Tally> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let cmdline = format!(
-        "{TEST_FLAG} {CRASH_KEY}=fault {HOSTTIME_KEY}={host_secs} {CPUS_KEY}={}",
+        "{TEST_FLAG} {CRASH_KEY}=fault {HOSTTIME_KEY}={host_secs} {CPUS_KEY}={} \
+         {FUZZ_KEY}={CI_FUZZ_CALLS},{CI_FUZZ_SEED}",
         o.smp
     );
     let (path, is_iso) = qemu::prepare_medium(built, &cmdline, "test")?;
@@ -347,6 +362,67 @@ fn boot_suites(built: &Built, o: &TestOptions) -> Result<Tally> {
         },
     );
 
+    collect_suites(&mut guest, &mut t, true);
+
+    // The deliberate fault: a report naming the fault and address, then the panic.
+    let panic = guest.wait_for(BOOT_TIMEOUT, |l| l.contains("KERNEL PANIC"));
+    let fault_lines: Vec<String> = guest.seen().iter().rev().take(60).rev().cloned().collect();
+    let fault_text = fault_lines.join("\n");
+    let fault_word = match arch {
+        Arch::X86_64 => "page fault",
+        Arch::Aarch64 => "data abort",
+    };
+    t.check(
+        "fault_report_names_fault_and_address",
+        if fault_text.to_lowercase().contains(fault_word) && fault_text.contains("dead0000") {
+            Ok(())
+        } else {
+            Err(format!(
+                "no '{fault_word}' report for 0xdead0000\n{}",
+                guest.tail(TAIL)
+            ))
+        },
+    );
+    let _ = guest.wait_for(Duration::from_secs(20), |l| l.contains("kernel stopped"));
+    let all = guest.seen().join("\n");
+    t.check(
+        "panic_prints_symbolized_backtrace",
+        if panic.is_some()
+            && all.contains("backtrace:")
+            && all.contains("crash_by_fault")
+            && all.contains("syscall::dispatch")
+        {
+            Ok(())
+        } else {
+            Err(format!(
+                "panic report without a symbolized backtrace\n{}",
+                guest.tail(TAIL)
+            ))
+        },
+    );
+    let status = guest.wait_exit(EXIT_TIMEOUT);
+    let expected = match arch {
+        Arch::X86_64 => Verdict::KernelFailed,
+        Arch::Aarch64 => Verdict::PoweredOff,
+    };
+    t.check(
+        "qemu_exits_with_kernel_verdict",
+        match status.map(qemu::decode_exit) {
+            Some(v) if v == expected => Ok(()),
+            Some(v) => Err(format!("exit {v:?}, expected {expected:?}")),
+            None => Err(format!("QEMU did not exit\n{}", guest.tail(TAIL))),
+        },
+    );
+    println!("{suite}: {} passed, {} failed", t.passed, t.failed);
+    println!("{suite}: took {:.0?}", started.elapsed());
+    Ok(t)
+}
+
+/// Reads the suites' result lines until init says it is done (or the kernel panics, or
+/// nothing comes for [`BOOT_TIMEOUT`]), typing for the typed suites and checking their
+/// echoes; fails each suite of [`SUITES`] that did not report, and, when `fuzz` is set,
+/// the fuzzer's report too. Returns the names that reported.
+pub(crate) fn collect_suites(guest: &mut Guest, t: &mut Tally, fuzz: bool) -> Vec<String> {
     // Suites, in the kernel (boottest) and in user space (run by init), each print
     // `<suite>: N passed, M failed`; init ends the run with `init: tests done`.
     let mut seen_suites: Vec<String> = Vec::new();
@@ -359,9 +435,19 @@ fn boot_suites(built: &Built, o: &TestOptions) -> Result<Tally> {
                 || parse_skip_line(l).is_some()
                 || l.contains(INIT_DONE)
                 || l.contains("KERNEL PANIC")
+                || is_fuzz_report(l)
         });
         match line.as_deref() {
-            Some(l) if l.contains(INIT_DONE) || l.contains("KERNEL PANIC") => break,
+            Some(l) if l.contains(INIT_DONE) => break,
+            Some(l) if l.contains("KERNEL PANIC") => {
+                t.check(
+                    "no_kernel_panic",
+                    Err(format!("the kernel panicked\n{}", guest.tail(TAIL))),
+                );
+                break;
+            }
+            // The fuzzer's progress and findings: shown, and they prove it is alive.
+            Some(l) if is_fuzz_report(l) => println!("    {}", l.trim()),
             Some(l) if parse_skip_line(l).is_some() => {
                 // Under the harness every check can run; a skip means the suite thinks
                 // otherwise (say, it missed `HARNESS_ENV`) and its checks went untested.
@@ -438,59 +524,16 @@ fn boot_suites(built: &Built, o: &TestOptions) -> Result<Tally> {
             );
         }
     }
-
-    // The deliberate fault: a report naming the fault and address, then the panic.
-    let panic = guest.wait_for(BOOT_TIMEOUT, |l| l.contains("KERNEL PANIC"));
-    let fault_lines: Vec<String> = guest.seen().iter().rev().take(60).rev().cloned().collect();
-    let fault_text = fault_lines.join("\n");
-    let fault_word = match arch {
-        Arch::X86_64 => "page fault",
-        Arch::Aarch64 => "data abort",
-    };
-    t.check(
-        "fault_report_names_fault_and_address",
-        if fault_text.to_lowercase().contains(fault_word) && fault_text.contains("dead0000") {
-            Ok(())
-        } else {
+    if fuzz && !seen_suites.iter().any(|s| s == FUZZ_PROGRAM) {
+        t.check(
+            "fuzz_reported",
             Err(format!(
-                "no '{fault_word}' report for 0xdead0000\n{}",
+                "no '{FUZZ_PROGRAM}: N passed, M failed' line\n{}",
                 guest.tail(TAIL)
-            ))
-        },
-    );
-    let _ = guest.wait_for(Duration::from_secs(20), |l| l.contains("kernel stopped"));
-    let all = guest.seen().join("\n");
-    t.check(
-        "panic_prints_symbolized_backtrace",
-        if panic.is_some()
-            && all.contains("backtrace:")
-            && all.contains("crash_by_fault")
-            && all.contains("syscall::dispatch")
-        {
-            Ok(())
-        } else {
-            Err(format!(
-                "panic report without a symbolized backtrace\n{}",
-                guest.tail(TAIL)
-            ))
-        },
-    );
-    let status = guest.wait_exit(EXIT_TIMEOUT);
-    let expected = match arch {
-        Arch::X86_64 => Verdict::KernelFailed,
-        Arch::Aarch64 => Verdict::PoweredOff,
-    };
-    t.check(
-        "qemu_exits_with_kernel_verdict",
-        match status.map(qemu::decode_exit) {
-            Some(v) if v == expected => Ok(()),
-            Some(v) => Err(format!("exit {v:?}, expected {expected:?}")),
-            None => Err(format!("QEMU did not exit\n{}", guest.tail(TAIL))),
-        },
-    );
-    println!("{suite}: {} passed, {} failed", t.passed, t.failed);
-    println!("{suite}: took {:.0?}", started.elapsed());
-    Ok(t)
+            )),
+        );
+    }
+    seen_suites
 }
 
 /// Runs the scripted GDB session against a halted QEMU; Ok when it stopped at the entry.
@@ -704,6 +747,17 @@ mod tests {
         assert_eq!((s.as_str(), t.passed, t.failed), ("boottest", 9, 0));
         assert!(parse_result_line("[ 0.1] INFO cpu0 x: 1 passed, 0 failed").is_none());
         assert!(parse_result_line("boottest: many passed, 0 failed").is_none());
+    }
+
+    #[test]
+    fn fuzz_reports() {
+        assert!(is_fuzz_report("fuzz: progress 1000 calls"));
+        assert!(is_fuzz_report(
+            "fuzz: 20000 calls, 10 children, 0 hung, 3 signalled"
+        ));
+        assert!(!is_fuzz_report("fuzz: 3 passed, 0 failed"));
+        assert!(!is_fuzz_report("fuzzy: progress"));
+        assert!(!is_fuzz_report("vmtest: progress"));
     }
 
     #[test]

@@ -88,6 +88,20 @@ pub mod harness {
     /// Kernel command-line key carrying the CPU count the harness gave QEMU (`-smp`), as
     /// `wayos.cpus=<n>`: `smptest` checks that exactly that many CPUs are online.
     pub const CPUS_KEY: &str = "wayos.cpus";
+    /// Kernel command-line key `wayos.fuzz=<calls>,<seed>`: with [`TEST_FLAG`], init runs
+    /// the syscall fuzzer `/bin/`[`FUZZ_PROGRAM`]` --calls <calls> --seed <seed>` before the
+    /// suites (so the suites check the system the fuzzer leaves). It reports like a suite,
+    /// `fuzz: N passed, M failed`. See [`parse_fuzz`].
+    pub const FUZZ_KEY: &str = "wayos.fuzz";
+    /// The fuzzer's program name and result-line name (not a suite of [`SUITES`]).
+    pub const FUZZ_PROGRAM: &str = "fuzz";
+
+    /// The `(calls, seed)` of a [`FUZZ_KEY`] value `<calls>,<seed>`.
+    pub fn parse_fuzz(value: &str) -> Option<(u64, u64)> {
+        let (calls, seed) = value.split_once(',')?;
+        Some((calls.parse().ok()?, seed.parse().ok()?))
+    }
+
     /// An interactive suite asks the harness to type on the serial console by printing
     /// `<suite>: type <hex bytes>` (optionally followed by ` echo <hex bytes>`: what the
     /// console must show in answer, which the harness checks).
@@ -184,6 +198,15 @@ pub mod harness {
         fn exit_status_matches_qemu_formula() {
             assert_eq!(qemu_status(EXIT_SUCCESS), 33);
             assert_eq!(qemu_status(EXIT_FAILURE), 35);
+        }
+
+        #[test]
+        fn fuzz_key_values() {
+            assert_eq!(parse_fuzz("20000,7"), Some((20000, 7)));
+            assert_eq!(parse_fuzz("20000"), None);
+            assert_eq!(parse_fuzz("x,1"), None);
+            assert_eq!(parse_fuzz("1,-1"), None);
+            assert!(suite(FUZZ_PROGRAM).is_none(), "the fuzzer is not a suite");
         }
 
         #[test]

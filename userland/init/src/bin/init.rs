@@ -10,7 +10,9 @@
 //! `wayos_abi::harness::SUITES` one after another (spawn, wait, report how each ended),
 //! each with `WAYOS_HARNESS=1` in its environment (`harness::HARNESS_ENV`: the harness is
 //! on the serial line and types when asked), prints `init: tests done` and shuts the
-//! machine down with the verdict (every suite exited 0). With `wayos.bench` it runs
+//! machine down with the verdict (every suite exited 0). With `wayos.fuzz=<calls>,<seed>`
+//! as well (`harness::FUZZ_KEY`) it first runs the syscall fuzzer `/bin/fuzz` for that many
+//! calls, whose verdict counts too, so the suites then run on the system it leaves. With `wayos.bench` it runs
 //! `/bin/bench` and shuts down. Otherwise it runs the shell (`/bin/waysh`) on the console,
 //! starting it again whenever it exits. Meanwhile, and forever after, it reaps children:
 //! PID 1 never exits, and orphans are re-parented to it. Every error is printed and
@@ -25,7 +27,7 @@
 
 use libway::abi::console;
 use libway::abi::errno::ECHILD;
-use libway::abi::harness::{HARNESS_ENV, SUITES, TEST_FLAG};
+use libway::abi::harness::{self, FUZZ_KEY, FUZZ_PROGRAM, HARNESS_ENV, SUITES, TEST_FLAG};
 use libway::abi::wait::WNOHANG;
 use libway::caps;
 use libway::io;
@@ -79,7 +81,18 @@ fn main(_args: Args) -> i32 {
     };
     let has = |flag: &str| cmdline.split_whitespace().any(|w| w == flag);
     if has(TEST_FLAG) {
-        let passed = run_suites();
+        let fuzz = cmdline
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(FUZZ_KEY)?.strip_prefix('='));
+        let fuzzed = match fuzz.map(|v| (v, harness::parse_fuzz(v))) {
+            None => true,
+            Some((_, Some((calls, seed)))) => run_fuzz(calls, seed),
+            Some((v, None)) => {
+                println!("init: bad {FUZZ_KEY}={v} (want <calls>,<seed>)");
+                false
+            }
+        };
+        let passed = run_suites() && fuzzed;
         println!("init: tests done");
         let e = process::shutdown(passed);
         eprintln!("init: shutdown failed: {e}");
@@ -173,6 +186,33 @@ fn run_suites() -> bool {
     let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
     let harness = format!("{HARNESS_ENV}=1");
     run_programs(&paths, &["PATH=/bin", &harness], SUITE_CAPS)
+}
+
+/// Runs the syscall fuzzer for `calls` calls from `seed` with the shell's user capability
+/// set, so what it finds is what any unprivileged program could do; true when it exited 0.
+fn run_fuzz(calls: u64, seed: u64) -> bool {
+    let path = format!("/bin/{FUZZ_PROGRAM}");
+    let calls = format!("{calls}");
+    let seed = format!("{seed}");
+    let argv = [path.as_str(), "--calls", &calls, "--seed", &seed];
+    let harness = format!("{HARNESS_ENV}=1");
+    let pid = match caps::spawn(&path, &argv, &["PATH=/bin", &harness], caps::USER) {
+        Ok(pid) => pid,
+        Err(e) => {
+            println!("init: cannot spawn {path}: {e}");
+            return false;
+        }
+    };
+    match wait_for_child(pid) {
+        Ok(status) => {
+            println!("init: {FUZZ_PROGRAM} {status}");
+            status.exited_with(0)
+        }
+        Err(e) => {
+            println!("init: waiting for {FUZZ_PROGRAM} (pid {pid}) failed: {e}");
+            false
+        }
+    }
 }
 
 /// Spawns each program with environment `env` and capabilities `caps` and waits for it,

@@ -13,6 +13,8 @@ extern crate alloc;
 
 #[path = "hardtest/arch.rs"]
 mod arch;
+#[path = "hardtest/corpus.rs"]
+mod corpus;
 #[path = "hardtest/ipc.rs"]
 mod ipc;
 #[path = "hardtest/limits.rs"]
@@ -40,6 +42,7 @@ const MODULES: &[(&str, Module)] = &[
     ("vm", vm::run),
     ("ipc", ipc::run),
     ("limits", limits::run),
+    ("corpus", corpus::run),
 ];
 
 fn main(args: Args) -> i32 {
