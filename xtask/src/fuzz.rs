@@ -16,7 +16,7 @@ use wayos_abi::harness::{CPUS_KEY, FUZZ_KEY, FUZZ_PROGRAM, HOSTTIME_KEY, TEST_FL
 use crate::artifacts;
 use crate::prereq;
 use crate::qemu::{self, Guest, Machine, Serial, Verdict};
-use crate::test::{collect_suites, Tally, BOOT_TIMEOUT, TAIL};
+use crate::test::{collect_suites, exit_verdict, Tally, BOOT_TIMEOUT, TAIL};
 use crate::{run, Arch, FuzzOptions, Result};
 
 const EXIT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -108,11 +108,7 @@ pub fn run(o: &FuzzOptions) -> Result<ExitCode> {
     };
     t.check(
         "qemu_exits_with_passing_verdict",
-        match status.map(qemu::decode_exit) {
-            Some(v) if v == expected => Ok(()),
-            Some(v) => Err(format!("exit {v:?}, expected {expected:?}")),
-            None => Err(format!("QEMU did not exit\n{}", guest.tail(TAIL))),
-        },
+        exit_verdict(status, expected, &guest),
     );
     if status.is_none() {
         guest.kill();

@@ -12,7 +12,7 @@
 //! it skips a group of checks (under the harness everything can run), and when a suite
 //! the list does not mark as typed asks the harness to type.
 
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -407,11 +407,7 @@ fn boot_suites(built: &Built, o: &TestOptions) -> Result<Tally> {
     };
     t.check(
         "qemu_exits_with_kernel_verdict",
-        match status.map(qemu::decode_exit) {
-            Some(v) if v == expected => Ok(()),
-            Some(v) => Err(format!("exit {v:?}, expected {expected:?}")),
-            None => Err(format!("QEMU did not exit\n{}", guest.tail(TAIL))),
-        },
+        exit_verdict(status, expected, &guest),
     );
     println!("{suite}: {} passed, {} failed", t.passed, t.failed);
     println!("{suite}: took {:.0?}", started.elapsed());
@@ -726,6 +722,16 @@ fn limine_other_firmware(built: &Built, o: &TestOptions) -> Result<Tally> {
     println!("{suite}: {} passed, {} failed", t.passed, t.failed);
     println!("{suite}: took {:.0?}", started.elapsed());
     Ok(t)
+}
+
+/// A check's verdict on how QEMU exited: `expected`, else what it was (or that it never
+/// exited, with the serial tail).
+pub fn exit_verdict(status: Option<ExitStatus>, expected: Verdict, guest: &Guest) -> Result<()> {
+    match status.map(qemu::decode_exit) {
+        Some(v) if v == expected => Ok(()),
+        Some(v) => Err(format!("exit {v:?}, expected {expected:?}")),
+        None => Err(format!("QEMU did not exit\n{}", guest.tail(TAIL))),
+    }
 }
 
 /// A check's verdict on a line the guest was waited for: `missing` and the last lines of
