@@ -21,14 +21,7 @@ pub fn run(o: &BenchOptions) -> Result<ExitCode> {
     prereq::ensure(&run::boot_needs(&built))?;
     let cmdline = "wayos.bench log=warn";
     let (path, is_iso) = qemu::prepare_medium(&built, cmdline, "bench")?;
-    let machine = Machine {
-        arch: o.arch,
-        smp: 1,
-        memory: o.memory.clone(),
-        kvm: false,
-        el2: false,
-        display: None,
-    };
+    let machine = Machine::headless(o.arch, 1, &o.memory);
     let mut cmd = qemu::command(
         &built,
         &machine,

@@ -21,12 +21,8 @@ pub fn run(o: &DebugOptions) -> Result<ExitCode> {
     prereq::ensure(&needs)?;
     let (path, is_iso) = qemu::prepare_medium(&built, &c.cmdline, "debug")?;
     let machine = Machine {
-        arch: c.arch,
-        smp: c.smp,
-        memory: c.memory.clone(),
-        kvm: false,
-        el2: false,
         display: o.display.clone(),
+        ..Machine::headless(c.arch, c.smp, &c.memory)
     };
     let gdbinit = built.out_dir.join("gdbinit");
     let programs = crate::userland::elf_paths(c.arch, c.release)?;

@@ -60,14 +60,7 @@ pub fn run(o: &FuzzOptions) -> Result<ExitCode> {
         o.memory
     );
     let (path, is_iso) = qemu::prepare_medium(&built, &cmdline, "fuzz")?;
-    let machine = Machine {
-        arch,
-        smp: o.smp,
-        memory: o.memory.clone(),
-        kvm: false,
-        el2: false,
-        display: None,
-    };
+    let machine = Machine::headless(arch, o.smp, &o.memory);
     let cmd = qemu::command(
         &built,
         &machine,

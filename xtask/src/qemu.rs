@@ -34,6 +34,21 @@ pub struct Machine {
     pub display: Option<String>,
 }
 
+impl Machine {
+    /// A headless TCG machine entering the kernel the default way: what every boot is
+    /// unless it asks for KVM, EL2 entry or a screen.
+    pub fn headless(arch: Arch, smp: u32, memory: &str) -> Self {
+        Self {
+            arch,
+            smp,
+            memory: memory.to_string(),
+            kvm: false,
+            el2: false,
+            display: None,
+        }
+    }
+}
+
 /// Where the boot medium is.
 pub enum Medium<'a> {
     /// x86_64: a FAT ESP image booted by OVMF.

@@ -28,12 +28,9 @@ pub fn run(o: &RunOptions) -> Result<ExitCode> {
     prereq::ensure(&boot_needs(&built))?;
     let (path, is_iso) = qemu::prepare_medium(&built, &c.cmdline, "run")?;
     let machine = Machine {
-        arch: c.arch,
-        smp: c.smp,
-        memory: c.memory.clone(),
         kvm: o.kvm,
-        el2: false,
         display: o.display.clone(),
+        ..Machine::headless(c.arch, c.smp, &c.memory)
     };
     let mut cmd = qemu::command(
         &built,

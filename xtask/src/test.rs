@@ -261,12 +261,8 @@ fn boot_suites(built: &Built, o: &TestOptions) -> Result<Tally> {
     // The test boot enters aarch64 at EL2 so the kernel's drop to EL1 runs every time;
     // `run` covers the plain EL1 entry.
     let machine = Machine {
-        arch,
-        smp: o.smp,
-        memory: o.memory.clone(),
-        kvm: false,
         el2: arch == Arch::Aarch64,
-        display: None,
+        ..Machine::headless(arch, o.smp, &o.memory)
     };
     let port = qemu::free_port()?;
     let cmd = qemu::command(
@@ -587,14 +583,7 @@ fn wayboot_rejects_bad_kernel(built: &Built, o: &TestOptions) -> Result<Tally> {
     let kernel = std::fs::read(&built.kernel_elf).map_err(|e| e.to_string())?;
     let truncated = &kernel[..kernel.len() / 3];
     let esp = artifacts::x86_boot_medium_with_kernel(built, truncated, "", "bad-kernel")?;
-    let machine = Machine {
-        arch: Arch::X86_64,
-        smp: 1,
-        memory: o.memory.clone(),
-        kvm: false,
-        el2: false,
-        display: None,
-    };
+    let machine = Machine::headless(Arch::X86_64, 1, &o.memory);
     let cmd = qemu::command(built, &machine, qemu::Medium::Esp(&esp), Serial::Pipe, None)?;
     let mut guest = Guest::spawn(cmd, o.verbose)?;
     let mut t = Tally::default();
@@ -660,14 +649,7 @@ fn limine_other_firmware(built: &Built, o: &TestOptions) -> Result<Tally> {
     );
     let started = Instant::now();
     let (path, is_iso) = qemu::prepare_medium(&other, "", &suite)?;
-    let machine = Machine {
-        arch: Arch::X86_64,
-        smp: o.smp,
-        memory: o.memory.clone(),
-        kvm: false,
-        el2: false,
-        display: None,
-    };
+    let machine = Machine::headless(Arch::X86_64, o.smp, &o.memory);
     let cmd = qemu::command(
         &other,
         &machine,
