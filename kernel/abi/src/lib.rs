@@ -14,6 +14,7 @@
 //! | [`ipc`], [`stream`], [`console`] | IPC messages and rights, the stream-fd protocol, the console server's protocol |
 //! | [`fcntl`], [`fs`] | descriptor flags, file types, `Stat`/`StatFs`, directory records |
 //! | [`mman`], [`wait`], [`signal`], [`clock`], [`sched`], [`smp`] | memory-map flags, wait statuses, signals and `SigAction`, clocks, priority classes, `CpuInfo` |
+//! | [`ai`] | tensor metadata, graph nodes and operations, rights, classes and limits of the AI subsystem |
 //! | [`caps`], [`filter`] | capability bits and names, system service names, `SpawnArgs`; the syscall filter |
 //! | [`limits`], [`layout`] | what `execve`/`spawn` accept; the user address-space layout and the initial stack |
 //! | [`harness`] | the contract with `cargo xtask test`: exit values, command-line words, result-line formats, and [`harness::SUITES`], the one list of test suites |
@@ -462,8 +463,35 @@ pub mod sys {
     /// `ns_require(name, name_len, caps) -> 0`: only processes holding every bit of
     /// `caps` may look up the name from now on; only the name's owner may set it.
     pub const NS_REQUIRE: usize = 85;
-    /// One past the highest number.
-    pub const COUNT: usize = 86;
+    /// `tensor_create(info: *const ai::TensorInfo) -> handle`: a zeroed tensor of that
+    /// dtype and shape on `info.tier`; the handle has every tensor right.
+    pub const TENSOR_CREATE: usize = 90;
+    /// `tensor_write(handle, offset, buf, len) -> len`: bytes into the tensor (`RIGHT_WRITE`).
+    pub const TENSOR_WRITE: usize = 91;
+    /// `tensor_read(handle, offset, buf, len) -> len`: bytes out of the tensor (`RIGHT_READ`).
+    pub const TENSOR_READ: usize = 92;
+    /// `tensor_map(handle, prot) -> addr`: maps the tensor's pages into the caller
+    /// (`PROT_READ` needs `RIGHT_READ`, `PROT_WRITE` also `RIGHT_WRITE`); `munmap` undoes it.
+    pub const TENSOR_MAP: usize = 93;
+    /// `tensor_info(handle, out: *mut ai::TensorInfo)`.
+    pub const TENSOR_INFO: usize = 94;
+    /// `graph_create(desc: *const ai::GraphDesc) -> handle`: validates and builds a graph.
+    pub const GRAPH_CREATE: usize = 95;
+    /// `infer_submit(graph, class) -> job handle`: queues one run of the graph.
+    pub const INFER_SUBMIT: usize = 96;
+    /// `infer_wait(job, timeout_ns) -> 0 or -errno`: waits for the job (`ETIMEDOUT`,
+    /// `EINTR`); `timeout_ns == 0` only polls (`EAGAIN` while it is queued or running).
+    pub const INFER_WAIT: usize = 97;
+    /// `infer_cancel(job)`.
+    pub const INFER_CANCEL: usize = 98;
+    /// `model_load(fd, out: *mut ai::ModelHandles) -> 0`: a `.waymodel` file into tensors
+    /// and a graph.
+    pub const MODEL_LOAD: usize = 99;
+    /// `ai_info(what, buf, len) -> bytes or count`: the AI subsystem's state for `ainfo`.
+    pub const AI_INFO: usize = 100;
+    /// One past the highest syscall number.
+    pub const COUNT: usize = 101;
+
 }
 
 /// IPC: ports, messages, rights. See `docs/ipc.md`.
@@ -892,6 +920,10 @@ pub mod errno {
     pub const ENOSPC: isize = 28;
     /// The wait timed out.
     pub const ETIMEDOUT: isize = 110;
+    /// Over a per-process byte quota (tensor memory).
+    pub const EDQUOT: isize = 122;
+    /// The operation was cancelled (an inference job).
+    pub const ECANCELED: isize = 125;
 
     /// Largest errno value; results in `-MAX_ERRNO..=-1` are errors.
     pub const MAX_ERRNO: isize = 4095;
@@ -942,6 +974,8 @@ pub mod errno {
             EPIPE => "EPIPE",
             ENOSPC => "ENOSPC",
             ETIMEDOUT => "ETIMEDOUT",
+            EDQUOT => "EDQUOT",
+            ECANCELED => "ECANCELED",
             _ => "E?",
         }
     }
@@ -1406,6 +1440,216 @@ pub struct StrRef {
 }
 
 abi_size!(StrRef, 2 * core::mem::size_of::<usize>());
+
+/// The AI subsystem's ABI: tensor dtypes and metadata, graph nodes and their operations,
+/// handle rights, inference classes, per-process limits and `ai_info` records
+/// (`docs/ai.md`). The `.waymodel` file format (module `waymodel`) stores graphs as the
+/// same [`ai::Node`] records `graph_create` takes.
+pub mod ai {
+    use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+    /// 32-bit IEEE float.
+    pub const DTYPE_F32: u32 = 0;
+    /// 32-bit signed integer (indices, int8 matmul accumulators, argmax results).
+    pub const DTYPE_I32: u32 = 1;
+    /// 8-bit signed quantized: real = `scale * (q - zero_point)`.
+    pub const DTYPE_I8: u32 = 2;
+    /// Bytes per element of `dtype`, or `None` for an unknown dtype.
+    pub const fn dtype_size(dtype: u32) -> Option<usize> {
+        match dtype {
+            DTYPE_F32 | DTYPE_I32 => Some(4),
+            DTYPE_I8 => Some(1),
+            _ => None,
+        }
+    }
+    /// The name `ainfo` prints for `dtype`.
+    pub const fn dtype_name(dtype: u32) -> &'static str {
+        match dtype {
+            DTYPE_F32 => "f32",
+            DTYPE_I32 => "i32",
+            DTYPE_I8 => "i8",
+            _ => "?",
+        }
+    }
+
+    /// Most dimensions a tensor has.
+    pub const MAX_RANK: usize = 4;
+    /// Largest single dimension.
+    pub const MAX_DIM: u32 = 1 << 24;
+    /// Largest tensor, in bytes.
+    pub const MAX_TENSOR_BYTES: u64 = 64 << 20;
+
+    /// Near memory (tier 0, DDR): the default placement.
+    pub const TIER_NEAR: u32 = 0;
+    /// Far memory (tier 1, the seed's "VRAM-sim"): a placement hint.
+    pub const TIER_FAR: u32 = 1;
+
+    /// Rights a tensor handle carries (`handle_dup` can narrow them).
+    /// Read the contents (`tensor_read`, `tensor_map` with `PROT_READ`, graph input).
+    pub const RIGHT_READ: u32 = 1 << 0;
+    /// Change the contents (`tensor_write`, writable map, graph output).
+    pub const RIGHT_WRITE: u32 = 1 << 1;
+    /// Pass the handle on (IPC transfer, `handle_dup`).
+    pub const RIGHT_GRANT: u32 = 1 << 2;
+    /// Every tensor right.
+    pub const RIGHTS_ALL: u32 = RIGHT_READ | RIGHT_WRITE | RIGHT_GRANT;
+
+    /// A tensor's metadata: what `tensor_create` takes and `tensor_info` returns.
+    /// `dims[rank..]` must be 0 (create) and are 0 (info). Row-major; strides follow
+    /// from the shape. `scale_bits`/`zero_point` matter only for [`DTYPE_I8`]
+    /// (`scale_bits` is an `f32`'s bits). `bytes` is ignored by create and filled in by
+    /// info.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    pub struct TensorInfo {
+        pub dtype: u32,
+        pub rank: u32,
+        pub dims: [u32; MAX_RANK],
+        /// [`TIER_NEAR`] or [`TIER_FAR`].
+        pub tier: u32,
+        /// The handle's rights (info); 0 on create.
+        pub rights: u32,
+        pub scale_bits: u32,
+        pub zero_point: i32,
+        pub bytes: u64,
+    }
+    abi_size!(TensorInfo, 48);
+
+    /// Graph operations ([`Node::op`]). Inputs are listed as `in0, in1, ...`; shapes use
+    /// the last dimensions, leading dimensions broadcast where said.
+    pub mod op {
+        /// `in0 [.., M, K] x in1 [K, N] -> [.., M, N]` f32. `attrs[0]` != 0 transposes in0's
+        /// last two dims, `attrs[1]` != 0 transposes in1 (then `[N, K]`).
+        pub const MATMUL: u32 = 1;
+        /// Elementwise `in0 + in1`; in1 broadcasts over in0's leading dims (its shape is a
+        /// suffix of in0's).
+        pub const ADD: u32 = 2;
+        /// Elementwise `in0 * in1`, broadcasting as [`ADD`].
+        pub const MUL: u32 = 3;
+        pub const RELU: u32 = 4;
+        /// tanh approximation of GELU.
+        pub const GELU: u32 = 5;
+        pub const SIGMOID: u32 = 6;
+        pub const TANH: u32 = 7;
+        /// Over the last dimension, numerically stable (max subtracted).
+        pub const SOFTMAX: u32 = 8;
+        /// Over the last dimension: `in0`, gamma `in1 [D]`, beta `in2 [D]`;
+        /// `attrs[0]` = epsilon as `f32` bits (0 means 1e-5).
+        pub const LAYERNORM: u32 = 9;
+        /// Index of the largest element over the last dimension -> i32, shape without it
+        /// (rank 1 input -> shape `[1]`). Ties take the lowest index.
+        pub const ARGMAX: u32 = 10;
+        /// Same elements, new shape: `attrs[0]` = rank, `attrs[1..=rank]` = dims.
+        pub const RESHAPE: u32 = 11;
+        /// Permutes dimensions: `attrs[0..rank]` = the permutation.
+        pub const TRANSPOSE: u32 = 12;
+        /// Rows of table `in0 [V, D]` f32 picked by indices `in1 [..]` i32 -> `[.., D]`;
+        /// an index outside `0..V` is a run-time error.
+        pub const EMBEDDING: u32 = 13;
+        /// 3x3 convolution: `in0 [N, C, H, W]`, weights `in1 [O, C, 3, 3]`, optional bias
+        /// `in2 [O]`; `attrs[0]` = stride (1 or 2), `attrs[1]` = zero padding (0 or 1).
+        pub const CONV2D: u32 = 14;
+        /// `in0 [M, K] i8 x in1 [K, N] i8 -> [M, N] i32`, accumulating
+        /// `(a - za) * (b - zb)` in i32 with each input's zero point.
+        pub const MATMUL_I8: u32 = 15;
+        /// One past the highest operation number.
+        pub const COUNT: u32 = 16;
+    }
+
+    /// Most inputs a node takes.
+    pub const MAX_NODE_INPUTS: usize = 4;
+    /// Attribute words per node.
+    pub const NODE_ATTRS: usize = 8;
+    /// Set in an input reference: the low bits are a node index (its output); clear: an
+    /// index into the graph's bound tensors.
+    pub const REF_NODE: u32 = 1 << 31;
+
+    /// One node of a graph: `op` applied to `inputs[..n_inputs]`. Nodes may refer only to
+    /// earlier nodes' outputs, so a graph is acyclic by construction and the node order is
+    /// an execution order; validation rejects a reference to the node itself or a later
+    /// one.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    pub struct Node {
+        pub op: u32,
+        pub n_inputs: u32,
+        pub inputs: [u32; MAX_NODE_INPUTS],
+        pub attrs: [u32; NODE_ATTRS],
+    }
+    abi_size!(Node, 56);
+
+    /// Fast mode: the best kernels this CPU has (SIMD, FMA); results may differ in the
+    /// last bits between machines.
+    pub const MODE_FAST: u32 = 0;
+    /// Bit-exact mode: a fixed reduction order and no fused multiply-add, so x86_64 and
+    /// aarch64 produce the same bits for the same graph and inputs.
+    pub const MODE_BITEXACT: u32 = 1;
+
+    /// Most nodes per graph.
+    pub const MAX_NODES: usize = 1024;
+    /// Most tensors bound to one graph.
+    pub const MAX_BOUND: usize = 256;
+    /// Most outputs per graph.
+    pub const MAX_OUTPUTS: usize = 8;
+
+    /// Where a node's result goes after a run: node `node`'s output is copied into the
+    /// tensor behind `tensor` (an index into the bound tensors; shapes and dtypes must
+    /// match, and the handle must carry `RIGHT_WRITE`).
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    pub struct Output {
+        pub node: u32,
+        pub tensor: u32,
+    }
+    abi_size!(Output, 8);
+
+    /// What `graph_create` takes: `n_nodes` [`Node`]s at `nodes`, `n_bound` tensor
+    /// handles (`u32` each) at `bound`, `n_outputs` [`Output`]s at `outputs`, and a mode.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    pub struct GraphDesc {
+        pub nodes: u64,
+        pub n_nodes: u32,
+        pub n_bound: u32,
+        pub bound: u64,
+        pub outputs: u64,
+        pub n_outputs: u32,
+        /// [`MODE_FAST`] or [`MODE_BITEXACT`].
+        pub mode: u32,
+    }
+    abi_size!(GraphDesc, 40);
+
+    /// What `model_load` returns: the graph handle and the handles of its input and
+    /// output tensors (made by the load; the caller writes inputs and reads outputs).
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    pub struct ModelHandles {
+        pub graph: u32,
+        pub n_inputs: u32,
+        pub inputs: [u32; MAX_OUTPUTS],
+        pub n_outputs: u32,
+        pub outputs: [u32; MAX_OUTPUTS],
+        pub _pad: u32,
+    }
+    abi_size!(ModelHandles, 80);
+
+    /// Inference job classes (`infer_submit`), the scheduler's classes of the same names.
+    pub const CLASS_RT: u32 = super::sched::RT_INFERENCE as u32;
+    pub const CLASS_HIGH: u32 = super::sched::HIGH as u32;
+    pub const CLASS_NORMAL: u32 = super::sched::NORMAL as u32;
+    pub const CLASS_BACKGROUND: u32 = super::sched::BACKGROUND as u32;
+
+    /// Per-process bounds (each over-limit call fails and changes nothing).
+    /// Live tensors a process owns: `EMFILE` beyond.
+    pub const MAX_TENSORS: usize = 256;
+    /// Bytes of tensor memory a process owns (its tensors and its graphs' arenas):
+    /// `EDQUOT` beyond.
+    pub const MAX_TENSOR_BYTES_PER_PROCESS: u64 = 128 << 20;
+    /// Live graphs per process: `EMFILE` beyond.
+    pub const MAX_GRAPHS: usize = 64;
+    /// Queued or running jobs per process: `EAGAIN` beyond.
+    pub const MAX_JOBS: usize = 64;
+}
 
 /// Limits: what a process can pass to execve/spawn, and how many kernel objects one
 /// process may own at once (`docs/syscalls.md`, "Limits"). Each per-process bound is
