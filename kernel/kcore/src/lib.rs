@@ -37,3 +37,5 @@ pub mod symtab;
 pub mod umem;
 #[cfg(feature = "alloc")]
 pub mod vma;
+#[cfg(feature = "alloc")]
+pub mod waymodel;
