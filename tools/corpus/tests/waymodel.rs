@@ -142,3 +142,46 @@ fn the_counter_counts() {
     let (_, bytes) = allocated_by(|| m.graph().unwrap());
     assert!(bytes >= 7 * 56, "graph() allocated {bytes}");
 }
+
+#[test]
+fn a_model_at_the_limits_stays_within_the_graph_bound() {
+    use wayos_abi::ai::{op, Node, TensorInfo, DTYPE_F32, REF_NODE};
+    use wayos_kcore::waymodel::{OutputSpec, Spec, TensorSpec};
+    let one = TensorInfo {
+        dtype: DTYPE_F32,
+        rank: 1,
+        dims: [1, 0, 0, 0],
+        ..TensorInfo::default()
+    };
+    let spec = Spec {
+        tensors: (0..248)
+            .map(|i| TensorSpec {
+                name: format!("t{i}"),
+                info: one,
+                data: (i > 0).then(|| 1.0f32.to_le_bytes().to_vec()),
+            })
+            .collect(),
+        nodes: (0..ai::MAX_NODES as u32)
+            .map(|i| Node {
+                op: op::RELU,
+                n_inputs: 1,
+                inputs: [if i == 0 { 0 } else { REF_NODE | (i - 1) }, 0, 0, 0],
+                ..Node::default()
+            })
+            .collect(),
+        outputs: (0..8)
+            .map(|k| OutputSpec {
+                name: format!("o{k}"),
+                node: 1016 + k,
+                info: one,
+            })
+            .collect(),
+        ..Spec::default()
+    };
+    let bytes = waymodel::write(&spec).unwrap();
+    let (m, parse_bytes) = allocated_by(|| waymodel::parse(&bytes).unwrap());
+    assert_eq!(parse_bytes, 0);
+    let (g, graph_bytes) = allocated_by(|| m.graph().unwrap());
+    assert_eq!(g.nodes.len(), ai::MAX_NODES);
+    assert!(graph_bytes <= GRAPH_BOUND, "{graph_bytes} > {GRAPH_BOUND}");
+}
