@@ -491,7 +491,6 @@ pub mod sys {
     pub const AI_INFO: usize = 100;
     /// One past the highest syscall number.
     pub const COUNT: usize = 101;
-
 }
 
 /// IPC: ports, messages, rights. See `docs/ipc.md`.
@@ -904,6 +903,8 @@ pub mod errno {
     pub const EFBIG: isize = 27;
     /// The descriptor is a stream or device: it has no position to seek.
     pub const ESPIPE: isize = 29;
+    /// A read-only file system (the fixed names of `/dev`).
+    pub const EROFS: isize = 30;
     /// The result does not fit the buffer given (`getcwd`).
     pub const ERANGE: isize = 34;
     pub const ENOTEMPTY: isize = 39;
@@ -964,6 +965,7 @@ pub mod errno {
             EISDIR => "EISDIR",
             EFBIG => "EFBIG",
             ESPIPE => "ESPIPE",
+            EROFS => "EROFS",
             ERANGE => "ERANGE",
             ENOTEMPTY => "ENOTEMPTY",
             ENOTTY => "ENOTTY",
@@ -1500,7 +1502,9 @@ pub mod ai {
     /// (`scale_bits` is an `f32`'s bits). `bytes` is ignored by create and filled in by
     /// info.
     #[repr(C)]
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     pub struct TensorInfo {
         pub dtype: u32,
         pub rank: u32,
@@ -1569,7 +1573,9 @@ pub mod ai {
     /// an execution order; validation rejects a reference to the node itself or a later
     /// one.
     #[repr(C)]
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     pub struct Node {
         pub op: u32,
         pub n_inputs: u32,
@@ -1596,7 +1602,9 @@ pub mod ai {
     /// tensor behind `tensor` (an index into the bound tensors; shapes and dtypes must
     /// match, and the handle must carry `RIGHT_WRITE`).
     #[repr(C)]
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     pub struct Output {
         pub node: u32,
         pub tensor: u32,
@@ -1606,7 +1614,9 @@ pub mod ai {
     /// What `graph_create` takes: `n_nodes` [`Node`]s at `nodes`, `n_bound` tensor
     /// handles (`u32` each) at `bound`, `n_outputs` [`Output`]s at `outputs`, and a mode.
     #[repr(C)]
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     pub struct GraphDesc {
         pub nodes: u64,
         pub n_nodes: u32,
@@ -1622,7 +1632,9 @@ pub mod ai {
     /// What `model_load` returns: the graph handle and the handles of its input and
     /// output tensors (made by the load; the caller writes inputs and reads outputs).
     #[repr(C)]
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     pub struct ModelHandles {
         pub graph: u32,
         pub n_inputs: u32,
