@@ -13,6 +13,8 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+#[cfg(feature = "alloc")]
+pub mod aigraph;
 pub mod boot_info;
 pub mod buddy;
 pub mod cmdline;
@@ -35,3 +37,5 @@ pub mod symtab;
 pub mod umem;
 #[cfg(feature = "alloc")]
 pub mod vma;
+#[cfg(feature = "alloc")]
+pub mod waymodel;
