@@ -491,7 +491,6 @@ pub mod sys {
     pub const AI_INFO: usize = 100;
     /// One past the highest syscall number.
     pub const COUNT: usize = 101;
-
 }
 
 /// IPC: ports, messages, rights. See `docs/ipc.md`.
@@ -1500,7 +1499,9 @@ pub mod ai {
     /// (`scale_bits` is an `f32`'s bits). `bytes` is ignored by create and filled in by
     /// info.
     #[repr(C)]
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     pub struct TensorInfo {
         pub dtype: u32,
         pub rank: u32,
@@ -1569,7 +1570,9 @@ pub mod ai {
     /// an execution order; validation rejects a reference to the node itself or a later
     /// one.
     #[repr(C)]
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     pub struct Node {
         pub op: u32,
         pub n_inputs: u32,
@@ -1596,7 +1599,9 @@ pub mod ai {
     /// tensor behind `tensor` (an index into the bound tensors; shapes and dtypes must
     /// match, and the handle must carry `RIGHT_WRITE`).
     #[repr(C)]
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     pub struct Output {
         pub node: u32,
         pub tensor: u32,
@@ -1606,7 +1611,9 @@ pub mod ai {
     /// What `graph_create` takes: `n_nodes` [`Node`]s at `nodes`, `n_bound` tensor
     /// handles (`u32` each) at `bound`, `n_outputs` [`Output`]s at `outputs`, and a mode.
     #[repr(C)]
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     pub struct GraphDesc {
         pub nodes: u64,
         pub n_nodes: u32,
@@ -1622,7 +1629,9 @@ pub mod ai {
     /// What `model_load` returns: the graph handle and the handles of its input and
     /// output tensors (made by the load; the caller writes inputs and reads outputs).
     #[repr(C)]
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     pub struct ModelHandles {
         pub graph: u32,
         pub n_inputs: u32,
@@ -1649,6 +1658,62 @@ pub mod ai {
     pub const MAX_GRAPHS: usize = 64;
     /// Queued or running jobs per process: `EAGAIN` beyond.
     pub const MAX_JOBS: usize = 64;
+
+    /// `ai_info` selectors (its `what` argument). Each fills `buf` (`len` bytes) with
+    /// records of one type, as many whole records as fit, and returns how many records
+    /// there are in all (so a caller whose buffer was short can ask again).
+    /// One [`AiTotals`] (returns 1).
+    pub const INFO_TOTALS: u32 = 0;
+    /// [`AiUsage`] for every process that has any AI object charged to it, lowest pid
+    /// first.
+    pub const INFO_USAGE: u32 = 1;
+    /// The accelerators (records defined with the inference queue).
+    pub const INFO_ACCELS: u32 = 2;
+    /// The graphs (records defined with the graph objects).
+    pub const INFO_GRAPHS: u32 = 3;
+    /// The registered models (records defined with the model registry).
+    pub const INFO_MODELS: u32 = 4;
+
+    /// What `ai_info(INFO_TOTALS)` returns: the AI objects alive in the whole system,
+    /// whoever owns them (including those that outlived their owner inside a mapping).
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct AiTotals {
+        /// Tensors alive.
+        pub tensors: u64,
+        /// Bytes of those tensors (their shapes' sizes).
+        pub tensor_bytes: u64,
+        /// Pages backing them on tier 0 and on tier 1.
+        pub near_pages: u64,
+        pub far_pages: u64,
+        /// Tensors ever created.
+        pub tensors_created: u64,
+        /// Graphs alive and jobs queued or running.
+        pub graphs: u64,
+        pub jobs: u64,
+        /// Accelerator workers.
+        pub accels: u64,
+    }
+    abi_size!(AiTotals, 64);
+
+    /// One process's AI usage (`ai_info(INFO_USAGE)`): what is charged against its
+    /// quota now.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct AiUsage {
+        pub pid: u64,
+        /// Tensor bytes (tensors and graph arenas, whole pages).
+        pub tensor_bytes: u64,
+        pub tensors: u32,
+        pub graphs: u32,
+        pub jobs: u32,
+        pub _pad: u32,
+    }
+    abi_size!(AiUsage, 32);
 }
 
 /// Limits: what a process can pass to execve/spawn, and how many kernel objects one
