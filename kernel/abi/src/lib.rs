@@ -904,6 +904,8 @@ pub mod errno {
     pub const EFBIG: isize = 27;
     /// The descriptor is a stream or device: it has no position to seek.
     pub const ESPIPE: isize = 29;
+    /// A read-only file system (the fixed names of `/dev`).
+    pub const EROFS: isize = 30;
     /// The result does not fit the buffer given (`getcwd`).
     pub const ERANGE: isize = 34;
     pub const ENOTEMPTY: isize = 39;
@@ -964,6 +966,7 @@ pub mod errno {
             EISDIR => "EISDIR",
             EFBIG => "EFBIG",
             ESPIPE => "ESPIPE",
+            EROFS => "EROFS",
             ERANGE => "ERANGE",
             ENOTEMPTY => "ENOTEMPTY",
             ENOTTY => "ENOTTY",
@@ -1659,6 +1662,62 @@ pub mod ai {
     pub const MAX_GRAPHS: usize = 64;
     /// Queued or running jobs per process: `EAGAIN` beyond.
     pub const MAX_JOBS: usize = 64;
+
+    /// `ai_info` selectors (its `what` argument). Each fills `buf` (`len` bytes) with
+    /// records of one type, as many whole records as fit, and returns how many records
+    /// there are in all (so a caller whose buffer was short can ask again).
+    /// One [`AiTotals`] (returns 1).
+    pub const INFO_TOTALS: u32 = 0;
+    /// [`AiUsage`] for every process that has any AI object charged to it, lowest pid
+    /// first.
+    pub const INFO_USAGE: u32 = 1;
+    /// The accelerators (records defined with the inference queue).
+    pub const INFO_ACCELS: u32 = 2;
+    /// The graphs (records defined with the graph objects).
+    pub const INFO_GRAPHS: u32 = 3;
+    /// The registered models (records defined with the model registry).
+    pub const INFO_MODELS: u32 = 4;
+
+    /// What `ai_info(INFO_TOTALS)` returns: the AI objects alive in the whole system,
+    /// whoever owns them (including those that outlived their owner inside a mapping).
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct AiTotals {
+        /// Tensors alive.
+        pub tensors: u64,
+        /// Bytes of those tensors (their shapes' sizes).
+        pub tensor_bytes: u64,
+        /// Pages backing them on tier 0 and on tier 1.
+        pub near_pages: u64,
+        pub far_pages: u64,
+        /// Tensors ever created.
+        pub tensors_created: u64,
+        /// Graphs alive and jobs queued or running.
+        pub graphs: u64,
+        pub jobs: u64,
+        /// Accelerator workers.
+        pub accels: u64,
+    }
+    abi_size!(AiTotals, 64);
+
+    /// One process's AI usage (`ai_info(INFO_USAGE)`): what is charged against its
+    /// quota now.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct AiUsage {
+        pub pid: u64,
+        /// Tensor bytes (tensors and graph arenas, whole pages).
+        pub tensor_bytes: u64,
+        pub tensors: u32,
+        pub graphs: u32,
+        pub jobs: u32,
+        pub _pad: u32,
+    }
+    abi_size!(AiUsage, 32);
 }
 
 /// The `.waymodel` file format (`docs/waymodel.md` documents it byte by byte): a model's

@@ -34,6 +34,7 @@ pub mod ldisc;
 pub mod logring;
 pub mod paging;
 pub mod symtab;
+pub mod tensor;
 pub mod umem;
 #[cfg(feature = "alloc")]
 pub mod vma;
