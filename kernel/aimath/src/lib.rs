@@ -105,7 +105,7 @@ impl Isa {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2Fma => x86::Avx2::new().is_some(),
             #[cfg(target_arch = "aarch64")]
-            Isa::Neon => true,
+            Isa::Neon => neon::Neon::new().is_some(),
             #[allow(unreachable_patterns)]
             _ => false,
         }
@@ -200,7 +200,9 @@ fn kernels(isa: Isa) -> Result<Kernels, MathError> {
             .map(Kernels::Avx2)
             .ok_or(MathError::Unsupported),
         #[cfg(target_arch = "aarch64")]
-        Isa::Neon => Ok(Kernels::Neon(neon::Neon::new())),
+        Isa::Neon => neon::Neon::new()
+            .map(Kernels::Neon)
+            .ok_or(MathError::Unsupported),
         #[allow(unreachable_patterns)]
         _ => Err(MathError::Unsupported),
     }
