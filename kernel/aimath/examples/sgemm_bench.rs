@@ -18,8 +18,12 @@ fn main() {
         _ => Mode::Fast,
     };
     let reps: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(1);
-    let a: Vec<f32> = (0..n * n).map(|i| ((i * 7 % 13) as f32 - 6.0) / 8.0).collect();
-    let b: Vec<f32> = (0..n * n).map(|i| ((i * 5 % 11) as f32 - 5.0) / 4.0).collect();
+    let a: Vec<f32> = (0..n * n)
+        .map(|i| ((i * 7 % 13) as f32 - 6.0) / 8.0)
+        .collect();
+    let b: Vec<f32> = (0..n * n)
+        .map(|i| ((i * 5 % 11) as f32 - 5.0) / 4.0)
+        .collect();
     let mut c = vec![0.0f32; n * n];
     let ctx = Ctx { mode, isa };
     let t = std::time::Instant::now();

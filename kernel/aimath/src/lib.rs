@@ -278,7 +278,7 @@ fn check_broadcast(a: &[f32], b: &[f32], out: &[f32]) -> Result<(), MathError> {
     if a.is_empty() {
         return Ok(());
     }
-    if b.is_empty() || a.len() % b.len() != 0 {
+    if b.is_empty() || !a.len().is_multiple_of(b.len()) {
         return Err(MathError::Shape);
     }
     Ok(())
@@ -363,7 +363,7 @@ fn rows_of(len: usize, d: usize) -> Result<usize, MathError> {
     if len == 0 {
         return Ok(0);
     }
-    if d == 0 || len % d != 0 {
+    if d == 0 || !len.is_multiple_of(d) {
         return Err(MathError::Shape);
     }
     Ok(len / d)

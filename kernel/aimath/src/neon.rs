@@ -182,10 +182,7 @@ fn tanh4(x: float32x4_t) -> float32x4_t {
         sign(),
     )));
     let big = vdivq_f32(vsubq_f32(splat(1.0), e), vaddq_f32(splat(1.0), e));
-    let big = vreinterpretq_f32_u32(vorrq_u32(
-        vreinterpretq_u32_f32(big),
-        vandq_u32(xb, sign()),
-    ));
+    let big = vreinterpretq_f32_u32(vorrq_u32(vreinterpretq_u32_f32(big), vandq_u32(xb, sign())));
     let x2 = vmulq_f32(x, x);
     let mut p = splat(fmath::TANH_C[0]);
     p = vaddq_f32(vmulq_f32(p, x2), splat(fmath::TANH_C[1]));
@@ -309,7 +306,7 @@ fn row_sum(x: &[f32], mean: Option<f32>) -> f32 {
                 c * c
             }
         };
-        l[i] = l[i] + t;
+        l[i] += t;
     }
     scalar::combine_sum(&l)
 }
@@ -337,7 +334,7 @@ fn softmax(x: &[f32], out: &mut [f32], d: usize) {
             store(o, v);
         }
         for o in ot.iter_mut() {
-            *o = *o / s;
+            *o /= s;
         }
     }
 }
@@ -401,9 +398,27 @@ impl MicroKernel for Gemm {
         // `r*ldc + j` for r < MR, j < NR. A `Gemm` comes only from the NEON token.
         unsafe {
             if self.fma {
-                tile::<true>(kc, a.as_ptr(), arow, cs, bp.as_ptr(), c.as_mut_ptr(), ldc, load_c)
+                tile::<true>(
+                    kc,
+                    a.as_ptr(),
+                    arow,
+                    cs,
+                    bp.as_ptr(),
+                    c.as_mut_ptr(),
+                    ldc,
+                    load_c,
+                )
             } else {
-                tile::<false>(kc, a.as_ptr(), arow, cs, bp.as_ptr(), c.as_mut_ptr(), ldc, load_c)
+                tile::<false>(
+                    kc,
+                    a.as_ptr(),
+                    arow,
+                    cs,
+                    bp.as_ptr(),
+                    c.as_mut_ptr(),
+                    ldc,
+                    load_c,
+                )
             }
         }
         true

@@ -199,15 +199,7 @@ pub fn conv2d(
 
 /// Int8 product with zero points, in i64 (no wrap for realistic inputs).
 #[allow(clippy::too_many_arguments)]
-pub fn matmul_i8(
-    a: &[i8],
-    za: i32,
-    b: &[i8],
-    zb: i32,
-    m: usize,
-    k: usize,
-    n: usize,
-) -> Vec<i64> {
+pub fn matmul_i8(a: &[i8], za: i32, b: &[i8], zb: i32, m: usize, k: usize, n: usize) -> Vec<i64> {
     let mut out = vec![0i64; m * n];
     for i in 0..m {
         for j in 0..n {

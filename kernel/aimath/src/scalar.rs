@@ -21,12 +21,12 @@ pub(crate) fn matmul(a: &[f32], b: &[f32], out: &mut [f32], s: &MatmulShape) {
             let av = a[a0 + p * cs];
             if s.trans_b {
                 for (j, o) in orow.iter_mut().enumerate() {
-                    *o = *o + av * b[j * s.k + p];
+                    *o += av * b[j * s.k + p];
                 }
             } else {
                 let brow = &b[p * n..(p + 1) * n];
                 for (o, bv) in orow.iter_mut().zip(brow) {
-                    *o = *o + av * *bv;
+                    *o += av * *bv;
                 }
             }
         }
@@ -85,7 +85,7 @@ pub(crate) fn combine_max(l: &[f32; 8]) -> f32 {
 pub(crate) fn lane_sum(x: &[f32], f: impl Fn(f32) -> f32) -> f32 {
     let mut l = [0.0f32; 8];
     for (i, v) in x.iter().enumerate() {
-        l[i % 8] = l[i % 8] + f(*v);
+        l[i % 8] += f(*v);
     }
     combine_sum(&l)
 }
@@ -109,7 +109,7 @@ pub(crate) fn softmax(x: &[f32], out: &mut [f32], d: usize) {
         }
         let s = lane_sum(or, |e| e);
         for o in or.iter_mut() {
-            *o = *o / s;
+            *o /= s;
         }
     }
 }
@@ -201,13 +201,7 @@ pub(crate) fn embedding(table: &[f32], d: usize, idx: &[i32], out: &mut [f32]) {
 /// Direct 3x3 convolution in the bit-exact order: for each output, `+0.0` plus each
 /// in-range tap's product for channel `c`, then kernel row, then kernel column; the bias
 /// last.
-pub(crate) fn conv2d(
-    x: &[f32],
-    wts: &[f32],
-    bias: Option<&[f32]>,
-    out: &mut [f32],
-    s: &ConvShape,
-) {
+pub(crate) fn conv2d(x: &[f32], wts: &[f32], bias: Option<&[f32]>, out: &mut [f32], s: &ConvShape) {
     let plane = s.h * s.w;
     let oplane = s.ho * s.wo;
     for ni in 0..s.n {
@@ -232,12 +226,12 @@ pub(crate) fn conv2d(
                                     continue;
                                 }
                                 let ix = ix - s.pad;
-                                acc = acc + x[xbase + iy * s.w + ix] * wts[wbase + ky * 3 + kx];
+                                acc += x[xbase + iy * s.w + ix] * wts[wbase + ky * 3 + kx];
                             }
                         }
                     }
                     if let Some(b) = bias {
-                        acc = acc + b[oc];
+                        acc += b[oc];
                     }
                     out[obase + oy * s.wo + ox] = acc;
                 }

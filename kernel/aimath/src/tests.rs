@@ -233,21 +233,54 @@ fn matmul_rejects_bad_lengths() {
     for ctx in ctxs() {
         let mut out = [0.0f32; 4];
         let e = Err(MathError::Shape);
-        assert_eq!(crate::matmul(&ctx, &[0.0; 3], &[0.0; 4], &mut out, 1, 2, 2, 2, false, false), e);
-        assert_eq!(crate::matmul(&ctx, &[0.0; 4], &[0.0; 5], &mut out, 1, 2, 2, 2, false, false), e);
-        assert_eq!(crate::matmul(&ctx, &[0.0; 4], &[0.0; 4], &mut out[..3], 1, 2, 2, 2, false, false), e);
+        assert_eq!(
+            crate::matmul(&ctx, &[0.0; 3], &[0.0; 4], &mut out, 1, 2, 2, 2, false, false),
+            e
+        );
+        assert_eq!(
+            crate::matmul(&ctx, &[0.0; 4], &[0.0; 5], &mut out, 1, 2, 2, 2, false, false),
+            e
+        );
+        assert_eq!(
+            crate::matmul(
+                &ctx,
+                &[0.0; 4],
+                &[0.0; 4],
+                &mut out[..3],
+                1,
+                2,
+                2,
+                2,
+                false,
+                false
+            ),
+            e
+        );
         assert_eq!(
             crate::matmul(&ctx, &[], &[], &mut [], usize::MAX, 2, 2, 2, false, false),
             e,
             "overflowing batch*m*k"
         );
         assert_eq!(
-            crate::matmul(&ctx, &[], &[], &mut [], 1, usize::MAX, usize::MAX, 0, false, false),
+            crate::matmul(
+                &ctx,
+                &[],
+                &[],
+                &mut [],
+                1,
+                usize::MAX,
+                usize::MAX,
+                0,
+                false,
+                false
+            ),
             e
         );
         // Untouched on error.
         let mut out = [9.0f32; 4];
-        let _ = crate::matmul(&ctx, &[0.0; 4], &[0.0; 3], &mut out, 1, 2, 2, 2, false, false);
+        let _ = crate::matmul(
+            &ctx, &[0.0; 4], &[0.0; 3], &mut out, 1, 2, 2, 2, false, false,
+        );
         assert_eq!(out, [9.0; 4]);
     }
 }
@@ -258,7 +291,16 @@ fn matmul_rejects_bad_lengths() {
 fn add_and_mul_match_reference_and_broadcast() {
     let mut rng = XorShift::new(2);
     for ctx in ctxs() {
-        for (len, blen) in [(1, 1), (7, 1), (8, 8), (24, 8), (35, 7), (100, 20), (1000, 1000), (96, 3)] {
+        for (len, blen) in [
+            (1, 1),
+            (7, 1),
+            (8, 8),
+            (24, 8),
+            (35, 7),
+            (100, 20),
+            (1000, 1000),
+            (96, 3),
+        ] {
             let a = rand_f32(&mut rng, len, 100.0);
             let b = rand_f32(&mut rng, blen, 100.0);
             let mut out = vec![0.0f32; len];
@@ -276,9 +318,15 @@ fn add_and_mul_match_reference_and_broadcast() {
         crate::mul(&ctx, &a, &[10.0, 20.0, 30.0], &mut out).unwrap();
         assert_eq!(out, [10.0, 40.0, 90.0, 40.0, 100.0, 180.0]);
         // Errors: b does not divide a, empty b, out length.
-        assert_eq!(crate::add(&ctx, &a, &[1.0; 4], &mut out), Err(MathError::Shape));
+        assert_eq!(
+            crate::add(&ctx, &a, &[1.0; 4], &mut out),
+            Err(MathError::Shape)
+        );
         assert_eq!(crate::add(&ctx, &a, &[], &mut out), Err(MathError::Shape));
-        assert_eq!(crate::mul(&ctx, &a, &[1.0], &mut out[..5]), Err(MathError::Shape));
+        assert_eq!(
+            crate::mul(&ctx, &a, &[1.0], &mut out[..5]),
+            Err(MathError::Shape)
+        );
         crate::add(&ctx, &[], &[], &mut []).unwrap();
     }
 }
@@ -309,7 +357,9 @@ fn activations_match_reference() {
 #[test]
 fn activations_by_hand() {
     for ctx in ctxs() {
-        let x = [-2.0f32, -0.5, 0.0, 0.5, 2.0, -0.0, 100.0, -100.0, 1e30, -1e30];
+        let x = [
+            -2.0f32, -0.5, 0.0, 0.5, 2.0, -0.0, 100.0, -100.0, 1e30, -1e30,
+        ];
         let mut out = [0.0f32; 10];
         crate::relu(&ctx, &x, &mut out).unwrap();
         assert_eq!(out, [0.0, 0.0, 0.0, 0.5, 2.0, 0.0, 100.0, 0.0, 1e30, 0.0]);
@@ -376,9 +426,18 @@ fn softmax_by_hand_and_large_values() {
         assert!(out2.iter().all(|v| v.is_finite()));
         assert!((out2[1] - 0.731_058_6).abs() < 1e-6);
         // Errors and empty input.
-        assert_eq!(crate::softmax(&ctx, &[1.0; 4], &mut [0.0; 4], 3), Err(MathError::Shape));
-        assert_eq!(crate::softmax(&ctx, &[1.0; 4], &mut [0.0; 4], 0), Err(MathError::Shape));
-        assert_eq!(crate::softmax(&ctx, &[1.0; 4], &mut [0.0; 3], 4), Err(MathError::Shape));
+        assert_eq!(
+            crate::softmax(&ctx, &[1.0; 4], &mut [0.0; 4], 3),
+            Err(MathError::Shape)
+        );
+        assert_eq!(
+            crate::softmax(&ctx, &[1.0; 4], &mut [0.0; 4], 0),
+            Err(MathError::Shape)
+        );
+        assert_eq!(
+            crate::softmax(&ctx, &[1.0; 4], &mut [0.0; 3], 4),
+            Err(MathError::Shape)
+        );
         crate::softmax(&ctx, &[], &mut [], 0).unwrap();
         crate::softmax(&ctx, &[], &mut [], 5).unwrap();
     }
@@ -395,15 +454,34 @@ fn layernorm_matches_reference_and_by_hand() {
             let mut out = vec![0.0f32; rows * d];
             crate::layernorm(&ctx, &x, &g, &b, 1e-5, &mut out, d).unwrap();
             // Normalized values are O(1): 2e-5 absolute and relative.
-            assert_close("layernorm", &out, &r::layernorm(&x, &g, &b, 1e-5, d), 2e-5, 2e-5);
+            assert_close(
+                "layernorm",
+                &out,
+                &r::layernorm(&x, &g, &b, 1e-5, d),
+                2e-5,
+                2e-5,
+            );
         }
         // By hand: [1 2 3 4] has mean 2.5, variance 1.25; with eps 0 the normalized row
         // is [-3 -1 1 3] / sqrt(5); gamma 2, beta 1 gives 1 + 2 * that.
         let mut out = [0.0f32; 4];
-        crate::layernorm(&ctx, &[1.0, 2.0, 3.0, 4.0], &[2.0; 4], &[1.0; 4], 0.0, &mut out, 4)
-            .unwrap();
+        crate::layernorm(
+            &ctx,
+            &[1.0, 2.0, 3.0, 4.0],
+            &[2.0; 4],
+            &[1.0; 4],
+            0.0,
+            &mut out,
+            4,
+        )
+        .unwrap();
         let s5 = 5.0f64.sqrt();
-        let want = [1.0 - 6.0 / s5, 1.0 - 2.0 / s5, 1.0 + 2.0 / s5, 1.0 + 6.0 / s5];
+        let want = [
+            1.0 - 6.0 / s5,
+            1.0 - 2.0 / s5,
+            1.0 + 2.0 / s5,
+            1.0 + 6.0 / s5,
+        ];
         assert_close("layernorm by hand", &out, &want, 1e-6, 1e-6);
         // A constant row normalizes to beta (eps keeps it finite).
         crate::layernorm(&ctx, &[7.0; 4], &[3.0; 4], &[0.5; 4], 1e-5, &mut out, 4).unwrap();
@@ -422,7 +500,12 @@ fn layernorm_matches_reference_and_by_hand() {
 #[test]
 fn argmax_by_hand_and_reference() {
     let mut out = [0i32; 3];
-    crate::argmax(&[1.0, 3.0, 2.0, 5.0, 5.0, 0.0, -1.0, -1.0, -2.0], &mut out, 3).unwrap();
+    crate::argmax(
+        &[1.0, 3.0, 2.0, 5.0, 5.0, 0.0, -1.0, -1.0, -2.0],
+        &mut out,
+        3,
+    )
+    .unwrap();
     assert_eq!(out, [1, 0, 0], "ties take the lowest index");
     let mut one = [9i32];
     crate::argmax(&[4.0], &mut one, 1).unwrap();
@@ -434,8 +517,14 @@ fn argmax_by_hand_and_reference() {
         crate::argmax(&x, &mut out, d).unwrap();
         assert_eq!(out, r::argmax(&x, d));
     }
-    assert_eq!(crate::argmax(&[1.0; 6], &mut [0; 3], 3), Err(MathError::Shape));
-    assert_eq!(crate::argmax(&[1.0; 6], &mut [0; 2], 0), Err(MathError::Shape));
+    assert_eq!(
+        crate::argmax(&[1.0; 6], &mut [0; 3], 3),
+        Err(MathError::Shape)
+    );
+    assert_eq!(
+        crate::argmax(&[1.0; 6], &mut [0; 2], 0),
+        Err(MathError::Shape)
+    );
     crate::argmax(&[], &mut [], 4).unwrap();
 }
 
@@ -473,7 +562,10 @@ fn transpose_by_hand_and_reference() {
         crate::transpose(&[1], &[1; 5], &[0, 1, 2, 3, 4], &mut [0]),
         Err(MathError::Unsupported)
     );
-    assert_eq!(crate::transpose(&[0u8; 0], &[usize::MAX, 2], &[1, 0], &mut []), e);
+    assert_eq!(
+        crate::transpose(&[0u8; 0], &[usize::MAX, 2], &[1, 0], &mut []),
+        e
+    );
     crate::transpose(&[0u8; 0], &[3, 0], &[1, 0], &mut []).unwrap();
 }
 
@@ -489,13 +581,22 @@ fn embedding_by_hand_and_errors() {
         crate::embedding(&table, 3, 2, &[1, 3, -1], &mut out),
         Err(MathError::Index { index: 3 })
     );
-    assert_eq!(out, [5.0; 6], "nothing written before the bad index was found");
+    assert_eq!(
+        out, [5.0; 6],
+        "nothing written before the bad index was found"
+    );
     assert_eq!(
         crate::embedding(&table, 3, 2, &[-7, 1, 1], &mut out),
         Err(MathError::Index { index: -7 })
     );
-    assert_eq!(crate::embedding(&table, 2, 2, &[0], &mut out[..2]), Err(MathError::Shape));
-    assert_eq!(crate::embedding(&table, 3, 2, &[0], &mut out[..3]), Err(MathError::Shape));
+    assert_eq!(
+        crate::embedding(&table, 2, 2, &[0], &mut out[..2]),
+        Err(MathError::Shape)
+    );
+    assert_eq!(
+        crate::embedding(&table, 3, 2, &[0], &mut out[..3]),
+        Err(MathError::Shape)
+    );
     crate::embedding(&[], 0, 0, &[], &mut []).unwrap();
     // Zero-width rows: any valid index, nothing to copy.
     crate::embedding(&[], 4, 0, &[3, 1], &mut []).unwrap();
@@ -517,7 +618,21 @@ fn conv2d_by_hand() {
     crate::conv2d(&ctx, &x, 1, 1, 3, 3, &[1.0; 9], 1, None, 1, 0, &mut out).unwrap();
     assert_eq!(out, [45.0]);
     let mut out = [0.0f32; 9];
-    crate::conv2d(&ctx, &x, 1, 1, 3, 3, &[1.0; 9], 1, Some(&[0.5]), 1, 1, &mut out).unwrap();
+    crate::conv2d(
+        &ctx,
+        &x,
+        1,
+        1,
+        3,
+        3,
+        &[1.0; 9],
+        1,
+        Some(&[0.5]),
+        1,
+        1,
+        &mut out,
+    )
+    .unwrap();
     assert_eq!(out, [12.5, 21.5, 16.5, 27.5, 45.5, 33.5, 24.5, 39.5, 28.5]);
     // Stride 2 with padding on 3x3: outputs at the four corners.
     let mut out = [0.0f32; 4];
@@ -535,7 +650,12 @@ fn conv2d_by_hand() {
 fn conv2d_matches_reference() {
     let mut rng = XorShift::new(8);
     for ctx in ctxs() {
-        for (n, c, h, w, o) in [(1, 1, 3, 3, 1), (2, 3, 7, 5, 4), (1, 4, 8, 9, 2), (1, 2, 1, 1, 3)] {
+        for (n, c, h, w, o) in [
+            (1, 1, 3, 3, 1),
+            (2, 3, 7, 5, 4),
+            (1, 4, 8, 9, 2),
+            (1, 2, 1, 1, 3),
+        ] {
             for (stride, pad) in [(1, 0), (1, 1), (2, 0), (2, 1)] {
                 if h + 2 * pad < 3 || w + 2 * pad < 3 {
                     continue;
@@ -543,11 +663,23 @@ fn conv2d_matches_reference() {
                 let x = rand_f32(&mut rng, n * c * h * w, 2.0);
                 let wts = rand_f32(&mut rng, o * c * 9, 1.0);
                 let bias = rand_f32(&mut rng, o, 1.0);
-                let (want, ho, wo) =
-                    r::conv2d(&x, n, c, h, w, &wts, o, Some(&bias), stride, pad);
+                let (want, ho, wo) = r::conv2d(&x, n, c, h, w, &wts, o, Some(&bias), stride, pad);
                 let mut out = vec![0.0f32; n * o * ho * wo];
-                crate::conv2d(&ctx, &x, n, c, h, w, &wts, o, Some(&bias), stride, pad, &mut out)
-                    .unwrap();
+                crate::conv2d(
+                    &ctx,
+                    &x,
+                    n,
+                    c,
+                    h,
+                    w,
+                    &wts,
+                    o,
+                    Some(&bias),
+                    stride,
+                    pad,
+                    &mut out,
+                )
+                .unwrap();
                 // 9c+1 terms of magnitude <= 2: (9c+1) u * 2 * 4 slack.
                 let bound = (9 * c + 1) as f64 * U * 8.0;
                 assert_close("conv2d", &out, &want, bound, 0.0);
@@ -556,15 +688,56 @@ fn conv2d_matches_reference() {
         let e = Err(MathError::Shape);
         let x = [0.0f32; 9];
         let mut out = [0.0f32; 1];
-        assert_eq!(crate::conv2d(&ctx, &x, 1, 1, 3, 3, &[0.0; 9], 1, None, 3, 0, &mut out), e);
-        assert_eq!(crate::conv2d(&ctx, &x, 1, 1, 3, 3, &[0.0; 9], 1, None, 1, 2, &mut out), e);
-        assert_eq!(crate::conv2d(&ctx, &x, 1, 1, 3, 3, &[0.0; 8], 1, None, 1, 0, &mut out), e);
         assert_eq!(
-            crate::conv2d(&ctx, &x, 1, 1, 3, 3, &[0.0; 9], 1, Some(&[]), 1, 0, &mut out),
+            crate::conv2d(&ctx, &x, 1, 1, 3, 3, &[0.0; 9], 1, None, 3, 0, &mut out),
             e
         );
-        assert_eq!(crate::conv2d(&ctx, &x[..4], 1, 1, 2, 2, &[0.0; 9], 1, None, 1, 0, &mut out), e);
-        assert_eq!(crate::conv2d(&ctx, &x, 1, 1, 3, 3, &[0.0; 9], 1, None, 1, 1, &mut out), e);
+        assert_eq!(
+            crate::conv2d(&ctx, &x, 1, 1, 3, 3, &[0.0; 9], 1, None, 1, 2, &mut out),
+            e
+        );
+        assert_eq!(
+            crate::conv2d(&ctx, &x, 1, 1, 3, 3, &[0.0; 8], 1, None, 1, 0, &mut out),
+            e
+        );
+        assert_eq!(
+            crate::conv2d(
+                &ctx,
+                &x,
+                1,
+                1,
+                3,
+                3,
+                &[0.0; 9],
+                1,
+                Some(&[]),
+                1,
+                0,
+                &mut out
+            ),
+            e
+        );
+        assert_eq!(
+            crate::conv2d(
+                &ctx,
+                &x[..4],
+                1,
+                1,
+                2,
+                2,
+                &[0.0; 9],
+                1,
+                None,
+                1,
+                0,
+                &mut out
+            ),
+            e
+        );
+        assert_eq!(
+            crate::conv2d(&ctx, &x, 1, 1, 3, 3, &[0.0; 9], 1, None, 1, 1, &mut out),
+            e
+        );
         crate::conv2d(&ctx, &[], 0, 1, 3, 3, &[0.0; 9], 1, None, 1, 0, &mut []).unwrap();
     }
 }
@@ -586,7 +759,18 @@ fn matmul_i8_by_hand_and_reference() {
         assert_eq!(out.iter().map(|&v| v as i64).collect::<Vec<_>>(), want);
     }
     // Extreme zero points wrap instead of panicking.
-    crate::matmul_i8(&ctx, &[127], i32::MIN, &[-128], i32::MAX, &mut out[..1], 1, 1, 1).unwrap();
+    crate::matmul_i8(
+        &ctx,
+        &[127],
+        i32::MIN,
+        &[-128],
+        i32::MAX,
+        &mut out[..1],
+        1,
+        1,
+        1,
+    )
+    .unwrap();
     assert_eq!(
         crate::matmul_i8(&ctx, &[1; 4], 0, &[1; 3], 0, &mut out, 2, 2, 2),
         Err(MathError::Shape)
@@ -607,12 +791,19 @@ fn unsupported_isa_is_an_error() {
         isa: other,
     };
     let mut out = [0.0f32; 1];
-    assert_eq!(crate::relu(&ctx, &[1.0], &mut out), Err(MathError::Unsupported));
+    assert_eq!(
+        crate::relu(&ctx, &[1.0], &mut out),
+        Err(MathError::Unsupported)
+    );
     assert_eq!(
         crate::matmul(&ctx, &[1.0], &[1.0], &mut out, 1, 1, 1, 1, false, false),
         Err(MathError::Unsupported)
     );
-    assert_eq!(Isa::detect(), Isa::host_best(), "CPUID detection agrees with std's");
+    assert_eq!(
+        Isa::detect(),
+        Isa::host_best(),
+        "CPUID detection agrees with std's"
+    );
 }
 
 /// Bit-exact mode: the host's SIMD kernels give the scalar kernels' bits, for every op.
@@ -694,7 +885,19 @@ fn bitexact_survives_k_blocking() {
     let b = rand_f32(&mut rng, k * n, 1.0);
     let mut o1 = vec![0.0f32; m * n];
     let mut o2 = o1.clone();
-    crate::matmul(&Ctx::SCALAR_EXACT, &a, &b, &mut o1, 1, m, k, n, false, false).unwrap();
+    crate::matmul(
+        &Ctx::SCALAR_EXACT,
+        &a,
+        &b,
+        &mut o1,
+        1,
+        m,
+        k,
+        n,
+        false,
+        false,
+    )
+    .unwrap();
     crate::matmul(&simd, &a, &b, &mut o2, 1, m, k, n, false, false).unwrap();
     assert_bits("matmul k=600", &o1, &o2);
 }
@@ -712,6 +915,7 @@ fn sample_file() -> Vec<u8> {
             attrs: [0; 8],
             inputs: vec![OwnedTensor::f32(&[3], &[-1.0, 0.5, 2.0])],
             output: OwnedTensor::f32(&[3], &[0.0, 0.5, 2.0]),
+            exact: Some(OwnedTensor::f32(&[3], &[0.0, 0.5, 2.0])),
             tol_abs: 0.0,
             tol_rel: 0.0,
         },
@@ -724,6 +928,7 @@ fn sample_file() -> Vec<u8> {
                 OwnedTensor::i8(&[3, 1], &[-1, 0, 1], 0.25, 0),
             ],
             output: OwnedTensor::i32(&[1, 1], &[2]),
+            exact: None,
             tol_abs: 0.0,
             tol_rel: 0.0,
         },
@@ -743,18 +948,46 @@ fn vectors_round_trip_and_compare() {
     assert_eq!(all[0].input(0).unwrap().dims(), &[3]);
     assert!(all[0].input(1).is_none());
     let i8in = all[1].input(0).unwrap();
-    assert_eq!((i8in.info.zero_point, f32::from_bits(i8in.info.scale_bits)), (1, 0.5));
+    assert_eq!(
+        (i8in.info.zero_point, f32::from_bits(i8in.info.scale_bits)),
+        (1, 0.5)
+    );
     assert_eq!(i8in.i32_at(2), Some(3));
     assert_eq!(all[1].attrs[0], 1);
     assert_eq!(all[1].output.i32_at(0), Some(2));
-    let good: Vec<u8> = [0.0f32, 0.5, 2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let good: Vec<u8> = [0.0f32, 0.5, 2.0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
     assert_eq!(vectors::compare(&all[0], &good), Ok(()));
-    let bad: Vec<u8> = [0.0f32, 0.5, 2.5].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let bad: Vec<u8> = [0.0f32, 0.5, 2.5]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
     assert_eq!(vectors::compare(&all[0], &bad).unwrap_err().index, 2);
-    let nan: Vec<u8> = [f32::NAN, 0.5, 2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let nan: Vec<u8> = [f32::NAN, 0.5, 2.0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
     assert_eq!(vectors::compare(&all[0], &nan).unwrap_err().index, 0);
-    assert_eq!(vectors::compare(&all[0], &good[..8]).unwrap_err().index, usize::MAX);
+    assert_eq!(
+        vectors::compare(&all[0], &good[..8]).unwrap_err().index,
+        usize::MAX
+    );
     assert_eq!(vectors::compare(&all[1], &2i32.to_le_bytes()), Ok(()));
+    assert_eq!(vectors::compare_exact(&all[0], &good), Ok(()));
+    assert_eq!(
+        vectors::compare_exact(&all[1], &[0; 4]),
+        Ok(()),
+        "no exact tensor"
+    );
+    // -0.0 is within any tolerance of 0.0 but not the same bits.
+    let negz: Vec<u8> = [-0.0f32, 0.5, 2.0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    assert_eq!(vectors::compare(&all[0], &negz), Ok(()));
+    assert_eq!(vectors::compare_exact(&all[0], &negz).unwrap_err().index, 0);
     assert!(vectors::compare(&all[1], &3i32.to_le_bytes()).is_err());
 }
 
@@ -768,7 +1001,10 @@ fn vectors_refuse_truncations_and_survive_bit_flips() {
             Err(e) => assert_eq!(e, vectors::VectorError::BadHeader),
             Ok(cases) => {
                 let results: Vec<_> = cases.collect();
-                assert!(results.iter().any(Result::is_err), "truncation at {len} accepted");
+                assert!(
+                    results.iter().any(Result::is_err),
+                    "truncation at {len} accepted"
+                );
             }
         }
     }

@@ -12,8 +12,11 @@
 //!          attrs [u32; 8]      the node's attributes (Node::attrs)
 //!          tol_abs u32         f32 bits \ |got - want| <= tol_abs + tol_rel * |want|
 //!          tol_rel u32         f32 bits / (both 0: exact, for i32 outputs)
+//!          flags u32           bit 0: an exact tensor follows the output
 //!          name_len u32, name  UTF-8, zero-padded to a multiple of 4
-//!          n_inputs tensors, then the expected output tensor
+//!          n_inputs tensors, then the expected output tensor, then (flag 0) the
+//!          exact tensor: the bits the host's bit-exact scalar kernels produced, which
+//!          a graph in bit-exact mode must reproduce exactly on any ISA
 //! tensor   info                wayos_abi::ai::TensorInfo, 48 bytes: dtype, rank,
 //!                              dims[4], tier, rights, scale_bits, zero_point (i32),
 //!                              bytes (u64) = the data length
@@ -23,7 +26,8 @@
 //!
 //! A case's `size` must equal the bytes its fields take; each tensor's `bytes` must equal
 //! its element count times its dtype size, with known dtype, rank <= 4, unused dims 0,
-//! every dim and the total within `wayos_abi::ai` limits.
+//! every dim and the total within `wayos_abi::ai` limits; the exact tensor has the
+//! output's dtype and shape; unknown flag bits are refused.
 //!
 //! Must never: panic, loop without progress, or trust a length before checking it
 //! against the bytes left. A malformed case ends the iteration with its error.
@@ -40,6 +44,8 @@ pub const HEADER_LEN: usize = 16;
 pub const INFO_LEN: usize = 48;
 /// Most bytes of a case name.
 pub const MAX_NAME: usize = 256;
+/// Case flag: an exact (bit-exact mode) output follows the expected one.
+pub const FLAG_EXACT: u32 = 1;
 
 /// Why the file or a case was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,6 +107,8 @@ pub struct Case<'a> {
     pub n_inputs: usize,
     pub inputs: [Option<Tensor<'a>>; ai::MAX_NODE_INPUTS],
     pub output: Tensor<'a>,
+    /// What bit-exact mode must produce, bit for bit ([`compare_exact`]).
+    pub exact: Option<Tensor<'a>>,
     pub tol_abs: f32,
     pub tol_rel: f32,
 }
@@ -140,11 +148,14 @@ pub fn compare(case: &Case<'_>, got: &[u8]) -> Result<(), Mismatch> {
     };
     for i in 0..want.elements() {
         if want.info.dtype == ai::DTYPE_F32 {
-            let (gv, wv) = (g.f32_at(i).unwrap_or(f32::NAN), want.f32_at(i).unwrap_or(0.0));
+            let (gv, wv) = (
+                g.f32_at(i).unwrap_or(f32::NAN),
+                want.f32_at(i).unwrap_or(0.0),
+            );
             let diff = (gv as f64 - wv as f64).abs();
             let bound = case.tol_abs as f64 + case.tol_rel as f64 * (wv as f64).abs();
-            // `!(diff <= bound)` so that NaN fails.
-            if !(diff <= bound) || !gv.is_finite() {
+            // A NaN difference compares as nothing and fails.
+            if diff.partial_cmp(&bound).is_none_or(|o| o.is_gt()) || !gv.is_finite() {
                 return Err(Mismatch {
                     index: i,
                     got: gv as f64,
@@ -160,6 +171,43 @@ pub fn compare(case: &Case<'_>, got: &[u8]) -> Result<(), Mismatch> {
                     want: wv.unwrap_or(0) as f64,
                 });
             }
+        }
+    }
+    Ok(())
+}
+
+/// Checks `got` against the case's exact tensor byte for byte (`Ok` when the case has
+/// none). The mismatch reports the first differing element's values as f64 (f32 or
+/// i32 by dtype).
+pub fn compare_exact(case: &Case<'_>, got: &[u8]) -> Result<(), Mismatch> {
+    let Some(want) = case.exact else {
+        return Ok(());
+    };
+    if got.len() != want.data.len() {
+        return Err(Mismatch {
+            index: usize::MAX,
+            got: got.len() as f64,
+            want: want.data.len() as f64,
+        });
+    }
+    let g = Tensor {
+        info: want.info,
+        data: got,
+    };
+    for i in 0..want.elements() {
+        let size = ai::dtype_size(want.info.dtype).unwrap_or(1);
+        if got[i * size..(i + 1) * size] != want.data[i * size..(i + 1) * size] {
+            let val = |t: &Tensor<'_>| {
+                t.f32_at(i)
+                    .map(|v| v as f64)
+                    .or(t.i32_at(i).map(|v| v as f64))
+                    .unwrap_or(f64::NAN)
+            };
+            return Err(Mismatch {
+                index: i,
+                got: val(&g),
+                want: val(&want),
+            });
         }
     }
     Ok(())
@@ -272,6 +320,10 @@ impl<'a> Reader<'a> {
         if !(tol_abs >= 0.0 && tol_rel >= 0.0 && tol_abs.is_finite() && tol_rel.is_finite()) {
             return Err(self.invalid("tolerance"));
         }
+        let flags = self.u32()?;
+        if flags & !FLAG_EXACT != 0 {
+            return Err(self.invalid("unknown flags"));
+        }
         let name_len = self.u32()? as usize;
         if name_len > MAX_NAME {
             return Err(self.invalid("name too long"));
@@ -283,6 +335,18 @@ impl<'a> Reader<'a> {
             *slot = Some(self.tensor()?);
         }
         let output = self.tensor()?;
+        let exact = if flags & FLAG_EXACT != 0 {
+            let t = self.tensor()?;
+            if t.info.dtype != output.info.dtype
+                || t.info.dims != output.info.dims
+                || t.info.rank != output.info.rank
+            {
+                return Err(self.invalid("exact tensor differs in shape from the output"));
+            }
+            Some(t)
+        } else {
+            None
+        };
         Ok(Case {
             name,
             op,
@@ -290,6 +354,7 @@ impl<'a> Reader<'a> {
             n_inputs,
             inputs,
             output,
+            exact,
             tol_abs,
             tol_rel,
         })
@@ -428,6 +493,8 @@ pub mod write {
         pub attrs: [u32; ai::NODE_ATTRS],
         pub inputs: Vec<OwnedTensor>,
         pub output: OwnedTensor,
+        /// The bit-exact output, if the case has one.
+        pub exact: Option<OwnedTensor>,
         pub tol_abs: f32,
         pub tol_rel: f32,
     }
@@ -439,11 +506,12 @@ pub mod write {
 
     fn tensor(out: &mut Vec<u8>, t: &OwnedTensor) {
         let i = &t.info;
-        for w in [i.dtype, i.rank]
-            .into_iter()
-            .chain(i.dims)
-            .chain([i.tier, i.rights, i.scale_bits, i.zero_point as u32])
-        {
+        for w in [i.dtype, i.rank].into_iter().chain(i.dims).chain([
+            i.tier,
+            i.rights,
+            i.scale_bits,
+            i.zero_point as u32,
+        ]) {
             out.extend_from_slice(&w.to_le_bytes());
         }
         out.extend_from_slice(&i.bytes.to_le_bytes());
@@ -461,7 +529,16 @@ pub mod write {
             for w in [c.op, c.inputs.len() as u32]
                 .into_iter()
                 .chain(c.attrs)
-                .chain([c.tol_abs.to_bits(), c.tol_rel.to_bits(), c.name.len() as u32])
+                .chain([
+                    c.tol_abs.to_bits(),
+                    c.tol_rel.to_bits(),
+                    if c.exact.is_some() {
+                        super::FLAG_EXACT
+                    } else {
+                        0
+                    },
+                    c.name.len() as u32,
+                ])
             {
                 body.extend_from_slice(&w.to_le_bytes());
             }
@@ -470,6 +547,9 @@ pub mod write {
                 tensor(&mut body, t);
             }
             tensor(&mut body, &c.output);
+            if let Some(e) = &c.exact {
+                tensor(&mut body, e);
+            }
             out.extend_from_slice(&((body.len() + 4) as u32).to_le_bytes());
             out.extend_from_slice(&body);
         }

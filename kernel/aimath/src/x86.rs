@@ -203,10 +203,7 @@ fn sigmoid8(x: __m256) -> __m256 {
 fn tanh8(x: __m256) -> __m256 {
     let a = _mm256_andnot_ps(sign_mask(), x);
     let e = exp8(_mm256_xor_ps(_mm256_add_ps(a, a), sign_mask()));
-    let big = _mm256_div_ps(
-        _mm256_sub_ps(splat(1.0), e),
-        _mm256_add_ps(splat(1.0), e),
-    );
+    let big = _mm256_div_ps(_mm256_sub_ps(splat(1.0), e), _mm256_add_ps(splat(1.0), e));
     let big = _mm256_or_ps(big, _mm256_and_ps(x, sign_mask()));
     let x2 = _mm256_mul_ps(x, x);
     let mut p = splat(fmath::TANH_C[0]);
@@ -331,7 +328,7 @@ fn row_sum(x: &[f32], mean: Option<f32>) -> f32 {
                 c * c
             }
         };
-        l[i] = l[i] + t;
+        l[i] += t;
     }
     scalar::combine_sum(&l)
 }
@@ -359,7 +356,7 @@ fn softmax(x: &[f32], out: &mut [f32], d: usize) {
             store(o, v);
         }
         for o in ot.iter_mut() {
-            *o = *o / s;
+            *o /= s;
         }
     }
 }
@@ -423,9 +420,27 @@ impl MicroKernel for Gemm {
         // `r*ldc + j` for r < MR, j < NR. The token behind this `Gemm` proved AVX2+FMA.
         unsafe {
             if self.fma {
-                tile::<true>(kc, a.as_ptr(), arow, cs, bp.as_ptr(), c.as_mut_ptr(), ldc, load_c)
+                tile::<true>(
+                    kc,
+                    a.as_ptr(),
+                    arow,
+                    cs,
+                    bp.as_ptr(),
+                    c.as_mut_ptr(),
+                    ldc,
+                    load_c,
+                )
             } else {
-                tile::<false>(kc, a.as_ptr(), arow, cs, bp.as_ptr(), c.as_mut_ptr(), ldc, load_c)
+                tile::<false>(
+                    kc,
+                    a.as_ptr(),
+                    arow,
+                    cs,
+                    bp.as_ptr(),
+                    c.as_mut_ptr(),
+                    ldc,
+                    load_c,
+                )
             }
         }
         true
