@@ -195,6 +195,12 @@ pub fn build(arch: Arch, release: bool, loader: Loader) -> Result<Built> {
         ramfs.add_file(path, 0o755, elf.clone())?;
     }
     add_elf_corpus(&mut ramfs, &programs)?;
+    // The ainfer4 suite's reference vectors, generated now (tools/aivectors).
+    ramfs.add_file(
+        wayos_aivectors::INITRAMFS_PATH,
+        0o644,
+        wayos_aivectors::generate(),
+    )?;
     add_waymodel_corpus(&mut ramfs)?;
     let initramfs = out_dir.join("initramfs.cpio");
     write(&initramfs, &ramfs.to_cpio())?;
