@@ -6,8 +6,8 @@
 //! # What it owns
 //!
 //! - The numerics of every op: a scalar implementation in plain safe Rust ([`scalar`],
-//!   [`fmath`]), and SIMD kernels for the hot paths (matmul, the elementwise ops, softmax,
-//!   layernorm): AVX2+FMA on x86_64 (`x86`), NEON on aarch64 (`neon`). [`Ctx::isa`] picks
+//!   [`fmath`]), and SIMD kernels for the hot paths (matmul and conv2d, the elementwise
+//!   ops, softmax, layernorm): AVX2+FMA on x86_64 (`x86`), NEON on aarch64 (`neon`). [`Ctx::isa`] picks
 //!   one; an ISA the CPU does not have gives [`MathError::Unsupported`], never an illegal
 //!   instruction.
 //! - Argument checking: every function checks each slice's length against the dims it is
@@ -43,7 +43,8 @@
 //! 3. Subnormals are IEEE (the reset state: MXCSR.FTZ/DAZ and FPCR.FZ clear). The caller
 //!    must not run these kernels with flush-to-zero enabled.
 //!
-//! [`Mode::Fast`] differs only in that matmul's SIMD kernels use fused multiply-add;
+//! [`Mode::Fast`] differs only in that the SIMD matmul and conv2d kernels use fused
+//! multiply-add;
 //! everything else computes the bit-exact sequence in both modes.
 //!
 //! Comparisons (clamps, selects, row maxima, relu) are decided by the sign bit of a
@@ -540,11 +541,16 @@ pub fn conv2d(
         ho,
         wo,
     };
-    // Convolution is scalar on every ISA (so trivially bit-exact); the ISA is still
-    // checked so a bad context fails the same way for every op.
-    kernels(ctx.isa)?;
-    scalar::conv2d(x, wts, bias, out, &shape);
-    Ok(())
+    match kernels(ctx.isa)? {
+        Kernels::Scalar => {
+            scalar::conv2d(x, wts, bias, out, &shape);
+            Ok(())
+        }
+        #[cfg(target_arch = "x86_64")]
+        Kernels::Avx2(t) => gemm::conv2d(&t.gemm(ctx.mode), x, wts, bias, out, &shape),
+        #[cfg(target_arch = "aarch64")]
+        Kernels::Neon(t) => gemm::conv2d(&t.gemm(ctx.mode), x, wts, bias, out, &shape),
+    }
 }
 
 /// Quantized matrix product: `out[i][j] = sum_p (a[i][p] - za) * (b[p][j] - zb)` with

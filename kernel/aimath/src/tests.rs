@@ -859,16 +859,23 @@ fn bitexact_simd_equals_scalar_bit_for_bit() {
             crate::layernorm(&simd, &x, &g, &b, 1e-5, &mut o2, d).unwrap();
             assert_bits("layernorm", &o1, &o2);
         }
-        let (c, h, w, o) = (2, 5 + round, 4 + round, 3);
-        let xi = rand_f32(&mut rng, c * h * w, scale);
+        // conv2d through the packed-im2col product: every stride and padding, a bias,
+        // two images, and (round 5) 9c = 270 taps, more than one K block.
+        let c = if round == 5 { 30 } else { 1 + round };
+        let (n, h, w, o) = (2, 5 + round, 4 + round, 3 + round);
+        let xi = rand_f32(&mut rng, n * c * h * w, scale);
         let wts = rand_f32(&mut rng, o * c * 9, 1.0);
-        let ho = h;
-        let wo = w;
-        let mut c1 = vec![0.0f32; o * ho * wo];
-        let mut c2 = c1.clone();
-        crate::conv2d(&scalar, &xi, 1, c, h, w, &wts, o, None, 1, 1, &mut c1).unwrap();
-        crate::conv2d(&simd, &xi, 1, c, h, w, &wts, o, None, 1, 1, &mut c2).unwrap();
-        assert_bits("conv2d", &c1, &c2);
+        let bias = rand_f32(&mut rng, o, 1.0);
+        for (stride, pad) in [(1, 0), (1, 1), (2, 0), (2, 1)] {
+            let ho = (h + 2 * pad - 3) / stride + 1;
+            let wo = (w + 2 * pad - 3) / stride + 1;
+            let mut c1 = vec![0.0f32; n * o * ho * wo];
+            let mut c2 = c1.clone();
+            let b = (stride == pad + 1).then_some(bias.as_slice());
+            crate::conv2d(&scalar, &xi, n, c, h, w, &wts, o, b, stride, pad, &mut c1).unwrap();
+            crate::conv2d(&simd, &xi, n, c, h, w, &wts, o, b, stride, pad, &mut c2).unwrap();
+            assert_bits("conv2d", &c1, &c2);
+        }
     }
 }
 
