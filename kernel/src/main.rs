@@ -8,6 +8,7 @@
 
 extern crate alloc;
 
+mod ai;
 mod arch;
 mod backtrace;
 mod boot;

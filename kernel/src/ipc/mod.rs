@@ -51,6 +51,8 @@ pub enum KObject {
     /// Granted pages (`mem_grant`, `mem_map`); rights `RIGHT_READ`, `RIGHT_WRITE`,
     /// `RIGHT_GRANT`.
     Memory(Arc<crate::mm::space::MemObject>),
+    /// A tensor (`ai::tensor`); rights `ai::RIGHT_READ`, `RIGHT_WRITE`, `RIGHT_GRANT`.
+    Tensor(Arc<crate::ai::tensor::Tensor>),
 }
 
 impl KObject {
@@ -60,6 +62,7 @@ impl KObject {
         match self {
             KObject::Port(p) => KObject::Port(p.narrowed(rights)),
             KObject::Memory(m) => KObject::Memory(m.clone()),
+            KObject::Tensor(t) => KObject::Tensor(t.clone()),
             KObject::Reply(_) => unreachable!("reply handles have no grant right"),
         }
     }
