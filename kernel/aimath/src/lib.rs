@@ -99,7 +99,11 @@ pub enum Isa {
 
 impl Isa {
     /// Whether this CPU can run the kernels of `self` (on x86_64: CPUID's AVX2, FMA and
-    /// OSXSAVE bits, and XCR0 enabling the SSE and AVX state; the answer is cached).
+    /// OSXSAVE bits, XCR0 enabling the SSE and AVX state, and a bit-for-bit self-test of
+    /// the AVX2 kernels against the scalar ones; the answer is cached).
+    ///
+    /// The first call on x86_64 executes AVX instructions (the self-test): make it where
+    /// clobbering the vector registers is allowed, as for any other call here.
     pub fn supported(self) -> bool {
         match self {
             Isa::Scalar => true,
