@@ -1046,3 +1046,67 @@ fn vectors_refuse_truncations_and_survive_bit_flips() {
     let results: Vec<_> = vectors::parse(&b).unwrap().collect();
     assert!(results[2].is_err());
 }
+
+/// Each field check of the reader, by corrupting one known offset of the sample file
+/// (header 16 bytes; case 0: size @16, op @20, n_inputs @24, attrs @28, tol_abs @60,
+/// tol_rel @64, flags @68, name_len @72, "relu small" + 2 bytes padding @76, first
+/// tensor: dtype @88, rank @92, dims @96, bytes @128).
+#[test]
+fn vectors_name_each_bad_field() {
+    let bytes = sample_file();
+    let first = |patch: &dyn Fn(&mut Vec<u8>)| {
+        let mut b = bytes.clone();
+        patch(&mut b);
+        match vectors::parse(&b) {
+            Err(e) => Err(e),
+            Ok(mut cases) => cases.next().unwrap().map(|_| ()),
+        }
+    };
+    let put = |b: &mut Vec<u8>, at: usize, v: u32| b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    let invalid = |what| Err(vectors::VectorError::Invalid { case: 0, what });
+    assert_eq!(first(&|_| {}), Ok(()));
+    assert_eq!(
+        first(&|b| b[0] = b'X'),
+        Err(vectors::VectorError::BadHeader)
+    );
+    assert_eq!(
+        first(&|b| put(b, 8, 2)),
+        Err(vectors::VectorError::BadHeader)
+    );
+    assert_eq!(first(&|b| put(b, 20, 99)), invalid("unknown op"));
+    assert_eq!(first(&|b| put(b, 20, 0)), invalid("unknown op"));
+    assert_eq!(first(&|b| put(b, 24, 0)), invalid("input count"));
+    assert_eq!(first(&|b| put(b, 24, 5)), invalid("input count"));
+    assert_eq!(
+        first(&|b| put(b, 60, f32::NAN.to_bits())),
+        invalid("tolerance")
+    );
+    assert_eq!(
+        first(&|b| put(b, 64, (-1.0f32).to_bits())),
+        invalid("tolerance")
+    );
+    assert_eq!(first(&|b| put(b, 68, 2)), invalid("unknown flags"));
+    assert_eq!(first(&|b| put(b, 72, 1000)), invalid("name too long"));
+    assert_eq!(first(&|b| b[76] = 0xff), invalid("name is not UTF-8"));
+    assert_eq!(first(&|b| b[87] = 1), invalid("nonzero padding"));
+    assert_eq!(first(&|b| put(b, 88, 7)), invalid("unknown dtype"));
+    assert_eq!(first(&|b| put(b, 92, 5)), invalid("rank above 4"));
+    assert_eq!(first(&|b| put(b, 100, 1)), invalid("dims past the rank"));
+    assert_eq!(
+        first(&|b| put(b, 96, 1 << 25)),
+        invalid("dimension too large")
+    );
+    assert_eq!(
+        first(&|b| put(b, 128, 16)),
+        invalid("byte count disagrees with the shape")
+    );
+    assert_eq!(
+        first(&|b| put(b, 16, 2000)),
+        Err(vectors::VectorError::Truncated { case: 0 })
+    );
+    // A case size larger than its fields (but inside the file) is refused too.
+    assert_eq!(
+        first(&|b| put(b, 16, u32::from_le_bytes([b[16], b[17], b[18], b[19]]) + 4)),
+        invalid("case size disagrees with its fields")
+    );
+}
