@@ -5,7 +5,7 @@
 //!
 //! # What it owns
 //!
-//! - The numerics of every op: a scalar implementation in plain safe Rust ([`scalar`],
+//! - The numerics of every op: a scalar implementation in plain safe Rust (`scalar`,
 //!   [`fmath`]), and SIMD kernels for the hot paths (matmul and conv2d, the elementwise
 //!   ops, softmax, layernorm): AVX2+FMA on x86_64 (`x86`), NEON on aarch64 (`neon`). [`Ctx::isa`] picks
 //!   one; an ISA the CPU does not have gives [`MathError::Unsupported`], never an illegal
@@ -59,7 +59,7 @@ extern crate std;
 
 pub mod fmath;
 mod gemm;
-pub mod scalar;
+mod scalar;
 pub mod vectors;
 
 #[cfg(target_arch = "aarch64")]

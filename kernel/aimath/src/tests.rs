@@ -879,8 +879,47 @@ fn bitexact_simd_equals_scalar_bit_for_bit() {
     }
 }
 
-/// Fast mode on SIMD (FMA) stays within tolerance of scalar, and is not required to be
-/// bit-identical; bit-exact mode must not be affected by blocking (k beyond one panel).
+/// Fast mode on SIMD (FMA) stays within the dot-product rounding bound of scalar (it
+/// need not be bit-identical).
+#[test]
+fn fast_simd_is_close_to_scalar() {
+    let best = Isa::host_best();
+    if best == Isa::Scalar {
+        return;
+    }
+    let fast = Ctx {
+        mode: Mode::Fast,
+        isa: best,
+    };
+    let mut rng = XorShift::new(14);
+    for (m, k, n) in [(7, 300, 19), (64, 64, 64), (1, 1000, 3)] {
+        let a = rand_f32(&mut rng, m * k, 1.0);
+        let b = rand_f32(&mut rng, k * n, 1.0);
+        let mut o1 = vec![0.0f32; m * n];
+        let mut o2 = o1.clone();
+        crate::matmul(
+            &Ctx::SCALAR_EXACT,
+            &a,
+            &b,
+            &mut o1,
+            1,
+            m,
+            k,
+            n,
+            false,
+            false,
+        )
+        .unwrap();
+        crate::matmul(&fast, &a, &b, &mut o2, 1, m, k, n, false, false).unwrap();
+        // Both within k u sum|ab| of the truth (sum|ab| <= k here): 2 k^2 u apart.
+        let bound = 2.0 * (k * k) as f64 * U;
+        for (x, y) in o1.iter().zip(&o2) {
+            assert!(((x - y) as f64).abs() <= bound, "{x} vs {y}");
+        }
+    }
+}
+
+/// Bit-exact mode must not be affected by blocking (k beyond one panel).
 #[test]
 fn bitexact_survives_k_blocking() {
     let Some(simd) = simd_exact() else {
