@@ -890,9 +890,19 @@ impl Child {
     }
 }
 
+/// What a child keeps: the user set without `klog`, which the parent keeps (see
+/// [`child_main`]).
+const CHILD_CAPS: u32 = libway::abi::caps::USER & !libway::abi::caps::KLOG_READ;
+
 /// One batch of `calls` random calls; never returns.
 fn child_main(seed: u64, calls: u64, slot: &mut Slot, index: usize) -> ! {
     let me = process::getpid().unwrap_or(0);
+    // One capability fewer than the parent, so a random `kill(-1, SIGKILL)` (every process
+    // of the caller's kind) cannot reach the parent and end the run early: a process may
+    // signal only those holding no capability it lacks (`docs/security.md`).
+    if libway::caps::keep_only(CHILD_CAPS).is_err() {
+        process::exit(3);
+    }
     // Its own process group (so kill(-me) reaches only it and its children), its own
     // directory, and /dev/null on fds 0-2 so random writes do not reach the console.
     let _ = libway::signal::setpgid(0, 0);
