@@ -23,6 +23,7 @@ use libway::abi::ai::{
     TensorInfo, MAX_DIM, MAX_TENSORS, MAX_TENSOR_BYTES, MAX_TENSOR_BYTES_PER_PROCESS,
 };
 use libway::abi::errno::{EACCES, EBADF, EDQUOT, EFAULT, EINVAL, EMFILE};
+use libway::abi::ipc::{Message, NO_HANDLE};
 use libway::abi::mman::{PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE};
 use libway::abi::signal::{SIGKILL, SIGSEGV};
 use libway::abi::sys;
@@ -30,7 +31,7 @@ use libway::ai::{
     self, tensor_info, Tensor, DTYPE_F32, DTYPE_I32, DTYPE_I8, RIGHTS_ALL, RIGHT_GRANT, RIGHT_READ,
     RIGHT_WRITE, TIER_FAR, TIER_NEAR,
 };
-use libway::ipc::Port;
+use libway::ipc::{Port, Timeout};
 use libway::suite::{
     expect_bytes, expect_eq, expect_errno, expect_exit, expect_signal, in_child, wait_for, Check,
     Context, Suite,
@@ -68,6 +69,7 @@ fn tensor_group(s: &mut Suite) {
     s.check("tensor_fault_changes_nothing", fault_changes_nothing());
     s.check("tensor_bad_map_info", bad_map_info());
     s.check("tensor_rights", rights());
+    s.check("tensor_handle_in_message", handle_in_message());
     s.check("tensor_map_sees_same_bytes", map_sees_same_bytes());
     s.check("tensor_map_read_only_faults", map_read_only_faults());
     s.check("tensor_map_outlives_handle", map_outlives_handle());
@@ -626,5 +628,35 @@ fn tier_placement() -> Check {
             println!("ainfer: no far memory on this machine; far tensor placed on tier 0");
         }
     }
+    Ok(())
+}
+
+/// A tensor handle travels in a message like a port handle: it needs `RIGHT_GRANT`, keeps
+/// its rights, and the receiver reaches the same tensor.
+fn handle_in_message() -> Check {
+    let port = Port::create(2).context("port")?;
+    let t = Tensor::create(DTYPE_I32, &[4], TIER_NEAR).context("create")?;
+    t.write_i32(0, &[11, 22, 33, 44]).context("write")?;
+    let ro = t.dup(RIGHT_READ | RIGHT_GRANT).context("dup")?;
+    let mut msg = Message::new(1);
+    msg.handles[0] = ro.into_raw();
+    port.send(&msg, Timeout::NonBlocking).context("send")?;
+    let mut got = Message::new(0);
+    port.recv(&mut got, Timeout::NonBlocking).context("recv")?;
+    if got.handles[0] == NO_HANDLE {
+        return Err("no handle arrived".into());
+    }
+    let r = Tensor::from_raw(got.handles[0]);
+    expect_eq(r.info().context("info")?.rights, RIGHT_READ | RIGHT_GRANT).context("rights")?;
+    let mut v = [0i32; 4];
+    r.read_i32(0, &mut v).context("read received")?;
+    expect_eq(v, [11, 22, 33, 44]).context("same tensor")?;
+    expect_errno(r.write_i32(0, &[1]), EACCES).context("still read-only")?;
+    // Without the grant right it cannot leave.
+    let nog = t.dup(RIGHT_READ).context("dup without grant")?;
+    let mut msg = Message::new(1);
+    msg.handles[0] = nog.raw();
+    expect_errno(port.send(&msg, Timeout::NonBlocking), EACCES).context("send without grant")?;
+    nog.info().context("still ours after the refusal")?;
     Ok(())
 }
