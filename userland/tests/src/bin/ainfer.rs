@@ -40,8 +40,11 @@ use libway::{mem, println, process, Args, Errno};
 
 libway::entry!(main);
 
+/// A group of checks: its name on the command line and what it runs.
+type Group = (&'static str, fn(&mut Suite));
+
 /// The groups, in the order `all` runs them.
-const GROUPS: &[(&str, fn(&mut Suite))] = &[("tensor", tensor_group)];
+const GROUPS: &[Group] = &[("tensor", tensor_group)];
 
 fn main(args: Args) -> i32 {
     let which = args.get(1).unwrap_or("all");
