@@ -184,6 +184,7 @@ pub mod harness {
         Suite::user("smptest"),
         Suite::user("hardtest"),
         Suite::user("sectest"),
+        Suite::user("ainfer"),
     ];
 
     /// The suite called `name`, if [`SUITES`] lists one.
