@@ -12,7 +12,7 @@
 //! before the time.
 
 use alloc::format;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 
 /// Scheduler ticks per second (the kernel's `TICK_HZ`).
 pub const TICK_HZ: u64 = 100;
@@ -55,24 +55,36 @@ pub fn cpu_time(ticks: u64) -> String {
     }
 }
 
-/// The header line.
-pub fn header(long: bool) -> String {
-    if long {
-        String::from("  PID  PPID  PGID STAT CLS      TIME CAPS CMD")
-    } else {
-        String::from("  PID  PPID  PGID STAT     TIME CAPS CMD")
-    }
+/// The width of the id columns: 5, or wider when an id needs it, so the columns stay
+/// aligned after the pids pass 99999 (as GNU `ps` widens them).
+pub fn id_width<'a>(procs: impl IntoIterator<Item = &'a Proc>) -> usize {
+    procs
+        .into_iter()
+        .flat_map(|p| [p.pid, p.ppid, p.pgid])
+        .map(|id| id.to_string().len())
+        .max()
+        .unwrap_or(0)
+        .max(5)
 }
 
-/// One row.
-pub fn row(p: &Proc, long: bool) -> String {
+/// The header line, for id columns `w` wide ([`id_width`]).
+pub fn header(long: bool, w: usize) -> String {
+    let cls = if long { " CLS " } else { "" };
+    format!(
+        "{:>w$} {:>w$} {:>w$} STAT{cls}     TIME CAPS CMD",
+        "PID", "PPID", "PGID"
+    )
+}
+
+/// One row, for id columns `w` wide.
+pub fn row(p: &Proc, long: bool, w: usize) -> String {
     let cls = if long {
         format!(" {:<4}", class_name(p.class))
     } else {
         String::new()
     };
     format!(
-        "{:>5} {:>5} {:>5} {:<4}{} {:>8} {:04x} {}",
+        "{:>w$} {:>w$} {:>w$} {:<4}{} {:>8} {:04x} {}",
         p.pid,
         p.ppid,
         p.pgid,
@@ -100,18 +112,34 @@ mod tests {
             caps: 0x7ff,
             cmd: "/bin/init".into(),
         };
-        assert_eq!(header(false), "  PID  PPID  PGID STAT     TIME CAPS CMD");
+        assert_eq!(id_width([&p]), 5);
+        assert_eq!(header(false, 5), "  PID  PPID  PGID STAT     TIME CAPS CMD");
         assert_eq!(
-            row(&p, false),
+            row(&p, false, 5),
             "    1     0     1 S    00:00:02 07ff /bin/init"
         );
         assert_eq!(
-            header(true),
+            header(true, 5),
             "  PID  PPID  PGID STAT CLS      TIME CAPS CMD"
         );
         assert_eq!(
-            row(&p, true),
+            row(&p, true, 5),
             "    1     0     1 S    NORM 00:00:02 07ff /bin/init"
+        );
+        // Past 99999 every id column widens together and the columns stay aligned.
+        let big = Proc {
+            pid: 157643,
+            ppid: 157642,
+            ..p.clone()
+        };
+        assert_eq!(id_width([&p, &big]), 6);
+        assert_eq!(
+            header(false, 6),
+            "   PID   PPID   PGID STAT     TIME CAPS CMD"
+        );
+        assert_eq!(
+            row(&big, false, 6),
+            "157643 157642      1 S    00:00:02 07ff /bin/init"
         );
         assert_eq!(cpu_time(0), "00:00:00");
         assert_eq!(cpu_time(100 * 3661), "01:01:01");

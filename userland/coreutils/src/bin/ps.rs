@@ -4,12 +4,16 @@
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![forbid(unsafe_code)]
 
+#[cfg(target_os = "none")]
+extern crate alloc;
+
 coreutils::program!(imp::main);
 
 #[cfg(target_os = "none")]
 mod imp {
+    use alloc::vec::Vec;
     use coreutils::args::Spec;
-    use coreutils::ps::{header, row, Proc};
+    use coreutils::ps::{header, id_width, row, Proc};
     use coreutils::{err, outln, sys};
     use libway::process::{field_str, proc_list};
     use libway::Args;
@@ -40,9 +44,9 @@ mod imp {
                 return 1;
             }
         };
-        outln!("{}", header(long));
-        for info in &list {
-            let proc = Proc {
+        let procs: Vec<Proc> = list
+            .iter()
+            .map(|info| Proc {
                 pid: info.pid,
                 ppid: info.ppid,
                 pgid: info.pgid,
@@ -51,8 +55,12 @@ mod imp {
                 ticks: info.ticks,
                 caps: info.caps,
                 cmd: field_str(&info.name).into(),
-            };
-            outln!("{}", row(&proc, long));
+            })
+            .collect();
+        let w = id_width(&procs);
+        outln!("{}", header(long, w));
+        for proc in &procs {
+            outln!("{}", row(proc, long, w));
         }
         0
     }
