@@ -51,6 +51,9 @@ pub enum KObject {
     /// Granted pages (`mem_grant`, `mem_map`); rights `RIGHT_READ`, `RIGHT_WRITE`,
     /// `RIGHT_GRANT`.
     Memory(Arc<crate::mm::space::MemObject>),
+    /// An inference job (`infer_submit`); rights `ai::RIGHT_READ` (wait) and
+    /// `ai::RIGHT_WRITE` (cancel), never grant: a job stays with its submitter.
+    Job(Arc<crate::ai::queue::Job>),
 }
 
 impl KObject {
@@ -60,7 +63,9 @@ impl KObject {
         match self {
             KObject::Port(p) => KObject::Port(p.narrowed(rights)),
             KObject::Memory(m) => KObject::Memory(m.clone()),
-            KObject::Reply(_) => unreachable!("reply handles have no grant right"),
+            KObject::Reply(_) | KObject::Job(_) => {
+                unreachable!("reply and job handles have no grant right")
+            }
         }
     }
 }

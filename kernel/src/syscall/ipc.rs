@@ -98,6 +98,7 @@ fn port_in(table: &Handles, h: usize, needed: u32) -> KResult<Arc<Port>> {
         KObject::Port(r) => Ok(r.port.clone()),
         KObject::Reply(_) => Err(Errno::EINVAL),
         KObject::Memory(_) => Err(Errno::EINVAL),
+        KObject::Job(_) => Err(Errno::EINVAL),
     }
 }
 
@@ -113,6 +114,7 @@ fn reply_in(table: &Handles, h: u32) -> KResult<&Arc<ReplyPort>> {
         KObject::Reply(r) => Ok(&r.0),
         KObject::Port(_) => Err(Errno::EINVAL),
         KObject::Memory(_) => Err(Errno::EINVAL),
+        KObject::Job(_) => Err(Errno::EINVAL),
     }
 }
 

@@ -33,6 +33,7 @@ mod fd;
 mod fs;
 mod gate;
 mod grant;
+mod infer;
 mod ipc;
 mod klog;
 mod mem;
@@ -136,6 +137,8 @@ pub fn dispatch(frame: &mut TrapFrame) {
         sys::FILTER_GET => gate::sys_filter_get(a[0]),
         sys::FILTER_SET => gate::sys_filter_set(a[0]),
         sys::NS_REQUIRE => ipc::sys_ns_require(a[0], a[1], a[2]),
+        sys::INFER_WAIT => infer::sys_infer_wait(a[0], a[1]),
+        sys::INFER_CANCEL => infer::sys_infer_cancel(a[0]),
         _ => Err(Errno::ENOSYS),
     };
     let value = match result {

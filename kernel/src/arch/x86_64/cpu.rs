@@ -80,6 +80,20 @@ pub fn init() {
     );
 }
 
+/// The vector extension the AI math kernels use, if this CPU has it and the kernel
+/// enabled its state: AVX2 and FMA (CPUID leaves 1 and 7) with the YMM state on in XCR0,
+/// so XSAVE on a context switch covers the registers those kernels use. Read after
+/// [`init`].
+pub fn simd_math() -> Option<&'static str> {
+    let leaf1 = __cpuid_count(1, 0);
+    let leaf7 = __cpuid_count(7, 0);
+    let fma = leaf1.ecx & (1 << 12) != 0;
+    let avx2 = leaf7.ebx & (1 << 5) != 0;
+    let ymm_saved =
+        XCR0.load(Ordering::Relaxed) & 0b110 == 0b110 && HAS_XSAVE.load(Ordering::Relaxed);
+    (fma && avx2 && ymm_saved).then_some("avx2+fma")
+}
+
 fn on(b: bool) -> &'static str {
     if b {
         "on"

@@ -1,0 +1,375 @@
+//! The inference queue: jobs (one run of a piece of [`Work`], normally a graph) waiting
+//! in four priority classes, taken by the accelerator workers (`accel`).
+//!
+//! Owns: the queued jobs, each job's state (queued, running, done with a result), the
+//! per-process job count (`ai::MAX_JOBS`), and cancellation (by the submitter, or of every
+//! job of a process that exits).
+//!
+//! Ordering: a worker always takes the oldest job of the highest class queued (class 0 =
+//! RT-inference is highest). A running job is preempted only at a step (node) boundary:
+//! after each step the worker asks [`should_yield`], and if a job of a strictly higher
+//! class is waiting it puts the running job back at the *front* of its class (its next
+//! step is remembered in the job) and takes the higher one. So an RT job waits at most one
+//! node of a lower job per worker, and the lower job resumes where it stopped.
+//!
+//! Must never: hold the queue lock while a step runs or while it wakes a waiter's wait
+//! queue is fine (wait-queue locks come after it), allocate while holding it (room is
+//! reserved before), or block in a worker on anything a user controls.
+#![deny(unsafe_code)]
+
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use wayos_abi::{ai, errno};
+
+use crate::error::{Errno, KResult};
+use crate::sync::Mutex;
+use crate::task::process::Pid;
+use crate::task::wait_queue::WaitQueue;
+
+/// The job classes, highest first; a job's class indexes [`Queue::classes`] by this rank.
+pub const CLASSES: [u32; 4] = [
+    ai::CLASS_RT,
+    ai::CLASS_HIGH,
+    ai::CLASS_NORMAL,
+    ai::CLASS_BACKGROUND,
+];
+
+/// The rank of `class` in [`CLASSES`] (0 = highest), or `None` for an unknown class.
+pub fn rank(class: u32) -> Option<usize> {
+    CLASSES.iter().position(|&c| c == class)
+}
+
+/// What a job runs: a fixed number of steps, one at a time, on a worker thread. Graphs
+/// implement it (a step is a node, plus a last step that copies the outputs).
+pub trait Work: Send + Sync {
+    /// How many steps one run has.
+    fn steps(&self) -> usize;
+    /// Runs step `i` (called with `i` = 0, 1, ... in order, on a worker thread, with no
+    /// lock of this module held). An error ends the job with that errno.
+    fn run_step(&self, i: usize) -> KResult<()>;
+    /// What to call the work and its step `i` in a log line.
+    fn describe(&self, i: usize, out: &mut dyn core::fmt::Write) -> core::fmt::Result;
+}
+
+/// The result of a job that has not finished.
+const PENDING: isize = isize::MIN;
+
+/// One queued run of some [`Work`].
+pub struct Job {
+    pub id: u64,
+    pub owner: Pid,
+    /// Rank of the class in [`CLASSES`].
+    pub rank: usize,
+    work: Arc<dyn Work>,
+    /// The next step to run; touched only by the worker holding the job.
+    next: AtomicUsize,
+    /// Set by `infer_cancel` or the owner's exit; the worker stops at the next boundary.
+    cancelled: AtomicBool,
+    /// [`PENDING`], or 0 / a negated errno once done.
+    result: AtomicU64,
+    /// Woken once when the job finishes.
+    pub done: WaitQueue,
+    /// Monotonic time it finished (0 until then).
+    pub finished_ns: AtomicU64,
+    /// Its place in the order jobs finished in (0 until then).
+    done_seq: AtomicU64,
+}
+
+impl Job {
+    /// `None` while queued or running; then `Ok(())` or the run's errno.
+    pub fn result(&self) -> Option<KResult<()>> {
+        match self.result.load(Ordering::Acquire) as i64 as isize {
+            PENDING => None,
+            0 => Some(Ok(())),
+            e => Some(Err(Errno(-e))),
+        }
+    }
+
+    /// Its place in the order jobs finished in (0 until it finished).
+    pub fn done_seq(&self) -> u64 {
+        self.done_seq.load(Ordering::Acquire)
+    }
+
+    /// The class the job was submitted with.
+    pub fn class(&self) -> u32 {
+        CLASSES[self.rank]
+    }
+
+    /// Asks the worker holding the job to stop at its next step boundary.
+    pub fn cancel_flag(&self) {
+        self.cancelled.store(true, Ordering::Release);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Acquire)
+    }
+}
+
+/// Where the jobs wait, and who has how many.
+struct Queue {
+    classes: [VecDeque<Arc<Job>>; 4],
+    /// Live (queued or running) jobs per owner.
+    owners: Vec<(Pid, usize)>,
+}
+
+impl Queue {
+    fn live(&self, pid: Pid) -> usize {
+        self.owners
+            .iter()
+            .find(|(p, _)| *p == pid)
+            .map_or(0, |&(_, n)| n)
+    }
+
+    fn release(&mut self, pid: Pid) {
+        if let Some(i) = self.owners.iter().position(|(p, _)| *p == pid) {
+            self.owners[i].1 -= 1;
+            if self.owners[i].1 == 0 {
+                self.owners.swap_remove(i);
+            }
+        }
+    }
+
+    fn queued(&self) -> usize {
+        self.classes.iter().map(VecDeque::len).sum()
+    }
+}
+
+static QUEUE: Mutex<Queue> = Mutex::new(Queue {
+    classes: [
+        VecDeque::new(),
+        VecDeque::new(),
+        VecDeque::new(),
+        VecDeque::new(),
+    ],
+    owners: Vec::new(),
+});
+
+/// Workers sleep here while the queue is empty.
+pub static WORK_ARRIVED: WaitQueue = WaitQueue::new();
+
+static NEXT_JOB: AtomicU64 = AtomicU64::new(1);
+static DONE_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// Queues one run of `work` for `owner` in class rank `rank`: `EAGAIN` when the owner
+/// already has `ai::MAX_JOBS` live jobs, `ENOMEM` when the queue cannot grow. Nothing
+/// changes on error.
+pub fn submit(owner: Pid, rank: usize, work: Arc<dyn Work>) -> KResult<Arc<Job>> {
+    if rank >= CLASSES.len() {
+        return Err(Errno::EINVAL);
+    }
+    crate::mm::reserve::admit(core::mem::size_of::<Job>() + 64)?;
+    let job = Arc::new(Job {
+        id: NEXT_JOB.fetch_add(1, Ordering::Relaxed),
+        owner,
+        rank,
+        work,
+        next: AtomicUsize::new(0),
+        cancelled: AtomicBool::new(false),
+        result: AtomicU64::new(PENDING as u64),
+        done: WaitQueue::new(),
+        finished_ns: AtomicU64::new(0),
+        done_seq: AtomicU64::new(0),
+    });
+    {
+        let mut q = QUEUE.lock();
+        let live = q.live(owner);
+        if live >= ai::MAX_JOBS {
+            return Err(Errno::EAGAIN);
+        }
+        // Room first, so nothing below can fail half-way. Every class gets room for a
+        // preempted job pushed back to its front too (`requeue_front` must not fail).
+        q.classes[rank].try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+        if live == 0 {
+            q.owners.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+            q.owners.push((owner, 1));
+        } else if let Some(e) = q.owners.iter_mut().find(|(p, _)| *p == owner) {
+            e.1 += 1;
+        }
+        q.classes[rank].push_back(job.clone());
+    }
+    WORK_ARRIVED.wake_all();
+    Ok(job)
+}
+
+/// The next job for a worker: the oldest of the highest class, or `None`.
+pub fn take() -> Option<Arc<Job>> {
+    let mut q = QUEUE.lock();
+    q.classes.iter_mut().find_map(VecDeque::pop_front)
+}
+
+/// True when a job of a higher class than `job`'s waits: the worker should put `job`
+/// back ([`requeue_front`]) at this step boundary and take that one.
+pub fn should_yield(job: &Job) -> bool {
+    let q = QUEUE.lock();
+    q.classes[..job.rank].iter().any(|c| !c.is_empty())
+}
+
+/// Puts a preempted job back at the front of its class. Cannot fail: the job's own slot
+/// was reserved when it was submitted and it has been out of the queue since.
+pub fn requeue_front(job: Arc<Job>) {
+    let mut q = QUEUE.lock();
+    let c = &mut q.classes[job.rank];
+    if c.try_reserve(1).is_ok() {
+        c.push_front(job);
+    } else {
+        // Unreachable in practice (see above); finish it rather than lose it.
+        drop(q);
+        end(&job, Err(Errno::ENOMEM));
+    }
+}
+
+/// Ends `job` with `r` (the first end wins; later ones change nothing): releases its
+/// owner's count, then wakes its waiters, so a waiter that sees the result also sees the
+/// count back down.
+fn end(job: &Job, r: KResult<()>) {
+    let v = match r {
+        Ok(()) => 0,
+        Err(e) => -e.0,
+    };
+    if job
+        .result
+        .compare_exchange(
+            PENDING as u64,
+            v as u64,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        )
+        .is_err()
+    {
+        return;
+    }
+    QUEUE.lock().release(job.owner);
+    job.done_seq.store(
+        DONE_SEQ.fetch_add(1, Ordering::Relaxed) + 1,
+        Ordering::Release,
+    );
+    job.finished_ns
+        .store(crate::arch::uptime_ns(), Ordering::Relaxed);
+    job.done.wake_all();
+}
+
+/// Runs `job`'s remaining steps until it finishes, is cancelled or is preempted.
+/// Returns true when the job is done (and false when it went back to the queue).
+pub fn run(job: Arc<Job>) -> bool {
+    let steps = job.work.steps();
+    loop {
+        if job.is_cancelled() {
+            end(&job, Err(Errno(errno::ECANCELED)));
+            return true;
+        }
+        let i = job.next.load(Ordering::Relaxed);
+        if i >= steps {
+            end(&job, Ok(()));
+            return true;
+        }
+        if let Err(e) = job.work.run_step(i) {
+            log_failure(&job, i, e);
+            end(&job, Err(e));
+            return true;
+        }
+        job.next.store(i + 1, Ordering::Relaxed);
+        if i + 1 < steps && should_yield(&job) {
+            requeue_front(job);
+            return false;
+        }
+        // The kernel is not preemptible: between steps, let ready threads of the job's
+        // class or higher (the worker runs at the job's class) have the CPU.
+        crate::task::sched::yield_now();
+    }
+}
+
+fn log_failure(job: &Job, step: usize, e: Errno) {
+    struct Line([u8; 96], usize);
+    impl core::fmt::Write for Line {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            let n = s.len().min(self.0.len() - self.1);
+            self.0[self.1..self.1 + n].copy_from_slice(&s.as_bytes()[..n]);
+            self.1 += n;
+            Ok(())
+        }
+    }
+    let mut what = Line([0; 96], 0);
+    let _ = job.work.describe(step, &mut what);
+    let what = core::str::from_utf8(&what.0[..what.1]).unwrap_or("?");
+    log::warn!(
+        "ai: job {} of pid {} failed at {}: {}",
+        job.id,
+        job.owner,
+        what,
+        e
+    );
+}
+
+/// Cancels `job`: a queued job ends now with `ECANCELED`; a running one at its next step
+/// boundary; a finished one keeps its result.
+pub fn cancel(job: &Arc<Job>) {
+    job.cancelled.store(true, Ordering::Release);
+    let removed = {
+        let mut q = QUEUE.lock();
+        let c = &mut q.classes[job.rank];
+        match c.iter().position(|j| Arc::ptr_eq(j, job)) {
+            Some(i) => c.remove(i),
+            None => None,
+        }
+    };
+    if let Some(j) = removed {
+        end(&j, Err(Errno(errno::ECANCELED)));
+    }
+}
+
+/// Cancels every job of `pid` (its process is exiting): queued ones end now, running
+/// ones stop at their next step boundary (`accel` is told). If the list of removed jobs
+/// cannot be allocated, they stay queued marked cancelled and the workers end them.
+pub fn cancel_owner(pid: Pid) {
+    let mut gone: Vec<Arc<Job>> = Vec::new();
+    {
+        let mut q = QUEUE.lock();
+        let mine: usize = q
+            .classes
+            .iter()
+            .map(|c| c.iter().filter(|j| j.owner == pid).count())
+            .sum();
+        let room = gone.try_reserve(mine).is_ok();
+        for c in q.classes.iter_mut() {
+            for j in c.iter().filter(|j| j.owner == pid) {
+                j.cancelled.store(true, Ordering::Release);
+            }
+            if room {
+                let mut i = 0;
+                while i < c.len() {
+                    if c[i].owner == pid {
+                        if let Some(j) = c.remove(i) {
+                            gone.push(j);
+                        }
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+        }
+    }
+    // Ended (and dropped) outside the lock: a job may hold the last reference to a graph
+    // and its tensors.
+    for j in gone {
+        end(&j, Err(Errno(errno::ECANCELED)));
+    }
+    crate::ai::accel::cancel_running(pid);
+}
+
+/// Queued jobs (all classes) and queued jobs per class rank.
+pub fn depth() -> (usize, [usize; 4]) {
+    let q = QUEUE.lock();
+    let mut per = [0; 4];
+    for (p, c) in per.iter_mut().zip(q.classes.iter()) {
+        *p = c.len();
+    }
+    (q.queued(), per)
+}
+
+/// Live (queued or running) jobs of `pid`.
+pub fn live_jobs(pid: Pid) -> usize {
+    QUEUE.lock().live(pid)
+}
