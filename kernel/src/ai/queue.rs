@@ -1,9 +1,10 @@
 //! The inference queue: jobs (one run of a piece of [`Work`], normally a graph) waiting
 //! in four priority classes, taken by the accelerator workers (`accel`).
 //!
-//! Owns: the queued jobs, each job's state (queued, running, done with a result), the
-//! per-process job count (`ai::MAX_JOBS`), and cancellation (by the submitter, or of every
-//! job of a process that exits).
+//! Owns: the queued jobs, each job's state (queued, running, done with a result), and
+//! cancellation (by the submitter, or of every job of a process that exits). A job holds
+//! its owner's `usage::Kind::Jobs` charge (`ai::MAX_JOBS`, `EAGAIN` beyond) from submit
+//! until it ends, not until its handle goes: the bound is on queued and running work.
 //!
 //! Ordering: a worker always takes the oldest job of the highest class queued (class 0 =
 //! RT-inference is highest). A running job is preempted only at a step (node) boundary:
@@ -27,6 +28,7 @@ use wayos_abi::{ai, errno};
 use crate::error::{Errno, KResult};
 use crate::sync::Mutex;
 use crate::task::process::Pid;
+use crate::task::usage::{Charge, Kind, Usage};
 use crate::task::wait_queue::WaitQueue;
 
 /// The job classes, highest first; a job's class indexes [`Queue::classes`] by this rank.
@@ -50,6 +52,9 @@ pub trait Work: Send + Sync {
     /// Runs step `i` (called with `i` = 0, 1, ... in order, on a worker thread, with no
     /// lock of this module held). An error ends the job with that errno.
     fn run_step(&self, i: usize) -> KResult<()>;
+    /// Called exactly once when the run ends, however it ends (done, failed, cancelled
+    /// while queued or running), with no lock of this module held.
+    fn finish(&self);
     /// What to call the work and its step `i` in a log line.
     fn describe(&self, i: usize, out: &mut dyn core::fmt::Write) -> core::fmt::Result;
 }
@@ -63,7 +68,9 @@ pub struct Job {
     pub owner: Pid,
     /// Rank of the class in [`CLASSES`].
     pub rank: usize,
-    work: Arc<dyn Work>,
+    /// Until the job ends: then taken, finished and dropped, so a finished job's handle
+    /// keeps no graph or tensor alive.
+    work: Mutex<Option<Arc<dyn Work>>>,
     /// The next step to run; touched only by the worker holding the job.
     next: AtomicUsize,
     /// Set by `infer_cancel` or the owner's exit; the worker stops at the next boundary.
@@ -72,6 +79,8 @@ pub struct Job {
     result: AtomicU64,
     /// Woken once when the job finishes.
     pub done: WaitQueue,
+    /// The owner's job charge, given back when the job ends.
+    charge: Mutex<Option<Charge>>,
     /// Monotonic time it finished (0 until then).
     pub finished_ns: AtomicU64,
     /// Its place in the order jobs finished in (0 until then).
@@ -108,30 +117,12 @@ impl Job {
     }
 }
 
-/// Where the jobs wait, and who has how many.
+/// Where the jobs wait.
 struct Queue {
     classes: [VecDeque<Arc<Job>>; 4],
-    /// Live (queued or running) jobs per owner.
-    owners: Vec<(Pid, usize)>,
 }
 
 impl Queue {
-    fn live(&self, pid: Pid) -> usize {
-        self.owners
-            .iter()
-            .find(|(p, _)| *p == pid)
-            .map_or(0, |&(_, n)| n)
-    }
-
-    fn release(&mut self, pid: Pid) {
-        if let Some(i) = self.owners.iter().position(|(p, _)| *p == pid) {
-            self.owners[i].1 -= 1;
-            if self.owners[i].1 == 0 {
-                self.owners.swap_remove(i);
-            }
-        }
-    }
-
     fn queued(&self) -> usize {
         self.classes.iter().map(VecDeque::len).sum()
     }
@@ -144,7 +135,6 @@ static QUEUE: Mutex<Queue> = Mutex::new(Queue {
         VecDeque::new(),
         VecDeque::new(),
     ],
-    owners: Vec::new(),
 });
 
 /// Workers sleep here while the queue is empty.
@@ -153,45 +143,55 @@ pub static WORK_ARRIVED: WaitQueue = WaitQueue::new();
 static NEXT_JOB: AtomicU64 = AtomicU64::new(1);
 static DONE_SEQ: AtomicU64 = AtomicU64::new(0);
 
-/// Queues one run of `work` for `owner` in class rank `rank`: `EAGAIN` when the owner
-/// already has `ai::MAX_JOBS` live jobs, `ENOMEM` when the queue cannot grow. Nothing
-/// changes on error.
-pub fn submit(owner: Pid, rank: usize, work: Arc<dyn Work>) -> KResult<Arc<Job>> {
-    if rank >= CLASSES.len() {
-        return Err(Errno::EINVAL);
-    }
-    crate::mm::reserve::admit(core::mem::size_of::<Job>() + 64)?;
-    let job = Arc::new(Job {
-        id: NEXT_JOB.fetch_add(1, Ordering::Relaxed),
-        owner,
-        rank,
-        work,
-        next: AtomicUsize::new(0),
-        cancelled: AtomicBool::new(false),
-        result: AtomicU64::new(PENDING as u64),
-        done: WaitQueue::new(),
-        finished_ns: AtomicU64::new(0),
-        done_seq: AtomicU64::new(0),
-    });
-    {
+/// Queues one run of `work` for process `owner` in class rank `rank`, charging one job
+/// to `usage` (the owner's): `EAGAIN` when it already has `ai::MAX_JOBS` live jobs,
+/// `ENOMEM` when the queue cannot grow. Nothing changes on error (the work is finished
+/// unrun, so a graph's busy flag goes back).
+pub fn submit(
+    owner: Pid,
+    usage: &Arc<Usage>,
+    rank: usize,
+    work: Arc<dyn Work>,
+) -> KResult<Arc<Job>> {
+    let r = (|| {
+        if rank >= CLASSES.len() {
+            return Err(Errno::EINVAL);
+        }
+        let charge = usage.charge(Kind::Jobs, 1)?;
+        crate::mm::reserve::admit(core::mem::size_of::<Job>() + 64)?;
+        let job = Arc::new(Job {
+            id: NEXT_JOB.fetch_add(1, Ordering::Relaxed),
+            owner,
+            rank,
+            work: Mutex::new(Some(work.clone())),
+            next: AtomicUsize::new(0),
+            cancelled: AtomicBool::new(false),
+            result: AtomicU64::new(PENDING as u64),
+            done: WaitQueue::new(),
+            charge: Mutex::new(Some(charge)),
+            finished_ns: AtomicU64::new(0),
+            done_seq: AtomicU64::new(0),
+        });
         let mut q = QUEUE.lock();
-        let live = q.live(owner);
-        if live >= ai::MAX_JOBS {
-            return Err(Errno::EAGAIN);
-        }
-        // Room first, so nothing below can fail half-way. Every class gets room for a
-        // preempted job pushed back to its front too (`requeue_front` must not fail).
-        q.classes[rank].try_reserve(1).map_err(|_| Errno::ENOMEM)?;
-        if live == 0 {
-            q.owners.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
-            q.owners.push((owner, 1));
-        } else if let Some(e) = q.owners.iter_mut().find(|(p, _)| *p == owner) {
-            e.1 += 1;
-        }
+        // Room first, so nothing below can fail half-way; a preempted job later goes
+        // back into the room it leaves when taken.
+        q.classes[rank]
+            .try_reserve(1)
+            .map_err(|_| Errno::ENOMEM)?;
         q.classes[rank].push_back(job.clone());
+        Ok(job)
+    })();
+    match r {
+        Ok(job) => {
+            super::stats::JOBS.fetch_add(1, Ordering::Relaxed);
+            WORK_ARRIVED.wake_all();
+            Ok(job)
+        }
+        Err(e) => {
+            work.finish();
+            Err(e)
+        }
     }
-    WORK_ARRIVED.wake_all();
-    Ok(job)
 }
 
 /// The next job for a worker: the oldest of the highest class, or `None`.
@@ -241,7 +241,13 @@ fn end(job: &Job, r: KResult<()>) {
     {
         return;
     }
-    QUEUE.lock().release(job.owner);
+    let charge = job.charge.lock().take();
+    drop(charge);
+    super::stats::JOBS.fetch_sub(1, Ordering::Relaxed);
+    let work = job.work.lock().take();
+    if let Some(w) = work {
+        w.finish();
+    }
     job.done_seq.store(
         DONE_SEQ.fetch_add(1, Ordering::Relaxed) + 1,
         Ordering::Release,
@@ -254,7 +260,12 @@ fn end(job: &Job, r: KResult<()>) {
 /// Runs `job`'s remaining steps until it finishes, is cancelled or is preempted.
 /// Returns true when the job is done (and false when it went back to the queue).
 pub fn run(job: Arc<Job>) -> bool {
-    let steps = job.work.steps();
+    let work = job.work.lock().clone();
+    let Some(work) = work else {
+        // Already ended (cancelled as it was taken).
+        return true;
+    };
+    let steps = work.steps();
     loop {
         if job.is_cancelled() {
             end(&job, Err(Errno(errno::ECANCELED)));
@@ -265,8 +276,8 @@ pub fn run(job: Arc<Job>) -> bool {
             end(&job, Ok(()));
             return true;
         }
-        if let Err(e) = job.work.run_step(i) {
-            log_failure(&job, i, e);
+        if let Err(e) = work.run_step(i) {
+            log_failure(&job, &*work, i, e);
             end(&job, Err(e));
             return true;
         }
@@ -281,7 +292,7 @@ pub fn run(job: Arc<Job>) -> bool {
     }
 }
 
-fn log_failure(job: &Job, step: usize, e: Errno) {
+fn log_failure(job: &Job, work: &dyn Work, step: usize, e: Errno) {
     struct Line([u8; 96], usize);
     impl core::fmt::Write for Line {
         fn write_str(&mut self, s: &str) -> core::fmt::Result {
@@ -292,7 +303,7 @@ fn log_failure(job: &Job, step: usize, e: Errno) {
         }
     }
     let mut what = Line([0; 96], 0);
-    let _ = job.work.describe(step, &mut what);
+    let _ = work.describe(step, &mut what);
     let what = core::str::from_utf8(&what.0[..what.1]).unwrap_or("?");
     log::warn!(
         "ai: job {} of pid {} failed at {}: {}",
@@ -367,9 +378,4 @@ pub fn depth() -> (usize, [usize; 4]) {
         *p = c.len();
     }
     (q.queued(), per)
-}
-
-/// Live (queued or running) jobs of `pid`.
-pub fn live_jobs(pid: Pid) -> usize {
-    QUEUE.lock().live(pid)
 }

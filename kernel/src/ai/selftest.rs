@@ -3,7 +3,8 @@
 //! They drive the queue with a test [`Work`] whose first step can be held at a gate (the
 //! worker sleeps there, so the boot CPU's idle thread — the one running these checks —
 //! gets the CPU back) and which records how often each step ran. The owners are pids no
-//! process has, so nothing here touches a real process's count.
+//! process has, each with a usage record of its own, so nothing here touches a real
+//! process's counts.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -16,6 +17,7 @@ use super::queue::{self, Job, Work};
 use crate::error::{Errno, KResult};
 use crate::task::process::Pid;
 use crate::task::sched;
+use crate::task::usage::{Kind, Usage};
 
 pub type Check = fn() -> Result<(), &'static str>;
 
@@ -76,6 +78,8 @@ impl Work for TestWork {
         Ok(())
     }
 
+    fn finish(&self) {}
+
     fn describe(&self, i: usize, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
         write!(out, "test work step {i}")
     }
@@ -128,6 +132,7 @@ fn accelerator_per_cpu() -> Result<(), &'static str> {
 /// step of every job runs exactly once.
 fn rt_job_preempts_background_at_node_boundary() -> Result<(), &'static str> {
     let n = accel::accels().len();
+    let usage_a = Usage::new();
     let first = Arc::new(AtomicBool::new(false));
     let parked = Arc::new(AtomicBool::new(false));
     let open = Arc::new(AtomicBool::new(true));
@@ -138,10 +143,10 @@ fn rt_job_preempts_background_at_node_boundary() -> Result<(), &'static str> {
         parked.store(true, Ordering::SeqCst);
     };
     let held_work = TestWork::new(4, &first);
-    let held = queue::submit(FAKE_PID_A, bg, held_work.clone()).map_err(|_| "submit failed")?;
+    let held = queue::submit(FAKE_PID_A, &usage_a, bg, held_work.clone()).map_err(|_| "submit failed")?;
     let mut others = Vec::new();
     for _ in 1..n {
-        match queue::submit(FAKE_PID_A, bg, TestWork::new(1, &parked)) {
+        match queue::submit(FAKE_PID_A, &usage_a, bg, TestWork::new(1, &parked)) {
             Ok(j) => others.push(j),
             Err(_) => {
                 release();
@@ -157,7 +162,7 @@ fn rt_job_preempts_background_at_node_boundary() -> Result<(), &'static str> {
     let mut later_works = Vec::new();
     for _ in 0..2 {
         let w = TestWork::new(2, &open);
-        match queue::submit(FAKE_PID_A, bg, w.clone()) {
+        match queue::submit(FAKE_PID_A, &usage_a, bg, w.clone()) {
             Ok(j) => later.push(j),
             Err(_) => {
                 release();
@@ -167,7 +172,7 @@ fn rt_job_preempts_background_at_node_boundary() -> Result<(), &'static str> {
         later_works.push(w);
     }
     let rt_work = TestWork::new(3, &open);
-    let rt_job = match queue::submit(FAKE_PID_A, rt, rt_work.clone()) {
+    let rt_job = match queue::submit(FAKE_PID_A, &usage_a, rt, rt_work.clone()) {
         Ok(j) => j,
         Err(_) => {
             release();
@@ -203,7 +208,7 @@ fn rt_job_preempts_background_at_node_boundary() -> Result<(), &'static str> {
     {
         return Err("a preempted job lost or repeated a node");
     }
-    if queue::live_jobs(FAKE_PID_A) != 0 {
+    if usage_a.count(Kind::Jobs) != 0 {
         return Err("the owner's job count did not return to zero");
     }
     Ok(())
@@ -213,11 +218,12 @@ fn rt_job_preempts_background_at_node_boundary() -> Result<(), &'static str> {
 /// exit cancels them all, running ones at their node boundary, and its count returns to
 /// zero.
 fn job_limit_and_owner_cancel_leave_nothing() -> Result<(), &'static str> {
+    let usage_b = Usage::new();
     let gate = Arc::new(AtomicBool::new(false));
     let normal = queue::rank(ai::CLASS_NORMAL).ok_or("no normal class")?;
     let mut jobs = Vec::new();
     for _ in 0..ai::MAX_JOBS {
-        match queue::submit(FAKE_PID_B, normal, TestWork::new(3, &gate)) {
+        match queue::submit(FAKE_PID_B, &usage_b, normal, TestWork::new(3, &gate)) {
             Ok(j) => jobs.push(j),
             Err(_) => {
                 queue::cancel_owner(FAKE_PID_B);
@@ -227,7 +233,7 @@ fn job_limit_and_owner_cancel_leave_nothing() -> Result<(), &'static str> {
         }
     }
     let (depth_before, _) = queue::depth();
-    let over = queue::submit(FAKE_PID_B, normal, TestWork::new(1, &gate));
+    let over = queue::submit(FAKE_PID_B, &usage_b, normal, TestWork::new(1, &gate));
     let (depth_after, _) = queue::depth();
     queue::cancel_owner(FAKE_PID_B);
     gate.store(true, Ordering::SeqCst);
@@ -246,7 +252,7 @@ fn job_limit_and_owner_cancel_leave_nothing() -> Result<(), &'static str> {
     {
         return Err("a cancelled job did not end with ECANCELED");
     }
-    if queue::live_jobs(FAKE_PID_B) != 0 {
+    if usage_b.count(Kind::Jobs) != 0 {
         return Err("the owner's job count did not return to zero");
     }
     Ok(())

@@ -11,14 +11,21 @@
 #![deny(unsafe_code)]
 
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 
+use wayos_abi::ai::{GraphDesc, ModelHandles, Node, Output};
 use wayos_abi::{ai, caps};
+use zerocopy::IntoBytes;
 
 use super::gate;
+use crate::ai::graph::{BuildError, Graph};
 use crate::ai::queue::{self, Job};
+use crate::ai::{registry, tensor};
+use crate::descriptor::fd_errno;
 use crate::error::{Errno, KResult};
 use crate::ipc::{handle_errno, KObject};
 use crate::task;
+use crate::umem::{ReadOnly, UserPtr, UserSlice, WriteOnly};
 
 /// The rights a new job handle carries.
 pub const JOB_RIGHTS: u32 = ai::RIGHT_READ | ai::RIGHT_WRITE;
@@ -49,13 +56,7 @@ fn job(h: usize, needed: u32) -> KResult<Arc<Job>> {
 /// Installs `job` in the caller's handle table; if that fails the job is cancelled, so a
 /// refused submit leaves nothing queued.
 pub fn install_job(job: Arc<Job>) -> KResult<usize> {
-    let p = task::current_process().ok_or(Errno::ESRCH)?;
-    let r = p
-        .handles
-        .lock()
-        .insert(KObject::Job(job.clone()), JOB_RIGHTS)
-        .map_err(handle_errno);
-    match r {
+    match install(KObject::Job(job.clone()), JOB_RIGHTS) {
         Ok(h) => Ok(h as usize),
         Err(e) => {
             queue::cancel(&job);
@@ -96,5 +97,187 @@ pub fn sys_infer_wait(h: usize, timeout_ns: usize) -> KResult<usize> {
 pub fn sys_infer_cancel(h: usize) -> KResult<usize> {
     let job = job(h, ai::RIGHT_WRITE)?;
     queue::cancel(&job);
+    Ok(0)
+}
+
+/// The rights a new graph handle carries: `RIGHT_WRITE` lets its holder run it (a run
+/// writes its output tensors), `RIGHT_READ` lets it ask about it. No grant: a graph is
+/// bound to its creator's tensors and quota.
+pub const GRAPH_RIGHTS: u32 = ai::RIGHT_READ | ai::RIGHT_WRITE;
+
+fn graph(h: usize, needed: u32) -> KResult<Arc<Graph>> {
+    let p = task::current_process().ok_or(Errno::ESRCH)?;
+    let h = u32::try_from(h).map_err(|_| Errno::EBADF)?;
+    let table = p.handles.lock();
+    match table.get(h, needed).map_err(handle_errno)? {
+        KObject::Graph(g) => Ok(g.clone()),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// Installs `obj` in the caller's table (`ENOMEM` when full; the object is then dropped
+/// after the table's lock, so a graph's tensors are never freed under it).
+fn install(obj: KObject, rights: u32) -> KResult<u32> {
+    let p = task::current_process().ok_or(Errno::ESRCH)?;
+    let mut table = p.handles.lock();
+    if table.room() == 0 {
+        drop(table);
+        drop(obj);
+        return Err(Errno::ENOMEM);
+    }
+    table.insert(obj, rights).map_err(handle_errno)
+}
+
+/// Reads `count` plain records at `addr` into a vector (fallible; the caller bounded
+/// `count`).
+fn read_array<T>(addr: usize, count: usize) -> KResult<Vec<T>>
+where
+    T: zerocopy::FromBytes + zerocopy::IntoBytes + Default + Clone,
+{
+    let bytes = count
+        .checked_mul(core::mem::size_of::<T>())
+        .ok_or(Errno::EINVAL)?;
+    let src = UserSlice::<ReadOnly>::new(addr, bytes)?;
+    crate::mm::reserve::admit(bytes)?;
+    let mut v: Vec<T> = Vec::new();
+    v.try_reserve_exact(count).map_err(|_| Errno::ENOMEM)?;
+    v.resize(count, T::default());
+    src.read_into(v.as_mut_slice().as_mut_bytes())?;
+    Ok(v)
+}
+
+/// `graph_create(desc)`: copies the nodes, bound handles and outputs, looks the tensors
+/// up (an input needs `RIGHT_READ`, an output `RIGHT_WRITE`), validates, allocates the
+/// arena. `EINVAL` for counts past the `ai::MAX_*` limits, an unknown mode, or a graph
+/// the validator refuses (logged with the node it names); `EBADF`/`EACCES` for a handle;
+/// `EMFILE` past `ai::MAX_GRAPHS`; `EDQUOT` when the arena exceeds the quota.
+pub fn sys_graph_create(desc: usize) -> KResult<usize> {
+    let d = UserPtr::<GraphDesc, ReadOnly>::new(desc)?.read()?;
+    let (n_nodes, n_bound, n_outputs) = (
+        d.n_nodes as usize,
+        d.n_bound as usize,
+        d.n_outputs as usize,
+    );
+    if n_nodes > ai::MAX_NODES || n_bound > ai::MAX_BOUND || n_outputs > ai::MAX_OUTPUTS {
+        return Err(Errno::EINVAL);
+    }
+    if d.mode != ai::MODE_FAST && d.mode != ai::MODE_BITEXACT {
+        return Err(Errno::EINVAL);
+    }
+    let addr = |a: u64| usize::try_from(a).map_err(|_| Errno::EFAULT);
+    let nodes: Vec<Node> = read_array(addr(d.nodes)?, n_nodes)?;
+    let handles: Vec<u32> = read_array(addr(d.bound)?, n_bound)?;
+    let outputs: Vec<Output> = read_array(addr(d.outputs)?, n_outputs)?;
+    // What each bound tensor is used for decides the right its handle needs.
+    let mut need = [0u32; ai::MAX_BOUND];
+    for n in &nodes {
+        for &r in n.inputs.iter().take((n.n_inputs as usize).min(ai::MAX_NODE_INPUTS)) {
+            if r & ai::REF_NODE == 0 {
+                if let Some(x) = need.get_mut(r as usize) {
+                    *x |= ai::RIGHT_READ;
+                }
+            }
+        }
+    }
+    for o in &outputs {
+        if let Some(x) = need.get_mut(o.tensor as usize) {
+            *x |= ai::RIGHT_WRITE;
+        }
+    }
+    let mut bound = Vec::new();
+    bound.try_reserve_exact(n_bound).map_err(|_| Errno::ENOMEM)?;
+    for (i, &h) in handles.iter().enumerate() {
+        bound.push(tensor::lookup(h, need[i])?);
+    }
+    let p = task::current_process().ok_or(Errno::ESRCH)?;
+    let g = match Graph::build(&p, bound, nodes, outputs, d.mode) {
+        Ok(g) => g,
+        Err(BuildError::Errno(e)) => return Err(e),
+        Err(BuildError::Invalid(e)) => {
+            log::warn!("graph_create: pid {}: {}", p.pid, e);
+            return Err(Errno::EINVAL);
+        }
+    };
+    drop(p);
+    Ok(install(KObject::Graph(g), GRAPH_RIGHTS)? as usize)
+}
+
+/// `infer_submit(graph, class)`: queues one run (`RIGHT_WRITE` on the graph). `EBUSY`
+/// while a run of the graph is queued or running, `EAGAIN` past `ai::MAX_JOBS`, `EPERM`
+/// for a class the caller may not use.
+pub fn sys_infer_submit(h: usize, class: usize) -> KResult<usize> {
+    let g = graph(h, ai::RIGHT_WRITE)?;
+    let rank = class_rank(class)?;
+    let p = task::current_process().ok_or(Errno::ESRCH)?;
+    let work = g.begin_run()?;
+    let job = queue::submit(p.pid, &p.usage, rank, work)?;
+    drop(p);
+    install_job(job)
+}
+
+/// `model_load(fd, out)`: the `.waymodel` file behind `fd` (read from its start) into
+/// tensors and a graph; the handles go to `out`. `ENOEXEC` for a malformed file,
+/// `EBADMSG` when a SHA-256 does not match, `EFBIG` for a file past the size limit
+/// (each logged with what is wrong); quota and limit errors as for tensors and graphs.
+/// Nothing is left behind on any error.
+pub fn sys_model_load(fd: usize, out: usize) -> KResult<usize> {
+    let p = task::current_process().ok_or(Errno::ESRCH)?;
+    let f = p.fds.lock().get(fd).map_err(fd_errno)?.clone();
+    let out = UserPtr::<ModelHandles, WriteOnly>::new(out)?;
+    out.probe_writable()?;
+    if ai::MAX_OUTPUTS < wayos_abi::waymodel::MAX_IO {
+        return Err(Errno::EINVAL);
+    }
+    let bytes = registry::read_file(&f)?;
+    drop(f);
+    let loaded = registry::load(&p, &bytes)?;
+    drop(bytes);
+    if loaded.inputs.len() > ai::MAX_OUTPUTS || loaded.outputs.len() > ai::MAX_OUTPUTS {
+        return Err(Errno::EINVAL);
+    }
+    // Every handle or none: room for all of them first.
+    let need = 1 + loaded.inputs.len() + loaded.outputs.len();
+    let mut hs = ModelHandles::default();
+    {
+        let mut table = p.handles.lock();
+        if table.room() < need {
+            return Err(Errno::ENOMEM);
+        }
+        let ins = ai::RIGHT_READ | ai::RIGHT_WRITE | ai::RIGHT_GRANT;
+        let outs = ai::RIGHT_READ | ai::RIGHT_GRANT;
+        hs.graph = table
+            .insert(KObject::Graph(loaded.graph.clone()), GRAPH_RIGHTS)
+            .map_err(handle_errno)?;
+        for (i, t) in loaded.inputs.iter().enumerate() {
+            hs.inputs[i] = table
+                .insert(KObject::Tensor(t.clone()), ins)
+                .map_err(handle_errno)?;
+        }
+        hs.n_inputs = loaded.inputs.len() as u32;
+        for (i, t) in loaded.outputs.iter().enumerate() {
+            hs.outputs[i] = table
+                .insert(KObject::Tensor(t.clone()), outs)
+                .map_err(handle_errno)?;
+        }
+        hs.n_outputs = loaded.outputs.len() as u32;
+    }
+    if let Err(e) = out.write(&hs) {
+        // The page went away after the probe: take the handles back.
+        let mut table = p.handles.lock();
+        let mut gone = Vec::new();
+        let all = core::iter::once(hs.graph)
+            .chain(hs.inputs[..hs.n_inputs as usize].iter().copied())
+            .chain(hs.outputs[..hs.n_outputs as usize].iter().copied());
+        if gone.try_reserve_exact(need).is_ok() {
+            for h in all {
+                if let Ok(o) = table.remove(h) {
+                    gone.push(o);
+                }
+            }
+        }
+        drop(table);
+        drop(gone);
+        return Err(e);
+    }
     Ok(0)
 }

@@ -137,8 +137,11 @@ pub fn dispatch(frame: &mut TrapFrame) {
         sys::FILTER_GET => gate::sys_filter_get(a[0]),
         sys::FILTER_SET => gate::sys_filter_set(a[0]),
         sys::NS_REQUIRE => ipc::sys_ns_require(a[0], a[1], a[2]),
+        sys::GRAPH_CREATE => infer::sys_graph_create(a[0]),
+        sys::INFER_SUBMIT => infer::sys_infer_submit(a[0], a[1]),
         sys::INFER_WAIT => infer::sys_infer_wait(a[0], a[1]),
         sys::INFER_CANCEL => infer::sys_infer_cancel(a[0]),
+        sys::MODEL_LOAD => infer::sys_model_load(a[0], a[1]),
         _ => Err(Errno::ENOSYS),
     };
     let value = match result {
