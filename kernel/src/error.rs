@@ -36,6 +36,7 @@ impl Errno {
     pub const ENOTDIR: Self = Self(errno::ENOTDIR);
     pub const ESPIPE: Self = Self(errno::ESPIPE);
     pub const ERANGE: Self = Self(errno::ERANGE);
+    pub const EDQUOT: Self = Self(errno::EDQUOT);
 }
 
 impl fmt::Debug for Errno {

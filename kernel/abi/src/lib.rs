@@ -15,6 +15,7 @@
 //! | [`fcntl`], [`fs`] | descriptor flags, file types, `Stat`/`StatFs`, directory records |
 //! | [`mman`], [`wait`], [`signal`], [`clock`], [`sched`], [`smp`] | memory-map flags, wait statuses, signals and `SigAction`, clocks, priority classes, `CpuInfo` |
 //! | [`ai`] | tensor metadata, graph nodes and operations, rights, classes and limits of the AI subsystem |
+//! | [`waymodel`] | the `.waymodel` model file format: header, tensor table, graph, metadata, hashes |
 //! | [`caps`], [`filter`] | capability bits and names, system service names, `SpawnArgs`; the syscall filter |
 //! | [`limits`], [`layout`] | what `execve`/`spawn` accept; the user address-space layout and the initial stack |
 //! | [`harness`] | the contract with `cargo xtask test`: exit values, command-line words, result-line formats, and [`harness::SUITES`], the one list of test suites |
@@ -491,7 +492,6 @@ pub mod sys {
     pub const AI_INFO: usize = 100;
     /// One past the highest syscall number.
     pub const COUNT: usize = 101;
-
 }
 
 /// IPC: ports, messages, rights. See `docs/ipc.md`.
@@ -904,6 +904,8 @@ pub mod errno {
     pub const EFBIG: isize = 27;
     /// The descriptor is a stream or device: it has no position to seek.
     pub const ESPIPE: isize = 29;
+    /// A read-only file system (the fixed names of `/dev`).
+    pub const EROFS: isize = 30;
     /// The result does not fit the buffer given (`getcwd`).
     pub const ERANGE: isize = 34;
     pub const ENOTEMPTY: isize = 39;
@@ -966,6 +968,7 @@ pub mod errno {
             EISDIR => "EISDIR",
             EFBIG => "EFBIG",
             ESPIPE => "ESPIPE",
+            EROFS => "EROFS",
             ERANGE => "ERANGE",
             ENOTEMPTY => "ENOTEMPTY",
             ENOTTY => "ENOTTY",
@@ -1503,7 +1506,9 @@ pub mod ai {
     /// (`scale_bits` is an `f32`'s bits). `bytes` is ignored by create and filled in by
     /// info.
     #[repr(C)]
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     pub struct TensorInfo {
         pub dtype: u32,
         pub rank: u32,
@@ -1572,7 +1577,9 @@ pub mod ai {
     /// an execution order; validation rejects a reference to the node itself or a later
     /// one.
     #[repr(C)]
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     pub struct Node {
         pub op: u32,
         pub n_inputs: u32,
@@ -1599,7 +1606,9 @@ pub mod ai {
     /// tensor behind `tensor` (an index into the bound tensors; shapes and dtypes must
     /// match, and the handle must carry `RIGHT_WRITE`).
     #[repr(C)]
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     pub struct Output {
         pub node: u32,
         pub tensor: u32,
@@ -1609,7 +1618,9 @@ pub mod ai {
     /// What `graph_create` takes: `n_nodes` [`Node`]s at `nodes`, `n_bound` tensor
     /// handles (`u32` each) at `bound`, `n_outputs` [`Output`]s at `outputs`, and a mode.
     #[repr(C)]
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     pub struct GraphDesc {
         pub nodes: u64,
         pub n_nodes: u32,
@@ -1625,7 +1636,9 @@ pub mod ai {
     /// What `model_load` returns: the graph handle and the handles of its input and
     /// output tensors (made by the load; the caller writes inputs and reads outputs).
     #[repr(C)]
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     pub struct ModelHandles {
         pub graph: u32,
         pub n_inputs: u32,
@@ -1681,7 +1694,7 @@ pub mod ai {
     abi_size!(GraphInfo, 40);
 
     /// Longest model name `ai_info(INFO_MODELS)` reports (longer ones are cut).
-    pub const MODEL_NAME_BYTES: usize = 48;
+    pub const MODEL_NAME_BYTES: usize = 32;
 
     /// One loaded model (`ai_info(INFO_MODELS)`).
     #[repr(C)]
@@ -1695,7 +1708,7 @@ pub mod ai {
         /// Its graph's id.
         pub graph: u64,
     }
-    abi_size!(ModelInfo, 72);
+    abi_size!(ModelInfo, 56);
 
     /// Per-process bounds (each over-limit call fails and changes nothing).
     /// Live tensors a process owns: `EMFILE` beyond.
@@ -1707,6 +1720,208 @@ pub mod ai {
     pub const MAX_GRAPHS: usize = 64;
     /// Queued or running jobs per process: `EAGAIN` beyond.
     pub const MAX_JOBS: usize = 64;
+
+    /// `ai_info` selectors (its `what` argument). Each fills `buf` (`len` bytes) with
+    /// records of one type, as many whole records as fit, and returns how many records
+    /// there are in all (so a caller whose buffer was short can ask again).
+    /// One [`AiTotals`] (returns 1).
+    pub const INFO_TOTALS: u32 = 0;
+    /// [`AiUsage`] for every process that has any AI object charged to it, lowest pid
+    /// first.
+    pub const INFO_USAGE: u32 = 1;
+    /// The accelerators (records defined with the inference queue).
+    pub const INFO_ACCELS: u32 = 2;
+    /// The graphs (records defined with the graph objects).
+    pub const INFO_GRAPHS: u32 = 3;
+    /// The registered models (records defined with the model registry).
+    pub const INFO_MODELS: u32 = 4;
+
+    /// What `ai_info(INFO_TOTALS)` returns: the AI objects alive in the whole system,
+    /// whoever owns them (including those that outlived their owner inside a mapping).
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct AiTotals {
+        /// Tensors alive.
+        pub tensors: u64,
+        /// Bytes of those tensors (their shapes' sizes).
+        pub tensor_bytes: u64,
+        /// Pages backing them on tier 0 and on tier 1.
+        pub near_pages: u64,
+        pub far_pages: u64,
+        /// Tensors ever created.
+        pub tensors_created: u64,
+        /// Graphs alive and jobs queued or running.
+        pub graphs: u64,
+        pub jobs: u64,
+        /// Accelerator workers.
+        pub accels: u64,
+    }
+    abi_size!(AiTotals, 64);
+
+    /// One process's AI usage (`ai_info(INFO_USAGE)`): what is charged against its
+    /// quota now.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct AiUsage {
+        pub pid: u64,
+        /// Tensor bytes (tensors and graph arenas, whole pages).
+        pub tensor_bytes: u64,
+        pub tensors: u32,
+        pub graphs: u32,
+        pub jobs: u32,
+        pub _pad: u32,
+    }
+    abi_size!(AiUsage, 32);
+}
+
+/// The `.waymodel` file format (`docs/waymodel.md` documents it byte by byte): a model's
+/// tensors, weights, graph and metadata in one little-endian file that `model_load` turns
+/// into tensors and a graph. The graph is stored as the same [`ai::Node`] records
+/// `graph_create` takes, so loading a model is validating it once, not translating it.
+///
+/// Layout: a [`Header`] at offset 0, then the sections it names, in this order and each
+/// starting on an 8-byte boundary at or after the previous one's end: the tensor table
+/// ([`TensorEntry`]s), the graph ([`ai::Node`]s), the inputs (`u32` tensor-table
+/// indices), the outputs ([`OutputEntry`]s), the labels ([`StrSpan`]s), the strings (UTF-8
+/// bytes that every [`StrSpan`] points into) and last the weights (each tensor's data,
+/// [`WEIGHT_ALIGN`]-aligned), which end the file. Table sections are exactly `count *
+/// entry size` bytes. [`Header::weights_sha256`] covers the weights section;
+/// [`Header::meta_sha256`] covers every byte before it (with that field read as zeros),
+/// so a change to any byte of a file is detected.
+pub mod waymodel {
+    use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+    /// The first eight bytes of every `.waymodel` file.
+    pub const MAGIC: [u8; 8] = *b"WAYMODEL";
+    /// The format version this ABI describes; a parser refuses any other.
+    pub const VERSION: u32 = 1;
+    /// Sections start on multiples of this.
+    pub const SECTION_ALIGN: u64 = 8;
+    /// The weights section and each tensor's data in it start on multiples of this (a
+    /// cache line: SIMD kernels read weights from their natural alignment).
+    pub const WEIGHT_ALIGN: u64 = 64;
+    /// Largest file accepted: the most tensor memory one process may own.
+    pub const MAX_FILE_BYTES: u64 = super::ai::MAX_TENSOR_BYTES_PER_PROCESS;
+    /// Longest name (model, tensor, output, label), in bytes of UTF-8.
+    pub const MAX_NAME_BYTES: u32 = 64;
+    /// Most class labels.
+    pub const MAX_LABELS: u32 = 4096;
+    /// Most tensors in the tensor table: the graph also binds one tensor per output.
+    pub const MAX_TENSORS: u32 = (super::ai::MAX_BOUND - super::ai::MAX_OUTPUTS) as u32;
+    /// Most model inputs and outputs (the slots of [`super::ai::ModelHandles`]).
+    pub const MAX_IO: u32 = super::ai::MAX_OUTPUTS as u32;
+
+    /// A string: `len` bytes of UTF-8 at `offset` within the strings section. An empty
+    /// string is `{0, 0}`.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct StrSpan {
+        pub offset: u32,
+        pub len: u32,
+    }
+    abi_size!(StrSpan, 8);
+
+    /// Where a section lies: `len` bytes at `offset` from the start of the file.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct Section {
+        pub offset: u64,
+        pub len: u64,
+    }
+    abi_size!(Section, 16);
+
+    /// The file header, at offset 0.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct Header {
+        /// [`MAGIC`].
+        pub magic: [u8; 8],
+        /// [`VERSION`].
+        pub version: u32,
+        /// `size_of::<Header>()`.
+        pub header_bytes: u32,
+        /// The whole file, in bytes (equal to the weights section's end).
+        pub total_bytes: u64,
+        pub n_tensors: u32,
+        pub n_nodes: u32,
+        pub n_inputs: u32,
+        pub n_outputs: u32,
+        pub n_labels: u32,
+        /// The graph's mode: [`super::ai::MODE_FAST`] or [`super::ai::MODE_BITEXACT`].
+        pub mode: u32,
+        /// The model's name.
+        pub name: StrSpan,
+        pub tensors: Section,
+        pub nodes: Section,
+        pub inputs: Section,
+        pub outputs: Section,
+        pub labels: Section,
+        pub strings: Section,
+        pub weights: Section,
+        /// SHA-256 of the weights section's bytes.
+        pub weights_sha256: [u8; 32],
+        /// SHA-256 of the bytes `0..weights.offset`, this field counted as 32 zero bytes.
+        pub meta_sha256: [u8; 32],
+    }
+    abi_size!(Header, 232);
+
+    /// Byte offset of [`Header::meta_sha256`] in the file.
+    pub const META_SHA_OFFSET: usize = 200;
+    const _: () = assert!(core::mem::offset_of!(Header, meta_sha256) == META_SHA_OFFSET);
+
+    /// One tensor of the model. A tensor listed in the inputs section has no data
+    /// (`data_len` 0: the caller fills it at run time); every other tensor is a weight or
+    /// constant whose `data_len` bytes (row-major, little endian) lie at `data_offset`
+    /// within the weights section. Data ranges appear in table order and do not overlap.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct TensorEntry {
+        pub name: StrSpan,
+        /// An [`super::ai`] `DTYPE_*`.
+        pub dtype: u32,
+        pub rank: u32,
+        /// `dims[rank..]` are 0.
+        pub dims: [u32; super::ai::MAX_RANK],
+        /// [`super::ai::DTYPE_I8`] only (else 0): an `f32`'s bits, and the zero point.
+        pub scale_bits: u32,
+        pub zero_point: i32,
+        /// Placement hint: [`super::ai::TIER_NEAR`] or [`super::ai::TIER_FAR`].
+        pub tier: u32,
+        pub _pad: u32,
+        /// Relative to the weights section; a multiple of [`WEIGHT_ALIGN`]. 0 for inputs.
+        pub data_offset: u64,
+        /// Element count times the dtype's size; 0 for inputs.
+        pub data_len: u64,
+    }
+    abi_size!(TensorEntry, 64);
+
+    /// One model output: node `node`'s result, of the stated dtype and shape (which the
+    /// graph validator checks against what the node computes), called `name`.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct OutputEntry {
+        pub node: u32,
+        pub dtype: u32,
+        pub rank: u32,
+        pub dims: [u32; super::ai::MAX_RANK],
+        pub _pad: u32,
+        pub name: StrSpan,
+    }
+    abi_size!(OutputEntry, 40);
 }
 
 /// Limits: what a process can pass to execve/spawn, and how many kernel objects one

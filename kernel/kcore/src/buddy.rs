@@ -405,6 +405,39 @@ impl<'a> BuddyAllocator<'a> {
         Ok(self.pfn_of(idx))
     }
 
+    /// Allocates a run of `count` physically contiguous frames (`1..=2^MAX_ORDER`) as
+    /// `count` separate order-0 blocks, each with reference count 1, so that each frame
+    /// can be shared, mapped and freed on its own (`free(pfn, 0)`) while the run stays
+    /// contiguous for whoever needs one slice of it (a tensor's memory). The run starts
+    /// at a multiple of the next power of two above `count`; the rest of that block goes
+    /// back to the free lists at once, so nothing beyond `count` frames is held.
+    pub fn alloc_run(&mut self, count: u64) -> Result<Pfn, OutOfMemory> {
+        if count == 0 || count > 1u64 << MAX_ORDER {
+            return Err(OutOfMemory {
+                order: MAX_ORDER.saturating_add(1),
+            });
+        }
+        let order = (64 - (count - 1).leading_zeros()) as u8;
+        let head = self.alloc(order)?;
+        let idx = self.index(head).ok_or(OutOfMemory { order })?;
+        self.used_blocks[order as usize] -= 1;
+        for d in &mut self.descs[idx..idx + count as usize] {
+            d.state = FrameState::Allocated;
+            d.order = 0;
+            d.refcount = 1;
+        }
+        self.used_blocks[0] += count as usize;
+        // The unused end of the block: its frames are `Tail`, off every list.
+        let (mut p, end) = (head.0 + count, head.0 + (1u64 << order));
+        while p < end {
+            let fits = 63 - (end - p).leading_zeros();
+            let o = (p.trailing_zeros().min(fits) as u8).min(MAX_ORDER);
+            self.insert_free(p, o);
+            p += 1 << o;
+        }
+        Ok(head)
+    }
+
     /// Frees the block of `2^order` frames at `pfn`, merging it with free buddies. The
     /// block must have been allocated with this order and hold at most one reference.
     pub fn free(&mut self, pfn: Pfn, order: u8) -> Result<(), FreeError> {
@@ -1154,5 +1187,47 @@ mod tests {
             2000,
             large_orders,
         );
+    }
+
+    #[test]
+    fn alloc_run_is_contiguous_single_frames_and_frees_back() {
+        let mut descs = vec![FrameDesc::default(); 1 << 12];
+        let mut b = BuddyAllocator::new(&mut descs, 0);
+        b.add_free_range(Pfn(0), 1 << 12).unwrap();
+        let before = free_set(&b);
+        for count in [1u64, 2, 3, 5, 100, 513, 1024] {
+            let head = b.alloc_run(count).unwrap();
+            b.check_invariants().unwrap();
+            // Exactly `count` frames held, each its own order-0 block with one reference.
+            assert_eq!(b.stats().used_pages(), count as usize);
+            assert_eq!(b.stats().free_pages(), (1 << 12) - count as usize);
+            for i in 0..count {
+                assert_eq!(b.refcount(Pfn(head.0 + i)), Ok(1));
+            }
+            // A reference is per frame: the middle one can be shared without the others.
+            if count > 2 {
+                assert_eq!(b.inc_ref(Pfn(head.0 + 1)), Ok(2));
+                assert_eq!(b.dec_ref(Pfn(head.0 + 1)), Ok(1));
+            }
+            for i in (0..count).rev() {
+                b.free(Pfn(head.0 + i), 0).unwrap();
+            }
+            b.check_invariants().unwrap();
+            // Everything merged back into the layout it had.
+            assert_eq!(free_set(&b), before);
+        }
+    }
+
+    #[test]
+    fn alloc_run_refuses_bad_counts_and_changes_nothing() {
+        let mut descs = vec![FrameDesc::default(); 64];
+        let mut b = BuddyAllocator::new(&mut descs, 0);
+        b.add_free_range(Pfn(0), 64).unwrap();
+        let before = free_set(&b);
+        assert!(b.alloc_run(0).is_err());
+        assert!(b.alloc_run((1 << MAX_ORDER) + 1).is_err());
+        assert!(b.alloc_run(65).is_err());
+        assert_eq!(free_set(&b), before);
+        b.check_invariants().unwrap();
     }
 }

@@ -13,6 +13,8 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+#[cfg(feature = "alloc")]
+pub mod aigraph;
 pub mod boot_info;
 pub mod buddy;
 pub mod cmdline;
@@ -32,6 +34,9 @@ pub mod ldisc;
 pub mod logring;
 pub mod paging;
 pub mod symtab;
+pub mod tensor;
 pub mod umem;
 #[cfg(feature = "alloc")]
 pub mod vma;
+#[cfg(feature = "alloc")]
+pub mod waymodel;

@@ -85,6 +85,7 @@ pub fn start() {
         started += 1;
     }
     COUNT.store(started, Ordering::Release);
+    super::stats::ACCELS.store(started, Ordering::Relaxed);
     log::info!(
         "ai: {} accelerator{} (worker threads), math on {}",
         started,

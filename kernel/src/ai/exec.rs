@@ -16,10 +16,10 @@
 
 use alloc::sync::Arc;
 
+use crate::wayos_aimath::{self as math, Ctx, MathError};
 use wayos_abi::ai::{op, Node, TensorInfo, MAX_NODE_INPUTS, MAX_RANK};
-use wayos_aimath::{self as math, Ctx, MathError};
+use wayos_abi::zerocopy::FromBytes;
 use wayos_kcore::aigraph::NodePlan;
-use zerocopy::FromBytes;
 
 use super::tensor::Tensor;
 use crate::error::{Errno, KResult};
@@ -225,40 +225,47 @@ pub fn compute(
     }
 }
 
-/// Splits `arena` around `out` (`off..off + len`) and returns the output slice and a
-/// reader for arena ranges that lie entirely before or after it (`None` for one that
-/// overlaps it: a planning bug, reported as an error).
-pub fn split_arena(
-    arena: &mut [u8],
-    off: usize,
-    len: usize,
-) -> KResult<(&[u8], &mut [u8], &[u8], usize)> {
-    let end = off.checked_add(len).ok_or(Errno::EINVAL)?;
-    if end > arena.len() {
-        return Err(Errno::EINVAL);
-    }
-    let (before, rest) = arena.split_at_mut(off);
-    let (out, after) = rest.split_at_mut(len);
-    Ok((before, out, after, end))
-}
-
-/// The bytes of arena range `start..start + len`, read from the parts [`split_arena`]
-/// returned.
-pub fn arena_part<'a>(
+/// The inputs' view of an arena split around one node's output slot: the bytes before
+/// it and the bytes after it (which start at `after_start`).
+pub struct Split<'a> {
     before: &'a [u8],
     after: &'a [u8],
     after_start: usize,
-    start: usize,
-    len: usize,
-) -> KResult<&'a [u8]> {
-    let end = start.checked_add(len).ok_or(Errno::EINVAL)?;
-    if end <= before.len() {
-        Ok(&before[start..end])
-    } else if start >= after_start {
-        after
-            .get(start - after_start..end - after_start)
-            .ok_or(Errno::EINVAL)
-    } else {
-        Err(Errno::EINVAL)
+}
+
+impl<'a> Split<'a> {
+    /// Splits `arena` around `off..off + len` (`EINVAL` if that is not inside it): the
+    /// output slot, and the rest for reading inputs.
+    pub fn new(arena: &'a mut [u8], off: usize, len: usize) -> KResult<(&'a mut [u8], Self)> {
+        let end = off.checked_add(len).ok_or(Errno::EINVAL)?;
+        if end > arena.len() {
+            return Err(Errno::EINVAL);
+        }
+        let (before, rest) = arena.split_at_mut(off);
+        let (out, after) = rest.split_at_mut(len);
+        Ok((
+            out,
+            Split {
+                before,
+                after,
+                after_start: end,
+            },
+        ))
+    }
+
+    /// The bytes of arena range `start..start + len`, which must lie wholly before or
+    /// after the output slot (slots alive together never overlap; anything else is a
+    /// planning bug, reported as `EINVAL`).
+    pub fn input(&self, start: usize, len: usize) -> KResult<&[u8]> {
+        let end = start.checked_add(len).ok_or(Errno::EINVAL)?;
+        if end <= self.before.len() {
+            Ok(&self.before[start..end])
+        } else if start >= self.after_start {
+            self.after
+                .get(start - self.after_start..end - self.after_start)
+                .ok_or(Errno::EINVAL)
+        } else {
+            Err(Errno::EINVAL)
+        }
     }
 }

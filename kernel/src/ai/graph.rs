@@ -10,12 +10,12 @@
 //! without holding the busy flag, or keep it after the run ended (the queue calls
 //! [`queue::Work::finish`] exactly once per run, on every path).
 
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use crate::wayos_aimath::{Ctx, Mode};
 use wayos_abi::ai::{self, Node, Output, TensorInfo, MAX_NODE_INPUTS};
-use wayos_aimath::{Ctx, Mode};
 use wayos_kcore::aigraph::{self, Plan, Source};
 
 use super::exec;
@@ -24,6 +24,7 @@ use super::tensor::Tensor;
 use crate::error::{Errno, KResult};
 use crate::mm::pmm::Tier;
 use crate::mm::run::PageRun;
+use crate::sync::Mutex;
 use crate::task::process::{Pid, Process};
 use crate::task::usage::{Charge, Kind};
 
@@ -46,6 +47,23 @@ pub struct Graph {
 }
 
 static NEXT_GRAPH: AtomicU64 = AtomicU64::new(1);
+
+/// Every graph alive, for `ai_info(INFO_GRAPHS)`; dead entries go when a graph is made
+/// or the list is read.
+static ALL: Mutex<Vec<Weak<Graph>>> = Mutex::new(Vec::new());
+
+/// Calls `f` for every graph alive, oldest first. (A graph whose last other reference
+/// goes meanwhile is dropped here, under the list's lock: dropping a graph never takes
+/// it.)
+pub fn for_each(mut f: impl FnMut(&Graph)) {
+    let mut all = ALL.lock();
+    all.retain(|w| w.strong_count() > 0);
+    for w in all.iter() {
+        if let Some(g) = w.upgrade() {
+            f(&g);
+        }
+    }
+}
 
 /// Why [`Graph::build`] refused.
 pub enum BuildError {
@@ -86,9 +104,16 @@ impl Graph {
             (None, None)
         } else {
             let charge = owner.usage.charge(Kind::TensorBytes, pages * 4096)?;
-            (Some(PageRun::alloc_zeroed(Tier::Near, pages)?), Some(charge))
+            (
+                Some(PageRun::alloc_zeroed(Tier::Near, pages)?),
+                Some(charge),
+            )
         };
         crate::mm::reserve::admit(core::mem::size_of::<Graph>() + 64)?;
+        let mut all = ALL.lock();
+        all.retain(|w| w.strong_count() > 0);
+        all.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+        drop(all);
         let mode_math = if mode == ai::MODE_BITEXACT {
             Mode::BitExact
         } else {
@@ -113,6 +138,11 @@ impl Graph {
             _arena_bytes: charge,
         });
         super::stats::GRAPHS.fetch_add(1, Ordering::Relaxed);
+        let mut all = ALL.lock();
+        if all.try_reserve(1).is_ok() {
+            all.push(Arc::downgrade(&g));
+        }
+        drop(all);
         Ok(g)
     }
 
@@ -172,8 +202,7 @@ impl Graph {
         }
         let arena = self.arena.as_ref().ok_or(Errno::EINVAL)?;
         arena.write(|mem| {
-            let (before, out, after, after_start) =
-                exec::split_arena(mem, np.offset as usize, np.info.bytes as usize)?;
+            let (out, split) = exec::Split::new(mem, np.offset as usize, np.info.bytes as usize)?;
             exec::with_tensors(&tensors[..n_t], &mut |bytes| {
                 let mut ins: [(&[u8], TensorInfo); MAX_NODE_INPUTS] =
                     [(&[], TensorInfo::default()); MAX_NODE_INPUTS];
@@ -185,13 +214,7 @@ impl Graph {
                         ),
                         Source::Node(j) => {
                             let p = self.plan.nodes().get(j).ok_or(Errno::EINVAL)?;
-                            let part = exec::arena_part(
-                                before,
-                                after,
-                                after_start,
-                                p.offset as usize,
-                                p.info.bytes as usize,
-                            )?;
+                            let part = split.input(p.offset as usize, p.info.bytes as usize)?;
                             (part, p.info)
                         }
                     };
@@ -207,7 +230,11 @@ impl Graph {
             return Ok(());
         };
         for o in &self.outputs {
-            let np = self.plan.nodes().get(o.node as usize).ok_or(Errno::EINVAL)?;
+            let np = self
+                .plan
+                .nodes()
+                .get(o.node as usize)
+                .ok_or(Errno::EINVAL)?;
             let t = self.bound.get(o.tensor as usize).ok_or(Errno::EINVAL)?;
             let (off, len) = (np.offset as usize, np.info.bytes as usize);
             arena.read(|mem| {

@@ -175,9 +175,7 @@ pub fn submit(
         let mut q = QUEUE.lock();
         // Room first, so nothing below can fail half-way; a preempted job later goes
         // back into the room it leaves when taken.
-        q.classes[rank]
-            .try_reserve(1)
-            .map_err(|_| Errno::ENOMEM)?;
+        q.classes[rank].try_reserve(1).map_err(|_| Errno::ENOMEM)?;
         q.classes[rank].push_back(job.clone());
         Ok(job)
     })();

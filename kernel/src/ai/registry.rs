@@ -39,7 +39,7 @@ static MODELS: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
 pub fn model_errno(e: &ModelError) -> Errno {
     match e.kind {
         ModelErrorKind::Hash(_) => Errno(wayos_abi::errno::EBADMSG),
-        ModelErrorKind::TooLarge { .. } => Errno::EFBIG,
+        ModelErrorKind::TooLarge { .. } => Errno(wayos_abi::errno::EFBIG),
         ModelErrorKind::NoMemory => Errno::ENOMEM,
         _ => Errno::ENOEXEC,
     }
@@ -52,9 +52,9 @@ pub fn read_file(f: &crate::descriptor::FileRef) -> KResult<Vec<u8>> {
     if st.mode & wayos_abi::fs::S_IFMT != wayos_abi::fs::S_IFREG {
         return Err(Errno::EINVAL);
     }
-    let size = usize::try_from(st.size).map_err(|_| Errno::EFBIG)?;
-    if size as u64 > MAX_FILE_BYTES as u64 {
-        return Err(Errno::EFBIG);
+    let size = usize::try_from(st.size).map_err(|_| Errno(wayos_abi::errno::EFBIG))?;
+    if st.size > MAX_FILE_BYTES {
+        return Err(Errno(wayos_abi::errno::EFBIG));
     }
     crate::mm::reserve::admit(size)?;
     let mut buf = Vec::new();
@@ -127,7 +127,12 @@ pub fn load(owner: &Process, bytes: &[u8]) -> KResult<Loaded> {
         .try_reserve_exact(mg.outputs.len())
         .map_err(|_| Errno::ENOMEM)?;
     for o in &mg.outputs {
-        outputs.push(tensors.get(o.tensor as usize).ok_or(Errno::ENOEXEC)?.clone());
+        outputs.push(
+            tensors
+                .get(o.tensor as usize)
+                .ok_or(Errno::ENOEXEC)?
+                .clone(),
+        );
     }
     let outs: Vec<Output> = mg.outputs;
     let graph = match Graph::build(owner, tensors, mg.nodes, outs, model.mode()) {

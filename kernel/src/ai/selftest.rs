@@ -143,7 +143,8 @@ fn rt_job_preempts_background_at_node_boundary() -> Result<(), &'static str> {
         parked.store(true, Ordering::SeqCst);
     };
     let held_work = TestWork::new(4, &first);
-    let held = queue::submit(FAKE_PID_A, &usage_a, bg, held_work.clone()).map_err(|_| "submit failed")?;
+    let held =
+        queue::submit(FAKE_PID_A, &usage_a, bg, held_work.clone()).map_err(|_| "submit failed")?;
     let mut others = Vec::new();
     for _ in 1..n {
         match queue::submit(FAKE_PID_A, &usage_a, bg, TestWork::new(1, &parked)) {

@@ -11,7 +11,8 @@
 //!   for the kernel's life) and is copied into pages of its own on the first write.
 //!   `/tmp` is created empty (mode 1777).
 //! - `/dev` is a second, small tmpfs holding the device nodes `console`, `null` and
-//!   `zero` ([`dev`]).
+//!   `zero` ([`dev`]), sealed once they exist: creating, removing or renaming a name in it
+//!   is `EROFS`.
 //!
 //! Locking: the VFS lock is taken after a file's position lock and a process's `fds`
 //! lock, never the other way round, and nothing blocks or touches user memory under it.
@@ -91,7 +92,7 @@ pub fn init(initramfs: &'static [u8]) {
     }
     let devfs = Tmpfs::new(Limits::for_memory(0), 0o755, now);
     match v.mount(r, "/dev", devfs) {
-        Ok(_) => {
+        Ok(mount) => {
             for (name, rdev) in [
                 ("/dev/console", DEV_CONSOLE),
                 ("/dev/null", DEV_NULL),
@@ -100,6 +101,11 @@ pub fn init(initramfs: &'static [u8]) {
                 if let Err(e) = v.make_node(r, name, NewNode::CharDev(rdev), 0o666, now) {
                     log::warn!("vfs: cannot make {name}: {}", errno(e));
                 }
+            }
+            // Device names are the kernel's: no program may remove, rename or add one
+            // (there are no users to own them, so nothing finer would hold).
+            if let Err(e) = v.seal(mount) {
+                log::warn!("vfs: cannot seal /dev: {}", errno(e));
             }
         }
         Err(e) => log::warn!("vfs: cannot mount the devfs on /dev: {}", errno(e)),

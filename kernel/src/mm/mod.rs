@@ -37,6 +37,7 @@ pub mod fault;
 pub mod mmio;
 pub mod physmem;
 pub mod reserve;
+pub mod run;
 pub mod space;
 pub mod tlb;
 

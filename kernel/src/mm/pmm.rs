@@ -222,6 +222,26 @@ pub fn alloc_frames_zeroed(tier: Tier, order: u8) -> Result<Frame, OutOfMemory> 
     Ok(frame)
 }
 
+/// Allocates `count` physically contiguous frames from `tier`, each its own order-0
+/// block with reference count 1 (see `BuddyAllocator::alloc_run`), zero-filled. Each
+/// frame is given back on its own (`physmem::release`, [`free_page`]).
+pub fn alloc_run_zeroed(tier: Tier, count: usize) -> Result<Frame, OutOfMemory> {
+    let frame = match ALLOCATORS[tier.index()].lock().as_mut() {
+        Some(alloc) => alloc.alloc_run(count as u64).map(Frame),
+        None => Err(OutOfMemory { order: 0 }),
+    }?;
+    FREE_PAGES.fetch_sub(count, Ordering::Relaxed);
+    // SAFETY: the run is fresh from the PMM, so ours alone, and the direct map covers
+    // all `count` frames of it.
+    unsafe { core::ptr::write_bytes(frame.as_ptr(), 0, count * PAGE_SIZE as usize) };
+    Ok(frame)
+}
+
+/// Whether `tier` has any memory on this machine.
+pub fn has_tier(tier: Tier) -> bool {
+    ALLOCATORS[tier.index()].lock().is_some()
+}
+
 /// Returns the block of `2^order` frames at `frame` to the tier that owns it.
 pub fn free_frames(frame: Frame, order: u8) -> Result<(), FreeError> {
     with_owner(frame.0, |alloc| alloc.free(frame.0, order))

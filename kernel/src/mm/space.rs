@@ -52,10 +52,50 @@ impl Drop for SharedPages {
     }
 }
 
+/// Memory owned outside the VMM that a shared mapping shows (a tensor's pages): a fixed
+/// run of frames, each with its own PMM reference count. The object stays alive while
+/// any mapping of it does (the mapping holds the `Arc`), and each page-table entry takes
+/// its own frame reference, as for any shared page.
+pub trait FrameRun: Send + Sync {
+    /// Pages in the run.
+    fn pages(&self) -> u64;
+    /// The frame of page `index` (`None` past the end).
+    fn frame(&self, index: u64) -> Option<PhysAddr>;
+}
+
+/// Where a shared object's pages come from.
+#[derive(Clone)]
+enum Backing {
+    /// `MAP_SHARED` anonymous memory: demand-zero pages made on first touch.
+    Anon(Arc<SharedPages>),
+    /// Pages owned by a kernel object ([`FrameRun`]), all present from the start.
+    Run(Arc<dyn FrameRun>),
+}
+
+impl Backing {
+    /// The frame of page `index`, made (zeroed) on first touch for anonymous memory.
+    fn frame(&self, index: u64) -> KResult<PhysAddr> {
+        match self {
+            Backing::Anon(pages) => {
+                let mut pages = pages.lock();
+                Ok(match pages.get(&index) {
+                    Some(&pa) => pa,
+                    None => {
+                        let pa = physmem::alloc_zeroed().ok_or(Errno::ENOMEM)?;
+                        pages.insert(index, pa);
+                        pa
+                    }
+                })
+            }
+            Backing::Run(run) => run.frame(index).ok_or(Errno::EFAULT),
+        }
+    }
+}
+
 /// A shared object as one address space knows it: its pages, and the most protection its
 /// VMAs may get (everything for the space's own `mmap`; a handle's rights for `mem_map`).
 struct SharedObject {
-    pages: Arc<SharedPages>,
+    pages: Backing,
     max: Prot,
     /// Where its mapping was made: every VMA that refers to it lies inside (splits,
     /// partial unmaps and fork only shrink or copy it in place), so finding out whether
@@ -304,13 +344,45 @@ impl AddressSpace {
             self.objects.insert(
                 object,
                 Arc::new(SharedObject {
-                    pages: Arc::new(SharedPages(Mutex::new(BTreeMap::new()))),
+                    pages: Backing::Anon(Arc::new(SharedPages(Mutex::new(BTreeMap::new())))),
                     max: Prot::READ | Prot::WRITE | Prot::EXEC,
                     span: outcome.range,
                 }),
             );
         }
         self.prune_objects(&replaced);
+        Ok(outcome.range.start as usize)
+    }
+
+    /// Maps all of `run` shared, with `prot`, at an address the allocator picks, and
+    /// returns it. `max` bounds the mapping's protection for good (`mprotect` cannot go
+    /// past it); `prot` must lie within it (`EACCES`), and neither may be executable.
+    pub fn map_run(&mut self, run: Arc<dyn FrameRun>, prot: Prot, max: Prot) -> KResult<usize> {
+        if prot.contains(Prot::EXEC) || max.contains(Prot::EXEC) || !max.contains(prot) {
+            return Err(Errno::EACCES);
+        }
+        let len = run.pages().checked_mul(PAGE).ok_or(Errno::EINVAL)?;
+        if len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        self.room_for(1)?;
+        let id = NEXT_OBJECT.fetch_add(1, Ordering::Relaxed);
+        let kind = VmaKind::Shared {
+            object: id,
+            offset: 0,
+        };
+        let outcome = self
+            .vmas
+            .mmap(Placement::Anywhere, len, prot, kind, "tensor")
+            .map_err(vm_err)?;
+        self.objects.insert(
+            id,
+            Arc::new(SharedObject {
+                pages: Backing::Run(run),
+                max,
+                span: outcome.range,
+            }),
+        );
         Ok(outcome.range.start as usize)
     }
 
@@ -430,15 +502,7 @@ impl AddressSpace {
                     VmaKind::Shared { object, offset } => {
                         let obj = self.objects.get(&object).ok_or(Errno::EFAULT)?.clone();
                         let index = (va.as_u64() - self.vma_start(addr)? + offset) / PAGE;
-                        let mut pages = obj.pages.lock();
-                        let pa = match pages.get(&index) {
-                            Some(&pa) => pa,
-                            None => {
-                                let pa = physmem::alloc_zeroed().ok_or(Errno::ENOMEM)?;
-                                pages.insert(index, pa);
-                                pa
-                            }
-                        };
+                        let pa = obj.pages.frame(index)?;
                         physmem::retain(pa);
                         (pa, true)
                     }

@@ -12,10 +12,11 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
 
 use wayos_abi::ai::{GraphDesc, ModelHandles, Node, Output};
+use wayos_abi::zerocopy::IntoBytes;
 use wayos_abi::{ai, caps};
-use zerocopy::IntoBytes;
 
 use super::gate;
 use crate::ai::graph::{BuildError, Graph};
@@ -132,7 +133,7 @@ fn install(obj: KObject, rights: u32) -> KResult<u32> {
 /// `count`).
 fn read_array<T>(addr: usize, count: usize) -> KResult<Vec<T>>
 where
-    T: zerocopy::FromBytes + zerocopy::IntoBytes + Default + Clone,
+    T: wayos_abi::zerocopy::FromBytes + IntoBytes + Default + Clone,
 {
     let bytes = count
         .checked_mul(core::mem::size_of::<T>())
@@ -153,11 +154,8 @@ where
 /// `EMFILE` past `ai::MAX_GRAPHS`; `EDQUOT` when the arena exceeds the quota.
 pub fn sys_graph_create(desc: usize) -> KResult<usize> {
     let d = UserPtr::<GraphDesc, ReadOnly>::new(desc)?.read()?;
-    let (n_nodes, n_bound, n_outputs) = (
-        d.n_nodes as usize,
-        d.n_bound as usize,
-        d.n_outputs as usize,
-    );
+    let (n_nodes, n_bound, n_outputs) =
+        (d.n_nodes as usize, d.n_bound as usize, d.n_outputs as usize);
     if n_nodes > ai::MAX_NODES || n_bound > ai::MAX_BOUND || n_outputs > ai::MAX_OUTPUTS {
         return Err(Errno::EINVAL);
     }
@@ -171,7 +169,11 @@ pub fn sys_graph_create(desc: usize) -> KResult<usize> {
     // What each bound tensor is used for decides the right its handle needs.
     let mut need = [0u32; ai::MAX_BOUND];
     for n in &nodes {
-        for &r in n.inputs.iter().take((n.n_inputs as usize).min(ai::MAX_NODE_INPUTS)) {
+        for &r in n
+            .inputs
+            .iter()
+            .take((n.n_inputs as usize).min(ai::MAX_NODE_INPUTS))
+        {
             if r & ai::REF_NODE == 0 {
                 if let Some(x) = need.get_mut(r as usize) {
                     *x |= ai::RIGHT_READ;
@@ -185,7 +187,9 @@ pub fn sys_graph_create(desc: usize) -> KResult<usize> {
         }
     }
     let mut bound = Vec::new();
-    bound.try_reserve_exact(n_bound).map_err(|_| Errno::ENOMEM)?;
+    bound
+        .try_reserve_exact(n_bound)
+        .map_err(|_| Errno::ENOMEM)?;
     for (i, &h) in handles.iter().enumerate() {
         bound.push(tensor::lookup(h, need[i])?);
     }
@@ -225,9 +229,6 @@ pub fn sys_model_load(fd: usize, out: usize) -> KResult<usize> {
     let f = p.fds.lock().get(fd).map_err(fd_errno)?.clone();
     let out = UserPtr::<ModelHandles, WriteOnly>::new(out)?;
     out.probe_writable()?;
-    if ai::MAX_OUTPUTS < wayos_abi::waymodel::MAX_IO {
-        return Err(Errno::EINVAL);
-    }
     let bytes = registry::read_file(&f)?;
     drop(f);
     let loaded = registry::load(&p, &bytes)?;
@@ -280,4 +281,96 @@ pub fn sys_model_load(fd: usize, out: usize) -> KResult<usize> {
         return Err(e);
     }
     Ok(0)
+}
+
+/// `ai_info` for the records this module's objects own: `INFO_ACCELS` ([`ai::AccelInfo`]
+/// per accelerator), `INFO_GRAPHS` ([`ai::GraphInfo`] per graph alive, anyone's),
+/// `INFO_MODELS` ([`ai::ModelInfo`] per loaded model). Fills as many whole records as
+/// fit in `len` bytes at `buf`, returns how many there are. Records are gathered into a
+/// bounded kernel buffer first: no lock is held across the user copy.
+pub fn ai_info_records(what: u32, buf: usize, len: usize) -> KResult<usize> {
+    match what {
+        ai::INFO_ACCELS => {
+            let (depth, _) = queue::depth();
+            let isa = crate::ai::isa_name().as_bytes();
+            let mut recs: Vec<ai::AccelInfo> = Vec::new();
+            let accels = crate::ai::accel::accels();
+            recs.try_reserve_exact(accels.len())
+                .map_err(|_| Errno::ENOMEM)?;
+            for (i, a) in accels.iter().enumerate() {
+                let (job, pid) = a.current().unwrap_or((0, 0));
+                let mut r = ai::AccelInfo {
+                    index: i as u32,
+                    queue_depth: depth as u32,
+                    tid: a.tid.load(Ordering::Relaxed),
+                    jobs_done: a.jobs_done.load(Ordering::Relaxed),
+                    busy_ns: a.busy_ns.load(Ordering::Relaxed),
+                    current_job: job,
+                    current_pid: pid,
+                    ..Default::default()
+                };
+                let n = isa.len().min(r.isa.len());
+                r.isa[..n].copy_from_slice(&isa[..n]);
+                recs.push(r);
+            }
+            put_records(&recs, buf, len)
+        }
+        ai::INFO_GRAPHS => {
+            let mut recs: Vec<ai::GraphInfo> = Vec::new();
+            let mut short = false;
+            crate::ai::graph::for_each(|g| {
+                if recs.len() >= MAX_RECORDS || recs.try_reserve(1).is_err() {
+                    short = true;
+                    return;
+                }
+                recs.push(ai::GraphInfo {
+                    id: g.id,
+                    owner: g.owner,
+                    nodes: g.node_count() as u32,
+                    mode: g.mode(),
+                    arena_bytes: g.arena_bytes(),
+                    runs: g.runs.load(Ordering::Relaxed),
+                });
+            });
+            if short && recs.is_empty() {
+                return Err(Errno::ENOMEM);
+            }
+            put_records(&recs, buf, len)
+        }
+        ai::INFO_MODELS => {
+            let mut recs: Vec<ai::ModelInfo> = Vec::new();
+            crate::ai::registry::for_each(|e, g| {
+                if recs.len() >= MAX_RECORDS || recs.try_reserve(1).is_err() {
+                    return;
+                }
+                let mut r = ai::ModelInfo {
+                    owner: e.owner,
+                    bytes: e.bytes,
+                    graph: g.id,
+                    ..Default::default()
+                };
+                let name = e.name.as_bytes();
+                let n = name.len().min(r.name.len());
+                r.name[..n].copy_from_slice(&name[..n]);
+                recs.push(r);
+            });
+            put_records(&recs, buf, len)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// Most records one `ai_info` call gathers (graphs: `MAX_GRAPHS` for each of many
+/// processes; the rest are fewer).
+const MAX_RECORDS: usize = 4096;
+
+fn put_records<T>(recs: &[T], buf: usize, len: usize) -> KResult<usize>
+where
+    T: wayos_abi::zerocopy::FromBytes + IntoBytes + wayos_abi::zerocopy::Immutable,
+{
+    let room = len / core::mem::size_of::<T>().max(1);
+    let n = room.min(recs.len());
+    let bytes = recs[..n].as_bytes();
+    UserSlice::<WriteOnly>::new(buf, bytes.len())?.write_from(bytes)?;
+    Ok(recs.len())
 }

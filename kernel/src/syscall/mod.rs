@@ -39,6 +39,7 @@ mod klog;
 mod mem;
 mod signal;
 mod sysinfo;
+mod tensor;
 mod thread;
 
 pub fn dispatch(frame: &mut TrapFrame) {
@@ -137,6 +138,12 @@ pub fn dispatch(frame: &mut TrapFrame) {
         sys::FILTER_GET => gate::sys_filter_get(a[0]),
         sys::FILTER_SET => gate::sys_filter_set(a[0]),
         sys::NS_REQUIRE => ipc::sys_ns_require(a[0], a[1], a[2]),
+        sys::TENSOR_CREATE => tensor::sys_tensor_create(a[0]),
+        sys::TENSOR_WRITE => tensor::sys_tensor_write(a[0], a[1], a[2], a[3]),
+        sys::TENSOR_READ => tensor::sys_tensor_read(a[0], a[1], a[2], a[3]),
+        sys::TENSOR_MAP => tensor::sys_tensor_map(a[0], a[1]),
+        sys::TENSOR_INFO => tensor::sys_tensor_info(a[0], a[1]),
+        sys::AI_INFO => tensor::sys_ai_info(a[0], a[1], a[2]),
         sys::GRAPH_CREATE => infer::sys_graph_create(a[0]),
         sys::INFER_SUBMIT => infer::sys_infer_submit(a[0], a[1]),
         sys::INFER_WAIT => infer::sys_infer_wait(a[0], a[1]),

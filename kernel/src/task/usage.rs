@@ -13,7 +13,9 @@
 //! objects do (they hold an `Arc` to it); a new process, forked or spawned, starts at
 //! zero.
 //!
-//! Counted here: ports and their queue slots, service names, pipes. Bounded elsewhere by
+//! Counted here: ports and their queue slots, service names, pipes, and the AI
+//! subsystem's tensors, tensor bytes, graphs and jobs (`wayos_abi::ai` limits; a
+//! tensor's charge follows it into graphs and mappings, see `ai`). Bounded elsewhere by
 //! their own tables: descriptors (`descriptor::MAX_FDS`), handles (`ipc`), threads and
 //! processes (`task`), mappings (`mm::space`). Kernel heap use as a whole is admitted by
 //! `mm::reserve`. Nothing here allocates or locks: a charge is one atomic update.
@@ -22,7 +24,7 @@ use alloc::sync::Arc;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::error::{Errno, KResult};
-use wayos_abi::limits;
+use wayos_abi::{ai, limits};
 
 /// What a [`Charge`] counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,9 +37,18 @@ pub enum Kind {
     Names,
     /// Pipes created (`limits::MAX_PIPES`, `EMFILE`).
     Pipes,
+    /// Tensors created (`ai::MAX_TENSORS`, `EMFILE`).
+    Tensors,
+    /// Bytes of tensor memory: tensors and graph arenas
+    /// (`ai::MAX_TENSOR_BYTES_PER_PROCESS`, `EDQUOT`).
+    TensorBytes,
+    /// Graphs created (`ai::MAX_GRAPHS`, `EMFILE`).
+    Graphs,
+    /// Inference jobs queued or running (`ai::MAX_JOBS`, `EAGAIN`).
+    Jobs,
 }
 
-const KINDS: usize = 4;
+const KINDS: usize = 8;
 
 impl Kind {
     const fn index(self) -> usize {
@@ -51,14 +62,20 @@ impl Kind {
             Kind::QueueSlots => limits::MAX_QUEUED_MESSAGES,
             Kind::Names => limits::MAX_NAMES,
             Kind::Pipes => limits::MAX_PIPES,
+            Kind::Tensors => ai::MAX_TENSORS,
+            Kind::TensorBytes => ai::MAX_TENSOR_BYTES_PER_PROCESS as usize,
+            Kind::Graphs => ai::MAX_GRAPHS,
+            Kind::Jobs => ai::MAX_JOBS,
         }
     }
 
     /// The error for going past [`Kind::limit`].
     pub const fn errno(self) -> Errno {
         match self {
-            Kind::Ports | Kind::Pipes => Errno::EMFILE,
+            Kind::Ports | Kind::Pipes | Kind::Tensors | Kind::Graphs => Errno::EMFILE,
             Kind::QueueSlots => Errno::ENOMEM,
+            Kind::TensorBytes => Errno::EDQUOT,
+            Kind::Jobs => Errno::EAGAIN,
             Kind::Names => Errno::ENOSPC,
         }
     }
@@ -89,6 +106,11 @@ impl Usage {
             kind,
             n,
         })
+    }
+
+    /// What is charged of `kind` now.
+    pub fn count(&self, kind: Kind) -> usize {
+        self.counts[kind.index()].load(Ordering::Acquire)
     }
 }
 

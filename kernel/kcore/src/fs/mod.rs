@@ -44,6 +44,8 @@ pub enum FsError {
     Busy,
     /// `EACCES`: not something the operation can use (executing a directory).
     Access,
+    /// `EROFS`: the names of a sealed file system (`/dev`) cannot change.
+    ReadOnly,
 }
 
 impl FsError {
@@ -62,6 +64,7 @@ impl FsError {
             FsError::TooBig => errno::EFBIG,
             FsError::Busy => errno::EBUSY,
             FsError::Access => errno::EACCES,
+            FsError::ReadOnly => errno::EROFS,
         }
     }
 }

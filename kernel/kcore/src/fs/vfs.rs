@@ -34,6 +34,8 @@ struct Mount<P> {
     fs: Tmpfs<P>,
     /// The directory this mount sits on (`None` for the root file system).
     covers: Option<Loc>,
+    /// Its names are fixed ([`Vfs::seal`]): nothing is created, removed or renamed in it.
+    sealed: bool,
 }
 
 /// What [`Vfs::open`] found or made.
@@ -66,6 +68,7 @@ impl<P: Page> Vfs<P> {
             mounts: alloc::vec![Mount {
                 fs: root,
                 covers: None,
+                sealed: false,
             }],
         }
     }
@@ -107,8 +110,27 @@ impl<P: Page> Vfs<P> {
         self.mounts.push(Mount {
             fs,
             covers: Some(at),
+            sealed: false,
         });
         Ok(self.mounts.len() - 1)
+    }
+
+    /// Fixes the names of mount `mount` (the kernel's `/dev` once its nodes exist): from
+    /// now on creating, removing or renaming anything in it is `EROFS`. The files
+    /// themselves stay usable (a device node is read and written as before).
+    pub fn seal(&mut self, mount: usize) -> FsResult<()> {
+        let m = self.mounts.get_mut(mount).ok_or(FsError::NotFound)?;
+        m.sealed = true;
+        Ok(())
+    }
+
+    /// `EROFS` if the names of mount `mount` may not change.
+    fn names_may_change(&self, mount: usize) -> FsResult<()> {
+        match self.mounts.get(mount) {
+            Some(m) if m.sealed => Err(FsError::ReadOnly),
+            Some(_) => Ok(()),
+            None => Err(FsError::NotFound),
+        }
     }
 
     pub fn attr(&self, loc: Loc) -> FsResult<Attr> {
@@ -258,6 +280,7 @@ impl<P: Page> Vfs<P> {
                         ino,
                     }),
                     Err(FsError::NotFound) => {
+                        self.names_may_change(dir.mount)?;
                         let fs = self.fs_mut(dir.mount)?;
                         let ino = fs.create(dir.ino, name, NewNode::File, perm, now)?;
                         created = true;
@@ -314,6 +337,7 @@ impl<P: Page> Vfs<P> {
         let Last::Name(name) = last else {
             return Err(FsError::Exists);
         };
+        self.names_may_change(dir.mount)?;
         let ino = self
             .fs_mut(dir.mount)?
             .create(dir.ino, name, NewNode::Dir, perm, now)?;
@@ -356,6 +380,7 @@ impl<P: Page> Vfs<P> {
         };
         let fs = self.fs(dir.mount)?;
         let child = fs.lookup(dir.ino, name)?;
+        self.names_may_change(dir.mount)?;
         if self.is_mount_point(Loc {
             mount: dir.mount,
             ino: child,
@@ -371,6 +396,9 @@ impl<P: Page> Vfs<P> {
         let Last::Name(name) = last else {
             return Err(FsError::IsDir);
         };
+        // A missing name is ENOENT even in a sealed mount, as on Linux.
+        self.fs(dir.mount)?.lookup(dir.ino, name)?;
+        self.names_may_change(dir.mount)?;
         let fs = self.fs_mut(dir.mount)?;
         if must_be_dir {
             let child = fs.lookup(dir.ino, name)?;
@@ -392,6 +420,7 @@ impl<P: Page> Vfs<P> {
         if sdir.mount != ddir.mount {
             return Err(FsError::CrossDevice);
         }
+        self.names_may_change(sdir.mount)?;
         let fs = self.fs(sdir.mount)?;
         let src = fs.lookup(sdir.ino, sname)?;
         let at = |ino| Loc {
@@ -536,6 +565,36 @@ mod tests {
         assert_eq!(v.resolve(v.root(), ""), Err(FsError::NotFound));
         let long = alloc::format!("/a/{}", "x".repeat(256));
         assert_eq!(v.resolve(v.root(), &long), Err(FsError::NameTooLong));
+    }
+
+    #[test]
+    fn a_sealed_mount_keeps_its_names() {
+        let mut v = tree();
+        let root = v.root();
+        let dev = ino(&v, "/dev").mount;
+        v.seal(dev).unwrap();
+        assert_eq!(v.unlink(root, "/dev/null", 2), Err(FsError::ReadOnly));
+        assert_eq!(
+            v.rename(root, "/dev/null", "/dev/n", 2),
+            Err(FsError::ReadOnly)
+        );
+        assert_eq!(
+            v.mkdir(root, "/dev/d", 0o755, 2).map(|_| ()),
+            Err(FsError::ReadOnly)
+        );
+        assert_eq!(
+            v.open(root, "/dev/new", O_CREAT | O_WRONLY, 0o644, 2)
+                .map(|_| ()),
+            Err(FsError::ReadOnly)
+        );
+        // What exists still opens (no create needed), and the rest of the tree is untouched.
+        assert!(v
+            .open(root, "/dev/null", O_CREAT | O_WRONLY, 0o644, 2)
+            .is_ok());
+        assert_eq!(v.unlink(root, "/dev/missing", 2), Err(FsError::NotFound));
+        assert!(v.resolve(root, "/dev/null").is_ok());
+        assert!(v.mkdir(root, "/a/new", 0o755, 2).is_ok());
+        assert!(v.unlink(root, "/a/f", 2).is_ok());
     }
 
     #[test]

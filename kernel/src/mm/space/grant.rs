@@ -14,12 +14,12 @@ use core::sync::atomic::Ordering;
 
 use wayos_kcore::grant::{self, GrantError, Segment};
 
-use super::{vm_err, AddressSpace, Prot, SharedObject, SharedPages, NEXT_OBJECT};
+use super::{vm_err, AddressSpace, Backing, Prot, SharedObject, NEXT_OBJECT};
 use crate::error::{Errno, KResult};
 
 /// A contiguous piece of a granted object.
 struct Piece {
-    pages: Arc<SharedPages>,
+    pages: Backing,
     /// Byte offset into `pages` (page aligned).
     offset: u64,
     len: u64,

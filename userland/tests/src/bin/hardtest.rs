@@ -15,6 +15,8 @@ extern crate alloc;
 mod arch;
 #[path = "hardtest/corpus.rs"]
 mod corpus;
+#[path = "hardtest/devfs.rs"]
+mod devfs;
 #[path = "hardtest/ipc.rs"]
 mod ipc;
 #[path = "hardtest/limits.rs"]
@@ -43,6 +45,7 @@ const MODULES: &[(&str, Module)] = &[
     ("ipc", ipc::run),
     ("limits", limits::run),
     ("corpus", corpus::run),
+    ("devfs", devfs::run),
 ];
 
 fn main(args: Args) -> i32 {
