@@ -2,13 +2,17 @@
 //! for the intermediate results, the math mode, and the work one run of it is
 //! (`queue::Work`: one step per node, then one that copies the outputs out).
 //!
-//! A graph holds `Arc`s of its bound tensors (so they live as long as it does), is
+//! A graph holds `Arc`s of its bound tensors (so they live as long as it does) and is
 //! charged to its creator (`usage::Kind::Graphs`, and its arena's pages as
-//! `Kind::TensorBytes`), and runs at most once at a time: its bound tensors and arena are
-//! one set of buffers, so a second submit while a run is queued or running gets `EBUSY`
-//! (two runs would race on the same output tensors). Must never: let a run start
-//! without holding the busy flag, or keep it after the run ended (the queue calls
-//! [`queue::Work::finish`] exactly once per run, on every path).
+//! `Kind::TensorBytes`). A run needs an arena of its own for the intermediates: the first
+//! run in flight borrows the graph's (made at `graph_create`, so the common case
+//! allocates nothing per run); a run submitted while another is queued or running gets a
+//! fresh one, charged to the submitter like the first and freed when it ends. Runs of one
+//! graph read the same input tensors and write the same output tensors — each run's
+//! last step copies its whole results in, under the tensor's lock — so overlapping runs
+//! are the caller's choice, like two writers of one file. Must never: let two runs share
+//! an arena, or keep the graph's arena borrowed after its run ended (the queue calls
+//! [`Work::finish`] exactly once per run, on every path).
 
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
@@ -26,7 +30,7 @@ use crate::mm::pmm::Tier;
 use crate::mm::run::PageRun;
 use crate::sync::Mutex;
 use crate::task::process::{Pid, Process};
-use crate::task::usage::{Charge, Kind};
+use crate::task::usage::{Charge, Kind, Usage};
 
 /// A compute graph; see the module docs.
 pub struct Graph {
@@ -158,22 +162,34 @@ impl Graph {
         self.mode
     }
 
-    /// Claims the graph for one run: `EBUSY` while another is queued or running.
-    pub fn begin_run(self: &Arc<Self>) -> KResult<Arc<dyn Work>> {
-        if self
-            .busy
-            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
-            return Err(Errno::EBUSY);
-        }
+    /// The work of one run, with its arena: the graph's own when no other run holds it,
+    /// else a new one charged to `usage` (`EDQUOT`, `ENOMEM`).
+    pub fn begin_run(self: &Arc<Self>, usage: &Arc<Usage>) -> KResult<Arc<dyn Work>> {
+        crate::mm::reserve::admit(core::mem::size_of::<GraphRun>() + 64)?;
+        let shared = self.arena.is_none()
+            || self
+                .busy
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok();
+        let own = if shared {
+            None
+        } else {
+            let r = (|| {
+                let pages = self.arena.as_ref().map_or(0, PageRun::pages);
+                let charge = usage.charge(Kind::TensorBytes, pages * 4096)?;
+                Ok((PageRun::alloc_zeroed(Tier::Near, pages)?, charge))
+            })();
+            Some(r?)
+        };
         Ok(Arc::new(GraphRun {
             graph: self.clone(),
+            shared: shared && self.arena.is_some(),
+            own,
         }))
     }
 
     /// Runs node `i`: inputs from bound tensors and the arena, result into its slot.
-    fn run_node(&self, i: usize) -> KResult<()> {
+    fn run_node(&self, arena: Option<&PageRun>, i: usize) -> KResult<()> {
         let node = self.nodes.get(i).ok_or(Errno::EINVAL)?;
         let np = *self.plan.nodes().get(i).ok_or(Errno::EINVAL)?;
         let srcs = self.plan.inputs(i);
@@ -200,7 +216,7 @@ impl Graph {
                 };
             }
         }
-        let arena = self.arena.as_ref().ok_or(Errno::EINVAL)?;
+        let arena = arena.ok_or(Errno::EINVAL)?;
         arena.write(|mem| {
             let (out, split) = exec::Split::new(mem, np.offset as usize, np.info.bytes as usize)?;
             exec::with_tensors(&tensors[..n_t], &mut |bytes| {
@@ -225,8 +241,8 @@ impl Graph {
     }
 
     /// The last step: each output node's result into its output tensor.
-    fn copy_outputs(&self) -> KResult<()> {
-        let Some(arena) = self.arena.as_ref() else {
+    fn copy_outputs(&self, arena: Option<&PageRun>) -> KResult<()> {
+        let Some(arena) = arena else {
             return Ok(());
         };
         for o in &self.outputs {
@@ -261,6 +277,19 @@ impl Drop for Graph {
 /// One run of a graph (the queue's [`Work`]).
 struct GraphRun {
     graph: Arc<Graph>,
+    /// It borrowed the graph's arena (given back in `finish`).
+    shared: bool,
+    /// Its own arena and that arena's charge, when the graph's was taken.
+    own: Option<(PageRun, Charge)>,
+}
+
+impl GraphRun {
+    fn arena(&self) -> Option<&PageRun> {
+        match &self.own {
+            Some((a, _)) => Some(a),
+            None => self.graph.arena.as_ref(),
+        }
+    }
 }
 
 impl Work for GraphRun {
@@ -270,15 +299,17 @@ impl Work for GraphRun {
 
     fn run_step(&self, i: usize) -> KResult<()> {
         if i < self.graph.nodes.len() {
-            self.graph.run_node(i)
+            self.graph.run_node(self.arena(), i)
         } else {
-            self.graph.copy_outputs()
+            self.graph.copy_outputs(self.arena())
         }
     }
 
     fn finish(&self) {
         self.graph.runs.fetch_add(1, Ordering::Relaxed);
-        self.graph.busy.store(false, Ordering::Release);
+        if self.shared {
+            self.graph.busy.store(false, Ordering::Release);
+        }
     }
 
     fn describe(&self, i: usize, out: &mut dyn core::fmt::Write) -> core::fmt::Result {

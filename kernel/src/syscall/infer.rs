@@ -206,14 +206,14 @@ pub fn sys_graph_create(desc: usize) -> KResult<usize> {
     Ok(install(KObject::Graph(g), GRAPH_RIGHTS)? as usize)
 }
 
-/// `infer_submit(graph, class)`: queues one run (`RIGHT_WRITE` on the graph). `EBUSY`
-/// while a run of the graph is queued or running, `EAGAIN` past `ai::MAX_JOBS`, `EPERM`
-/// for a class the caller may not use.
+/// `infer_submit(graph, class)`: queues one run (`RIGHT_WRITE` on the graph). `EAGAIN`
+/// past `ai::MAX_JOBS`, `EPERM` for a class the caller may not use, `EDQUOT`/`ENOMEM`
+/// when a run overlapping another of the same graph cannot get its own arena.
 pub fn sys_infer_submit(h: usize, class: usize) -> KResult<usize> {
     let g = graph(h, ai::RIGHT_WRITE)?;
     let rank = class_rank(class)?;
     let p = task::current_process().ok_or(Errno::ESRCH)?;
-    let work = g.begin_run()?;
+    let work = g.begin_run(&p.usage)?;
     let job = queue::submit(p.pid, &p.usage, rank, work)?;
     drop(p);
     install_job(job)
