@@ -18,12 +18,12 @@
 //! reserved before), or block in a worker on anything a user controls.
 #![deny(unsafe_code)]
 
-use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use wayos_abi::{ai, errno};
+use wayos_kcore::jobqueue::{ClassQueue, QueueError};
 
 use crate::error::{Errno, KResult};
 use crate::sync::Mutex;
@@ -31,7 +31,7 @@ use crate::task::process::Pid;
 use crate::task::usage::{Charge, Kind, Usage};
 use crate::task::wait_queue::WaitQueue;
 
-/// The job classes, highest first; a job's class indexes [`Queue::classes`] by this rank.
+/// The job classes, highest first; a job's rank is its class's index here.
 pub const CLASSES: [u32; 4] = [
     ai::CLASS_RT,
     ai::CLASS_HIGH,
@@ -117,25 +117,8 @@ impl Job {
     }
 }
 
-/// Where the jobs wait.
-struct Queue {
-    classes: [VecDeque<Arc<Job>>; 4],
-}
-
-impl Queue {
-    fn queued(&self) -> usize {
-        self.classes.iter().map(VecDeque::len).sum()
-    }
-}
-
-static QUEUE: Mutex<Queue> = Mutex::new(Queue {
-    classes: [
-        VecDeque::new(),
-        VecDeque::new(),
-        VecDeque::new(),
-        VecDeque::new(),
-    ],
-});
+/// Where the jobs wait: the order is `wayos_kcore::jobqueue`'s (host-tested).
+static QUEUE: Mutex<ClassQueue<Arc<Job>, 4>> = Mutex::new(ClassQueue::new());
 
 /// Workers sleep here while the queue is empty.
 pub static WORK_ARRIVED: WaitQueue = WaitQueue::new();
@@ -172,11 +155,10 @@ pub fn submit(
             finished_ns: AtomicU64::new(0),
             done_seq: AtomicU64::new(0),
         });
-        let mut q = QUEUE.lock();
-        // Room first, so nothing below can fail half-way; a preempted job later goes
-        // back into the room it leaves when taken.
-        q.classes[rank].try_reserve(1).map_err(|_| Errno::ENOMEM)?;
-        q.classes[rank].push_back(job.clone());
+        QUEUE
+            .lock()
+            .push(rank, job.clone())
+            .map_err(|_| Errno::ENOMEM)?;
         Ok(job)
     })();
     match r {
@@ -194,27 +176,21 @@ pub fn submit(
 
 /// The next job for a worker: the oldest of the highest class, or `None`.
 pub fn take() -> Option<Arc<Job>> {
-    let mut q = QUEUE.lock();
-    q.classes.iter_mut().find_map(VecDeque::pop_front)
+    QUEUE.lock().take().map(|(_, j)| j)
 }
 
 /// True when a job of a higher class than `job`'s waits: the worker should put `job`
 /// back ([`requeue_front`]) at this step boundary and take that one.
 pub fn should_yield(job: &Job) -> bool {
-    let q = QUEUE.lock();
-    q.classes[..job.rank].iter().any(|c| !c.is_empty())
+    QUEUE.lock().has_above(job.rank)
 }
 
 /// Puts a preempted job back at the front of its class. Cannot fail: the job's own slot
 /// was reserved when it was submitted and it has been out of the queue since.
 pub fn requeue_front(job: Arc<Job>) {
-    let mut q = QUEUE.lock();
-    let c = &mut q.classes[job.rank];
-    if c.try_reserve(1).is_ok() {
-        c.push_front(job);
-    } else {
+    let r = QUEUE.lock().push_front(job.rank, job);
+    if let Err(QueueError::NoMemory(job) | QueueError::BadRank(job)) = r {
         // Unreachable in practice (see above); finish it rather than lose it.
-        drop(q);
         end(&job, Err(Errno::ENOMEM));
     }
 }
@@ -316,14 +292,7 @@ fn log_failure(job: &Job, work: &dyn Work, step: usize, e: Errno) {
 /// boundary; a finished one keeps its result.
 pub fn cancel(job: &Arc<Job>) {
     job.cancelled.store(true, Ordering::Release);
-    let removed = {
-        let mut q = QUEUE.lock();
-        let c = &mut q.classes[job.rank];
-        match c.iter().position(|j| Arc::ptr_eq(j, job)) {
-            Some(i) => c.remove(i),
-            None => None,
-        }
-    };
+    let removed = QUEUE.lock().remove(job.rank, |j| Arc::ptr_eq(j, job));
     if let Some(j) = removed {
         end(&j, Err(Errno(errno::ECANCELED)));
     }
@@ -336,28 +305,14 @@ pub fn cancel_owner(pid: Pid) {
     let mut gone: Vec<Arc<Job>> = Vec::new();
     {
         let mut q = QUEUE.lock();
-        let mine: usize = q
-            .classes
-            .iter()
-            .map(|c| c.iter().filter(|j| j.owner == pid).count())
-            .sum();
-        let room = gone.try_reserve(mine).is_ok();
-        for c in q.classes.iter_mut() {
-            for j in c.iter().filter(|j| j.owner == pid) {
+        q.for_each(|j| {
+            if j.owner == pid {
                 j.cancelled.store(true, Ordering::Release);
             }
-            if room {
-                let mut i = 0;
-                while i < c.len() {
-                    if c[i].owner == pid {
-                        if let Some(j) = c.remove(i) {
-                            gone.push(j);
-                        }
-                    } else {
-                        i += 1;
-                    }
-                }
-            }
+        });
+        let mine = q.count_where(|j| j.owner == pid);
+        if gone.try_reserve_exact(mine).is_ok() {
+            q.drain_where(|j| j.owner == pid, &mut gone);
         }
     }
     // Ended (and dropped) outside the lock: a job may hold the last reference to a graph
@@ -372,8 +327,8 @@ pub fn cancel_owner(pid: Pid) {
 pub fn depth() -> (usize, [usize; 4]) {
     let q = QUEUE.lock();
     let mut per = [0; 4];
-    for (p, c) in per.iter_mut().zip(q.classes.iter()) {
-        *p = c.len();
+    for (r, p) in per.iter_mut().enumerate() {
+        *p = q.len_of(r);
     }
-    (q.queued(), per)
+    (q.len(), per)
 }
