@@ -143,6 +143,31 @@ fn add_elf_corpus(ramfs: &mut Ramfs, programs: &[(String, Vec<u8>)]) -> Result<(
     )
 }
 
+/// Where the malformed-model sample goes (`model_load` must refuse each: the `ainfer`
+/// suite's corpus check), how many mutants it holds, and the valid model they are made
+/// from (`valid`, which must load: the control).
+const WAYMODEL_CORPUS_DIR: &str = "testdata/waymodel";
+const WAYMODEL_CORPUS_SIZE: usize = 64;
+
+/// Packs `testdata/waymodel/valid` (`tools/corpus`'s sample model), a deterministic
+/// sample of its mutants as `testdata/waymodel/<i>`, and `testdata/waymodel/names`
+/// listing `<i> <what was done>`.
+fn add_waymodel_corpus(ramfs: &mut Ramfs) -> Result<()> {
+    let valid = wayos_corpus::waymodel_sample();
+    let sample = wayos_corpus::waymodel_guest_sample(&valid, 1, WAYMODEL_CORPUS_SIZE);
+    let mut names = String::new();
+    for (i, (what, bytes)) in sample.into_iter().enumerate() {
+        ramfs.add_file(&format!("{WAYMODEL_CORPUS_DIR}/{i}"), 0o644, bytes)?;
+        names.push_str(&format!("{i} {what}\n"));
+    }
+    ramfs.add_file(&format!("{WAYMODEL_CORPUS_DIR}/valid"), 0o644, valid)?;
+    ramfs.add_file(
+        &format!("{WAYMODEL_CORPUS_DIR}/names"),
+        0o644,
+        names.into_bytes(),
+    )
+}
+
 /// Builds the kernel, initramfs and loader pieces for `arch`.
 pub fn build(arch: Arch, release: bool, loader: Loader) -> Result<Built> {
     let out_dir = target_root()
@@ -170,6 +195,13 @@ pub fn build(arch: Arch, release: bool, loader: Loader) -> Result<Built> {
         ramfs.add_file(path, 0o755, elf.clone())?;
     }
     add_elf_corpus(&mut ramfs, &programs)?;
+    // The ainfer4 suite's reference vectors, generated now (tools/aivectors).
+    ramfs.add_file(
+        wayos_aivectors::INITRAMFS_PATH,
+        0o644,
+        wayos_aivectors::generate(),
+    )?;
+    add_waymodel_corpus(&mut ramfs)?;
     let initramfs = out_dir.join("initramfs.cpio");
     write(&initramfs, &ramfs.to_cpio())?;
 

@@ -1,6 +1,6 @@
 //! `cargo xtask lint`: rustfmt and clippy (`-D warnings`) for every crate on every target
-//! it builds for: host crates with their tests, the kernel for both architectures, wayboot
-//! for UEFI.
+//! it builds for: host crates with their tests, the kernel and the tensor math for both
+//! architectures, wayboot for UEFI.
 
 use std::process::{Command, ExitCode};
 
@@ -26,6 +26,9 @@ fn cross() -> Vec<(Vec<&'static str>, &'static str)> {
     vec![
         (vec!["wayos-kernel"], "x86_64-unknown-none"),
         (vec!["wayos-kernel"], "aarch64-unknown-none"),
+        // The tensor math's SIMD modules build only for their own architecture.
+        (vec!["wayos-aimath"], "x86_64-unknown-none"),
+        (vec!["wayos-aimath"], "aarch64-unknown-none"),
         (vec!["wayboot"], "x86_64-unknown-uefi"),
         (userland.clone(), "x86_64-unknown-none"),
         (userland, "aarch64-unknown-none"),

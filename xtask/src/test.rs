@@ -420,6 +420,9 @@ pub(crate) fn collect_suites(guest: &mut Guest, t: &mut Tally, fuzz: bool) -> Ve
     let mut seen_suites: Vec<String> = Vec::new();
     // Echoes interactive suites asked for: (check name, expected text, first line index).
     let mut echoes: Vec<(String, String, usize)> = Vec::new();
+    // Where the current suite's output starts: a failed suite's FAIL lines are shown
+    // even without `-v`, so a long run (a fuzz boot) says which check failed.
+    let mut suite_from = guest.seen().len();
     loop {
         let line = guest.wait_for(BOOT_TIMEOUT, |l| {
             parse_result_line(l).is_some()
@@ -472,6 +475,15 @@ pub(crate) fn collect_suites(guest: &mut Guest, t: &mut Tally, fuzz: bool) -> Ve
             Some(l) => {
                 if let Some((name, r)) = parse_result_line(l) {
                     println!("{name}: {} passed, {} failed", r.passed, r.failed);
+                    if r.failed > 0 {
+                        for l in guest.seen()[suite_from..]
+                            .iter()
+                            .filter(|l| l.contains("FAIL "))
+                        {
+                            println!("    {}", l.trim());
+                        }
+                    }
+                    suite_from = guest.seen().len();
                     t.add(r);
                     if let Err(why) = judge_result(&name, r) {
                         t.check(&format!("suite_{name}_ran_checks"), Err(why));

@@ -776,9 +776,9 @@ fn place(plan: &mut [NodePlan]) -> Option<u64> {
     let mut live: Vec<(u64, u64, usize)> = Vec::new();
     live.try_reserve_exact(plan.len()).ok()?;
     let mut arena = 0u64;
-    for i in 0..plan.len() {
+    for (i, np) in plan.iter_mut().enumerate() {
         live.retain(|&(_, _, end)| end >= i);
-        let size = align_up(plan[i].info.bytes);
+        let size = align_up(np.info.bytes);
         let mut cursor = 0u64;
         let mut at = live.len();
         for (k, &(off, sz, _)) in live.iter().enumerate() {
@@ -788,8 +788,8 @@ fn place(plan: &mut [NodePlan]) -> Option<u64> {
             }
             cursor = cursor.max(align_up(off + sz));
         }
-        live.insert(at, (cursor, size, plan[i].last_use));
-        plan[i].offset = cursor;
+        live.insert(at, (cursor, size, np.last_use));
+        np.offset = cursor;
         arena = arena.max(cursor + size);
     }
     Some(arena)

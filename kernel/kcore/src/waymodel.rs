@@ -469,7 +469,7 @@ pub fn parse(bytes: &[u8]) -> Result<Model<'_>, ModelError> {
                 e.data_len,
             ));
         }
-        if e.data_offset % WEIGHT_ALIGN != 0 {
+        if !e.data_offset.is_multiple_of(WEIGHT_ALIGN) {
             return Err(value(place, "data not 64-byte aligned", e.data_offset));
         }
         if e.data_offset < data_end {

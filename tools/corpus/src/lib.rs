@@ -1,6 +1,6 @@
 //! Malformed-input corpora: deterministic mutants of valid files, for the parsers that
 //! read what a user (or a disk) hands the system — ELF executables (`execve`), the newc
-//! initramfs, shell lines.
+//! initramfs, shell lines, `.waymodel` files (`model_load`).
 //!
 //! Each generator takes a valid input and returns `(name, bytes)` pairs: truncations at
 //! every interesting offset (each header field's boundaries, each table entry, each
@@ -18,6 +18,9 @@
 #![forbid(unsafe_code)]
 
 use wayos_testutil::XorShift;
+
+mod waymodel;
+pub use waymodel::{waymodel_guest_sample, waymodel_mutants, waymodel_sample};
 
 /// A named mutant.
 pub type Mutant = (String, Vec<u8>);

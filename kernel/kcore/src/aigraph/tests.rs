@@ -801,12 +801,12 @@ fn live_buffers_never_overlap() {
             let (oi, bi) = (p.node(i).offset, sizes_of[i] as u64 * 4);
             assert_eq!(oi % ARENA_ALIGN, 0, "seed {seed}");
             assert!(oi + bi <= p.arena_bytes(), "seed {seed}");
-            for j in i + 1..count {
+            for (j, &sj) in sizes_of.iter().enumerate().skip(i + 1) {
                 let lives_together = j <= last[i];
                 if !lives_together {
                     continue;
                 }
-                let (oj, bj) = (p.node(j).offset, sizes_of[j] as u64 * 4);
+                let (oj, bj) = (p.node(j).offset, sj as u64 * 4);
                 assert!(
                     oi + bi <= oj || oj + bj <= oi,
                     "seed {seed}: nodes {i} [{oi}, +{bi}) and {j} [{oj}, +{bj}) overlap"

@@ -564,3 +564,98 @@ fn writer_refuses_what_the_parser_would() {
     assert_eq!((m.n_tensors(), m.n_nodes(), m.name()), (0, 0, ""));
     assert_eq!(m.graph().unwrap().plan.arena_bytes(), 0);
 }
+
+/// A model at every limit at once: 248 tensors, 1024 nodes, 8 inputs, 8 outputs, 4096
+/// labels of 64 bytes. It is written, parsed and validated; one more of anything is not.
+fn max_spec() -> Spec {
+    let n_tensors = MAX_TENSORS as usize;
+    let tensors = (0..n_tensors)
+        .map(|i| TensorSpec {
+            name: alloc::format!("t{i}"),
+            info: info(DTYPE_F32, &[2]),
+            data: (i >= 8).then(|| f32s(&[i as f32, -(i as f32)])),
+        })
+        .collect();
+    // A chain of adds through every tensor, then relus.
+    let nodes = (0..ai::MAX_NODES)
+        .map(|i| {
+            let prev = if i == 0 { 0 } else { REF_NODE | (i as u32 - 1) };
+            if i < n_tensors {
+                node(op::ADD, &[prev, i as u32], &[])
+            } else {
+                node(op::RELU, &[prev], &[])
+            }
+        })
+        .collect();
+    let outputs = (0..8)
+        .map(|k| OutputSpec {
+            name: alloc::format!("o{k}"),
+            node: (ai::MAX_NODES - 1 - k) as u32,
+            info: info(DTYPE_F32, &[2]),
+        })
+        .collect();
+    let labels = (0..MAX_LABELS).map(|i| alloc::format!("{i:064}")).collect();
+    Spec {
+        name: "m".repeat(64),
+        mode: ai::MODE_FAST,
+        tensors,
+        nodes,
+        outputs,
+        labels,
+    }
+}
+
+#[test]
+fn limits_are_reachable_and_enforced() {
+    let s = max_spec();
+    let bytes = write(&s).unwrap_or_else(|e| panic!("{e}"));
+    let m = parse(&bytes).unwrap();
+    let g = m.graph().unwrap();
+    assert_eq!(
+        (g.bound.len(), g.nodes.len(), g.outputs.len()),
+        (256, 1024, 8)
+    );
+    assert_eq!(m.label(4095).map(str::len), Some(64));
+    // Node results are 8 bytes, 64 in the arena. Before the outputs, two chain buffers
+    // are live at a time (a node and the one it reads); the last 8 nodes are the outputs
+    // and all live to the end, so 8 buffers at most.
+    assert_eq!(g.plan.arena_bytes(), 8 * 64);
+
+    let mut more = s.clone();
+    more.tensors.push(TensorSpec {
+        name: "extra".into(),
+        info: info(DTYPE_F32, &[2]),
+        data: Some(f32s(&[0., 0.])),
+    });
+    assert_eq!(
+        write(&more).unwrap_err().kind,
+        ModelErrorKind::Count {
+            n: MAX_TENSORS + 1,
+            max: MAX_TENSORS
+        }
+    );
+    let mut more = s.clone();
+    more.nodes.push(node(op::RELU, &[0], &[]));
+    assert_eq!(
+        write(&more).unwrap_err().kind,
+        ModelErrorKind::Count { n: 1025, max: 1024 }
+    );
+    let mut more = s.clone();
+    more.labels.push("x".into());
+    assert_eq!(
+        write(&more).unwrap_err().kind,
+        ModelErrorKind::Count {
+            n: 4097,
+            max: MAX_LABELS
+        }
+    );
+    let mut more = s.clone();
+    more.tensors[8].data = None;
+    assert_eq!(
+        write(&more).unwrap_err().kind,
+        ModelErrorKind::Count { n: 9, max: 8 }
+    );
+    let mut more = s;
+    more.name.push('m');
+    assert_eq!(write(&more).unwrap_err().place, Place::ModelName);
+}

@@ -7,7 +7,8 @@
 //! -c`, `uniq`, `head`/`tail -n -c` and `tail -f` on a growing file,
 //! `cp`/`mv`/`rm`/`mkdir`/`rmdir`/`touch`/`stat`, `tee`, `seq`, `hexdump`, `kill` (of a
 //! real process, and `-l`), `sleep`, `true`/`false`, `echo`, `env`, `pwd`, `uname`, `ps`,
-//! `date`, `uptime`, `clear`. Scratch files go to `/tmp/ut`.
+//! `date`, `uptime`, `clear`; and `mkmodel` build/show/check with its errors. Scratch
+//! files go to `/tmp/ut`.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
@@ -808,6 +809,84 @@ mod suite {
         );
     }
 
+    /// `mkmodel` (not a coreutil, but a tool typed at the shell the same way): a model
+    /// described in a file written with `echo -e`, built, checked and shown, with the
+    /// file size worked out by hand from `docs/waymodel.md` (232-byte header, 2 tensor
+    /// entries, 2 nodes, 1 input, 1 output, 3 labels, 7 string bytes, weights at 576:
+    /// 588 bytes) and the weights hash from Python's hashlib over the 12 bytes of
+    /// `1.0, 2.0, 3.0`; weights from a `file=` relative to the description; errors.
+    fn models(s: &mut Suite) {
+        let desc = "/bin/echo -e 'model t\\ninput x f32 1,3\\nweight b f32 3 data=1,2,3\\nnode y = add x b\\nnode s = softmax y\\noutput s\\nlabels a b c' > /tmp/ut/m.txt";
+        table(
+            s,
+            &[
+                (
+                    "mkmodel_build",
+                    &format!("{desc} && mkmodel build /tmp/ut/m.txt /tmp/ut/m.waymodel && wc -c /tmp/ut/m.waymodel"),
+                    "/tmp/ut/m.waymodel: 588 bytes\n588 /tmp/ut/m.waymodel\n",
+                    "",
+                    0,
+                ),
+                (
+                    "mkmodel_check",
+                    "mkmodel check /tmp/ut/m.waymodel",
+                    "/tmp/ut/m.waymodel: ok: model t, 2 tensors (1 inputs), 2 nodes, 1 outputs, 3 labels, arena 128 bytes\n",
+                    "",
+                    0,
+                ),
+                (
+                    "mkmodel_show",
+                    "mkmodel show /tmp/ut/m.waymodel",
+                    "model t (version 1, 588 bytes, mode fast)\n\
+                     weights sha256 8e628779e6a74ee0b36991c10158f63cafec7d340ad4e075592502c8708524dd\n\
+                     tensors 2:\n  0 x f32 1,3 input\n  1 b f32 3 12 bytes\n\
+                     nodes 2:\n  %0 = add x b -> f32 1,3\n  %1 = softmax %0 -> f32 1,3\n\
+                     outputs 1:\n  s = %1 f32 1,3\nlabels 3: a b c\narena 128 bytes\n",
+                    "",
+                    0,
+                ),
+                (
+                    "mkmodel_weights_from_file",
+                    "head -c 12 /dev/zero > /tmp/ut/z.f32 && /bin/echo -e 'input x f32 3\\nweight z f32 3 file=z.f32\\nnode y = mul x z\\noutput y' > /tmp/ut/z.txt && mkmodel build /tmp/ut/z.txt /tmp/ut/z.waymodel && mkmodel show /tmp/ut/z.waymodel | grep bytes",
+                    "/tmp/ut/z.waymodel: 524 bytes\n\
+                     model - (version 1, 524 bytes, mode fast)\n  1 z f32 3 12 bytes\narena 64 bytes\n",
+                    "",
+                    0,
+                ),
+                (
+                    "mkmodel_checks_the_shipped_model",
+                    "mkmodel check /testdata/waymodel/valid",
+                    "/testdata/waymodel/valid: ok: model corpus-mlp, 5 tensors (1 inputs), 7 nodes, 2 outputs, 3 labels, arena 128 bytes\n",
+                    "",
+                    0,
+                ),
+                (
+                    "mkmodel_build_error_names_the_line",
+                    "/bin/echo -e 'input x f32 2\\nnode y = relu q' > /tmp/ut/bad.txt; mkmodel build /tmp/ut/bad.txt /tmp/ut/bad.waymodel; cat /tmp/ut/bad.waymodel",
+                    "",
+                    "mkmodel: /tmp/ut/bad.txt: line 2: 'q' is not defined above\n\
+                     cat: /tmp/ut/bad.waymodel: No such file or directory\n",
+                    1,
+                ),
+                (
+                    "mkmodel_check_truncated",
+                    "head -c 100 /tmp/ut/m.waymodel > /tmp/ut/cut.waymodel; mkmodel check /tmp/ut/cut.waymodel",
+                    "",
+                    "mkmodel: /tmp/ut/cut.waymodel: file: 100 bytes, shorter than the 232-byte header\n",
+                    1,
+                ),
+                (
+                    "mkmodel_check_corrupt_weights",
+                    "head -c 587 /tmp/ut/m.waymodel > /tmp/ut/c.waymodel; echo -n x >> /tmp/ut/c.waymodel; mkmodel check /tmp/ut/c.waymodel",
+                    "",
+                    "mkmodel: /tmp/ut/c.waymodel: weights section: weights SHA-256 does not match\n",
+                    1,
+                ),
+                ("mkmodel_usage", "mkmodel frob", "", "mkmodel: usage: mkmodel build DESC OUT | show FILE | check FILE\n", 2),
+            ],
+        );
+    }
+
     pub fn main(_args: Args) -> i32 {
         let mut s = Suite::new("utiltest");
         s.check(
@@ -819,6 +898,7 @@ mod suite {
         files(&mut s);
         text(&mut s);
         processes(&mut s);
+        models(&mut s);
         let _ = sh("rm -rf /tmp/ut");
         s.finish()
     }
