@@ -29,8 +29,6 @@ mod task;
 mod time;
 mod traps;
 mod umem;
-#[path = "wayos_aimath_shim.rs"]
-mod wayos_aimath;
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 

@@ -38,17 +38,17 @@ pub fn init() {
 /// The math kernels graphs run with: the best the CPU has, but only when the arch layer
 /// says the kernel keeps that vector state across switches and traps
 /// (`arch::simd_math`); else the scalar code.
-pub fn math_isa() -> crate::wayos_aimath::Isa {
+pub fn math_isa() -> wayos_aimath::Isa {
     match crate::arch::simd_math() {
-        Some(_) => crate::wayos_aimath::Isa::detect(),
-        None => crate::wayos_aimath::Isa::Scalar,
+        Some(_) => wayos_aimath::Isa::detect(),
+        None => wayos_aimath::Isa::Scalar,
     }
 }
 
 /// What the math runs on, for logs and `ai_info`.
 pub fn isa_name() -> &'static str {
     match math_isa() {
-        crate::wayos_aimath::Isa::Scalar => "scalar",
+        wayos_aimath::Isa::Scalar => "scalar",
         _ => crate::arch::simd_math().unwrap_or("scalar"),
     }
 }
