@@ -16,9 +16,9 @@
 
 use alloc::sync::Arc;
 
-use wayos_aimath::{self as math, Ctx, MathError};
 use wayos_abi::ai::{op, Node, TensorInfo, MAX_NODE_INPUTS, MAX_RANK};
 use wayos_abi::zerocopy::FromBytes;
+use wayos_aimath::{self as math, Ctx, MathError};
 use wayos_kcore::aigraph::NodePlan;
 
 use super::tensor::Tensor;

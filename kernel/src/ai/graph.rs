@@ -18,8 +18,8 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use wayos_aimath::{Ctx, Mode};
 use wayos_abi::ai::{self, Node, Output, TensorInfo, MAX_NODE_INPUTS};
+use wayos_aimath::{Ctx, Mode};
 use wayos_kcore::aigraph::{self, Plan, Source};
 
 use super::exec;

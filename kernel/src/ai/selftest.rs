@@ -31,11 +31,16 @@ pub const CHECKS: &[(&str, Check)] = &[
         "ai_job_limit_and_owner_cancel_leave_nothing",
         job_limit_and_owner_cancel_leave_nothing,
     ),
+    (
+        "ai_simd_math_survives_interrupts_and_switches",
+        simd_math_survives_interrupts_and_switches,
+    ),
 ];
 
 /// Owners that are no process (pids are never this large).
 const FAKE_PID_A: Pid = u64::MAX - 1;
 const FAKE_PID_B: Pid = u64::MAX - 2;
+const FAKE_PID_C: Pid = u64::MAX - 3;
 
 struct TestWork {
     steps: usize,
@@ -255,6 +260,106 @@ fn job_limit_and_owner_cancel_leave_nothing() -> Result<(), &'static str> {
     }
     if usage_b.count(Kind::Jobs) != 0 {
         return Err("the owner's job count did not return to zero");
+    }
+    Ok(())
+}
+
+/// Matrix size of the FP-state check.
+const FP_N: usize = 24;
+
+/// A job whose every step runs a bit-exact matmul with the ISA the workers use
+/// (`ai::math_isa`) and compares the bits with a reference the boot thread computed with
+/// the scalar kernels. Bit-exact results are the same on every ISA, so any difference is
+/// vector state lost while the step ran (an interrupt, a switch) or in between.
+struct FpWork {
+    steps: usize,
+    a: Vec<f32>,
+    b: Vec<f32>,
+    want: Vec<u32>,
+    bad: AtomicUsize,
+}
+
+impl Work for FpWork {
+    fn steps(&self) -> usize {
+        self.steps
+    }
+
+    fn run_step(&self, _i: usize) -> KResult<()> {
+        let ctx = wayos_aimath::Ctx {
+            mode: wayos_aimath::Mode::BitExact,
+            isa: super::math_isa(),
+        };
+        let mut out = alloc::vec![0f32; FP_N * FP_N];
+        wayos_aimath::matmul(
+            &ctx, &self.a, &self.b, &mut out, 1, FP_N, FP_N, FP_N, false, false,
+        )
+        .map_err(|_| Errno::EINVAL)?;
+        if out.iter().zip(&self.want).any(|(g, &w)| g.to_bits() != w) {
+            self.bad.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    fn finish(&self) {}
+
+    fn describe(&self, i: usize, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
+        write!(out, "fp check step {i}")
+    }
+}
+
+/// Two jobs per accelerator, each many steps of SIMD math checked bit for bit, all
+/// running at once with a job of a higher class arriving in the middle (so workers switch
+/// between jobs at node boundaries) while the timer interrupts them.
+fn simd_math_survives_interrupts_and_switches() -> Result<(), &'static str> {
+    let n = accel::accels().len();
+    let usage = Usage::new();
+    let mut jobs = Vec::new();
+    let mut works = Vec::new();
+    for k in 0..2 * n + 1 {
+        let a: Vec<f32> = (0..FP_N * FP_N)
+            .map(|i| ((i * 7 + k * 3) % 23) as f32 * 0.37 - 3.1)
+            .collect();
+        let b: Vec<f32> = (0..FP_N * FP_N)
+            .map(|i| ((i * 5 + k) % 19) as f32 * -0.21 + 1.7)
+            .collect();
+        let mut want = alloc::vec![0f32; FP_N * FP_N];
+        wayos_aimath::matmul(
+            &wayos_aimath::Ctx::SCALAR_EXACT,
+            &a,
+            &b,
+            &mut want,
+            1,
+            FP_N,
+            FP_N,
+            FP_N,
+            false,
+            false,
+        )
+        .map_err(|_| "the scalar reference failed")?;
+        let w = Arc::new(FpWork {
+            steps: 12,
+            a,
+            b,
+            want: want.iter().map(|v| v.to_bits()).collect(),
+            bad: AtomicUsize::new(0),
+        });
+        let class = if k == 2 * n {
+            ai::CLASS_RT
+        } else {
+            ai::CLASS_BACKGROUND
+        };
+        let rank = queue::rank(class).ok_or("no class")?;
+        jobs.push(queue::submit(FAKE_PID_C, &usage, rank, w.clone()).map_err(|_| "submit failed")?);
+        works.push(w);
+    }
+    if !wait_for(|| all_done(&jobs)) {
+        return Err("the jobs did not finish");
+    }
+    if jobs.iter().any(|j| j.result() != Some(Ok(()))) {
+        return Err("a job failed");
+    }
+    if works.iter().any(|w| w.bad.load(Ordering::SeqCst) != 0) {
+        return Err("a worker's SIMD result differed from the scalar bits");
     }
     Ok(())
 }
