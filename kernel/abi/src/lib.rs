@@ -183,6 +183,7 @@ pub mod harness {
         Suite::user("smptest"),
         Suite::user("hardtest"),
         Suite::user("sectest"),
+        Suite::user("ainfer"),
     ];
 
     /// The suite called `name`, if [`SUITES`] lists one.

@@ -31,6 +31,7 @@ extern crate alloc;
 
 pub use wayos_abi as abi;
 
+pub mod ai;
 pub mod arch;
 pub mod caps;
 pub mod console;

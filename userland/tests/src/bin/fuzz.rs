@@ -4,7 +4,7 @@
 //! kernel and non-canonical addresses, unmapped user pages, buffers that run off the end of
 //! a mapping, huge lengths, random and recently returned handles and fds, and valid
 //! pointers to scratch memory holding plausible structures (paths, argv arrays, messages,
-//! timespecs).
+//! timespecs, tensor metadata).
 //!
 //! The point is the kernel: it must answer each call with a result or an errno, or kill
 //! only the caller, and never panic or hang. So the parent only forks, watches, kills and
@@ -38,6 +38,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use libway::abi::ai::TensorInfo;
 use libway::abi::ipc::{Message, WAIT_FOREVER};
 use libway::abi::layout::{PROGRAM_BASE, USER_END};
 use libway::abi::limits::PATH_MAX;
@@ -446,6 +447,9 @@ enum Kind {
     Msg,
     /// A user address to map, unmap or protect at.
     Addr,
+    /// An `ai::TensorInfo` the kernel reads: mostly plausible (small shapes, the real
+    /// dtypes and tiers), sometimes off by one field, sometimes random.
+    Tensor,
 }
 
 use Kind::*;
@@ -499,6 +503,11 @@ fn kinds(n: usize) -> [Kind; 6] {
         sys::FUTEX_WAIT => k(&[Buf, Int, Timeout]),
         sys::FUTEX_WAKE => k(&[Buf, Int]),
         sys::SCHED_SETAFFINITY | sys::SCHED_GETAFFINITY => k(&[Pid, Int]),
+        sys::TENSOR_CREATE => k(&[Tensor]),
+        sys::TENSOR_WRITE | sys::TENSOR_READ => k(&[Handle, Int, Buf, Len]),
+        sys::TENSOR_MAP => k(&[Handle, Flags]),
+        sys::TENSOR_INFO => k(&[Handle, Buf]),
+        sys::AI_INFO => k(&[Int, Buf, Len]),
         _ => k(&[]),
     }
 }
@@ -512,6 +521,8 @@ const OFF_SMALL: usize = PAGE;
 const OFF_ARGV: usize = 2 * PAGE;
 const OFF_MSG: usize = 2 * PAGE + 1024;
 const OFF_PATHS: usize = 3 * PAGE;
+/// After the message, before the paths.
+const OFF_TENSOR: usize = 3 * PAGE - 64;
 
 struct Child {
     rng: u64,
@@ -735,6 +746,25 @@ impl Child {
                 msg.reply = self.handle() as u32;
             }
             core::ptr::write_volatile((s + OFF_MSG) as *mut Message, msg);
+            let rank = self.below(5) as u32;
+            let mut info = TensorInfo {
+                dtype: self.below(4) as u32,
+                rank,
+                tier: self.below(3) as u32,
+                scale_bits: if self.chance(2) { 0.5f32.to_bits() } else { 0 },
+                ..TensorInfo::default()
+            };
+            for d in info.dims.iter_mut().take(rank as usize) {
+                *d = match self.below(8) {
+                    0 => self.next() as u32,
+                    1 => 0,
+                    _ => self.below(64) as u32 + 1,
+                };
+            }
+            if self.chance(8) {
+                info.dims[self.below(4) as usize] = self.next() as u32;
+            }
+            core::ptr::write_volatile((s + OFF_TENSOR) as *mut TensorInfo, info);
         }
     }
 
@@ -749,6 +779,10 @@ impl Child {
                 Int => self.edge_int(),
                 Fd => self.fd(),
                 Handle => self.handle(),
+                Tensor => {
+                    let good = s + OFF_TENSOR;
+                    self.pointer(good)
+                }
                 Path | Buf | Argv | Msg => {
                     let (good, len) = match k[i] {
                         Path => {
@@ -881,9 +915,11 @@ impl Child {
         let slot = self.below(8) as usize;
         match n {
             sys::OPEN | sys::DUP | sys::DUP2 | sys::FCNTL | sys::PORT_FD => self.fds[slot] = r,
-            sys::PORT_CREATE | sys::HANDLE_DUP | sys::NS_LOOKUP | sys::MEM_GRANT => {
-                self.handles[slot] = r
-            }
+            sys::PORT_CREATE
+            | sys::HANDLE_DUP
+            | sys::NS_LOOKUP
+            | sys::MEM_GRANT
+            | sys::TENSOR_CREATE => self.handles[slot] = r,
             sys::FORK | sys::SPAWN => self.pids[slot % 4] = r,
             _ => {}
         }

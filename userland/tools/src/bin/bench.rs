@@ -154,6 +154,7 @@ fn main(args: Args) -> i32 {
 
     ipc_roundtrip();
     ipc_roundtrip_pipe();
+    tensor_create_destroy();
 
     println!("bench: done");
     0
@@ -352,4 +353,28 @@ fn ipc_roundtrip_pipe() {
     } else {
         println!("bench: ipc_roundtrip_pipe: a pipe read or write failed");
     }
+}
+
+/// `tensor_create_destroy_instr`: `tensor_create` of a 4 KiB f32 tensor `[1024]` then
+/// `handle_close` (the tensor is freed: its page back to the PMM, its charge released), in
+/// instructions per pair.
+fn tensor_create_destroy() {
+    use libway::ai::{Tensor, DTYPE_F32, TIER_NEAR};
+    const R: u64 = 2000;
+    let t0 = now();
+    for _ in 0..R {
+        match Tensor::create(DTYPE_F32, &[1024], TIER_NEAR) {
+            Ok(t) => drop(t),
+            Err(e) => {
+                println!("bench: tensor_create failed: {e}");
+                return;
+            }
+        }
+    }
+    report(
+        "tensor_create_destroy_instr",
+        now() - t0,
+        R,
+        "instructions/op",
+    );
 }

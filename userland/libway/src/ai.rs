@@ -1,0 +1,381 @@
+//! The AI subsystem's client: kernel tensors and `ai_info` (see `docs/ai.md`).
+//!
+//! - [`Tensor`] owns one tensor handle (closed on drop): create it with a dtype, shape and
+//!   tier, move bytes in and out with [`Tensor::write`] / [`Tensor::read`] (typed helpers
+//!   for `f32`, `i32`, `i8`), narrow it with [`Tensor::dup`], look at it with
+//!   [`Tensor::info`].
+//! - [`Tensor::map`] maps its pages into this program as a [`TensorMap`] (unmapped on
+//!   drop) that sees the same bytes as `read`/`write`, with no copy. The mapping keeps the
+//!   tensor alive after its handle is closed.
+//! - [`totals`] and [`usage`] read `ai_info`: the system's tensors and each process's
+//!   charged usage.
+//!
+//! A mapped tensor's pages may change under this program (another mapping, a graph run),
+//! so [`TensorMap`] hands them out as `AtomicU8`s, like `grant::SharedBuf`.
+
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU8, Ordering};
+
+use wayos_abi::ai::{AiTotals, AiUsage, TensorInfo, INFO_TOTALS, INFO_USAGE, MAX_RANK};
+pub use wayos_abi::ai::{
+    DTYPE_F32, DTYPE_I32, DTYPE_I8, RIGHTS_ALL, RIGHT_GRANT, RIGHT_READ, RIGHT_WRITE, TIER_FAR,
+    TIER_NEAR,
+};
+use wayos_abi::errno::{EINVAL, EIO};
+use wayos_abi::ipc::NO_HANDLE;
+use wayos_abi::mman::{PAGE_SIZE, PROT_READ, PROT_WRITE};
+use wayos_abi::sys;
+use wayos_abi::zerocopy::{FromZeros, IntoBytes};
+
+use crate::errno::Errno;
+use crate::sys::{arg_in, arg_out, MemFree};
+
+/// One tensor handle of this process, closed when dropped.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Tensor {
+    handle: u32,
+}
+
+/// The metadata for a tensor of `dtype` and `dims` on `tier` (no quantization).
+pub fn tensor_info(dtype: u32, dims: &[u32], tier: u32) -> Result<TensorInfo, Errno> {
+    if dims.len() > MAX_RANK {
+        return Err(Errno(EINVAL));
+    }
+    let mut info = TensorInfo {
+        dtype,
+        rank: dims.len() as u32,
+        tier,
+        ..Default::default()
+    };
+    info.dims[..dims.len()].copy_from_slice(dims);
+    Ok(info)
+}
+
+impl Tensor {
+    /// `tensor_create`: a zeroed tensor of `dtype` (`DTYPE_F32`, `DTYPE_I32`) and shape
+    /// `dims` on `tier` (`TIER_NEAR`, or `TIER_FAR` as a hint), with every right. For
+    /// `DTYPE_I8` use [`Tensor::create_i8`].
+    pub fn create(dtype: u32, dims: &[u32], tier: u32) -> Result<Tensor, Errno> {
+        Tensor::create_info(&tensor_info(dtype, dims, tier)?)
+    }
+
+    /// An i8 tensor whose values mean `scale * (q - zero_point)`.
+    pub fn create_i8(
+        dims: &[u32],
+        tier: u32,
+        scale: f32,
+        zero_point: i32,
+    ) -> Result<Tensor, Errno> {
+        let mut info = tensor_info(DTYPE_I8, dims, tier)?;
+        info.scale_bits = scale.to_bits();
+        info.zero_point = zero_point;
+        Tensor::create_info(&info)
+    }
+
+    /// `tensor_create(info)` with the metadata as given (for tests of bad requests).
+    pub fn create_info(info: &TensorInfo) -> Result<Tensor, Errno> {
+        // SAFETY: the kernel only reads `info`, borrowed for the call.
+        let raw = unsafe { crate::sys::call(sys::TENSOR_CREATE, [arg_in(info), 0, 0, 0, 0, 0]) }?;
+        Ok(Tensor {
+            handle: handle_from(raw)?,
+        })
+    }
+
+    /// Takes ownership of a raw handle.
+    pub const fn from_raw(handle: u32) -> Tensor {
+        Tensor { handle }
+    }
+
+    /// The handle number, still owned by `self`.
+    pub const fn raw(&self) -> u32 {
+        self.handle
+    }
+
+    /// Gives up ownership without closing.
+    pub fn into_raw(self) -> u32 {
+        let h = self.handle;
+        core::mem::forget(self);
+        h
+    }
+
+    /// `tensor_write`: `data` into the tensor at byte `offset`. `EINVAL` past the end,
+    /// `EACCES` without `RIGHT_WRITE`.
+    pub fn write(&self, offset: usize, data: &[u8]) -> Result<usize, Errno> {
+        // SAFETY: the kernel only reads `data`, borrowed for the call.
+        unsafe {
+            crate::sys::call(
+                sys::TENSOR_WRITE,
+                [
+                    self.handle as usize,
+                    offset,
+                    data.as_ptr() as usize,
+                    data.len(),
+                    0,
+                    0,
+                ],
+            )
+        }
+    }
+
+    /// `tensor_read`: bytes from `offset` into `out`. `EINVAL` past the end, `EACCES`
+    /// without `RIGHT_READ`.
+    pub fn read(&self, offset: usize, out: &mut [u8]) -> Result<usize, Errno> {
+        // SAFETY: the kernel writes at most `out.len()` bytes into `out`, borrowed
+        // mutably for the call.
+        unsafe {
+            crate::sys::call(
+                sys::TENSOR_READ,
+                [
+                    self.handle as usize,
+                    offset,
+                    out.as_mut_ptr() as usize,
+                    out.len(),
+                    0,
+                    0,
+                ],
+            )
+        }
+    }
+
+    /// Writes `data` from element `index` of an f32 tensor.
+    pub fn write_f32(&self, index: usize, data: &[f32]) -> Result<(), Errno> {
+        self.write(byte_offset(index, 4)?, data.as_bytes())
+            .map(drop)
+    }
+
+    /// Reads `out.len()` elements from element `index` of an f32 tensor.
+    pub fn read_f32(&self, index: usize, out: &mut [f32]) -> Result<(), Errno> {
+        self.read(byte_offset(index, 4)?, out.as_mut_bytes())
+            .map(drop)
+    }
+
+    /// Writes `data` from element `index` of an i32 tensor.
+    pub fn write_i32(&self, index: usize, data: &[i32]) -> Result<(), Errno> {
+        self.write(byte_offset(index, 4)?, data.as_bytes())
+            .map(drop)
+    }
+
+    /// Reads `out.len()` elements from element `index` of an i32 tensor.
+    pub fn read_i32(&self, index: usize, out: &mut [i32]) -> Result<(), Errno> {
+        self.read(byte_offset(index, 4)?, out.as_mut_bytes())
+            .map(drop)
+    }
+
+    /// Writes `data` from element `index` of an i8 tensor.
+    pub fn write_i8(&self, index: usize, data: &[i8]) -> Result<(), Errno> {
+        self.write(index, data.as_bytes()).map(drop)
+    }
+
+    /// Reads `out.len()` elements from element `index` of an i8 tensor.
+    pub fn read_i8(&self, index: usize, out: &mut [i8]) -> Result<(), Errno> {
+        self.read(index, out.as_mut_bytes()).map(drop)
+    }
+
+    /// All elements of an f32 tensor.
+    pub fn to_vec_f32(&self) -> Result<Vec<f32>, Errno> {
+        let info = self.info()?;
+        let mut v = alloc::vec![0f32; info.bytes as usize / 4];
+        self.read_f32(0, &mut v)?;
+        Ok(v)
+    }
+
+    /// `tensor_info`: dtype, shape, actual tier, size and this handle's rights.
+    pub fn info(&self) -> Result<TensorInfo, Errno> {
+        let mut info = TensorInfo::new_zeroed();
+        // SAFETY: the kernel writes one `TensorInfo` into `info`, borrowed for the call.
+        unsafe {
+            crate::sys::call(
+                sys::TENSOR_INFO,
+                [self.handle as usize, arg_out(&mut info), 0, 0, 0, 0],
+            )
+        }?;
+        Ok(info)
+    }
+
+    /// `tensor_map`: maps the tensor's pages, readable (`RIGHT_READ`), and writable if
+    /// `writable` (also `RIGHT_WRITE`); `EACCES` without them.
+    pub fn map(&self, writable: bool) -> Result<TensorMap, Errno> {
+        let info = self.info()?;
+        let prot = if writable {
+            PROT_READ | PROT_WRITE
+        } else {
+            PROT_READ
+        };
+        self.map_prot(prot).map(|addr| TensorMap {
+            addr,
+            len: info.bytes as usize,
+            mapped: (info.bytes as usize).next_multiple_of(PAGE_SIZE),
+            writable,
+        })
+    }
+
+    /// `tensor_map(handle, prot)` with `prot` as given; returns the address. The mapping
+    /// is not unmapped by anything (for tests of bad requests).
+    pub fn map_prot(&self, prot: usize) -> Result<usize, Errno> {
+        // SAFETY: the kernel picks an unused address range: nothing existing changes.
+        unsafe { crate::sys::call(sys::TENSOR_MAP, [self.handle as usize, prot, 0, 0, 0, 0]) }
+    }
+
+    /// `handle_dup(handle, rights)`: a second handle with a subset of the rights; needs
+    /// `RIGHT_GRANT`.
+    pub fn dup(&self, rights: u32) -> Result<Tensor, Errno> {
+        let raw = crate::sys::call2(MemFree::HANDLE_DUP, self.handle as usize, rights as usize)?;
+        Ok(Tensor {
+            handle: handle_from(raw)?,
+        })
+    }
+
+    /// Closes the handle now, reporting the error drop would ignore.
+    pub fn close(self) -> Result<(), Errno> {
+        close_raw(self.into_raw())
+    }
+}
+
+impl Drop for Tensor {
+    fn drop(&mut self) {
+        let _ = close_raw(self.handle);
+    }
+}
+
+fn byte_offset(index: usize, size: usize) -> Result<usize, Errno> {
+    index.checked_mul(size).ok_or(Errno(EINVAL))
+}
+
+fn close_raw(handle: u32) -> Result<(), Errno> {
+    crate::sys::call1(MemFree::HANDLE_CLOSE, handle as usize).map(drop)
+}
+
+fn handle_from(raw: usize) -> Result<u32, Errno> {
+    u32::try_from(raw)
+        .ok()
+        .filter(|&h| h != NO_HANDLE)
+        .ok_or(Errno(EIO))
+}
+
+/// A tensor's pages mapped into this program, unmapped when dropped.
+#[derive(Debug)]
+pub struct TensorMap {
+    addr: usize,
+    /// The tensor's bytes.
+    len: usize,
+    /// Bytes mapped (whole pages).
+    mapped: usize,
+    writable: bool,
+}
+
+impl TensorMap {
+    pub const fn addr(&self) -> usize {
+        self.addr
+    }
+
+    /// The tensor's size in bytes (the mapping is rounded up to whole pages).
+    pub const fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Never true: a tensor has at least one element.
+    pub const fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub const fn is_writable(&self) -> bool {
+        self.writable
+    }
+
+    /// The tensor's bytes, which the kernel or other mappings may change at any time.
+    /// Storing through them when the map is not writable faults (`SIGSEGV`).
+    pub fn bytes(&self) -> &[AtomicU8] {
+        // SAFETY: `[addr, addr + mapped)` is mapped readable for the life of `self` (only
+        // `drop` unmaps it) and `len <= mapped`; `AtomicU8` has the layout of `u8`, and
+        // atomics are how Rust allows memory to change under a shared reference.
+        unsafe { core::slice::from_raw_parts(self.addr as *const AtomicU8, self.len) }
+    }
+
+    /// Copies `out.len()` bytes from `offset`; `EINVAL` past the end.
+    pub fn read_at(&self, offset: usize, out: &mut [u8]) -> Result<(), Errno> {
+        let end = offset.checked_add(out.len()).ok_or(Errno(EINVAL))?;
+        let src = self.bytes().get(offset..end).ok_or(Errno(EINVAL))?;
+        for (o, b) in out.iter_mut().zip(src) {
+            *o = b.load(Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Copies `data` to `offset`; `EINVAL` past the end or when not writable.
+    pub fn write_at(&self, offset: usize, data: &[u8]) -> Result<(), Errno> {
+        let end = offset.checked_add(data.len()).ok_or(Errno(EINVAL))?;
+        if !self.writable {
+            return Err(Errno(EINVAL));
+        }
+        let dst = self.bytes().get(offset..end).ok_or(Errno(EINVAL))?;
+        for (d, &b) in dst.iter().zip(data) {
+            d.store(b, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for TensorMap {
+    fn drop(&mut self) {
+        // SAFETY: the mapping is this map's own, and every borrow of it has ended.
+        let _ = unsafe { crate::mem::munmap(self.addr, self.mapped) };
+    }
+}
+
+/// `ai_info(INFO_TOTALS)`: the AI objects alive in the system.
+pub fn totals() -> Result<AiTotals, Errno> {
+    let mut t = AiTotals::new_zeroed();
+    // SAFETY: the kernel writes one `AiTotals` into `t`, borrowed for the call.
+    unsafe {
+        crate::sys::call(
+            sys::AI_INFO,
+            [
+                INFO_TOTALS as usize,
+                arg_out(&mut t),
+                core::mem::size_of::<AiTotals>(),
+                0,
+                0,
+                0,
+            ],
+        )
+    }?;
+    Ok(t)
+}
+
+/// `ai_info(INFO_USAGE)`: every process with AI objects charged to it, lowest pid first.
+pub fn usage() -> Result<Vec<AiUsage>, Errno> {
+    let mut room = 16;
+    loop {
+        let mut v = alloc::vec![AiUsage::new_zeroed(); room];
+        // SAFETY: the kernel writes at most `room` records into `v`, borrowed for the call.
+        let n = unsafe {
+            crate::sys::call(
+                sys::AI_INFO,
+                [
+                    INFO_USAGE as usize,
+                    crate::sys::arg_out_slice(&mut v),
+                    room * core::mem::size_of::<AiUsage>(),
+                    0,
+                    0,
+                    0,
+                ],
+            )
+        }?;
+        if n <= room {
+            v.truncate(n);
+            return Ok(v);
+        }
+        room = n;
+    }
+}
+
+/// What is charged to process `pid` now (all zero when nothing is).
+pub fn usage_of(pid: u64) -> Result<AiUsage, Errno> {
+    Ok(usage()?
+        .into_iter()
+        .find(|u| u.pid == pid)
+        .unwrap_or(AiUsage {
+            pid,
+            ..AiUsage::new_zeroed()
+        }))
+}
