@@ -184,6 +184,7 @@ pub mod harness {
         Suite::user("hardtest"),
         Suite::user("sectest"),
         Suite::user("ainfer"),
+        Suite::user("ainfer4"),
     ];
 
     /// The suite called `name`, if [`SUITES`] lists one.
@@ -1658,7 +1659,9 @@ pub mod ai {
 
     /// One accelerator (`ai_info(INFO_ACCELS)`): a worker thread pinned to a CPU.
     #[repr(C)]
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     pub struct AccelInfo {
         /// Its index (= the CPU it is pinned to).
         pub index: u32,
@@ -1681,7 +1684,9 @@ pub mod ai {
 
     /// One graph (`ai_info(INFO_GRAPHS)`).
     #[repr(C)]
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     pub struct GraphInfo {
         pub id: u64,
         pub owner: u64,
@@ -1699,7 +1704,9 @@ pub mod ai {
 
     /// One loaded model (`ai_info(INFO_MODELS)`).
     #[repr(C)]
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     pub struct ModelInfo {
         /// NUL-padded.
         pub name: [u8; MODEL_NAME_BYTES],

@@ -14,13 +14,13 @@
 
 use alloc::vec::Vec;
 
-use wayos_abi::ai::{
-    AccelInfo, GraphDesc, GraphInfo, ModelHandles, ModelInfo, Output, INFO_ACCELS, INFO_GRAPHS,
-    INFO_MODELS,
-};
 pub use wayos_abi::ai::{
     op, Node, CLASS_BACKGROUND, CLASS_HIGH, CLASS_NORMAL, CLASS_RT, MODE_BITEXACT, MODE_FAST,
     NODE_ATTRS, REF_NODE,
+};
+use wayos_abi::ai::{
+    AccelInfo, GraphDesc, GraphInfo, ModelHandles, ModelInfo, Output, INFO_ACCELS, INFO_GRAPHS,
+    INFO_MODELS,
 };
 use wayos_abi::errno::EINVAL;
 use wayos_abi::sys;
@@ -189,8 +189,14 @@ pub fn load_model(fd: usize) -> Result<Model, Errno> {
     let n_out = (h.n_outputs as usize).min(h.outputs.len());
     Ok(Model {
         graph: Graph::from_raw(h.graph),
-        inputs: h.inputs[..n_in].iter().map(|&t| Tensor::from_raw(t)).collect(),
-        outputs: h.outputs[..n_out].iter().map(|&t| Tensor::from_raw(t)).collect(),
+        inputs: h.inputs[..n_in]
+            .iter()
+            .map(|&t| Tensor::from_raw(t))
+            .collect(),
+        outputs: h.outputs[..n_out]
+            .iter()
+            .map(|&t| Tensor::from_raw(t))
+            .collect(),
     })
 }
 

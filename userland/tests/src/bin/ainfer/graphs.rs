@@ -10,9 +10,7 @@ use alloc::vec::Vec;
 use libway::abi::ai::{GraphDesc, Output, MAX_GRAPHS, MAX_NODES};
 use libway::abi::errno::{EACCES, EBADF, EFAULT, EINVAL, EMFILE, ERANGE};
 use libway::ai::{self, Tensor, DTYPE_F32, DTYPE_I32, RIGHT_READ, RIGHT_WRITE, TIER_NEAR};
-use libway::infer::{
-    bound, from_node, node, op, Graph, CLASS_NORMAL, MODE_FAST,
-};
+use libway::infer::{bound, from_node, node, op, Graph, CLASS_NORMAL, MODE_FAST};
 use libway::suite::{expect_eq, expect_errno, Check, Context, Suite};
 use libway::sys::{self, MemFree};
 use libway::{klog, process};
@@ -23,7 +21,10 @@ pub fn group(s: &mut Suite) {
     s.check("graph_empty_runs", empty_runs());
     s.check("graph_validation_errors", validation_errors());
     s.check("graph_bad_arguments", bad_arguments());
-    s.check("graph_embedding_index_fails_run", embedding_index_fails_run());
+    s.check(
+        "graph_embedding_index_fails_run",
+        embedding_index_fails_run(),
+    );
     s.check("graph_limit", graph_limit());
 }
 
@@ -46,18 +47,18 @@ pub fn expect_close(got: &[f32], want: &[f64], tol: f64) -> Check {
     }
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
         if !((g as f64) - w).abs().le(&tol) {
-            return Err(format!("element {i}: got {g}, expected {w} (tolerance {tol})"));
+            return Err(format!(
+                "element {i}: got {g}, expected {w} (tolerance {tol})"
+            ));
         }
     }
     Ok(())
 }
 
 /// A graph that keeps an accelerator busy for a long time: `x [64, 64]` multiplied by
-/// `w` (the identity) `nodes` times, the last result into `out`. Returns the tensors and
-/// the graph; the result equals `x`.
+/// `w` (the identity) `nodes` times, the last result into `out`. The graph holds `x` and
+/// `w` (their handles are closed here); the result equals `x`.
 pub struct Long {
-    pub x: Tensor,
-    pub w: Tensor,
     pub out: Tensor,
     pub graph: Graph,
 }
@@ -85,7 +86,7 @@ pub fn long_graph(nodes: usize) -> Result<Long, alloc::string::String> {
     }];
     let graph = Graph::create(&ns, &[x.raw(), w.raw(), out.raw()], &outputs, MODE_FAST)
         .context("graph_create")?;
-    Ok(Long { x, w, out, graph })
+    Ok(Long { out, graph })
 }
 
 /// `relu(x @ w + b)` with a second output for `x @ w + b`, on values small enough to
@@ -131,8 +132,12 @@ fn matmul_add_relu() -> Check {
     // A second run with new input gives the new result (the arena is reused).
     x.write_f32(0, &[0.0; 6]).context("write")?;
     g.run(CLASS_NORMAL).context("second run")?;
-    expect_close(&pre.to_vec_f32().context("read")?, &[6.0, -5.0, 6.0, -5.0], 0.0)
-        .context("second run")
+    expect_close(
+        &pre.to_vec_f32().context("read")?,
+        &[6.0, -5.0, 6.0, -5.0],
+        0.0,
+    )
+    .context("second run")
 }
 
 /// argmax (ties take the lowest index) into an i32 tensor, and int8 matmul with zero
@@ -222,11 +227,7 @@ fn validation_errors() -> Check {
             ],
             o(1),
         ),
-        (
-            "input count",
-            vec![node(op::ADD, &[bound(0)], &[])],
-            o(0),
-        ),
+        ("input count", vec![node(op::ADD, &[bound(0)], &[])], o(0)),
         (
             "unused attribute",
             vec![node(op::SOFTMAX, &[bound(0)], &[0, 3])],
@@ -237,11 +238,7 @@ fn validation_errors() -> Check {
             vec![node(op::RELU, &[bound(9)], &[])],
             o(0),
         ),
-        (
-            "output shape",
-            vec![node(op::RELU, &[bound(0)], &[])],
-            o(0),
-        ),
+        ("output shape", vec![node(op::RELU, &[bound(0)], &[])], o(0)),
         ("output node", vec![node(op::RELU, &[bound(0)], &[])], o(5)),
     ];
     for (what, nodes, outs) in &cases {
@@ -265,7 +262,11 @@ fn bad_arguments() -> Check {
     let out = f32_tensor(&[2, 2], &[])?;
     let relu = [node(op::RELU, &[bound(0)], &[])];
     let outs = [Output { node: 0, tensor: 1 }];
-    expect_errno(Graph::create(&relu, &[x.raw(), out.raw()], &outs, 7), EINVAL).context("mode")?;
+    expect_errno(
+        Graph::create(&relu, &[x.raw(), out.raw()], &outs, 7),
+        EINVAL,
+    )
+    .context("mode")?;
     expect_errno(
         Graph::create(&relu, &[x.raw(), 0x7fff_ffff], &outs, MODE_FAST),
         EBADF,
@@ -312,7 +313,11 @@ fn bad_arguments() -> Check {
     let job = g.submit(CLASS_NORMAL).context("submit")?;
     job.wait(u64::MAX).context("wait")?;
     expect_errno(
-        sys::call2(MemFree::INFER_SUBMIT, job.raw() as usize, CLASS_NORMAL as usize),
+        sys::call2(
+            MemFree::INFER_SUBMIT,
+            job.raw() as usize,
+            CLASS_NORMAL as usize,
+        ),
         EINVAL,
     )
     .context("submit a job handle")?;
@@ -340,14 +345,22 @@ fn embedding_index_fails_run() -> Check {
     .context("graph_create")?;
     idx.write_i32(0, &[3, 1]).context("write")?;
     g.run(CLASS_NORMAL).context("good run")?;
-    expect_close(&out.to_vec_f32().context("read")?, &[6.0, 7.0, 2.0, 3.0], 0.0)
-        .context("rows 3 and 1")?;
+    expect_close(
+        &out.to_vec_f32().context("read")?,
+        &[6.0, 7.0, 2.0, 3.0],
+        0.0,
+    )
+    .context("rows 3 and 1")?;
     idx.write_i32(0, &[1, 4]).context("write")?;
     let mark = klog_mark();
     expect_errno(g.run(CLASS_NORMAL), ERANGE).context("index 4 of 4 rows")?;
     klog_says(mark, "node 0 (embedding)").context("log")?;
-    expect_close(&out.to_vec_f32().context("read")?, &[6.0, 7.0, 2.0, 3.0], 0.0)
-        .context("output untouched")
+    expect_close(
+        &out.to_vec_f32().context("read")?,
+        &[6.0, 7.0, 2.0, 3.0],
+        0.0,
+    )
+    .context("output untouched")
 }
 
 /// `ai::MAX_GRAPHS` per process, then `EMFILE`; closing them gives the count back.

@@ -16,8 +16,7 @@ use libway::infer::{
     MODE_FAST,
 };
 use libway::suite::{
-    expect_eq, expect_errno, expect_exit, expect_signal, in_child, wait_for, Check, Context,
-    Suite,
+    expect_eq, expect_errno, expect_exit, expect_signal, in_child, wait_for, Check, Context, Suite,
 };
 use libway::{caps, io, process};
 
@@ -90,7 +89,11 @@ fn higher_class_overtakes() -> Check {
     let l = long_graph(LONG)?;
     let mut bg: Vec<Job> = Vec::new();
     for _ in 0..=n {
-        bg.push(l.graph.submit(CLASS_BACKGROUND).context("submit background")?);
+        bg.push(
+            l.graph
+                .submit(CLASS_BACKGROUND)
+                .context("submit background")?,
+        );
     }
     let x = f32_tensor(&[3], &[-3.0, 0.5, 4.0])?;
     let out = f32_tensor(&[3], &[])?;
@@ -102,7 +105,10 @@ fn higher_class_overtakes() -> Check {
     )
     .context("graph")?;
     let r = g.run(high).context("high-class run");
-    let pending: Vec<bool> = bg.iter().map(|j| j.poll() == Err(libway::Errno(EAGAIN))).collect();
+    let pending: Vec<bool> = bg
+        .iter()
+        .map(|j| j.poll() == Err(libway::Errno(EAGAIN)))
+        .collect();
     for j in &bg {
         let _ = j.cancel();
     }
@@ -246,7 +252,12 @@ fn kill_leaves_nothing() -> Check {
     }
     expect_eq(
         (t.tensors, t.tensor_bytes, t.graphs, t.jobs),
-        (before.tensors, before.tensor_bytes, before.graphs, before.jobs),
+        (
+            before.tensors,
+            before.tensor_bytes,
+            before.graphs,
+            before.jobs,
+        ),
     )
     .context("totals back")
 }
