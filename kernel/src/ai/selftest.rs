@@ -294,8 +294,38 @@ impl Work for FpWork {
             &ctx, &self.a, &self.b, &mut out, 1, FP_N, FP_N, FP_N, false, false,
         )
         .map_err(|_| Errno::EINVAL)?;
-        if out.iter().zip(&self.want).any(|(g, &w)| g.to_bits() != w) {
-            self.bad.fetch_add(1, Ordering::SeqCst);
+        if let Some(i) = out
+            .iter()
+            .zip(&self.want)
+            .position(|(g, &w)| g.to_bits() != w)
+        {
+            let mut sc = alloc::vec![0f32; FP_N * FP_N];
+            let _ = wayos_aimath::matmul(
+                &wayos_aimath::Ctx::SCALAR_EXACT,
+                &self.a,
+                &self.b,
+                &mut sc,
+                1,
+                FP_N,
+                FP_N,
+                FP_N,
+                false,
+                false,
+            );
+            let n = out
+                .iter()
+                .zip(&self.want)
+                .filter(|(g, &w)| g.to_bits() != w)
+                .count();
+            if self.bad.fetch_add(1, Ordering::SeqCst) == 0 {
+                log::warn!(
+                    "fp check: {n} of {} differ, first {i}: simd {:#x} boot scalar {:#x} worker scalar {:#x}",
+                    out.len(),
+                    out[i].to_bits(),
+                    self.want[i],
+                    sc[i].to_bits()
+                );
+            }
         }
         Ok(())
     }
