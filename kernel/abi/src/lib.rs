@@ -26,7 +26,8 @@
 //! Every structure that crosses the user/kernel line as bytes — [`ipc::Message`],
 //! [`Timespec`], [`StrRef`], [`fs::Stat`], [`fs::StatFs`], [`fs::DirentHeader`],
 //! [`signal::SigAction`], [`Utsname`], [`ProcInfo`], [`smp::CpuInfo`],
-//! [`caps::SpawnArgs`], [`filter::SysFilter`] — is [`Plain`]:
+//! [`caps::SpawnArgs`], [`filter::SysFilter`], and the `.waymodel` records
+//! ([`waymodel::Header`], [`waymodel::TensorEntry`], [`waymodel::OutputEntry`], ...) — is [`Plain`]:
 //! `#[repr(C)]` (or `repr(C, packed)`), built only of integers and arrays of them, with no
 //! padding and no invalid bit patterns. The `zerocopy` derives each of them carries
 //! (`FromBytes`, `IntoBytes`, `Immutable`, `KnownLayout`) prove that at compile time: a
@@ -1930,6 +1931,64 @@ pub mod waymodel {
         pub name: StrSpan,
     }
     abi_size!(OutputEntry, 40);
+
+    /// The byte offsets `docs/waymodel.md` documents, field by field.
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use core::mem::offset_of;
+
+        #[test]
+        fn offsets_match_the_documentation() {
+            let header = [
+                (offset_of!(Header, magic), 0),
+                (offset_of!(Header, version), 8),
+                (offset_of!(Header, header_bytes), 12),
+                (offset_of!(Header, total_bytes), 16),
+                (offset_of!(Header, n_tensors), 24),
+                (offset_of!(Header, n_nodes), 28),
+                (offset_of!(Header, n_inputs), 32),
+                (offset_of!(Header, n_outputs), 36),
+                (offset_of!(Header, n_labels), 40),
+                (offset_of!(Header, mode), 44),
+                (offset_of!(Header, name), 48),
+                (offset_of!(Header, tensors), 56),
+                (offset_of!(Header, nodes), 72),
+                (offset_of!(Header, inputs), 88),
+                (offset_of!(Header, outputs), 104),
+                (offset_of!(Header, labels), 120),
+                (offset_of!(Header, strings), 136),
+                (offset_of!(Header, weights), 152),
+                (offset_of!(Header, weights_sha256), 168),
+                (offset_of!(Header, meta_sha256), 200),
+            ];
+            let tensor = [
+                (offset_of!(TensorEntry, name), 0),
+                (offset_of!(TensorEntry, dtype), 8),
+                (offset_of!(TensorEntry, rank), 12),
+                (offset_of!(TensorEntry, dims), 16),
+                (offset_of!(TensorEntry, scale_bits), 32),
+                (offset_of!(TensorEntry, zero_point), 36),
+                (offset_of!(TensorEntry, tier), 40),
+                (offset_of!(TensorEntry, _pad), 44),
+                (offset_of!(TensorEntry, data_offset), 48),
+                (offset_of!(TensorEntry, data_len), 56),
+            ];
+            let output = [
+                (offset_of!(OutputEntry, node), 0),
+                (offset_of!(OutputEntry, dtype), 4),
+                (offset_of!(OutputEntry, rank), 8),
+                (offset_of!(OutputEntry, dims), 12),
+                (offset_of!(OutputEntry, _pad), 28),
+                (offset_of!(OutputEntry, name), 32),
+            ];
+            for (got, want) in header.into_iter().chain(tensor).chain(output) {
+                assert_eq!(got, want);
+            }
+            assert_eq!(MAX_TENSORS, 248);
+            assert_eq!(MAGIC, *b"WAYMODEL");
+        }
+    }
 }
 
 /// Limits: what a process can pass to execve/spawn, and how many kernel objects one

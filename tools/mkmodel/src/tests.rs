@@ -317,3 +317,85 @@ fn check_reports_the_first_error() {
         "file: 8 bytes, shorter than the 232-byte header"
     );
 }
+
+/// Descriptions cut at every character, and with random words swapped, dropped or
+/// replaced by numbers and junk: an error or a model, never a panic. A model that comes
+/// out must parse and validate.
+#[test]
+fn mangled_descriptions_never_panic() {
+    extern crate std;
+    use wayos_testutil::XorShift;
+    let mut inputs: Vec<String> = (0..DESC.len())
+        .filter(|&i| DESC.is_char_boundary(i))
+        .map(|i| DESC[..i].to_string())
+        .collect();
+    let words: Vec<&str> = DESC.split_whitespace().collect();
+    let junk = [
+        "0",
+        "-1",
+        "4294967295",
+        "99999999999",
+        "1,2,3,4,5",
+        ",",
+        "=",
+        "==",
+        "a=b",
+        "shape=",
+        "perm=9,9",
+        "stride=0",
+        "fill=",
+        "data=",
+        "file=",
+        "attrs=1,2,3,4,5,6,7,8,9",
+        "é",
+        "\u{0}",
+        "i8",
+        "f32",
+        "1e39",
+        "NaN",
+        "inf",
+        "as",
+        "output",
+        "node",
+    ];
+    let mut rng = XorShift::new(7);
+    for _ in 0..3000 {
+        let mut lines: Vec<Vec<&str>> = DESC.lines().map(|l| l.split(' ').collect()).collect();
+        for _ in 0..1 + rng.below(4) {
+            let l = rng.index(lines.len());
+            if lines[l].is_empty() {
+                continue;
+            }
+            let w = rng.index(lines[l].len());
+            match rng.below(4) {
+                0 => lines[l][w] = junk[rng.index(junk.len())],
+                1 => lines[l][w] = words[rng.index(words.len())],
+                2 => {
+                    lines[l].remove(w);
+                }
+                _ => {
+                    let other = rng.index(lines.len());
+                    lines.swap(l, other);
+                }
+            }
+        }
+        inputs.push(
+            lines
+                .iter()
+                .map(|l| l.join(" "))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+    }
+    for desc in &inputs {
+        let r = std::panic::catch_unwind(|| build(desc, &mut loader));
+        match r {
+            Err(_) => panic!("panicked on:\n{desc}"),
+            Ok(Ok(bytes)) => {
+                let m = parse(&bytes).expect("what build wrote parses");
+                m.graph().expect("and validates");
+            }
+            Ok(Err(e)) => assert!(!e.msg.is_empty()),
+        }
+    }
+}
