@@ -5,9 +5,9 @@
 //!
 //! # What it owns
 //!
-//! - The numerics of every op: a scalar implementation in plain safe Rust ([`scalar`],
-//!   [`fmath`]), and SIMD kernels for the hot paths (matmul, the elementwise ops, softmax,
-//!   layernorm): AVX2+FMA on x86_64 (`x86`), NEON on aarch64 (`neon`). [`Ctx::isa`] picks
+//! - The numerics of every op: a scalar implementation in plain safe Rust (`scalar`,
+//!   [`fmath`]), and SIMD kernels for the hot paths (matmul and conv2d, the elementwise
+//!   ops, softmax, layernorm): AVX2+FMA on x86_64 (`x86`), NEON on aarch64 (`neon`). [`Ctx::isa`] picks
 //!   one; an ISA the CPU does not have gives [`MathError::Unsupported`], never an illegal
 //!   instruction.
 //! - Argument checking: every function checks each slice's length against the dims it is
@@ -43,7 +43,8 @@
 //! 3. Subnormals are IEEE (the reset state: MXCSR.FTZ/DAZ and FPCR.FZ clear). The caller
 //!    must not run these kernels with flush-to-zero enabled.
 //!
-//! [`Mode::Fast`] differs only in that matmul's SIMD kernels use fused multiply-add;
+//! [`Mode::Fast`] differs only in that the SIMD matmul and conv2d kernels use fused
+//! multiply-add;
 //! everything else computes the bit-exact sequence in both modes.
 //!
 //! Comparisons (clamps, selects, row maxima, relu) are decided by the sign bit of a
@@ -58,7 +59,7 @@ extern crate std;
 
 pub mod fmath;
 mod gemm;
-pub mod scalar;
+mod scalar;
 pub mod vectors;
 
 #[cfg(target_arch = "aarch64")]
@@ -98,7 +99,11 @@ pub enum Isa {
 
 impl Isa {
     /// Whether this CPU can run the kernels of `self` (on x86_64: CPUID's AVX2, FMA and
-    /// OSXSAVE bits, and XCR0 enabling the SSE and AVX state; the answer is cached).
+    /// OSXSAVE bits, XCR0 enabling the SSE and AVX state, and a bit-for-bit self-test of
+    /// the AVX2 kernels against the scalar ones; the answer is cached).
+    ///
+    /// The first call on x86_64 executes AVX instructions (the self-test): make it where
+    /// clobbering the vector registers is allowed, as for any other call here.
     pub fn supported(self) -> bool {
         match self {
             Isa::Scalar => true,
@@ -540,11 +545,16 @@ pub fn conv2d(
         ho,
         wo,
     };
-    // Convolution is scalar on every ISA (so trivially bit-exact); the ISA is still
-    // checked so a bad context fails the same way for every op.
-    kernels(ctx.isa)?;
-    scalar::conv2d(x, wts, bias, out, &shape);
-    Ok(())
+    match kernels(ctx.isa)? {
+        Kernels::Scalar => {
+            scalar::conv2d(x, wts, bias, out, &shape);
+            Ok(())
+        }
+        #[cfg(target_arch = "x86_64")]
+        Kernels::Avx2(t) => gemm::conv2d(&t.gemm(ctx.mode), x, wts, bias, out, &shape),
+        #[cfg(target_arch = "aarch64")]
+        Kernels::Neon(t) => gemm::conv2d(&t.gemm(ctx.mode), x, wts, bias, out, &shape),
+    }
 }
 
 /// Quantized matrix product: `out[i][j] = sum_p (a[i][p] - za) * (b[p][j] - zb)` with

@@ -425,13 +425,16 @@ impl MicroKernel for Gemm {
     }
 }
 
-/// `c (+)= A-rows x packed B` for one 6x16 tile: 24 accumulators, one four-register B
-/// load and six broadcasts per step of `p`.
+/// `c (+)= A-rows x packed B` for one 6x16 tile. With FMA: 24 accumulators, one
+/// four-register B load and six broadcasts per step of `p`. Without (bit-exact), each
+/// product needs a register of its own before the add, and 24 accumulators spill; the
+/// tile is done as two 6x8 halves instead (12 accumulators each).
 ///
 /// # Safety
 ///
-/// The CPU has NEON; `a + arow[r] + p*cs` is readable for every `r < MR`, `p < kc`; `bp` has `kc * NR`
-/// readable values; `c + r*ldc + j` is writable for every `r < MR`, `j < NR`.
+/// The CPU has NEON; `a + arow[r] + p*cs` is readable for every `r < MR`, `p < kc`;
+/// `bp` has `kc * NR` readable values; `c + r*ldc + j` is writable for every `r < MR`,
+/// `j < NR`.
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "neon")]
 unsafe fn tile<const FMA: bool>(
@@ -444,6 +447,24 @@ unsafe fn tile<const FMA: bool>(
     ldc: usize,
     load_c: bool,
 ) {
+    if !FMA {
+        for half in 0..2 {
+            // SAFETY: the contract's bounds cover both halves (columns 8*half..+8).
+            unsafe {
+                half_tile(
+                    kc,
+                    a,
+                    arow,
+                    cs,
+                    bp.add(8 * half),
+                    c.add(8 * half),
+                    ldc,
+                    load_c,
+                )
+            };
+        }
+        return;
+    }
     let mut acc = [[vdupq_n_f32(0.0); 4]; MR];
     if load_c {
         for (r, row) in acc.iter_mut().enumerate() {
@@ -466,11 +487,7 @@ unsafe fn tile<const FMA: bool>(
             for r in 0..MR {
                 let av = vld1q_dup_f32(rows[r].add(off));
                 for q in 0..4 {
-                    acc[r][q] = if FMA {
-                        vfmaq_f32(acc[r][q], av, bq[q])
-                    } else {
-                        vaddq_f32(acc[r][q], vmulq_f32(av, bq[q]))
-                    };
+                    acc[r][q] = vfmaq_f32(acc[r][q], av, bq[q]);
                 }
             }
             b = b.add(NR);
@@ -480,6 +497,59 @@ unsafe fn tile<const FMA: bool>(
     for (r, row) in acc.iter().enumerate() {
         for (q, v) in row.iter().enumerate() {
             // SAFETY: row r's 16 values are in C by the contract.
+            unsafe { vst1q_f32(c.add(r * ldc + 4 * q), *v) };
+        }
+    }
+}
+
+/// Eight columns of the bit-exact tile: `c[r*ldc + j] (+)= sum_p a(r, p) * bp[p*NR + j]`
+/// for `j < 8`, product rounded, then added.
+///
+/// # Safety
+///
+/// As [`tile`], for the eight columns at `bp` and `c`.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "neon")]
+unsafe fn half_tile(
+    kc: usize,
+    a: *const f32,
+    arow: &[usize; MR],
+    cs: usize,
+    bp: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    load_c: bool,
+) {
+    let mut acc = [[vdupq_n_f32(0.0); 2]; MR];
+    if load_c {
+        for (r, row) in acc.iter_mut().enumerate() {
+            for (q, v) in row.iter_mut().enumerate() {
+                // SAFETY: row r's eight values are in C by the contract.
+                *v = unsafe { vld1q_f32(c.add(r * ldc + 4 * q)) };
+            }
+        }
+    }
+    // SAFETY: the offsets stay inside A by the contract.
+    let rows: [*const f32; MR] = core::array::from_fn(|r| unsafe { a.add(arow[r]) });
+    let mut off = 0usize;
+    let mut b = bp;
+    for _ in 0..kc {
+        // SAFETY: as in `tile`: the panel's step p and A's element (r, p) are in bounds.
+        unsafe {
+            let b0 = vld1q_f32(b);
+            let b1 = vld1q_f32(b.add(4));
+            for r in 0..MR {
+                let av = vld1q_dup_f32(rows[r].add(off));
+                acc[r][0] = vaddq_f32(acc[r][0], vmulq_f32(av, b0));
+                acc[r][1] = vaddq_f32(acc[r][1], vmulq_f32(av, b1));
+            }
+            b = b.add(NR);
+        }
+        off += cs;
+    }
+    for (r, row) in acc.iter().enumerate() {
+        for (q, v) in row.iter().enumerate() {
+            // SAFETY: row r's eight values are in C by the contract.
             unsafe { vst1q_f32(c.add(r * ldc + 4 * q), *v) };
         }
     }

@@ -859,21 +859,67 @@ fn bitexact_simd_equals_scalar_bit_for_bit() {
             crate::layernorm(&simd, &x, &g, &b, 1e-5, &mut o2, d).unwrap();
             assert_bits("layernorm", &o1, &o2);
         }
-        let (c, h, w, o) = (2, 5 + round, 4 + round, 3);
-        let xi = rand_f32(&mut rng, c * h * w, scale);
+        // conv2d through the packed-im2col product: every stride and padding, a bias,
+        // two images, and (round 5) 9c = 270 taps, more than one K block.
+        let c = if round == 5 { 30 } else { 1 + round };
+        let (n, h, w, o) = (2, 5 + round, 4 + round, 3 + round);
+        let xi = rand_f32(&mut rng, n * c * h * w, scale);
         let wts = rand_f32(&mut rng, o * c * 9, 1.0);
-        let ho = h;
-        let wo = w;
-        let mut c1 = vec![0.0f32; o * ho * wo];
-        let mut c2 = c1.clone();
-        crate::conv2d(&scalar, &xi, 1, c, h, w, &wts, o, None, 1, 1, &mut c1).unwrap();
-        crate::conv2d(&simd, &xi, 1, c, h, w, &wts, o, None, 1, 1, &mut c2).unwrap();
-        assert_bits("conv2d", &c1, &c2);
+        let bias = rand_f32(&mut rng, o, 1.0);
+        for (stride, pad) in [(1, 0), (1, 1), (2, 0), (2, 1)] {
+            let ho = (h + 2 * pad - 3) / stride + 1;
+            let wo = (w + 2 * pad - 3) / stride + 1;
+            let mut c1 = vec![0.0f32; n * o * ho * wo];
+            let mut c2 = c1.clone();
+            let b = (stride == pad + 1).then_some(bias.as_slice());
+            crate::conv2d(&scalar, &xi, n, c, h, w, &wts, o, b, stride, pad, &mut c1).unwrap();
+            crate::conv2d(&simd, &xi, n, c, h, w, &wts, o, b, stride, pad, &mut c2).unwrap();
+            assert_bits("conv2d", &c1, &c2);
+        }
     }
 }
 
-/// Fast mode on SIMD (FMA) stays within tolerance of scalar, and is not required to be
-/// bit-identical; bit-exact mode must not be affected by blocking (k beyond one panel).
+/// Fast mode on SIMD (FMA) stays within the dot-product rounding bound of scalar (it
+/// need not be bit-identical).
+#[test]
+fn fast_simd_is_close_to_scalar() {
+    let best = Isa::host_best();
+    if best == Isa::Scalar {
+        return;
+    }
+    let fast = Ctx {
+        mode: Mode::Fast,
+        isa: best,
+    };
+    let mut rng = XorShift::new(14);
+    for (m, k, n) in [(7, 300, 19), (64, 64, 64), (1, 1000, 3)] {
+        let a = rand_f32(&mut rng, m * k, 1.0);
+        let b = rand_f32(&mut rng, k * n, 1.0);
+        let mut o1 = vec![0.0f32; m * n];
+        let mut o2 = o1.clone();
+        crate::matmul(
+            &Ctx::SCALAR_EXACT,
+            &a,
+            &b,
+            &mut o1,
+            1,
+            m,
+            k,
+            n,
+            false,
+            false,
+        )
+        .unwrap();
+        crate::matmul(&fast, &a, &b, &mut o2, 1, m, k, n, false, false).unwrap();
+        // Both within k u sum|ab| of the truth (sum|ab| <= k here): 2 k^2 u apart.
+        let bound = 2.0 * (k * k) as f64 * U;
+        for (x, y) in o1.iter().zip(&o2) {
+            assert!(((x - y) as f64).abs() <= bound, "{x} vs {y}");
+        }
+    }
+}
+
+/// Bit-exact mode must not be affected by blocking (k beyond one panel).
 #[test]
 fn bitexact_survives_k_blocking() {
     let Some(simd) = simd_exact() else {
@@ -1038,4 +1084,68 @@ fn vectors_refuse_truncations_and_survive_bit_flips() {
     b[12] = 3;
     let results: Vec<_> = vectors::parse(&b).unwrap().collect();
     assert!(results[2].is_err());
+}
+
+/// Each field check of the reader, by corrupting one known offset of the sample file
+/// (header 16 bytes; case 0: size @16, op @20, n_inputs @24, attrs @28, tol_abs @60,
+/// tol_rel @64, flags @68, name_len @72, "relu small" + 2 bytes padding @76, first
+/// tensor: dtype @88, rank @92, dims @96, bytes @128).
+#[test]
+fn vectors_name_each_bad_field() {
+    let bytes = sample_file();
+    let first = |patch: &dyn Fn(&mut Vec<u8>)| {
+        let mut b = bytes.clone();
+        patch(&mut b);
+        match vectors::parse(&b) {
+            Err(e) => Err(e),
+            Ok(mut cases) => cases.next().unwrap().map(|_| ()),
+        }
+    };
+    let put = |b: &mut Vec<u8>, at: usize, v: u32| b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    let invalid = |what| Err(vectors::VectorError::Invalid { case: 0, what });
+    assert_eq!(first(&|_| {}), Ok(()));
+    assert_eq!(
+        first(&|b| b[0] = b'X'),
+        Err(vectors::VectorError::BadHeader)
+    );
+    assert_eq!(
+        first(&|b| put(b, 8, 2)),
+        Err(vectors::VectorError::BadHeader)
+    );
+    assert_eq!(first(&|b| put(b, 20, 99)), invalid("unknown op"));
+    assert_eq!(first(&|b| put(b, 20, 0)), invalid("unknown op"));
+    assert_eq!(first(&|b| put(b, 24, 0)), invalid("input count"));
+    assert_eq!(first(&|b| put(b, 24, 5)), invalid("input count"));
+    assert_eq!(
+        first(&|b| put(b, 60, f32::NAN.to_bits())),
+        invalid("tolerance")
+    );
+    assert_eq!(
+        first(&|b| put(b, 64, (-1.0f32).to_bits())),
+        invalid("tolerance")
+    );
+    assert_eq!(first(&|b| put(b, 68, 2)), invalid("unknown flags"));
+    assert_eq!(first(&|b| put(b, 72, 1000)), invalid("name too long"));
+    assert_eq!(first(&|b| b[76] = 0xff), invalid("name is not UTF-8"));
+    assert_eq!(first(&|b| b[87] = 1), invalid("nonzero padding"));
+    assert_eq!(first(&|b| put(b, 88, 7)), invalid("unknown dtype"));
+    assert_eq!(first(&|b| put(b, 92, 5)), invalid("rank above 4"));
+    assert_eq!(first(&|b| put(b, 100, 1)), invalid("dims past the rank"));
+    assert_eq!(
+        first(&|b| put(b, 96, 1 << 25)),
+        invalid("dimension too large")
+    );
+    assert_eq!(
+        first(&|b| put(b, 128, 16)),
+        invalid("byte count disagrees with the shape")
+    );
+    assert_eq!(
+        first(&|b| put(b, 16, 2000)),
+        Err(vectors::VectorError::Truncated { case: 0 })
+    );
+    // A case size larger than its fields (but inside the file) is refused too.
+    assert_eq!(
+        first(&|b| put(b, 16, u32::from_le_bytes([b[16], b[17], b[18], b[19]]) + 4)),
+        invalid("case size disagrees with its fields")
+    );
 }

@@ -49,7 +49,38 @@ fn detect() -> bool {
     // SAFETY: OSXSAVE is set (checked above), so the xsave feature's xgetbv is usable.
     let xcr0 = unsafe { xcr0() };
     // XCR0 bit 1: SSE state, bit 2: AVX (upper YMM) state.
-    xcr0 & 0b110 == 0b110
+    xcr0 & 0b110 == 0b110 && self_test()
+}
+
+/// Runs a small matmul and tanh through the AVX2 kernels and compares the bits with the
+/// scalar ones. On the soft-float x86_64-unknown-none target, code built without
+/// optimization (or with debug assertions) passes vectors to non-inlined helpers
+/// compiled without AVX and computes garbage, so the workspace builds this crate
+/// optimized and without debug assertions even in dev profiles (Cargo.toml); this check
+/// turns a build that lost that setting into "no AVX2" instead of wrong answers.
+fn self_test() -> bool {
+    use crate::gemm;
+    let a: [f32; 4 * 9] = core::array::from_fn(|i| (i as f32 - 17.0) * 0.37);
+    let b: [f32; 9 * 19] = core::array::from_fn(|i| (i as f32 - 80.0) * 0.011);
+    let shape = crate::MatmulShape {
+        batch: 1,
+        m: 4,
+        k: 9,
+        n: 19,
+        trans_a: false,
+        trans_b: false,
+    };
+    let (mut want, mut got) = ([0.0f32; 4 * 19], [0.0f32; 4 * 19]);
+    scalar::matmul(&a, &b, &mut want, &shape);
+    if gemm::matmul(&Gemm { fma: false }, &a, &b, &mut got, &shape).is_err() {
+        return false;
+    }
+    let (mut tw, mut tg) = ([0.0f32; 36], [0.0f32; 36]);
+    scalar::unary(Unary::Tanh, &a, &mut tw);
+    // SAFETY: CPUID and XCR0 showed AVX2 and FMA above.
+    unsafe { unary(Unary::Tanh, &a, &mut tg) };
+    let same = |x: &[f32], y: &[f32]| x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits());
+    same(&want, &got) && same(&tw, &tg)
 }
 
 impl Avx2 {
