@@ -86,7 +86,11 @@ pub fn run(info: &BootInfo) -> usize {
     for (name, check) in arch::HARDENING_CHECKS {
         report(name, check());
     }
-    let total = CHECKS.len() + arch::HARDENING_CHECKS.len();
+    // The inference queue and its accelerators (`ai::selftest`).
+    for (name, check) in crate::ai::selftest::CHECKS {
+        report(name, check());
+    }
+    let total = CHECKS.len() + arch::HARDENING_CHECKS.len() + crate::ai::selftest::CHECKS.len();
     println!("boottest: {} passed, {} failed", total - failed, failed);
     failed
 }

@@ -59,6 +59,7 @@ pub extern "Rust" fn kernel_main(info: BootInfo) -> ! {
     arch::init_late(task::sched::TICK_HZ);
     task::init();
     smp::start();
+    ai::init();
 
     log::info!(
         "WayOS {} ({}) ready: usable memory {} MiB, {} CPU{}",

@@ -185,6 +185,7 @@ pub mod harness {
         Suite::user("hardtest"),
         Suite::user("sectest"),
         Suite::user("ainfer"),
+        Suite::user("ainfer4"),
     ];
 
     /// The suite called `name`, if [`SUITES`] lists one.
@@ -922,6 +923,8 @@ pub mod errno {
     pub const EPIPE: isize = 32;
     /// The port queue is full (non-blocking send).
     pub const ENOSPC: isize = 28;
+    /// Data failed its integrity check (a `.waymodel` whose SHA-256 does not match).
+    pub const EBADMSG: isize = 74;
     /// The wait timed out.
     pub const ETIMEDOUT: isize = 110;
     /// Over a per-process byte quota (tensor memory).
@@ -978,6 +981,7 @@ pub mod errno {
             ENOSYS => "ENOSYS",
             EPIPE => "EPIPE",
             ENOSPC => "ENOSPC",
+            EBADMSG => "EBADMSG",
             ETIMEDOUT => "ETIMEDOUT",
             EDQUOT => "EDQUOT",
             ECANCELED => "ECANCELED",
@@ -1653,6 +1657,67 @@ pub mod ai {
     pub const CLASS_HIGH: u32 = super::sched::HIGH as u32;
     pub const CLASS_NORMAL: u32 = super::sched::NORMAL as u32;
     pub const CLASS_BACKGROUND: u32 = super::sched::BACKGROUND as u32;
+
+    /// One accelerator (`ai_info(INFO_ACCELS)`): a worker thread pinned to a CPU.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct AccelInfo {
+        /// Its index (= the CPU it is pinned to).
+        pub index: u32,
+        /// Jobs waiting in the shared queue (every accelerator takes from it).
+        pub queue_depth: u32,
+        /// The worker thread's id.
+        pub tid: u64,
+        /// Jobs it finished (done, failed or cancelled while it held them).
+        pub jobs_done: u64,
+        /// Nanoseconds it spent running nodes.
+        pub busy_ns: u64,
+        /// The job it runs now (0: idle) and that job's owner.
+        pub current_job: u64,
+        pub current_pid: u64,
+        /// The vector extension its math uses: NUL-padded (`"avx2+fma"`, `"neon"`,
+        /// `"scalar"`).
+        pub isa: [u8; 16],
+    }
+    abi_size!(AccelInfo, 64);
+
+    /// One graph (`ai_info(INFO_GRAPHS)`).
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct GraphInfo {
+        pub id: u64,
+        pub owner: u64,
+        pub nodes: u32,
+        /// [`MODE_FAST`] or [`MODE_BITEXACT`].
+        pub mode: u32,
+        pub arena_bytes: u64,
+        /// Runs finished.
+        pub runs: u64,
+    }
+    abi_size!(GraphInfo, 40);
+
+    /// Longest model name `ai_info(INFO_MODELS)` reports (longer ones are cut).
+    pub const MODEL_NAME_BYTES: usize = 32;
+
+    /// One loaded model (`ai_info(INFO_MODELS)`).
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct ModelInfo {
+        /// NUL-padded.
+        pub name: [u8; MODEL_NAME_BYTES],
+        pub owner: u64,
+        /// Bytes of its tensors.
+        pub bytes: u64,
+        /// Its graph's id.
+        pub graph: u64,
+    }
+    abi_size!(ModelInfo, 56);
 
     /// Per-process bounds (each over-limit call fails and changes nothing).
     /// Live tensors a process owns: `EMFILE` beyond.

@@ -30,6 +30,8 @@ pub mod grant;
 #[cfg(feature = "alloc")]
 pub mod ipc;
 #[cfg(feature = "alloc")]
+pub mod jobqueue;
+#[cfg(feature = "alloc")]
 pub mod ldisc;
 pub mod logring;
 pub mod paging;

@@ -84,6 +84,11 @@
 //!   see `TLB_FLUSH_IS_BROADCAST`); generic code reaches them only through `mm::tlb`,
 //!   which consumes the `Flush` tokens page-table changes return.
 //!
+//! AI math
+//! - `simd_math() -> Option<&'static str>`: the name of the vector extension the AI math
+//!   kernels may use on this CPU (x86_64: AVX2+FMA with YMM state enabled in XCR0;
+//!   aarch64: Advanced SIMD), `None` for the scalar path. Read after `init_late`.
+//!
 //! Hardening
 //! - `HARDENING_CHECKS: &[(&str, fn() -> Result<(), &str>)]`: in-kernel checks of the
 //!   arch's protection model (x86_64: SMEP/SMAP/WP/NXE, AC and NT hygiene; aarch64: PAN,
@@ -107,9 +112,9 @@ pub use imp::{
     activate_page_table, breakpoint, cpu_hw_id, cpu_id, current_root, disable_interrupts,
     enable_interrupts, enter_signal_handler, enter_user, flush_tlb_all, flush_tlb_page,
     frame_pointer, halt_forever, init_late, interrupts_enabled, kernel_root, power_off,
-    resume_signal_frame, send_ipi, serial_read, serial_write, set_kernel_stack, start_cpus, switch,
-    uptime_ns, user_copy, wait_for_interrupt, Context, FpuState, PteFormat, TrapFrame,
-    HARDENING_CHECKS, NAME, TLB_FLUSH_IS_BROADCAST,
+    resume_signal_frame, send_ipi, serial_read, serial_write, set_kernel_stack, simd_math,
+    start_cpus, switch, uptime_ns, user_copy, wait_for_interrupt, Context, FpuState, PteFormat,
+    TrapFrame, HARDENING_CHECKS, NAME, TLB_FLUSH_IS_BROADCAST,
 };
 
 /// The contract above as types: one line per item, checked against the selected arch at
@@ -173,6 +178,9 @@ mod contract {
     const _: unsafe fn(*mut u8, *const u8, usize) -> bool = imp::user_copy;
     const _: fn(&mut TrapFrame, usize, usize, usize) -> bool = imp::enter_signal_handler;
     const _: fn(&mut TrapFrame, TrapFrame) = imp::resume_signal_frame;
+
+    // AI math.
+    const _: fn() -> Option<&'static str> = imp::simd_math;
 
     // Memory.
     const _: () = is_pte_format::<imp::PteFormat>();

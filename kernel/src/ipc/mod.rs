@@ -53,6 +53,12 @@ pub enum KObject {
     Memory(Arc<crate::mm::space::MemObject>),
     /// A tensor (`ai::tensor`); rights `ai::RIGHT_READ`, `RIGHT_WRITE`, `RIGHT_GRANT`.
     Tensor(Arc<crate::ai::tensor::Tensor>),
+    /// An inference job (`infer_submit`); rights `ai::RIGHT_READ` (wait) and
+    /// `ai::RIGHT_WRITE` (cancel), never grant: a job stays with its submitter.
+    Job(Arc<crate::ai::queue::Job>),
+    /// A compute graph (`graph_create`, `model_load`); rights `ai::RIGHT_READ` and
+    /// `ai::RIGHT_WRITE` (run it), never grant.
+    Graph(Arc<crate::ai::graph::Graph>),
 }
 
 impl KObject {
@@ -63,7 +69,9 @@ impl KObject {
             KObject::Port(p) => KObject::Port(p.narrowed(rights)),
             KObject::Memory(m) => KObject::Memory(m.clone()),
             KObject::Tensor(t) => KObject::Tensor(t.clone()),
-            KObject::Reply(_) => unreachable!("reply handles have no grant right"),
+            KObject::Reply(_) | KObject::Job(_) | KObject::Graph(_) => {
+                unreachable!("reply, job and graph handles have no grant right")
+            }
         }
     }
 }

@@ -33,6 +33,7 @@ mod fd;
 mod fs;
 mod gate;
 mod grant;
+mod infer;
 mod ipc;
 mod klog;
 mod mem;
@@ -143,6 +144,11 @@ pub fn dispatch(frame: &mut TrapFrame) {
         sys::TENSOR_MAP => tensor::sys_tensor_map(a[0], a[1]),
         sys::TENSOR_INFO => tensor::sys_tensor_info(a[0], a[1]),
         sys::AI_INFO => tensor::sys_ai_info(a[0], a[1], a[2]),
+        sys::GRAPH_CREATE => infer::sys_graph_create(a[0]),
+        sys::INFER_SUBMIT => infer::sys_infer_submit(a[0], a[1]),
+        sys::INFER_WAIT => infer::sys_infer_wait(a[0], a[1]),
+        sys::INFER_CANCEL => infer::sys_infer_cancel(a[0]),
+        sys::MODEL_LOAD => infer::sys_model_load(a[0], a[1]),
         _ => Err(Errno::ENOSYS),
     };
     let value = match result {

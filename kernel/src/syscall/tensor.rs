@@ -10,7 +10,10 @@
 
 use alloc::vec::Vec;
 
-use wayos_abi::ai::{AiTotals, AiUsage, TensorInfo, INFO_TOTALS, INFO_USAGE, RIGHTS_ALL};
+use wayos_abi::ai::{
+    AiTotals, AiUsage, TensorInfo, INFO_ACCELS, INFO_GRAPHS, INFO_MODELS, INFO_TOTALS, INFO_USAGE,
+    RIGHTS_ALL,
+};
 use wayos_abi::ai::{RIGHT_READ, RIGHT_WRITE};
 use wayos_abi::mman::{PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE};
 use wayos_kcore::tensor::range_ok;
@@ -184,6 +187,7 @@ pub fn sys_ai_info(what: usize, buf: usize, len: usize) -> KResult<usize> {
             }
             Ok(found)
         }
+        INFO_ACCELS | INFO_GRAPHS | INFO_MODELS => super::infer::ai_info_records(what, buf, len),
         _ => Err(Errno::EINVAL),
     }
 }

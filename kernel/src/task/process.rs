@@ -306,6 +306,7 @@ impl Process {
         let space = self.space.lock().take();
         drop(space);
         crate::ipc::process_exit(self);
+        crate::ai::process_exit(self.pid);
         let files = self.fds.lock().drain();
         crate::descriptor::drop_files(files);
         let orphans = core::mem::take(&mut *self.children.lock());

@@ -13,6 +13,8 @@
 //! - [`fs`] opens, reads and writes files, lists directories, and changes the tree
 //!   (`mkdir`, `rename`, `remove_file`, the working directory).
 //! - [`klog`] reads the kernel log ring.
+//! - [`ai`] is the client of kernel tensors; [`infer`] of graphs, the inference queue,
+//!   models and the accelerators' records.
 //! - [`thread`] starts and joins threads; [`sync`] has futexes, a [`sync::Mutex`] and a
 //!   [`sync::Barrier`] on them; [`smp`] asks which CPU runs the caller, sets affinity and
 //!   reads the per-CPU counters.
@@ -40,6 +42,7 @@ pub mod errno;
 pub mod fs;
 pub mod grant;
 pub mod heap;
+pub mod infer;
 pub mod io;
 pub mod ipc;
 pub mod klog;

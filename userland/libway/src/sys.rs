@@ -82,6 +82,12 @@ impl MemFree {
     pub const CAP_GET: Self = Self(sys::CAP_GET);
     /// `cap_drop(mask)`: only ever removes privileges.
     pub const CAP_DROP: Self = Self(sys::CAP_DROP);
+    /// `infer_submit(graph, class)`, `infer_wait(job, timeout_ns)`, `infer_cancel(job)`:
+    /// handles and numbers only (a run writes kernel tensors, never this process's
+    /// memory; a mapped output tensor's pages are shared memory by design).
+    pub const INFER_SUBMIT: Self = Self(sys::INFER_SUBMIT);
+    pub const INFER_WAIT: Self = Self(sys::INFER_WAIT);
+    pub const INFER_CANCEL: Self = Self(sys::INFER_CANCEL);
 
     /// The syscall number.
     pub const fn number(self) -> usize {

@@ -78,6 +78,15 @@ const PSTATE_PAN: u64 = 1 << 22;
 /// CNTKCTL_EL1.EL0VCTEN: EL0 may read the virtual counter (CNTVCT_EL0, CNTFRQ_EL0).
 const CNTKCTL_EL0VCTEN: u64 = 1 << 1;
 
+/// The vector extension the AI math kernels use, if this CPU has it: Advanced SIMD
+/// (NEON; ID_AA64PFR0_EL1.AdvSIMD is 0xf when it is absent). FP/SIMD is on at EL1 from
+/// boot, and the trap path saves q0-q31 for traps from EL1 too.
+pub fn simd_math() -> Option<&'static str> {
+    use aarch64_cpu::registers::{Readable, ID_AA64PFR0_EL1};
+    let adv_simd = (ID_AA64PFR0_EL1.get() >> 20) & 0xf;
+    (adv_simd != 0xf).then_some("neon")
+}
+
 /// Set-up that needs the heap and the kernel's page tables: user-access controls (PAN,
 /// EL0 counter and cache-maintenance access), TTBR0 walks for user address spaces, the
 /// GIC and the scheduler tick at `tick_hz`, and the UART's receive interrupt routed to

@@ -71,13 +71,50 @@ pub fn init() {
         return;
     }
     log::info!(
-        "cpu: SMEP {} SMAP {} XSAVE {} AVX {} (FP state {} bytes)",
+        "cpu: SMEP {} SMAP {} XSAVE {} AVX {} AVX2+FMA {}{} (FP state {} bytes)",
         on(smep),
         on(smap),
         on(has_xsave),
         on(has_avx),
+        on(has_avx2_fma()),
+        if has_avx2_fma() && !AVX2_MATH_ENABLED {
+            ", not used by the AI math yet"
+        } else {
+            ""
+        },
         XSAVE_SIZE.load(Ordering::Relaxed)
     );
+}
+
+/// Whether the AVX2+FMA math kernels may run in this kernel at all. Off: built into the
+/// soft-float `x86_64-unknown-none` kernel, `wayos_aimath`'s AVX2 path gave bit-exact
+/// results that differ from its scalar path (boottest
+/// `ai_simd_math_survives_interrupts_and_switches`) and a #GP in `_mm256_loadu_ps` on a
+/// non-canonical pointer, while the same code is exact under a hard-float host build and
+/// under qemu-x86_64 — a codegen/ABI problem of `#[target_feature]` code in a soft-float
+/// kernel, not of the saved FP state (which the scalar path does not use). The scalar
+/// kernels run until that is fixed in aimath; flip this and the boottest must pass.
+const AVX2_MATH_ENABLED: bool = false;
+
+/// Whether the CPU has AVX2 and FMA (CPUID leaves 1 and 7) with the YMM state on in XCR0,
+/// so XSAVE on a context switch covers the registers those kernels use.
+pub fn has_avx2_fma() -> bool {
+    let leaf1 = __cpuid_count(1, 0);
+    let leaf7 = __cpuid_count(7, 0);
+    let fma = leaf1.ecx & (1 << 12) != 0;
+    let avx2 = leaf7.ebx & (1 << 5) != 0;
+    let ymm_saved =
+        XCR0.load(Ordering::Relaxed) & 0b110 == 0b110 && HAS_XSAVE.load(Ordering::Relaxed);
+    fma && avx2 && ymm_saved
+}
+
+/// The vector extension the AI math kernels use: AVX2+FMA when the CPU has it
+/// ([`has_avx2_fma`]) and [`AVX2_MATH_ENABLED`]. Read after [`init`].
+pub fn simd_math() -> Option<&'static str> {
+    if !AVX2_MATH_ENABLED {
+        return None;
+    }
+    has_avx2_fma().then_some("avx2+fma")
 }
 
 fn on(b: bool) -> &'static str {

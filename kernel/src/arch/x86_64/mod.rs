@@ -31,7 +31,7 @@ mod tsc;
 mod uaccess;
 
 pub use context::{switch, Context};
-pub use cpu::FpuState;
+pub use cpu::{simd_math, FpuState};
 pub use gdt::set_kernel_stack;
 pub use hardening::CHECKS as HARDENING_CHECKS;
 pub use mmu::{

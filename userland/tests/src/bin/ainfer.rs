@@ -7,6 +7,16 @@
 //!   mappings that see the same bytes as read/write and outlive the handle, a child that
 //!   dies holding tensors leaving no usage behind (seen through `ai_info`), and tier
 //!   placement.
+//! - `graph`: compute graphs — small graphs run through the queue against f64 and
+//!   hand-computed values (float, i32 and int8 paths), every kind of bad graph refused with
+//!   `EINVAL` and the kernel log naming the node, bad descriptors, handles and rights, a
+//!   run that fails on an embedding index (`ERANGE`, outputs untouched), `MAX_GRAPHS`.
+//! - `queue`: poll, wait with and without a deadline, cancel, a higher class overtaking
+//!   long background jobs at node boundaries, who may use RT and high, `MAX_JOBS`, a
+//!   killed submitter leaving no job, graph or tensor behind.
+//! - `model`: a `.waymodel` written here with `mkmodel`'s writer loads and computes what
+//!   an f64 reference does; damaged files refused with their errnos; the registry's list;
+//!   a process killed mid-inference on a loaded model leaving nothing behind.
 //!
 //! Expected values are computed here (patterns from a formula, sizes from the shape and
 //! `wayos_abi::ai`'s limits), never read back from the kernel first.
@@ -38,13 +48,25 @@ use libway::suite::{
 };
 use libway::{mem, println, process, Args, Errno};
 
+#[path = "ainfer/graphs.rs"]
+mod graphs;
+#[path = "ainfer/model.rs"]
+mod model;
+#[path = "ainfer/queue.rs"]
+mod queue;
+
 libway::entry!(main);
 
 /// A group of checks: its name on the command line and what it runs.
 type Group = (&'static str, fn(&mut Suite));
 
 /// The groups, in the order `all` runs them.
-const GROUPS: &[Group] = &[("tensor", tensor_group)];
+const GROUPS: &[Group] = &[
+    ("tensor", tensor_group),
+    ("graph", graphs::group),
+    ("queue", queue::group),
+    ("model", model::group),
+];
 
 fn main(args: Args) -> i32 {
     let which = args.get(1).unwrap_or("all");

@@ -1,5 +1,6 @@
-//! `ainfo [-h]`: the AI subsystem's state from `ai_info` — the system's totals, then one
-//! line per process with AI objects charged to it:
+//! `ainfo [usage|accel|graphs|models|all] [-h]`: the AI subsystem's state from `ai_info`.
+//! `usage` (the default): the system's totals, then one line per process with AI objects
+//! charged to it:
 //!
 //! ```text
 //! tensors 3 (12288 bytes; 3 pages near, 0 far; 17 created)  graphs 0  jobs 0  accelerators 0
@@ -7,37 +8,76 @@
 //!    12        3       12288       0     0
 //! ```
 //!
+//! `accel` (also the `lsaccel` command): one line per accelerator — worker thread, the
+//! vector extension its math uses, the shared queue's depth, jobs done, time busy, the job
+//! it runs now. `graphs`: every graph alive (id, owner, nodes, mode, arena bytes, runs).
+//! `models`: the loaded models (name, owner, tensor bytes, graph). `all`: every table.
+//!
 //! Exit status 0, 1 if the kernel refused, 2 on a usage error.
 #![no_std]
 #![no_main]
 
 extern crate alloc;
 
+use alloc::format;
+use alloc::string::String;
+
 use libway::ai;
+use libway::infer;
 use libway::{eprintln, println, Args};
 
 libway::entry!(main);
 
-const USAGE: &str = "Usage: ainfo [-h]\n\
-Show the AI subsystem: tensors alive in the system (their bytes, pages per memory tier,\n\
-how many were ever created), graphs, jobs and accelerators, then per process the tensors,\n\
-tensor bytes (whole pages), graphs and jobs charged to it.\n\n  \
+const USAGE: &str = "Usage: ainfo [usage|accel|graphs|models|all] [-h]\n\
+Show the AI subsystem. usage (the default): tensors alive in the system (their bytes, pages\n\
+per memory tier, how many were ever created), graphs, jobs and accelerators, then per\n\
+process the tensors, tensor bytes (whole pages), graphs and jobs charged to it.\n\
+accel: the accelerators (as lsaccel). graphs: every graph. models: the loaded models.\n\
+all: every table.\n\n  \
 -h, --help   show this help";
 
 fn main(args: Args) -> i32 {
-    if let Some(a) = args.get(1) {
-        match a {
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return 0;
+    let what = args.get(1).unwrap_or("usage");
+    if args.get(2).is_some() {
+        eprintln!("ainfo: too many arguments");
+        eprintln!("Try 'ainfo -h' for more information.");
+        return 2;
+    }
+    let r = match what {
+        "-h" | "--help" => {
+            println!("{USAGE}");
+            return 0;
+        }
+        "usage" => return print_usage(),
+        "accel" => print_accels(),
+        "graphs" => print_graphs(),
+        "models" => print_models(),
+        "all" => {
+            let u = print_usage();
+            if u != 0 {
+                return u;
             }
-            other => {
-                eprintln!("ainfo: unexpected argument '{other}'");
-                eprintln!("Try 'ainfo -h' for more information.");
-                return 2;
-            }
+            print_accels()
+                .and_then(|()| print_graphs())
+                .and_then(|()| print_models())
+        }
+        other => {
+            eprintln!("ainfo: unexpected argument '{other}'");
+            eprintln!("Try 'ainfo -h' for more information.");
+            return 2;
+        }
+    };
+    match r {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("ainfo: ai_info: {e}");
+            1
         }
     }
+}
+
+/// `ainfo usage`: the totals and the per-process table.
+fn print_usage() -> i32 {
     let t = match ai::totals() {
         Ok(t) => t,
         Err(e) => {
@@ -74,4 +114,71 @@ fn main(args: Args) -> i32 {
         );
     }
     0
+}
+
+/// `ainfo accel`: one line per accelerator (`lsaccel` prints the same).
+fn print_accels() -> Result<(), libway::Errno> {
+    let accels = infer::accels()?;
+    println!(
+        "{:>5} {:>5} {:<9} {:>5} {:>10} {:>10}  RUNNING",
+        "ACCEL", "TID", "ISA", "QUEUE", "JOBS", "BUSY_MS"
+    );
+    for a in &accels {
+        let running = if a.current_job == 0 {
+            String::from("-")
+        } else {
+            format!("job {} (pid {})", a.current_job, a.current_pid)
+        };
+        println!(
+            "{:>5} {:>5} {:<9} {:>5} {:>10} {:>10}  {}",
+            a.index,
+            a.tid,
+            infer::name_of(&a.isa),
+            a.queue_depth,
+            a.jobs_done,
+            a.busy_ns / 1_000_000,
+            running
+        );
+    }
+    Ok(())
+}
+
+/// `ainfo graphs`: one line per graph alive.
+fn print_graphs() -> Result<(), libway::Errno> {
+    let graphs = infer::graphs()?;
+    println!(
+        "{:>6} {:>5} {:>6} {:<8} {:>11} {:>8}",
+        "GRAPH", "PID", "NODES", "MODE", "ARENA", "RUNS"
+    );
+    for g in &graphs {
+        let mode = if g.mode == infer::MODE_BITEXACT {
+            "bitexact"
+        } else {
+            "fast"
+        };
+        println!(
+            "{:>6} {:>5} {:>6} {:<8} {:>11} {:>8}",
+            g.id, g.owner, g.nodes, mode, g.arena_bytes, g.runs
+        );
+    }
+    Ok(())
+}
+
+/// `ainfo models`: one line per loaded model.
+fn print_models() -> Result<(), libway::Errno> {
+    let models = infer::models()?;
+    println!(
+        "{:<32} {:>5} {:>11} {:>6}",
+        "MODEL", "PID", "BYTES", "GRAPH"
+    );
+    for m in &models {
+        println!(
+            "{:<32} {:>5} {:>11} {:>6}",
+            infer::name_of(&m.name),
+            m.owner,
+            m.bytes,
+            m.graph
+        );
+    }
+    Ok(())
 }

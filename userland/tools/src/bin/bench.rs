@@ -155,6 +155,7 @@ fn main(args: Args) -> i32 {
     ipc_roundtrip();
     ipc_roundtrip_pipe();
     tensor_create_destroy();
+    ai_figures();
 
     println!("bench: done");
     0
@@ -377,4 +378,120 @@ fn tensor_create_destroy() {
         R,
         "instructions/op",
     );
+}
+
+/// The AI figures: sgemm through the inference queue, the cost a graph and the queue add
+/// around an op, and an empty run's submit-to-wait round trip. One CPU, so the worker
+/// thread and this process take turns on it, as a real accelerator client would.
+fn ai_figures() {
+    use libway::abi::ai::Output;
+    use libway::ai::{Tensor, DTYPE_F32, TIER_NEAR};
+    use libway::infer::{bound, from_node, node, op, Graph, CLASS_NORMAL, MODE_FAST};
+
+    let tensor = |n: u32, m: u32| Tensor::create(DTYPE_F32, &[n, m], TIER_NEAR);
+    // f32 sgemm, C = A x B, n x n: 2n^3 flops per run, first run untimed (warms the
+    // arena and caches).
+    for n in [64u32, 128, 256] {
+        let (Ok(a), Ok(b), Ok(c)) = (tensor(n, n), tensor(n, n), tensor(n, n)) else {
+            println!("bench: sgemm {n}: tensor_create failed");
+            return;
+        };
+        let vals: alloc::vec::Vec<f32> = (0..n * n).map(|i| (i % 13) as f32 * 0.25 - 1.5).collect();
+        let _ = a.write_f32(0, &vals);
+        let _ = b.write_f32(0, &vals);
+        let g = match Graph::create(
+            &[node(op::MATMUL, &[bound(0), bound(1)], &[])],
+            &[a.raw(), b.raw(), c.raw()],
+            &[Output { node: 0, tensor: 2 }],
+            MODE_FAST,
+        ) {
+            Ok(g) => g,
+            Err(e) => {
+                println!("bench: sgemm {n}: graph_create: {e}");
+                return;
+            }
+        };
+        let runs: u64 = match n {
+            64 => 20,
+            128 => 4,
+            _ => 1,
+        };
+        let _ = g.run(CLASS_NORMAL);
+        let t0 = now();
+        for _ in 0..runs {
+            if let Err(e) = g.run(CLASS_NORMAL) {
+                println!("bench: sgemm {n}: run: {e}");
+                return;
+            }
+        }
+        let instr = (now() - t0) * instructions_per_tick();
+        let flops = 2 * (n as u64).pow(3) * runs;
+        let milli = flops * 1000 / instr.max(1);
+        println!(
+            "{{\"system\":\"wayos\",\"bench\":\"sgemm_flops_per_instr_{n}\",\"value\":{}.{:03},\"unit\":\"flops/instruction\"}}",
+            milli / 1000,
+            milli % 1000
+        );
+    }
+
+    // Graph overhead: a graph of K identical relu nodes over 4096 floats against one of
+    // a single node. The bare op costs the difference per extra node (same kernel, same
+    // sizes, data already in cache); what a 1-node run costs beyond that is the graph and
+    // queue overhead (submit, wake the worker, plan walk, output copy, wake the caller).
+    let (Ok(x), Ok(y)) = (tensor(64, 64), tensor(64, 64)) else {
+        println!("bench: graph_overhead: tensor_create failed");
+        return;
+    };
+    const K: u32 = 33;
+    let chain = |len: u32| {
+        let mut ns = alloc::vec![node(op::RELU, &[bound(0)], &[])];
+        for i in 1..len {
+            ns.push(node(op::RELU, &[from_node(i - 1)], &[]));
+        }
+        Graph::create(
+            &ns,
+            &[x.raw(), y.raw()],
+            &[Output {
+                node: len - 1,
+                tensor: 1,
+            }],
+            MODE_FAST,
+        )
+    };
+    let (Ok(one), Ok(many)) = (chain(1), chain(K)) else {
+        println!("bench: graph_overhead: graph_create failed");
+        return;
+    };
+    let time = |g: &Graph, reps: u64| {
+        let _ = g.run(CLASS_NORMAL);
+        let t0 = now();
+        for _ in 0..reps {
+            let _ = g.run(CLASS_NORMAL);
+        }
+        (now() - t0) * instructions_per_tick() / reps
+    };
+    let t1 = time(&one, 200);
+    let tk = time(&many, 50);
+    let per_op = tk.saturating_sub(t1) / (K as u64 - 1);
+    println!(
+        "{{\"system\":\"wayos\",\"bench\":\"graph_overhead_instr\",\"value\":{},\"unit\":\"instructions/run\"}}",
+        t1.saturating_sub(per_op)
+    );
+    println!(
+        "{{\"system\":\"wayos\",\"bench\":\"graph_node_relu4096_instr\",\"value\":{},\"unit\":\"instructions/node\"}}",
+        per_op
+    );
+
+    // An empty graph through the queue: submit, the worker's run, wait.
+    let Ok(empty) = Graph::create(&[], &[], &[], MODE_FAST) else {
+        println!("bench: infer_submit_wait: graph_create failed");
+        return;
+    };
+    const S: u64 = 500;
+    let _ = empty.run(CLASS_NORMAL);
+    let t0 = now();
+    for _ in 0..S {
+        let _ = empty.run(CLASS_NORMAL);
+    }
+    report("infer_submit_wait_instr", now() - t0, S, "instructions/op");
 }

@@ -1,0 +1,263 @@
+//! `ainfer queue`: the inference queue — submit, poll, wait with and without a deadline,
+//! cancel, priority classes (a higher class overtakes long lower-class jobs at node
+//! boundaries), who may use the RT and high classes, the per-process job bound, and a
+//! killed submitter leaving nothing behind.
+
+use alloc::format;
+use alloc::vec::Vec;
+
+use libway::abi::ai::MAX_JOBS;
+use libway::abi::caps::{AI_ACCEL, SET_RT_PRIORITY};
+use libway::abi::errno::{EAGAIN, ECANCELED, EINVAL, EPERM, ETIMEDOUT};
+use libway::abi::signal::SIGKILL;
+use libway::ai;
+use libway::infer::{
+    self, bound, node, op, Graph, Job, CLASS_BACKGROUND, CLASS_HIGH, CLASS_NORMAL, CLASS_RT,
+    MODE_FAST,
+};
+use libway::suite::{
+    expect_eq, expect_errno, expect_exit, expect_signal, in_child, wait_for, Check, Context, Suite,
+};
+use libway::{caps, io, process};
+
+use super::graphs::{expect_close, f32_tensor, long_graph, me, LONG_DIM};
+
+pub fn group(s: &mut Suite) {
+    s.check("queue_poll_then_wait", poll_then_wait());
+    s.check("queue_timeout_and_cancel", timeout_and_cancel());
+    s.check("queue_higher_class_overtakes", higher_class_overtakes());
+    s.check("queue_class_needs_capability", class_needs_capability());
+    s.check("queue_job_limit", job_limit());
+    s.check("queue_kill_leaves_nothing", kill_leaves_nothing());
+}
+
+/// Nodes in the long graphs: enough that a run takes many scheduler ticks.
+const LONG: usize = 400;
+
+fn poll_then_wait() -> Check {
+    let l = long_graph(LONG)?;
+    let job = l.graph.submit(CLASS_NORMAL).context("submit")?;
+    expect_errno(job.poll(), EAGAIN).context("poll while running")?;
+    job.wait(u64::MAX).context("wait")?;
+    job.poll().context("poll when done")?;
+    job.wait(1).context("wait when done")?;
+    // x times the identity, LONG times: x exactly.
+    let d = (LONG_DIM * LONG_DIM) as usize;
+    let want: Vec<f64> = (0..d).map(|i| ((i % 17) as f64) - 8.0).collect();
+    expect_close(&l.out.to_vec_f32().context("read")?, &want, 0.0).context("result")
+}
+
+fn timeout_and_cancel() -> Check {
+    let l = long_graph(LONG)?;
+    let job = l.graph.submit(CLASS_BACKGROUND).context("submit")?;
+    expect_errno(job.wait(1_000_000), ETIMEDOUT).context("1 ms deadline")?;
+    job.cancel().context("cancel")?;
+    expect_errno(job.wait(u64::MAX), ECANCELED).context("cancelled")?;
+    expect_errno(job.poll(), ECANCELED).context("stays cancelled")?;
+    job.cancel().context("cancel again")?;
+    // The outputs are copied after the last node: a cancelled run never writes them.
+    let zeros = alloc::vec![0f64; (LONG_DIM * LONG_DIM) as usize];
+    expect_close(&l.out.to_vec_f32().context("read")?, &zeros, 0.0).context("output")?;
+    // The graph runs again after a cancelled run.
+    let small = f32_tensor(&[2], &[-1.0, 2.0])?;
+    let out = f32_tensor(&[2], &[])?;
+    let g = Graph::create(
+        &[node(op::RELU, &[bound(0)], &[])],
+        &[small.raw(), out.raw()],
+        &[libway::abi::ai::Output { node: 0, tensor: 1 }],
+        MODE_FAST,
+    )
+    .context("graph")?;
+    g.run(CLASS_BACKGROUND).context("run")?;
+    expect_close(&out.to_vec_f32().context("read")?, &[0.0, 2.0], 0.0).context("relu")
+}
+
+/// One more long background job than there are accelerators, then a short job of a
+/// higher class (RT when this process may use it, else normal): the short job finishes
+/// while every background job is still pending, because running jobs give way at their
+/// next node and queued ones wait.
+fn higher_class_overtakes() -> Check {
+    let n = infer::accels().context("accels")?.len();
+    if n == 0 {
+        return Err("no accelerators".into());
+    }
+    let high = if caps::has(AI_ACCEL) || caps::has(SET_RT_PRIORITY) {
+        CLASS_RT
+    } else {
+        CLASS_NORMAL
+    };
+    let l = long_graph(LONG)?;
+    let mut bg: Vec<Job> = Vec::new();
+    for _ in 0..=n {
+        bg.push(
+            l.graph
+                .submit(CLASS_BACKGROUND)
+                .context("submit background")?,
+        );
+    }
+    let x = f32_tensor(&[3], &[-3.0, 0.5, 4.0])?;
+    let out = f32_tensor(&[3], &[])?;
+    let g = Graph::create(
+        &[node(op::RELU, &[bound(0)], &[])],
+        &[x.raw(), out.raw()],
+        &[libway::abi::ai::Output { node: 0, tensor: 1 }],
+        MODE_FAST,
+    )
+    .context("graph")?;
+    let r = g.run(high).context("high-class run");
+    let pending: Vec<bool> = bg
+        .iter()
+        .map(|j| j.poll() == Err(libway::Errno(EAGAIN)))
+        .collect();
+    for j in &bg {
+        let _ = j.cancel();
+    }
+    for j in &bg {
+        let e = j.wait(u64::MAX);
+        if e.is_ok() || e == Err(libway::Errno(ECANCELED)) {
+            continue;
+        }
+        return Err(format!("a background job ended with {e:?}"));
+    }
+    r?;
+    expect_close(&out.to_vec_f32().context("read")?, &[0.0, 0.5, 4.0], 0.0).context("result")?;
+    expect_eq(pending, alloc::vec![true; n + 1]).context("background jobs still pending")
+}
+
+/// RT and high need `aiaccel` or `rtprio`; normal and background are open; an unknown
+/// class is `EINVAL`.
+fn class_needs_capability() -> Check {
+    let st = in_child(|| {
+        let _ = caps::drop(AI_ACCEL | SET_RT_PRIORITY);
+        let g = match Graph::create(&[], &[], &[], MODE_FAST) {
+            Ok(g) => g,
+            Err(_) => return 10,
+        };
+        if g.submit(CLASS_RT).map(drop) != Err(libway::Errno(EPERM)) {
+            return 11;
+        }
+        if g.submit(CLASS_HIGH).map(drop) != Err(libway::Errno(EPERM)) {
+            return 12;
+        }
+        if g.run(CLASS_NORMAL).is_err() || g.run(CLASS_BACKGROUND).is_err() {
+            return 13;
+        }
+        if g.submit(99).map(drop) != Err(libway::Errno(EINVAL)) {
+            return 14;
+        }
+        0
+    })?;
+    expect_exit(st, 0).context("without the capabilities")?;
+    let st = in_child(|| {
+        let _ = caps::drop(SET_RT_PRIORITY);
+        if !caps::has(AI_ACCEL) {
+            return 0;
+        }
+        let g = match Graph::create(&[], &[], &[], MODE_FAST) {
+            Ok(g) => g,
+            Err(_) => return 10,
+        };
+        match g.run(CLASS_RT) {
+            Ok(()) => 0,
+            Err(_) => 11,
+        }
+    })?;
+    expect_exit(st, 0).context("with aiaccel")
+}
+
+/// `ai::MAX_JOBS` queued or running jobs, then `EAGAIN`; after they are cancelled the
+/// count and the bytes of their arenas are back where they were.
+fn job_limit() -> Check {
+    let l = long_graph(LONG)?;
+    let before = ai::usage_of(me()).context("usage")?;
+    let mut jobs = Vec::new();
+    let err = loop {
+        match l.graph.submit(CLASS_BACKGROUND) {
+            Ok(j) => jobs.push(j),
+            Err(e) => break e,
+        }
+        if jobs.len() > MAX_JOBS {
+            break libway::Errno(0);
+        }
+    };
+    let during = ai::usage_of(me()).context("usage")?;
+    for j in &jobs {
+        let _ = j.cancel();
+    }
+    for j in &jobs {
+        let _ = j.wait(u64::MAX);
+    }
+    expect_eq((jobs.len(), err.0), (MAX_JOBS, EAGAIN)).context("limit")?;
+    expect_eq(during.jobs as usize, MAX_JOBS).context("charged while queued")?;
+    drop(jobs);
+    let after = ai::usage_of(me()).context("usage")?;
+    expect_eq(
+        (after.jobs, after.tensor_bytes),
+        (before.jobs, before.tensor_bytes),
+    )
+    .context("released")
+}
+
+/// A child with a graph, its tensors and queued and running jobs is killed: its usage
+/// goes to zero and the system's totals come back.
+fn kill_leaves_nothing() -> Check {
+    let before = ai::totals().context("totals")?;
+    let (r, w) = io::pipe(false).context("pipe")?;
+    let pid = match process::fork() {
+        Ok(0) => {
+            let ok = (|| {
+                let l = long_graph(LONG).ok()?;
+                let mut jobs = Vec::new();
+                for _ in 0..3 {
+                    jobs.push(l.graph.submit(CLASS_BACKGROUND).ok()?);
+                }
+                core::mem::forget(jobs);
+                core::mem::forget(l);
+                Some(())
+            })()
+            .is_some();
+            let _ = io::write(w, if ok { b"y" } else { b"n" });
+            loop {
+                let _ = process::sleep_or_yield(1000);
+            }
+        }
+        Ok(pid) => pid,
+        Err(e) => return Err(format!("fork: {e}")),
+    };
+    let _ = io::close(w);
+    let mut b = [0u8; 1];
+    let got = io::read(r, &mut b);
+    let _ = io::close(r);
+    let during = ai::usage_of(pid as u64).context("usage")?;
+    process::kill(pid, SIGKILL).context("kill")?;
+    let st = wait_for(pid, 60_000)?;
+    expect_eq((got.ok(), b[0]), (Some(1), b'y')).context("child set up")?;
+    expect_eq((during.graphs, during.jobs, during.tensors), (1, 3, 3))
+        .context("child charged while alive")?;
+    expect_signal(st, SIGKILL).context("child")?;
+    let after = ai::usage_of(pid as u64).context("usage")?;
+    expect_eq(
+        (after.tensors, after.tensor_bytes, after.graphs, after.jobs),
+        (0, 0, 0, 0),
+    )
+    .context("child usage")?;
+    // The running job stops at its next node; give the workers a moment to drop it.
+    let mut t = ai::totals().context("totals")?;
+    for _ in 0..200 {
+        if (t.tensors, t.graphs, t.jobs) == (before.tensors, before.graphs, before.jobs) {
+            break;
+        }
+        let _ = process::sleep_or_yield(10);
+        t = ai::totals().context("totals")?;
+    }
+    expect_eq(
+        (t.tensors, t.tensor_bytes, t.graphs, t.jobs),
+        (
+            before.tensors,
+            before.tensor_bytes,
+            before.graphs,
+            before.jobs,
+        ),
+    )
+    .context("totals back")
+}
