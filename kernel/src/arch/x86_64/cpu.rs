@@ -94,7 +94,7 @@ pub fn init() {
 /// under qemu-x86_64 — a codegen/ABI problem of `#[target_feature]` code in a soft-float
 /// kernel, not of the saved FP state (which the scalar path does not use). The scalar
 /// kernels run until that is fixed in aimath; flip this and the boottest must pass.
-const AVX2_MATH_ENABLED: bool = false;
+const AVX2_MATH_ENABLED: bool = true;
 
 /// Whether the CPU has AVX2 and FMA (CPUID leaves 1 and 7) with the YMM state on in XCR0,
 /// so XSAVE on a context switch covers the registers those kernels use.
