@@ -380,3 +380,27 @@ fn graph_limit() -> Check {
     drop(gs);
     expect_eq(ai::usage_of(me()).context("usage")?.graphs as usize, before).context("released")
 }
+
+/// Waits (up to 2 s) for the system totals to come back to `before` after a process
+/// holding tensors, graphs or jobs died: a running job stops only at its next node, so
+/// the workers may need a moment to drop it.
+pub fn totals_return_to(before: &libway::abi::ai::AiTotals) -> Check {
+    let mut t = libway::ai::totals().context("totals")?;
+    for _ in 0..200 {
+        if (t.tensors, t.graphs, t.jobs) == (before.tensors, before.graphs, before.jobs) {
+            break;
+        }
+        let _ = libway::process::sleep_or_yield(10);
+        t = libway::ai::totals().context("totals")?;
+    }
+    expect_eq(
+        (t.tensors, t.tensor_bytes, t.graphs, t.jobs),
+        (
+            before.tensors,
+            before.tensor_bytes,
+            before.graphs,
+            before.jobs,
+        ),
+    )
+    .context("totals back")
+}

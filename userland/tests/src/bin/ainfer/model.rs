@@ -17,7 +17,7 @@ use libway::suite::{expect_eq, expect_errno, expect_signal, wait_for, Check, Con
 use libway::{fs, io, process};
 use wayos_kcore::waymodel::{self, OutputSpec, Spec, TensorSpec};
 
-use super::graphs::{expect_close, me};
+use super::graphs::{expect_close, me, totals_return_to};
 
 pub fn group(s: &mut Suite) {
     s.check("model_load_and_run", load_and_run());
@@ -286,24 +286,7 @@ fn kill_mid_inference() -> Check {
     expect_eq((during.graphs, during.jobs), (1, 1)).context("child charged")?;
     let _ = busy;
     expect_signal(st, SIGKILL).context("child")?;
-    let mut t = ai::totals().context("totals")?;
-    for _ in 0..200 {
-        if (t.tensors, t.graphs, t.jobs) == (before.tensors, before.graphs, before.jobs) {
-            break;
-        }
-        let _ = process::sleep_or_yield(10);
-        t = ai::totals().context("totals")?;
-    }
-    expect_eq(
-        (t.tensors, t.tensor_bytes, t.graphs, t.jobs),
-        (
-            before.tensors,
-            before.tensor_bytes,
-            before.graphs,
-            before.jobs,
-        ),
-    )
-    .context("totals back")?;
+    totals_return_to(&before)?;
     let listed = infer::models()
         .context("ai_info models")?
         .iter()

@@ -20,7 +20,7 @@ use libway::suite::{
 };
 use libway::{caps, io, process};
 
-use super::graphs::{expect_close, f32_tensor, long_graph, me, LONG_DIM};
+use super::graphs::{expect_close, f32_tensor, long_graph, me, totals_return_to, LONG_DIM};
 
 pub fn group(s: &mut Suite) {
     s.check("queue_poll_then_wait", poll_then_wait());
@@ -242,22 +242,5 @@ fn kill_leaves_nothing() -> Check {
     )
     .context("child usage")?;
     // The running job stops at its next node; give the workers a moment to drop it.
-    let mut t = ai::totals().context("totals")?;
-    for _ in 0..200 {
-        if (t.tensors, t.graphs, t.jobs) == (before.tensors, before.graphs, before.jobs) {
-            break;
-        }
-        let _ = process::sleep_or_yield(10);
-        t = ai::totals().context("totals")?;
-    }
-    expect_eq(
-        (t.tensors, t.tensor_bytes, t.graphs, t.jobs),
-        (
-            before.tensors,
-            before.tensor_bytes,
-            before.graphs,
-            before.jobs,
-        ),
-    )
-    .context("totals back")
+    totals_return_to(&before)
 }
