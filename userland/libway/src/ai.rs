@@ -14,20 +14,21 @@
 //! so [`TensorMap`] hands them out as `AtomicU8`s, like `grant::SharedBuf`.
 
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::AtomicU8;
 
 use wayos_abi::ai::{AiTotals, AiUsage, TensorInfo, INFO_TOTALS, INFO_USAGE, MAX_RANK};
 pub use wayos_abi::ai::{
     DTYPE_F32, DTYPE_I32, DTYPE_I8, RIGHTS_ALL, RIGHT_GRANT, RIGHT_READ, RIGHT_WRITE, TIER_FAR,
     TIER_NEAR,
 };
-use wayos_abi::errno::{EINVAL, EIO};
-use wayos_abi::ipc::NO_HANDLE;
+use wayos_abi::errno::EINVAL;
 use wayos_abi::mman::{PAGE_SIZE, PROT_READ, PROT_WRITE};
 use wayos_abi::sys;
 use wayos_abi::zerocopy::{FromZeros, IntoBytes};
 
 use crate::errno::Errno;
+use crate::grant::SharedBuf;
+use crate::ipc::{close_raw, handle_from};
 use crate::sys::{arg_in, arg_out, MemFree};
 
 /// One tensor handle of this process, closed when dropped.
@@ -202,10 +203,12 @@ impl Tensor {
             PROT_READ
         };
         self.map_prot(prot).map(|addr| TensorMap {
-            addr,
+            buf: SharedBuf::adopt(
+                addr,
+                (info.bytes as usize).next_multiple_of(PAGE_SIZE),
+                writable,
+            ),
             len: info.bytes as usize,
-            mapped: (info.bytes as usize).next_multiple_of(PAGE_SIZE),
-            writable,
         })
     }
 
@@ -241,31 +244,18 @@ fn byte_offset(index: usize, size: usize) -> Result<usize, Errno> {
     index.checked_mul(size).ok_or(Errno(EINVAL))
 }
 
-fn close_raw(handle: u32) -> Result<(), Errno> {
-    crate::sys::call1(MemFree::HANDLE_CLOSE, handle as usize).map(drop)
-}
-
-fn handle_from(raw: usize) -> Result<u32, Errno> {
-    u32::try_from(raw)
-        .ok()
-        .filter(|&h| h != NO_HANDLE)
-        .ok_or(Errno(EIO))
-}
-
-/// A tensor's pages mapped into this program, unmapped when dropped.
+/// A tensor's pages mapped into this program, unmapped when dropped: a [`SharedBuf`]
+/// (whole pages) seen through the tensor's length.
 #[derive(Debug)]
 pub struct TensorMap {
-    addr: usize,
-    /// The tensor's bytes.
+    buf: SharedBuf,
+    /// The tensor's bytes (at most the mapping's).
     len: usize,
-    /// Bytes mapped (whole pages).
-    mapped: usize,
-    writable: bool,
 }
 
 impl TensorMap {
     pub const fn addr(&self) -> usize {
-        self.addr
+        self.buf.addr()
     }
 
     /// The tensor's size in bytes (the mapping is rounded up to whole pages).
@@ -279,46 +269,36 @@ impl TensorMap {
     }
 
     pub const fn is_writable(&self) -> bool {
-        self.writable
+        self.buf.is_writable()
     }
 
     /// The tensor's bytes, which the kernel or other mappings may change at any time.
     /// Storing through them when the map is not writable faults (`SIGSEGV`).
     pub fn bytes(&self) -> &[AtomicU8] {
-        // SAFETY: `[addr, addr + mapped)` is mapped readable for the life of `self` (only
-        // `drop` unmaps it) and `len <= mapped`; `AtomicU8` has the layout of `u8`, and
-        // atomics are how Rust allows memory to change under a shared reference.
-        unsafe { core::slice::from_raw_parts(self.addr as *const AtomicU8, self.len) }
+        &self.buf.bytes()[..self.len]
+    }
+
+    /// `EINVAL` unless `[offset, offset + n)` lies within the tensor.
+    fn check(&self, offset: usize, n: usize) -> Result<(), Errno> {
+        match offset.checked_add(n) {
+            Some(end) if end <= self.len => Ok(()),
+            _ => Err(Errno(EINVAL)),
+        }
     }
 
     /// Copies `out.len()` bytes from `offset`; `EINVAL` past the end.
     pub fn read_at(&self, offset: usize, out: &mut [u8]) -> Result<(), Errno> {
-        let end = offset.checked_add(out.len()).ok_or(Errno(EINVAL))?;
-        let src = self.bytes().get(offset..end).ok_or(Errno(EINVAL))?;
-        for (o, b) in out.iter_mut().zip(src) {
-            *o = b.load(Ordering::Relaxed);
-        }
-        Ok(())
+        self.check(offset, out.len())?;
+        self.buf.read_at(offset, out)
     }
 
     /// Copies `data` to `offset`; `EINVAL` past the end or when not writable.
     pub fn write_at(&self, offset: usize, data: &[u8]) -> Result<(), Errno> {
-        let end = offset.checked_add(data.len()).ok_or(Errno(EINVAL))?;
-        if !self.writable {
+        self.check(offset, data.len())?;
+        if !self.is_writable() {
             return Err(Errno(EINVAL));
         }
-        let dst = self.bytes().get(offset..end).ok_or(Errno(EINVAL))?;
-        for (d, &b) in dst.iter().zip(data) {
-            d.store(b, Ordering::Relaxed);
-        }
-        Ok(())
-    }
-}
-
-impl Drop for TensorMap {
-    fn drop(&mut self) {
-        // SAFETY: the mapping is this map's own, and every borrow of it has ended.
-        let _ = unsafe { crate::mem::munmap(self.addr, self.mapped) };
+        self.buf.write_at(offset, data)
     }
 }
 

@@ -30,20 +30,8 @@ use wayos_abi::mman::{MAP_ANONYMOUS, MAP_SHARED, PAGE_SIZE, PROT_READ, PROT_WRIT
 use wayos_abi::sys;
 
 use crate::errno::Errno;
+use crate::ipc::{close_raw, handle_from};
 use crate::sys::MemFree;
-
-/// `handle_close(handle)`.
-fn close_raw(handle: u32) -> Result<(), Errno> {
-    crate::sys::call1(MemFree::HANDLE_CLOSE, handle as usize).map(drop)
-}
-
-/// A handle number from a syscall result.
-fn handle_from(raw: usize) -> Result<u32, Errno> {
-    u32::try_from(raw)
-        .ok()
-        .filter(|&h| h != NO_HANDLE)
-        .ok_or(Errno(wayos_abi::errno::EIO))
-}
 
 /// A page-aligned `MAP_SHARED` mapping of this program, unmapped when dropped.
 #[derive(Debug)]
@@ -69,6 +57,16 @@ impl SharedBuf {
             len,
             writable: true,
         })
+    }
+
+    /// Takes over a `MAP_SHARED` mapping another libway call made (`tensor_map`): `len`
+    /// bytes, whole pages, at `addr`, unmapped when the buffer is dropped.
+    pub(crate) const fn adopt(addr: usize, len: usize, writable: bool) -> SharedBuf {
+        SharedBuf {
+            addr,
+            len,
+            writable,
+        }
     }
 
     /// The first address.

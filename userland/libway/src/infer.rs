@@ -22,13 +22,13 @@ use wayos_abi::ai::{
     AccelInfo, GraphDesc, GraphInfo, ModelHandles, ModelInfo, Output, INFO_ACCELS, INFO_GRAPHS,
     INFO_MODELS,
 };
-use wayos_abi::errno::EINVAL;
 use wayos_abi::sys;
 use wayos_abi::zerocopy::FromZeros;
 use wayos_abi::Plain;
 
 use crate::ai::Tensor;
 use crate::errno::Errno;
+use crate::ipc::{close_raw, handle_from};
 use crate::sys::{arg_in, arg_out, call1, call2, MemFree};
 
 /// Input reference to bound tensor `i`.
@@ -56,10 +56,6 @@ pub fn node(op: u32, inputs: &[u32], attrs: &[u32]) -> Node {
         *d = *s;
     }
     n
-}
-
-fn handle_from(raw: usize) -> Result<u32, Errno> {
-    u32::try_from(raw).map_err(|_| Errno(EINVAL))
 }
 
 /// One graph handle, closed when dropped.
@@ -124,7 +120,7 @@ impl Graph {
 
 impl Drop for Graph {
     fn drop(&mut self) {
-        let _ = call1(MemFree::HANDLE_CLOSE, self.handle as usize);
+        let _ = close_raw(self.handle);
     }
 }
 
@@ -169,7 +165,7 @@ impl Job {
 
 impl Drop for Job {
     fn drop(&mut self) {
-        let _ = call1(MemFree::HANDLE_CLOSE, self.handle as usize);
+        let _ = close_raw(self.handle);
     }
 }
 

@@ -74,13 +74,16 @@ impl Timeout {
     }
 }
 
-/// `handle_close(handle)`.
-fn close_raw(handle: u32) -> Result<(), Errno> {
+/// `handle_close(handle)`: any handle of this process (port, memory object, tensor,
+/// graph, job) — one handle table, so the handle wrappers of `grant`, `ai` and `infer`
+/// close through here too.
+pub(crate) fn close_raw(handle: u32) -> Result<(), Errno> {
     crate::sys::call1(MemFree::HANDLE_CLOSE, handle as usize).map(drop)
 }
 
-/// A handle number from a syscall result (handles are 32-bit in messages).
-fn handle_from(raw: usize) -> Result<u32, Errno> {
+/// A handle number from a syscall result (handles are 32-bit in messages); `EIO` for an
+/// answer no handle can be.
+pub(crate) fn handle_from(raw: usize) -> Result<u32, Errno> {
     u32::try_from(raw)
         .ok()
         .filter(|&h| h != NO_HANDLE)
