@@ -493,8 +493,11 @@ pub mod sys {
     pub const MODEL_LOAD: usize = 99;
     /// `ai_info(what, buf, len) -> bytes or count`: the AI subsystem's state for `ainfo`.
     pub const AI_INFO: usize = 100;
+    /// `infer_stats(job, out: *mut ai::JobStats) -> 0`: what the job has used so far
+    /// (time queued, time on a worker, nodes run, preemptions); final once it ended.
+    pub const INFER_STATS: usize = 101;
     /// One past the highest syscall number.
-    pub const COUNT: usize = 101;
+    pub const COUNT: usize = 102;
 }
 
 /// IPC: ports, messages, rights. See `docs/ipc.md`.
@@ -1563,7 +1566,19 @@ pub mod ai {
         /// `in0 [M, K] i8 x in1 [K, N] i8 -> [M, N] i32`, accumulating
         /// `(a - za) * (b - zb)` in i32 with each input's zero point.
         pub const MATMUL_I8: u32 = 15;
-        /// One past the highest operation number.
+        /// `in0 [..] f32 -> [..] i8` (same shape): `q = clamp(round_half_even(x / scale)
+        /// + zero_point, -128, 127)`, with `x / scale` one IEEE division; NaN gives
+        /// `zero_point`. `attrs[0]` = scale as `f32` bits (finite, > 0), `attrs[1]` =
+        /// zero point as `i32` bits (-128..=127). The output tensor carries that scale and
+        /// zero point (what [`MATMUL_I8`] uses).
+        pub const QUANTIZE: u32 = 16;
+        /// `in0 [..] i32 or i8 -> [..] f32` (same shape): `scale * (q - zero_point)`, with
+        /// `q - zero_point` exact in i64 and then rounded once to `f32`, then one IEEE
+        /// multiplication. `attrs[0]` = scale as `f32` bits (finite, > 0), `attrs[1]` = zero
+        /// point as `i32` bits.
+        pub const DEQUANTIZE: u32 = 17;
+        /// One past the highest operation number. (QUANTIZE and DEQUANTIZE are defined
+        /// but not yet implemented; COUNT moves past them when they are.)
         pub const COUNT: u32 = 16;
     }
 
@@ -1711,13 +1726,45 @@ pub mod ai {
     pub struct ModelInfo {
         /// NUL-padded.
         pub name: [u8; MODEL_NAME_BYTES],
+        /// The process whose load made this copy of the weights.
         pub owner: u64,
-        /// Bytes of its tensors.
+        /// Bytes of the weight tensors, held once however many loads share them.
         pub bytes: u64,
-        /// Its graph's id.
+        /// The graph id of the newest live load.
         pub graph: u64,
+        /// The weights' identity: the first 8 bytes of their SHA-256, big-endian.
+        pub weights_id: u64,
+        /// Live loads (graphs) sharing this one copy of the weights.
+        pub holders: u32,
+        pub _pad: u32,
     }
-    abi_size!(ModelInfo, 56);
+    abi_size!(ModelInfo, 72);
+
+    /// What a job has used (`infer_stats`). Under `-icount shift=0` a nanosecond is one
+    /// guest instruction, so these are also instruction counts there.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct JobStats {
+        /// From submit to the first node starting on a worker (0 while still queued).
+        pub queued_ns: u64,
+        /// Time on a worker running its nodes, summed over every stretch it ran.
+        pub run_ns: u64,
+        /// Nodes run so far.
+        pub nodes_run: u32,
+        /// Times it went back to the queue at a node boundary for a higher class.
+        pub preemptions: u32,
+        /// 0 while queued or running, else its end: 1 done, 2 failed, 3 cancelled.
+        pub state: u32,
+        pub _pad: u32,
+    }
+    abi_size!(JobStats, 32);
+    /// [`JobStats::state`] values.
+    pub const JOB_PENDING: u32 = 0;
+    pub const JOB_DONE: u32 = 1;
+    pub const JOB_FAILED: u32 = 2;
+    pub const JOB_CANCELLED: u32 = 3;
 
     /// Per-process bounds (each over-limit call fails and changes nothing).
     /// Live tensors a process owns: `EMFILE` beyond.

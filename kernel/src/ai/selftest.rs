@@ -238,16 +238,20 @@ fn job_limit_and_owner_cancel_leave_nothing() -> Result<(), &'static str> {
             }
         }
     }
-    let (depth_before, _) = queue::depth();
+    // Live jobs (queued or running), not queue depth: a worker may take one of B's jobs
+    // off the queue at any moment, but none of them can end while the gate is shut.
+    let live_before = super::stats::JOBS.load(Ordering::SeqCst);
+    let count_before = usage_b.count(Kind::Jobs);
     let over = queue::submit(FAKE_PID_B, &usage_b, normal, TestWork::new(1, &gate));
-    let (depth_after, _) = queue::depth();
+    let live_after = super::stats::JOBS.load(Ordering::SeqCst);
+    let count_after = usage_b.count(Kind::Jobs);
     queue::cancel_owner(FAKE_PID_B);
     gate.store(true, Ordering::SeqCst);
     if !matches!(over, Err(Errno::EAGAIN)) {
         return Err("the job over the limit was not refused with EAGAIN");
     }
-    if depth_after != depth_before {
-        return Err("the refused job changed the queue");
+    if live_after != live_before || count_after != count_before {
+        return Err("the refused job changed the queue or its owner's count");
     }
     if !wait_for(|| all_done(&jobs)) {
         return Err("cancelled jobs did not end");

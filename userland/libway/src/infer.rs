@@ -14,6 +14,7 @@
 
 use alloc::vec::Vec;
 
+pub use wayos_abi::ai::JobStats;
 pub use wayos_abi::ai::{
     op, Node, CLASS_BACKGROUND, CLASS_HIGH, CLASS_NORMAL, CLASS_RT, MODE_BITEXACT, MODE_FAST,
     NODE_ATTRS, REF_NODE,
@@ -160,6 +161,20 @@ impl Job {
     /// `infer_cancel`.
     pub fn cancel(&self) -> Result<(), Errno> {
         call1(MemFree::INFER_CANCEL, self.handle as usize).map(drop)
+    }
+
+    /// `infer_stats`: what the job has used so far (final once it ended).
+    pub fn stats(&self) -> Result<JobStats, Errno> {
+        let mut st = JobStats::default();
+        // SAFETY: the kernel writes one `JobStats` (plain data) into `st`, which lives
+        // across the call.
+        unsafe {
+            crate::sys::call(
+                sys::INFER_STATS,
+                [self.handle as usize, arg_out(&mut st), 0, 0, 0, 0],
+            )
+        }?;
+        Ok(st)
     }
 }
 
