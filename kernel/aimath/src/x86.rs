@@ -508,9 +508,15 @@ impl MicroKernel for Gemm {
 macro_rules! step_fma {
     ($row:literal, $lo:literal, $hi:literal) => {
         concat!(
-            "vbroadcastss ymm14, dword ptr [{", $row, "} + {x}]\n",
-            "vfmadd231ps ymm", $lo, ", ymm14, ymm12\n",
-            "vfmadd231ps ymm", $hi, ", ymm14, ymm13\n",
+            "vbroadcastss ymm14, dword ptr [{",
+            $row,
+            "} + {x}]\n",
+            "vfmadd231ps ymm",
+            $lo,
+            ", ymm14, ymm12\n",
+            "vfmadd231ps ymm",
+            $hi,
+            ", ymm14, ymm13\n",
         )
     };
 }
@@ -519,11 +525,21 @@ macro_rules! step_fma {
 macro_rules! step_mul_add {
     ($row:literal, $lo:literal, $hi:literal) => {
         concat!(
-            "vbroadcastss ymm14, dword ptr [{", $row, "} + {x}]\n",
+            "vbroadcastss ymm14, dword ptr [{",
+            $row,
+            "} + {x}]\n",
             "vmulps ymm15, ymm14, ymm12\n",
-            "vaddps ymm", $lo, ", ymm", $lo, ", ymm15\n",
+            "vaddps ymm",
+            $lo,
+            ", ymm",
+            $lo,
+            ", ymm15\n",
             "vmulps ymm15, ymm14, ymm13\n",
-            "vaddps ymm", $hi, ", ymm", $hi, ", ymm15\n",
+            "vaddps ymm",
+            $hi,
+            ", ymm",
+            $hi,
+            ", ymm15\n",
         )
     };
 }
@@ -688,7 +704,10 @@ unsafe fn tile<const FMA: bool>(
     ldc: usize,
     load_c: bool,
 ) {
-    const _: () = assert!(MR == 6 && NR == 16, "the assembly is written for 6x16 tiles");
+    const _: () = assert!(
+        MR == 6 && NR == 16,
+        "the assembly is written for 6x16 tiles"
+    );
     // SAFETY: each row's start is inside A by the contract.
     let rows: [*const f32; MR] = core::array::from_fn(|r| unsafe { a.add(arow[r]) });
     // Byte strides; cannot overflow: `(kc-1)*cs` and `(MR-1)*ldc + NR` index the slices
