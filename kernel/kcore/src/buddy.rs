@@ -105,6 +105,9 @@ pub struct FrameDesc {
     refcount: u32,
     state: FrameState,
     order: u8,
+    /// The migration daemon's hotness estimate (`memtier::Heat`), in the descriptor's
+    /// padding so it costs no memory; 0 for a fresh block.
+    heat: u8,
 }
 
 impl FrameDesc {
@@ -115,6 +118,7 @@ impl FrameDesc {
         refcount: 0,
         state: FrameState::Reserved,
         order: 0,
+        heat: 0,
     };
 
     pub fn state(&self) -> FrameState {
@@ -401,6 +405,7 @@ impl<'a> BuddyAllocator<'a> {
         d.state = FrameState::Allocated;
         d.order = order;
         d.refcount = 1;
+        d.heat = 0;
         self.used_blocks[order as usize] += 1;
         Ok(self.pfn_of(idx))
     }
@@ -425,6 +430,7 @@ impl<'a> BuddyAllocator<'a> {
             d.state = FrameState::Allocated;
             d.order = 0;
             d.refcount = 1;
+            d.heat = 0;
         }
         self.used_blocks[0] += count as usize;
         // The unused end of the block: its frames are `Tail`, off every list.
@@ -618,6 +624,19 @@ impl<'a> BuddyAllocator<'a> {
 
     fn pfn_of(&self, idx: usize) -> Pfn {
         Pfn(self.base + idx as u64)
+    }
+
+    /// The hotness byte of the allocated block headed by `pfn`.
+    pub fn heat(&self, pfn: Pfn) -> Result<u8, RefError> {
+        let idx = self.allocated_head(pfn)?;
+        Ok(self.descs[idx].heat)
+    }
+
+    /// Sets the hotness byte of the allocated block headed by `pfn`.
+    pub fn set_heat(&mut self, pfn: Pfn, heat: u8) -> Result<(), RefError> {
+        let idx = self.allocated_head(pfn)?;
+        self.descs[idx].heat = heat;
+        Ok(())
     }
 
     fn allocated_head(&self, pfn: Pfn) -> Result<usize, RefError> {

@@ -34,6 +34,7 @@ pub mod jobqueue;
 #[cfg(feature = "alloc")]
 pub mod ldisc;
 pub mod logring;
+pub mod memtier;
 pub mod paging;
 pub mod symtab;
 pub mod tensor;

@@ -155,6 +155,19 @@ impl PteFormat for Aarch64Format {
             _ => Decoded::Invalid,
         }
     }
+
+    // AF (10); `leaf` always sets it.
+    fn accessed(raw: u64) -> bool {
+        raw & arm_bits::AF != 0
+    }
+
+    fn with_accessed(raw: u64, on: bool) -> u64 {
+        if on {
+            raw | arm_bits::AF
+        } else {
+            raw & !arm_bits::AF
+        }
+    }
 }
 
 #[cfg(test)]

@@ -43,4 +43,12 @@ pub trait PteFormat {
     fn leaf(pa: PhysAddr, flags: PteFlags, size: PageSize) -> u64;
     /// Decodes an entry found at `level` (0 = root).
     fn decode(raw: u64, level: usize) -> Decoded;
+    /// Whether the leaf `raw` has its accessed bit (x86_64 A, aarch64 AF) set. The
+    /// migration daemon samples it; `Decoded` leaves it out because the hardware (or,
+    /// on aarch64, the access-flag fault) changes it behind the kernel's back.
+    fn accessed(raw: u64) -> bool;
+    /// The leaf `raw` with its accessed bit set (`on`) or cleared. On aarch64 a cleared
+    /// AF makes the next access take an access-flag fault, which the fault path answers
+    /// by setting it again ([`PageTable::mark_accessed`](super::PageTable::mark_accessed)).
+    fn with_accessed(raw: u64, on: bool) -> u64;
 }

@@ -357,6 +357,49 @@ impl<F: PteFormat> PageTable<F> {
         Ok(Flush::new(va, found.size, true))
     }
 
+    /// Reads and clears the accessed bit of the 4 KiB leaf at `va`: `None` when no such
+    /// leaf is there, else whether it was set and, when it was, the flush that makes the
+    /// CPUs notice the next access (x86_64 sets A only on a walk, so a cached translation
+    /// would hide the access; aarch64 faults on a cleared AF only once the old entry is
+    /// gone from the TLB).
+    pub fn take_accessed<M: PhysMem + ?Sized>(
+        &mut self,
+        mem: &mut M,
+        va: VirtAddr,
+    ) -> Option<(bool, Option<Flush>)> {
+        if !va.is_canonical() {
+            return None;
+        }
+        let found = self.find(mem, va)?;
+        if found.size != PageSize::Size4K {
+            return None;
+        }
+        let raw = mem.read_entry(found.table, found.index);
+        if !F::accessed(raw) {
+            return Some((false, None));
+        }
+        mem.write_entry(found.table, found.index, F::with_accessed(raw, false));
+        Some((true, Some(Flush::new(found.base, found.size, true))))
+    }
+
+    /// Sets the accessed bit of the leaf covering `va`; true when it was clear (the
+    /// access-flag fault that a cleared AF causes on aarch64). Setting a bit the
+    /// hardware may cache as clear needs no flush: the old entry only faults again.
+    pub fn mark_accessed<M: PhysMem + ?Sized>(&mut self, mem: &mut M, va: VirtAddr) -> bool {
+        if !va.is_canonical() {
+            return false;
+        }
+        let Some(found) = self.find(mem, va) else {
+            return false;
+        };
+        let raw = mem.read_entry(found.table, found.index);
+        if F::accessed(raw) {
+            return false;
+        }
+        mem.write_entry(found.table, found.index, F::with_accessed(raw, true));
+        true
+    }
+
     /// Removes every leaf that starts in `[from, end)` (the range rules of
     /// [`next_leaf`](Self::next_leaf)) and hands each to `visit` with its flush. Only
     /// tables that exist are walked, so the cost is what is mapped in the range, not its

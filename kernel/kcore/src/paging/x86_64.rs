@@ -36,6 +36,8 @@ pub mod bits {
     pub const US: u64 = 1 << 2;
     pub const PWT: u64 = 1 << 3;
     pub const PCD: u64 = 1 << 4;
+    /// Accessed: the CPU sets it when a walk uses the entry (never cleared by it).
+    pub const A: u64 = 1 << 5;
     /// Page size, in level 1 and 2 entries.
     pub const PS: u64 = 1 << 7;
     /// The PAT bit of a 4 KiB entry (same position as PS one level up).
@@ -146,6 +148,19 @@ impl PteFormat for X86_64Format {
             1 | 2 => Decoded::Table(PhysAddr::new(raw & ADDR)),
             3 => leaf(PageSize::Size4K),
             _ => Decoded::Invalid,
+        }
+    }
+
+    // A (5), set by the CPU on a walk.
+    fn accessed(raw: u64) -> bool {
+        raw & bits::A != 0
+    }
+
+    fn with_accessed(raw: u64, on: bool) -> u64 {
+        if on {
+            raw | bits::A
+        } else {
+            raw & !bits::A
         }
     }
 }

@@ -82,6 +82,34 @@ fn new_table<F: PteFormat>(mem: &mut FakeMem) -> PageTable<F> {
 
 // ---- generic tests, instantiated for both formats at the bottom ----
 
+/// The accessed bit: set by a (simulated) access, read and cleared once with a stale
+/// flush, then reads clear without one; flags and address survive; no leaf, no answer.
+fn accessed_bit_round_trip<F: PteFormat>() {
+    let mut mem = FakeMem::new();
+    let mut pt = new_table::<F>(&mut mem);
+    let v = va(0x0000_0000_0040_0000);
+    let p = pa(0x0000_0012_3456_7000);
+    pt.map(&mut mem, v, p, K, uflags()).unwrap().ignore();
+    assert_eq!(pt.take_accessed(&mut mem, va(0x0000_0000_0050_0000)), None);
+    // Whatever `leaf` produced, clear it first so both encodings start alike.
+    let _ = pt.take_accessed(&mut mem, v).unwrap().1.map(|f| f.ignore());
+    let (was, flush) = pt.take_accessed(&mut mem, v).unwrap();
+    assert!(!was);
+    assert!(flush.is_none(), "nothing to invalidate when nothing changed");
+    assert!(pt.mark_accessed(&mut mem, v), "was clear");
+    assert!(!pt.mark_accessed(&mut mem, v + 0x10), "already set");
+    let (was, flush) = pt.take_accessed(&mut mem, v).unwrap();
+    assert!(was);
+    let flush = flush.expect("a cleared bit owes a flush");
+    assert!(flush.stale());
+    assert_eq!(flush.va(), v);
+    flush.ignore();
+    assert_eq!(pt.take_accessed(&mut mem, v).unwrap().0, false);
+    assert_eq!(pt.translate(&mem, v), Some((p, uflags(), K)));
+    assert!(!pt.mark_accessed(&mut mem, va(0x0000_0000_0050_0000)));
+}
+
+
 fn round_trip_all_sizes<F: PteFormat>() {
     let mut mem = FakeMem::new();
     let mut pt = new_table::<F>(&mut mem);
@@ -1056,6 +1084,7 @@ macro_rules! for_both_formats {
 
 for_both_formats!(
     round_trip_all_sizes,
+    accessed_bit_round_trip,
     flags_round_trip,
     invalid_flags_refused,
     w_x_combinations,
