@@ -90,7 +90,14 @@ pub fn run(info: &BootInfo) -> usize {
     for (name, check) in crate::ai::selftest::CHECKS {
         report(name, check());
     }
-    let total = CHECKS.len() + arch::HARDENING_CHECKS.len() + crate::ai::selftest::CHECKS.len();
+    // Page migration between memory tiers (`mm::migrate::selftest`).
+    for (name, check) in crate::mm::migrate::selftest::CHECKS {
+        report(name, check());
+    }
+    let total = CHECKS.len()
+        + arch::HARDENING_CHECKS.len()
+        + crate::ai::selftest::CHECKS.len()
+        + crate::mm::migrate::selftest::CHECKS.len();
     println!("boottest: {} passed, {} failed", total - failed, failed);
     failed
 }

@@ -60,6 +60,7 @@ pub extern "Rust" fn kernel_main(info: BootInfo) -> ! {
     task::init();
     smp::start();
     ai::init();
+    mm::migrate::start();
 
     log::info!(
         "WayOS {} ({}) ready: usable memory {} MiB, {} CPU{}",

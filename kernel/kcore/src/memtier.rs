@@ -43,6 +43,46 @@ pub fn next_heat(heat: u8, accessed: bool) -> u8 {
     }
 }
 
+/// The hotness byte a frame descriptor keeps, updated once per scan however many page
+/// tables map the frame (a CoW page after fork, a MAP_SHARED page): bits 0-1 the heat
+/// after this scan, bits 2-3 the heat before it, bit 4 "accessed through some mapping this
+/// scan", bits 5-7 the scan's number mod 8. A second mapping seen in the same scan
+/// recomputes from the heat before the scan with the accesses of both, so a frame is
+/// neither cooled twice nor warmed twice in one scan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeatByte(pub u8);
+
+impl HeatByte {
+    const EPOCH_SHIFT: u32 = 5;
+    const SEEN: u8 = 1 << 4;
+
+    /// The heat after the last scan that saw the frame.
+    pub fn heat(self) -> u8 {
+        self.0 & 0b11
+    }
+
+    /// Folds in one mapping's accessed bit for scan number `scan`; returns the new byte
+    /// and whether the frame counts as accessed this scan (through any mapping).
+    pub fn observe(self, scan: u64, accessed: bool) -> (HeatByte, bool) {
+        let tag = (scan % 8) as u8;
+        // A tag equal to this scan's means another mapping of the frame was seen in it
+        // (or, rarely, the frame was last seen exactly a multiple of 8 scans ago, when
+        // the stale "before" costs one scan's worth of accuracy, never a wrong move
+        // beyond the budget).
+        let (before, acc) = if self.0 >> Self::EPOCH_SHIFT == tag {
+            ((self.0 >> 2) & 0b11, self.0 & Self::SEEN != 0 || accessed)
+        } else {
+            (self.heat(), accessed)
+        };
+        let after = next_heat(before, acc);
+        let seen = if acc { Self::SEEN } else { 0 };
+        (
+            HeatByte(tag << Self::EPOCH_SHIFT | seen | before << 2 | after),
+            acc,
+        )
+    }
+}
+
 /// What to do with one page after its scan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decision {
@@ -196,6 +236,37 @@ mod tests {
         // Unknown tiers and policies never move.
         assert_eq!(decide(POLICY_AUTO, 7, HEAT_MAX, true), Decision::Stay);
         assert_eq!(decide(99, TIER_FAR, HEAT_MAX, true), Decision::Stay);
+    }
+
+    #[test]
+    fn heat_byte_counts_a_frame_once_per_scan() {
+        // One mapping, accessed every scan: as next_heat.
+        let mut b = HeatByte(0);
+        for scan in 1..=4u64 {
+            b = b.observe(scan, true).0;
+        }
+        assert_eq!(b.heat(), HEAT_MAX);
+        // Two mappings (CoW after fork): one quiet, one accessed, in the same scan:
+        // warms once, whatever the order.
+        for order in [[false, true], [true, false]] {
+            let start = HeatByte(0).observe(10, true).0; // heat 1 after scan 10
+            assert_eq!(start.heat(), 1);
+            let (b1, _) = start.observe(11, order[0]);
+            let (b2, acc) = b1.observe(11, order[1]);
+            assert!(acc);
+            assert_eq!(b2.heat(), 2, "{order:?}");
+        }
+        // Both quiet: cools once, not twice.
+        let start = HeatByte(0).observe(20, true).0.observe(21, true).0; // heat 2
+        let (b1, _) = start.observe(22, false);
+        let (b2, acc) = b1.observe(22, false);
+        assert!(!acc);
+        assert_eq!(b2.heat(), 1);
+        // The next scan starts from there.
+        assert_eq!(b2.observe(23, false).0.heat(), 0);
+        // A fresh frame (byte 0) in a scan whose tag is 0 behaves as fresh.
+        assert_eq!(HeatByte(0).observe(8, true).0.heat(), 1);
+        assert_eq!(HeatByte(0).observe(16, false).0.heat(), 0);
     }
 
     #[test]

@@ -34,6 +34,7 @@ pub fn init(info: &BootInfo) {
 }
 
 pub mod fault;
+pub mod migrate;
 pub mod mmio;
 pub mod physmem;
 pub mod reserve;

@@ -76,3 +76,19 @@ pub fn release(pa: PhysAddr) {
 pub fn refs(pa: PhysAddr) -> u32 {
     pmm::ref_count(pa)
 }
+
+/// An uninitialised 4 KiB frame (reference count 1) on `tier`, for the migration
+/// daemon's copies; refused at the kernel's reserve like any user page.
+pub fn alloc_on(tier: pmm::Tier) -> Option<PhysAddr> {
+    if !super::reserve::user_page_available() {
+        return None;
+    }
+    pmm::alloc_frames(tier, 0).ok().map(pmm::Frame::start)
+}
+
+/// Copies the 4 KiB frame `from` into `to`.
+pub fn copy_frame(from: PhysAddr, to: PhysAddr) {
+    // SAFETY: both are live, distinct, direct-mapped frames; `to` is the caller's
+    // alone (fresh from `alloc_on`, mapped nowhere yet).
+    unsafe { core::ptr::copy_nonoverlapping(direct::ptr::<u8>(from), direct::ptr::<u8>(to), 4096) };
+}

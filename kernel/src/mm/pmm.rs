@@ -321,3 +321,26 @@ fn ref_op(
         }
     }
 }
+
+/// The tier whose allocator manages the frame at `pa` (`None`: no tier's).
+pub fn tier_of(pa: PhysAddr) -> Option<Tier> {
+    let pfn = Pfn::containing(pa.as_u64());
+    Tier::ALL.into_iter().find(|t| {
+        ALLOCATORS[t.index()]
+            .lock()
+            .as_ref()
+            .is_some_and(|a| a.owns(pfn))
+    })
+}
+
+/// The migration daemon's hotness byte of the allocated frame at `pa` (0 on error).
+pub fn heat(pa: PhysAddr) -> u8 {
+    let pfn = Pfn::containing(pa.as_u64());
+    with_owner(pfn, |a| a.heat(pfn).unwrap_or(0)).unwrap_or(0)
+}
+
+/// Sets the hotness byte of the allocated frame at `pa`; ignored when it is not one.
+pub fn set_heat(pa: PhysAddr, heat: u8) {
+    let pfn = Pfn::containing(pa.as_u64());
+    let _ = with_owner(pfn, |a| a.set_heat(pfn, heat));
+}

@@ -26,7 +26,9 @@ use crate::sync::Mutex;
 pub use wayos_kcore::vma::Prot;
 
 mod grant;
+mod migrate;
 pub use grant::MemObject;
+pub use migrate::{move_shared, Deferred, MoveError, ScanCounts};
 
 const PAGE: u64 = PAGE_SIZE as u64;
 
@@ -35,18 +37,32 @@ const VMA_BYTES: usize = 128;
 
 /// Pages of a MAP_SHARED mapping (page index → frame), shared by every address space
 /// that maps it and every memory handle granted from it (`grant`).
-struct SharedPages(Mutex<BTreeMap<u64, PhysAddr>>);
+struct SharedPages {
+    pages: Mutex<BTreeMap<u64, PhysAddr>>,
+    /// Pieces of granted memory objects that refer to these pages: while any does, the
+    /// migration daemon leaves the pages where they are (`migrate`).
+    granted: core::sync::atomic::AtomicUsize,
+}
+
+impl SharedPages {
+    fn new() -> Self {
+        SharedPages {
+            pages: Mutex::new(BTreeMap::new()),
+            granted: core::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+}
 
 impl core::ops::Deref for SharedPages {
     type Target = Mutex<BTreeMap<u64, PhysAddr>>;
     fn deref(&self) -> &Self::Target {
-        &self.0
+        &self.pages
     }
 }
 
 impl Drop for SharedPages {
     fn drop(&mut self) {
-        for (_, pa) in core::mem::take(&mut *self.0.lock()) {
+        for (_, pa) in core::mem::take(&mut *self.pages.lock()) {
             physmem::release(pa);
         }
     }
@@ -344,7 +360,7 @@ impl AddressSpace {
             self.objects.insert(
                 object,
                 Arc::new(SharedObject {
-                    pages: Backing::Anon(Arc::new(SharedPages(Mutex::new(BTreeMap::new())))),
+                    pages: Backing::Anon(Arc::new(SharedPages::new())),
                     max: Prot::READ | Prot::WRITE | Prot::EXEC,
                     span: outcome.range,
                 }),
@@ -558,8 +574,12 @@ impl AddressSpace {
                 Ok(target)
             }
             Some((pa, _, _)) => {
-                // Already resolved (another path faulted it in): drop a stale TLB entry.
-                tlb::flush_page(self.root(), va);
+                // An access-flag fault (aarch64: the migration daemon cleared AF to
+                // sample the page) is answered by setting it; no TLB holds a faulting
+                // entry. Otherwise another path faulted the page in: drop a stale entry.
+                if !self.table.mark_accessed(&mut KernelPhysMem, va) {
+                    tlb::flush_page(self.root(), va);
+                }
                 Ok(pa.align_down(PageSize::Size4K))
             }
         }

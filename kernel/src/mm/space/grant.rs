@@ -25,6 +25,23 @@ struct Piece {
     len: u64,
 }
 
+impl Piece {
+    fn new(pages: Backing, offset: u64, len: u64) -> Self {
+        if let Backing::Anon(p) = &pages {
+            p.granted.fetch_add(1, Ordering::AcqRel);
+        }
+        Piece { pages, offset, len }
+    }
+}
+
+impl Drop for Piece {
+    fn drop(&mut self) {
+        if let Backing::Anon(p) = &self.pages {
+            p.granted.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
 /// What a memory handle refers to: pieces of shared page sets, in order. Immutable once
 /// made; handles with fewer rights share it.
 pub struct MemObject {
@@ -55,11 +72,7 @@ impl AddressSpace {
         for s in &segments {
             // Every shared VMA's object is in `objects` (pruned only when no VMA names it).
             let obj = self.objects.get(&s.object).ok_or(Errno::EINVAL)?;
-            pieces.push(Piece {
-                pages: obj.pages.clone(),
-                offset: s.offset,
-                len: s.len,
-            });
+            pieces.push(Piece::new(obj.pages.clone(), s.offset, s.len));
         }
         Ok(MemObject { pieces })
     }

@@ -1,0 +1,214 @@
+//! The migration daemon: a kernel thread that, every period, samples which user pages
+//! were accessed, keeps a hotness estimate per frame, promotes hot far pages and demotes
+//! cold near ones (`wayos_kcore::memtier` decides; `mm::space::migrate` moves), within a
+//! budget of pages per scan. Also the far tier's cost model: each far page found
+//! accessed in a period is one charged far access (`DaemonInfo::far_accesses`).
+//!
+//! Owns the daemon's settings (`memtier_set`'s `SET_ENABLED`, `SET_PERIOD_MS`,
+//! `SET_BUDGET_PAGES`) and counters ([`info`]). A scan locks one address space at a time
+//! for sampling and private moves; frames mapped by several spaces (copy-on-write after
+//! fork, MAP_SHARED) are moved with every space locked, in pid order, by this thread only
+//! (nothing else holds two space locks, so the order cannot deadlock). It must never
+//! move a pinned frame (see `mm::space::migrate`), allocate from the kernel's reserve,
+//! or hold a space lock longer than one scan of that space.
+
+pub mod selftest;
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+use wayos_abi::memtier::{DaemonInfo, POLICY_NEAR};
+use wayos_kcore::memtier::{self, Budget, SetError, DEFAULT_BUDGET, DEFAULT_PERIOD_MS};
+use wayos_kcore::paging::{PhysAddr, PteFlags, VirtAddr};
+
+use super::space::{self, AddressSpace, Deferred, ScanCounts};
+use crate::arch;
+use crate::error::{Errno, KResult};
+use crate::task::process::{self, Process};
+use crate::task::sched;
+
+static ENABLED: AtomicBool = AtomicBool::new(true);
+static PERIOD_MS: AtomicU32 = AtomicU32::new(DEFAULT_PERIOD_MS);
+static BUDGET: AtomicU32 = AtomicU32::new(DEFAULT_BUDGET);
+/// The system default policy as [`info`] reports it; the placement code keeps the one in
+/// force and may store it here ([`set_default_policy`]).
+static DEFAULT_POLICY: AtomicU32 = AtomicU32::new(POLICY_NEAR);
+/// Bumped by every settings change, so a sleeping daemon picks a new period up at once.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+static SCANS: AtomicU64 = AtomicU64::new(0);
+static PROMOTED: AtomicU64 = AtomicU64::new(0);
+static DEMOTED: AtomicU64 = AtomicU64::new(0);
+static SKIPPED_PINNED: AtomicU64 = AtomicU64::new(0);
+static FAR_ACCESSES: AtomicU64 = AtomicU64::new(0);
+static BUSY_NS: AtomicU64 = AtomicU64::new(0);
+static NO_ROOM: AtomicU64 = AtomicU64::new(0);
+
+/// The daemon's settings and counters (`memtier_info(INFO_DAEMON)`).
+pub fn info() -> DaemonInfo {
+    DaemonInfo {
+        enabled: ENABLED.load(Ordering::Relaxed) as u32,
+        period_ms: PERIOD_MS.load(Ordering::Relaxed),
+        budget_pages: BUDGET.load(Ordering::Relaxed),
+        default_policy: DEFAULT_POLICY.load(Ordering::Relaxed),
+        scans: SCANS.load(Ordering::Relaxed),
+        promoted: PROMOTED.load(Ordering::Relaxed),
+        demoted: DEMOTED.load(Ordering::Relaxed),
+        skipped_pinned: SKIPPED_PINNED.load(Ordering::Relaxed),
+        far_accesses: FAR_ACCESSES.load(Ordering::Relaxed),
+        busy_ns: BUSY_NS.load(Ordering::Relaxed),
+    }
+}
+
+/// `memtier_set` for the daemon's settings (`SET_ENABLED`, `SET_PERIOD_MS`,
+/// `SET_BUDGET_PAGES`): the old value, or `EINVAL` for an unknown parameter or a value
+/// out of bounds (nothing changes). The caller has checked the capability.
+pub fn set(param: u32, value: u64) -> KResult<u64> {
+    use wayos_abi::memtier::{SET_BUDGET_PAGES, SET_ENABLED, SET_PERIOD_MS};
+    let v = memtier::check_setting(param, value).map_err(|e| match e {
+        SetError::UnknownParam | SetError::OutOfRange => Errno::EINVAL,
+    })?;
+    let old = match param {
+        SET_ENABLED => ENABLED.swap(v != 0, Ordering::Relaxed) as u64,
+        SET_PERIOD_MS => PERIOD_MS.swap(v, Ordering::Relaxed) as u64,
+        SET_BUDGET_PAGES => BUDGET.swap(v, Ordering::Relaxed) as u64,
+        _ => return Err(Errno::EINVAL),
+    };
+    GENERATION.fetch_add(1, Ordering::Relaxed);
+    Ok(old)
+}
+
+/// Records the system default policy for [`info`] (the placement code owns its value).
+pub fn set_default_policy(policy: u32) {
+    DEFAULT_POLICY.store(policy, Ordering::Relaxed);
+}
+
+/// The simulated extra cost of one far access, in ns, from the tiers' firmware read
+/// latencies (0 = not given): what `TierInfo::access_cost_ns` reports for the far tier.
+pub fn far_access_cost_ns(near_read_ns: u32, far_read_ns: u32) -> u32 {
+    memtier::far_access_cost_ns(near_read_ns, far_read_ns)
+}
+
+/// Starts the daemon thread (boot CPU, after the scheduler). Without memory for it the
+/// system runs without migration, said once in the log.
+pub fn start() {
+    match crate::task::thread::Thread::kernel(wayos_abi::sched::NORMAL, daemon) {
+        Ok(t) => sched::make_ready(t),
+        Err(_) => log::error!("migrate: no memory for the daemon thread; pages stay put"),
+    }
+}
+
+fn daemon() {
+    loop {
+        let generation = GENERATION.load(Ordering::Relaxed);
+        let period_ns = u64::from(PERIOD_MS.load(Ordering::Relaxed)) * 1_000_000;
+        let start = arch::uptime_ns();
+        let deadline = start.saturating_add(period_ns);
+        // Sleep in slices so a shorter period set meanwhile takes effect promptly.
+        while arch::uptime_ns() < deadline && GENERATION.load(Ordering::Relaxed) == generation {
+            sched::sleep_until(deadline.min(arch::uptime_ns().saturating_add(10_000_000)));
+        }
+        if GENERATION.load(Ordering::Relaxed) != generation {
+            continue;
+        }
+        if ENABLED.load(Ordering::Relaxed) {
+            scan_once();
+        }
+    }
+}
+
+/// One scan of every process. Public for the boot tests, which run it directly.
+pub fn scan_once() -> ScanCounts {
+    let t0 = arch::uptime_ns();
+    let scan = SCANS.fetch_add(1, Ordering::Relaxed) + 1;
+    let mut budget = Budget::new(BUDGET.load(Ordering::Relaxed));
+    let mut counts = ScanCounts::default();
+    let Ok(procs) = process::all() else {
+        return counts;
+    };
+    let mut deferred = Vec::new();
+    for p in &procs {
+        if let Some(space) = p.space.lock().as_mut() {
+            space.scan_for_migration(scan, &mut budget, &mut deferred, &mut counts);
+        }
+    }
+    if !deferred.is_empty() {
+        move_deferred(&procs, &mut deferred, &mut counts);
+    }
+    PROMOTED.fetch_add(counts.promoted, Ordering::Relaxed);
+    DEMOTED.fetch_add(counts.demoted, Ordering::Relaxed);
+    SKIPPED_PINNED.fetch_add(counts.skipped_pinned, Ordering::Relaxed);
+    FAR_ACCESSES.fetch_add(counts.far_accesses, Ordering::Relaxed);
+    NO_ROOM.fetch_add(counts.no_room, Ordering::Relaxed);
+    BUSY_NS.fetch_add(arch::uptime_ns().saturating_sub(t0), Ordering::Relaxed);
+    counts
+}
+
+/// The second phase: frames mapped more than once, moved with every space locked.
+fn move_deferred(procs: &[Arc<Process>], deferred: &mut [Deferred], counts: &mut ScanCounts) {
+    // `process::all` lists by pid, so the locks are taken in pid order.
+    let mut guards = Vec::new();
+    if guards.try_reserve_exact(procs.len()).is_err() {
+        return;
+    }
+    for p in procs {
+        guards.push(p.space.lock());
+    }
+    let mut spaces: Vec<&mut AddressSpace> = Vec::new();
+    if spaces.try_reserve_exact(guards.len()).is_err() {
+        return;
+    }
+    for g in guards.iter_mut() {
+        if let Some(s) = g.as_mut() {
+            spaces.push(s);
+        }
+    }
+    move_frames(&mut spaces, deferred, counts);
+}
+
+/// Moves each deferred frame, given every address space that may map one, all locked.
+pub fn move_frames(
+    spaces: &mut [&mut AddressSpace],
+    deferred: &mut [Deferred],
+    counts: &mut ScanCounts,
+) {
+    deferred.sort_unstable_by_key(|d| d.pa);
+    let frames: Vec<PhysAddr> = match collect(deferred.iter().map(|d| d.pa)) {
+        Some(f) => f,
+        None => return,
+    };
+    let mut found: Vec<(usize, usize, VirtAddr, PteFlags)> = Vec::new();
+    for (i, s) in spaces.iter().enumerate() {
+        if !s.mappings_of(&frames, &mut found, i) {
+            return;
+        }
+    }
+    found.sort_unstable_by_key(|m| m.0);
+    let mut maps: Vec<(usize, VirtAddr, PteFlags)> = Vec::new();
+    for (i, d) in deferred.iter().enumerate() {
+        maps.clear();
+        for m in found.iter().filter(|m| m.0 == i) {
+            if maps.try_reserve(1).is_err() {
+                return;
+            }
+            maps.push((m.1, m.2, m.3));
+        }
+        match space::move_shared(spaces, d, &maps) {
+            Ok(()) => match d.to {
+                super::pmm::Tier::Near => counts.promoted += 1,
+                super::pmm::Tier::Far => counts.demoted += 1,
+            },
+            Err(space::MoveError::Pinned) => counts.skipped_pinned += 1,
+            Err(space::MoveError::NoRoom) => counts.no_room += 1,
+            Err(space::MoveError::Gone) => {}
+        }
+    }
+}
+
+fn collect<T>(it: impl ExactSizeIterator<Item = T>) -> Option<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(it.len()).ok()?;
+    v.extend(it);
+    Some(v)
+}
