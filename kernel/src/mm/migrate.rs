@@ -22,8 +22,10 @@ use wayos_abi::memtier::{DaemonInfo, POLICY_NEAR};
 use wayos_kcore::memtier::{self, Budget, SetError, DEFAULT_BUDGET, DEFAULT_PERIOD_MS};
 use wayos_kcore::paging::{PhysAddr, PteFlags, VirtAddr};
 
+use super::pmm::{self, Tier};
 use super::space::{self, AddressSpace, Deferred, ScanCounts};
 use crate::arch;
+use crate::sync::Mutex;
 use crate::error::{Errno, KResult};
 use crate::task::process::{self, Process};
 use crate::task::sched;
@@ -36,6 +38,24 @@ static BUDGET: AtomicU32 = AtomicU32::new(DEFAULT_BUDGET);
 static DEFAULT_POLICY: AtomicU32 = AtomicU32::new(POLICY_NEAR);
 /// Bumped by every settings change, so a sleeping daemon picks a new period up at once.
 static GENERATION: AtomicU64 = AtomicU64::new(0);
+/// Set by [`request_move`]: the daemon scans at once instead of finishing its sleep.
+static PENDING: AtomicBool = AtomicBool::new(false);
+
+/// Most outstanding `mem_advise` move requests; more are dropped (the pages then move
+/// by hotness, if their policy lets them), which `request_move` reports.
+pub const MAX_REQUESTS: usize = 64;
+
+/// A request to move the present pages of `[start, end)` of the address space with
+/// page-table root `root` to tier `to`.
+#[derive(Clone, Copy, Debug)]
+pub struct MoveRequest {
+    pub root: PhysAddr,
+    pub start: u64,
+    pub end: u64,
+    pub to: Tier,
+}
+
+static REQUESTS: Mutex<Vec<MoveRequest>> = Mutex::new(Vec::new());
 
 static SCANS: AtomicU64 = AtomicU64::new(0);
 static PROMOTED: AtomicU64 = AtomicU64::new(0);
@@ -79,13 +99,52 @@ pub fn set(param: u32, value: u64) -> KResult<u64> {
     Ok(old)
 }
 
+/// `mem_advise` gave `pages` pages at `start` of the address space with root `root` a
+/// policy naming tier `to`: the daemon moves the ones present at its next scan (started
+/// at once), within its budget, whether or not hotness-driven migration is enabled.
+/// May be called with that space's lock held (it only queues). False when the queue is
+/// full or out of memory: nothing is queued.
+#[allow(
+    dead_code,
+    reason = "called by the placement side (mem_advise, memtier_info) once both halves of issue 16 are merged"
+)]
+pub fn request_move(root: PhysAddr, start: u64, pages: u64, to: Tier) -> bool {
+    let Some(end) = pages
+        .checked_mul(wayos_abi::mman::PAGE_SIZE as u64)
+        .and_then(|len| start.checked_add(len))
+    else {
+        return false;
+    };
+    let mut q = REQUESTS.lock();
+    if q.len() >= MAX_REQUESTS || q.try_reserve(1).is_err() {
+        return false;
+    }
+    q.push(MoveRequest {
+        root,
+        start,
+        end,
+        to,
+    });
+    drop(q);
+    PENDING.store(true, Ordering::Release);
+    true
+}
+
 /// Records the system default policy for [`info`] (the placement code owns its value).
+#[allow(
+    dead_code,
+    reason = "called by the placement side (mem_advise, memtier_info) once both halves of issue 16 are merged"
+)]
 pub fn set_default_policy(policy: u32) {
     DEFAULT_POLICY.store(policy, Ordering::Relaxed);
 }
 
 /// The simulated extra cost of one far access, in ns, from the tiers' firmware read
 /// latencies (0 = not given): what `TierInfo::access_cost_ns` reports for the far tier.
+#[allow(
+    dead_code,
+    reason = "called by the placement side (mem_advise, memtier_info) once both halves of issue 16 are merged"
+)]
 pub fn far_access_cost_ns(near_read_ns: u32, far_read_ns: u32) -> u32 {
     memtier::far_access_cost_ns(near_read_ns, far_read_ns)
 }
@@ -106,13 +165,17 @@ fn daemon() {
         let start = arch::uptime_ns();
         let deadline = start.saturating_add(period_ns);
         // Sleep in slices so a shorter period set meanwhile takes effect promptly.
-        while arch::uptime_ns() < deadline && GENERATION.load(Ordering::Relaxed) == generation {
+        while arch::uptime_ns() < deadline
+            && GENERATION.load(Ordering::Relaxed) == generation
+            && !PENDING.load(Ordering::Acquire)
+        {
             sched::sleep_until(deadline.min(arch::uptime_ns().saturating_add(10_000_000)));
         }
-        if GENERATION.load(Ordering::Relaxed) != generation {
+        let requested = PENDING.swap(false, Ordering::AcqRel);
+        if GENERATION.load(Ordering::Relaxed) != generation && !requested {
             continue;
         }
-        if ENABLED.load(Ordering::Relaxed) {
+        if ENABLED.load(Ordering::Relaxed) || requested {
             scan_once();
         }
     }
@@ -124,13 +187,27 @@ pub fn scan_once() -> ScanCounts {
     let scan = SCANS.fetch_add(1, Ordering::Relaxed) + 1;
     let mut budget = Budget::new(BUDGET.load(Ordering::Relaxed));
     let mut counts = ScanCounts::default();
+    // With one tier nothing can move and nothing is far: sampling would only cost the
+    // programs their accessed bits (and aarch64 an access-flag fault per page).
+    if !(pmm::has_tier(Tier::Near) && pmm::has_tier(Tier::Far)) {
+        return counts;
+    }
     let Ok(procs) = process::all() else {
         return counts;
     };
+    let requests = core::mem::take(&mut *REQUESTS.lock());
+    let by_heat = ENABLED.load(Ordering::Relaxed);
     let mut deferred = Vec::new();
     for p in &procs {
         if let Some(space) = p.space.lock().as_mut() {
-            space.scan_for_migration(scan, &mut budget, &mut deferred, &mut counts);
+            let root = space.root();
+            let mine = |va: u64| {
+                requests
+                    .iter()
+                    .find(|r| r.root == root && (r.start..r.end).contains(&va))
+                    .map(|r| r.to)
+            };
+            space.scan_for_migration(scan, by_heat, &mine, &mut budget, &mut deferred, &mut counts);
         }
     }
     if !deferred.is_empty() {
@@ -196,8 +273,8 @@ pub fn move_frames(
         }
         match space::move_shared(spaces, d, &maps) {
             Ok(()) => match d.to {
-                super::pmm::Tier::Near => counts.promoted += 1,
-                super::pmm::Tier::Far => counts.demoted += 1,
+                Tier::Near => counts.promoted += 1,
+                Tier::Far => counts.demoted += 1,
             },
             Err(space::MoveError::Pinned) => counts.skipped_pinned += 1,
             Err(space::MoveError::NoRoom) => counts.no_room += 1,

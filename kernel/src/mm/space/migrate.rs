@@ -114,12 +114,16 @@ impl AddressSpace {
     }
 
     /// One scan of this space: reads and clears the accessed bit of every user page,
-    /// updates each frame's hotness, counts far accesses, moves private pages that the
-    /// policy says should move (within `budget`) and defers frames mapped more than once
-    /// to `deferred` (bounded by [`MAX_DEFERRED`]; each takes budget too).
+    /// updates each frame's hotness, counts far accesses, moves private pages that a
+    /// `mem_advise` request (`requested`: the tier asked for the page at an address) or,
+    /// when `by_heat`, the policy says should move (within `budget`), and defers frames
+    /// mapped more than once to `deferred` (bounded by [`MAX_DEFERRED`]; each takes
+    /// budget too).
     pub fn scan_for_migration(
         &mut self,
         scan: u64,
+        by_heat: bool,
+        requested: &dyn Fn(u64) -> Option<Tier>,
         budget: &mut Budget,
         deferred: &mut Vec<Deferred>,
         counts: &mut ScanCounts,
@@ -152,9 +156,15 @@ impl AddressSpace {
             let Some(vma) = self.vmas.lookup(leaf.va.as_u64()).copied() else {
                 continue;
             };
-            let to = match decide(self.page_policy(&vma), tier_index(tier), byte.heat(), acc) {
-                Decision::Stay => continue,
-                Decision::Promote | Decision::Demote => other(tier),
+            // A `mem_advise` request names the tier outright; otherwise hotness decides.
+            let to = match requested(leaf.va.as_u64()) {
+                Some(t) if t == tier => continue,
+                Some(t) => t,
+                None if !by_heat => continue,
+                None => match decide(self.page_policy(&vma), tier_index(tier), byte.heat(), acc) {
+                    Decision::Stay => continue,
+                    Decision::Promote | Decision::Demote => other(tier),
+                },
             };
             if !pmm::has_tier(to) {
                 continue;

@@ -10,6 +10,9 @@
 
 extern crate alloc;
 
+#[path = "bench/memtier.rs"]
+mod memtier;
+
 use libway::abi::mman;
 use libway::ipc::{ns, Message, MessageExt, Port, Timeout};
 use libway::process;
@@ -156,6 +159,7 @@ fn main(args: Args) -> i32 {
     ipc_roundtrip_pipe();
     tensor_create_destroy();
     ai_figures();
+    memtier::figures();
 
     println!("bench: done");
     0
