@@ -23,7 +23,7 @@ use wayos_kcore::memtier::{self, Budget, SetError, DEFAULT_BUDGET, DEFAULT_PERIO
 use wayos_kcore::paging::{PhysAddr, PteFlags, VirtAddr};
 
 use super::pmm::{self, Tier};
-use super::space::{self, AddressSpace, Deferred, ScanCounts};
+use super::space::{self, AddressSpace, Deferred, Scan, ScanCounts};
 use crate::arch;
 use crate::sync::Mutex;
 use crate::error::{Errno, KResult};
@@ -184,34 +184,39 @@ fn daemon() {
 /// One scan of every process. Public for the boot tests, which run it directly.
 pub fn scan_once() -> ScanCounts {
     let t0 = arch::uptime_ns();
-    let scan = SCANS.fetch_add(1, Ordering::Relaxed) + 1;
-    let mut budget = Budget::new(BUDGET.load(Ordering::Relaxed));
-    let mut counts = ScanCounts::default();
+    let number = SCANS.fetch_add(1, Ordering::Relaxed) + 1;
+    let budget = Budget::new(BUDGET.load(Ordering::Relaxed));
     // With one tier nothing can move and nothing is far: sampling would only cost the
     // programs their accessed bits (and aarch64 an access-flag fault per page).
     if !(pmm::has_tier(Tier::Near) && pmm::has_tier(Tier::Far)) {
-        return counts;
+        return ScanCounts::default();
     }
     let Ok(procs) = process::all() else {
-        return counts;
+        return ScanCounts::default();
     };
     let requests = core::mem::take(&mut *REQUESTS.lock());
-    let by_heat = ENABLED.load(Ordering::Relaxed);
-    let mut deferred = Vec::new();
+    let requested = |root: PhysAddr, va: u64| {
+        requests
+            .iter()
+            .find(|r| r.root == root && (r.start..r.end).contains(&va))
+            .map(|r| r.to)
+    };
+    let mut scan = Scan {
+        number,
+        by_heat: ENABLED.load(Ordering::Relaxed),
+        requested: &requested,
+        budget,
+        deferred: Vec::new(),
+        counts: ScanCounts::default(),
+    };
     for p in &procs {
         if let Some(space) = p.space.lock().as_mut() {
-            let root = space.root();
-            let mine = |va: u64| {
-                requests
-                    .iter()
-                    .find(|r| r.root == root && (r.start..r.end).contains(&va))
-                    .map(|r| r.to)
-            };
-            space.scan_for_migration(scan, by_heat, &mine, &mut budget, &mut deferred, &mut counts);
+            space.scan_for_migration(&mut scan, process_policy(p));
         }
     }
-    if !deferred.is_empty() {
-        move_deferred(&procs, &mut deferred, &mut counts);
+    let mut counts = scan.counts;
+    if !scan.deferred.is_empty() {
+        move_deferred(&procs, &mut scan.deferred, &mut counts);
     }
     PROMOTED.fetch_add(counts.promoted, Ordering::Relaxed);
     DEMOTED.fetch_add(counts.demoted, Ordering::Relaxed);
@@ -220,6 +225,12 @@ pub fn scan_once() -> ScanCounts {
     NO_ROOM.fetch_add(counts.no_room, Ordering::Relaxed);
     BUSY_NS.fetch_add(arch::uptime_ns().saturating_sub(t0), Ordering::Relaxed);
     counts
+}
+
+/// The default tier policy of process `p` (`mem_policy`), which the placement code
+/// keeps; until it does, every process follows the system default.
+fn process_policy(_p: &Process) -> u32 {
+    wayos_abi::memtier::POLICY_DEFAULT
 }
 
 /// The second phase: frames mapped more than once, moved with every space locked.

@@ -28,7 +28,7 @@ pub use wayos_kcore::vma::Prot;
 mod grant;
 mod migrate;
 pub use grant::MemObject;
-pub use migrate::{move_shared, Deferred, MoveError, ScanCounts};
+pub use migrate::{move_shared, Deferred, MoveError, Scan, ScanCounts};
 
 const PAGE: u64 = PAGE_SIZE as u64;
 

@@ -49,6 +49,20 @@ impl ScanCounts {
     }
 }
 
+/// What one scan carries from address space to address space.
+pub struct Scan<'a> {
+    /// The scan's number (hotness is updated once per frame per number).
+    pub number: u64,
+    /// Whether hotness moves pages (`SET_ENABLED`); `mem_advise` requests move anyway.
+    pub by_heat: bool,
+    /// The tier a `mem_advise` request names for the page at an address of the space
+    /// with the given root, if any.
+    pub requested: &'a dyn Fn(PhysAddr, u64) -> Option<Tier>,
+    pub budget: Budget,
+    pub deferred: Vec<Deferred>,
+    pub counts: ScanCounts,
+}
+
 /// A frame mapped more than once (copy-on-write after fork, MAP_SHARED): moved in the
 /// second phase, with every address space locked.
 pub struct Deferred {
@@ -88,7 +102,7 @@ impl AddressSpace {
     /// it. Placement (the mapping's, the process's and the system's policy) is owned by
     /// the placement code; until the VMA records one, every user mapping counts as
     /// AUTO: the daemon moves pages by hotness alone.
-    fn page_policy(&self, _vma: &Vma) -> u32 {
+    fn page_policy(&self, _vma: &Vma, _process_policy: u32) -> u32 {
         POLICY_AUTO
     }
 
@@ -113,21 +127,12 @@ impl AddressSpace {
         }
     }
 
-    /// One scan of this space: reads and clears the accessed bit of every user page,
-    /// updates each frame's hotness, counts far accesses, moves private pages that a
-    /// `mem_advise` request (`requested`: the tier asked for the page at an address) or,
-    /// when `by_heat`, the policy says should move (within `budget`), and defers frames
-    /// mapped more than once to `deferred` (bounded by [`MAX_DEFERRED`]; each takes
-    /// budget too).
-    pub fn scan_for_migration(
-        &mut self,
-        scan: u64,
-        by_heat: bool,
-        requested: &dyn Fn(u64) -> Option<Tier>,
-        budget: &mut Budget,
-        deferred: &mut Vec<Deferred>,
-        counts: &mut ScanCounts,
-    ) {
+    /// One scan of this space (its process's default policy `process_policy`): reads and
+    /// clears the accessed bit of every user page, updates each frame's hotness, counts
+    /// far accesses, moves private pages that a `mem_advise` request or, when hotness
+    /// migration is on, the policy says should move (within the budget), and defers
+    /// frames mapped more than once (bounded by [`MAX_DEFERRED`]; each takes budget too).
+    pub fn scan_for_migration(&mut self, scan: &mut Scan<'_>, process_policy: u32) {
         let root = self.root();
         let mut batch = tlb::Batch::new(root);
         let mut moves: Vec<(VirtAddr, PhysAddr, PteFlags, Tier)> = Vec::new();
@@ -148,20 +153,20 @@ impl AddressSpace {
             let Some(tier) = pmm::tier_of(leaf.pa) else {
                 continue;
             };
-            let (byte, acc) = HeatByte(pmm::heat(leaf.pa)).observe(scan, accessed);
+            let (byte, acc) = HeatByte(pmm::heat(leaf.pa)).observe(scan.number, accessed);
             pmm::set_heat(leaf.pa, byte.0);
             if tier == Tier::Far && accessed {
-                counts.far_accesses += 1;
+                scan.counts.far_accesses += 1;
             }
             let Some(vma) = self.vmas.lookup(leaf.va.as_u64()).copied() else {
                 continue;
             };
             // A `mem_advise` request names the tier outright; otherwise hotness decides.
-            let to = match requested(leaf.va.as_u64()) {
+            let to = match (scan.requested)(root, leaf.va.as_u64()) {
                 Some(t) if t == tier => continue,
                 Some(t) => t,
-                None if !by_heat => continue,
-                None => match decide(self.page_policy(&vma), tier_index(tier), byte.heat(), acc) {
+                None if !scan.by_heat => continue,
+                None => match decide(self.page_policy(&vma, process_policy), tier_index(tier), byte.heat(), acc) {
                     Decision::Stay => continue,
                     Decision::Promote | Decision::Demote => other(tier),
                 },
@@ -172,22 +177,22 @@ impl AddressSpace {
             let shared = match self.pin_state(&vma, leaf.va.as_u64()) {
                 Ok(s) => s,
                 Err(()) => {
-                    counts.skipped_pinned += 1;
+                    scan.counts.skipped_pinned += 1;
                     continue;
                 }
             };
             let sole = shared.is_none() && physmem::refs(leaf.pa) == 1;
             if sole {
-                if moves.try_reserve(1).is_err() || !budget.take() {
+                if moves.try_reserve(1).is_err() || !scan.budget.take() {
                     continue;
                 }
                 moves.push((leaf.va, leaf.pa, leaf.flags, to));
-            } else if deferred.len() < MAX_DEFERRED
-                && !deferred.iter().any(|d| d.pa == leaf.pa)
-                && deferred.try_reserve(1).is_ok()
-                && budget.take()
+            } else if scan.deferred.len() < MAX_DEFERRED
+                && !scan.deferred.iter().any(|d| d.pa == leaf.pa)
+                && scan.deferred.try_reserve(1).is_ok()
+                && scan.budget.take()
             {
-                deferred.push(Deferred {
+                scan.deferred.push(Deferred {
                     pa: leaf.pa,
                     to,
                     shared,
@@ -198,8 +203,8 @@ impl AddressSpace {
         batch.flush();
         for (va, pa, flags, to) in moves {
             match self.move_private(va, pa, flags, to) {
-                Ok(()) => counts.count_move(to),
-                Err(MoveError::NoRoom) => counts.no_room += 1,
+                Ok(()) => scan.counts.count_move(to),
+                Err(MoveError::NoRoom) => scan.counts.no_room += 1,
                 Err(_) => {}
             }
         }
