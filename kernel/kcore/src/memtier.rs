@@ -231,7 +231,10 @@ mod tests {
         assert_eq!(decide(POLICY_AUTO, TIER_NEAR, 0, true), Decision::Stay);
         assert_eq!(decide(POLICY_AUTO, TIER_FAR, HOT - 1, true), Decision::Stay);
         // A hot near page and a cold far page are where they belong.
-        assert_eq!(decide(POLICY_AUTO, TIER_NEAR, HEAT_MAX, true), Decision::Stay);
+        assert_eq!(
+            decide(POLICY_AUTO, TIER_NEAR, HEAT_MAX, true),
+            Decision::Stay
+        );
         assert_eq!(decide(POLICY_AUTO, TIER_FAR, 0, false), Decision::Stay);
         // Unknown tiers and policies never move.
         assert_eq!(decide(POLICY_AUTO, 7, HEAT_MAX, true), Decision::Stay);
@@ -286,8 +289,14 @@ mod tests {
         assert_eq!(check_setting(SET_PERIOD_MS, 9), Err(SetError::OutOfRange));
         assert_eq!(check_setting(SET_PERIOD_MS, 10), Ok(10));
         assert_eq!(check_setting(SET_PERIOD_MS, 60_000), Ok(60_000));
-        assert_eq!(check_setting(SET_PERIOD_MS, 60_001), Err(SetError::OutOfRange));
-        assert_eq!(check_setting(SET_BUDGET_PAGES, 0), Err(SetError::OutOfRange));
+        assert_eq!(
+            check_setting(SET_PERIOD_MS, 60_001),
+            Err(SetError::OutOfRange)
+        );
+        assert_eq!(
+            check_setting(SET_BUDGET_PAGES, 0),
+            Err(SetError::OutOfRange)
+        );
         assert_eq!(check_setting(SET_BUDGET_PAGES, 65_536), Ok(65_536));
         assert_eq!(
             check_setting(SET_BUDGET_PAGES, u64::MAX),

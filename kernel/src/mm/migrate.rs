@@ -25,8 +25,8 @@ use wayos_kcore::paging::{PhysAddr, PteFlags, VirtAddr};
 use super::pmm::{self, Tier};
 use super::space::{self, AddressSpace, Deferred, Scan, ScanCounts};
 use crate::arch;
-use crate::sync::Mutex;
 use crate::error::{Errno, KResult};
+use crate::sync::Mutex;
 use crate::task::process::{self, Process};
 use crate::task::sched;
 

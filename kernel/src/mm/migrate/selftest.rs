@@ -129,13 +129,13 @@ fn moves_cow_and_shared_frames_everywhere() -> Result<(), &'static str> {
         if fa.contains(PteFlags::COW) != cow || fb.contains(PteFlags::COW) != cow {
             return Err("the mappings' flags changed");
         }
-        if page_bytes(&a, va) != Some(pattern(tag)) || page_bytes(&b, va) != Some(pattern(tag))
-        {
+        if page_bytes(&a, va) != Some(pattern(tag)) || page_bytes(&b, va) != Some(pattern(tag)) {
             return Err("the data changed in the move");
         }
     }
     // Copy-on-write still copies: the parent's write is not the child's.
-    a.write_bytes(priv_va, b"parent").map_err(|_| "write failed")?;
+    a.write_bytes(priv_va, b"parent")
+        .map_err(|_| "write failed")?;
     if b.frame_at(priv_va).map(|f| f.0) == a.frame_at(priv_va).map(|f| f.0) {
         return Err("a write to a moved CoW page did not copy it");
     }
@@ -143,7 +143,8 @@ fn moves_cow_and_shared_frames_everywhere() -> Result<(), &'static str> {
         return Err("the parent's write reached the child's moved CoW page");
     }
     // Shared still shares: the parent's write is the child's.
-    a.write_bytes(shared_va, b"both").map_err(|_| "write failed")?;
+    a.write_bytes(shared_va, b"both")
+        .map_err(|_| "write failed")?;
     if page_bytes(&b, shared_va).map(|v| v[..4].to_vec()) != Some(b"both".to_vec()) {
         return Err("a write to a moved shared page was not seen by the other space");
     }
@@ -213,7 +214,11 @@ fn leaves_pinned_frames() -> Result<(), &'static str> {
 
     let run = PageRun::alloc_zeroed(Tier::Near, 1).map_err(|_| "no memory for a run")?;
     let run_va = a
-        .map_run(Arc::new(Run(run)), Prot::READ | Prot::WRITE, Prot::READ | Prot::WRITE)
+        .map_run(
+            Arc::new(Run(run)),
+            Prot::READ | Prot::WRITE,
+            Prot::READ | Prot::WRITE,
+        )
         .map_err(|_| "map_run failed")?;
     a.write_bytes(run_va, b"tensor")
         .map_err(|_| "write failed")?;

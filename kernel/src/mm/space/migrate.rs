@@ -166,7 +166,12 @@ impl AddressSpace {
                 Some(t) if t == tier => continue,
                 Some(t) => t,
                 None if !scan.by_heat => continue,
-                None => match decide(self.page_policy(&vma, process_policy), tier_index(tier), byte.heat(), acc) {
+                None => match decide(
+                    self.page_policy(&vma, process_policy),
+                    tier_index(tier),
+                    byte.heat(),
+                    acc,
+                ) {
                     Decision::Stay => continue,
                     Decision::Promote | Decision::Demote => other(tier),
                 },
@@ -278,7 +283,10 @@ impl AddressSpace {
 
     /// The frame and flags of the 4 KiB page mapped at `va`.
     pub fn frame_at(&self, va: usize) -> Option<(PhysAddr, PteFlags)> {
-        match self.table.translate(&KernelPhysMem, VirtAddr::new(va as u64 & !(PAGE - 1))) {
+        match self
+            .table
+            .translate(&KernelPhysMem, VirtAddr::new(va as u64 & !(PAGE - 1)))
+        {
             Some((pa, flags, PageSize::Size4K)) => Some((pa, flags)),
             _ => None,
         }
@@ -289,7 +297,11 @@ impl AddressSpace {
     /// move (a tensor's, a granted object's), `Gone` when nothing is mapped there.
     pub fn deferred_for(&self, va: usize, to: Tier) -> Result<Deferred, MoveError> {
         let (pa, _) = self.frame_at(va).ok_or(MoveError::Gone)?;
-        let vma = self.vmas.lookup(va as u64).copied().ok_or(MoveError::Gone)?;
+        let vma = self
+            .vmas
+            .lookup(va as u64)
+            .copied()
+            .ok_or(MoveError::Gone)?;
         let shared = self
             .pin_state(&vma, va as u64 & !(PAGE - 1))
             .map_err(|()| MoveError::Pinned)?;

@@ -21,7 +21,9 @@ use libway::abi::memtier::{
     DaemonInfo, ProcPlacement, TierInfo, INFO_DAEMON, INFO_PROCS, INFO_TIERS, POLICY_AUTO,
     POLICY_FAR, SET_BUDGET_PAGES, SET_ENABLED, SET_PERIOD_MS,
 };
-use libway::abi::mman::{map_policy, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE};
+use libway::abi::mman::{
+    map_policy, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE,
+};
 use libway::abi::{errno, ipc, sys};
 use libway::errno::Errno;
 use libway::suite::{expect_exit, in_child, wait_for, Check, Suite};
@@ -33,7 +35,10 @@ const WAIT_MS: u64 = 30_000;
 
 // The raw calls: arguments are numbers or buffers this module owns.
 
-fn memtier_info<T: libway::abi::Plain + Default + Clone>(what: u32, out: &mut [T]) -> Result<usize, Errno> {
+fn memtier_info<T: libway::abi::Plain + Default + Clone>(
+    what: u32,
+    out: &mut [T],
+) -> Result<usize, Errno> {
     // SAFETY: the kernel writes at most `size_of_val(out)` bytes of whole `T` records,
     // all of which are plain data, into `out`, which this function borrows mutably.
     unsafe {
@@ -53,8 +58,13 @@ fn memtier_info<T: libway::abi::Plain + Default + Clone>(what: u32, out: &mut [T
 
 fn memtier_set(param: u32, value: u64) -> Result<u64, Errno> {
     // SAFETY: only numbers; the kernel touches no memory of ours.
-    unsafe { libway::sys::call(sys::MEMTIER_SET, [param as usize, value as usize, 0, 0, 0, 0]) }
-        .map(|v| v as u64)
+    unsafe {
+        libway::sys::call(
+            sys::MEMTIER_SET,
+            [param as usize, value as usize, 0, 0, 0, 0],
+        )
+    }
+    .map(|v| v as u64)
 }
 
 fn mem_advise(addr: usize, len: usize, policy: u32) -> Result<(), Errno> {
@@ -218,7 +228,9 @@ fn hot_far_set_moves_up() -> Check {
     })?;
     let d = daemon()?;
     if d.far_accesses <= d0.far_accesses {
-        return Err(String::from("far accesses were not counted while the set was far"));
+        return Err(String::from(
+            "far accesses were not counted while the set was far",
+        ));
     }
     verify(addr, N, 1)?;
     unmap(addr, N);
@@ -287,7 +299,9 @@ fn data_intact_under_threads() -> Check {
                     write(addr, i, v);
                     let got = read(addr, i);
                     if got != v {
-                        return Err(format!("thread {t}: word {i} read {got:#x} after writing {v:#x}"));
+                        return Err(format!(
+                            "thread {t}: word {i} read {got:#x} after writing {v:#x}"
+                        ));
                     }
                 }
                 ROUNDS.fetch_add(1, Ordering::Relaxed);
@@ -388,7 +402,9 @@ fn shared_or_cow(shared: bool) -> Check {
     expect_exit(status, 0).map_err(|e| format!("child: {e}"))?;
     if shared {
         if read(addr, 0) != 0xc0ffee {
-            return Err(String::from("the child's write to a moved shared page is not the parent's"));
+            return Err(String::from(
+                "the child's write to a moved shared page is not the parent's",
+            ));
         }
     } else {
         verify(addr, N, seed).map_err(|e| format!("parent after the child wrote: {e}"))?;
@@ -405,7 +421,10 @@ fn granted_page_stays() -> Check {
     let addr = map_filled(N, true, POLICY_FAR, 6)?;
     // SAFETY: numbers and our own mapping; the kernel reads no memory of ours.
     let handle = unsafe {
-        libway::sys::call(sys::MEM_GRANT, [addr, N * PAGE, ipc::MEM_RIGHTS_ALL as usize, 0, 0, 0])
+        libway::sys::call(
+            sys::MEM_GRANT,
+            [addr, N * PAGE, ipc::MEM_RIGHTS_ALL as usize, 0, 0, 0],
+        )
     }
     .map_err(|e| format!("mem_grant: {e}"))?;
     mem_advise(addr, N * PAGE, POLICY_AUTO).map_err(|e| format!("mem_advise: {e}"))?;
@@ -429,16 +448,22 @@ fn granted_page_stays() -> Check {
     Ok(())
 }
 
+/// A named check of this module.
+type CheckFn = fn() -> Check;
+
 /// Runs the migration checks (or says why they are skipped).
 pub fn run(suite: &mut Suite) {
     if let Some(why) = cannot_run() {
         suite.skip("migration checks", &why);
         return;
     }
-    let checks: [(&str, fn() -> Check); 6] = [
+    let checks: [(&str, CheckFn); 6] = [
         ("migrate_hot_far_set_moves_up", hot_far_set_moves_up),
         ("migrate_cold_near_set_moves_down", cold_near_set_moves_down),
-        ("migrate_data_intact_under_threads", data_intact_under_threads),
+        (
+            "migrate_data_intact_under_threads",
+            data_intact_under_threads,
+        ),
         ("migrate_cow_pages", cow_pages_migrate),
         ("migrate_shared_pages", shared_pages_migrate),
         ("migrate_granted_page_stays", granted_page_stays),
@@ -454,7 +479,8 @@ pub fn run(suite: &mut Suite) {
         });
         suite.check(
             name,
-            r.and_then(|s| expect_exit(s, 0)).map_err(|e| format!("{e} (reason above)")),
+            r.and_then(|s| expect_exit(s, 0))
+                .map_err(|e| format!("{e} (reason above)")),
         );
     }
 }

@@ -32,15 +32,27 @@ fn info<T: Plain>(what: u32, out: &mut [T]) -> Result<usize, Errno> {
     unsafe {
         libway::sys::call(
             sys::MEMTIER_INFO,
-            [what as usize, out.as_mut_ptr() as usize, core::mem::size_of_val(out), 0, 0, 0],
+            [
+                what as usize,
+                out.as_mut_ptr() as usize,
+                core::mem::size_of_val(out),
+                0,
+                0,
+                0,
+            ],
         )
     }
 }
 
 fn set(param: u32, value: u64) -> Result<u64, Errno> {
     // SAFETY: only numbers; the kernel touches no memory of ours.
-    unsafe { libway::sys::call(sys::MEMTIER_SET, [param as usize, value as usize, 0, 0, 0, 0]) }
-        .map(|v| v as u64)
+    unsafe {
+        libway::sys::call(
+            sys::MEMTIER_SET,
+            [param as usize, value as usize, 0, 0, 0, 0],
+        )
+    }
+    .map(|v| v as u64)
 }
 
 fn daemon() -> DaemonInfo {
@@ -52,7 +64,8 @@ fn daemon() -> DaemonInfo {
 /// A filled working set with tier policy `policy`.
 fn working_set(policy: u32) -> Option<usize> {
     let flags = mman::MAP_PRIVATE | mman::MAP_ANONYMOUS | mman::map_policy(policy);
-    let addr = libway::mem::mmap(0, PAGES * PAGE, mman::PROT_READ | mman::PROT_WRITE, flags).ok()?;
+    let addr =
+        libway::mem::mmap(0, PAGES * PAGE, mman::PROT_READ | mman::PROT_WRITE, flags).ok()?;
     for p in 0..PAGES {
         // SAFETY: inside the fresh mapping of PAGES pages.
         unsafe { ((addr + p * PAGE) as *mut u64).write_volatile(p as u64) };
@@ -80,7 +93,10 @@ fn window(addr: usize) -> (u64, u64) {
         ticks += super::now() - t0;
         let _ = time::sleep_ms(PERIOD_MS);
     }
-    (ticks * super::instructions_per_tick(), daemon().far_accesses - far0)
+    (
+        ticks * super::instructions_per_tick(),
+        daemon().far_accesses - far0,
+    )
 }
 
 /// Simulated nanoseconds per pass, in tenths.
@@ -119,14 +135,21 @@ pub fn figures() {
 
     if let Some(near) = working_set(POLICY_NEAR) {
         let (instr, far) = window(near);
-        figure("memtier_all_near_ns_per_pass", per_pass(instr, far, cost_ns), "ns/op");
+        figure(
+            "memtier_all_near_ns_per_pass",
+            per_pass(instr, far, cost_ns),
+            "ns/op",
+        );
         // SAFETY: the mapping is ours and nothing refers to it any more.
         let _ = unsafe { libway::mem::munmap(near, PAGES * PAGE) };
     }
     if let Some(set_addr) = working_set(POLICY_FAR) {
         // SAFETY: only the policy of our own mapping changes.
         let _ = unsafe {
-            libway::sys::call(sys::MEM_ADVISE, [set_addr, PAGES * PAGE, POLICY_AUTO as usize, 0, 0, 0])
+            libway::sys::call(
+                sys::MEM_ADVISE,
+                [set_addr, PAGES * PAGE, POLICY_AUTO as usize, 0, 0, 0],
+            )
         };
         let d0 = daemon();
         // The first period: nothing can have moved (a page must be hot in two scans).
@@ -135,7 +158,11 @@ pub fn figures() {
         let first = (super::now() - t0) * super::instructions_per_tick();
         let _ = time::sleep_ms(PERIOD_MS);
         let far = daemon().far_accesses - d0.far_accesses;
-        figure("memtier_far_start_ns_per_pass", (first + far * cost_ns) * 10, "ns/op");
+        figure(
+            "memtier_far_start_ns_per_pass",
+            (first + far * cost_ns) * 10,
+            "ns/op",
+        );
         // Let the daemon work, a pass per period, until the set is near (bounded).
         let mut periods = 0;
         while daemon().promoted < d0.promoted + PAGES as u64 && periods < 500 {
@@ -145,12 +172,20 @@ pub fn figures() {
         }
         let d1 = daemon();
         let (instr, far) = window(set_addr);
-        figure("memtier_after_daemon_ns_per_pass", per_pass(instr, far, cost_ns), "ns/op");
+        figure(
+            "memtier_after_daemon_ns_per_pass",
+            per_pass(instr, far, cost_ns),
+            "ns/op",
+        );
         let moved = (d1.promoted + d1.demoted).saturating_sub(d0.promoted + d0.demoted);
-        if moved > 0 {
-            // busy_ns counts guest nanoseconds, one instruction each under icount.
-            let busy = d1.busy_ns - d0.busy_ns;
-            figure("memtier_daemon_instr_per_moved_page", busy * 10 / moved, "instructions/page");
+        // busy_ns counts guest nanoseconds, one instruction each under icount.
+        let busy = d1.busy_ns - d0.busy_ns;
+        if let Some(per_page) = (busy * 10).checked_div(moved) {
+            figure(
+                "memtier_daemon_instr_per_moved_page",
+                per_page,
+                "instructions/page",
+            );
         } else {
             println!("bench: the daemon moved nothing in {periods} periods");
         }
