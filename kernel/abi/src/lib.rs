@@ -11,7 +11,7 @@
 //! |---|---|
 //! | [`sys`] | syscall numbers and the calling convention of both architectures |
 //! | [`errno`] | error numbers (Linux/POSIX values) |
-//! | [`ipc`], [`stream`], [`console`] | IPC messages and rights, the stream-fd protocol, the console server's protocol |
+//! | [`ipc`], [`stream`], [`console`], [`aid`] | IPC messages and rights, the stream-fd protocol, the console server's and the AI daemon's protocols |
 //! | [`fcntl`], [`fs`] | descriptor flags, file types, `Stat`/`StatFs`, directory records |
 //! | [`mman`], [`wait`], [`signal`], [`clock`], [`sched`], [`smp`] | memory-map flags, wait statuses, signals and `SigAction`, clocks, priority classes, `CpuInfo` |
 //! | [`ai`] | tensor metadata, graph nodes and operations, rights, classes and limits of the AI subsystem |
@@ -601,6 +601,267 @@ pub mod console {
     pub const MODE_COOKED: u8 = 0;
     /// Bytes pass through as typed, without echo.
     pub const MODE_RAW: u8 = 1;
+}
+
+/// The AI daemon's protocol (`aid`, `docs/aid.md` byte by byte). Every request is a
+/// `port_call`; a reply's `label` is 0 or an errno (read it with
+/// [`errno::from_reply_label`](super::errno::from_reply_label)), its payload the record
+/// named below. Records are [`Plain`](super::Plain), native-endian, at `data[0..]`.
+///
+/// A client first calls a *door* ([`NAME`], or a privileged one: [`NAME_ACCEL`],
+/// [`NAME_RTPRIO`]) with [`CONNECT`], and gets back a *session* port; every other request
+/// goes to its session port. A session is one client: its models, quotas, accounting.
+pub mod aid {
+    use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+    /// The public door: any process may look it up. Sessions opened here may use
+    /// [`super::ai::CLASS_NORMAL`] and [`super::ai::CLASS_BACKGROUND`].
+    pub const NAME: &str = "aid";
+    /// Privileged doors (system names, registered with `ns_require`): only a process holding
+    /// `caps::AI_ACCEL` (resp. `caps::SET_RT_PRIORITY`) can look them up, and a session
+    /// opened through one may also use [`super::ai::CLASS_HIGH`] and
+    /// [`super::ai::CLASS_RT`] — the rule `infer_submit` applies to the client itself.
+    pub const NAME_ACCEL: &str = "sys.aid.accel";
+    pub const NAME_RTPRIO: &str = "sys.aid.rtprio";
+
+    /// Door request. `data` = [`Connect`]; `handles[0]` = a send handle (with grant) to a
+    /// port the client created and keeps the receive right of (its *liveness port*: aid
+    /// ends the session when that port closes, i.e. when the client is gone). Reply:
+    /// [`Connected`], `handles[0]` = a send handle to the new session port.
+    pub const CONNECT: u64 = 1;
+    /// `data` = the path, 1..=128 bytes of UTF-8, no NUL. Reply: [`Loaded`].
+    pub const LOAD: u64 = 2;
+    /// `data` = [`ModelRef`]. Drops this session's hold; the model goes with its last
+    /// holder. Reply: empty.
+    pub const UNLOAD: u64 = 3;
+    /// `data` = [`Index`]. Reply: [`ListEntry`] (`total` models; `EINVAL`-free: an index
+    /// at or past `total` answers with `total` and a zeroed record).
+    pub const LIST: u64 = 4;
+    /// `data` = [`ModelRef`] (a model this session holds). Reply: [`ModelDesc`].
+    pub const INFO: u64 = 5;
+    /// `data` = [`InferReq`], then the input inline when there is no memory handle.
+    /// `handles[0]`: none, or a memory handle (read and write) holding the input as f32 at
+    /// offset 0 and receiving the output as f32 right after it (`n_in * 4`). Reply:
+    /// [`Usage`], then the output inline (when no handle was sent).
+    pub const INFER: u64 = 6;
+    /// `data` = [`Index`]. Reply: [`StatsEntry`] (`total` sessions alive).
+    pub const STATS: u64 = 7;
+    /// `data` = [`ModelRef`] (a model this session holds). Reply: `handles[0]` = a *share
+    /// handle* (a send handle to a port aid made for this grant); whoever presents it with
+    /// [`ATTACH`] becomes a holder. Unforgeable: only a process given the handle has it.
+    pub const SHARE: u64 = 8;
+    /// `handles[0]` = a share handle. Reply: [`Loaded`] (the shared model, now also held
+    /// by this session).
+    pub const ATTACH: u64 = 9;
+
+    /// Longest path [`LOAD`] takes (the inline payload).
+    pub const PATH_MAX: usize = super::ipc::INLINE_BYTES;
+    /// Floats of input that travel inline in an [`INFER`] request.
+    pub const INLINE_IN: usize = (super::ipc::INLINE_BYTES - core::mem::size_of::<InferReq>()) / 4;
+    /// Floats of output that travel inline in an [`INFER`] reply.
+    pub const INLINE_OUT: usize = (super::ipc::INLINE_BYTES - core::mem::size_of::<Usage>()) / 4;
+
+    /// Quotas. Sessions alive in aid (`EAGAIN` beyond).
+    pub const MAX_SESSIONS: usize = 16;
+    /// Sessions per (claimed) pid (`EAGAIN` beyond).
+    pub const MAX_SESSIONS_PER_PID: usize = 4;
+    /// Models one session holds (`EMFILE` beyond).
+    pub const MAX_MODELS_PER_SESSION: usize = 8;
+    /// Bytes of model files one session holds (`EDQUOT` beyond). A shared model counts
+    /// for every holder.
+    pub const MAX_BYTES_PER_SESSION: u64 = 16 << 20;
+    /// Distinct models aid holds (`ENOSPC` beyond).
+    pub const MAX_MODELS: usize = 32;
+    /// Share handles one session has outstanding (`EMFILE` beyond).
+    pub const MAX_SHARES_PER_SESSION: usize = 8;
+    /// Largest input or output of one request, in floats (`E2BIG` beyond).
+    pub const MAX_IO_FLOATS: usize = 1 << 22;
+    /// Requests queued on a session port while one is served (a client's further calls
+    /// wait for room); a session serves one request at a time.
+    pub const SESSION_QUEUE: usize = 4;
+
+    /// [`CONNECT`]'s request: the client's pid, as it says (shown by `ainfo`, used for
+    /// [`MAX_SESSIONS_PER_PID`]; never for access decisions).
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct Connect {
+        pub pid: u64,
+    }
+    abi_size!(Connect, 8);
+
+    /// [`CONNECT`]'s reply.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct Connected {
+        /// The session's number (as `ainfo` and [`StatsEntry`] show it).
+        pub session: u32,
+        /// 1 if opened through a privileged door (high and RT classes allowed).
+        pub privileged: u32,
+    }
+    abi_size!(Connected, 8);
+
+    /// A model id (as [`Loaded`] gave it).
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct ModelRef {
+        pub id: u32,
+    }
+    abi_size!(ModelRef, 4);
+
+    /// [`LOAD`] / [`ATTACH`] reply.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct Loaded {
+        pub id: u32,
+        /// Sessions holding the model now (more than 1: an identical file was already
+        /// loaded, and this load shares it).
+        pub holders: u32,
+    }
+    abi_size!(Loaded, 8);
+
+    /// [`LIST`] / [`STATS`] request: which record.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct Index {
+        pub index: u32,
+    }
+    abi_size!(Index, 4);
+
+    /// Sessions [`ListEntry::holder_ids`] names.
+    pub const LIST_HOLDERS: usize = 4;
+
+    /// [`LIST`] reply: one model aid holds.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct ListEntry {
+        /// Models in all.
+        pub total: u32,
+        pub id: u32,
+        /// NUL-padded model name (cut at 32 bytes).
+        pub name: [u8; 32],
+        /// File bytes.
+        pub bytes: u64,
+        /// Sessions holding it, and the first [`LIST_HOLDERS`] of them (0: unused).
+        pub holders: u32,
+        pub holder_ids: [u32; LIST_HOLDERS],
+        /// Requests it served.
+        pub runs: u32,
+    }
+    abi_size!(ListEntry, 72);
+
+    /// A tensor's dtype and shape (`dims[rank..]` are 0).
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct Shape {
+        pub dtype: u32,
+        pub rank: u32,
+        pub dims: [u32; super::ai::MAX_RANK],
+    }
+    abi_size!(Shape, 24);
+
+    /// [`INFO`] reply.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct ModelDesc {
+        pub name: [u8; 32],
+        pub id: u32,
+        pub holders: u32,
+        pub n_inputs: u32,
+        pub n_outputs: u32,
+        /// Floats an [`INFER`] takes (every input, in order) and gives back (every output,
+        /// in order; i32 and i8 outputs converted to f32 exactly).
+        pub in_floats: u32,
+        pub out_floats: u32,
+        /// The first input and the first output.
+        pub input: Shape,
+        pub output: Shape,
+        pub bytes: u64,
+    }
+    abi_size!(ModelDesc, 112);
+
+    /// [`INFER`] request header.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct InferReq {
+        pub id: u32,
+        /// The job class ([`super::ai::CLASS_RT`] .. [`super::ai::CLASS_BACKGROUND`]).
+        pub class: u32,
+        /// Floats of input and of output ([`ModelDesc::in_floats`], `out_floats`).
+        pub n_in: u32,
+        pub n_out: u32,
+    }
+    abi_size!(InferReq, 16);
+
+    /// [`Usage::flags`]: the kernel's [`super::ai::JobStats`] fields are filled in
+    /// (`infer_stats` answered); without it only aid's own times are.
+    pub const USAGE_KERNEL: u32 = 1;
+
+    /// What one [`INFER`] used (its reply's first bytes).
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct Usage {
+        /// The kernel job's `JobStats`: queued, running, nodes, preemptions.
+        pub queued_ns: u64,
+        pub run_ns: u64,
+        pub nodes_run: u32,
+        pub preemptions: u32,
+        /// aid's wait from submit to the job's end (measured by aid).
+        pub wait_ns: u64,
+        /// aid's own time on the request, wait excluded (copies, submit, reply).
+        pub aid_ns: u64,
+        pub flags: u32,
+        pub _pad: u32,
+    }
+    abi_size!(Usage, 48);
+
+    /// [`STATS`] reply: one session.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct StatsEntry {
+        /// Sessions in all.
+        pub total: u32,
+        pub session: u32,
+        /// The pid the client gave at [`CONNECT`].
+        pub pid: u32,
+        pub privileged: u32,
+        /// Models it holds, requests being served (0 or 1), requests answered.
+        pub models: u32,
+        pub in_flight: u32,
+        pub requests: u64,
+        /// Sums over its [`INFER`]s of [`Usage`]'s fields.
+        pub queued_ns: u64,
+        pub run_ns: u64,
+        pub wait_ns: u64,
+        pub aid_ns: u64,
+        pub infers: u64,
+    }
+    abi_size!(StatsEntry, 72);
+
+    const _: () = assert!(core::mem::size_of::<ModelDesc>() <= super::ipc::INLINE_BYTES);
+    const _: () = assert!(core::mem::size_of::<StatsEntry>() <= super::ipc::INLINE_BYTES);
+    const _: () = assert!(core::mem::size_of::<ListEntry>() <= super::ipc::INLINE_BYTES);
 }
 
 /// `fcntl` commands and descriptor flags (Linux values).
