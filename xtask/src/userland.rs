@@ -19,6 +19,7 @@ use crate::{artifacts, Arch, Result};
 pub const PACKAGES: &[(&str, &str)] = &[
     ("wayos-init", "userland/init/Cargo.toml"),
     ("console-server", "userland/servers/console/Cargo.toml"),
+    ("aid-server", "userland/servers/aid/Cargo.toml"),
     ("wayos-tools", "userland/tools/Cargo.toml"),
     ("wayos-tests", "userland/tests/Cargo.toml"),
     ("waysh", "userland/waysh/Cargo.toml"),
@@ -205,6 +206,7 @@ mod tests {
         for want in [
             "init",
             "console",
+            "aid",
             "vmtest",
             "badsys",
             "shelltest",
