@@ -186,6 +186,7 @@ pub mod harness {
         Suite::user("sectest"),
         Suite::user("ainfer"),
         Suite::user("ainfer4"),
+        Suite::user("ainfer5"),
     ];
 
     /// The suite called `name`, if [`SUITES`] lists one.
@@ -662,9 +663,9 @@ pub mod aid {
     pub const INLINE_OUT: usize = (super::ipc::INLINE_BYTES - core::mem::size_of::<Usage>()) / 4;
 
     /// Quotas. Sessions alive in aid (`EAGAIN` beyond).
-    pub const MAX_SESSIONS: usize = 16;
+    pub const MAX_SESSIONS: usize = 32;
     /// Sessions per (claimed) pid (`EAGAIN` beyond).
-    pub const MAX_SESSIONS_PER_PID: usize = 4;
+    pub const MAX_SESSIONS_PER_PID: usize = 8;
     /// Models one session holds (`EMFILE` beyond).
     pub const MAX_MODELS_PER_SESSION: usize = 8;
     /// Bytes of model files one session holds (`EDQUOT` beyond). A shared model counts

@@ -273,6 +273,18 @@ impl Client {
     }
 }
 
+impl Drop for Client {
+    /// Ends the session at once: the liveness port closes first, then a plain message
+    /// wakes the session's thread in aid, which finds its client gone.
+    fn drop(&mut self) {
+        if let Some(s) = self.session.get_mut().take() {
+            let Session { port, _alive, .. } = s;
+            drop(_alive);
+            let _ = port.send(&Message::new(0), Timeout::NonBlocking);
+        }
+    }
+}
+
 /// A model name field as text.
 pub fn name_of(field: &[u8]) -> &str {
     crate::infer::name_of(field)
