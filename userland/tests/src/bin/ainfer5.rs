@@ -175,9 +175,12 @@ fn libm_exp(x: f64) -> f64 {
     sum * p
 }
 
-/// `n` chained 64x64 matmuls with the identity: keeps an accelerator busy.
+/// Side of the long model's matrices.
+const LONG_D: usize = 128;
+
+/// `n` chained matmuls with the identity: keeps an accelerator busy.
 fn long_spec(n: usize) -> Spec {
-    let d = 64usize;
+    let d = LONG_D;
     let mut w = vec![0f32; d * d];
     for i in 0..d {
         w[i * d + i] = 1.0;
@@ -192,12 +195,12 @@ fn long_spec(n: usize) -> Spec {
         tensors: vec![
             TensorSpec {
                 name: "x".into(),
-                info: info(&[64, 64]),
+                info: info(&[LONG_D as u32, LONG_D as u32]),
                 data: None,
             },
             TensorSpec {
                 name: "w".into(),
-                info: info(&[64, 64]),
+                info: info(&[LONG_D as u32, LONG_D as u32]),
                 data: Some(bytes_of(&w)),
             },
         ],
@@ -205,7 +208,7 @@ fn long_spec(n: usize) -> Spec {
         outputs: vec![OutputSpec {
             name: "y".into(),
             node: n as u32 - 1,
-            info: info(&[64, 64]),
+            info: info(&[LONG_D as u32, LONG_D as u32]),
         }],
         labels: vec![],
     }
@@ -535,8 +538,8 @@ fn child_with_model(path: &str, run: bool) -> Result<(usize, ModelId), String> {
         };
         let _ = io::write(w, &id.0.to_le_bytes());
         if run {
-            let input = vec![1f32; 64 * 64];
-            let mut out = vec![0f32; 64 * 64];
+            let input = vec![1f32; LONG_D * LONG_D];
+            let mut out = vec![0f32; LONG_D * LONG_D];
             let _ = c.infer(id, &input, &mut out, CLASS_BACKGROUND);
         }
         loop {
@@ -569,11 +572,27 @@ fn death_idle() -> Check {
     expect_eq(kernel_copies("ainfer5-death")?, 0).context("kernel copies")
 }
 
-/// Writes the long model sized to keep an accelerator busy for a while on this machine.
+/// Nodes of the long model: enough for about [`LONG_TARGET_MS`] on this machine, found
+/// by timing a short chain once through the kernel queue directly (the cost per node
+/// differs by a factor of hundreds between soft-float, AVX2 and NEON, and TCG's speed
+/// varies with the host's load).
+const LONG_TARGET_MS: u64 = 1500;
+const LONG_PROBE: usize = 8;
+
+/// Writes the long model (a chain of 128x128 matmuls) sized to keep an accelerator busy
+/// for a while; its path.
 fn long_model() -> Result<String, String> {
     let path = "/tmp/ainfer5-long.waymodel";
-    // Soft-float x86_64 is about 40x slower than NEON per matmul.
-    let n = if cfg!(target_arch = "x86_64") { 24 } else { 600 };
+    save(path, &long_spec(LONG_PROBE))?;
+    let m = infer::load_model_path(path).context("load the probe")?;
+    let t0 = libway::time::monotonic_ns().context("clock")?;
+    m.graph.run(CLASS_NORMAL).context("run the probe")?;
+    let ns = libway::time::monotonic_ns()
+        .context("clock")?
+        .saturating_sub(t0)
+        .max(1);
+    drop(m);
+    let n = (LONG_TARGET_MS * 1_000_000 * LONG_PROBE as u64 / ns).clamp(16, 1000) as usize;
     save(path, &long_spec(n))?;
     Ok(path.into())
 }
@@ -733,8 +752,8 @@ fn rt_check() -> Check {
         CLASS_NORMAL
     };
     let worker = libway::thread::spawn(move || {
-        let input = vec![1f32; 64 * 64];
-        let mut out = vec![0f32; 64 * 64];
+        let input = vec![1f32; LONG_D * LONG_D];
+        let mut out = vec![0f32; LONG_D * LONG_D];
         let r = bg.infer(lid, &input, &mut out, CLASS_BACKGROUND);
         // The identity chain gives the input back.
         let ok = r.is_ok() && out.iter().all(|&v| v == 1.0);
@@ -830,7 +849,7 @@ fn aid_pid() -> Result<Option<usize>, String> {
     Ok(process::proc_list()
         .context("proc_list")?
         .iter()
-        .find(|p| process::field_str(&p.name) == "aid")
+        .find(|p| process::field_str(&p.name).rsplit('/').next() == Some("aid"))
         .map(|p| p.pid as usize))
 }
 
@@ -843,8 +862,8 @@ fn restart_check() -> Check {
     let (me, _) = c.session().ok_or("no session")?;
     let watcher = connect()?;
     let worker = libway::thread::spawn(move || {
-        let input = vec![1f32; 64 * 64];
-        let mut out = vec![0f32; 64 * 64];
+        let input = vec![1f32; LONG_D * LONG_D];
+        let mut out = vec![0f32; LONG_D * LONG_D];
         let first = c.infer(lid, &input, &mut out, CLASS_BACKGROUND);
         (c, first)
     })
