@@ -674,7 +674,7 @@ pub mod aid {
     /// Distinct models aid holds (`ENOSPC` beyond).
     pub const MAX_MODELS: usize = 32;
     /// Share handles one session has outstanding (`EMFILE` beyond).
-    pub const MAX_SHARES_PER_SESSION: usize = 8;
+    pub const MAX_SHARES_PER_SESSION: usize = 4;
     /// Largest input or output of one request, in floats (`E2BIG` beyond).
     pub const MAX_IO_FLOATS: usize = 1 << 22;
     /// Requests queued on a session port while one is served (a client's further calls
