@@ -863,6 +863,86 @@ pub mod aid {
     const _: () = assert!(core::mem::size_of::<ModelDesc>() <= super::ipc::INLINE_BYTES);
     const _: () = assert!(core::mem::size_of::<StatsEntry>() <= super::ipc::INLINE_BYTES);
     const _: () = assert!(core::mem::size_of::<ListEntry>() <= super::ipc::INLINE_BYTES);
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use core::mem::offset_of;
+
+        /// The offsets `docs/aid.md` gives, byte by byte.
+        #[test]
+        fn records_are_laid_out_as_documented() {
+            assert_eq!(
+                [
+                    offset_of!(ListEntry, id),
+                    offset_of!(ListEntry, name),
+                    offset_of!(ListEntry, bytes),
+                    offset_of!(ListEntry, holders),
+                    offset_of!(ListEntry, holder_ids),
+                    offset_of!(ListEntry, runs),
+                ],
+                [4, 8, 40, 48, 52, 68]
+            );
+            assert_eq!(
+                [
+                    offset_of!(ModelDesc, id),
+                    offset_of!(ModelDesc, holders),
+                    offset_of!(ModelDesc, n_inputs),
+                    offset_of!(ModelDesc, n_outputs),
+                    offset_of!(ModelDesc, in_floats),
+                    offset_of!(ModelDesc, out_floats),
+                    offset_of!(ModelDesc, input),
+                    offset_of!(ModelDesc, output),
+                    offset_of!(ModelDesc, bytes),
+                ],
+                [32, 36, 40, 44, 48, 52, 56, 80, 104]
+            );
+            assert_eq!(
+                [
+                    offset_of!(Usage, run_ns),
+                    offset_of!(Usage, nodes_run),
+                    offset_of!(Usage, preemptions),
+                    offset_of!(Usage, wait_ns),
+                    offset_of!(Usage, aid_ns),
+                    offset_of!(Usage, flags),
+                ],
+                [8, 16, 20, 24, 32, 40]
+            );
+            assert_eq!(
+                [
+                    offset_of!(StatsEntry, requests),
+                    offset_of!(StatsEntry, queued_ns),
+                    offset_of!(StatsEntry, run_ns),
+                    offset_of!(StatsEntry, wait_ns),
+                    offset_of!(StatsEntry, aid_ns),
+                    offset_of!(StatsEntry, infers),
+                ],
+                [24, 32, 40, 48, 56, 64]
+            );
+            assert_eq!((INLINE_IN, INLINE_OUT), (28, 20));
+        }
+
+        #[test]
+        fn labels_are_distinct_and_names_are_system_names() {
+            let labels = [CONNECT, LOAD, UNLOAD, LIST, INFO, INFER, STATS, SHARE, ATTACH];
+            for (i, l) in labels.iter().enumerate() {
+                assert!(!labels[..i].contains(l));
+            }
+            for n in [NAME, NAME_ACCEL, NAME_RTPRIO] {
+                assert!(super::super::caps::is_system_name(n.as_bytes()), "{n}");
+            }
+        }
+
+        /// aid's own ports (doors, one per session, one per share handle) fit the
+        /// kernel's per-process port bound with room to spare.
+        #[test]
+        fn quotas_fit_the_kernel_bounds() {
+            let ports = 3 + MAX_SESSIONS * (1 + MAX_SHARES_PER_SESSION);
+            assert!(ports * 3 / 2 <= super::super::limits::MAX_PORTS, "{ports}");
+            assert!(MAX_SESSIONS_PER_PID <= MAX_SESSIONS);
+            assert!(MAX_BYTES_PER_SESSION <= super::super::waymodel::MAX_FILE_BYTES);
+        }
+    }
 }
 
 /// `fcntl` commands and descriptor flags (Linux values).
