@@ -924,7 +924,9 @@ pub mod aid {
 
         #[test]
         fn labels_are_distinct_and_names_are_system_names() {
-            let labels = [CONNECT, LOAD, UNLOAD, LIST, INFO, INFER, STATS, SHARE, ATTACH];
+            let labels = [
+                CONNECT, LOAD, UNLOAD, LIST, INFO, INFER, STATS, SHARE, ATTACH,
+            ];
             for (i, l) in labels.iter().enumerate() {
                 assert!(!labels[..i].contains(l));
             }
@@ -937,10 +939,12 @@ pub mod aid {
         /// kernel's per-process port bound with room to spare.
         #[test]
         fn quotas_fit_the_kernel_bounds() {
-            let ports = 3 + MAX_SESSIONS * (1 + MAX_SHARES_PER_SESSION);
-            assert!(ports * 3 / 2 <= super::super::limits::MAX_PORTS, "{ports}");
-            assert!(MAX_SESSIONS_PER_PID <= MAX_SESSIONS);
-            assert!(MAX_BYTES_PER_SESSION <= super::super::waymodel::MAX_FILE_BYTES);
+            const {
+                let ports = 3 + MAX_SESSIONS * (1 + MAX_SHARES_PER_SESSION);
+                assert!(ports * 3 / 2 <= super::super::limits::MAX_PORTS);
+                assert!(MAX_SESSIONS_PER_PID <= MAX_SESSIONS);
+                assert!(MAX_BYTES_PER_SESSION <= super::super::waymodel::MAX_FILE_BYTES);
+            }
         }
     }
 }

@@ -19,12 +19,12 @@
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
-pub use wayos_abi::aid::{
-    ListEntry, ModelDesc, StatsEntry, Usage, INLINE_IN, INLINE_OUT, USAGE_KERNEL,
-};
 use wayos_abi::aid::{
     Connect, Connected, Index, InferReq, Loaded, ModelRef, ATTACH, CONNECT, INFER, INFO, LIST,
     LOAD, NAME, NAME_ACCEL, NAME_RTPRIO, PATH_MAX, SHARE, STATS, UNLOAD,
+};
+pub use wayos_abi::aid::{
+    ListEntry, ModelDesc, StatsEntry, Usage, INLINE_IN, INLINE_OUT, USAGE_KERNEL,
 };
 use wayos_abi::errno::{from_reply_label, EBADF, EINVAL, EIO, ENAMETOOLONG, EPIPE};
 use wayos_abi::ipc::Message;

@@ -28,9 +28,7 @@ use libway::abi::ai::{TensorInfo, CLASS_BACKGROUND, CLASS_NORMAL, CLASS_RT, DTYP
 use libway::abi::aid::{
     self as proto, InferReq, Usage, MAX_MODELS_PER_SESSION, MAX_SESSIONS_PER_PID,
 };
-use libway::abi::errno::{
-    E2BIG, EACCES, EAGAIN, EDQUOT, EINVAL, EMFILE, ENOENT, EPERM,
-};
+use libway::abi::errno::{E2BIG, EACCES, EAGAIN, EDQUOT, EINVAL, EMFILE, ENOENT, EPERM};
 use libway::abi::ipc::Message;
 use libway::abi::signal::SIGKILL;
 use libway::abi::zerocopy::IntoBytes;
@@ -248,10 +246,7 @@ fn connect() -> Result<Client, String> {
 
 /// aid's record of model `id`, if it holds it.
 fn listed(c: &Client, id: ModelId) -> Result<Option<proto::ListEntry>, String> {
-    Ok(c.list()
-        .context("list")?
-        .into_iter()
-        .find(|e| e.id == id.0))
+    Ok(c.list().context("list")?.into_iter().find(|e| e.id == id.0))
 }
 
 /// Kernel models named `name` (the registry `ainfo models` shows).
@@ -331,8 +326,11 @@ fn bad_files() -> Check {
     expect_errno(c.load("/tmp/ainfer5-no-such-file"), ENOENT).context("missing file")?;
     expect_errno(c.load(&"/x".repeat(100)), libway::abi::errno::ENAMETOOLONG)
         .context("long path")?;
-    fs::write("/tmp/ainfer5-garbage", b"this is not a model at all, just bytes")
-        .context("write garbage")?;
+    fs::write(
+        "/tmp/ainfer5-garbage",
+        b"this is not a model at all, just bytes",
+    )
+    .context("write garbage")?;
     if c.load("/tmp/ainfer5-garbage").is_ok() {
         return Err("a garbage file loaded".into());
     }
@@ -357,7 +355,9 @@ fn bad_files() -> Check {
         return Err("no corpus files found".into());
     }
     // And the valid one loads.
-    let id = c.load("/testdata/waymodel/valid").context("valid corpus model")?;
+    let id = c
+        .load("/testdata/waymodel/valid")
+        .context("valid corpus model")?;
     c.unload(id).context("unload valid")?;
     expect_eq(c.list().context("list")?.len(), 0).context("models left")
 }
@@ -383,7 +383,10 @@ fn bad_requests() -> Check {
     // A memory handle where a share handle goes.
     let buf = SharedBuf::new(4096).context("buf")?;
     let mut m = Message::new(proto::ATTACH);
-    let _ = buf.grant(RIGHT_READ | RIGHT_GRANT).context("grant")?.attach(&mut m);
+    let _ = buf
+        .grant(RIGHT_READ | RIGHT_GRANT)
+        .context("grant")?
+        .attach(&mut m);
     expect_errno(c.raw_call(&mut m), EINVAL).context("memory handle as share")?;
     // aid still serves.
     c.list().context("list after bad requests")?;
@@ -417,17 +420,33 @@ fn bad_infers() -> Check {
     expect_errno(r(InferReq { n_in: 5, ..ok }, &[0.0; 5]), EINVAL).context("wrong n_in")?;
     expect_errno(r(InferReq { n_out: 2, ..ok }, &X), EINVAL).context("wrong n_out")?;
     expect_errno(r(ok, &X[..3]), EINVAL).context("short inline input")?;
-    expect_errno(r(InferReq { n_in: u32::MAX, ..ok }, &X), E2BIG).context("absurd n_in")?;
+    expect_errno(
+        r(
+            InferReq {
+                n_in: u32::MAX,
+                ..ok
+            },
+            &X,
+        ),
+        E2BIG,
+    )
+    .context("absurd n_in")?;
     expect_errno(r(InferReq { id: 0, ..ok }, &X), ENOENT).context("bad id")?;
     // A port where the memory handle goes.
     let p = Port::create(1).context("port")?;
     let mut m = infer_msg(ok, &[]);
-    let _ = m.attach(p.dup(libway::ipc::RIGHT_SEND | libway::ipc::RIGHT_GRANT).context("dup")?);
+    let _ = m.attach(
+        p.dup(libway::ipc::RIGHT_SEND | libway::ipc::RIGHT_GRANT)
+            .context("dup")?,
+    );
     expect_errno(c.raw_call(&mut m), EINVAL).context("port as grant")?;
     // A read-only grant (aid must write the output).
     let buf = SharedBuf::new(4096).context("buf")?;
     let mut m = infer_msg(ok, &[]);
-    let _ = buf.grant(RIGHT_READ | RIGHT_GRANT).context("grant")?.attach(&mut m);
+    let _ = buf
+        .grant(RIGHT_READ | RIGHT_GRANT)
+        .context("grant")?
+        .attach(&mut m);
     expect_errno(c.raw_call(&mut m), EACCES).context("read-only grant")?;
     // The same request with a proper grant works, output after the input.
     buf.write_at(0, X.as_bytes()).context("write input")?;
@@ -460,8 +479,11 @@ fn bad_door() -> Check {
         .context("call door")?;
     expect_eq(m.label, EINVAL as u64).context("CONNECT without a liveness port")?;
     // A plain send (no reply right) is dropped, and the door still answers.
-    door.send(&Message::new(proto::CONNECT), libway::ipc::Timeout::ms(1000))
-        .context("send")?;
+    door.send(
+        &Message::new(proto::CONNECT),
+        libway::ipc::Timeout::ms(1000),
+    )
+    .context("send")?;
     connect()?.list().context("list")?;
     Ok(())
 }
@@ -612,8 +634,10 @@ fn death_in_flight() -> Check {
     wait_for(pid, 5000)?;
     busy.context("the child's request in flight")?;
     eventually(10_000, || Ok(listed(&c, id)?.is_none())).context("model released")?;
-    eventually(10_000, || Ok(libway::ai::totals().context("totals")?.jobs == jobs))
-        .context("job cancelled")
+    eventually(10_000, || {
+        Ok(libway::ai::totals().context("totals")?.jobs == jobs)
+    })
+    .context("job cancelled")
 }
 
 fn quota(s: &mut Suite) {
@@ -702,9 +726,19 @@ fn account_check() -> Check {
     }
     let (me, _) = c.session().ok_or("no session")?;
     let st = c.stats().context("stats")?;
-    let e = st.iter().find(|e| e.session == me).ok_or("session not listed")?;
+    let e = st
+        .iter()
+        .find(|e| e.session == me)
+        .ok_or("session not listed")?;
     expect_eq(
-        (e.infers, e.queued_ns, e.run_ns, e.wait_ns, e.aid_ns, e.models),
+        (
+            e.infers,
+            e.queued_ns,
+            e.run_ns,
+            e.wait_ns,
+            e.aid_ns,
+            e.models,
+        ),
         (3, sum.queued_ns, sum.run_ns, sum.wait_ns, sum.aid_ns, 1),
     )
     .context("sums")?;
@@ -722,7 +756,10 @@ fn ainfo_check() -> Check {
     let me = format!("{}", process::getpid().context("getpid")?);
     if !got.status.exited_with(0)
         || !got.out.contains("ainfer5-ainfo")
-        || !got.out.lines().any(|l| l.split_whitespace().nth(1) == Some(me.as_str()))
+        || !got
+            .out
+            .lines()
+            .any(|l| l.split_whitespace().nth(1) == Some(me.as_str()))
     {
         return Err(format!(
             "ainfo aid ({}) does not show pid {me} and its model:\n{}{}",

@@ -204,8 +204,17 @@ fn print_aid() -> Result<(), libway::Errno> {
     println!("aid: {} clients, {} models", sessions.len(), models.len());
     println!(
         "{:>9} {:>5} {:>4} {:>6} {:>8} {:>8} {:>6} {:>10} {:>10} {:>10} {:>10}",
-        "SESSION", "PID", "PRIV", "MODELS", "INFLIGHT", "REQUESTS", "INFERS", "QUEUED_US",
-        "RUN_US", "WAIT_US", "AID_US"
+        "SESSION",
+        "PID",
+        "PRIV",
+        "MODELS",
+        "INFLIGHT",
+        "REQUESTS",
+        "INFERS",
+        "QUEUED_US",
+        "RUN_US",
+        "WAIT_US",
+        "AID_US"
     );
     for e in &sessions {
         println!(

@@ -46,18 +46,18 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use libway::abi::ai::{
-    DTYPE_F32, DTYPE_I32, DTYPE_I8, CLASS_BACKGROUND, CLASS_HIGH, CLASS_NORMAL, CLASS_RT,
+    CLASS_BACKGROUND, CLASS_HIGH, CLASS_NORMAL, CLASS_RT, DTYPE_F32, DTYPE_I32, DTYPE_I8,
 };
 use libway::abi::aid::{
-    Connect, Connected, Index, InferReq, ListEntry, Loaded, ModelDesc, ModelRef, Shape,
-    StatsEntry, Usage, ATTACH, CONNECT, INFER, INFO, INLINE_IN, INLINE_OUT, LIST,
-    LOAD, MAX_BYTES_PER_SESSION, MAX_IO_FLOATS, MAX_MODELS,
-    MAX_MODELS_PER_SESSION, MAX_SESSIONS, MAX_SESSIONS_PER_PID, MAX_SHARES_PER_SESSION, NAME,
-    NAME_ACCEL, NAME_RTPRIO, PATH_MAX, SESSION_QUEUE, SHARE, STATS, UNLOAD, USAGE_KERNEL,
+    Connect, Connected, Index, InferReq, ListEntry, Loaded, ModelDesc, ModelRef, Shape, StatsEntry,
+    Usage, ATTACH, CONNECT, INFER, INFO, INLINE_IN, INLINE_OUT, LIST, LOAD, MAX_BYTES_PER_SESSION,
+    MAX_IO_FLOATS, MAX_MODELS, MAX_MODELS_PER_SESSION, MAX_SESSIONS, MAX_SESSIONS_PER_PID,
+    MAX_SHARES_PER_SESSION, NAME, NAME_ACCEL, NAME_RTPRIO, PATH_MAX, SESSION_QUEUE, SHARE, STATS,
+    UNLOAD, USAGE_KERNEL,
 };
 use libway::abi::errno::{
-    E2BIG, EACCES, EAGAIN, ECANCELED, EDQUOT, EINVAL, EIO, EMFILE, ENOENT, ENOEXEC, ENOSPC,
-    EPERM, EPIPE, ETIMEDOUT,
+    E2BIG, EACCES, EAGAIN, ECANCELED, EDQUOT, EINVAL, EIO, EMFILE, ENOENT, ENOEXEC, ENOSPC, EPERM,
+    EPIPE, ETIMEDOUT,
 };
 use libway::abi::ipc::{Message, NO_HANDLE};
 use libway::abi::sys;
@@ -573,7 +573,9 @@ impl Session {
             }
         };
         let mut input = Vec::new();
-        input.try_reserve_exact(n_in * 4).map_err(|_| libway::abi::errno::ENOMEM)?;
+        input
+            .try_reserve_exact(n_in * 4)
+            .map_err(|_| libway::abi::errno::ENOMEM)?;
         input.resize(n_in * 4, 0);
         match &grant {
             Some(buf) => buf.read_at(0, &mut input).map_err(err)?,
@@ -667,12 +669,14 @@ impl Session {
             let mut raw = vec![0u8; n * libway::abi::ai::dtype_size(dtype).unwrap_or(4)];
             t.read(0, &mut raw).map_err(err)?;
             match dtype {
-                DTYPE_F32 => out.extend(raw.chunks_exact(4).map(|c| {
-                    f32::from_le_bytes([c[0], c[1], c[2], c[3]])
-                })),
-                DTYPE_I32 => out.extend(raw.chunks_exact(4).map(|c| {
-                    i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32
-                })),
+                DTYPE_F32 => out.extend(
+                    raw.chunks_exact(4)
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+                ),
+                DTYPE_I32 => out.extend(
+                    raw.chunks_exact(4)
+                        .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32),
+                ),
                 DTYPE_I8 => out.extend(raw.iter().map(|&b| b as i8 as f32)),
                 _ => return Err(EIO),
             }
