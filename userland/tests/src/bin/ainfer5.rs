@@ -13,7 +13,9 @@
 //! long background request is still running), `classes` (a client without `aiaccel` or
 //! `rtprio` cannot reach the high classes through aid), `restart` (aid killed mid-request:
 //! the client gets an error, init restarts aid, the client reconnects and succeeds; needs
-//! a capability set that may signal aid, so typed at the shell it is skipped).
+//! a capability set that may signal aid, so typed at the shell it is skipped), `console`
+//! (init's other supervised server: the console server killed, init starts a new one,
+//! and this suite moves its stdio onto it; needs `kill`, skipped at the shell).
 #![no_std]
 #![no_main]
 
@@ -56,6 +58,7 @@ const TESTS: &[Test] = &[
     ("rt", rt),
     ("classes", classes),
     ("restart", restart),
+    ("console", console),
 ];
 
 fn main(args: Args) -> i32 {
@@ -936,5 +939,59 @@ fn restart_check() -> Check {
         return Err(format!("aid still has pid {old}"));
     }
     let _ = first.map_err(|e| println!("  ..   the request in flight got {e}"));
+    Ok(())
+}
+
+fn console(s: &mut Suite) {
+    // The console server holds `kill`, so signalling it needs `kill` too.
+    if !caps::has(caps::KILL) {
+        s.skip(
+            "console_server_restarted_by_init",
+            "signalling the console server needs the kill capability; run under cargo xtask test",
+        );
+        return;
+    }
+    let r = console_check();
+    s.check("console_server_restarted_by_init", r);
+}
+
+fn pid_of(program: &str) -> Result<Option<usize>, String> {
+    Ok(process::proc_list()
+        .context("proc_list")?
+        .iter()
+        .find(|p| process::field_str(&p.name) == program)
+        .map(|p| p.pid as usize))
+}
+
+/// Kills the console server; init must start a new one, which registers `console`
+/// again. This suite's stdio went to the dead server, so it moves it onto a stream to
+/// the new one before it prints anything (the check's line then reaches the console).
+fn console_check() -> Check {
+    let old = pid_of("/bin/console")?.ok_or("no console server in the process list")?;
+    process::kill(old, SIGKILL).context("kill the console server")?;
+    let mut new = None;
+    let waited = eventually(15_000, || {
+        new = pid_of("/bin/console")?.filter(|&p| p != old);
+        Ok(new.is_some() && ns::lookup(libway::abi::console::NAME).is_ok())
+    });
+    if let Ok(port) = ns::lookup(libway::abi::console::NAME) {
+        if let Ok(fd) = io::port_fd(port) {
+            for std in [io::STDIN, io::STDOUT, io::STDERR] {
+                let _ = io::dup2(fd, std);
+            }
+            if fd > io::STDERR {
+                let _ = io::close(fd);
+            }
+        }
+    }
+    waited.context("a new console server")?;
+    let n = io::write(
+        io::STDOUT,
+        b"  ..   writing through the new console server\n",
+    )
+    .context("write to the new console")?;
+    expect_eq(n, 46).context("bytes written")?;
+    let new = new.ok_or("no new pid")?;
+    println!("  ..   console server pid {old} killed, pid {new} serves now");
     Ok(())
 }
