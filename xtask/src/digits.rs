@@ -34,7 +34,10 @@ pub fn compare(host: &str, seen: &[(Arch, Option<String>)]) -> Tally {
             &format!("bitexact_hash_{}_equals_host", arch.name()),
             match hash {
                 Some(h) if h == host => Ok(()),
-                Some(h) => Err(format!("{} printed {h}, the host computed {host}", arch.name())),
+                Some(h) => Err(format!(
+                    "{} printed {h}, the host computed {host}",
+                    arch.name()
+                )),
                 None => Err(format!("no '{HASH_LINE}<hex>' line from {}", arch.name())),
             },
         );
@@ -60,19 +63,43 @@ mod tests {
     #[test]
     fn hash_lines() {
         let h = "ab".repeat(32);
-        assert_eq!(parse_hash(&format!("classify: bitexact sha256 {h}")), Some(h.clone()));
-        assert_eq!(parse_hash(&format!("  classify: bitexact sha256 {}\r", h.to_uppercase())), Some(h.clone()));
+        assert_eq!(
+            parse_hash(&format!("classify: bitexact sha256 {h}")),
+            Some(h.clone())
+        );
+        assert_eq!(
+            parse_hash(&format!(
+                "  classify: bitexact sha256 {}\r",
+                h.to_uppercase()
+            )),
+            Some(h.clone())
+        );
         assert_eq!(parse_hash("classify: bitexact sha256 abc"), None);
-        assert_eq!(parse_hash(&format!("classify: 3 passed, 0 failed {h}")), None);
+        assert_eq!(
+            parse_hash(&format!("classify: 3 passed, 0 failed {h}")),
+            None
+        );
     }
 
     #[test]
     fn compare_counts_each_arch_and_the_pair() {
         let h = "0".repeat(64);
         let other = "1".repeat(64);
-        let t = compare(&h, &[(Arch::X86_64, Some(h.clone())), (Arch::Aarch64, Some(h.clone()))]);
+        let t = compare(
+            &h,
+            &[
+                (Arch::X86_64, Some(h.clone())),
+                (Arch::Aarch64, Some(h.clone())),
+            ],
+        );
         assert_eq!((t.passed, t.failed), (3, 0));
-        let t = compare(&h, &[(Arch::X86_64, Some(h.clone())), (Arch::Aarch64, Some(other))]);
+        let t = compare(
+            &h,
+            &[
+                (Arch::X86_64, Some(h.clone())),
+                (Arch::Aarch64, Some(other)),
+            ],
+        );
         assert_eq!((t.passed, t.failed), (1, 2));
         let t = compare(&h, &[(Arch::Aarch64, None)]);
         assert_eq!((t.passed, t.failed), (0, 1));

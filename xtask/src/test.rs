@@ -375,7 +375,10 @@ fn boot_suites(
 
     collect_suites(&mut guest, &mut t, true);
     if let Some(last) = digits_seen.last_mut() {
-        last.1 = guest.seen().iter().find_map(|l| crate::digits::parse_hash(l));
+        last.1 = guest
+            .seen()
+            .iter()
+            .find_map(|l| crate::digits::parse_hash(l));
     }
 
     // The deliberate fault: a report naming the fault and address, then the panic.

@@ -30,7 +30,11 @@ impl Sample {
 /// Parses the CSV: 65 comma-separated integers a row, pixels 0..=16, label 0..=9.
 pub fn parse(csv: &str) -> Result<Vec<Sample>, String> {
     let mut out = Vec::new();
-    for (n, line) in csv.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (n, line) in csv
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let row = n + 1;
         let vals: Vec<u8> = line
             .trim()

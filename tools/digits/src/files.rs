@@ -3,7 +3,9 @@
 //! split and the expectations (layouts in `wayos_abi::digits`), and `/models/README`.
 
 use sha2::{Digest, Sha256};
-use wayos_abi::ai::{op, Node, TensorInfo, DTYPE_F32, DTYPE_I8, MODE_BITEXACT, MODE_FAST, REF_NODE};
+use wayos_abi::ai::{
+    op, Node, TensorInfo, DTYPE_F32, DTYPE_I8, MODE_BITEXACT, MODE_FAST, REF_NODE,
+};
 use wayos_abi::digits::{
     ExpectHeader, SplitHeader, Variant, CLASSES, EXPECT_MAGIC, FEATURES, SPLIT_MAGIC, VERSION,
 };
@@ -11,7 +13,7 @@ use wayos_abi::zerocopy::IntoBytes;
 use wayos_kcore::waymodel::{self, OutputSpec, Spec, TensorSpec};
 
 use crate::data::Sample;
-use crate::infer::{Q8, Weights};
+use crate::infer::{Weights, Q8};
 use crate::train::HIDDEN;
 
 fn info(dtype: u32, dims: &[u32]) -> TensorInfo {

@@ -147,10 +147,7 @@ impl Q8 {
         };
         // The largest hidden activation the quantized first layer produces on the
         // training set; 255 steps above the zero point reach it.
-        let max_h = calib
-            .iter()
-            .flat_map(|x| q.hidden(x))
-            .fold(0f32, f32::max);
+        let max_h = calib.iter().flat_map(|x| q.hidden(x)).fold(0f32, f32::max);
         q.h_scale = if max_h > 0.0 { max_h / 255.0 } else { 1.0 };
         q
     }

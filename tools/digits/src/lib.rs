@@ -23,7 +23,7 @@ use wayos_abi::digits::{
 use wayos_aimath::Ctx;
 
 use files::Expected;
-use infer::{Q8, Weights, SCALAR_FAST};
+use infer::{Weights, Q8, SCALAR_FAST};
 
 /// What [`generate`] made.
 pub struct Generated {
@@ -140,10 +140,7 @@ pub fn generate() -> Result<Generated, String> {
         .filter(|e| e.id != VARIANT_Q8 || q8_written)
         .cloned()
         .collect();
-    files.push((
-        digits::SPLIT_PATH.to_string(),
-        files::split_file(&test_set),
-    ));
+    files.push((digits::SPLIT_PATH.to_string(), files::split_file(&test_set)));
     files.push((
         digits::EXPECT_PATH.to_string(),
         files::expect_file(test_set.len(), &written),
@@ -159,7 +156,8 @@ pub fn generate() -> Result<Generated, String> {
         q8,
     };
     let readme = models_readme(&g);
-    g.files.push((format!("{MODELS_DIR}/README"), readme.into_bytes()));
+    g.files
+        .push((format!("{MODELS_DIR}/README"), readme.into_bytes()));
     Ok(g)
 }
 

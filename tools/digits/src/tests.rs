@@ -62,7 +62,10 @@ fn exp_and_ln_agree_with_libm() {
     let mut x = -60.0;
     while x < 60.0 {
         let (a, b) = (train::exp(x), x.exp());
-        assert!((a - b).abs() <= 4.0 * f64::EPSILON * b, "exp({x}) = {a}, libm {b}");
+        assert!(
+            (a - b).abs() <= 4.0 * f64::EPSILON * b,
+            "exp({x}) = {a}, libm {b}"
+        );
         let y = x.abs() + 1e-3;
         assert!((train::ln(y) - y.ln()).abs() < 1e-14 * (1.0 + y.ln().abs()));
         x += 0.173;
@@ -152,7 +155,10 @@ fn fast_mode_moves_no_logit_past_the_tolerance_and_no_class() {
         v.sort_by(|a, b| b.total_cmp(a));
         min_margin = min_margin.min(v[0] - v[1]);
     }
-    assert!(min_margin > 1e-3, "a test sample is {min_margin} from a tie");
+    assert!(
+        min_margin > 1e-3,
+        "a test sample is {min_margin} from a tie"
+    );
 }
 
 #[test]
@@ -190,7 +196,12 @@ fn int8_model_stays_close_to_the_f32_one() {
     let g = generated();
     let q8 = g.variant(VARIANT_Q8);
     let f = g.variant(VARIANT_F32);
-    assert!(q8.correct + 7 >= f.correct, "int8 {} vs f32 {}", q8.correct, f.correct);
+    assert!(
+        q8.correct + 7 >= f.correct,
+        "int8 {} vs f32 {}",
+        q8.correct,
+        f.correct
+    );
     for (a, b) in q8.logits.iter().zip(&f.logits) {
         assert!((a - b).abs() < 1.5, "int8 logit {a} vs f32 {b}");
     }
@@ -234,7 +245,10 @@ fn model_files_hold_the_weights_in_the_graph_shape() {
         // The gate is truthful: the validator refuses the int8 graph's operations.
         let e = q8.unwrap_err();
         assert!(e.contains("node 0"), "{e}");
-        assert!(!g.files.iter().any(|(p, _)| p == wayos_abi::digits::MODEL_Q8));
+        assert!(!g
+            .files
+            .iter()
+            .any(|(p, _)| p == wayos_abi::digits::MODEL_Q8));
     }
 }
 
@@ -244,7 +258,10 @@ fn split_and_expectation_files_read_back() {
     let test = test_set();
     let split = file(wayos_abi::digits::SPLIT_PATH);
     let (h, rest) = SplitHeader::read_from_prefix(split).unwrap();
-    assert_eq!((h.magic, h.samples, h.features, h.classes), (SPLIT_MAGIC, 360, 64, 10));
+    assert_eq!(
+        (h.magic, h.samples, h.features, h.classes),
+        (SPLIT_MAGIC, 360, 64, 10)
+    );
     assert_eq!(rest.len(), 360 * 64 * 4 + 360);
     for (k, s) in test.iter().enumerate() {
         for i in 0..64 {

@@ -38,7 +38,7 @@ use libway::abi::harness::HARNESS_ENV;
 use libway::abi::zerocopy::FromBytes;
 use libway::errno::Errno;
 use libway::suite::{Check, Suite};
-use libway::{eprintln, env, fs, infer, println, time, Args};
+use libway::{env, eprintln, fs, infer, println, time, Args};
 use sha2::{Digest, Sha256};
 
 libway::entry!(main);
@@ -188,7 +188,9 @@ fn load_split() -> Result<Split, String> {
         || n == 0
         || n > MAX_SAMPLES
     {
-        return Err(format!("{SPLIT_PATH}: not a digits split this program reads"));
+        return Err(format!(
+            "{SPLIT_PATH}: not a digits split this program reads"
+        ));
     }
     let inputs = sized(SPLIT_PATH, n, FEATURES * 4)?;
     if rest.len() != inputs + n {
@@ -294,9 +296,7 @@ fn run_model(b: &mut impl Backend, path: &str, split: &Split) -> Result<Run, Str
         correct += usize::from(argmax(&z) == usize::from(split.labels[k]));
         logits.extend_from_slice(&z);
     }
-    let ns = time::monotonic_ns()
-        .unwrap_or(0)
-        .saturating_sub(start);
+    let ns = time::monotonic_ns().unwrap_or(0).saturating_sub(start);
     b.unload(id);
     Ok(Run {
         logits,
@@ -433,7 +433,13 @@ fn check_variant(s: &mut Suite, b: &mut Direct, split: &Split, e: &Expected) {
             .zip(&e.logits)
             .enumerate()
             .map(|(i, (a, b))| (i, (a - b).abs(), *a, *b))
-            .fold((0, 0f32, 0f32, 0f32), |w, x| if x.1 > w.1 || x.1.is_nan() { x } else { w });
+            .fold((0, 0f32, 0f32, 0f32), |w, x| {
+                if x.1 > w.1 || x.1.is_nan() {
+                    x
+                } else {
+                    w
+                }
+            });
         let (i, d, got, want) = worst;
         if run.logits.len() == e.logits.len() && d <= LOGIT_TOLERANCE && !d.is_nan() {
             Ok(())
@@ -498,7 +504,9 @@ fn check() -> i32 {
     if !digits::Q8_OPS {
         // Not a skip: there is no int8 model to check until the kernel's graphs take
         // QUANTIZE/DEQUANTIZE (then the host writes it and this checks it).
-        println!("classify: no int8 model in this build (the ABI's op::COUNT stops before QUANTIZE)");
+        println!(
+            "classify: no int8 model in this build (the ABI's op::COUNT stops before QUANTIZE)"
+        );
     }
     let mut b = match connect(true) {
         Ok(b) => b,
