@@ -23,6 +23,7 @@
 
 extern crate alloc;
 
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -135,10 +136,13 @@ impl Backend for Direct {
     }
 }
 
-/// The backend to use. aid's client (`libway::aid::Client::connect()`) goes here, with
-/// [`Direct`] kept for `--direct`; until aid exists both are the kernel path.
-fn connect(_direct: bool) -> Result<Direct, Errno> {
-    Ok(Direct::default())
+/// The backend: aid, or with `direct` the kernel's queue in this process. aid's client
+/// is not in this tree yet, so both are the kernel path for now; with it this becomes
+/// `Ok(Box::new(Aid(libway::aid::Client::connect()?)))` when `!direct`, `Aid` being a
+/// four-line `impl Backend` over `load`/`infer`/`unload` of the same shape.
+fn connect(direct: bool) -> Result<Box<dyn Backend>, Errno> {
+    let _ = direct;
+    Ok(Box::new(Direct::default()))
 }
 
 /// The test split: inputs and labels.
@@ -273,7 +277,7 @@ struct Run {
     usage: Usage,
 }
 
-fn run_model(b: &mut impl Backend, path: &str, split: &Split) -> Result<Run, String> {
+fn run_model(b: &mut dyn Backend, path: &str, split: &Split) -> Result<Run, String> {
     let id = b.load(path).map_err(|e| format!("{path}: {e}"))?;
     let mut logits = Vec::new();
     logits
@@ -344,7 +348,7 @@ fn classify(path: &str, direct: bool) -> i32 {
             return 1;
         }
     };
-    let run = match run_model(&mut b, path, &split) {
+    let run = match run_model(b.as_mut(), path, &split) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("classify: {e}");
@@ -397,7 +401,7 @@ fn variant_name(id: u32) -> &'static str {
 }
 
 /// Checks one model file against the host's expectations.
-fn check_variant(s: &mut Suite, b: &mut Direct, split: &Split, e: &Expected) {
+fn check_variant(s: &mut Suite, b: &mut dyn Backend, split: &Split, e: &Expected) {
     let name = variant_name(e.rec.id);
     let path = digits::variant_path(e.rec.id).unwrap_or(MODEL_F32);
     let run = match run_model(b, path, split) {
@@ -474,7 +478,7 @@ fn check_variant(s: &mut Suite, b: &mut Direct, split: &Split, e: &Expected) {
 }
 
 /// `classify --check`: the suite.
-fn check() -> i32 {
+fn check(direct: bool) -> i32 {
     let mut s = Suite::new("classify");
     let loaded = load_split().and_then(|sp| {
         let e = load_expected(sp.len())?;
@@ -508,7 +512,7 @@ fn check() -> i32 {
             "classify: no int8 model in this build (the ABI's op::COUNT stops before QUANTIZE)"
         );
     }
-    let mut b = match connect(true) {
+    let mut b = match connect(direct) {
         Ok(b) => b,
         Err(e) => {
             s.check("backend_connects", Err(format!("{e}")));
@@ -516,7 +520,7 @@ fn check() -> i32 {
         }
     };
     for e in &expected {
-        check_variant(&mut s, &mut b, &split, e);
+        check_variant(&mut s, b.as_mut(), &split, e);
     }
     s.check("checked_the_models", check_models_listed(&expected));
     s.finish()
@@ -571,7 +575,7 @@ fn main(args: Args) -> i32 {
     }
     let harness_default = args.len() <= 1 && env::var(HARNESS_ENV) == Some("1");
     if check_mode || harness_default {
-        check()
+        check(direct)
     } else {
         classify(path, direct)
     }
