@@ -86,19 +86,41 @@ trait Backend {
     fn unload(&mut self, id: ModelId);
 }
 
+/// A model loaded on the kernel path, with its input and output sizes in floats.
+struct Loaded {
+    model: infer::Model,
+    in_floats: usize,
+    out_floats: usize,
+}
+
 /// The kernel path: `model_load` and the inference queue, in this process.
 #[derive(Default)]
 struct Direct {
-    models: Vec<Option<infer::Model>>,
+    models: Vec<Option<Loaded>>,
+}
+
+/// The number of `f32`s in `t`, or `EINVAL` if it is not an `f32` tensor.
+fn f32_floats(t: &libway::ai::Tensor) -> Result<usize, Errno> {
+    let i = t.info()?;
+    if i.dtype != libway::abi::ai::DTYPE_F32 {
+        return Err(Errno(errno::EINVAL));
+    }
+    usize::try_from(i.bytes / 4).map_err(|_| Errno(errno::EINVAL))
 }
 
 impl Backend for Direct {
     fn load(&mut self, path: &str) -> Result<ModelId, Errno> {
-        let m = infer::load_model_path(path)?;
-        if m.inputs.len() != 1 || m.outputs.len() != 1 {
+        let model = infer::load_model_path(path)?;
+        if model.inputs.len() != 1 || model.outputs.len() != 1 {
             return Err(Errno(errno::EINVAL));
         }
-        self.models.push(Some(m));
+        let in_floats = f32_floats(&model.inputs[0])?;
+        let out_floats = f32_floats(&model.outputs[0])?;
+        self.models.push(Some(Loaded {
+            model,
+            in_floats,
+            out_floats,
+        }));
         Ok(ModelId(self.models.len() - 1))
     }
 
@@ -109,11 +131,16 @@ impl Backend for Direct {
         output: &mut [f32],
         class: u32,
     ) -> Result<Usage, Errno> {
-        let m = self
+        let l = self
             .models
             .get(id.0)
             .and_then(Option::as_ref)
             .ok_or(Errno(errno::EBADF))?;
+        // As aid does: the buffers must be exactly the model's input and output.
+        if input.len() != l.in_floats || output.len() != l.out_floats {
+            return Err(Errno(errno::EINVAL));
+        }
+        let m = &l.model;
         m.inputs[0].write_f32(0, input)?;
         let job = m.graph.submit(class)?;
         job.wait(INFER_TIMEOUT_NS)?;
@@ -292,7 +319,12 @@ fn run_model(b: &mut dyn Backend, path: &str, split: &Split) -> Result<Run, Stri
             Ok(u) => u,
             Err(e) => {
                 b.unload(id);
-                return Err(format!("{path}: sample {k}: {e}"));
+                let why = if e.code() == errno::EINVAL && k == 0 {
+                    " (a digits model takes 64 f32 inputs and gives 10 f32 logits)"
+                } else {
+                    ""
+                };
+                return Err(format!("{path}: sample {k}: {e}{why}"));
             }
         };
         usage.run_ns += u.run_ns;
