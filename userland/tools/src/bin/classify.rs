@@ -305,7 +305,14 @@ struct Run {
 }
 
 fn run_model(b: &mut dyn Backend, path: &str, split: &Split) -> Result<Run, String> {
-    let id = b.load(path).map_err(|e| format!("{path}: {e}"))?;
+    let id = b.load(path).map_err(|e| {
+        let why = if e.code() == errno::EINVAL {
+            " (not a model with one f32 input and one f32 output)"
+        } else {
+            ""
+        };
+        format!("{path}: {e}{why}")
+    })?;
     let mut logits = Vec::new();
     logits
         .try_reserve_exact(split.len() * CLASSES)
