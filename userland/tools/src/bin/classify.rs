@@ -452,11 +452,12 @@ fn check_variant(s: &mut Suite, b: &mut dyn Backend, split: &Split, e: &Expected
     };
     s.check(&format!("{name}_model_runs"), Ok(()));
     println!(
-        "classify: {}: {}/{} correct, accuracy {}",
+        "classify: {}: {}/{} correct, accuracy {}, {} ns per inference",
         file_name(path),
         run.correct,
         split.len(),
-        percent(run.correct, split.len())
+        percent(run.correct, split.len()),
+        run.ns / split.len() as u64
     );
     s.check(
         &format!("{name}_accuracy_equals_host"),
