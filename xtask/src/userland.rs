@@ -82,7 +82,7 @@ pub fn elf_paths(arch: Arch, release: bool) -> Result<Vec<std::path::PathBuf>> {
 
 /// The `[[bin]]` names of every package in [`PACKAGES`]; a name twice is an error (one
 /// would overwrite the other in `/bin`).
-fn all_bin_names(root: &Path) -> Result<Vec<String>> {
+pub(crate) fn all_bin_names(root: &Path) -> Result<Vec<String>> {
     let mut names: Vec<String> = Vec::new();
     for (_, rel) in PACKAGES {
         let manifest = root.join(rel);

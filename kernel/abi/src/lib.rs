@@ -17,6 +17,7 @@
 //! | [`mman`], [`wait`], [`signal`], [`clock`], [`sched`], [`smp`] | memory-map flags, wait statuses, signals and `SigAction`, clocks, priority classes, `CpuInfo` |
 //! | [`ai`] | tensor metadata, graph nodes and operations, rights, classes and limits of the AI subsystem |
 //! | [`waymodel`] | the `.waymodel` model file format: header, tensor table, graph, metadata, hashes |
+//! | [`digits`] | the digits model's test split and the host's expected results (`classify`) |
 //! | [`caps`], [`filter`] | capability bits and names, system service names, `SpawnArgs`; the syscall filter |
 //! | [`limits`], [`layout`] | what `execve`/`spawn` accept; the user address-space layout and the initial stack |
 //! | [`harness`] | the contract with `cargo xtask test`: exit values, command-line words, result-line formats, and [`harness::SUITES`], the one list of test suites |
@@ -188,6 +189,9 @@ pub mod harness {
         Suite::user("ainfer"),
         Suite::user("ainfer4"),
         Suite::user("ainfer5"),
+        // `classify --check` (init runs it without arguments: under the harness that is
+        // the check); the digits model against the host's results.
+        Suite::user("classify"),
     ];
 
     /// The suite called `name`, if [`SUITES`] lists one.
@@ -2526,6 +2530,115 @@ pub mod waymodel {
             assert_eq!(MAGIC, *b"WAYMODEL");
         }
     }
+}
+
+/// The digits model's test data and the host's expectations (`docs/digits.md`): what
+/// `tools/digits` writes at build time and the guest's `classify` reads. Both files are
+/// little endian: a header, then arrays of plain numbers.
+///
+/// `split.bin` ([`SPLIT_PATH`]): a [`SplitHeader`], then `samples * features` `f32`
+/// inputs (sample after sample, each pixel / 16), then `samples` `u8` labels (0..=9).
+///
+/// `expect.bin` ([`EXPECT_PATH`]): an [`ExpectHeader`], then `variants` [`Variant`]
+/// records, then for each record in that order `samples * classes` `f32` logits (sample
+/// after sample): what the host computed for that model file.
+pub mod digits {
+    use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+    /// Inputs per sample: an 8x8 image.
+    pub const FEATURES: usize = 64;
+    /// Classes (the digits 0 to 9).
+    pub const CLASSES: usize = 10;
+
+    /// Where the models are in the guest (where a user looks for them).
+    pub const MODELS_DIR: &str = "/models";
+    /// The f32 model in fast mode.
+    pub const MODEL_F32: &str = "/models/digits.waymodel";
+    /// The same weights in bit-exact mode.
+    pub const MODEL_EXACT: &str = "/models/digits-exact.waymodel";
+    /// The int8 (post-training quantized) model.
+    pub const MODEL_Q8: &str = "/models/digits-q8.waymodel";
+    /// The test split.
+    pub const SPLIT_PATH: &str = "/testdata/digits/split.bin";
+    /// The host's expectations.
+    pub const EXPECT_PATH: &str = "/testdata/digits/expect.bin";
+
+    /// [`Variant::id`]: which model file a record describes.
+    pub const VARIANT_F32: u32 = 0;
+    pub const VARIANT_EXACT: u32 = 1;
+    pub const VARIANT_Q8: u32 = 2;
+    /// The model file of variant `id`.
+    pub const fn variant_path(id: u32) -> Option<&'static str> {
+        match id {
+            VARIANT_F32 => Some(MODEL_F32),
+            VARIANT_EXACT => Some(MODEL_EXACT),
+            VARIANT_Q8 => Some(MODEL_Q8),
+            _ => None,
+        }
+    }
+
+    /// Whether the kernel's graphs can run the int8 model: it needs
+    /// [`super::ai::op::QUANTIZE`] and [`super::ai::op::DEQUANTIZE`], which the graph
+    /// validator accepts once `op::COUNT` passes them. Until then the int8 model is
+    /// neither written nor checked.
+    pub const Q8_OPS: bool = super::ai::op::COUNT > super::ai::op::DEQUANTIZE;
+
+    pub const SPLIT_MAGIC: [u8; 8] = *b"WAYDSPLT";
+    pub const EXPECT_MAGIC: [u8; 8] = *b"WAYDEXPT";
+    pub const VERSION: u32 = 1;
+
+    /// The head of `split.bin`.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct SplitHeader {
+        /// [`SPLIT_MAGIC`].
+        pub magic: [u8; 8],
+        /// [`VERSION`].
+        pub version: u32,
+        pub samples: u32,
+        /// [`FEATURES`].
+        pub features: u32,
+        /// [`CLASSES`].
+        pub classes: u32,
+    }
+    abi_size!(SplitHeader, 24);
+
+    /// The head of `expect.bin`.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct ExpectHeader {
+        /// [`EXPECT_MAGIC`].
+        pub magic: [u8; 8],
+        /// [`VERSION`].
+        pub version: u32,
+        /// As in the split.
+        pub samples: u32,
+        pub classes: u32,
+        /// [`Variant`] records that follow.
+        pub variants: u32,
+    }
+    abi_size!(ExpectHeader, 24);
+
+    /// What the host computed for one model file over the whole split.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct Variant {
+        /// [`VARIANT_F32`], [`VARIANT_EXACT`] or [`VARIANT_Q8`].
+        pub id: u32,
+        /// Test samples whose largest logit (lowest index on a tie) is the label.
+        pub correct: u32,
+        /// SHA-256 of all the logits as stored below (`samples * classes` `f32`s, little
+        /// endian): for the bit-exact and int8 variants, what every architecture must
+        /// reproduce.
+        pub logits_sha256: [u8; 32],
+    }
+    abi_size!(Variant, 40);
 }
 
 /// Limits: what a process can pass to execve/spawn, and how many kernel objects one
