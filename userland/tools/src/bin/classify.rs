@@ -11,10 +11,10 @@
 //! architectures). Under the harness (`WAYOS_HARNESS=1`, how init runs the suites) with no
 //! arguments, it runs `--check`.
 //!
-//! Inference goes through [`Backend`], the shape of aid's client (load a path, infer,
-//! unload). aid is not there yet, so every run takes the kernel path (`--direct`:
-//! `model_load`, write the input tensor, run the graph, read the output); aid's client
-//! plugs in at [`connect`].
+//! Inference goes through [`Backend`] (load a path, infer, unload): aid's client by
+//! default (the model is loaded and run by `aid`, `docs/aid.md`), or with `--direct` the
+//! kernel path in this process (`model_load`, write the input tensor, run the graph,
+//! read the output). [`connect`] chooses.
 //!
 //! Must never: trust the data files' sizes (every length is checked before anything is
 //! allocated or indexed), or wait for a job without a deadline.
@@ -39,7 +39,7 @@ use libway::abi::harness::HARNESS_ENV;
 use libway::abi::zerocopy::FromBytes;
 use libway::errno::Errno;
 use libway::suite::{Check, Suite};
-use libway::{env, eprintln, fs, infer, println, time, Args};
+use libway::{aid, env, eprintln, fs, infer, println, time, Args};
 use sha2::{Digest, Sha256};
 
 libway::entry!(main);
@@ -163,13 +163,43 @@ impl Backend for Direct {
     }
 }
 
-/// The backend: aid, or with `direct` the kernel's queue in this process. aid's client
-/// is not in this tree yet, so both are the kernel path for now; with it this becomes
-/// `Ok(Box::new(Aid(libway::aid::Client::connect()?)))` when `!direct`, `Aid` being a
-/// four-line `impl Backend` over `load`/`infer`/`unload` of the same shape.
+/// aid's client: the model is loaded and run by aid, the figures come from its reply.
+struct Aid(aid::Client);
+
+impl Backend for Aid {
+    fn load(&mut self, path: &str) -> Result<ModelId, Errno> {
+        self.0.load(path).map(|m| ModelId(m.0 as usize))
+    }
+
+    fn infer(
+        &mut self,
+        id: ModelId,
+        input: &[f32],
+        output: &mut [f32],
+        class: u32,
+    ) -> Result<Usage, Errno> {
+        let m = aid::ModelId(u32::try_from(id.0).map_err(|_| Errno(errno::EINVAL))?);
+        let u = self.0.infer(m, input, output, class)?;
+        Ok(Usage {
+            run_ns: u.run_ns,
+            queued_ns: u.queued_ns,
+        })
+    }
+
+    fn unload(&mut self, id: ModelId) {
+        if let Ok(m) = u32::try_from(id.0) {
+            let _ = self.0.unload(aid::ModelId(m));
+        }
+    }
+}
+
+/// The backend: aid, or with `direct` the kernel's queue in this process.
 fn connect(direct: bool) -> Result<Box<dyn Backend>, Errno> {
-    let _ = direct;
-    Ok(Box::new(Direct::default()))
+    if direct {
+        Ok(Box::new(Direct::default()))
+    } else {
+        Ok(Box::new(Aid(aid::Client::connect()?)))
+    }
 }
 
 /// The test split: inputs and labels.
