@@ -116,8 +116,12 @@ pub fn figures() {
     let mut tiers = [TierInfo::default(); 2];
     match info(INFO_TIERS, &mut tiers) {
         Ok(2) if tiers.iter().all(|t| t.total_pages > 0) => {}
-        _ => {
+        Ok(_) => {
             println!("bench: memtier figures skipped (one memory tier)");
+            return;
+        }
+        Err(e) => {
+            println!("bench: memtier figures skipped (memtier_info: {e})");
             return;
         }
     }
