@@ -297,6 +297,10 @@ impl Work for GraphRun {
         self.graph.nodes.len() + 1
     }
 
+    fn nodes(&self) -> usize {
+        self.graph.nodes.len()
+    }
+
     fn run_step(&self, i: usize) -> KResult<()> {
         if i < self.graph.nodes.len() {
             self.graph.run_node(self.arena(), i)

@@ -1,6 +1,6 @@
-//! The inference syscalls: `infer_submit`, `infer_wait`, `infer_cancel` (`docs/ai.md`,
-//! "The queue and classes"). Jobs live in `ai::queue`; this module only turns handles
-//! and arguments into calls on it.
+//! The inference syscalls: `infer_submit`, `infer_wait`, `infer_cancel`, `infer_stats`
+//! (`docs/ai.md`, "The queue and classes"). Jobs live in `ai::queue`; this module only
+//! turns handles and arguments into calls on it.
 //!
 //! Classes: `CLASS_NORMAL` and `CLASS_BACKGROUND` are open to every process; `CLASS_RT`
 //! and `CLASS_HIGH` outrank normal user work (the worker runs at the job's class), so they
@@ -98,6 +98,18 @@ pub fn sys_infer_wait(h: usize, timeout_ns: usize) -> KResult<usize> {
 pub fn sys_infer_cancel(h: usize) -> KResult<usize> {
     let job = job(h, ai::RIGHT_WRITE)?;
     queue::cancel(&job);
+    Ok(0)
+}
+
+/// `infer_stats(job, out)`: what the job has used so far (`ai::JobStats`; final once it
+/// ended). Needs `RIGHT_READ`. `EBADF`, `EACCES`, `EINVAL` (not a job) as for the other
+/// job calls; `EFAULT` for a bad `out` (nothing changes: the call only reads).
+pub fn sys_infer_stats(h: usize, out: usize) -> KResult<usize> {
+    let job = job(h, ai::RIGHT_READ)?;
+    let out = UserPtr::<ai::JobStats, WriteOnly>::new(out)?;
+    let st = job.stats();
+    drop(job);
+    out.write(&st)?;
     Ok(0)
 }
 
