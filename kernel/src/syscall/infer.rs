@@ -206,7 +206,7 @@ pub fn sys_graph_create(desc: usize) -> KResult<usize> {
         bound.push(tensor::lookup(h, need[i])?);
     }
     let p = task::current_process().ok_or(Errno::ESRCH)?;
-    let g = match Graph::build(&p, bound, nodes, outputs, d.mode) {
+    let g = match Graph::build(&p, bound, nodes, outputs, d.mode, Vec::new()) {
         Ok(g) => g,
         Err(BuildError::Errno(e)) => return Err(e),
         Err(BuildError::Invalid(e)) => {
@@ -297,7 +297,7 @@ pub fn sys_model_load(fd: usize, out: usize) -> KResult<usize> {
 
 /// `ai_info` for the records this module's objects own: `INFO_ACCELS` ([`ai::AccelInfo`]
 /// per accelerator), `INFO_GRAPHS` ([`ai::GraphInfo`] per graph alive, anyone's),
-/// `INFO_MODELS` ([`ai::ModelInfo`] per loaded model). Fills as many whole records as
+/// `INFO_MODELS` ([`ai::ModelInfo`] per copy of a model's weights, with its holders). Fills as many whole records as
 /// fit in `len` bytes at `buf`, returns how many there are. Records are gathered into a
 /// bounded kernel buffer first: no lock is held across the user copy.
 pub fn ai_info_records(what: u32, buf: usize, len: usize) -> KResult<usize> {
@@ -351,7 +351,7 @@ pub fn ai_info_records(what: u32, buf: usize, len: usize) -> KResult<usize> {
         }
         ai::INFO_MODELS => {
             let mut recs: Vec<ai::ModelInfo> = Vec::new();
-            crate::ai::registry::for_each(|e, g| {
+            crate::ai::registry::for_each(|e, holders, g| {
                 if recs.len() >= MAX_RECORDS || recs.try_reserve(1).is_err() {
                     return;
                 }
@@ -359,6 +359,8 @@ pub fn ai_info_records(what: u32, buf: usize, len: usize) -> KResult<usize> {
                     owner: e.owner,
                     bytes: e.bytes,
                     graph: g.id,
+                    weights_id: e.weights_id(),
+                    holders: u32::try_from(holders).unwrap_or(u32::MAX),
                     ..Default::default()
                 };
                 let name = e.name.as_bytes();
