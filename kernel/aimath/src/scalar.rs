@@ -269,8 +269,9 @@ pub(crate) fn matmul_i8(
 /// exponent range), and from 2^23 on every f32 is already an integer.
 pub(crate) fn round_half_even(y: f32) -> i32 {
     const TWO23: f32 = 8_388_608.0;
-    if !(y.abs() < TWO23) {
-        // Already integral (or infinite); `as` saturates.
+    if y.abs() >= TWO23 {
+        // Already integral (or infinite); `as` saturates. (NaN fails both this test and
+        // the rounding below harmlessly: `as` gives 0; callers handle NaN first.)
         return y as i32;
     }
     let t = y as i32; // truncates toward zero; exact in range

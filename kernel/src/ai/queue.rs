@@ -296,12 +296,9 @@ pub fn run(job: Arc<Job>) -> bool {
         }
         let t0 = crate::arch::uptime_ns();
         // Never 0 once started, so `stats` can tell "not yet" from "at time 0".
-        let _ = job.started_ns.compare_exchange(
-            0,
-            t0.max(1),
-            Ordering::AcqRel,
-            Ordering::Relaxed,
-        );
+        let _ = job
+            .started_ns
+            .compare_exchange(0, t0.max(1), Ordering::AcqRel, Ordering::Relaxed);
         let r = work.run_step(i);
         job.run_ns.fetch_add(
             crate::arch::uptime_ns().saturating_sub(t0),

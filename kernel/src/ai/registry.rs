@@ -275,14 +275,7 @@ pub fn load(owner: &Process, bytes: &[u8]) -> KResult<Loaded> {
         );
     }
     let outs: Vec<Output> = mg.outputs;
-    let graph = match Graph::build(
-        owner,
-        tensors,
-        mg.nodes,
-        outs,
-        model.mode(),
-        share_charges,
-    ) {
+    let graph = match Graph::build(owner, tensors, mg.nodes, outs, model.mode(), share_charges) {
         Ok(g) => g,
         Err(BuildError::Errno(e)) => return Err(e),
         Err(BuildError::Invalid(e)) => {
@@ -317,8 +310,7 @@ fn register(
     let mut models = MODELS.lock();
     models.retain_mut(Entry::live);
     let same = |e: &Entry| {
-        e.weights.len() == weights.len()
-            && e.weights.iter().zip(&weights).all(|(a, b)| a.ptr_eq(b))
+        e.weights.len() == weights.len() && e.weights.iter().zip(&weights).all(|(a, b)| a.ptr_eq(b))
     };
     if let Some(e) = models.iter_mut().find(|e| same(e)) {
         e.loads.try_reserve(1).map_err(|_| Errno::ENOMEM)?;

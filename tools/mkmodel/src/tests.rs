@@ -111,7 +111,10 @@ output y
 ";
     let bytes = build_ok(desc);
     let m = parse(&bytes).unwrap();
-    assert_eq!(m.node(0).unwrap().attrs[..3], [0.25f32.to_bits(), (-3i32) as u32, 0]);
+    assert_eq!(
+        m.node(0).unwrap().attrs[..3],
+        [0.25f32.to_bits(), (-3i32) as u32, 0]
+    );
     assert_eq!(m.node(2).unwrap().attrs[..3], [0.125f32.to_bits(), 0, 0]);
     let out = m.output(0).unwrap();
     assert_eq!((out.info.dtype, out.info.dims), (DTYPE_F32, [1, 3, 0, 0]));
@@ -123,10 +126,14 @@ output y
         build_err("input x f32 4\nnode q = quantize x\noutput q\n"),
         "line 2: quantize and dequantize need scale=S"
     );
-    assert!(build_err("input x f32 4\nnode q = quantize x scale=0 zero=1\noutput q\n")
-        .contains("the scale must be a positive finite f32"));
-    assert!(build_err("input x f32 4\nnode q = quantize x scale=1 zero=200\noutput q\n")
-        .contains("the zero point must be -128 to 127"));
+    assert!(
+        build_err("input x f32 4\nnode q = quantize x scale=0 zero=1\noutput q\n")
+            .contains("the scale must be a positive finite f32")
+    );
+    assert!(
+        build_err("input x f32 4\nnode q = quantize x scale=1 zero=200\noutput q\n")
+            .contains("the zero point must be -128 to 127")
+    );
 }
 
 #[test]

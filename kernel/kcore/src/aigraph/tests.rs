@@ -552,7 +552,12 @@ fn quantize_gives_i8_with_its_scale_and_zero_point() {
     assert_eq!(shape_of(&plan.node(2).info), (DTYPE_F32, vec![2, 4]));
     // Refusals: the scale (zero, negative, NaN, infinite), the zero point, the dtype,
     // unused attributes.
-    for bad in [0u32, (-1.0f32).to_bits(), f32::NAN.to_bits(), f32::INFINITY.to_bits()] {
+    for bad in [
+        0u32,
+        (-1.0f32).to_bits(),
+        f32::NAN.to_bits(),
+        f32::INFINITY.to_bits(),
+    ] {
         assert!(matches!(
             err(&b, n(op::QUANTIZE, &[0], &[bad, 0])),
             GraphErrorKind::BadAttr { index: 0, .. }
@@ -601,7 +606,11 @@ fn dequantize_takes_i8_or_i32_and_gives_f32() {
     );
     assert!(matches!(
         err(&b, n(op::DEQUANTIZE, &[2], &[s, 0])),
-        GraphErrorKind::Dtype { slot: 0, got: DTYPE_F32, .. }
+        GraphErrorKind::Dtype {
+            slot: 0,
+            got: DTYPE_F32,
+            ..
+        }
     ));
     assert_eq!(
         err(&b, n(op::DEQUANTIZE, &[0], &[s, 0, 0, 9])),
@@ -611,7 +620,12 @@ fn dequantize_takes_i8_or_i32_and_gives_f32() {
 
 #[test]
 fn an_i8_output_must_agree_on_quantization() {
-    let b = [f(&[4]), q8(&[4], 0.5, 2), q8(&[4], 0.5, 3), q8(&[4], 0.25, 2)];
+    let b = [
+        f(&[4]),
+        q8(&[4], 0.5, 2),
+        q8(&[4], 0.5, 3),
+        q8(&[4], 0.25, 2),
+    ];
     let nodes = [n(op::QUANTIZE, &[0], &[0.5f32.to_bits(), 2])];
     assert!(validate(&b, &nodes, &[Output { node: 0, tensor: 1 }]).is_ok());
     for tensor in [2, 3] {

@@ -589,7 +589,12 @@ fn rt_figures() {
             return;
         }
     }
-    report("digits_infer_direct_instr", now() - t0, D, "instructions/inference");
+    report(
+        "digits_infer_direct_instr",
+        now() - t0,
+        D,
+        "instructions/inference",
+    );
 
     let rt = if libway::caps::has(AI_ACCEL) || libway::caps::has(SET_RT_PRIORITY) {
         CLASS_RT
@@ -603,7 +608,12 @@ fn rt_figures() {
     };
     let percentiles = |mut v: alloc::vec::Vec<u64>, what: &str| {
         v.sort_unstable();
-        let p = |q: usize| v[(v.len() * q).div_ceil(100).saturating_sub(1).min(v.len() - 1)];
+        let p = |q: usize| {
+            v[(v.len() * q)
+                .div_ceil(100)
+                .saturating_sub(1)
+                .min(v.len() - 1)]
+        };
         for (q, name) in [(50, "p50"), (99, "p99")] {
             println!(
                 "{{\"system\":\"wayos\",\"bench\":\"rt_latency_{name}_instr_{what}\",\"value\":{},\"unit\":\"instructions\"}}",

@@ -27,8 +27,14 @@ pub fn group(s: &mut Suite) {
     s.check("model_corpus_refused", corpus_refused());
     s.check("model_kill_mid_inference", kill_mid_inference());
     s.check("model_weights_shared", weights_shared());
-    s.check("model_weights_shared_between_processes", weights_shared_between_processes());
-    s.check("model_shared_weights_outlive_first_loader", shared_outlive_first_loader());
+    s.check(
+        "model_weights_shared_between_processes",
+        weights_shared_between_processes(),
+    );
+    s.check(
+        "model_shared_weights_outlive_first_loader",
+        shared_outlive_first_loader(),
+    );
 }
 
 const DIR: &str = "/tmp";
@@ -349,7 +355,10 @@ const SHARE_IO_BYTES: u64 = (4 + 3 + 1) * 4;
 /// Writes `spec` to `/tmp/<file>` and returns the path and the weights id `ai_info`
 /// must give it: the first 8 bytes of the file's weights SHA-256, big-endian, read here
 /// by the parser from the file (not from the kernel).
-fn share_file(file: &str, spec: &Spec) -> Result<(alloc::string::String, u64), alloc::string::String> {
+fn share_file(
+    file: &str,
+    spec: &Spec,
+) -> Result<(alloc::string::String, u64), alloc::string::String> {
     let bytes = waymodel::write(spec).map_err(|e| format!("write: {e}"))?;
     let sha = waymodel::parse(&bytes)
         .map_err(|e| format!("parse: {e}"))?
@@ -536,9 +545,7 @@ fn shared_outlive_first_loader() -> Check {
         expect_eq(copy_state(id)?, (1, 1, SHARE_WEIGHT_BYTES)).context("after the kill")?;
         // Still the right weights: compute the first row by hand (x = e0 picks w's row 0).
         let p = run_tiny(&m, &[1.0, 0.0, 0.0, 0.0])?;
-        let z: Vec<f64> = (0..3)
-            .map(|j| (W[j] as f64 + B[j] as f64) * -2.0)
-            .collect();
+        let z: Vec<f64> = (0..3).map(|j| (W[j] as f64 + B[j] as f64) * -2.0).collect();
         let max = z.iter().cloned().fold(f64::MIN, f64::max);
         let e: Vec<f64> = z.iter().map(|v| libm_exp(v - max)).collect();
         let sum: f64 = e.iter().sum();

@@ -7,8 +7,8 @@ use alloc::format;
 use alloc::vec::Vec;
 
 use libway::abi::ai::MAX_JOBS;
-use libway::abi::caps::{AI_ACCEL, SET_RT_PRIORITY};
 use libway::abi::ai::{JobStats, JOB_CANCELLED, JOB_DONE, JOB_PENDING};
+use libway::abi::caps::{AI_ACCEL, SET_RT_PRIORITY};
 use libway::abi::errno::{EAGAIN, EBADF, ECANCELED, EFAULT, EINVAL, EPERM, ETIMEDOUT};
 use libway::abi::signal::SIGKILL;
 use libway::ai;
@@ -258,13 +258,12 @@ fn stats_done() -> Check {
     let job = l.graph.submit(CLASS_NORMAL).context("submit")?;
     job.wait(u64::MAX).context("wait")?;
     let st = job.stats().context("stats")?;
-    expect_eq(
-        (st.state, st.nodes_run as usize),
-        (JOB_DONE, NODES),
-    )
-    .context("state and nodes")?;
+    expect_eq((st.state, st.nodes_run as usize), (JOB_DONE, NODES)).context("state and nodes")?;
     if st.run_ns == 0 || st.queued_ns == 0 {
-        return Err(format!("run_ns {} queued_ns {}: both must be > 0", st.run_ns, st.queued_ns));
+        return Err(format!(
+            "run_ns {} queued_ns {}: both must be > 0",
+            st.run_ns, st.queued_ns
+        ));
     }
     expect_eq(job.stats().context("stats again")?, st).context("final")
 }
@@ -322,7 +321,11 @@ fn stats_preempted() -> Check {
     let l = long_graph(LONG)?;
     let mut bg: Vec<Job> = Vec::new();
     for _ in 0..n {
-        bg.push(l.graph.submit(CLASS_BACKGROUND).context("submit background")?);
+        bg.push(
+            l.graph
+                .submit(CLASS_BACKGROUND)
+                .context("submit background")?,
+        );
     }
     let started = all_started(&bg);
     let x = f32_tensor(&[3], &[-3.0, 0.5, 4.0])?;
@@ -374,12 +377,7 @@ fn stats_bad_arguments() -> Check {
     let call = |h: u32, p: usize| {
         // SAFETY: the kernel writes at most one `JobStats` at `p`; every `p` given here is
         // either a live local or an address no Rust object occupies.
-        unsafe {
-            libway::sys::call(
-                libway::abi::sys::INFER_STATS,
-                [h as usize, p, 0, 0, 0, 0],
-            )
-        }
+        unsafe { libway::sys::call(libway::abi::sys::INFER_STATS, [h as usize, p, 0, 0, 0, 0]) }
     };
     let mut st = JobStats::default();
     let p = &mut st as *mut JobStats as usize;
