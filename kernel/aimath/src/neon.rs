@@ -2,7 +2,9 @@
 //! row ops, the same operations as the scalar code lane by lane, as in `x86`. NEON is
 //! part of the aarch64-unknown-none target, so it is always available; the caller must
 //! still treat the FP/SIMD registers as clobbered (save them around a call made in a
-//! context that does not own them).
+//! context that does not own them). Vector loads and stores go through [`ld1`] and
+//! [`st1`] (one instruction of `asm!` each), because on the strict-alignment
+//! aarch64-unknown-none target LLVM splits the intrinsics into byte accesses.
 //!
 //! Must never: use a fused multiply-add outside the `FMA = true` matmul kernel, use
 //! `vmaxq`/`vminq` or float compares (their NaN and signed-zero rules differ from the
@@ -60,18 +62,60 @@ impl Neon {
     }
 }
 
+/// `ld1 {v.4s}, [p]`: four f32s from `p`. Why assembly: aarch64-unknown-none is a
+/// strict-alignment target, so LLVM splits `vld1q_f32` (4-byte aligned) into sixteen byte
+/// loads and shifts, which made the NEON matmul ~5x slower in the guest than on a host.
+/// `ld1` needs only element alignment, and the kernel leaves SCTLR_EL1.A clear anyway.
+///
+/// # Safety
+///
+/// `p` points to four readable f32s.
+#[inline(always)]
+unsafe fn ld1(p: *const f32) -> float32x4_t {
+    let v: float32x4_t;
+    // SAFETY: the caller's contract: 16 readable bytes at `p`; the instruction touches
+    // nothing else.
+    unsafe {
+        core::arch::asm!(
+            "ld1 {{{v:v}.4s}}, [{p}]",
+            v = lateout(vreg) v,
+            p = in(reg) p,
+            options(nostack, readonly, preserves_flags),
+        )
+    };
+    v
+}
+
+/// `st1 {v.4s}, [p]`, for the same reason as [`ld1`].
+///
+/// # Safety
+///
+/// `p` points to four writable f32s.
+#[inline(always)]
+unsafe fn st1(p: *mut f32, v: float32x4_t) {
+    // SAFETY: the caller's contract: 16 writable bytes at `p`; nothing else is touched.
+    unsafe {
+        core::arch::asm!(
+            "st1 {{{v:v}.4s}}, [{p}]",
+            v = in(vreg) v,
+            p = in(reg) p,
+            options(nostack, preserves_flags),
+        )
+    };
+}
+
 #[inline]
 #[target_feature(enable = "neon")]
 fn load(c: &[f32; 4]) -> float32x4_t {
     // SAFETY: `c` is four readable f32s; `ld1` has no alignment requirement.
-    unsafe { vld1q_f32(c.as_ptr()) }
+    unsafe { ld1(c.as_ptr()) }
 }
 
 #[inline]
 #[target_feature(enable = "neon")]
 fn store(c: &mut [f32; 4], v: float32x4_t) {
     // SAFETY: `c` is four writable f32s; `st1` has no alignment requirement.
-    unsafe { vst1q_f32(c.as_mut_ptr(), v) }
+    unsafe { st1(c.as_mut_ptr(), v) }
 }
 
 /// Loads elements 0-3 and 4-7 of an eight-element chunk.
@@ -79,7 +123,7 @@ fn store(c: &mut [f32; 4], v: float32x4_t) {
 #[target_feature(enable = "neon")]
 fn load8(c: &[f32; 8]) -> (float32x4_t, float32x4_t) {
     // SAFETY: `c` is eight readable f32s.
-    unsafe { (vld1q_f32(c.as_ptr()), vld1q_f32(c.as_ptr().add(4))) }
+    unsafe { (ld1(c.as_ptr()), ld1(c.as_ptr().add(4))) }
 }
 
 #[inline]
@@ -88,8 +132,8 @@ fn lanes(lo: float32x4_t, hi: float32x4_t) -> [f32; 8] {
     let mut l = [0.0; 8];
     // SAFETY: `l` has eight writable f32s.
     unsafe {
-        vst1q_f32(l.as_mut_ptr(), lo);
-        vst1q_f32(l.as_mut_ptr().add(4), hi);
+        st1(l.as_mut_ptr(), lo);
+        st1(l.as_mut_ptr().add(4), hi);
     }
     l
 }
@@ -470,7 +514,7 @@ unsafe fn tile<const FMA: bool>(
         for (r, row) in acc.iter_mut().enumerate() {
             for (q, v) in row.iter_mut().enumerate() {
                 // SAFETY: row r's 16 values are in C by the contract.
-                *v = unsafe { vld1q_f32(c.add(r * ldc + 4 * q)) };
+                *v = unsafe { ld1(c.add(r * ldc + 4 * q)) };
             }
         }
     }
@@ -482,8 +526,7 @@ unsafe fn tile<const FMA: bool>(
         // SAFETY: step p of the panel is within its kc*NR values; A's element (r, p) is
         // `rows[r] + p*cs`, in bounds by the contract.
         unsafe {
-            let bv = vld1q_f32_x4(b);
-            let bq = [bv.0, bv.1, bv.2, bv.3];
+            let bq = [ld1(b), ld1(b.add(4)), ld1(b.add(8)), ld1(b.add(12))];
             for r in 0..MR {
                 let av = vld1q_dup_f32(rows[r].add(off));
                 for q in 0..4 {
@@ -497,7 +540,7 @@ unsafe fn tile<const FMA: bool>(
     for (r, row) in acc.iter().enumerate() {
         for (q, v) in row.iter().enumerate() {
             // SAFETY: row r's 16 values are in C by the contract.
-            unsafe { vst1q_f32(c.add(r * ldc + 4 * q), *v) };
+            unsafe { st1(c.add(r * ldc + 4 * q), *v) };
         }
     }
 }
@@ -525,7 +568,7 @@ unsafe fn half_tile(
         for (r, row) in acc.iter_mut().enumerate() {
             for (q, v) in row.iter_mut().enumerate() {
                 // SAFETY: row r's eight values are in C by the contract.
-                *v = unsafe { vld1q_f32(c.add(r * ldc + 4 * q)) };
+                *v = unsafe { ld1(c.add(r * ldc + 4 * q)) };
             }
         }
     }
@@ -536,8 +579,8 @@ unsafe fn half_tile(
     for _ in 0..kc {
         // SAFETY: as in `tile`: the panel's step p and A's element (r, p) are in bounds.
         unsafe {
-            let b0 = vld1q_f32(b);
-            let b1 = vld1q_f32(b.add(4));
+            let b0 = ld1(b);
+            let b1 = ld1(b.add(4));
             for r in 0..MR {
                 let av = vld1q_dup_f32(rows[r].add(off));
                 acc[r][0] = vaddq_f32(acc[r][0], vmulq_f32(av, b0));
@@ -550,7 +593,7 @@ unsafe fn half_tile(
     for (r, row) in acc.iter().enumerate() {
         for (q, v) in row.iter().enumerate() {
             // SAFETY: row r's eight values are in C by the contract.
-            unsafe { vst1q_f32(c.add(r * ldc + 4 * q), *v) };
+            unsafe { st1(c.add(r * ldc + 4 * q), *v) };
         }
     }
 }

@@ -1,5 +1,6 @@
-//! AVX2+FMA kernels (x86_64): the matmul micro-kernel and the vectorized elementwise and
-//! row ops. Every function that uses vector instructions carries
+//! AVX2+FMA kernels (x86_64): the matmul micro-kernel (in `asm!`) and the vectorized
+//! elementwise and row ops (intrinsics, used on hosted targets only: see [`SOFT_FLOAT`]).
+//! Every function that uses vector instructions carries
 //! `#[target_feature(enable = "avx2,fma")]`, so the crate builds for the soft-float
 //! x86_64-unknown-none target and only these functions touch YMM registers; the caller
 //! must have saved the FPU/AVX state of whatever it interrupted.
@@ -22,6 +23,14 @@ use crate::{fmath, scalar, Binary, Mode, Unary};
 /// Proof that this CPU runs AVX2 and FMA code with the OS saving YMM state.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Avx2(());
+
+/// True on the bare-metal target (kernel and user programs): it is soft-float, so LLVM
+/// turns each vector float intrinsic into one library call per lane and the intrinsic
+/// row ops below run slower than the scalar ones. There the row ops take the scalar
+/// path (same operations in the same order, so the same bits) and only the matmul
+/// micro-kernel, written in `asm!`, uses the vector unit. On a hosted target the
+/// intrinsics compile to vector code and the host tests compare them with scalar.
+const SOFT_FLOAT: bool = cfg!(target_os = "none");
 
 /// 0 unknown, 1 absent, 2 present.
 static DETECTED: AtomicU8 = AtomicU8::new(0);
@@ -75,11 +84,15 @@ fn self_test() -> bool {
     if gemm::matmul(&Gemm { fma: false }, &a, &b, &mut got, &shape).is_err() {
         return false;
     }
+    let same = |x: &[f32], y: &[f32]| x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits());
+    if SOFT_FLOAT {
+        // The row ops below are not used on this target (see `SOFT_FLOAT`).
+        return same(&want, &got);
+    }
     let (mut tw, mut tg) = ([0.0f32; 36], [0.0f32; 36]);
     scalar::unary(Unary::Tanh, &a, &mut tw);
     // SAFETY: CPUID and XCR0 showed AVX2 and FMA above.
     unsafe { unary(Unary::Tanh, &a, &mut tg) };
-    let same = |x: &[f32], y: &[f32]| x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits());
     same(&want, &got) && same(&tw, &tg)
 }
 
@@ -103,16 +116,25 @@ impl Avx2 {
     }
 
     pub(crate) fn binary(self, op: Binary, a: &[f32], b: &[f32], out: &mut [f32]) {
+        if SOFT_FLOAT {
+            return scalar::binary(op, a, b, out);
+        }
         // SAFETY: the token proves AVX2 and FMA.
         unsafe { binary(op, a, b, out) }
     }
 
     pub(crate) fn unary(self, op: Unary, x: &[f32], out: &mut [f32]) {
+        if SOFT_FLOAT {
+            return scalar::unary(op, x, out);
+        }
         // SAFETY: the token proves AVX2 and FMA.
         unsafe { unary(op, x, out) }
     }
 
     pub(crate) fn softmax(self, x: &[f32], out: &mut [f32], d: usize) {
+        if SOFT_FLOAT {
+            return scalar::softmax(x, out, d);
+        }
         // SAFETY: the token proves AVX2 and FMA.
         unsafe { softmax(x, out, d) }
     }
@@ -126,6 +148,9 @@ impl Avx2 {
         out: &mut [f32],
         d: usize,
     ) {
+        if SOFT_FLOAT {
+            return scalar::layernorm(x, gamma, beta, eps, out, d);
+        }
         // SAFETY: the token proves AVX2 and FMA.
         unsafe { layernorm(x, gamma, beta, eps, out, d) }
     }
@@ -478,14 +503,195 @@ impl MicroKernel for Gemm {
     }
 }
 
+/// One step of `p` for row `r` of the tile: broadcast `A[r, p]` and accumulate it times
+/// the two B vectors into the row's two accumulators (`ymm{2r}`, `ymm{2r+1}`), fused.
+macro_rules! step_fma {
+    ($row:literal, $lo:literal, $hi:literal) => {
+        concat!(
+            "vbroadcastss ymm14, dword ptr [{",
+            $row,
+            "} + {x}]\n",
+            "vfmadd231ps ymm",
+            $lo,
+            ", ymm14, ymm12\n",
+            "vfmadd231ps ymm",
+            $hi,
+            ", ymm14, ymm13\n",
+        )
+    };
+}
+
+/// As [`step_fma`], with the product rounded before the add (bit-exact mode).
+macro_rules! step_mul_add {
+    ($row:literal, $lo:literal, $hi:literal) => {
+        concat!(
+            "vbroadcastss ymm14, dword ptr [{",
+            $row,
+            "} + {x}]\n",
+            "vmulps ymm15, ymm14, ymm12\n",
+            "vaddps ymm",
+            $lo,
+            ", ymm",
+            $lo,
+            ", ymm15\n",
+            "vmulps ymm15, ymm14, ymm13\n",
+            "vaddps ymm",
+            $hi,
+            ", ymm",
+            $hi,
+            ", ymm15\n",
+        )
+    };
+}
+
+/// The whole 6x16 tile as one `asm!` block, with `$step` the per-row step macro.
+///
+/// Why assembly and not intrinsics: x86_64-unknown-none is a soft-float target, and LLVM
+/// lowers every vector float operation there (`_mm256_fmadd_ps` included) to one
+/// compiler-builtins call per lane, so intrinsics run slower than scalar code. Inside
+/// `asm!` the instructions are the ones written. Every value lives in registers or in
+/// the caller's slices, so no vector value ever crosses the compiler's soft-float ABI.
+///
+/// The block saves all sixteen YMM registers below the stack pointer on entry and
+/// restores them on exit instead of declaring them clobbered: on a soft-float target LLVM
+/// cannot allocate vector registers at all, not even as clobbers ("couldn't allocate
+/// output register for constraint '{xmm0}'"), so it assumes they survive. (It never
+/// keeps float values there, but it may keep integer vectors from a memcpy.) The 32
+/// extra moves are ~1% of a tile at `kc` = 256.
+///
+/// Registers: `ymm0..=ymm11` the accumulators (row r: `ymm{2r}`, `ymm{2r+1}`), `ymm12`
+/// and `ymm13` the two B vectors of a step, `ymm14` the broadcast A value, `ymm15` a
+/// product. `{x}` is first the load-C flag, then a C row pointer, then the byte offset
+/// of column p in A.
+macro_rules! tile_asm {
+    ($step:ident, $kc:expr, $rows:expr, $cs:expr, $bp:expr, $c:expr, $ldc:expr, $load:expr) => {
+        core::arch::asm!(
+            "sub rsp, 512",
+            "vmovdqu ymmword ptr [rsp + 0], ymm0",
+            "vmovdqu ymmword ptr [rsp + 32], ymm1",
+            "vmovdqu ymmword ptr [rsp + 64], ymm2",
+            "vmovdqu ymmword ptr [rsp + 96], ymm3",
+            "vmovdqu ymmword ptr [rsp + 128], ymm4",
+            "vmovdqu ymmword ptr [rsp + 160], ymm5",
+            "vmovdqu ymmword ptr [rsp + 192], ymm6",
+            "vmovdqu ymmword ptr [rsp + 224], ymm7",
+            "vmovdqu ymmword ptr [rsp + 256], ymm8",
+            "vmovdqu ymmword ptr [rsp + 288], ymm9",
+            "vmovdqu ymmword ptr [rsp + 320], ymm10",
+            "vmovdqu ymmword ptr [rsp + 352], ymm11",
+            "vmovdqu ymmword ptr [rsp + 384], ymm12",
+            "vmovdqu ymmword ptr [rsp + 416], ymm13",
+            "vmovdqu ymmword ptr [rsp + 448], ymm14",
+            "vmovdqu ymmword ptr [rsp + 480], ymm15",
+            "test {x}, {x}",
+            "jz 2f",
+            "mov {x}, {c}",
+            "vmovups ymm0, ymmword ptr [{x}]",
+            "vmovups ymm1, ymmword ptr [{x} + 32]",
+            "add {x}, {ldc}",
+            "vmovups ymm2, ymmword ptr [{x}]",
+            "vmovups ymm3, ymmword ptr [{x} + 32]",
+            "add {x}, {ldc}",
+            "vmovups ymm4, ymmword ptr [{x}]",
+            "vmovups ymm5, ymmword ptr [{x} + 32]",
+            "add {x}, {ldc}",
+            "vmovups ymm6, ymmword ptr [{x}]",
+            "vmovups ymm7, ymmword ptr [{x} + 32]",
+            "add {x}, {ldc}",
+            "vmovups ymm8, ymmword ptr [{x}]",
+            "vmovups ymm9, ymmword ptr [{x} + 32]",
+            "add {x}, {ldc}",
+            "vmovups ymm10, ymmword ptr [{x}]",
+            "vmovups ymm11, ymmword ptr [{x} + 32]",
+            "jmp 3f",
+            "2:",
+            "vxorps ymm0, ymm0, ymm0",
+            "vxorps ymm1, ymm1, ymm1",
+            "vxorps ymm2, ymm2, ymm2",
+            "vxorps ymm3, ymm3, ymm3",
+            "vxorps ymm4, ymm4, ymm4",
+            "vxorps ymm5, ymm5, ymm5",
+            "vxorps ymm6, ymm6, ymm6",
+            "vxorps ymm7, ymm7, ymm7",
+            "vxorps ymm8, ymm8, ymm8",
+            "vxorps ymm9, ymm9, ymm9",
+            "vxorps ymm10, ymm10, ymm10",
+            "vxorps ymm11, ymm11, ymm11",
+            "3:",
+            "xor {x}, {x}",
+            "4:",
+            "vmovups ymm12, ymmword ptr [{b}]",
+            "vmovups ymm13, ymmword ptr [{b} + 32]",
+            $step!("r0", "0", "1"),
+            $step!("r1", "2", "3"),
+            $step!("r2", "4", "5"),
+            $step!("r3", "6", "7"),
+            $step!("r4", "8", "9"),
+            $step!("r5", "10", "11"),
+            "add {b}, 64",
+            "add {x}, {cs}",
+            "dec {k}",
+            "jnz 4b",
+            "mov {x}, {c}",
+            "vmovups ymmword ptr [{x}], ymm0",
+            "vmovups ymmword ptr [{x} + 32], ymm1",
+            "add {x}, {ldc}",
+            "vmovups ymmword ptr [{x}], ymm2",
+            "vmovups ymmword ptr [{x} + 32], ymm3",
+            "add {x}, {ldc}",
+            "vmovups ymmword ptr [{x}], ymm4",
+            "vmovups ymmword ptr [{x} + 32], ymm5",
+            "add {x}, {ldc}",
+            "vmovups ymmword ptr [{x}], ymm6",
+            "vmovups ymmword ptr [{x} + 32], ymm7",
+            "add {x}, {ldc}",
+            "vmovups ymmword ptr [{x}], ymm8",
+            "vmovups ymmword ptr [{x} + 32], ymm9",
+            "add {x}, {ldc}",
+            "vmovups ymmword ptr [{x}], ymm10",
+            "vmovups ymmword ptr [{x} + 32], ymm11",
+            "vmovdqu ymm0, ymmword ptr [rsp + 0]",
+            "vmovdqu ymm1, ymmword ptr [rsp + 32]",
+            "vmovdqu ymm2, ymmword ptr [rsp + 64]",
+            "vmovdqu ymm3, ymmword ptr [rsp + 96]",
+            "vmovdqu ymm4, ymmword ptr [rsp + 128]",
+            "vmovdqu ymm5, ymmword ptr [rsp + 160]",
+            "vmovdqu ymm6, ymmword ptr [rsp + 192]",
+            "vmovdqu ymm7, ymmword ptr [rsp + 224]",
+            "vmovdqu ymm8, ymmword ptr [rsp + 256]",
+            "vmovdqu ymm9, ymmword ptr [rsp + 288]",
+            "vmovdqu ymm10, ymmword ptr [rsp + 320]",
+            "vmovdqu ymm11, ymmword ptr [rsp + 352]",
+            "vmovdqu ymm12, ymmword ptr [rsp + 384]",
+            "vmovdqu ymm13, ymmword ptr [rsp + 416]",
+            "vmovdqu ymm14, ymmword ptr [rsp + 448]",
+            "vmovdqu ymm15, ymmword ptr [rsp + 480]",
+            "add rsp, 512",
+            x = inout(reg) usize::from($load) => _,
+            c = in(reg) $c,
+            ldc = in(reg) $ldc,
+            b = inout(reg) $bp => _,
+            cs = in(reg) $cs,
+            k = inout(reg) $kc => _,
+            r0 = in(reg) $rows[0],
+            r1 = in(reg) $rows[1],
+            r2 = in(reg) $rows[2],
+            r3 = in(reg) $rows[3],
+            r4 = in(reg) $rows[4],
+            r5 = in(reg) $rows[5],
+        )
+    };
+}
+
 /// `c (+)= A-rows x packed B` for one 6x16 tile: 12 accumulators, two B loads and six
-/// broadcasts per step of `p`.
+/// broadcasts per step of `p`, in increasing `p` (fused multiply-add with `FMA`, else a
+/// rounded product then an add, which is the scalar kernels' order and rounding).
 ///
 /// # Safety
 ///
-/// The CPU supports AVX2 and FMA; `a + arow[r] + p*cs` is readable for every `r < MR`,
-/// `p < kc`; `bp` has `kc * NR` readable values; `c + r*ldc + j` is writable for every
-/// `r < MR`, `j < NR`.
+/// The CPU supports AVX2 and FMA; `kc >= 1`; `a + arow[r] + p*cs` is readable for every
+/// `r < MR`, `p < kc`; `bp` has `kc * NR` readable values; `c + r*ldc + j` is writable for
+/// every `r < MR`, `j < NR`.
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn tile<const FMA: bool>(
@@ -498,45 +704,26 @@ unsafe fn tile<const FMA: bool>(
     ldc: usize,
     load_c: bool,
 ) {
-    let mut acc = [[_mm256_setzero_ps(); 2]; MR];
-    if load_c {
-        for (r, row) in acc.iter_mut().enumerate() {
-            // SAFETY: row r's 16 values are in C by the contract.
-            unsafe {
-                row[0] = _mm256_loadu_ps(c.add(r * ldc));
-                row[1] = _mm256_loadu_ps(c.add(r * ldc + 8));
-            }
-        }
-    }
-    // SAFETY: the offsets and the step stay inside A by the contract.
+    const _: () = assert!(
+        MR == 6 && NR == 16,
+        "the assembly is written for 6x16 tiles"
+    );
+    // SAFETY: each row's start is inside A by the contract.
     let rows: [*const f32; MR] = core::array::from_fn(|r| unsafe { a.add(arow[r]) });
-    let mut off = 0usize;
-    let mut b = bp;
-    for _ in 0..kc {
-        // SAFETY: step p of the panel is within its kc*NR values; A's element
-        // (r, p) is `rows[r] + p*cs`, in bounds by the contract.
-        unsafe {
-            let b0 = _mm256_loadu_ps(b);
-            let b1 = _mm256_loadu_ps(b.add(8));
-            for r in 0..MR {
-                let av = _mm256_broadcast_ss(&*rows[r].add(off));
-                if FMA {
-                    acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
-                    acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
-                } else {
-                    acc[r][0] = _mm256_add_ps(acc[r][0], _mm256_mul_ps(av, b0));
-                    acc[r][1] = _mm256_add_ps(acc[r][1], _mm256_mul_ps(av, b1));
-                }
-            }
-            b = b.add(NR);
-        }
-        off += cs;
-    }
-    for (r, row) in acc.iter().enumerate() {
-        // SAFETY: row r's 16 values are in C by the contract.
-        unsafe {
-            _mm256_storeu_ps(c.add(r * ldc), row[0]);
-            _mm256_storeu_ps(c.add(r * ldc + 8), row[1]);
+    // Byte strides; cannot overflow: `(kc-1)*cs` and `(MR-1)*ldc + NR` index the slices
+    // the caller checked, whose byte lengths fit in an isize.
+    let (cs_bytes, ldc_bytes) = (cs * 4, ldc * 4);
+    // SAFETY: the contract puts every address the block reads (A at `rows[r] + p*cs`, B's
+    // `kc*NR` values) or writes (C's six rows of 16) in bounds; besides those it touches
+    // only 512 bytes below the stack pointer, which it gives back (this is a leaf, and
+    // every stack it runs on has far more than that left); it restores every YMM
+    // register it used, declares its GPR operands clobbered, and runs only on a CPU
+    // with AVX2 and FMA (the caller's token).
+    unsafe {
+        if FMA {
+            tile_asm!(step_fma, kc, rows, cs_bytes, bp, c, ldc_bytes, load_c);
+        } else {
+            tile_asm!(step_mul_add, kc, rows, cs_bytes, bp, c, ldc_bytes, load_c);
         }
     }
 }

@@ -80,7 +80,9 @@ pub struct Job {
     next: AtomicUsize,
     /// Set by `infer_cancel` or the owner's exit; the worker stops at the next boundary.
     cancelled: AtomicBool,
-    /// [`PENDING`], or 0 / a negated errno once done.
+    /// Set by the first `end`: later ones change nothing.
+    ended: AtomicBool,
+    /// [`PENDING`], or 0 / a negated errno once done (stored last by `end`).
     result: AtomicU64,
     /// Woken once when the job finishes.
     pub done: WaitQueue,
@@ -187,6 +189,7 @@ pub fn submit(
             work: Mutex::new(Some(work.clone())),
             next: AtomicUsize::new(0),
             cancelled: AtomicBool::new(false),
+            ended: AtomicBool::new(false),
             result: AtomicU64::new(PENDING as u64),
             done: WaitQueue::new(),
             charge: Mutex::new(Some(charge)),
@@ -239,23 +242,15 @@ pub fn requeue_front(job: Arc<Job>) {
 }
 
 /// Ends `job` with `r` (the first end wins; later ones change nothing): releases its
-/// owner's count, then wakes its waiters, so a waiter that sees the result also sees the
-/// count back down.
+/// owner's count and the work (with whatever the run holds: an arena of its own and its
+/// charge), then publishes the result and wakes the waiters, so a waiter that sees the
+/// result also sees everything the job held given back.
 fn end(job: &Job, r: KResult<()>) {
     let v = match r {
         Ok(()) => 0,
         Err(e) => -e.0,
     };
-    if job
-        .result
-        .compare_exchange(
-            PENDING as u64,
-            v as u64,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        )
-        .is_err()
-    {
+    if job.ended.swap(true, Ordering::AcqRel) {
         return;
     }
     let charge = job.charge.lock().take();
@@ -271,6 +266,7 @@ fn end(job: &Job, r: KResult<()>) {
     );
     job.finished_ns
         .store(crate::arch::uptime_ns(), Ordering::Relaxed);
+    job.result.store(v as u64, Ordering::Release);
     job.done.wake_all();
 }
 
@@ -284,15 +280,13 @@ pub fn run(job: Arc<Job>) -> bool {
     };
     let steps = work.steps();
     let nodes = work.nodes();
-    loop {
+    let r = loop {
         if job.is_cancelled() {
-            end(&job, Err(Errno(errno::ECANCELED)));
-            return true;
+            break Err(Errno(errno::ECANCELED));
         }
         let i = job.next.load(Ordering::Relaxed);
         if i >= steps {
-            end(&job, Ok(()));
-            return true;
+            break Ok(());
         }
         let t0 = crate::arch::uptime_ns();
         // Never 0 once started, so `stats` can tell "not yet" from "at time 0".
@@ -306,8 +300,7 @@ pub fn run(job: Arc<Job>) -> bool {
         );
         if let Err(e) = r {
             log_failure(&job, &*work, i, e);
-            end(&job, Err(e));
-            return true;
+            break Err(e);
         }
         if i < nodes {
             job.nodes_run.fetch_add(1, Ordering::Relaxed);
@@ -315,13 +308,20 @@ pub fn run(job: Arc<Job>) -> bool {
         job.next.store(i + 1, Ordering::Relaxed);
         if i + 1 < steps && should_yield(&job) {
             job.preemptions.fetch_add(1, Ordering::Relaxed);
+            drop(work);
             requeue_front(job);
             return false;
         }
         // The kernel is not preemptible: between steps, let ready threads of the job's
         // class or higher (the worker runs at the job's class) have the CPU.
         crate::task::sched::yield_now();
-    }
+    };
+    // This worker's reference to the work goes before the job ends, so `end` drops the
+    // last one and whatever the run holds (an arena of its own and that arena's quota
+    // charge) is released before a waiter can see the result.
+    drop(work);
+    end(&job, r);
+    true
 }
 
 fn log_failure(job: &Job, work: &dyn Work, step: usize, e: Errno) {
