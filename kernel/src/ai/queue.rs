@@ -8,7 +8,9 @@
 //!
 //! Ordering: a worker always takes the oldest job of the highest class queued (class 0 =
 //! RT-inference is highest). A running job is preempted only at a step (node) boundary:
-//! after each step the worker asks [`should_yield`], and if a job of a strictly higher
+//! after each step, once it has let other ready threads run (so a higher job their
+//! submitters queued meanwhile is seen), the worker asks [`should_yield`], and if a job
+//! of a strictly higher
 //! class is waiting it puts the running job back at the *front* of its class (its next
 //! step is remembered in the job) and takes the higher one. So an RT job waits at most one
 //! node of a lower job per worker, and the lower job resumes where it stopped.
@@ -288,6 +290,16 @@ pub fn run(job: Arc<Job>) -> bool {
         if i >= steps {
             break Ok(());
         }
+        // At a boundary (not before the first step: the job was the highest waiting when
+        // taken), and after the yield below, so a higher job submitted by a thread that
+        // ran during that yield is seen before another node starts: on one CPU the
+        // submitter runs exactly then.
+        if i > 0 && should_yield(&job) {
+            job.preemptions.fetch_add(1, Ordering::Relaxed);
+            drop(work);
+            requeue_front(job);
+            return false;
+        }
         let t0 = crate::arch::uptime_ns();
         // Never 0 once started, so `stats` can tell "not yet" from "at time 0".
         let _ = job
@@ -306,12 +318,6 @@ pub fn run(job: Arc<Job>) -> bool {
             job.nodes_run.fetch_add(1, Ordering::Relaxed);
         }
         job.next.store(i + 1, Ordering::Relaxed);
-        if i + 1 < steps && should_yield(&job) {
-            job.preemptions.fetch_add(1, Ordering::Relaxed);
-            drop(work);
-            requeue_front(job);
-            return false;
-        }
         // The kernel is not preemptible: between steps, let ready threads of the job's
         // class or higher (the worker runs at the job's class) have the CPU.
         crate::task::sched::yield_now();
