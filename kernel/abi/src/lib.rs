@@ -13,6 +13,7 @@
 //! | [`errno`] | error numbers (Linux/POSIX values) |
 //! | [`ipc`], [`stream`], [`console`] | IPC messages and rights, the stream-fd protocol, the console server's protocol |
 //! | [`fcntl`], [`fs`] | descriptor flags, file types, `Stat`/`StatFs`, directory records |
+//! | [`memtier`] | tier policies, `TierInfo`/`ProcPlacement`/`DaemonInfo`, `memtier_set` parameters |
 //! | [`mman`], [`wait`], [`signal`], [`clock`], [`sched`], [`smp`] | memory-map flags, wait statuses, signals and `SigAction`, clocks, priority classes, `CpuInfo` |
 //! | [`ai`] | tensor metadata, graph nodes and operations, rights, classes and limits of the AI subsystem |
 //! | [`waymodel`] | the `.waymodel` model file format: header, tensor table, graph, metadata, hashes |
@@ -496,8 +497,25 @@ pub mod sys {
     /// `infer_stats(job, out: *mut ai::JobStats) -> 0`: what the job has used so far
     /// (time queued, time on a worker, nodes run, preemptions); final once it ended.
     pub const INFER_STATS: usize = 101;
+    // 102..=105: memory tiers ([`super::memtier`]; `docs/memory.md`).
+    /// `mem_advise(addr, len, policy) -> 0`: the page-aligned range `addr..addr+len`,
+    /// which must be mapped, takes tier policy `policy` (`memtier::POLICY_*`): pages
+    /// faulted in from now on follow it, and pages already there move to the tier it
+    /// names (near, far) within the migration budget. `EINVAL` for a bad policy or an
+    /// unaligned range, `ENOMEM` for a hole.
+    pub const MEM_ADVISE: usize = 102;
+    /// `mem_policy(policy) -> old policy`: the caller's default tier policy, used by
+    /// mappings that name none (inherited across fork and spawn). `memtier::POLICY_QUERY`
+    /// only reads it.
+    pub const MEM_POLICY: usize = 103;
+    /// `memtier_info(what, buf, len) -> records in all`: like `ai_info`, as many whole
+    /// records of the kind `what` selects (`memtier::INFO_*`) as fit in `len` bytes.
+    pub const MEMTIER_INFO: usize = 104;
+    /// `memtier_set(param, value) -> old value`: the migration daemon's settings and the
+    /// system default policy (`memtier::SET_*`); needs [`super::caps::MEMTIER`] (`EPERM`).
+    pub const MEMTIER_SET: usize = 105;
     /// One past the highest syscall number.
-    pub const COUNT: usize = 102;
+    pub const COUNT: usize = 106;
 }
 
 /// IPC: ports, messages, rights. See `docs/ipc.md`.
@@ -1019,8 +1037,134 @@ pub mod mman {
     pub const MAP_FIXED: usize = 0x10;
     pub const MAP_ANONYMOUS: usize = 0x20;
     pub const MAP_FIXED_NOREPLACE: usize = 0x10_0000;
+    /// Bits 32..36 of `mmap`'s flags: the mapping's tier policy (`memtier::POLICY_*`,
+    /// 0 = the process default), WayOS's own, above every Linux flag. Build them with
+    /// [`map_policy`].
+    pub const MAP_POLICY_SHIFT: u32 = 32;
+    pub const MAP_POLICY_MASK: usize = 0xF << MAP_POLICY_SHIFT;
+    /// The `mmap` flag bits that select tier policy `policy`.
+    pub const fn map_policy(policy: u32) -> usize {
+        ((policy as usize) << MAP_POLICY_SHIFT) & MAP_POLICY_MASK
+    }
 
     pub const PAGE_SIZE: usize = 4096;
+}
+
+/// Memory tiers (`docs/memory.md`): tier policies, the records `memtier_info` returns and
+/// the settings `memtier_set` changes.
+pub mod memtier {
+    use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+    /// Tier 0: near memory (DDR). Tier 1: far memory (the seed's "VRAM-sim").
+    pub const TIER_NEAR: u32 = 0;
+    pub const TIER_FAR: u32 = 1;
+    /// Most tiers the kernel manages.
+    pub const MAX_TIERS: usize = 2;
+
+    /// Tier policies (`mmap` flag bits via `mman::map_policy`, `mem_advise`,
+    /// `mem_policy`). Default: the process's default policy (for a process default:
+    /// the system default, itself near-first unless `memtier set` changed it).
+    pub const POLICY_DEFAULT: u32 = 0;
+    /// Near tier; the far tier when near is full (counted as a fallback).
+    pub const POLICY_NEAR: u32 = 1;
+    /// Far tier; the near tier when far is full (counted as a fallback).
+    pub const POLICY_FAR: u32 = 2;
+    /// Alternate tiers page by page (by page index within the mapping).
+    pub const POLICY_INTERLEAVE: u32 = 3;
+    /// Near while near has room, then far; the migration daemon moves pages by hotness.
+    pub const POLICY_AUTO: u32 = 4;
+    /// One past the highest policy.
+    pub const POLICY_COUNT: u32 = 5;
+    /// `mem_policy` argument that only reads the current default.
+    pub const POLICY_QUERY: u32 = u32::MAX;
+
+    /// `memtier_info` selectors. One [`TierInfo`] per tier.
+    pub const INFO_TIERS: u32 = 0;
+    /// One [`ProcPlacement`] per process with any resident user page, lowest pid first.
+    pub const INFO_PROCS: u32 = 1;
+    /// One [`DaemonInfo`].
+    pub const INFO_DAEMON: u32 = 2;
+
+    /// Where a tier's description came from ([`TierInfo::source`]).
+    pub const SOURCE_NONE: u32 = 0;
+    pub const SOURCE_ACPI: u32 = 1;
+    pub const SOURCE_DEVICE_TREE: u32 = 2;
+
+    /// One tier (`memtier_info(INFO_TIERS)`).
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct TierInfo {
+        /// [`TIER_NEAR`] or [`TIER_FAR`].
+        pub tier: u32,
+        /// The firmware's node (ACPI proximity domain, device-tree `numa-node-id`).
+        pub node: u32,
+        pub total_pages: u64,
+        pub free_pages: u64,
+        /// From ACPI HMAT or the device-tree distance map (0: not given).
+        pub read_latency_ns: u32,
+        pub bandwidth_mbps: u32,
+        /// Allocations that wanted this tier and got the other one because this was full.
+        pub fallbacks: u64,
+        /// [`SOURCE_NONE`], [`SOURCE_ACPI`] or [`SOURCE_DEVICE_TREE`].
+        pub source: u32,
+        /// Simulated cost of one access to a page of this tier, in nanoseconds (0 near).
+        pub access_cost_ns: u32,
+    }
+    abi_size!(TierInfo, 48);
+
+    /// One process's placement (`memtier_info(INFO_PROCS)`).
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct ProcPlacement {
+        pub pid: u64,
+        pub near_pages: u64,
+        pub far_pages: u64,
+        /// Its default policy.
+        pub policy: u32,
+        pub _pad: u32,
+    }
+    abi_size!(ProcPlacement, 32);
+
+    /// The migration daemon (`memtier_info(INFO_DAEMON)`).
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct DaemonInfo {
+        /// 1 when it runs.
+        pub enabled: u32,
+        /// Time between scans.
+        pub period_ms: u32,
+        /// Most pages it moves per scan.
+        pub budget_pages: u32,
+        /// The system default policy.
+        pub default_policy: u32,
+        pub scans: u64,
+        /// Pages moved far -> near and near -> far.
+        pub promoted: u64,
+        pub demoted: u64,
+        /// Pages it left where they were because they were pinned (a grant, a DMA or
+        /// tensor mapping, an in-progress user copy).
+        pub skipped_pinned: u64,
+        /// Simulated far accesses charged so far (the cost model's events).
+        pub far_accesses: u64,
+        /// Guest time the daemon itself has spent, in nanoseconds.
+        pub busy_ns: u64,
+    }
+    abi_size!(DaemonInfo, 64);
+
+    /// `memtier_set` parameters. 0 stops the daemon, 1 starts it.
+    pub const SET_ENABLED: u32 = 0;
+    /// Milliseconds between scans (10..=60000).
+    pub const SET_PERIOD_MS: u32 = 1;
+    /// Pages moved per scan at most (1..=65536).
+    pub const SET_BUDGET_PAGES: u32 = 2;
+    /// The system default policy (`POLICY_NEAR`..`POLICY_AUTO`).
+    pub const SET_DEFAULT_POLICY: u32 = 3;
 }
 
 /// `wait` options and status encoding (POSIX layout: `exit code << 8`, or the signal).

@@ -87,7 +87,7 @@ pub fn sys_setpgid(pid: usize, pgid: usize) -> KResult<usize> {
     };
     let pgid = if pgid == 0 { target.pid } else { pgid as u64 };
     if pgid != target.pid
-        && !process::all()
+        && !process::all()?
             .iter()
             .any(|p| p.pgid() == pgid && !p.is_zombie())
     {

@@ -31,7 +31,7 @@ pub fn sys_uname(buf: usize) -> KResult<usize> {
 const MAX_ENTRIES: usize = 4096;
 
 pub fn sys_proc_list(buf: usize, count: usize) -> KResult<usize> {
-    let all = process::all();
+    let all = process::all()?;
     // Only the entries filled must lie in the window: `count` may be larger.
     let want = count.min(all.len()).min(MAX_ENTRIES);
     let out = UserArray::<ProcInfo, WriteOnly>::new(buf, want)?;

@@ -165,7 +165,7 @@ pub fn sys_ai_info(what: usize, buf: usize, len: usize) -> KResult<usize> {
         INFO_USAGE => {
             let room = len / core::mem::size_of::<AiUsage>();
             let mut found = 0;
-            let all = process::all();
+            let all = process::all()?;
             let out = UserArray::<AiUsage, WriteOnly>::new(buf, room.min(all.len()))?;
             for p in all.iter().take(MAX_USAGE) {
                 let u = &p.usage;

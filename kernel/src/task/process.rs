@@ -357,8 +357,14 @@ pub fn lookup(pid: Pid) -> Option<Arc<Process>> {
 }
 
 /// Every process in the table (zombies included), lowest pid first.
-pub fn all() -> Vec<Arc<Process>> {
-    TABLE.lock().values().cloned().collect()
+pub fn all() -> KResult<Vec<Arc<Process>>> {
+    let table = TABLE.lock();
+    let mut v = Vec::new();
+    // Fallible: a caller (kill, ps) makes this list on a user program's behalf.
+    v.try_reserve_exact(table.len())
+        .map_err(|_| Errno::ENOMEM)?;
+    v.extend(table.values().cloned());
+    Ok(v)
 }
 
 /// Number of processes in the table (zombies included).

@@ -12,6 +12,7 @@
 //!
 //! This module owns the signal state; it must never run user code or block.
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
@@ -183,46 +184,48 @@ pub fn kill(pid: isize, s: i32) -> KResult<()> {
         return Err(Errno::EINVAL);
     }
     let me = super::current_process().ok_or(Errno::ESRCH)?;
+    // Every list here is made without an infallible allocation (`process::all` reserves
+    // or fails with `ENOMEM`; the filters work in place).
     let targets: Vec<_> = match pid {
         p if p > 0 => {
             let t = process::lookup(p as Pid).ok_or(Errno::ESRCH)?;
             if t.pid == INIT_PID && s != 0 {
                 return Err(Errno::EPERM);
             }
-            alloc::vec![t]
+            let mut one = Vec::new();
+            one.try_reserve_exact(1).map_err(|_| Errno::ENOMEM)?;
+            one.push(t);
+            one
         }
-        -1 => process::all()
-            .into_iter()
-            .filter(|p| p.pid != INIT_PID && p.pid != me.pid && !p.is_zombie())
-            .collect(),
+        -1 => {
+            let mut all = process::all()?;
+            all.retain(|p| p.pid != INIT_PID && p.pid != me.pid && !p.is_zombie());
+            all
+        }
         p => {
             let group = if p == 0 {
                 me.pgid()
             } else {
                 p.unsigned_abs() as Pid
             };
-            let members: Vec<_> = process::all()
-                .into_iter()
-                .filter(|p| p.pgid() == group && !p.is_zombie())
-                .collect();
+            let mut members = process::all()?;
+            members.retain(|p| p.pgid() == group && !p.is_zombie());
             if members.is_empty() {
                 return Err(Errno::ESRCH);
             }
-            members.into_iter().filter(|p| p.pid != INIT_PID).collect()
+            members.retain(|p| p.pid != INIT_PID);
+            members
         }
     };
     // Without `caps::KILL` a process reaches only processes holding no capability it
     // lacks (its own kind), so an unprivileged program cannot kill a server. A group or
     // -1 skips the others; naming only such processes is `EPERM`.
-    let allowed: Vec<_> = targets
-        .iter()
-        .filter(|t| me.has_caps(caps::KILL) || t.caps() & !me.caps() == 0)
-        .collect();
-    if allowed.is_empty() && !targets.is_empty() {
+    let allowed = |t: &&Arc<Process>| me.has_caps(caps::KILL) || t.caps() & !me.caps() == 0;
+    if !targets.is_empty() && !targets.iter().any(|t| allowed(&t)) {
         return Err(Errno::EPERM);
     }
     if s != 0 {
-        for t in allowed {
+        for t in targets.iter().filter(allowed) {
             send(t, s);
         }
     }
