@@ -70,6 +70,11 @@ pub fn check_sdt<'a>(bytes: &'a [u8], signature: &[u8; 4]) -> Result<&'a [u8], T
     Ok(table)
 }
 
+/// Checks an HMAT's header and checksum (as [`check_sdt`]), for a log line.
+pub fn check_sdt_hmat(bytes: &[u8]) -> Result<&[u8], TableError> {
+    check_sdt(bytes, b"HMAT")
+}
+
 /// One enabled SRAT memory affinity entry.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MemAffinity {
