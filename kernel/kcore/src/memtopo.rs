@@ -9,9 +9,8 @@
 //! table is an error, never a panic. It never touches memory itself; the arch layer hands
 //! it the bytes.
 //!
-//! The tier rule: the domain holding the kernel image (else the one with the most memory)
-//! is near (tier 0); every other domain is far (tier 1). One domain, or no table, is one
-//! tier.
+//! The tier rule: the processors' domain (else the one with the most memory) is near
+//! (tier 0); every other domain is far (tier 1). One domain, or no table, is one tier.
 
 use wayos_abi::memtier::{SOURCE_ACPI, SOURCE_DEVICE_TREE, SOURCE_NONE};
 
@@ -121,15 +120,13 @@ impl Srat {
         (out, n)
     }
 
-    /// The near domain: the one holding physical address `kernel`, else the one with the
-    /// most memory (the lowest such domain on a tie). `None` without memory entries.
-    pub fn near_domain(&self, kernel: u64) -> Option<u32> {
-        if let Some(r) = self
-            .ranges()
-            .iter()
-            .find(|r| r.base <= kernel && kernel < r.end)
-        {
-            return Some(r.domain);
+    /// The near domain: the processors' (the first enabled processor entry's) when it has
+    /// memory, else the one with the most memory (the lowest such domain on a tie).
+    /// Not the kernel image's: firmware loads it wherever it likes (OVMF: top of memory,
+    /// which on QEMU's two-node machine is the far node). `None` without memory entries.
+    pub fn near_domain(&self) -> Option<u32> {
+        if let Some(d) = self.cpu_domain.filter(|&d| self.domain_bytes(d) > 0) {
+            return Some(d);
         }
         let (doms, n) = self.domains::<MAX_RANGES>();
         doms[..n]
@@ -310,7 +307,7 @@ pub fn dt_distance(matrix: &[u8], from: u32, to: u32) -> Option<u32> {
 /// A device-tree distance has no unit: 10 is local by convention. A tier's nominal read
 /// latency is the distance times this (10 -> 100 ns), so ratios survive and the cost
 /// model has nanoseconds to work with (`docs/memory.md`).
-pub const NS_PER_DISTANCE: u32 = 10;
+pub use wayos_abi::memtier::NS_PER_DISTANCE;
 
 /// What the firmware says about one tier.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -55,22 +55,7 @@ pub const fn other_tier(tier: u32) -> u32 {
     }
 }
 
-/// A policy's name, for logs and the `memtier` command.
-pub const fn policy_name(policy: u32) -> &'static str {
-    match policy {
-        POLICY_DEFAULT => "default",
-        POLICY_NEAR => "near",
-        POLICY_FAR => "far",
-        POLICY_INTERLEAVE => "interleave",
-        POLICY_AUTO => "auto",
-        _ => "?",
-    }
-}
-
-/// The policy called `name` (as [`policy_name`] spells it).
-pub fn policy_by_name(name: &str) -> Option<u32> {
-    (0..POLICY_COUNT).find(|&p| policy_name(p) == name)
-}
+pub use wayos_abi::memtier::{policy_by_name, policy_name};
 
 #[cfg(test)]
 mod tests {

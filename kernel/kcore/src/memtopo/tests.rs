@@ -82,9 +82,22 @@ fn srat_ranges_domains_and_cpu() {
     assert_eq!(s.cpu_domain, Some(0));
     assert_eq!(s.domain_bytes(1), 128 * MIB);
     assert_eq!(s.domain_bytes(0), 383 * MIB + (640 << 10));
-    assert_eq!(s.near_domain(2 * MIB), Some(0), "kernel's domain");
-    assert_eq!(s.near_domain(400 * MIB), Some(1), "kernel in domain 1 makes it near");
-    assert_eq!(s.near_domain(4096 * MIB), Some(0), "else the largest");
+    assert_eq!(s.near_domain(), Some(0), "the processors' domain");
+    // Processors in a domain without memory: the largest domain.
+    let t = srat(&[
+        lapic_affinity(7, 0),
+        mem_affinity(0, 0, 64 * MIB, true),
+        mem_affinity(1, 64 * MIB, 128 * MIB, true),
+    ]);
+    assert_eq!(parse_srat(&t).expect("valid").near_domain(), Some(1));
+    // Processors with the smaller domain: still near.
+    let t = srat(&[
+        lapic_affinity(0, 0),
+        mem_affinity(0, 0, 64 * MIB, true),
+        mem_affinity(1, 64 * MIB, 128 * MIB, true),
+    ]);
+    assert_eq!(parse_srat(&t).expect("valid").near_domain(), Some(0));
+    assert_eq!(parse_srat(&srat(&[])).expect("valid").near_domain(), None);
 }
 
 #[test]

@@ -453,7 +453,7 @@ pub fn memory_topology(rsdp_phys: u64, info: &mut BootInfo) {
     if srat.dropped > 0 {
         log::warn!("acpi: SRAT lists more than {} memory ranges; the rest stay near", memtopo::MAX_RANGES);
     }
-    let Some(near) = srat.near_domain(info.kernel_phys_base) else {
+    let Some(near) = srat.near_domain() else {
         log::info!("acpi: SRAT has no memory ranges: one memory tier");
         return;
     };
