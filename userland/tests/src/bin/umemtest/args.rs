@@ -10,7 +10,7 @@ use libway::abi::caps::MEMTIER;
 use libway::abi::errno::{EFAULT, EINVAL, ENOMEM, EPERM};
 use libway::abi::memtier::{
     DaemonInfo, TierInfo, INFO_TIERS, POLICY_AUTO, POLICY_COUNT, POLICY_DEFAULT, POLICY_FAR,
-    POLICY_NEAR, SET_BUDGET_PAGES, SET_DEFAULT_POLICY, SET_ENABLED, SET_PERIOD_MS,
+    SET_BUDGET_PAGES, SET_DEFAULT_POLICY, SET_ENABLED, SET_PERIOD_MS,
 };
 use libway::abi::mman::{map_policy, MAP_ANONYMOUS, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE};
 use libway::abi::sys;
@@ -159,7 +159,32 @@ fn set_default() -> Check {
     let back = memtier::set(SET_DEFAULT_POLICY, old);
     expect_eq(seen, Ok(POLICY_AUTO)).context("daemon record")?;
     expect_eq(back, Ok(POLICY_AUTO)).context("restore")?;
-    expect_eq(old, POLICY_NEAR).context("boot default")
+    // A process whose own default is `default` now follows the system's: a child that
+    // resets its default maps far pages while the system default is far.
+    let old = memtier::set(SET_DEFAULT_POLICY, POLICY_FAR).context("set far")?;
+    let status = in_child(|| {
+        let ok = memtier::set_policy(POLICY_DEFAULT).is_ok()
+            && memtier::policy() == Ok(POLICY_DEFAULT);
+        let Ok(pid) = libway::process::getpid() else {
+            return 3;
+        };
+        let len = 8 * PAGE_SIZE;
+        let Ok(addr) = mem::map_anonymous(len, false) else {
+            return 3;
+        };
+        let b = super::resident(pid as u64);
+        super::touch(addr, 8);
+        let a = super::resident(pid as u64);
+        let two = memtier::tiers().is_ok_and(|t| t.len() == 2);
+        match (b, a) {
+            (Ok(b), Ok(a)) if ok && (!two || a[1] >= b[1] + 8) => 0,
+            _ => 4,
+        }
+    });
+    let back = memtier::set(SET_DEFAULT_POLICY, old);
+    expect_exit(status?, 0).context("child following the system default")?;
+    expect_eq(back, Ok(POLICY_FAR)).context("restore")?;
+    Ok(())
 }
 
 fn set_needs_cap() -> Check {
