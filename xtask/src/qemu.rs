@@ -836,11 +836,18 @@ mod tests {
     fn two_tiers_split_three_quarters_near() {
         assert_eq!(numa_split(512), Some((384, 128)));
         assert_eq!(numa_split(1000), Some((750, 250)));
-        assert_eq!(numa_split(100), Some((74, 26)), "near rounded down to 2 MiB");
+        assert_eq!(
+            numa_split(100),
+            Some((74, 26)),
+            "near rounded down to 2 MiB"
+        );
         assert_eq!(numa_split(40), None);
         let m = Machine::headless(Arch::X86_64, 2, "1G");
         assert_eq!(m.tiers_key().as_deref(), Some("wayos.tiers=768,256"));
-        assert_eq!(m.with_tiers(1).tiers_key().as_deref(), Some("wayos.tiers=1024,0"));
+        assert_eq!(
+            m.with_tiers(1).tiers_key().as_deref(),
+            Some("wayos.tiers=1024,0")
+        );
         let m = Machine::headless(Arch::Aarch64, 1, "512M");
         let a = numa_args(&m, 384, 128).join(" ");
         assert!(a.contains("node,nodeid=0,cpus=0,memdev=near"), "{a}");
@@ -848,7 +855,10 @@ mod tests {
         let m = Machine::headless(Arch::X86_64, 4, "512M");
         let a = numa_args(&m, 384, 128).join(" ");
         assert!(a.contains("cpus=0-3"), "{a}");
-        assert!(a.contains("target=1,hierarchy=memory,data-type=access-latency,latency=300"), "{a}");
+        assert!(
+            a.contains("target=1,hierarchy=memory,data-type=access-latency,latency=300"),
+            "{a}"
+        );
     }
 
     #[test]

@@ -374,8 +374,11 @@ mod tests {
         m.push(region(0x9000, 0x1000, MemoryKind::Reserved));
         m.push(region(0xa000, 0x6000, MemoryKind::Usable));
         m.set_tier(0x4000, 0xc000, 1);
-        let got: std::vec::Vec<(u64, u64, u8)> =
-            m.regions().iter().map(|r| (r.base, r.len, r.tier)).collect();
+        let got: std::vec::Vec<(u64, u64, u8)> = m
+            .regions()
+            .iter()
+            .map(|r| (r.base, r.len, r.tier))
+            .collect();
         assert_eq!(
             got,
             [

@@ -34,15 +34,21 @@ pub enum TableError {
 pub const SDT_HEADER_LEN: usize = 36;
 
 fn u16_at(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(at..at.checked_add(2)?)?.try_into().ok()?))
+    Some(u16::from_le_bytes(
+        b.get(at..at.checked_add(2)?)?.try_into().ok()?,
+    ))
 }
 
 fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(at..at.checked_add(4)?)?.try_into().ok()?))
+    Some(u32::from_le_bytes(
+        b.get(at..at.checked_add(4)?)?.try_into().ok()?,
+    ))
 }
 
 fn u64_at(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(b.get(at..at.checked_add(8)?)?.try_into().ok()?))
+    Some(u64::from_le_bytes(
+        b.get(at..at.checked_add(8)?)?.try_into().ok()?,
+    ))
 }
 
 /// The table's own length from its header (bytes 4..8), checked against the bytes given.
@@ -220,7 +226,11 @@ const READ_BANDWIDTH: u8 = 4;
 /// HMAT. Read figures are preferred to access figures. Latency entries are in units of
 /// `base` picoseconds (rounded to whole nanoseconds, at least 1), bandwidth in units of
 /// `base` MB/s; entry 0 (not given) and 0xFFFF (unreachable) count as absent.
-pub fn hmat_performance(bytes: &[u8], initiator: u32, target: u32) -> Result<Performance, TableError> {
+pub fn hmat_performance(
+    bytes: &[u8],
+    initiator: u32,
+    target: u32,
+) -> Result<Performance, TableError> {
     let t = check_sdt(bytes, b"HMAT")?;
     let mut at = SDT_HEADER_LEN + 4;
     if t.len() < at {
@@ -253,7 +263,9 @@ pub fn hmat_performance(bytes: &[u8], initiator: u32, target: u32) -> Result<Per
         let ns = ps.div_ceil(1000).max(1);
         u32::try_from(ns).unwrap_or(u32::MAX)
     });
-    let bandwidth = bw.0.or(bw.1).map(|mbps| u32::try_from(mbps).unwrap_or(u32::MAX));
+    let bandwidth =
+        bw.0.or(bw.1)
+            .map(|mbps| u32::try_from(mbps).unwrap_or(u32::MAX));
     Ok(Performance {
         read_latency_ns: latency,
         bandwidth_mbps: bandwidth,
@@ -272,7 +284,10 @@ fn lb_entry(e: &[u8], initiator: u32, target: u32) -> Result<Option<(u8, u64)>, 
     // 32 + 4s + 4t + 2st bytes, computed without overflow.
     let lists = s.checked_add(n).and_then(|x| x.checked_mul(4)).ok_or(bad)?;
     let entries = s.checked_mul(n).and_then(|x| x.checked_mul(2)).ok_or(bad)?;
-    let need = 32usize.checked_add(lists).and_then(|x| x.checked_add(entries)).ok_or(bad)?;
+    let need = 32usize
+        .checked_add(lists)
+        .and_then(|x| x.checked_add(entries))
+        .ok_or(bad)?;
     if need > e.len() {
         return Err(bad);
     }
@@ -361,11 +376,7 @@ impl Topology {
     /// Tiers from an SRAT (`near` its near domain, `far` the other domain, if any) and an
     /// optional HMAT read from the SRAT's CPU domain (else the near domain).
     pub fn from_acpi(srat: &Srat, near: u32, hmat: Option<&[u8]>) -> Self {
-        let far = srat
-            .ranges()
-            .iter()
-            .map(|r| r.domain)
-            .find(|&d| d != near);
+        let far = srat.ranges().iter().map(|r| r.domain).find(|&d| d != near);
         let initiator = srat.cpu_domain.unwrap_or(near);
         let perf = |target: u32| {
             hmat.and_then(|h| hmat_performance(h, initiator, target).ok())

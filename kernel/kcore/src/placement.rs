@@ -64,10 +64,23 @@ mod tests {
     #[test]
     fn the_first_policy_that_says_something_wins() {
         assert_eq!(effective(POLICY_FAR, POLICY_NEAR, POLICY_AUTO), POLICY_FAR);
-        assert_eq!(effective(POLICY_DEFAULT, POLICY_INTERLEAVE, POLICY_NEAR), POLICY_INTERLEAVE);
-        assert_eq!(effective(POLICY_DEFAULT, POLICY_DEFAULT, POLICY_AUTO), POLICY_AUTO);
-        assert_eq!(effective(POLICY_DEFAULT, POLICY_DEFAULT, POLICY_DEFAULT), POLICY_NEAR);
-        assert_eq!(effective(99, 77, 55), POLICY_NEAR, "garbage everywhere is near");
+        assert_eq!(
+            effective(POLICY_DEFAULT, POLICY_INTERLEAVE, POLICY_NEAR),
+            POLICY_INTERLEAVE
+        );
+        assert_eq!(
+            effective(POLICY_DEFAULT, POLICY_DEFAULT, POLICY_AUTO),
+            POLICY_AUTO
+        );
+        assert_eq!(
+            effective(POLICY_DEFAULT, POLICY_DEFAULT, POLICY_DEFAULT),
+            POLICY_NEAR
+        );
+        assert_eq!(
+            effective(99, 77, 55),
+            POLICY_NEAR,
+            "garbage everywhere is near"
+        );
         assert_eq!(effective(99, POLICY_FAR, POLICY_NEAR), POLICY_FAR);
     }
 

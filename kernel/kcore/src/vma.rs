@@ -1285,7 +1285,14 @@ mod tests {
     fn set_policy_splits_keeps_and_remerges() {
         let mut m = VmaMap::new(BASE, END);
         let a = m
-            .mmap_with_policy(Placement::Fixed(BASE), 8 * PAGE_SIZE, Prot::READ, VmaKind::Anonymous { shared: false }, "mmap", 2)
+            .mmap_with_policy(
+                Placement::Fixed(BASE),
+                8 * PAGE_SIZE,
+                Prot::READ,
+                VmaKind::Anonymous { shared: false },
+                "mmap",
+                2,
+            )
             .expect("map")
             .range
             .start;
@@ -1309,7 +1316,10 @@ mod tests {
         assert_eq!(m.set_policy(a, 9 * PAGE_SIZE, 1), Err(VmError::NotMapped));
         assert_eq!(m.set_policy(a + 1, PAGE_SIZE, 1), Err(VmError::Unaligned));
         assert_eq!(m.set_policy(a, 0, 1), Err(VmError::ZeroLength));
-        assert_eq!(m.set_policy(u64::MAX & !PAGE_MASK, PAGE_SIZE * 2, 1), Err(VmError::NotMapped));
+        assert_eq!(
+            m.set_policy(u64::MAX & !PAGE_MASK, PAGE_SIZE * 2, 1),
+            Err(VmError::NotMapped)
+        );
         let after: Vec<Vma> = m.iter().copied().collect();
         assert_eq!(before, after);
         // Fork keeps policies.

@@ -52,7 +52,6 @@ pub fn alloc_zeroed() -> Option<PhysAddr> {
     Some(pa)
 }
 
-
 /// Adds a reference to a frame (another PTE or object points at it).
 pub fn retain(pa: PhysAddr) {
     pmm::ref_inc(pa);

@@ -70,7 +70,7 @@ pub fn init(topology: &Topology) {
             t.tiers[1].bandwidth_mbps
         );
     } else {
-        log::info!("memtier: one tier ({source} describe no far memory)");
+        log::info!("memtier: one tier ({source}: no far memory)");
     }
 }
 
@@ -128,8 +128,9 @@ pub fn alloc_page(policy: u32, index: u64, copy_from: Option<PhysAddr>) -> Optio
     Some(pa)
 }
 
-/// The tier a run of contiguous frames should come from, and whether taking it from the
-/// other one is a fallback: for tensors, whose run must sit in one tier.
+/// The tier a run of contiguous frames should come from, then the one to try when that
+/// has no such run (a fallback: [`count_fallback`]). For tensors, whose run must sit in
+/// one tier.
 pub fn run_tiers(want_far: bool) -> [Tier; 2] {
     let want = if want_far && pmm::has_tier(Tier::Far) {
         Tier::Far

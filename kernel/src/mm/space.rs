@@ -13,10 +13,10 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use wayos_abi::layout::{USER_BASE, USER_END};
+use wayos_abi::memtier::POLICY_DEFAULT;
 use wayos_abi::mman::PAGE_SIZE;
 use wayos_kcore::paging::{PageSize, PageTable, PhysAddr, PteFlags, VirtAddr};
-use wayos_abi::memtier::POLICY_DEFAULT;
-use wayos_kcore::vma::{Placement, Range, Vma, VmError, VmaKind, VmaMap};
+use wayos_kcore::vma::{Placement, Range, VmError, Vma, VmaKind, VmaMap};
 
 use super::physmem::{self, KernelPhysMem};
 use super::{direct, placement, tlb};
@@ -83,8 +83,7 @@ impl Backing {
                 Ok(match pages.get(&index) {
                     Some(&pa) => pa,
                     None => {
-                        let pa =
-                            placement::alloc_page(policy, index, None).ok_or(Errno::ENOMEM)?;
+                        let pa = placement::alloc_page(policy, index, None).ok_or(Errno::ENOMEM)?;
                         pages.insert(index, pa);
                         pa
                     }
@@ -340,7 +339,14 @@ impl AddressSpace {
         };
         let outcome = self
             .vmas
-            .mmap_with_policy(placement, req.len as u64, req.prot, kind, "mmap", req.policy)
+            .mmap_with_policy(
+                placement,
+                req.len as u64,
+                req.prot,
+                kind,
+                "mmap",
+                req.policy,
+            )
             .map_err(vm_err)?;
         for r in &outcome.unmapped {
             self.drop_pages(*r);
@@ -524,8 +530,7 @@ impl AddressSpace {
                         (pa, true)
                     }
                     _ => (
-                        placement::alloc_page(policy, private_index, None)
-                            .ok_or(Errno::ENOMEM)?,
+                        placement::alloc_page(policy, private_index, None).ok_or(Errno::ENOMEM)?,
                         false,
                     ),
                 };

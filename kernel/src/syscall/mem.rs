@@ -2,8 +2,8 @@
 //! flags may carry a tier policy (`mman::map_policy`); see `syscall::memtier`.
 
 use wayos_abi::mman::{
-    MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_POLICY_MASK, MAP_POLICY_SHIFT,
-    MAP_PRIVATE, MAP_SHARED, PAGE_SIZE,
+    MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_POLICY_MASK, MAP_POLICY_SHIFT, MAP_PRIVATE,
+    MAP_SHARED, PAGE_SIZE,
 };
 use wayos_kcore::placement::valid_mapping_policy;
 

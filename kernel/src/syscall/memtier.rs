@@ -8,11 +8,11 @@
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
-use wayos_abi::mman::PAGE_SIZE;
 use wayos_abi::memtier::{
     DaemonInfo, ProcPlacement, TierInfo, INFO_DAEMON, INFO_PROCS, INFO_TIERS, POLICY_QUERY,
     SET_BUDGET_PAGES, SET_DEFAULT_POLICY, SET_ENABLED, SET_PERIOD_MS,
 };
+use wayos_abi::mman::PAGE_SIZE;
 use wayos_kcore::placement::{valid_mapping_policy, valid_system_policy};
 
 use crate::error::{Errno, KResult};
@@ -114,7 +114,10 @@ pub fn sys_memtier_set(param: usize, value: usize) -> KResult<usize> {
     let (cell, ok) = match param {
         SET_ENABLED => (&placement::DAEMON_ENABLED, value <= 1),
         SET_PERIOD_MS => (&placement::DAEMON_PERIOD_MS, (10..=60_000).contains(&value)),
-        SET_BUDGET_PAGES => (&placement::DAEMON_BUDGET_PAGES, (1..=65_536).contains(&value)),
+        SET_BUDGET_PAGES => (
+            &placement::DAEMON_BUDGET_PAGES,
+            (1..=65_536).contains(&value),
+        ),
         SET_DEFAULT_POLICY => {
             if !valid_system_policy(value) {
                 return Err(Errno::EINVAL);

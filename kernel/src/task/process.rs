@@ -151,9 +151,7 @@ impl Process {
             caps: AtomicU32::new(caps),
             filter_allow: filter.allow.map(AtomicU64::new),
             filter_mode: AtomicU32::new(filter.mode),
-            mem_policy: AtomicU32::new(
-                parent.map_or(0, |p| p.mem_policy.load(Ordering::Relaxed)),
-            ),
+            mem_policy: AtomicU32::new(parent.map_or(0, |p| p.mem_policy.load(Ordering::Relaxed))),
         })
     }
 

@@ -51,8 +51,13 @@ pub fn policy() -> Result<u32, Errno> {
 /// capability.
 pub fn set(param: u32, value: u32) -> Result<u32, Errno> {
     // SAFETY: no pointer is passed.
-    unsafe { crate::sys::call(sys::MEMTIER_SET, [param as usize, value as usize, 0, 0, 0, 0]) }
-        .map(|old| old as u32)
+    unsafe {
+        crate::sys::call(
+            sys::MEMTIER_SET,
+            [param as usize, value as usize, 0, 0, 0, 0],
+        )
+    }
+    .map(|old| old as u32)
 }
 
 /// Every record of kind `what`, growing the buffer until all fit.

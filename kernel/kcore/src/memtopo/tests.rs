@@ -78,7 +78,14 @@ fn qemu_like_srat() -> Vec<u8> {
 fn srat_ranges_domains_and_cpu() {
     let s = parse_srat(&qemu_like_srat()).expect("valid");
     assert_eq!(s.ranges().len(), 3, "disabled entry skipped");
-    assert_eq!(s.ranges()[2], MemAffinity { domain: 1, base: 384 * MIB, end: 512 * MIB });
+    assert_eq!(
+        s.ranges()[2],
+        MemAffinity {
+            domain: 1,
+            base: 384 * MIB,
+            end: 512 * MIB
+        }
+    );
     assert_eq!(s.cpu_domain, Some(0));
     assert_eq!(s.domain_bytes(1), 128 * MIB);
     assert_eq!(s.domain_bytes(0), 383 * MIB + (640 << 10));
@@ -106,7 +113,10 @@ fn srat_rejects_bad_tables() {
     t[20] ^= 1;
     assert_eq!(parse_srat(&t).unwrap_err(), TableError::Checksum);
     let t = qemu_like_srat();
-    assert_eq!(parse_srat(&t[..t.len() - 1]).unwrap_err(), TableError::Truncated);
+    assert_eq!(
+        parse_srat(&t[..t.len() - 1]).unwrap_err(),
+        TableError::Truncated
+    );
     assert_eq!(parse_srat(&t[..10]).unwrap_err(), TableError::Truncated);
     let mut w = t.clone();
     w[0] = b'X';
@@ -115,14 +125,23 @@ fn srat_rejects_bad_tables() {
     let mut short = mem_affinity(1, 0, MIB, true);
     short[1] = 8;
     short.truncate(8);
-    assert_eq!(parse_srat(&srat(&[short])).unwrap_err(), TableError::BadEntry);
+    assert_eq!(
+        parse_srat(&srat(&[short])).unwrap_err(),
+        TableError::BadEntry
+    );
     // Zero length would loop forever.
     let zero = std::vec![1u8, 0];
-    assert_eq!(parse_srat(&srat(&[zero])).unwrap_err(), TableError::BadEntry);
+    assert_eq!(
+        parse_srat(&srat(&[zero])).unwrap_err(),
+        TableError::BadEntry
+    );
     // Running past the end.
     let mut long = mem_affinity(1, 0, MIB, true);
     long[1] = 200;
-    assert_eq!(parse_srat(&srat(&[long])).unwrap_err(), TableError::BadEntry);
+    assert_eq!(
+        parse_srat(&srat(&[long])).unwrap_err(),
+        TableError::BadEntry
+    );
     // Unknown entry types are skipped.
     let odd = std::vec![9u8, 4, 0, 0];
     let s = parse_srat(&srat(&[odd, mem_affinity(3, 0, MIB, true)])).expect("valid");
@@ -156,9 +175,21 @@ fn qemu_like_hmat() -> Vec<u8> {
 fn hmat_pairs() {
     let h = qemu_like_hmat();
     let near = hmat_performance(&h, 0, 0).expect("valid");
-    assert_eq!(near, Performance { read_latency_ns: Some(100), bandwidth_mbps: Some(20000) });
+    assert_eq!(
+        near,
+        Performance {
+            read_latency_ns: Some(100),
+            bandwidth_mbps: Some(20000)
+        }
+    );
     let far = hmat_performance(&h, 0, 1).expect("valid");
-    assert_eq!(far, Performance { read_latency_ns: Some(300), bandwidth_mbps: Some(5000) });
+    assert_eq!(
+        far,
+        Performance {
+            read_latency_ns: Some(300),
+            bandwidth_mbps: Some(5000)
+        }
+    );
     let none = hmat_performance(&h, 1, 1).expect("valid");
     assert_eq!(none, Performance::default(), "initiator not listed");
 }
@@ -172,7 +203,13 @@ fn hmat_prefers_read_figures_and_skips_unusable_entries() {
     ]
     .concat();
     let p = hmat_performance(&table(b"HMAT", 4, &body), 0, 1).expect("valid");
-    assert_eq!(p, Performance { read_latency_ns: Some(3), bandwidth_mbps: None });
+    assert_eq!(
+        p,
+        Performance {
+            read_latency_ns: Some(3),
+            bandwidth_mbps: None
+        }
+    );
     // A cache-level structure (flags 1) says nothing about memory.
     let mut cache = lb(ACCESS_LATENCY, 1000, &[0], &[1], &[5]);
     cache[8] = 1;
@@ -186,14 +223,23 @@ fn hmat_rejects_bad_structures() {
     let mut e = lb(ACCESS_LATENCY, 1000, &[0], &[1], &[5]);
     e[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
     let t = table(b"HMAT", 4, &e);
-    assert_eq!(hmat_performance(&t, 0, 1).unwrap_err(), TableError::BadEntry);
+    assert_eq!(
+        hmat_performance(&t, 0, 1).unwrap_err(),
+        TableError::BadEntry
+    );
     // A structure length of 0.
     let mut e = lb(ACCESS_LATENCY, 1000, &[0], &[1], &[5]);
     e[4..8].copy_from_slice(&0u32.to_le_bytes());
     let t = table(b"HMAT", 4, &e);
-    assert_eq!(hmat_performance(&t, 0, 1).unwrap_err(), TableError::BadEntry);
+    assert_eq!(
+        hmat_performance(&t, 0, 1).unwrap_err(),
+        TableError::BadEntry
+    );
     let t = qemu_like_hmat();
-    assert_eq!(hmat_performance(&t[..40], 0, 1).unwrap_err(), TableError::Truncated);
+    assert_eq!(
+        hmat_performance(&t[..40], 0, 1).unwrap_err(),
+        TableError::Truncated
+    );
 }
 
 #[test]
@@ -206,7 +252,11 @@ fn device_tree_distances() {
     assert_eq!(dt_distance(&m, 0, 1), Some(30));
     assert_eq!(dt_distance(&m, 1, 1), Some(10));
     assert_eq!(dt_distance(&m, 2, 1), None);
-    assert_eq!(dt_distance(&m[..11], 0, 0), None, "a cut triplet is not read");
+    assert_eq!(
+        dt_distance(&m[..11], 0, 0),
+        None,
+        "a cut triplet is not read"
+    );
     let t = Topology::from_device_tree(0, Some(1), Some(&m));
     assert_eq!(t.source, SOURCE_DEVICE_TREE);
     assert_eq!(t.tiers[0].read_latency_ns, 100);
@@ -224,8 +274,24 @@ fn acpi_topology() {
     let h = qemu_like_hmat();
     let t = Topology::from_acpi(&s, 0, Some(&h));
     assert_eq!(t.source, SOURCE_ACPI);
-    assert_eq!(t.tiers[0], TierDesc { present: true, node: 0, read_latency_ns: 100, bandwidth_mbps: 20000 });
-    assert_eq!(t.tiers[1], TierDesc { present: true, node: 1, read_latency_ns: 300, bandwidth_mbps: 5000 });
+    assert_eq!(
+        t.tiers[0],
+        TierDesc {
+            present: true,
+            node: 0,
+            read_latency_ns: 100,
+            bandwidth_mbps: 20000
+        }
+    );
+    assert_eq!(
+        t.tiers[1],
+        TierDesc {
+            present: true,
+            node: 1,
+            read_latency_ns: 300,
+            bandwidth_mbps: 5000
+        }
+    );
     let no_hmat = Topology::from_acpi(&s, 0, None);
     assert_eq!(no_hmat.tiers[1].read_latency_ns, 0);
     let one = parse_srat(&srat(&[mem_affinity(0, 0, MIB, true)])).expect("valid");

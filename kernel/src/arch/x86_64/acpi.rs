@@ -417,7 +417,10 @@ fn find_raw_table(map: &MemoryMap, rsdp_phys: u64, sig: &[u8; 4]) -> Option<&'st
         .filter(|&a| a != 0);
     let (root, entry) = match xsdt {
         Some(a) => (a, 8),
-        None => (u64::from(u32::from_le_bytes(rsdp[16..20].try_into().ok()?)), 4),
+        None => (
+            u64::from(u32::from_le_bytes(rsdp[16..20].try_into().ok()?)),
+            4,
+        ),
     };
     let header = phys_bytes(map, root, memtopo::SDT_HEADER_LEN)?;
     let root = phys_bytes(map, root, memtopo::sdt_len(header)?)?;
@@ -451,7 +454,10 @@ pub fn memory_topology(rsdp_phys: u64, info: &mut BootInfo) {
         }
     };
     if srat.dropped > 0 {
-        log::warn!("acpi: SRAT lists more than {} memory ranges; the rest stay near", memtopo::MAX_RANGES);
+        log::warn!(
+            "acpi: SRAT lists more than {} memory ranges; the rest stay near",
+            memtopo::MAX_RANGES
+        );
     }
     let Some(near) = srat.near_domain() else {
         log::info!("acpi: SRAT has no memory ranges: one memory tier");

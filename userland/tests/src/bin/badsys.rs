@@ -985,10 +985,17 @@ fn check_memtier(s: &mut Suite, m: &Scratch) {
     use libway::abi::memtier::{INFO_DAEMON, INFO_PROCS, INFO_TIERS, POLICY_FAR};
     // Room for a few whole records of any kind (the biggest, `DaemonInfo`, is 64 bytes).
     let room = 256;
-    for (what, tag) in [(INFO_TIERS, "tiers"), (INFO_PROCS, "procs"), (INFO_DAEMON, "daemon")] {
+    for (what, tag) in [
+        (INFO_TIERS, "tiers"),
+        (INFO_PROCS, "procs"),
+        (INFO_DAEMON, "daemon"),
+    ] {
         for (name, ptr) in m.bad_ptrs().into_iter().chain(m.readonly_ptrs()) {
             let r = raw(sys::MEMTIER_INFO, [what as usize, ptr, room, 0, 0, 0]);
-            s.check(&format!("memtier_info_{tag}_buf_{name}"), expect_errno(r, EFAULT));
+            s.check(
+                &format!("memtier_info_{tag}_buf_{name}"),
+                expect_errno(r, EFAULT),
+            );
         }
     }
     let page = PAGE_SIZE;
@@ -1002,9 +1009,15 @@ fn check_memtier(s: &mut Suite, m: &Scratch) {
         let r = raw(sys::MEM_ADVISE, [addr, page, POLICY_FAR as usize, 0, 0, 0]);
         s.check(&format!("mem_advise_{name}"), expect_errno(r, ENOMEM));
     }
-    let r = raw(sys::MEM_ADVISE, [m.rw, usize::MAX, POLICY_FAR as usize, 0, 0, 0]);
+    let r = raw(
+        sys::MEM_ADVISE,
+        [m.rw, usize::MAX, POLICY_FAR as usize, 0, 0, 0],
+    );
     s.check("mem_advise_len_wraps", expect_errno(r, ENOMEM));
-    let r = raw(sys::MEM_ADVISE, [m.rw + 1, page, POLICY_FAR as usize, 0, 0, 0]);
+    let r = raw(
+        sys::MEM_ADVISE,
+        [m.rw + 1, page, POLICY_FAR as usize, 0, 0, 0],
+    );
     s.check("mem_advise_unaligned", expect_errno(r, EINVAL));
     let r = raw(sys::MEM_ADVISE, [m.rw, page, usize::MAX, 0, 0, 0]);
     s.check("mem_advise_policy_max", expect_errno(r, EINVAL));

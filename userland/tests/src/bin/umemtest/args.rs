@@ -43,29 +43,46 @@ fn raw(n: usize, args: [usize; 6]) -> Result<usize, Errno> {
 fn bad_mmap() -> Check {
     let flags = MAP_PRIVATE | MAP_ANONYMOUS;
     for p in [POLICY_COUNT, 7, 15] {
-        expect_errno(mem::mmap(0, PAGE_SIZE, PROT_READ | PROT_WRITE, flags | map_policy(p)), EINVAL)
-            .context(&format!("policy {p}"))?;
+        expect_errno(
+            mem::mmap(0, PAGE_SIZE, PROT_READ | PROT_WRITE, flags | map_policy(p)),
+            EINVAL,
+        )
+        .context(&format!("policy {p}"))?;
     }
     // Bits above the policy field are still unknown flags.
-    expect_errno(mem::mmap(0, PAGE_SIZE, PROT_READ, flags | (1 << 40)), EINVAL).context("bit 40")
+    expect_errno(
+        mem::mmap(0, PAGE_SIZE, PROT_READ, flags | (1 << 40)),
+        EINVAL,
+    )
+    .context("bit 40")
 }
 
 fn bad_advise() -> Check {
     let len = 4 * PAGE_SIZE;
     let addr = mem::map_anonymous(len, false).context("mmap")?;
     let r = (|| {
-        expect_errno(memtier::advise(addr + 1, PAGE_SIZE, POLICY_FAR), EINVAL).context("unaligned")?;
+        expect_errno(memtier::advise(addr + 1, PAGE_SIZE, POLICY_FAR), EINVAL)
+            .context("unaligned")?;
         expect_errno(memtier::advise(addr, 0, POLICY_FAR), EINVAL).context("zero length")?;
         expect_errno(memtier::advise(addr, len, POLICY_COUNT), EINVAL).context("policy 5")?;
-        expect_errno(raw(sys::MEM_ADVISE, [addr, len, 1 << 32 | 1, 0, 0, 0]), EINVAL)
-            .context("policy past u32")?;
+        expect_errno(
+            raw(sys::MEM_ADVISE, [addr, len, 1 << 32 | 1, 0, 0, 0]),
+            EINVAL,
+        )
+        .context("policy past u32")?;
         expect_errno(memtier::advise(addr, len + PAGE_SIZE, POLICY_FAR), ENOMEM)
             .context("past the mapping")?;
         expect_errno(memtier::advise(0x1000, PAGE_SIZE, POLICY_FAR), ENOMEM).context("unmapped")?;
-        expect_errno(memtier::advise(0xffff_8000_0000_0000, PAGE_SIZE, POLICY_FAR), ENOMEM)
-            .context("kernel half")?;
-        expect_errno(memtier::advise(usize::MAX & !(PAGE_SIZE - 1), 2 * PAGE_SIZE, POLICY_FAR), ENOMEM)
-            .context("wrapping range")?;
+        expect_errno(
+            memtier::advise(0xffff_8000_0000_0000, PAGE_SIZE, POLICY_FAR),
+            ENOMEM,
+        )
+        .context("kernel half")?;
+        expect_errno(
+            memtier::advise(usize::MAX & !(PAGE_SIZE - 1), 2 * PAGE_SIZE, POLICY_FAR),
+            ENOMEM,
+        )
+        .context("wrapping range")?;
         // A refused call left the mapping's policy alone: its pages still go near.
         expect_eq(memtier::advise(addr, len, POLICY_DEFAULT), Ok(())).context("reset")
     })();
@@ -86,11 +103,21 @@ fn bad_policy() -> Check {
 fn bad_info() -> Check {
     let len = core::mem::size_of::<TierInfo>() * 2;
     expect_errno(raw(sys::MEMTIER_INFO, [3, 0, 0, 0, 0, 0]), EINVAL).context("selector 3")?;
-    expect_errno(raw(sys::MEMTIER_INFO, [1 << 32, 0, 0, 0, 0, 0]), EINVAL).context("selector past u32")?;
-    expect_errno(raw(sys::MEMTIER_INFO, [INFO_TIERS as usize, 0x1000, len, 0, 0, 0]), EFAULT)
-        .context("unmapped buffer")?;
+    expect_errno(raw(sys::MEMTIER_INFO, [1 << 32, 0, 0, 0, 0, 0]), EINVAL)
+        .context("selector past u32")?;
     expect_errno(
-        raw(sys::MEMTIER_INFO, [INFO_TIERS as usize, 0xffff_8000_0000_0000, len, 0, 0, 0]),
+        raw(
+            sys::MEMTIER_INFO,
+            [INFO_TIERS as usize, 0x1000, len, 0, 0, 0],
+        ),
+        EFAULT,
+    )
+    .context("unmapped buffer")?;
+    expect_errno(
+        raw(
+            sys::MEMTIER_INFO,
+            [INFO_TIERS as usize, 0xffff_8000_0000_0000, len, 0, 0, 0],
+        ),
         EFAULT,
     )
     .context("kernel buffer")?;
@@ -109,7 +136,14 @@ fn partial_info() -> Check {
     // Room for one and a half records: one is written, the count is all of them.
     let n = raw(
         sys::MEMTIER_INFO,
-        [INFO_TIERS as usize, buf.as_mut_ptr() as usize, one + one / 2, 0, 0, 0],
+        [
+            INFO_TIERS as usize,
+            buf.as_mut_ptr() as usize,
+            one + one / 2,
+            0,
+            0,
+            0,
+        ],
     )
     .context("memtier_info")?;
     expect_eq(n, all.len()).context("count")?;
@@ -122,7 +156,14 @@ fn partial_info() -> Check {
     };
     let n = raw(
         sys::MEMTIER_INFO,
-        [2, &mut d as *mut DaemonInfo as usize, core::mem::size_of::<DaemonInfo>() - 1, 0, 0, 0],
+        [
+            2,
+            &mut d as *mut DaemonInfo as usize,
+            core::mem::size_of::<DaemonInfo>() - 1,
+            0,
+            0,
+            0,
+        ],
     )
     .context("daemon info")?;
     expect_eq((n, d.period_ms), (1, 0xdead)).context("short daemon buffer")
@@ -142,8 +183,14 @@ fn set_values() -> Check {
     ] {
         expect_errno(memtier::set(param, bad), EINVAL).context(&format!("set({param}, {bad})"))?;
     }
-    expect_errno(raw(sys::MEMTIER_SET, [SET_PERIOD_MS as usize, 1 << 32 | 100, 0, 0, 0, 0]), EINVAL)
-        .context("value past u32")?;
+    expect_errno(
+        raw(
+            sys::MEMTIER_SET,
+            [SET_PERIOD_MS as usize, 1 << 32 | 100, 0, 0, 0, 0],
+        ),
+        EINVAL,
+    )
+    .context("value past u32")?;
     expect_eq(memtier::daemon().context("daemon")?, d).context("nothing changed")?;
     // A good value round-trips and comes back.
     let old = memtier::set(SET_PERIOD_MS, 250).context("set period")?;
@@ -163,8 +210,8 @@ fn set_default() -> Check {
     // resets its default maps far pages while the system default is far.
     let old = memtier::set(SET_DEFAULT_POLICY, POLICY_FAR).context("set far")?;
     let status = in_child(|| {
-        let ok = memtier::set_policy(POLICY_DEFAULT).is_ok()
-            && memtier::policy() == Ok(POLICY_DEFAULT);
+        let ok =
+            memtier::set_policy(POLICY_DEFAULT).is_ok() && memtier::policy() == Ok(POLICY_DEFAULT);
         let Ok(pid) = libway::process::getpid() else {
             return 3;
         };
@@ -207,7 +254,8 @@ fn set_needs_cap() -> Check {
     })?;
     expect_exit(status, 0).context("child without the capability")?;
     if !caps::has(MEMTIER) {
-        expect_errno(memtier::set(SET_DEFAULT_POLICY, POLICY_FAR), EPERM).context("this process")?;
+        expect_errno(memtier::set(SET_DEFAULT_POLICY, POLICY_FAR), EPERM)
+            .context("this process")?;
     }
     expect_eq(memtier::daemon().context("daemon")?, before).context("nothing changed")
 }

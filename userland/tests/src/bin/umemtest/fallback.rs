@@ -39,7 +39,9 @@ fn far_full(m: &Machine) -> Check {
     let near_free = memtier::tiers().context("memtier_info")?[0].free_pages;
     let pages = before.free_pages + EXTRA;
     if near_free < 4 * EXTRA + 4096 {
-        return Err(format!("near tier has only {near_free} pages free; the case needs more"));
+        return Err(format!(
+            "near tier has only {near_free} pages free; the case needs more"
+        ));
     }
     let len = usize::try_from(pages * PAGE_SIZE as u64).map_err(|_| "size")?;
     let addr = memtier::map_with_policy(len, false, POLICY_FAR).context("mmap")?;
@@ -54,7 +56,9 @@ fn far_full(m: &Machine) -> Check {
     let (rb, ra) = (res_before?, res_after?);
     let fell_back = full.fallbacks - before.fallbacks;
     if fell_back < EXTRA || fell_back > EXTRA + SLACK {
-        return Err(format!("{fell_back} fallbacks counted for {EXTRA} pages past a full far tier"));
+        return Err(format!(
+            "{fell_back} fallbacks counted for {EXTRA} pages past a full far tier"
+        ));
     }
     if full.free_pages > SLACK {
         return Err(format!("far tier still has {} pages free", full.free_pages));

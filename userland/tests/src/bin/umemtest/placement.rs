@@ -8,9 +8,7 @@
 
 use alloc::format;
 
-use libway::abi::memtier::{
-    POLICY_AUTO, POLICY_FAR, POLICY_INTERLEAVE, POLICY_NEAR,
-};
+use libway::abi::memtier::{POLICY_AUTO, POLICY_FAR, POLICY_INTERLEAVE, POLICY_NEAR};
 use libway::abi::mman::PAGE_SIZE;
 use libway::memtier;
 use libway::process;
@@ -24,18 +22,30 @@ const PAGES: usize = 64;
 const CHILD_FAILED: i32 = 3;
 
 pub fn run(s: &mut Suite, m: &Machine) {
-    s.check("mmap_near_policy", mapped(m, POLICY_NEAR, false, [PAGES, 0]));
+    s.check(
+        "mmap_near_policy",
+        mapped(m, POLICY_NEAR, false, [PAGES, 0]),
+    );
     s.check("mmap_far_policy", mapped(m, POLICY_FAR, false, [0, PAGES]));
     s.check(
         "mmap_interleave_policy",
         mapped(m, POLICY_INTERLEAVE, false, [PAGES / 2, PAGES / 2]),
     );
-    s.check("mmap_auto_policy_starts_near", mapped(m, POLICY_AUTO, false, [PAGES, 0]));
-    s.check("shared_mapping_far_policy", mapped(m, POLICY_FAR, true, [0, PAGES]));
+    s.check(
+        "mmap_auto_policy_starts_near",
+        mapped(m, POLICY_AUTO, false, [PAGES, 0]),
+    );
+    s.check(
+        "shared_mapping_far_policy",
+        mapped(m, POLICY_FAR, true, [0, PAGES]),
+    );
     s.check("mem_advise_before_touch", advised(m));
     s.check("mem_advise_part_of_a_mapping", advised_half(m));
     s.check("mem_policy_default_far", process_default(m));
-    s.check("mapping_policy_beats_process_default", mapping_beats_default(m));
+    s.check(
+        "mapping_policy_beats_process_default",
+        mapping_beats_default(m),
+    );
     s.check("fork_inherits_default_policy", fork_inherits(m));
     s.check("spawn_inherits_default_policy", spawn_inherits());
     s.check("cow_copy_follows_mapping_policy", cow_copy(m));
@@ -140,7 +150,10 @@ fn process_default(m: &Machine) -> Check {
     // The heap may have grown while the default was far: allow those few pages.
     let want = on_machine(m, [0, PAGES]);
     if got[1] < want[1] || got[1] > want[1] + 16 || (want[1] == 0 && got[0] < PAGES as u64) {
-        return Err(format!("grew near {} far {}, want far {}", got[0], got[1], want[1]));
+        return Err(format!(
+            "grew near {} far {}, want far {}",
+            got[0], got[1], want[1]
+        ));
     }
     expect_eq(memtier::policy(), Ok(POLICY_NEAR)).context("default restored")
 }

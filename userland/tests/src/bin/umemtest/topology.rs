@@ -7,7 +7,9 @@ use libway::abi::harness::{
     parse_tiers, FAR_BANDWIDTH_MBPS, FAR_DISTANCE, FAR_LATENCY_NS, NEAR_BANDWIDTH_MBPS,
     NEAR_DISTANCE, NEAR_LATENCY_NS, TIERS_KEY,
 };
-use libway::abi::memtier::{TierInfo, NS_PER_DISTANCE, SOURCE_ACPI, SOURCE_DEVICE_TREE, SOURCE_NONE, TIER_FAR, TIER_NEAR};
+use libway::abi::memtier::{
+    TierInfo, NS_PER_DISTANCE, SOURCE_ACPI, SOURCE_DEVICE_TREE, SOURCE_NONE, TIER_FAR, TIER_NEAR,
+};
 use libway::memtier;
 use libway::process;
 use libway::suite::{expect_eq, Check, Context, Suite};
@@ -51,7 +53,10 @@ fn consistent(m: &Machine) -> Check {
     expect_eq(t[0].tier, TIER_NEAR).context("first tier")?;
     for x in t {
         if x.free_pages > x.total_pages || x.total_pages == 0 {
-            return Err(format!("tier {}: {} free of {} pages", x.tier, x.free_pages, x.total_pages));
+            return Err(format!(
+                "tier {}: {} free of {} pages",
+                x.tier, x.free_pages, x.total_pages
+            ));
         }
     }
     // Asking again with room for exactly one record still says how many there are.
@@ -79,10 +84,11 @@ fn consistent(m: &Machine) -> Check {
 /// This process has pages, so it is in the list, near (its default policy is near).
 fn procs_list(m: &Machine) -> Check {
     let all = memtier::procs().context("memtier_info(INFO_PROCS)")?;
-    let me = all
-        .iter()
-        .find(|p| p.pid == m.pid)
-        .ok_or(format!("pid {} not among {} records", m.pid, all.len()))?;
+    let me = all.iter().find(|p| p.pid == m.pid).ok_or(format!(
+        "pid {} not among {} records",
+        m.pid,
+        all.len()
+    ))?;
     if me.near_pages == 0 {
         return Err("no near pages for a running process".into());
     }
@@ -106,7 +112,10 @@ fn sizes(m: &Machine, near_mib: u64, far_mib: u64) -> Check {
     let within = |t: &TierInfo, mib: u64, num: u64, den: u64| {
         let most = mib * PER_MIB;
         if t.total_pages > most || t.total_pages * den < most * num {
-            Err(format!("tier {}: {} pages for a {mib} MiB node", t.tier, t.total_pages))
+            Err(format!(
+                "tier {}: {} pages for a {mib} MiB node",
+                t.tier, t.total_pages
+            ))
         } else {
             Ok(())
         }
@@ -121,7 +130,10 @@ fn sizes(m: &Machine, near_mib: u64, far_mib: u64) -> Check {
     }
     let all = (near_mib + far_mib) * PER_MIB;
     if total * 4 < all * 3 {
-        return Err(format!("{total} pages in all for {} MiB", near_mib + far_mib));
+        return Err(format!(
+            "{total} pages in all for {} MiB",
+            near_mib + far_mib
+        ));
     }
     Ok(())
 }
@@ -137,15 +149,28 @@ fn figures(m: &Machine, far_mib: u64) -> Check {
     if cfg!(target_arch = "x86_64") {
         expect_eq(near.source, SOURCE_ACPI).context("source")?;
         expect_eq(
-            [near.read_latency_ns, far.read_latency_ns, near.bandwidth_mbps, far.bandwidth_mbps],
-            [NEAR_LATENCY_NS, FAR_LATENCY_NS, NEAR_BANDWIDTH_MBPS, FAR_BANDWIDTH_MBPS],
+            [
+                near.read_latency_ns,
+                far.read_latency_ns,
+                near.bandwidth_mbps,
+                far.bandwidth_mbps,
+            ],
+            [
+                NEAR_LATENCY_NS,
+                FAR_LATENCY_NS,
+                NEAR_BANDWIDTH_MBPS,
+                FAR_BANDWIDTH_MBPS,
+            ],
         )
         .context("HMAT latency and bandwidth")
     } else {
         expect_eq(near.source, SOURCE_DEVICE_TREE).context("source")?;
         expect_eq(
             [near.read_latency_ns, far.read_latency_ns],
-            [NEAR_DISTANCE * NS_PER_DISTANCE, FAR_DISTANCE * NS_PER_DISTANCE],
+            [
+                NEAR_DISTANCE * NS_PER_DISTANCE,
+                FAR_DISTANCE * NS_PER_DISTANCE,
+            ],
         )
         .context("distance-map latencies")
     }
