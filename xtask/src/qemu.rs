@@ -110,7 +110,12 @@ fn numa_args(m: &Machine, near: u64, far: u64) -> Vec<String> {
         "-numa".to_string(),
         format!("node,nodeid=0,cpus={cpus},memdev=near"),
         "-numa".to_string(),
-        format!("node,nodeid=1,memdev=far,initiator=0"),
+        // HMAT wants every node's initiator; QEMU refuses the key without HMAT (aarch64).
+        if m.arch == Arch::X86_64 {
+            "node,nodeid=1,memdev=far,initiator=0".to_string()
+        } else {
+            "node,nodeid=1,memdev=far".to_string()
+        },
     ]
     .into();
     match m.arch {
@@ -852,6 +857,7 @@ mod tests {
         let a = numa_args(&m, 384, 128).join(" ");
         assert!(a.contains("node,nodeid=0,cpus=0,memdev=near"), "{a}");
         assert!(a.contains("dist,src=0,dst=1,val=30"), "{a}");
+        assert!(!a.contains("initiator"), "no HMAT keys without HMAT: {a}");
         let m = Machine::headless(Arch::X86_64, 4, "512M");
         let a = numa_args(&m, 384, 128).join(" ");
         assert!(a.contains("cpus=0-3"), "{a}");

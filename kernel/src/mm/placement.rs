@@ -15,7 +15,7 @@
 //! The migration daemon (issue 16's second part) moves pages that are already present;
 //! [`request_move`] is where `mem_advise` asks it to.
 
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use spin::Once;
 use wayos_abi::memtier::{self, DaemonInfo, TierInfo, POLICY_NEAR, TIER_FAR, TIER_NEAR};
@@ -40,6 +40,9 @@ pub static ACCESS_COST_NS: [AtomicU32; 2] = [const { AtomicU32::new(0) }; 2];
 
 /// The migration daemon's settings as `memtier_set` left them; the daemon reads them.
 pub static DAEMON_ENABLED: AtomicU32 = AtomicU32::new(0);
+/// Set by the migration daemon once its thread runs: `DaemonInfo::enabled` says "runs",
+/// so a setting alone must not claim it.
+pub static DAEMON_PRESENT: AtomicBool = AtomicBool::new(false);
 pub static DAEMON_PERIOD_MS: AtomicU32 = AtomicU32::new(100);
 pub static DAEMON_BUDGET_PAGES: AtomicU32 = AtomicU32::new(256);
 
@@ -174,7 +177,9 @@ pub fn tier_infos(out: &mut [TierInfo; 2]) -> usize {
 /// daemon's own to fill (zero while it is not built).
 pub fn daemon_info() -> DaemonInfo {
     DaemonInfo {
-        enabled: DAEMON_ENABLED.load(Ordering::Relaxed),
+        enabled: u32::from(
+            DAEMON_PRESENT.load(Ordering::Relaxed) && DAEMON_ENABLED.load(Ordering::Relaxed) != 0,
+        ),
         period_ms: DAEMON_PERIOD_MS.load(Ordering::Relaxed),
         budget_pages: DAEMON_BUDGET_PAGES.load(Ordering::Relaxed),
         default_policy: system_default(),
