@@ -141,8 +141,6 @@ fn judge_result(suite: &str, r: Tally) -> std::result::Result<(), String> {
     }
 }
 
-/// QEMU's `-m` value in MiB.
-
 /// Reads `usable memory N MiB, C CPU(s)` from the ready line.
 fn parse_ready(line: &str) -> Option<(u64, u32)> {
     let rest = line.split("usable memory ").nth(1)?;

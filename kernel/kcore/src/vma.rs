@@ -1317,7 +1317,7 @@ mod tests {
         assert_eq!(m.set_policy(a + 1, PAGE_SIZE, 1), Err(VmError::Unaligned));
         assert_eq!(m.set_policy(a, 0, 1), Err(VmError::ZeroLength));
         assert_eq!(
-            m.set_policy(u64::MAX & !PAGE_MASK, PAGE_SIZE * 2, 1),
+            m.set_policy(!PAGE_MASK, PAGE_SIZE * 2, 1),
             Err(VmError::NotMapped)
         );
         let after: Vec<Vma> = m.iter().copied().collect();

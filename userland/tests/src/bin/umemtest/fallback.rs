@@ -55,7 +55,7 @@ fn far_full(m: &Machine) -> Check {
     let full = full?;
     let (rb, ra) = (res_before?, res_after?);
     let fell_back = full.fallbacks - before.fallbacks;
-    if fell_back < EXTRA || fell_back > EXTRA + SLACK {
+    if !(EXTRA..=EXTRA + SLACK).contains(&fell_back) {
         return Err(format!(
             "{fell_back} fallbacks counted for {EXTRA} pages past a full far tier"
         ));
