@@ -56,6 +56,9 @@ pub struct Built {
     pub limine_missing: Option<String>,
     /// x86_64: the firmware QEMU boots the medium with (always UEFI for wayboot).
     pub firmware: Firmware,
+    /// The SHA-256 of the digits model's bit-exact logits as the host computed them
+    /// (`tools/digits`): what `classify` must print on every architecture.
+    pub digits_sha256: String,
 }
 
 impl Built {
@@ -168,6 +171,21 @@ fn add_waymodel_corpus(ramfs: &mut Ramfs) -> Result<()> {
     )
 }
 
+/// Trains the digits model now (`tools/digits`, deterministic, about a second) and packs
+/// its three `.waymodel`s and `/models/README` (with the data's attribution) in `/models`,
+/// the test split and the host's expectations in `/testdata/digits` (what `classify`
+/// reads). Returns the host's bit-exact logits hash.
+fn add_digits(ramfs: &mut Ramfs) -> Result<String> {
+    let g = wayos_digits::generate().map_err(|e| format!("tools/digits: {e}"))?;
+    for line in g.summary() {
+        eprintln!("==> digits: {line}");
+    }
+    for (path, bytes) in &g.files {
+        ramfs.add_file(path.trim_start_matches('/'), 0o644, bytes.clone())?;
+    }
+    Ok(crate::digits::host_hash(&g))
+}
+
 /// Builds the kernel, initramfs and loader pieces for `arch`.
 pub fn build(arch: Arch, release: bool, loader: Loader) -> Result<Built> {
     let out_dir = target_root()
@@ -202,6 +220,7 @@ pub fn build(arch: Arch, release: bool, loader: Loader) -> Result<Built> {
         wayos_aivectors::generate(),
     )?;
     add_waymodel_corpus(&mut ramfs)?;
+    let digits_sha256 = add_digits(&mut ramfs)?;
     let initramfs = out_dir.join("initramfs.cpio");
     write(&initramfs, &ramfs.to_cpio())?;
 
@@ -215,6 +234,7 @@ pub fn build(arch: Arch, release: bool, loader: Loader) -> Result<Built> {
         limine: None,
         limine_missing: None,
         firmware: Firmware::Uefi,
+        digits_sha256,
     };
     match arch {
         Arch::Aarch64 => {

@@ -10,6 +10,7 @@ mod artifacts;
 mod bench;
 mod build;
 mod debug;
+mod digits;
 mod esp;
 mod fuzz;
 mod gdb;

@@ -158,6 +158,9 @@ pub fn run(o: &TestOptions) -> Result<ExitCode> {
     if !o.no_host {
         total.add(host_tests()?);
     }
+    // Each boot's `classify: bitexact sha256` hash, and the host's (tools/digits).
+    let mut digits_seen = Vec::new();
+    let mut digits_host = String::new();
     for &arch in &arches {
         let mut built = artifacts::build(arch, o.release, o.loader)?;
         if arch == Arch::X86_64 {
@@ -166,7 +169,8 @@ pub fn run(o: &TestOptions) -> Result<ExitCode> {
         let mut needs = run::boot_needs(&built);
         needs.push(Need::Gdb);
         prereq::ensure(&needs)?;
-        total.add(boot_suites(&built, o)?);
+        total.add(boot_suites(&built, o, &mut digits_seen)?);
+        digits_host = built.digits_sha256.clone();
         if arch == Arch::X86_64 && built.limine.is_none() && o.loader != Loader::Limine {
             total.add(wayboot_rejects_bad_kernel(&built, o)?);
         }
@@ -174,6 +178,7 @@ pub fn run(o: &TestOptions) -> Result<ExitCode> {
             total.add(limine_other_firmware(&built, o)?);
         }
     }
+    total.add(crate::digits::compare(&digits_host, &digits_seen));
     println!("{} passed, {} failed", total.passed, total.failed);
     Ok(if total.failed == 0 && total.passed > 0 {
         ExitCode::SUCCESS
@@ -231,8 +236,14 @@ fn host_tests() -> Result<Tally> {
 }
 
 /// One boot: GDB check, ready line, kernel suites, the deliberate crash, the exit verdict.
-fn boot_suites(built: &Built, o: &TestOptions) -> Result<Tally> {
+fn boot_suites(
+    built: &Built,
+    o: &TestOptions,
+    digits_seen: &mut Vec<(Arch, Option<String>)>,
+) -> Result<Tally> {
     let arch = built.arch;
+    // Until the suites report, this boot has printed no digits hash.
+    digits_seen.push((arch, None));
     let suite = format!("boot-{}", arch.name());
     println!(
         "==> running {suite} ({}; QEMU {} CPUs, {} memory)",
@@ -354,6 +365,12 @@ fn boot_suites(built: &Built, o: &TestOptions) -> Result<Tally> {
     );
 
     collect_suites(&mut guest, &mut t, true);
+    if let Some(last) = digits_seen.last_mut() {
+        last.1 = guest
+            .seen()
+            .iter()
+            .find_map(|l| crate::digits::parse_hash(l));
+    }
 
     // The deliberate fault: a report naming the fault and address, then the panic.
     let panic = guest.wait_for(BOOT_TIMEOUT, |l| l.contains("KERNEL PANIC"));
@@ -795,15 +812,15 @@ mod tests {
         assert!(judge_result(&name, r).is_ok());
     }
 
-    /// Every user suite the harness expects is a program init can start.
+    /// Every user suite the harness expects is a program init can start (most are in
+    /// `userland/tests`; `classify` is a tool that is also a suite).
     #[test]
     fn every_user_suite_is_built() {
-        let root = artifacts::root();
-        let manifest = std::fs::read_to_string(root.join("userland/tests/Cargo.toml")).unwrap();
+        let names = crate::userland::all_bin_names(&artifacts::root()).unwrap();
         for s in SUITES.iter().filter(|s| !s.in_kernel) {
             assert!(
-                manifest.contains(&format!("name = \"{}\"", s.name)),
-                "userland/tests/Cargo.toml builds no program {}",
+                names.iter().any(|n| n == s.name),
+                "no package of userland::PACKAGES builds a program {}",
                 s.name
             );
         }

@@ -19,6 +19,7 @@ use crate::{artifacts, Arch, Result};
 pub const PACKAGES: &[(&str, &str)] = &[
     ("wayos-init", "userland/init/Cargo.toml"),
     ("console-server", "userland/servers/console/Cargo.toml"),
+    ("aid-server", "userland/servers/aid/Cargo.toml"),
     ("wayos-tools", "userland/tools/Cargo.toml"),
     ("wayos-tests", "userland/tests/Cargo.toml"),
     ("waysh", "userland/waysh/Cargo.toml"),
@@ -81,7 +82,7 @@ pub fn elf_paths(arch: Arch, release: bool) -> Result<Vec<std::path::PathBuf>> {
 
 /// The `[[bin]]` names of every package in [`PACKAGES`]; a name twice is an error (one
 /// would overwrite the other in `/bin`).
-fn all_bin_names(root: &Path) -> Result<Vec<String>> {
+pub(crate) fn all_bin_names(root: &Path) -> Result<Vec<String>> {
     let mut names: Vec<String> = Vec::new();
     for (_, rel) in PACKAGES {
         let manifest = root.join(rel);
@@ -205,6 +206,7 @@ mod tests {
         for want in [
             "init",
             "console",
+            "aid",
             "vmtest",
             "badsys",
             "shelltest",

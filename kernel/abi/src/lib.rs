@@ -11,12 +11,13 @@
 //! |---|---|
 //! | [`sys`] | syscall numbers and the calling convention of both architectures |
 //! | [`errno`] | error numbers (Linux/POSIX values) |
-//! | [`ipc`], [`stream`], [`console`] | IPC messages and rights, the stream-fd protocol, the console server's protocol |
+//! | [`ipc`], [`stream`], [`console`], [`aid`] | IPC messages and rights, the stream-fd protocol, the console server's and the AI daemon's protocols |
 //! | [`fcntl`], [`fs`] | descriptor flags, file types, `Stat`/`StatFs`, directory records |
 //! | [`memtier`] | tier policies, `TierInfo`/`ProcPlacement`/`DaemonInfo`, `memtier_set` parameters |
 //! | [`mman`], [`wait`], [`signal`], [`clock`], [`sched`], [`smp`] | memory-map flags, wait statuses, signals and `SigAction`, clocks, priority classes, `CpuInfo` |
 //! | [`ai`] | tensor metadata, graph nodes and operations, rights, classes and limits of the AI subsystem |
 //! | [`waymodel`] | the `.waymodel` model file format: header, tensor table, graph, metadata, hashes |
+//! | [`digits`] | the digits model's test split and the host's expected results (`classify`) |
 //! | [`caps`], [`filter`] | capability bits and names, system service names, `SpawnArgs`; the syscall filter |
 //! | [`limits`], [`layout`] | what `execve`/`spawn` accept; the user address-space layout and the initial stack |
 //! | [`harness`] | the contract with `cargo xtask test`: exit values, command-line words, result-line formats, and [`harness::SUITES`], the one list of test suites |
@@ -206,6 +207,10 @@ pub mod harness {
         Suite::user("sectest"),
         Suite::user("ainfer"),
         Suite::user("ainfer4"),
+        Suite::user("ainfer5"),
+        // `classify --check` (init runs it without arguments: under the harness that is
+        // the check); the digits model against the host's results.
+        Suite::user("classify"),
         Suite::user("umemtest"),
     ];
 
@@ -639,6 +644,351 @@ pub mod console {
     pub const MODE_COOKED: u8 = 0;
     /// Bytes pass through as typed, without echo.
     pub const MODE_RAW: u8 = 1;
+}
+
+/// The AI daemon's protocol (`aid`, `docs/aid.md` byte by byte). Every request is a
+/// `port_call`; a reply's `label` is 0 or an errno (read it with
+/// [`errno::from_reply_label`](super::errno::from_reply_label)), its payload the record
+/// named below. Records are [`Plain`](super::Plain), native-endian, at `data[0..]`.
+///
+/// A client first calls a *door* ([`NAME`], or a privileged one: [`NAME_ACCEL`],
+/// [`NAME_RTPRIO`]) with [`CONNECT`], and gets back a *session* port; every other request
+/// goes to its session port. A session is one client: its models, quotas, accounting.
+pub mod aid {
+    use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+    /// The public door: any process may look it up. Sessions opened here may use
+    /// [`super::ai::CLASS_NORMAL`] and [`super::ai::CLASS_BACKGROUND`].
+    pub const NAME: &str = "aid";
+    /// Privileged doors (system names, registered with `ns_require`): only a process holding
+    /// `caps::AI_ACCEL` (resp. `caps::SET_RT_PRIORITY`) can look them up, and a session
+    /// opened through one may also use [`super::ai::CLASS_HIGH`] and
+    /// [`super::ai::CLASS_RT`] — the rule `infer_submit` applies to the client itself.
+    pub const NAME_ACCEL: &str = "sys.aid.accel";
+    pub const NAME_RTPRIO: &str = "sys.aid.rtprio";
+
+    /// Door request. `data` = [`Connect`]; `handles[0]` = a send handle (with grant) to a
+    /// port the client created and keeps the receive right of (its *liveness port*: aid
+    /// ends the session when that port closes, i.e. when the client is gone). Reply:
+    /// [`Connected`], `handles[0]` = a send handle to the new session port.
+    pub const CONNECT: u64 = 1;
+    /// `data` = the path, 1..=128 bytes of UTF-8, no NUL. Reply: [`Loaded`].
+    pub const LOAD: u64 = 2;
+    /// `data` = [`ModelRef`]. Drops this session's hold; the model goes with its last
+    /// holder. Reply: empty.
+    pub const UNLOAD: u64 = 3;
+    /// `data` = [`Index`]. Reply: [`ListEntry`] (`total` models; `EINVAL`-free: an index
+    /// at or past `total` answers with `total` and a zeroed record).
+    pub const LIST: u64 = 4;
+    /// `data` = [`ModelRef`] (a model this session holds). Reply: [`ModelDesc`].
+    pub const INFO: u64 = 5;
+    /// `data` = [`InferReq`], then the input inline when there is no memory handle.
+    /// `handles[0]`: none, or a memory handle (read and write) holding the input as f32 at
+    /// offset 0 and receiving the output as f32 right after it (`n_in * 4`). Reply:
+    /// [`Usage`], then the output inline (when no handle was sent).
+    pub const INFER: u64 = 6;
+    /// `data` = [`Index`]. Reply: [`StatsEntry`] (`total` sessions alive).
+    pub const STATS: u64 = 7;
+    /// `data` = [`ModelRef`] (a model this session holds). Reply: `handles[0]` = a *share
+    /// handle* (a send handle to a port aid made for this grant); whoever presents it with
+    /// [`ATTACH`] becomes a holder. Unforgeable: only a process given the handle has it.
+    pub const SHARE: u64 = 8;
+    /// `handles[0]` = a share handle. Reply: [`Loaded`] (the shared model, now also held
+    /// by this session).
+    pub const ATTACH: u64 = 9;
+
+    /// Longest path [`LOAD`] takes (the inline payload).
+    pub const PATH_MAX: usize = super::ipc::INLINE_BYTES;
+    /// Floats of input that travel inline in an [`INFER`] request.
+    pub const INLINE_IN: usize = (super::ipc::INLINE_BYTES - core::mem::size_of::<InferReq>()) / 4;
+    /// Floats of output that travel inline in an [`INFER`] reply.
+    pub const INLINE_OUT: usize = (super::ipc::INLINE_BYTES - core::mem::size_of::<Usage>()) / 4;
+
+    /// Quotas. Sessions alive in aid (`EAGAIN` beyond).
+    pub const MAX_SESSIONS: usize = 32;
+    /// Sessions per (claimed) pid (`EAGAIN` beyond).
+    pub const MAX_SESSIONS_PER_PID: usize = 8;
+    /// Models one session holds (`EMFILE` beyond).
+    pub const MAX_MODELS_PER_SESSION: usize = 8;
+    /// Bytes of model files one session holds (`EDQUOT` beyond). A shared model counts
+    /// for every holder.
+    pub const MAX_BYTES_PER_SESSION: u64 = 16 << 20;
+    /// Distinct models aid holds (`ENOSPC` beyond).
+    pub const MAX_MODELS: usize = 32;
+    /// Share handles one session has outstanding (`EMFILE` beyond).
+    pub const MAX_SHARES_PER_SESSION: usize = 4;
+    /// Largest input or output of one request, in floats (`E2BIG` beyond).
+    pub const MAX_IO_FLOATS: usize = 1 << 22;
+    /// Requests queued on a session port while one is served (a client's further calls
+    /// wait for room); a session serves one request at a time.
+    pub const SESSION_QUEUE: usize = 4;
+
+    /// [`CONNECT`]'s request: the client's pid, as it says (shown by `ainfo`, used for
+    /// [`MAX_SESSIONS_PER_PID`]; never for access decisions).
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct Connect {
+        pub pid: u64,
+    }
+    abi_size!(Connect, 8);
+
+    /// [`CONNECT`]'s reply.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct Connected {
+        /// The session's number (as `ainfo` and [`StatsEntry`] show it).
+        pub session: u32,
+        /// 1 if opened through a privileged door (high and RT classes allowed).
+        pub privileged: u32,
+    }
+    abi_size!(Connected, 8);
+
+    /// A model id (as [`Loaded`] gave it).
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct ModelRef {
+        pub id: u32,
+    }
+    abi_size!(ModelRef, 4);
+
+    /// [`LOAD`] / [`ATTACH`] reply.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct Loaded {
+        pub id: u32,
+        /// Sessions holding the model now (more than 1: an identical file was already
+        /// loaded, and this load shares it).
+        pub holders: u32,
+    }
+    abi_size!(Loaded, 8);
+
+    /// [`LIST`] / [`STATS`] request: which record.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct Index {
+        pub index: u32,
+    }
+    abi_size!(Index, 4);
+
+    /// Sessions [`ListEntry::holder_ids`] names.
+    pub const LIST_HOLDERS: usize = 4;
+
+    /// [`LIST`] reply: one model aid holds.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct ListEntry {
+        /// Models in all.
+        pub total: u32,
+        pub id: u32,
+        /// NUL-padded model name (cut at 32 bytes).
+        pub name: [u8; 32],
+        /// File bytes.
+        pub bytes: u64,
+        /// Sessions holding it, and the first [`LIST_HOLDERS`] of them (0: unused).
+        pub holders: u32,
+        pub holder_ids: [u32; LIST_HOLDERS],
+        /// Requests it served.
+        pub runs: u32,
+    }
+    abi_size!(ListEntry, 72);
+
+    /// A tensor's dtype and shape (`dims[rank..]` are 0).
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct Shape {
+        pub dtype: u32,
+        pub rank: u32,
+        pub dims: [u32; super::ai::MAX_RANK],
+    }
+    abi_size!(Shape, 24);
+
+    /// [`INFO`] reply.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct ModelDesc {
+        pub name: [u8; 32],
+        pub id: u32,
+        pub holders: u32,
+        pub n_inputs: u32,
+        pub n_outputs: u32,
+        /// Floats an [`INFER`] takes (every input, in order) and gives back (every output,
+        /// in order; i32 and i8 outputs converted to f32 exactly).
+        pub in_floats: u32,
+        pub out_floats: u32,
+        /// The first input and the first output.
+        pub input: Shape,
+        pub output: Shape,
+        pub bytes: u64,
+    }
+    abi_size!(ModelDesc, 112);
+
+    /// [`INFER`] request header.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct InferReq {
+        pub id: u32,
+        /// The job class ([`super::ai::CLASS_RT`] .. [`super::ai::CLASS_BACKGROUND`]).
+        pub class: u32,
+        /// Floats of input and of output ([`ModelDesc::in_floats`], `out_floats`).
+        pub n_in: u32,
+        pub n_out: u32,
+    }
+    abi_size!(InferReq, 16);
+
+    /// [`Usage::flags`]: the kernel's [`super::ai::JobStats`] fields are filled in
+    /// (`infer_stats` answered); without it only aid's own times are.
+    pub const USAGE_KERNEL: u32 = 1;
+
+    /// What one [`INFER`] used (its reply's first bytes).
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct Usage {
+        /// The kernel job's `JobStats`: queued, running, nodes, preemptions.
+        pub queued_ns: u64,
+        pub run_ns: u64,
+        pub nodes_run: u32,
+        pub preemptions: u32,
+        /// aid's wait from submit to the job's end (measured by aid).
+        pub wait_ns: u64,
+        /// aid's own time on the request, wait excluded (copies, submit, reply).
+        pub aid_ns: u64,
+        pub flags: u32,
+        pub _pad: u32,
+    }
+    abi_size!(Usage, 48);
+
+    /// [`STATS`] reply: one session.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct StatsEntry {
+        /// Sessions in all.
+        pub total: u32,
+        pub session: u32,
+        /// The pid the client gave at [`CONNECT`].
+        pub pid: u32,
+        pub privileged: u32,
+        /// Models it holds, requests being served (0 or 1), requests answered.
+        pub models: u32,
+        pub in_flight: u32,
+        pub requests: u64,
+        /// Sums over its [`INFER`]s of [`Usage`]'s fields.
+        pub queued_ns: u64,
+        pub run_ns: u64,
+        pub wait_ns: u64,
+        pub aid_ns: u64,
+        pub infers: u64,
+    }
+    abi_size!(StatsEntry, 72);
+
+    const _: () = assert!(core::mem::size_of::<ModelDesc>() <= super::ipc::INLINE_BYTES);
+    const _: () = assert!(core::mem::size_of::<StatsEntry>() <= super::ipc::INLINE_BYTES);
+    const _: () = assert!(core::mem::size_of::<ListEntry>() <= super::ipc::INLINE_BYTES);
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use core::mem::offset_of;
+
+        /// The offsets `docs/aid.md` gives, byte by byte.
+        #[test]
+        fn records_are_laid_out_as_documented() {
+            assert_eq!(
+                [
+                    offset_of!(ListEntry, id),
+                    offset_of!(ListEntry, name),
+                    offset_of!(ListEntry, bytes),
+                    offset_of!(ListEntry, holders),
+                    offset_of!(ListEntry, holder_ids),
+                    offset_of!(ListEntry, runs),
+                ],
+                [4, 8, 40, 48, 52, 68]
+            );
+            assert_eq!(
+                [
+                    offset_of!(ModelDesc, id),
+                    offset_of!(ModelDesc, holders),
+                    offset_of!(ModelDesc, n_inputs),
+                    offset_of!(ModelDesc, n_outputs),
+                    offset_of!(ModelDesc, in_floats),
+                    offset_of!(ModelDesc, out_floats),
+                    offset_of!(ModelDesc, input),
+                    offset_of!(ModelDesc, output),
+                    offset_of!(ModelDesc, bytes),
+                ],
+                [32, 36, 40, 44, 48, 52, 56, 80, 104]
+            );
+            assert_eq!(
+                [
+                    offset_of!(Usage, run_ns),
+                    offset_of!(Usage, nodes_run),
+                    offset_of!(Usage, preemptions),
+                    offset_of!(Usage, wait_ns),
+                    offset_of!(Usage, aid_ns),
+                    offset_of!(Usage, flags),
+                ],
+                [8, 16, 20, 24, 32, 40]
+            );
+            assert_eq!(
+                [
+                    offset_of!(StatsEntry, requests),
+                    offset_of!(StatsEntry, queued_ns),
+                    offset_of!(StatsEntry, run_ns),
+                    offset_of!(StatsEntry, wait_ns),
+                    offset_of!(StatsEntry, aid_ns),
+                    offset_of!(StatsEntry, infers),
+                ],
+                [24, 32, 40, 48, 56, 64]
+            );
+            assert_eq!((INLINE_IN, INLINE_OUT), (28, 20));
+        }
+
+        #[test]
+        fn labels_are_distinct_and_names_are_system_names() {
+            let labels = [
+                CONNECT, LOAD, UNLOAD, LIST, INFO, INFER, STATS, SHARE, ATTACH,
+            ];
+            for (i, l) in labels.iter().enumerate() {
+                assert!(!labels[..i].contains(l));
+            }
+            for n in [NAME, NAME_ACCEL, NAME_RTPRIO] {
+                assert!(super::super::caps::is_system_name(n.as_bytes()), "{n}");
+            }
+        }
+
+        /// aid's own ports (doors, one per session, one per share handle) fit the
+        /// kernel's per-process port bound with room to spare.
+        #[test]
+        fn quotas_fit_the_kernel_bounds() {
+            const {
+                let ports = 3 + MAX_SESSIONS * (1 + MAX_SHARES_PER_SESSION);
+                assert!(ports * 3 / 2 <= super::super::limits::MAX_PORTS);
+                assert!(MAX_SESSIONS_PER_PID <= MAX_SESSIONS);
+                assert!(MAX_BYTES_PER_SESSION <= super::super::waymodel::MAX_FILE_BYTES);
+            }
+        }
+    }
 }
 
 /// `fcntl` commands and descriptor flags (Linux values).
@@ -2221,6 +2571,115 @@ pub mod waymodel {
             assert_eq!(MAGIC, *b"WAYMODEL");
         }
     }
+}
+
+/// The digits model's test data and the host's expectations (`docs/digits.md`): what
+/// `tools/digits` writes at build time and the guest's `classify` reads. Both files are
+/// little endian: a header, then arrays of plain numbers.
+///
+/// `split.bin` ([`SPLIT_PATH`]): a [`SplitHeader`], then `samples * features` `f32`
+/// inputs (sample after sample, each pixel / 16), then `samples` `u8` labels (0..=9).
+///
+/// `expect.bin` ([`EXPECT_PATH`]): an [`ExpectHeader`], then `variants` [`Variant`]
+/// records, then for each record in that order `samples * classes` `f32` logits (sample
+/// after sample): what the host computed for that model file.
+pub mod digits {
+    use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+    /// Inputs per sample: an 8x8 image.
+    pub const FEATURES: usize = 64;
+    /// Classes (the digits 0 to 9).
+    pub const CLASSES: usize = 10;
+
+    /// Where the models are in the guest (where a user looks for them).
+    pub const MODELS_DIR: &str = "/models";
+    /// The f32 model in fast mode.
+    pub const MODEL_F32: &str = "/models/digits.waymodel";
+    /// The same weights in bit-exact mode.
+    pub const MODEL_EXACT: &str = "/models/digits-exact.waymodel";
+    /// The int8 (post-training quantized) model.
+    pub const MODEL_Q8: &str = "/models/digits-q8.waymodel";
+    /// The test split.
+    pub const SPLIT_PATH: &str = "/testdata/digits/split.bin";
+    /// The host's expectations.
+    pub const EXPECT_PATH: &str = "/testdata/digits/expect.bin";
+
+    /// [`Variant::id`]: which model file a record describes.
+    pub const VARIANT_F32: u32 = 0;
+    pub const VARIANT_EXACT: u32 = 1;
+    pub const VARIANT_Q8: u32 = 2;
+    /// The model file of variant `id`.
+    pub const fn variant_path(id: u32) -> Option<&'static str> {
+        match id {
+            VARIANT_F32 => Some(MODEL_F32),
+            VARIANT_EXACT => Some(MODEL_EXACT),
+            VARIANT_Q8 => Some(MODEL_Q8),
+            _ => None,
+        }
+    }
+
+    /// Whether the kernel's graphs can run the int8 model: it needs
+    /// [`super::ai::op::QUANTIZE`] and [`super::ai::op::DEQUANTIZE`], which the graph
+    /// validator accepts once `op::COUNT` passes them. Until then the int8 model is
+    /// neither written nor checked.
+    pub const Q8_OPS: bool = super::ai::op::COUNT > super::ai::op::DEQUANTIZE;
+
+    pub const SPLIT_MAGIC: [u8; 8] = *b"WAYDSPLT";
+    pub const EXPECT_MAGIC: [u8; 8] = *b"WAYDEXPT";
+    pub const VERSION: u32 = 1;
+
+    /// The head of `split.bin`.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct SplitHeader {
+        /// [`SPLIT_MAGIC`].
+        pub magic: [u8; 8],
+        /// [`VERSION`].
+        pub version: u32,
+        pub samples: u32,
+        /// [`FEATURES`].
+        pub features: u32,
+        /// [`CLASSES`].
+        pub classes: u32,
+    }
+    abi_size!(SplitHeader, 24);
+
+    /// The head of `expect.bin`.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct ExpectHeader {
+        /// [`EXPECT_MAGIC`].
+        pub magic: [u8; 8],
+        /// [`VERSION`].
+        pub version: u32,
+        /// As in the split.
+        pub samples: u32,
+        pub classes: u32,
+        /// [`Variant`] records that follow.
+        pub variants: u32,
+    }
+    abi_size!(ExpectHeader, 24);
+
+    /// What the host computed for one model file over the whole split.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct Variant {
+        /// [`VARIANT_F32`], [`VARIANT_EXACT`] or [`VARIANT_Q8`].
+        pub id: u32,
+        /// Test samples whose largest logit (lowest index on a tie) is the label.
+        pub correct: u32,
+        /// SHA-256 of all the logits as stored below (`samples * classes` `f32`s, little
+        /// endian): for the bit-exact and int8 variants, what every architecture must
+        /// reproduce.
+        pub logits_sha256: [u8; 32],
+    }
+    abi_size!(Variant, 40);
 }
 
 /// Limits: what a process can pass to execve/spawn, and how many kernel objects one

@@ -13,6 +13,7 @@
 //! - [`fs`] opens, reads and writes files, lists directories, and changes the tree
 //!   (`mkdir`, `rename`, `remove_file`, the working directory).
 //! - [`klog`] reads the kernel log ring.
+//! - [`aid`] is the client of the AI daemon.
 //! - [`ai`] is the client of kernel tensors; [`infer`] of graphs, the inference queue,
 //!   models and the accelerators' records.
 //! - [`thread`] starts and joins threads; [`sync`] has futexes, a [`sync::Mutex`] and a
@@ -34,6 +35,7 @@ extern crate alloc;
 pub use wayos_abi as abi;
 
 pub mod ai;
+pub mod aid;
 pub mod arch;
 pub mod caps;
 pub mod console;

@@ -6,6 +6,16 @@
 //! console through the server. If the server cannot start, init says so and keeps the
 //! device.
 //!
+//! Then it starts the AI daemon (`/bin/aid`, `docs/aid.md`). Both servers are
+//! **supervised**: whenever init reaps one of them (while waiting for the shell, a suite,
+//! or anything else) it starts it again, after a pause that doubles with each death
+//! within [`QUICK_DEATH_MS`] of its start (from [`BACKOFF_MIN_MS`] up to
+//! [`BACKOFF_MAX_MS`]), so a server that crashes at once does not make init spin. A new
+//! console server gets the console device again (init keeps a close-on-exec copy of it)
+//! and init moves its own fds 0-2 onto a stream to the new server; programs still holding
+//! streams to the dead one get `EPIPE` from them (the shell takes that as the end of its
+//! input and exits, and init starts a new shell on the new console).
+//!
 //! With `wayos.test` on the kernel command line it runs the user suites of
 //! `wayos_abi::harness::SUITES` one after another (spawn, wait, report how each ended),
 //! each with `WAYOS_HARNESS=1` in its environment (`harness::HARNESS_ENV`: the harness is
@@ -20,8 +30,8 @@
 //!
 //! Privileges (`docs/security.md`): init holds every capability and hands each program
 //! only what it needs, with `spawn_caps`: the console server [`CONSOLE_CAPS`], the shell
-//! the user set (`caps::USER`, which everything it runs inherits), the suites under
-//! `wayos.test` [`SUITE_CAPS`]. Nobody else gets `shutdown`.
+//! the user set (`caps::USER`, which everything it runs inherits), aid [`AID_CAPS`], the
+//! suites under `wayos.test` [`SUITE_CAPS`]. Nobody else gets `shutdown`.
 #![no_std]
 #![no_main]
 
@@ -33,6 +43,7 @@ use libway::caps;
 use libway::io;
 use libway::ipc::ns;
 use libway::process::{self, WaitStatus};
+use libway::sync::Mutex;
 use libway::{eprintln, println, Args};
 
 extern crate alloc;
@@ -43,6 +54,18 @@ use alloc::vec::Vec;
 libway::entry!(main);
 
 const CONSOLE: &str = "/bin/console";
+/// The AI daemon.
+const AID: &str = "/bin/aid";
+/// What aid gets (`docs/security.md`): its system names (`aid`, `sys.aid.*`), and the
+/// accelerator capability the kernel asks for the high and RT job classes, which aid
+/// uses only for clients that could use them themselves (`docs/aid.md`).
+const AID_CAPS: u32 = caps::NS_SYSTEM | caps::AI_ACCEL;
+
+/// A supervised server that lived less than this counts as a quick death: its restart
+/// waits, twice as long for each quick death in a row.
+const QUICK_DEATH_MS: u64 = 5000;
+const BACKOFF_MIN_MS: u64 = 100;
+const BACKOFF_MAX_MS: u64 = 5000;
 /// How long the console server gets to register its name.
 const CONSOLE_START_MS: u64 = 5000;
 
@@ -66,8 +89,98 @@ const SHELL_RESTART_MS: u64 = 1000;
 /// How long to sleep when there is no child to reap.
 const IDLE_SLEEP_MS: u64 = 1000;
 
+/// The servers init restarts when they die.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Server {
+    Console,
+    Aid,
+}
+
+struct Supervised {
+    server: Server,
+    pid: usize,
+    started_ns: u64,
+    quick_deaths: u32,
+}
+
+/// init's supervision state (init is single-threaded; the lock only satisfies `static`).
+static SUPERVISED: Mutex<Vec<Supervised>> = Mutex::new(Vec::new());
+/// A close-on-exec copy of the console device, for restarting the console server.
+static CONSOLE_DEVICE: Mutex<Option<usize>> = Mutex::new(None);
+
+fn now_ns() -> u64 {
+    libway::time::monotonic_ns().unwrap_or(0)
+}
+
+/// Starts `server` and records it for supervision.
+fn start(server: Server) {
+    let pid = match server {
+        Server::Console => start_console(),
+        Server::Aid => start_aid(),
+    };
+    let Some(pid) = pid else { return };
+    let mut sup = SUPERVISED.lock();
+    let quick = sup
+        .iter()
+        .find(|s| s.server == server)
+        .map_or(0, |s| s.quick_deaths);
+    sup.retain(|s| s.server != server);
+    sup.push(Supervised {
+        server,
+        pid,
+        started_ns: now_ns(),
+        quick_deaths: quick,
+    });
+}
+
+/// Called for every child init reaps: restarts it if it was a supervised server (after
+/// its backoff). Returns whether it was one.
+fn supervise(pid: usize, status: WaitStatus) -> bool {
+    let (server, delay_ms) = {
+        let mut sup = SUPERVISED.lock();
+        let Some(s) = sup.iter_mut().find(|s| s.pid == pid) else {
+            return false;
+        };
+        let lived_ms = now_ns().saturating_sub(s.started_ns) / 1_000_000;
+        if lived_ms < QUICK_DEATH_MS {
+            s.quick_deaths = s.quick_deaths.saturating_add(1);
+        } else {
+            s.quick_deaths = 0;
+        }
+        let delay = match s.quick_deaths {
+            0 => 0,
+            n => (BACKOFF_MIN_MS << (n - 1).min(16)).min(BACKOFF_MAX_MS),
+        };
+        s.pid = 0;
+        (s.server, delay)
+    };
+    let name = match server {
+        Server::Console => CONSOLE,
+        Server::Aid => AID,
+    };
+    if server == Server::Console {
+        // Until the new server runs, init's own messages go to the device.
+        if let Some(dev) = *CONSOLE_DEVICE.lock() {
+            for std in [io::STDIN, io::STDOUT, io::STDERR] {
+                let _ = io::dup2(dev, std);
+            }
+        }
+    }
+    println!("init: {name} (pid {pid}) {status}; restarting it in {delay_ms} ms");
+    if delay_ms > 0 {
+        let _ = process::sleep_or_yield(delay_ms);
+    }
+    start(server);
+    true
+}
+
 fn main(_args: Args) -> i32 {
-    start_console();
+    match io::dup_at_least(io::STDIN, 10, true) {
+        Ok(fd) => *CONSOLE_DEVICE.lock() = Some(fd),
+        Err(e) => eprintln!("init: cannot keep a copy of the console device: {e}"),
+    }
+    start(Server::Console);
+    start(Server::Aid);
     match process::getpid() {
         Ok(pid) => println!("init: started (pid {pid})"),
         Err(e) => println!("init: started (getpid failed: {e})"),
@@ -129,28 +242,49 @@ fn run_shell() -> ! {
     }
 }
 
-/// Starts the console server and puts fds 0-2 on a stream to it.
-fn start_console() {
+/// Starts aid; its pid.
+fn start_aid() -> Option<usize> {
+    match caps::spawn(AID, &[AID], &[], AID_CAPS) {
+        Ok(pid) => {
+            println!("init: {AID} started (pid {pid})");
+            Some(pid)
+        }
+        Err(e) => {
+            eprintln!("init: cannot start {AID}: {e}");
+            None
+        }
+    }
+}
+
+/// Starts the console server and puts fds 0-2 on a stream to it; its pid.
+fn start_console() -> Option<usize> {
     let pid = match caps::spawn(CONSOLE, &[CONSOLE], &[], CONSOLE_CAPS) {
         Ok(pid) => pid,
         Err(e) => {
             eprintln!("init: cannot start {CONSOLE}: {e}; keeping the console device");
-            return;
+            return None;
         }
     };
+    start_console_stream(pid).then_some(pid)
+}
+
+/// Waits for the console server `pid` to register and moves fds 0-2 onto a stream to it;
+/// false if it died first (it was reaped here).
+fn start_console_stream(pid: usize) -> bool {
     let mut waited = 0;
     let port = loop {
         match ns::lookup(console::NAME) {
             Ok(port) => break port,
             Err(e) if waited >= CONSOLE_START_MS => {
                 eprintln!("init: {CONSOLE} (pid {pid}) did not register: {e}");
-                return;
+                return true;
             }
             Err(_) => {
                 if let Ok((got, status)) = process::waitpid(pid as isize, WNOHANG) {
                     if got == pid {
+                        // Died before it served: not restarted (it would only die again).
                         eprintln!("init: {CONSOLE} {status}; keeping the console device");
-                        return;
+                        return false;
                     }
                 }
                 let _ = process::sleep_or_yield(1);
@@ -162,7 +296,7 @@ fn start_console() {
         Ok(fd) => fd,
         Err(e) => {
             eprintln!("init: cannot open a stream to the console server: {e}");
-            return;
+            return true;
         }
     };
     for std in [io::STDIN, io::STDOUT, io::STDERR] {
@@ -174,6 +308,7 @@ fn start_console() {
         let _ = io::close(fd);
     }
     println!("init: console server running (pid {pid})");
+    true
 }
 
 /// Runs the user suites, in the harness's order; true when every one exited with status 0.
@@ -251,7 +386,9 @@ fn wait_for_child(pid: usize) -> Result<WaitStatus, libway::Errno> {
         if got == pid {
             return Ok(status);
         }
-        println!("init: reaped pid {got}: {status}");
+        if !supervise(got, status) {
+            println!("init: reaped pid {got}: {status}");
+        }
     }
 }
 
@@ -259,7 +396,11 @@ fn wait_for_child(pid: usize) -> Result<WaitStatus, libway::Errno> {
 fn reap_forever() -> ! {
     loop {
         match process::wait() {
-            Ok((pid, status)) => println!("init: reaped pid {pid}: {status}"),
+            Ok((pid, status)) => {
+                if !supervise(pid, status) {
+                    println!("init: reaped pid {pid}: {status}");
+                }
+            }
             Err(e) => {
                 if e.code() != ECHILD {
                     eprintln!("init: wait failed: {e}");

@@ -1,4 +1,4 @@
-//! `ainfo [usage|accel|graphs|models|all] [-h]`: the AI subsystem's state from `ai_info`.
+//! `ainfo [usage|accel|graphs|models|aid|all] [-h]`: the AI subsystem's state from `ai_info`.
 //! `usage` (the default): the system's totals, then one line per process with AI objects
 //! charged to it:
 //!
@@ -11,7 +11,9 @@
 //! `accel` (also the `lsaccel` command): one line per accelerator — worker thread, the
 //! vector extension its math uses, the shared queue's depth, jobs done, time busy, the job
 //! it runs now. `graphs`: every graph alive (id, owner, nodes, mode, arena bytes, runs).
-//! `models`: the loaded models (name, owner, tensor bytes, graph). `all`: every table.
+//! `models`: the loaded models (name, owner, tensor bytes, graph). `aid`: the AI daemon's
+//! clients (session, pid, models, requests, summed time) and models (holders, runs),
+//! asked of aid itself (`docs/aid.md`). `all`: every table.
 //!
 //! Exit status 0, 1 if the kernel refused, 2 on a usage error.
 #![no_std]
@@ -28,11 +30,12 @@ use libway::{eprintln, println, Args};
 
 libway::entry!(main);
 
-const USAGE: &str = "Usage: ainfo [usage|accel|graphs|models|all] [-h]\n\
+const USAGE: &str = "Usage: ainfo [usage|accel|graphs|models|aid|all] [-h]\n\
 Show the AI subsystem. usage (the default): tensors alive in the system (their bytes, pages\n\
 per memory tier, how many were ever created), graphs, jobs and accelerators, then per\n\
 process the tensors, tensor bytes (whole pages), graphs and jobs charged to it.\n\
 accel: the accelerators (as lsaccel). graphs: every graph. models: the loaded models.\n\
+aid: the AI daemon's clients and models.\n\
 all: every table.\n\n  \
 -h, --help   show this help";
 
@@ -52,6 +55,7 @@ fn main(args: Args) -> i32 {
         "accel" => print_accels(),
         "graphs" => print_graphs(),
         "models" => print_models(),
+        "aid" => print_aid(),
         "all" => {
             let u = print_usage();
             if u != 0 {
@@ -60,6 +64,12 @@ fn main(args: Args) -> i32 {
             print_accels()
                 .and_then(|()| print_graphs())
                 .and_then(|()| print_models())
+                .map(|()| {
+                    // aid is a server that may be down; the kernel's tables above stand.
+                    if let Err(e) = print_aid() {
+                        println!("aid: {e}");
+                    }
+                })
         }
         other => {
             eprintln!("ainfo: unexpected argument '{other}'");
@@ -178,6 +188,69 @@ fn print_models() -> Result<(), libway::Errno> {
             m.owner,
             m.bytes,
             m.graph
+        );
+    }
+    Ok(())
+}
+
+/// `ainfo aid`: aid's clients (one line per session: pid it gave, privileged door or not,
+/// models held, requests in flight and answered, inferences and their summed queue, run,
+/// wait and aid times in microseconds) and its models (holders, runs). aid answers for
+/// itself, so this asks it over IPC (`libway::aid`); this listing's own session shows too.
+fn print_aid() -> Result<(), libway::Errno> {
+    let c = libway::aid::Client::connect()?;
+    let sessions = c.stats()?;
+    let models = c.list()?;
+    println!("aid: {} clients, {} models", sessions.len(), models.len());
+    println!(
+        "{:>9} {:>5} {:>4} {:>6} {:>8} {:>8} {:>6} {:>10} {:>10} {:>10} {:>10}",
+        "SESSION",
+        "PID",
+        "PRIV",
+        "MODELS",
+        "INFLIGHT",
+        "REQUESTS",
+        "INFERS",
+        "QUEUED_US",
+        "RUN_US",
+        "WAIT_US",
+        "AID_US"
+    );
+    for e in &sessions {
+        println!(
+            "{:>9} {:>5} {:>4} {:>6} {:>8} {:>8} {:>6} {:>10} {:>10} {:>10} {:>10}",
+            e.session,
+            e.pid,
+            if e.privileged != 0 { "yes" } else { "no" },
+            e.models,
+            e.in_flight,
+            e.requests,
+            e.infers,
+            e.queued_ns / 1000,
+            e.run_ns / 1000,
+            e.wait_ns / 1000,
+            e.aid_ns / 1000
+        );
+    }
+    println!(
+        "{:>9} {:<32} {:>9} {:>7} {:>6}  SESSIONS",
+        "MODEL", "NAME", "BYTES", "HOLDERS", "RUNS"
+    );
+    for m in &models {
+        let held: alloc::vec::Vec<String> = m
+            .holder_ids
+            .iter()
+            .filter(|&&h| h != 0)
+            .map(|h| format!("{h}"))
+            .collect();
+        println!(
+            "{:>9} {:<32} {:>9} {:>7} {:>6}  {}",
+            m.id,
+            libway::aid::name_of(&m.name),
+            m.bytes,
+            m.holders,
+            m.runs,
+            held.join(",")
         );
     }
     Ok(())
