@@ -2112,9 +2112,8 @@ pub mod ai {
         /// multiplication. `attrs[0]` = scale as `f32` bits (finite, > 0), `attrs[1]` = zero
         /// point as `i32` bits.
         pub const DEQUANTIZE: u32 = 17;
-        /// One past the highest operation number. (QUANTIZE and DEQUANTIZE are defined
-        /// but not yet implemented; COUNT moves past them when they are.)
-        pub const COUNT: u32 = 16;
+        /// One past the highest operation number.
+        pub const COUNT: u32 = 18;
     }
 
     /// Most inputs a node takes.

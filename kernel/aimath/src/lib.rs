@@ -580,3 +580,70 @@ pub fn matmul_i8(
     scalar::matmul_i8(a, za, b, zb, out, m, k, n);
     Ok(())
 }
+
+/// Checks a quantization attribute pair: `scale` finite and > 0 (`Shape` otherwise).
+fn check_scale(scale: f32) -> Result<(), MathError> {
+    if scale.is_finite() && scale > 0.0 {
+        Ok(())
+    } else {
+        Err(MathError::Shape)
+    }
+}
+
+/// `wayos_abi::ai::op::QUANTIZE`: `out[i] = clamp(round_half_even(x[i] / scale) +
+/// zero_point, -128, 127)`, `x[i] / scale` one IEEE division, a NaN giving `zero_point`.
+/// `scale` must be finite and positive and `zero_point` in -128..=127 (`Shape`
+/// otherwise). Single IEEE operations and integer steps only, so the bits are the same on
+/// every ISA and in both modes (the scalar code runs for every `Ctx`).
+pub fn quantize(
+    ctx: &Ctx,
+    x: &[f32],
+    scale: f32,
+    zero_point: i32,
+    out: &mut [i8],
+) -> Result<(), MathError> {
+    check_scale(scale)?;
+    if !(-128..=127).contains(&zero_point) {
+        return Err(MathError::Shape);
+    }
+    expect_len(out.len(), x.len())?;
+    kernels(ctx.isa)?;
+    scalar::quantize(x, scale, zero_point, out);
+    Ok(())
+}
+
+/// `wayos_abi::ai::op::DEQUANTIZE` of an i8 tensor: `out[i] = scale * (q[i] -
+/// zero_point)`, the difference exact in i64, rounded once to f32, then one IEEE
+/// multiplication. `scale` must be finite and positive; any `zero_point` is allowed.
+pub fn dequantize_i8(
+    ctx: &Ctx,
+    q: &[i8],
+    scale: f32,
+    zero_point: i32,
+    out: &mut [f32],
+) -> Result<(), MathError> {
+    check_scale(scale)?;
+    expect_len(out.len(), q.len())?;
+    kernels(ctx.isa)?;
+    for (o, &v) in out.iter_mut().zip(q) {
+        *o = scalar::dequantize_one(i32::from(v), scale, zero_point);
+    }
+    Ok(())
+}
+
+/// [`dequantize_i8`] of an i32 tensor (what [`matmul_i8`] accumulates).
+pub fn dequantize_i32(
+    ctx: &Ctx,
+    q: &[i32],
+    scale: f32,
+    zero_point: i32,
+    out: &mut [f32],
+) -> Result<(), MathError> {
+    check_scale(scale)?;
+    expect_len(out.len(), q.len())?;
+    kernels(ctx.isa)?;
+    for (o, &v) in out.iter_mut().zip(q) {
+        *o = scalar::dequantize_one(v, scale, zero_point);
+    }
+    Ok(())
+}

@@ -210,3 +210,31 @@ pub fn matmul_i8(a: &[i8], za: i32, b: &[i8], zb: i32, m: usize, k: usize, n: us
     }
     out
 }
+
+/// QUANTIZE in f64: the f32 quotient is the f64 one rounded to f32 (a double-precision
+/// quotient rounded to single is the correctly rounded single quotient), rounded half
+/// to even by the standard library, then shifted and clamped in i64.
+pub fn quantize(x: &[f32], scale: f32, zero_point: i32) -> Vec<i8> {
+    x.iter()
+        .map(|&v| {
+            let y = (v as f64 / scale as f64) as f32;
+            if y.is_nan() {
+                return zero_point as i8;
+            }
+            let r = (y as f64).round_ties_even();
+            let r = r.clamp(-1e12, 1e12) as i64 + zero_point as i64;
+            r.clamp(-128, 127) as i8
+        })
+        .collect()
+}
+
+/// DEQUANTIZE in f64: the difference rounded to f32, then the product of two f32s,
+/// exact in f64, rounded once to f32 (= the IEEE single product).
+pub fn dequantize(q: &[i64], scale: f32, zero_point: i32) -> Vec<f32> {
+    q.iter()
+        .map(|&v| {
+            let d = (v - zero_point as i64) as f32;
+            (d as f64 * scale as f64) as f32
+        })
+        .collect()
+}

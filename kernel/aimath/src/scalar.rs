@@ -262,3 +262,50 @@ pub(crate) fn matmul_i8(
         }
     }
 }
+
+/// `round_half_even(y)` as an integer, saturated to `i32` (callers clamp further). Plain
+/// comparisons and one exact subtraction, so it is the same on every ISA and in
+/// soft-float: below 2^23 in magnitude, `y - trunc(y)` is exact (both share `y`'s
+/// exponent range), and from 2^23 on every f32 is already an integer.
+pub(crate) fn round_half_even(y: f32) -> i32 {
+    const TWO23: f32 = 8_388_608.0;
+    if y.abs() >= TWO23 {
+        // Already integral (or infinite); `as` saturates. (NaN fails both this test and
+        // the rounding below harmlessly: `as` gives 0; callers handle NaN first.)
+        return y as i32;
+    }
+    let t = y as i32; // truncates toward zero; exact in range
+    let frac = y - t as f32;
+    let half = 0.5f32;
+    if frac > half || (frac == half && t & 1 != 0) {
+        t + 1
+    } else if frac < -half || (frac == -half && t & 1 != 0) {
+        t - 1
+    } else {
+        t
+    }
+}
+
+/// One element of `op::QUANTIZE`: `clamp(round_half_even(x / scale) + zp, -128, 127)`,
+/// NaN to `zp`.
+#[inline]
+pub(crate) fn quantize_one(x: f32, scale: f32, zp: i32) -> i8 {
+    let y = x / scale;
+    if y.is_nan() {
+        return zp.clamp(-128, 127) as i8;
+    }
+    (i64::from(round_half_even(y)) + i64::from(zp)).clamp(-128, 127) as i8
+}
+
+pub(crate) fn quantize(x: &[f32], scale: f32, zp: i32, out: &mut [i8]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = quantize_one(v, scale, zp);
+    }
+}
+
+/// One element of `op::DEQUANTIZE`: `scale * (q - zp)`, the difference exact in i64 and
+/// rounded once to f32 (`as` rounds to nearest even), then one multiplication.
+#[inline]
+pub(crate) fn dequantize_one(q: i32, scale: f32, zp: i32) -> f32 {
+    scale * (i64::from(q) - i64::from(zp)) as f32
+}

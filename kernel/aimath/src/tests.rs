@@ -777,6 +777,209 @@ fn matmul_i8_by_hand_and_reference() {
     );
 }
 
+// ---------------------------------------------------------------- quantize / dequantize
+
+#[test]
+fn round_half_even_matches_std_everywhere() {
+    let mut rng = XorShift::new(0x5155);
+    let mut xs: Vec<f32> = vec![
+        0.0,
+        -0.0,
+        0.5,
+        -0.5,
+        1.5,
+        -1.5,
+        2.5,
+        -2.5,
+        0.49999997,
+        -0.49999997,
+        4194303.5,
+        -4194303.5,
+        4194304.5,
+        8388607.0,
+        8388608.0,
+        -8388608.0,
+        8388609.0,
+        1e10,
+        -1e10,
+        3e38,
+        -3e38,
+    ];
+    for _ in 0..20000 {
+        let bits = rng.next() as u32;
+        let v = f32::from_bits(bits);
+        if v.is_finite() {
+            xs.push(v);
+        }
+        // Halves and near-halves in the interesting range.
+        let k = (rng.next() % 2_000_000) as i32 - 1_000_000;
+        xs.push(k as f32 + 0.5);
+    }
+    for x in xs {
+        let want = (x as f64)
+            .round_ties_even()
+            .clamp(i32::MIN as f64, i32::MAX as f64) as i32;
+        assert_eq!(crate::scalar::round_half_even(x), want, "round({x})");
+    }
+}
+
+#[test]
+fn quantize_by_hand() {
+    let ctx = Ctx::SCALAR_EXACT;
+    // scale 0.5: x / 0.5 = 2x. Ties go to the even integer, away from zero or not.
+    let x = [
+        0.25f32, 0.75, 1.25, -0.25, -0.75, -1.25, 0.3, -0.3, 0.0, -0.0,
+    ];
+    let mut out = [0i8; 10];
+    crate::quantize(&ctx, &x, 0.5, 0, &mut out).unwrap();
+    assert_eq!(out, [0, 2, 2, 0, -2, -2, 1, -1, 0, 0]);
+    // Saturation at both ends, infinities, NaN giving the zero point.
+    let x = [
+        100.0f32,
+        -100.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        63.5,
+        63.75,
+    ];
+    let mut out = [0i8; 7];
+    crate::quantize(&ctx, &x, 0.5, 0, &mut out).unwrap();
+    assert_eq!(out, [127, -128, 127, -128, 0, 127, 127]);
+    // A negative zero point shifts after rounding; saturation applies to the sum.
+    let x = [1.0f32, -1.0, 0.0, f32::NAN, 130.0, -130.0, -122.5, 2.5];
+    let mut out = [0i8; 8];
+    crate::quantize(&ctx, &x, 1.0, -5, &mut out).unwrap();
+    assert_eq!(out, [-4, -6, -5, -5, 125, -128, -127, -3]);
+    // A positive zero point: 127 + anything positive saturates.
+    let mut out = [0i8; 3];
+    crate::quantize(&ctx, &[0.0, 1.0, -300.0], 0.1, 127, &mut out).unwrap();
+    assert_eq!(out, [127, 127, -128]);
+    // The quotient is one f32 division: 0.3f32 / 0.1f32 is exactly 3.0 and 0.35f32 /
+    // 0.1f32 exactly 3.5 (a tie: to even, 4), though neither is so in real numbers.
+    let mut out = [0i8; 2];
+    crate::quantize(&ctx, &[0.3, 0.35], 0.1, 0, &mut out).unwrap();
+    assert_eq!(out, [3, 4]);
+}
+
+#[test]
+fn quantize_matches_reference_on_every_ctx() {
+    let mut rng = XorShift::new(0x5154);
+    for &(scale, zp) in &[
+        (0.05f32, 0i32),
+        (0.013, -17),
+        (1.0, 100),
+        (3.7e-3, -128),
+        (0.5, 127),
+    ] {
+        let mut x = rand_f32(&mut rng, 997, 4.0);
+        x[0] = f32::NAN;
+        x[1] = -0.0;
+        x[2] = f32::INFINITY;
+        let want = r::quantize(&x, scale, zp);
+        for ctx in ctxs() {
+            let mut out = vec![0i8; x.len()];
+            crate::quantize(&ctx, &x, scale, zp, &mut out).unwrap();
+            assert_eq!(out, want, "{ctx:?} scale {scale} zp {zp}");
+        }
+    }
+}
+
+#[test]
+fn dequantize_by_hand() {
+    let ctx = Ctx::SCALAR_EXACT;
+    let mut out = [0.0f32; 4];
+    crate::dequantize_i8(&ctx, &[-128, 127, 0, 3], 0.5, 127, &mut out).unwrap();
+    assert_eq!(out, [-127.5, 0.0, -63.5, -62.0]);
+    crate::dequantize_i8(&ctx, &[-128, 127, 0, 3], 0.25, -3, &mut out).unwrap();
+    assert_eq!(out, [-31.25, 32.5, 0.75, 1.5]);
+    // i32: the difference is exact in i64 and rounded once to f32 (16777217 is a tie
+    // between 16777216 and 16777218: to even), then one multiplication.
+    crate::dequantize_i32(
+        &ctx,
+        &[16_777_217, i32::MAX, i32::MIN, -7],
+        1.0,
+        0,
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(out, [16_777_216.0, 2_147_483_648.0, -2_147_483_648.0, -7.0]);
+    crate::dequantize_i32(&ctx, &[i32::MIN, 5, 0, 16_777_219], 2.0, i32::MAX, &mut out).unwrap();
+    // i32::MIN - i32::MAX = -4294967295 -> -4294967296 in f32; 5 - MAX = -2147483642 ->
+    // -2147483648; 16777219 - MAX = -2130706428 -> -2130706432 (to nearest).
+    assert_eq!(
+        out,
+        [
+            -8_589_934_592.0,
+            -4_294_967_296.0,
+            -4_294_967_296.0,
+            -4_261_412_864.0
+        ]
+    );
+    // The product rounds once: 3 * 0.1 in f32.
+    crate::dequantize_i32(&ctx, &[3, 0, 0, 0], 0.1, 0, &mut out).unwrap();
+    assert_eq!(out[0].to_bits(), (3.0f32 * 0.1f32).to_bits());
+}
+
+#[test]
+fn dequantize_matches_reference_on_every_ctx() {
+    let mut rng = XorShift::new(0x4451);
+    for &(scale, zp) in &[(0.05f32, 0i32), (0.0123, -17), (7.5, 100), (1e-6, i32::MIN)] {
+        let q8: Vec<i8> = (0..301).map(|_| rng.next() as i8).collect();
+        let q32: Vec<i32> = (0..301).map(|_| rng.next() as i32).collect();
+        let want8 = r::dequantize(&q8.iter().map(|&v| v as i64).collect::<Vec<_>>(), scale, zp);
+        let want32 = r::dequantize(
+            &q32.iter().map(|&v| v as i64).collect::<Vec<_>>(),
+            scale,
+            zp,
+        );
+        for ctx in ctxs() {
+            let mut out = vec![0.0f32; 301];
+            crate::dequantize_i8(&ctx, &q8, scale, zp, &mut out).unwrap();
+            assert_bits("dequantize i8", &out, &want8);
+            crate::dequantize_i32(&ctx, &q32, scale, zp, &mut out).unwrap();
+            assert_bits("dequantize i32", &out, &want32);
+        }
+    }
+}
+
+#[test]
+fn quantize_and_dequantize_refuse_bad_attributes() {
+    let ctx = Ctx::SCALAR_EXACT;
+    let mut q = [0i8; 2];
+    let mut f = [0.0f32; 2];
+    for scale in [0.0f32, -1.0, f32::NAN, f32::INFINITY, -0.0] {
+        assert_eq!(
+            crate::quantize(&ctx, &[1.0, 2.0], scale, 0, &mut q),
+            Err(MathError::Shape)
+        );
+        assert_eq!(
+            crate::dequantize_i8(&ctx, &[1, 2], scale, 0, &mut f),
+            Err(MathError::Shape)
+        );
+        assert_eq!(
+            crate::dequantize_i32(&ctx, &[1, 2], scale, 0, &mut f),
+            Err(MathError::Shape)
+        );
+    }
+    for zp in [128, -129, i32::MAX] {
+        assert_eq!(
+            crate::quantize(&ctx, &[1.0, 2.0], 1.0, zp, &mut q),
+            Err(MathError::Shape)
+        );
+    }
+    assert_eq!(q, [0, 0], "nothing written on error");
+    assert_eq!(
+        crate::quantize(&ctx, &[1.0], 1.0, 0, &mut q),
+        Err(MathError::Shape)
+    );
+    assert_eq!(
+        crate::dequantize_i32(&ctx, &[1], 1.0, 0, &mut f),
+        Err(MathError::Shape)
+    );
+    assert_eq!(f, [0.0, 0.0]);
+}
+
 // ---------------------------------------------------------------- ISA and modes
 
 #[test]

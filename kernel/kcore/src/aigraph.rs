@@ -49,6 +49,8 @@ pub const fn op_name(code: u32) -> Option<&'static str> {
         op::EMBEDDING => "embedding",
         op::CONV2D => "conv2d",
         op::MATMUL_I8 => "matmul_i8",
+        op::QUANTIZE => "quantize",
+        op::DEQUANTIZE => "dequantize",
         _ => return None,
     })
 }
@@ -225,6 +227,9 @@ pub enum GraphErrorKind {
         tensor_dtype: u32,
         tensor_shape: Shape,
     },
+    /// Output `index`: an i8 result and its tensor differ in scale or zero point (the
+    /// copied values would mean something else there).
+    OutputQuant { index: usize },
     /// Outputs `first` and `index` write the same tensor.
     DuplicateOutput { first: usize, index: usize },
     /// Kernel memory ran out while planning.
@@ -305,6 +310,10 @@ impl fmt::Display for GraphError {
                 "output {index}: the node gives {} {node_shape} but the tensor is {} {tensor_shape}",
                 dn(node_dtype),
                 dn(tensor_dtype)
+            ),
+            OutputQuant { index } => write!(
+                f,
+                "output {index}: the result's scale or zero point differs from the tensor's"
             ),
             DuplicateOutput { first, index } => {
                 write!(f, "outputs {first} and {index} write the same tensor")
@@ -440,6 +449,7 @@ fn arity(code: u32) -> Option<(u32, u32, &'static str)> {
         op::MATMUL | op::ADD | op::MUL | op::EMBEDDING | op::MATMUL_I8 => (2, 2, "2"),
         op::RELU | op::GELU | op::SIGMOID | op::TANH | op::SOFTMAX => (1, 1, "1"),
         op::ARGMAX | op::RESHAPE | op::TRANSPOSE => (1, 1, "1"),
+        op::QUANTIZE | op::DEQUANTIZE => (1, 1, "1"),
         op::LAYERNORM => (3, 3, "3"),
         op::CONV2D => (2, 3, "2 or 3"),
         _ => return None,
@@ -645,7 +655,54 @@ fn infer(node: &Node, ins: &[TensorInfo]) -> Result<TensorInfo, GraphErrorKind> 
             }
             result(DTYPE_I32, &[a.dims[0], ins[1].dims[1]], None)
         }
+        op::QUANTIZE => {
+            want_dtype(ins, 0, DTYPE_F32)?;
+            let scale = quant_scale(node)?;
+            let zp = node.attrs[1] as i32;
+            if !(-128..=127).contains(&zp) {
+                return Err(BadAttr {
+                    index: 1,
+                    value: node.attrs[1],
+                    why: "the zero point must be -128 to 127",
+                });
+            }
+            unused_attrs(node, 2)?;
+            // The result carries the scale and zero point, so MATMUL_I8 (and a graph
+            // output) sees what the values mean.
+            let q = TensorInfo {
+                scale_bits: scale.to_bits(),
+                zero_point: zp,
+                ..TensorInfo::default()
+            };
+            result(DTYPE_I8, dims(a), Some(&q))
+        }
+        op::DEQUANTIZE => {
+            if a.dtype != DTYPE_I8 && a.dtype != DTYPE_I32 {
+                return Err(Dtype {
+                    slot: 0,
+                    got: a.dtype,
+                    want: DTYPE_I32,
+                });
+            }
+            quant_scale(node)?;
+            unused_attrs(node, 2)?;
+            result(DTYPE_F32, dims(a), None)
+        }
         _ => Err(UnknownOp),
+    }
+}
+
+/// QUANTIZE's and DEQUANTIZE's `attrs[0]`: a finite, positive f32.
+fn quant_scale(node: &Node) -> Result<f32, GraphErrorKind> {
+    let scale = f32::from_bits(node.attrs[0]);
+    if scale.is_finite() && scale > 0.0 {
+        Ok(scale)
+    } else {
+        Err(GraphErrorKind::BadAttr {
+            index: 0,
+            value: node.attrs[0],
+            why: "the scale must be a positive finite f32",
+        })
     }
 }
 
@@ -747,6 +804,15 @@ pub fn validate(
                     tensor_dtype: t.dtype,
                     tensor_shape: Shape::of(t),
                 },
+            });
+        }
+        if t.dtype == DTYPE_I8
+            && (t.scale_bits != np.info.scale_bits || t.zero_point != np.info.zero_point)
+        {
+            return Err(GraphError {
+                node: Some(o.node as usize),
+                op: nodes[o.node as usize].op,
+                kind: OutputQuant { index },
             });
         }
         if let Some(first) = outputs[..index].iter().position(|p| p.tensor == o.tensor) {

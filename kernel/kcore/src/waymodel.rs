@@ -625,6 +625,18 @@ impl<'a> Model<'a> {
         })
     }
 
+    /// Where tensor `i`'s data lies in the weights section: `(offset, length)` as the
+    /// tensor table gives them (0, 0 for an input). With [`Model::weights_sha256`] and
+    /// the tensors' metadata this identifies a weight's bytes (the kernel's registry
+    /// shares weights on it).
+    pub fn weight_span(&self, i: usize) -> Option<(u64, u64)> {
+        if i >= self.n_tensors() {
+            return None;
+        }
+        let e: TensorEntry = entry(self.bytes, &self.header.tensors, i)?;
+        Some((e.data_offset, e.data_len))
+    }
+
     /// Node `i`.
     pub fn node(&self, i: usize) -> Option<Node> {
         (i < self.n_nodes())

@@ -100,6 +100,10 @@ fn worker(idx: usize) {
     loop {
         let job = queue::WORK_ARRIVED.wait_until(queue::take);
         thread.set_class(job.class() as usize);
+        // The kernel is not preemptible: a thread the last job's end woke (its waiter)
+        // would otherwise wait for this job's first node. At the job's class, this lets
+        // exactly the threads that outrank or equal it go first.
+        sched::yield_now();
         *me.current.lock() = Some(job.clone());
         let t0 = crate::arch::uptime_ns();
         let finished = queue::run(job);

@@ -16,7 +16,7 @@
 
 use alloc::sync::Arc;
 
-use wayos_abi::ai::{op, Node, TensorInfo, MAX_NODE_INPUTS, MAX_RANK};
+use wayos_abi::ai::{self, op, Node, TensorInfo, MAX_NODE_INPUTS, MAX_RANK};
 use wayos_abi::zerocopy::FromBytes;
 use wayos_aimath::{self as math, Ctx, MathError};
 use wayos_kcore::aigraph::NodePlan;
@@ -217,6 +217,25 @@ pub fn compute(
                 b.1.dims[1] as usize,
             )
             .map_err(m)
+        }
+        op::QUANTIZE => {
+            let o = <[i8]>::mut_from_bytes(out).map_err(|_| Errno::EINVAL)?;
+            let (scale, zp) = (f32::from_bits(node.attrs[0]), node.attrs[1] as i32);
+            math::quantize(ctx, f32s(a.0)?, scale, zp, o).map_err(m)
+        }
+        op::DEQUANTIZE => {
+            let (scale, zp) = (f32::from_bits(node.attrs[0]), node.attrs[1] as i32);
+            match a.1.dtype {
+                ai::DTYPE_I8 => {
+                    let q = <[i8]>::ref_from_bytes(a.0).map_err(|_| Errno::EINVAL)?;
+                    math::dequantize_i8(ctx, q, scale, zp, f32s_mut(out)?).map_err(m)
+                }
+                ai::DTYPE_I32 => {
+                    let q = <[i32]>::ref_from_bytes(a.0).map_err(|_| Errno::EINVAL)?;
+                    math::dequantize_i32(ctx, q, scale, zp, f32s_mut(out)?).map_err(m)
+                }
+                _ => Err(Errno::EINVAL),
+            }
         }
         _ => {
             let _ = plan;

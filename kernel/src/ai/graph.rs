@@ -48,6 +48,8 @@ pub struct Graph {
     pub runs: AtomicU64,
     _count: Charge,
     _arena_bytes: Option<Charge>,
+    /// What a model load that shares another load's weights pays for them (`registry`).
+    _shared: Vec<Charge>,
 }
 
 static NEXT_GRAPH: AtomicU64 = AtomicU64::new(1);
@@ -87,13 +89,15 @@ impl Graph {
     /// Validates `nodes`/`outputs` over `bound` and builds the graph for `owner`:
     /// charges it (`EMFILE` past `ai::MAX_GRAPHS`, `EDQUOT` when the arena does not fit
     /// the tensor-bytes quota) and allocates the arena (`ENOMEM`). `mode` is checked by
-    /// the caller.
+    /// the caller. `shared` are further charges the graph holds for as long as it lives
+    /// (a model load's share of weights it did not create).
     pub fn build(
         owner: &Process,
         bound: Vec<Arc<Tensor>>,
         nodes: Vec<Node>,
         outputs: Vec<Output>,
         mode: u32,
+        shared: Vec<Charge>,
     ) -> Result<Arc<Graph>, BuildError> {
         let mut infos: Vec<TensorInfo> = Vec::new();
         infos
@@ -140,6 +144,7 @@ impl Graph {
             runs: AtomicU64::new(0),
             _count: count,
             _arena_bytes: charge,
+            _shared: shared,
         });
         super::stats::GRAPHS.fetch_add(1, Ordering::Relaxed);
         let mut all = ALL.lock();
@@ -295,6 +300,10 @@ impl GraphRun {
 impl Work for GraphRun {
     fn steps(&self) -> usize {
         self.graph.nodes.len() + 1
+    }
+
+    fn nodes(&self) -> usize {
+        self.graph.nodes.len()
     }
 
     fn run_step(&self, i: usize) -> KResult<()> {

@@ -8,7 +8,9 @@
 //!
 //! Ordering: a worker always takes the oldest job of the highest class queued (class 0 =
 //! RT-inference is highest). A running job is preempted only at a step (node) boundary:
-//! after each step the worker asks [`should_yield`], and if a job of a strictly higher
+//! after each step, once it has let other ready threads run (so a higher job their
+//! submitters queued meanwhile is seen), the worker asks [`should_yield`], and if a job
+//! of a strictly higher
 //! class is waiting it puts the running job back at the *front* of its class (its next
 //! step is remembered in the job) and takes the higher one. So an RT job waits at most one
 //! node of a lower job per worker, and the lower job resumes where it stopped.
@@ -49,6 +51,11 @@ pub fn rank(class: u32) -> Option<usize> {
 pub trait Work: Send + Sync {
     /// How many steps one run has.
     fn steps(&self) -> usize;
+    /// How many of the steps (the first ones) are nodes, for [`Job::stats`]'s
+    /// `nodes_run`; a graph's last step copies its outputs and is not one.
+    fn nodes(&self) -> usize {
+        self.steps()
+    }
     /// Runs step `i` (called with `i` = 0, 1, ... in order, on a worker thread, with no
     /// lock of this module held). An error ends the job with that errno.
     fn run_step(&self, i: usize) -> KResult<()>;
@@ -87,6 +94,15 @@ pub struct Job {
     pub finished_ns: AtomicU64,
     /// Its place in the order jobs finished in (0 until then).
     done_seq: AtomicU64,
+    /// What `infer_stats` reports: monotonic time of submit and of its first step
+    /// starting (0 until then), time inside its steps summed over every stretch it ran,
+    /// nodes run, times it was preempted. Written only by the worker holding the job
+    /// (and `submit`), read by anyone: plain atomics, no lock.
+    submitted_ns: u64,
+    started_ns: AtomicU64,
+    run_ns: AtomicU64,
+    nodes_run: AtomicU64,
+    preemptions: AtomicU64,
 }
 
 impl Job {
@@ -116,6 +132,30 @@ impl Job {
 
     pub fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::Acquire)
+    }
+
+    /// What the job has used so far (`infer_stats`); final once it ended.
+    pub fn stats(&self) -> ai::JobStats {
+        let started = self.started_ns.load(Ordering::Acquire);
+        let state = match self.result() {
+            None => ai::JOB_PENDING,
+            Some(Ok(())) => ai::JOB_DONE,
+            Some(Err(e)) if e.0 == errno::ECANCELED => ai::JOB_CANCELLED,
+            Some(Err(_)) => ai::JOB_FAILED,
+        };
+        let sat = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+        ai::JobStats {
+            queued_ns: if started == 0 {
+                0
+            } else {
+                started.saturating_sub(self.submitted_ns).max(1)
+            },
+            run_ns: self.run_ns.load(Ordering::Relaxed),
+            nodes_run: sat(self.nodes_run.load(Ordering::Relaxed)),
+            preemptions: sat(self.preemptions.load(Ordering::Relaxed)),
+            state,
+            _pad: 0,
+        }
     }
 }
 
@@ -157,6 +197,11 @@ pub fn submit(
             charge: Mutex::new(Some(charge)),
             finished_ns: AtomicU64::new(0),
             done_seq: AtomicU64::new(0),
+            submitted_ns: crate::arch::uptime_ns(),
+            started_ns: AtomicU64::new(0),
+            run_ns: AtomicU64::new(0),
+            nodes_run: AtomicU64::new(0),
+            preemptions: AtomicU64::new(0),
         });
         QUEUE
             .lock()
@@ -236,6 +281,7 @@ pub fn run(job: Arc<Job>) -> bool {
         return true;
     };
     let steps = work.steps();
+    let nodes = work.nodes();
     let r = loop {
         if job.is_cancelled() {
             break Err(Errno(errno::ECANCELED));
@@ -244,16 +290,34 @@ pub fn run(job: Arc<Job>) -> bool {
         if i >= steps {
             break Ok(());
         }
-        if let Err(e) = work.run_step(i) {
-            log_failure(&job, &*work, i, e);
-            break Err(e);
-        }
-        job.next.store(i + 1, Ordering::Relaxed);
-        if i + 1 < steps && should_yield(&job) {
+        // At a boundary (not before the first step: the job was the highest waiting when
+        // taken), and after the yield below, so a higher job submitted by a thread that
+        // ran during that yield is seen before another node starts: on one CPU the
+        // submitter runs exactly then.
+        if i > 0 && should_yield(&job) {
+            job.preemptions.fetch_add(1, Ordering::Relaxed);
             drop(work);
             requeue_front(job);
             return false;
         }
+        let t0 = crate::arch::uptime_ns();
+        // Never 0 once started, so `stats` can tell "not yet" from "at time 0".
+        let _ = job
+            .started_ns
+            .compare_exchange(0, t0.max(1), Ordering::AcqRel, Ordering::Relaxed);
+        let r = work.run_step(i);
+        job.run_ns.fetch_add(
+            crate::arch::uptime_ns().saturating_sub(t0),
+            Ordering::Relaxed,
+        );
+        if let Err(e) = r {
+            log_failure(&job, &*work, i, e);
+            break Err(e);
+        }
+        if i < nodes {
+            job.nodes_run.fetch_add(1, Ordering::Relaxed);
+        }
+        job.next.store(i + 1, Ordering::Relaxed);
         // The kernel is not preemptible: between steps, let ready threads of the job's
         // class or higher (the worker runs at the job's class) have the CPU.
         crate::task::sched::yield_now();

@@ -1,6 +1,6 @@
-//! The inference syscalls: `infer_submit`, `infer_wait`, `infer_cancel` (`docs/ai.md`,
-//! "The queue and classes"). Jobs live in `ai::queue`; this module only turns handles
-//! and arguments into calls on it.
+//! The inference syscalls: `infer_submit`, `infer_wait`, `infer_cancel`, `infer_stats`
+//! (`docs/ai.md`, "The queue and classes"). Jobs live in `ai::queue`; this module only
+//! turns handles and arguments into calls on it.
 //!
 //! Classes: `CLASS_NORMAL` and `CLASS_BACKGROUND` are open to every process; `CLASS_RT`
 //! and `CLASS_HIGH` outrank normal user work (the worker runs at the job's class), so they
@@ -101,6 +101,18 @@ pub fn sys_infer_cancel(h: usize) -> KResult<usize> {
     Ok(0)
 }
 
+/// `infer_stats(job, out)`: what the job has used so far (`ai::JobStats`; final once it
+/// ended). Needs `RIGHT_READ`. `EBADF`, `EACCES`, `EINVAL` (not a job) as for the other
+/// job calls; `EFAULT` for a bad `out` (nothing changes: the call only reads).
+pub fn sys_infer_stats(h: usize, out: usize) -> KResult<usize> {
+    let job = job(h, ai::RIGHT_READ)?;
+    let out = UserPtr::<ai::JobStats, WriteOnly>::new(out)?;
+    let st = job.stats();
+    drop(job);
+    out.write(&st)?;
+    Ok(0)
+}
+
 /// The rights a new graph handle carries: `RIGHT_WRITE` lets its holder run it (a run
 /// writes its output tensors), `RIGHT_READ` lets it ask about it. No grant: a graph is
 /// bound to its creator's tensors and quota.
@@ -194,7 +206,7 @@ pub fn sys_graph_create(desc: usize) -> KResult<usize> {
         bound.push(tensor::lookup(h, need[i])?);
     }
     let p = task::current_process().ok_or(Errno::ESRCH)?;
-    let g = match Graph::build(&p, bound, nodes, outputs, d.mode) {
+    let g = match Graph::build(&p, bound, nodes, outputs, d.mode, Vec::new()) {
         Ok(g) => g,
         Err(BuildError::Errno(e)) => return Err(e),
         Err(BuildError::Invalid(e)) => {
@@ -285,7 +297,7 @@ pub fn sys_model_load(fd: usize, out: usize) -> KResult<usize> {
 
 /// `ai_info` for the records this module's objects own: `INFO_ACCELS` ([`ai::AccelInfo`]
 /// per accelerator), `INFO_GRAPHS` ([`ai::GraphInfo`] per graph alive, anyone's),
-/// `INFO_MODELS` ([`ai::ModelInfo`] per loaded model). Fills as many whole records as
+/// `INFO_MODELS` ([`ai::ModelInfo`] per copy of a model's weights, with its holders). Fills as many whole records as
 /// fit in `len` bytes at `buf`, returns how many there are. Records are gathered into a
 /// bounded kernel buffer first: no lock is held across the user copy.
 pub fn ai_info_records(what: u32, buf: usize, len: usize) -> KResult<usize> {
@@ -339,7 +351,7 @@ pub fn ai_info_records(what: u32, buf: usize, len: usize) -> KResult<usize> {
         }
         ai::INFO_MODELS => {
             let mut recs: Vec<ai::ModelInfo> = Vec::new();
-            crate::ai::registry::for_each(|e, g| {
+            crate::ai::registry::for_each(|e, holders, g| {
                 if recs.len() >= MAX_RECORDS || recs.try_reserve(1).is_err() {
                     return;
                 }
@@ -347,6 +359,8 @@ pub fn ai_info_records(what: u32, buf: usize, len: usize) -> KResult<usize> {
                     owner: e.owner,
                     bytes: e.bytes,
                     graph: g.id,
+                    weights_id: e.weights_id(),
+                    holders: u32::try_from(holders).unwrap_or(u32::MAX),
                     ..Default::default()
                 };
                 let name = e.name.as_bytes();

@@ -149,6 +149,7 @@ pub fn dispatch(frame: &mut TrapFrame) {
         sys::INFER_SUBMIT => infer::sys_infer_submit(a[0], a[1]),
         sys::INFER_WAIT => infer::sys_infer_wait(a[0], a[1]),
         sys::INFER_CANCEL => infer::sys_infer_cancel(a[0]),
+        sys::INFER_STATS => infer::sys_infer_stats(a[0], a[1]),
         sys::MODEL_LOAD => infer::sys_model_load(a[0], a[1]),
         sys::MEM_ADVISE => memtier::sys_mem_advise(a[0], a[1], a[2]),
         sys::MEM_POLICY => memtier::sys_mem_policy(a[0]),

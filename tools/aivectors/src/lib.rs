@@ -76,6 +76,20 @@ impl Builder {
         }
     }
 
+    /// An i8 case (with the scale and zero point the result carries), compared exactly.
+    fn i8_out(self, dims: &[usize], want: &[i8], scale: f32, zp: i32) -> OwnedCase {
+        OwnedCase {
+            name: self.name,
+            op: self.op,
+            attrs: self.attrs,
+            inputs: self.inputs,
+            output: OwnedTensor::i8(dims, want, scale, zp),
+            exact: None,
+            tol_abs: 0.0,
+            tol_rel: 0.0,
+        }
+    }
+
     /// An i32 case, compared exactly.
     fn i32_out(self, dims: &[usize], want: &[i32]) -> OwnedCase {
         OwnedCase {
@@ -357,6 +371,91 @@ pub fn cases() -> Vec<OwnedCase> {
                 .i32_out(&[m, n], &want),
         );
     }
+    // quantize: ties (scale 0.5 makes x / scale = 2x exact), saturation, NaN, -0, a
+    // negative zero point; then random values with an odd scale and zero point.
+    {
+        let mut cases: Vec<(&str, Vec<f32>, f32, i32)> = vec![(
+            "quantize ties saturation nan",
+            vec![
+                0.25,
+                0.75,
+                1.25,
+                -0.25,
+                -0.75,
+                -1.25,
+                100.0,
+                -100.0,
+                f32::NAN,
+                -0.0,
+                63.75,
+                -64.25,
+            ],
+            0.5,
+            -2,
+        )];
+        cases.push(("quantize random", rand(&mut rng, 21, 4.0), 0.031, 7));
+        for (name, x, scale, zp) in cases {
+            let n = x.len();
+            let want = r::quantize(&x, scale, zp);
+            let mut exact = vec![0i8; n];
+            wayos_aimath::quantize(&X, &x, scale, zp, &mut exact).expect("quantize");
+            out.push(OwnedCase {
+                exact: Some(OwnedTensor::i8(&[n / 3, 3], &exact, scale, zp)),
+                ..Builder::new(name, op::QUANTIZE)
+                    .attr(0, scale.to_bits())
+                    .attr(1, zp as u32)
+                    .input(OwnedTensor::f32(&[n / 3, 3], &x))
+                    .i8_out(&[n / 3, 3], &want, scale, zp)
+            });
+        }
+    }
+
+    // dequantize: an i8 tensor (its own scale/zero point differ from the attributes,
+    // which win) and an i32 accumulator with values too large for exact f32.
+    {
+        let q8: Vec<i8> = (0..20).map(|_| rng.next() as i8).collect();
+        let mut q32: Vec<i32> = (0..12).map(|_| rng.next() as i32).collect();
+        q32[0] = 16_777_217;
+        q32[1] = i32::MIN;
+        for (name, input, q, scale, zp) in [
+            (
+                "dequantize i8",
+                OwnedTensor::i8(&[4, 5], &q8, 0.5, 1),
+                q8.iter().map(|&v| v as i64).collect::<Vec<_>>(),
+                0.05f32,
+                3i32,
+            ),
+            (
+                "dequantize i32",
+                OwnedTensor::i32(&[3, 4], &q32),
+                q32.iter().map(|&v| v as i64).collect(),
+                1.5e-3,
+                -11,
+            ),
+        ] {
+            let dims: Vec<usize> = input.info.dims[..input.info.rank as usize]
+                .iter()
+                .map(|&d| d as usize)
+                .collect();
+            let want = r::dequantize(&q, scale, zp);
+            let mut exact = vec![0.0f32; q.len()];
+            match input.info.dtype {
+                wayos_abi::ai::DTYPE_I8 => {
+                    wayos_aimath::dequantize_i8(&X, &q8, scale, zp, &mut exact)
+                }
+                _ => wayos_aimath::dequantize_i32(&X, &q32, scale, zp, &mut exact),
+            }
+            .expect("dequantize");
+            let want64: Vec<f64> = want.iter().map(|&v| v as f64).collect();
+            out.push(
+                Builder::new(name, op::DEQUANTIZE)
+                    .attr(0, scale.to_bits())
+                    .attr(1, zp as u32)
+                    .input(input)
+                    .f32_out(&dims, &want64, &exact),
+            );
+        }
+    }
     out
 }
 
@@ -463,6 +562,22 @@ pub fn run(ctx: &Ctx, c: &vectors::Case<'_>) -> Result<Vec<u8>, MathError> {
             )?;
             return Ok(acc.iter().flat_map(|v| v.to_le_bytes()).collect());
         }
+        op::QUANTIZE => {
+            let mut q = vec![0i8; n_out];
+            let (scale, zp) = (f32::from_bits(c.attrs[0]), c.attrs[1] as i32);
+            wayos_aimath::quantize(ctx, &floats(x), scale, zp, &mut q)?;
+            return Ok(q.iter().map(|&v| v as u8).collect());
+        }
+        op::DEQUANTIZE => {
+            let (scale, zp) = (f32::from_bits(c.attrs[0]), c.attrs[1] as i32);
+            if x.info.dtype == wayos_abi::ai::DTYPE_I8 {
+                let q: Vec<i8> = x.data.iter().map(|&v| v as i8).collect();
+                wayos_aimath::dequantize_i8(ctx, &q, scale, zp, &mut out)?
+            } else {
+                let q: Vec<i32> = (0..x.elements()).filter_map(|i| x.i32_at(i)).collect();
+                wayos_aimath::dequantize_i32(ctx, &q, scale, zp, &mut out)?
+            }
+        }
         _ => return Err(MathError::Unsupported),
     }
     Ok(out.iter().flat_map(|v| v.to_le_bytes()).collect())
@@ -498,7 +613,7 @@ mod tests {
                     });
                     vectors::compare_exact(&c, e.data).unwrap();
                 }
-                None => assert_eq!(c.output.info.dtype, wayos_abi::ai::DTYPE_I32),
+                None => assert_ne!(c.output.info.dtype, wayos_abi::ai::DTYPE_F32),
             }
         }
         assert_eq!(n, super::cases().len());

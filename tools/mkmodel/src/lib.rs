@@ -472,6 +472,13 @@ fn node_attrs(line: usize, code: u32, node: &mut Node, opts: &mut Opts) -> Resul
             node.attrs[0] = opts.num("stride")?.unwrap_or(1);
             node.attrs[1] = flag(opts.num("pad")?);
         }
+        op::QUANTIZE | op::DEQUANTIZE => {
+            let Some(scale) = opts.num::<f32>("scale")? else {
+                return fail(line, "quantize and dequantize need scale=S");
+            };
+            node.attrs[0] = scale.to_bits();
+            node.attrs[1] = opts.num::<i32>("zero")?.unwrap_or(0) as u32;
+        }
         _ => {}
     }
     Ok(())

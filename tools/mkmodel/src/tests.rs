@@ -100,6 +100,43 @@ fn description_round_trips() {
 }
 
 #[test]
+fn quantize_and_dequantize_take_scale_and_zero() {
+    let desc = "\
+input x f32 1,4
+weight w i8 4,3 fill=2 scale=0.5 zero=-1
+node q = quantize x scale=0.25 zero=-3
+node acc = matmul_i8 q w
+node y = dequantize acc scale=0.125
+output y
+";
+    let bytes = build_ok(desc);
+    let m = parse(&bytes).unwrap();
+    assert_eq!(
+        m.node(0).unwrap().attrs[..3],
+        [0.25f32.to_bits(), (-3i32) as u32, 0]
+    );
+    assert_eq!(m.node(2).unwrap().attrs[..3], [0.125f32.to_bits(), 0, 0]);
+    let out = m.output(0).unwrap();
+    assert_eq!((out.info.dtype, out.info.dims), (DTYPE_F32, [1, 3, 0, 0]));
+    let mut text = String::new();
+    show(&m, &mut text).unwrap();
+    assert!(text.contains("= quantize x attrs="), "{text}");
+    assert!(text.contains("= dequantize %1 attrs="), "{text}");
+    assert_eq!(
+        build_err("input x f32 4\nnode q = quantize x\noutput q\n"),
+        "line 2: quantize and dequantize need scale=S"
+    );
+    assert!(
+        build_err("input x f32 4\nnode q = quantize x scale=0 zero=1\noutput q\n")
+            .contains("the scale must be a positive finite f32")
+    );
+    assert!(
+        build_err("input x f32 4\nnode q = quantize x scale=1 zero=200\noutput q\n")
+            .contains("the zero point must be -128 to 127")
+    );
+}
+
+#[test]
 fn attributes_and_fill() {
     let desc = "\
 input img f32 1,2,5,5

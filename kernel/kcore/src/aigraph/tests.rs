@@ -526,6 +526,115 @@ fn matmul_i8_accumulates_to_i32() {
     );
 }
 
+fn q8(d: &[u32], scale: f32, zp: i32) -> TensorInfo {
+    TensorInfo {
+        scale_bits: scale.to_bits(),
+        zero_point: zp,
+        ..t(DTYPE_I8, d)
+    }
+}
+
+#[test]
+fn quantize_gives_i8_with_its_scale_and_zero_point() {
+    let b = [f(&[2, 3]), t(DTYPE_I32, &[2, 3]), q8(&[3, 4], 0.25, 1)];
+    let s = 0.05f32.to_bits();
+    let info = one(&b, n(op::QUANTIZE, &[0], &[s, (-7i32) as u32])).unwrap();
+    assert_eq!(shape_of(&info), (DTYPE_I8, vec![2, 3]));
+    assert_eq!((info.scale_bits, info.zero_point, info.bytes), (s, -7, 6));
+    // A following int8 matmul reads it as an i8 tensor with those parameters.
+    let nodes = [
+        n(op::QUANTIZE, &[0], &[s, 3]),
+        n(op::MATMUL_I8, &[r(0), 2], &[]),
+        n(op::DEQUANTIZE, &[r(1)], &[0.0125f32.to_bits(), 0]),
+    ];
+    let plan = validate(&b, &nodes, &[]).unwrap();
+    assert_eq!(shape_of(&plan.node(1).info), (DTYPE_I32, vec![2, 4]));
+    assert_eq!(shape_of(&plan.node(2).info), (DTYPE_F32, vec![2, 4]));
+    // Refusals: the scale (zero, negative, NaN, infinite), the zero point, the dtype,
+    // unused attributes.
+    for bad in [
+        0u32,
+        (-1.0f32).to_bits(),
+        f32::NAN.to_bits(),
+        f32::INFINITY.to_bits(),
+    ] {
+        assert!(matches!(
+            err(&b, n(op::QUANTIZE, &[0], &[bad, 0])),
+            GraphErrorKind::BadAttr { index: 0, .. }
+        ));
+        assert!(matches!(
+            err(&b, n(op::DEQUANTIZE, &[1], &[bad, 0])),
+            GraphErrorKind::BadAttr { index: 0, .. }
+        ));
+    }
+    for zp in [128i32, -129, i32::MIN] {
+        assert!(matches!(
+            err(&b, n(op::QUANTIZE, &[0], &[s, zp as u32])),
+            GraphErrorKind::BadAttr { index: 1, .. }
+        ));
+    }
+    assert_eq!(
+        err(&b, n(op::QUANTIZE, &[1], &[s, 0])),
+        GraphErrorKind::Dtype {
+            slot: 0,
+            got: DTYPE_I32,
+            want: DTYPE_F32
+        }
+    );
+    assert_eq!(
+        err(&b, n(op::QUANTIZE, &[0], &[s, 0, 1])),
+        GraphErrorKind::UnusedAttr { index: 2 }
+    );
+    assert_eq!(
+        err(&b, n(op::QUANTIZE, &[0, 0], &[s, 0])),
+        GraphErrorKind::InputCount { got: 2, want: "1" }
+    );
+}
+
+#[test]
+fn dequantize_takes_i8_or_i32_and_gives_f32() {
+    let b = [q8(&[4], 0.5, -3), t(DTYPE_I32, &[2, 2, 2]), f(&[4])];
+    let s = 0.5f32.to_bits();
+    assert_eq!(
+        ok(&b, n(op::DEQUANTIZE, &[0], &[s, (-3i32) as u32])),
+        (DTYPE_F32, vec![4])
+    );
+    // Any i32 zero point (the difference is taken in i64).
+    assert_eq!(
+        ok(&b, n(op::DEQUANTIZE, &[1], &[s, i32::MIN as u32])),
+        (DTYPE_F32, vec![2, 2, 2])
+    );
+    assert!(matches!(
+        err(&b, n(op::DEQUANTIZE, &[2], &[s, 0])),
+        GraphErrorKind::Dtype {
+            slot: 0,
+            got: DTYPE_F32,
+            ..
+        }
+    ));
+    assert_eq!(
+        err(&b, n(op::DEQUANTIZE, &[0], &[s, 0, 0, 9])),
+        GraphErrorKind::UnusedAttr { index: 3 }
+    );
+}
+
+#[test]
+fn an_i8_output_must_agree_on_quantization() {
+    let b = [
+        f(&[4]),
+        q8(&[4], 0.5, 2),
+        q8(&[4], 0.5, 3),
+        q8(&[4], 0.25, 2),
+    ];
+    let nodes = [n(op::QUANTIZE, &[0], &[0.5f32.to_bits(), 2])];
+    assert!(validate(&b, &nodes, &[Output { node: 0, tensor: 1 }]).is_ok());
+    for tensor in [2, 3] {
+        let e = validate(&b, &nodes, &[Output { node: 0, tensor }]).unwrap_err();
+        assert_eq!(e.kind, GraphErrorKind::OutputQuant { index: 0 });
+        assert_eq!(e.node, Some(0));
+    }
+}
+
 #[test]
 fn references_and_counts() {
     let b = [f(&[2, 2])];

@@ -13,7 +13,8 @@
 //!   run that fails on an embedding index (`ERANGE`, outputs untouched), `MAX_GRAPHS`.
 //! - `queue`: poll, wait with and without a deadline, cancel, a higher class overtaking
 //!   long background jobs at node boundaries, who may use RT and high, `MAX_JOBS`, a
-//!   killed submitter leaving no job, graph or tensor behind.
+//!   killed submitter leaving no job, graph or tensor behind; `infer_stats` of a done, a
+//!   cancelled and a preempted job, and its bad arguments.
 //! - `model`: a `.waymodel` written here with `mkmodel`'s writer loads and computes what
 //!   an f64 reference does; damaged files refused with their errnos; the registry's list;
 //!   a process killed mid-inference on a loaded model leaving nothing behind.

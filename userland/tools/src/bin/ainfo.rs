@@ -11,7 +11,8 @@
 //! `accel` (also the `lsaccel` command): one line per accelerator — worker thread, the
 //! vector extension its math uses, the shared queue's depth, jobs done, time busy, the job
 //! it runs now. `graphs`: every graph alive (id, owner, nodes, mode, arena bytes, runs).
-//! `models`: the loaded models (name, owner, tensor bytes, graph). `aid`: the AI daemon's
+//! `models`: one line per copy of loaded weights (name, weights id, holders, owner, weight
+//! bytes, newest graph). `aid`: the AI daemon's
 //! clients (session, pid, models, requests, summed time) and models (holders, runs),
 //! asked of aid itself (`docs/aid.md`). `all`: every table.
 //!
@@ -174,17 +175,21 @@ fn print_graphs() -> Result<(), libway::Errno> {
     Ok(())
 }
 
-/// `ainfo models`: one line per loaded model.
+/// `ainfo models`: one line per copy of a model's weights: its weights id (the first 8
+/// bytes of their SHA-256), how many loads share it, the process whose load made it, the
+/// weight bytes held once, and the newest load's graph.
 fn print_models() -> Result<(), libway::Errno> {
     let models = infer::models()?;
     println!(
-        "{:<32} {:>5} {:>11} {:>6}",
-        "MODEL", "PID", "BYTES", "GRAPH"
+        "{:<24} {:<16} {:>7} {:>5} {:>11} {:>6}",
+        "MODEL", "WEIGHTS", "HOLDERS", "PID", "BYTES", "GRAPH"
     );
     for m in &models {
         println!(
-            "{:<32} {:>5} {:>11} {:>6}",
+            "{:<24} {:016x} {:>7} {:>5} {:>11} {:>6}",
             infer::name_of(&m.name),
+            m.weights_id,
+            m.holders,
             m.owner,
             m.bytes,
             m.graph

@@ -494,4 +494,226 @@ fn ai_figures() {
         let _ = empty.run(CLASS_NORMAL);
     }
     report("infer_submit_wait_instr", now() - t0, S, "instructions/op");
+
+    rt_figures();
+}
+
+/// The digits MLP's shape (`x [1, 64] @ w1 [64, 32] + b1`, relu, `@ w2 [32, 10] + b2`)
+/// as a graph over fresh tensors: input, weights (values irrelevant to the cost), output.
+struct Mlp {
+    x: libway::ai::Tensor,
+    out: libway::ai::Tensor,
+    graph: libway::infer::Graph,
+    _weights: alloc::vec::Vec<libway::ai::Tensor>,
+}
+
+fn mlp() -> Option<Mlp> {
+    use libway::abi::ai::Output;
+    use libway::ai::{Tensor, DTYPE_F32, TIER_NEAR};
+    use libway::infer::{bound, from_node, node, op, Graph, MODE_FAST};
+    let t = |dims: &[u32]| Tensor::create(DTYPE_F32, dims, TIER_NEAR).ok();
+    let (x, w1, b1, w2, b2, out) = (
+        t(&[1, 64])?,
+        t(&[64, 32])?,
+        t(&[32])?,
+        t(&[32, 10])?,
+        t(&[10])?,
+        t(&[1, 10])?,
+    );
+    let fill = |t: &Tensor, n: usize| {
+        let v: alloc::vec::Vec<f32> = (0..n).map(|i| (i % 7) as f32 * 0.125 - 0.375).collect();
+        t.write_f32(0, &v).ok()
+    };
+    fill(&w1, 64 * 32)?;
+    fill(&b1, 32)?;
+    fill(&w2, 32 * 10)?;
+    fill(&b2, 10)?;
+    let graph = Graph::create(
+        &[
+            node(op::MATMUL, &[bound(0), bound(1)], &[]),
+            node(op::ADD, &[from_node(0), bound(2)], &[]),
+            node(op::RELU, &[from_node(1)], &[]),
+            node(op::MATMUL, &[from_node(2), bound(3)], &[]),
+            node(op::ADD, &[from_node(3), bound(4)], &[]),
+        ],
+        &[x.raw(), w1.raw(), b1.raw(), w2.raw(), b2.raw(), out.raw()],
+        &[Output { node: 4, tensor: 5 }],
+        MODE_FAST,
+    )
+    .ok()?;
+    Some(Mlp {
+        x,
+        out,
+        graph,
+        _weights: alloc::vec![w1, b1, w2, b2],
+    })
+}
+
+/// One inference: the image in, the run, the logits out.
+fn infer_once(m: &Mlp, img: &[f32], class: u32) -> bool {
+    let mut logits = [0f32; 10];
+    m.x.write_f32(0, img).is_ok()
+        && m.graph.run(class).is_ok()
+        && m.out.read_f32(0, &mut logits).is_ok()
+}
+
+/// Latency samples of RT-class inferences.
+const RT_SAMPLES: usize = 100;
+
+/// `digits_infer_direct_instr`: one digits-shaped inference through the kernel queue
+/// (input write, submit, run, wait, output read). `rt_latency_p50/p99_instr_idle` and
+/// `_loaded`: the same inference in the RT class (the highest the bench may use),
+/// submit to result, with nothing else queued (`idle`) and while a background graph of
+/// 64x64 matmuls — each node about 110 times the whole small graph's multiply-adds, the
+/// graph thousands of times — runs while this process sleeps between samples
+/// (`loaded`). One CPU, kernel not preemptible: a request is made at a node boundary
+/// (the only time a user thread runs), and the worker serves it before the background
+/// job's next node; `rt_background_node_instr` (one background node) is what a request
+/// arriving mid-node would wait on top.
+fn rt_figures() {
+    use libway::abi::ai::Output;
+    use libway::abi::caps::{AI_ACCEL, SET_RT_PRIORITY};
+    use libway::ai::{Tensor, DTYPE_F32, TIER_NEAR};
+    use libway::infer::{
+        bound, from_node, node, op, Graph, CLASS_BACKGROUND, CLASS_NORMAL, CLASS_RT, MODE_FAST,
+    };
+
+    let Some(m) = mlp() else {
+        println!("bench: digits mlp: setup failed");
+        return;
+    };
+    let img: alloc::vec::Vec<f32> = (0..64).map(|i| (i % 17) as f32).collect();
+    const D: u64 = 200;
+    let _ = infer_once(&m, &img, CLASS_NORMAL);
+    let t0 = now();
+    for _ in 0..D {
+        if !infer_once(&m, &img, CLASS_NORMAL) {
+            println!("bench: digits_infer_direct: a run failed");
+            return;
+        }
+    }
+    report(
+        "digits_infer_direct_instr",
+        now() - t0,
+        D,
+        "instructions/inference",
+    );
+
+    let rt = if libway::caps::has(AI_ACCEL) || libway::caps::has(SET_RT_PRIORITY) {
+        CLASS_RT
+    } else {
+        println!("bench: no aiaccel/rtprio: the latency figures use the normal class");
+        CLASS_NORMAL
+    };
+    let sample = |m: &Mlp| -> Option<u64> {
+        let t0 = now();
+        infer_once(m, &img, rt).then(|| (now() - t0) * instructions_per_tick())
+    };
+    let percentiles = |mut v: alloc::vec::Vec<u64>, what: &str| {
+        v.sort_unstable();
+        let p = |q: usize| {
+            v[(v.len() * q)
+                .div_ceil(100)
+                .saturating_sub(1)
+                .min(v.len() - 1)]
+        };
+        for (q, name) in [(50, "p50"), (99, "p99")] {
+            println!(
+                "{{\"system\":\"wayos\",\"bench\":\"rt_latency_{name}_instr_{what}\",\"value\":{},\"unit\":\"instructions\"}}",
+                p(q)
+            );
+        }
+    };
+
+    // Each sample starts after a short sleep (woken by the next 100 Hz tick), in both
+    // phases: under load the background job runs while this process sleeps, and the
+    // request is made when the tick has woken it, at the background job's next node
+    // boundary (the kernel is not preemptible, so that is when a user thread runs).
+    let mut idle = alloc::vec::Vec::with_capacity(RT_SAMPLES);
+    for _ in 0..RT_SAMPLES {
+        let _ = libway::time::sleep_ms(1);
+        match sample(&m) {
+            Some(t) => idle.push(t),
+            None => {
+                println!("bench: rt_latency idle: a run failed");
+                return;
+            }
+        }
+    }
+    percentiles(idle, "idle");
+
+    // The background load: a chain of 64x64 matmuls, resubmitted whenever it ends.
+    const BG_NODES: u32 = 1000;
+    let (Ok(bx), Ok(bw), Ok(by)) = (
+        Tensor::create(DTYPE_F32, &[64, 64], TIER_NEAR),
+        Tensor::create(DTYPE_F32, &[64, 64], TIER_NEAR),
+        Tensor::create(DTYPE_F32, &[64, 64], TIER_NEAR),
+    ) else {
+        println!("bench: rt_latency: background tensors failed");
+        return;
+    };
+    let mut ns = alloc::vec![node(op::MATMUL, &[bound(0), bound(1)], &[])];
+    for i in 1..BG_NODES {
+        ns.push(node(op::MATMUL, &[from_node(i - 1), bound(1)], &[]));
+    }
+    let Ok(bg) = Graph::create(
+        &ns,
+        &[bx.raw(), bw.raw(), by.raw()],
+        &[Output {
+            node: BG_NODES - 1,
+            tensor: 2,
+        }],
+        MODE_FAST,
+    ) else {
+        println!("bench: rt_latency: background graph failed");
+        return;
+    };
+    let Ok(mut job) = bg.submit(CLASS_BACKGROUND) else {
+        println!("bench: rt_latency: background submit failed");
+        return;
+    };
+    let mut loaded = alloc::vec::Vec::with_capacity(RT_SAMPLES);
+    let (mut preempted, mut bg_nodes, mut bg_ns) = (0u64, 0u64, 0u64);
+    for _ in 0..RT_SAMPLES {
+        if job.poll() != Err(libway::Errno(libway::abi::errno::EAGAIN)) {
+            if let Ok(st) = job.stats() {
+                preempted += u64::from(st.preemptions);
+                bg_nodes += u64::from(st.nodes_run);
+                bg_ns += st.run_ns;
+            }
+            match bg.submit(CLASS_BACKGROUND) {
+                Ok(j) => job = j,
+                Err(_) => {
+                    println!("bench: rt_latency: background resubmit failed");
+                    return;
+                }
+            }
+        }
+        let _ = libway::time::sleep_ms(1);
+        match sample(&m) {
+            Some(t) => loaded.push(t),
+            None => {
+                println!("bench: rt_latency loaded: a run failed");
+                return;
+            }
+        }
+    }
+    let _ = job.cancel();
+    let _ = job.wait(u64::MAX);
+    if let Ok(st) = job.stats() {
+        preempted += u64::from(st.preemptions);
+        bg_nodes += u64::from(st.nodes_run);
+        bg_ns += st.run_ns;
+    }
+    println!(
+        "bench: rt_latency loaded: the background ran {bg_nodes} nodes meanwhile and gave way {preempted} times"
+    );
+    percentiles(loaded, "loaded");
+    // What a request arriving in the middle of a background node waits at most on top
+    // of the figure above (from its own infer_stats: time on the worker per node).
+    // Under -icount shift=0 a nanosecond is an instruction.
+    println!(
+        "{{\"system\":\"wayos\",\"bench\":\"rt_background_node_instr\",\"value\":{},\"unit\":\"instructions/node\"}}",
+        bg_ns / bg_nodes.max(1)
+    );
 }

@@ -7,8 +7,9 @@ use alloc::format;
 use alloc::vec::Vec;
 
 use libway::abi::ai::MAX_JOBS;
+use libway::abi::ai::{JobStats, JOB_CANCELLED, JOB_DONE, JOB_PENDING};
 use libway::abi::caps::{AI_ACCEL, SET_RT_PRIORITY};
-use libway::abi::errno::{EAGAIN, ECANCELED, EINVAL, EPERM, ETIMEDOUT};
+use libway::abi::errno::{EAGAIN, EBADF, ECANCELED, EFAULT, EINVAL, EPERM, ETIMEDOUT};
 use libway::abi::signal::SIGKILL;
 use libway::ai;
 use libway::infer::{
@@ -29,6 +30,10 @@ pub fn group(s: &mut Suite) {
     s.check("queue_class_needs_capability", class_needs_capability());
     s.check("queue_job_limit", job_limit());
     s.check("queue_kill_leaves_nothing", kill_leaves_nothing());
+    s.check("queue_stats_done", stats_done());
+    s.check("queue_stats_cancelled", stats_cancelled());
+    s.check("queue_stats_preempted", stats_preempted());
+    s.check("queue_stats_bad_arguments", stats_bad_arguments());
 }
 
 /// Nodes in the long graphs: enough that a run takes many scheduler ticks.
@@ -243,4 +248,144 @@ fn kill_leaves_nothing() -> Check {
     .context("child usage")?;
     // The running job stops at its next node; give the workers a moment to drop it.
     totals_return_to(&before)
+}
+
+/// A finished job: state done, one node counted per graph node (not the output copy),
+/// some time on a worker, and the queue time set; final (a second read is the same).
+fn stats_done() -> Check {
+    const NODES: usize = 7;
+    let l = long_graph(NODES)?;
+    let job = l.graph.submit(CLASS_NORMAL).context("submit")?;
+    job.wait(u64::MAX).context("wait")?;
+    let st = job.stats().context("stats")?;
+    expect_eq((st.state, st.nodes_run as usize), (JOB_DONE, NODES)).context("state and nodes")?;
+    if st.run_ns == 0 || st.queued_ns == 0 {
+        return Err(format!(
+            "run_ns {} queued_ns {}: both must be > 0",
+            st.run_ns, st.queued_ns
+        ));
+    }
+    expect_eq(job.stats().context("stats again")?, st).context("final")
+}
+
+/// A cancelled long job says so, having run fewer nodes than the graph has.
+fn stats_cancelled() -> Check {
+    let l = long_graph(LONG)?;
+    let job = l.graph.submit(CLASS_BACKGROUND).context("submit")?;
+    let st = job.stats().context("stats while pending")?;
+    expect_eq(st.state, JOB_PENDING).context("pending")?;
+    job.cancel().context("cancel")?;
+    expect_errno(job.wait(u64::MAX), ECANCELED).context("cancelled")?;
+    let st = job.stats().context("stats")?;
+    expect_eq(st.state, JOB_CANCELLED).context("state")?;
+    if st.nodes_run as usize >= LONG {
+        return Err(format!("{} nodes run of {LONG}", st.nodes_run));
+    }
+    Ok(())
+}
+
+/// Waits until every job in `jobs` has started a node (`queued_ns` set), up to 60 s.
+fn all_started(jobs: &[Job]) -> Result<Vec<JobStats>, alloc::string::String> {
+    let t0 = libway::time::monotonic_ns().context("clock")?;
+    loop {
+        let sts: Vec<JobStats> = jobs
+            .iter()
+            .map(|j| j.stats())
+            .collect::<Result<_, _>>()
+            .context("stats")?;
+        if sts.iter().all(|s| s.queued_ns > 0) {
+            return Ok(sts);
+        }
+        if libway::time::monotonic_ns().context("clock")? - t0 > 60_000_000_000 {
+            return Err(format!("jobs never all started: {sts:?}"));
+        }
+        let _ = process::sleep_or_yield(1);
+    }
+}
+
+/// Deterministic preemption: one long background job per accelerator, all seen running
+/// (so no worker is idle), then a short job of a higher class (RT when allowed, else
+/// normal) waits in the queue; the first worker to finish a node must put its background
+/// job back, so the background jobs show at least one preemption between them. The
+/// short job's own stats show it done with one node and no preemption.
+fn stats_preempted() -> Check {
+    let n = infer::accels().context("accels")?.len();
+    if n == 0 {
+        return Err("no accelerators".into());
+    }
+    let high = if caps::has(AI_ACCEL) || caps::has(SET_RT_PRIORITY) {
+        CLASS_RT
+    } else {
+        CLASS_NORMAL
+    };
+    let l = long_graph(LONG)?;
+    let mut bg: Vec<Job> = Vec::new();
+    for _ in 0..n {
+        bg.push(
+            l.graph
+                .submit(CLASS_BACKGROUND)
+                .context("submit background")?,
+        );
+    }
+    let started = all_started(&bg);
+    let x = f32_tensor(&[3], &[-3.0, 0.5, 4.0])?;
+    let out = f32_tensor(&[3], &[])?;
+    let g = Graph::create(
+        &[node(op::RELU, &[bound(0)], &[])],
+        &[x.raw(), out.raw()],
+        &[libway::abi::ai::Output { node: 0, tensor: 1 }],
+        MODE_FAST,
+    )
+    .context("graph")?;
+    let short = g.submit(high).context("submit short")?;
+    let r = short.wait(u64::MAX).context("short run");
+    // The short job ran, so a worker put its background job back for it (none of them
+    // can have finished LONG nodes yet).
+    let during: Vec<JobStats> = bg.iter().filter_map(|j| j.stats().ok()).collect();
+    for j in &bg {
+        let _ = j.cancel();
+    }
+    for j in &bg {
+        let _ = j.wait(u64::MAX);
+    }
+    started?;
+    r?;
+    let sst = short.stats().context("short stats")?;
+    expect_eq(
+        (sst.state, sst.nodes_run, sst.preemptions),
+        (JOB_DONE, 1, 0),
+    )
+    .context("short job")?;
+    let after: Vec<JobStats> = bg
+        .iter()
+        .map(|j| j.stats())
+        .collect::<Result<_, _>>()
+        .context("stats")?;
+    let total: u32 = after.iter().map(|s| s.preemptions).sum();
+    if total == 0 {
+        return Err(format!("no background job was preempted: {during:?}"));
+    }
+    expect_close(&out.to_vec_f32().context("read")?, &[0.0, 0.5, 4.0], 0.0).context("result")
+}
+
+/// `infer_stats` on a closed handle (`EBADF`), a graph handle (`EINVAL`), and into a bad
+/// pointer (`EFAULT`), the job unaffected.
+fn stats_bad_arguments() -> Check {
+    let l = long_graph(2)?;
+    let job = l.graph.submit(CLASS_NORMAL).context("submit")?;
+    job.wait(u64::MAX).context("wait")?;
+    let call = |h: u32, p: usize| {
+        // SAFETY: the kernel writes at most one `JobStats` at `p`; every `p` given here is
+        // either a live local or an address no Rust object occupies.
+        unsafe { libway::sys::call(libway::abi::sys::INFER_STATS, [h as usize, p, 0, 0, 0, 0]) }
+    };
+    let mut st = JobStats::default();
+    let p = &mut st as *mut JobStats as usize;
+    expect_errno(call(0xFFF0, p).map(drop), EBADF).context("no such handle")?;
+    expect_errno(call(l.graph.raw(), p).map(drop), EINVAL).context("a graph handle")?;
+    for bad in [0usize, 8, usize::MAX - 7, 0xFFFF_8000_0000_0000] {
+        expect_errno(call(job.raw(), bad).map(drop), EFAULT).context("bad pointer")?;
+    }
+    call(job.raw(), p).context("good call")?;
+    expect_eq((st.state, st.nodes_run), (JOB_DONE, 2)).context("after the bad calls")
 }
