@@ -34,7 +34,9 @@ pub mod jobqueue;
 #[cfg(feature = "alloc")]
 pub mod ldisc;
 pub mod logring;
+pub mod memtopo;
 pub mod paging;
+pub mod placement;
 pub mod symtab;
 pub mod tensor;
 pub mod umem;

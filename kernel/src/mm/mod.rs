@@ -30,12 +30,14 @@ pub mod pmm;
 pub fn init(info: &BootInfo) {
     direct::set_offset(info.hhdm_offset);
     pmm::init(info);
+    placement::init(&info.topology);
     heap::init();
 }
 
 pub mod fault;
 pub mod mmio;
 pub mod physmem;
+pub mod placement;
 pub mod reserve;
 pub mod run;
 pub mod space;
