@@ -22,7 +22,7 @@ pub fn run(o: &DebugOptions) -> Result<ExitCode> {
     let (path, is_iso) = qemu::prepare_medium(&built, &c.cmdline, "debug")?;
     let machine = Machine {
         display: o.display.clone(),
-        ..Machine::headless(c.arch, c.smp, &c.memory)
+        ..Machine::headless(c.arch, c.smp, &c.memory).with_tiers(c.tiers)
     };
     let gdbinit = built.out_dir.join("gdbinit");
     let programs = crate::userland::elf_paths(c.arch, c.release)?;

@@ -60,7 +60,7 @@ pub fn run(o: &FuzzOptions) -> Result<ExitCode> {
         o.memory
     );
     let (path, is_iso) = qemu::prepare_medium(&built, &cmdline, "fuzz")?;
-    let machine = Machine::headless(arch, o.smp, &o.memory);
+    let machine = Machine::headless(arch, o.smp, &o.memory).with_tiers(o.tiers);
     let cmd = qemu::command(
         &built,
         &machine,

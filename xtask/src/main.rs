@@ -131,6 +131,10 @@ pub struct Options {
     /// Guest memory, in QEMU's syntax (512M, 2G).
     #[arg(long, default_value = "512M")]
     pub memory: String,
+    /// Memory tiers QEMU presents: 2 = two NUMA nodes (3/4 of the memory near with the
+    /// CPUs, 1/4 far; HMAT latency/bandwidth on x86_64, a distance map on aarch64), 1 = flat.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=2))]
+    pub tiers: u32,
     /// x86_64 boot loader.
     #[arg(long, value_enum, default_value = "auto")]
     pub loader: Loader,
@@ -163,6 +167,10 @@ pub struct TestOptions {
     /// Guest memory.
     #[arg(long, default_value = "512M")]
     pub memory: String,
+    /// Memory tiers QEMU presents: 2 = two NUMA nodes (3/4 of the memory near with the
+    /// CPUs, 1/4 far; HMAT latency/bandwidth on x86_64, a distance map on aarch64), 1 = flat.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=2))]
+    pub tiers: u32,
     /// Build with optimizations.
     #[arg(long)]
     pub release: bool,
@@ -195,6 +203,10 @@ pub struct BenchOptions {
     /// Guest memory.
     #[arg(long, default_value = "512M")]
     pub memory: String,
+    /// Memory tiers QEMU presents: 2 = two NUMA nodes (3/4 of the memory near with the
+    /// CPUs, 1/4 far; HMAT latency/bandwidth on x86_64, a distance map on aarch64), 1 = flat.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=2))]
+    pub tiers: u32,
     /// x86_64 boot loader.
     #[arg(long, value_enum, default_value = "auto")]
     pub loader: Loader,
@@ -220,6 +232,10 @@ pub struct FuzzOptions {
     /// Guest memory.
     #[arg(long, default_value = "512M")]
     pub memory: String,
+    /// Memory tiers QEMU presents: 2 = two NUMA nodes (3/4 of the memory near with the
+    /// CPUs, 1/4 far; HMAT latency/bandwidth on x86_64, a distance map on aarch64), 1 = flat.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=2))]
+    pub tiers: u32,
     /// Build with optimizations.
     #[arg(long)]
     pub release: bool,

@@ -15,7 +15,10 @@ use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use wayos_abi::harness::{qemu_status, EXIT_FAILURE, EXIT_SUCCESS, X86_DEBUG_EXIT_PORT};
+use wayos_abi::harness::{
+    qemu_status, EXIT_FAILURE, EXIT_SUCCESS, FAR_BANDWIDTH_MBPS, FAR_DISTANCE, FAR_LATENCY_NS,
+    NEAR_BANDWIDTH_MBPS, NEAR_LATENCY_NS, TIERS_KEY, X86_DEBUG_EXIT_PORT,
+};
 
 use crate::artifacts::Built;
 use crate::prereq::{self, qemu_binary};
@@ -32,6 +35,9 @@ pub struct Machine {
     /// A QEMU `-display` value to show the guest's screen (`default`: QEMU's window, or VNC
     /// when it was built without a GUI); `None` runs headless (`-display none`).
     pub display: Option<String>,
+    /// Memory tiers: 2 (the default) presents two NUMA nodes, 3/4 of `memory` near with
+    /// the CPUs and 1/4 far, memory only ([`numa_split`]); 1 a flat machine.
+    pub tiers: u32,
 }
 
 impl Machine {
@@ -45,8 +51,95 @@ impl Machine {
             kvm: false,
             el2: false,
             display: None,
+            tiers: 2,
         }
     }
+
+    /// A headless machine with `tiers` memory tiers.
+    pub fn with_tiers(self, tiers: u32) -> Self {
+        Self { tiers, ..self }
+    }
+
+    /// The `wayos.tiers=<near>,<far>` value the kernel command line carries for this
+    /// machine (`wayos_abi::harness::TIERS_KEY`), if its memory size can be read.
+    pub fn tiers_key(&self) -> Option<String> {
+        let mib = memory_mib(&self.memory)?;
+        let (near, far) = if self.tiers >= 2 {
+            numa_split(mib)?
+        } else {
+            (mib, 0)
+        };
+        Some(format!("{TIERS_KEY}={near},{far}"))
+    }
+}
+
+/// A QEMU memory size (`512M`, `2G`, `1024`: MiB without a suffix) in MiB.
+pub fn memory_mib(spec: &str) -> Option<u64> {
+    let s = spec.trim();
+    let (num, mul) = match s.char_indices().last()? {
+        (i, 'M' | 'm') => (&s[..i], 1),
+        (i, 'G' | 'g') => (&s[..i], 1024),
+        _ => (s, 1),
+    };
+    num.parse::<u64>().ok()?.checked_mul(mul)
+}
+
+/// The near and far node sizes in MiB for `mib` of memory: 3/4 near (rounded down to
+/// 2 MiB, which both machines' memory maps accept), the rest far. `None` when either
+/// would be smaller than 16 MiB.
+pub fn numa_split(mib: u64) -> Option<(u64, u64)> {
+    let near = (mib * 3 / 4) & !1;
+    let far = mib - near;
+    (near >= 16 && far >= 16).then_some((near, far))
+}
+
+/// The `-object`/`-numa` arguments for two nodes: node 0 near with every CPU, node 1 far
+/// with memory only; on x86_64 HMAT figures (`-machine hmat=on`, added by the caller),
+/// on aarch64 a distance map.
+fn numa_args(m: &Machine, near: u64, far: u64) -> Vec<String> {
+    let cpus = if m.smp > 1 {
+        format!("0-{}", m.smp - 1)
+    } else {
+        "0".to_string()
+    };
+    let mut a: Vec<String> = [
+        "-object".to_string(),
+        format!("memory-backend-ram,id=near,size={near}M"),
+        "-object".to_string(),
+        format!("memory-backend-ram,id=far,size={far}M"),
+        "-numa".to_string(),
+        format!("node,nodeid=0,cpus={cpus},memdev=near"),
+        "-numa".to_string(),
+        // HMAT wants every node's initiator; QEMU refuses the key without HMAT (aarch64).
+        if m.arch == Arch::X86_64 {
+            "node,nodeid=1,memdev=far,initiator=0".to_string()
+        } else {
+            "node,nodeid=1,memdev=far".to_string()
+        },
+    ]
+    .into();
+    match m.arch {
+        Arch::X86_64 => {
+            for (target, lat, bw) in [
+                (0, NEAR_LATENCY_NS, NEAR_BANDWIDTH_MBPS),
+                (1, FAR_LATENCY_NS, FAR_BANDWIDTH_MBPS),
+            ] {
+                a.push("-numa".into());
+                a.push(format!(
+                    "hmat-lb,initiator=0,target={target},hierarchy=memory,data-type=access-latency,latency={lat}"
+                ));
+                a.push("-numa".into());
+                a.push(format!(
+                    "hmat-lb,initiator=0,target={target},hierarchy=memory,data-type=access-bandwidth,bandwidth={bw}M"
+                ));
+            }
+        }
+        Arch::Aarch64 => {
+            a.push("-numa".into());
+            a.push(format!("dist,src=0,dst=1,val={FAR_DISTANCE}"));
+        }
+    }
+    a
 }
 
 /// Where the boot medium is.
@@ -79,9 +172,16 @@ pub fn command(
 ) -> Result<Command> {
     let mut cmd = Command::new(qemu_binary(m.arch));
     cmd.args(["-accel", if m.kvm { "kvm" } else { "tcg" }]);
+    let numa = match memory_mib(&m.memory) {
+        Some(mib) if m.tiers >= 2 => Some(
+            numa_split(mib).ok_or(format!("--memory {} is too small for two tiers", m.memory))?,
+        ),
+        _ => None,
+    };
     match m.arch {
         Arch::X86_64 => {
-            cmd.args(["-machine", "q35", "-cpu", "max"]);
+            let machine = if numa.is_some() { "q35,hmat=on" } else { "q35" };
+            cmd.args(["-machine", machine, "-cpu", "max"]);
             cmd.arg("-device").arg(format!(
                 "isa-debug-exit,iobase={X86_DEBUG_EXIT_PORT:#x},iosize=0x04"
             ));
@@ -97,6 +197,9 @@ pub fn command(
     }
     cmd.arg("-smp").arg(m.smp.to_string());
     cmd.arg("-m").arg(&m.memory);
+    if let Some((near, far)) = numa {
+        cmd.args(numa_args(m, near, far));
+    }
     cmd.arg("-no-reboot");
     cmd.arg("-display")
         .arg(m.display.as_deref().unwrap_or("none"));
@@ -732,6 +835,36 @@ mod tests {
 
     fn args(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn two_tiers_split_three_quarters_near() {
+        assert_eq!(numa_split(512), Some((384, 128)));
+        assert_eq!(numa_split(1000), Some((750, 250)));
+        assert_eq!(
+            numa_split(100),
+            Some((74, 26)),
+            "near rounded down to 2 MiB"
+        );
+        assert_eq!(numa_split(40), None);
+        let m = Machine::headless(Arch::X86_64, 2, "1G");
+        assert_eq!(m.tiers_key().as_deref(), Some("wayos.tiers=768,256"));
+        assert_eq!(
+            m.with_tiers(1).tiers_key().as_deref(),
+            Some("wayos.tiers=1024,0")
+        );
+        let m = Machine::headless(Arch::Aarch64, 1, "512M");
+        let a = numa_args(&m, 384, 128).join(" ");
+        assert!(a.contains("node,nodeid=0,cpus=0,memdev=near"), "{a}");
+        assert!(a.contains("dist,src=0,dst=1,val=30"), "{a}");
+        assert!(!a.contains("initiator"), "no HMAT keys without HMAT: {a}");
+        let m = Machine::headless(Arch::X86_64, 4, "512M");
+        let a = numa_args(&m, 384, 128).join(" ");
+        assert!(a.contains("cpus=0-3"), "{a}");
+        assert!(
+            a.contains("target=1,hierarchy=memory,data-type=access-latency,latency=300"),
+            "{a}"
+        );
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub fn run(o: &RunOptions) -> Result<ExitCode> {
     let machine = Machine {
         kvm: o.kvm,
         display: o.display.clone(),
-        ..Machine::headless(c.arch, c.smp, &c.memory)
+        ..Machine::headless(c.arch, c.smp, &c.memory).with_tiers(c.tiers)
     };
     let mut cmd = qemu::command(
         &built,

@@ -23,7 +23,7 @@ use wayos_abi::harness::{
 
 use crate::artifacts::{self, Built};
 use crate::prereq::{self, Need};
-use crate::qemu::{self, Guest, Machine, Serial, Verdict};
+use crate::qemu::{self, memory_mib, Guest, Machine, Serial, Verdict};
 use crate::{gdb, limine, run, Arch, Firmware, Loader, Result, TestOptions};
 
 /// Generous: TCG on a loaded two-core machine, OVMF alone takes seconds.
@@ -141,17 +141,6 @@ fn judge_result(suite: &str, r: Tally) -> std::result::Result<(), String> {
     }
 }
 
-/// QEMU's `-m` value in MiB.
-fn memory_mib(spec: &str) -> Option<u64> {
-    let s = spec.trim();
-    let (num, mul) = match s.char_indices().last()? {
-        (i, 'M' | 'm') => (&s[..i], 1),
-        (i, 'G' | 'g') => (&s[..i], 1024),
-        _ => (s, 1),
-    };
-    num.parse::<u64>().ok().map(|n| n * mul)
-}
-
 /// Reads `usable memory N MiB, C CPU(s)` from the ready line.
 fn parse_ready(line: &str) -> Option<(u64, u32)> {
     let rest = line.split("usable memory ").nth(1)?;
@@ -267,18 +256,20 @@ fn boot_suites(
     let host_secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let cmdline = format!(
-        "{TEST_FLAG} {CRASH_KEY}=fault {HOSTTIME_KEY}={host_secs} {CPUS_KEY}={} \
-         {FUZZ_KEY}={CI_FUZZ_CALLS},{CI_FUZZ_SEED}",
-        o.smp
-    );
-    let (path, is_iso) = qemu::prepare_medium(built, &cmdline, "test")?;
     // The test boot enters aarch64 at EL2 so the kernel's drop to EL1 runs every time;
     // `run` covers the plain EL1 entry.
     let machine = Machine {
         el2: arch == Arch::Aarch64,
-        ..Machine::headless(arch, o.smp, &o.memory)
+        ..Machine::headless(arch, o.smp, &o.memory).with_tiers(o.tiers)
     };
+    // What QEMU's NUMA nodes hold, for umemtest to compare with what the kernel found.
+    let tiers = machine.tiers_key().unwrap_or_default();
+    let cmdline = format!(
+        "{TEST_FLAG} {CRASH_KEY}=fault {HOSTTIME_KEY}={host_secs} {CPUS_KEY}={} \
+         {FUZZ_KEY}={CI_FUZZ_CALLS},{CI_FUZZ_SEED} {tiers}",
+        o.smp
+    );
+    let (path, is_iso) = qemu::prepare_medium(built, &cmdline, "test")?;
     let port = qemu::free_port()?;
     let cmd = qemu::command(
         built,
@@ -616,7 +607,7 @@ fn wayboot_rejects_bad_kernel(built: &Built, o: &TestOptions) -> Result<Tally> {
     let kernel = std::fs::read(&built.kernel_elf).map_err(|e| e.to_string())?;
     let truncated = &kernel[..kernel.len() / 3];
     let esp = artifacts::x86_boot_medium_with_kernel(built, truncated, "", "bad-kernel")?;
-    let machine = Machine::headless(Arch::X86_64, 1, &o.memory);
+    let machine = Machine::headless(Arch::X86_64, 1, &o.memory).with_tiers(o.tiers);
     let cmd = qemu::command(built, &machine, qemu::Medium::Esp(&esp), Serial::Pipe, None)?;
     let mut guest = Guest::spawn(cmd, o.verbose)?;
     let mut t = Tally::default();
@@ -682,7 +673,7 @@ fn limine_other_firmware(built: &Built, o: &TestOptions) -> Result<Tally> {
     );
     let started = Instant::now();
     let (path, is_iso) = qemu::prepare_medium(&other, "", &suite)?;
-    let machine = Machine::headless(Arch::X86_64, o.smp, &o.memory);
+    let machine = Machine::headless(Arch::X86_64, o.smp, &o.memory).with_tiers(o.tiers);
     let cmd = qemu::command(
         &other,
         &machine,

@@ -101,6 +101,25 @@ pub mod harness {
     /// The fuzzer's program name and result-line name (not a suite of [`SUITES`]).
     pub const FUZZ_PROGRAM: &str = "fuzz";
 
+    /// Kernel command-line key `wayos.tiers=<near MiB>,<far MiB>`: the memory of the two
+    /// NUMA nodes the harness gave QEMU (far 0: `--tiers 1`, one node). `umemtest`
+    /// compares the tiers the kernel found with it. See [`parse_tiers`].
+    pub const TIERS_KEY: &str = "wayos.tiers";
+    /// What xtask tells the firmware each node costs: ACPI HMAT read latency (ns) and
+    /// bandwidth (MB/s) on x86_64, device-tree distances on aarch64 (10 = local).
+    pub const NEAR_LATENCY_NS: u32 = 100;
+    pub const FAR_LATENCY_NS: u32 = 300;
+    pub const NEAR_BANDWIDTH_MBPS: u32 = 20_000;
+    pub const FAR_BANDWIDTH_MBPS: u32 = 5_000;
+    pub const NEAR_DISTANCE: u32 = 10;
+    pub const FAR_DISTANCE: u32 = 30;
+
+    /// The `(near MiB, far MiB)` of a [`TIERS_KEY`] value.
+    pub fn parse_tiers(value: &str) -> Option<(u64, u64)> {
+        let (near, far) = value.split_once(',')?;
+        Some((near.parse().ok()?, far.parse().ok()?))
+    }
+
     /// The `(calls, seed)` of a [`FUZZ_KEY`] value `<calls>,<seed>`.
     pub fn parse_fuzz(value: &str) -> Option<(u64, u64)> {
         let (calls, seed) = value.split_once(',')?;
@@ -192,6 +211,7 @@ pub mod harness {
         // `classify --check` (init runs it without arguments: under the harness that is
         // the check); the digits model against the host's results.
         Suite::user("classify"),
+        Suite::user("umemtest"),
     ];
 
     /// The suite called `name`, if [`SUITES`] lists one.
@@ -1428,12 +1448,33 @@ pub mod memtier {
     /// `mem_policy` argument that only reads the current default.
     pub const POLICY_QUERY: u32 = u32::MAX;
 
+    /// A policy's name, as the `memtier` command and logs spell it (`?` for no policy).
+    pub const fn policy_name(policy: u32) -> &'static str {
+        match policy {
+            POLICY_DEFAULT => "default",
+            POLICY_NEAR => "near",
+            POLICY_FAR => "far",
+            POLICY_INTERLEAVE => "interleave",
+            POLICY_AUTO => "auto",
+            _ => "?",
+        }
+    }
+
+    /// The policy [`policy_name`] calls `name`.
+    pub fn policy_by_name(name: &str) -> Option<u32> {
+        (0..POLICY_COUNT).find(|&p| policy_name(p).as_bytes() == name.as_bytes())
+    }
+
     /// `memtier_info` selectors. One [`TierInfo`] per tier.
     pub const INFO_TIERS: u32 = 0;
     /// One [`ProcPlacement`] per process with any resident user page, lowest pid first.
     pub const INFO_PROCS: u32 = 1;
     /// One [`DaemonInfo`].
     pub const INFO_DAEMON: u32 = 2;
+
+    /// A device-tree distance has no unit (10 = local): a tier's nominal read latency
+    /// from `distance-map` is the distance times this (10 -> 100 ns).
+    pub const NS_PER_DISTANCE: u32 = 10;
 
     /// Where a tier's description came from ([`TierInfo::source`]).
     pub const SOURCE_NONE: u32 = 0;

@@ -152,6 +152,43 @@ impl MemoryMap {
         });
     }
 
+    /// Puts every byte of `[base, end)` that the map lists into `tier`, splitting regions
+    /// that straddle either end. Regions that would not fit are counted in `dropped` and
+    /// keep their old tier for the part that did not fit.
+    pub fn set_tier(&mut self, base: u64, end: u64, tier: u8) {
+        let mut i = 0;
+        while i < self.len {
+            let r = self.regions[i];
+            if r.tier == tier || r.end() <= base || r.base >= end {
+                i += 1;
+                continue;
+            }
+            let (lo, hi) = (r.base.max(base), r.end().min(end));
+            self.regions[i] = MemoryRegion {
+                base: lo,
+                len: hi - lo,
+                tier,
+                ..r
+            };
+            if r.base < lo {
+                self.push(MemoryRegion {
+                    len: lo - r.base,
+                    ..r
+                });
+            }
+            if r.end() > hi {
+                self.push(MemoryRegion {
+                    base: hi,
+                    len: r.end() - hi,
+                    ..r
+                });
+            }
+            // Pushes keep the map sorted and may move entries: start over (regions
+            // already in `tier` are skipped, so this ends).
+            i = 0;
+        }
+    }
+
     fn remove(&mut self, i: usize) {
         self.regions.copy_within(i + 1..self.len, i);
         self.len -= 1;
@@ -217,6 +254,9 @@ pub struct BootInfo {
     cmdline_len: usize,
     /// CPUs the firmware describes (enabled or startable), at least 1.
     pub cpu_count: usize,
+    /// The memory tiers the firmware described (SRAT/HMAT, device-tree NUMA nodes); the
+    /// memory map's `tier` fields agree with it.
+    pub topology: crate::memtopo::Topology,
 }
 
 /// A loader name and version, kept inline because there is no heap at hand-off.
@@ -280,6 +320,7 @@ impl BootInfo {
             cmdline: [0; MAX_CMDLINE],
             cmdline_len: 0,
             cpu_count: 1,
+            topology: crate::memtopo::Topology::flat(),
         }
     }
 
@@ -324,6 +365,38 @@ mod tests {
         let bases: std::vec::Vec<u64> = m.regions().iter().map(|r| r.base).collect();
         assert_eq!(bases, [0x1000, 0x3000, 0x5000]);
         assert_eq!(m.total(MemoryKind::Usable), 0x2000);
+    }
+
+    #[test]
+    fn set_tier_splits_straddling_regions() {
+        let mut m = MemoryMap::new();
+        m.push(region(0, 0x9000, MemoryKind::Usable));
+        m.push(region(0x9000, 0x1000, MemoryKind::Reserved));
+        m.push(region(0xa000, 0x6000, MemoryKind::Usable));
+        m.set_tier(0x4000, 0xc000, 1);
+        let got: std::vec::Vec<(u64, u64, u8)> = m
+            .regions()
+            .iter()
+            .map(|r| (r.base, r.len, r.tier))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (0, 0x4000, 0),
+                (0x4000, 0x5000, 1),
+                (0x9000, 0x1000, 1),
+                (0xa000, 0x2000, 1),
+                (0xc000, 0x4000, 0)
+            ]
+        );
+        assert_eq!(m.total(MemoryKind::Usable), 0xf000, "no byte lost or added");
+        assert_eq!(m.regions()[1].kind, MemoryKind::Usable);
+        assert_eq!(m.regions()[2].kind, MemoryKind::Reserved);
+        // Again: nothing changes; and a range outside the map changes nothing.
+        let before: std::vec::Vec<MemoryRegion> = m.regions().to_vec();
+        m.set_tier(0x4000, 0xc000, 1);
+        m.set_tier(0x100000, 0x200000, 1);
+        assert_eq!(m.regions(), &before[..]);
     }
 
     #[test]

@@ -227,6 +227,9 @@ pub struct Vma {
     pub kind: VmaKind,
     /// A name for debugging (`"heap"`, `"stack"`, `"mmap"`); only equal tags merge.
     pub tag: &'static str,
+    /// The mapping's memory-tier policy (`memtier::POLICY_*`; 0 follows the process
+    /// default). Only equal policies merge.
+    pub policy: u32,
 }
 
 impl Vma {
@@ -249,7 +252,11 @@ impl Vma {
     /// True when `next` starts where `self` ends and the two can be one VMA without
     /// changing the meaning of any page.
     pub fn can_merge(&self, next: &Vma) -> bool {
-        if self.end != next.start || self.prot != next.prot || self.tag != next.tag {
+        if self.end != next.start
+            || self.prot != next.prot
+            || self.tag != next.tag
+            || self.policy != next.policy
+        {
             return false;
         }
         match (self.kind, next.kind) {
@@ -277,6 +284,7 @@ impl Vma {
             prot: self.prot,
             kind: self.kind.advanced(at - self.start),
             tag: self.tag,
+            policy: self.policy,
         };
         self.end = at;
         right
@@ -493,6 +501,19 @@ impl VmaMap {
         kind: VmaKind,
         tag: &'static str,
     ) -> Result<MapOutcome, VmError> {
+        self.mmap_with_policy(placement, len, prot, kind, tag, 0)
+    }
+
+    /// As [`VmaMap::mmap`], the new VMA carrying tier policy `policy`.
+    pub fn mmap_with_policy(
+        &mut self,
+        placement: Placement,
+        len: u64,
+        prot: Prot,
+        kind: VmaKind,
+        tag: &'static str,
+        policy: u32,
+    ) -> Result<MapOutcome, VmError> {
         let len = Self::map_len(len)?;
         if kind == VmaKind::Guard && !prot.is_none() {
             return Err(VmError::GuardNotNone);
@@ -515,6 +536,7 @@ impl VmaMap {
                 prot,
                 kind,
                 tag,
+                policy,
             },
         );
         self.merge_between(start, end);
@@ -567,6 +589,7 @@ impl VmaMap {
                     prot: Prot::NONE,
                     kind: VmaKind::Guard,
                     tag,
+                    policy: 0,
                 },
             );
         }
@@ -578,6 +601,7 @@ impl VmaMap {
                 prot,
                 kind: VmaKind::Stack,
                 tag,
+                policy: 0,
             },
         );
         self.merge_between(start, start + total);
@@ -649,6 +673,36 @@ impl VmaMap {
         }
         self.merge_between(addr, end);
         Ok(changed.into_iter().map(|r| (r, prot)).collect())
+    }
+
+    /// Sets the tier policy of `[addr, addr + len)` (`len` rounded up to pages) and returns
+    /// the ranges whose policy changed. As [`VmaMap::mprotect`]: every page must be mapped
+    /// and none a guard, else [`VmError::NotMapped`] and nothing changes; the range splits
+    /// VMAs at its edges (at most two more VMAs) and merges what became alike.
+    #[must_use = "pages already present may need to move to the new policy's tier"]
+    pub fn set_policy(&mut self, addr: u64, len: u64, policy: u32) -> Result<Vec<Range>, VmError> {
+        if !is_aligned(addr) {
+            return Err(VmError::Unaligned);
+        }
+        if len == 0 {
+            return Err(VmError::ZeroLength);
+        }
+        let len = round_up(len).ok_or(VmError::NotMapped)?;
+        let end = addr.checked_add(len).ok_or(VmError::NotMapped)?;
+        if !self.fully_mapped(addr, end) {
+            return Err(VmError::NotMapped);
+        }
+        self.split_at(addr);
+        self.split_at(end);
+        let mut changed = Vec::new();
+        for vma in self.vmas.range_mut(addr..end).map(|(_, v)| v) {
+            if vma.policy != policy {
+                vma.policy = policy;
+                push_joined(&mut changed, vma.range());
+            }
+        }
+        self.merge_between(addr, end);
+        Ok(changed)
     }
 
     /// Asserts the invariants listed in the module documentation.
@@ -1225,6 +1279,51 @@ mod tests {
         assert_eq!(m.munmap(0x2000_0000, u64::MAX - P), Err(VmError::BadRange));
         assert_eq!(m.munmap(!PAGE_MASK, P), Err(VmError::BadRange));
         assert_eq!(m, before);
+    }
+
+    #[test]
+    fn set_policy_splits_keeps_and_remerges() {
+        let mut m = VmaMap::new(BASE, END);
+        let a = m
+            .mmap_with_policy(
+                Placement::Fixed(BASE),
+                8 * PAGE_SIZE,
+                Prot::READ,
+                VmaKind::Anonymous { shared: false },
+                "mmap",
+                2,
+            )
+            .expect("map")
+            .range
+            .start;
+        assert_eq!(m.lookup(a).map(|v| v.policy), Some(2));
+        let mid = a + 2 * PAGE_SIZE;
+        let changed = m.set_policy(mid, 3 * PAGE_SIZE, 1).expect("mapped");
+        assert_eq!(changed, [Range::new(mid, mid + 3 * PAGE_SIZE)]);
+        m.check_invariants();
+        assert_eq!(m.len(), 3);
+        assert_eq!(m.lookup(mid).map(|v| v.policy), Some(1));
+        assert_eq!(m.lookup(a).map(|v| v.policy), Some(2));
+        assert_eq!(m.lookup(mid + 3 * PAGE_SIZE).map(|v| v.policy), Some(2));
+        // Policy survives an mprotect split, and setting it back merges all.
+        let _ = m.mprotect(mid, PAGE_SIZE, Prot::READ).expect("mapped");
+        let changed = m.set_policy(a, 8 * PAGE_SIZE, 2).expect("mapped");
+        assert_eq!(changed, [Range::new(mid, mid + 3 * PAGE_SIZE)]);
+        m.check_invariants();
+        assert_eq!(m.len(), 1);
+        // Holes, guards, misalignment and zero length change nothing.
+        let before: Vec<Vma> = m.iter().copied().collect();
+        assert_eq!(m.set_policy(a, 9 * PAGE_SIZE, 1), Err(VmError::NotMapped));
+        assert_eq!(m.set_policy(a + 1, PAGE_SIZE, 1), Err(VmError::Unaligned));
+        assert_eq!(m.set_policy(a, 0, 1), Err(VmError::ZeroLength));
+        assert_eq!(
+            m.set_policy(!PAGE_MASK, PAGE_SIZE * 2, 1),
+            Err(VmError::NotMapped)
+        );
+        let after: Vec<Vma> = m.iter().copied().collect();
+        assert_eq!(before, after);
+        // Fork keeps policies.
+        assert_eq!(m.clone_for_fork().lookup(a).map(|v| v.policy), Some(2));
     }
 
     #[test]

@@ -21,7 +21,8 @@ use wayos_kcore::tensor::{check_create, pages_for, PAGE_BYTES};
 use super::stats;
 use crate::error::{Errno, KResult};
 use crate::ipc::{handle_errno, KObject};
-use crate::mm::pmm::{self, Tier};
+use crate::mm::placement;
+use crate::mm::pmm::Tier;
 use crate::mm::run::PageRun;
 use crate::mm::space::FrameRun;
 use crate::task::process::Process;
@@ -42,7 +43,8 @@ impl Tensor {
     /// must be 0), charged to `owner`. `EINVAL` for a malformed shape, `EMFILE` past
     /// `MAX_TENSORS`, `EDQUOT` past `MAX_TENSOR_BYTES_PER_PROCESS` (both charge the
     /// owner, counting pages), `ENOMEM` when the tier has no run that large above the
-    /// kernel reserve. A far-tier request on a machine without far memory is placed near;
+    /// kernel reserve in either tier. A far-tier request on a machine without far memory,
+    /// or when far memory has no such run, is placed near (and the other way round);
     /// [`Tensor::info`] says where it went.
     pub fn create(owner: &Process, info: &TensorInfo) -> KResult<Arc<Tensor>> {
         let bytes = check_create(info).map_err(|e| Errno(e.errno()))?;
@@ -51,14 +53,21 @@ impl Tensor {
         let charged = owner
             .usage
             .charge(Kind::TensorBytes, (pages * PAGE_BYTES) as usize)?;
-        let tier = match info.tier {
-            TIER_FAR if pmm::has_tier(Tier::Far) => Tier::Far,
-            _ => Tier::Near,
-        };
         // The object's own heap record; after `admit` the `Arc` is served without
         // touching the reserve.
         crate::mm::reserve::admit(core::mem::size_of::<Tensor>() + 64)?;
-        let run = PageRun::alloc_zeroed(tier, pages as usize)?;
+        // The tier hint goes through placement like any user page: the other tier when
+        // the wanted one has no run that large (a counted fallback).
+        let [want, other] = placement::run_tiers(info.tier == TIER_FAR);
+        let (tier, run) = match PageRun::alloc_zeroed(want, pages as usize) {
+            Ok(run) => (want, run),
+            Err(Errno::ENOMEM) => {
+                let run = PageRun::alloc_zeroed(other, pages as usize)?;
+                placement::count_fallback(want);
+                (other, run)
+            }
+            Err(e) => return Err(e),
+        };
         let mut meta = *info;
         meta.rights = 0;
         meta.bytes = bytes;

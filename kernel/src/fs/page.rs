@@ -11,7 +11,7 @@ use core::num::NonZeroU64;
 use wayos_kcore::fs::{Page, PAGE_SIZE};
 use wayos_kcore::paging::PhysAddr;
 
-use crate::mm::{direct, physmem};
+use crate::mm::{direct, physmem, placement};
 
 /// One frame of file data. The physical address is stored with bit 0 set so that `None`
 /// costs no space in the page table (frames are page aligned, so the bit is free).
@@ -25,7 +25,9 @@ impl FramePage {
 
 impl Page for FramePage {
     fn new_zeroed() -> Option<Self> {
-        let pa = physmem::alloc_zeroed()?;
+        // File data has no mapping or process to ask: the system default policy places it.
+        let policy = placement::effective(0, 0);
+        let pa = placement::alloc_page(policy, 0, None)?;
         NonZeroU64::new(pa.as_u64() | 1).map(FramePage)
     }
 

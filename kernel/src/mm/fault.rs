@@ -23,9 +23,10 @@ pub fn handle_page_fault(addr: usize, access: Access) -> bool {
             log::error!("page fault at {addr:#x} while this thread held its address space");
             return false;
         }
+        let policy = p.mem_policy.load(core::sync::atomic::Ordering::Relaxed);
         let mut guard = p.space.lock();
         match guard.as_mut() {
-            Some(space) => space.handle_fault(addr, access),
+            Some(space) => space.handle_fault(addr, access, policy),
             None => FaultOutcome::Denied,
         }
     };

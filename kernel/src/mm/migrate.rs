@@ -18,7 +18,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
-use wayos_abi::memtier::{DaemonInfo, POLICY_NEAR};
+use wayos_abi::memtier::DaemonInfo;
 use wayos_kcore::memtier::{self, Budget, SetError, DEFAULT_BUDGET, DEFAULT_PERIOD_MS};
 use wayos_kcore::paging::{PhysAddr, PteFlags, VirtAddr};
 
@@ -33,9 +33,6 @@ use crate::task::sched;
 static ENABLED: AtomicBool = AtomicBool::new(true);
 static PERIOD_MS: AtomicU32 = AtomicU32::new(DEFAULT_PERIOD_MS);
 static BUDGET: AtomicU32 = AtomicU32::new(DEFAULT_BUDGET);
-/// The system default policy as [`info`] reports it; the placement code keeps the one in
-/// force and may store it here ([`set_default_policy`]).
-static DEFAULT_POLICY: AtomicU32 = AtomicU32::new(POLICY_NEAR);
 /// Bumped by every settings change, so a sleeping daemon picks a new period up at once.
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 /// Set by [`request_move`]: the daemon scans at once instead of finishing its sleep.
@@ -71,7 +68,7 @@ pub fn info() -> DaemonInfo {
         enabled: ENABLED.load(Ordering::Relaxed) as u32,
         period_ms: PERIOD_MS.load(Ordering::Relaxed),
         budget_pages: BUDGET.load(Ordering::Relaxed),
-        default_policy: DEFAULT_POLICY.load(Ordering::Relaxed),
+        default_policy: super::placement::system_default(),
         scans: SCANS.load(Ordering::Relaxed),
         promoted: PROMOTED.load(Ordering::Relaxed),
         demoted: DEMOTED.load(Ordering::Relaxed),
@@ -104,10 +101,6 @@ pub fn set(param: u32, value: u64) -> KResult<u64> {
 /// at once), within its budget, whether or not hotness-driven migration is enabled.
 /// May be called with that space's lock held (it only queues). False when the queue is
 /// full or out of memory: nothing is queued.
-#[allow(
-    dead_code,
-    reason = "called by the placement side (mem_advise, memtier_info) once both halves of issue 16 are merged"
-)]
 pub fn request_move(root: PhysAddr, start: u64, pages: u64, to: Tier) -> bool {
     let Some(end) = pages
         .checked_mul(wayos_abi::mman::PAGE_SIZE as u64)
@@ -130,21 +123,8 @@ pub fn request_move(root: PhysAddr, start: u64, pages: u64, to: Tier) -> bool {
     true
 }
 
-/// Records the system default policy for [`info`] (the placement code owns its value).
-#[allow(
-    dead_code,
-    reason = "called by the placement side (mem_advise, memtier_info) once both halves of issue 16 are merged"
-)]
-pub fn set_default_policy(policy: u32) {
-    DEFAULT_POLICY.store(policy, Ordering::Relaxed);
-}
-
 /// The simulated extra cost of one far access, in ns, from the tiers' firmware read
 /// latencies (0 = not given): what `TierInfo::access_cost_ns` reports for the far tier.
-#[allow(
-    dead_code,
-    reason = "called by the placement side (mem_advise, memtier_info) once both halves of issue 16 are merged"
-)]
 pub fn far_access_cost_ns(near_read_ns: u32, far_read_ns: u32) -> u32 {
     memtier::far_access_cost_ns(near_read_ns, far_read_ns)
 }
@@ -227,10 +207,9 @@ pub fn scan_once() -> ScanCounts {
     counts
 }
 
-/// The default tier policy of process `p` (`mem_policy`), which the placement code
-/// keeps; until it does, every process follows the system default.
-fn process_policy(_p: &Process) -> u32 {
-    wayos_abi::memtier::POLICY_DEFAULT
+/// The default tier policy of process `p` (`mem_policy`, kept with the process).
+fn process_policy(p: &Process) -> u32 {
+    p.mem_policy.load(Ordering::Relaxed)
 }
 
 /// The second phase: frames mapped more than once, moved with every space locked.

@@ -30,6 +30,7 @@ pub mod pmm;
 pub fn init(info: &BootInfo) {
     direct::set_offset(info.hhdm_offset);
     pmm::init(info);
+    placement::init(&info.topology);
     heap::init();
 }
 
@@ -37,6 +38,7 @@ pub mod fault;
 pub mod migrate;
 pub mod mmio;
 pub mod physmem;
+pub mod placement;
 pub mod reserve;
 pub mod run;
 pub mod space;

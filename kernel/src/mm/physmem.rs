@@ -52,14 +52,6 @@ pub fn alloc_zeroed() -> Option<PhysAddr> {
     Some(pa)
 }
 
-/// Copies one 4 KiB frame into a new one.
-pub fn alloc_copy(from: PhysAddr) -> Option<PhysAddr> {
-    let pa = alloc_user_page()?;
-    // SAFETY: `from` is a live frame, `pa` a fresh one; both are direct-mapped pages.
-    unsafe { core::ptr::copy_nonoverlapping(direct::ptr::<u8>(from), direct::ptr::<u8>(pa), 4096) };
-    Some(pa)
-}
-
 /// Adds a reference to a frame (another PTE or object points at it).
 pub fn retain(pa: PhysAddr) {
     pmm::ref_inc(pa);

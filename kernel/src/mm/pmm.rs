@@ -17,7 +17,7 @@
 //! handed out, so a zero physical address can never name an allocated frame.
 
 use core::mem::size_of;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use super::direct;
 use crate::sync::Mutex;
@@ -95,6 +95,10 @@ pub const fn block_bytes(order: u8) -> u64 {
 static ALLOCATORS: [Mutex<Option<BuddyAllocator<'static>>>; TIERS] =
     [const { Mutex::new(None) }; TIERS];
 
+/// Each tier's span as `(first, end)` frame numbers, readable without a tier lock so
+/// placement statistics can classify a frame cheaply ([`tier_of`]).
+static SPANS: [[AtomicU64; 2]; TIERS] = [const { [const { AtomicU64::new(0) }; 2] }; TIERS];
+
 /// Free frames across all tiers, kept beside the allocators so the page-fault path can
 /// check the kernel reserve without walking every tier's statistics.
 static FREE_PAGES: AtomicUsize = AtomicUsize::new(0);
@@ -121,6 +125,8 @@ pub fn init(info: &BootInfo) {
             (desc_pages * PAGE_SIZE) >> 10
         );
         FREE_PAGES.fetch_add(s.free_pages(), Ordering::Relaxed);
+        SPANS[tier.index()][0].store(alloc.base().0, Ordering::Relaxed);
+        SPANS[tier.index()][1].store(alloc.base().0 + s.span_pages as u64, Ordering::Relaxed);
         *ALLOCATORS[tier.index()].lock() = Some(alloc);
     }
     if Tier::ALL
@@ -242,6 +248,27 @@ pub fn has_tier(tier: Tier) -> bool {
     ALLOCATORS[tier.index()].lock().is_some()
 }
 
+/// The tier whose span holds the frame at `pa` (`None`: no tier's). Spans of the two
+/// tiers do not overlap on the machines we boot; were they to, the allocators decide.
+pub fn tier_of(pa: PhysAddr) -> Option<Tier> {
+    let pfn = pa.as_u64() / PAGE_SIZE;
+    let inside = |t: Tier| {
+        let [lo, hi] = &SPANS[t.index()];
+        lo.load(Ordering::Relaxed) <= pfn && pfn < hi.load(Ordering::Relaxed)
+    };
+    match (inside(Tier::Near), inside(Tier::Far)) {
+        (true, false) => Some(Tier::Near),
+        (false, true) => Some(Tier::Far),
+        (false, false) => None,
+        (true, true) => Tier::ALL.into_iter().find(|t| {
+            ALLOCATORS[t.index()]
+                .lock()
+                .as_ref()
+                .is_some_and(|a| a.owns(Pfn(pfn)))
+        }),
+    }
+}
+
 /// Returns the block of `2^order` frames at `frame` to the tier that owns it.
 pub fn free_frames(frame: Frame, order: u8) -> Result<(), FreeError> {
     with_owner(frame.0, |alloc| alloc.free(frame.0, order))
@@ -320,17 +347,6 @@ fn ref_op(
             on_error
         }
     }
-}
-
-/// The tier whose allocator manages the frame at `pa` (`None`: no tier's).
-pub fn tier_of(pa: PhysAddr) -> Option<Tier> {
-    let pfn = Pfn::containing(pa.as_u64());
-    Tier::ALL.into_iter().find(|t| {
-        ALLOCATORS[t.index()]
-            .lock()
-            .as_ref()
-            .is_some_and(|a| a.owns(pfn))
-    })
 }
 
 /// The migration daemon's hotness byte of the allocated frame at `pa` (0 on error).

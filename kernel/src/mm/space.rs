@@ -13,12 +13,13 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use wayos_abi::layout::{USER_BASE, USER_END};
+use wayos_abi::memtier::POLICY_DEFAULT;
 use wayos_abi::mman::PAGE_SIZE;
 use wayos_kcore::paging::{PageSize, PageTable, PhysAddr, PteFlags, VirtAddr};
-use wayos_kcore::vma::{Placement, Range, VmError, VmaKind, VmaMap};
+use wayos_kcore::vma::{Placement, Range, VmError, Vma, VmaKind, VmaMap};
 
 use super::physmem::{self, KernelPhysMem};
-use super::{direct, tlb};
+use super::{direct, placement, tlb};
 use crate::arch::{self, PteFormat};
 use crate::error::{Errno, KResult};
 use crate::sync::Mutex;
@@ -89,15 +90,16 @@ enum Backing {
 }
 
 impl Backing {
-    /// The frame of page `index`, made (zeroed) on first touch for anonymous memory.
-    fn frame(&self, index: u64) -> KResult<PhysAddr> {
+    /// The frame of page `index`, made (zeroed, placed by `policy`) on first touch for
+    /// anonymous memory.
+    fn frame(&self, index: u64, policy: u32) -> KResult<PhysAddr> {
         match self {
             Backing::Anon(pages) => {
                 let mut pages = pages.lock();
                 Ok(match pages.get(&index) {
                     Some(&pa) => pa,
                     None => {
-                        let pa = physmem::alloc_zeroed().ok_or(Errno::ENOMEM)?;
+                        let pa = placement::alloc_page(policy, index, None).ok_or(Errno::ENOMEM)?;
                         pages.insert(index, pa);
                         pa
                     }
@@ -129,6 +131,8 @@ pub struct MapRequest {
     pub shared: bool,
     pub fixed: bool,
     pub no_replace: bool,
+    /// Tier policy (`memtier::POLICY_*`, checked by the caller; 0: the process default).
+    pub policy: u32,
 }
 
 /// How a page fault accessed memory.
@@ -351,7 +355,14 @@ impl AddressSpace {
         };
         let outcome = self
             .vmas
-            .mmap(placement, req.len as u64, req.prot, kind, "mmap")
+            .mmap_with_policy(
+                placement,
+                req.len as u64,
+                req.prot,
+                kind,
+                "mmap",
+                req.policy,
+            )
             .map_err(vm_err)?;
         for r in &outcome.unmapped {
             self.drop_pages(*r);
@@ -481,8 +492,15 @@ impl AddressSpace {
         Ok(())
     }
 
-    /// Resolves a fault at `addr`: demand-zero, shared-object pages, copy-on-write.
-    pub fn handle_fault(&mut self, addr: usize, access: Access) -> FaultOutcome {
+    /// Resolves a fault at `addr`: demand-zero, shared-object pages, copy-on-write. A new
+    /// page is placed by the mapping's policy, else `process_policy` (the process's
+    /// default), else the system's.
+    pub fn handle_fault(
+        &mut self,
+        addr: usize,
+        access: Access,
+        process_policy: u32,
+    ) -> FaultOutcome {
         let Some(vma) = self.vmas.lookup(addr as u64).copied() else {
             return FaultOutcome::Denied;
         };
@@ -495,7 +513,7 @@ impl AddressSpace {
         if !allowed {
             return FaultOutcome::Denied;
         }
-        match self.fault_in(addr, vma.prot, vma.kind, access.write) {
+        match self.fault_in(addr, &vma, access.write, process_policy) {
             Ok(_) => FaultOutcome::Resolved,
             Err(Errno::ENOMEM) => FaultOutcome::OutOfMemory,
             Err(_) => FaultOutcome::Denied,
@@ -507,22 +525,30 @@ impl AddressSpace {
     fn fault_in(
         &mut self,
         addr: usize,
-        prot: Prot,
-        kind: VmaKind,
+        vma: &Vma,
         write: bool,
+        process_policy: u32,
     ) -> KResult<PhysAddr> {
+        let (prot, kind) = (vma.prot, vma.kind);
+        let policy = placement::effective(vma.policy, process_policy);
         let va = VirtAddr::new(addr as u64 & !(PAGE - 1));
+        // Private pages interleave by virtual page number, so the pattern does not
+        // shift when the mapping merges with a neighbour.
+        let private_index = va.as_u64() / PAGE;
         match self.table.translate(&KernelPhysMem, va) {
             None => {
                 let (pa, shared) = match kind {
                     VmaKind::Shared { object, offset } => {
                         let obj = self.objects.get(&object).ok_or(Errno::EFAULT)?.clone();
-                        let index = (va.as_u64() - self.vma_start(addr)? + offset) / PAGE;
-                        let pa = obj.pages.frame(index)?;
+                        let index = (va.as_u64() - vma.start + offset) / PAGE;
+                        let pa = obj.pages.frame(index, policy)?;
                         physmem::retain(pa);
                         (pa, true)
                     }
-                    _ => (physmem::alloc_zeroed().ok_or(Errno::ENOMEM)?, false),
+                    _ => (
+                        placement::alloc_page(policy, private_index, None).ok_or(Errno::ENOMEM)?,
+                        false,
+                    ),
                 };
                 let flags = flags_for(prot, shared);
                 match self
@@ -546,7 +572,8 @@ impl AddressSpace {
                 let target = if physmem::refs(pa) == 1 {
                     pa
                 } else {
-                    let copy = physmem::alloc_copy(pa).ok_or(Errno::ENOMEM)?;
+                    let copy = placement::alloc_page(policy, private_index, Some(pa))
+                        .ok_or(Errno::ENOMEM)?;
                     physmem::release(pa);
                     copy
                 };
@@ -585,13 +612,6 @@ impl AddressSpace {
         }
     }
 
-    fn vma_start(&self, addr: usize) -> KResult<u64> {
-        self.vmas
-            .lookup(addr as u64)
-            .map(|v| v.start)
-            .ok_or(Errno::EFAULT)
-    }
-
     /// Writes `data` at user address `addr` of this (possibly inactive) space through the
     /// direct map, faulting pages in regardless of their user protection. For the loader.
     pub fn write_bytes(&mut self, addr: usize, data: &[u8]) -> KResult<()> {
@@ -599,7 +619,7 @@ impl AddressSpace {
         while done < data.len() {
             let at = addr.checked_add(done).ok_or(Errno::EFAULT)?;
             let vma = *self.vmas.lookup(at as u64).ok_or(Errno::EFAULT)?;
-            let pa = self.fault_in(at, vma.prot, vma.kind, true)?;
+            let pa = self.fault_in(at, &vma, true, POLICY_DEFAULT)?;
             let offset = at % PAGE_SIZE;
             let n = (PAGE_SIZE - offset).min(data.len() - done);
             // SAFETY: `pa` is a frame this space owns privately (just faulted in for
@@ -614,6 +634,36 @@ impl AddressSpace {
             done += n;
         }
         Ok(())
+    }
+
+    /// Gives `[addr, addr + len)` tier policy `policy` (`mem_advise`): pages faulted in
+    /// from now on follow it, and the migration side is asked to move the ones present.
+    /// `EINVAL` unaligned or empty, `ENOMEM` for a hole (nothing changes).
+    pub fn set_policy(&mut self, addr: usize, len: usize, policy: u32) -> KResult<()> {
+        // A range inside one mapping splits it in three.
+        self.room_for(2)?;
+        let changed = self
+            .vmas
+            .set_policy(addr as u64, len as u64, policy)
+            .map_err(vm_err)?;
+        for r in changed {
+            placement::request_move(self.root(), r.start, (r.end - r.start) / PAGE, policy);
+        }
+        Ok(())
+    }
+
+    /// Resident user pages by tier, `[near, far]`: a walk of the present entries only
+    /// (bounded by physical memory), each frame classified by the tier that owns it.
+    pub fn placement_counts(&self) -> [u64; 2] {
+        let mut counts = [0u64; 2];
+        let mut from = VirtAddr::new(USER_BASE as u64);
+        let end = VirtAddr::new(USER_END as u64);
+        while let Some(leaf) = self.table.next_leaf(&KernelPhysMem, from, end) {
+            from = leaf.end();
+            let tier = placement::tier_index_of(leaf.pa) as usize;
+            counts[tier.min(1)] += leaf.size.bytes() / PAGE;
+        }
+        counts
     }
 
     /// A copy-on-write duplicate for fork. Pages this space had writable become read-only

@@ -37,6 +37,7 @@ pub fn required_cap(num: usize) -> u32 {
         sys::SHUTDOWN => caps::SHUTDOWN,
         sys::CONSOLE_BIND => caps::CONSOLE_BIND,
         sys::KLOG_READ => caps::KLOG_READ,
+        sys::MEMTIER_SET => caps::MEMTIER,
         _ => 0,
     }
 }

@@ -1,15 +1,18 @@
-//! mmap, munmap, mprotect: argument checking here, semantics in `mm::space`.
+//! mmap, munmap, mprotect: argument checking here, semantics in `mm::space`. `mmap`'s
+//! flags may carry a tier policy (`mman::map_policy`); see `syscall::memtier`.
 
 use wayos_abi::mman::{
-    MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE, MAP_SHARED, PAGE_SIZE,
+    MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_POLICY_MASK, MAP_POLICY_SHIFT, MAP_PRIVATE,
+    MAP_SHARED, PAGE_SIZE,
 };
+use wayos_kcore::placement::valid_mapping_policy;
 
 use crate::error::{Errno, KResult};
 use crate::mm::space::{MapRequest, Prot};
 use crate::task;
 
 const KNOWN_FLAGS: usize =
-    MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE;
+    MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE | MAP_POLICY_MASK;
 
 fn prot(bits: usize) -> KResult<Prot> {
     Prot::from_bits(bits).ok_or(Errno::EINVAL)
@@ -27,6 +30,11 @@ pub fn sys_mmap(
     offset: usize,
 ) -> KResult<usize> {
     if flags & !KNOWN_FLAGS != 0 {
+        return Err(Errno::EINVAL);
+    }
+    // The tier policy bits (`mman::map_policy`): a policy that does not exist is EINVAL.
+    let policy = ((flags & MAP_POLICY_MASK) >> MAP_POLICY_SHIFT) as u32;
+    if !valid_mapping_policy(policy) {
         return Err(Errno::EINVAL);
     }
     let shared = flags & MAP_SHARED != 0;
@@ -52,6 +60,7 @@ pub fn sys_mmap(
         shared,
         fixed,
         no_replace: flags & MAP_FIXED_NOREPLACE != 0,
+        policy,
     };
     with_space(|s| s.mmap(req))
 }

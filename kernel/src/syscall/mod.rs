@@ -37,6 +37,7 @@ mod infer;
 mod ipc;
 mod klog;
 mod mem;
+mod memtier;
 mod signal;
 mod sysinfo;
 mod tensor;
@@ -150,6 +151,10 @@ pub fn dispatch(frame: &mut TrapFrame) {
         sys::INFER_CANCEL => infer::sys_infer_cancel(a[0]),
         sys::INFER_STATS => infer::sys_infer_stats(a[0], a[1]),
         sys::MODEL_LOAD => infer::sys_model_load(a[0], a[1]),
+        sys::MEM_ADVISE => memtier::sys_mem_advise(a[0], a[1], a[2]),
+        sys::MEM_POLICY => memtier::sys_mem_policy(a[0]),
+        sys::MEMTIER_INFO => memtier::sys_memtier_info(a[0], a[1], a[2]),
+        sys::MEMTIER_SET => memtier::sys_memtier_set(a[0], a[1]),
         _ => Err(Errno::ENOSYS),
     };
     let value = match result {

@@ -72,6 +72,9 @@ pub struct Process {
     /// narrowed ([`Process::narrow_filter`]): bits are only cleared, the mode only rises.
     filter_allow: [AtomicU64; WORDS],
     filter_mode: AtomicU32,
+    /// Default memory-tier policy (`memtier::POLICY_*`, 0: the system's), for mappings
+    /// that name none; the parent's at creation (fork and spawn), set by `mem_policy`.
+    pub mem_policy: AtomicU32,
 }
 
 static TABLE: Mutex<BTreeMap<Pid, Arc<Process>>> = Mutex::new(BTreeMap::new());
@@ -148,6 +151,7 @@ impl Process {
             caps: AtomicU32::new(caps),
             filter_allow: filter.allow.map(AtomicU64::new),
             filter_mode: AtomicU32::new(filter.mode),
+            mem_policy: AtomicU32::new(parent.map_or(0, |p| p.mem_policy.load(Ordering::Relaxed))),
         })
     }
 

@@ -49,6 +49,7 @@ pub mod io;
 pub mod ipc;
 pub mod klog;
 pub mod mem;
+pub mod memtier;
 pub mod process;
 pub mod rt;
 pub mod signal;

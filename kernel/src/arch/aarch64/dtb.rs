@@ -21,6 +21,7 @@ use wayos_kcore::boot_info::{
 };
 
 use wayos_abi::smp::MAX_CPUS;
+use wayos_kcore::memtopo;
 use wayos_kcore::paging::PhysAddr;
 
 use super::{mmu, percpu, timer};
@@ -165,6 +166,7 @@ pub fn parse(dtb_phys: u64, image_phys: u64) -> (BootInfo, &'static Platform) {
     let image_len = virt_end - virt_start;
 
     memory_nodes(&fdt, &mut info.memory_map);
+    info.topology = topology(&fdt);
     carve(
         &mut info.memory_map,
         image_phys,
@@ -296,6 +298,28 @@ fn ram_ranges<'a>(fdt: &'a Fdt<'a>) -> impl Iterator<Item = (u64, u64, u8)> + 'a
                 Some((base, end, tier))
             })
         })
+}
+
+/// The tiers the memory nodes' `numa-node-id`s describe (node 0 near, the first other
+/// node far), with nominal latencies from `/distance-map` when it is there. No node ids:
+/// one tier, and the boot log says so.
+fn topology(fdt: &Fdt<'_>) -> memtopo::Topology {
+    let ids = || {
+        fdt.all_nodes()
+            .filter(|n| is_memory_node(*n))
+            .filter_map(|n| n.property("numa-node-id")?.as_usize())
+            .filter_map(|id| u32::try_from(id).ok())
+    };
+    if ids().next().is_none() {
+        log::info!("device tree: no numa-node-id on memory nodes: one memory tier");
+        return memtopo::Topology::flat();
+    }
+    let far = ids().find(|&id| id != 0);
+    let matrix = fdt
+        .find_node("/distance-map")
+        .and_then(|n| n.property("distance-matrix"))
+        .map(|p| p.value);
+    memtopo::Topology::from_device_tree(0, far, matrix)
 }
 
 fn memory_nodes(fdt: &Fdt<'_>, map: &mut MemoryMap) {

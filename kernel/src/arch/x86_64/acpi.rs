@@ -5,7 +5,8 @@
 //! address, the enabled or online-capable processors (their APIC ids), the I/O APICs and
 //! the ISA interrupt source overrides; from the FADT the ACPI PM timer (used to calibrate
 //! the LAPIC timer) and the CMOS clock fields for `rtc`; from the MCFG the PCI ECAM
-//! windows (only logged: there is no PCI driver yet). A missing or malformed table is
+//! windows (only logged: there is no PCI driver yet); from the SRAT and HMAT the memory
+//! tiers ([`memory_topology`], parsed by `wayos_kcore::memtopo`). A missing or malformed table is
 //! logged and the kernel carries on with one CPU and legacy defaults; nothing here panics
 //! on firmware data.
 
@@ -17,6 +18,8 @@ use acpi::madt::{Madt, MadtEntry};
 use acpi::mcfg::Mcfg;
 use acpi::{AcpiHandler, AcpiTable, AcpiTables, PhysicalMapping};
 use spin::Once;
+use wayos_kcore::boot_info::{BootInfo, MemoryMap};
+use wayos_kcore::memtopo;
 use wayos_kcore::paging::PhysAddr;
 
 /// Maps physical ranges through the direct map (`mm::direct`), which covers all ACPI
@@ -382,4 +385,90 @@ pub fn cmos_rtc_info(rsdp_phys: u64) -> Option<CmosRtcInfo> {
         century_register: (century != 0).then_some(century),
         not_present: boot_arch.use_time_and_alarm_namespace_for_rtc(),
     })
+}
+
+/// Largest ACPI table read for the topology (QEMU's SRAT/HMAT are a few hundred bytes).
+const MAX_TOPOLOGY_TABLE: usize = 1 << 20;
+
+/// `len` bytes of physical memory at `pa` through the direct map, when the whole range
+/// lies inside one region of the loader's memory map (so the direct map covers it):
+/// a bad pointer in a firmware table is refused instead of dereferenced.
+fn phys_bytes(map: &MemoryMap, pa: u64, len: usize) -> Option<&'static [u8]> {
+    let end = pa.checked_add(u64::try_from(len).ok()?)?;
+    if len > MAX_TOPOLOGY_TABLE || !map.regions().iter().any(|r| r.base <= pa && end <= r.end()) {
+        return None;
+    }
+    let ptr = crate::mm::direct::ptr::<u8>(PhysAddr::new(pa));
+    // SAFETY: the range lies in a memory-map region, which the direct map covers for the
+    // kernel's life; firmware tables there are never written by the kernel, so a shared
+    // borrow of them stays valid.
+    Some(unsafe { core::slice::from_raw_parts(ptr, len) })
+}
+
+/// The table with `sig` that the RSDP's XSDT (or RSDT) lists, whole (length from its
+/// header; the checksum is `memtopo`'s to check).
+fn find_raw_table(map: &MemoryMap, rsdp_phys: u64, sig: &[u8; 4]) -> Option<&'static [u8]> {
+    let rsdp = phys_bytes(map, rsdp_phys, 36).or_else(|| phys_bytes(map, rsdp_phys, 20))?;
+    let xsdt = rsdp
+        .get(24..32)
+        .filter(|_| rsdp[15] >= 2)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_le_bytes)
+        .filter(|&a| a != 0);
+    let (root, entry) = match xsdt {
+        Some(a) => (a, 8),
+        None => (
+            u64::from(u32::from_le_bytes(rsdp[16..20].try_into().ok()?)),
+            4,
+        ),
+    };
+    let header = phys_bytes(map, root, memtopo::SDT_HEADER_LEN)?;
+    let root = phys_bytes(map, root, memtopo::sdt_len(header)?)?;
+    root.get(memtopo::SDT_HEADER_LEN..)?
+        .chunks_exact(entry)
+        .filter_map(|c| {
+            let mut b = [0u8; 8];
+            b[..entry].copy_from_slice(c);
+            let at = u64::from_le_bytes(b);
+            let header = phys_bytes(map, at, memtopo::SDT_HEADER_LEN)?;
+            (&header[..4] == sig)
+                .then(|| phys_bytes(map, at, memtopo::sdt_len(header)?))
+                .flatten()
+        })
+        .next()
+}
+
+/// Reads the SRAT (and HMAT) and puts the far domain's memory into tier 1 of
+/// `info.memory_map`, recording what firmware said in `info.topology`. Without an SRAT,
+/// or with one domain, everything stays one tier (and the boot log says so later).
+pub fn memory_topology(rsdp_phys: u64, info: &mut BootInfo) {
+    let Some(srat) = find_raw_table(&info.memory_map, rsdp_phys, b"SRAT") else {
+        log::info!("acpi: no SRAT: one memory tier");
+        return;
+    };
+    let srat = match memtopo::parse_srat(srat) {
+        Ok(s) => s,
+        Err(e) => {
+            log::warn!("acpi: SRAT unreadable ({e:?}): one memory tier");
+            return;
+        }
+    };
+    if srat.dropped > 0 {
+        log::warn!(
+            "acpi: SRAT lists more than {} memory ranges; the rest stay near",
+            memtopo::MAX_RANGES
+        );
+    }
+    let Some(near) = srat.near_domain() else {
+        log::info!("acpi: SRAT has no memory ranges: one memory tier");
+        return;
+    };
+    let hmat = find_raw_table(&info.memory_map, rsdp_phys, b"HMAT");
+    if let Some(Err(e)) = hmat.map(memtopo::check_sdt_hmat) {
+        log::warn!("acpi: HMAT unreadable ({e:?}): tiers without latency figures");
+    }
+    for r in srat.ranges().iter().filter(|r| r.domain != near) {
+        info.memory_map.set_tier(r.base, r.end, 1);
+    }
+    info.topology = memtopo::Topology::from_acpi(&srat, near, hmat);
 }

@@ -190,6 +190,7 @@ fn boot_info() -> BootInfo {
         let phys = direct::to_phys(VirtAddr::new(addr)).map_or(addr, |pa| pa.as_u64());
         info.firmware = FirmwareTables::Acpi { rsdp_phys: phys };
         info.cpu_count = acpi::init(phys);
+        acpi::memory_topology(phys, &mut info);
     }
 
     if let Some(fb) = FRAMEBUFFER

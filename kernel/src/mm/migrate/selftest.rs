@@ -67,6 +67,7 @@ fn anon(space: &mut AddressSpace, pages: usize, shared: bool) -> Result<usize, &
             shared,
             fixed: false,
             no_replace: false,
+            policy: 0,
         })
         .map_err(|_| "mmap failed")
 }

@@ -17,7 +17,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
 use wayos_abi::layout::{USER_BASE, USER_END};
-use wayos_abi::memtier::{POLICY_AUTO, TIER_FAR, TIER_NEAR};
+use wayos_abi::memtier::{TIER_FAR, TIER_NEAR};
 use wayos_kcore::memtier::{decide, Budget, Decision, HeatByte};
 use wayos_kcore::paging::{PageSize, PhysAddr, PteFlags, VirtAddr};
 use wayos_kcore::vma::{Vma, VmaKind};
@@ -98,12 +98,11 @@ fn other(t: Tier) -> Tier {
 }
 
 impl AddressSpace {
-    /// The tier policy in force for pages of `vma`, as `placement::effective` resolves
-    /// it. Placement (the mapping's, the process's and the system's policy) is owned by
-    /// the placement code; until the VMA records one, every user mapping counts as
-    /// AUTO: the daemon moves pages by hotness alone.
-    fn page_policy(&self, _vma: &Vma, _process_policy: u32) -> u32 {
-        POLICY_AUTO
+    /// The tier policy in force for pages of `vma` in a process whose default is
+    /// `process_policy`: the mapping's, else the process's, else the system's
+    /// (`mm::placement`, which owns placement).
+    fn page_policy(&self, vma: &Vma, process_policy: u32) -> u32 {
+        crate::mm::placement::effective(vma.policy, process_policy)
     }
 
     /// Whether the frames of `vma` may never move, and the shared page map (with the

@@ -979,6 +979,52 @@ fn check_files(s: &mut Suite, m: &Scratch) {
     s.check("getdents_buf_too_small", expect_errno(r, EINVAL));
 }
 
+/// The memory-tier calls (`docs/memory.md`): output buffers that cannot take a record
+/// are `EFAULT`, ranges outside the user window `ENOMEM` (aligned) or `EINVAL`.
+fn check_memtier(s: &mut Suite, m: &Scratch) {
+    use libway::abi::memtier::{INFO_DAEMON, INFO_PROCS, INFO_TIERS, POLICY_FAR};
+    // Room for a few whole records of any kind (the biggest, `DaemonInfo`, is 64 bytes).
+    let room = 256;
+    for (what, tag) in [
+        (INFO_TIERS, "tiers"),
+        (INFO_PROCS, "procs"),
+        (INFO_DAEMON, "daemon"),
+    ] {
+        for (name, ptr) in m.bad_ptrs().into_iter().chain(m.readonly_ptrs()) {
+            let r = raw(sys::MEMTIER_INFO, [what as usize, ptr, room, 0, 0, 0]);
+            s.check(
+                &format!("memtier_info_{tag}_buf_{name}"),
+                expect_errno(r, EFAULT),
+            );
+        }
+    }
+    let page = PAGE_SIZE;
+    for (name, addr) in [
+        ("past_user_end", USER_END),
+        ("kernel_direct_map", KERNEL_DIRECT),
+        ("kernel_text", KERNEL_TEXT),
+        ("noncanonical", NONCANONICAL),
+        ("below_user_base", USER_BASE - page),
+    ] {
+        let r = raw(sys::MEM_ADVISE, [addr, page, POLICY_FAR as usize, 0, 0, 0]);
+        s.check(&format!("mem_advise_{name}"), expect_errno(r, ENOMEM));
+    }
+    let r = raw(
+        sys::MEM_ADVISE,
+        [m.rw, usize::MAX, POLICY_FAR as usize, 0, 0, 0],
+    );
+    s.check("mem_advise_len_wraps", expect_errno(r, ENOMEM));
+    let r = raw(
+        sys::MEM_ADVISE,
+        [m.rw + 1, page, POLICY_FAR as usize, 0, 0, 0],
+    );
+    s.check("mem_advise_unaligned", expect_errno(r, EINVAL));
+    let r = raw(sys::MEM_ADVISE, [m.rw, page, usize::MAX, 0, 0, 0]);
+    s.check("mem_advise_policy_max", expect_errno(r, EINVAL));
+    let r = raw(sys::MEM_POLICY, [usize::MAX, 0, 0, 0, 0, 0]);
+    s.check("mem_policy_max", expect_errno(r, EINVAL));
+}
+
 fn check_misc(s: &mut Suite, m: &Scratch) {
     for class in [sched::CLASSES, usize::MAX, (1 << 32) | sched::NORMAL] {
         let r = raw(sys::SET_PRIORITY, [class, 0, 0, 0, 0, 0]);
@@ -1040,6 +1086,7 @@ fn main(_args: Args) -> i32 {
     check_grant(&mut s, &m);
     check_port_reply_recv(&mut s, &m);
     check_files(&mut s, &m);
+    check_memtier(&mut s, &m);
     check_misc(&mut s, &m);
     let r = match process::getpid() {
         Ok(pid) if pid > 0 => Ok(()),

@@ -507,8 +507,11 @@ fn kinds(n: usize) -> [Kind; 6] {
         sys::TENSOR_WRITE | sys::TENSOR_READ => k(&[Handle, Int, Buf, Len]),
         sys::TENSOR_MAP => k(&[Handle, Flags]),
         sys::TENSOR_INFO => k(&[Handle, Buf]),
-        sys::AI_INFO => k(&[Int, Buf, Len]),
+        sys::AI_INFO | sys::MEMTIER_INFO => k(&[Int, Buf, Len]),
         sys::INFER_STATS => k(&[Handle, Buf]),
+        sys::MEM_ADVISE => k(&[Addr, Len, Int]),
+        sys::MEM_POLICY => k(&[Int]),
+        sys::MEMTIER_SET => k(&[Int, Int]),
         _ => k(&[]),
     }
 }

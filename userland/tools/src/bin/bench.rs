@@ -500,6 +500,7 @@ fn ai_figures() {
     report("infer_submit_wait_instr", now() - t0, S, "instructions/op");
 
     rt_figures();
+    aid_figures();
 }
 
 /// The digits MLP's shape (`x [1, 64] @ w1 [64, 32] + b1`, relu, `@ w2 [32, 10] + b2`)
@@ -720,4 +721,60 @@ fn rt_figures() {
         "{{\"system\":\"wayos\",\"bench\":\"rt_background_node_instr\",\"value\":{},\"unit\":\"instructions/node\"}}",
         bg_ns / bg_nodes.max(1)
     );
+}
+
+/// `digits_infer_aid_instr`: one inference of the real digits model
+/// (`/models/digits.waymodel`) through aid, end to end: the request over IPC, aid writing
+/// the input tensor, the kernel queue's run, aid reading the logits, the reply. Set it
+/// beside `digits_infer_direct_instr` (the same shapes through the queue in this process):
+/// the difference is what the daemon costs.
+fn aid_figures() {
+    use libway::abi::digits::MODEL_F32;
+    use libway::aid::Client;
+    use libway::infer::CLASS_NORMAL;
+
+    // init starts aid just before the bench; give it a moment to register its name.
+    let mut client = Client::connect();
+    for _ in 0..50 {
+        if client.is_ok() {
+            break;
+        }
+        let _ = libway::time::sleep_ms(20);
+        client = Client::connect();
+    }
+    let client = match client {
+        Ok(c) => c,
+        Err(e) => {
+            println!("bench: digits_infer_aid: cannot reach aid: {e}");
+            return;
+        }
+    };
+    let id = match client.load(MODEL_F32) {
+        Ok(id) => id,
+        Err(e) => {
+            println!("bench: digits_infer_aid: load {MODEL_F32}: {e}");
+            return;
+        }
+    };
+    let img: alloc::vec::Vec<f32> = (0..64).map(|i| (i % 17) as f32 / 16.0).collect();
+    let mut logits = [0f32; 10];
+    const D: u64 = 200;
+    if let Err(e) = client.infer(id, &img, &mut logits, CLASS_NORMAL) {
+        println!("bench: digits_infer_aid: infer: {e}");
+        return;
+    }
+    let t0 = now();
+    for _ in 0..D {
+        if client.infer(id, &img, &mut logits, CLASS_NORMAL).is_err() {
+            println!("bench: digits_infer_aid: an inference failed");
+            return;
+        }
+    }
+    report(
+        "digits_infer_aid_instr",
+        now() - t0,
+        D,
+        "instructions/inference",
+    );
+    let _ = client.unload(id);
 }
