@@ -55,7 +55,9 @@ fn far_full(m: &Machine) -> Check {
     let full = full?;
     let (rb, ra) = (res_before?, res_after?);
     let fell_back = full.fallbacks - before.fallbacks;
-    if !(EXTRA..=EXTRA + SLACK).contains(&fell_back) {
+    // Other activity may free or take a few far pages meanwhile (one freed far page is
+    // one fallback fewer), so the bound has slack on both sides.
+    if !(EXTRA - SLACK..=EXTRA + SLACK).contains(&fell_back) {
         return Err(format!(
             "{fell_back} fallbacks counted for {EXTRA} pages past a full far tier"
         ));
@@ -65,7 +67,7 @@ fn far_full(m: &Machine) -> Check {
     }
     let far_got = ra[1] - rb[1];
     let near_got = ra[0] - rb[0];
-    if far_got + SLACK < before.free_pages || near_got < EXTRA {
+    if far_got + SLACK < before.free_pages || near_got + SLACK < EXTRA {
         return Err(format!(
             "{far_got} far and {near_got} near pages for {pages} pages with {} far free",
             before.free_pages
