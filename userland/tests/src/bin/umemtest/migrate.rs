@@ -3,10 +3,10 @@
 //! migrates copy-on-write and MAP_SHARED pages with their sharing intact, and leaves a
 //! granted page alone.
 //!
-//! Each check sets a short period and a large budget with `memtier_set` (the suite runs
-//! with the `memtier` capability under the harness; without it the checks say they are
-//! skipped), waits for the daemon's counters and this process's placement with a bounded
-//! timeout, and restores the settings. Placement comes from the mapping's policy bits
+//! Each check sets a short period and a large budget with `memtier_set` when it holds the
+//! `memtier` capability (under the harness), else uses the daemon as it runs (typed at
+//! the shell: on by default, a scan a second), waits for the daemon's counters and this
+//! process's placement with a bounded timeout, and restores the settings. Placement comes from the mapping's policy bits
 //! (`mman::map_policy`): a working set starts far by asking for FAR, then `mem_advise`
 //! makes it AUTO, so only the daemon can bring it near. Page tiers are observed through
 //! `memtier_info(INFO_PROCS)` (this process's near and far page counts), expected values
@@ -18,8 +18,8 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use libway::abi::memtier::{
-    DaemonInfo, ProcPlacement, TierInfo, INFO_DAEMON, INFO_PROCS, INFO_TIERS, POLICY_AUTO,
-    POLICY_FAR, SET_BUDGET_PAGES, SET_ENABLED, SET_PERIOD_MS,
+    DaemonInfo, ProcPlacement, POLICY_AUTO, POLICY_FAR, SET_BUDGET_PAGES, SET_ENABLED,
+    SET_PERIOD_MS,
 };
 use libway::abi::mman::{
     map_policy, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE,
@@ -27,100 +27,73 @@ use libway::abi::mman::{
 use libway::abi::{errno, ipc, sys};
 use libway::errno::Errno;
 use libway::suite::{expect_exit, in_child, wait_for, Check, Suite};
-use libway::{io, mem, process, thread, time};
+use libway::{io, mem, memtier, process, thread, time};
 
 const PAGE: usize = 4096;
-/// How long a check waits for the daemon (TCG on a busy host; the period is 20 ms).
+/// How long a check waits for the daemon (TCG on a busy host; the period is 20 ms under
+/// the harness, 1 s by default).
 const WAIT_MS: u64 = 30_000;
 
-// The raw calls: arguments are numbers or buffers this module owns.
-
-fn memtier_info<T: libway::abi::Plain + Default + Clone>(
-    what: u32,
-    out: &mut [T],
-) -> Result<usize, Errno> {
-    // SAFETY: the kernel writes at most `size_of_val(out)` bytes of whole `T` records,
-    // all of which are plain data, into `out`, which this function borrows mutably.
-    unsafe {
-        libway::sys::call(
-            sys::MEMTIER_INFO,
-            [
-                what as usize,
-                out.as_mut_ptr() as usize,
-                core::mem::size_of_val(out),
-                0,
-                0,
-                0,
-            ],
-        )
-    }
-}
-
-fn memtier_set(param: u32, value: u64) -> Result<u64, Errno> {
-    // SAFETY: only numbers; the kernel touches no memory of ours.
-    unsafe {
-        libway::sys::call(
-            sys::MEMTIER_SET,
-            [param as usize, value as usize, 0, 0, 0, 0],
-        )
-    }
-    .map(|v| v as u64)
-}
-
 fn mem_advise(addr: usize, len: usize, policy: u32) -> Result<(), Errno> {
-    // SAFETY: changes only the tier policy of our own mapping; its contents and
-    // protection stay as they are.
-    unsafe { libway::sys::call(sys::MEM_ADVISE, [addr, len, policy as usize, 0, 0, 0]) }.map(drop)
+    memtier::advise(addr, len, policy)
 }
 
 fn daemon() -> Result<DaemonInfo, String> {
-    let mut d = [DaemonInfo::default()];
-    memtier_info(INFO_DAEMON, &mut d).map_err(|e| format!("memtier_info(daemon): {e}"))?;
-    Ok(d[0])
+    memtier::daemon().map_err(|e| format!("memtier_info(daemon): {e}"))
 }
 
 fn my_placement() -> Result<ProcPlacement, String> {
     let me = process::getpid().map_err(|e| format!("getpid: {e}"))? as u64;
-    let mut recs = alloc::vec![ProcPlacement::default(); 256];
-    let n = memtier_info(INFO_PROCS, &mut recs).map_err(|e| format!("memtier_info(procs): {e}"))?;
-    recs.truncate(n.min(256));
-    recs.into_iter()
-        .find(|r| r.pid == me)
-        .ok_or_else(|| String::from("this process is not in memtier_info(procs)"))
+    memtier::placement_of(me).map_err(|e| format!("memtier_info(procs): {e}"))
 }
 
-/// Why the checks cannot run here, if they cannot.
+/// Why the checks cannot run here, if they cannot: one tier, or a daemon that is off
+/// when this process may not turn it on.
 fn cannot_run() -> Option<String> {
-    let mut tiers = [TierInfo::default(); 2];
-    match memtier_info(INFO_TIERS, &mut tiers) {
-        Ok(n) if n >= 2 && tiers.iter().all(|t| t.total_pages > 0) => {}
+    match memtier::tiers() {
+        Ok(t) if t.len() >= 2 && t.iter().all(|t| t.total_pages > 0) => {}
         Ok(_) => return Some(String::from("one memory tier on this machine")),
         Err(e) => return Some(format!("memtier_info: {e}")),
     }
-    match memtier_set(SET_BUDGET_PAGES, 0) {
-        Err(Errno(errno::EPERM)) => Some(String::from("no memtier capability")),
+    let on = match memtier::daemon() {
+        Ok(d) => d.enabled != 0,
+        Err(e) => return Some(format!("memtier_info(daemon): {e}")),
+    };
+    match memtier::set(SET_BUDGET_PAGES, 0) {
+        Err(Errno(errno::EPERM)) if !on => Some(String::from(
+            "the daemon is off and this process lacks the memtier capability to start it",
+        )),
         _ => None,
     }
 }
 
-/// The daemon's settings, set fast for a check and put back when dropped.
-struct FastDaemon(DaemonInfo);
+/// The daemon's settings, set fast for a check and put back when dropped. Without the
+/// `memtier` capability (typed at the shell) the daemon keeps its own settings (on by
+/// default: a scan a second, 256 pages) and the checks wait for it within `WAIT_MS`.
+struct FastDaemon(Option<DaemonInfo>);
 
 impl FastDaemon {
     fn new() -> Result<FastDaemon, String> {
         let old = daemon()?;
-        memtier_set(SET_PERIOD_MS, 20).map_err(|e| format!("memtier_set(period): {e}"))?;
-        memtier_set(SET_BUDGET_PAGES, 4096).map_err(|e| format!("memtier_set(budget): {e}"))?;
-        memtier_set(SET_ENABLED, 1).map_err(|e| format!("memtier_set(enabled): {e}"))?;
-        Ok(FastDaemon(old))
+        match memtier::set(SET_PERIOD_MS, 20) {
+            Ok(_) => {}
+            Err(Errno(errno::EPERM)) => return Ok(FastDaemon(None)),
+            Err(e) => return Err(format!("memtier_set(period): {e}")),
+        }
+        let fast = FastDaemon(Some(old));
+        memtier::set(SET_BUDGET_PAGES, 4096).map_err(|e| format!("memtier_set(budget): {e}"))?;
+        memtier::set(SET_ENABLED, 1).map_err(|e| format!("memtier_set(enabled): {e}"))?;
+        Ok(fast)
     }
 }
 
 impl Drop for FastDaemon {
     fn drop(&mut self) {
-        let _ = memtier_set(SET_PERIOD_MS, self.0.period_ms as u64);
-        let _ = memtier_set(SET_BUDGET_PAGES, self.0.budget_pages as u64);
-        let _ = memtier_set(SET_ENABLED, self.0.enabled as u64);
+        if let Some(old) = self.0 {
+            let _ = memtier::set(SET_PERIOD_MS, old.period_ms);
+            let _ = memtier::set(SET_BUDGET_PAGES, old.budget_pages);
+            let _ = memtier::set(SET_ENABLED, old.enabled);
+        }
     }
 }
 
