@@ -2064,6 +2064,21 @@ pub mod ai {
     }
     abi_size!(TensorInfo, 48);
 
+    impl TensorInfo {
+        /// The metadata for a tensor of `dtype` and shape `dims`, everything else zero
+        /// (near tier, no rights, no quantization). Panics when `dims` has more than
+        /// [`MAX_RANK`] entries; callers with untrusted shapes check the rank first.
+        pub fn with_dims(dtype: u32, dims: &[u32]) -> TensorInfo {
+            let mut t = TensorInfo {
+                dtype,
+                rank: dims.len() as u32,
+                ..TensorInfo::default()
+            };
+            t.dims[..dims.len()].copy_from_slice(dims);
+            t
+        }
+    }
+
     /// Graph operations ([`Node::op`]). Inputs are listed as `in0, in1, ...`; shapes use
     /// the last dimensions, leading dimensions broadcast where said.
     pub mod op {

@@ -622,13 +622,7 @@ pub fn dequantize_i8(
     zero_point: i32,
     out: &mut [f32],
 ) -> Result<(), MathError> {
-    check_scale(scale)?;
-    expect_len(out.len(), q.len())?;
-    kernels(ctx.isa)?;
-    for (o, &v) in out.iter_mut().zip(q) {
-        *o = scalar::dequantize_one(i32::from(v), scale, zero_point);
-    }
-    Ok(())
+    dequantize(ctx, q, scale, zero_point, out)
 }
 
 /// [`dequantize_i8`] of an i32 tensor (what [`matmul_i8`] accumulates).
@@ -639,11 +633,23 @@ pub fn dequantize_i32(
     zero_point: i32,
     out: &mut [f32],
 ) -> Result<(), MathError> {
+    dequantize(ctx, q, scale, zero_point, out)
+}
+
+/// The body of [`dequantize_i8`] and [`dequantize_i32`]: every element widened to i32
+/// (exactly) and dequantized alike.
+fn dequantize<Q: Copy + Into<i32>>(
+    ctx: &Ctx,
+    q: &[Q],
+    scale: f32,
+    zero_point: i32,
+    out: &mut [f32],
+) -> Result<(), MathError> {
     check_scale(scale)?;
     expect_len(out.len(), q.len())?;
     kernels(ctx.isa)?;
     for (o, &v) in out.iter_mut().zip(q) {
-        *o = scalar::dequantize_one(v, scale, zero_point);
+        *o = scalar::dequantize_one(v.into(), scale, zero_point);
     }
     Ok(())
 }

@@ -17,13 +17,7 @@ use crate::infer::{Weights, Q8};
 use crate::train::HIDDEN;
 
 fn info(dtype: u32, dims: &[u32]) -> TensorInfo {
-    let mut t = TensorInfo {
-        dtype,
-        rank: dims.len() as u32,
-        ..TensorInfo::default()
-    };
-    t.dims[..dims.len()].copy_from_slice(dims);
-    t
+    TensorInfo::with_dims(dtype, dims)
 }
 
 fn i8_info(dims: &[u32], scale: f32, zero_point: i32) -> TensorInfo {

@@ -68,13 +68,7 @@ fn parse_dims(line: usize, s: &str) -> Result<Vec<u32>, DescError> {
 }
 
 fn info(dtype: u32, dims: &[u32]) -> TensorInfo {
-    let mut t = TensorInfo {
-        dtype,
-        rank: dims.len() as u32,
-        ..TensorInfo::default()
-    };
-    t.dims[..dims.len()].copy_from_slice(dims);
-    t
+    TensorInfo::with_dims(dtype, dims)
 }
 
 /// `key=value` options after the positional words of a line.

@@ -29,7 +29,7 @@ use wayos_abi::zerocopy::{FromZeros, IntoBytes};
 use crate::errno::Errno;
 use crate::grant::SharedBuf;
 use crate::ipc::{close_raw, handle_from};
-use crate::sys::{arg_in, arg_out, MemFree};
+use crate::sys::{arg_in, arg_out, info_one, info_records, InfoCall, MemFree};
 
 /// One tensor handle of this process, closed when dropped.
 #[derive(Debug, PartialEq, Eq)]
@@ -304,49 +304,12 @@ impl TensorMap {
 
 /// `ai_info(INFO_TOTALS)`: the AI objects alive in the system.
 pub fn totals() -> Result<AiTotals, Errno> {
-    let mut t = AiTotals::new_zeroed();
-    // SAFETY: the kernel writes one `AiTotals` into `t`, borrowed for the call.
-    unsafe {
-        crate::sys::call(
-            sys::AI_INFO,
-            [
-                INFO_TOTALS as usize,
-                arg_out(&mut t),
-                core::mem::size_of::<AiTotals>(),
-                0,
-                0,
-                0,
-            ],
-        )
-    }?;
-    Ok(t)
+    info_one(InfoCall::AiInfo, INFO_TOTALS)
 }
 
 /// `ai_info(INFO_USAGE)`: every process with AI objects charged to it, lowest pid first.
 pub fn usage() -> Result<Vec<AiUsage>, Errno> {
-    let mut room = 16;
-    loop {
-        let mut v = alloc::vec![AiUsage::new_zeroed(); room];
-        // SAFETY: the kernel writes at most `room` records into `v`, borrowed for the call.
-        let n = unsafe {
-            crate::sys::call(
-                sys::AI_INFO,
-                [
-                    INFO_USAGE as usize,
-                    crate::sys::arg_out_slice(&mut v),
-                    room * core::mem::size_of::<AiUsage>(),
-                    0,
-                    0,
-                    0,
-                ],
-            )
-        }?;
-        if n <= room {
-            v.truncate(n);
-            return Ok(v);
-        }
-        room = n;
-    }
+    info_records(InfoCall::AiInfo, INFO_USAGE, 16)
 }
 
 /// What is charged to process `pid` now (all zero when nothing is).

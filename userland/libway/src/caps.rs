@@ -102,6 +102,30 @@ pub fn narrow_filter(f: &SysFilter) -> Result<(), Errno> {
     unsafe { crate::sys::call(sys::FILTER_SET, [crate::sys::arg_in(f), 0, 0, 0, 0, 0]) }.map(|_| ())
 }
 
+/// The syscalls a server started by init has no further use for once its port is
+/// registered: making processes, taking the console, registering names.
+pub const SERVER_NEVER: [usize; 6] = [
+    sys::FORK,
+    sys::SPAWN,
+    sys::SPAWN_CAPS,
+    sys::EXECVE,
+    sys::CONSOLE_BIND,
+    sys::NS_REGISTER,
+];
+
+/// A server's narrowing once started: keeps only the capabilities in `keep` and denies
+/// [`SERVER_NEVER`] ([`MODE_ERRNO`]). A failure of either step is reported on stderr as
+/// `<who>: ...` and is not fatal (the server is more use running than not); the other
+/// step is still tried.
+pub fn narrow_server(who: &str, keep: u32) {
+    if let Err(e) = keep_only(keep) {
+        crate::eprintln!("{who}: cap_drop failed: {e}");
+    }
+    if let Err(e) = deny_syscalls(&SERVER_NEVER, MODE_ERRNO) {
+        crate::eprintln!("{who}: filter_set failed: {e}");
+    }
+}
+
 /// Denies the syscalls `deny` from now on, with `mode` ([`MODE_ERRNO`]: `EPERM`,
 /// [`MODE_KILL`]: `SIGSYS`).
 pub fn deny_syscalls(deny: &[usize], mode: u32) -> Result<(), Errno> {

@@ -30,7 +30,7 @@ use wayos_abi::Plain;
 use crate::ai::Tensor;
 use crate::errno::Errno;
 use crate::ipc::{close_raw, handle_from};
-use crate::sys::{arg_in, arg_out, call1, call2, MemFree};
+use crate::sys::{arg_in, arg_out, call1, call2, info_records, InfoCall, MemFree};
 
 /// Input reference to bound tensor `i`.
 pub const fn bound(i: u32) -> u32 {
@@ -219,30 +219,8 @@ pub fn load_model_path(path: &str) -> Result<Model, Errno> {
     r
 }
 
-fn records<T: Plain + FromZeros + Clone>(what: u32) -> Result<Vec<T>, Errno> {
-    let mut room = 16;
-    loop {
-        let mut v = alloc::vec![T::new_zeroed(); room];
-        // SAFETY: the kernel writes at most `room` records into `v`, borrowed for the call.
-        let n = unsafe {
-            crate::sys::call(
-                sys::AI_INFO,
-                [
-                    what as usize,
-                    crate::sys::arg_out_slice(&mut v),
-                    room * core::mem::size_of::<T>(),
-                    0,
-                    0,
-                    0,
-                ],
-            )
-        }?;
-        if n <= room {
-            v.truncate(n);
-            return Ok(v);
-        }
-        room = n;
-    }
+fn records<T: Plain>(what: u32) -> Result<Vec<T>, Errno> {
+    info_records(InfoCall::AiInfo, what, 16)
 }
 
 /// `ai_info(INFO_ACCELS)`: the accelerators.

@@ -15,7 +15,7 @@ use wayos_abi::sys;
 use wayos_abi::zerocopy::FromZeros;
 
 use crate::errno::Errno;
-use crate::sys::{arg_out, arg_out_slice};
+use crate::sys::{info_one, info_records, InfoCall};
 
 /// A new anonymous read-write mapping whose pages follow tier policy `policy`.
 pub fn map_with_policy(len: usize, shared: bool, policy: u32) -> Result<usize, Errno> {
@@ -61,31 +61,8 @@ pub fn set(param: u32, value: u32) -> Result<u32, Errno> {
 }
 
 /// Every record of kind `what`, growing the buffer until all fit.
-fn records<T: wayos_abi::Plain + Clone>(what: u32) -> Result<Vec<T>, Errno> {
-    let mut room = 8;
-    loop {
-        let mut v = alloc::vec![T::new_zeroed(); room];
-        // SAFETY: the kernel writes at most `room` whole records into `v`, borrowed for
-        // the call.
-        let n = unsafe {
-            crate::sys::call(
-                sys::MEMTIER_INFO,
-                [
-                    what as usize,
-                    arg_out_slice(&mut v),
-                    room * core::mem::size_of::<T>(),
-                    0,
-                    0,
-                    0,
-                ],
-            )
-        }?;
-        if n <= room {
-            v.truncate(n);
-            return Ok(v);
-        }
-        room = n;
-    }
+fn records<T: wayos_abi::Plain>(what: u32) -> Result<Vec<T>, Errno> {
+    info_records(InfoCall::MemtierInfo, what, 8)
 }
 
 /// One [`TierInfo`] per tier with memory, near first.
@@ -111,20 +88,5 @@ pub fn placement_of(pid: u64) -> Result<ProcPlacement, Errno> {
 
 /// The migration daemon's record.
 pub fn daemon() -> Result<DaemonInfo, Errno> {
-    let mut d = DaemonInfo::new_zeroed();
-    // SAFETY: the kernel writes one `DaemonInfo` into `d`, borrowed for the call.
-    unsafe {
-        crate::sys::call(
-            sys::MEMTIER_INFO,
-            [
-                INFO_DAEMON as usize,
-                arg_out(&mut d),
-                core::mem::size_of::<DaemonInfo>(),
-                0,
-                0,
-                0,
-            ],
-        )
-    }?;
-    Ok(d)
+    info_one(InfoCall::MemtierInfo, INFO_DAEMON)
 }

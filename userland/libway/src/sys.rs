@@ -9,7 +9,9 @@
 //! Everything else is `unsafe` ([`call`], `syscall0..=syscall6`): the kernel may read or
 //! write any memory the arguments name. libway's modules wrap those in safe functions
 //! that pass only memory they own or borrow; callers that must pass arguments no safe
-//! wrapper would (the `badsys` suite) use them directly. Numbers come from
+//! wrapper would (the `badsys` suite) use them directly. The info syscalls that return
+//! arrays of records (`memtier_info`, `ai_info`) share one such wrapper here
+//! (`info_one`, `info_records`, for the calls `InfoCall` names). Numbers come from
 //! `wayos_abi::sys`.
 
 pub use crate::arch::{syscall0, syscall1, syscall2, syscall3, syscall4, syscall5, syscall6};
@@ -132,4 +134,77 @@ pub fn call3(n: MemFree, a0: usize, a1: usize, a2: usize) -> Result<usize, Errno
 pub unsafe fn call(n: usize, args: [usize; 6]) -> Result<usize, Errno> {
     // SAFETY: forwarded to the caller.
     Errno::decode(unsafe { syscall6(n, args[0], args[1], args[2], args[3], args[4], args[5]) })
+}
+
+/// The info syscalls that take `(what, buffer, bytes)`, write whole records of kind `what`
+/// into at most `bytes` of `buffer` and return how many such records there are in all
+/// (`memtier_info`, `ai_info`). Only these go through [`info_one`] and [`info_records`],
+/// whose safety rests on that contract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum InfoCall {
+    MemtierInfo,
+    AiInfo,
+}
+
+impl InfoCall {
+    fn number(self) -> usize {
+        match self {
+            InfoCall::MemtierInfo => sys::MEMTIER_INFO,
+            InfoCall::AiInfo => sys::AI_INFO,
+        }
+    }
+}
+
+/// The one record of kind `what` that `call` returns.
+pub(crate) fn info_one<T: Plain>(call: InfoCall, what: u32) -> Result<T, Errno> {
+    let mut r = T::new_zeroed();
+    // SAFETY: an `InfoCall` writes at most `size_of::<T>()` bytes of whole records into
+    // `r`, borrowed for the call.
+    unsafe {
+        self::call(
+            call.number(),
+            [
+                what as usize,
+                arg_out(&mut r),
+                core::mem::size_of::<T>(),
+                0,
+                0,
+                0,
+            ],
+        )
+    }?;
+    Ok(r)
+}
+
+/// Every record of kind `what` that `call` returns: asks with room for `room` records,
+/// and while the kernel reports more than fitted, grows the buffer to that count and asks
+/// again.
+pub(crate) fn info_records<T: Plain>(
+    call: InfoCall,
+    what: u32,
+    mut room: usize,
+) -> Result<alloc::vec::Vec<T>, Errno> {
+    loop {
+        let mut v = alloc::vec![T::new_zeroed(); room];
+        // SAFETY: an `InfoCall` writes at most `room` whole records into `v`, borrowed for
+        // the call.
+        let n = unsafe {
+            self::call(
+                call.number(),
+                [
+                    what as usize,
+                    arg_out_slice(&mut v),
+                    room * core::mem::size_of::<T>(),
+                    0,
+                    0,
+                    0,
+                ],
+            )
+        }?;
+        if n <= room {
+            v.truncate(n);
+            return Ok(v);
+        }
+        room = n;
+    }
 }

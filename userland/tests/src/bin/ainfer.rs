@@ -55,6 +55,8 @@ mod graphs;
 mod model;
 #[path = "ainfer/queue.rs"]
 mod queue;
+#[path = "ainfer/tinymodel.rs"]
+mod tinymodel;
 
 libway::entry!(main);
 

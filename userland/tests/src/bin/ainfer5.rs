@@ -26,7 +26,7 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use libway::abi::ai::{TensorInfo, CLASS_BACKGROUND, CLASS_NORMAL, CLASS_RT, DTYPE_F32, REF_NODE};
+use libway::abi::ai::{CLASS_BACKGROUND, CLASS_NORMAL, CLASS_RT};
 use libway::abi::aid::{
     self as proto, InferReq, Usage, MAX_MODELS_PER_SESSION, MAX_SESSIONS_PER_PID,
 };
@@ -37,11 +37,16 @@ use libway::abi::zerocopy::IntoBytes;
 use libway::aid::{Client, ModelId, USAGE_KERNEL};
 use libway::caps;
 use libway::grant::{SharedBuf, RIGHT_GRANT, RIGHT_READ, RIGHT_WRITE};
-use libway::infer::{self, node, op, MODE_FAST};
+use libway::infer;
 use libway::ipc::{ns, MessageExt, Port};
 use libway::suite::{expect_eq, expect_errno, run_captured, wait_for, Check, Context, Suite};
 use libway::{fs, io, println, process, Args, Errno};
-use wayos_kcore::waymodel::{self, OutputSpec, Spec, TensorSpec};
+use wayos_kcore::waymodel::{self, Spec};
+
+#[path = "ainfer/tinymodel.rs"]
+mod tinymodel;
+
+use tinymodel::{softmax, tiny_logits};
 
 libway::entry!(main);
 
@@ -81,99 +86,20 @@ fn main(args: Args) -> i32 {
 
 // ---- models ----------------------------------------------------------------------
 
-fn info(dims: &[u32]) -> TensorInfo {
-    let mut t = TensorInfo {
-        dtype: DTYPE_F32,
-        rank: dims.len() as u32,
-        ..Default::default()
-    };
-    t.dims[..dims.len()].copy_from_slice(dims);
-    t
+/// `b` of the tiny model: `[bias, -0.2, 0.3]`, so each `bias` is a different file.
+fn tiny_b(bias: f32) -> [f32; 3] {
+    [bias, -0.2, 0.3]
 }
 
-fn bytes_of(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-const W: [f32; 12] = [
-    0.5, -1.0, 0.25, 1.5, 0.0, -0.5, -2.0, 1.0, 0.75, 0.125, 2.0, -1.25,
-];
-
-/// `softmax(x [1, 4] @ w [4, 3] + b)` with `b = [bias, -0.2, 0.3]` (so each `bias` is a
-/// different file).
+/// `softmax(x [1, 4] @ w [4, 3] + b)` with `b` from `bias` ([`tiny_b`]).
 fn tiny_spec(name: &str, bias: f32) -> Spec {
-    Spec {
-        name: name.into(),
-        mode: MODE_FAST,
-        tensors: vec![
-            TensorSpec {
-                name: "x".into(),
-                info: info(&[1, 4]),
-                data: None,
-            },
-            TensorSpec {
-                name: "w".into(),
-                info: info(&[4, 3]),
-                data: Some(bytes_of(&W)),
-            },
-            TensorSpec {
-                name: "b".into(),
-                info: info(&[3]),
-                data: Some(bytes_of(&[bias, -0.2, 0.3])),
-            },
-        ],
-        nodes: vec![
-            node(op::MATMUL, &[0, 1], &[]),
-            node(op::ADD, &[REF_NODE, 2], &[]),
-            node(op::SOFTMAX, &[REF_NODE | 1], &[]),
-        ],
-        outputs: vec![OutputSpec {
-            name: "probs".into(),
-            node: 2,
-            info: info(&[1, 3]),
-        }],
-        labels: vec![],
-    }
+    tinymodel::tiny_spec(name, &tiny_b(bias))
 }
 
 /// What [`tiny_spec`] computes, in f64.
 fn tiny_reference(x: &[f32; 4], bias: f32) -> [f64; 3] {
-    let b = [bias as f64, -0.2f32 as f64, 0.3f32 as f64];
-    let mut z = [0f64; 3];
-    for (j, zj) in z.iter_mut().enumerate() {
-        *zj = b[j];
-        for (i, xi) in x.iter().enumerate() {
-            *zj += *xi as f64 * W[i * 3 + j] as f64;
-        }
-    }
-    let m = z.iter().cloned().fold(f64::MIN, f64::max);
-    let e: Vec<f64> = z.iter().map(|v| libm_exp(v - m)).collect();
-    let s: f64 = e.iter().sum();
-    [e[0] / s, e[1] / s, e[2] / s]
-}
-
-/// exp by its series after range reduction (no libm in the guest): exact to f64's last
-/// bits for the small arguments used here.
-fn libm_exp(x: f64) -> f64 {
-    let k = (x / core::f64::consts::LN_2) as i32;
-    let r = x - k as f64 * core::f64::consts::LN_2;
-    let mut term = 1.0;
-    let mut sum = 1.0;
-    for n in 1..30 {
-        term *= r / n as f64;
-        sum += term;
-    }
-    let mut p = 1.0;
-    if k >= 0 {
-        for _ in 0..k {
-            p *= 2.0;
-        }
-    } else {
-        for _ in 0..(-k) {
-            p /= 2.0;
-        }
-    }
-    sum * p
+    let p = softmax(&tiny_logits(x, &tiny_b(bias)));
+    [p[0], p[1], p[2]]
 }
 
 /// Side of the long model's matrices.
@@ -181,38 +107,7 @@ const LONG_D: usize = 128;
 
 /// `n` chained matmuls with the identity: keeps an accelerator busy.
 fn long_spec(n: usize) -> Spec {
-    let d = LONG_D;
-    let mut w = vec![0f32; d * d];
-    for i in 0..d {
-        w[i * d + i] = 1.0;
-    }
-    let mut nodes = vec![node(op::MATMUL, &[0, 1], &[])];
-    for i in 1..n {
-        nodes.push(node(op::MATMUL, &[REF_NODE | (i as u32 - 1), 1], &[]));
-    }
-    Spec {
-        name: "ainfer5-long".into(),
-        mode: MODE_FAST,
-        tensors: vec![
-            TensorSpec {
-                name: "x".into(),
-                info: info(&[LONG_D as u32, LONG_D as u32]),
-                data: None,
-            },
-            TensorSpec {
-                name: "w".into(),
-                info: info(&[LONG_D as u32, LONG_D as u32]),
-                data: Some(bytes_of(&w)),
-            },
-        ],
-        nodes,
-        outputs: vec![OutputSpec {
-            name: "y".into(),
-            node: n as u32 - 1,
-            info: info(&[LONG_D as u32, LONG_D as u32]),
-        }],
-        labels: vec![],
-    }
+    tinymodel::long_spec("ainfer5-long", LONG_D as u32, n)
 }
 
 fn save(path: &str, spec: &Spec) -> Check {

@@ -60,7 +60,6 @@ use libway::abi::errno::{
     EPIPE, ETIMEDOUT,
 };
 use libway::abi::ipc::{Message, NO_HANDLE};
-use libway::abi::sys;
 use libway::abi::waymodel::Header;
 use libway::abi::zerocopy::{FromBytes, IntoBytes};
 use libway::abi::Plain;
@@ -214,20 +213,7 @@ fn open_door(name: &str, cap: u32) -> Result<Port, Errno> {
 /// Gives up what only the start needed: `aiaccel` stays (the kernel checks it for the
 /// high classes aid submits for privileged sessions).
 fn drop_privileges() {
-    if let Err(e) = caps::keep_only(caps::AI_ACCEL) {
-        eprintln!("aid: cap_drop failed: {e}");
-    }
-    let never = [
-        sys::FORK,
-        sys::SPAWN,
-        sys::SPAWN_CAPS,
-        sys::EXECVE,
-        sys::CONSOLE_BIND,
-        sys::NS_REGISTER,
-    ];
-    if let Err(e) = caps::deny_syscalls(&never, caps::MODE_ERRNO) {
-        eprintln!("aid: filter_set failed: {e}");
-    }
+    caps::narrow_server("aid", caps::AI_ACCEL);
 }
 
 /// Closes every handle a received message brought (those a request does not take).

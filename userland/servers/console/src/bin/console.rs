@@ -31,7 +31,6 @@ use libway::abi::errno::EINVAL;
 use libway::abi::ipc::{Message, FROM_KERNEL};
 use libway::abi::signal::SIGINT;
 use libway::abi::stream::{CHUNK, READ, WRITE};
-use libway::abi::sys;
 use libway::caps;
 use libway::io::{self, STDIN, STDOUT};
 use libway::ipc::{ns, MessageExt, Port, ReplyHandle, Timeout};
@@ -55,20 +54,7 @@ struct Server {
 /// Gives up what only the start needed (see the module doc). A failure is reported, not
 /// fatal: the console matters more than the narrowing.
 fn drop_privileges() {
-    if let Err(e) = caps::keep_only(caps::KILL) {
-        eprintln!("console: cap_drop failed: {e}");
-    }
-    let never = [
-        sys::FORK,
-        sys::SPAWN,
-        sys::SPAWN_CAPS,
-        sys::EXECVE,
-        sys::CONSOLE_BIND,
-        sys::NS_REGISTER,
-    ];
-    if let Err(e) = caps::deny_syscalls(&never, caps::MODE_ERRNO) {
-        eprintln!("console: filter_set failed: {e}");
-    }
+    caps::narrow_server("console", caps::KILL);
 }
 
 fn main(_args: Args) -> i32 {

@@ -13,7 +13,7 @@ use libway::ai::{self, Tensor, DTYPE_F32, DTYPE_I32, RIGHT_READ, RIGHT_WRITE, TI
 use libway::infer::{bound, from_node, node, op, Graph, CLASS_NORMAL, MODE_FAST};
 use libway::suite::{expect_eq, expect_errno, Check, Context, Suite};
 use libway::sys::{self, MemFree};
-use libway::{klog, process};
+use libway::{io, klog, process};
 
 pub fn group(s: &mut Suite) {
     s.check("graph_matmul_add_relu", matmul_add_relu());
@@ -38,6 +38,33 @@ pub fn f32_tensor(dims: &[u32], data: &[f32]) -> Result<Tensor, alloc::string::S
         t.write_f32(0, data).context("write")?;
     }
     Ok(t)
+}
+
+/// Forks a child that runs `setup`, tells this process through a pipe whether it
+/// succeeded (`y` or `n`) and then sleeps until it is killed. Returns once the child has
+/// answered (or the pipe broke): the child's pid and what the pipe gave, `(bytes read,
+/// the byte)`, which is `(Some(1), b'y')` when the setup succeeded. The caller kills and
+/// reaps the child.
+pub fn fork_holder(
+    setup: impl FnOnce() -> bool,
+) -> Result<(usize, (Option<usize>, u8)), alloc::string::String> {
+    let (r, w) = io::pipe(false).context("pipe")?;
+    let pid = match process::fork() {
+        Ok(0) => {
+            let ok = setup();
+            let _ = io::write(w, if ok { b"y" } else { b"n" });
+            loop {
+                let _ = process::sleep_or_yield(1000);
+            }
+        }
+        Ok(pid) => pid,
+        Err(e) => return Err(format!("fork: {e}")),
+    };
+    let _ = io::close(w);
+    let mut b = [0u8; 1];
+    let got = io::read(r, &mut b);
+    let _ = io::close(r);
+    Ok((pid, (got.ok(), b[0])))
 }
 
 /// `|a - b| <= tol` for every element.

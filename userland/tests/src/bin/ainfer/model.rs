@@ -10,16 +10,17 @@ use alloc::format;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use libway::abi::ai::{TensorInfo, DTYPE_F32, REF_NODE};
+use libway::abi::ai::{TensorInfo, REF_NODE};
 use libway::abi::errno::{EBADMSG, EINVAL, ENOEXEC};
 use libway::abi::signal::SIGKILL;
 use libway::ai;
-use libway::infer::{self, node, op, CLASS_NORMAL, MODE_FAST};
+use libway::infer::{self, node, op, CLASS_NORMAL};
 use libway::suite::{expect_eq, expect_errno, expect_signal, wait_for, Check, Context, Suite};
 use libway::{fs, io, process};
-use wayos_kcore::waymodel::{self, OutputSpec, Spec, TensorSpec};
+use wayos_kcore::waymodel::{self, OutputSpec, Spec};
 
-use super::graphs::{expect_close, me, totals_return_to};
+use super::graphs::{expect_close, fork_holder, me, totals_return_to};
+use super::tinymodel::{self, bytes_of, info, softmax, tiny_logits, W};
 
 pub fn group(s: &mut Suite) {
     s.check("model_load_and_run", load_and_run());
@@ -39,106 +40,27 @@ pub fn group(s: &mut Suite) {
 
 const DIR: &str = "/tmp";
 
-fn info(dims: &[u32]) -> TensorInfo {
-    let mut t = TensorInfo {
-        dtype: DTYPE_F32,
-        rank: dims.len() as u32,
-        ..Default::default()
-    };
-    t.dims[..dims.len()].copy_from_slice(dims);
-    t
-}
-
-fn bytes_of(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-const W: [f32; 12] = [
-    0.5, -1.0, 0.25, 1.5, 0.0, -0.5, -2.0, 1.0, 0.75, 0.125, 2.0, -1.25,
-];
 const B: [f32; 3] = [0.1, -0.2, 0.3];
 
 /// `softmax(x [1, 4] @ w [4, 3] + b [3])`, with `argmax` as a second output.
 fn tiny_spec(name: &str) -> Spec {
-    Spec {
-        name: name.into(),
-        mode: MODE_FAST,
-        tensors: vec![
-            TensorSpec {
-                name: "x".into(),
-                info: info(&[1, 4]),
-                data: None,
-            },
-            TensorSpec {
-                name: "w".into(),
-                info: info(&[4, 3]),
-                data: Some(bytes_of(&W)),
-            },
-            TensorSpec {
-                name: "b".into(),
-                info: info(&[3]),
-                data: Some(bytes_of(&B)),
-            },
-        ],
-        nodes: vec![
-            node(op::MATMUL, &[0, 1], &[]),
-            node(op::ADD, &[REF_NODE, 2], &[]),
-            node(op::SOFTMAX, &[REF_NODE | 1], &[]),
-            node(op::ARGMAX, &[REF_NODE | 2], &[]),
-        ],
-        outputs: vec![
-            OutputSpec {
-                name: "probs".into(),
-                node: 2,
-                info: info(&[1, 3]),
-            },
-            OutputSpec {
-                name: "class".into(),
-                node: 3,
-                info: TensorInfo {
-                    dtype: libway::abi::ai::DTYPE_I32,
-                    ..info(&[1])
-                },
-            },
-        ],
-        labels: vec!["a".into(), "b".into(), "c".into()],
-    }
+    let mut spec = tinymodel::tiny_spec(name, &B);
+    spec.nodes.push(node(op::ARGMAX, &[REF_NODE | 2], &[]));
+    spec.outputs.push(OutputSpec {
+        name: "class".into(),
+        node: 3,
+        info: TensorInfo {
+            dtype: libway::abi::ai::DTYPE_I32,
+            ..info(&[1])
+        },
+    });
+    spec.labels = vec!["a".into(), "b".into(), "c".into()];
+    spec
 }
 
 /// A model that keeps an accelerator busy: `n` chained 64x64 matmuls.
 fn long_spec(n: usize) -> Spec {
-    let d = 64usize;
-    let mut w = vec![0f32; d * d];
-    for i in 0..d {
-        w[i * d + i] = 1.0;
-    }
-    let mut nodes = vec![node(op::MATMUL, &[0, 1], &[])];
-    for i in 1..n {
-        nodes.push(node(op::MATMUL, &[REF_NODE | (i as u32 - 1), 1], &[]));
-    }
-    Spec {
-        name: "ainfer-long".into(),
-        mode: MODE_FAST,
-        tensors: vec![
-            TensorSpec {
-                name: "x".into(),
-                info: info(&[64, 64]),
-                data: None,
-            },
-            TensorSpec {
-                name: "w".into(),
-                info: info(&[64, 64]),
-                data: Some(bytes_of(&w)),
-            },
-        ],
-        nodes,
-        outputs: vec![OutputSpec {
-            name: "y".into(),
-            node: n as u32 - 1,
-            info: info(&[64, 64]),
-        }],
-        labels: vec![],
-    }
+    tinymodel::long_spec("ainfer-long", 64, n)
 }
 
 fn save(path: &str, bytes: &[u8]) -> Check {
@@ -160,17 +82,8 @@ fn load_and_run() -> Check {
     m.inputs[0].write_f32(0, &x).context("write input")?;
     m.graph.run(CLASS_NORMAL).context("run")?;
     // f64 reference.
-    let mut z = [0f64; 3];
-    for (j, zj) in z.iter_mut().enumerate() {
-        *zj = B[j] as f64
-            + (0..4)
-                .map(|k| x[k] as f64 * W[k * 3 + j] as f64)
-                .sum::<f64>();
-    }
-    let max = z.iter().cloned().fold(f64::MIN, f64::max);
-    let e: Vec<f64> = z.iter().map(|v| libm_exp(v - max)).collect();
-    let sum: f64 = e.iter().sum();
-    let probs: Vec<f64> = e.iter().map(|v| v / sum).collect();
+    let z = tiny_logits(&x, &B);
+    let probs = softmax(&z);
     expect_close(&m.outputs[0].to_vec_f32().context("read")?, &probs, 1e-5).context("probs")?;
     let best = (0..3).fold(0, |b, i| if z[i] > z[b] { i } else { b });
     let mut class = [0i32; 1];
@@ -188,20 +101,6 @@ fn load_and_run() -> Check {
         .any(|r| infer::name_of(&r.name) == "ainfer-tiny" && r.owner == me());
     let _ = fs::remove_file(&path);
     expect_eq(listed, false).context("gone with its graph")
-}
-
-/// exp(x) for x <= 0 by range reduction and a Taylor series (no libm in the guest).
-fn libm_exp(x: f64) -> f64 {
-    let k = (x / core::f64::consts::LN_2) as i32 - 1;
-    let r = x - k as f64 * core::f64::consts::LN_2;
-    let mut term = 1.0;
-    let mut sum = 1.0;
-    for i in 1..30 {
-        term *= r / i as f64;
-        sum += term;
-    }
-    // 2^k, built from the exponent bits (k is far inside the normal range here).
-    sum * f64::from_bits(((1023 + k as i64) as u64) << 52)
 }
 
 /// Damaged files: each refused with its errno, none leaving a tensor or graph behind.
@@ -259,32 +158,17 @@ fn kill_mid_inference() -> Check {
     let path = format!("{DIR}/ainfer-long.waymodel");
     save(&path, &file)?;
     let before = ai::totals().context("totals")?;
-    let (r, w) = io::pipe(false).context("pipe")?;
-    let pid = match process::fork() {
-        Ok(0) => {
-            let ok = match load(&path) {
-                Ok(m) => match m.graph.submit(CLASS_NORMAL) {
-                    Ok(j) => {
-                        core::mem::forget(j);
-                        core::mem::forget(m);
-                        true
-                    }
-                    Err(_) => false,
-                },
-                Err(_) => false,
-            };
-            let _ = io::write(w, if ok { b"y" } else { b"n" });
-            loop {
-                let _ = process::sleep_or_yield(1000);
+    let (pid, report) = fork_holder(|| match load(&path) {
+        Ok(m) => match m.graph.submit(CLASS_NORMAL) {
+            Ok(j) => {
+                core::mem::forget(j);
+                core::mem::forget(m);
+                true
             }
-        }
-        Ok(pid) => pid,
-        Err(e) => return Err(format!("fork: {e}")),
-    };
-    let _ = io::close(w);
-    let mut b = [0u8; 1];
-    let got = io::read(r, &mut b);
-    let _ = io::close(r);
+            Err(_) => false,
+        },
+        Err(_) => false,
+    })?;
     let during = ai::usage_of(pid as u64).context("usage")?;
     let busy = infer::accels()
         .context("accels")?
@@ -293,7 +177,7 @@ fn kill_mid_inference() -> Check {
     process::kill(pid, SIGKILL).context("kill")?;
     let st = wait_for(pid, 60_000)?;
     let _ = fs::remove_file(&path);
-    expect_eq((got.ok(), b[0]), (Some(1), b'y')).context("child loaded and submitted")?;
+    expect_eq(report, (Some(1), b'y')).context("child loaded and submitted")?;
     expect_eq((during.graphs, during.jobs), (1, 1)).context("child charged")?;
     let _ = busy;
     expect_signal(st, SIGKILL).context("child")?;
@@ -513,28 +397,13 @@ fn shared_outlive_first_loader() -> Check {
     let (path, id) = share_file("ainfer-share3.waymodel", &share_spec("ainfer-share3", -2.0))?;
     let r = (|| {
         let before = ai::totals().context("totals")?;
-        let (r, w) = io::pipe(false).context("pipe")?;
-        let pid = match process::fork() {
-            Ok(0) => {
-                let ok = load(&path).map(core::mem::forget).is_ok();
-                let _ = io::write(w, if ok { b"y" } else { b"n" });
-                loop {
-                    let _ = process::sleep_or_yield(1000);
-                }
-            }
-            Ok(pid) => pid,
-            Err(e) => return Err(format!("fork: {e}")),
-        };
-        let _ = io::close(w);
-        let mut b = [0u8; 1];
-        let got = io::read(r, &mut b);
-        let _ = io::close(r);
+        let (pid, report) = fork_holder(|| load(&path).map(core::mem::forget).is_ok())?;
         let m = load(&path);
         let during = copies(id);
         process::kill(pid, SIGKILL).context("kill")?;
         let st = wait_for(pid, 60_000)?;
         expect_signal(st, SIGKILL).context("child")?;
-        expect_eq((got.ok(), b[0]), (Some(1), b'y')).context("child loaded")?;
+        expect_eq(report, (Some(1), b'y')).context("child loaded")?;
         let m = m.context("load")?;
         let during = during?;
         expect_eq(
@@ -546,10 +415,7 @@ fn shared_outlive_first_loader() -> Check {
         // Still the right weights: compute the first row by hand (x = e0 picks w's row 0).
         let p = run_tiny(&m, &[1.0, 0.0, 0.0, 0.0])?;
         let z: Vec<f64> = (0..3).map(|j| (W[j] as f64 + B[j] as f64) * -2.0).collect();
-        let max = z.iter().cloned().fold(f64::MIN, f64::max);
-        let e: Vec<f64> = z.iter().map(|v| libm_exp(v - max)).collect();
-        let sum: f64 = e.iter().sum();
-        let want: Vec<f64> = e.iter().map(|v| v / sum).collect();
+        let want = softmax(&z);
         expect_close(&p, &want, 1e-5).context("result")?;
         drop(m);
         expect_eq(copy_state(id)?.0, 0).context("gone")?;

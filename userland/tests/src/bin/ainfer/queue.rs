@@ -11,7 +11,7 @@ use libway::abi::ai::{JobStats, JOB_CANCELLED, JOB_DONE, JOB_PENDING};
 use libway::abi::caps::{AI_ACCEL, SET_RT_PRIORITY};
 use libway::abi::errno::{EAGAIN, EBADF, ECANCELED, EFAULT, EINVAL, EPERM, ETIMEDOUT};
 use libway::abi::signal::SIGKILL;
-use libway::ai;
+use libway::ai::{self, Tensor};
 use libway::infer::{
     self, bound, node, op, Graph, Job, CLASS_BACKGROUND, CLASS_HIGH, CLASS_NORMAL, CLASS_RT,
     MODE_FAST,
@@ -19,9 +19,11 @@ use libway::infer::{
 use libway::suite::{
     expect_eq, expect_errno, expect_exit, expect_signal, in_child, wait_for, Check, Context, Suite,
 };
-use libway::{caps, io, process};
+use libway::{caps, process};
 
-use super::graphs::{expect_close, f32_tensor, long_graph, me, totals_return_to, LONG_DIM};
+use super::graphs::{
+    expect_close, f32_tensor, fork_holder, long_graph, me, totals_return_to, Long, LONG_DIM,
+};
 
 pub fn group(s: &mut Suite) {
     s.check("queue_poll_then_wait", poll_then_wait());
@@ -77,29 +79,42 @@ fn timeout_and_cancel() -> Check {
     expect_close(&out.to_vec_f32().context("read")?, &[0.0, 2.0], 0.0).context("relu")
 }
 
-/// One more long background job than there are accelerators, then a short job of a
-/// higher class (RT when this process may use it, else normal): the short job finishes
-/// while every background job is still pending, because running jobs give way at their
-/// next node and queued ones wait.
-fn higher_class_overtakes() -> Check {
+/// The number of accelerators; an error when there are none (the preemption checks
+/// need at least one to keep busy).
+fn accel_count() -> Result<usize, alloc::string::String> {
     let n = infer::accels().context("accels")?.len();
     if n == 0 {
         return Err("no accelerators".into());
     }
-    let high = if caps::has(AI_ACCEL) || caps::has(SET_RT_PRIORITY) {
+    Ok(n)
+}
+
+/// The class that should overtake background work: RT when this process may use it
+/// (`aiaccel` or `rtprio`), else normal.
+fn high_class() -> u32 {
+    if caps::has(AI_ACCEL) || caps::has(SET_RT_PRIORITY) {
         CLASS_RT
     } else {
         CLASS_NORMAL
-    };
-    let l = long_graph(LONG)?;
+    }
+}
+
+/// `count` background jobs of `l`'s graph, submitted in turn.
+fn background_jobs(l: &Long, count: usize) -> Result<Vec<Job>, alloc::string::String> {
     let mut bg: Vec<Job> = Vec::new();
-    for _ in 0..=n {
+    for _ in 0..count {
         bg.push(
             l.graph
                 .submit(CLASS_BACKGROUND)
                 .context("submit background")?,
         );
     }
+    Ok(bg)
+}
+
+/// The short job of the preemption checks: `relu` of `x = [-3, 0.5, 4]` into `out [3]`
+/// (one node, so `[0, 0.5, 4]` after one step). Returns `x`, `out` and the graph.
+fn short_relu() -> Result<(Tensor, Tensor, Graph), alloc::string::String> {
     let x = f32_tensor(&[3], &[-3.0, 0.5, 4.0])?;
     let out = f32_tensor(&[3], &[])?;
     let g = Graph::create(
@@ -109,6 +124,19 @@ fn higher_class_overtakes() -> Check {
         MODE_FAST,
     )
     .context("graph")?;
+    Ok((x, out, g))
+}
+
+/// One more long background job than there are accelerators, then a short job of a
+/// higher class (RT when this process may use it, else normal): the short job finishes
+/// while every background job is still pending, because running jobs give way at their
+/// next node and queued ones wait.
+fn higher_class_overtakes() -> Check {
+    let n = accel_count()?;
+    let high = high_class();
+    let l = long_graph(LONG)?;
+    let bg = background_jobs(&l, n + 1)?;
+    let (_x, out, g) = short_relu()?;
     let r = g.run(high).context("high-class run");
     let pending: Vec<bool> = bg
         .iter()
@@ -207,36 +235,23 @@ fn job_limit() -> Check {
 /// goes to zero and the system's totals come back.
 fn kill_leaves_nothing() -> Check {
     let before = ai::totals().context("totals")?;
-    let (r, w) = io::pipe(false).context("pipe")?;
-    let pid = match process::fork() {
-        Ok(0) => {
-            let ok = (|| {
-                let l = long_graph(LONG).ok()?;
-                let mut jobs = Vec::new();
-                for _ in 0..3 {
-                    jobs.push(l.graph.submit(CLASS_BACKGROUND).ok()?);
-                }
-                core::mem::forget(jobs);
-                core::mem::forget(l);
-                Some(())
-            })()
-            .is_some();
-            let _ = io::write(w, if ok { b"y" } else { b"n" });
-            loop {
-                let _ = process::sleep_or_yield(1000);
+    let (pid, report) = fork_holder(|| {
+        (|| {
+            let l = long_graph(LONG).ok()?;
+            let mut jobs = Vec::new();
+            for _ in 0..3 {
+                jobs.push(l.graph.submit(CLASS_BACKGROUND).ok()?);
             }
-        }
-        Ok(pid) => pid,
-        Err(e) => return Err(format!("fork: {e}")),
-    };
-    let _ = io::close(w);
-    let mut b = [0u8; 1];
-    let got = io::read(r, &mut b);
-    let _ = io::close(r);
+            core::mem::forget(jobs);
+            core::mem::forget(l);
+            Some(())
+        })()
+        .is_some()
+    })?;
     let during = ai::usage_of(pid as u64).context("usage")?;
     process::kill(pid, SIGKILL).context("kill")?;
     let st = wait_for(pid, 60_000)?;
-    expect_eq((got.ok(), b[0]), (Some(1), b'y')).context("child set up")?;
+    expect_eq(report, (Some(1), b'y')).context("child set up")?;
     expect_eq((during.graphs, during.jobs, during.tensors), (1, 3, 3))
         .context("child charged while alive")?;
     expect_signal(st, SIGKILL).context("child")?;
@@ -309,34 +324,12 @@ fn all_started(jobs: &[Job]) -> Result<Vec<JobStats>, alloc::string::String> {
 /// job back, so the background jobs show at least one preemption between them. The
 /// short job's own stats show it done with one node and no preemption.
 fn stats_preempted() -> Check {
-    let n = infer::accels().context("accels")?.len();
-    if n == 0 {
-        return Err("no accelerators".into());
-    }
-    let high = if caps::has(AI_ACCEL) || caps::has(SET_RT_PRIORITY) {
-        CLASS_RT
-    } else {
-        CLASS_NORMAL
-    };
+    let n = accel_count()?;
+    let high = high_class();
     let l = long_graph(LONG)?;
-    let mut bg: Vec<Job> = Vec::new();
-    for _ in 0..n {
-        bg.push(
-            l.graph
-                .submit(CLASS_BACKGROUND)
-                .context("submit background")?,
-        );
-    }
+    let bg = background_jobs(&l, n)?;
     let started = all_started(&bg);
-    let x = f32_tensor(&[3], &[-3.0, 0.5, 4.0])?;
-    let out = f32_tensor(&[3], &[])?;
-    let g = Graph::create(
-        &[node(op::RELU, &[bound(0)], &[])],
-        &[x.raw(), out.raw()],
-        &[libway::abi::ai::Output { node: 0, tensor: 1 }],
-        MODE_FAST,
-    )
-    .context("graph")?;
+    let (_x, out, g) = short_relu()?;
     let short = g.submit(high).context("submit short")?;
     let r = short.wait(u64::MAX).context("short run");
     // The short job ran, so a worker put its background job back for it (none of them
