@@ -656,22 +656,11 @@ impl VmaMap {
         if len == 0 {
             return Ok(Vec::new());
         }
-        let len = round_up(len).ok_or(VmError::NotMapped)?;
-        let end = addr.checked_add(len).ok_or(VmError::NotMapped)?;
-        if !self.fully_mapped(addr, end) {
-            return Err(VmError::NotMapped);
-        }
-        // Checked: from here on nothing can fail.
-        self.split_at(addr);
-        self.split_at(end);
-        let mut changed = Vec::new();
-        for vma in self.vmas.range_mut(addr..end).map(|(_, v)| v) {
-            if vma.prot != prot {
-                vma.prot = prot;
-                push_joined(&mut changed, vma.range());
-            }
-        }
-        self.merge_between(addr, end);
+        let changed = self.change_range(addr, len, |vma| {
+            let differs = vma.prot != prot;
+            vma.prot = prot;
+            differs
+        })?;
         Ok(changed.into_iter().map(|r| (r, prot)).collect())
     }
 
@@ -687,17 +676,35 @@ impl VmaMap {
         if len == 0 {
             return Err(VmError::ZeroLength);
         }
+        self.change_range(addr, len, |vma| {
+            let differs = vma.policy != policy;
+            vma.policy = policy;
+            differs
+        })
+    }
+
+    /// What `mprotect` and `set_policy` share: `[addr, addr + len)` (`addr` aligned, `len`
+    /// not 0, rounded up to pages) must be wholly mapped, else [`VmError::NotMapped`] and
+    /// nothing changes; the VMAs are split at its edges, `change` is applied to each VMA
+    /// inside (returning whether it changed it), what became alike is merged, and the
+    /// changed ranges are returned, adjacent ones joined.
+    fn change_range(
+        &mut self,
+        addr: u64,
+        len: u64,
+        mut change: impl FnMut(&mut Vma) -> bool,
+    ) -> Result<Vec<Range>, VmError> {
         let len = round_up(len).ok_or(VmError::NotMapped)?;
         let end = addr.checked_add(len).ok_or(VmError::NotMapped)?;
         if !self.fully_mapped(addr, end) {
             return Err(VmError::NotMapped);
         }
+        // Checked: from here on nothing can fail.
         self.split_at(addr);
         self.split_at(end);
         let mut changed = Vec::new();
         for vma in self.vmas.range_mut(addr..end).map(|(_, v)| v) {
-            if vma.policy != policy {
-                vma.policy = policy;
+            if change(vma) {
                 push_joined(&mut changed, vma.range());
             }
         }

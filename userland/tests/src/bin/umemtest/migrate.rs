@@ -34,10 +34,6 @@ const PAGE: usize = 4096;
 /// the harness, 1 s by default).
 const WAIT_MS: u64 = 30_000;
 
-fn mem_advise(addr: usize, len: usize, policy: u32) -> Result<(), Errno> {
-    memtier::advise(addr, len, policy)
-}
-
 fn daemon() -> Result<DaemonInfo, String> {
     memtier::daemon().map_err(|e| format!("memtier_info(daemon): {e}"))
 }
@@ -192,7 +188,7 @@ fn hot_far_set_moves_up() -> Check {
     if before.far_pages < N as u64 {
         return Err(format!("{N} FAR pages made, {} far", before.far_pages));
     }
-    mem_advise(addr, N * PAGE, POLICY_AUTO).map_err(|e| format!("mem_advise: {e}"))?;
+    memtier::advise(addr, N * PAGE, POLICY_AUTO).map_err(|e| format!("mem_advise: {e}"))?;
     let d0 = daemon()?;
     touch_until(addr, N, "promotion", || {
         let d = daemon()?;
@@ -257,7 +253,7 @@ fn data_intact_under_threads() -> Check {
     const THREADS: usize = 4;
     let _fast = FastDaemon::new()?;
     let addr = map_filled(N, false, POLICY_FAR, 3)?;
-    mem_advise(addr, N * PAGE, POLICY_AUTO).map_err(|e| format!("mem_advise: {e}"))?;
+    memtier::advise(addr, N * PAGE, POLICY_AUTO).map_err(|e| format!("mem_advise: {e}"))?;
     let d0 = daemon()?;
     STOP.store(false, Ordering::Relaxed);
     let mut workers = Vec::new();
@@ -342,7 +338,7 @@ fn shared_or_cow(shared: bool) -> Check {
     let seed = if shared { 5 } else { 4 };
     let _fast = FastDaemon::new()?;
     let addr = map_filled(N, shared, POLICY_FAR, seed)?;
-    mem_advise(addr, N * PAGE, POLICY_AUTO).map_err(|e| format!("mem_advise: {e}"))?;
+    memtier::advise(addr, N * PAGE, POLICY_AUTO).map_err(|e| format!("mem_advise: {e}"))?;
     let (go_r, go_w) = io::pipe(true).map_err(|e| format!("pipe: {e}"))?;
     let pid = match process::fork() {
         Ok(0) => {
@@ -400,7 +396,7 @@ fn granted_page_stays() -> Check {
         )
     }
     .map_err(|e| format!("mem_grant: {e}"))?;
-    mem_advise(addr, N * PAGE, POLICY_AUTO).map_err(|e| format!("mem_advise: {e}"))?;
+    memtier::advise(addr, N * PAGE, POLICY_AUTO).map_err(|e| format!("mem_advise: {e}"))?;
     let d0 = daemon()?;
     let before = my_placement()?;
     let r = touch_until(addr, N, "pinned pages counted", || {
