@@ -161,7 +161,8 @@ impl AddressSpace {
                 continue;
             };
             // A `mem_advise` request names the tier outright; otherwise hotness decides.
-            let to = match (scan.requested)(root, leaf.va.as_u64()) {
+            let request = (scan.requested)(root, leaf.va.as_u64());
+            let to = match request {
                 Some(t) if t == tier => continue,
                 Some(t) => t,
                 None if !scan.by_heat => continue,
@@ -186,6 +187,12 @@ impl AddressSpace {
                 }
             };
             let sole = shared.is_none() && physmem::refs(leaf.pa) == 1;
+            if request.is_some() && !sole && shared.is_none() {
+                // A copy-on-write frame is also another space's page, under that
+                // mapping's policy: this space's request does not move it for both.
+                // This space's next write makes its own copy, placed by the new policy.
+                continue;
+            }
             if sole {
                 if moves.try_reserve(1).is_err() || !scan.budget.take() {
                     continue;
