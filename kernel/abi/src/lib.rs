@@ -539,8 +539,31 @@ pub mod sys {
     /// `memtier_set(param, value) -> old value`: the migration daemon's settings and the
     /// system default policy (`memtier::SET_*`); needs [`super::caps::MEMTIER`] (`EPERM`).
     pub const MEMTIER_SET: usize = 105;
+    // 106..=111: devices and networking; see `docs/net.md`.
+    /// `pci_list(buf: *mut net::PciDevice, cap) -> total`: the PCI functions the kernel
+    /// found, at most `cap` written (`total` may be larger: call again with more room).
+    pub const PCI_LIST: usize = 106;
+    /// `net_attach(nic, notify_port, info_out: *mut net::NicInfo) -> handle`: takes NIC
+    /// number `nic` for raw frames. Needs [`super::caps::NET_RAW`] (`EPERM`); one holder
+    /// at a time (`EBUSY`), freed when the handle closes or the holder dies; `ENODEV` for
+    /// no such NIC. `notify_port` is a send handle (the kernel keeps its own reference) to
+    /// which the kernel sends [`super::net::NOTIFY`]. `mem_map(handle, READ|WRITE, ..)`
+    /// maps the NIC's ring area ([`super::net::RING_BYTES`], layout in [`super::net`]).
+    pub const NET_ATTACH: usize = 107;
+    /// `net_kick(handle) -> 0`: the holder filled tx slots and/or freed rx slots; the kernel
+    /// sends and reposts, and re-arms notification (see [`super::net`]).
+    pub const NET_KICK: usize = 108;
+    /// `net_info(nic, out: *mut net::NicInfo) -> 0`: any process; `ENODEV` past the last.
+    pub const NET_INFO: usize = 109;
+    /// `fd_call(fd, req: *const ipc::Message, reply: *mut ipc::Message) -> fd or 0`: one
+    /// `port_call` on a stream fd's port (`ENOTSOCK` for any other fd; `EINVAL` for a
+    /// label below [`super::stream::CALL_BASE`]). Handles in the request are ignored. A
+    /// reply carrying a port handle in `handles[0]` makes it a new stream fd in the caller
+    /// (returned; its slot in `*reply` reads `NO_HANDLE`), else the result is 0. A reply
+    /// label that is not 0 is returned as that errno.
+    pub const FD_CALL: usize = 110;
     /// One past the highest syscall number.
-    pub const COUNT: usize = 106;
+    pub const COUNT: usize = 111;
 }
 
 /// IPC: ports, messages, rights. See `docs/ipc.md`.
@@ -626,6 +649,14 @@ pub mod stream {
     pub const WRITE: u64 = 2;
     /// Most bytes one read or write call carries.
     pub const CHUNK: usize = super::ipc::INLINE_BYTES;
+    /// One-way, from the kernel (`reply` is [`super::ipc::FROM_KERNEL`]): the last fd on
+    /// this stream closed. Sent once per `port_fd` stream, even when the port's queue is
+    /// full (a close is never lost), so a server can free what the stream held. Servers
+    /// ignore it if they keep nothing per stream.
+    pub const CLOSE: u64 = 3;
+    /// Labels at or above this are the server's own requests, which `fd_call` passes on;
+    /// below it only the kernel speaks.
+    pub const CALL_BASE: u64 = 0x100;
 }
 
 /// The console server's protocol: the [`stream`] labels plus these.
@@ -644,6 +675,425 @@ pub mod console {
     pub const MODE_COOKED: u8 = 0;
     /// Bytes pass through as typed, without echo.
     pub const MODE_RAW: u8 = 1;
+}
+
+/// The kernel's NIC and PCI interface (`docs/net.md`): what `pci_list`, `net_attach`,
+/// `net_kick` and `net_info` exchange, and the layout of a NIC's ring area.
+///
+/// **Ring area** (`mem_map` of a NIC handle, [`RING_BYTES`]): a header page, then
+/// [`RX_SLOTS`] receive slots, then [`TX_SLOTS`] transmit slots, [`SLOT_BYTES`] each.
+/// Four free-running `u32` counters in the header (each alone in its 64-byte line) say
+/// who owns which slot; slot `i % N` belongs to counter value `i`:
+/// - `rx_head` (kernel writes): frames the kernel has put in rx slots;
+/// - `rx_tail` (holder writes): frames the holder has consumed (their slots are free);
+/// - `tx_head` (holder writes): frames the holder has put in tx slots;
+/// - `tx_tail` (kernel writes): frames the kernel has taken (sent or dropped).
+///
+/// A slot's frame length (Ethernet header onward, no FCS) is in `rx_len[i % RX_SLOTS]` /
+/// `tx_len[i % TX_SLOTS]` (`u16`). Counters and lengths are read and written as atomics
+/// (release after filling a slot, acquire before reading one). The kernel treats every
+/// holder-written value as hostile: a `tx_head` more than [`TX_SLOTS`] ahead of `tx_tail`,
+/// or an `rx_tail` outside `rx_head - RX_SLOTS ..= rx_head`, is ignored until sane; a
+/// length outside [`MIN_FRAME`]`..=`[`MAX_FRAME`] drops that frame (`tx_dropped`).
+///
+/// **Notification:** when rx frames arrive (or tx slots free up) and none is pending, the
+/// kernel sends one [`NOTIFY`] to the holder's notify port and marks it pending;
+/// `net_kick` clears the mark. So after a kick the holder re-reads `rx_head` before it
+/// sleeps: a frame that arrived in between is then either seen or notified.
+pub mod net {
+    use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+    /// One-way, from the kernel (`reply` is [`super::ipc::FROM_KERNEL`]): the NIC's ring
+    /// has news. `data[..4]` is the NIC number (u32, little endian).
+    pub const NOTIFY: u64 = 0x4e00;
+    /// Receive slots.
+    pub const RX_SLOTS: usize = 128;
+    /// Transmit slots.
+    pub const TX_SLOTS: usize = 64;
+    /// Bytes per slot.
+    pub const SLOT_BYTES: usize = 2048;
+    /// Largest frame (1500-byte MTU plus the 14-byte Ethernet header; no FCS).
+    pub const MAX_FRAME: usize = 1514;
+    /// Smallest frame: an Ethernet header.
+    pub const MIN_FRAME: usize = 14;
+    /// The header page.
+    pub const HEADER_BYTES: usize = 4096;
+    /// Byte offsets in the header page.
+    pub const RX_HEAD: usize = 0;
+    pub const RX_TAIL: usize = 64;
+    pub const TX_HEAD: usize = 128;
+    pub const TX_TAIL: usize = 192;
+    /// `[u16; RX_SLOTS]`.
+    pub const RX_LEN: usize = 256;
+    /// `[u16; TX_SLOTS]`.
+    pub const TX_LEN: usize = RX_LEN + 2 * RX_SLOTS;
+    /// First rx slot; slot `s` is at `RX_DATA + s * SLOT_BYTES`.
+    pub const RX_DATA: usize = HEADER_BYTES;
+    /// First tx slot.
+    pub const TX_DATA: usize = RX_DATA + RX_SLOTS * SLOT_BYTES;
+    /// The whole ring area.
+    pub const RING_BYTES: usize = TX_DATA + TX_SLOTS * SLOT_BYTES;
+    const _: () = assert!(TX_LEN + 2 * TX_SLOTS <= HEADER_BYTES);
+    const _: () = assert!(MAX_FRAME <= SLOT_BYTES);
+
+    /// [`NicInfo::irq_mode`]: the device is polled from the timer tick.
+    pub const IRQ_POLLED: u8 = 0;
+    /// Legacy INTx through the I/O APIC (x86_64) or a GIC SPI (aarch64).
+    pub const IRQ_INTX: u8 = 1;
+    /// MSI-X.
+    pub const IRQ_MSIX: u8 = 2;
+
+    /// A NIC as `net_attach` and `net_info` describe it. Counters count since boot.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct NicInfo {
+        pub mac: [u8; 6],
+        /// 1 when the link is up.
+        pub link_up: u8,
+        /// [`IRQ_POLLED`], [`IRQ_INTX`] or [`IRQ_MSIX`].
+        pub irq_mode: u8,
+        /// IP MTU (1500).
+        pub mtu: u32,
+        /// The interrupt line (GSI on x86_64, INTID on aarch64); `u32::MAX` when polled.
+        pub irq: u32,
+        /// The attached holder's pid, 0 when free.
+        pub holder: u32,
+        /// PCI address: `bus << 8 | dev << 3 | func`.
+        pub pci: u32,
+        /// Frames and bytes received from the wire and put in the ring.
+        pub rx_frames: u64,
+        pub rx_bytes: u64,
+        /// Frames sent to the wire.
+        pub tx_frames: u64,
+        pub tx_bytes: u64,
+        /// Frames that arrived while the ring was full (or no holder was attached).
+        pub rx_dropped: u64,
+        /// Tx slots refused (bad length) or lost to a device error.
+        pub tx_dropped: u64,
+        /// Interrupts taken.
+        pub irqs: u64,
+        /// `net_kick` calls.
+        pub kicks: u64,
+    }
+    abi_size!(NicInfo, 24 + 8 * 8);
+
+    /// One PCI function as `pci_list` reports it.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct PciDevice {
+        pub bus: u8,
+        pub dev: u8,
+        pub func: u8,
+        pub header_type: u8,
+        pub vendor: u16,
+        pub device: u16,
+        pub class: u8,
+        pub subclass: u8,
+        pub prog_if: u8,
+        pub revision: u8,
+        /// The interrupt it is routed to (GSI / INTID), `u32::MAX` for none.
+        pub irq: u32,
+        /// The bound driver's name, NUL-padded; empty when none.
+        pub driver: [u8; 16],
+        /// BAR addresses as assigned (0 for unused; a 64-bit BAR fills its first slot).
+        pub bars: [u64; 6],
+    }
+    abi_size!(PciDevice, 32 + 48);
+
+    /// Most devices `pci_list` reports.
+    pub const MAX_PCI_DEVICES: usize = 64;
+}
+
+/// The network server's protocol (`netd`, `docs/net.md`). Every request is a call; a
+/// reply's `label` is 0 or an errno, its payload the record named below, native-endian
+/// at `data[0..]`.
+///
+/// A client calls the server's port ([`NAME`]) with [`SOCKET`] and gets a *socket port*,
+/// which it turns into a file descriptor at once (`port_fd`): `read`/`write` on the fd are
+/// the [`super::stream`] protocol (TCP bytes; for UDP one datagram per read/write with
+/// the connected peer), and the socket's own requests ([`BIND`] ..) go through `fd_call`.
+/// The server frees a socket when [`super::stream::CLOSE`] says its last fd closed.
+pub mod netd {
+    use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+    /// The name netd registers.
+    pub const NAME: &str = "netd";
+
+    // Server port requests.
+    /// `data` = [`SocketReq`]. Reply: `handles[0]` = a send handle to the socket port.
+    pub const SOCKET: u64 = 1;
+    /// `data` = a host name, 1..=[`HOST_MAX`] bytes (a dotted quad answers at once).
+    /// Reply: [`Resolved`]. `ENOENT` for no such name, `ETIMEDOUT`, `ENETDOWN`.
+    pub const RESOLVE: u64 = 2;
+    /// `data` = [`Index`]. Reply: [`IfInfo`] (`total` interfaces; an index past the end
+    /// gives `total` and a zeroed record).
+    pub const IFINFO: u64 = 3;
+    /// `data` = [`Index`]. Reply: [`SockInfo`] (same paging as [`IFINFO`]).
+    pub const SOCKLIST: u64 = 4;
+    /// Reply: [`Stats`].
+    pub const STATS: u64 = 5;
+
+    // Socket port requests (`fd_call`; labels at or above `stream::CALL_BASE`).
+    /// `data` = [`SockAddr`] (addr 0.0.0.0 = any; port 0 = an ephemeral one).
+    /// `EADDRINUSE`, `EADDRNOTAVAIL`, `EINVAL` if already bound.
+    pub const BIND: u64 = 0x200;
+    /// `data[..4]` = backlog (u32, clamped to 1..=[`MAX_BACKLOG`]). TCP only.
+    pub const LISTEN: u64 = 0x201;
+    /// `data` = [`SockAddr`]. TCP: waits for the handshake (up to the send timeout;
+    /// `EINPROGRESS` when non-blocking; `ECONNREFUSED`, `ETIMEDOUT`, `EHOSTUNREACH`,
+    /// `ENETUNREACH`, `EISCONN`). UDP: sets the peer.
+    pub const CONNECT: u64 = 0x202;
+    /// Reply: `handles[0]` = the new connection's socket port (`fd_call` makes it an fd),
+    /// `data` = [`SockAddr`] of the peer. Waits unless non-blocking (`EAGAIN`).
+    pub const ACCEPT: u64 = 0x203;
+    /// `data` = [`SockAddr`] then the datagram (at most [`DGRAM_INLINE`] bytes). Reply:
+    /// `data[..4]` bytes sent (u32). UDP and ICMP (an ICMP payload is a whole ICMP
+    /// message; port is ignored).
+    pub const SENDTO: u64 = 0x204;
+    /// `data[..4]` = most bytes wanted (u32). Reply: [`SockAddr`] of the sender, then the
+    /// datagram (truncated to what fits). Waits like a read.
+    pub const RECVFROM: u64 = 0x205;
+    /// `data[..4]` = [`SHUT_RD`], [`SHUT_WR`] or [`SHUT_RDWR`].
+    pub const SHUTDOWN: u64 = 0x206;
+    /// `data` = [`SockOpt`].
+    pub const SETOPT: u64 = 0x207;
+    /// Reply: [`Names`].
+    pub const GETNAME: u64 = 0x208;
+    /// `data` = [`PollReq`]. Reply: `data[..4]` = the ready events (u32), 0 on timeout.
+    pub const POLL: u64 = 0x209;
+
+    /// [`SocketReq::kind`].
+    pub const KIND_TCP: u32 = 1;
+    pub const KIND_UDP: u32 = 2;
+    /// ICMP echo ("ping socket"): datagrams are whole ICMP messages.
+    pub const KIND_ICMP: u32 = 3;
+
+    /// [`SockOpt::opt`]: `value` 1 = non-blocking (`EAGAIN` instead of waiting).
+    pub const OPT_NONBLOCK: u32 = 1;
+    /// Receive timeout in ns (0 = wait forever); a read past it gets `EAGAIN`.
+    pub const OPT_RCVTIMEO: u32 = 2;
+    /// Send/connect timeout in ns (0 = the default: connect gives up after
+    /// [`CONNECT_TIMEOUT_NS`], sends wait forever).
+    pub const OPT_SNDTIMEO: u32 = 3;
+    /// `value` 1 = no Nagle delay.
+    pub const OPT_NODELAY: u32 = 4;
+
+    pub const SHUT_RD: u32 = 0;
+    pub const SHUT_WR: u32 = 1;
+    pub const SHUT_RDWR: u32 = 2;
+
+    /// [`PollReq::events`] and the reply (Linux values).
+    pub const POLLIN: u32 = 0x1;
+    pub const POLLOUT: u32 = 0x4;
+    pub const POLLERR: u32 = 0x8;
+    pub const POLLHUP: u32 = 0x10;
+
+    /// Limits. Sockets netd holds in all (`ENOBUFS` beyond).
+    pub const MAX_SOCKETS: usize = 256;
+    /// Sockets one (claimed) pid holds (`EMFILE` beyond).
+    pub const MAX_SOCKETS_PER_PID: usize = 64;
+    /// Pending connections one listener queues.
+    pub const MAX_BACKLOG: u32 = 32;
+    /// TCP receive and send buffers, bytes each.
+    pub const TCP_BUFFER: usize = 64 << 10;
+    /// Datagrams queued per UDP/ICMP socket, each way.
+    pub const DGRAM_QUEUE: usize = 32;
+    /// Largest datagram a socket takes (`EMSGSIZE` beyond).
+    pub const DGRAM_MAX: usize = 1472;
+    /// Datagram bytes that fit in a [`SENDTO`] request or [`RECVFROM`] reply.
+    pub const DGRAM_INLINE: usize = super::ipc::INLINE_BYTES - core::mem::size_of::<SockAddr>();
+    /// Longest host name [`RESOLVE`] takes.
+    pub const HOST_MAX: usize = super::ipc::INLINE_BYTES;
+    /// Addresses one [`Resolved`] carries.
+    pub const RESOLVE_MAX: usize = 8;
+    /// How long a blocking connect waits by default.
+    pub const CONNECT_TIMEOUT_NS: u64 = 10_000_000_000;
+
+    /// An IPv4 address and port.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct SockAddr {
+        pub addr: [u8; 4],
+        pub port: u16,
+        pub _pad: u16,
+    }
+    abi_size!(SockAddr, 8);
+
+    /// [`SOCKET`]'s request.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct SocketReq {
+        /// [`KIND_TCP`], [`KIND_UDP`] or [`KIND_ICMP`] (`EPROTONOSUPPORT` else).
+        pub kind: u32,
+        /// The client's pid, as it says (for `netstat` and [`MAX_SOCKETS_PER_PID`]).
+        pub pid: u32,
+    }
+    abi_size!(SocketReq, 8);
+
+    /// [`SETOPT`]'s request.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct SockOpt {
+        pub opt: u32,
+        pub _pad: u32,
+        pub value: u64,
+    }
+    abi_size!(SockOpt, 16);
+
+    /// [`POLL`]'s request.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct PollReq {
+        pub events: u32,
+        pub _pad: u32,
+        /// 0 = answer at once; `u64::MAX` = wait forever.
+        pub timeout_ns: u64,
+    }
+    abi_size!(PollReq, 16);
+
+    /// [`GETNAME`]'s reply (a zero peer when not connected).
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct Names {
+        pub local: SockAddr,
+        pub peer: SockAddr,
+    }
+    abi_size!(Names, 16);
+
+    /// [`RESOLVE`]'s reply.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct Resolved {
+        pub count: u32,
+        pub addrs: [[u8; 4]; RESOLVE_MAX],
+    }
+    abi_size!(Resolved, 4 + 4 * RESOLVE_MAX);
+
+    /// A record index for the paged requests.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct Index {
+        pub index: u32,
+    }
+    abi_size!(Index, 4);
+
+    /// [`IfInfo::flags`].
+    pub const IF_UP: u16 = 1;
+    pub const IF_LOOPBACK: u16 = 2;
+    /// The address came from DHCP (else static or the fallback).
+    pub const IF_DHCP: u16 = 4;
+    /// The link is up and the interface has an address.
+    pub const IF_RUNNING: u16 = 8;
+
+    /// [`IFINFO`]'s reply.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct IfInfo {
+        pub total: u32,
+        pub mtu: u32,
+        /// `lo`, `eth0`, ... NUL-padded.
+        pub name: [u8; 8],
+        pub mac: [u8; 6],
+        pub flags: u16,
+        pub addr: [u8; 4],
+        pub prefix_len: u8,
+        pub _pad: [u8; 3],
+        pub gateway: [u8; 4],
+        pub dns: [[u8; 4]; 2],
+        pub _pad2: u32,
+        pub rx_packets: u64,
+        pub rx_bytes: u64,
+        pub tx_packets: u64,
+        pub tx_bytes: u64,
+        /// Frames netd dropped before the stack (malformed; see [`Stats`]).
+        pub rx_dropped: u64,
+    }
+    abi_size!(IfInfo, 48 + 5 * 8);
+
+    /// TCP states ([`SockInfo::state`]), as `netstat` names them ([`STATE_NAMES`]).
+    pub const STATE_NAMES: [&str; 11] = [
+        "CLOSED",
+        "LISTEN",
+        "SYN_SENT",
+        "SYN_RECV",
+        "ESTABLISHED",
+        "FIN_WAIT1",
+        "FIN_WAIT2",
+        "CLOSE_WAIT",
+        "CLOSING",
+        "LAST_ACK",
+        "TIME_WAIT",
+    ];
+
+    /// [`SOCKLIST`]'s reply.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct SockInfo {
+        pub total: u32,
+        /// [`KIND_TCP`], ...
+        pub kind: u32,
+        /// TCP: an index into [`STATE_NAMES`]; UDP/ICMP: 0 unbound, 1 bound.
+        pub state: u32,
+        pub pid: u32,
+        pub local: SockAddr,
+        pub peer: SockAddr,
+        /// Bytes (TCP) or datagrams (UDP/ICMP) waiting each way.
+        pub rx_queued: u32,
+        pub tx_queued: u32,
+    }
+    abi_size!(SockInfo, 16 + 16 + 8);
+
+    /// [`Stats::counters`] indices and names (`netstat -s`).
+    pub const STAT_NAMES: [&str; 16] = [
+        "frames_in",
+        "frames_out",
+        "malformed_dropped",
+        "bad_checksum_dropped",
+        "fragments_dropped",
+        "not_for_us_dropped",
+        "arp_in",
+        "icmp_echo_in",
+        "tcp_segments_in",
+        "udp_datagrams_in",
+        "syn_dropped",
+        "dhcp_leases",
+        "dns_queries",
+        "sockets_open",
+        "sockets_refused",
+        "tx_ring_full",
+    ];
+
+    /// [`STATS`]'s reply: counters since netd started, indexed as [`STAT_NAMES`].
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct Stats {
+        pub counters: [u64; 16],
+    }
+    abi_size!(Stats, 128);
 }
 
 /// The AI daemon's protocol (`aid`, `docs/aid.md` byte by byte). Every request is a
@@ -1322,6 +1772,44 @@ pub mod errno {
     pub const EDQUOT: isize = 122;
     /// The operation was cancelled (an inference job).
     pub const ECANCELED: isize = 125;
+    /// No such device (a NIC number past the last).
+    pub const ENODEV: isize = 19;
+    /// The fd is not a socket (not a stream fd, for `fd_call`).
+    pub const ENOTSOCK: isize = 88;
+    /// A datagram socket with no peer was written to.
+    pub const EDESTADDRREQ: isize = 89;
+    /// A datagram is larger than the socket takes.
+    pub const EMSGSIZE: isize = 90;
+    /// No such socket kind.
+    pub const EPROTONOSUPPORT: isize = 93;
+    /// The socket kind does not do that (e.g. `listen` on UDP).
+    pub const EOPNOTSUPP: isize = 95;
+    /// The local address and port are taken.
+    pub const EADDRINUSE: isize = 98;
+    /// No interface has that local address.
+    pub const EADDRNOTAVAIL: isize = 99;
+    /// The interface is down (no NIC, or no address yet).
+    pub const ENETDOWN: isize = 100;
+    /// No route to that network.
+    pub const ENETUNREACH: isize = 101;
+    /// The connection was aborted before `accept` took it.
+    pub const ECONNABORTED: isize = 103;
+    /// The peer reset the connection.
+    pub const ECONNRESET: isize = 104;
+    /// The network server's buffers or socket quota are exhausted.
+    pub const ENOBUFS: isize = 105;
+    /// The socket is already connected.
+    pub const EISCONN: isize = 106;
+    /// The socket is not connected.
+    pub const ENOTCONN: isize = 107;
+    /// The peer refused the connection (RST to SYN, or ICMP port unreachable).
+    pub const ECONNREFUSED: isize = 111;
+    /// The host did not answer ARP, or is unreachable.
+    pub const EHOSTUNREACH: isize = 113;
+    /// A connect is already in progress.
+    pub const EALREADY: isize = 114;
+    /// A non-blocking connect has started.
+    pub const EINPROGRESS: isize = 115;
 
     /// Largest errno value; results in `-MAX_ERRNO..=-1` are errors.
     pub const MAX_ERRNO: isize = 4095;
@@ -1376,6 +1864,25 @@ pub mod errno {
             ETIMEDOUT => "ETIMEDOUT",
             EDQUOT => "EDQUOT",
             ECANCELED => "ECANCELED",
+            ENODEV => "ENODEV",
+            ENOTSOCK => "ENOTSOCK",
+            EDESTADDRREQ => "EDESTADDRREQ",
+            EMSGSIZE => "EMSGSIZE",
+            EPROTONOSUPPORT => "EPROTONOSUPPORT",
+            EOPNOTSUPP => "EOPNOTSUPP",
+            EADDRINUSE => "EADDRINUSE",
+            EADDRNOTAVAIL => "EADDRNOTAVAIL",
+            ENETDOWN => "ENETDOWN",
+            ENETUNREACH => "ENETUNREACH",
+            ECONNABORTED => "ECONNABORTED",
+            ECONNRESET => "ECONNRESET",
+            ENOBUFS => "ENOBUFS",
+            EISCONN => "EISCONN",
+            ENOTCONN => "ENOTCONN",
+            ECONNREFUSED => "ECONNREFUSED",
+            EHOSTUNREACH => "EHOSTUNREACH",
+            EALREADY => "EALREADY",
+            EINPROGRESS => "EINPROGRESS",
             _ => "E?",
         }
     }
@@ -1725,7 +2232,7 @@ pub mod caps {
     pub const NS_SYSTEM: u32 = 1 << 5;
     /// Read the kernel log (`klog_read`).
     pub const KLOG_READ: u32 = 1 << 6;
-    /// Raw network frames (reserved for `netd`; no call checks it yet).
+    /// Raw network frames: `net_attach` (held by `netd`).
     pub const NET_RAW: u32 = 1 << 7;
     /// The inference accelerators (reserved for `aid`; no call checks it yet).
     pub const AI_ACCEL: u32 = 1 << 8;
