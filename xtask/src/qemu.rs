@@ -38,6 +38,37 @@ pub struct Machine {
     /// Memory tiers: 2 (the default) presents two NUMA nodes, 3/4 of `memory` near with
     /// the CPUs and 1/4 far, memory only ([`numa_split`]); 1 a flat machine.
     pub tiers: u32,
+    /// The network: `None` attaches no NIC (`--net none`); otherwise one virtio-net-pci
+    /// on QEMU's user network (guest 10.0.2.15, host 10.0.2.2, DNS 10.0.2.3).
+    pub net: Option<Net>,
+}
+
+/// The guest's user-network NIC and the host ports forwarded to it.
+#[derive(Clone, Debug, Default)]
+pub struct Net {
+    /// TCP forwards `(host port, guest port)`, the host side bound on 127.0.0.1 only.
+    pub forward: Vec<(u16, u16)>,
+    /// UDP forwards `(host port, guest port)`, likewise on loopback.
+    pub forward_udp: Vec<(u16, u16)>,
+}
+
+impl Net {
+    /// The QEMU arguments: a user-network backend and a virtio-net-pci device on it.
+    pub fn args(&self) -> Vec<String> {
+        let mut netdev = String::from("user,id=net0");
+        for (host, guest) in &self.forward {
+            netdev.push_str(&format!(",hostfwd=tcp:127.0.0.1:{host}-:{guest}"));
+        }
+        for (host, guest) in &self.forward_udp {
+            netdev.push_str(&format!(",hostfwd=udp:127.0.0.1:{host}-:{guest}"));
+        }
+        vec![
+            "-netdev".into(),
+            netdev,
+            "-device".into(),
+            "virtio-net-pci,netdev=net0".into(),
+        ]
+    }
 }
 
 impl Machine {
@@ -52,6 +83,7 @@ impl Machine {
             el2: false,
             display: None,
             tiers: 2,
+            net: Some(Net::default()),
         }
     }
 
@@ -199,6 +231,14 @@ pub fn command(
     cmd.arg("-m").arg(&m.memory);
     if let Some((near, far)) = numa {
         cmd.args(numa_args(m, near, far));
+    }
+    match &m.net {
+        Some(net) => {
+            cmd.args(net.args());
+        }
+        None => {
+            cmd.args(["-nic", "none"]);
+        }
     }
     cmd.arg("-no-reboot");
     cmd.arg("-display")
