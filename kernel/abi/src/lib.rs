@@ -132,6 +132,57 @@ pub mod harness {
     pub const TYPE_WORD: &str = "type";
     pub const ECHO_WORD: &str = "echo";
 
+    /// A suite asks the harness to act on the host by printing
+    /// `<suite>: host <verb> [args...]` (one of the `HOST_*` verbs below); the harness does
+    /// it and types one answer line on the serial console, `ok [words...]` or
+    /// `err <message>`, which the suite reads from its standard input. Only under
+    /// [`HARNESS_ENV`]; by hand a suite skips those checks. See `docs/testing.md`.
+    pub const HOST_WORD: &str = "host";
+    /// `http-info` -> `ok <host port> <size> <sha256 hex>`: the HTTP server the harness
+    /// runs on the host's loopback (reached from the guest as `10.0.2.2:<host port>`).
+    /// It serves [`HTTP_BLOB_PATH`] (`<size>` bytes with that SHA-256) with a
+    /// Content-Length, [`HTTP_CHUNKED_PATH`] (the same bytes, chunked), and
+    /// [`HTTP_REDIRECT_PATH`] (a 302 to the blob); anything else is a 404.
+    pub const HOST_HTTP_INFO: &str = "http-info";
+    pub const HTTP_BLOB_PATH: &str = "/blob.bin";
+    pub const HTTP_CHUNKED_PATH: &str = "/chunked.bin";
+    pub const HTTP_REDIRECT_PATH: &str = "/redirect";
+    /// `http-get <path> <parallel> <sha256 hex>` -> `ok <requests> <bytes each>`: the
+    /// harness fetches `http://127.0.0.1:<fwd>/<path>` with the host's own HTTP client
+    /// (curl, else Python) `<parallel>` times at once, through the host port it forwards
+    /// to the guest's [`GUEST_HTTP_PORT`], and checks every body's SHA-256.
+    pub const HOST_HTTP_GET: &str = "http-get";
+    /// The guest port the harness forwards a host TCP port to (the suite runs `httpd`
+    /// there).
+    pub const GUEST_HTTP_PORT: u16 = 8080;
+    /// `udp-echo-info` -> `ok <host port>`: a UDP echo server on the host's loopback,
+    /// reached from the guest as `10.0.2.2:<host port>`.
+    pub const HOST_UDP_ECHO_INFO: &str = "udp-echo-info";
+    /// `udp-send <count>` -> `ok <echoed>`: the harness sends `<count>` datagrams to the
+    /// host port it forwards to the guest's [`GUEST_UDP_PORT`] and counts the echoes (the
+    /// suite runs a UDP echo server there first).
+    pub const HOST_UDP_SEND: &str = "udp-send";
+    pub const GUEST_UDP_PORT: u16 = 7777;
+    /// `inject <kind> <count>` -> `ok <frames sent>`: the harness writes `<count>` hostile
+    /// frames of `<kind>` (one of [`INJECT_KINDS`]) straight onto the guest's Ethernet
+    /// segment (QEMU hub + socket netdev), addressed to the guest's MAC and 10.0.2.15.
+    pub const HOST_INJECT: &str = "inject";
+    pub const INJECT_KINDS: &[&str] = &[
+        "runt",         // shorter than an Ethernet header
+        "badlen",       // IPv4 total length larger than the frame
+        "trunc-ip",     // IPv4 header cut short (IHL past the end)
+        "bad-ipcsum",   // IPv4 header checksum wrong
+        "bad-tcpcsum",  // TCP checksum wrong
+        "bad-udpcsum",  // UDP checksum wrong
+        "frag-flood",   // IPv4 fragments that never complete
+        "syn-flood",    // TCP SYNs from many spoofed sources to GUEST_HTTP_PORT
+        "garbage",      // random bytes with the guest's MAC
+    ];
+    /// `tcp-connect-flood <count>` -> `ok <connections>`: the harness opens `<count>` TCP
+    /// connections from the host to the forwarded [`GUEST_HTTP_PORT`] and drops them
+    /// without a request (a SYN/connection flood through QEMU's user network).
+    pub const HOST_CONNECT_FLOOD: &str = "tcp-connect-flood";
+
     /// Initramfs file holding `WayOS <version>`, checked by the kernel's boot test.
     pub const RELEASE_FILE: &str = "etc/wayos-release";
 
