@@ -27,7 +27,10 @@ pub fn run(o: &BenchOptions) -> Result<ExitCode> {
     prereq::ensure(&run::boot_needs(&built))?;
     let cmdline = "wayos.bench log=warn";
     let (path, is_iso) = qemu::prepare_medium(&built, cmdline, "bench")?;
-    let machine = Machine::headless(o.arch, 1, &o.memory).with_tiers(o.tiers);
+    let machine = Machine {
+        net: o.net.machine_net()?,
+        ..Machine::headless(o.arch, 1, &o.memory).with_tiers(o.tiers)
+    };
     let mut cmd = qemu::command(
         &built,
         &machine,

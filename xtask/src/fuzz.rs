@@ -60,7 +60,13 @@ pub fn run(o: &FuzzOptions) -> Result<ExitCode> {
         o.memory
     );
     let (path, is_iso) = qemu::prepare_medium(&built, &cmdline, "fuzz")?;
-    let machine = Machine::headless(arch, o.smp, &o.memory).with_tiers(o.tiers);
+    // Every suite runs after the fuzzer, the network checks too: the same host side as
+    // a test boot.
+    let host = crate::nethost::HostNet::start()?;
+    let machine = Machine {
+        net: Some(host.net(&[])?),
+        ..Machine::headless(arch, o.smp, &o.memory).with_tiers(o.tiers)
+    };
     let cmd = qemu::command(
         &built,
         &machine,
@@ -80,7 +86,8 @@ pub fn run(o: &FuzzOptions) -> Result<ExitCode> {
             Err(format!("no ready banner\n{}", guest.tail(TAIL))),
         );
     } else {
-        collect_suites(&mut guest, &mut t, true);
+        collect_suites(&mut guest, &mut t, true, Some(&host));
+        crate::test::network_summary(&host, &mut t);
     }
     let status = guest.wait_exit(EXIT_TIMEOUT);
     let seen: Vec<String> = guest.seen().to_vec();

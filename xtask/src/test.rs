@@ -24,7 +24,7 @@ use wayos_abi::harness::{
 use crate::artifacts::{self, Built};
 use crate::prereq::{self, Need};
 use crate::qemu::{self, memory_mib, Guest, Machine, Serial, Verdict};
-use crate::{gdb, limine, run, Arch, Firmware, Loader, Result, TestOptions};
+use crate::{gdb, limine, nethost, run, Arch, Firmware, Loader, Result, TestOptions};
 
 /// Generous: TCG on a loaded two-core machine, OVMF alone takes seconds.
 pub(crate) const BOOT_TIMEOUT: Duration = Duration::from_secs(240);
@@ -258,10 +258,21 @@ fn boot_suites(
         .map_or(0, |d| d.as_secs());
     // The test boot enters aarch64 at EL2 so the kernel's drop to EL1 runs every time;
     // `run` covers the plain EL1 entry.
+    // The host side of the network checks (servers, forwards, the injection hub), unless
+    // the boot has no network.
+    let host = match o.net.machine_net()? {
+        Some(net) => Some(nethost::HostNet::start().map(|h| (h, net.forward))?),
+        None => None,
+    };
     let machine = Machine {
         el2: arch == Arch::Aarch64,
+        net: match &host {
+            Some((h, extra)) => Some(h.net(extra)?),
+            None => None,
+        },
         ..Machine::headless(arch, o.smp, &o.memory).with_tiers(o.tiers)
     };
+    let host = host.map(|(h, _)| h);
     // What QEMU's NUMA nodes hold, for umemtest to compare with what the kernel found.
     let tiers = machine.tiers_key().unwrap_or_default();
     let cmdline = format!(
@@ -364,7 +375,10 @@ fn boot_suites(
         },
     );
 
-    collect_suites(&mut guest, &mut t, true);
+    collect_suites(&mut guest, &mut t, true, host.as_ref());
+    if let Some(h) = &host {
+        network_summary(h, &mut t);
+    }
     if let Some(last) = digits_seen.last_mut() {
         last.1 = guest
             .seen()
@@ -424,9 +438,16 @@ fn boot_suites(
 
 /// Reads the suites' result lines until init says it is done (or the kernel panics, or
 /// nothing comes for [`BOOT_TIMEOUT`]), typing for the typed suites and checking their
-/// echoes; fails each suite of [`SUITES`] that did not report, and, when `fuzz` is set,
-/// the fuzzer's report too. Returns the names that reported.
-pub(crate) fn collect_suites(guest: &mut Guest, t: &mut Tally, fuzz: bool) -> Vec<String> {
+/// echoes, and answering their host requests through `host` (`None`: the boot has no
+/// network, and every request gets an `err`); fails each suite of [`SUITES`] that did
+/// not report, and, when `fuzz` is set, the fuzzer's report too. Returns the names that
+/// reported.
+pub(crate) fn collect_suites(
+    guest: &mut Guest,
+    t: &mut Tally,
+    fuzz: bool,
+    host: Option<&nethost::HostNet>,
+) -> Vec<String> {
     // Suites, in the kernel (boottest) and in user space (run by init), each print
     // `<suite>: N passed, M failed`; init ends the run with `init: tests done`.
     let mut seen_suites: Vec<String> = Vec::new();
@@ -439,6 +460,7 @@ pub(crate) fn collect_suites(guest: &mut Guest, t: &mut Tally, fuzz: bool) -> Ve
         let line = guest.wait_for(BOOT_TIMEOUT, |l| {
             parse_result_line(l).is_some()
                 || parse_type_request(l).is_some()
+                || nethost::parse_request(l).is_some()
                 || parse_skip_line(l).is_some()
                 || l.contains(INIT_DONE)
                 || l.contains("KERNEL PANIC")
@@ -463,6 +485,31 @@ pub(crate) fn collect_suites(guest: &mut Guest, t: &mut Tally, fuzz: bool) -> Ve
                     &format!("{name}_skips_nothing"),
                     Err(format!("under the harness it {SKIP_WORD} {what}")),
                 );
+            }
+            Some(l) if nethost::parse_request(l).is_some() => {
+                let (name, verb, args) = nethost::parse_request(l).expect("matched");
+                if !harness::suite(&name).is_some_and(|s| s.typed) {
+                    t.check(
+                        &format!("{name}_host_requests"),
+                        Err(format!(
+                            "asked the host ({verb}), but harness::SUITES does not list \
+                             {name} as typed (the answer is typed on its stdin)"
+                        )),
+                    );
+                }
+                let started = Instant::now();
+                let answer = match host {
+                    Some(h) => h.answer(&verb, &args),
+                    None => nethost::answer_without_network(&verb),
+                };
+                println!(
+                    "    {name}: host {verb} {} -> {answer} ({:.1?})",
+                    args.join(" "),
+                    started.elapsed()
+                );
+                if let Err(e) = guest.type_bytes(format!("{answer}\r").as_bytes()) {
+                    t.check(&format!("{name}_host_answer"), Err(e));
+                }
             }
             Some(l) if parse_type_request(l).is_some() => {
                 let (name, input, echo) = parse_type_request(l).expect("matched");
@@ -550,6 +597,31 @@ pub(crate) fn collect_suites(guest: &mut Guest, t: &mut Tally, fuzz: bool) -> Ve
         );
     }
     seen_suites
+}
+
+/// What the harness saw of the guest's network, checked once the suites asked for host
+/// network actions (before the guest has a network stack nobody asks): the guest's own
+/// frames reached the segment (the injection hub sees them), and the host's HTTP server
+/// answered requests.
+pub(crate) fn network_summary(h: &nethost::HostNet, t: &mut Tally) {
+    println!(
+        "network: {} host requests answered, {} frames from the guest on its segment, {} \
+         HTTP requests served by the host",
+        h.requests(),
+        h.frames_from_guest(),
+        h.http_served()
+    );
+    if h.requests() == 0 {
+        return;
+    }
+    t.check(
+        "guest_frames_reach_the_segment",
+        if h.frames_from_guest() > 0 {
+            Ok(())
+        } else {
+            Err("no frame from the guest's MAC reached QEMU's hub".into())
+        },
+    );
 }
 
 /// Runs the scripted GDB session against a halted QEMU; Ok when it stopped at the entry.
