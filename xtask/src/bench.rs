@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::prereq;
 use crate::qemu::{self, Guest, Machine, Serial};
-use crate::{artifacts, run, BenchOptions, Result};
+use crate::{artifacts, nethost, run, BenchOptions, Result};
 
 const TIMEOUT: Duration = Duration::from_secs(900);
 
@@ -25,16 +25,29 @@ const OPENBLAS_SGEMM_X86_64: [(u32, &str); 3] = [(64, "2.03"), (128, "2.27"), (2
 pub fn run(o: &BenchOptions) -> Result<ExitCode> {
     let built = artifacts::build(o.arch, !o.debug, o.loader)?;
     prereq::ensure(&run::boot_needs(&built))?;
-    let cmdline = "wayos.bench log=warn";
-    let (path, is_iso) = qemu::prepare_medium(&built, cmdline, "bench")?;
+    let net = o.net.machine_net()?;
+    // The host end of the network figures, when the guest has a network.
+    let bulk = match &net {
+        Some(_) => Some(
+            nethost::bulk::Bulk::start()
+                .map_err(|e| format!("bench network servers on 127.0.0.1: {e}"))?,
+        ),
+        None => None,
+    };
+    let mut cmdline = String::from("wayos.bench log=warn");
+    if let Some(b) = &bulk {
+        cmdline.push(' ');
+        cmdline.push_str(&b.cmdline_word());
+    }
+    let (path, is_iso) = qemu::prepare_medium(&built, &cmdline, "bench")?;
     let machine = Machine {
-        net: o.net.machine_net()?,
+        net,
         ..Machine::headless(o.arch, 1, &o.memory).with_tiers(o.tiers)
     };
     let mut cmd = qemu::command(
         &built,
         &machine,
-        qemu::medium(&path, is_iso, cmdline),
+        qemu::medium(&path, is_iso, &cmdline),
         Serial::Pipe,
         None,
     )?;

@@ -12,6 +12,7 @@
 //! Never: bind anything but 127.0.0.1; block the harness forever (every action has a
 //! deadline); answer with more than one line.
 
+pub mod bulk;
 mod frames;
 pub mod http;
 
