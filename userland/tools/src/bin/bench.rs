@@ -12,6 +12,8 @@ extern crate alloc;
 
 #[path = "bench/memtier.rs"]
 mod memtier;
+#[path = "bench/net.rs"]
+mod netfig;
 
 use libway::abi::mman;
 use libway::ipc::{ns, Message, MessageExt, Port, Timeout};
@@ -160,6 +162,7 @@ fn main(args: Args) -> i32 {
     tensor_create_destroy();
     ai_figures();
     memtier::figures();
+    netfig::figures();
 
     println!("bench: done");
     0
