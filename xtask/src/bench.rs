@@ -23,6 +23,9 @@ const TIMEOUT: Duration = Duration::from_secs(900);
 const OPENBLAS_SGEMM_X86_64: [(u32, &str); 3] = [(64, "2.03"), (128, "2.27"), (256, "2.39")];
 
 pub fn run(o: &BenchOptions) -> Result<ExitCode> {
+    if o.linux {
+        return crate::linuxbench::run(o);
+    }
     let built = artifacts::build(o.arch, !o.debug, o.loader)?;
     prereq::ensure(&run::boot_needs(&built))?;
     let net = o.net.machine_net()?;

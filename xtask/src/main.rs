@@ -17,6 +17,7 @@ mod fuzz;
 mod gdb;
 mod image;
 mod limine;
+mod linuxbench;
 mod lint;
 mod nethost;
 mod prereq;
@@ -263,6 +264,10 @@ pub struct BenchOptions {
     pub verbose: bool,
     #[command(flatten)]
     pub net: NetOptions,
+    /// Instead of WayOS, measure the Linux reference for the network figures (x86_64:
+    /// Debian's cloud kernel, downloaded with apt-get into the target directory).
+    #[arg(long)]
+    pub linux: bool,
 }
 
 #[derive(Args, Clone, Debug)]

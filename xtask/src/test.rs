@@ -168,6 +168,9 @@ pub fn run(o: &TestOptions) -> Result<ExitCode> {
         }
         let mut needs = run::boot_needs(&built);
         needs.push(Need::Gdb);
+        if o.net.net == crate::NetMode::User {
+            needs.push(Need::HttpClient);
+        }
         prereq::ensure(&needs)?;
         total.add(boot_suites(&built, o, &mut digits_seen)?);
         digits_host = built.digits_sha256.clone();
