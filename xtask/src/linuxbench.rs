@@ -61,7 +61,10 @@ pub fn run(o: &BenchOptions) -> Result<ExitCode> {
     let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
     ramfs.add_file("init", 0o755, read(&init)?)?;
     for m in MODULES {
-        let name = Path::new(m).file_name().unwrap_or_default().to_string_lossy();
+        let name = Path::new(m)
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy();
         ramfs.add_file(&format!("mod/{name}"), 0o644, read(&modules.join(m))?)?;
     }
     let initrd = work.join("initrd.cpio");
@@ -74,17 +77,27 @@ pub fn run(o: &BenchOptions) -> Result<ExitCode> {
         bulk.cmdline_word()
     );
     let mut cmd = Command::new(prereq::qemu_binary(Arch::X86_64));
-    cmd.args(["-accel", "tcg", "-machine", "q35", "-cpu", "max", "-smp", "1"])
-        .args(["-m", &o.memory])
-        .args(["-icount", "shift=0,sleep=off,align=off"])
-        .args(Net::default().args())
-        .args(["-no-reboot", "-display", "none", "-serial", "stdio", "-monitor", "none"])
-        .arg("-kernel")
-        .arg(&vmlinuz)
-        .arg("-initrd")
-        .arg(&initrd)
-        .arg("-append")
-        .arg(&append);
+    cmd.args([
+        "-accel", "tcg", "-machine", "q35", "-cpu", "max", "-smp", "1",
+    ])
+    .args(["-m", &o.memory])
+    .args(["-icount", "shift=0,sleep=off,align=off"])
+    .args(Net::default().args())
+    .args([
+        "-no-reboot",
+        "-display",
+        "none",
+        "-serial",
+        "stdio",
+        "-monitor",
+        "none",
+    ])
+    .arg("-kernel")
+    .arg(&vmlinuz)
+    .arg("-initrd")
+    .arg(&initrd)
+    .arg("-append")
+    .arg(&append);
     eprintln!("==> {}", crate::qemu::display(&cmd));
     let mut guest = Guest::spawn(cmd, o.verbose)?;
     let mut figures = 0;

@@ -39,7 +39,9 @@ impl Need {
             Need::Gdb => on_path("gdb-multiarch"),
             Need::Xorriso => on_path("xorriso"),
             Need::HttpClient => on_path("curl") || on_path("python3"),
-            Need::CcStatic => on_path("gcc") && Path::new("/usr/lib/x86_64-linux-gnu/libc.a").is_file(),
+            Need::CcStatic => {
+                on_path("gcc") && Path::new("/usr/lib/x86_64-linux-gnu/libc.a").is_file()
+            }
         }
     }
 }

@@ -199,7 +199,9 @@ pub mod harness {
 
     /// The `(source, sink, echo)` ports of a [`BENCH_NET_KEY`] value.
     pub fn parse_bench_net(value: &str) -> Option<(u16, u16, u16)> {
-        let mut it = value.split(',').map(|p| p.parse::<u16>().ok().filter(|p| *p != 0));
+        let mut it = value
+            .split(',')
+            .map(|p| p.parse::<u16>().ok().filter(|p| *p != 0));
         let ports = (it.next()??, it.next()??, it.next()??);
         it.next().is_none().then_some(ports)
     }

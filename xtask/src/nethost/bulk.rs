@@ -72,7 +72,10 @@ impl Bulk {
 
     /// The kernel command-line word that tells the guest where they are.
     pub fn cmdline_word(&self) -> String {
-        format!("{BENCH_NET_KEY}={},{},{}", self.source, self.sink, self.echo)
+        format!(
+            "{BENCH_NET_KEY}={},{},{}",
+            self.source, self.sink, self.echo
+        )
     }
 }
 

@@ -246,8 +246,7 @@ fn round(
     i: u32,
 ) -> Result<(), alloc::string::String> {
     msg[..4].copy_from_slice(&i.to_le_bytes());
-    s.send(msg)
-        .map_err(|e| alloc::format!("send {i}: {e}"))?;
+    s.send(msg).map_err(|e| alloc::format!("send {i}: {e}"))?;
     loop {
         let n = s.recv(back).map_err(|e| alloc::format!("echo {i}: {e}"))?;
         // A late echo of an earlier round is skipped, not counted.
