@@ -865,6 +865,34 @@ mod tests {
         assert!(parse_type_request("  ok   type 61").is_none());
     }
 
+    /// The whole host-request path with a stand-in guest (bash on pipes, as QEMU's serial
+    /// console is): it asks, the harness answers on its stdin, it shows what it read.
+    #[test]
+    fn host_requests_are_answered_on_the_console() {
+        let host = nethost::HostNet::start().unwrap();
+        // A typed suite may ask; the answer ends with CR (Enter on the serial console).
+        let script = "echo '[    0.000001] INFO  cpu0 fake: up'; \
+                      echo 'contest: host http-info'; read -r -d $'\\r' a; echo \"got: $a\"; \
+                      echo 'contest: host nonsense 1'; read -r -d $'\\r' b; echo \"got: $b\"; \
+                      echo 'vmtest: host udp-echo-info'; read -r -d $'\\r' c; echo \"got: $c\"; \
+                      echo 'init: tests done'";
+        let mut cmd = Command::new("bash");
+        cmd.args(["-c", script]);
+        let mut guest = Guest::spawn(cmd, false).unwrap();
+        let mut t = Tally::default();
+        collect_suites(&mut guest, &mut t, false, Some(&host));
+        let seen = guest.seen().join("\n");
+        let info = host.answer(harness::HOST_HTTP_INFO, &[]);
+        assert!(seen.contains(&format!("got: {info}")), "{seen}");
+        assert!(seen.contains("got: err unknown verb nonsense"), "{seen}");
+        // vmtest is not a typed suite: answered, but a failed check.
+        assert!(seen.contains("got: ok "), "{seen}");
+        assert_eq!(host.requests(), 4, "three from the guest, one here");
+        // Every suite is missing (none printed a result line) and vmtest's request fails.
+        assert_eq!(t.passed, 0);
+        assert_eq!(t.failed as usize, SUITES.len() + 1);
+    }
+
     #[test]
     fn skip_lines() {
         assert_eq!(
