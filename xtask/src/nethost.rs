@@ -404,6 +404,56 @@ mod tests {
         assert_eq!(echo_index(b"wayos-udp-send"), None);
     }
 
+    /// The verbs that talk to the guest, with stand-ins for it bound on the ports QEMU
+    /// would forward: an HTTP server with the blob, a UDP echo.
+    #[test]
+    fn guest_facing_verbs_with_stand_ins() {
+        let h = HostNet::start().unwrap();
+        let l = std::net::TcpListener::bind(("127.0.0.1", h.http_fwd)).unwrap();
+        std::thread::spawn(move || {
+            let blob = http::blob();
+            for s in l.incoming().flatten() {
+                let blob = blob.clone();
+                std::thread::spawn(move || http::serve(s, &blob));
+            }
+        });
+        let sha = http::sha256_hex(&http::blob());
+        if http::client() != http::Client::None {
+            assert_eq!(
+                h.answer(
+                    HOST_HTTP_GET,
+                    &["/blob.bin".into(), "8".into(), sha.clone()]
+                ),
+                format!("ok 8 {}", http::BLOB_LEN)
+            );
+            let wrong = "0".repeat(64);
+            let a = h.answer(HOST_HTTP_GET, &["blob.bin".into(), "2".into(), wrong]);
+            assert!(
+                a.starts_with("err request 1/2: body of 307217 bytes"),
+                "{a}"
+            );
+            let a = h.answer(HOST_HTTP_GET, &["/missing".into(), "1".into(), sha]);
+            assert!(a.starts_with("err request 1/1: "), "{a}");
+        }
+        assert_eq!(h.answer(HOST_CONNECT_FLOOD, &["20".into()]), "ok 20");
+
+        let echo = UdpSocket::bind(("127.0.0.1", h.udp_fwd)).unwrap();
+        let echo2 = echo.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 2048];
+            // Echo all but the third datagram.
+            let mut n = 0;
+            while let Ok((len, from)) = echo2.recv_from(&mut buf) {
+                n += 1;
+                if n != 3 {
+                    let _ = echo2.send_to(&buf[..len], from);
+                }
+            }
+        });
+        assert_eq!(h.answer(HOST_UDP_SEND, &["10".into()]), "ok 9");
+        drop(echo);
+    }
+
     /// The verbs that need no guest, against the real servers.
     #[test]
     fn host_side_answers() {

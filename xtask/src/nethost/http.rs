@@ -154,7 +154,7 @@ pub fn route(request_line: &str) -> Answer {
 /// Serves one request on `stream` and closes it (`Connection: close`: one request per
 /// connection keeps the server simple and every client must cope with it). True when a
 /// request was answered.
-fn serve(stream: TcpStream, blob: &[u8]) -> bool {
+pub(super) fn serve(stream: TcpStream, blob: &[u8]) -> bool {
     let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
     let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
     let Some(line) = read_head(&stream) else {
