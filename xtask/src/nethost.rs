@@ -4,12 +4,13 @@
 //!
 //! Owns, for one test boot ([`HostNet`]): the HTTP server and UDP echo server on the
 //! host's loopback (reached from the guest as 10.0.2.2), the host ports forwarded to the
-//! guest's `GUEST_HTTP_PORT` (TCP) and `GUEST_UDP_PORT` (UDP), the UDP socket that writes
-//! raw Ethernet frames onto the guest's segment through a QEMU hub (see
-//! [`crate::qemu::Net::inject`]), and turning each request into one answer line,
+//! guest's `GUEST_HTTP_PORT` (TCP) and `GUEST_UDP_PORT` (UDP), the relay between the
+//! guest's NIC and QEMU's user network that lets it write raw Ethernet frames onto the
+//! guest's wire only (see [`crate::qemu::Relay`]), and turning each request into one answer line,
 //! `ok [words...]` or `err <message>`, that the harness types on the serial console.
 //!
-//! Never: bind anything but 127.0.0.1; block the harness forever (every action has a
+//! Never: bind anything but 127.0.0.1; let a hostile frame reach the user network (slirp
+//! would act on it on the host); block the harness forever (every action has a
 //! deadline); answer with more than one line.
 
 pub mod bulk;
@@ -26,7 +27,7 @@ use wayos_abi::harness::{
     HOST_INJECT, HOST_UDP_ECHO_INFO, HOST_UDP_SEND, HOST_WORD, INJECT_KINDS,
 };
 
-use crate::qemu::{Forward, Net};
+use crate::qemu::{Forward, Net, Relay};
 use crate::Result;
 
 /// How long one host HTTP fetch through the forward may take (TCG guests are slow; eight
@@ -64,12 +65,13 @@ pub struct HostNet {
     http_fwd: u16,
     udp_fwd: u16,
     udp_echo_port: u16,
-    /// The harness's end of the injection hub port, and QEMU's.
-    inject: UdpSocket,
-    inject_qemu: u16,
-    /// Frames the guest sent, seen on the segment (every frame the guest or slirp sends
-    /// reaches the hub's socket port too; a draining thread reads them all so the socket
-    /// never fills, and counts those from the guest's MAC).
+    /// The relay's socket on the NIC's side (hostile frames go out of it too) and the
+    /// QEMU port it sends to; the same pair on the user network's side.
+    wire: UdpSocket,
+    wire_qemu: u16,
+    uplink: UdpSocket,
+    uplink_qemu: u16,
+    /// Frames the relay carried from the guest to the user network.
     from_guest: Arc<AtomicUsize>,
     /// Host requests answered, any verb.
     requests: AtomicUsize,
@@ -97,44 +99,36 @@ impl HostNet {
                 }
             }
         });
-        let inject = UdpSocket::bind("127.0.0.1:0").map_err(e("injection socket"))?;
-        inject
-            .set_read_timeout(Some(Duration::from_millis(200)))
-            .map_err(e("injection socket"))?;
-        let drain = inject.try_clone().map_err(e("injection socket"))?;
-        let seen = Arc::new(AtomicUsize::new(0));
-        let (seen2, stop3) = (seen.clone(), stop.clone());
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 65536];
-            while !stop3.load(Ordering::Relaxed) {
-                if let Ok(n) = drain.recv(&mut buf) {
-                    if n >= 12 && buf[6..12] == crate::qemu::GUEST_MAC {
-                        seen2.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-        });
+        let wire = UdpSocket::bind("127.0.0.1:0").map_err(e("relay socket"))?;
+        let uplink = UdpSocket::bind("127.0.0.1:0").map_err(e("relay socket"))?;
+        let (wire_qemu, uplink_qemu) = (free_udp_port()?, free_udp_port()?);
+        let from_guest = Arc::new(AtomicUsize::new(0));
+        relay(&wire, &uplink, uplink_qemu, Some(from_guest.clone()), &stop)
+            .map_err(e("relay socket"))?;
+        relay(&uplink, &wire, wire_qemu, None, &stop).map_err(e("relay socket"))?;
         Ok(Self {
             http,
             http_fwd: free_tcp_port()?,
             udp_fwd: free_udp_port()?,
             udp_echo_port,
-            inject_qemu: free_udp_port()?,
-            inject,
-            from_guest: seen,
+            wire,
+            wire_qemu,
+            uplink,
+            uplink_qemu,
+            from_guest,
             requests: AtomicUsize::new(0),
             stop,
         })
     }
 
     /// The guest's network for a test boot: the forwards the checks use, `extra` (the
-    /// user's `--forward`s), and the injection hub.
+    /// user's `--forward`s), and the relay.
     pub fn net(&self, extra: &[Forward]) -> Result<Net> {
-        let harness = self
-            .inject
-            .local_addr()
-            .map_err(|e| format!("injection socket: {e}"))?
-            .port();
+        let port = |s: &UdpSocket| {
+            s.local_addr()
+                .map(|a| a.port())
+                .map_err(|e| format!("relay socket: {e}"))
+        };
         let mut forward = vec![
             Forward::tcp(self.http_fwd, GUEST_HTTP_PORT),
             Forward::udp(self.udp_fwd, GUEST_UDP_PORT),
@@ -142,7 +136,10 @@ impl HostNet {
         forward.extend_from_slice(extra);
         Ok(Net {
             forward,
-            inject: Some((harness, self.inject_qemu)),
+            relay: Some(Relay {
+                nic: (port(&self.wire)?, self.wire_qemu),
+                user: (port(&self.uplink)?, self.uplink_qemu),
+            }),
         })
     }
 
@@ -256,10 +253,10 @@ impl HostNet {
     fn inject(&self, kind: &str, n: usize) -> Result<String> {
         let frames = frames::build(kind, n)
             .ok_or_else(|| format!("unknown kind {kind} (one of {})", INJECT_KINDS.join(", ")))?;
-        let to = ("127.0.0.1", self.inject_qemu);
+        let to = ("127.0.0.1", self.wire_qemu);
         let mut sent = 0;
         for (i, f) in frames.iter().enumerate() {
-            match self.inject.send_to(f, to) {
+            match self.wire.send_to(f, to) {
                 Ok(_) => sent += 1,
                 Err(e) => return Err(format!("sending frame {i}: {e}")),
             }
@@ -304,6 +301,31 @@ impl Drop for HostNet {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
     }
+}
+
+/// Copies every frame arriving on `from` to QEMU's `to_port` through `out` (the other
+/// side's socket), counting them in `count` if given, until `stop`.
+fn relay(
+    from: &UdpSocket,
+    out: &UdpSocket,
+    to_port: u16,
+    count: Option<Arc<AtomicUsize>>,
+    stop: &Arc<AtomicBool>,
+) -> std::io::Result<()> {
+    let (from, out, stop) = (from.try_clone()?, out.try_clone()?, stop.clone());
+    from.set_read_timeout(Some(Duration::from_millis(200)))?;
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 65536];
+        while !stop.load(Ordering::Relaxed) {
+            if let Ok(n) = from.recv(&mut buf) {
+                if let Some(c) = &count {
+                    c.fetch_add(1, Ordering::Relaxed);
+                }
+                let _ = out.send_to(&buf[..n], ("127.0.0.1", to_port));
+            }
+        }
+    });
+    Ok(())
 }
 
 /// The answer to every request when the boot has no network (`--net none`).
@@ -491,6 +513,42 @@ mod tests {
             .starts_with("err "));
         let net = h.net(&[Forward::tcp(2222, 22)]).unwrap();
         assert_eq!(net.forward.len(), 3);
-        assert!(net.inject.is_some());
+        assert!(net.relay.is_some());
+    }
+
+    /// The relay with stand-ins for QEMU's two socket netdevs: frames cross both ways,
+    /// and injected frames reach the NIC's side only.
+    #[test]
+    fn relay_carries_frames_and_keeps_injections_from_the_user_network() {
+        let h = HostNet::start().unwrap();
+        let r = h.net(&[]).unwrap().relay.unwrap();
+        let nic = UdpSocket::bind(("127.0.0.1", r.nic.1)).unwrap();
+        let user = UdpSocket::bind(("127.0.0.1", r.user.1)).unwrap();
+        for s in [&nic, &user] {
+            s.set_read_timeout(Some(Duration::from_millis(500)))
+                .unwrap();
+        }
+        let mut buf = [0u8; 2048];
+        nic.send_to(b"from the guest", ("127.0.0.1", r.nic.0))
+            .unwrap();
+        let n = user.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"from the guest");
+        user.send_to(b"from slirp", ("127.0.0.1", r.user.0))
+            .unwrap();
+        let n = nic.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"from slirp");
+        assert_eq!(h.frames_from_guest(), 1);
+        assert_eq!(
+            h.answer(HOST_INJECT, &["syn-flood".into(), "4".into()]),
+            "ok 4"
+        );
+        for _ in 0..4 {
+            let n = nic.recv(&mut buf).unwrap();
+            assert_eq!(buf[..6], crate::qemu::GUEST_MAC);
+        }
+        assert!(
+            user.recv(&mut buf).is_err(),
+            "a hostile frame reached slirp"
+        );
     }
 }

@@ -126,22 +126,33 @@ impl Forward {
 }
 
 /// The guest's user-network NIC, the host ports forwarded to it, and optionally the
-/// harness's frame-injection port.
+/// harness's relay between them.
 #[derive(Clone, Debug, Default)]
 pub struct Net {
     /// Host ports forwarded to the guest (TCP and UDP), bound on 127.0.0.1.
     pub forward: Vec<Forward>,
-    /// Frame injection (test boots): `(harness, qemu)` UDP addresses on 127.0.0.1. The
-    /// NIC, the user network and a socket netdev then share one QEMU hub: every datagram
-    /// the harness sends from `harness` to `qemu` is one Ethernet frame on the guest's
-    /// segment, and every frame on the segment (the guest's, slirp's) also arrives at
-    /// `harness`.
-    pub inject: Option<(u16, u16)>,
+    /// Test boots: the harness sits on the wire between the NIC and the user network, so
+    /// it can put frames on the guest's segment that the user network never sees.
+    pub relay: Option<Relay>,
+}
+
+/// The UDP ports (all on 127.0.0.1) of the harness's relay. The NIC's backend is a UDP
+/// socket netdev talking to the harness; the user network joins a QEMU hub with a second
+/// socket netdev talking to the harness; the harness copies every frame from one to the
+/// other (`nethost`) and writes its hostile frames toward the NIC only. (With the NIC
+/// on the hub too, slirp would take the hostile frames as the guest's own: it connects
+/// on the host to 127.0.0.1 for every spoofed SYN to 10.0.2.x.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Relay {
+    /// `(harness, qemu)` ports of the NIC's socket netdev.
+    pub nic: (u16, u16),
+    /// `(harness, qemu)` ports of the user network's socket netdev.
+    pub user: (u16, u16),
 }
 
 impl Net {
     /// The QEMU arguments: a user-network backend and a virtio-net-pci device on it,
-    /// directly or (with injection) through a hub.
+    /// directly or (with a relay) through the harness.
     pub fn args(&self) -> Vec<String> {
         let mut user = String::from("user,id=net0");
         for f in &self.forward {
@@ -153,7 +164,7 @@ impl Net {
             "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
             m[0], m[1], m[2], m[3], m[4], m[5]
         );
-        let Some((harness, qemu)) = self.inject else {
+        let Some(r) = self.relay else {
             return vec![
                 "-netdev".into(),
                 user,
@@ -161,19 +172,22 @@ impl Net {
                 format!("virtio-net-pci,netdev=net0,mac={mac}"),
             ];
         };
+        let socket = |id: &str, (harness, qemu): (u16, u16)| {
+            format!("socket,id={id},udp=127.0.0.1:{harness},localaddr=127.0.0.1:{qemu}")
+        };
         vec![
             "-netdev".into(),
             user,
             "-netdev".into(),
-            format!("socket,id=inject,udp=127.0.0.1:{harness},localaddr=127.0.0.1:{qemu}"),
+            socket("uplink", r.user),
             "-netdev".into(),
             "hubport,id=hub-user,hubid=0,netdev=net0".into(),
             "-netdev".into(),
-            "hubport,id=hub-inject,hubid=0,netdev=inject".into(),
+            "hubport,id=hub-uplink,hubid=0,netdev=uplink".into(),
             "-netdev".into(),
-            "hubport,id=hub-nic,hubid=0".into(),
+            socket("wire", r.nic),
             "-device".into(),
-            format!("virtio-net-pci,netdev=hub-nic,mac={mac}"),
+            format!("virtio-net-pci,netdev=wire,mac={mac}"),
         ]
     }
 }
@@ -1030,7 +1044,7 @@ mod tests {
     fn network_arguments() {
         let plain = Net {
             forward: vec![Forward::tcp(5555, 8080), Forward::udp(6666, 7777)],
-            inject: None,
+            relay: None,
         }
         .args()
         .join(" ");
@@ -1040,27 +1054,23 @@ mod tests {
              hostfwd=udp:127.0.0.1:6666-:7777 \
              -device virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56"
         );
-        let hub = Net {
+        let relay = Net {
             forward: vec![],
-            inject: Some((4000, 4001)),
+            relay: Some(Relay {
+                nic: (4000, 4001),
+                user: (4002, 4003),
+            }),
         }
         .args()
         .join(" ");
-        assert!(
-            hub.contains("socket,id=inject,udp=127.0.0.1:4000,localaddr=127.0.0.1:4001"),
-            "{hub}"
-        );
-        assert!(
-            hub.contains("hubport,id=hub-user,hubid=0,netdev=net0"),
-            "{hub}"
-        );
-        assert!(
-            hub.contains("hubport,id=hub-inject,hubid=0,netdev=inject"),
-            "{hub}"
-        );
-        assert!(
-            hub.ends_with("-device virtio-net-pci,netdev=hub-nic,mac=52:54:00:12:34:56"),
-            "{hub}"
+        assert_eq!(
+            relay,
+            "-netdev user,id=net0 \
+             -netdev socket,id=uplink,udp=127.0.0.1:4002,localaddr=127.0.0.1:4003 \
+             -netdev hubport,id=hub-user,hubid=0,netdev=net0 \
+             -netdev hubport,id=hub-uplink,hubid=0,netdev=uplink \
+             -netdev socket,id=wire,udp=127.0.0.1:4000,localaddr=127.0.0.1:4001 \
+             -device virtio-net-pci,netdev=wire,mac=52:54:00:12:34:56"
         );
     }
 

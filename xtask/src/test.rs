@@ -604,11 +604,11 @@ pub(crate) fn collect_suites(
 
 /// What the harness saw of the guest's network, checked once the suites asked for host
 /// network actions (before the guest has a network stack nobody asks): the guest's own
-/// frames reached the segment (the injection hub sees them), and the host's HTTP server
-/// answered requests.
+/// frames reached the user network (through the harness's relay), and the host's HTTP
+/// server answered requests.
 pub(crate) fn network_summary(h: &nethost::HostNet, t: &mut Tally) {
     println!(
-        "network: {} host requests answered, {} frames from the guest on its segment, {} \
+        "network: {} host requests answered, {} frames relayed from the guest, {} \
          HTTP requests served by the host",
         h.requests(),
         h.frames_from_guest(),
@@ -618,11 +618,11 @@ pub(crate) fn network_summary(h: &nethost::HostNet, t: &mut Tally) {
         return;
     }
     t.check(
-        "guest_frames_reach_the_segment",
+        "guest_frames_reach_the_user_network",
         if h.frames_from_guest() > 0 {
             Ok(())
         } else {
-            Err("no frame from the guest's MAC reached QEMU's hub".into())
+            Err("the relay carried no frame from the guest's NIC".into())
         },
     );
 }

@@ -7,8 +7,7 @@
 //! takes them as real connection attempts). Frames are deterministic for a given kind and
 //! index, so a failure replays.
 //!
-//! Never: frames to any other MAC or IPv4 address than the guest's (they go onto QEMU's
-//! user-network segment only, but slirp would forward a frame addressed to it).
+//! Never: frames to any other MAC or IPv4 address than the guest's.
 
 use crate::qemu::GUEST_MAC;
 
