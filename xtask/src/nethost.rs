@@ -544,6 +544,7 @@ mod tests {
         );
         for _ in 0..4 {
             let n = nic.recv(&mut buf).unwrap();
+            assert!(n > 14, "{n} bytes");
             assert_eq!(buf[..6], crate::qemu::GUEST_MAC);
         }
         assert!(
