@@ -43,7 +43,10 @@ pub fn run(o: &FuzzOptions) -> Result<ExitCode> {
     if arch == Arch::X86_64 {
         built.select_firmware(None)?;
     }
-    prereq::ensure(&run::boot_needs(&built))?;
+    let mut needs = run::boot_needs(&built);
+    // The suites' network checks run the host's HTTP client.
+    needs.push(prereq::Need::HttpClient);
+    prereq::ensure(&needs)?;
     let host_secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
