@@ -38,6 +38,13 @@ pub fn run(o: &BenchOptions) -> Result<ExitCode> {
         None => None,
     };
     let mut cmdline = String::from("wayos.bench log=warn");
+    if !o.only.is_empty() {
+        cmdline.push_str(&format!(
+            " {}={}",
+            wayos_abi::harness::BENCH_ONLY_KEY,
+            o.only.join(",")
+        ));
+    }
     if let Some(b) = &bulk {
         cmdline.push(' ');
         cmdline.push_str(&b.cmdline_word());

@@ -264,6 +264,11 @@ pub struct BenchOptions {
     pub verbose: bool,
     #[command(flatten)]
     pub net: NetOptions,
+    /// Only these groups of figures (repeatable): core, file, ipc, ai, memtier, net.
+    #[arg(long, value_name = "GROUP", value_parser = clap::builder::PossibleValuesParser::new(
+        wayos_abi::harness::BENCH_GROUPS.iter().copied(),
+    ))]
+    pub only: Vec<String>,
     /// Instead of WayOS, measure the Linux reference for the network figures (x86_64:
     /// Debian's cloud kernel, downloaded with apt-get into the target directory).
     #[arg(long)]

@@ -197,6 +197,13 @@ pub mod harness {
     pub const BENCH_UDP_ROUNDS: u32 = 200;
     pub const BENCH_UDP_PAYLOAD: usize = 64;
 
+    /// Kernel command-line key `wayos.benchonly=<group>[,<group>...]`: `bench` measures
+    /// only those groups of [`BENCH_GROUPS`] (all of them without the key).
+    pub const BENCH_ONLY_KEY: &str = "wayos.benchonly";
+    /// `bench`'s groups of figures: syscalls, switches, fork/spawn and page faults; tmpfs
+    /// throughput; IPC; tensors and inference; the memory tiers; the network.
+    pub const BENCH_GROUPS: &[&str] = &["core", "file", "ipc", "ai", "memtier", "net"];
+
     /// The `(source, sink, echo)` ports of a [`BENCH_NET_KEY`] value.
     pub fn parse_bench_net(value: &str) -> Option<(u16, u16, u16)> {
         let mut it = value
