@@ -68,7 +68,7 @@ pub fn run(o: &BenchOptions) -> Result<ExitCode> {
     loop {
         let line = guest.wait_for(TIMEOUT, |l| {
             l.starts_with("{\"system\":\"wayos\"")
-                || l.contains("bench: done")
+                || l.starts_with("bench: ")
                 || l.contains("KERNEL PANIC")
         });
         match line {
@@ -77,6 +77,8 @@ pub fn run(o: &BenchOptions) -> Result<ExitCode> {
                 figures += 1;
             }
             Some(l) if l.contains("bench: done") => break,
+            // What the program says about a figure it could not measure.
+            Some(l) if l.starts_with("bench: ") => eprintln!("{l}"),
             _ => {
                 eprintln!("bench: the run did not finish\n{}", guest.tail(40));
                 return Ok(ExitCode::FAILURE);
@@ -84,7 +86,7 @@ pub fn run(o: &BenchOptions) -> Result<ExitCode> {
         }
     }
     guest.wait_exit(Duration::from_secs(30));
-    if o.arch == crate::Arch::X86_64 {
+    if o.arch == crate::Arch::X86_64 && (o.only.is_empty() || o.only.iter().any(|g| g == "ai")) {
         for (n, v) in OPENBLAS_SGEMM_X86_64 {
             println!(
                 "{{\"system\":\"linux-openblas\",\"bench\":\"sgemm_flops_per_instr_{n}\",\"value\":{v},\"unit\":\"flops/instruction\"}}"
