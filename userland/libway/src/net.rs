@@ -486,10 +486,9 @@ impl TcpListener {
     /// The next connection and its peer; waits unless non-blocking (`EAGAIN`) or the
     /// read timeout passes (`EAGAIN`).
     pub fn accept(&self) -> Result<(TcpStream, SocketAddr), Errno> {
+        // A successful ACCEPT always brings the connection, so the result is its fd (which
+        // may be 0 when stdin is closed).
         let (fd, reply) = fd_call(self.s.fd, &Message::new(ACCEPT))?;
-        if fd == 0 {
-            return Err(Errno(EIO));
-        }
         let stream = TcpStream::from_fd(fd);
         let peer: RawAddr = record(&reply)?;
         Ok((stream, peer.into()))
