@@ -345,7 +345,11 @@ impl BarAllocator {
             return None;
         }
         let size = size.max(16);
-        let order: [bool; 2] = if bits64 { [true, false] } else { [false, false] };
+        let order: [bool; 2] = if bits64 {
+            [true, false]
+        } else {
+            [false, false]
+        };
         for want64 in order {
             for i in 0..MAX_WINDOWS {
                 let Some(w) = self.windows[i] else { continue };
@@ -369,9 +373,8 @@ impl BarAllocator {
     /// The first non-prefetchable window below 4 GiB (PCI side), where BARs of functions
     /// behind a bridge go (a bridge's plain memory window is 32-bit).
     fn low_window(&self) -> Option<usize> {
-        (0..MAX_WINDOWS).find(|&i| {
-            self.windows[i].is_some_and(|w| !w.prefetchable && w.pci_base < 1 << 32)
-        })
+        (0..MAX_WINDOWS)
+            .find(|&i| self.windows[i].is_some_and(|w| !w.prefetchable && w.pci_base < 1 << 32))
     }
 
     /// Aligns the low window's cursor up to `align` (a power of two) and returns it: the
@@ -471,9 +474,27 @@ mod tests {
     /// QEMU 7.2 `virt` (gic-version=3, highmem): `ranges` of pcie@10000000, with
     /// `#address-cells = 2`, `#size-cells = 2` at the root.
     const VIRT_RANGES: [u32; 21] = [
-        0x0100_0000, 0, 0, 0, 0x3eff_0000, 0, 0x0001_0000, // I/O
-        0x0200_0000, 0, 0x1000_0000, 0, 0x1000_0000, 0, 0x2eff_0000, // 32-bit MMIO
-        0x0300_0000, 0x80, 0, 0x80, 0, 0x80, 0, // 64-bit MMIO, 512 GiB at 512 GiB
+        0x0100_0000,
+        0,
+        0,
+        0,
+        0x3eff_0000,
+        0,
+        0x0001_0000, // I/O
+        0x0200_0000,
+        0,
+        0x1000_0000,
+        0,
+        0x1000_0000,
+        0,
+        0x2eff_0000, // 32-bit MMIO
+        0x0300_0000,
+        0x80,
+        0,
+        0x80,
+        0,
+        0x80,
+        0, // 64-bit MMIO, 512 GiB at 512 GiB
     ];
 
     #[test]
@@ -491,7 +512,10 @@ mod tests {
             })
         );
         let hi = w[1].unwrap();
-        assert_eq!((hi.cpu_base, hi.pci_base, hi.size), (0x80 << 32, 0x80 << 32, 0x80 << 32));
+        assert_eq!(
+            (hi.cpu_base, hi.pci_base, hi.size),
+            (0x80 << 32, 0x80 << 32, 0x80 << 32)
+        );
         assert!(hi.bits64);
         assert_eq!(w[2], None);
         assert_eq!(hi.to_cpu(0x80_0000_1000), Some(0x80_0000_1000));
@@ -500,9 +524,19 @@ mod tests {
 
     #[test]
     fn ranges_rejects_garbage() {
-        assert_eq!(decode_ranges(&VIRT_RANGES[..20], 2, 2).unwrap_err(), DecodeError::Truncated);
-        assert_eq!(decode_ranges(&VIRT_RANGES, 3, 2).unwrap_err(), DecodeError::BadCells);
-        assert!(decode_ranges(&[], 2, 2).unwrap().0.iter().all(Option::is_none));
+        assert_eq!(
+            decode_ranges(&VIRT_RANGES[..20], 2, 2).unwrap_err(),
+            DecodeError::Truncated
+        );
+        assert_eq!(
+            decode_ranges(&VIRT_RANGES, 3, 2).unwrap_err(),
+            DecodeError::BadCells
+        );
+        assert!(decode_ranges(&[], 2, 2)
+            .unwrap()
+            .0
+            .iter()
+            .all(Option::is_none));
     }
 
     /// QEMU `virt`: `interrupt-map-mask = <0x1800 0 0 7>`, entries for slots 0-3 x pins

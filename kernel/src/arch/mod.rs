@@ -128,7 +128,6 @@ use self::aarch64 as imp;
 use self::x86_64 as imp;
 
 pub use imp::rtc_epoch_seconds;
-pub use imp::{irq_count, irq_enable_line, irq_unmask_line, msi_alloc, pci_host};
 pub use imp::{
     activate_page_table, breakpoint, cpu_hw_id, cpu_id, current_root, disable_interrupts,
     enable_interrupts, enter_signal_handler, enter_user, flush_tlb_all, flush_tlb_page,
@@ -137,6 +136,7 @@ pub use imp::{
     start_cpus, switch, uptime_ns, user_copy, wait_for_interrupt, Context, FpuState, PteFormat,
     TrapFrame, HARDENING_CHECKS, NAME, TLB_FLUSH_IS_BROADCAST,
 };
+pub use imp::{irq_count, irq_enable_line, irq_unmask_line, msi_alloc, pci_host};
 
 /// The contract above as types: one line per item, checked against the selected arch at
 /// compile time. Changing a signature means changing it here, in both arches and in the

@@ -31,7 +31,10 @@ static LOCK: Mutex<()> = Mutex::new(());
 pub fn map(phys: PhysAddr, len: usize) -> VirtAddr {
     let _guard = LOCK.lock();
     let big = PageSize::Size2M.bytes();
-    let page = if phys.as_u64().is_multiple_of(big) && len as u64 >= big && (len as u64).is_multiple_of(big) {
+    let page = if phys.as_u64().is_multiple_of(big)
+        && len as u64 >= big
+        && (len as u64).is_multiple_of(big)
+    {
         PageSize::Size2M
     } else {
         PageSize::Size4K

@@ -42,7 +42,8 @@ impl Ecam {
             && df.function < 8
             && offset & 3 == 0;
         ok.then(|| {
-            let bdf = usize::from(df.bus) << 8 | usize::from(df.device) << 3 | usize::from(df.function);
+            let bdf =
+                usize::from(df.bus) << 8 | usize::from(df.device) << 3 | usize::from(df.function);
             (self.virt + (bdf << 12) + usize::from(offset)) as *mut u32
         })
     }

@@ -256,9 +256,8 @@ impl Walk<'_> {
         self.last_bus += 1;
         let secondary = self.last_bus;
         let keep = buses & 0xff00_0000; // secondary latency timer
-        let numbers = |sub: u8| {
-            keep | u32::from(sub) << 16 | u32::from(secondary) << 8 | u32::from(df.bus)
-        };
+        let numbers =
+            |sub: u8| keep | u32::from(sub) << 16 | u32::from(secondary) << 8 | u32::from(df.bus);
         self.cam
             .write_word(df, REG_BUSES, numbers(self.host.bus_end));
         // Only the plain memory window forwards; I/O and prefetchable stay closed.
@@ -277,8 +276,7 @@ impl Walk<'_> {
             .alloc
             .as_mut()
             .and_then(|a| a.align_low(BRIDGE_WINDOW_ALIGN));
-        self.cam
-            .write_word(df, REG_BUSES, numbers(self.last_bus));
+        self.cam.write_word(df, REG_BUSES, numbers(self.last_bus));
         let window = match (start, end) {
             (Some(s), Some(e)) if e > s => {
                 ((s >> 16) as u32 & 0xfff0) | (((e - 1) >> 16) as u32 & 0xfff0) << 16

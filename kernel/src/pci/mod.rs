@@ -207,10 +207,11 @@ pub fn init() {
             f.device,
             f.class,
             f.subclass,
-            f.irq.map_or(alloc::string::String::new(), |l| alloc::format!(
-                " INTx pin {} -> line {l}",
-                f.pin
-            )),
+            f.irq
+                .map_or(alloc::string::String::new(), |l| alloc::format!(
+                    " INTx pin {} -> line {l}",
+                    f.pin
+                )),
             if f.msix.is_some() { " MSI-X" } else { "" }
         );
     }

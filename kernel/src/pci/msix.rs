@@ -54,7 +54,9 @@ pub fn enable(f: &Function, cap_at: u8, cap: &MsixCap, entry: u16, msg: MsiMessa
         cap.table_bytes() as usize,
     )
     .as_u64() as usize;
-    let word = |e: u16, i: usize| (table + usize::from(e) * MsixCap::ENTRY_BYTES as usize + 4 * i) as *mut u32;
+    let word = |e: u16, i: usize| {
+        (table + usize::from(e) * MsixCap::ENTRY_BYTES as usize + 4 * i) as *mut u32
+    };
     with_root(|_| {
         // The root's accessor and this one are the same window; the lock is what matters.
         let mut cam = super::ecam().ok_or(Errno::ENXIO)?;

@@ -21,7 +21,10 @@ fn pci_host_bridge_found() -> Result<(), &'static str> {
     if functions().is_empty() {
         return Err("the host bridge's bus has no functions");
     }
-    if !functions().iter().any(|f| f.class == 0x06 && f.subclass == 0x00) {
+    if !functions()
+        .iter()
+        .any(|f| f.class == 0x06 && f.subclass == 0x00)
+    {
         return Err("no function of class host bridge (06/00)");
     }
     Ok(())
@@ -88,10 +91,7 @@ fn pci_bars_do_not_overlap() -> Result<(), &'static str> {
         })
     };
     for (i, (a0, a1)) in ranges().enumerate() {
-        if ranges()
-            .skip(i + 1)
-            .any(|(b0, b1)| a0 < b1 && b0 < a1)
-        {
+        if ranges().skip(i + 1).any(|(b0, b1)| a0 < b1 && b0 < a1) {
             return Err("two memory BARs overlap");
         }
     }

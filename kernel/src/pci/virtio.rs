@@ -49,7 +49,8 @@ pub fn virtio_msix_route(f: &Function, route: &IrqRoute, queues: u16) -> KResult
     .ok_or(Errno::ENODEV)?;
     let base = *f.bars.get(usize::from(bar)).ok_or(Errno::ENODEV)?;
     let size = f.bar_sizes[usize::from(bar)];
-    if base == 0 || base & PCI_BAR_IO != 0 || u64::from(offset) + u64::from(COMMON_CFG_BYTES) > size {
+    if base == 0 || base & PCI_BAR_IO != 0 || u64::from(offset) + u64::from(COMMON_CFG_BYTES) > size
+    {
         return Err(Errno::ENODEV);
     }
     let cfg = crate::mm::mmio(

@@ -32,7 +32,11 @@ pub fn pci_list() -> Result<Vec<PciDevice>, Errno> {
 
 /// The bound driver's name ("" when none).
 pub fn driver_name(d: &PciDevice) -> &str {
-    let n = d.driver.iter().position(|&b| b == 0).unwrap_or(d.driver.len());
+    let n = d
+        .driver
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(d.driver.len());
     core::str::from_utf8(&d.driver[..n]).unwrap_or("?")
 }
 

@@ -607,7 +607,11 @@ fn pci(fdt: &Fdt<'_>) -> Option<HostBridge> {
     };
     let covered = (ecam.size >> 20).min(256);
     if covered == 0 || ecam.base & 0xf_ffff != 0 {
-        log::warn!("device tree: PCI ECAM {:#x} (+{:#x}) is unusable", ecam.base, ecam.size);
+        log::warn!(
+            "device tree: PCI ECAM {:#x} (+{:#x}) is unusable",
+            ecam.base,
+            ecam.size
+        );
         return None;
     }
     bus_end = bus_end.min((u64::from(bus_start) + covered - 1).min(255) as u8);
@@ -626,7 +630,10 @@ fn pci(fdt: &Fdt<'_>) -> Option<HostBridge> {
         Ok((windows, dropped)) => {
             host.windows = windows;
             if dropped > 0 {
-                log::warn!("device tree: {dropped} PCI memory windows beyond the first {} ignored", kpci::MAX_WINDOWS);
+                log::warn!(
+                    "device tree: {dropped} PCI memory windows beyond the first {} ignored",
+                    kpci::MAX_WINDOWS
+                );
             }
         }
         Err(e) => log::warn!("device tree: PCI ranges undecodable ({e:?}); no BARs assigned"),
@@ -645,7 +652,10 @@ fn pci(fdt: &Fdt<'_>) -> Option<HostBridge> {
     if let (Some(map), Some(mask)) = (&map, &mask) {
         let parent = |phandle: u32| {
             let p = fdt.find_phandle(phandle)?;
-            if !p.compatible().is_some_and(|c| c.all().any(|s| GIC_COMPATIBLE.contains(&s))) {
+            if !p
+                .compatible()
+                .is_some_and(|c| c.all().any(|s| GIC_COMPATIBLE.contains(&s)))
+            {
                 return None;
             }
             Some(ParentCells {
@@ -659,11 +669,16 @@ fn pci(fdt: &Fdt<'_>) -> Option<HostBridge> {
         match kpci::decode_interrupt_map(map.as_slice(), mask.as_slice(), parent, gic_spi) {
             Ok((intx, dropped)) => {
                 if dropped > 0 {
-                    log::warn!("device tree: {dropped} PCI interrupt-map entries beyond {} ignored", kpci::MAX_INTX);
+                    log::warn!(
+                        "device tree: {dropped} PCI interrupt-map entries beyond {} ignored",
+                        kpci::MAX_INTX
+                    );
                 }
                 host.intx = Some(intx);
             }
-            Err(e) => log::warn!("device tree: PCI interrupt-map undecodable ({e:?}); INTx not routed"),
+            Err(e) => {
+                log::warn!("device tree: PCI interrupt-map undecodable ({e:?}); INTx not routed")
+            }
         }
     } else {
         log::warn!("device tree: PCI interrupt-map too large; INTx not routed");
@@ -781,9 +796,17 @@ pub fn log_platform(p: &Platform) {
             pci.bus_start,
             pci.bus_end,
             pci.windows.iter().flatten().count(),
-            if pci.windows.iter().flatten().count() == 1 { "" } else { "s" },
+            if pci.windows.iter().flatten().count() == 1 {
+                ""
+            } else {
+                "s"
+            },
             pci.intx.map_or(0, |m| m.entries().len()),
-            if pci.intx.map_or(0, |m| m.entries().len()) == 1 { "" } else { "s" },
+            if pci.intx.map_or(0, |m| m.entries().len()) == 1 {
+                ""
+            } else {
+                "s"
+            },
         ),
         None => log::info!("platform: no PCI host bridge"),
     }

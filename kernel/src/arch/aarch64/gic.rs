@@ -414,7 +414,14 @@ pub fn enable_device_spi(intid: u32, level: bool, handler: fn()) -> Result<(), &
     let _irq = crate::arch::IrqGuard::new();
     let _g = SPI_CONFIG.lock();
     slot.intid.store(intid, Ordering::Release);
-    enable_spi(dtb::Spi { intid, edge: !level }, DEVICE_PRIORITY).inspect_err(|_| {
+    enable_spi(
+        dtb::Spi {
+            intid,
+            edge: !level,
+        },
+        DEVICE_PRIORITY,
+    )
+    .inspect_err(|_| {
         slot.intid.store(NO_INTID, Ordering::Release);
     })
 }

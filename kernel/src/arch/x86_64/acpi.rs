@@ -22,8 +22,8 @@ use acpi::{AcpiHandler, AcpiTable, AcpiTables, PhysicalMapping};
 use spin::Once;
 use wayos_kcore::boot_info::{BootInfo, MemoryMap};
 use wayos_kcore::memtopo;
-use wayos_kcore::pci::HostBridge;
 use wayos_kcore::paging::PhysAddr;
+use wayos_kcore::pci::HostBridge;
 
 /// Maps physical ranges through the direct map (`mm::direct`), which covers all ACPI
 /// memory.

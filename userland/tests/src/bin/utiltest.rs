@@ -912,7 +912,10 @@ mod suite {
         };
         s.check(
             "pci_list_has_a_host_bridge",
-            if records.iter().any(|d| d.class == 0x06 && d.subclass == 0x00) {
+            if records
+                .iter()
+                .any(|d| d.class == 0x06 && d.subclass == 0x00)
+            {
                 Ok(())
             } else {
                 Err(format!("{} records, none of class 0600", records.len()))
@@ -923,7 +926,11 @@ mod suite {
             expect_with("lspci -n", |out| {
                 let lines: Vec<&str> = out.lines().collect();
                 if lines.len() != records.len() {
-                    return Err(format!("{} lines for {} records", lines.len(), records.len()));
+                    return Err(format!(
+                        "{} lines for {} records",
+                        lines.len(),
+                        records.len()
+                    ));
                 }
                 for (l, d) in lines.iter().zip(&records) {
                     let head = format!(
@@ -962,7 +969,10 @@ mod suite {
                     .flat_map(|d| d.bars.iter())
                     .filter(|&&b| b != 0)
                     .count();
-                let shown = out.lines().filter(|l| l.trim_start().starts_with("BAR")).count();
+                let shown = out
+                    .lines()
+                    .filter(|l| l.trim_start().starts_with("BAR"))
+                    .count();
                 if shown == bars && out.contains("vendor ") {
                     Ok(())
                 } else {
@@ -982,15 +992,17 @@ mod suite {
         s.check("pci_list_cap_0_counts", {
             match pci::pci_list_into(&mut []) {
                 Ok(n) if n == records.len() => Ok(()),
-                other => Err(format!("pci_list(buf, 0) = {other:?}, want Ok({})", records.len())),
+                other => Err(format!(
+                    "pci_list(buf, 0) = {other:?}, want Ok({})",
+                    records.len()
+                )),
             }
         });
         s.check("pci_list_bad_buffer_is_efault", {
             // SAFETY: the kernel must refuse the address (the page below the user window's
             // base is never mapped); nothing of this program's memory is handed over.
-            let r = unsafe {
-                libway::sys::call(libway::abi::sys::PCI_LIST, [0x1000, 1, 0, 0, 0, 0])
-            };
+            let r =
+                unsafe { libway::sys::call(libway::abi::sys::PCI_LIST, [0x1000, 1, 0, 0, 0, 0]) };
             match r {
                 Err(e) if e.0 == libway::abi::errno::EFAULT => Ok(()),
                 other => Err(format!("pci_list(0x1000, 1) = {other:?}, want EFAULT")),
