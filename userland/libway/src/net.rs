@@ -486,10 +486,9 @@ impl TcpListener {
     /// The next connection and its peer; waits unless non-blocking (`EAGAIN`) or the
     /// read timeout passes (`EAGAIN`).
     pub fn accept(&self) -> Result<(TcpStream, SocketAddr), Errno> {
+        // A successful ACCEPT always brings the connection, so the result is its fd (which
+        // may be 0 when stdin is closed).
         let (fd, reply) = fd_call(self.s.fd, &Message::new(ACCEPT))?;
-        if fd == 0 {
-            return Err(Errno(EIO));
-        }
         let stream = TcpStream::from_fd(fd);
         let peer: RawAddr = record(&reply)?;
         Ok((stream, peer.into()))
@@ -756,18 +755,36 @@ pub fn nic_info(nic: usize) -> Result<wayos_abi::net::NicInfo, Errno> {
     Ok(info)
 }
 
-/// `pci_list`: every PCI function the kernel found.
-pub fn pci_list() -> Result<Vec<wayos_abi::net::PciDevice>, Errno> {
-    let mut buf =
-        alloc::vec![wayos_abi::net::PciDevice::default(); wayos_abi::net::MAX_PCI_DEVICES];
-    // SAFETY: the kernel writes at most `buf.len()` records into `buf`, borrowed mutably;
-    // every bit pattern is a valid `PciDevice`.
-    let total = unsafe {
+/// `net_attach(nic, notify)`: takes NIC `nic` for raw frames (needs the `netraw`
+/// capability; one holder at a time, `EBUSY`). Returns the NIC handle — map its ring with
+/// [`crate::grant::MemHandle::map`], kick it with [`nic_kick`], close it to let go — and
+/// the NIC's description. `notify` receives `net::NOTIFY` messages from the kernel.
+pub fn nic_attach(nic: usize, notify: &Port) -> Result<(u32, wayos_abi::net::NicInfo), Errno> {
+    let mut info = wayos_abi::net::NicInfo::default();
+    // SAFETY: the kernel writes one `NicInfo` into `info`, borrowed mutably; every bit
+    // pattern is valid. The other arguments are numbers.
+    let h = unsafe {
         crate::sys::call(
-            sys::PCI_LIST,
-            [crate::sys::arg_out_slice(&mut buf), buf.len(), 0, 0, 0, 0],
+            sys::NET_ATTACH,
+            [
+                nic,
+                notify.raw() as usize,
+                crate::sys::arg_out(&mut info),
+                0,
+                0,
+                0,
+            ],
         )
     }?;
-    buf.truncate(total.min(buf.len()));
-    Ok(buf)
+    Ok((crate::ipc::handle_from(h)?, info))
+}
+
+/// `net_kick(handle)`: the holder filled tx slots or freed rx slots.
+pub fn nic_kick(handle: u32) -> Result<(), Errno> {
+    crate::sys::call1(crate::sys::MemFree::NET_KICK, handle as usize).map(drop)
+}
+
+/// `pci_list`: every PCI function the kernel found (the same as [`crate::pci::pci_list`]).
+pub fn pci_list() -> Result<Vec<wayos_abi::net::PciDevice>, Errno> {
+    crate::pci::pci_list()
 }
