@@ -413,7 +413,14 @@ pub fn enable_device_spi(intid: u32, level: bool, handler: fn()) -> Result<(), &
     slot.handler.call_once(|| handler);
     slot.level.store(level, Ordering::Relaxed);
     slot.intid.store(intid, Ordering::Release);
-    enable_spi(dtb::Spi { intid, edge: !level }, DEVICE_PRIORITY).inspect_err(|_| {
+    enable_spi(
+        dtb::Spi {
+            intid,
+            edge: !level,
+        },
+        DEVICE_PRIORITY,
+    )
+    .inspect_err(|_| {
         slot.intid.store(NO_INTID, Ordering::Release);
     })
 }
