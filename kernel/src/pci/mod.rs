@@ -70,6 +70,8 @@ pub struct Function {
     pub bars: [u64; 6],
     /// Size of each BAR in bytes (0: unused).
     pub bar_sizes: [u64; 6],
+    /// Bit `i` set: BAR `i` is an I/O-space BAR (assigned or not).
+    pub io_bars: u8,
     /// The INTx line the firmware's interrupt map routes this function's pin to (GIC
     /// INTID on aarch64), `None` when it has no pin or the map does not say.
     pub irq: Option<u32>,

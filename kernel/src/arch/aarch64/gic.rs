@@ -124,8 +124,8 @@ const FREE_SPI: DeviceSpi = DeviceSpi {
 };
 static DEVICE_SPIS: [DeviceSpi; MAX_DEVICE_SPIS] = [FREE_SPI; MAX_DEVICE_SPIS];
 static NEXT_DEVICE_SPI: AtomicUsize = AtomicUsize::new(0);
-/// Serializes the distributor's read-modify-write configuration (`enable_spi`) between
-/// drivers registering at once. Taken with interrupts off.
+/// Serializes driver SPI registration (slot, duplicate check and the distributor's
+/// read-modify-write configuration in `enable_spi`). Taken with interrupts off.
 static SPI_CONFIG: spin::Mutex<()> = spin::Mutex::new(());
 
 fn read32(addr: usize) -> u32 {
@@ -396,6 +396,10 @@ pub fn enable_uart_irq(spi: dtb::Spi) -> bool {
 /// `handler` runs and stays masked until [`unmask_spi`]. One handler per INTID; Err names
 /// why not (taken, table full, not an SPI).
 pub fn enable_device_spi(intid: u32, level: bool, handler: fn()) -> Result<(), &'static str> {
+    // One registration at a time: the duplicate check, the slot and the distributor's
+    // read-modify-write configuration all happen under the lock.
+    let _irq = crate::arch::IrqGuard::new();
+    let _g = SPI_CONFIG.lock();
     if intid == UART_INTID.load(Ordering::Relaxed)
         || DEVICE_SPIS
             .iter()
@@ -403,16 +407,11 @@ pub fn enable_device_spi(intid: u32, level: bool, handler: fn()) -> Result<(), &
     {
         return Err("the interrupt already has a handler");
     }
-    let i = NEXT_DEVICE_SPI
-        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-            (n < MAX_DEVICE_SPIS).then_some(n + 1)
-        })
-        .map_err(|_| "no free driver interrupt slot")?;
-    let slot = &DEVICE_SPIS[i];
+    let i = NEXT_DEVICE_SPI.load(Ordering::Relaxed);
+    let slot = DEVICE_SPIS.get(i).ok_or("no free driver interrupt slot")?;
+    NEXT_DEVICE_SPI.store(i + 1, Ordering::Relaxed);
     slot.handler.call_once(|| handler);
     slot.level.store(level, Ordering::Relaxed);
-    let _irq = crate::arch::IrqGuard::new();
-    let _g = SPI_CONFIG.lock();
     slot.intid.store(intid, Ordering::Release);
     enable_spi(
         dtb::Spi {
