@@ -20,7 +20,9 @@ mod fs;
 mod ipc;
 mod klog;
 mod mm;
+mod net;
 mod panic;
+mod pci;
 mod smp;
 mod symbols;
 mod sync;
@@ -61,6 +63,8 @@ pub extern "Rust" fn kernel_main(info: BootInfo) -> ! {
     smp::start();
     ai::init();
     mm::migrate::start();
+    pci::init();
+    net::init();
 
     log::info!(
         "WayOS {} ({}) ready: usable memory {} MiB, {} CPU{}",

@@ -168,15 +168,15 @@ pub mod harness {
     /// segment (QEMU hub + socket netdev), addressed to the guest's MAC and 10.0.2.15.
     pub const HOST_INJECT: &str = "inject";
     pub const INJECT_KINDS: &[&str] = &[
-        "runt",         // shorter than an Ethernet header
-        "badlen",       // IPv4 total length larger than the frame
-        "trunc-ip",     // IPv4 header cut short (IHL past the end)
-        "bad-ipcsum",   // IPv4 header checksum wrong
-        "bad-tcpcsum",  // TCP checksum wrong
-        "bad-udpcsum",  // UDP checksum wrong
-        "frag-flood",   // IPv4 fragments that never complete
-        "syn-flood",    // TCP SYNs from many spoofed sources to GUEST_HTTP_PORT
-        "garbage",      // random bytes with the guest's MAC
+        "runt",        // shorter than an Ethernet header
+        "badlen",      // IPv4 total length larger than the frame
+        "trunc-ip",    // IPv4 header cut short (IHL past the end)
+        "bad-ipcsum",  // IPv4 header checksum wrong
+        "bad-tcpcsum", // TCP checksum wrong
+        "bad-udpcsum", // UDP checksum wrong
+        "frag-flood",  // IPv4 fragments that never complete
+        "syn-flood",   // TCP SYNs from many spoofed sources to GUEST_HTTP_PORT
+        "garbage",     // random bytes with the guest's MAC
     ];
     /// `tcp-connect-flood <count>` -> `ok <connections>`: the harness opens `<count>` TCP
     /// connections from the host to the forwarded [`GUEST_HTTP_PORT`] and drops them

@@ -9,7 +9,7 @@ use alloc::sync::Arc;
 
 use wayos_abi::ipc::{Message, FROM_KERNEL};
 
-use super::port::{Port, ReplyPort, ReplyRef, ReplyState};
+use super::port::{DeliverError, Port, ReplyPort, ReplyRef, ReplyState};
 use super::{Deadline, KMessage};
 use crate::error::{Errno, KResult};
 
@@ -24,6 +24,30 @@ pub fn kernel_send(port: &Arc<Port>, mut msg: Message) -> KResult<()> {
             reply: None,
         },
     )
+}
+
+/// Queues `msg` on `port` if it can be done now: `EAGAIN` when the queue is full, `EPIPE`
+/// once the port is closed, `ENOMEM` at the kernel reserve. Never blocks, so drivers
+/// (the NIC's notifications) can use it from their own threads whatever the receiver does.
+pub fn kernel_try_send(port: &Arc<Port>, mut msg: Message) -> KResult<()> {
+    msg.reply = FROM_KERNEL;
+    let km = KMessage {
+        msg,
+        objs: Default::default(),
+        reply: None,
+    };
+    let mut km = Some(km);
+    match port.deliver(|slot| *slot = km.take().expect("delivered once")) {
+        Ok(woken) => {
+            if let Some(t) = woken {
+                crate::task::sched::wake(&t);
+            }
+            Ok(())
+        }
+        Err(DeliverError::Full) => Err(Errno::EAGAIN),
+        Err(DeliverError::Closed) => Err(Errno::EPIPE),
+        Err(DeliverError::NoMemory) => Err(Errno::ENOMEM),
+    }
 }
 
 /// Calls `port` with `msg` for the current process and returns the reply. Handles in the
