@@ -31,11 +31,8 @@ pub fn kernel_send(port: &Arc<Port>, mut msg: Message) -> KResult<()> {
 /// (the NIC's notifications) can use it from their own threads whatever the receiver does.
 pub fn kernel_try_send(port: &Arc<Port>, mut msg: Message) -> KResult<()> {
     msg.reply = FROM_KERNEL;
-    let km = KMessage {
-        msg,
-        objs: Default::default(),
-        reply: None,
-    };
+    let mut km = KMessage::empty();
+    km.msg = msg;
     let mut km = Some(km);
     match port.deliver(|slot| *slot = km.take().expect("delivered once")) {
         Ok(woken) => {

@@ -512,6 +512,9 @@ fn kinds(n: usize) -> [Kind; 6] {
         sys::MEM_ADVISE => k(&[Addr, Len, Int]),
         sys::MEM_POLICY => k(&[Int]),
         sys::MEMTIER_SET => k(&[Int, Int]),
+        sys::NET_ATTACH => k(&[Int, Handle, Buf]),
+        sys::NET_KICK => k(&[Handle]),
+        sys::NET_INFO => k(&[Int, Buf]),
         _ => k(&[]),
     }
 }
