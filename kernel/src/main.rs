@@ -59,11 +59,13 @@ pub extern "Rust" fn kernel_main(info: BootInfo) -> ! {
     mm::space::init();
     // FP state sizes (XSAVE) are known only after init_late, and threads need them.
     arch::init_late(task::sched::TICK_HZ);
+    // PCI after the interrupt controller (devices get routes) and before any driver.
+    pci::init();
     task::init();
     smp::start();
     ai::init();
     mm::migrate::start();
-    pci::init();
+    // Drivers need kernel threads (after `task::init`) and PCI's routes.
     net::init();
 
     log::info!(

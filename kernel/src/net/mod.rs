@@ -28,11 +28,10 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 use spin::Once;
-use virtio_drivers::transport::pci::bus::{Cam, Command, DeviceFunction, MmioCam, PciRoot};
 use virtio_drivers::transport::pci::PciTransport;
 use wayos_abi::ipc::{Message, INLINE_BYTES};
 use wayos_abi::net::{
-    NicInfo, IRQ_POLLED, MAX_FRAME, MIN_FRAME, NOTIFY, RX_SLOTS, SLOT_BYTES, TX_SLOTS,
+    NicInfo, IRQ_MSIX, IRQ_POLLED, MAX_FRAME, MIN_FRAME, NOTIFY, RX_SLOTS, SLOT_BYTES, TX_SLOTS,
 };
 
 use self::ring::{Counter, Ring};
@@ -101,6 +100,8 @@ pub struct Nic {
     link_up: bool,
     irq_mode: AtomicU8,
     irq: AtomicU32,
+    /// The interrupt `pci` routed, once it did (never, when polled).
+    route: Once<pci::IrqRoute>,
     state: IrqMutex<State>,
     stats: Stats,
     holder_pid: AtomicU32,
@@ -116,7 +117,8 @@ fn nics() -> &'static [Arc<Nic>] {
 }
 
 /// Finds and starts every virtio-net function `pci` enumerated, in PCI order; each gets a
-/// kernel thread and, where `pci` can route one, an interrupt. Called once at boot.
+/// kernel thread and, where `pci` can route one, an interrupt. Called once at boot, after
+/// `pci::init` and `task::init`.
 pub fn init() {
     let mut found = Vec::new();
     for f in pci::functions() {
@@ -133,7 +135,7 @@ pub fn init() {
             continue;
         }
         match probe(f, found.len() as u32) {
-            Ok(nic) => found.push(nic),
+            Ok(nic) => found.push((nic, f)),
             Err(why) => log::warn!(
                 "net: virtio-net at {:02x}:{:02x}.{} not started: {why}",
                 f.bus,
@@ -142,61 +144,69 @@ pub fn init() {
             ),
         }
     }
-    let nics = NICS.call_once(|| found);
-    for (i, nic) in nics.iter().enumerate() {
-        if let Some(f) = pci::functions()
-            .iter()
-            .find(|f| u32::from(f.bus) << 8 | u32::from(f.dev) << 3 | u32::from(f.func) == nic.pci)
-        {
-            match pci::enable_interrupt(f, irq_handler) {
-                Ok(route) => {
-                    nic.irq_mode.store(route.mode, Ordering::Relaxed);
-                    nic.irq.store(route.line, Ordering::Relaxed);
-                }
-                Err(e) => log::info!(
-                    "net: nic{i}: no interrupt ({e}); polled every {} ms",
-                    POLL_NS / 1_000_000
-                ),
-            }
-        }
+    // Routes only once the table is complete: the shared handler walks it.
+    let nics = NICS.call_once(|| found.iter().map(|(n, _)| n.clone()).collect());
+    for (nic, f) in &found {
+        route_interrupt(nic, f);
+    }
+    for nic in nics {
         let worker = nic.clone();
         match crate::task::thread::Thread::kernel(wayos_abi::sched::HIGH, move || run(&worker)) {
             Ok(t) => crate::task::sched::make_ready(t),
-            Err(_) => log::error!("net: nic{i}: no memory for its thread; the NIC stays idle"),
+            Err(_) => log::error!(
+                "net: nic{}: no memory for its thread; the NIC stays idle",
+                nic.index
+            ),
         }
         let m = nic.mac;
         log::info!(
-            "net: nic{i} virtio-net at {:02x}:{:02x}.{}, MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, link {}, irq {}",
+            "net: nic{} virtio-net at {:02x}:{:02x}.{}, MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, link {}, {}",
+            nic.index,
             nic.pci >> 8,
             (nic.pci >> 3) & 31,
             nic.pci & 7,
             m[0], m[1], m[2], m[3], m[4], m[5],
             if nic.link_up { "up" } else { "down" },
             match nic.irq_mode.load(Ordering::Relaxed) {
-                IRQ_POLLED => alloc::string::String::from("polled"),
-                _ => alloc::format!("{}", nic.irq.load(Ordering::Relaxed)),
+                IRQ_POLLED => alloc::format!("polled every {} ms", POLL_NS / 1_000_000),
+                IRQ_MSIX => alloc::format!("MSI-X vector {}", nic.irq.load(Ordering::Relaxed)),
+                _ => alloc::format!("INTx line {}", nic.irq.load(Ordering::Relaxed)),
             }
         );
     }
 }
 
+/// Asks `pci` for an interrupt for `nic` (function `f`) and points the device's queues
+/// at it; without one the NIC stays polled.
+fn route_interrupt(nic: &Nic, f: &pci::Function) {
+    let route = match pci::enable_interrupt(f, irq_handler) {
+        Ok(r) => r,
+        Err(e) => {
+            log::info!("net: nic{}: no interrupt route ({e}); polled", nic.index);
+            return;
+        }
+    };
+    // The queues were set up by `probe`; nothing else drives the device yet.
+    if let Err(e) = pci::virtio_msix_route(f, &route, 2) {
+        log::warn!("net: nic{}: MSI-X vectors refused ({e}); polled", nic.index);
+        return;
+    }
+    nic.irq.store(route.line, Ordering::Relaxed);
+    let route = *nic.route.call_once(|| route);
+    nic.irq_mode.store(route.mode, Ordering::Release);
+    // Anything that arrived before the route existed is collected now.
+    nic.work.store(true, Ordering::Release);
+    route.unmask();
+}
+
 /// Brings up the device of PCI function `f` as NIC number `index`.
 fn probe(f: &pci::Function, index: u32) -> Result<Arc<Nic>, &'static str> {
-    let ecam = pci::ecam().ok_or("no ECAM window")?;
-    // SAFETY: `pci` mapped the whole ECAM window uncached at `virt` for the life of the
-    // kernel. The root is used only here, at boot, on the boot CPU, for this function's
-    // command register, BARs and capabilities, while nothing else touches them.
-    let cam = unsafe { MmioCam::new(ecam.virt as *mut u8, Cam::Ecam) };
-    let mut root = PciRoot::new(cam);
-    let df = DeviceFunction {
-        bus: f.bus,
-        device: f.dev,
-        function: f.func,
-    };
-    let (_, cmd) = root.get_status_command(df);
-    root.set_command(df, cmd | Command::MEMORY_SPACE | Command::BUS_MASTER);
-    let transport = PciTransport::new::<hal::KernelHal, _>(&mut root, df)
-        .map_err(|_| "not a virtio PCI device")?;
+    // Memory decoding and bus mastering first: the transport reads the BARs.
+    pci::bind(f.bus, f.dev, f.func, "virtio-net");
+    let transport =
+        pci::with_root(|root| PciTransport::new::<hal::KernelHal, _>(root, f.device_function()))
+            .ok_or("no PCI root")?
+            .map_err(|_| "not a virtio PCI device")?;
     let (dev, link_up) = Device::new(transport).map_err(|e| match e {
         virtio::ProbeError::NoMemory => "no memory for its buffers",
         virtio::ProbeError::Virtio(e) => {
@@ -204,15 +214,15 @@ fn probe(f: &pci::Function, index: u32) -> Result<Arc<Nic>, &'static str> {
             "device initialisation failed"
         }
     })?;
-    pci::bind(f.bus, f.dev, f.func, "virtio-net");
     crate::mm::reserve::admit(core::mem::size_of::<Nic>()).map_err(|_| "no memory")?;
     Ok(Arc::new(Nic {
         index,
-        pci: u32::from(f.bus) << 8 | u32::from(f.dev) << 3 | u32::from(f.func),
+        pci: f.address(),
         mac: dev.mac(),
         link_up,
         irq_mode: AtomicU8::new(IRQ_POLLED),
         irq: AtomicU32::new(u32::MAX),
+        route: Once::new(),
         state: IrqMutex::new(State {
             dev,
             holder: None,
@@ -220,7 +230,8 @@ fn probe(f: &pci::Function, index: u32) -> Result<Arc<Nic>, &'static str> {
         }),
         stats: Stats::default(),
         holder_pid: AtomicU32::new(0),
-        work: AtomicBool::new(false),
+        // The thread's first pass collects what came before it ran.
+        work: AtomicBool::new(true),
         wq: WaitQueue::new(),
     }))
 }
@@ -229,10 +240,13 @@ fn probe(f: &pci::Function, index: u32) -> Result<Arc<Nic>, &'static str> {
 /// its thread. Shared by every NIC (the handler is not told which line fired).
 fn irq_handler() {
     for nic in nics() {
-        if nic.irq_mode.load(Ordering::Relaxed) == IRQ_POLLED {
+        let Some(route) = nic.route.get() else {
             continue;
-        }
+        };
+        // Reading the ISR status makes an INTx device drop its line, which the arch
+        // masked for this handler: then it may fire again.
         nic.state.lock().dev.ack_interrupt();
+        route.unmask();
         nic.stats.irqs.fetch_add(1, Ordering::Relaxed);
         nic.work.store(true, Ordering::Release);
         nic.wq.wake_all();

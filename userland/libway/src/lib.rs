@@ -50,6 +50,7 @@ pub mod ipc;
 pub mod klog;
 pub mod mem;
 pub mod memtier;
+pub mod pci;
 pub mod process;
 pub mod rt;
 pub mod signal;
