@@ -11,7 +11,7 @@
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
 
-use wayos_abi::net::{NOTIFY, RX_SLOTS, TX_SLOTS};
+use wayos_abi::net::{IRQ_POLLED, NOTIFY, RX_SLOTS, TX_SLOTS};
 
 use super::ring::{Counter, Ring};
 use super::{attach, count, info, kick, Attachment};
@@ -154,6 +154,9 @@ fn nic_arp_request_gets_gateway_reply() -> Result<(), &'static str> {
     let after = info(0).map_err(|_| "net_info failed")?;
     if after.tx_frames <= before.tx_frames || after.rx_frames <= before.rx_frames {
         return Err("frame counters did not move");
+    }
+    if after.irq_mode != IRQ_POLLED && after.irqs <= before.irqs {
+        return Err("interrupt-driven, yet no interrupt was taken");
     }
     if after.holder != 0 || after.kicks < before.kicks + 2 {
         return Err("holder or kick count wrong");
