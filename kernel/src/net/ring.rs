@@ -31,9 +31,10 @@ use crate::mm::space::FrameRun;
 /// Pages in a ring area.
 pub const PAGES: usize = RING_BYTES.div_ceil(PAGE_SIZE as usize);
 
-const _: () = assert!(HEADER_BYTES % PAGE_SIZE as usize == 0);
-const _: () = assert!(RX_HEAD % 4 == 0 && RX_TAIL % 4 == 0 && TX_HEAD % 4 == 0);
-const _: () = assert!(TX_TAIL % 4 == 0 && RX_LEN % 2 == 0 && TX_LEN % 2 == 0);
+const _: () = assert!(HEADER_BYTES.is_multiple_of(PAGE_SIZE as usize));
+const _: () = assert!(RX_HEAD.is_multiple_of(4) && RX_TAIL.is_multiple_of(4));
+const _: () = assert!(TX_HEAD.is_multiple_of(4) && TX_TAIL.is_multiple_of(4));
+const _: () = assert!(RX_LEN.is_multiple_of(2) && TX_LEN.is_multiple_of(2));
 
 /// The four counters.
 #[derive(Clone, Copy)]
