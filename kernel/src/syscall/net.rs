@@ -26,6 +26,8 @@ fn me() -> KResult<Arc<Process>> {
 /// `net_attach(nic, notify_port, info_out) -> handle`.
 pub fn sys_net_attach(nic: usize, notify: usize, info_out: usize) -> KResult<usize> {
     let p = me()?;
+    // No such NIC first, then the arguments: nothing changes on any error.
+    let before = net::info(nic)?;
     let out = UserPtr::<NicInfo, WriteOnly>::nullable(info_out)?;
     let notify = u32::try_from(notify).map_err(|_| Errno::EBADF)?;
     let port = {
@@ -35,8 +37,6 @@ pub fn sys_net_attach(nic: usize, notify: usize, info_out: usize) -> KResult<usi
             _ => return Err(Errno::EINVAL),
         }
     };
-    // A bad NIC number or a bad pointer changes nothing.
-    let before = net::info(nic)?;
     if let Some(out) = &out {
         out.write(&before)?;
     }
@@ -49,8 +49,9 @@ pub fn sys_net_attach(nic: usize, notify: usize, info_out: usize) -> KResult<usi
         let mut table = p.handles.lock();
         table.insert(KObject::Nic(attachment), NIC_RIGHTS)
     };
-    // On failure the attachment was dropped with the lock released (in `insert`'s error
-    // path the object is returned to us and dropped here), which releases the NIC.
+    // Room was checked above, so this fails only if another thread of the caller filled
+    // the table meanwhile: `insert` then dropped the attachment (releasing the NIC) under
+    // the table lock, which the lock order allows (handle table, then the NIC lock).
     let h = h.map_err(handle_errno)?;
     if let Some(out) = &out {
         // Checked writable above; a program that unmapped it meanwhile only loses the copy.
