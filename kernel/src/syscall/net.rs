@@ -66,8 +66,12 @@ pub fn sys_net_kick(h: usize) -> KResult<usize> {
     let h = u32::try_from(h).map_err(|_| Errno::EBADF)?;
     let a = {
         let table = p.handles.lock();
-        match table.get(h, RIGHT_WRITE).map_err(handle_errno)? {
-            KObject::Nic(a) => a.clone(),
+        // The kind first (`EINVAL` for a port), then the right (`EACCES`).
+        match table.get(h, 0).map_err(handle_errno)? {
+            KObject::Nic(a) => {
+                table.get(h, RIGHT_WRITE).map_err(handle_errno)?;
+                a.clone()
+            }
             _ => return Err(Errno::EINVAL),
         }
     };
