@@ -17,6 +17,7 @@
 extern crate alloc;
 
 pub mod http;
+pub mod num;
 pub mod report;
 pub mod serve;
 pub mod url;
