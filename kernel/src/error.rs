@@ -37,6 +37,7 @@ impl Errno {
     pub const ESPIPE: Self = Self(errno::ESPIPE);
     pub const ERANGE: Self = Self(errno::ERANGE);
     pub const EDQUOT: Self = Self(errno::EDQUOT);
+    pub const ENOTSOCK: Self = Self(errno::ENOTSOCK);
 }
 
 impl fmt::Debug for Errno {

@@ -168,15 +168,15 @@ pub mod harness {
     /// segment (QEMU hub + socket netdev), addressed to the guest's MAC and 10.0.2.15.
     pub const HOST_INJECT: &str = "inject";
     pub const INJECT_KINDS: &[&str] = &[
-        "runt",         // shorter than an Ethernet header
-        "badlen",       // IPv4 total length larger than the frame
-        "trunc-ip",     // IPv4 header cut short (IHL past the end)
-        "bad-ipcsum",   // IPv4 header checksum wrong
-        "bad-tcpcsum",  // TCP checksum wrong
-        "bad-udpcsum",  // UDP checksum wrong
-        "frag-flood",   // IPv4 fragments that never complete
-        "syn-flood",    // TCP SYNs from many spoofed sources to GUEST_HTTP_PORT
-        "garbage",      // random bytes with the guest's MAC
+        "runt",        // shorter than an Ethernet header
+        "badlen",      // IPv4 total length larger than the frame
+        "trunc-ip",    // IPv4 header cut short (IHL past the end)
+        "bad-ipcsum",  // IPv4 header checksum wrong
+        "bad-tcpcsum", // TCP checksum wrong
+        "bad-udpcsum", // UDP checksum wrong
+        "frag-flood",  // IPv4 fragments that never complete
+        "syn-flood",   // TCP SYNs from many spoofed sources to GUEST_HTTP_PORT
+        "garbage",     // random bytes with the guest's MAC
     ];
     /// `tcp-connect-flood <count>` -> `ok <connections>`: the harness opens `<count>` TCP
     /// connections from the host to the forwarded [`GUEST_HTTP_PORT`] and drops them
@@ -399,7 +399,9 @@ pub mod sys {
     pub const PORT_CREATE: usize = 18;
     /// `port_send(handle, msg: *const Message, timeout_ns) -> 0`; see [`super::ipc`].
     pub const PORT_SEND: usize = 19;
-    /// `port_recv(handle, msg: *mut Message, timeout_ns) -> 0`.
+    /// `port_recv(handle, msg: *mut Message, timeout_ns) -> badge`: the badge of the
+    /// handle the message was sent through ([`PORT_BADGE`]; 0 for an unbadged handle or
+    /// the kernel's own messages other than a badge's [`super::stream::CLOSE`]).
     pub const PORT_RECV: usize = 20;
     /// `port_call(handle, msg: *mut Message, timeout_ns) -> 0`: send, then wait for the
     /// reply into the same buffer.
@@ -425,9 +427,10 @@ pub mod sys {
     /// `mem_map(handle, prot, size: *mut u64) -> addr`: maps a granted memory object
     /// where the kernel chooses; its size in bytes goes to `*size` unless `size` is null.
     pub const MEM_MAP: usize = 29;
-    /// `port_reply_recv(reply_handle, port, msg: *mut Message, timeout_ns) -> 0`: answer
-    /// a call, then wait for the next message on `port`, in one trap (`ipc::REPLY_DISCARDED`
-    /// instead of 0 when the caller had gone and the reply was dropped).
+    /// `port_reply_recv(reply_handle, port, msg: *mut Message, timeout_ns) -> badge << 1 |
+    /// discarded`: answer a call, then wait for the next message on `port`, in one trap
+    /// (bit 0 is `ipc::REPLY_DISCARDED` when the caller had gone and the reply was dropped;
+    /// the bits above are the next message's badge, as [`PORT_RECV`] returns it).
     pub const PORT_REPLY_RECV: usize = 30;
     /// `kill(pid, signal) -> 0`.
     pub const KILL: usize = 31;
@@ -615,8 +618,15 @@ pub mod sys {
     /// (returned; its slot in `*reply` reads `NO_HANDLE`), else the result is 0. A reply
     /// label that is not 0 is returned as that errno.
     pub const FD_CALL: usize = 110;
+    /// `port_badge(handle, badge) -> new handle`: a send handle (send and grant rights) to
+    /// the port behind `handle`, which needs the receive right, stamped with `badge`
+    /// (`1..=u32::MAX`, else `EINVAL`). Every message sent through it or a duplicate of it
+    /// (or a stream fd made from one) arrives with that badge ([`PORT_RECV`]'s result), so
+    /// one port serves many objects; when the last handle and fd of the badge go, the
+    /// kernel queues one [`super::stream::CLOSE`] with it. See `docs/ipc.md`, "Badges".
+    pub const PORT_BADGE: usize = 111;
     /// One past the highest syscall number.
-    pub const COUNT: usize = 111;
+    pub const COUNT: usize = 112;
 }
 
 /// IPC: ports, messages, rights. See `docs/ipc.md`.
@@ -658,8 +668,9 @@ pub mod ipc {
     pub const FROM_KERNEL: u32 = u32::MAX - 1;
     /// Marks an unused handle slot in [`Message::handles`].
     pub const NO_HANDLE: u32 = u32::MAX;
-    /// `port_reply_recv` result when the caller had gone: the reply was discarded (its
-    /// handles closed) and the next message was still received. 0 means it was delivered.
+    /// `port_reply_recv` result bit when the caller had gone: the reply was discarded (its
+    /// handles closed) and the next message was still received. Clear means it was
+    /// delivered. The bits above it are the next message's badge.
     pub const REPLY_DISCARDED: usize = 1;
 
     /// A message: a label the protocol defines, inline bytes, and handles to transfer.
@@ -705,7 +716,10 @@ pub mod stream {
     /// One-way, from the kernel (`reply` is [`super::ipc::FROM_KERNEL`]): the last fd on
     /// this stream closed. Sent once per `port_fd` stream, even when the port's queue is
     /// full (a close is never lost), so a server can free what the stream held. Servers
-    /// ignore it if they keep nothing per stream.
+    /// ignore it if they keep nothing per stream. For a badged handle
+    /// ([`super::sys::PORT_BADGE`]) it is sent once per badge, with the badge, when the
+    /// last handle or fd carrying it goes (so also when a client dies before it made the
+    /// handle an fd).
     pub const CLOSE: u64 = 3;
     /// Labels at or above this are the server's own requests, which `fd_call` passes on;
     /// below it only the kernel speaks.
@@ -918,6 +932,15 @@ pub mod netd {
     pub const GETNAME: u64 = 0x208;
     /// `data` = [`PollReq`]. Reply: `data[..4]` = the ready events (u32), 0 on timeout.
     pub const POLL: u64 = 0x209;
+    /// UDP/ICMP, for datagrams bigger than [`DGRAM_INLINE`]: `data` = the next bytes of a
+    /// datagram being built (up to [`DGRAM_MAX`] in all, `EMSGSIZE` beyond); the next
+    /// [`SENDTO`] sends them in front of its own payload as one datagram. Reply: empty.
+    pub const DGRAM_PART: u64 = 0x20a;
+    /// UDP/ICMP: after a [`RECVFROM`] that asked for more than [`DGRAM_INLINE`] bytes and
+    /// got a datagram that did not fit, the next at most `data[..4]` (u32) bytes of it.
+    /// A reply shorter than asked (possibly empty) ends the datagram; the rest of one
+    /// not read before the next `RECVFROM` or read is dropped.
+    pub const RECV_MORE: u64 = 0x20b;
 
     /// [`SocketReq::kind`].
     pub const KIND_TCP: u32 = 1;

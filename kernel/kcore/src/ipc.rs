@@ -274,6 +274,21 @@ impl<M> PortQueue<M> {
         self.items.try_reserve(1).map_err(|_| None)
     }
 
+    /// Appends `m` even when the queue is full: for the kernel's one-off notices (a
+    /// stream's `CLOSE`), which must not be lost to a full queue and whose number the
+    /// caller bounds itself. Gives `m` back only when the queue is closed, or (as
+    /// `Full`) when its memory could not grow.
+    pub fn push_notice(&mut self, m: M) -> Result<(), PushError<M>> {
+        if self.closed {
+            return Err(PushError::Closed(m));
+        }
+        if self.items.try_reserve(1).is_err() {
+            return Err(PushError::Full(m));
+        }
+        self.items.push_back(m);
+        Ok(())
+    }
+
     /// The oldest message.
     pub fn pop(&mut self) -> Option<M> {
         self.items.pop_front()
@@ -511,6 +526,27 @@ mod tests {
                 assert_eq!(t.len(), model.len());
             }
         }
+    }
+
+    #[test]
+    fn notices_pass_a_full_queue_but_not_a_closed_one() {
+        let mut q = PortQueue::<u64>::new(2).unwrap();
+        assert!(q.push(1).is_ok());
+        assert!(q.push(2).is_ok());
+        assert!(matches!(q.push(3), Err(PushError::Full(3))));
+        assert!(q.push_notice(4).is_ok());
+        assert_eq!(q.len(), 3);
+        assert!(q.is_full());
+        // Still full after one pop: the notice took a place beyond the capacity.
+        assert_eq!(q.pop(), Some(1));
+        assert!(q.is_full());
+        assert!(matches!(q.push(5), Err(PushError::Full(5))));
+        assert_eq!(q.pop(), Some(2));
+        assert_eq!(q.pop(), Some(4));
+        assert!(q.push(6).is_ok());
+        let left = q.close();
+        assert_eq!(left.len(), 1);
+        assert!(matches!(q.push_notice(7), Err(PushError::Closed(7))));
     }
 
     #[test]

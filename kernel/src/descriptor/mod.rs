@@ -35,6 +35,10 @@ pub trait File: Send + Sync {
     fn read(&self, buf: &mut [u8]) -> KResult<usize>;
     /// Writes from `buf` (not empty): how many bytes were taken.
     fn write(&self, buf: &[u8]) -> KResult<usize>;
+    /// This file as a stream fd (for `fd_call`), if it is one.
+    fn as_port_stream(&self) -> Option<&PortStream> {
+        None
+    }
     /// The console device itself (for `console_bind`).
     fn is_console_device(&self) -> bool {
         false

@@ -1,9 +1,16 @@
 //! Stream fds: each `read` or `write` is one call to a server's port in the
-//! `wayos_abi::stream` protocol (the console server speaks it). The fd holds a send right
-//! to the port; when the server dies, reads and writes fail with `EPIPE`.
+//! `wayos_abi::stream` protocol (the console server and netd speak it), and `fd_call`
+//! passes the server's own requests (`syscall/fd.rs`). The fd holds a send right to the
+//! port (with its badge, if the handle had one); when the server dies, reads and writes
+//! fail with `EPIPE`.
+//!
+//! When the last descriptor of a stream closes, the server hears `stream::CLOSE` once: for
+//! a badged handle from the badge's last reference ([`crate::ipc::port::Badge`], which
+//! counts handle duplicates too), else from this stream's drop. Either way it is a kernel
+//! notice that no full queue can lose and nothing here waits for.
 
 use wayos_abi::ipc::Message;
-use wayos_abi::stream::{CHUNK, READ, WRITE};
+use wayos_abi::stream::{CHUNK, CLOSE, READ, WRITE};
 
 use super::File;
 use crate::error::{Errno, KResult};
@@ -18,11 +25,25 @@ impl PortStream {
         Self { port }
     }
 
+    /// The port reference (for `fd_call`).
+    pub fn port(&self) -> &PortRef {
+        &self.port
+    }
+
     fn call(&self, msg: Message) -> KResult<Message> {
-        let reply = crate::ipc::kernel_call(&self.port.port, msg)?;
+        let reply = crate::ipc::kernel_call(&self.port, msg)?;
         match reply.label {
             0 => Ok(reply),
             e => Err(Errno(wayos_abi::errno::from_reply_label(e))),
+        }
+    }
+}
+
+impl Drop for PortStream {
+    fn drop(&mut self) {
+        // A badged stream's close comes from its badge (see the module docs).
+        if self.port.badge() == 0 {
+            self.port.port.notice(CLOSE, 0);
         }
     }
 }
@@ -39,6 +60,10 @@ fn count(reply: &Message, max: usize) -> KResult<usize> {
 }
 
 impl File for PortStream {
+    fn as_port_stream(&self) -> Option<&PortStream> {
+        Some(self)
+    }
+
     fn read(&self, buf: &mut [u8]) -> KResult<usize> {
         let want = buf.len().min(CHUNK);
         let mut msg = Message::new(READ);

@@ -1,15 +1,17 @@
-//! The kernel as an IPC client: messages it sends on its own behalf (console input), and
-//! calls it makes for a process's stream fd.
+//! The kernel as an IPC client: messages it sends on its own behalf (console input, NIC
+//! notifications), and calls it makes for a process's stream fd (`read`, `write`,
+//! `fd_call`).
 //!
-//! Messages sent with [`kernel_send`] reach their receiver with `reply` set to
-//! `FROM_KERNEL`, which no process can forge (the kernel rewrites `reply` on every
-//! delivery), so a server can trust them. A [`kernel_call`] looks like any client's call.
+//! Messages sent with [`kernel_send`] (and [`super::port::Port::notice`]) reach their
+//! receiver with `reply` set to `FROM_KERNEL`, which no process can forge (the kernel
+//! rewrites `reply` on every delivery), so a server can trust them. A [`kernel_call`]
+//! looks like any client's call through the stream's handle, badge included.
 
 use alloc::sync::Arc;
 
 use wayos_abi::ipc::{Message, FROM_KERNEL};
 
-use super::port::{Port, ReplyPort, ReplyRef, ReplyState};
+use super::port::{Objects, Port, PortRef, ReplyPort, ReplyRef, ReplyState};
 use super::{Deadline, KMessage};
 use crate::error::{Errno, KResult};
 
@@ -22,26 +24,39 @@ pub fn kernel_send(port: &Arc<Port>, mut msg: Message) -> KResult<()> {
             msg,
             objs: Default::default(),
             reply: None,
+            badge: 0,
+            notice: None,
         },
     )
 }
 
 /// Calls `port` with `msg` for the current process and returns the reply. Handles in the
 /// reply are dropped (the stream protocol carries none). Gives up with `EINTR` when the
-/// process is killed meanwhile, so a killed reader does not wait for input forever.
-pub fn kernel_call(port: &Arc<Port>, msg: Message) -> KResult<Message> {
+/// process is signalled or killed meanwhile, so a killed reader does not wait for input
+/// forever.
+pub fn kernel_call(port: &PortRef, msg: Message) -> KResult<Message> {
+    // The reply's handles, if any, are dropped here.
+    kernel_call_objs(port, msg).map(|(m, _)| m)
+}
+
+/// [`kernel_call`], keeping the objects the reply moves (by their slot in
+/// `Message::handles`, whose numbers mean nothing to the kernel) for the caller to
+/// install or drop — outside any lock.
+pub fn kernel_call_objs(port: &PortRef, msg: Message) -> KResult<(Message, Option<Objects>)> {
     let rp = ReplyPort::new();
     push(
-        port,
+        &port.port,
         KMessage {
             msg,
             objs: Default::default(),
             reply: Some(ReplyRef(rp.clone())),
+            badge: port.badge(),
+            notice: None,
         },
     )?;
     match rp.wait(Deadline::Never, None, crate::task::signal::interrupted) {
-        // The reply's handles, if any, are dropped with the reply port.
-        Ok(()) => rp.reply_message().ok_or(Errno::EPIPE),
+        // Objects left in the reply port's buffer are dropped with it.
+        Ok(()) => rp.take_reply().ok_or(Errno::EPIPE),
         Err(ReplyState::Closed) => Err(Errno::EPIPE),
         Err(ReplyState::Waiting) => Err(Errno::EINTR),
     }

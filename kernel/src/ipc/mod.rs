@@ -26,7 +26,7 @@ mod kernel;
 pub mod msgbuf;
 pub mod port;
 
-pub use kernel::{kernel_call, kernel_send};
+pub use kernel::{kernel_call, kernel_call_objs, kernel_send};
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -84,11 +84,15 @@ pub const fn new_handle_table() -> Handles {
 }
 
 /// A message in flight: the user's `Message` plus the objects its handles moved (`None`
-/// when it moves none, the common case) and a call's reply right.
+/// when it moves none, the common case), a call's reply right, the badge of the handle
+/// it was sent through (0: none; see [`port::Badge`]) and, for a kernel notice queued
+/// past the port's capacity, the queue slot it is charged as until received.
 pub struct KMessage {
     pub msg: Message,
     pub objs: Option<port::Objects>,
     pub reply: Option<ReplyRef>,
+    pub badge: u32,
+    pub notice: Option<crate::task::usage::Charge>,
 }
 
 pub fn handle_errno(e: HandleError) -> Errno {

@@ -24,7 +24,7 @@ use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 
 use wayos_abi::ipc::{Message, INLINE_BYTES, MAX_HANDLES, NO_HANDLE};
-use wayos_kcore::ipc::PortQueue;
+use wayos_kcore::ipc::{PortQueue, PushError};
 
 use super::{Deadline, KMessage, KObject};
 use crate::arch::{self, IrqGuard};
@@ -98,16 +98,19 @@ impl KMessage {
             msg: Message::new(0),
             objs: None,
             reply: None,
+            badge: 0,
+            notice: None,
         }
     }
 
-    /// Makes this message a copy of `msg` with `reply`. Its objects stay as they are
-    /// (none, in an empty buffer): the sender moves them in with `take_transfer` if `msg`
-    /// carries handles.
+    /// Makes this message a copy of `msg` with `reply`, sent through a handle with
+    /// `badge` (0: none). Its objects stay as they are (none, in an empty buffer): the
+    /// sender moves them in with `take_transfer` if `msg` carries handles.
     #[inline]
-    pub fn fill(&mut self, msg: &Message, reply: Option<ReplyRef>) {
+    pub fn fill(&mut self, msg: &Message, reply: Option<ReplyRef>, badge: u32) {
         copy_message(&mut self.msg, msg);
         self.reply = reply;
+        self.badge = badge;
     }
 }
 
@@ -161,9 +164,10 @@ impl<'a> RecvWaiter<'a> {
     /// A record for the running thread, receiving into `buf`. Objects a previous message
     /// left in `buf` are dropped now (a sender must not drop any under the port's lock).
     pub fn new(buf: &'a mut KMessage) -> Self {
-        if buf.objs.is_some() || buf.reply.is_some() {
+        if buf.objs.is_some() || buf.reply.is_some() || buf.notice.is_some() {
             buf.objs = None;
             buf.reply = None;
+            buf.notice = None;
         }
         Self {
             rec: WaiterRecord {
@@ -217,6 +221,9 @@ pub struct Port {
     /// What this port counts against its creator (`task::usage`): one port and its
     /// queue slots, for as long as it exists. `None` for the kernel's own ports.
     _charges: Option<(Charge, Charge)>,
+    /// The creator's counts, which each kernel notice queued here is charged to (one
+    /// queue slot) until received: see [`Port::notice`].
+    owner: Option<Arc<Usage>>,
 }
 
 /// A thread's list of closed ports whose queued messages still have to be dropped.
@@ -303,6 +310,7 @@ impl Port {
         crate::mm::reserve::admit(core::mem::size_of::<Port>() + 64)?;
         Ok(Arc::new(Port {
             _charges: charges,
+            owner: creator.cloned(),
             state: Mutex::new(PortState {
                 queue,
                 waiters: VecDeque::new(),
@@ -363,6 +371,72 @@ impl Port {
             unreachable!("room was checked under the queue lock");
         }
         Ok(None)
+    }
+
+    /// Queues a one-way message from the kernel (`label`, `reply` = `FROM_KERNEL`, with
+    /// `badge`) even when the queue is full: a stream's `CLOSE`, which must not be lost
+    /// (a server frees what the stream held when it comes) and whose sender cannot wait.
+    /// It is charged as one queue slot to the port's creator until received, so notices
+    /// nobody receives are bounded by the creator's `MAX_QUEUED_MESSAGES`; past that (a
+    /// process flooding its own port) one is dropped with a warning. Nothing happens on
+    /// a closed port. Never blocks; takes only this port's lock.
+    pub fn notice(&self, label: u64, badge: u32) {
+        let charge = match &self.owner {
+            Some(u) => match u.charge(Kind::QueueSlots, 1) {
+                Ok(c) => Some(c),
+                Err(_) => {
+                    log::warn!("ipc: notice {label:#x} (badge {badge}) dropped: owner's queue slots used up");
+                    return;
+                }
+            },
+            None => None,
+        };
+        let mut msg = Message::new(label);
+        msg.reply = wayos_abi::ipc::FROM_KERNEL;
+        let mut km = Some(KMessage {
+            msg,
+            objs: None,
+            reply: None,
+            badge,
+            notice: charge,
+        });
+        let woken = {
+            let mut st = self.state.lock();
+            if st.queue.is_closed() {
+                None
+            } else if let Some(w) = st.waiters.pop_front() {
+                // SAFETY: a listed record is alive (see `RecvWaiter`) and we hold the
+                // lock that guards it.
+                let w = unsafe { w.0.as_ref() };
+                // SAFETY: as above; no other reference to the record's inside exists now.
+                let inner = unsafe { &mut *w.inner.get() };
+                inner.listed = false;
+                inner.filled = true;
+                // SAFETY: a listed record's buffer is alive and, under this lock, ours
+                // alone (its owner is blocked until it is filled). `RecvWaiter::new`
+                // emptied it, so the assignment drops nothing but plain data.
+                *unsafe { inner.buf.as_mut() } = km.take().expect("made above");
+                Some(w.thread.clone())
+            } else {
+                match st.queue.push_notice(km.take().expect("made above")) {
+                    Ok(()) => None,
+                    Err(PushError::Closed(m)) => {
+                        km = Some(m);
+                        None
+                    }
+                    Err(PushError::Full(m)) => {
+                        log::warn!("ipc: notice {label:#x} (badge {badge}) dropped: no memory");
+                        km = Some(m);
+                        None
+                    }
+                }
+            }
+        };
+        // Outside the lock: a notice that could not be queued releases its charge here.
+        drop(km);
+        if let Some(t) = woken {
+            sched::wake(&t);
+        }
     }
 
     /// Delivers `km` (from the kernel), waiting for room as long as it takes; the
@@ -496,11 +570,33 @@ impl Port {
     }
 }
 
+/// A badge (`port_badge`): a number the port's receiver stamps on a family of send
+/// handles, so that one port can serve many clients or objects and tell them apart
+/// without a port each (netd: one badge per socket). Every message sent through a badged
+/// handle, or through a stream fd made from one, reaches the receiver with the badge
+/// (`port_recv`'s result); a process cannot choose or change the badge of a handle it
+/// was given. All handles and stream fds duplicated from one badged handle share this
+/// token; when the last of them goes, the kernel queues one [`Port::notice`]
+/// `stream::CLOSE` with the badge, so the receiver learns that nobody can reach that
+/// object any more.
+pub struct Badge {
+    value: u32,
+    port: Arc<Port>,
+}
+
+impl Drop for Badge {
+    fn drop(&mut self) {
+        self.port.notice(wayos_abi::stream::CLOSE, self.value);
+    }
+}
+
 /// A handle's reference to a port. One made with the receive right counts as a receiver;
-/// the last receiver to go closes the port.
+/// the last receiver to go closes the port. A badged reference (send right only) carries
+/// its [`Badge`].
 pub struct PortRef {
     pub port: Arc<Port>,
     receiver: bool,
+    badge: Option<Arc<Badge>>,
 }
 
 impl PortRef {
@@ -509,25 +605,50 @@ impl PortRef {
         if receiver {
             port.receivers.fetch_add(1, Ordering::AcqRel);
         }
-        Self { port, receiver }
+        Self {
+            port,
+            receiver,
+            badge: None,
+        }
     }
 
-    /// A reference for a handle with `rights` (a subset of this one's).
+    /// A new send reference to `port` with badge `value` (not 0), the first of its
+    /// family. `ENOMEM` when the kernel is down to its memory reserve.
+    pub fn badged(port: Arc<Port>, value: u32) -> KResult<Self> {
+        debug_assert!(value != 0);
+        crate::mm::reserve::admit(core::mem::size_of::<Badge>() + 32)?;
+        let badge = Arc::new(Badge {
+            value,
+            port: port.clone(),
+        });
+        Ok(Self {
+            port,
+            receiver: false,
+            badge: Some(badge),
+        })
+    }
+
+    /// The badge messages sent through this reference carry (0: none).
+    pub fn badge(&self) -> u32 {
+        self.badge.as_ref().map_or(0, |b| b.value)
+    }
+
+    /// A reference for a handle with `rights` (a subset of this one's), of the same
+    /// badge family.
     pub fn narrowed(&self, rights: u32) -> Self {
-        Self::new(self.port.clone(), if self.receiver { rights } else { 0 })
+        let mut r = Self::new(self.port.clone(), if self.receiver { rights } else { 0 });
+        r.badge = self.badge.clone();
+        r
     }
 }
 
 impl Clone for PortRef {
     fn clone(&self) -> Self {
-        Self::new(
-            self.port.clone(),
-            if self.receiver {
-                wayos_abi::ipc::RIGHT_RECV
-            } else {
-                0
-            },
-        )
+        self.narrowed(if self.receiver {
+            wayos_abi::ipc::RIGHT_RECV
+        } else {
+            0
+        })
     }
 }
 
@@ -665,12 +786,17 @@ impl ReplyPort {
         r
     }
 
-    /// A copy of the reply [`ReplyPort::wait`] got (`None` if none is there).
-    pub fn reply_message(&self) -> Option<Message> {
+    /// The reply [`ReplyPort::wait`] got, with the objects it carries (`None` if none is
+    /// there). Only for the owner.
+    pub fn take_reply(&self) -> Option<(Message, Option<Objects>)> {
         let _waiter = self.waiter.lock();
-        // SAFETY: while `DONE` nobody writes the buffer (repliers need `WAITING`, the
-        // owner needs `finish` first), so reading it is sound.
-        (self.status.load(Ordering::Acquire) == DONE).then(|| unsafe { (*self.buf.get()).msg })
+        if self.status.load(Ordering::Acquire) != DONE {
+            return None;
+        }
+        // SAFETY: while `DONE` nobody but the owner (the caller of this) touches the
+        // buffer (repliers need `WAITING`), and this is the only reference made now.
+        let buf = unsafe { &mut *self.buf.get() };
+        Some((buf.msg, buf.objs.take()))
     }
 
     /// Delivers the reply, made by `make` in the buffer under the port's lock (so it must

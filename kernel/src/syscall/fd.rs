@@ -1,5 +1,5 @@
-//! File-descriptor syscalls: read, write, close, dup2, stream fds from ports, binding the
-//! console's input.
+//! File-descriptor syscalls: read, write, close, dup2, stream fds from ports and the
+//! calls on them (`fd_call`), binding the console's input.
 //!
 //! Data moves through a kernel bounce buffer, so no lock is held across a user copy and
 //! a bad buffer is `EFAULT` before anything is consumed (reads) or after what was already
@@ -7,7 +7,7 @@
 
 use alloc::sync::Arc;
 
-use wayos_abi::ipc::RIGHT_SEND;
+use wayos_abi::ipc::{Message, INLINE_BYTES, MAX_HANDLES, NO_HANDLE, RIGHT_SEND};
 
 use crate::descriptor::{fd_errno, FileRef, PortStream};
 use crate::error::{Errno, KResult};
@@ -123,6 +123,81 @@ pub fn sys_port_fd(h: usize) -> KResult<usize> {
     // Outside the locks: dropping the last receive right closes the port.
     drop(obj);
     fd
+}
+
+/// `fd_call(fd, req, reply)`: one call with `*req` on the port behind stream fd `fd`, its
+/// answer written to `*reply` (see `wayos_abi::sys::FD_CALL`). The request's handles are
+/// ignored and its label must be a server request (`stream::CALL_BASE` and up), so a
+/// process cannot fake the kernel's `READ`/`WRITE`/`CLOSE`. A port handle in the reply's
+/// first slot becomes a new stream fd here, returned; any other handle the reply brings is
+/// closed. Waits like a stream read: as long as the server takes, until a signal
+/// (`EINTR`). No lock is held across the call or a user copy.
+///
+/// Nothing leaks on an error: a new stream that cannot be installed (`EMFILE`: the table
+/// filled up during the call) or written about (`EFAULT`) is dropped, which tells the
+/// server (`stream::CLOSE`) so it frees what it made for it.
+pub fn sys_fd_call(fd: usize, req: usize, reply: usize) -> KResult<usize> {
+    let f = file(fd)?;
+    let Some(stream) = f.as_port_stream() else {
+        return Err(Errno::ENOTSOCK);
+    };
+    let mut msg = UserPtr::<Message, ReadOnly>::new(req)?.read()?;
+    let out = UserPtr::<Message, WriteOnly>::new(reply)?;
+    out.probe_writable()?;
+    if msg.len as usize > INLINE_BYTES || msg.label < wayos_abi::stream::CALL_BASE {
+        return Err(Errno::EINVAL);
+    }
+    msg.handles = [NO_HANDLE; MAX_HANDLES];
+    msg.reply = NO_HANDLE;
+    let p = task::current_process().ok_or(Errno::ESRCH)?;
+    // The kernel cannot tell which requests bring a stream, so room for one is checked
+    // when it comes (below), not before the call.
+    let (mut answer, objs) = crate::ipc::kernel_call_objs(stream.port(), msg)?;
+    let mut new_stream = None;
+    if let Some(mut objs) = objs {
+        if let Some((KObject::Port(port), rights)) = objs[0].take() {
+            if rights & RIGHT_SEND != 0 {
+                new_stream = Some(PortStream::new(port.narrowed(RIGHT_SEND)));
+            }
+            // A receive right the handle had goes with it (as for `port_fd`).
+            drop(port);
+        }
+        // Anything else the reply moved is closed here, outside any lock.
+        drop(objs);
+    }
+    if answer.label != 0 {
+        drop(new_stream);
+        return Err(Errno(wayos_abi::errno::from_reply_label(answer.label)));
+    }
+    answer.handles = [NO_HANDLE; MAX_HANDLES];
+    answer.reply = NO_HANDLE;
+    answer.len = answer.len.min(INLINE_BYTES as u32);
+    let Some(s) = new_stream else {
+        out.write(&answer)?;
+        return Ok(0);
+    };
+    let file: FileRef = Arc::new(s);
+    let new_fd = {
+        let mut fds = p.fds.lock();
+        if fds.open_count() >= crate::descriptor::MAX_FDS {
+            None
+        } else {
+            fds.insert(file.clone()).ok()
+        }
+    };
+    let Some(new_fd) = new_fd else {
+        // Outside the lock: the stream's close reaches the server.
+        drop(file);
+        return Err(Errno::EMFILE);
+    };
+    drop(file);
+    if let Err(e) = out.write(&answer) {
+        // Only a concurrent unmap gets here; do not leave a descriptor nobody knows.
+        let gone = p.fds.lock().close(new_fd);
+        drop(gone);
+        return Err(e);
+    }
+    Ok(new_fd)
 }
 
 /// Sends the console's input to a port; `fd` must be the console device.

@@ -103,9 +103,18 @@ fn port_in(table: &Handles, h: usize, needed: u32) -> KResult<Arc<Port>> {
     }
 }
 
-/// [`port_in`] the caller's table.
-fn port_of(p: &Process, h: usize, needed: u32) -> KResult<Arc<Port>> {
-    port_in(&p.handles.lock(), h, needed)
+/// [`port_in`] the caller's table, with the badge messages sent through `h` carry (0:
+/// none).
+fn badged_port_of(p: &Process, h: usize, needed: u32) -> KResult<(Arc<Port>, u32)> {
+    let h = handle_arg(h)?;
+    match p.handles.lock().get(h, needed).map_err(handle_errno)? {
+        KObject::Port(r) => Ok((r.port.clone(), r.badge())),
+        KObject::Reply(_)
+        | KObject::Memory(_)
+        | KObject::Tensor(_)
+        | KObject::Job(_)
+        | KObject::Graph(_) => Err(Errno::EINVAL),
+    }
 }
 
 /// The reply port behind reply handle `h`: `EBADF`, `EACCES` (no send right), `EINVAL`
@@ -142,7 +151,7 @@ pub fn sys_port_create(capacity: usize) -> KResult<usize> {
 /// for room until `deadline`. The carried handles are checked first.
 fn send(
     p: &Process,
-    port: &Port,
+    (port, badge): (&Port, u32),
     msg: &Message,
     mut reply: Option<ReplyRef>,
     deadline: Deadline,
@@ -153,11 +162,11 @@ fn send(
             let mut table = p.handles.lock();
             check_transfer(&table, msg)?;
             port.deliver(|km| {
-                km.fill(msg, reply.take());
+                km.fill(msg, reply.take(), badge);
                 km.objs = Some(take_transfer(&mut table, msg));
             })
         } else {
-            port.deliver(|km| km.fill(msg, reply.take()))
+            port.deliver(|km| km.fill(msg, reply.take(), badge))
         };
         match r {
             Ok(receiver) => return Ok(receiver),
@@ -182,8 +191,9 @@ pub fn sys_port_send(h: usize, ptr: usize, timeout_ns: u64) -> KResult<usize> {
     let p = me()?;
     let mut msg = Message::new(0);
     read_message(&UserPtr::new(ptr)?, &mut msg)?;
-    let port = port_of(&p, h, RIGHT_SEND)?;
-    if let Some(receiver) = send(&p, &port, &msg, None, Deadline::from_timeout(timeout_ns))? {
+    let (port, badge) = badged_port_of(&p, h, RIGHT_SEND)?;
+    let deadline = Deadline::from_timeout(timeout_ns);
+    if let Some(receiver) = send(&p, (&port, badge), &msg, None, deadline)? {
         sched::wake(&receiver);
     }
     Ok(0)
@@ -191,7 +201,7 @@ pub fn sys_port_send(h: usize, ptr: usize, timeout_ns: u64) -> KResult<usize> {
 
 /// Receives on `port` into `w` (running `next` if it blocks, else waking it), installs
 /// the message's handles in `p`'s table (which has room: checked before) and writes the
-/// message to `ptr`.
+/// message to `ptr`. Returns the badge it was sent with (0: none).
 fn receive<A: CanWrite>(
     p: &Process,
     port: &Port,
@@ -199,7 +209,7 @@ fn receive<A: CanWrite>(
     ptr: &UserPtr<Message, A>,
     deadline: Deadline,
     next: Option<Arc<Thread>>,
-) -> KResult<()> {
+) -> KResult<u32> {
     match port.receive(w, deadline, next) {
         Ok(()) => {}
         Err(RecvError::Closed) => return Err(Errno::EPIPE),
@@ -208,6 +218,8 @@ fn receive<A: CanWrite>(
         Err(RecvError::Interrupted) => return Err(Errno::EINTR),
     }
     let km = w.message();
+    // A notice's queue slot is free once it is received.
+    drop(km.notice.take());
     if km.objs.is_some() {
         install(&mut p.handles.lock(), km);
     } else if let Some(r) = km.reply.take() {
@@ -221,7 +233,7 @@ fn receive<A: CanWrite>(
         log::warn!("port_recv: message buffer vanished; message lost");
         return Err(Errno::EFAULT);
     }
-    Ok(())
+    Ok(km.badge)
 }
 
 pub fn sys_port_recv(h: usize, ptr: usize, timeout_ns: u64) -> KResult<usize> {
@@ -248,7 +260,7 @@ pub fn sys_port_recv(h: usize, ptr: usize, timeout_ns: u64) -> KResult<usize> {
     );
     drop(w);
     own.put_back(&p);
-    r.map(|()| 0)
+    r.map(|badge| badge as usize)
 }
 
 pub fn sys_port_call(h: usize, ptr: usize, timeout_ns: u64) -> KResult<usize> {
@@ -270,7 +282,7 @@ fn call(
     timeout_ns: u64,
 ) -> KResult<()> {
     read_message_rw(ptr, &mut own.buffer().msg)?;
-    let port = port_of(p, h, RIGHT_SEND)?;
+    let (port, badge) = badged_port_of(p, h, RIGHT_SEND)?;
     let deadline = Deadline::from_timeout(timeout_ns);
     // User calls are not interrupted by handled signals (callers do not expect EINTR
     // from a call whose request may already be served); a signal that ends the process
@@ -279,7 +291,7 @@ fn call(
     // interrupted like a send.
     let reply = own
         .call(deadline, task::signal::fatal_pending, |req, right| {
-            send(p, &port, req, Some(right), deadline)
+            send(p, (&port, badge), req, Some(right), deadline)
         })
         .map_err(|e| match e {
             CallError::Send(e) => e,
@@ -328,7 +340,7 @@ pub fn sys_port_reply(h: usize, ptr: usize) -> KResult<usize> {
         // If the caller gives up meanwhile (another CPU), `make` does not run and the
         // handles stay here.
         let result = rp.deliver(|km| {
-            km.fill(&msg, None);
+            km.fill(&msg, None, 0);
             if moves {
                 km.objs = Some(take_transfer(&mut table, &msg));
             }
@@ -350,7 +362,8 @@ pub fn sys_port_reply(h: usize, ptr: usize) -> KResult<usize> {
 /// `port_reply_recv(reply, port, msg, timeout)`: `port_reply(reply, msg)`, then
 /// `port_recv(port, msg, timeout)`, in one trap. Every argument is checked before the
 /// reply goes out; if the caller is gone the reply is discarded (its handles closed) and
-/// the receive still happens, returning `REPLY_DISCARDED` instead of 0. While waiting
+/// the receive still happens, with `REPLY_DISCARDED` set in the result (whose other bits
+/// are the next message's badge, shifted left by one). While waiting
 /// for the next message the CPU goes straight to the caller that was answered.
 pub fn sys_port_reply_recv(rh: usize, ph: usize, ptr: usize, timeout_ns: u64) -> KResult<usize> {
     let p = me()?;
@@ -390,13 +403,13 @@ fn reply_recv(
             return Err(Errno::ENOMEM);
         }
         if moves == 0 {
-            let result = rp.deliver(|km| km.fill(msg, None));
+            let result = rp.deliver(|km| km.fill(msg, None, 0));
             (port, table.remove(rh), result)
         } else {
             let rp = rp.clone();
             let mut objs: Option<Objects> = Some(take_transfer(&mut table, msg));
             let result = rp.deliver(|km| {
-                km.fill(msg, None);
+                km.fill(msg, None, 0);
                 km.objs = objs.take();
             });
             let removed = table.remove(rh);
@@ -412,8 +425,30 @@ fn reply_recv(
         Err(()) => (None, REPLY_DISCARDED),
     };
     let mut w = RecvWaiter::new(buf);
-    receive(p, &port, &mut w, ptr, deadline, caller)?;
-    Ok(status)
+    let badge = receive(p, &port, &mut w, ptr, deadline, caller)?;
+    Ok((badge as usize) << 1 | status)
+}
+
+/// `port_badge(handle, badge)`: a new send handle (send and grant rights) to the port
+/// behind `handle`, which needs the receive right (only a receiver names its clients),
+/// stamped with `badge` (`1..=u32::MAX`, else `EINVAL`). `ENOMEM` when the table is full.
+pub fn sys_port_badge(h: usize, badge: usize) -> KResult<usize> {
+    let p = me()?;
+    let badge = u32::try_from(badge)
+        .ok()
+        .filter(|&b| b != 0)
+        .ok_or(Errno::EINVAL)?;
+    let mut table = p.handles.lock();
+    let port = port_in(&table, h, RIGHT_RECV)?;
+    // Room first, so that a refused handle never has to drop (and notify) under the lock.
+    if table.room() == 0 {
+        return Err(Errno::ENOMEM);
+    }
+    let obj = KObject::Port(PortRef::badged(port, badge)?);
+    let h = table
+        .insert(obj, RIGHT_SEND | RIGHT_GRANT)
+        .map_err(handle_errno)?;
+    Ok(h as usize)
 }
 
 pub fn sys_handle_close(h: usize) -> KResult<usize> {
@@ -459,7 +494,11 @@ pub fn sys_ns_register(name: usize, len: usize, h: usize) -> KResult<usize> {
     if wayos_abi::caps::is_system_name(&name) {
         super::gate::require(wayos_abi::caps::NS_SYSTEM)?;
     }
-    let port = port_of(&p, h, RIGHT_SEND | RIGHT_GRANT)?;
+    let (port, badge) = badged_port_of(&p, h, RIGHT_SEND | RIGHT_GRANT)?;
+    // A name is for the port's own door; a badge names one of its objects.
+    if badge != 0 {
+        return Err(Errno::EINVAL);
+    }
     if port.is_closed() {
         return Err(Errno::EPIPE);
     }

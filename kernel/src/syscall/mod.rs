@@ -155,6 +155,8 @@ pub fn dispatch(frame: &mut TrapFrame) {
         sys::MEM_POLICY => memtier::sys_mem_policy(a[0]),
         sys::MEMTIER_INFO => memtier::sys_memtier_info(a[0], a[1], a[2]),
         sys::MEMTIER_SET => memtier::sys_memtier_set(a[0], a[1]),
+        sys::FD_CALL => fd::sys_fd_call(a[0], a[1], a[2]),
+        sys::PORT_BADGE => ipc::sys_port_badge(a[0], a[1]),
         _ => Err(Errno::ENOSYS),
     };
     let value = match result {

@@ -160,9 +160,36 @@ impl Port {
     /// `ETIMEDOUT` when it stayed empty for the whole timeout, `EPIPE` when the port is
     /// closed and empty. On any error nothing was dequeued.
     pub fn recv(&self, msg: &mut Message, timeout: Timeout) -> Result<(), Errno> {
+        self.recv_badged(msg, timeout).map(drop)
+    }
+
+    /// [`Port::recv`], returning the badge of the handle the message came through (0: an
+    /// unbadged handle, or the kernel; see [`Port::badge`]).
+    pub fn recv_badged(&self, msg: &mut Message, timeout: Timeout) -> Result<u32, Errno> {
+        let args = [
+            self.handle as usize,
+            crate::sys::arg_out(msg),
+            timeout.as_ns() as usize,
+            0,
+            0,
+            0,
+        ];
         // SAFETY: the kernel writes one `Message` into `msg`, borrowed mutably; every bit
         // pattern is a valid `Message` (integers only).
-        unsafe { self.message_call(sys::PORT_RECV, crate::sys::arg_out(msg), timeout) }
+        let r = unsafe { crate::sys::call(sys::PORT_RECV, args) }?;
+        Ok(r as u32)
+    }
+
+    /// `port_badge(handle, badge)`: a new send handle (send and grant rights) to this
+    /// port, which this handle must be able to receive from, stamped with `badge`
+    /// (`1..=u32::MAX`). Messages through it, its duplicates and stream fds made from them
+    /// arrive with `badge` ([`Port::recv_badged`]); when the last of them goes, this port
+    /// receives one `stream::CLOSE` from the kernel with the badge.
+    pub fn badge(&self, badge: u32) -> Result<Port, Errno> {
+        let raw = crate::sys::call2(MemFree::PORT_BADGE, self.handle as usize, badge as usize)?;
+        Ok(Port {
+            handle: handle_from(raw)?,
+        })
     }
 
     /// `port_call(handle, msg, timeout)`: sends `msg` with a one-shot reply right and
@@ -229,6 +256,16 @@ impl ReplyHandle {
         timeout: Timeout,
     ) -> Result<Replied, ReplyError> {
         reply_recv(self, port, msg, timeout)
+    }
+
+    /// [`ReplyHandle::reply_recv`], also returning the next message's badge.
+    pub fn reply_recv_badged(
+        self,
+        port: &Port,
+        msg: &mut Message,
+        timeout: Timeout,
+    ) -> Result<(Replied, u32), ReplyError> {
+        reply_recv_badged(self, port, msg, timeout)
     }
 }
 
@@ -310,6 +347,17 @@ pub fn reply_recv(
     msg: &mut Message,
     timeout: Timeout,
 ) -> Result<Replied, ReplyError> {
+    reply_recv_badged(reply, port, msg, timeout).map(|(r, _)| r)
+}
+
+/// [`reply_recv`], also returning the badge the next message came with (see
+/// [`Port::recv_badged`]).
+pub fn reply_recv_badged(
+    reply: ReplyHandle,
+    port: &Port,
+    msg: &mut Message,
+    timeout: Timeout,
+) -> Result<(Replied, u32), ReplyError> {
     let args = [
         reply.handle as usize,
         port.raw() as usize,
@@ -324,11 +372,12 @@ pub fn reply_recv(
     match r {
         Ok(n) => {
             core::mem::forget(reply);
-            Ok(if n == wayos_abi::ipc::REPLY_DISCARDED {
+            let replied = if n & wayos_abi::ipc::REPLY_DISCARDED != 0 {
                 Replied::Discarded
             } else {
                 Replied::Delivered
-            })
+            };
+            Ok((replied, (n >> 1) as u32))
         }
         Err(errno)
             if matches!(

@@ -13,6 +13,8 @@
 //! - [`fs`] opens, reads and writes files, lists directories, and changes the tree
 //!   (`mkdir`, `rename`, `remove_file`, the working directory).
 //! - [`klog`] reads the kernel log ring.
+//! - [`net`] is the socket API (TCP, UDP, ICMP echo over `netd`; sockets are fds), name
+//!   resolution, netd's interfaces and counters, and the kernel's NIC and PCI lists.
 //! - [`aid`] is the client of the AI daemon.
 //! - [`ai`] is the client of kernel tensors; [`infer`] of graphs, the inference queue,
 //!   models and the accelerators' records.
@@ -50,6 +52,7 @@ pub mod ipc;
 pub mod klog;
 pub mod mem;
 pub mod memtier;
+pub mod net;
 pub mod process;
 pub mod rt;
 pub mod signal;

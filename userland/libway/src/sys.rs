@@ -66,6 +66,8 @@ impl MemFree {
     pub const DUP2: Self = Self(sys::DUP2);
     pub const CLOSE: Self = Self(sys::CLOSE);
     pub const PORT_FD: Self = Self(sys::PORT_FD);
+    /// `port_badge(handle, badge)`: a new handle, numbers only.
+    pub const PORT_BADGE: Self = Self(sys::PORT_BADGE);
     pub const CONSOLE_BIND: Self = Self(sys::CONSOLE_BIND);
     pub const LSEEK: Self = Self(sys::LSEEK);
     pub const FTRUNCATE: Self = Self(sys::FTRUNCATE);

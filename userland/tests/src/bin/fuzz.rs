@@ -512,6 +512,10 @@ fn kinds(n: usize) -> [Kind; 6] {
         sys::MEM_ADVISE => k(&[Addr, Len, Int]),
         sys::MEM_POLICY => k(&[Int]),
         sys::MEMTIER_SET => k(&[Int, Int]),
+        // The fuzzer's labels are all below `stream::CALL_BASE`: a stream's server (the
+        // console) never sees its requests, only the checks before them run.
+        sys::FD_CALL => k(&[Fd, Msg, Msg]),
+        sys::PORT_BADGE => k(&[Handle, Int]),
         _ => k(&[]),
     }
 }
@@ -918,8 +922,11 @@ impl Child {
     fn remember(&mut self, n: usize, r: usize) {
         let slot = self.below(8) as usize;
         match n {
-            sys::OPEN | sys::DUP | sys::DUP2 | sys::FCNTL | sys::PORT_FD => self.fds[slot] = r,
+            sys::OPEN | sys::DUP | sys::DUP2 | sys::FCNTL | sys::PORT_FD | sys::FD_CALL => {
+                self.fds[slot] = r
+            }
             sys::PORT_CREATE
+            | sys::PORT_BADGE
             | sys::HANDLE_DUP
             | sys::NS_LOOKUP
             | sys::MEM_GRANT

@@ -6,7 +6,8 @@
 //! is untouched; `dup` cannot add rights), a full queue (`ENOSPC`, then FIFO draining),
 //! the name service (`EEXIST`, `ENOENT`, `ENAMETOOLONG`) and bad pointers (`EFAULT`,
 //! nothing changes), and page grants (`grant`: bulk data shared without copying, bounded
-//! by the granter's rights). Servers run in forked children and publish their port by
+//! by the granter's rights), badges (one port telling its senders apart), the kernel's
+//! stream `CLOSE` notices and `fd_call` (`badge`). Servers run in forked children and publish their port by
 //! name, so no check depends on whether fork copies handles. Expected values are computed here,
 //! independently of the kernel (sequence numbers, byte patterns, elapsed-time bounds).
 #![no_std]
@@ -33,6 +34,9 @@ use libway::{Args, Errno};
 
 libway::entry!(main);
 
+/// Badges, stream `CLOSE` notices and `fd_call`.
+#[path = "ipctest/badge.rs"]
+mod badge;
 /// Page grants: bulk data without copying.
 #[path = "ipctest/grant.rs"]
 mod grant;
@@ -120,6 +124,12 @@ fn main(_args: Args) -> i32 {
         "grant_handle_passing_needs_grant",
         grant::grant_handle_passing_needs_grant(),
     );
+    s.check("badge_stamps_messages", badge::badge_stamps_messages());
+    s.check("badge_rules", badge::badge_rules());
+    s.check("badge_close_once", badge::badge_close_once());
+    s.check("stream_close_notice", badge::stream_close_notice());
+    s.check("badge_close_on_death", badge::badge_close_on_death());
+    s.check("fd_call_on_streams", badge::fd_call_on_streams());
     s.finish()
 }
 

@@ -30,7 +30,7 @@ use libway::abi::console::{INPUT, MODE_COOKED, MODE_RAW, NAME, SET_FOREGROUND, S
 use libway::abi::errno::EINVAL;
 use libway::abi::ipc::{Message, FROM_KERNEL};
 use libway::abi::signal::SIGINT;
-use libway::abi::stream::{CHUNK, READ, WRITE};
+use libway::abi::stream::{CHUNK, CLOSE, READ, WRITE};
 use libway::caps;
 use libway::io::{self, STDIN, STDOUT};
 use libway::ipc::{ns, MessageExt, Port, ReplyHandle, Timeout};
@@ -94,6 +94,10 @@ impl Server {
     fn handle(&mut self, mut msg: Message) {
         if msg.label == INPUT && msg.reply == FROM_KERNEL {
             self.input(msg.bytes());
+            return;
+        }
+        if msg.label == CLOSE && msg.reply == FROM_KERNEL {
+            // A stream to the console closed: nothing is kept per stream.
             return;
         }
         let Some(reply) = msg.take_reply() else {
