@@ -21,7 +21,9 @@ coreutils::program!(imp::main);
 
 #[cfg(target_os = "none")]
 mod imp {
+    use alloc::sync::Arc;
     use alloc::vec;
+    use core::sync::atomic::{AtomicBool, Ordering};
 
     use coreutils::args::Spec;
     use coreutils::err;
@@ -113,15 +115,16 @@ mod imp {
     }
 
     /// Copies standard input to the connected UDP socket on a thread, a datagram per
-    /// read; records when it ended in `done`.
-    fn stdin_to_udp(fd: usize, done: alloc::sync::Arc<core::sync::atomic::AtomicBool>) {
+    /// read (through `send`, which carries a datagram of any size up to `DGRAM_MAX`
+    /// whole); records when it ended in `done`.
+    fn stdin_to_udp(sock: Arc<UdpSocket>, done: Arc<AtomicBool>) {
         let work = move || {
             let mut buf = vec![0u8; DGRAM_MAX];
             loop {
                 match io::read(STDIN, &mut buf) {
                     Ok(0) => break,
                     Ok(n) => {
-                        if io::write(fd, &buf[..n]).is_err() {
+                        if sock.send(&buf[..n]).is_err() {
                             break;
                         }
                     }
@@ -129,7 +132,7 @@ mod imp {
                     Err(_) => break,
                 }
             }
-            done.store(true, core::sync::atomic::Ordering::SeqCst);
+            done.store(true, Ordering::SeqCst);
         };
         if let Err(e) = libway::thread::spawn(work) {
             err!("thread: {}", errtext(e));
@@ -143,13 +146,13 @@ mod imp {
         idle: Option<u64>,
     ) -> i32 {
         let sock = match UdpSocket::bind(local) {
-            Ok(s) => s,
+            Ok(s) => Arc::new(s),
             Err(e) => {
                 err!("bind {local}: {}", errtext(e));
                 return 1;
             }
         };
-        let done = alloc::sync::Arc::new(core::sync::atomic::AtomicBool::new(false));
+        let done = Arc::new(AtomicBool::new(false));
         let mut connected = false;
         if let Some(p) = peer {
             if let Err(e) = sock.connect(p) {
@@ -157,7 +160,7 @@ mod imp {
                 return 1;
             }
             connected = true;
-            stdin_to_udp(sock.fd(), done.clone());
+            stdin_to_udp(sock.clone(), done.clone());
         }
         // A client lingers for answers after its input ends.
         let slice = 200_000_000u64;
@@ -181,7 +184,7 @@ mod imp {
                             return 1;
                         }
                         connected = true;
-                        stdin_to_udp(sock.fd(), done.clone());
+                        stdin_to_udp(sock.clone(), done.clone());
                     }
                     if let Err(e) = io::write_all(STDOUT, &buf[..n]) {
                         err!("write: {}", errtext(e));
@@ -191,7 +194,7 @@ mod imp {
                 Err(e) if is_retry(e) => {}
                 Err(e) if is_idle(e) => {
                     quiet_ns += slice;
-                    let input_over = done.load(core::sync::atomic::Ordering::SeqCst);
+                    let input_over = done.load(Ordering::SeqCst);
                     if (input_over && quiet_ns >= linger)
                         || idle.is_some_and(|w| quiet_ns >= w)
                     {
