@@ -84,7 +84,10 @@ mod tests {
     fn lines_like_gnu() {
         assert_eq!(line(EMPTY, "-", false), format!("{EMPTY}  -\n"));
         assert_eq!(line(EMPTY, "a b", true), format!("{EMPTY} *a b\n"));
-        assert_eq!(line(EMPTY, "a\nb\\c", false), format!("\\{EMPTY}  a\\nb\\\\c\n"));
+        assert_eq!(
+            line(EMPTY, "a\nb\\c", false),
+            format!("\\{EMPTY}  a\\nb\\\\c\n")
+        );
         assert_eq!(hex(&[0, 0xab, 0x10]), "00ab10");
     }
 

@@ -226,9 +226,7 @@ impl Response {
         if rest.len() > 7 && rest[7] != b' ' {
             return Err(HttpError::StartLine);
         }
-        let status = code
-            .iter()
-            .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
+        let status = code.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
         let reason = String::from_utf8_lossy(rest.get(8..).unwrap_or(&[])).into_owned();
         let mut headers = Headers::default();
         parse_fields(lines, &mut headers)?;
@@ -621,17 +619,38 @@ mod tests {
     fn content_length_rules() {
         let h = |s: &str| Response::parse(format!("HTTP/1.1 200 OK\r\n{s}\r\n").as_bytes());
         let cl = |s: &str| h(s).unwrap().headers.content_length();
-        assert_eq!(cl("Content-Length: 5\r\nContent-Length: 5\r\n"), Ok(Some(5)));
+        assert_eq!(
+            cl("Content-Length: 5\r\nContent-Length: 5\r\n"),
+            Ok(Some(5))
+        );
         assert_eq!(cl("Content-Length: 5, 5\r\n"), Ok(Some(5)));
-        assert_eq!(cl("Content-Length: 5\r\ncontent-length: 6\r\n"), Err(HttpError::ContentLength));
+        assert_eq!(
+            cl("Content-Length: 5\r\ncontent-length: 6\r\n"),
+            Err(HttpError::ContentLength)
+        );
         assert_eq!(cl("Content-Length: -1\r\n"), Err(HttpError::ContentLength));
-        assert_eq!(cl("Content-Length: 0x10\r\n"), Err(HttpError::ContentLength));
-        assert_eq!(cl("Content-Length: 99999999999999999999999\r\n"), Err(HttpError::ContentLength));
+        assert_eq!(
+            cl("Content-Length: 0x10\r\n"),
+            Err(HttpError::ContentLength)
+        );
+        assert_eq!(
+            cl("Content-Length: 99999999999999999999999\r\n"),
+            Err(HttpError::ContentLength)
+        );
         assert_eq!(cl("Content-Length:\r\n"), Err(HttpError::ContentLength));
         let te = |s: &str| h(s).unwrap().framing("GET");
-        assert_eq!(te("Transfer-Encoding: chunked\r\nContent-Length: 3\r\n"), Ok(Framing::Chunked));
-        assert_eq!(te("Transfer-Encoding: gzip, chunked\r\n"), Err(HttpError::TransferEncoding));
-        assert_eq!(te("Transfer-Encoding: gzip\r\n"), Err(HttpError::TransferEncoding));
+        assert_eq!(
+            te("Transfer-Encoding: chunked\r\nContent-Length: 3\r\n"),
+            Ok(Framing::Chunked)
+        );
+        assert_eq!(
+            te("Transfer-Encoding: gzip, chunked\r\n"),
+            Err(HttpError::TransferEncoding)
+        );
+        assert_eq!(
+            te("Transfer-Encoding: gzip\r\n"),
+            Err(HttpError::TransferEncoding)
+        );
         assert_eq!(te("Transfer-Encoding: Chunked\r\n"), Ok(Framing::Chunked));
     }
 
@@ -644,8 +663,14 @@ mod tests {
         let used = body.feed(b"abcd", &mut |_: &[u8]| -> Result<(), ()> { Ok(()) });
         assert_eq!(used, Ok(2));
         assert!(body.is_done());
-        assert_eq!(decode(Framing::Length(5), &[b"hel"]).unwrap_err(), HttpError::Truncated);
-        assert_eq!(Body::new(Framing::Length(11), 10).unwrap_err(), HttpError::TooBig);
+        assert_eq!(
+            decode(Framing::Length(5), &[b"hel"]).unwrap_err(),
+            HttpError::Truncated
+        );
+        assert_eq!(
+            Body::new(Framing::Length(11), 10).unwrap_err(),
+            HttpError::TooBig
+        );
         let (out, _) = decode(Framing::UntilClose, &[b"ab", b"c"]).unwrap();
         assert_eq!(out, b"abc");
         let (out, _) = decode(Framing::Length(0), &[]).unwrap();
@@ -654,7 +679,8 @@ mod tests {
 
     #[test]
     fn chunked_bodies_in_any_split() {
-        let wire = b"4;ext=1\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nX-Sum: 7\r\n\r\n";
+        let wire =
+            b"4;ext=1\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nX-Sum: 7\r\n\r\n";
         let want = b"Wikipedia in\r\n\r\nchunks.";
         for split in 0..=wire.len() {
             let (a, b) = wire.split_at(split);
@@ -692,7 +718,10 @@ mod tests {
             trailers.extend_from_slice(b"X: yyyyyyyyyyyyyyyyyyyyyyyyyyyyy\r\n");
         }
         let e = err(&trailers);
-        assert!(e == HttpError::HeadTooLong || e == HttpError::TooManyHeaders, "{e:?}");
+        assert!(
+            e == HttpError::HeadTooLong || e == HttpError::TooManyHeaders,
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -733,6 +762,9 @@ mod tests {
             Request::parse(b"GET / HTTP/1.1\r\nno colon\r\n\r\n"),
             Err(HttpError::Header)
         );
-        assert_eq!(HttpError::Truncated.to_string(), "connection closed before the body was complete");
+        assert_eq!(
+            HttpError::Truncated.to_string(),
+            "connection closed before the body was complete"
+        );
     }
 }

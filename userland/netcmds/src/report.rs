@@ -92,7 +92,12 @@ pub fn ifinfo_block(index: usize, i: &IfInfo) -> String {
     if i.gateway != [0; 4] {
         s.push_str(&format!("    gateway {}\n", ip(i.gateway)));
     }
-    let dns: Vec<String> = i.dns.iter().filter(|d| **d != [0; 4]).map(|d| ip(*d)).collect();
+    let dns: Vec<String> = i
+        .dns
+        .iter()
+        .filter(|d| **d != [0; 4])
+        .map(|d| ip(*d))
+        .collect();
     if !dns.is_empty() {
         s.push_str(&format!("    dns {}\n", dns.join(" ")));
     }
@@ -153,7 +158,15 @@ const SOCK_WIDTHS: [usize; 7] = [5, 6, 6, 21, 21, 11, 5];
 /// `netstat`'s socket table header.
 pub fn sockets_header() -> String {
     row(
-        &["Proto", "Recv-Q", "Send-Q", "Local Address", "Foreign Address", "State", "PID"],
+        &[
+            "Proto",
+            "Recv-Q",
+            "Send-Q",
+            "Local Address",
+            "Foreign Address",
+            "State",
+            "PID",
+        ],
         &SOCK_WIDTHS,
     )
 }
@@ -176,7 +189,9 @@ const IF_WIDTHS: [usize; 7] = [6, 5, 10, 8, 10, 12, 12];
 /// `netstat -i`'s header.
 pub fn interfaces_header() -> String {
     row(
-        &["Iface", "MTU", "RX-OK", "RX-DRP", "TX-OK", "RX-BYTES", "TX-BYTES", "Flg"],
+        &[
+            "Iface", "MTU", "RX-OK", "RX-DRP", "TX-OK", "RX-BYTES", "TX-BYTES", "Flg",
+        ],
         &IF_WIDTHS,
     )
 }
@@ -185,7 +200,12 @@ pub fn interfaces_header() -> String {
 /// R running, D DHCP).
 pub fn interface_row(i: &IfInfo) -> String {
     let mut flg = String::new();
-    for (bit, c) in [(IF_LOOPBACK, 'L'), (IF_UP, 'U'), (IF_RUNNING, 'R'), (IF_DHCP, 'D')] {
+    for (bit, c) in [
+        (IF_LOOPBACK, 'L'),
+        (IF_UP, 'U'),
+        (IF_RUNNING, 'R'),
+        (IF_DHCP, 'D'),
+    ] {
         if i.flags & bit != 0 {
             flg.push(c);
         }
@@ -394,8 +414,16 @@ mod tests {
             kind: KIND_TCP,
             state: 4,
             pid: 12,
-            local: SockAddr { addr: [10, 0, 2, 15], port: 8080, _pad: 0 },
-            peer: SockAddr { addr: [10, 0, 2, 2], port: 40000, _pad: 0 },
+            local: SockAddr {
+                addr: [10, 0, 2, 15],
+                port: 8080,
+                _pad: 0,
+            },
+            peer: SockAddr {
+                addr: [10, 0, 2, 2],
+                port: 40000,
+                _pad: 0,
+            },
             rx_queued: 3,
             tx_queued: 0,
         };
@@ -404,12 +432,25 @@ mod tests {
             "tcp   3      0      10.0.2.15:8080        10.0.2.2:40000        ESTABLISHED 12"
         );
         assert!(!is_listening(&s));
-        let l = SockInfo { state: 1, peer: SockAddr::default(), local: SockAddr { addr: [0; 4], port: 80, _pad: 0 }, ..s };
+        let l = SockInfo {
+            state: 1,
+            peer: SockAddr::default(),
+            local: SockAddr {
+                addr: [0; 4],
+                port: 80,
+                _pad: 0,
+            },
+            ..s
+        };
         assert!(is_listening(&l));
         assert!(socket_row(&l).contains("*:80 "));
         assert!(socket_row(&l).contains("*:* "));
         assert!(socket_row(&l).contains("LISTEN"));
-        let u = SockInfo { kind: KIND_UDP, state: 1, ..l };
+        let u = SockInfo {
+            kind: KIND_UDP,
+            state: 1,
+            ..l
+        };
         assert_eq!(sock_state(&u), "BOUND");
         assert!(is_listening(&u));
         let bad = SockInfo { state: 99, ..s };
@@ -424,9 +465,19 @@ mod tests {
         let text = stats_lines(&st);
         assert!(text.contains("    malformed_dropped: 9\n"));
         assert_eq!(text.lines().count(), 1 + STAT_NAMES.len());
-        let nic = NicInfo { mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56], link_up: 1, irq_mode: IRQ_INTX, irq: 11, pci: 3 << 3, rx_frames: 4, ..Default::default() };
+        let nic = NicInfo {
+            mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56],
+            link_up: 1,
+            irq_mode: IRQ_INTX,
+            irq: 11,
+            pci: 3 << 3,
+            rx_frames: 4,
+            ..Default::default()
+        };
         let text = nic_lines(0, &nic);
-        assert!(text.starts_with("nic0: 52:54:00:12:34:56 pci 00:03.0 link up irq intx 11 holder 0\n"));
+        assert!(
+            text.starts_with("nic0: 52:54:00:12:34:56 pci 00:03.0 link up irq intx 11 holder 0\n")
+        );
         assert!(text.contains("    rx_frames: 4\n"));
     }
 
@@ -443,7 +494,10 @@ mod tests {
         for ns in [1_000_000, 3_000_000] {
             r.add(ns);
         }
-        assert_eq!((r.min_ns, r.max_ns, r.avg_ns(), r.mdev_ns()), (1_000_000, 3_000_000, 2_000_000, 1_000_000));
+        assert_eq!(
+            (r.min_ns, r.max_ns, r.avg_ns(), r.mdev_ns()),
+            (1_000_000, 3_000_000, 2_000_000, 1_000_000)
+        );
         let s = ping_summary("10.0.2.2", 2, 2, 1_001_000_000, &r);
         assert_eq!(
             s,

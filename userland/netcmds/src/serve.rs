@@ -243,8 +243,21 @@ mod tests {
         assert_eq!(ok("/a%20b"), ("a b".into(), false));
         assert_eq!(ok("/%2e/x"), ("x".into(), false));
         for bad in [
-            "/..", "/../etc", "/a/../../b", "/%2e%2e/x", "/a/%2E%2E/%2e%2e/", "x", "",
-            "*", "http://h/", "/%", "/%4", "/%zz", "/%00", "/%ff", "/a\\..\\b",
+            "/..",
+            "/../etc",
+            "/a/../../b",
+            "/%2e%2e/x",
+            "/a/%2E%2E/%2e%2e/",
+            "x",
+            "",
+            "*",
+            "http://h/",
+            "/%",
+            "/%4",
+            "/%zz",
+            "/%00",
+            "/%ff",
+            "/a\\..\\b",
         ] {
             assert_eq!(resolve_target(bad), Err(TargetError::Bad), "{bad:?}");
         }
@@ -279,9 +292,21 @@ mod tests {
     #[test]
     fn listings_escape_names() {
         let entries = [
-            Entry { name: "b.txt".into(), is_dir: false, size: 3 },
-            Entry { name: "<a>&\"".into(), is_dir: true, size: 0 },
-            Entry { name: "sp ace".into(), is_dir: false, size: 0 },
+            Entry {
+                name: "b.txt".into(),
+                is_dir: false,
+                size: 3,
+            },
+            Entry {
+                name: "<a>&\"".into(),
+                is_dir: true,
+                size: 0,
+            },
+            Entry {
+                name: "sp ace".into(),
+                is_dir: false,
+                size: 0,
+            },
         ];
         let page = listing_html("/d/<x>/", &entries);
         assert!(page.contains("<title>Index of /d/&lt;x&gt;/</title>"));

@@ -256,8 +256,14 @@ mod tests {
             Url::parse("http://10.0.2.2:8000/blob.bin"),
             Ok(url("10.0.2.2", 8000, "/blob.bin"))
         );
-        assert_eq!(Url::parse("http://Example.ORG"), Ok(url("example.org", 80, "/")));
-        assert_eq!(Url::parse("HTTP://h/a?b=c#frag"), Ok(url("h", 80, "/a?b=c")));
+        assert_eq!(
+            Url::parse("http://Example.ORG"),
+            Ok(url("example.org", 80, "/"))
+        );
+        assert_eq!(
+            Url::parse("HTTP://h/a?b=c#frag"),
+            Ok(url("h", 80, "/a?b=c"))
+        );
         assert_eq!(Url::parse("h:8080"), Ok(url("h", 8080, "/")));
         assert_eq!(Url::parse("h?x"), Ok(url("h", 80, "/?x")));
         assert_eq!(Url::parse("http://user@h:81/"), Ok(url("h", 81, "/")));

@@ -120,7 +120,10 @@ mod imp {
                 );
             }
             if good + failed + unreadable == 0 {
-                err!("{}: no properly formatted checksum lines found", quotef(list));
+                err!(
+                    "{}: no properly formatted checksum lines found",
+                    quotef(list)
+                );
             }
         }
         i32::from(failed > 0 || unreadable > 0 || good == 0)

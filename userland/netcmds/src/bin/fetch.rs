@@ -17,7 +17,7 @@ coreutils::program!(imp::main);
 #[cfg(target_os = "none")]
 mod imp {
     use alloc::format;
-    use alloc::string::{String, ToString};
+    use alloc::string::String;
     use alloc::vec;
     use alloc::vec::Vec;
 
@@ -30,8 +30,8 @@ mod imp {
     use libway::net::{SocketAddr, TcpStream};
     use libway::{Args, Errno};
     use netcmds::http::{self, head_end, Body, BodyError, HttpError, Response};
-    use netcmds::url::Url;
     use netcmds::sys::{errtext, resolve_host};
+    use netcmds::url::Url;
 
     const HELP: &str = "[-v] [-I] [-o FILE] [-m MAX] URL\nFetch URL (http://HOST[:PORT]/PATH) with HTTP/1.1 GET to standard output.\n\n  -o FILE   write the body to FILE\n  -m MAX    follow at most MAX redirects (default 5)\n  -I        send HEAD and print the response head\n  -v        show the request and response heads on standard error\n";
     const SPEC: Spec = Spec::short("o:m:vI");
@@ -144,15 +144,17 @@ mod imp {
             e => Failure::Http(e),
         })?;
         let mut write = |b: &[u8]| sink.write(b);
-        let feed = |body: &mut Body, bytes: &[u8], write: &mut dyn FnMut(&[u8]) -> Result<(), Errno>| {
-            body.feed(bytes, &mut |b: &[u8]| write(b)).map_err(|e| match e {
-                BodyError::Http(HttpError::TooBig) if o.limit != u64::MAX => {
-                    Failure::Output(Errno(ENOSPC))
-                }
-                BodyError::Http(h) => Failure::Http(h),
-                BodyError::Sink(e) => Failure::Output(e),
-            })
-        };
+        let feed =
+            |body: &mut Body, bytes: &[u8], write: &mut dyn FnMut(&[u8]) -> Result<(), Errno>| {
+                body.feed(bytes, &mut |b: &[u8]| write(b))
+                    .map_err(|e| match e {
+                        BodyError::Http(HttpError::TooBig) if o.limit != u64::MAX => {
+                            Failure::Output(Errno(ENOSPC))
+                        }
+                        BodyError::Http(h) => Failure::Http(h),
+                        BodyError::Sink(e) => Failure::Output(e),
+                    })
+            };
         feed(&mut body, &head[end..], &mut write)?;
         drop(head);
         while !body.is_done() {
@@ -230,11 +232,9 @@ mod imp {
                         Failure::Http(h) => format!("{url}: {h}"),
                         Failure::Url(why) => format!("{url}: {why}"),
                         Failure::Status(code, reason) => format!("{url}: {code} {reason}"),
-                        Failure::Output(e) => format!(
-                            "{}: {}",
-                            quotef(out_path.unwrap_or("-")),
-                            errtext(e)
-                        ),
+                        Failure::Output(e) => {
+                            format!("{}: {}", quotef(out_path.unwrap_or("-")), errtext(e))
+                        }
                     })
                 }
             }
@@ -248,7 +248,6 @@ mod imp {
                 }
                 sys::flush();
                 err!("{why}");
-                let _ = why.to_string();
                 1
             }
         }

@@ -37,8 +37,8 @@ mod imp {
     use libway::{println, Args, Errno};
     use netcmds::http::{head_end, HttpError, Request};
     use netcmds::serve::{
-        content_type, error_page, join_root, listing_html, resolve_target, response_head,
-        Entry, TargetError,
+        content_type, error_page, join_root, listing_html, resolve_target, response_head, Entry,
+        TargetError,
     };
     use netcmds::sys::errtext;
     use netcmds::url::parse_port;
@@ -68,12 +68,7 @@ mod imp {
     /// Sends a whole small response.
     fn respond(s: &TcpStream, status: u16, head_only: bool, extra: &[String]) -> Served {
         let page = error_page(status);
-        let head = response_head(
-            status,
-            "text/html; charset=utf-8",
-            page.len() as u64,
-            extra,
-        );
+        let head = response_head(status, "text/html; charset=utf-8", page.len() as u64, extra);
         let mut bytes = 0;
         if send(s, head.as_bytes()).is_ok() && !head_only && send(s, page.as_bytes()).is_ok() {
             bytes = page.len() as u64;

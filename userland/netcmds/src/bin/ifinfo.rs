@@ -17,7 +17,8 @@ mod imp {
     use netcmds::report::{ifinfo_block, name};
     use netcmds::sys::errtext;
 
-    const HELP: &str = "[IFACE]\nShow the network interfaces (or IFACE): addresses, flags, counters.\n";
+    const HELP: &str =
+        "[IFACE]\nShow the network interfaces (or IFACE): addresses, flags, counters.\n";
     const SPEC: Spec = Spec::short("");
 
     pub fn main(args: Args) -> i32 {

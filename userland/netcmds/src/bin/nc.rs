@@ -139,12 +139,7 @@ mod imp {
         }
     }
 
-    fn udp(
-        local: SocketAddr,
-        peer: Option<SocketAddr>,
-        echo: bool,
-        idle: Option<u64>,
-    ) -> i32 {
+    fn udp(local: SocketAddr, peer: Option<SocketAddr>, echo: bool, idle: Option<u64>) -> i32 {
         let sock = match UdpSocket::bind(local) {
             Ok(s) => Arc::new(s),
             Err(e) => {
@@ -195,9 +190,7 @@ mod imp {
                 Err(e) if is_idle(e) => {
                     quiet_ns += slice;
                     let input_over = done.load(Ordering::SeqCst);
-                    if (input_over && quiet_ns >= linger)
-                        || idle.is_some_and(|w| quiet_ns >= w)
-                    {
+                    if (input_over && quiet_ns >= linger) || idle.is_some_and(|w| quiet_ns >= w) {
                         return 0;
                     }
                 }

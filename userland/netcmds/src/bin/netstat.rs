@@ -17,8 +17,8 @@ mod imp {
     use libway::abi::errno::ENODEV;
     use libway::Args;
     use netcmds::report::{
-        interface_row, interfaces_header, is_listening, nic_lines, socket_row,
-        sockets_header, stats_lines,
+        interface_row, interfaces_header, is_listening, nic_lines, socket_row, sockets_header,
+        stats_lines,
     };
     use netcmds::sys::errtext;
 
@@ -44,7 +44,11 @@ mod imp {
         };
         outln!(
             "Active Internet connections ({})",
-            if all { "servers and established" } else { "w/o servers" }
+            if all {
+                "servers and established"
+            } else {
+                "w/o servers"
+            }
         );
         outln!("{}", sockets_header());
         for s in list.iter().filter(|s| all || !is_listening(s)) {

@@ -208,7 +208,13 @@ mod imp {
             }
         }
         let elapsed = now_ns().saturating_sub(start);
-        write_str(&ping_summary(host, sent, pinger.received, elapsed, &pinger.rtt));
+        write_str(&ping_summary(
+            host,
+            sent,
+            pinger.received,
+            elapsed,
+            &pinger.rtt,
+        ));
         if status != 0 {
             status
         } else if pinger.received > 0 {

@@ -58,10 +58,7 @@ const GROUPS: &[(&str, Group)] = &[
 
 fn main(args: Args) -> i32 {
     let wanted: alloc::vec::Vec<&str> = args.iter().skip(1).filter(|w| *w != "all").collect();
-    if let Some(bad) = wanted
-        .iter()
-        .find(|w| !GROUPS.iter().any(|(n, _)| n == *w))
-    {
+    if let Some(bad) = wanted.iter().find(|w| !GROUPS.iter().any(|(n, _)| n == *w)) {
         libway::eprint!("nettest: no group {bad}; groups: all");
         for (name, _) in GROUPS {
             libway::eprint!(" {name}");

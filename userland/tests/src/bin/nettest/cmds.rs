@@ -46,53 +46,49 @@ fn prepare() -> Result<(), String> {
 }
 
 pub fn run(s: &mut Suite) {
-    if let Err(e) = prepare() {
-        s.check("httpd_tree", Err(e));
-        return;
-    }
     let log = format!("{SCRATCH}/httpd.log");
-    let log_fd = match libway::fs::File::create(&log) {
-        Ok(f) => f,
-        Err(e) => {
-            s.check("httpd_log", Err(format!("{log}: {e}")));
-            return;
+    match start_httpd(&log) {
+        Ok(httpd) => {
+            s.check("fetch_file_to_disk", fetch_to_file());
+            s.check("fetch_stdout_pipe_wc", fetch_pipe_wc());
+            s.check("fetch_404_fails", fetch_404());
+            s.check("fetch_follows_dir_redirect", fetch_redirect());
+            s.check("fetch_refused_names_errno", fetch_refused());
+            s.check("httpd_head", httpd_head());
+            s.check("httpd_rejects_traversal", httpd_traversal());
+            s.check("httpd_405_and_400", httpd_bad_requests());
+            s.check("httpd_survives_client_leaving", httpd_client_leaves());
+            s.check("httpd_8_parallel_clients", httpd_parallel());
+            s.check("netstat_shows_listener", netstat_listener());
+            stop(httpd);
+            s.check("httpd_logs_requests", httpd_log(&log));
         }
-    };
-    let port = format!("{HTTPD_PORT}");
-    let root = www();
-    let httpd = spawn(
-        "/bin/httpd",
-        &["httpd", "-p", &port, "-c", "8", &root],
-        Stdio::Inherit,
-        Stdio::Fd(log_fd.fd()),
-    );
-    drop(log_fd);
-    let httpd = match httpd.and_then(|pid| wait_listening(lo(HTTPD_PORT), 20_000).map(|_| pid)) {
-        Ok(pid) => pid,
-        Err(e) => {
-            s.check("httpd_starts", Err(e));
-            return;
-        }
-    };
-    s.check("fetch_file_to_disk", fetch_to_file());
-    s.check("fetch_stdout_pipe_wc", fetch_pipe_wc());
-    s.check("fetch_404_fails", fetch_404());
-    s.check("fetch_follows_dir_redirect", fetch_redirect());
-    s.check("fetch_refused_names_errno", fetch_refused());
-    s.check("httpd_head", httpd_head());
-    s.check("httpd_rejects_traversal", httpd_traversal());
-    s.check("httpd_405_and_400", httpd_bad_requests());
-    s.check("httpd_survives_client_leaving", httpd_client_leaves());
-    s.check("httpd_8_parallel_clients", httpd_parallel());
-    s.check("netstat_shows_listener", netstat_listener());
-    stop(httpd);
-    s.check("httpd_logs_requests", httpd_log(&log));
+        Err(e) => s.check("httpd_starts", Err(e)),
+    }
     s.check("nc_tcp_echo", nc_tcp_echo());
     s.check("nc_udp_echo", nc_udp_echo());
     s.check("nc_client_sends_stdin", nc_client());
     s.check("ping_loopback", ping_lo());
     s.check("ifinfo_lo", ifinfo_lo());
     s.check("netstat_counters", netstat_counters());
+}
+
+/// Writes the tree and starts `httpd` on it, its log in `log`; returns its pid once it
+/// accepts connections.
+fn start_httpd(log: &str) -> Result<usize, String> {
+    prepare()?;
+    let log_file = libway::fs::File::create(log).context(log)?;
+    let port = format!("{HTTPD_PORT}");
+    let root = www();
+    let httpd = spawn(
+        "/bin/httpd",
+        &["httpd", "-p", &port, "-c", "8", &root],
+        Stdio::Inherit,
+        Stdio::Fd(log_file.fd()),
+    )?;
+    drop(log_file);
+    wait_listening(lo(HTTPD_PORT), 20_000, httpd)?;
+    Ok(httpd)
 }
 
 fn fetch_to_file() -> Check {
@@ -153,7 +149,10 @@ fn fetch_refused() -> Check {
 }
 
 fn httpd_head() -> Check {
-    let resp = http_raw(lo(HTTPD_PORT), b"HEAD /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")?;
+    let resp = http_raw(
+        lo(HTTPD_PORT),
+        b"HEAD /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+    )?;
     let text = String::from_utf8_lossy(&resp);
     expect_eq(status_of(&resp), Some(200)).context("status")?;
     if !text.contains("Content-Length: 15\r\n") || !text.contains("Content-Type: text/plain") {
@@ -166,7 +165,11 @@ fn httpd_head() -> Check {
 }
 
 fn httpd_traversal() -> Check {
-    for target in ["/../../etc/wayos-release", "/sub/../../bin/init", "/%2e%2e/bin/init"] {
+    for target in [
+        "/../../etc/wayos-release",
+        "/sub/../../bin/init",
+        "/%2e%2e/bin/init",
+    ] {
         let req = format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n");
         let resp = http_raw(lo(HTTPD_PORT), req.as_bytes())?;
         expect_eq(status_of(&resp), Some(400)).context(target)?;
@@ -177,7 +180,10 @@ fn httpd_traversal() -> Check {
 }
 
 fn httpd_bad_requests() -> Check {
-    let resp = http_raw(lo(HTTPD_PORT), b"POST /hello.txt HTTP/1.1\r\nContent-Length: 0\r\n\r\n")?;
+    let resp = http_raw(
+        lo(HTTPD_PORT),
+        b"POST /hello.txt HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+    )?;
     expect_eq(status_of(&resp), Some(405)).context("POST")?;
     if !String::from_utf8_lossy(&resp).contains("Allow: GET, HEAD") {
         return Err("405 without Allow".into());
@@ -256,7 +262,10 @@ fn netstat_listener() -> Check {
     }
     // Without -a the listener is not shown.
     let r = sh("netstat")?;
-    if r.out.lines().any(|l| l.contains(&format!(":{HTTPD_PORT} ")) && l.contains("LISTEN")) {
+    if r.out
+        .lines()
+        .any(|l| l.contains(&format!(":{HTTPD_PORT} ")) && l.contains("LISTEN"))
+    {
         return Err("plain netstat shows the listener".into());
     }
     Ok(())
@@ -266,7 +275,10 @@ fn httpd_log(path: &str) -> Check {
     let text = String::from_utf8(libway::fs::read(path).context("read log")?)
         .map_err(|_| "log is not UTF-8".to_string())?;
     let line = "\"GET /hello.txt HTTP/1.1\" 200 15";
-    if !text.lines().any(|l| l.starts_with("127.0.0.1:") && l.ends_with(line)) {
+    if !text
+        .lines()
+        .any(|l| l.starts_with("127.0.0.1:") && l.ends_with(line))
+    {
         return Err(format!("no line ending {line:?} in {text:?}"));
     }
     if !text.contains("\"POST /hello.txt HTTP/1.1\" 405") {
@@ -279,7 +291,12 @@ use alloc::string::ToString;
 
 fn nc_tcp_echo() -> Check {
     let port = format!("{NC_PORT}");
-    let pid = spawn("/bin/nc", &["nc", "-l", "-p", &port, "--echo"], Stdio::Inherit, Stdio::Inherit)?;
+    let pid = spawn(
+        "/bin/nc",
+        &["nc", "-l", "-p", &port, "--echo"],
+        Stdio::Inherit,
+        Stdio::Inherit,
+    )?;
     let result = (|| -> Check {
         wait_for_nc_listener()?;
         let c = TcpStream::connect(lo(NC_PORT)).context("connect")?;
@@ -289,7 +306,9 @@ fn nc_tcp_echo() -> Check {
         let m2 = msg.clone();
         let w = libway::thread::spawn(move || {
             let w = TcpStream::from_fd(wfd);
-            let r = w.write_all(&m2).and_then(|_| w.shutdown(libway::abi::netd::SHUT_WR));
+            let r = w
+                .write_all(&m2)
+                .and_then(|_| w.shutdown(libway::abi::netd::SHUT_WR));
             r.is_ok()
         })
         .context("thread")?;
@@ -314,7 +333,10 @@ fn wait_for_nc_listener() -> Check {
     let start = crate::util::now_ns();
     loop {
         let socks = libway::net::sockets().context("sockets")?;
-        if socks.iter().any(|s| s.local.port == NC_PORT && s.state == 1) {
+        if socks
+            .iter()
+            .any(|s| s.local.port == NC_PORT && s.state == 1)
+        {
             return Ok(());
         }
         if crate::util::now_ns() - start > 20_000_000_000 {
@@ -326,7 +348,12 @@ fn wait_for_nc_listener() -> Check {
 
 fn nc_udp_echo() -> Check {
     let port = format!("{NC_UDP_PORT}");
-    let pid = spawn("/bin/nc", &["nc", "-u", "-l", "-p", &port, "--echo"], Stdio::Inherit, Stdio::Inherit)?;
+    let pid = spawn(
+        "/bin/nc",
+        &["nc", "-u", "-l", "-p", &port, "--echo"],
+        Stdio::Inherit,
+        Stdio::Inherit,
+    )?;
     let result = (|| -> Check {
         let u = UdpSocket::bind(lo(0)).context("bind")?;
         u.set_read_timeout(Some(300_000_000)).context("timeout")?;
@@ -363,7 +390,12 @@ fn nc_client() -> Check {
     libway::fs::write(&file, &msg).context("write input")?;
     let input = libway::fs::File::open(&file).context("open input")?;
     let p = port.to_string();
-    let pid = spawn("/bin/nc", &["nc", "127.0.0.1", &p], Stdio::Fd(input.fd()), Stdio::Inherit)?;
+    let pid = spawn(
+        "/bin/nc",
+        &["nc", "127.0.0.1", &p],
+        Stdio::Fd(input.fd()),
+        Stdio::Inherit,
+    )?;
     drop(input);
     let result = (|| -> Check {
         let (s, _) = l.accept().context("accept")?;
@@ -383,10 +415,17 @@ fn nc_client() -> Check {
 fn ping_lo() -> Check {
     let r = sh("ping -c 3 -i 0.2 127.0.0.1")?;
     expect_exit(r.status, 0).map_err(|w| format!("{w}; {:?} {:?}", r.out, r.err))?;
-    if !r.out.contains("3 packets transmitted, 3 received, 0% packet loss") {
+    if !r
+        .out
+        .contains("3 packets transmitted, 3 received, 0% packet loss")
+    {
         return Err(format!("summary missing in {:?}", r.out));
     }
-    let replies = r.out.lines().filter(|l| l.contains("bytes from 127.0.0.1: icmp_seq=")).count();
+    let replies = r
+        .out
+        .lines()
+        .filter(|l| l.contains("bytes from 127.0.0.1: icmp_seq="))
+        .count();
     expect_eq(replies, 3).context("reply lines")?;
     if !r.out.contains("rtt min/avg/max/mdev = ") {
         return Err("no rtt line".into());

@@ -6,7 +6,7 @@
 use alloc::format;
 use alloc::string::String;
 
-use libway::abi::errno::{ENODEV, ENOENT, ETIMEDOUT, EHOSTUNREACH, ENETUNREACH};
+use libway::abi::errno::{EHOSTUNREACH, ENETUNREACH, ENODEV, ENOENT, ETIMEDOUT};
 use libway::abi::ipc::Message;
 use libway::abi::netd::{self, IfInfo, Resolved, IF_DHCP, IF_LOOPBACK};
 use libway::abi::zerocopy::FromBytes;
@@ -83,7 +83,11 @@ fn ping_gateway() -> Check {
     if !r.out.contains("3 packets transmitted") {
         return Err(format!("summary missing in {:?}", r.out));
     }
-    if !r.out.lines().any(|l| l.contains("bytes from 10.0.2.2: icmp_seq=")) {
+    if !r
+        .out
+        .lines()
+        .any(|l| l.contains("bytes from 10.0.2.2: icmp_seq="))
+    {
         return Err(format!("no reply line in {:?}", r.out));
     }
     Ok(())
@@ -123,8 +127,11 @@ fn resolve_raw(name: &str) -> Result<Resolved, libway::Errno> {
 }
 
 fn resolve_dotted() -> Check {
-    expect_eq(net::resolve("10.0.2.2"), Ok(alloc::vec![Ipv4Addr([10, 0, 2, 2])]))
-        .context("libway")?;
+    expect_eq(
+        net::resolve("10.0.2.2"),
+        Ok(alloc::vec![Ipv4Addr([10, 0, 2, 2])]),
+    )
+    .context("libway")?;
     let r = resolve_raw("10.0.2.3").context("netd")?;
     expect_eq((r.count, r.addrs[0]), (1, [10, 0, 2, 3])).context("netd's answer")
 }

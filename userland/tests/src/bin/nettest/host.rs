@@ -92,9 +92,15 @@ pub fn run(s: &mut Suite) {
         Ok(f) => Stdio::Fd(f.fd()),
         Err(_) => Stdio::Inherit,
     };
-    let httpd = spawn("/bin/httpd", &["httpd", "-p", &port, &dir], Stdio::Inherit, out);
+    let httpd = spawn(
+        "/bin/httpd",
+        &["httpd", "-p", &port, &dir],
+        Stdio::Inherit,
+        out,
+    );
     drop(log);
-    let httpd = match httpd.and_then(|p| wait_listening(lo(GUEST_HTTP_PORT), 20_000).map(|_| p)) {
+    let httpd = match httpd.and_then(|p| wait_listening(lo(GUEST_HTTP_PORT), 20_000, p).map(|_| p))
+    {
         Ok(p) => p,
         Err(e) => {
             s.check("httpd_starts", Err(e));
@@ -160,7 +166,12 @@ fn udp_to_host(s: &Suite) -> Check {
 
 fn udp_from_host(s: &Suite) -> Check {
     let port = GUEST_UDP_PORT.to_string();
-    let pid = spawn("/bin/nc", &["nc", "-u", "-l", "-p", &port, "--echo"], Stdio::Inherit, Stdio::Inherit)?;
+    let pid = spawn(
+        "/bin/nc",
+        &["nc", "-u", "-l", "-p", &port, "--echo"],
+        Stdio::Inherit,
+        Stdio::Inherit,
+    )?;
     // Let nc bind before the host sends.
     let start = crate::util::now_ns();
     while !net::sockets()
@@ -233,7 +244,9 @@ fn inject(s: &Suite) -> Check {
             - (nic_before.rx_frames + nic_before.rx_dropped);
         let where_counted = match *kind {
             "runt" | "badlen" | "trunc-ip" | "garbage" => {
-                d("malformed_dropped") + d("not_for_us_dropped") + (nic_after.rx_dropped - nic_before.rx_dropped)
+                d("malformed_dropped")
+                    + d("not_for_us_dropped")
+                    + (nic_after.rx_dropped - nic_before.rx_dropped)
             }
             "bad-ipcsum" | "bad-tcpcsum" | "bad-udpcsum" => d("bad_checksum_dropped"),
             "frag-flood" => d("fragments_dropped"),

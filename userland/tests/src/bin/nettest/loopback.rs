@@ -8,13 +8,13 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use libway::abi::errno::{
-    EAGAIN, EADDRINUSE, EBADF, ECONNREFUSED, ECONNRESET, EINPROGRESS, EMFILE, EMSGSIZE,
-    ENOTSOCK, EPIPE, ETIMEDOUT,
+    EADDRINUSE, EAGAIN, EBADF, ECONNREFUSED, ECONNRESET, EINPROGRESS, EMFILE, EMSGSIZE, ENOTSOCK,
+    EPIPE, ETIMEDOUT,
 };
 use libway::abi::ipc::Message;
 use libway::abi::netd::{
-    self, SockOpt, SocketReq, DGRAM_MAX, IF_LOOPBACK, KIND_TCP, MAX_SOCKETS_PER_PID,
-    OPT_NONBLOCK, POLLIN, POLLOUT, SHUT_WR,
+    self, SockOpt, SocketReq, DGRAM_MAX, IF_LOOPBACK, KIND_TCP, MAX_SOCKETS_PER_PID, OPT_NONBLOCK,
+    POLLIN, POLLOUT, SHUT_WR,
 };
 use libway::abi::zerocopy::IntoBytes;
 use libway::io;
@@ -26,8 +26,8 @@ use libway::Errno;
 use sha2::{Digest, Sha256};
 
 use crate::util::{
-    hex, listener, lo, now_ns, pair, pattern, read_to_end, sha256_hex, spawn, Stdio,
-    IO_TIMEOUT_NS, LOCALHOST,
+    hex, listener, lo, now_ns, pair, pattern, read_to_end, sha256_hex, spawn, Stdio, IO_TIMEOUT_NS,
+    LOCALHOST,
 };
 
 pub fn run(s: &mut Suite) {
@@ -111,7 +111,9 @@ fn tcp_echo_1mib() -> Check {
     let mut got = 0usize;
     let mut buf = vec![0u8; 16384];
     loop {
-        let n = c.read(&mut buf).context(&format!("read after {got} bytes"))?;
+        let n = c
+            .read(&mut buf)
+            .context(&format!("read after {got} bytes"))?;
         if n == 0 {
             break;
         }
@@ -127,13 +129,22 @@ fn tcp_echo_1mib() -> Check {
 
 fn names_match() -> Check {
     let (c, s) = pair()?;
-    let (cl, cp) = (c.local_addr().context("c local")?, c.peer_addr().context("c peer")?);
-    let (sl, sp) = (s.local_addr().context("s local")?, s.peer_addr().context("s peer")?);
+    let (cl, cp) = (
+        c.local_addr().context("c local")?,
+        c.peer_addr().context("c peer")?,
+    );
+    let (sl, sp) = (
+        s.local_addr().context("s local")?,
+        s.peer_addr().context("s peer")?,
+    );
     expect_eq(cl, sp).context("client local = server's peer")?;
     expect_eq(sl, cp).context("server local = client's peer")?;
     expect_eq(cl.ip, LOCALHOST).context("client address")?;
     if cl.port == 0 || cl.port == sl.port {
-        return Err(format!("client port {} beside server port {}", cl.port, sl.port));
+        return Err(format!(
+            "client port {} beside server port {}",
+            cl.port, sl.port
+        ));
     }
     Ok(())
 }
@@ -143,8 +154,10 @@ fn udp_pair() -> Result<(UdpSocket, SocketAddr, UdpSocket, SocketAddr), String> 
     let b = UdpSocket::bind(lo(0)).context("bind b")?;
     let aa = a.local_addr().context("a name")?;
     let ba = b.local_addr().context("b name")?;
-    a.set_read_timeout(Some(IO_TIMEOUT_NS)).context("a timeout")?;
-    b.set_read_timeout(Some(IO_TIMEOUT_NS)).context("b timeout")?;
+    a.set_read_timeout(Some(IO_TIMEOUT_NS))
+        .context("a timeout")?;
+    b.set_read_timeout(Some(IO_TIMEOUT_NS))
+        .context("b timeout")?;
     Ok((a, aa, b, ba))
 }
 
@@ -238,12 +251,17 @@ fn backlog() -> Check {
     let b = TcpStream::connect(lo(port)).context("connect 2")?;
     match TcpStream::connect_timeout(lo(port), 1_500_000_000) {
         Err(e) if e.code() == ETIMEDOUT || e.code() == ECONNREFUSED => {}
-        Err(e) => return Err(format!("third connect: {e}, expected ETIMEDOUT or ECONNREFUSED")),
+        Err(e) => {
+            return Err(format!(
+                "third connect: {e}, expected ETIMEDOUT or ECONNREFUSED"
+            ))
+        }
         Ok(_) => return Err("third connect completed past a full backlog of 2".into()),
     }
     let _x = l.accept().context("accept 1")?;
     let _y = l.accept().context("accept 2")?;
-    let c = TcpStream::connect_timeout(lo(port), 5_000_000_000).context("connect after accepting")?;
+    let c =
+        TcpStream::connect_timeout(lo(port), 5_000_000_000).context("connect after accepting")?;
     let (_z, peer) = l.accept().context("accept 3")?;
     expect_eq(peer, c.local_addr().context("name")?).context("third peer")?;
     drop((a, b));
@@ -287,7 +305,9 @@ fn server_killed() -> Check {
         match got {
             Ok(0) => Ok(()),
             Err(e) if e.code() == ECONNRESET => Ok(()),
-            other => Err(format!("read after the kill: {other:?} after {ms} ms, expected EOF or ECONNRESET")),
+            other => Err(format!(
+                "read after the kill: {other:?} after {ms} ms, expected EOF or ECONNRESET"
+            )),
         }
     })();
     let _ = io::close(r);
@@ -313,7 +333,9 @@ fn raw_tcp_socket() -> Result<usize, String> {
     };
     m.data[..8].copy_from_slice(req.as_bytes());
     m.len = 8;
-    server.call(&mut m, Timeout::ms(10_000)).context("SOCKET call")?;
+    server
+        .call(&mut m, Timeout::ms(10_000))
+        .context("SOCKET call")?;
     if m.label != 0 {
         return Err(format!("SOCKET: {}", Errno(m.label as isize)));
     }
@@ -449,7 +471,11 @@ fn cat_on_socket() -> Check {
         c.shutdown(SHUT_WR).context("shutdown")?;
         let back = read_to_end(c.fd(), 1 << 20)?;
         if back != msg {
-            return Err(format!("{} bytes back, expected the same {}", back.len(), msg.len()));
+            return Err(format!(
+                "{} bytes back, expected the same {}",
+                back.len(),
+                msg.len()
+            ));
         }
         Ok(())
     })();
@@ -544,7 +570,9 @@ fn close_frees() -> Check {
             return Ok(());
         }
         if now_ns() - start > 5_000_000_000 {
-            return Err(format!("sockets: {before} before, {during} with 5 more, {after} after closing them"));
+            return Err(format!(
+                "sockets: {before} before, {during} with 5 more, {after} after closing them"
+            ));
         }
         let _ = libway::time::sleep_ms(20);
     }

@@ -164,16 +164,25 @@ pub fn stop(pid: usize) {
     let _ = wait_for(pid, CHILD_TIMEOUT_MS);
 }
 
-/// Waits until something accepts TCP connections at `addr` (a server just started),
-/// for up to `timeout_ms`.
-pub fn wait_listening(addr: SocketAddr, timeout_ms: u64) -> Result<(), String> {
+/// Waits until something accepts TCP connections at `addr` (a server just started as
+/// process `pid`), for up to `timeout_ms`; gives up at once if `pid` ended. On failure
+/// `pid` is stopped and reaped.
+pub fn wait_listening(addr: SocketAddr, timeout_ms: u64, pid: usize) -> Result<(), String> {
     let start = now_ns();
     loop {
         match TcpStream::connect_timeout(addr, 1_000_000_000) {
             Ok(_) => return Ok(()),
             Err(e) => {
+                if let Ok((got, st)) = process::waitpid(pid as isize, libway::abi::wait::WNOHANG) {
+                    if got == pid {
+                        return Err(format!("the server {st} before listening at {addr} ({e})"));
+                    }
+                }
                 if now_ns() - start > timeout_ms * 1_000_000 {
-                    return Err(format!("nothing listens at {addr} after {timeout_ms} ms: {e}"));
+                    stop(pid);
+                    return Err(format!(
+                        "nothing listens at {addr} after {timeout_ms} ms: {e}"
+                    ));
                 }
                 let _ = libway::time::sleep_ms(50);
             }
