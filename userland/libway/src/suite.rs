@@ -314,9 +314,11 @@ fn parse_host_answer(line: &str) -> Result<String, String> {
     }
 }
 
-/// Reads one line (up to `max` bytes, without its newline) from `fd`, a byte at a time
-/// so nothing after it is consumed; the end of input ends it too (an empty line at once
-/// is `EIO`: nobody will answer).
+/// Reads one non-empty line (up to `max` bytes, without its line end) from `fd`, a byte
+/// at a time so nothing after it is consumed. A line ends at `\n` or `\r` (the console
+/// may pass either for the Enter key), and empty lines before it are skipped, so a CR LF
+/// pair never reads as an extra empty line. The end of input ends a line too (the end at
+/// once is `EIO`: nobody will answer).
 pub fn read_line(fd: usize, max: usize) -> Result<String, Errno> {
     let mut line = Vec::new();
     let mut b = [0u8; 1];
@@ -324,7 +326,8 @@ pub fn read_line(fd: usize, max: usize) -> Result<String, Errno> {
         match crate::io::read(fd, &mut b) {
             Ok(0) if line.is_empty() => return Err(Errno(wayos_abi::errno::EIO)),
             Ok(0) => break,
-            Ok(_) if b[0] == b'\n' => break,
+            Ok(_) if (b[0] == b'\n' || b[0] == b'\r') && line.is_empty() => {}
+            Ok(_) if b[0] == b'\n' || b[0] == b'\r' => break,
             Ok(_) if line.len() < max => line.push(b[0]),
             Ok(_) => {}
             Err(e) if e.code() == wayos_abi::errno::EINTR => {}
