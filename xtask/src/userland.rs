@@ -20,6 +20,7 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("wayos-init", "userland/init/Cargo.toml"),
     ("console-server", "userland/servers/console/Cargo.toml"),
     ("aid-server", "userland/servers/aid/Cargo.toml"),
+    ("netd-server", "userland/servers/netd/Cargo.toml"),
     ("wayos-tools", "userland/tools/Cargo.toml"),
     ("wayos-tests", "userland/tests/Cargo.toml"),
     ("waysh", "userland/waysh/Cargo.toml"),

@@ -109,11 +109,8 @@ fn badged_port_of(p: &Process, h: usize, needed: u32) -> KResult<(Arc<Port>, u32
     let h = handle_arg(h)?;
     match p.handles.lock().get(h, needed).map_err(handle_errno)? {
         KObject::Port(r) => Ok((r.port.clone(), r.badge())),
-        KObject::Reply(_)
-        | KObject::Memory(_)
-        | KObject::Tensor(_)
-        | KObject::Job(_)
-        | KObject::Graph(_) => Err(Errno::EINVAL),
+        // Replies, memory, tensors, jobs, graphs, NICs: not a port.
+        _ => Err(Errno::EINVAL),
     }
 }
 

@@ -756,6 +756,35 @@ pub fn nic_info(nic: usize) -> Result<wayos_abi::net::NicInfo, Errno> {
     Ok(info)
 }
 
+/// `net_attach(nic, notify)`: takes NIC `nic` for raw frames (needs the `netraw`
+/// capability; one holder at a time, `EBUSY`). Returns the NIC handle — map its ring with
+/// [`crate::grant::MemHandle::map`], kick it with [`nic_kick`], close it to let go — and
+/// the NIC's description. `notify` receives `net::NOTIFY` messages from the kernel.
+pub fn nic_attach(nic: usize, notify: &Port) -> Result<(u32, wayos_abi::net::NicInfo), Errno> {
+    let mut info = wayos_abi::net::NicInfo::default();
+    // SAFETY: the kernel writes one `NicInfo` into `info`, borrowed mutably; every bit
+    // pattern is valid. The other arguments are numbers.
+    let h = unsafe {
+        crate::sys::call(
+            sys::NET_ATTACH,
+            [
+                nic,
+                notify.raw() as usize,
+                crate::sys::arg_out(&mut info),
+                0,
+                0,
+                0,
+            ],
+        )
+    }?;
+    Ok((crate::ipc::handle_from(h)?, info))
+}
+
+/// `net_kick(handle)`: the holder filled tx slots or freed rx slots.
+pub fn nic_kick(handle: u32) -> Result<(), Errno> {
+    crate::sys::call1(crate::sys::MemFree::NET_KICK, handle as usize).map(drop)
+}
+
 /// `pci_list`: every PCI function the kernel found.
 pub fn pci_list() -> Result<Vec<wayos_abi::net::PciDevice>, Errno> {
     let mut buf =

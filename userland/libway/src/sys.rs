@@ -68,6 +68,9 @@ impl MemFree {
     pub const PORT_FD: Self = Self(sys::PORT_FD);
     /// `port_badge(handle, badge)`: a new handle, numbers only.
     pub const PORT_BADGE: Self = Self(sys::PORT_BADGE);
+    /// `net_kick(handle)`: the kernel reads the ring the holder mapped, never the caller's
+    /// other memory.
+    pub const NET_KICK: Self = Self(sys::NET_KICK);
     pub const CONSOLE_BIND: Self = Self(sys::CONSOLE_BIND);
     pub const LSEEK: Self = Self(sys::LSEEK);
     pub const FTRUNCATE: Self = Self(sys::FTRUNCATE);

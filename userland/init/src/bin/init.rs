@@ -6,7 +6,8 @@
 //! console through the server. If the server cannot start, init says so and keeps the
 //! device.
 //!
-//! Then it starts the AI daemon (`/bin/aid`, `docs/aid.md`). Both servers are
+//! Then it starts the AI daemon (`/bin/aid`, `docs/aid.md`) and the network server
+//! (`/bin/netd`, `docs/net.md`). All three servers are
 //! **supervised**: whenever init reaps one of them (while waiting for the shell, a suite,
 //! or anything else) it starts it again, after a pause that doubles with each death
 //! within [`QUICK_DEATH_MS`] of its start (from [`BACKOFF_MIN_MS`] up to
@@ -30,7 +31,8 @@
 //!
 //! Privileges (`docs/security.md`): init holds every capability and hands each program
 //! only what it needs, with `spawn_caps`: the console server [`CONSOLE_CAPS`], the shell
-//! the user set (`caps::USER`, which everything it runs inherits), aid [`AID_CAPS`], the
+//! the user set (`caps::USER`, which everything it runs inherits), aid [`AID_CAPS`], netd
+//! [`NETD_CAPS`], the
 //! suites under `wayos.test` [`SUITE_CAPS`]. Nobody else gets `shutdown`.
 #![no_std]
 #![no_main]
@@ -60,6 +62,11 @@ const AID: &str = "/bin/aid";
 /// accelerator capability the kernel asks for the high and RT job classes, which aid
 /// uses only for clients that could use them themselves (`docs/aid.md`).
 const AID_CAPS: u32 = caps::NS_SYSTEM | caps::AI_ACCEL;
+/// The network server.
+const NETD: &str = "/bin/netd";
+/// What netd gets (`docs/security.md`): the NIC (`net_attach`) and its system name; it
+/// drops both once it has used them.
+const NETD_CAPS: u32 = caps::NET_RAW | caps::NS_SYSTEM;
 
 /// A supervised server that lived less than this counts as a quick death: its restart
 /// waits, twice as long for each quick death in a row.
@@ -94,6 +101,7 @@ const IDLE_SLEEP_MS: u64 = 1000;
 enum Server {
     Console,
     Aid,
+    Netd,
 }
 
 struct Supervised {
@@ -117,6 +125,7 @@ fn start(server: Server) {
     let pid = match server {
         Server::Console => start_console(),
         Server::Aid => start_aid(),
+        Server::Netd => start_server(NETD, NETD_CAPS),
     };
     let Some(pid) = pid else { return };
     let mut sup = SUPERVISED.lock();
@@ -157,6 +166,7 @@ fn supervise(pid: usize, status: WaitStatus) -> bool {
     let name = match server {
         Server::Console => CONSOLE,
         Server::Aid => AID,
+        Server::Netd => NETD,
     };
     if server == Server::Console {
         // Until the new server runs, init's own messages go to the device.
@@ -181,6 +191,7 @@ fn main(_args: Args) -> i32 {
     }
     start(Server::Console);
     start(Server::Aid);
+    start(Server::Netd);
     match process::getpid() {
         Ok(pid) => println!("init: started (pid {pid})"),
         Err(e) => println!("init: started (getpid failed: {e})"),
@@ -244,13 +255,18 @@ fn run_shell() -> ! {
 
 /// Starts aid; its pid.
 fn start_aid() -> Option<usize> {
-    match caps::spawn(AID, &[AID], &[], AID_CAPS) {
+    start_server(AID, AID_CAPS)
+}
+
+/// Starts the server at `path` with capability set `caps`; its pid.
+fn start_server(path: &str, caps: u32) -> Option<usize> {
+    match caps::spawn(path, &[path], &[], caps) {
         Ok(pid) => {
-            println!("init: {AID} started (pid {pid})");
+            println!("init: {path} started (pid {pid})");
             Some(pid)
         }
         Err(e) => {
-            eprintln!("init: cannot start {AID}: {e}");
+            eprintln!("init: cannot start {path}: {e}");
             None
         }
     }

@@ -1,0 +1,8 @@
+//! Links like every WayOS program: static, non-PIE, at `layout::PROGRAM_BASE`, with the
+//! per-architecture user linker script from `targets/`. Nothing on the host.
+
+include!("../../../targets/link.rs");
+
+fn main() {
+    link_wayos("../../../targets", "user", true);
+}
