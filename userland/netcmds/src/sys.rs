@@ -15,6 +15,16 @@ pub fn errtext(e: Errno) -> String {
     format!("{} ({})", StrError(e.code()), e.name())
 }
 
+/// A failed name lookup's words: `Name or service not known (ENOENT)` as glibc's
+/// `gai_strerror` says for a name that does not exist, else [`errtext`].
+pub fn resolve_errtext(e: Errno) -> String {
+    if e.code() == libway::abi::errno::ENOENT {
+        format!("Name or service not known ({})", e.name())
+    } else {
+        errtext(e)
+    }
+}
+
 /// `host` as an address: a dotted quad as is, else the first address netd resolves.
 pub fn resolve_host(host: &str) -> Result<Ipv4Addr, Errno> {
     if let Some(a) = Ipv4Addr::parse(host) {

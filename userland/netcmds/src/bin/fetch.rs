@@ -30,7 +30,7 @@ mod imp {
     use libway::net::{SocketAddr, TcpStream};
     use libway::{Args, Errno};
     use netcmds::http::{self, head_end, Body, BodyError, HttpError, Response};
-    use netcmds::sys::{errtext, resolve_host};
+    use netcmds::sys::{errtext, resolve_errtext, resolve_host};
     use netcmds::url::Url;
 
     const HELP: &str = "[-v] [-I] [-o FILE] [-m MAX] URL\nFetch URL (http://HOST[:PORT]/PATH) with HTTP/1.1 GET to standard output.\n\n  -o FILE   write the body to FILE\n  -m MAX    follow at most MAX redirects (default 5)\n  -I        send HEAD and print the response head\n  -v        show the request and response heads on standard error\n";
@@ -42,6 +42,7 @@ mod imp {
     /// Why a fetch failed.
     enum Failure {
         Net(&'static str, Errno),
+        Resolve(Errno),
         Http(HttpError),
         Url(String),
         Status(u16, String),
@@ -85,7 +86,7 @@ mod imp {
 
     /// One request; `Ok(Some(next))` for a redirect to follow.
     fn once(url: &Url, o: &Opts, sink: &mut Sink) -> Result<Option<Url>, Failure> {
-        let ip = resolve_host(&url.host).map_err(|e| Failure::Net("resolve", e))?;
+        let ip = resolve_host(&url.host).map_err(Failure::Resolve)?;
         let addr = SocketAddr { ip, port: url.port };
         let sock = TcpStream::connect(addr).map_err(|e| Failure::Net("connect", e))?;
         let _ = sock.set_read_timeout(Some(READ_TIMEOUT_NS));
@@ -229,6 +230,7 @@ mod imp {
                 Err(f) => {
                     break Err(match f {
                         Failure::Net(what, e) => format!("{url}: {what}: {}", errtext(e)),
+                        Failure::Resolve(e) => format!("{}: {}", url.host, resolve_errtext(e)),
                         Failure::Http(h) => format!("{url}: {h}"),
                         Failure::Url(why) => format!("{url}: {why}"),
                         Failure::Status(code, reason) => format!("{url}: {code} {reason}"),

@@ -35,7 +35,7 @@ mod imp {
     use libway::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
     use libway::{Args, Errno};
     use netcmds::num::parse_secs;
-    use netcmds::sys::{errtext, resolve_host};
+    use netcmds::sys::{errtext, resolve_errtext, resolve_host};
     use netcmds::url::parse_port;
 
     const HELP: &str = "[-u] [-l] [-p PORT] [-w SECS] [--echo] [HOST] PORT\nConnect to (or with -l listen on) a TCP or UDP port; copy standard input to it and it to standard output.\n\n  -l        listen for one connection (UDP: take the first sender as the peer)\n  -p PORT   the local port (for -l)\n  -u        UDP instead of TCP\n  -w SECS   give up a connect or an idle wait after SECS\n  --echo    with -l: send back what arrives instead of printing it\n";
@@ -269,7 +269,7 @@ mod imp {
         let ip = match resolve_host(host) {
             Ok(ip) => ip,
             Err(e) => {
-                err!("{host}: {}", errtext(e));
+                err!("{host}: {}", resolve_errtext(e));
                 return 1;
             }
         };

@@ -26,7 +26,7 @@ mod imp {
     use libway::Args;
     use netcmds::num::parse_secs;
     use netcmds::report::{ms3, ping_summary, Rtt};
-    use netcmds::sys::{catch_sigint, errtext, interrupted, now_ns, resolve_host};
+    use netcmds::sys::{catch_sigint, errtext, interrupted, now_ns, resolve_errtext, resolve_host};
 
     const HELP: &str = "[-q] [-c COUNT] [-i INTERVAL] [-W TIMEOUT] [-s SIZE] HOST\nSend ICMP ECHO_REQUEST to HOST and print the replies.\n\n  -c COUNT     stop after COUNT requests (default: until Ctrl-C)\n  -i INTERVAL  seconds between requests (default 1)\n  -W TIMEOUT   seconds to wait for each reply (default 2)\n  -s SIZE      payload bytes (default 56)\n  -q           print only the summary\n";
     const SPEC: Spec = Spec::short("c:i:W:s:q");
@@ -149,7 +149,7 @@ mod imp {
         let addr = match resolve_host(host) {
             Ok(a) => a,
             Err(e) => {
-                err!("{host}: {}", errtext(e));
+                err!("{host}: {}", resolve_errtext(e));
                 return 2;
             }
         };
