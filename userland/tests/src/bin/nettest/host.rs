@@ -199,7 +199,7 @@ fn host_get(s: &Suite, parallel: u32, sha: &str) -> Check {
 }
 
 fn flood(s: &Suite, sha: &str) -> Check {
-    let w = ask(s, HOST_CONNECT_FLOOD, "100")?;
+    let w = ask(s, HOST_CONNECT_FLOOD, "40")?;
     let n: u32 = number(&w, 0, "connections")?;
     if n == 0 {
         return Err("the flood made no connection".into());
