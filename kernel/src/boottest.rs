@@ -94,7 +94,12 @@ pub fn run(info: &BootInfo) -> usize {
     for (name, check) in crate::mm::migrate::selftest::CHECKS {
         report(name, check());
     }
+    // PCI enumeration (`pci::selftest`).
+    for (name, check) in crate::pci::selftest::CHECKS {
+        report(name, check());
+    }
     let total = CHECKS.len()
+        + crate::pci::selftest::CHECKS.len()
         + arch::HARDENING_CHECKS.len()
         + crate::ai::selftest::CHECKS.len()
         + crate::mm::migrate::selftest::CHECKS.len();

@@ -21,6 +21,7 @@ mod ipc;
 mod klog;
 mod mm;
 mod panic;
+mod pci;
 mod smp;
 mod symbols;
 mod sync;
@@ -57,6 +58,8 @@ pub extern "Rust" fn kernel_main(info: BootInfo) -> ! {
     mm::space::init();
     // FP state sizes (XSAVE) are known only after init_late, and threads need them.
     arch::init_late(task::sched::TICK_HZ);
+    // PCI after the interrupt controller (devices get routes) and before any driver.
+    pci::init();
     task::init();
     smp::start();
     ai::init();

@@ -862,14 +862,23 @@ pub mod net {
         pub subclass: u8,
         pub prog_if: u8,
         pub revision: u8,
-        /// The interrupt it is routed to (GSI / INTID), `u32::MAX` for none.
+        /// The interrupt it is routed to, `u32::MAX` for none: once a driver enabled it,
+        /// the line it got (x86_64: the IDT vector of its MSI-X message; aarch64: the GIC
+        /// INTID of its INTx pin), before that the INTx line the firmware's map gives.
         pub irq: u32,
         /// The bound driver's name, NUL-padded; empty when none.
         pub driver: [u8; 16],
-        /// BAR addresses as assigned (0 for unused; a 64-bit BAR fills its first slot).
+        /// BAR addresses as assigned, CPU physical (0 for unused; a 64-bit BAR fills its
+        /// first slot). An I/O-space BAR holds its port number with [`PCI_BAR_IO`] set.
         pub bars: [u64; 6],
     }
     abi_size!(PciDevice, 32 + 48);
+
+    /// Marks an I/O-space BAR in [`PciDevice::bars`] (port numbers are 4-byte aligned, so
+    /// bit 0 is free).
+    pub const PCI_BAR_IO: u64 = 1;
+    /// [`PciDevice::header_type`]: a PCI-to-PCI bridge.
+    pub const PCI_HEADER_BRIDGE: u8 = 1;
 
     /// Most devices `pci_list` reports.
     pub const MAX_PCI_DEVICES: usize = 64;

@@ -37,6 +37,7 @@ pub mod logring;
 pub mod memtier;
 pub mod memtopo;
 pub mod paging;
+pub mod pci;
 pub mod placement;
 pub mod symtab;
 pub mod tensor;

@@ -52,6 +52,26 @@
 //!   for a while and then as they were takes an [`IrqGuard`] (defined here, once, on
 //!   these primitives) rather than pairing them by hand.
 //!
+//! Devices
+//! - `pci_host() -> Option<HostBridge>`: the PCI host bridge the firmware describes
+//!   (`wayos_kcore::pci`), read once at boot. x86_64: the ACPI MCFG's segment 0 window;
+//!   the firmware assigned BARs; no INTx map (it is AML `_PRT`, not read). aarch64: the
+//!   device tree's `pci-host-ecam-generic` node: ECAM `reg`, `bus-range`, the memory
+//!   windows of `ranges` (BARs are the kernel's to assign) and the decoded
+//!   `interrupt-map`.
+//! - `irq_enable_line(line, Trigger, handler: fn()) -> Result<(), &str>`: routes
+//!   interrupt line `line` (x86_64: I/O APIC GSI; aarch64: GIC SPI INTID) to the boot
+//!   CPU, unmasked, to run `handler` in interrupt context (interrupts off, after the EOI,
+//!   which the arch code does) each time it fires. A level-triggered line is masked
+//!   before the handler runs and stays masked until `irq_unmask_line(line)`, so a driver
+//!   may quieten its device later, in thread context. One handler per line.
+//! - `irq_unmask_line(line)`: any context.
+//! - `msi_alloc(handler) -> Option<(u32, MsiMessage)>`: a message-signalled interrupt
+//!   for `handler` on the boot CPU: its line number and the address/data a device writes
+//!   (x86_64: a LAPIC vector, edge; aarch64: `None`, the GIC's ITS is not driven).
+//! - `irq_count(line) -> u64`: interrupts taken on a line `irq_enable_line` or
+//!   `msi_alloc` gave out.
+//!
 //! Threads
 //! - `Context` (`Default`, `new(stack_top, entry, arg)`) and `switch(&mut from, &to)`.
 //! - `FpuState` (`new() -> Option`, `save`, `restore`, `duplicate`): FP/SIMD registers.
@@ -116,6 +136,7 @@ pub use imp::{
     start_cpus, switch, uptime_ns, user_copy, wait_for_interrupt, Context, FpuState, PteFormat,
     TrapFrame, HARDENING_CHECKS, NAME, TLB_FLUSH_IS_BROADCAST,
 };
+pub use imp::{irq_count, irq_enable_line, irq_unmask_line, msi_alloc, pci_host};
 
 /// The contract above as types: one line per item, checked against the selected arch at
 /// compile time. Changing a signature means changing it here, in both arches and in the
@@ -123,6 +144,7 @@ pub use imp::{
 #[allow(clippy::type_complexity)]
 mod contract {
     use wayos_kcore::paging::{PhysAddr, VirtAddr};
+    use wayos_kcore::pci::{HostBridge, MsiMessage, Trigger};
 
     use super::imp;
     use super::imp::{Context, FpuState, TrapFrame};
@@ -156,6 +178,13 @@ mod contract {
     const _: fn() = imp::enable_interrupts;
     const _: fn() = imp::disable_interrupts;
     const _: fn() = imp::wait_for_interrupt;
+
+    // Devices.
+    const _: fn() -> Option<HostBridge> = imp::pci_host;
+    const _: fn(u32, Trigger, fn()) -> Result<(), &'static str> = imp::irq_enable_line;
+    const _: fn(u32) = imp::irq_unmask_line;
+    const _: fn(fn()) -> Option<(u32, MsiMessage)> = imp::msi_alloc;
+    const _: fn(u32) -> u64 = imp::irq_count;
 
     // Threads.
     const _: () = is_thread_context::<Context>();

@@ -53,6 +53,7 @@ pub mod klog;
 pub mod mem;
 pub mod memtier;
 pub mod net;
+pub mod pci;
 pub mod process;
 pub mod rt;
 pub mod signal;

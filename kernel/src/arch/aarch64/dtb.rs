@@ -23,6 +23,7 @@ use wayos_kcore::boot_info::{
 use wayos_abi::smp::MAX_CPUS;
 use wayos_kcore::memtopo;
 use wayos_kcore::paging::PhysAddr;
+use wayos_kcore::pci::{self as kpci, HostBridge, ParentCells};
 
 use super::{mmu, percpu, timer};
 
@@ -83,14 +84,6 @@ pub struct TimerIrqs {
     pub hyp_phys: u32,
 }
 
-/// A PCI host bridge with ECAM configuration space.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PciEcam {
-    pub ecam: PhysRange,
-    pub bus_start: u8,
-    pub bus_end: u8,
-}
-
 /// A CPU node under `/cpus`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cpu {
@@ -111,7 +104,9 @@ pub struct Platform {
     pub gic: Option<Gic>,
     pub timer: Option<TimerIrqs>,
     pub psci: Option<Psci>,
-    pub pci: Option<PciEcam>,
+    /// The PCIe host bridge (`pci-host-ecam-generic`): ECAM, bus range, memory windows
+    /// from `ranges`, INTx routing from `interrupt-map`. BARs are the kernel's to assign.
+    pub pci: Option<HostBridge>,
     /// The PL031 real-time clock's registers.
     pub rtc: Option<PhysRange>,
     /// The CPUs, in device-tree order (at most `MAX_CPUS`; the rest are ignored, logged).
@@ -597,19 +592,141 @@ fn psci(fdt: &Fdt<'_>) -> Option<Psci> {
     })
 }
 
-fn pci(fdt: &Fdt<'_>) -> Option<PciEcam> {
+/// The first enabled `pci-host-ecam-generic` node as a [`HostBridge`]: `reg` (whose
+/// start is bus `bus-range[0]`'s configuration space), `bus-range` (clamped to what `reg`
+/// covers), the memory windows of `ranges` (I/O space skipped) and `interrupt-map` decoded
+/// against GIC parents. A property that does not decode is logged and left out (no
+/// windows: no BARs assigned; no map: no INTx, drivers poll).
+fn pci(fdt: &Fdt<'_>) -> Option<HostBridge> {
     let node = find_enabled(fdt, &["pci-host-ecam-generic"])?;
     let ecam = first_reg(node)?;
     let mut bus = cells(node, "bus-range");
-    let (bus_start, bus_end) = match (bus.next(), bus.next()) {
-        (Some(a), Some(b)) => (a.min(255) as u8, b.min(255) as u8),
+    let (bus_start, mut bus_end) = match (bus.next(), bus.next()) {
+        (Some(a), Some(b)) if a <= b => (a.min(255) as u8, b.min(255) as u8),
         _ => (0, 255),
     };
-    Some(PciEcam {
-        ecam,
+    let covered = (ecam.size >> 20).min(256);
+    if covered == 0 || ecam.base & 0xf_ffff != 0 {
+        log::warn!(
+            "device tree: PCI ECAM {:#x} (+{:#x}) is unusable",
+            ecam.base,
+            ecam.size
+        );
+        return None;
+    }
+    bus_end = bus_end.min((u64::from(bus_start) + covered - 1).min(255) as u8);
+    let mut host = HostBridge::new(
+        ecam.base.checked_sub(u64::from(bus_start) << 20)?,
         bus_start,
         bus_end,
-    })
+    );
+    host.assign_bars = true;
+    // `ranges`: child 3 cells, parent (the root's) address cells, the node's size cells.
+    let parent_cells = fdt.root().cell_sizes().address_cells;
+    let size_cells = node.cell_sizes().size_cells;
+    let raw = alloc_free::Cells::of(node, "ranges");
+    let raw = raw.as_ref().map_or(&[][..], |c| c.as_slice());
+    match kpci::decode_ranges(raw, parent_cells, size_cells) {
+        Ok((windows, dropped)) => {
+            host.windows = windows;
+            if dropped > 0 {
+                log::warn!(
+                    "device tree: {dropped} PCI memory windows beyond the first {} ignored",
+                    kpci::MAX_WINDOWS
+                );
+            }
+        }
+        Err(e) => log::warn!("device tree: PCI ranges undecodable ({e:?}); no BARs assigned"),
+    }
+    for w in host.windows.iter().flatten() {
+        if w.cpu_base != w.pci_base {
+            log::warn!(
+                "device tree: PCI window {:#x} is at CPU address {:#x}: drivers assume identity",
+                w.pci_base,
+                w.cpu_base
+            );
+        }
+    }
+    let map = alloc_free::Cells::of(node, "interrupt-map");
+    let mask = alloc_free::Cells::of(node, "interrupt-map-mask");
+    if let (Some(map), Some(mask)) = (&map, &mask) {
+        let parent = |phandle: u32| {
+            let p = fdt.find_phandle(phandle)?;
+            if !p
+                .compatible()
+                .is_some_and(|c| c.all().any(|s| GIC_COMPATIBLE.contains(&s)))
+            {
+                return None;
+            }
+            Some(ParentCells {
+                address: p
+                    .property("#address-cells")
+                    .and_then(|v| v.as_usize())
+                    .unwrap_or(0),
+                interrupt: p.interrupt_cells().unwrap_or(3),
+            })
+        };
+        match kpci::decode_interrupt_map(map.as_slice(), mask.as_slice(), parent, gic_spi) {
+            Ok((intx, dropped)) => {
+                if dropped > 0 {
+                    log::warn!(
+                        "device tree: {dropped} PCI interrupt-map entries beyond {} ignored",
+                        kpci::MAX_INTX
+                    );
+                }
+                host.intx = Some(intx);
+            }
+            Err(e) => {
+                log::warn!("device tree: PCI interrupt-map undecodable ({e:?}); INTx not routed")
+            }
+        }
+    } else {
+        log::warn!("device tree: PCI interrupt-map too large; INTx not routed");
+    }
+    Some(host)
+}
+
+/// A GIC interrupt specifier `<type number flags ...>` as an SPI's `(INTID, level)`;
+/// `None` for anything but an SPI in range.
+fn gic_spi(spec: &[u32]) -> Option<(u32, bool)> {
+    match spec {
+        [0, number, flags, ..] if *number < 1020 - 32 => Some((number + 32, flags & 0x3 == 0)),
+        _ => None,
+    }
+}
+
+/// Property cells copied into a fixed buffer (the device tree is parsed before the heap
+/// exists, and `kcore::pci` decodes slices of `u32`).
+mod alloc_free {
+    use fdt::node::FdtNode;
+
+    /// Enough for QEMU `virt`'s `interrupt-map` (16 entries of 10 cells) twice over.
+    const MAX_CELLS: usize = 384;
+
+    pub struct Cells {
+        buf: [u32; MAX_CELLS],
+        len: usize,
+    }
+
+    impl Cells {
+        /// The cells of `node`'s property `name` (empty when absent); `None` when it has
+        /// more than `MAX_CELLS`.
+        pub fn of(node: FdtNode<'_, '_>, name: &str) -> Option<Self> {
+            let mut c = Self {
+                buf: [0; MAX_CELLS],
+                len: 0,
+            };
+            for v in super::cells(node, name) {
+                *c.buf.get_mut(c.len)? = v;
+                c.len += 1;
+            }
+            Some(c)
+        }
+
+        pub fn as_slice(&self) -> &[u32] {
+            &self.buf[..self.len]
+        }
+    }
 }
 
 /// Logs what [`parse`] found beyond `BootInfo`.
@@ -674,11 +791,22 @@ pub fn log_platform(p: &Platform) {
     }
     match p.pci {
         Some(pci) => log::info!(
-            "platform: PCI ECAM at {:#x} ({} MiB), buses {}-{}",
-            pci.ecam.base,
-            pci.ecam.size >> 20,
+            "platform: PCI ECAM at {:#x}, buses {}-{}, {} memory window{}, {} INTx route{}",
+            pci.ecam_phys + (u64::from(pci.bus_start) << 20),
             pci.bus_start,
-            pci.bus_end
+            pci.bus_end,
+            pci.windows.iter().flatten().count(),
+            if pci.windows.iter().flatten().count() == 1 {
+                ""
+            } else {
+                "s"
+            },
+            pci.intx.map_or(0, |m| m.entries().len()),
+            if pci.intx.map_or(0, |m| m.entries().len()) == 1 {
+                ""
+            } else {
+                "s"
+            },
         ),
         None => log::info!("platform: no PCI host bridge"),
     }

@@ -11,7 +11,10 @@
 //! (timer: rearm, then `traps::timer_tick()`; IPI: `traps::ipi()`; the PL011's receive
 //! interrupt: `traps::serial_irq()`) and signals end of interrupt, all with IRQs masked.
 //! [`send_ipi`] raises the SGI on one CPU. [`enable_uart_irq`] (boot CPU, after [`init`])
-//! enables the UART's SPI, routed to the boot CPU (CPU 0).
+//! enables the UART's SPI, routed to the boot CPU (CPU 0). [`enable_device_spi`] does the
+//! same for a driver's SPI (a PCI INTx line) with the driver's handler, kept in a fixed
+//! table ([`DEVICE_SPIS`]); a level-sensitive one is masked before its handler runs and
+//! stays masked until the driver calls [`unmask_spi`].
 //!
 //! GICv3 uses the ICC_* system registers for the CPU interface (the boot code enabled them
 //! at EL2 when the kernel entered there) and the redistributor whose GICR_TYPER affinity
@@ -19,7 +22,7 @@
 //! CPU interface (banked per CPU at one address). Which redistributor and which GICv2
 //! target bit belong to a CPU is per-CPU state (`percpu.rs`).
 
-use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
 use super::{dtb, percpu, serial, timer};
 use wayos_kcore::paging::PhysAddr;
@@ -36,6 +39,10 @@ pub const IPI_INTID: u32 = 1;
 const IPI_PRIORITY: u8 = 0x90;
 /// Priority of the UART's receive interrupt (after the timer and the IPI).
 const UART_PRIORITY: u8 = 0xb0;
+/// Priority of driver SPIs (PCI INTx), below the UART's.
+const DEVICE_PRIORITY: u8 = 0xc0;
+/// Driver SPIs the table holds.
+const MAX_DEVICE_SPIS: usize = 16;
 /// [`UART_INTID`] when the UART's interrupt is not in use.
 const NO_INTID: u32 = u32::MAX;
 
@@ -97,6 +104,29 @@ static SPURIOUS: AtomicU32 = AtomicU32::new(0);
 static UART_INTID: AtomicU32 = AtomicU32::new(NO_INTID);
 /// Receive interrupts taken (the first is logged).
 static UART_IRQS: AtomicU64 = AtomicU64::new(0);
+
+/// A driver's SPI: the INTID ([`NO_INTID`] while the slot is free), its handler, whether
+/// it is level-sensitive, and how often it fired. Filled in that order, `intid` last
+/// (release), so [`handle_irq`] never sees an INTID without its handler.
+struct DeviceSpi {
+    intid: AtomicU32,
+    level: AtomicBool,
+    handler: spin::Once<fn()>,
+    count: AtomicU64,
+}
+
+#[allow(clippy::declare_interior_mutable_const)] // Only used to initialise the table.
+const FREE_SPI: DeviceSpi = DeviceSpi {
+    intid: AtomicU32::new(NO_INTID),
+    level: AtomicBool::new(false),
+    handler: spin::Once::new(),
+    count: AtomicU64::new(0),
+};
+static DEVICE_SPIS: [DeviceSpi; MAX_DEVICE_SPIS] = [FREE_SPI; MAX_DEVICE_SPIS];
+static NEXT_DEVICE_SPI: AtomicUsize = AtomicUsize::new(0);
+/// Serializes the distributor's read-modify-write configuration (`enable_spi`) between
+/// drivers registering at once. Taken with interrupts off.
+static SPI_CONFIG: spin::Mutex<()> = spin::Mutex::new(());
 
 fn read32(addr: usize) -> u32 {
     // SAFETY: callers pass a register address inside a mapping made by `init` (Device
@@ -361,6 +391,73 @@ pub fn enable_uart_irq(spi: dtb::Spi) -> bool {
     }
 }
 
+/// Enables driver SPI `intid` (level- or edge-triggered) routed to the boot CPU, to run
+/// `handler` in interrupt context, after the EOI. A level-sensitive SPI is masked before
+/// `handler` runs and stays masked until [`unmask_spi`]. One handler per INTID; Err names
+/// why not (taken, table full, not an SPI).
+pub fn enable_device_spi(intid: u32, level: bool, handler: fn()) -> Result<(), &'static str> {
+    if intid == UART_INTID.load(Ordering::Relaxed)
+        || DEVICE_SPIS
+            .iter()
+            .any(|d| d.intid.load(Ordering::Acquire) == intid)
+    {
+        return Err("the interrupt already has a handler");
+    }
+    let i = NEXT_DEVICE_SPI
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < MAX_DEVICE_SPIS).then_some(n + 1)
+        })
+        .map_err(|_| "no free driver interrupt slot")?;
+    let slot = &DEVICE_SPIS[i];
+    slot.handler.call_once(|| handler);
+    slot.level.store(level, Ordering::Relaxed);
+    let _irq = crate::arch::IrqGuard::new();
+    let _g = SPI_CONFIG.lock();
+    slot.intid.store(intid, Ordering::Release);
+    enable_spi(
+        dtb::Spi {
+            intid,
+            edge: !level,
+        },
+        DEVICE_PRIORITY,
+    )
+    .inspect_err(|_| {
+        slot.intid.store(NO_INTID, Ordering::Release);
+    })
+}
+
+/// Re-enables driver SPI `intid` (a write-one-to-set register: any context, no lock).
+pub fn unmask_spi(intid: u32) {
+    let gicd = GICD.load(Ordering::Relaxed);
+    if gicd == 0 || !(32..INTID_SPECIAL).contains(&intid) {
+        return;
+    }
+    write32(
+        gicd + GICD_ISENABLER + 4 * (intid / 32) as usize,
+        1 << (intid % 32),
+    );
+}
+
+/// Disables SPI `intid` and waits until the distributor has (GICv3 RWP).
+fn mask_spi(intid: u32) {
+    let gicd = GICD.load(Ordering::Relaxed);
+    write32(
+        gicd + GICD_ICENABLER + 4 * (intid / 32) as usize,
+        1 << (intid % 32),
+    );
+    if VERSION.load(Ordering::Relaxed) == 3 {
+        wait_rwp(gicd);
+    }
+}
+
+/// Interrupts taken on driver SPI `intid`.
+pub fn device_spi_count(intid: u32) -> u64 {
+    DEVICE_SPIS
+        .iter()
+        .find(|d| d.intid.load(Ordering::Acquire) == intid)
+        .map_or(0, |d| d.count.load(Ordering::Relaxed))
+}
+
 /// Configures SPI `spi` (group, priority, trigger, routed to the boot CPU) and enables it.
 /// Configured while disabled, as the architecture asks for GICD_ICFGR.
 fn enable_spi(spi: dtb::Spi, priority: u8) -> Result<(), &'static str> {
@@ -507,6 +604,21 @@ pub fn handle_irq() {
         crate::traps::serial_irq();
         serial::rx_interrupt_done();
         end_of_interrupt(eoi);
+        return;
+    }
+    if let Some(d) = DEVICE_SPIS
+        .iter()
+        .find(|d| d.intid.load(Ordering::Acquire) == intid)
+    {
+        // Level: keep the line from firing again until the driver quietened the device.
+        if d.level.load(Ordering::Relaxed) {
+            mask_spi(intid);
+        }
+        end_of_interrupt(eoi);
+        d.count.fetch_add(1, Ordering::Relaxed);
+        if let Some(handler) = d.handler.get() {
+            handler();
+        }
         return;
     }
     end_of_interrupt(eoi);

@@ -32,6 +32,7 @@ mod uaccess;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 pub use context::{switch, Context, FpuState};
+pub use gic::{device_spi_count as irq_count, unmask_spi as irq_unmask_line};
 pub use hardening::CHECKS as HARDENING_CHECKS;
 pub use mmu::kernel_root;
 pub use mmu::{activate as activate_page_table, current_root, flush_all as flush_tlb_all};
@@ -46,6 +47,31 @@ pub use trap::{
 pub use uaccess::copy as user_copy;
 
 pub const NAME: &str = "aarch64";
+
+/// The PCIe host bridge from the device tree.
+pub fn pci_host() -> Option<wayos_kcore::pci::HostBridge> {
+    dtb::platform().and_then(|p| p.pci)
+}
+
+/// Routes GIC SPI `line` (a PCI INTx line from the host bridge's `interrupt-map`) to
+/// `handler` on the boot CPU. The GIC has no polarity setting for SPIs: an active-low
+/// line is refused.
+pub fn irq_enable_line(
+    line: u32,
+    trigger: wayos_kcore::pci::Trigger,
+    handler: fn(),
+) -> Result<(), &'static str> {
+    if trigger.active_low {
+        return Err("the GIC cannot take an active-low line");
+    }
+    gic::enable_device_spi(line, trigger.level, handler)
+}
+
+/// No message-signalled interrupts: the GICv3 ITS (or GICv2m) is not driven, so PCI
+/// devices use their INTx line.
+pub fn msi_alloc(_handler: fn()) -> Option<(u32, wayos_kcore::pci::MsiMessage)> {
+    None
+}
 
 /// True once [`init_late`] turned PAN on (the CPU implements it).
 static PAN: AtomicBool = AtomicBool::new(false);

@@ -5,7 +5,9 @@
 //! address, the enabled or online-capable processors (their APIC ids), the I/O APICs and
 //! the ISA interrupt source overrides; from the FADT the ACPI PM timer (used to calibrate
 //! the LAPIC timer) and the CMOS clock fields for `rtc`; from the MCFG the PCI ECAM
-//! windows (only logged: there is no PCI driver yet); from the SRAT and HMAT the memory
+//! window of segment 0 ([`pci_host`], for the generic `pci` module; the firmware has
+//! assigned BARs, and INTx routing would need the AML `_PRT`, which is not read, so PCI
+//! devices use MSI-X); from the SRAT and HMAT the memory
 //! tiers ([`memory_topology`], parsed by `wayos_kcore::memtopo`). A missing or malformed table is
 //! logged and the kernel carries on with one CPU and legacy defaults; nothing here panics
 //! on firmware data.
@@ -21,6 +23,7 @@ use spin::Once;
 use wayos_kcore::boot_info::{BootInfo, MemoryMap};
 use wayos_kcore::memtopo;
 use wayos_kcore::paging::PhysAddr;
+use wayos_kcore::pci::HostBridge;
 
 /// Maps physical ranges through the direct map (`mm::direct`), which covers all ACPI
 /// memory.
@@ -156,7 +159,7 @@ pub fn init(rsdp_phys: u64) -> usize {
     let mut p = Platform::empty();
     let listed = parse_madt(&tables, &mut p);
     parse_fadt(&tables, &mut p);
-    log_mcfg(&tables);
+    parse_mcfg(&tables);
     if listed > 0 {
         PLATFORM.call_once(|| p);
     }
@@ -331,7 +334,14 @@ fn parse_fadt(tables: &AcpiTables<DirectMap>, p: &mut Platform) {
     }
 }
 
-fn log_mcfg(tables: &AcpiTables<DirectMap>) {
+static PCI_HOST: Once<HostBridge> = Once::new();
+
+/// The PCI host bridge of segment 0 from the MCFG, if there is one.
+pub fn pci_host() -> Option<HostBridge> {
+    PCI_HOST.get().copied()
+}
+
+fn parse_mcfg(tables: &AcpiTables<DirectMap>) {
     let mcfg = match tables.find_table::<Mcfg>() {
         Ok(m) => m,
         Err(e) => {
@@ -356,6 +366,15 @@ fn log_mcfg(tables: &AcpiTables<DirectMap>) {
             e.bus_number_end,
         );
         log::info!("acpi: PCI ECAM at {base:#x}, segment {seg}, buses {start}..={end}");
+        // One segment is all the kernel drives; the first window of segment 0 it is.
+        let plausible = base != 0 && base & 0xf_ffff == 0 && start <= end;
+        if seg == 0 && plausible && PCI_HOST.get().is_none() {
+            let mut host = HostBridge::new(base, start, end);
+            host.segment = seg;
+            PCI_HOST.call_once(|| host);
+        } else if seg == 0 && !plausible {
+            log::warn!("acpi: ignoring implausible ECAM window {base:#x} buses {start}..={end}");
+        }
     }
 }
 

@@ -1,8 +1,12 @@
 //! Device interrupt routing: the I/O APICs the MADT lists, and the legacy 8259 pair,
 //! which is remapped out of the exception range and fully masked.
 //!
-//! Every redirection entry starts masked; only ISA IRQ 4 (COM1, through its interrupt
-//! source override if the MADT has one) is routed, to [`VEC_SERIAL`] on the boot CPU.
+//! Every redirection entry starts masked; ISA IRQ 4 (COM1, through its interrupt source
+//! override if the MADT has one) is routed, to [`VEC_SERIAL`] on the boot CPU. Device
+//! drivers route further GSIs through `irq` ([`route_gsi`], [`set_masked`]); the mapped
+//! I/O APICs are kept for that in [`IOAPICS`], written once by [`init`].
+
+use spin::Once;
 
 use super::acpi::{self, IoApicInfo};
 use super::port::outb;
@@ -20,6 +24,7 @@ const REDIR_ACTIVE_LOW: u32 = 1 << 13;
 /// COM1's ISA IRQ.
 const COM1_IRQ: u8 = 4;
 
+#[derive(Clone, Copy)]
 struct IoApic {
     base: usize,
     gsi_base: u32,
@@ -67,6 +72,65 @@ impl IoApic {
     }
 }
 
+/// Most I/O APICs kept for routing after boot (the MADT parser keeps as many).
+const MAX_KEPT: usize = 8;
+/// The I/O APICs [`init`] mapped, for [`route_gsi`] and [`set_masked`].
+static IOAPICS: Once<([Option<IoApic>; MAX_KEPT], spin::Mutex<()>)> = Once::new();
+
+/// The I/O APIC serving `gsi` and the lock serializing its register window (IOREGSEL and
+/// IOWIN are a pair: two CPUs interleaving them would write the wrong register).
+fn serving(gsi: u32) -> Option<(IoApic, &'static spin::Mutex<()>)> {
+    let (table, lock) = IOAPICS.get()?;
+    table
+        .iter()
+        .flatten()
+        .find(|io| io.covers(gsi))
+        .map(|io| (*io, lock))
+}
+
+/// Routes `gsi` to `vector` on the CPU with APIC id `dest`, level- or edge-triggered,
+/// active low or high, and leaves it unmasked. Err when no I/O APIC serves `gsi`.
+pub fn route_gsi(
+    gsi: u32,
+    vector: u8,
+    level: bool,
+    active_low: bool,
+    dest: u32,
+) -> Result<(), &'static str> {
+    let (io, lock) = serving(gsi).ok_or("no I/O APIC serves this GSI")?;
+    let mut low = u32::from(vector);
+    if level {
+        low |= REDIR_LEVEL;
+    }
+    if active_low {
+        low |= REDIR_ACTIVE_LOW;
+    }
+    let _irq = crate::arch::IrqGuard::new();
+    let _g = lock.lock();
+    io.set_entry(gsi - io.gsi_base, low, dest);
+    Ok(())
+}
+
+/// Masks or unmasks `gsi`'s redirection entry (already routed by [`route_gsi`]). Any
+/// context: the register lock is only ever taken with interrupts off.
+pub fn set_masked(gsi: u32, masked: bool) {
+    let Some((io, lock)) = serving(gsi) else {
+        return;
+    };
+    let _irq = crate::arch::IrqGuard::new();
+    let _g = lock.lock();
+    let reg = REG_REDIR + 2 * (gsi - io.gsi_base);
+    let low = io.read(reg);
+    io.write(
+        reg,
+        if masked {
+            low | REDIR_MASKED
+        } else {
+            low & !REDIR_MASKED
+        },
+    );
+}
+
 /// Remaps the 8259 pair to `VEC_PIC_BASE..+16` (so a spurious IRQ 7/15 cannot pose as an
 /// exception) and masks all its lines.
 fn mask_pic() {
@@ -101,8 +165,12 @@ pub fn init(bsp_apic_id: u32) -> bool {
     };
     let mut com1 = None;
     let route = platform.isa_route(COM1_IRQ);
-    for info in platform.ioapics() {
+    let mut kept = [None; MAX_KEPT];
+    for (n, info) in platform.ioapics().iter().enumerate() {
         let io = IoApic::map(info);
+        if let Some(slot) = kept.get_mut(n) {
+            *slot = Some(io);
+        }
         for i in 0..io.entries {
             io.set_entry(i, REDIR_MASKED, 0);
         }
@@ -117,6 +185,7 @@ pub fn init(bsp_apic_id: u32) -> bool {
             com1 = Some(io);
         }
     }
+    IOAPICS.call_once(|| (kept, spin::Mutex::new(())));
     let Some(io) = com1 else {
         log::warn!(
             "ioapic: no I/O APIC serves GSI {} (COM1); serial input stays polled",

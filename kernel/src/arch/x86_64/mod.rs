@@ -4,7 +4,7 @@
 //! segments, TSS and per-CPU block), `trap` (IDT, trap entry/exit, exception and interrupt
 //! dispatch), `syscall` (SYSCALL entry), `context` (thread switch), `cpu` (features, FP
 //! state), `lapic` (local APIC: timer, EOI, IPIs), `ioapic` (device interrupt routing, 8259
-//! masking), `smp` (secondary CPU start-up, CPU ids, IPIs), `trampoline` (real-mode
+//! masking), `irq` (device interrupt vectors: MSI-X messages, I/O APIC lines), `smp` (secondary CPU start-up, CPU ids, IPIs), `trampoline` (real-mode
 //! start-up code and its low memory), `mmu` (CR3, TLB), `uaccess` (fault-tolerant user
 //! copies), `tsc` (clock), `rtc` (CMOS real-time clock), `acpi` (firmware tables), `power`
 //! (QEMU exit), `port` (raw port I/O), `hardening` (in-kernel checks of the protection
@@ -17,6 +17,7 @@ mod cpu;
 mod gdt;
 mod hardening;
 mod ioapic;
+mod irq;
 mod lapic;
 mod mmu;
 mod port;
@@ -30,10 +31,14 @@ mod trap;
 mod tsc;
 mod uaccess;
 
+pub use acpi::pci_host;
 pub use context::{switch, Context};
 pub use cpu::{simd_math, FpuState};
 pub use gdt::set_kernel_stack;
 pub use hardening::CHECKS as HARDENING_CHECKS;
+pub use irq::{
+    count as irq_count, enable_line as irq_enable_line, msi_alloc, unmask_line as irq_unmask_line,
+};
 pub use mmu::{
     activate as activate_page_table, current_root, flush_all as flush_tlb_all, kernel_root,
 };

@@ -8,14 +8,15 @@
 //! to the VM, faults in user mode kill the process, faults in kernel mode are reported and
 //! panic (unless a user-copy fixup applies), IRQs go to their handlers: the LAPIC timer
 //! ([`VEC_TIMER`], every CPU), COM1's receive interrupt ([`VEC_SERIAL`], boot CPU), the
-//! kernel IPI ([`VEC_IPI`]); spurious LAPIC and remapped-8259 vectors are ignored. One IDT
+//! kernel IPI ([`VEC_IPI`]), device vectors handed out by `irq` (MSI-X, I/O APIC lines
+//! of PCI devices) to `irq::dispatch`; spurious LAPIC and remapped-8259 vectors are ignored. One IDT
 //! serves every CPU.
 
 use core::arch::global_asm;
 use spin::Once;
 
 use super::gdt::{DOUBLE_FAULT_IST, USER_CS, USER_SS};
-use super::{lapic, uaccess};
+use super::{irq, lapic, uaccess};
 use crate::console;
 use crate::mm::fault::Access;
 use wayos_abi::signal;
@@ -413,6 +414,7 @@ extern "C" fn x86_trap(frame: &mut TrapFrame) {
             );
         }
         v if v < EXCEPTIONS as u64 => fatal(frame),
+        v if irq::is_device_vector(v) => irq::dispatch(v),
         v => log::warn!("unexpected interrupt vector {v}"),
     }
     if frame.came_from_user() {

@@ -7,7 +7,8 @@
 //! -c`, `uniq`, `head`/`tail -n -c` and `tail -f` on a growing file,
 //! `cp`/`mv`/`rm`/`mkdir`/`rmdir`/`touch`/`stat`, `tee`, `seq`, `hexdump`, `kill` (of a
 //! real process, and `-l`), `sleep`, `true`/`false`, `echo`, `env`, `pwd`, `uname`, `ps`,
-//! `date`, `uptime`, `clear`; and `mkmodel` build/show/check with its errors. Scratch
+//! `date`, `uptime`, `clear`; `mkmodel` build/show/check with its errors; `lspci` against
+//! the `pci_list` records (and that call's errors). Scratch
 //! files go to `/tmp/ut`.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
@@ -918,6 +919,116 @@ mod suite {
         );
     }
 
+    /// `lspci` against the `pci_list` records it prints, and `pci_list`'s own errors.
+    fn devices(s: &mut Suite) {
+        use libway::pci;
+        let records = match pci::pci_list() {
+            Ok(r) => r,
+            Err(e) => {
+                s.check("pci_list_works", Err(format!("pci_list: {e}")));
+                return;
+            }
+        };
+        s.check(
+            "pci_list_has_a_host_bridge",
+            if records
+                .iter()
+                .any(|d| d.class == 0x06 && d.subclass == 0x00)
+            {
+                Ok(())
+            } else {
+                Err(format!("{} records, none of class 0600", records.len()))
+            },
+        );
+        s.check(
+            "lspci_n_prints_every_record",
+            expect_with("lspci -n", |out| {
+                let lines: Vec<&str> = out.lines().collect();
+                if lines.len() != records.len() {
+                    return Err(format!(
+                        "{} lines for {} records",
+                        lines.len(),
+                        records.len()
+                    ));
+                }
+                for (l, d) in lines.iter().zip(&records) {
+                    let head = format!(
+                        "{:02x}:{:02x}.{} {:04x}:{:04x} [{:02x}{:02x}]",
+                        d.bus, d.dev, d.func, d.vendor, d.device, d.class, d.subclass
+                    );
+                    let driver = match pci::driver_name(d) {
+                        "" => "-",
+                        name => name,
+                    };
+                    if !l.starts_with(&head) || !l.contains(&format!("driver={driver} ")) {
+                        return Err(format!("{l:?} does not describe {head} driver={driver}"));
+                    }
+                }
+                Ok(())
+            }),
+        );
+        s.check(
+            "lspci_names_classes",
+            expect_with("lspci", |out| {
+                let want = ["Host bridge"];
+                let nic = records.iter().any(|d| d.class == 0x02 && d.subclass == 0);
+                for w in want.iter().chain(nic.then_some(&"Ethernet controller")) {
+                    if !out.contains(w) {
+                        return Err(format!("no {w:?} in {out:?}"));
+                    }
+                }
+                Ok(())
+            }),
+        );
+        s.check(
+            "lspci_v_lists_bars",
+            expect_with("lspci -v", |out| {
+                let bars = records
+                    .iter()
+                    .flat_map(|d| d.bars.iter())
+                    .filter(|&&b| b != 0)
+                    .count();
+                let shown = out
+                    .lines()
+                    .filter(|l| l.trim_start().starts_with("BAR"))
+                    .count();
+                if shown == bars && out.contains("vendor ") {
+                    Ok(())
+                } else {
+                    Err(format!("{shown} BAR lines for {bars} assigned BARs"))
+                }
+            }),
+        );
+        s.check(
+            "lspci_bad_option",
+            expect(
+                "lspci -x",
+                "",
+                "lspci: unexpected argument '-x'\nTry 'lspci -h' for more information.\n",
+                2,
+            ),
+        );
+        s.check("pci_list_cap_0_counts", {
+            match pci::pci_list_into(&mut []) {
+                Ok(n) if n == records.len() => Ok(()),
+                other => Err(format!(
+                    "pci_list(buf, 0) = {other:?}, want Ok({})",
+                    records.len()
+                )),
+            }
+        });
+        s.check("pci_list_bad_buffer_is_efault", {
+            // SAFETY: the kernel must refuse the address (the page below the user window's
+            // base is never mapped); nothing of this program's memory is handed over.
+            let r =
+                unsafe { libway::sys::call(libway::abi::sys::PCI_LIST, [0x1000, 1, 0, 0, 0, 0]) };
+            match r {
+                Err(e) if e.0 == libway::abi::errno::EFAULT => Ok(()),
+                other => Err(format!("pci_list(0x1000, 1) = {other:?}, want EFAULT")),
+            }
+        });
+    }
+
     pub fn main(_args: Args) -> i32 {
         let mut s = Suite::new("utiltest");
         s.check(
@@ -930,6 +1041,7 @@ mod suite {
         text(&mut s);
         processes(&mut s);
         models(&mut s);
+        devices(&mut s);
         let _ = sh("rm -rf /tmp/ut");
         s.finish()
     }
