@@ -50,6 +50,9 @@ pub fn run() -> Result<ExitCode> {
             // a second panic handler. They are linted on both bare-metal targets below.
             "--exclude",
             "wayos-tests",
+            // netd likewise: beside the host tools smoltcp's `byteorder` gets `std`.
+            "--exclude",
+            "netd-server",
             "--all-targets",
             "--features",
             "wayos-kcore/alloc",

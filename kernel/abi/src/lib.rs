@@ -247,6 +247,8 @@ pub mod harness {
         Suite::user("faulttest"),
         Suite::user("proctest"),
         Suite::user("ipctest"),
+        // netd's sockets over lo (needs no NIC and no host; `nettest` has the rest).
+        Suite::user("socktest"),
         Suite::user("sigtest"),
         Suite::user("pipetest"),
         Suite::user("fstest"),

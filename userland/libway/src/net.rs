@@ -486,10 +486,9 @@ impl TcpListener {
     /// The next connection and its peer; waits unless non-blocking (`EAGAIN`) or the
     /// read timeout passes (`EAGAIN`).
     pub fn accept(&self) -> Result<(TcpStream, SocketAddr), Errno> {
+        // A successful ACCEPT always brings the connection, so the result is its fd (which
+        // may be 0 when stdin is closed).
         let (fd, reply) = fd_call(self.s.fd, &Message::new(ACCEPT))?;
-        if fd == 0 {
-            return Err(Errno(EIO));
-        }
         let stream = TcpStream::from_fd(fd);
         let peer: RawAddr = record(&reply)?;
         Ok((stream, peer.into()))
@@ -785,18 +784,7 @@ pub fn nic_kick(handle: u32) -> Result<(), Errno> {
     crate::sys::call1(crate::sys::MemFree::NET_KICK, handle as usize).map(drop)
 }
 
-/// `pci_list`: every PCI function the kernel found.
+/// `pci_list`: every PCI function the kernel found (the same as [`crate::pci::pci_list`]).
 pub fn pci_list() -> Result<Vec<wayos_abi::net::PciDevice>, Errno> {
-    let mut buf =
-        alloc::vec![wayos_abi::net::PciDevice::default(); wayos_abi::net::MAX_PCI_DEVICES];
-    // SAFETY: the kernel writes at most `buf.len()` records into `buf`, borrowed mutably;
-    // every bit pattern is a valid `PciDevice`.
-    let total = unsafe {
-        crate::sys::call(
-            sys::PCI_LIST,
-            [crate::sys::arg_out_slice(&mut buf), buf.len(), 0, 0, 0, 0],
-        )
-    }?;
-    buf.truncate(total.min(buf.len()));
-    Ok(buf)
+    crate::pci::pci_list()
 }

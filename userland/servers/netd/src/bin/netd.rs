@@ -135,6 +135,14 @@ fn attach_nic(port: &Port) -> Option<ring::RingDev> {
     };
     drop(notify);
     let mem = MemHandle::from_raw(nic);
+    if info.mac[0] & 1 != 0 || info.mac == [0; 6] {
+        // smoltcp refuses (panics on) an interface without a unicast address.
+        eprintln!(
+            "netd: the NIC's MAC {:02x?} is not unicast; lo only",
+            info.mac
+        );
+        return None;
+    }
     let map = mem.map(true);
     // The handle is the claim on the NIC: keep it open for netd's life.
     let nic = mem.into_raw();
@@ -214,8 +222,12 @@ impl Netd {
         let now = now_ns();
         if msg.reply == FROM_KERNEL {
             match msg.label {
-                // The ring has news: the next poll takes it.
-                NOTIFY => {}
+                // The ring has news: the next poll takes it, and kicks to re-arm.
+                NOTIFY => {
+                    if let Some(e) = &self.stack.eth {
+                        e.dev.notified();
+                    }
+                }
                 CLOSE if badge != 0 => self.table.close(&mut self.stack, badge, now),
                 _ => {}
             }

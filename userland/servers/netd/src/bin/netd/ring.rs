@@ -49,7 +49,7 @@ pub struct RingDev {
 impl RingDev {
     /// The device over ring area `map` (at least `RING_BYTES`) of NIC handle `nic`.
     pub fn new(map: SharedBuf, nic: u32, mac: [u8; 6]) -> Result<RingDev, Errno> {
-        if map.len() < RING_BYTES || map.addr() % 4096 != 0 {
+        if map.len() < RING_BYTES || !map.addr().is_multiple_of(4096) {
             return Err(Errno(libway::abi::errno::EINVAL));
         }
         let dev = RingDev {
@@ -78,7 +78,7 @@ impl RingDev {
 
     /// The `u32` counter at byte `off` of the header page.
     fn counter(&self, off: usize) -> &AtomicU32 {
-        debug_assert!(off % 4 == 0 && off + 4 <= RX_DATA);
+        debug_assert!(off.is_multiple_of(4) && off + 4 <= RX_DATA);
         // SAFETY: the mapping is at least `RING_BYTES` long and page aligned (checked in
         // `new`) and lives as long as `self`; `off` is one of the ABI's 64-byte aligned
         // header offsets; the kernel accesses these words only atomically too.
@@ -96,6 +96,12 @@ impl RingDev {
     /// Frames waiting in the rx ring.
     pub fn rx_pending(&self) -> bool {
         self.counter(RX_HEAD).load(Ordering::Acquire) != self.rx_tail.get()
+    }
+
+    /// A `NOTIFY` came: the kernel will not send another until netd kicks, so the next
+    /// [`RingDev::kick`] must happen even if no slot changed hands.
+    pub fn notified(&self) {
+        self.dirty.set(true);
     }
 
     /// `net_kick` if anything changed since the last one (and re-arms notification).

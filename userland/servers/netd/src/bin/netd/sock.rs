@@ -247,6 +247,9 @@ pub struct Table {
     zombies: Vec<Zombie>,
     live: usize,
     pending: usize,
+    /// One past the highest slot in use (slots are taken lowest first, so the loops that
+    /// visit every socket on each turn stay short).
+    high: usize,
 }
 
 impl Table {
@@ -259,6 +262,7 @@ impl Table {
             zombies: Vec::new(),
             live: 0,
             pending: 0,
+            high: 0,
         }
     }
 
@@ -293,6 +297,7 @@ impl Table {
             return Err(EMFILE);
         }
         let i = self.slots.iter().position(Option::is_none).ok_or(ENOBUFS)?;
+        self.high = self.high.max(i + 1);
         self.gens[i] = (self.gens[i] + 1) & 0x00ff_ffff;
         if self.gens[i] == 0 {
             self.gens[i] = 1;
@@ -353,6 +358,9 @@ impl Table {
             return;
         };
         self.live -= 1;
+        while self.high > 0 && self.slots[self.high - 1].is_none() {
+            self.high -= 1;
+        }
         self.pending -= s.pending.len();
         // Waiting replies are dropped: their callers are gone (or get EPIPE).
         drop(s.pending);
@@ -382,11 +390,18 @@ impl Table {
     }
 
     /// Closes connection `h` gracefully and keeps it until its FIN exchange ends.
+    ///
+    /// What it had received and nobody read is dropped; data that arrives after the
+    /// close resets it (`maintain`), as a closed socket's does on Linux, so the peer's
+    /// writes fail instead of filling a buffer nobody reads.
     fn bury(&mut self, stack: &mut Stack, iface: usize, h: SocketHandle, now: u64) {
         let Some(set) = stack.sockets(iface) else {
             return;
         };
-        set.get_mut::<tcp::Socket>(h).close();
+        let sock = set.get_mut::<tcp::Socket>(h);
+        let mut sink = [0u8; 512];
+        while matches!(sock.recv_slice(&mut sink), Ok(n) if n > 0) {}
+        sock.close();
         self.zombies_push(stack, iface, h, now);
     }
 
@@ -582,14 +597,12 @@ impl Table {
         }));
         match self.create(port, KIND_TCP, pid, body) {
             Ok((badge, handle)) => {
-                if let Some(Some(l)) = self
-                    .slots
-                    .get_mut(i)
-                    .map(|s| s.as_mut().map(|s| &mut s.body))
+                if let Some(Some(Sock {
+                    body: Body::Tcp(Tcp::Listen(l)),
+                    ..
+                })) = self.slots.get_mut(i)
                 {
-                    if let Body::Tcp(Tcp::Listen(l)) = l {
-                        l.queue.remove(qi);
-                    }
+                    l.queue.remove(qi);
                 }
                 if let Some(j) = self.index(badge) {
                     if let Some(ns) = self.slots[j].as_mut() {
@@ -610,7 +623,7 @@ impl Table {
     pub fn service(&mut self, stack: &mut Stack, port: &Port, now: u64) -> Option<u64> {
         self.maintain(stack, now);
         let mut next: Option<u64> = None;
-        for i in 0..self.slots.len() {
+        for i in 0..self.high {
             let Some(s) = self.slots[i].as_mut() else {
                 continue;
             };
@@ -698,7 +711,7 @@ impl Table {
     /// SYNs to listeners that are full. Zombies that finished are freed.
     pub fn maintain(&mut self, stack: &mut Stack, now: u64) {
         let mut blocked = Vec::new();
-        for s in self.slots.iter_mut().flatten() {
+        for s in self.slots[..self.high].iter_mut().flatten() {
             let Body::Tcp(Tcp::Listen(l)) = &mut s.body else {
                 continue;
             };
@@ -776,7 +789,7 @@ impl Table {
                 self.zombies.swap_remove(k);
                 continue;
             }
-            if now >= z.until_ns {
+            if now >= z.until_ns || sock.can_recv() {
                 // Reset now; freed on the next pass, after the RST went out.
                 sock.abort();
             }
@@ -1098,10 +1111,7 @@ impl Sock {
             a.addr
         };
         let iface = stack.route(dst).ok_or(ENETUNREACH)?;
-        let (bind_addr, lport) = match self.local {
-            Some(l) => l,
-            None => ([0; 4], 0),
-        };
+        let (bind_addr, lport) = self.local.unwrap_or_default();
         let lport = if lport == 0 {
             // Callers check the table for ports in use; the allocator only rotates.
             stack.ephemeral(|_| false).ok_or(EADDRINUSE)?
