@@ -160,9 +160,9 @@ pub fn dispatch(frame: &mut TrapFrame) {
         sys::NET_ATTACH => net::sys_net_attach(a[0], a[1], a[2]),
         sys::NET_KICK => net::sys_net_kick(a[0]),
         sys::NET_INFO => net::sys_net_info(a[0], a[1]),
+        sys::PCI_LIST => pci::sys_pci_list(a[0], a[1]),
         sys::FD_CALL => fd::sys_fd_call(a[0], a[1], a[2]),
         sys::PORT_BADGE => ipc::sys_port_badge(a[0], a[1]),
-        sys::PCI_LIST => pci::sys_pci_list(a[0], a[1]),
         _ => Err(Errno::ENOSYS),
     };
     let value = match result {
