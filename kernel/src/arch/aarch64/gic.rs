@@ -105,14 +105,13 @@ static UART_INTID: AtomicU32 = AtomicU32::new(NO_INTID);
 /// Receive interrupts taken (the first is logged).
 static UART_IRQS: AtomicU64 = AtomicU64::new(0);
 
-/// A driver's SPI: the INTID ([`NO_INTID`] while the slot is free), its handler, whether
-/// it is level-sensitive, and how often it fired. Filled in that order, `intid` last
+/// A driver's SPI: the INTID ([`NO_INTID`] while the slot is free), its handler and
+/// whether it is level-sensitive. Filled in that order, `intid` last
 /// (release), so [`handle_irq`] never sees an INTID without its handler.
 struct DeviceSpi {
     intid: AtomicU32,
     level: AtomicBool,
     handler: spin::Once<fn()>,
-    count: AtomicU64,
 }
 
 #[allow(clippy::declare_interior_mutable_const)] // Only used to initialise the table.
@@ -120,7 +119,6 @@ const FREE_SPI: DeviceSpi = DeviceSpi {
     intid: AtomicU32::new(NO_INTID),
     level: AtomicBool::new(false),
     handler: spin::Once::new(),
-    count: AtomicU64::new(0),
 };
 static DEVICE_SPIS: [DeviceSpi; MAX_DEVICE_SPIS] = [FREE_SPI; MAX_DEVICE_SPIS];
 static NEXT_DEVICE_SPI: AtomicUsize = AtomicUsize::new(0);
@@ -449,14 +447,6 @@ fn mask_spi(intid: u32) {
     }
 }
 
-/// Interrupts taken on driver SPI `intid`.
-pub fn device_spi_count(intid: u32) -> u64 {
-    DEVICE_SPIS
-        .iter()
-        .find(|d| d.intid.load(Ordering::Acquire) == intid)
-        .map_or(0, |d| d.count.load(Ordering::Relaxed))
-}
-
 /// Configures SPI `spi` (group, priority, trigger, routed to the boot CPU) and enables it.
 /// Configured while disabled, as the architecture asks for GICD_ICFGR.
 fn enable_spi(spi: dtb::Spi, priority: u8) -> Result<(), &'static str> {
@@ -614,7 +604,6 @@ pub fn handle_irq() {
             mask_spi(intid);
         }
         end_of_interrupt(eoi);
-        d.count.fetch_add(1, Ordering::Relaxed);
         if let Some(handler) = d.handler.get() {
             handler();
         }
