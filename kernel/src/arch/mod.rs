@@ -134,7 +134,7 @@ pub use imp::{
     start_cpus, switch, uptime_ns, user_copy, wait_for_interrupt, Context, FpuState, PteFormat,
     TrapFrame, HARDENING_CHECKS, NAME, TLB_FLUSH_IS_BROADCAST,
 };
-pub use imp::{irq_enable_line, irq_unmask_line, msi_alloc, pci_host};
+pub use imp::{boot_stack, irq_enable_line, irq_unmask_line, msi_alloc, pci_host};
 
 /// The contract above as types: one line per item, checked against the selected arch at
 /// compile time. Changing a signature means changing it here, in both arches and in the
@@ -164,6 +164,7 @@ mod contract {
     const _: fn() -> ! = imp::halt_forever;
     const _: fn(bool) -> ! = imp::power_off;
     const _: fn(u32) = imp::init_late;
+    const _: fn() -> (usize, usize) = imp::boot_stack;
 
     // Multiprocessor.
     const _: fn(usize, fn() -> !) -> usize = imp::start_cpus;

@@ -31,6 +31,7 @@ mod uaccess;
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
+pub use boot::boot_stack;
 pub use context::{switch, Context, FpuState};
 pub use gic::unmask_spi as irq_unmask_line;
 pub use hardening::CHECKS as HARDENING_CHECKS;

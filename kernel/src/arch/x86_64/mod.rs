@@ -32,6 +32,7 @@ mod tsc;
 mod uaccess;
 
 pub use acpi::pci_host;
+pub use boot::boot_stack;
 pub use context::{switch, Context};
 pub use cpu::{simd_math, FpuState};
 pub use gdt::set_kernel_stack;
