@@ -286,19 +286,28 @@ fn backlog() -> Check {
             Err(e) => break e,
         }
         if made.len() > BACKLOG + SPARES {
-            return Err(format!("{} connects completed with a backlog of {BACKLOG}", made.len()));
+            return Err(format!(
+                "{} connects completed with a backlog of {BACKLOG}",
+                made.len()
+            ));
         }
     };
     if made.len() < BACKLOG {
-        return Err(format!("connect {} failed ({refusal}) below the backlog of {BACKLOG}", made.len() + 1));
+        return Err(format!(
+            "connect {} failed ({refusal}) below the backlog of {BACKLOG}",
+            made.len() + 1
+        ));
     }
     if refusal.code() != ETIMEDOUT && refusal.code() != ECONNREFUSED {
-        return Err(format!("the refused connect got {refusal}, expected ETIMEDOUT or ECONNREFUSED"));
+        return Err(format!(
+            "the refused connect got {refusal}, expected ETIMEDOUT or ECONNREFUSED"
+        ));
     }
     for i in 0..made.len() {
         l.accept().context(&format!("accept {i}"))?;
     }
-    let c = TcpStream::connect_timeout(lo(port), 5_000_000_000).context("connect after accepting")?;
+    let c =
+        TcpStream::connect_timeout(lo(port), 5_000_000_000).context("connect after accepting")?;
     let (_z, peer) = l.accept().context("accept the last")?;
     expect_eq(peer, c.local_addr().context("name")?).context("its peer")
 }
