@@ -221,7 +221,7 @@ pub fn decode_ranges(
         return Err(DecodeError::BadCells);
     }
     let entry = 3 + parent_addr_cells + size_cells;
-    if cells.len() % entry != 0 {
+    if !cells.len().is_multiple_of(entry) {
         return Err(DecodeError::Truncated);
     }
     let mut out = [None; MAX_WINDOWS];
