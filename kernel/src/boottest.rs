@@ -98,11 +98,16 @@ pub fn run(info: &BootInfo) -> usize {
     for (name, check) in crate::pci::selftest::CHECKS {
         report(name, check());
     }
+    // The NIC driver and its ring (`net::selftest`).
+    for (name, check) in crate::net::selftest::CHECKS {
+        report(name, check());
+    }
     let total = CHECKS.len()
         + crate::pci::selftest::CHECKS.len()
         + arch::HARDENING_CHECKS.len()
         + crate::ai::selftest::CHECKS.len()
-        + crate::mm::migrate::selftest::CHECKS.len();
+        + crate::mm::migrate::selftest::CHECKS.len()
+        + crate::net::selftest::CHECKS.len();
     println!("boottest: {} passed, {} failed", total - failed, failed);
     failed
 }

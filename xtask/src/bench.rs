@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::prereq;
 use crate::qemu::{self, Guest, Machine, Serial};
-use crate::{artifacts, run, BenchOptions, Result};
+use crate::{artifacts, nethost, run, BenchOptions, Result};
 
 const TIMEOUT: Duration = Duration::from_secs(900);
 
@@ -23,15 +23,41 @@ const TIMEOUT: Duration = Duration::from_secs(900);
 const OPENBLAS_SGEMM_X86_64: [(u32, &str); 3] = [(64, "2.03"), (128, "2.27"), (256, "2.39")];
 
 pub fn run(o: &BenchOptions) -> Result<ExitCode> {
+    if o.linux {
+        return crate::linuxbench::run(o);
+    }
     let built = artifacts::build(o.arch, !o.debug, o.loader)?;
     prereq::ensure(&run::boot_needs(&built))?;
-    let cmdline = "wayos.bench log=warn";
-    let (path, is_iso) = qemu::prepare_medium(&built, cmdline, "bench")?;
-    let machine = Machine::headless(o.arch, 1, &o.memory).with_tiers(o.tiers);
+    let net = o.net.machine_net()?;
+    // The host end of the network figures, when the guest has a network.
+    let bulk = match &net {
+        Some(_) => Some(
+            nethost::bulk::Bulk::start()
+                .map_err(|e| format!("bench network servers on 127.0.0.1: {e}"))?,
+        ),
+        None => None,
+    };
+    let mut cmdline = String::from("wayos.bench log=warn");
+    if !o.only.is_empty() {
+        cmdline.push_str(&format!(
+            " {}={}",
+            wayos_abi::harness::BENCH_ONLY_KEY,
+            o.only.join(",")
+        ));
+    }
+    if let Some(b) = &bulk {
+        cmdline.push(' ');
+        cmdline.push_str(&b.cmdline_word());
+    }
+    let (path, is_iso) = qemu::prepare_medium(&built, &cmdline, "bench")?;
+    let machine = Machine {
+        net,
+        ..Machine::headless(o.arch, 1, &o.memory).with_tiers(o.tiers)
+    };
     let mut cmd = qemu::command(
         &built,
         &machine,
-        qemu::medium(&path, is_iso, cmdline),
+        qemu::medium(&path, is_iso, &cmdline),
         Serial::Pipe,
         None,
     )?;
@@ -42,7 +68,7 @@ pub fn run(o: &BenchOptions) -> Result<ExitCode> {
     loop {
         let line = guest.wait_for(TIMEOUT, |l| {
             l.starts_with("{\"system\":\"wayos\"")
-                || l.contains("bench: done")
+                || l.starts_with("bench: ")
                 || l.contains("KERNEL PANIC")
         });
         match line {
@@ -51,6 +77,8 @@ pub fn run(o: &BenchOptions) -> Result<ExitCode> {
                 figures += 1;
             }
             Some(l) if l.contains("bench: done") => break,
+            // What the program says about a figure it could not measure.
+            Some(l) if l.starts_with("bench: ") => eprintln!("{l}"),
             _ => {
                 eprintln!("bench: the run did not finish\n{}", guest.tail(40));
                 return Ok(ExitCode::FAILURE);
@@ -58,7 +86,7 @@ pub fn run(o: &BenchOptions) -> Result<ExitCode> {
         }
     }
     guest.wait_exit(Duration::from_secs(30));
-    if o.arch == crate::Arch::X86_64 {
+    if o.arch == crate::Arch::X86_64 && (o.only.is_empty() || o.only.iter().any(|g| g == "ai")) {
         for (n, v) in OPENBLAS_SGEMM_X86_64 {
             println!(
                 "{{\"system\":\"linux-openblas\",\"bench\":\"sgemm_flops_per_instr_{n}\",\"value\":{v},\"unit\":\"flops/instruction\"}}"

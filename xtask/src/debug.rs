@@ -22,6 +22,7 @@ pub fn run(o: &DebugOptions) -> Result<ExitCode> {
     let (path, is_iso) = qemu::prepare_medium(&built, &c.cmdline, "debug")?;
     let machine = Machine {
         display: o.display.clone(),
+        net: o.net.machine_net()?,
         ..Machine::headless(c.arch, c.smp, &c.memory).with_tiers(c.tiers)
     };
     let gdbinit = built.out_dir.join("gdbinit");

@@ -43,7 +43,10 @@ pub fn run(o: &FuzzOptions) -> Result<ExitCode> {
     if arch == Arch::X86_64 {
         built.select_firmware(None)?;
     }
-    prereq::ensure(&run::boot_needs(&built))?;
+    let mut needs = run::boot_needs(&built);
+    // The suites' network checks run the host's HTTP client.
+    needs.push(prereq::Need::HttpClient);
+    prereq::ensure(&needs)?;
     let host_secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -60,7 +63,13 @@ pub fn run(o: &FuzzOptions) -> Result<ExitCode> {
         o.memory
     );
     let (path, is_iso) = qemu::prepare_medium(&built, &cmdline, "fuzz")?;
-    let machine = Machine::headless(arch, o.smp, &o.memory).with_tiers(o.tiers);
+    // Every suite runs after the fuzzer, the network checks too: the same host side as
+    // a test boot.
+    let host = crate::nethost::HostNet::start()?;
+    let machine = Machine {
+        net: Some(host.net(&[])?),
+        ..Machine::headless(arch, o.smp, &o.memory).with_tiers(o.tiers)
+    };
     let cmd = qemu::command(
         &built,
         &machine,
@@ -80,7 +89,8 @@ pub fn run(o: &FuzzOptions) -> Result<ExitCode> {
             Err(format!("no ready banner\n{}", guest.tail(TAIL))),
         );
     } else {
-        collect_suites(&mut guest, &mut t, true);
+        collect_suites(&mut guest, &mut t, true, Some(&host));
+        crate::test::network_summary(&host, &mut t);
     }
     let status = guest.wait_exit(EXIT_TIMEOUT);
     let seen: Vec<String> = guest.seen().to_vec();

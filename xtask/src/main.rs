@@ -1,7 +1,8 @@
 //! `cargo xtask`: builds WayOS, boots it under QEMU, drives GDB and runs the tests.
 //!
 //! One module per command (`build`, `run`, `test`, `debug`), plus the pieces they share:
-//! `lint`, `bench`, `prereq` (host tools), `artifacts` (kernel, initramfs, boot images), `qemu` (command
+//! `lint`, `bench`, `nethost` (the host side of network checks: HTTP/UDP servers, frame
+//! injection), `prereq` (host tools), `artifacts` (kernel, initramfs, boot images), `qemu` (command
 //! lines and serial capture), `symbols`, `esp`, `image`, `limine`. Everything it runs goes
 //! through `$CARGO`, so the toolchain pinned in rust-toolchain.toml applies.
 #![forbid(unsafe_code)]
@@ -17,6 +18,8 @@ mod gdb;
 mod image;
 mod limine;
 mod lint;
+mod linuxbench;
+mod nethost;
 mod prereq;
 mod qemu;
 mod run;
@@ -146,10 +149,54 @@ pub struct Options {
     pub cmdline: String,
 }
 
+/// The guest's network, for every command that boots (`run`, `test`, `bench`, `debug`).
+#[derive(Args, Clone, Debug)]
+pub struct NetOptions {
+    /// `user`: a virtio-net-pci NIC on QEMU's user network (guest 10.0.2.15, the host's
+    /// loopback reached as 10.0.2.2, DNS 10.0.2.3); `none`: no NIC at all.
+    #[arg(long, value_enum, default_value = "user")]
+    pub net: NetMode,
+    /// Forward a host port to the guest: `HOST:GUEST` (TCP) or `udp:HOST:GUEST`; the host
+    /// side listens on 127.0.0.1 only. Repeatable.
+    #[arg(long, value_name = "[udp:]HOST:GUEST", value_parser = parse_forward)]
+    pub forward: Vec<qemu::Forward>,
+}
+
+impl NetOptions {
+    /// The QEMU network these options ask for (`None` for `--net none`); forwards with
+    /// `--net none` are refused.
+    pub fn machine_net(&self) -> Result<Option<qemu::Net>> {
+        match self.net {
+            NetMode::None if !self.forward.is_empty() => {
+                Err("--forward needs a network: drop --net none".into())
+            }
+            NetMode::None => Ok(None),
+            NetMode::User => Ok(Some(qemu::Net {
+                forward: self.forward.clone(),
+                ..qemu::Net::default()
+            })),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum NetMode {
+    /// QEMU's user network (slirp) behind a virtio-net-pci NIC.
+    User,
+    /// No NIC (`-nic none`).
+    None,
+}
+
+fn parse_forward(s: &str) -> Result<qemu::Forward> {
+    qemu::Forward::parse(s)
+}
+
 #[derive(Args, Clone, Debug)]
 pub struct RunOptions {
     #[command(flatten)]
     pub common: Options,
+    #[command(flatten)]
+    pub net: NetOptions,
     /// Use KVM instead of TCG (it does not work on the project's build machines).
     #[arg(long)]
     pub kvm: bool,
@@ -190,6 +237,8 @@ pub struct TestOptions {
     /// Echo the guest's serial output while it runs.
     #[arg(long, short)]
     pub verbose: bool,
+    #[command(flatten)]
+    pub net: NetOptions,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -213,6 +262,17 @@ pub struct BenchOptions {
     /// Echo the guest's serial output.
     #[arg(long, short)]
     pub verbose: bool,
+    #[command(flatten)]
+    pub net: NetOptions,
+    /// Only these groups of figures (repeatable): core, file, ipc, ai, memtier, net.
+    #[arg(long, value_name = "GROUP", value_parser = clap::builder::PossibleValuesParser::new(
+        wayos_abi::harness::BENCH_GROUPS.iter().copied(),
+    ))]
+    pub only: Vec<String>,
+    /// Instead of WayOS, measure the Linux reference for the network figures (x86_64:
+    /// Debian's cloud kernel, downloaded with apt-get into the target directory).
+    #[arg(long)]
+    pub linux: bool,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -251,6 +311,8 @@ pub struct FuzzOptions {
 pub struct DebugOptions {
     #[command(flatten)]
     pub common: Options,
+    #[command(flatten)]
+    pub net: NetOptions,
     /// Print the gdb command instead of starting gdb; QEMU then runs in the foreground.
     #[arg(long)]
     pub no_gdb: bool,

@@ -13,6 +13,10 @@ pub enum Need {
     Ovmf,
     Gdb,
     Xorriso,
+    /// An HTTP client for the network checks (`curl`, or Python's urllib).
+    HttpClient,
+    /// A C compiler with a static libc (the Linux reference benchmark).
+    CcStatic,
 }
 
 impl Need {
@@ -23,6 +27,8 @@ impl Need {
             Need::Ovmf => "ovmf",
             Need::Gdb => "gdb-multiarch",
             Need::Xorriso => "xorriso",
+            Need::HttpClient => "curl",
+            Need::CcStatic => "gcc libc6-dev",
         }
     }
 
@@ -32,6 +38,10 @@ impl Need {
             Need::Ovmf => ovmf().is_some(),
             Need::Gdb => on_path("gdb-multiarch"),
             Need::Xorriso => on_path("xorriso"),
+            Need::HttpClient => on_path("curl") || on_path("python3"),
+            Need::CcStatic => {
+                on_path("gcc") && Path::new("/usr/lib/x86_64-linux-gnu/libc.a").is_file()
+            }
         }
     }
 }

@@ -43,30 +43,151 @@ pub struct Machine {
     pub net: Option<Net>,
 }
 
-/// The guest's user-network NIC and the host ports forwarded to it.
+/// The guest's MAC address: set explicitly so frames the harness injects can be addressed
+/// to it whatever else is on QEMU's command line.
+pub const GUEST_MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
+
+/// A forward's protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+impl Proto {
+    pub fn name(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        }
+    }
+}
+
+/// A host port forwarded to a guest port through QEMU's user network; the host side is
+/// bound on 127.0.0.1 only (nothing outside this machine can reach the guest).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Forward {
+    pub proto: Proto,
+    pub host: u16,
+    pub guest: u16,
+}
+
+impl Forward {
+    pub fn tcp(host: u16, guest: u16) -> Self {
+        Self {
+            proto: Proto::Tcp,
+            host,
+            guest,
+        }
+    }
+
+    pub fn udp(host: u16, guest: u16) -> Self {
+        Self {
+            proto: Proto::Udp,
+            host,
+            guest,
+        }
+    }
+
+    /// `HOST:GUEST` (TCP), `tcp:HOST:GUEST` or `udp:HOST:GUEST`; ports 1-65535.
+    pub fn parse(s: &str) -> Result<Self> {
+        let (proto, rest) = match s.split_once(':') {
+            Some(("udp", rest)) => (Proto::Udp, rest),
+            Some(("tcp", rest)) => (Proto::Tcp, rest),
+            _ => (Proto::Tcp, s),
+        };
+        let port = |p: &str| -> Result<u16> {
+            match p.parse::<u16>() {
+                Ok(0) | Err(_) => Err(format!(
+                    "'{s}': ports are 1-65535 (want [udp:]HOST:GUEST, e.g. 8080:80)"
+                )),
+                Ok(n) => Ok(n),
+            }
+        };
+        let (host, guest) = rest
+            .split_once(':')
+            .ok_or_else(|| format!("'{s}': want [udp:]HOST:GUEST, e.g. 8080:80"))?;
+        Ok(Self {
+            proto,
+            host: port(host)?,
+            guest: port(guest)?,
+        })
+    }
+
+    /// The `hostfwd=` value of QEMU's user network.
+    fn hostfwd(&self) -> String {
+        format!(
+            "hostfwd={}:127.0.0.1:{}-:{}",
+            self.proto.name(),
+            self.host,
+            self.guest
+        )
+    }
+}
+
+/// The guest's user-network NIC, the host ports forwarded to it, and optionally the
+/// harness's relay between them.
 #[derive(Clone, Debug, Default)]
 pub struct Net {
-    /// TCP forwards `(host port, guest port)`, the host side bound on 127.0.0.1 only.
-    pub forward: Vec<(u16, u16)>,
-    /// UDP forwards `(host port, guest port)`, likewise on loopback.
-    pub forward_udp: Vec<(u16, u16)>,
+    /// Host ports forwarded to the guest (TCP and UDP), bound on 127.0.0.1.
+    pub forward: Vec<Forward>,
+    /// Test boots: the harness sits on the wire between the NIC and the user network, so
+    /// it can put frames on the guest's segment that the user network never sees.
+    pub relay: Option<Relay>,
+}
+
+/// The UDP ports (all on 127.0.0.1) of the harness's relay. The NIC's backend is a UDP
+/// socket netdev talking to the harness; the user network joins a QEMU hub with a second
+/// socket netdev talking to the harness; the harness copies every frame from one to the
+/// other (`nethost`) and writes its hostile frames toward the NIC only. (With the NIC
+/// on the hub too, slirp would take the hostile frames as the guest's own: it connects
+/// on the host to 127.0.0.1 for every spoofed SYN to 10.0.2.x.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Relay {
+    /// `(harness, qemu)` ports of the NIC's socket netdev.
+    pub nic: (u16, u16),
+    /// `(harness, qemu)` ports of the user network's socket netdev.
+    pub user: (u16, u16),
 }
 
 impl Net {
-    /// The QEMU arguments: a user-network backend and a virtio-net-pci device on it.
+    /// The QEMU arguments: a user-network backend and a virtio-net-pci device on it,
+    /// directly or (with a relay) through the harness.
     pub fn args(&self) -> Vec<String> {
-        let mut netdev = String::from("user,id=net0");
-        for (host, guest) in &self.forward {
-            netdev.push_str(&format!(",hostfwd=tcp:127.0.0.1:{host}-:{guest}"));
+        let mut user = String::from("user,id=net0");
+        for f in &self.forward {
+            user.push(',');
+            user.push_str(&f.hostfwd());
         }
-        for (host, guest) in &self.forward_udp {
-            netdev.push_str(&format!(",hostfwd=udp:127.0.0.1:{host}-:{guest}"));
-        }
+        let m = GUEST_MAC;
+        let mac = format!(
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            m[0], m[1], m[2], m[3], m[4], m[5]
+        );
+        let Some(r) = self.relay else {
+            return vec![
+                "-netdev".into(),
+                user,
+                "-device".into(),
+                format!("virtio-net-pci,netdev=net0,mac={mac}"),
+            ];
+        };
+        let socket = |id: &str, (harness, qemu): (u16, u16)| {
+            format!("socket,id={id},udp=127.0.0.1:{harness},localaddr=127.0.0.1:{qemu}")
+        };
         vec![
             "-netdev".into(),
-            netdev,
+            user,
+            "-netdev".into(),
+            socket("uplink", r.user),
+            "-netdev".into(),
+            "hubport,id=hub-user,hubid=0,netdev=net0".into(),
+            "-netdev".into(),
+            "hubport,id=hub-uplink,hubid=0,netdev=uplink".into(),
+            "-netdev".into(),
+            socket("wire", r.nic),
             "-device".into(),
-            "virtio-net-pci,netdev=net0".into(),
+            format!("virtio-net-pci,netdev=wire,mac={mac}"),
         ]
     }
 }
@@ -904,6 +1025,52 @@ mod tests {
         assert!(
             a.contains("target=1,hierarchy=memory,data-type=access-latency,latency=300"),
             "{a}"
+        );
+    }
+
+    #[test]
+    fn forwards_parse() {
+        assert_eq!(Forward::parse("8080:80"), Ok(Forward::tcp(8080, 80)));
+        assert_eq!(Forward::parse("tcp:1:2"), Ok(Forward::tcp(1, 2)));
+        assert_eq!(Forward::parse("udp:7777:7"), Ok(Forward::udp(7777, 7)));
+        for bad in [
+            "8080", "0:80", "80:0", "65536:1", "udp:1", "sctp:1:2", "a:b", ":",
+        ] {
+            assert!(Forward::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn network_arguments() {
+        let plain = Net {
+            forward: vec![Forward::tcp(5555, 8080), Forward::udp(6666, 7777)],
+            relay: None,
+        }
+        .args()
+        .join(" ");
+        assert_eq!(
+            plain,
+            "-netdev user,id=net0,hostfwd=tcp:127.0.0.1:5555-:8080,\
+             hostfwd=udp:127.0.0.1:6666-:7777 \
+             -device virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56"
+        );
+        let relay = Net {
+            forward: vec![],
+            relay: Some(Relay {
+                nic: (4000, 4001),
+                user: (4002, 4003),
+            }),
+        }
+        .args()
+        .join(" ");
+        assert_eq!(
+            relay,
+            "-netdev user,id=net0 \
+             -netdev socket,id=uplink,udp=127.0.0.1:4002,localaddr=127.0.0.1:4003 \
+             -netdev hubport,id=hub-user,hubid=0,netdev=net0 \
+             -netdev hubport,id=hub-uplink,hubid=0,netdev=uplink \
+             -netdev socket,id=wire,udp=127.0.0.1:4000,localaddr=127.0.0.1:4001 \
+             -device virtio-net-pci,netdev=wire,mac=52:54:00:12:34:56"
         );
     }
 

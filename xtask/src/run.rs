@@ -30,6 +30,7 @@ pub fn run(o: &RunOptions) -> Result<ExitCode> {
     let machine = Machine {
         kvm: o.kvm,
         display: o.display.clone(),
+        net: o.net.machine_net()?,
         ..Machine::headless(c.arch, c.smp, &c.memory).with_tiers(c.tiers)
     };
     let mut cmd = qemu::command(
@@ -41,6 +42,20 @@ pub fn run(o: &RunOptions) -> Result<ExitCode> {
     )?;
     eprintln!("==> booting through {}", built.loader_description());
     eprintln!("==> {}", qemu::display(&cmd));
+    match &machine.net {
+        Some(net) => {
+            eprintln!("==> network: QEMU user network (guest 10.0.2.15, host loopback 10.0.2.2)");
+            for f in &net.forward {
+                eprintln!(
+                    "==> forward: {} 127.0.0.1:{} -> guest port {}",
+                    f.proto.name(),
+                    f.host,
+                    f.guest
+                );
+            }
+        }
+        None => eprintln!("==> network: none"),
+    }
     eprintln!("==> serial console follows; Ctrl-A X quits QEMU, Ctrl-A C opens its monitor");
     if c.arch == Arch::X86_64 && o.display.is_none() {
         eprintln!(

@@ -24,7 +24,7 @@ use wayos_abi::harness::{
 use crate::artifacts::{self, Built};
 use crate::prereq::{self, Need};
 use crate::qemu::{self, memory_mib, Guest, Machine, Serial, Verdict};
-use crate::{gdb, limine, run, Arch, Firmware, Loader, Result, TestOptions};
+use crate::{gdb, limine, nethost, run, Arch, Firmware, Loader, Result, TestOptions};
 
 /// Generous: TCG on a loaded two-core machine, OVMF alone takes seconds.
 pub(crate) const BOOT_TIMEOUT: Duration = Duration::from_secs(240);
@@ -168,6 +168,9 @@ pub fn run(o: &TestOptions) -> Result<ExitCode> {
         }
         let mut needs = run::boot_needs(&built);
         needs.push(Need::Gdb);
+        if o.net.net == crate::NetMode::User {
+            needs.push(Need::HttpClient);
+        }
         prereq::ensure(&needs)?;
         total.add(boot_suites(&built, o, &mut digits_seen)?);
         digits_host = built.digits_sha256.clone();
@@ -258,10 +261,21 @@ fn boot_suites(
         .map_or(0, |d| d.as_secs());
     // The test boot enters aarch64 at EL2 so the kernel's drop to EL1 runs every time;
     // `run` covers the plain EL1 entry.
+    // The host side of the network checks (servers, forwards, the injection hub), unless
+    // the boot has no network.
+    let host = match o.net.machine_net()? {
+        Some(net) => Some(nethost::HostNet::start().map(|h| (h, net.forward))?),
+        None => None,
+    };
     let machine = Machine {
         el2: arch == Arch::Aarch64,
+        net: match &host {
+            Some((h, extra)) => Some(h.net(extra)?),
+            None => None,
+        },
         ..Machine::headless(arch, o.smp, &o.memory).with_tiers(o.tiers)
     };
+    let host = host.map(|(h, _)| h);
     // What QEMU's NUMA nodes hold, for umemtest to compare with what the kernel found.
     let tiers = machine.tiers_key().unwrap_or_default();
     let cmdline = format!(
@@ -364,7 +378,10 @@ fn boot_suites(
         },
     );
 
-    collect_suites(&mut guest, &mut t, true);
+    collect_suites(&mut guest, &mut t, true, host.as_ref());
+    if let Some(h) = &host {
+        network_summary(h, &mut t);
+    }
     if let Some(last) = digits_seen.last_mut() {
         last.1 = guest
             .seen()
@@ -424,9 +441,16 @@ fn boot_suites(
 
 /// Reads the suites' result lines until init says it is done (or the kernel panics, or
 /// nothing comes for [`BOOT_TIMEOUT`]), typing for the typed suites and checking their
-/// echoes; fails each suite of [`SUITES`] that did not report, and, when `fuzz` is set,
-/// the fuzzer's report too. Returns the names that reported.
-pub(crate) fn collect_suites(guest: &mut Guest, t: &mut Tally, fuzz: bool) -> Vec<String> {
+/// echoes, and answering their host requests through `host` (`None`: the boot has no
+/// network, and every request gets an `err`); fails each suite of [`SUITES`] that did
+/// not report, and, when `fuzz` is set, the fuzzer's report too. Returns the names that
+/// reported.
+pub(crate) fn collect_suites(
+    guest: &mut Guest,
+    t: &mut Tally,
+    fuzz: bool,
+    host: Option<&nethost::HostNet>,
+) -> Vec<String> {
     // Suites, in the kernel (boottest) and in user space (run by init), each print
     // `<suite>: N passed, M failed`; init ends the run with `init: tests done`.
     let mut seen_suites: Vec<String> = Vec::new();
@@ -439,6 +463,7 @@ pub(crate) fn collect_suites(guest: &mut Guest, t: &mut Tally, fuzz: bool) -> Ve
         let line = guest.wait_for(BOOT_TIMEOUT, |l| {
             parse_result_line(l).is_some()
                 || parse_type_request(l).is_some()
+                || nethost::parse_request(l).is_some()
                 || parse_skip_line(l).is_some()
                 || l.contains(INIT_DONE)
                 || l.contains("KERNEL PANIC")
@@ -463,6 +488,31 @@ pub(crate) fn collect_suites(guest: &mut Guest, t: &mut Tally, fuzz: bool) -> Ve
                     &format!("{name}_skips_nothing"),
                     Err(format!("under the harness it {SKIP_WORD} {what}")),
                 );
+            }
+            Some(l) if nethost::parse_request(l).is_some() => {
+                let (name, verb, args) = nethost::parse_request(l).expect("matched");
+                if !harness::suite(&name).is_some_and(|s| s.typed) {
+                    t.check(
+                        &format!("{name}_host_requests"),
+                        Err(format!(
+                            "asked the host ({verb}), but harness::SUITES does not list \
+                             {name} as typed (the answer is typed on its stdin)"
+                        )),
+                    );
+                }
+                let started = Instant::now();
+                let answer = match host {
+                    Some(h) => h.answer(&verb, &args),
+                    None => nethost::answer_without_network(&verb),
+                };
+                println!(
+                    "    {name}: host {verb} {} -> {answer} ({:.1?})",
+                    args.join(" "),
+                    started.elapsed()
+                );
+                if let Err(e) = guest.type_bytes(format!("{answer}\r").as_bytes()) {
+                    t.check(&format!("{name}_host_answer"), Err(e));
+                }
             }
             Some(l) if parse_type_request(l).is_some() => {
                 let (name, input, echo) = parse_type_request(l).expect("matched");
@@ -550,6 +600,31 @@ pub(crate) fn collect_suites(guest: &mut Guest, t: &mut Tally, fuzz: bool) -> Ve
         );
     }
     seen_suites
+}
+
+/// What the harness saw of the guest's network, checked once the suites asked for host
+/// network actions (before the guest has a network stack nobody asks): the guest's own
+/// frames reached the user network (through the harness's relay), and the host's HTTP
+/// server answered requests.
+pub(crate) fn network_summary(h: &nethost::HostNet, t: &mut Tally) {
+    println!(
+        "network: {} host requests answered, {} frames relayed from the guest, {} \
+         HTTP requests served by the host",
+        h.requests(),
+        h.frames_from_guest(),
+        h.http_served()
+    );
+    if h.requests() == 0 {
+        return;
+    }
+    t.check(
+        "guest_frames_reach_the_user_network",
+        if h.frames_from_guest() > 0 {
+            Ok(())
+        } else {
+            Err("the relay carried no frame from the guest's NIC".into())
+        },
+    );
 }
 
 /// Runs the scripted GDB session against a halted QEMU; Ok when it stopped at the entry.
@@ -788,6 +863,34 @@ mod tests {
         assert!(parse_type_request("contest: type 61 echo").is_none());
         assert!(parse_type_request("contest: type 61 wrong 61").is_none());
         assert!(parse_type_request("  ok   type 61").is_none());
+    }
+
+    /// The whole host-request path with a stand-in guest (bash on pipes, as QEMU's serial
+    /// console is): it asks, the harness answers on its stdin, it shows what it read.
+    #[test]
+    fn host_requests_are_answered_on_the_console() {
+        let host = nethost::HostNet::start().unwrap();
+        // A typed suite may ask; the answer ends with CR (Enter on the serial console).
+        let script = "echo '[    0.000001] INFO  cpu0 fake: up'; \
+                      echo 'contest: host http-info'; read -r -d $'\\r' a; echo \"got: $a\"; \
+                      echo 'contest: host nonsense 1'; read -r -d $'\\r' b; echo \"got: $b\"; \
+                      echo 'vmtest: host udp-echo-info'; read -r -d $'\\r' c; echo \"got: $c\"; \
+                      echo 'init: tests done'";
+        let mut cmd = Command::new("bash");
+        cmd.args(["-c", script]);
+        let mut guest = Guest::spawn(cmd, false).unwrap();
+        let mut t = Tally::default();
+        collect_suites(&mut guest, &mut t, false, Some(&host));
+        let seen = guest.seen().join("\n");
+        let info = host.answer(harness::HOST_HTTP_INFO, &[]);
+        assert!(seen.contains(&format!("got: {info}")), "{seen}");
+        assert!(seen.contains("got: err unknown verb nonsense"), "{seen}");
+        // vmtest is not a typed suite: answered, but a failed check.
+        assert!(seen.contains("got: ok "), "{seen}");
+        assert_eq!(host.requests(), 4, "three from the guest, one here");
+        // Every suite is missing (none printed a result line) and vmtest's request fails.
+        assert_eq!(t.passed, 0);
+        assert_eq!(t.failed as usize, SUITES.len() + 1);
     }
 
     #[test]

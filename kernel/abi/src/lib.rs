@@ -183,6 +183,36 @@ pub mod harness {
     /// without a request (a SYN/connection flood through QEMU's user network).
     pub const HOST_CONNECT_FLOOD: &str = "tcp-connect-flood";
 
+    /// Kernel command-line key `wayos.benchnet=<source>,<sink>,<echo>` of a `cargo xtask
+    /// bench` boot with a network: host loopback ports (reached from the guest at
+    /// 10.0.2.2) of the harness's bulk TCP source (sends [`BENCH_NET_BYTES`] on each
+    /// connection, then closes), bulk TCP sink (reads to the end, answers the byte count
+    /// as 8 little-endian bytes, closes) and UDP echo server. `bench`'s network figures
+    /// (`tcp_rx_instr_per_kib`, `tcp_tx_instr_per_kib`, `udp_rtt_instr`) use them. See
+    /// [`parse_bench_net`].
+    pub const BENCH_NET_KEY: &str = "wayos.benchnet";
+    /// Bytes each bulk TCP figure moves: 4 MiB.
+    pub const BENCH_NET_BYTES: u64 = 4 << 20;
+    /// Round trips `udp_rtt_instr` times, and the payload of each.
+    pub const BENCH_UDP_ROUNDS: u32 = 200;
+    pub const BENCH_UDP_PAYLOAD: usize = 64;
+
+    /// Kernel command-line key `wayos.benchonly=<group>[,<group>...]`: `bench` measures
+    /// only those groups of [`BENCH_GROUPS`] (all of them without the key).
+    pub const BENCH_ONLY_KEY: &str = "wayos.benchonly";
+    /// `bench`'s groups of figures: syscalls, switches, fork/spawn and page faults; tmpfs
+    /// throughput; IPC; tensors and inference; the memory tiers; the network.
+    pub const BENCH_GROUPS: &[&str] = &["core", "file", "ipc", "ai", "memtier", "net"];
+
+    /// The `(source, sink, echo)` ports of a [`BENCH_NET_KEY`] value.
+    pub fn parse_bench_net(value: &str) -> Option<(u16, u16, u16)> {
+        let mut it = value
+            .split(',')
+            .map(|p| p.parse::<u16>().ok().filter(|p| *p != 0));
+        let ports = (it.next()??, it.next()??, it.next()??);
+        it.next().is_none().then_some(ports)
+    }
+
     /// Initramfs file holding `WayOS <version>`, checked by the kernel's boot test.
     pub const RELEASE_FILE: &str = "etc/wayos-release";
 
@@ -265,6 +295,8 @@ pub mod harness {
         // the check); the digits model against the host's results.
         Suite::user("classify"),
         Suite::user("umemtest"),
+        // Typed: its `host` group asks the harness (`HOST_WORD`) and reads the answers.
+        Suite::typed("nettest"),
     ];
 
     /// The suite called `name`, if [`SUITES`] lists one.
@@ -282,6 +314,16 @@ pub mod harness {
         fn exit_status_matches_qemu_formula() {
             assert_eq!(qemu_status(EXIT_SUCCESS), 33);
             assert_eq!(qemu_status(EXIT_FAILURE), 35);
+        }
+
+        #[test]
+        fn bench_net_key_values() {
+            assert_eq!(parse_bench_net("1,2,3"), Some((1, 2, 3)));
+            assert_eq!(parse_bench_net("1,2"), None);
+            assert_eq!(parse_bench_net("1,2,3,4"), None);
+            assert_eq!(parse_bench_net("1,0,3"), None);
+            assert_eq!(parse_bench_net("1,x,3"), None);
+            assert_eq!(parse_bench_net("70000,2,3"), None);
         }
 
         #[test]

@@ -12,6 +12,8 @@ extern crate alloc;
 
 #[path = "bench/memtier.rs"]
 mod memtier;
+#[path = "bench/net.rs"]
+mod netfig;
 
 use libway::abi::mman;
 use libway::ipc::{ns, Message, MessageExt, Port, Timeout};
@@ -72,8 +74,46 @@ fn main(args: Args) -> i32 {
         return 0;
     }
     let self_path = "/bin/bench";
+    let only = only_groups();
+    let wanted = |group: &str| only.as_ref().is_none_or(|g| g.iter().any(|w| w == group));
 
-    file_throughput();
+    if wanted("file") {
+        file_throughput();
+    }
+    if wanted("core") && core_figures(self_path) != 0 {
+        return 1;
+    }
+    if wanted("ipc") {
+        ipc_roundtrip();
+        ipc_roundtrip_pipe();
+    }
+    if wanted("ai") {
+        tensor_create_destroy();
+        ai_figures();
+    }
+    if wanted("memtier") {
+        memtier::figures();
+    }
+    if wanted("net") {
+        netfig::figures();
+    }
+
+    println!("bench: done");
+    0
+}
+
+/// The groups `wayos.benchonly=<group>,...` asks for (`None`: every group).
+fn only_groups() -> Option<alloc::vec::Vec<alloc::string::String>> {
+    let line = process::cmdline().ok()?;
+    let value = line.split_whitespace().find_map(|w| {
+        w.strip_prefix(libway::abi::harness::BENCH_ONLY_KEY)?
+            .strip_prefix('=')
+    })?;
+    Some(value.split(',').map(alloc::string::String::from).collect())
+}
+
+/// Syscalls, switches, fork and spawn, page faults; non-zero when a figure could not run.
+fn core_figures(self_path: &str) -> i32 {
     const N: u64 = 20_000;
     let t0 = now();
     for _ in 0..N {
@@ -154,14 +194,6 @@ fn main(args: Args) -> i32 {
         }
         Err(e) => println!("bench: mmap failed: {e}"),
     }
-
-    ipc_roundtrip();
-    ipc_roundtrip_pipe();
-    tensor_create_destroy();
-    ai_figures();
-    memtier::figures();
-
-    println!("bench: done");
     0
 }
 
