@@ -23,12 +23,15 @@ pub mod ring;
 pub mod selftest;
 mod virtio;
 
+use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 use spin::Once;
+use virtio_drivers::transport::pci::bus::Command;
 use virtio_drivers::transport::pci::PciTransport;
+use virtio_drivers::transport::{DeviceStatus, Transport};
 use wayos_abi::ipc::{Message, INLINE_BYTES};
 use wayos_abi::net::{
     NicInfo, IRQ_MSIX, IRQ_POLLED, MAX_FRAME, MIN_FRAME, NOTIFY, RX_SLOTS, SLOT_BYTES, TX_SLOTS,
@@ -87,7 +90,7 @@ struct Holder {
 
 /// What the NIC lock guards.
 struct State {
-    dev: Device,
+    dev: Box<Device>,
     holder: Option<Holder>,
     next_generation: u64,
 }
@@ -201,12 +204,27 @@ fn route_interrupt(nic: &Nic, f: &pci::Function) {
 
 /// Brings up the device of PCI function `f` as NIC number `index`.
 fn probe(f: &pci::Function, index: u32) -> Result<Arc<Nic>, &'static str> {
-    // Memory decoding and bus mastering first: the transport reads the BARs.
+    // The firmware may have driven the device (a network boot attempt) and left its
+    // queues pointing at memory that is ours now, with only bus mastering turned off.
+    // So: memory decoding alone, reset the device, and only then let it master the bus.
+    let mut transport = pci::with_root(|root| {
+        let df = f.device_function();
+        let (_, cmd) = root.get_status_command(df);
+        root.set_command(df, (cmd | Command::MEMORY_SPACE) - Command::BUS_MASTER);
+        PciTransport::new::<hal::KernelHal, _>(root, df)
+    })
+    .ok_or("no PCI root")?
+    .map_err(|_| "not a virtio PCI device")?;
+    transport.set_status(DeviceStatus::empty());
+    let reset_by = arch::uptime_ns().saturating_add(100_000_000);
+    while transport.get_status() != DeviceStatus::empty() {
+        if arch::uptime_ns() > reset_by {
+            return Err("the device does not reset");
+        }
+        core::hint::spin_loop();
+    }
+    // Now bus mastering (and the name `lspci` shows).
     pci::bind(f.bus, f.dev, f.func, "virtio-net");
-    let transport =
-        pci::with_root(|root| PciTransport::new::<hal::KernelHal, _>(root, f.device_function()))
-            .ok_or("no PCI root")?
-            .map_err(|_| "not a virtio PCI device")?;
     let (dev, link_up) = Device::new(transport).map_err(|e| match e {
         virtio::ProbeError::NoMemory => "no memory for its buffers",
         virtio::ProbeError::Virtio(e) => {

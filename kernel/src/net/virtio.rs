@@ -12,6 +12,7 @@
 //! completion and its re-post in [`Device::pop_rx`]. Must never: touch a buffer the device
 //! holds, or complete tokens out of the order the used ring gives them.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use virtio_drivers::device::net::VirtIONetRaw;
@@ -54,7 +55,11 @@ pub enum ProbeError {
 impl Device {
     /// Brings the device up (feature negotiation, queues, `DRIVER_OK`), posts every
     /// receive buffer, and returns it with its link state from the config space.
-    pub fn new(transport: PciTransport) -> Result<(Device, bool), ProbeError> {
+    ///
+    /// The device is boxed at once: the driver's state is several KiB (the crate keeps a
+    /// shadow of each queue's descriptors), and `net::init` runs on the boot stack, which
+    /// unoptimized builds would otherwise fill with copies of it.
+    pub fn new(transport: PciTransport) -> Result<(Box<Device>, bool), ProbeError> {
         let link_up = transport
             .read_config_space::<u16>(CONFIG_STATUS)
             .map_or(true, |s| s & STATUS_LINK_UP != 0);
@@ -69,14 +74,14 @@ impl Device {
             .map_err(|_| ProbeError::NoMemory)?;
         rx_bufs.resize(QUEUE, [0; BUF_BYTES]);
         tx_bufs.resize(QUEUE, [0; BUF_BYTES]);
-        let mut dev = Device {
+        let mut dev = Box::new(Device {
             raw,
             rx_bufs,
             rx_token: [None; QUEUE],
             tx_bufs,
             tx_token: [None; QUEUE],
             tx_free: QUEUE,
-        };
+        });
         for i in 0..QUEUE {
             dev.post_rx(i).map_err(ProbeError::Virtio)?;
         }
