@@ -98,13 +98,47 @@ pub fn run(info: &BootInfo) -> usize {
     for (name, check) in crate::pci::selftest::CHECKS {
         report(name, check());
     }
-    let total = CHECKS.len()
+    // The NIC driver and its ring (`net::selftest`).
+    for (name, check) in crate::net::selftest::CHECKS {
+        report(name, check());
+    }
+    // Last, after everything above has run on this stack.
+    report("boot_stack_has_headroom", boot_stack_has_headroom());
+    let total = 1
+        + CHECKS.len()
         + crate::pci::selftest::CHECKS.len()
         + arch::HARDENING_CHECKS.len()
         + crate::ai::selftest::CHECKS.len()
-        + crate::mm::migrate::selftest::CHECKS.len();
+        + crate::mm::migrate::selftest::CHECKS.len()
+        + crate::net::selftest::CHECKS.len();
     println!("boottest: {} passed, {} failed", total - failed, failed);
     failed
+}
+
+/// Bytes of the boot stack that must never have been touched by the end of the boot test.
+const BOOT_STACK_HEADROOM: usize = 64 * 1024;
+
+/// The boot stack has no guard page: an overflow writes over the `.bss` below it and shows
+/// up far away (it once stopped the clock). It starts zeroed, so the lowest non-zero byte is
+/// the deepest it has been used; this fails well before it is full.
+fn boot_stack_has_headroom() -> Result<(), &'static str> {
+    let (bottom, size) = arch::boot_stack();
+    let untouched = (0..size)
+        // SAFETY: `bottom..bottom + size` is the boot stack, a static in the kernel image;
+        // the bytes read lie below the live frames (we are near its top), and a volatile
+        // byte read has no alignment requirement.
+        .take_while(|&i| unsafe { core::ptr::read_volatile((bottom + i) as *const u8) } == 0)
+        .count();
+    println!(
+        "  boot stack: {} KiB of {} KiB used",
+        (size - untouched).div_ceil(1024),
+        size / 1024
+    );
+    if untouched >= BOOT_STACK_HEADROOM {
+        Ok(())
+    } else {
+        Err("the boot stack came within 64 KiB of its end")
+    }
 }
 
 fn memory_map_sorted_and_disjoint(info: &BootInfo) -> Result<(), &'static str> {

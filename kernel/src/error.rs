@@ -38,7 +38,6 @@ impl Errno {
     pub const ERANGE: Self = Self(errno::ERANGE);
     pub const EDQUOT: Self = Self(errno::EDQUOT);
     pub const ENOTSOCK: Self = Self(errno::ENOTSOCK);
-    #[allow(dead_code)] // Used by the PCI driver API (virtio route) and the NIC driver.
     pub const ENODEV: Self = Self(errno::ENODEV);
 }
 

@@ -20,6 +20,7 @@ mod fs;
 mod ipc;
 mod klog;
 mod mm;
+mod net;
 mod panic;
 mod pci;
 mod smp;
@@ -64,6 +65,8 @@ pub extern "Rust" fn kernel_main(info: BootInfo) -> ! {
     smp::start();
     ai::init();
     mm::migrate::start();
+    // Drivers need kernel threads (after `task::init`) and PCI's routes.
+    net::init();
 
     log::info!(
         "WayOS {} ({}) ready: usable memory {} MiB, {} CPU{}",

@@ -25,6 +25,7 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("wayos-tests", "userland/tests/Cargo.toml"),
     ("waysh", "userland/waysh/Cargo.toml"),
     ("coreutils", "userland/coreutils/Cargo.toml"),
+    ("netcmds", "userland/netcmds/Cargo.toml"),
 ];
 
 /// Builds every program for `arch` and returns `("bin/<name>", ELF bytes)` pairs.

@@ -295,6 +295,8 @@ pub mod harness {
         // the check); the digits model against the host's results.
         Suite::user("classify"),
         Suite::user("umemtest"),
+        // Typed: its `host` group asks the harness (`HOST_WORD`) and reads the answers.
+        Suite::typed("nettest"),
     ];
 
     /// The suite called `name`, if [`SUITES`] lists one.

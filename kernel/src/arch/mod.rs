@@ -69,8 +69,6 @@
 //! - `msi_alloc(handler) -> Option<(u32, MsiMessage)>`: a message-signalled interrupt
 //!   for `handler` on the boot CPU: its line number and the address/data a device writes
 //!   (x86_64: a LAPIC vector, edge; aarch64: `None`, the GIC's ITS is not driven).
-//! - `irq_count(line) -> u64`: interrupts taken on a line `irq_enable_line` or
-//!   `msi_alloc` gave out.
 //!
 //! Threads
 //! - `Context` (`Default`, `new(stack_top, entry, arg)`) and `switch(&mut from, &to)`.
@@ -136,7 +134,7 @@ pub use imp::{
     start_cpus, switch, uptime_ns, user_copy, wait_for_interrupt, Context, FpuState, PteFormat,
     TrapFrame, HARDENING_CHECKS, NAME, TLB_FLUSH_IS_BROADCAST,
 };
-pub use imp::{irq_count, irq_enable_line, irq_unmask_line, msi_alloc, pci_host};
+pub use imp::{boot_stack, irq_enable_line, irq_unmask_line, msi_alloc, pci_host};
 
 /// The contract above as types: one line per item, checked against the selected arch at
 /// compile time. Changing a signature means changing it here, in both arches and in the
@@ -166,6 +164,7 @@ mod contract {
     const _: fn() -> ! = imp::halt_forever;
     const _: fn(bool) -> ! = imp::power_off;
     const _: fn(u32) = imp::init_late;
+    const _: fn() -> (usize, usize) = imp::boot_stack;
 
     // Multiprocessor.
     const _: fn(usize, fn() -> !) -> usize = imp::start_cpus;
@@ -184,7 +183,6 @@ mod contract {
     const _: fn(u32, Trigger, fn()) -> Result<(), &'static str> = imp::irq_enable_line;
     const _: fn(u32) = imp::irq_unmask_line;
     const _: fn(fn()) -> Option<(u32, MsiMessage)> = imp::msi_alloc;
-    const _: fn(u32) -> u64 = imp::irq_count;
 
     // Threads.
     const _: () = is_thread_context::<Context>();

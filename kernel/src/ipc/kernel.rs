@@ -11,7 +11,7 @@ use alloc::sync::Arc;
 
 use wayos_abi::ipc::{Message, FROM_KERNEL};
 
-use super::port::{Objects, Port, PortRef, ReplyPort, ReplyRef, ReplyState};
+use super::port::{DeliverError, Objects, Port, PortRef, ReplyPort, ReplyRef, ReplyState};
 use super::{Deadline, KMessage};
 use crate::error::{Errno, KResult};
 
@@ -28,6 +28,27 @@ pub fn kernel_send(port: &Arc<Port>, mut msg: Message) -> KResult<()> {
             notice: None,
         },
     )
+}
+
+/// Queues `msg` on `port` if it can be done now: `EAGAIN` when the queue is full, `EPIPE`
+/// once the port is closed, `ENOMEM` at the kernel reserve. Never blocks, so drivers
+/// (the NIC's notifications) can use it from their own threads whatever the receiver does.
+pub fn kernel_try_send(port: &Arc<Port>, mut msg: Message) -> KResult<()> {
+    msg.reply = FROM_KERNEL;
+    let mut km = KMessage::empty();
+    km.msg = msg;
+    let mut km = Some(km);
+    match port.deliver(|slot| *slot = km.take().expect("delivered once")) {
+        Ok(woken) => {
+            if let Some(t) = woken {
+                crate::task::sched::wake(&t);
+            }
+            Ok(())
+        }
+        Err(DeliverError::Full) => Err(Errno::EAGAIN),
+        Err(DeliverError::Closed) => Err(Errno::EPIPE),
+        Err(DeliverError::NoMemory) => Err(Errno::ENOMEM),
+    }
 }
 
 /// Calls `port` with `msg` for the current process and returns the reply. Handles in the

@@ -26,7 +26,7 @@ mod kernel;
 pub mod msgbuf;
 pub mod port;
 
-pub use kernel::{kernel_call, kernel_call_objs, kernel_send};
+pub use kernel::{kernel_call, kernel_call_objs, kernel_send, kernel_try_send};
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -59,6 +59,10 @@ pub enum KObject {
     /// A compute graph (`graph_create`, `model_load`); rights `ai::RIGHT_READ` and
     /// `ai::RIGHT_WRITE` (run it), never grant.
     Graph(Arc<crate::ai::graph::Graph>),
+    /// A NIC lent to its holder (`net_attach`); rights `RIGHT_READ | RIGHT_WRITE` (map the
+    /// ring, kick), never grant: the claim stays with the process that made it, and
+    /// closing the handle (or the process dying) releases the NIC.
+    Nic(Arc<crate::net::Attachment>),
 }
 
 impl KObject {
@@ -69,8 +73,8 @@ impl KObject {
             KObject::Port(p) => KObject::Port(p.narrowed(rights)),
             KObject::Memory(m) => KObject::Memory(m.clone()),
             KObject::Tensor(t) => KObject::Tensor(t.clone()),
-            KObject::Reply(_) | KObject::Job(_) | KObject::Graph(_) => {
-                unreachable!("reply, job and graph handles have no grant right")
+            KObject::Reply(_) | KObject::Job(_) | KObject::Graph(_) | KObject::Nic(_) => {
+                unreachable!("reply, job, graph and NIC handles have no grant right")
             }
         }
     }

@@ -384,7 +384,14 @@ impl AddressSpace {
     /// Maps all of `run` shared, with `prot`, at an address the allocator picks, and
     /// returns it. `max` bounds the mapping's protection for good (`mprotect` cannot go
     /// past it); `prot` must lie within it (`EACCES`), and neither may be executable.
-    pub fn map_run(&mut self, run: Arc<dyn FrameRun>, prot: Prot, max: Prot) -> KResult<usize> {
+    /// `name` labels the mapping (`tensor`, `nic-ring`).
+    pub fn map_run(
+        &mut self,
+        run: Arc<dyn FrameRun>,
+        prot: Prot,
+        max: Prot,
+        name: &'static str,
+    ) -> KResult<usize> {
         if prot.contains(Prot::EXEC) || max.contains(Prot::EXEC) || !max.contains(prot) {
             return Err(Errno::EACCES);
         }
@@ -400,7 +407,7 @@ impl AddressSpace {
         };
         let outcome = self
             .vmas
-            .mmap(Placement::Anywhere, len, prot, kind, "tensor")
+            .mmap(Placement::Anywhere, len, prot, kind, name)
             .map_err(vm_err)?;
         self.objects.insert(
             id,

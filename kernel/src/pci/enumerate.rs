@@ -132,6 +132,7 @@ impl Walk<'_> {
             header_type,
             bars: [0; 6],
             bar_sizes: [0; 6],
+            io_bars: 0,
             irq: None,
             irq_level: true,
             pin: 0,
@@ -185,6 +186,7 @@ impl Walk<'_> {
                 None => i += 1,
                 Some(BarInfo::IO { address, size }) => {
                     f.bar_sizes[slot] = u64::from(size);
+                    f.io_bars |= 1 << i;
                     if address != 0 {
                         f.bars[slot] = u64::from(address) | PCI_BAR_IO;
                     }

@@ -18,11 +18,6 @@
 //! there (a bus outside the window, a BAR that does not fit) is logged and left out,
 //! never a panic. Interrupt handlers run in interrupt context and must be short.
 
-// The driver half of this API (bind, enable_interrupt, with_root, virtio_msix_route, ...)
-// is called by the virtio-net driver, which is built on its own branch: until both are
-// merged, nothing here calls it.
-#![allow(dead_code)]
-
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
 
@@ -42,7 +37,6 @@ mod virtio;
 
 mod ecam;
 pub use ecam::Ecam;
-#[allow(unused_imports)] // See the allow above.
 pub use virtio::virtio_msix_route;
 
 /// PCI capability id of MSI-X.
@@ -70,6 +64,8 @@ pub struct Function {
     pub bars: [u64; 6],
     /// Size of each BAR in bytes (0: unused).
     pub bar_sizes: [u64; 6],
+    /// Bit `i` set: BAR `i` is an I/O-space BAR (assigned or not).
+    pub io_bars: u8,
     /// The INTx line the firmware's interrupt map routes this function's pin to (GIC
     /// INTID on aarch64), `None` when it has no pin or the map does not say.
     pub irq: Option<u32>,
@@ -131,11 +127,6 @@ impl IrqRoute {
         if self.mode == IRQ_INTX {
             arch::irq_unmask_line(self.line);
         }
-    }
-
-    /// Interrupts taken on this route so far.
-    pub fn count(&self) -> u64 {
-        arch::irq_count(self.line)
     }
 }
 

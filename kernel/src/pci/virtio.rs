@@ -24,8 +24,6 @@ const MSIX_CONFIG: usize = 0x10;
 const QUEUE_SELECT: usize = 0x16;
 const QUEUE_MSIX_VECTOR: usize = 0x1a;
 const COMMON_CFG_BYTES: u32 = 0x38;
-/// "No vector" in the MSI-X vector fields.
-pub const VIRTIO_MSI_NO_VECTOR: u16 = 0xffff;
 
 /// Points configuration-change interrupts and queues `0..queues` of virtio function `f`
 /// at `route`'s MSI-X table entry. Nothing to do (Ok) for an INTx route. `ENODEV` when

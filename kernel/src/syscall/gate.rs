@@ -38,6 +38,7 @@ pub fn required_cap(num: usize) -> u32 {
         sys::CONSOLE_BIND => caps::CONSOLE_BIND,
         sys::KLOG_READ => caps::KLOG_READ,
         sys::MEMTIER_SET => caps::MEMTIER,
+        sys::NET_ATTACH => caps::NET_RAW,
         _ => 0,
     }
 }

@@ -49,6 +49,11 @@ pub fn sys_mem_map(h: usize, prot: usize, size_out: usize) -> KResult<usize> {
         let rights = table.rights(h).map_err(handle_errno)?;
         match table.get(h, 0).map_err(handle_errno)? {
             KObject::Memory(m) => (m.clone(), rights),
+            KObject::Nic(a) => {
+                let ring = a.ring();
+                drop(table);
+                return map_nic_ring(&p, ring, prot, rights, size_out);
+            }
             _ => return Err(Errno::EINVAL),
         }
     };
@@ -58,4 +63,19 @@ pub fn sys_mem_map(h: usize, prot: usize, size_out: usize) -> KResult<usize> {
         out.write(&obj.size())?;
     }
     p.with_space(|s| s.map_object(&obj, prot, rights))
+}
+
+/// `mem_map` of a NIC handle: its ring area (`net::ring`), at most read-write.
+fn map_nic_ring(
+    p: &Process,
+    ring: Arc<crate::net::ring::Ring>,
+    prot: Prot,
+    rights: u32,
+    size_out: usize,
+) -> KResult<usize> {
+    grant_rights(rights, prot)?;
+    if let Some(out) = UserPtr::<u64, WriteOnly>::nullable(size_out)? {
+        out.write(&(crate::net::ring::PAGES as u64 * wayos_kcore::buddy::PAGE_SIZE))?;
+    }
+    p.with_space(|s| s.map_run(ring, prot, Prot::READ | Prot::WRITE, "nic-ring"))
 }

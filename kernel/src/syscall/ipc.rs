@@ -97,9 +97,11 @@ fn port_in(table: &Handles, h: usize, needed: u32) -> KResult<Arc<Port>> {
     match table.get(h, needed).map_err(handle_errno)? {
         KObject::Port(r) => Ok(r.port.clone()),
         KObject::Reply(_) => Err(Errno::EINVAL),
-        KObject::Memory(_) | KObject::Tensor(_) | KObject::Job(_) | KObject::Graph(_) => {
-            Err(Errno::EINVAL)
-        }
+        KObject::Memory(_)
+        | KObject::Tensor(_)
+        | KObject::Job(_)
+        | KObject::Graph(_)
+        | KObject::Nic(_) => Err(Errno::EINVAL),
     }
 }
 
@@ -120,9 +122,11 @@ fn reply_in(table: &Handles, h: u32) -> KResult<&Arc<ReplyPort>> {
     match table.get(h, RIGHT_SEND).map_err(handle_errno)? {
         KObject::Reply(r) => Ok(&r.0),
         KObject::Port(_) => Err(Errno::EINVAL),
-        KObject::Memory(_) | KObject::Tensor(_) | KObject::Job(_) | KObject::Graph(_) => {
-            Err(Errno::EINVAL)
-        }
+        KObject::Memory(_)
+        | KObject::Tensor(_)
+        | KObject::Job(_)
+        | KObject::Graph(_)
+        | KObject::Nic(_) => Err(Errno::EINVAL),
     }
 }
 

@@ -38,6 +38,7 @@ mod ipc;
 mod klog;
 mod mem;
 mod memtier;
+mod net;
 mod pci;
 mod signal;
 mod sysinfo;
@@ -156,9 +157,12 @@ pub fn dispatch(frame: &mut TrapFrame) {
         sys::MEM_POLICY => memtier::sys_mem_policy(a[0]),
         sys::MEMTIER_INFO => memtier::sys_memtier_info(a[0], a[1], a[2]),
         sys::MEMTIER_SET => memtier::sys_memtier_set(a[0], a[1]),
+        sys::NET_ATTACH => net::sys_net_attach(a[0], a[1], a[2]),
+        sys::NET_KICK => net::sys_net_kick(a[0]),
+        sys::NET_INFO => net::sys_net_info(a[0], a[1]),
+        sys::PCI_LIST => pci::sys_pci_list(a[0], a[1]),
         sys::FD_CALL => fd::sys_fd_call(a[0], a[1], a[2]),
         sys::PORT_BADGE => ipc::sys_port_badge(a[0], a[1]),
-        sys::PCI_LIST => pci::sys_pci_list(a[0], a[1]),
         _ => Err(Errno::ENOSYS),
     };
     let value = match result {

@@ -136,7 +136,7 @@ pub fn sys_tensor_map(h: usize, prot: usize) -> KResult<usize> {
         max |= Prot::WRITE;
     }
     let p = task::current_process().ok_or(Errno::ESRCH)?;
-    p.with_space(|s| s.map_run(t, prot, max))
+    p.with_space(|s| s.map_run(t, prot, max, "tensor"))
 }
 
 /// `tensor_info(handle, out) -> 0`: the metadata with the handle's rights.

@@ -6,8 +6,8 @@
 //! error wording ([`errmsg`]), numbers ([`num`]), line arithmetic and `cat`/`echo`
 //! escapes ([`text`]), [`wc`], the [`regex`] engine of `grep`, [`sort`] and [`uniq`]
 //! comparison, [`hexdump`] and [`seq`] formatting, dates ([`date`]), `ls -l` and columns
-//! ([`ls`]), `stat` formats ([`statfmt`]), signal names ([`signals`]), [`ps`] rows and
-//! [`path`] helpers. Nothing here panics on any input.
+//! ([`ls`]), `stat` formats ([`statfmt`]), `sha256sum` lines ([`sum`]), signal names
+//! ([`signals`]), [`ps`] rows and [`path`] helpers. Nothing here panics on any input.
 //!
 //! [`sys`] (WayOS only) is the runtime the programs share on libway: buffered standard
 //! output flushed at exit, a buffered reader over a descriptor, error messages in GNU's
@@ -31,6 +31,7 @@ pub mod seq;
 pub mod signals;
 pub mod sort;
 pub mod statfmt;
+pub mod sum;
 pub mod text;
 pub mod uniq;
 pub mod wc;

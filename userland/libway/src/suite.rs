@@ -24,13 +24,17 @@
 //! type on the serial console go inside [`Suite::typed_checks`], which runs them only
 //! under `cargo xtask test` and otherwise prints why they were skipped, so every suite
 //! also passes when a person types its name at the shell.
+//!
+//! Checks that need a program on the host (an HTTP server, a UDP echo, frame injection)
+//! ask the harness through [`Suite::host`], which answers one line on standard input;
+//! by hand it returns `None` and the suite skips those checks.
 
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::{Debug, Display};
 
-use wayos_abi::harness::{ECHO_WORD, HARNESS_ENV, SKIP_WORD, TYPE_WORD};
+use wayos_abi::harness::{ECHO_WORD, HARNESS_ENV, HOST_WORD, SKIP_WORD, TYPE_WORD};
 use wayos_abi::wait::WNOHANG;
 
 use crate::errno::Errno;
@@ -120,6 +124,26 @@ impl Suite {
             None => println!("{}: {TYPE_WORD} {}", self.name, hex(input)),
         }
         Ok(())
+    }
+
+    /// Asks the harness to do `verb` on the host (one of `wayos_abi::harness`'s `HOST_*`
+    /// verbs) with `args`: prints `<suite>: host <verb> <args>` and reads the harness's
+    /// answer line from standard input. `Some(Ok(words))` for `ok <words>`,
+    /// `Some(Err(message))` for `err <message>` (or an answer that is neither, or no
+    /// answer at all); `None` when no harness runs the suite (nobody would answer).
+    pub fn host(&self, verb: &str, args: &str) -> Option<Result<String, String>> {
+        if !self.harness {
+            return None;
+        }
+        if args.is_empty() {
+            println!("{}: {HOST_WORD} {verb}", self.name);
+        } else {
+            println!("{}: {HOST_WORD} {verb} {args}", self.name);
+        }
+        Some(match read_line(crate::io::STDIN, HOST_ANSWER_MAX) {
+            Err(e) => Err(format!("reading the answer to {verb}: {e}")),
+            Ok(line) => parse_host_answer(line.trim()),
+        })
     }
 
     /// Prints the summary line and returns the exit status: the number of failed checks
@@ -275,6 +299,42 @@ pub struct Captured {
     pub out: String,
     pub err: String,
     pub status: WaitStatus,
+}
+
+/// Longest answer line [`Suite::host`] reads.
+const HOST_ANSWER_MAX: usize = 1024;
+
+/// An answer line `ok <words>` / `err <message>` as a result.
+fn parse_host_answer(line: &str) -> Result<String, String> {
+    let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+    match word {
+        "ok" => Ok(String::from(rest.trim())),
+        "err" => Err(String::from(rest.trim())),
+        _ => Err(format!("the harness answered {line:?}")),
+    }
+}
+
+/// Reads one non-empty line (up to `max` bytes, without its line end) from `fd`, a byte
+/// at a time so nothing after it is consumed. A line ends at `\n` or `\r` (the console
+/// may pass either for the Enter key), and empty lines before it are skipped, so a CR LF
+/// pair never reads as an extra empty line. The end of input ends a line too (the end at
+/// once is `EIO`: nobody will answer).
+pub fn read_line(fd: usize, max: usize) -> Result<String, Errno> {
+    let mut line = Vec::new();
+    let mut b = [0u8; 1];
+    loop {
+        match crate::io::read(fd, &mut b) {
+            Ok(0) if line.is_empty() => return Err(Errno(wayos_abi::errno::EIO)),
+            Ok(0) => break,
+            Ok(_) if (b[0] == b'\n' || b[0] == b'\r') && line.is_empty() => {}
+            Ok(_) if b[0] == b'\n' || b[0] == b'\r' => break,
+            Ok(_) if line.len() < max => line.push(b[0]),
+            Ok(_) => {}
+            Err(e) if e.code() == wayos_abi::errno::EINTR => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(String::from_utf8_lossy(&line).into_owned())
 }
 
 /// Reads `fd` to its end (retrying `EINTR`) as UTF-8.

@@ -25,7 +25,7 @@ use super::{dtb, mmu, percpu, serial, timer};
 
 /// Bytes of the boot stack (in `.bss`, so inside the kernel image where the backtrace
 /// walker may read).
-const BOOT_STACK_SIZE: usize = 128 * 1024;
+const BOOT_STACK_SIZE: usize = 256 * 1024;
 
 /// Where the loader puts the Image relative to a 2 MiB-aligned base (Linux's value).
 pub const TEXT_OFFSET: u64 = 0x8_0000;
@@ -462,4 +462,17 @@ extern "C" fn aarch64_entry(dtb_phys: u64, image_phys: u64, entry_el: u64) -> ! 
     }
     dtb::log_platform(platform);
     crate::kernel_main(info)
+}
+
+extern "C" {
+    /// The boot stack's lowest byte (`.space` in the assembly above).
+    static boot_stack_bottom: u8;
+}
+
+/// The boot stack's lowest address and size: `boottest` checks how deep it has been used
+/// (it has no guard page, and an overflow would silently corrupt what lies below it).
+pub fn boot_stack() -> (usize, usize) {
+    // Only the symbol's address is taken; nothing is read through it here.
+    let bottom = core::ptr::addr_of!(boot_stack_bottom) as usize;
+    (bottom, BOOT_STACK_SIZE)
 }

@@ -105,14 +105,13 @@ static UART_INTID: AtomicU32 = AtomicU32::new(NO_INTID);
 /// Receive interrupts taken (the first is logged).
 static UART_IRQS: AtomicU64 = AtomicU64::new(0);
 
-/// A driver's SPI: the INTID ([`NO_INTID`] while the slot is free), its handler, whether
-/// it is level-sensitive, and how often it fired. Filled in that order, `intid` last
+/// A driver's SPI: the INTID ([`NO_INTID`] while the slot is free), its handler and
+/// whether it is level-sensitive. Filled in that order, `intid` last
 /// (release), so [`handle_irq`] never sees an INTID without its handler.
 struct DeviceSpi {
     intid: AtomicU32,
     level: AtomicBool,
     handler: spin::Once<fn()>,
-    count: AtomicU64,
 }
 
 #[allow(clippy::declare_interior_mutable_const)] // Only used to initialise the table.
@@ -120,12 +119,11 @@ const FREE_SPI: DeviceSpi = DeviceSpi {
     intid: AtomicU32::new(NO_INTID),
     level: AtomicBool::new(false),
     handler: spin::Once::new(),
-    count: AtomicU64::new(0),
 };
 static DEVICE_SPIS: [DeviceSpi; MAX_DEVICE_SPIS] = [FREE_SPI; MAX_DEVICE_SPIS];
 static NEXT_DEVICE_SPI: AtomicUsize = AtomicUsize::new(0);
-/// Serializes the distributor's read-modify-write configuration (`enable_spi`) between
-/// drivers registering at once. Taken with interrupts off.
+/// Serializes driver SPI registration (slot, duplicate check and the distributor's
+/// read-modify-write configuration in `enable_spi`). Taken with interrupts off.
 static SPI_CONFIG: spin::Mutex<()> = spin::Mutex::new(());
 
 fn read32(addr: usize) -> u32 {
@@ -396,6 +394,10 @@ pub fn enable_uart_irq(spi: dtb::Spi) -> bool {
 /// `handler` runs and stays masked until [`unmask_spi`]. One handler per INTID; Err names
 /// why not (taken, table full, not an SPI).
 pub fn enable_device_spi(intid: u32, level: bool, handler: fn()) -> Result<(), &'static str> {
+    // One registration at a time: the duplicate check, the slot and the distributor's
+    // read-modify-write configuration all happen under the lock.
+    let _irq = crate::arch::IrqGuard::new();
+    let _g = SPI_CONFIG.lock();
     if intid == UART_INTID.load(Ordering::Relaxed)
         || DEVICE_SPIS
             .iter()
@@ -403,16 +405,11 @@ pub fn enable_device_spi(intid: u32, level: bool, handler: fn()) -> Result<(), &
     {
         return Err("the interrupt already has a handler");
     }
-    let i = NEXT_DEVICE_SPI
-        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-            (n < MAX_DEVICE_SPIS).then_some(n + 1)
-        })
-        .map_err(|_| "no free driver interrupt slot")?;
-    let slot = &DEVICE_SPIS[i];
+    let i = NEXT_DEVICE_SPI.load(Ordering::Relaxed);
+    let slot = DEVICE_SPIS.get(i).ok_or("no free driver interrupt slot")?;
+    NEXT_DEVICE_SPI.store(i + 1, Ordering::Relaxed);
     slot.handler.call_once(|| handler);
     slot.level.store(level, Ordering::Relaxed);
-    let _irq = crate::arch::IrqGuard::new();
-    let _g = SPI_CONFIG.lock();
     slot.intid.store(intid, Ordering::Release);
     enable_spi(
         dtb::Spi {
@@ -448,14 +445,6 @@ fn mask_spi(intid: u32) {
     if VERSION.load(Ordering::Relaxed) == 3 {
         wait_rwp(gicd);
     }
-}
-
-/// Interrupts taken on driver SPI `intid`.
-pub fn device_spi_count(intid: u32) -> u64 {
-    DEVICE_SPIS
-        .iter()
-        .find(|d| d.intid.load(Ordering::Acquire) == intid)
-        .map_or(0, |d| d.count.load(Ordering::Relaxed))
 }
 
 /// Configures SPI `spi` (group, priority, trigger, routed to the boot CPU) and enables it.
@@ -615,7 +604,6 @@ pub fn handle_irq() {
             mask_spi(intid);
         }
         end_of_interrupt(eoi);
-        d.count.fetch_add(1, Ordering::Relaxed);
         if let Some(handler) = d.handler.get() {
             handler();
         }

@@ -31,8 +31,9 @@ mod uaccess;
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
+pub use boot::boot_stack;
 pub use context::{switch, Context, FpuState};
-pub use gic::{device_spi_count as irq_count, unmask_spi as irq_unmask_line};
+pub use gic::unmask_spi as irq_unmask_line;
 pub use hardening::CHECKS as HARDENING_CHECKS;
 pub use mmu::kernel_root;
 pub use mmu::{activate as activate_page_table, current_root, flush_all as flush_tlb_all};

@@ -22,7 +22,7 @@ use super::{acpi, gdt, mmu, serial, trampoline, trap, tsc};
 use crate::mm::direct;
 use wayos_kcore::paging::VirtAddr;
 
-const BOOT_STACK_SIZE: usize = 128 * 1024;
+const BOOT_STACK_SIZE: usize = 256 * 1024;
 
 #[used]
 #[link_section = ".requests_start_marker"]
@@ -78,6 +78,12 @@ static REQUESTS_END: RequestsEndMarker = RequestsEndMarker::new();
 struct BootStack([u8; BOOT_STACK_SIZE]);
 
 static mut BOOT_STACK: BootStack = BootStack([0; BOOT_STACK_SIZE]);
+
+/// The boot stack's lowest address and size: `boottest` checks how deep it has been used
+/// (it has no guard page, and an overflow would silently corrupt the `.bss` below it).
+pub fn boot_stack() -> (usize, usize) {
+    (core::ptr::addr_of!(BOOT_STACK) as usize, BOOT_STACK_SIZE)
+}
 
 // The loader jumps here with interrupts off on its own stack. Move to a stack inside the
 // kernel image (so backtraces can bound their reads), end the frame chain, enter Rust.

@@ -10,7 +10,7 @@
 //! line the handler cannot clear at once does not storm. Nothing here allocates or
 //! blocks: the tables are fixed arrays of `Once` and atomics.
 
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use spin::Once;
 use wayos_kcore::pci::{MsiMessage, Trigger};
@@ -33,7 +33,6 @@ struct Slot {
     /// triggered (then masked while its handler's work is pending).
     gsi: AtomicU32,
     level: AtomicU32,
-    count: AtomicU64,
 }
 
 #[allow(clippy::declare_interior_mutable_const)] // Only used to initialise the array.
@@ -41,7 +40,6 @@ const EMPTY: Slot = Slot {
     handler: Once::new(),
     gsi: AtomicU32::new(NO_GSI),
     level: AtomicU32::new(0),
-    count: AtomicU64::new(0),
 };
 static SLOTS_TABLE: [Slot; SLOTS] = [EMPTY; SLOTS];
 static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -102,7 +100,7 @@ pub fn is_device_vector(vector: u64) -> bool {
 }
 
 /// Runs the handler of device `vector` (interrupts off, from the trap handler): masks a
-/// level line, EOIs, calls the handler. A vector without one is counted and ignored.
+/// level line, EOIs, calls the handler. A vector without one is logged and ignored.
 pub fn dispatch(vector: u64) {
     let Some(slot) = SLOTS_TABLE.get((vector - VEC_DEVICE_BASE) as usize) else {
         lapic::eoi();
@@ -113,18 +111,8 @@ pub fn dispatch(vector: u64) {
         ioapic::set_masked(gsi, true);
     }
     lapic::eoi();
-    slot.count.fetch_add(1, Ordering::Relaxed);
     match slot.handler.get() {
         Some(handler) => handler(),
         None => log::warn!("irq: vector {vector} has no handler"),
     }
-}
-
-/// Interrupts taken on `vector` (for the boot tests and logs).
-#[allow(dead_code)] // Read by the PCI self-test through `irq_count`.
-pub fn count(vector: u32) -> u64 {
-    u64::from(vector)
-        .checked_sub(VEC_DEVICE_BASE)
-        .and_then(|i| SLOTS_TABLE.get(i as usize))
-        .map_or(0, |s| s.count.load(Ordering::Relaxed))
 }

@@ -32,13 +32,12 @@ mod tsc;
 mod uaccess;
 
 pub use acpi::pci_host;
+pub use boot::boot_stack;
 pub use context::{switch, Context};
 pub use cpu::{simd_math, FpuState};
 pub use gdt::set_kernel_stack;
 pub use hardening::CHECKS as HARDENING_CHECKS;
-pub use irq::{
-    count as irq_count, enable_line as irq_enable_line, msi_alloc, unmask_line as irq_unmask_line,
-};
+pub use irq::{enable_line as irq_enable_line, msi_alloc, unmask_line as irq_unmask_line};
 pub use mmu::{
     activate as activate_page_table, current_root, flush_all as flush_tlb_all, kernel_root,
 };

@@ -219,6 +219,7 @@ fn leaves_pinned_frames() -> Result<(), &'static str> {
             Arc::new(Run(run)),
             Prot::READ | Prot::WRITE,
             Prot::READ | Prot::WRITE,
+            "tensor",
         )
         .map_err(|_| "map_run failed")?;
     a.write_bytes(run_va, b"tensor")

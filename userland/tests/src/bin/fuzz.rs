@@ -512,6 +512,9 @@ fn kinds(n: usize) -> [Kind; 6] {
         sys::MEM_ADVISE => k(&[Addr, Len, Int]),
         sys::MEM_POLICY => k(&[Int]),
         sys::MEMTIER_SET => k(&[Int, Int]),
+        sys::NET_ATTACH => k(&[Int, Handle, Buf]),
+        sys::NET_KICK => k(&[Handle]),
+        sys::NET_INFO => k(&[Int, Buf]),
         // The fuzzer's labels are all below `stream::CALL_BASE`: a stream's server (the
         // console) never sees its requests, only the checks before them run.
         sys::FD_CALL => k(&[Fd, Msg, Msg]),

@@ -35,6 +35,9 @@ use libway::suite::{
 };
 use libway::{Args, Errno};
 
+#[path = "sectest/nic.rs"]
+mod nic;
+
 libway::entry!(main);
 
 const SELF: &str = "/bin/sectest";
@@ -151,6 +154,13 @@ fn main(args: Args) -> i32 {
         caps::KLOG_READ,
         "klog_allowed_with_cap",
         klog_allowed,
+    );
+    s.check("netraw_refused_without_cap", netraw_refused());
+    if_held(
+        &mut s,
+        caps::NET_RAW,
+        "netraw_allowed_with_cap",
+        netraw_allowed,
     );
     let reserved = caps::NET_RAW | caps::AI_ACCEL | caps::MEMTIER | caps::MOUNT;
     if_held(
@@ -443,8 +453,23 @@ fn klog_allowed() -> Check {
     allowed(klog_read(0)?, None, "klog_read")
 }
 
-/// `netraw`, `aiaccel`, `memtier`, `mount`: no call checks them yet, but they are held,
-/// inherited and dropped like the rest.
+fn netraw_refused() -> Check {
+    refused(as_child(caps::NET_RAW, nic::attach_and_use)?, "net_attach")
+}
+
+/// With `netraw`: the NIC is lent and works (`nic`), unless netd holds it: then `EBUSY`,
+/// and only then.
+fn netraw_allowed() -> Check {
+    let held = nic::held_elsewhere();
+    let got = as_child(0, nic::attach_and_use)?;
+    if held {
+        expect_eq(got, Err(libway::abi::errno::EBUSY)).context("net_attach while netd holds nic0")
+    } else {
+        allowed(got, None, "net_attach and the ring")
+    }
+}
+
+/// `netraw`, `aiaccel`, `memtier`, `mount`: held, inherited and dropped like the rest.
 fn reserved_caps(reserved: u32) -> Check {
     for (bit, name) in libway::abi::caps::NAMES {
         if bit & reserved == 0 {

@@ -39,6 +39,7 @@ fn main(_args: Args) -> i32 {
     let before = net::sockets().map(|v| v.len()).unwrap_or(0);
     s.check("tcp_echo_both_ways", tcp_echo());
     s.check("tcp_eof_after_close", tcp_eof());
+    s.check("tcp_write_after_peer_close", write_after_peer_close());
     s.check("tcp_refused", tcp_refused());
     s.check("tcp_addr_in_use", addr_in_use());
     s.check("tcp_nonblocking_and_timeouts", nonblocking());
@@ -125,6 +126,33 @@ fn tcp_eof() -> Check {
     expect_eq(&got[..], &b"last words"[..]).context("data before the FIN")?;
     let mut b = [0u8; 8];
     expect_eq(srv.read(&mut b).context("read at EOF")?, 0).context("EOF")
+}
+
+/// The peer closed its socket without reading: the writer's data resets the closed end,
+/// so writes fail (`ECONNRESET`, then `EPIPE`) instead of filling a buffer nobody reads.
+fn write_after_peer_close() -> Check {
+    let (l, a) = listener()?;
+    let c = TcpStream::connect(a).context("connect")?;
+    let (srv, _) = l.accept().context("accept")?;
+    drop(srv);
+    c.set_write_timeout(Some(5_000_000_000))
+        .context("timeout")?;
+    let chunk = [0x42u8; 1024];
+    for _ in 0..256 {
+        match c.write(&chunk) {
+            Ok(_) => {
+                let _ = sleep_ms(5);
+            }
+            Err(e) if e.code() == libway::abi::errno::EPIPE => return Ok(()),
+            Err(e) if e.code() == libway::abi::errno::ECONNRESET => {
+                // Reported once; the next write is EPIPE.
+                return expect_errno(c.write(&chunk), libway::abi::errno::EPIPE)
+                    .context("the write after ECONNRESET");
+            }
+            Err(e) => return Err(format!("write: {e}, expected EPIPE or ECONNRESET")),
+        }
+    }
+    Err("256 KiB written to a closed peer without an error".into())
 }
 
 fn tcp_refused() -> Check {

@@ -517,6 +517,25 @@ mod suite {
                 "",
                 0,
             ),
+            // SHA-256 of "abc" and of nothing: FIPS 180-2's example and the empty digest.
+            (
+                "sha256sum_stdin",
+                String::from("echo -n abc | sha256sum"),
+                "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  -\n",
+                "",
+                0,
+            ),
+            (
+                "sha256sum_files_and_check",
+                String::from(
+                    "echo -n abc > /tmp/ut/abc; touch /tmp/ut/empty; sha256sum /tmp/ut/abc /tmp/ut/empty > /tmp/ut/sums; cat /tmp/ut/sums; sha256sum -c /tmp/ut/sums; echo x >> /tmp/ut/abc; sha256sum -c /tmp/ut/sums; echo $?",
+                ),
+                "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  /tmp/ut/abc\n\
+                 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855  /tmp/ut/empty\n\
+                 /tmp/ut/abc: OK\n/tmp/ut/empty: OK\n/tmp/ut/abc: FAILED\n/tmp/ut/empty: OK\n1\n",
+                "sha256sum: WARNING: 1 computed checksum did NOT match\n",
+                0,
+            ),
             (
                 "clear_sequence",
                 String::from("clear | hexdump -C"),
