@@ -45,7 +45,7 @@ pub struct Machine {
 
 /// The guest's MAC address: set explicitly so frames the harness injects can be addressed
 /// to it whatever else is on QEMU's command line.
-pub const GUEST_MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
+pub const GUEST_MAC: [u8; 6] = wayos_abi::usernet::GUEST_MAC;
 
 /// A forward's protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -845,6 +845,40 @@ pub mod net {
     const _: () = assert!(TX_LEN + 2 * TX_SLOTS <= HEADER_BYTES);
     const _: () = assert!(MAX_FRAME <= SLOT_BYTES);
 
+    /// Bytes of an Ethernet ARP request for IPv4.
+    pub const ARP_REQUEST_BYTES: usize = 42;
+
+    /// An Ethernet broadcast ARP request from `mac`/`sender` asking for `target`: the frame
+    /// the NIC checks (boot test, `sectest`) send through the ring to see a reply come back.
+    pub fn arp_request(mac: [u8; 6], sender: [u8; 4], target: [u8; 4]) -> [u8; ARP_REQUEST_BYTES] {
+        let mut f = [0u8; ARP_REQUEST_BYTES];
+        f[..6].copy_from_slice(&[0xff; 6]);
+        f[6..12].copy_from_slice(&mac);
+        f[12..14].copy_from_slice(&[0x08, 0x06]);
+        // Ethernet, IPv4, 6-byte and 4-byte addresses, request.
+        f[14..22].copy_from_slice(&[0, 1, 0x08, 0x00, 6, 4, 0, 1]);
+        f[22..28].copy_from_slice(&mac);
+        f[28..32].copy_from_slice(&sender);
+        f[38..42].copy_from_slice(&target);
+        f
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn arp_request_layout() {
+            let f = super::arp_request([2, 0, 0, 0, 0, 1], [10, 0, 2, 15], [10, 0, 2, 2]);
+            // htype 1, ptype 0x0800, hlen 6, plen 4, oper 1 (RFC 826), zero target MAC.
+            assert_eq!(&f[12..14], &[0x08, 0x06]);
+            assert_eq!(&f[14..22], &[0, 1, 8, 0, 6, 4, 0, 1]);
+            assert_eq!(&f[32..38], &[0; 6]);
+            assert_eq!(
+                (&f[28..32], &f[38..42]),
+                (&[10, 0, 2, 15][..], &[10, 0, 2, 2][..])
+            );
+        }
+    }
+
     /// [`NicInfo::irq_mode`]: the device is polled from the timer tick.
     pub const IRQ_POLLED: u8 = 0;
     /// Legacy INTx through the I/O APIC (x86_64) or a GIC SPI (aarch64).
@@ -924,6 +958,21 @@ pub mod net {
 
     /// Most devices `pci_list` reports.
     pub const MAX_PCI_DEVICES: usize = 64;
+}
+
+/// QEMU's user network (slirp), every boot's default network: the addresses it hands out
+/// and answers on, and the MAC xtask gives the guest's NIC. netd's static fallback, the
+/// harness's frames and the tests all use these.
+pub mod usernet {
+    /// What DHCP gives the guest.
+    pub const GUEST: [u8; 4] = [10, 0, 2, 15];
+    pub const PREFIX_LEN: u8 = 24;
+    /// The gateway, which is also the host's loopback seen from the guest.
+    pub const GATEWAY: [u8; 4] = [10, 0, 2, 2];
+    /// QEMU's DNS forwarder.
+    pub const DNS: [u8; 4] = [10, 0, 2, 3];
+    /// The guest NIC's MAC (`-device virtio-net-pci,mac=...`).
+    pub const GUEST_MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
 }
 
 /// The network server's protocol (`netd`, `docs/net.md`). Every request is a call; a

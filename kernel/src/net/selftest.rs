@@ -45,10 +45,10 @@ pub const CHECKS: &[(&str, Check)] = &[
 ];
 
 /// QEMU's default MAC for the first NIC.
-const QEMU_MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
+const QEMU_MAC: [u8; 6] = wayos_abi::usernet::GUEST_MAC;
 /// QEMU user network: the guest's address and the gateway.
-const GUEST_IP: [u8; 4] = [10, 0, 2, 15];
-const GATEWAY_IP: [u8; 4] = [10, 0, 2, 2];
+const GUEST_IP: [u8; 4] = wayos_abi::usernet::GUEST;
+const GATEWAY_IP: [u8; 4] = wayos_abi::usernet::GATEWAY;
 /// How long the gateway may take to answer under TCG, and how often it is asked.
 const REPLY_NS: u64 = 5_000_000_000;
 const RESEND_NS: u64 = 500_000_000;
@@ -77,17 +77,8 @@ fn kernel_port() -> Result<Arc<Port>, &'static str> {
 }
 
 /// An ARP request from the guest's address for `target`.
-fn arp_request(mac: [u8; 6], target: [u8; 4]) -> [u8; 42] {
-    let mut f = [0u8; 42];
-    f[..6].copy_from_slice(&[0xff; 6]);
-    f[6..12].copy_from_slice(&mac);
-    f[12..14].copy_from_slice(&[0x08, 0x06]);
-    // Ethernet, IPv4, 6-byte and 4-byte addresses, request.
-    f[14..22].copy_from_slice(&[0, 1, 0x08, 0x00, 6, 4, 0, 1]);
-    f[22..28].copy_from_slice(&mac);
-    f[28..32].copy_from_slice(&GUEST_IP);
-    f[38..42].copy_from_slice(&target);
-    f
+fn arp_request(mac: [u8; 6], target: [u8; 4]) -> [u8; wayos_abi::net::ARP_REQUEST_BYTES] {
+    wayos_abi::net::arp_request(mac, GUEST_IP, target)
 }
 
 /// Whether `f` is an ARP reply from `from` to `mac`.

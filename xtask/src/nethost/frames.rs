@@ -12,7 +12,7 @@
 use crate::qemu::GUEST_MAC;
 
 /// The guest's IPv4 address on QEMU's user network.
-pub const GUEST_IP: [u8; 4] = [10, 0, 2, 15];
+pub const GUEST_IP: [u8; 4] = wayos_abi::usernet::GUEST;
 /// Where the harness's frames come from: a MAC and an on-link address nothing else uses
 /// (slirp answers 10.0.2.2 and 10.0.2.3 only).
 pub const HARNESS_MAC: [u8; 6] = [0x52, 0x54, 0x00, 0xee, 0x00, 0x01];

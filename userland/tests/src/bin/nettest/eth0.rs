@@ -9,6 +9,7 @@ use alloc::string::String;
 use libway::abi::errno::{EHOSTUNREACH, ENETUNREACH, ENODEV, ENOENT, ETIMEDOUT};
 use libway::abi::ipc::Message;
 use libway::abi::netd::{self, IfInfo, Resolved, IF_DHCP, IF_LOOPBACK};
+use libway::abi::usernet;
 use libway::abi::zerocopy::FromBytes;
 use libway::ipc::{ns, Timeout};
 use libway::net::{self, Ipv4Addr};
@@ -63,10 +64,10 @@ fn dhcp() -> Check {
         }
         let _ = libway::time::sleep_ms(200);
     };
-    expect_eq(Ipv4Addr(i.addr), Ipv4Addr([10, 0, 2, 15])).context("address")?;
+    expect_eq(Ipv4Addr(i.addr), Ipv4Addr(usernet::GUEST)).context("address")?;
     expect_eq(i.prefix_len, 24).context("prefix")?;
-    expect_eq(Ipv4Addr(i.gateway), Ipv4Addr([10, 0, 2, 2])).context("gateway")?;
-    expect_eq(Ipv4Addr(i.dns[0]), Ipv4Addr([10, 0, 2, 3])).context("dns")?;
+    expect_eq(Ipv4Addr(i.gateway), Ipv4Addr(usernet::GATEWAY)).context("gateway")?;
+    expect_eq(Ipv4Addr(i.dns[0]), Ipv4Addr(usernet::DNS)).context("dns")?;
     let nic = net::nic_info(0).context("nic_info")?;
     expect_eq(i.mac, nic.mac).context("eth0's MAC is the NIC's")?;
     // The shell command shows the same.
@@ -129,11 +130,11 @@ fn resolve_raw(name: &str) -> Result<Resolved, libway::Errno> {
 fn resolve_dotted() -> Check {
     expect_eq(
         net::resolve("10.0.2.2"),
-        Ok(alloc::vec![Ipv4Addr([10, 0, 2, 2])]),
+        Ok(alloc::vec![Ipv4Addr(usernet::GATEWAY)]),
     )
     .context("libway")?;
     let r = resolve_raw("10.0.2.3").context("netd")?;
-    expect_eq((r.count, r.addrs[0]), (1, [10, 0, 2, 3])).context("netd's answer")
+    expect_eq((r.count, r.addrs[0]), (1, usernet::DNS)).context("netd's answer")
 }
 
 fn resolve_unknown() -> Check {

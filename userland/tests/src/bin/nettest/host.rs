@@ -22,7 +22,7 @@ use crate::util::{
     capture, lo, pattern, sh, sha256_hex, spawn, stop, wait_listening, Stdio, ANY, SCRATCH,
 };
 
-const HOST: Ipv4Addr = Ipv4Addr([10, 0, 2, 2]);
+const HOST: Ipv4Addr = Ipv4Addr(libway::abi::usernet::GATEWAY);
 /// Frames per injected kind.
 const INJECT_COUNT: u32 = 20;
 /// The file `httpd` serves to the host's client.

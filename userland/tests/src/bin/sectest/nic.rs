@@ -21,8 +21,8 @@ use libway::sys::{arg_out, call};
 use libway::Errno;
 
 /// QEMU user network: the guest and the gateway.
-const GUEST_IP: [u8; 4] = [10, 0, 2, 15];
-const GATEWAY_IP: [u8; 4] = [10, 0, 2, 2];
+const GUEST_IP: [u8; 4] = libway::abi::usernet::GUEST;
+const GATEWAY_IP: [u8; 4] = libway::abi::usernet::GATEWAY;
 
 fn nic_info(nic: usize) -> Result<NicInfo, Errno> {
     let mut info = NicInfo::default();
@@ -108,14 +108,7 @@ impl UserRing {
 
 /// Sends an ARP request for the gateway through the ring and waits (2 s) for its reply.
 fn arp_round_trip(r: &UserRing, port: &Port, h: usize, mac: [u8; 6]) -> Result<(), Errno> {
-    let mut f = [0u8; 42];
-    f[..6].copy_from_slice(&[0xff; 6]);
-    f[6..12].copy_from_slice(&mac);
-    f[12..14].copy_from_slice(&[0x08, 0x06]);
-    f[14..22].copy_from_slice(&[0, 1, 0x08, 0x00, 6, 4, 0, 1]);
-    f[22..28].copy_from_slice(&mac);
-    f[28..32].copy_from_slice(&GUEST_IP);
-    f[38..42].copy_from_slice(&GATEWAY_IP);
+    let f = libway::abi::net::arp_request(mac, GUEST_IP, GATEWAY_IP);
     // SAFETY: tx slot 0 lies inside the mapping; nothing else writes it now.
     unsafe { core::ptr::copy_nonoverlapping(f.as_ptr(), r.bytes(TX_DATA, f.len()), f.len()) };
     r.u16_at(TX_LEN).store(f.len() as u16, Ordering::Relaxed);

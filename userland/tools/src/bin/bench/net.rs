@@ -28,7 +28,7 @@ use libway::net::{self, Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
 use libway::{println, process, thread, time};
 
 /// The host's loopback as QEMU's user network shows it.
-const HOST: Ipv4Addr = Ipv4Addr([10, 0, 2, 2]);
+const HOST: Ipv4Addr = Ipv4Addr(libway::abi::usernet::GATEWAY);
 /// How long netd may take to get an address (DHCP, or its static fallback).
 const ADDRESS_WAIT_MS: u64 = 15_000;
 const CALIBRATE_MS: u64 = 300;

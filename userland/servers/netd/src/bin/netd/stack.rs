@@ -18,6 +18,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use libway::abi::netd::{IfInfo, IF_DHCP, IF_LOOPBACK, IF_RUNNING, IF_UP};
+use libway::abi::usernet;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::phy::{ChecksumCapabilities, Device, DeviceCapabilities, Medium, RxToken, TxToken};
 use smoltcp::socket::{dhcpv4, dns};
@@ -32,10 +33,10 @@ pub const ETH: usize = 1;
 
 /// How long eth0 waits for a DHCP lease before it takes the static fallback.
 pub const FALLBACK_NS: u64 = 3_000_000_000;
-const FALLBACK_ADDR: [u8; 4] = [10, 0, 2, 15];
-const FALLBACK_PREFIX: u8 = 24;
-const FALLBACK_GATEWAY: [u8; 4] = [10, 0, 2, 2];
-const FALLBACK_DNS: [u8; 4] = [10, 0, 2, 3];
+const FALLBACK_ADDR: [u8; 4] = usernet::GUEST;
+const FALLBACK_PREFIX: u8 = usernet::PREFIX_LEN;
+const FALLBACK_GATEWAY: [u8; 4] = usernet::GATEWAY;
+const FALLBACK_DNS: [u8; 4] = usernet::DNS;
 /// DNS queries in flight at once.
 pub const DNS_SLOTS: usize = 8;
 /// Ephemeral ports (IANA's dynamic range).
