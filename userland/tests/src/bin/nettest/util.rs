@@ -54,9 +54,7 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex(&Sha256::digest(data))
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use coreutils::sum::hex;
 
 /// Nanoseconds since boot.
 pub fn now_ns() -> u64 {
