@@ -178,6 +178,12 @@ pub mod harness {
         "syn-flood",   // TCP SYNs from many spoofed sources to GUEST_HTTP_PORT
         "garbage",     // random bytes with the guest's MAC
     ];
+    /// `screendump` -> `ok <cols> <rows> <text cells matched>`: the harness takes a QEMU
+    /// `screendump` of the guest's display and decodes its glyph cells against the font
+    /// ([`super::display`]); the guest's suite then compares the text it drew. Lines of
+    /// the decoded screen follow as `screen <row> <hex of the row's text>` before the `ok`
+    /// line is typed (see `docs/devices.md`).
+    pub const HOST_SCREENDUMP: &str = "screendump";
     /// `tcp-connect-flood <count>` -> `ok <connections>`: the harness opens `<count>` TCP
     /// connections from the host to the forwarded [`GUEST_HTTP_PORT`] and drops them
     /// without a request (a SYN/connection flood through QEMU's user network).
@@ -202,7 +208,16 @@ pub mod harness {
     pub const BENCH_ONLY_KEY: &str = "wayos.benchonly";
     /// `bench`'s groups of figures: syscalls, switches, fork/spawn and page faults; tmpfs
     /// throughput; IPC; tensors and inference; the memory tiers; the network.
-    pub const BENCH_GROUPS: &[&str] = &["core", "file", "ipc", "ai", "memtier", "net"];
+    pub const BENCH_GROUPS: &[&str] = &["core", "file", "ipc", "ai", "memtier", "net", "blk"];
+
+    /// Kernel command-line key `wayos.disk=<dev>` of a test or bench boot: block device
+    /// `<dev>` is the harness's scratch disk (raw writes allowed: nothing mounts it).
+    /// `blktest` and `bench`'s `blk` group write only there.
+    pub const SCRATCH_DISK_KEY: &str = "wayos.disk";
+    /// Size of the harness's scratch disk.
+    pub const SCRATCH_DISK_BYTES: u64 = 16 << 20;
+    /// Size of the disk image xtask makes for `/disk` on first use (FAT32).
+    pub const DISK_IMAGE_BYTES: u64 = 64 << 20;
 
     /// The `(source, sink, echo)` ports of a [`BENCH_NET_KEY`] value.
     pub fn parse_bench_net(value: &str) -> Option<(u16, u16, u16)> {
@@ -667,8 +682,47 @@ pub mod sys {
     /// one port serves many objects; when the last handle and fd of the badge go, the
     /// kernel queues one [`super::stream::CLOSE`] with it. See `docs/ipc.md`, "Badges".
     pub const PORT_BADGE: usize = 111;
+    // 112..=119: storage, mounts and system statistics; see `docs/storage.md` and
+    // `docs/devices.md`.
+    /// `blk_info(dev, out: *mut blk::BlkInfo) -> 0`: block device number `dev` (`blk0`,
+    /// `blk1`, ...); any process; `ENODEV` past the last.
+    pub const BLK_INFO: usize = 112;
+    /// `blk_read(dev, sector: u64, buf: *mut u8, len) -> len`: raw sectors through the
+    /// buffer cache. Needs [`super::caps::DISK`] (`EPERM`). `len` a non-zero multiple of
+    /// [`super::blk::SECTOR_SIZE`] up to [`super::blk::MAX_IO`], the range inside the disk
+    /// (`EINVAL`); `EIO` when the device reports an error. Nothing is written to `buf` on
+    /// an error.
+    pub const BLK_READ: usize = 113;
+    /// `blk_write(dev, sector: u64, buf: *const u8, len) -> len`: raw sectors into the
+    /// buffer cache (written back by `sync`, `fsync`, memory pressure, or at shutdown).
+    /// As [`BLK_READ`], plus `EBUSY` while a file system is mounted from `dev` and `EROFS`
+    /// for a read-only device.
+    pub const BLK_WRITE: usize = 114;
+    /// `sync() -> 0`: every dirty cached block of every device is written back and every
+    /// device's write cache flushed before it returns (`EIO` if any write failed).
+    pub const SYNC: usize = 115;
+    /// `fsync(fd) -> 0`: the file's data and its directory entry reach the disk (for a
+    /// file on a disk mount: its device's dirty blocks, then a device flush). `0` for
+    /// files of memory file systems and devices; `EINVAL` for pipes and sockets.
+    pub const FSYNC: usize = 116;
+    /// `mount(dev, path, path_len, flags) -> 0`: the file system on block device `dev`
+    /// (FAT12/16/32, found by probing) on the existing directory `path`. Needs
+    /// [`super::caps::MOUNT`]. `flags`: [`super::fs::MS_RDONLY`]. `EINVAL`: not a file
+    /// system this kernel reads, or its structures are corrupt (nothing is mounted);
+    /// `EBUSY`: `dev` is mounted already or `path` is a mount point; `ENODEV`: no `dev`.
+    pub const MOUNT: usize = 117;
+    /// `umount(path, path_len, flags) -> 0`: writes back everything dirty, then removes
+    /// the mount at `path`. Needs [`super::caps::MOUNT`]. `EBUSY` while a file or a
+    /// working directory is open on it; `EINVAL` if `path` is not a mount point or `flags`
+    /// is not 0.
+    pub const UMOUNT: usize = 118;
+    /// `stats(what, buf, len) -> records in all`: the kernel's statistics and state of kind
+    /// `what` ([`super::stats`] `KIND_*`), as many whole records as fit in `len` bytes
+    /// (like `memtier_info`). Any process. The one source of `kstats`, `diagdump`,
+    /// `version`, `free`, `df`, `mount` (listing) and `blktest`'s counters.
+    pub const STATS: usize = 119;
     /// One past the highest syscall number.
-    pub const COUNT: usize = 112;
+    pub const COUNT: usize = 120;
 }
 
 /// IPC: ports, messages, rights. See `docs/ipc.md`.
@@ -784,6 +838,17 @@ pub mod console {
     pub const MODE_COOKED: u8 = 0;
     /// Bytes pass through as typed, without echo.
     pub const MODE_RAW: u8 = 1;
+
+    /// The serial line's magic key (Ctrl-]): the kernel's input path (before any server
+    /// sees the byte) takes the next byte as a command, so it works while the shell, the
+    /// console server or a lock-holding program is stuck. [`MAGIC_DUMP`] prints the
+    /// `diagdump` report on the serial line from the kernel itself (taking no lock it
+    /// could wait on), [`MAGIC_STATS`] the `kstats` summary, [`MAGIC_HELP`] a list of the
+    /// commands; a second [`MAGIC_KEY`] passes one through, anything else is dropped.
+    pub const MAGIC_KEY: u8 = 0x1d;
+    pub const MAGIC_DUMP: u8 = b'd';
+    pub const MAGIC_STATS: u8 = b's';
+    pub const MAGIC_HELP: u8 = b'?';
 }
 
 /// The kernel's NIC and PCI interface (`docs/net.md`): what `pci_list`, `net_attach`,
@@ -1786,6 +1851,9 @@ pub mod fs {
         pub max_file_size: u64,
     }
 
+    /// `mount` flag: mount read-only (writes are `EROFS`).
+    pub const MS_RDONLY: u32 = 1;
+
     /// A device number (Linux encoding).
     pub const fn makedev(major: u32, minor: u32) -> u64 {
         let (ma, mi) = (major as u64, minor as u64);
@@ -2414,15 +2482,21 @@ pub mod caps {
     pub const AI_ACCEL: u32 = 1 << 8;
     /// Place memory in a chosen tier (reserved; no call checks it yet).
     pub const MEMTIER: u32 = 1 << 9;
-    /// Mount and unmount file systems (reserved; no call checks it yet).
+    /// Mount and unmount file systems (`mount`, `umount`). In the user set: with one user
+    /// and no file owners, mounting a disk gives nothing its files do not (like a desktop
+    /// mounting removable media); servers drop it.
     pub const MOUNT: u32 = 1 << 10;
+    /// Raw block devices: `blk_read`, `blk_write`. In the user set for the same reason
+    /// (a mounted device refuses raw writes, so raw access cannot corrupt a mounted file
+    /// system); servers drop it.
+    pub const DISK: u32 = 1 << 11;
     /// Every capability: init's set.
-    pub const ALL: u32 = (1 << 11) - 1;
+    pub const ALL: u32 = (1 << 12) - 1;
     /// The user set: what the shell and the programs it runs hold.
-    pub const USER: u32 = SPAWN | KLOG_READ;
+    pub const USER: u32 = SPAWN | KLOG_READ | MOUNT | DISK;
 
     /// Each capability's bit and the name `ps` and `caps` print, in bit order.
-    pub const NAMES: [(u32, &str); 11] = [
+    pub const NAMES: [(u32, &str); 12] = [
         (SPAWN, "spawn"),
         (KILL, "kill"),
         (SET_RT_PRIORITY, "rtprio"),
@@ -2434,6 +2508,7 @@ pub mod caps {
         (AI_ACCEL, "aiaccel"),
         (MEMTIER, "memtier"),
         (MOUNT, "mount"),
+        (DISK, "disk"),
     ];
 
     /// The capability called `name` (as in [`NAMES`]).
@@ -3384,6 +3459,371 @@ pub mod digits {
 /// charged when the object is made and released when it goes; reaching it is an error,
 /// never a kernel panic. They are set far above what real programs use and low enough that
 /// a test reaches them in seconds under emulation.
+/// Block devices (`docs/storage.md`): what `blk_info` reports and the limits of raw I/O.
+pub mod blk {
+    use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+    /// The unit of `blk_read`/`blk_write` addresses and lengths.
+    pub const SECTOR_SIZE: usize = 512;
+    /// Largest raw request.
+    pub const MAX_IO: usize = 1 << 20;
+    /// The buffer cache's block: a page.
+    pub const CACHE_BLOCK: usize = 4096;
+    /// Most block devices the kernel drives.
+    pub const MAX_DEVICES: usize = 8;
+    /// Where init mounts the first block device that holds a FAT file system.
+    pub const DISK_MOUNT: &str = "/disk";
+
+    /// [`BlkInfo::flags`]: the device refuses writes.
+    pub const FLAG_READONLY: u32 = 1;
+    /// A file system is mounted from it (raw writes are `EBUSY`).
+    pub const FLAG_MOUNTED: u32 = 2;
+    /// Requests complete by interrupt (else the driver polls).
+    pub const FLAG_IRQ: u32 = 4;
+
+    /// One block device, as `blk_info` fills it.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct BlkInfo {
+        /// Capacity in [`SECTOR_SIZE`] sectors.
+        pub sectors: u64,
+        /// The device's own sector size in bytes (its logical block).
+        pub sector_size: u32,
+        /// `FLAG_*` bits.
+        pub flags: u32,
+        /// PCI address `bus << 8 | device << 3 | function`.
+        pub pci: u32,
+        /// The interrupt (MSI-X vector or GIC INTID), 0 when polled.
+        pub irq: u32,
+        /// `blk0`, `blk1`, ... (NUL-padded).
+        pub name: [u8; 8],
+    }
+    const _: () = assert!(core::mem::size_of::<BlkInfo>() == 32);
+}
+
+/// The stats syscall family (`stats(what, buf, len)`, `docs/devices.md`): one kind of
+/// record per `KIND_*`; every record is `Plain`, strings are NUL-padded. Kinds with one
+/// record answer 1; the others the number of records in all (call again with more room
+/// when it is larger than what fit).
+pub mod stats {
+    use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+    /// One [`KStats`].
+    pub const KIND_KERNEL: u32 = 0;
+    /// One `u64` per syscall number (`sys::COUNT` of them): calls made since boot.
+    pub const KIND_SYSCALLS: u32 = 1;
+    /// [`IrqStat`] per interrupt source.
+    pub const KIND_IRQS: u32 = 2;
+    /// One [`MemStats`].
+    pub const KIND_MEM: u32 = 3;
+    /// One [`Version`].
+    pub const KIND_VERSION: u32 = 4;
+    /// [`ProcStat`] per process.
+    pub const KIND_PROCS: u32 = 5;
+    /// [`ThreadStat`] per thread.
+    pub const KIND_THREADS: u32 = 6;
+    /// [`HandleStat`] per open handle of every process.
+    pub const KIND_HANDLES: u32 = 7;
+    /// [`LockStat`] per named kernel lock.
+    pub const KIND_LOCKS: u32 = 8;
+    /// [`CpuStat`] per online CPU (its run queue).
+    pub const KIND_CPUS: u32 = 9;
+    /// [`MountInfo`] per mounted file system.
+    pub const KIND_MOUNTS: u32 = 10;
+    /// [`BlkStats`] per block device.
+    pub const KIND_BLK: u32 = 11;
+    /// One [`DisplayInfo`] (`ENODEV` without a display).
+    pub const KIND_DISPLAY: u32 = 12;
+    /// One past the highest kind.
+    pub const KIND_COUNT: u32 = 13;
+
+    /// System-wide counters since boot.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct KStats {
+        pub uptime_ns: u64,
+        /// Syscalls made (the sum of [`KIND_SYSCALLS`]).
+        pub syscalls: u64,
+        /// User page faults handled (demand-zero, copy-on-write, tier faults), and those
+        /// that ended in a signal.
+        pub page_faults: u64,
+        pub page_faults_fatal: u64,
+        /// Switches from one thread to another, all CPUs.
+        pub context_switches: u64,
+        /// IPC messages queued to ports (sends, calls, replies, kernel notices).
+        pub ipc_messages: u64,
+        /// Interrupts taken, all sources and CPUs (the sum of [`KIND_IRQS`]).
+        pub interrupts: u64,
+        pub processes: u64,
+        pub threads: u64,
+        /// Kernel heap bytes in use and its current size.
+        pub heap_used: u64,
+        pub heap_size: u64,
+        /// Physical memory, all tiers, in bytes.
+        pub mem_total: u64,
+        pub mem_free: u64,
+        pub cpus: u64,
+    }
+    const _: () = assert!(core::mem::size_of::<KStats>() == 14 * 8);
+
+    /// One interrupt source.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct IrqStat {
+        /// Interrupts taken from it, all CPUs.
+        pub count: u64,
+        /// The vector (x86_64) or INTID (aarch64).
+        pub irq: u32,
+        pub _pad: u32,
+        /// `timer`, `serial`, `ipi`, `nic0`, `blk0`, `gpu0`, ...
+        pub name: [u8; 16],
+    }
+    const _: () = assert!(core::mem::size_of::<IrqStat>() == 32);
+
+    /// Memory, as `free` shows it (bytes).
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct MemStats {
+        pub total: u64,
+        pub free: u64,
+        /// Per tier (`memtier::TIER_*`): total and free.
+        pub near_total: u64,
+        pub near_free: u64,
+        pub far_total: u64,
+        pub far_free: u64,
+        pub heap_size: u64,
+        pub heap_used: u64,
+        /// The buffer cache: bytes held, and of them dirty (not yet on disk).
+        pub cache: u64,
+        pub cache_dirty: u64,
+        /// tmpfs file data in frames of its own.
+        pub tmpfs: u64,
+        /// Pages mapped into user address spaces (each frame counted once).
+        pub user: u64,
+    }
+    const _: () = assert!(core::mem::size_of::<MemStats>() == 12 * 8);
+
+    /// What `version` prints.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct Version {
+        /// `CARGO_PKG_VERSION` of the kernel.
+        pub version: [u8; 16],
+        /// A hash of the kernel's build inputs (hex), unique per build.
+        pub build_id: [u8; 24],
+        /// `git describe --always --dirty` of the tree it was built from (`unknown`
+        /// outside a checkout).
+        pub commit: [u8; 24],
+        /// `x86_64` or `aarch64`.
+        pub arch: [u8; 16],
+        /// The loader that started it (`Limine 8.2.0`, `wayboot 0.1.0`, `QEMU -kernel`).
+        pub loader: [u8; 32],
+        /// Build profile (`debug`, `release`) and rustc version.
+        pub build: [u8; 32],
+    }
+    const _: () = assert!(core::mem::size_of::<Version>() == 144);
+
+    /// One process, for `diagdump`.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct ProcStat {
+        pub pid: u32,
+        pub ppid: u32,
+        pub threads: u32,
+        pub handles: u32,
+        /// Ports it created that still exist, and messages waiting in them.
+        pub ports: u32,
+        pub queued: u32,
+        /// Open file descriptors.
+        pub fds: u32,
+        /// `R`, `S`, `Z` as `ps`.
+        pub state: u8,
+        pub _pad: [u8; 3],
+        /// Resident bytes (frames mapped) and mapped bytes (VMAs).
+        pub rss: u64,
+        pub vsize: u64,
+        pub caps: u32,
+        pub _pad2: u32,
+        pub name: [u8; 16],
+    }
+    const _: () = assert!(core::mem::size_of::<ProcStat>() == 72);
+
+    /// [`ThreadStat::state`] values.
+    pub const THREAD_RUNNING: u8 = b'R';
+    pub const THREAD_READY: u8 = b'r';
+    pub const THREAD_BLOCKED: u8 = b'S';
+    pub const THREAD_DEAD: u8 = b'Z';
+
+    /// One thread, for `diagdump`.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct ThreadStat {
+        pub tid: u32,
+        pub pid: u32,
+        /// The CPU it runs on or last ran on.
+        pub cpu: u32,
+        /// `sched` class.
+        pub class: u8,
+        /// `THREAD_*`.
+        pub state: u8,
+        pub _pad: [u8; 2],
+        pub ticks: u64,
+        /// What a blocked thread waits for (`port_recv`, `futex`, `sleep`, `wait`,
+        /// `blk io`, ...), empty otherwise.
+        pub wait: [u8; 16],
+    }
+    const _: () = assert!(core::mem::size_of::<ThreadStat>() == 40);
+
+    /// One open handle, for `diagdump`.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct HandleStat {
+        pub pid: u32,
+        pub handle: u32,
+        /// The object's rights bits.
+        pub rights: u32,
+        pub _pad: u32,
+        /// An object identity (a port's id, a NIC's number, ...), 0 when none.
+        pub object: u64,
+        /// `port`, `memory`, `tensor`, `graph`, `job`, `nic`, ...
+        pub kind: [u8; 16],
+    }
+    const _: () = assert!(core::mem::size_of::<HandleStat>() == 40);
+
+    /// One named kernel lock.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct LockStat {
+        /// The CPU holding it, `u32::MAX` when free.
+        pub holder_cpu: u32,
+        /// The thread holding it (0 for none or an interrupt context).
+        pub holder_tid: u32,
+        pub acquired: u64,
+        /// Acquisitions that found it held and had to wait.
+        pub contended: u64,
+        pub name: [u8; 24],
+    }
+    const _: () = assert!(core::mem::size_of::<LockStat>() == 48);
+
+    /// One CPU and its run queue.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct CpuStat {
+        pub cpu: u32,
+        /// The thread running now (0: idle).
+        pub current: u32,
+        /// Threads ready to run on its queue.
+        pub ready: u32,
+        pub _pad: u32,
+        pub switches: u64,
+        pub interrupts: u64,
+        pub idle_ticks: u64,
+        pub busy_ticks: u64,
+    }
+    const _: () = assert!(core::mem::size_of::<CpuStat>() == 48);
+
+    /// One mounted file system (`mount`, `df`). (No `Default`: use `new_zeroed`.)
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct MountInfo {
+        /// Its mount number (`Stat::dev`).
+        pub id: u32,
+        /// `fs::MS_RDONLY`.
+        pub flags: u32,
+        /// `tmpfs`, `devfs`, `vfat`.
+        pub fstype: [u8; 8],
+        /// `tmpfs`, `blk0`, ...
+        pub source: [u8; 16],
+        /// Where it is mounted (cut at 95 bytes).
+        pub path: [u8; 96],
+    }
+    const _: () = assert!(core::mem::size_of::<MountInfo>() == 128);
+
+    /// One block device's counters and its share of the buffer cache.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct BlkStats {
+        /// Requests sent to the device, and their bytes.
+        pub reads: u64,
+        pub writes: u64,
+        pub read_bytes: u64,
+        pub write_bytes: u64,
+        /// Device cache flushes.
+        pub flushes: u64,
+        /// Requests the device failed (or that timed out).
+        pub errors: u64,
+        pub interrupts: u64,
+        /// Buffer cache lookups that found the block, and that had to read it.
+        pub cache_hits: u64,
+        pub cache_misses: u64,
+        /// Cached blocks of this device now, and of them dirty.
+        pub cache_blocks: u64,
+        pub dirty_blocks: u64,
+        /// Dirty blocks written back, and clean blocks evicted.
+        pub writebacks: u64,
+        pub evictions: u64,
+        pub name: [u8; 8],
+    }
+    const _: () = assert!(core::mem::size_of::<BlkStats>() == 14 * 8);
+
+    /// The screen console.
+    #[repr(C)]
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    pub struct DisplayInfo {
+        /// Pixels.
+        pub width: u32,
+        pub height: u32,
+        /// Text cells.
+        pub cols: u32,
+        pub rows: u32,
+        /// Times the screen was redrawn and pushed to the device.
+        pub frames: u64,
+        /// `virtio-gpu` or `framebuffer` (the loader's GOP/Limine framebuffer).
+        pub source: [u8; 16],
+    }
+    const _: () = assert!(core::mem::size_of::<DisplayInfo>() == 40);
+}
+
+/// The screen console's geometry (`docs/devices.md`): shared by the kernel, which draws
+/// text with the font at this size, and the harness, which decodes screendumps with it.
+pub mod display {
+    /// A text cell in pixels.
+    pub const CELL_WIDTH: u32 = 8;
+    pub const CELL_HEIGHT: u32 = 16;
+    /// The mode the kernel asks virtio-gpu for (the device may answer with another).
+    pub const WIDTH: u32 = 1024;
+    pub const HEIGHT: u32 = 768;
+    /// Foreground and background colours (0x00RRGGBB).
+    pub const FG: u32 = 0x00c0_c0c0;
+    pub const BG: u32 = 0x0000_0000;
+}
+
 pub mod limits {
     /// Open file descriptors per process (`EMFILE` beyond).
     pub const MAX_FDS: usize = 256;

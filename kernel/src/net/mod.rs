@@ -18,7 +18,6 @@
 //! Lock order: a process's handle table, then a NIC's lock, then a port's queue lock
 //! (only through `ipc::kernel_try_send`, after the NIC lock is released) and wait queues.
 
-mod hal;
 pub mod ring;
 pub mod selftest;
 mod virtio;
@@ -211,7 +210,7 @@ fn probe(f: &pci::Function, index: u32) -> Result<Arc<Nic>, &'static str> {
         let df = f.device_function();
         let (_, cmd) = root.get_status_command(df);
         root.set_command(df, (cmd | Command::MEMORY_SPACE) - Command::BUS_MASTER);
-        PciTransport::new::<hal::KernelHal, _>(root, df)
+        PciTransport::new::<crate::pci::hal::KernelHal, _>(root, df)
     })
     .ok_or("no PCI root")?
     .map_err(|_| "not a virtio PCI device")?;

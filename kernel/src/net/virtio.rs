@@ -19,7 +19,7 @@ use virtio_drivers::device::net::VirtIONetRaw;
 use virtio_drivers::transport::pci::PciTransport;
 use virtio_drivers::transport::Transport;
 
-use super::hal::KernelHal;
+use crate::pci::hal::KernelHal;
 
 /// Descriptors per virtqueue (and buffers per direction).
 pub const QUEUE: usize = 64;

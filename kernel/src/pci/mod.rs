@@ -31,6 +31,7 @@ use crate::error::{Errno, KResult};
 use crate::sync::Mutex;
 
 mod enumerate;
+pub mod hal;
 mod msix;
 pub mod selftest;
 mod virtio;
