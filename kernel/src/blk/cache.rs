@@ -253,8 +253,8 @@ pub fn write(d: &Disk, offset: u64, data: &[u8]) -> KResult<()> {
         let mut fresh: Vec<usize> = try_vec(n)?;
         let misses = slots.iter().filter(|s| s.is_none()).count();
         make_room(misses);
-        for i in 0..n {
-            if slots[i].is_some() {
+        for (i, slot) in slots.iter_mut().enumerate() {
+            if slot.is_some() {
                 continue;
             }
             let b = block + i as u64;
@@ -270,7 +270,7 @@ pub fn write(d: &Disk, offset: u64, data: &[u8]) -> KResult<()> {
                 // Partly overwritten: the rest comes from the disk.
                 load(d, b, 1)?.pop().ok_or(Errno::EIO)?
             };
-            slots[i] = Some(buf);
+            *slot = Some(buf);
             fresh.push(i);
         }
         for (i, b) in slots.iter().enumerate() {
