@@ -16,6 +16,7 @@ mod boottest;
 mod console;
 mod descriptor;
 mod error;
+mod blk;
 mod fs;
 mod ipc;
 mod klog;
@@ -67,6 +68,7 @@ pub extern "Rust" fn kernel_main(info: BootInfo) -> ! {
     mm::migrate::start();
     // Drivers need kernel threads (after `task::init`) and PCI's routes.
     net::init();
+    blk::init();
 
     log::info!(
         "WayOS {} ({}) ready: usable memory {} MiB, {} CPU{}",
@@ -102,6 +104,8 @@ fn testing() -> bool {
 /// Ends the system (init's `shutdown`). Under test, the requested deliberate crash runs
 /// first, then QEMU gets the verdict: `success` and no boot-test failures.
 pub fn shutdown(success: bool) -> ! {
+    // Unmount the disk file systems first: their volumes are written back and marked clean.
+    fs::unmount_all();
     log::info!(
         "shutdown requested ({}): {} ticks, {} context switches, {} processes in the table",
         if success { "success" } else { "failure" },

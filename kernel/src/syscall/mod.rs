@@ -163,6 +163,11 @@ pub fn dispatch(frame: &mut TrapFrame) {
         sys::PCI_LIST => pci::sys_pci_list(a[0], a[1]),
         sys::FD_CALL => fd::sys_fd_call(a[0], a[1], a[2]),
         sys::PORT_BADGE => ipc::sys_port_badge(a[0], a[1]),
+        sys::FSYNC => fs::sys_fsync(a[0]),
+        sys::MOUNT => fs::sys_mount(a[0], a[1], a[2], a[3]),
+        sys::UMOUNT => fs::sys_umount(a[0], a[1], a[2]),
+        // TEMPORARY until helper D's stats syscall: KIND_MOUNTS only.
+        sys::STATS => fs::sys_stats_mounts(a[0], a[1], a[2]),
         _ => Err(Errno::ENOSYS),
     };
     let value = match result {

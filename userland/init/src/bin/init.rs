@@ -42,6 +42,7 @@ use libway::abi::errno::ECHILD;
 use libway::abi::harness::{self, FUZZ_KEY, FUZZ_PROGRAM, HARNESS_ENV, SUITES, TEST_FLAG};
 use libway::abi::wait::WNOHANG;
 use libway::caps;
+use libway::fs;
 use libway::io;
 use libway::ipc::ns;
 use libway::process::{self, WaitStatus};
@@ -203,6 +204,7 @@ fn main(_args: Args) -> i32 {
             String::new()
         }
     };
+    mount_disk(&cmdline);
     let has = |flag: &str| cmdline.split_whitespace().any(|w| w == flag);
     if has(TEST_FLAG) {
         let fuzz = cmdline
@@ -228,6 +230,34 @@ fn main(_args: Args) -> i32 {
         run_shell();
     }
     reap_forever()
+}
+
+/// Mounts the first block device that holds a FAT volume on `/disk`, skipping the
+/// harness's scratch disk (`wayos.disk=<dev>`: raw test writes go there).
+fn mount_disk(cmdline: &str) {
+    use libway::abi::blk::{DISK_MOUNT, MAX_DEVICES};
+    use libway::abi::errno::{EEXIST, ENODEV};
+    let scratch = cmdline
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix(harness::SCRATCH_DISK_KEY)?.strip_prefix('='))
+        .and_then(|v| v.parse::<usize>().ok());
+    if let Err(e) = fs::mkdir(DISK_MOUNT, 0o755) {
+        if e.code() != EEXIST {
+            eprintln!("init: cannot make {DISK_MOUNT}: {e}");
+            return;
+        }
+    }
+    for dev in (0..MAX_DEVICES).filter(|&d| Some(d) != scratch) {
+        match fs::mount(dev, DISK_MOUNT, 0) {
+            Ok(()) => {
+                println!("init: mounted blk{dev} (vfat) on {DISK_MOUNT}");
+                return;
+            }
+            Err(e) if e.code() == ENODEV => break,
+            Err(e) => println!("init: blk{dev}: not mounted: {e}"),
+        }
+    }
+    println!("init: no FAT disk to mount on {DISK_MOUNT}");
 }
 
 /// Runs the interactive shell, starting it again whenever it exits (at most once a

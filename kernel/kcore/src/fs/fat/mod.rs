@@ -16,3 +16,7 @@ mod tests;
 pub use check::{CheckError, FatKind, Geometry};
 pub use disk::{Clock, Disk, IoErr};
 pub use vol::{mount, DirRecord, Fs, NodeId, Opened, Volume};
+
+/// The crate underneath, for the kernel's uses beyond this module (none outside tests
+/// and bring-up).
+pub use lamfat;

@@ -551,6 +551,23 @@ impl<'a, D: Disk> Volume<'a, D> {
         f.truncate().map_err(fs_error)
     }
 
+    /// Sets the modification time of the file `rel` (`utimens`). FAT keeps no
+    /// modification time for directories (nor an access time of day): those are left.
+    pub fn set_mtime(&mut self, rel: &str, mtime: Option<u64>, clock: Clock) -> FsResult<()> {
+        self.check_writable()?;
+        let o = self.open(rel, O_RDONLY)?;
+        let r = match (self.node(o.id)?.file.as_mut(), mtime) {
+            (Some(f), Some(ns)) => {
+                let _ = clock;
+                f.set_modified(super::disk::fat_time(ns));
+                f.flush().map_err(fs_error)
+            }
+            _ => Ok(()),
+        };
+        let closed = self.close(o.id);
+        r.and(closed)
+    }
+
     /// Writes an open file's directory entry (size, first cluster, time) back.
     pub fn flush(&mut self, id: NodeId) -> FsResult<()> {
         if !self.writable {
