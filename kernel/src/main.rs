@@ -11,12 +11,12 @@ extern crate alloc;
 mod ai;
 mod arch;
 mod backtrace;
+mod blk;
 mod boot;
 mod boottest;
 mod console;
 mod descriptor;
 mod error;
-mod blk;
 mod fs;
 mod ipc;
 mod klog;
@@ -104,8 +104,6 @@ fn testing() -> bool {
 /// Ends the system (init's `shutdown`). Under test, the requested deliberate crash runs
 /// first, then QEMU gets the verdict: `success` and no boot-test failures.
 pub fn shutdown(success: bool) -> ! {
-    // Unmount the disk file systems first: their volumes are written back and marked clean.
-    fs::unmount_all();
     log::info!(
         "shutdown requested ({}): {} ticks, {} context switches, {} processes in the table",
         if success { "success" } else { "failure" },

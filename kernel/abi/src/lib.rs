@@ -297,6 +297,7 @@ pub mod harness {
         Suite::user("sigtest"),
         Suite::user("pipetest"),
         Suite::user("fstest"),
+        Suite::user("blktest"),
         Suite::typed("contest"),
         Suite::typed("shelltest"),
         Suite::user("utiltest"),

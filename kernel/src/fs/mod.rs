@@ -264,9 +264,7 @@ pub fn umount(path: &str) -> KResult<()> {
 }
 
 /// Writes back every FAT mount (open files' directory entries, then the device's dirty
-/// blocks): `sync`. Wired at merge: helper A's `sys_sync` calls it before
-/// `blk::sync_all`.
-#[allow(dead_code)]
+/// blocks): `sync`.
 pub fn sync_mounts() -> KResult<()> {
     let mut r = Ok(());
     for m in fat::all() {
