@@ -18,7 +18,7 @@ use alloc::vec::Vec;
 
 use wayos_abi::fcntl::{SEEK_CUR, SEEK_END, SEEK_SET};
 use wayos_abi::fs::Stat;
-use wayos_kcore::fs::fat::{self, CheckError, Clock, Disk, Fs, NodeId, Volume};
+use wayos_kcore::fs::fat::{self, CheckError, Clock, Disk, Fs, IoHandle, NodeId, Volume};
 use wayos_kcore::fs::put_dirent;
 use wayos_kcore::fs::tmpfs::Kind;
 use wayos_kcore::fs::FsError;
@@ -62,14 +62,14 @@ struct State {
 unsafe impl Send for State {}
 
 impl State {
-    fn new(fs: Fs<BlkDisk>, writable: bool) -> Box<Self> {
+    fn new(fs: Fs<BlkDisk>, io: IoHandle<BlkDisk>, writable: bool) -> Box<Self> {
         let fs = Box::into_raw(Box::new(fs));
         // SAFETY: `fs` is a live heap allocation that nothing else references and that
         // stays put until `Drop` frees it, after `vol` (the only user of this reference)
         // is gone.
         let fs_ref: &'static Fs<BlkDisk> = unsafe { &*fs };
         Box::new(State {
-            vol: Some(Volume::new(fs_ref, writable)),
+            vol: Some(Volume::new(fs_ref, io, writable)),
             fs,
         })
     }
@@ -256,7 +256,7 @@ pub fn mount(
         size: info.sectors.saturating_mul(wayos_abi::blk::SECTOR_SIZE as u64),
     };
     let state = match fat::mount(disk, !rdonly, Clock(realtime_ns)) {
-        Ok((fs, g)) => {
+        Ok((fs, g, io)) => {
             log::info!(
                 "fat: blk{dev}: {:?}, {} clusters of {} bytes, {} in use",
                 g.kind,
@@ -264,7 +264,7 @@ pub fn mount(
                 g.cluster_bytes,
                 g.used_clusters
             );
-            State::new(fs, !rdonly)
+            State::new(fs, io, !rdonly)
         }
         Err(e) => {
             let _ = crate::blk::set_mounted(dev, false);

@@ -1,9 +1,14 @@
-//! The byte stream `lamfat` reads a volume through, over a [`Disk`], and the clock it
-//! stamps files with.
+//! The byte stream `lamfat` reads a volume through, over a [`Disk`], with a few blocks
+//! cached, and the clock it stamps files with.
 //!
 //! The kernel's disk is a block device behind the buffer cache; the host tests' disk is a
 //! vector. Either way every access is bounds-checked here first: an offset past the end
 //! of the device is an error (`EIO`), never a short read that `lamfat` might misread.
+
+use alloc::boxed::Box;
+use alloc::rc::Rc;
+use alloc::vec::Vec;
+use core::cell::RefCell;
 
 use lamfat::{Date, DateTime, IoBase, IoError, Read, Seek, SeekFrom, Time, TimeProvider, Write};
 use wayos_abi::errno;
@@ -36,25 +41,169 @@ impl IoError for IoErr {
     }
 }
 
-/// A [`Disk`] as the seekable stream `lamfat` wants. A read-only stream refuses every
-/// write with `EROFS`, so nothing can change a volume mounted read-only.
-pub struct Io<D> {
+/// Bytes in one block of [`Io`]'s cache.
+pub const BLOCK: usize = 4096;
+/// Blocks [`Io`] keeps.
+const BLOCKS: usize = 8;
+
+struct Cached {
+    /// Block-aligned offset.
+    at: u64,
+    data: Box<[u8; BLOCK]>,
+    dirty: bool,
+    /// For LRU.
+    used: u64,
+}
+
+/// The disk and a few blocks of it. `lamfat` reads and writes FAT entries 4 bytes at a
+/// time and data a cluster (512 bytes here) at a time; each such access would be one
+/// call into the block layer. Accesses smaller than a block go through these blocks
+/// instead (writes are combined and written back when a block is evicted or on
+/// [`IoHandle::flush`]); larger ones go straight to the disk, after writing back what
+/// they overlap.
+struct Inner<D> {
     disk: D,
+    cache: Vec<Cached>,
+    clock: u64,
+}
+
+impl<D: Disk> Inner<D> {
+    fn block(&mut self, at: u64) -> Result<usize, isize> {
+        self.clock += 1;
+        if let Some(i) = self.cache.iter().position(|c| c.at == at) {
+            self.cache[i].used = self.clock;
+            return Ok(i);
+        }
+        let size = self.disk.size();
+        if at + BLOCK as u64 > size {
+            return Err(errno::EINVAL);
+        }
+        let i = if self.cache.len() < BLOCKS {
+            self.cache.try_reserve(1).map_err(|_| errno::ENOMEM)?;
+            let data: Box<[u8; BLOCK]> = Box::new([0; BLOCK]);
+            self.cache.push(Cached {
+                at: u64::MAX,
+                data,
+                dirty: false,
+                used: 0,
+            });
+            self.cache.len() - 1
+        } else {
+            let i = (0..self.cache.len())
+                .min_by_key(|&i| self.cache[i].used)
+                .unwrap_or(0);
+            self.write_back(i)?;
+            i
+        };
+        let c = &mut self.cache[i];
+        c.at = u64::MAX;
+        self.disk.read(at, &mut c.data[..])?;
+        c.at = at;
+        c.dirty = false;
+        c.used = self.clock;
+        Ok(i)
+    }
+
+    fn write_back(&mut self, i: usize) -> Result<(), isize> {
+        let c = &mut self.cache[i];
+        if c.dirty {
+            self.disk.write(c.at, &c.data[..])?;
+            c.dirty = false;
+        }
+        Ok(())
+    }
+
+    /// Writes back and (if `drop`) forgets the blocks overlapping `at..end`.
+    fn settle(&mut self, at: u64, end: u64, drop: bool) -> Result<(), isize> {
+        for i in 0..self.cache.len() {
+            let c = &self.cache[i];
+            if c.at != u64::MAX && c.at < end && at < c.at + BLOCK as u64 {
+                self.write_back(i)?;
+                if drop {
+                    self.cache[i].at = u64::MAX;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The block holding `at..at + len`, if it lies in one and is not the whole block.
+    fn small(&self, at: u64, len: usize) -> Option<(u64, usize)> {
+        let base = at - at % BLOCK as u64;
+        let off = (at - base) as usize;
+        (len < BLOCK && off + len <= BLOCK && base + BLOCK as u64 <= self.disk.size())
+            .then_some((base, off))
+    }
+
+    fn read(&mut self, at: u64, buf: &mut [u8]) -> Result<(), isize> {
+        if let Some((base, off)) = self.small(at, buf.len()) {
+            let i = self.block(base)?;
+            buf.copy_from_slice(&self.cache[i].data[off..off + buf.len()]);
+            return Ok(());
+        }
+        self.settle(at, at + buf.len() as u64, false)?;
+        self.disk.read(at, buf)
+    }
+
+    fn write(&mut self, at: u64, buf: &[u8]) -> Result<(), isize> {
+        if let Some((base, off)) = self.small(at, buf.len()) {
+            let i = self.block(base)?;
+            let c = &mut self.cache[i];
+            c.data[off..off + buf.len()].copy_from_slice(buf);
+            c.dirty = true;
+            return Ok(());
+        }
+        self.settle(at, at + buf.len() as u64, true)?;
+        self.disk.write(at, buf)
+    }
+
+    fn flush(&mut self) -> Result<(), isize> {
+        let mut r = Ok(());
+        for i in 0..self.cache.len() {
+            if let Err(e) = self.write_back(i) {
+                r = Err(e);
+            }
+        }
+        r
+    }
+}
+
+/// A [`Disk`] as the seekable stream `lamfat` wants. A read-only stream refuses every
+/// write with `EROFS`, so nothing can change a volume mounted read-only. Small accesses
+/// go through a few cached blocks (see `Inner`); [`IoHandle::flush`] writes them back,
+/// and so does dropping the stream (after `lamfat`'s unmount).
+pub struct Io<D: Disk> {
+    inner: Rc<RefCell<Inner<D>>>,
     pos: u64,
     writable: bool,
+}
+
+/// A second handle on an [`Io`]'s blocks, kept by whoever must write them back
+/// (`fsync`, `sync`) while `lamfat` owns the stream.
+pub struct IoHandle<D: Disk>(Rc<RefCell<Inner<D>>>);
+
+impl<D: Disk> IoHandle<D> {
+    /// Writes back every cached block changed since the last flush.
+    pub fn flush(&self) -> Result<(), isize> {
+        self.0.borrow_mut().flush()
+    }
 }
 
 impl<D: Disk> Io<D> {
     pub fn new(disk: D, writable: bool) -> Self {
         Self {
-            disk,
+            inner: Rc::new(RefCell::new(Inner {
+                disk,
+                cache: Vec::new(),
+                clock: 0,
+            })),
             pos: 0,
             writable,
         }
     }
 
-    pub fn disk_mut(&mut self) -> &mut D {
-        &mut self.disk
+    pub fn handle(&self) -> IoHandle<D> {
+        IoHandle(self.inner.clone())
     }
 
     /// The range `pos..pos + len`, if inside the device.
@@ -63,26 +212,36 @@ impl<D: Disk> Io<D> {
             .pos
             .checked_add(len as u64)
             .ok_or(IoErr(errno::EIO))?;
-        if end > self.disk.size() {
+        if end > self.inner.borrow().disk.size() {
             return Err(IoErr(errno::EIO));
         }
         Ok(end)
     }
 }
 
-impl<D> IoBase for Io<D> {
+impl<D: Disk> Drop for Io<D> {
+    fn drop(&mut self) {
+        let _ = self.inner.borrow_mut().flush();
+    }
+}
+
+impl<D: Disk> IoBase for Io<D> {
     type Error = IoErr;
 }
 
 impl<D: Disk> Read for Io<D> {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, IoErr> {
         // A read that starts at the end is end of file; one that runs past it is cut.
-        let left = self.disk.size().saturating_sub(self.pos);
+        let size = self.inner.borrow().disk.size();
+        let left = size.saturating_sub(self.pos);
         let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
         if n == 0 {
             return Ok(0);
         }
-        self.disk.read(self.pos, &mut buf[..n]).map_err(IoErr)?;
+        self.inner
+            .borrow_mut()
+            .read(self.pos, &mut buf[..n])
+            .map_err(IoErr)?;
         self.pos += n as u64;
         Ok(n)
     }
@@ -94,25 +253,28 @@ impl<D: Disk> Write for Io<D> {
             return Err(IoErr(errno::EROFS));
         }
         let end = self.range(buf.len())?;
-        self.disk.write(self.pos, buf).map_err(IoErr)?;
+        self.inner
+            .borrow_mut()
+            .write(self.pos, buf)
+            .map_err(IoErr)?;
         self.pos = end;
         Ok(buf.len())
     }
 
-    /// Nothing: the data is in the buffer cache, which `fsync`/`sync` write back. A
-    /// `lamfat` flush (it makes one for every directory entry it updates) must not cost a
-    /// device flush.
+    /// Writes the cached blocks back (to the buffer cache: `fsync`/`sync` then write
+    /// that to the device). `lamfat` flushes when a file's directory entry is written.
     fn flush(&mut self) -> Result<(), IoErr> {
-        Ok(())
+        self.inner.borrow_mut().flush().map_err(IoErr)
     }
 }
 
 impl<D: Disk> Seek for Io<D> {
     fn seek(&mut self, pos: SeekFrom) -> Result<u64, IoErr> {
+        let size = self.inner.borrow().disk.size();
         let new = match pos {
             SeekFrom::Start(n) => Some(n),
             SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-            SeekFrom::End(d) => self.disk.size().checked_add_signed(d),
+            SeekFrom::End(d) => size.checked_add_signed(d),
         };
         self.pos = new.ok_or(IoErr(errno::EIO))?;
         Ok(self.pos)

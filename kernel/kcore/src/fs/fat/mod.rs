@@ -14,7 +14,7 @@ pub mod vol;
 mod tests;
 
 pub use check::{CheckError, FatKind, Geometry};
-pub use disk::{Clock, Disk, IoErr};
+pub use disk::{Clock, Disk, IoErr, IoHandle};
 pub use vol::{mount, DirRecord, Fs, NodeId, Opened, Volume};
 
 /// The crate underneath, for the kernel's uses beyond this module (none outside tests

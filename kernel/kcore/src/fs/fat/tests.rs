@@ -86,17 +86,17 @@ fn small() -> Mem {
 }
 
 fn with_vol<T>(disk: Mem, writable: bool, f: impl FnOnce(&mut Volume<'_, Mem>) -> T) -> T {
-    let (fs, _) = mount(disk, writable, Clock(now)).unwrap();
-    let mut v = Volume::new(&fs, writable);
+    let (fs, _, io) = mount(disk, writable, Clock(now)).unwrap();
+    let mut v = Volume::new(&fs, io, writable);
     f(&mut v)
 }
 
 /// Runs `f` on a mounted volume and gives back the disk after a clean unmount.
 fn session(disk: Mem, f: impl FnOnce(&mut Volume<'_, Mem>)) -> Mem {
     let handle = disk.share();
-    let (fs, _): (Fs<Mem>, _) = mount(disk, true, Clock(now)).unwrap();
+    let (fs, _, io): (Fs<Mem>, _, _) = mount(disk, true, Clock(now)).unwrap();
     {
-        let mut v = Volume::new(&fs, true);
+        let mut v = Volume::new(&fs, io, true);
         f(&mut v);
         v.close_all().unwrap();
     }
@@ -257,8 +257,8 @@ fn read_only_volumes_refuse_changes() {
     let before = disk.bytes();
     let handle = disk.share();
     {
-        let (fs, _) = mount(disk, false, Clock(now)).unwrap();
-        let mut v = Volume::new(&fs, false);
+        let (fs, _, io) = mount(disk, false, Clock(now)).unwrap();
+        let mut v = Volume::new(&fs, io, false);
         assert_eq!(get(&mut v, "f"), b"keep");
         assert_eq!(v.open("f", O_WRONLY), Err(FsError::ReadOnly));
         assert_eq!(v.open("n", O_CREAT | O_WRONLY), Err(FsError::ReadOnly));
@@ -483,8 +483,8 @@ fn fuzz(base: &Mem, rounds: u64, seed: u64) {
             d.set(at, &[b]);
         }
         let r = catch_unwind(AssertUnwindSafe(|| {
-            if let Ok((fs, _)) = mount(d, true, Clock(now)) {
-                let mut v = Volume::new(&fs, true);
+            if let Ok((fs, _, io)) = mount(d, true, Clock(now)) {
+                let mut v = Volume::new(&fs, io, true);
                 exercise(&mut v);
                 let _ = v.close_all();
                 true
@@ -511,4 +511,45 @@ fn corrupted_fat16_images_never_panic() {
 #[test]
 fn corrupted_fat32_images_never_panic() {
     fuzz(&populated(FatType::Fat32, 34 << 20), 300, 0x9e37_79b9);
+}
+
+#[test]
+#[ignore]
+fn count_disk_calls_for_a_big_write() {
+    use core::sync::atomic::{AtomicUsize, Ordering};
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    static SMALL_READS: AtomicUsize = AtomicUsize::new(0);
+    struct Counting(Mem);
+    impl Disk for Counting {
+        fn read(&mut self, o: u64, b: &mut [u8]) -> Result<(), isize> {
+            CALLS.fetch_add(1, Ordering::Relaxed);
+            if b.len() < 512 {
+                SMALL_READS.fetch_add(1, Ordering::Relaxed);
+            }
+            self.0.read(o, b)
+        }
+        fn write(&mut self, o: u64, b: &[u8]) -> Result<(), isize> {
+            CALLS.fetch_add(1, Ordering::Relaxed);
+            self.0.write(o, b)
+        }
+        fn size(&self) -> u64 {
+            self.0.size()
+        }
+    }
+    let disk = image(64 << 20, FatType::Fat32);
+    let (fs, _, io) = mount(Counting(disk), true, Clock(now)).unwrap();
+    let mut v = Volume::new(&fs, io, true);
+    let o = v.open("big", O_CREAT | O_WRONLY).unwrap();
+    let chunk = vec![1u8; 64 * 1024];
+    let t = std::time::Instant::now();
+    let before = CALLS.load(Ordering::Relaxed);
+    for _ in 0..80 {
+        v.write(o.id, None, &chunk).unwrap();
+    }
+    std::println!(
+        "5 MiB: {} disk calls, {} small reads, {:?}",
+        CALLS.load(Ordering::Relaxed) - before,
+        SMALL_READS.load(Ordering::Relaxed),
+        t.elapsed()
+    );
 }

@@ -27,7 +27,7 @@ use wayos_abi::fcntl::{O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_TRUN
 use wayos_abi::fs::{Stat, StatFs, S_IFDIR, S_IFREG};
 
 use super::check::{self, CheckError, Geometry};
-use super::disk::{unix_ns, Clock, Disk, Io, IoErr};
+use super::disk::{unix_ns, Clock, Disk, Io, IoErr, IoHandle};
 use crate::fs::{FsError, FsResult};
 
 /// The `lamfat` file system over a [`Disk`].
@@ -58,18 +58,21 @@ pub fn fs_error(e: Error<IoErr>) -> FsError {
 }
 
 /// Checks the volume on `disk` ([`check::check`]) and opens it with `lamfat`.
+/// Also returns the handle [`Volume::new`] takes.
 pub fn mount<D: Disk>(
     mut disk: D,
     writable: bool,
     clock: Clock,
-) -> Result<(Fs<D>, Geometry), CheckError> {
+) -> Result<(Fs<D>, Geometry, IoHandle<D>), CheckError> {
     let g = check::check(&mut disk)?;
     let options = FsOptions::new().time_provider(clock);
-    let fs = FileSystem::new(Io::new(disk, writable), options).map_err(|e| match e {
+    let io = Io::new(disk, writable);
+    let handle = io.handle();
+    let fs = FileSystem::new(io, options).map_err(|e| match e {
         Error::Io(IoErr(n)) => CheckError::Io(n),
         _ => CheckError::Bad("the boot sector is not one lamfat accepts"),
     })?;
-    Ok((fs, g))
+    Ok((fs, g, handle))
 }
 
 /// The components of a relative path (`""` has none).
@@ -147,14 +150,16 @@ pub struct DirRecord {
 /// A volume and its open files.
 pub struct Volume<'a, D: Disk> {
     fs: &'a Fs<D>,
+    io: IoHandle<D>,
     writable: bool,
     nodes: Vec<Option<Node<'a, D>>>,
 }
 
 impl<'a, D: Disk> Volume<'a, D> {
-    pub fn new(fs: &'a Fs<D>, writable: bool) -> Self {
+    pub fn new(fs: &'a Fs<D>, io: IoHandle<D>, writable: bool) -> Self {
         Self {
             fs,
+            io,
             writable,
             nodes: Vec::new(),
         }
@@ -568,18 +573,19 @@ impl<'a, D: Disk> Volume<'a, D> {
         r.and(closed)
     }
 
-    /// Writes an open file's directory entry (size, first cluster, time) back.
+    /// Writes an open file's directory entry (size, first cluster, time) and every
+    /// cached block back to the disk (`fsync`).
     pub fn flush(&mut self, id: NodeId) -> FsResult<()> {
         if !self.writable {
             return Ok(());
         }
-        match self.node(id)?.file.as_mut() {
-            Some(f) => f.flush().map_err(fs_error),
-            None => Ok(()),
+        if let Some(f) = self.node(id)?.file.as_mut() {
+            f.flush().map_err(fs_error)?;
         }
+        self.io.flush().map_err(|e| fs_error(Error::Io(IoErr(e))))
     }
 
-    /// Writes every open file's directory entry back (`sync`).
+    /// Writes every open file's directory entry and every cached block back (`sync`).
     pub fn flush_all(&mut self) -> FsResult<()> {
         if !self.writable {
             return Ok(());
@@ -589,6 +595,9 @@ impl<'a, D: Disk> Volume<'a, D> {
             if let Err(e) = f.flush() {
                 result = Err(fs_error(e));
             }
+        }
+        if let Err(e) = self.io.flush() {
+            result = Err(fs_error(Error::Io(IoErr(e))));
         }
         result
     }
