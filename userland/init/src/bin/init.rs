@@ -222,6 +222,15 @@ fn main(_args: Args) -> i32 {
         println!("init: tests done");
         let e = process::shutdown(passed);
         eprintln!("init: shutdown failed: {e}");
+    } else if let Some(mode) = cmdline
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix(harness::PERSIST_KEY)?.strip_prefix('='))
+    {
+        let path = format!("/bin/{}", harness::PERSIST_PROGRAM);
+        let harness = format!("{HARNESS_ENV}=1");
+        let passed = run_program(&path, &[&path, mode], &["PATH=/bin", &harness], SUITE_CAPS);
+        let e = process::shutdown(passed);
+        eprintln!("init: shutdown failed: {e}");
     } else if has(BENCH_FLAG) {
         let passed = run_programs(&[BENCH], &["PATH=/bin"], SUITE_CAPS);
         let e = process::shutdown(passed);
@@ -401,28 +410,33 @@ fn run_fuzz(calls: u64, seed: u64) -> bool {
 fn run_programs(paths: &[&str], env: &[&str], caps: u32) -> bool {
     let mut all_passed = true;
     for &path in paths {
-        let name = path.rsplit('/').next().unwrap_or(path);
-        let pid = match caps::spawn(path, &[path], env, caps) {
-            Ok(pid) => pid,
-            Err(e) => {
-                println!("init: cannot spawn {path}: {e}");
-                all_passed = false;
-                continue;
-            }
-        };
-        match wait_for_child(pid) {
-            // WaitStatus displays as `exited with status N` / `killed by signal N`.
-            Ok(status) => {
-                println!("init: {name} {status}");
-                all_passed &= status.exited_with(0);
-            }
-            Err(e) => {
-                println!("init: waiting for {name} (pid {pid}) failed: {e}");
-                all_passed = false;
-            }
-        }
+        all_passed &= run_program(path, &[path], env, caps);
     }
     all_passed
+}
+
+/// Spawns one program with `argv`, waits for it and prints how it ended; true when it
+/// exited 0.
+fn run_program(path: &str, argv: &[&str], env: &[&str], caps: u32) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let pid = match caps::spawn(path, argv, env, caps) {
+        Ok(pid) => pid,
+        Err(e) => {
+            println!("init: cannot spawn {path}: {e}");
+            return false;
+        }
+    };
+    match wait_for_child(pid) {
+        // WaitStatus displays as `exited with status N` / `killed by signal N`.
+        Ok(status) => {
+            println!("init: {name} {status}");
+            status.exited_with(0)
+        }
+        Err(e) => {
+            println!("init: waiting for {name} (pid {pid}) failed: {e}");
+            false
+        }
+    }
 }
 
 /// Waits for `pid`, reaping (and reporting) any other child that ends first.
