@@ -21,9 +21,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use wayos_abi::harness::{
-    DISK_IMAGE_BYTES, PERSIST_KEY, PERSIST_SHA_WORD, PERSIST_SYNCED,
-};
+use wayos_abi::harness::{DISK_IMAGE_BYTES, PERSIST_KEY, PERSIST_SHA_WORD, PERSIST_SYNCED};
 
 use crate::artifacts::{target_root, Built};
 use crate::prereq::{self, Need};
@@ -152,7 +150,9 @@ fn host_reads(image: &Path, want: &BTreeMap<String, String>) -> std::result::Res
     for (path, hex) in want {
         let got = mcopy_sha(image, path)?;
         if &got != hex {
-            return Err(format!("{path}: host reads sha256 {got}, the guest wrote {hex}"));
+            return Err(format!(
+                "{path}: host reads sha256 {got}, the guest wrote {hex}"
+            ));
         }
     }
     Ok(())
@@ -173,13 +173,22 @@ pub fn run(built: &Built, o: &TestOptions) -> Result<Tally> {
 
     // 1. Write, clean shutdown.
     let written = full_boot(built, o, &image, "write")?;
-    t.check("write_boot_powers_off_cleanly", written.as_ref().map(|_| ()).map_err(Clone::clone));
+    t.check(
+        "write_boot_powers_off_cleanly",
+        written.as_ref().map(|_| ()).map_err(Clone::clone),
+    );
     let written = written.unwrap_or_default();
     if written.len() < 30 {
-        t.check("write_reports_the_files", Err(format!("{} files reported", written.len())));
+        t.check(
+            "write_reports_the_files",
+            Err(format!("{} files reported", written.len())),
+        );
     }
     t.check("fsck_clean_after_shutdown", fsck_clean(&image));
-    t.check("host_reads_what_the_guest_wrote", host_reads(&image, &written));
+    t.check(
+        "host_reads_what_the_guest_wrote",
+        host_reads(&image, &written),
+    );
 
     // 2. Read back on the next boot.
     let checked = full_boot(built, o, &image, "check")?;
@@ -195,7 +204,9 @@ pub fn run(built: &Built, o: &TestOptions) -> Result<Tally> {
 
     // 3. Sync some files, write more, and kill QEMU.
     let mut guest = boot(built, o, &image, "crash")?;
-    let synced = guest.wait_for(BOOT_TIMEOUT.max(RUN_TIMEOUT), |l| l.contains(PERSIST_SYNCED));
+    let synced = guest.wait_for(BOOT_TIMEOUT.max(RUN_TIMEOUT), |l| {
+        l.contains(PERSIST_SYNCED)
+    });
     let synced_hashes = hashes(guest.seen());
     guest.kill();
     t.check(
@@ -210,7 +221,10 @@ pub fn run(built: &Built, o: &TestOptions) -> Result<Tally> {
     if let Ok((code, text)) = &repaired {
         // Exit 1: it found something to fix (what a kill usually leaves); 0: nothing.
         let first = text.lines().filter(|l| !l.starts_with("fsck.fat ")).take(4);
-        println!("    fsck.fat -a after the kill exited {code}: {}", first.collect::<Vec<_>>().join(" | "));
+        println!(
+            "    fsck.fat -a after the kill exited {code}: {}",
+            first.collect::<Vec<_>>().join(" | ")
+        );
     }
     t.check(
         "fsck_repairs_after_kill",
@@ -221,7 +235,10 @@ pub fn run(built: &Built, o: &TestOptions) -> Result<Tally> {
         },
     );
     t.check("fsck_clean_after_repair", fsck_clean(&image));
-    t.check("synced_files_survive_the_kill", host_reads(&image, &synced_hashes));
+    t.check(
+        "synced_files_survive_the_kill",
+        host_reads(&image, &synced_hashes),
+    );
     let big: BTreeMap<String, String> = written
         .iter()
         .filter(|(p, _)| p.ends_with("big.bin"))

@@ -201,9 +201,7 @@ pub fn write(d: &Disk, offset: u64, data: &[u8]) -> KResult<()> {
             let c = CACHE.lock();
             bcache::dirty_limit(budget(&c), count())
         };
-        let n = (d.max_segs as u64)
-            .min(limit as u64)
-            .min(last - block + 1) as usize;
+        let n = (d.max_segs as u64).min(limit as u64).min(last - block + 1) as usize;
         // Pressure: this device's dirty blocks go out before it may dirty more.
         if CACHE.lock().dirty_of(d.index) + n > limit {
             writeback(d)?;

@@ -369,7 +369,10 @@ impl Disk {
             Ok(true) => Ok(()),
             Ok(false) => {
                 drop(hw);
-                log::warn!("blk: blk{}: device error on {op:?} of sector {sector}", self.index);
+                log::warn!(
+                    "blk: blk{}: device error on {op:?} of sector {sector}",
+                    self.index
+                );
                 c.errors.fetch_add(1, Ordering::Relaxed);
                 Err(Errno::EIO)
             }
@@ -378,7 +381,10 @@ impl Disk {
                 hw.reset();
                 self.broken.store(true, Ordering::Release);
                 drop(hw);
-                log::error!("blk: blk{}: bad completion ({e:?}); device reset", self.index);
+                log::error!(
+                    "blk: blk{}: bad completion ({e:?}); device reset",
+                    self.index
+                );
                 c.errors.fetch_add(1, Ordering::Relaxed);
                 Err(Errno::EIO)
             }

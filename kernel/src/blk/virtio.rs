@@ -237,8 +237,9 @@ impl Hw {
         let ins: &[&[u8]] = &req.ins;
         // SAFETY: only shortens the element lifetime of a list nothing stores into (the
         // queue reads it to recycle descriptors); `&mut` makes that cast explicit.
-        let outs: &mut [&mut [u8]] =
-            unsafe { &mut *(req.outs.as_mut_slice() as *mut [&'static mut [u8]] as *mut [&mut [u8]]) };
+        let outs: &mut [&mut [u8]] = unsafe {
+            &mut *(req.outs.as_mut_slice() as *mut [&'static mut [u8]] as *mut [&mut [u8]])
+        };
         // SAFETY: the lists are exactly those `submit` added under this token.
         unsafe { self.queue.pop_used(req.token, ins, outs)? };
         let _ = &req.header;

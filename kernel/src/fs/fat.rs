@@ -253,7 +253,9 @@ pub fn mount(
     crate::blk::set_mounted(dev, true)?;
     let disk = BlkDisk {
         dev,
-        size: info.sectors.saturating_mul(wayos_abi::blk::SECTOR_SIZE as u64),
+        size: info
+            .sectors
+            .saturating_mul(wayos_abi::blk::SECTOR_SIZE as u64),
     };
     let state = match fat::mount(disk, !rdonly, Clock(realtime_ns)) {
         Ok((fs, g, io)) => {

@@ -41,8 +41,8 @@ use wayos_abi::fcntl::{O_ACCMODE, O_APPEND, O_RDONLY, O_WRONLY};
 use wayos_abi::fs::DEV_CONSOLE;
 use wayos_abi::fs::{DEV_NULL, DEV_ZERO};
 use wayos_kcore::cpio;
-use wayos_kcore::fs::tmpfs::{Kind, Limits, NewNode, Tmpfs, ROOT};
 use wayos_kcore::fs::fat::Volume;
+use wayos_kcore::fs::tmpfs::{Kind, Limits, NewNode, Tmpfs, ROOT};
 use wayos_kcore::fs::vfs::{Loc, Place, Vfs};
 use wayos_kcore::fs::FsError;
 
@@ -164,12 +164,15 @@ pub fn rename(old: &str, new: &str) -> KResult<()> {
     match (route(old)?, route(new)?) {
         // Both walks start at the same place: the caller's directory, or the root when
         // that is inside a FAT mount (relative paths were made absolute then).
-        (Route::Tree { cwd, path: o }, Route::Tree { path: n, .. }) => vfs()?
-            .rename(cwd, &o, &n, realtime_ns())
-            .map_err(errno),
-        (Route::Fat { mount, rel: o, .. }, Route::Fat { mount: m2, rel: n, .. })
-            if Arc::ptr_eq(&mount, &m2) =>
-        {
+        (Route::Tree { cwd, path: o }, Route::Tree { path: n, .. }) => {
+            vfs()?.rename(cwd, &o, &n, realtime_ns()).map_err(errno)
+        }
+        (
+            Route::Fat { mount, rel: o, .. },
+            Route::Fat {
+                mount: m2, rel: n, ..
+            },
+        ) if Arc::ptr_eq(&mount, &m2) => {
             drop(m2);
             mount.with(|vol| vol.rename(&o, &n))
         }
@@ -256,9 +259,7 @@ pub fn umount(path: &str) -> KResult<()> {
         return Err(Errno::EINVAL);
     }
     let id = mount.id;
-    fat::unmount(mount, false, || {
-        vfs()?.unmount_external(id).map_err(errno)
-    })?;
+    fat::unmount(mount, false, || vfs()?.unmount_external(id).map_err(errno))?;
     log::info!("vfs: unmounted mount {id}");
     Ok(())
 }

@@ -18,8 +18,8 @@ use wayos_abi::fs::{Stat, StatFs};
 use wayos_abi::fs::{S_IPERM, UTIME_NOW, UTIME_OMIT};
 use wayos_abi::limits::PATH_MAX;
 use wayos_abi::Timespec;
-use wayos_kcore::fs::tmpfs::Kind;
 use wayos_kcore::fs::fat::Clock;
+use wayos_kcore::fs::tmpfs::Kind;
 use wayos_kcore::fs::FsError;
 
 use super::read_path;

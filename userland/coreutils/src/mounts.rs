@@ -68,7 +68,10 @@ mod tests {
             mount_line("blk0", "/disk", "vfat", false),
             "blk0 on /disk type vfat (rw)"
         );
-        assert_eq!(mount_line("tmpfs", "/", "tmpfs", true), "tmpfs on / type tmpfs (ro)");
+        assert_eq!(
+            mount_line("tmpfs", "/", "tmpfs", true),
+            "tmpfs on / type tmpfs (ro)"
+        );
         assert_eq!(use_percent(0, 0), "-");
         assert_eq!(use_percent(1, 999), "1%");
         assert_eq!(use_percent(50, 50), "50%");

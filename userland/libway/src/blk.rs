@@ -5,8 +5,7 @@
 use alloc::vec::Vec;
 
 pub use wayos_abi::blk::{
-    BlkInfo, CACHE_BLOCK, FLAG_IRQ, FLAG_MOUNTED, FLAG_READONLY, MAX_DEVICES, MAX_IO,
-    SECTOR_SIZE,
+    BlkInfo, CACHE_BLOCK, FLAG_IRQ, FLAG_MOUNTED, FLAG_READONLY, MAX_DEVICES, MAX_IO, SECTOR_SIZE,
 };
 use wayos_abi::sys;
 
@@ -32,7 +31,11 @@ pub fn devices() -> Vec<BlkInfo> {
 
 /// The device's name (`blk0`, ...).
 pub fn name(info: &BlkInfo) -> &str {
-    let n = info.name.iter().position(|&b| b == 0).unwrap_or(info.name.len());
+    let n = info
+        .name
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(info.name.len());
     core::str::from_utf8(&info.name[..n]).unwrap_or("?")
 }
 
@@ -43,7 +46,14 @@ pub fn read(dev: usize, sector: u64, buf: &mut [u8]) -> Result<usize, Errno> {
     unsafe {
         crate::sys::call(
             sys::BLK_READ,
-            [dev, sector as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0],
+            [
+                dev,
+                sector as usize,
+                buf.as_mut_ptr() as usize,
+                buf.len(),
+                0,
+                0,
+            ],
         )
     }
 }

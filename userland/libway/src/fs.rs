@@ -509,7 +509,14 @@ pub fn fsync(fd: usize) -> Result<(), Errno> {
 /// `mount(dev, path, flags)`: the FAT volume on block device `dev` on the directory
 /// `path` (`flags`: [`wayos_abi::fs::MS_RDONLY`]). Needs `caps::MOUNT`.
 pub fn mount(dev: usize, path: &str, flags: u32) -> Result<(), Errno> {
-    let args = [dev, path.as_ptr() as usize, path.len(), flags as usize, 0, 0];
+    let args = [
+        dev,
+        path.as_ptr() as usize,
+        path.len(),
+        flags as usize,
+        0,
+        0,
+    ];
     // SAFETY: the kernel only reads `path`, borrowed for the call.
     unsafe { crate::sys::call(sys::MOUNT, args) }.map(|_| ())
 }

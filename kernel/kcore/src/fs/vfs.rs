@@ -147,7 +147,11 @@ impl<P: Page> Vfs<P> {
             covers: Some(at),
             sealed: false,
         };
-        match self.mounts.iter().position(|m| matches!(m.body, Body::Gone)) {
+        match self
+            .mounts
+            .iter()
+            .position(|m| matches!(m.body, Body::Gone))
+        {
             Some(i) => {
                 self.mounts[i] = m;
                 Ok(i)
@@ -974,9 +978,13 @@ mod tests {
         assert_eq!(v.locate(ino(&v, "/a"), "../disk/q"), Ok(ext("q", false)));
         assert_eq!(v.locate(root, "/a/missing"), Ok(Place::Tree));
         // The tree's own operations never reach into it.
-        assert_eq!(v.mkdir(root, "/disk/x", 0o755, 2).map(|_| ()), Err(FsError::CrossDevice));
         assert_eq!(
-            v.open(root, "/disk/f", O_CREAT | O_WRONLY, 0o644, 2).map(|_| ()),
+            v.mkdir(root, "/disk/x", 0o755, 2).map(|_| ()),
+            Err(FsError::CrossDevice)
+        );
+        assert_eq!(
+            v.open(root, "/disk/f", O_CREAT | O_WRONLY, 0o644, 2)
+                .map(|_| ()),
             Err(FsError::CrossDevice)
         );
         assert_eq!(v.rmdir(root, "/disk", 2), Err(FsError::Busy));

@@ -94,7 +94,13 @@ mod imp {
                 match fs::mount(n, dir, if rdonly { MS_RDONLY } else { 0 }) {
                     Ok(()) => 0,
                     Err(e) => {
-                        err!("{}: cannot mount {} on {}: {}", quote(dir), dev, dir, sys::errno(e));
+                        err!(
+                            "{}: cannot mount {} on {}: {}",
+                            quote(dir),
+                            dev,
+                            dir,
+                            sys::errno(e)
+                        );
                         32
                     }
                 }

@@ -12,7 +12,8 @@ mod imp {
     use coreutils::sys;
     use libway::Args;
 
-    const HELP: &str = "\nWrite every disk's cached changes to the disk and flush its write cache.\n";
+    const HELP: &str =
+        "\nWrite every disk's cached changes to the disk and flush its write cache.\n";
     const SPEC: Spec = Spec {
         short: "",
         long: &[],

@@ -8,9 +8,9 @@ coreutils::program!(imp::main);
 #[cfg(target_os = "none")]
 mod imp {
     use coreutils::args::Spec;
+    use coreutils::err;
     use coreutils::errmsg::quote;
     use coreutils::sys;
-    use coreutils::err;
     use libway::fs;
     use libway::Args;
 

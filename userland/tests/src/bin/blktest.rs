@@ -23,8 +23,12 @@ use alloc::vec::Vec;
 
 use libway::abi::errno::{EBUSY, EFAULT, EINVAL, ENODEV, EPERM};
 use libway::abi::harness::{DISK_IMAGE_BYTES, SCRATCH_DISK_BYTES, SCRATCH_DISK_KEY};
-use libway::blk::{self, BlkInfo, FLAG_IRQ, FLAG_MOUNTED, FLAG_READONLY, MAX_DEVICES, MAX_IO, SECTOR_SIZE};
-use libway::suite::{expect_bytes, expect_eq, expect_errno, expect_exit, in_child, Check, Context, Suite};
+use libway::blk::{
+    self, BlkInfo, FLAG_IRQ, FLAG_MOUNTED, FLAG_READONLY, MAX_DEVICES, MAX_IO, SECTOR_SIZE,
+};
+use libway::suite::{
+    expect_bytes, expect_eq, expect_errno, expect_exit, in_child, Check, Context, Suite,
+};
 use libway::{caps, process, thread, time, Args};
 use sha2::{Digest, Sha256};
 
@@ -39,7 +43,10 @@ const REGION_SECTORS: u64 = 7 * 1024 * 1024 / SECTOR_SIZE as u64;
 /// with the seed, so a misplaced sector, a stale block or an old run all show.
 fn byte(seed: u32, i: usize) -> u8 {
     let s = (i / SECTOR_SIZE) as u32;
-    (i as u8).wrapping_mul(31) ^ (s.wrapping_mul(0x9e37_79b9) >> 24) as u8 ^ (seed as u8) ^ ((seed >> 8) as u8).rotate_left(s % 8)
+    (i as u8).wrapping_mul(31)
+        ^ (s.wrapping_mul(0x9e37_79b9) >> 24) as u8
+        ^ (seed as u8)
+        ^ ((seed >> 8) as u8).rotate_left(s % 8)
 }
 
 fn pattern(seed: u32, len: usize) -> Vec<u8> {
@@ -59,7 +66,9 @@ fn scratch(harness: bool) -> Result<usize, String> {
         .find_map(|w| w.strip_prefix(SCRATCH_DISK_KEY)?.strip_prefix('='));
     if let Some(v) = key {
         let v = v.strip_prefix("blk").unwrap_or(v);
-        return v.parse().map_err(|_| format!("{SCRATCH_DISK_KEY}={v} is not a device number"));
+        return v
+            .parse()
+            .map_err(|_| format!("{SCRATCH_DISK_KEY}={v} is not a device number"));
     }
     if harness {
         return Err(format!("no {SCRATCH_DISK_KEY}= on the kernel command line"));
@@ -81,7 +90,8 @@ fn read_vec(dev: usize, sector: u64, len: usize) -> Result<Vec<u8>, String> {
 }
 
 fn write_all(dev: usize, sector: u64, data: &[u8]) -> Check {
-    let n = blk::write(dev, sector, data).context(&format!("blk_write {} at {sector}", data.len()))?;
+    let n =
+        blk::write(dev, sector, data).context(&format!("blk_write {} at {sector}", data.len()))?;
     expect_eq(n, data.len()).context("bytes written")
 }
 
@@ -91,7 +101,10 @@ fn expect_same(got: &[u8], want: &[u8], what: &str) -> Check {
         return Ok(());
     }
     let at = got.iter().zip(want).position(|(a, b)| a != b).unwrap_or(0);
-    Err(format!("{what}: SHA-256 differs; first difference in sector +{}", at / SECTOR_SIZE))
+    Err(format!(
+        "{what}: SHA-256 differs; first difference in sector +{}",
+        at / SECTOR_SIZE
+    ))
 }
 
 fn main(_args: Args) -> i32 {
@@ -103,7 +116,10 @@ fn main(_args: Args) -> i32 {
     if harness {
         s.check("blk0_holds_the_fat_image", blk0_is_fat(&devs));
     } else {
-        s.skip("blk0_holds_the_fat_image", "no harness: blk0 may be any disk");
+        s.skip(
+            "blk0_holds_the_fat_image",
+            "no harness: blk0 may be any disk",
+        );
     }
     s.check("argument_errors", argument_errors(&devs));
     s.check("eperm_without_disk_cap", eperm_without_cap(devs.len()));
@@ -118,7 +134,10 @@ fn main(_args: Args) -> i32 {
         }
     }
     match devs.iter().position(|d| d.flags & FLAG_MOUNTED != 0) {
-        Some(dev) => s.check("write_to_mounted_is_ebusy", mounted_is_busy(dev, &devs[dev])),
+        Some(dev) => s.check(
+            "write_to_mounted_is_ebusy",
+            mounted_is_busy(dev, &devs[dev]),
+        ),
         None => s.skip(
             "write_to_mounted_is_ebusy",
             "no device is mounted: the FAT file system is not mounted at /disk",
@@ -129,7 +148,10 @@ fn main(_args: Args) -> i32 {
 
 fn devices_described(devs: &[BlkInfo], harness: bool) -> Check {
     if harness && devs.len() < 2 {
-        return Err(format!("{} devices; the harness attaches the /disk image and a scratch disk", devs.len()));
+        return Err(format!(
+            "{} devices; the harness attaches the /disk image and a scratch disk",
+            devs.len()
+        ));
     }
     for (i, d) in devs.iter().enumerate() {
         let what = format!("blk{i}");
@@ -145,13 +167,18 @@ fn devices_described(devs: &[BlkInfo], harness: bool) -> Check {
         }
         // Interrupt-driven on both architectures (MSI-X on x86_64, INTx on aarch64).
         if d.flags & FLAG_IRQ == 0 || d.irq == 0 {
-            return Err(format!("{what}: polled (flags {:#x}, irq {})", d.flags, d.irq));
+            return Err(format!(
+                "{what}: polled (flags {:#x}, irq {})",
+                d.flags, d.irq
+            ));
         }
     }
     if harness {
         expect_eq(devs[0].sectors, DISK_IMAGE_BYTES / SECTOR_SIZE as u64).context("blk0 size")?;
         let sc = scratch(true)?;
-        let d = devs.get(sc).ok_or(format!("scratch blk{sc} does not exist"))?;
+        let d = devs
+            .get(sc)
+            .ok_or(format!("scratch blk{sc} does not exist"))?;
         expect_eq(d.sectors, SCRATCH_DISK_BYTES / SECTOR_SIZE as u64).context("scratch size")?;
     }
     Ok(())
@@ -188,7 +215,8 @@ fn argument_errors(devs: &[BlkInfo]) -> Check {
     let n = devs.len();
     expect_errno(blk::read(n, 0, &mut buf), ENODEV).context("read of a missing device")?;
     expect_errno(blk::write(n, 0, &buf), ENODEV).context("write to a missing device")?;
-    expect_errno(blk::read(usize::MAX, 0, &mut buf), ENODEV).context("read of device usize::MAX")?;
+    expect_errno(blk::read(usize::MAX, 0, &mut buf), ENODEV)
+        .context("read of device usize::MAX")?;
     let Some(d) = devs.first() else {
         return Ok(());
     };
@@ -205,16 +233,22 @@ fn argument_errors(devs: &[BlkInfo]) -> Check {
     expect_errno(blk::read(dev, end - 1, &mut buf[..1024]), EINVAL).context("across the end")?;
     expect_errno(blk::write(dev, end - 1, &buf[..1024]), EINVAL).context("write across the end")?;
     expect_errno(blk::read(dev, u64::MAX, &mut buf[..512]), EINVAL).context("sector u64::MAX")?;
-    expect_errno(blk::read(dev, u64::MAX - 1, &mut buf[..1024]), EINVAL).context("wrapping range")?;
+    expect_errno(blk::read(dev, u64::MAX - 1, &mut buf[..1024]), EINVAL)
+        .context("wrapping range")?;
     // The last sector itself is fine.
     blk::read(dev, end - 1, &mut buf[..512]).context("the last sector")?;
     // Bad buffers: null, kernel half, unmapped user memory, read-only memory.
     // SAFETY: none of these addresses is memory of this program the kernel could write:
     // null and the kernel half are not ours; 0x1000 is below every mapping.
-    for (addr, what) in [(0usize, "null"), (0xffff_8000_0000_0000, "kernel address"), (0x1000, "unmapped page")] {
+    for (addr, what) in [
+        (0usize, "null"),
+        (0xffff_8000_0000_0000, "kernel address"),
+        (0x1000, "unmapped page"),
+    ] {
         let r = unsafe { blk::read_raw(dev, 0, addr, 512) };
         expect_errno(r, EFAULT).context(&format!("read into {what}"))?;
-        expect_errno(blk::write_raw(dev, 0, addr, 512), EFAULT).context(&format!("write from {what}"))?;
+        expect_errno(blk::write_raw(dev, 0, addr, 512), EFAULT)
+            .context(&format!("write from {what}"))?;
     }
     // Read-only memory: this program's code. The kernel must refuse before writing.
     let code = main as fn(Args) -> i32 as usize & !(SECTOR_SIZE - 1);
@@ -259,20 +293,30 @@ fn eperm_without_cap(count: usize) -> Check {
         }
         0
     })?;
-    expect_exit(st, 0).context("10: cap_drop, 11: read, 12: write, 13: missing device, 14: blk_info, 15: sync")
+    expect_exit(st, 0)
+        .context("10: cap_drop, 11: read, 12: write, 13: missing device, 14: blk_info, 15: sync")
 }
 
 fn raw_checks(s: &mut Suite, dev: usize, devs: &[BlkInfo], harness: bool) {
     let Some(info) = devs.get(dev).copied() else {
-        s.check("scratch_disk_found", Err(format!("scratch device blk{dev} does not exist")));
+        s.check(
+            "scratch_disk_found",
+            Err(format!("scratch device blk{dev} does not exist")),
+        );
         return;
     };
     if info.flags & (FLAG_MOUNTED | FLAG_READONLY) != 0 {
-        s.check("scratch_disk_writable", Err(format!("blk{dev}: flags {:#x}", info.flags)));
+        s.check(
+            "scratch_disk_writable",
+            Err(format!("blk{dev}: flags {:#x}", info.flags)),
+        );
         return;
     }
     if info.sectors < BASE + REGION_SECTORS {
-        s.check("scratch_disk_large_enough", Err(format!("blk{dev}: {} sectors", info.sectors)));
+        s.check(
+            "scratch_disk_large_enough",
+            Err(format!("blk{dev}: {} sectors", info.sectors)),
+        );
         return;
     }
     // What was there, to put back at the end.
@@ -287,10 +331,19 @@ fn raw_checks(s: &mut Suite, dev: usize, devs: &[BlkInfo], harness: bool) {
     s.check("sector_write_read", sector_write_read(dev, seed));
     s.check("one_mib_write_read", one_mib(dev, seed ^ 0x5a5a));
     s.check("unaligned_ranges_coherent", unaligned(dev, seed ^ 0x1234));
-    s.check("small_write_inside_large_read", small_in_large(dev, seed ^ 0x7777));
-    s.check("coherent_across_processes_and_sync", across_processes(dev, seed ^ 0x4321));
+    s.check(
+        "small_write_inside_large_read",
+        small_in_large(dev, seed ^ 0x7777),
+    );
+    s.check(
+        "coherent_across_processes_and_sync",
+        across_processes(dev, seed ^ 0x4321),
+    );
     s.check("concurrent_writers", concurrent(dev, seed ^ 0x2468));
-    s.check("last_sectors_of_the_disk", last_sectors(dev, &info, seed ^ 0x1357));
+    s.check(
+        "last_sectors_of_the_disk",
+        last_sectors(dev, &info, seed ^ 0x1357),
+    );
     s.check("bad_write_changes_nothing", bad_write_changes_nothing(dev));
     if !harness {
         s.check("region_restored", restore_region(dev, &saved));
@@ -322,7 +375,12 @@ fn restore_region(dev: usize, saved: &[u8]) -> Check {
 
 /// Single sectors and one cache block: written, read back, digests equal.
 fn sector_write_read(dev: usize, seed: u32) -> Check {
-    for (sector, len) in [(BASE, 512usize), (BASE + 9, 512), (BASE + 16, 4096), (BASE + 40, 3 * 512)] {
+    for (sector, len) in [
+        (BASE, 512usize),
+        (BASE + 9, 512),
+        (BASE + 16, 4096),
+        (BASE + 40, 3 * 512),
+    ] {
         let data = pattern(seed.wrapping_add(sector as u32), len);
         write_all(dev, sector, &data)?;
         let got = read_vec(dev, sector, len)?;
@@ -335,7 +393,11 @@ fn sector_write_read(dev: usize, seed: u32) -> Check {
     write_all(dev, BASE + 66, &one)?;
     let mut want = a.clone();
     want[1024..1536].copy_from_slice(&one);
-    expect_same(&read_vec(dev, BASE + 64, 4096)?, &want, "block around a sector write")
+    expect_same(
+        &read_vec(dev, BASE + 64, 4096)?,
+        &want,
+        "block around a sector write",
+    )
 }
 
 /// A full `MAX_IO` request each way, then the same data in 4 KiB reads.
@@ -362,11 +424,16 @@ fn unaligned(dev: usize, seed: u32) -> Check {
     // Sector by sector.
     for i in 0..37 {
         let got = read_vec(dev, sector + i, SECTOR_SIZE)?;
-        expect_bytes(&got, &data[i as usize * SECTOR_SIZE..][..SECTOR_SIZE]).context(&format!("sector +{i}"))?;
+        expect_bytes(&got, &data[i as usize * SECTOR_SIZE..][..SECTOR_SIZE])
+            .context(&format!("sector +{i}"))?;
     }
     // A wider aligned read sees the write in the middle.
     let wide = read_vec(dev, BASE + 4096, 48 * SECTOR_SIZE)?;
-    expect_same(&wide[3 * SECTOR_SIZE..][..len], &data, "aligned read around it")
+    expect_same(
+        &wide[3 * SECTOR_SIZE..][..len],
+        &data,
+        "aligned read around it",
+    )
 }
 
 /// A 1 MiB write, then one sector changed in the middle, read back as one 1 MiB read
@@ -398,7 +465,11 @@ fn across_processes(dev: usize, seed: u32) -> Check {
     expect_exit(st, 0).context("writer child")?;
     let st = in_child(|| blk::sync().map_or(1, |()| 0))?;
     expect_exit(st, 0).context("syncing child")?;
-    expect_same(&read_vec(dev, sector, len)?, &pattern(seed, len), "read in the parent")
+    expect_same(
+        &read_vec(dev, sector, len)?,
+        &pattern(seed, len),
+        "read in the parent",
+    )
 }
 
 /// Two threads write and read back disjoint ranges at once.
@@ -425,7 +496,11 @@ fn last_sectors(dev: usize, info: &BlkInfo, seed: u32) -> Check {
     let saved = read_vec(dev, sector, 3 * SECTOR_SIZE)?;
     let data = pattern(seed, 3 * SECTOR_SIZE);
     write_all(dev, sector, &data)?;
-    expect_same(&read_vec(dev, sector, 3 * SECTOR_SIZE)?, &data, "last 3 sectors")?;
+    expect_same(
+        &read_vec(dev, sector, 3 * SECTOR_SIZE)?,
+        &data,
+        "last 3 sectors",
+    )?;
     write_all(dev, sector, &saved)
 }
 
@@ -440,7 +515,8 @@ fn bad_write_changes_nothing(dev: usize) -> Check {
 
 fn mounted_is_busy(dev: usize, info: &BlkInfo) -> Check {
     let s = read_vec(dev, 0, SECTOR_SIZE)?;
-    expect_errno(blk::write(dev, 0, &s), EBUSY).context(&format!("blk_write to {}", blk::name(info)))?;
+    expect_errno(blk::write(dev, 0, &s), EBUSY)
+        .context(&format!("blk_write to {}", blk::name(info)))?;
     // Reading a mounted device stays allowed.
     expect_bytes(&read_vec(dev, 0, SECTOR_SIZE)?, &s).context("read after")
 }

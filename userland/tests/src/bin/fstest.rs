@@ -34,12 +34,12 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
+use libway::abi::blk::DISK_MOUNT;
 use libway::abi::errno::{
     self, EBADF, EEXIST, EINVAL, EISDIR, ENAMETOOLONG, ENOENT, ENOSPC, ENOTDIR, ENOTEMPTY, ESPIPE,
     EXDEV,
 };
 use libway::abi::fcntl::{O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_RDWR, O_WRONLY};
-use libway::abi::blk::DISK_MOUNT;
 use libway::abi::fs::{DEV_CONSOLE, DEV_NULL, DT_DIR, DT_REG, MS_RDONLY};
 use libway::abi::limits::{NAME_MAX, PATH_MAX};
 use libway::abi::Timespec;
@@ -778,7 +778,10 @@ impl Disk {
         f.sync_all().context("fsync")?;
         drop(f);
         // Append goes to the end whatever the position.
-        let a = OpenOptions::new().append(true).open(&path).context("open append")?;
+        let a = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .context("open append")?;
         a.write(b"++").context("append")?;
         drop(a);
         expect_eq(fs::stat(&path).context("stat")?.size, 8005).context("appended")?;
@@ -792,7 +795,10 @@ impl Disk {
         expect_bytes(&read_exact(&f, 100)?, &grown).context("grown with zeros")?;
         drop(f);
         // A modification time the test sets comes back (FAT keeps 2-second steps).
-        let t = Timespec { sec: 1_600_000_000, nsec: 0 };
+        let t = Timespec {
+            sec: 1_600_000_000,
+            nsec: 0,
+        };
         fs::utimens(&path, Some(&[t, t])).context("utimens")?;
         expect_eq(fs::stat(&path).context("stat")?.mtime.sec, t.sec).context("mtime")?;
         fs::remove_file(&path).context("unlink")?;
@@ -812,19 +818,29 @@ impl Disk {
         let list = names(&a)?;
         expect_eq(list.len(), 41).context("entries")?;
         expect_eq(list.iter().filter(|(_, k)| *k == DT_DIR).count(), 1).context("dirs")?;
-        if !list.iter().any(|(n, k)| n == "entry 07.dat" && *k == DT_REG) {
+        if !list
+            .iter()
+            .any(|(n, k)| n == "entry 07.dat" && *k == DT_REG)
+        {
             return Err(format!("no 'entry 07.dat' in {list:?}"));
         }
         expect_errno(fs::remove_dir(&a), ENOTEMPTY).context("rmdir non-empty")?;
         expect_errno(fs::remove_file(&a), EISDIR).context("unlink a directory")?;
-        expect_errno(fs::remove_dir(&format!("{a}/entry 01.dat")), ENOTDIR).context("rmdir file")?;
+        expect_errno(fs::remove_dir(&format!("{a}/entry 01.dat")), ENOTDIR)
+            .context("rmdir file")?;
         // Rename: a file over a file, a file to a new name, a directory in place.
         fs::rename(&format!("{a}/entry 01.dat"), &format!("{a}/entry 02.dat")).context("over")?;
-        expect_bytes(&fs::read(&format!("{a}/entry 02.dat")).context("read")?, &[1; 10])
-            .context("replaced")?;
+        expect_bytes(
+            &fs::read(&format!("{a}/entry 02.dat")).context("read")?,
+            &[1; 10],
+        )
+        .context("replaced")?;
         fs::rename(&format!("{a}/entry 03.dat"), &format!("{a}/inner/moved")).context("move")?;
-        expect_bytes(&fs::read(&format!("{a}/inner/moved")).context("read")?, &[3; 10])
-            .context("moved")?;
+        expect_bytes(
+            &fs::read(&format!("{a}/inner/moved")).context("read")?,
+            &[3; 10],
+        )
+        .context("moved")?;
         expect_errno(fs::rename(&a, &format!("{a}/inner/x")), EINVAL).context("into itself")?;
         let b = self.p("b");
         fs::rename(&a, &b).context("rename dir")?;
@@ -855,8 +871,11 @@ impl Disk {
         }
         let max = "x".repeat(NAME_MAX);
         fs::write(&self.p(&max), b"1").context("255-byte name")?;
-        expect_errno(fs::write(&self.p(&"y".repeat(NAME_MAX + 1)), b"1"), ENAMETOOLONG)
-            .context("256-byte name")?;
+        expect_errno(
+            fs::write(&self.p(&"y".repeat(NAME_MAX + 1)), b"1"),
+            ENAMETOOLONG,
+        )
+        .context("256-byte name")?;
         expect_errno(fs::write(&self.p("a:b"), b"1"), EINVAL).context("':' in a name")?;
         expect_errno(fs::write(&self.p("q?"), b"1"), EINVAL).context("'?' in a name")?;
         fs::remove_file(&self.p(&max)).context("unlink")?;
@@ -904,8 +923,11 @@ impl Disk {
         expect_bytes(&read_exact(&f, 10_000)?, &data[1_000_000..1_010_000]).context("middle")?;
         drop(f);
         fs::remove_file(&path).context("unlink")?;
-        expect_eq(fs::statfs(DISK_MOUNT).context("statfs")?.bfree, before.bfree)
-            .context("clusters freed")
+        expect_eq(
+            fs::statfs(DISK_MOUNT).context("statfs")?.bfree,
+            before.bfree,
+        )
+        .context("clusters freed")
     }
 
     /// Renames between the disk and the tree are `EXDEV`; `stat` tells the mounts apart.
@@ -916,7 +938,10 @@ impl Disk {
         expect_errno(fs::rename(&here, &tmp), EXDEV).context("disk to tmp")?;
         fs::write(&tmp, b"y").context("create in tmp")?;
         expect_errno(fs::rename(&tmp, &self.p("there")), EXDEV).context("tmp to disk")?;
-        let (a, b) = (fs::stat(&here).context("stat")?, fs::stat(&tmp).context("stat")?);
+        let (a, b) = (
+            fs::stat(&here).context("stat")?,
+            fs::stat(&tmp).context("stat")?,
+        );
         if a.dev == b.dev {
             return Err(format!("/disk and /tmp share device {}", a.dev));
         }

@@ -39,7 +39,12 @@ const FILES: &[(&str, usize)] = &[
     ("persist/empty", 0),
 ];
 /// Directories (made before the files, in this order).
-const DIRS: &[&str] = &["persist", "persist/sub", "persist/sub/deeper", "persist/many"];
+const DIRS: &[&str] = &[
+    "persist",
+    "persist/sub",
+    "persist/sub/deeper",
+    "persist/many",
+];
 /// `persist/many/file-NN.txt`, each a few bytes.
 const MANY: usize = 30;
 
@@ -50,9 +55,9 @@ const UNSYNCED: (&str, usize) = ("crash/unsynced.bin", 2 << 20);
 /// The contents of the file `name`: bytes from a generator seeded by the name, so every
 /// file differs and a misplaced cluster shows.
 fn content(name: &str, len: usize) -> Vec<u8> {
-    let mut x: u32 = name
-        .bytes()
-        .fold(0x811c_9dc5, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    let mut x: u32 = name.bytes().fold(0x811c_9dc5, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
     (0..len)
         .map(|_| {
             x ^= x << 13;
@@ -135,7 +140,9 @@ fn check(s: &mut Suite) {
         });
         s.check(&name, r);
     }
-    let listed = fs::read_dir(&path("persist/many")).context("read_dir").map(|d| d.count());
+    let listed = fs::read_dir(&path("persist/many"))
+        .context("read_dir")
+        .map(|d| d.count());
     s.check(
         "directory_listing",
         listed.and_then(|n| expect_eq(n, MANY).context("entries in persist/many")),

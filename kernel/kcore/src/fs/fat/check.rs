@@ -89,11 +89,7 @@ pub fn geometry<D: Disk>(disk: &mut D) -> Result<Geometry, CheckError> {
     if reserved == 0 || !(1..=2).contains(&fats) {
         return Err(Bad("bad reserved sector or FAT count"));
     }
-    let total = if total16 != 0 {
-        total16
-    } else {
-        total32
-    };
+    let total = if total16 != 0 { total16 } else { total32 };
     let (fat_sectors, ext_flags, root_cluster) = if fat16_sectors != 0 {
         (fat16_sectors, 0, 0)
     } else {

@@ -208,10 +208,7 @@ impl<D: Disk> Io<D> {
 
     /// The range `pos..pos + len`, if inside the device.
     fn range(&self, len: usize) -> Result<u64, IoErr> {
-        let end = self
-            .pos
-            .checked_add(len as u64)
-            .ok_or(IoErr(errno::EIO))?;
+        let end = self.pos.checked_add(len as u64).ok_or(IoErr(errno::EIO))?;
         if end > self.inner.borrow().disk.size() {
             return Err(IoErr(errno::EIO));
         }
@@ -304,7 +301,9 @@ pub fn fat_time(ns: u64) -> DateTime {
     DateTime::new(
         Date::new(
             u16::try_from(d.year).unwrap_or(1980),
-            u16::from(d.month), u16::from(d.day)),
+            u16::from(d.month),
+            u16::from(d.day),
+        ),
         Time::new(
             u16::from(d.hour),
             u16::from(d.minute),
@@ -334,8 +333,9 @@ pub fn unix_ns(t: DateTime) -> u64 {
         minute,
         second,
     };
-    d.epoch_seconds()
-        .map_or(0, |s| s * 1_000_000_000 + u64::from(t.time.millis) * 1_000_000)
+    d.epoch_seconds().map_or(0, |s| {
+        s * 1_000_000_000 + u64::from(t.time.millis) * 1_000_000
+    })
 }
 
 impl TimeProvider for Clock {

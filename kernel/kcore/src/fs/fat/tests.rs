@@ -76,7 +76,9 @@ fn now() -> u64 {
 fn image(bytes: usize, fat: FatType) -> Mem {
     let disk = Mem::new(vec![0; bytes]);
     let mut io = Io::new(disk.share(), true);
-    let opts = FormatVolumeOptions::new().fat_type(fat).bytes_per_cluster(512);
+    let opts = FormatVolumeOptions::new()
+        .fat_type(fat)
+        .bytes_per_cluster(512);
     format_volume(&mut io, opts).unwrap();
     disk
 }
@@ -182,7 +184,10 @@ fn seek_write_truncate_and_holes() {
         assert_eq!(v.size(o.id).unwrap(), 5000);
         assert_eq!(v.read(o.id, 4990, &mut buf).unwrap(), 10);
         assert_eq!(&buf[..10], &[0; 10]);
-        assert_eq!(v.write(o.id, Some(u32::MAX as u64), b"x"), Err(FsError::TooBig));
+        assert_eq!(
+            v.write(o.id, Some(u32::MAX as u64), b"x"),
+            Err(FsError::TooBig)
+        );
         // A second open shares the file: the size it sees is the same.
         let o2 = v.open("F", O_RDONLY).unwrap();
         assert_eq!(o2.id, o.id);
@@ -199,7 +204,10 @@ fn open_flags_follow_posix() {
         put(v, "f", b"data");
         v.mkdir("d").unwrap();
         assert_eq!(v.open("g", O_RDONLY), Err(FsError::NotFound));
-        assert_eq!(v.open("f", O_CREAT | O_EXCL | O_WRONLY), Err(FsError::Exists));
+        assert_eq!(
+            v.open("f", O_CREAT | O_EXCL | O_WRONLY),
+            Err(FsError::Exists)
+        );
         assert_eq!(v.open("d", O_WRONLY), Err(FsError::IsDir));
         assert_eq!(v.open("f", O_DIRECTORY), Err(FsError::NotDir));
         assert_eq!(v.open("x/y", O_CREAT | O_WRONLY), Err(FsError::NotFound));
@@ -267,7 +275,10 @@ fn read_only_volumes_refuse_changes() {
         assert_eq!(v.rename("f", "g"), Err(FsError::ReadOnly));
         assert_eq!(v.stat("f", 0).unwrap().mode & 0o777, 0o444);
     }
-    assert!(before == handle.bytes(), "a read-only mount changed the image");
+    assert!(
+        before == handle.bytes(),
+        "a read-only mount changed the image"
+    );
 }
 
 #[test]
@@ -372,7 +383,10 @@ fn corrupt_structures_are_refused() {
     // Into a free cluster.
     let mut d = disk.clone();
     set16(&mut d, at, free as u16);
-    assert_eq!(bad(&mut d), "a cluster chain runs into a free or bad cluster");
+    assert_eq!(
+        bad(&mut d),
+        "a cluster chain runs into a free or bad cluster"
+    );
     // A pure loop nothing points into (lost clusters that cycle).
     let mut d = disk.clone();
     let (x, y) = (free, free + 1);
@@ -451,7 +465,11 @@ fn populated(fat: FatType, bytes: usize) -> Mem {
         v.mkdir("a").unwrap();
         v.mkdir("a/b").unwrap();
         for i in 0..12 {
-            put(v, &alloc::format!("a/file number {i}.txt"), &vec![i as u8; 700 * i]);
+            put(
+                v,
+                &alloc::format!("a/file number {i}.txt"),
+                &vec![i as u8; 700 * i],
+            );
         }
         put(v, "a/b/x", &[9; 9000]);
         put(v, "top", b"top");

@@ -427,7 +427,11 @@ impl<'a, D: Disk> Volume<'a, D> {
             }
         }
         let k = key(&found.canon);
-        let id = match self.nodes.iter().position(|n| n.as_ref().is_some_and(|n| n.key == k)) {
+        let id = match self
+            .nodes
+            .iter()
+            .position(|n| n.as_ref().is_some_and(|n| n.key == k))
+        {
             Some(i) => {
                 let n = self.nodes[i].as_mut().ok_or(FsError::Io)?;
                 n.refs = n.refs.checked_add(1).ok_or(FsError::NoSpace)?;
@@ -435,7 +439,11 @@ impl<'a, D: Disk> Volume<'a, D> {
             }
             None => {
                 let node = Node {
-                    file: found.entry.as_ref().filter(|e| !e.is_dir()).map(|e| e.to_file()),
+                    file: found
+                        .entry
+                        .as_ref()
+                        .filter(|e| !e.is_dir())
+                        .map(|e| e.to_file()),
                     canon: found.canon,
                     key: k,
                     refs: 1,
@@ -591,7 +599,12 @@ impl<'a, D: Disk> Volume<'a, D> {
             return Ok(());
         }
         let mut result = Ok(());
-        for f in self.nodes.iter_mut().flatten().filter_map(|n| n.file.as_mut()) {
+        for f in self
+            .nodes
+            .iter_mut()
+            .flatten()
+            .filter_map(|n| n.file.as_mut())
+        {
             if let Err(e) = f.flush() {
                 result = Err(fs_error(e));
             }
