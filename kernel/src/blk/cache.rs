@@ -1,7 +1,8 @@
 //! The buffer cache: 4 KiB blocks of every device in page frames, indexed by the policy
 //! of `wayos_kcore::bcache` (LRU of clean blocks, dirty sets, the budget tied to free
 //! memory). Reads fill missing runs with one device request each (up to the device's
-//! segment limit: a 1 MiB read is one or two requests); writes dirty blocks in the cache;
+//! segment limit: a 1 MiB read is one or two requests), a sequential read also the next
+//! 128 KiB; writes dirty blocks in the cache;
 //! write-back sends runs of consecutive dirty blocks the same way.
 //!
 //! Locking: [`CACHE`] (a spin lock) guards the index only and is never held across I/O
@@ -16,6 +17,7 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
 
 use wayos_abi::blk::{CACHE_BLOCK, MAX_IO, SECTOR_SIZE};
 use wayos_kcore::bcache::{self, Cache, DevCounters, Key};
@@ -33,6 +35,9 @@ const SECTORS_PER_BLOCK: u64 = (CACHE_BLOCK / SECTOR_SIZE) as u64;
 const CAP_BLOCKS: usize = (64 << 20) / CACHE_BLOCK;
 /// Blocks always allowed: one largest request.
 const FLOOR_BLOCKS: usize = MAX_IO / CACHE_BLOCK;
+/// Blocks a sequential read fetches beyond its end, in the same request (128 KiB, as
+/// Linux's default `read_ahead_kb`).
+const READAHEAD_BLOCKS: usize = 32;
 /// Dirty blocks taken per write-back round (bounds the list made under the lock).
 const WRITEBACK_BATCH: usize = 1024;
 
@@ -133,6 +138,18 @@ fn load(d: &Disk, first: u64, n: usize) -> KResult<Vec<Arc<Buf>>> {
     Ok(bufs)
 }
 
+/// How many blocks from `from` on to read ahead, at most `room`: those up to
+/// [`READAHEAD_BLOCKS`] that exist on the device and are not cached, stopping at the first
+/// cached one.
+fn readahead(d: &Disk, from: u64, room: usize) -> usize {
+    let blocks = d.bytes().div_ceil(CACHE_BLOCK as u64);
+    let max = (READAHEAD_BLOCKS.min(room) as u64).min(blocks.saturating_sub(from)) as usize;
+    let c = CACHE.lock();
+    (0..max)
+        .take_while(|&k| !c.contains(key(d, from + k as u64)))
+        .count()
+}
+
 /// The part of block `block` that the request `[offset, offset + len)` covers, as
 /// (offset in the block, offset in the request, bytes).
 fn overlap(block: u64, offset: u64, len: usize) -> (usize, usize, usize) {
@@ -150,6 +167,10 @@ fn overlap(block: u64, offset: u64, len: usize) -> (usize, usize, usize) {
 pub fn read(d: &Disk, offset: u64, buf: &mut [u8]) -> KResult<()> {
     let first = offset / CACHE_BLOCK as u64;
     let last = (offset + buf.len() as u64 - 1) / CACHE_BLOCK as u64;
+    // Sequential: this read starts in the block where the previous one ended, or right
+    // after it.
+    let prev_end = d.read_end.swap(last, Ordering::Relaxed);
+    let sequential = first == prev_end || first == prev_end.wrapping_add(1);
     let mut block = first;
     while block <= last {
         let n = (d.max_segs as u64).min(last - block + 1) as usize;
@@ -168,12 +189,20 @@ pub fn read(d: &Disk, offset: u64, buf: &mut [u8]) -> KResult<()> {
                 continue;
             }
             let j = (i..n).find(|&j| slots[j].is_some()).unwrap_or(n);
-            let bufs = load(d, block + i as u64, j - i)?;
+            // A sequential read that misses at its end reads ahead in the same request.
+            let ahead = if sequential && j == n && block + n as u64 - 1 == last {
+                readahead(d, last + 1, d.max_segs - (j - i))
+            } else {
+                0
+            };
+            let bufs = load(d, block + i as u64, j - i + ahead)?;
             let mut c = CACHE.lock();
             for (k, b) in bufs.into_iter().enumerate() {
                 // Only this device's op-lock holder inserts its blocks: nothing to replace.
                 let _ = c.insert(key(d, block + (i + k) as u64), b.clone(), false);
-                slots[i + k] = Some(b);
+                if i + k < j {
+                    slots[i + k] = Some(b);
+                }
             }
             drop(c);
             i = j;
@@ -224,8 +253,8 @@ pub fn write(d: &Disk, offset: u64, data: &[u8]) -> KResult<()> {
         let mut fresh: Vec<usize> = try_vec(n)?;
         let misses = slots.iter().filter(|s| s.is_none()).count();
         make_room(misses);
-        for i in 0..n {
-            if slots[i].is_some() {
+        for (i, slot) in slots.iter_mut().enumerate() {
+            if slot.is_some() {
                 continue;
             }
             let b = block + i as u64;
@@ -241,7 +270,7 @@ pub fn write(d: &Disk, offset: u64, data: &[u8]) -> KResult<()> {
                 // Partly overwritten: the rest comes from the disk.
                 load(d, b, 1)?.pop().ok_or(Errno::EIO)?
             };
-            slots[i] = Some(buf);
+            *slot = Some(buf);
             fresh.push(i);
         }
         for (i, b) in slots.iter().enumerate() {
@@ -285,7 +314,7 @@ pub fn writeback(d: &Disk) -> KResult<()> {
             }
             // Dirty blocks are not evicted, and `batch` holds references anyway.
             if let Err(e) = d.transfer(Op::Write, run[0].0 * SECTORS_PER_BLOCK, &segs) {
-                if d.broken.load(core::sync::atomic::Ordering::Acquire) {
+                if d.broken.load(Ordering::Acquire) {
                     let gone = CACHE.lock().forget_device(d.index);
                     log::error!(
                         "blk: blk{}: {} dirty blocks lost with the device",

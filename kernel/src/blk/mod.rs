@@ -127,6 +127,8 @@ pub struct Disk {
     /// Woken by the interrupt handler.
     wq: WaitQueue,
     mounted: AtomicBool,
+    /// The last block of the previous read (read-ahead's sequential test; op lock held).
+    read_end: AtomicU64,
     counters: Counters,
 }
 
@@ -232,6 +234,7 @@ fn probe(f: &pci::Function, index: usize) -> Result<Arc<Disk>, &'static str> {
         op: OpLock::new(),
         wq: WaitQueue::new(),
         mounted: AtomicBool::new(false),
+        read_end: AtomicU64::new(u64::MAX),
         counters: Counters::default(),
     }))
 }

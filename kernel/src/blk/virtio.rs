@@ -100,7 +100,8 @@ pub enum Op {
 /// One request: its header and status (owned, never moved while the device holds them:
 /// they live in boxes) and the descriptor lists handed to the queue.
 pub struct Request {
-    header: Box<[u8; 16]>,
+    /// Kept (not read) so the memory the device reads stays allocated until completion.
+    _header: Box<[u8; 16]>,
     status: Box<[u8; 1]>,
     ins: Vec<&'static [u8]>,
     outs: Vec<&'static mut [u8]>,
@@ -223,7 +224,7 @@ impl Hw {
             self.transport.notify(0);
         }
         Ok(Request {
-            header,
+            _header: header,
             status,
             ins,
             outs,
@@ -235,14 +236,17 @@ impl Hw {
     /// success, `Ok(false)` when it reports an error. Call only once [`Hw::done`].
     pub fn complete(&mut self, mut req: Request) -> Result<bool, virtio_drivers::Error> {
         let ins: &[&[u8]] = &req.ins;
+        let len = req.outs.len();
         // SAFETY: only shortens the element lifetime of a list nothing stores into (the
-        // queue reads it to recycle descriptors); `&mut` makes that cast explicit.
+        // queue reads it to recycle descriptors): same pointer, length and layout.
         let outs: &mut [&mut [u8]] = unsafe {
-            &mut *(req.outs.as_mut_slice() as *mut [&'static mut [u8]] as *mut [&mut [u8]])
+            &mut *core::ptr::slice_from_raw_parts_mut(
+                req.outs.as_mut_ptr().cast::<&mut [u8]>(),
+                len,
+            )
         };
         // SAFETY: the lists are exactly those `submit` added under this token.
         unsafe { self.queue.pop_used(req.token, ins, outs)? };
-        let _ = &req.header;
         Ok(req.status[0] == 0)
     }
 }

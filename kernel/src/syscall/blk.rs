@@ -27,7 +27,7 @@ pub fn sys_blk_info(dev: usize, out: usize) -> KResult<usize> {
 /// `MAX_IO`, or a range past the end.
 fn raw_range(dev: usize, sector: usize, len: usize) -> KResult<u64> {
     let info = blk::info(dev)?;
-    if len == 0 || len % SECTOR_SIZE != 0 || len > MAX_IO {
+    if len == 0 || !len.is_multiple_of(SECTOR_SIZE) || len > MAX_IO {
         return Err(Errno::EINVAL);
     }
     let end = (sector as u64)

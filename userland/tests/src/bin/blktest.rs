@@ -238,13 +238,13 @@ fn argument_errors(devs: &[BlkInfo]) -> Check {
     // The last sector itself is fine.
     blk::read(dev, end - 1, &mut buf[..512]).context("the last sector")?;
     // Bad buffers: null, kernel half, unmapped user memory, read-only memory.
-    // SAFETY: none of these addresses is memory of this program the kernel could write:
-    // null and the kernel half are not ours; 0x1000 is below every mapping.
     for (addr, what) in [
         (0usize, "null"),
         (0xffff_8000_0000_0000, "kernel address"),
         (0x1000, "unmapped page"),
     ] {
+        // SAFETY: none of these addresses is memory of this program the kernel could
+        // write: null and the kernel half are not ours; 0x1000 is below every mapping.
         let r = unsafe { blk::read_raw(dev, 0, addr, 512) };
         expect_errno(r, EFAULT).context(&format!("read into {what}"))?;
         expect_errno(blk::write_raw(dev, 0, addr, 512), EFAULT)
