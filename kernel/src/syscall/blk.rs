@@ -80,6 +80,9 @@ pub fn sys_blk_write(dev: usize, sector: usize, buf: usize, len: usize) -> KResu
 
 /// `sync() -> 0`.
 pub fn sys_sync() -> KResult<usize> {
+    // Open files' directory entries on the FAT mounts first, then every device.
+    let files = crate::fs::sync_mounts();
     blk::sync_all()?;
+    files?;
     Ok(0)
 }

@@ -168,6 +168,11 @@ pub fn dispatch(frame: &mut TrapFrame) {
         sys::BLK_READ => blk::sys_blk_read(a[0], a[1], a[2], a[3]),
         sys::BLK_WRITE => blk::sys_blk_write(a[0], a[1], a[2], a[3]),
         sys::SYNC => blk::sys_sync(),
+        sys::FSYNC => fs::sys_fsync(a[0]),
+        sys::MOUNT => fs::sys_mount(a[0], a[1], a[2], a[3]),
+        sys::UMOUNT => fs::sys_umount(a[0], a[1], a[2]),
+        // TEMPORARY until helper D's stats syscall: KIND_MOUNTS only.
+        sys::STATS => fs::sys_stats_mounts(a[0], a[1], a[2]),
         _ => Err(Errno::ENOSYS),
     };
     let value = match result {
@@ -347,6 +352,8 @@ fn sys_get_cmdline(buf: usize, len: usize) -> KResult<usize> {
 /// Needs `caps::SHUTDOWN` (checked by the gate), which init holds and gives nobody.
 /// Writes back every disk's dirty blocks first, so a clean shutdown loses nothing.
 fn sys_shutdown(success: usize) -> KResult<usize> {
+    // The disk file systems first: their volumes are written back and marked clean.
+    crate::fs::unmount_all();
     if let Err(e) = crate::blk::sync_all() {
         log::error!("shutdown: disk write-back failed: {e}");
     }
