@@ -133,6 +133,8 @@ pub struct Disk {
 }
 
 static DISKS: Once<Vec<Arc<Disk>>> = Once::new();
+// Device names are `blk` and one digit.
+const _: () = assert!(MAX_DEVICES <= 10);
 
 fn disks() -> &'static [Arc<Disk>] {
     DISKS.get().map_or(&[], |v| v.as_slice())
@@ -285,9 +287,10 @@ impl Disk {
     }
 
     fn info(&self) -> BlkInfo {
+        // `blk` and one digit: `index < MAX_DEVICES` (8). No allocation on this path.
         let mut name = [0u8; 8];
-        let s = alloc::format!("blk{}", self.index);
-        name[..s.len().min(8)].copy_from_slice(&s.as_bytes()[..s.len().min(8)]);
+        name[..3].copy_from_slice(b"blk");
+        name[3] = b'0' + (self.index % 10) as u8;
         let mut flags = 0;
         if self.readonly {
             flags |= FLAG_READONLY;
