@@ -258,16 +258,24 @@ fn route_interrupt(d: &Disk, f: &pci::Function) {
 }
 
 /// The device interrupt (interrupts off): acknowledge each interrupt-driven disk and wake
-/// whoever waits for it. Shared by every disk.
+/// whoever waits for one that raised it. Shared by every disk (the handler is not told
+/// which line fired).
 fn irq_handler() {
     for d in disks() {
         let Some(route) = d.route.get() else {
             continue;
         };
-        d.hw.lock().ack_interrupt();
+        let mine = {
+            let mut hw = d.hw.lock();
+            // INTx: the ISR status says whether this device raised the line. MSI-X does
+            // not set it, so a finished request also counts as this device's.
+            hw.ack_interrupt() || hw.done()
+        };
         route.unmask();
-        d.counters.interrupts.fetch_add(1, Ordering::Relaxed);
-        d.wq.wake_all();
+        if mine {
+            d.counters.interrupts.fetch_add(1, Ordering::Relaxed);
+            d.wq.wake_all();
+        }
     }
 }
 

@@ -161,9 +161,10 @@ impl Hw {
         Ok((Box::new(Hw { transport, queue }), geometry))
     }
 
-    /// Acknowledges an interrupt (reading the ISR status de-asserts INTx).
-    pub fn ack_interrupt(&mut self) {
-        let _ = self.transport.ack_interrupt();
+    /// Acknowledges an interrupt (reading the ISR status de-asserts INTx); whether the
+    /// ISR status said the device had raised one.
+    pub fn ack_interrupt(&mut self) -> bool {
+        !self.transport.ack_interrupt().is_empty()
     }
 
     /// Whether the request in flight has completed.
