@@ -25,6 +25,12 @@
  *                                      read after boot), through the page cache
  *   blk_write_instr_per_kib_4k / _1m   pwrite() a quarter each, then fsync()
  *
+ * and the file figure of userland/tools/src/bin/bench/fat.rs on the formatted disk
+ * (/dev/vda, FAT32 made by mkfs.fat as WayOS's /disk), mounted vfat:
+ *
+ *   file_write_disk_instr_per_kib      write() wayos.filebytes in 4 KiB calls to a new
+ *                                      file, then fsync() (fat, vfat and nls modules)
+ *
  * The virtio modules (virtio_ring, virtio, virtio_pci*, failover, net_failover,
  * virtio_net, virtio_blk) are in /mod of the initramfs, loaded in that order; eth0 gets 10.0.2.15/24 via
  * 10.0.2.2 statically (DHCP is not what is measured). Prints one JSON line per figure,
@@ -311,6 +317,39 @@ static void blk_figures(int dev, uint64_t disk_bytes) {
     close(fd);
 }
 
+/* file_write_disk_instr_per_kib: `bytes` written in 4 KiB write() calls to a new file
+ * on the FAT volume of /dev/vda (the harness's formatted disk, blk0 in WayOS) mounted as
+ * vfat, then fsync(): busy ticks per KiB, as userland/tools/src/bin/bench/fat.rs. */
+static void fat_figure(uint64_t bytes) {
+    static const char *mods[] = {"fat", "vfat", "nls_cp437", "nls_ascii", "nls_utf8"};
+    for (size_t i = 0; i < sizeof mods / sizeof *mods; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/mod/%s.ko", mods[i]);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || syscall(SYS_finit_module, fd, "", 0) != 0) { fail(path); return; }
+        close(fd);
+    }
+    mkdir("/mnt", 0755);
+    if (mount("/dev/vda", "/mnt", "vfat", 0, NULL) != 0) { fail("mount /dev/vda"); return; }
+    int fd = open("/mnt/bench.dat", O_CREAT | O_WRONLY | O_TRUNC, 0644);
+    if (fd < 0) { fail("open /mnt/bench.dat"); umount("/mnt"); return; }
+    static char buf[4096];
+    memset(buf, 'd', sizeof buf);
+    struct mark m0 = mark();
+    for (uint64_t done = 0; done < bytes; done += sizeof buf) {
+        if (write(fd, buf, sizeof buf) != (ssize_t)sizeof buf) {
+            fail("write"); close(fd); umount("/mnt"); return;
+        }
+    }
+    if (fsync(fd) != 0) { fail("fsync"); close(fd); umount("/mnt"); return; }
+    struct mark m1 = mark();
+    close(fd);
+    report("file_write_disk_instr_per_kib", busy(m0, m1) / ((double)bytes / 1024.0),
+           "instructions/KiB");
+    unlink("/mnt/bench.dat");
+    umount("/mnt");
+}
+
 int main(void) {
     mkdir("/proc", 0755);
     mount("proc", "/proc", "proc", 0, NULL);
@@ -352,6 +391,9 @@ int main(void) {
             const char *dbytes = param("wayos.diskbytes");
             if (disk && dbytes) blk_figures(atoi(disk), strtoull(dbytes, NULL, 10));
             else printf("netbench: no wayos.disk/diskbytes: no disk figures\n");
+            const char *fbytes = param("wayos.filebytes");
+            if (fbytes) fat_figure(strtoull(fbytes, NULL, 10));
+            else printf("netbench: no wayos.filebytes: no file figure\n");
         }
         atomic_store(&stop, 1);
         pthread_join(t, NULL);

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use mkramfs::Ramfs;
 use wayos_abi::harness::{
-    BENCH_NET_BYTES, BENCH_UDP_PAYLOAD, BENCH_UDP_ROUNDS, SCRATCH_DISK_BYTES,
+    BENCH_DISK_FILE_BYTES, BENCH_NET_BYTES, BENCH_UDP_PAYLOAD, BENCH_UDP_ROUNDS, SCRATCH_DISK_BYTES,
 };
 
 use crate::nethost::bulk::Bulk;
@@ -28,7 +28,7 @@ const TIMEOUT: Duration = Duration::from_secs(900);
 /// The metapackage whose dependency is the kernel image.
 const META: &str = "linux-image-cloud-amd64";
 /// The NIC's and the disks' modules (netbench.c loads them in dependency order).
-const MODULES: [&str; 9] = [
+const MODULES: [&str; 14] = [
     "drivers/virtio/virtio_ring.ko",
     "drivers/virtio/virtio.ko",
     "drivers/virtio/virtio_pci_modern_dev.ko",
@@ -38,9 +38,14 @@ const MODULES: [&str; 9] = [
     "drivers/net/net_failover.ko",
     "drivers/net/virtio_net.ko",
     "drivers/block/virtio_blk.ko",
+    "fs/fat/fat.ko",
+    "fs/fat/vfat.ko",
+    "fs/nls/nls_cp437.ko",
+    "fs/nls/nls_ascii.ko",
+    "fs/nls/nls_utf8.ko",
 ];
-/// Figures netbench prints: three network, four disk.
-const FIGURES: usize = 7;
+/// Figures netbench prints: three network, four disk, one file on a vfat mount.
+const FIGURES: usize = 8;
 
 pub fn run(o: &BenchOptions) -> Result<ExitCode> {
     if o.arch != Arch::X86_64 {
@@ -80,7 +85,8 @@ pub fn run(o: &BenchOptions) -> Result<ExitCode> {
     let append = format!(
         "console=ttyS0 quiet panic=-1 {} wayos.netbytes={BENCH_NET_BYTES} \
          wayos.udprounds={BENCH_UDP_ROUNDS} wayos.udppayload={BENCH_UDP_PAYLOAD} \
-         {scratch} wayos.diskbytes={SCRATCH_DISK_BYTES}",
+         {scratch} wayos.diskbytes={SCRATCH_DISK_BYTES} \
+         wayos.filebytes={BENCH_DISK_FILE_BYTES}",
         bulk.cmdline_word()
     );
     let mut cmd = Command::new(prereq::qemu_binary(Arch::X86_64));

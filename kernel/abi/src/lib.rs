@@ -219,6 +219,10 @@ pub mod harness {
     /// Size of the disk image xtask makes for `/disk` on first use (FAT32).
     pub const DISK_IMAGE_BYTES: u64 = 64 << 20;
 
+    /// Bytes `bench`'s `file_write_disk_instr_per_kib` writes to a new file on `/disk`
+    /// (4 KiB calls, then `fsync`); the Linux reference writes the same to its vfat mount.
+    pub const BENCH_DISK_FILE_BYTES: u64 = 8 << 20;
+
     /// Kernel command-line key of a persistence boot (`cargo xtask test`): init mounts
     /// `/disk`, runs [`PERSIST_PROGRAM`] with the value as its one argument and powers
     /// off (`write`: make the files; `check`: read them back; `crash`: make files, `sync`,

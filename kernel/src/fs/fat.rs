@@ -311,13 +311,9 @@ pub fn unmount(m: Arc<FatMount>, force: bool, detach: impl FnOnce() -> KResult<(
     // References: the registry's and `m` itself; any other is an open file or a working
     // directory (or an operation in progress).
     let others = Arc::strong_count(&m).saturating_sub(2);
-    detach_checked(&m, others, force)?;
+    m.unmount(others, force)?;
     MOUNTS.lock().retain(|x| !Arc::ptr_eq(x, &m));
     detach()
-}
-
-fn detach_checked(m: &FatMount, others: usize, force: bool) -> KResult<()> {
-    m.unmount(others, force)
 }
 
 /// An open file or directory on a FAT mount.

@@ -12,6 +12,8 @@ extern crate alloc;
 
 #[path = "bench/blk.rs"]
 mod blkfig;
+#[path = "bench/fat.rs"]
+mod fatfig;
 #[path = "bench/memtier.rs"]
 mod memtier;
 #[path = "bench/net.rs"]
@@ -103,6 +105,7 @@ fn main(args: Args) -> i32 {
     }
     if wanted("blk") {
         blkfig::figures();
+        fatfig::figures();
     }
 
     println!("bench: done");
