@@ -14,7 +14,9 @@ mod backtrace;
 mod boot;
 mod boottest;
 mod console;
+mod counters;
 mod descriptor;
+mod diag;
 mod error;
 mod fs;
 mod ipc;
@@ -67,6 +69,7 @@ pub extern "Rust" fn kernel_main(info: BootInfo) -> ! {
     mm::migrate::start();
     // Drivers need kernel threads (after `task::init`) and PCI's routes.
     net::init();
+    diag::dump::start();
 
     log::info!(
         "WayOS {} ({}) ready: usable memory {} MiB, {} CPU{}",

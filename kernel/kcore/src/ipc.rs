@@ -67,6 +67,14 @@ impl<T> HandleTable<T> {
         self.len == 0
     }
 
+    /// Every handle with its object and rights, lowest index first (for diagnostics).
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &T, u32)> + '_ {
+        self.slots.iter().enumerate().filter_map(|(i, s)| {
+            let (obj, rights) = s.entry.as_ref()?;
+            Some((Self::handle(i as u32, s.generation), obj, *rights))
+        })
+    }
+
     /// Handles that can still be inserted.
     pub fn room(&self) -> usize {
         self.capacity - self.len

@@ -28,7 +28,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::ops::Deref;
 
-use spin::{MutexGuard, Once};
+use spin::Once;
 use wayos_abi::fcntl::{O_ACCMODE, O_APPEND, O_RDONLY, O_WRONLY};
 use wayos_abi::fs::DEV_CONSOLE;
 use wayos_abi::fs::{DEV_NULL, DEV_ZERO};
@@ -41,7 +41,7 @@ use self::open::{DevFile, Node, VfsFile};
 use self::page::FramePage;
 use crate::descriptor::FileRef;
 use crate::error::{Errno, KResult};
-use crate::sync::Mutex;
+use crate::sync::{Tracked, TrackedGuard};
 use crate::task;
 use crate::time::realtime_ns;
 
@@ -51,7 +51,7 @@ pub type Cwd = Loc;
 /// The kernel's tree: tmpfs data in physical frames.
 pub type KernelVfs = Vfs<FramePage>;
 
-static VFS: Once<Mutex<KernelVfs>> = Once::new();
+static VFS: Once<Tracked<KernelVfs>> = Once::new();
 
 /// The errno for a file system error.
 pub fn errno(e: FsError) -> Errno {
@@ -59,8 +59,8 @@ pub fn errno(e: FsError) -> Errno {
 }
 
 /// The tree, locked. `EIO` before [`init`] (nothing runs that early).
-fn vfs() -> KResult<MutexGuard<'static, KernelVfs>> {
-    VFS.get().map(Mutex::lock).ok_or(Errno::EIO)
+fn vfs() -> KResult<TrackedGuard<'static, KernelVfs>> {
+    VFS.get().map(Tracked::lock).ok_or(Errno::EIO)
 }
 
 /// The root directory: the working directory of the first process.
@@ -117,7 +117,7 @@ pub fn init(initramfs: &'static [u8]) {
         limits.max_file_size >> 20,
         files
     );
-    VFS.call_once(|| Mutex::new(v));
+    VFS.call_once(|| Tracked::new(v, &crate::sync::names::VFS));
 }
 
 /// Unpacks the archive into the tree; returns how many files it held.

@@ -41,6 +41,7 @@ mod memtier;
 mod net;
 mod pci;
 mod signal;
+mod stats;
 mod sysinfo;
 mod tensor;
 mod thread;
@@ -48,6 +49,9 @@ mod thread;
 pub fn dispatch(frame: &mut TrapFrame) {
     let num = frame.syscall_number();
     let a = frame.syscall_args();
+    // Counted whether or not the gate admits it: `kstats` shows the calls made.
+    crate::counters::syscall(num);
+    sched::note_syscall(num);
     // The one gate every call passes: the syscall filter and the capability table.
     if let Err(e) = gate::admit(num) {
         frame.set_syscall_return((-e.0) as usize);
@@ -163,6 +167,7 @@ pub fn dispatch(frame: &mut TrapFrame) {
         sys::PCI_LIST => pci::sys_pci_list(a[0], a[1]),
         sys::FD_CALL => fd::sys_fd_call(a[0], a[1], a[2]),
         sys::PORT_BADGE => ipc::sys_port_badge(a[0], a[1]),
+        sys::STATS => stats::sys_stats(a[0], a[1], a[2]),
         _ => Err(Errno::ENOSYS),
     };
     let value = match result {

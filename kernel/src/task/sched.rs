@@ -38,13 +38,12 @@
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
-use spin::MutexGuard;
 use wayos_abi::sched::CLASSES;
 use wayos_abi::smp::MAX_CPUS;
 
 use super::thread::{State, Thread};
 use crate::arch::{self, IrqGuard};
-use crate::sync::Mutex;
+use crate::sync::{Tracked, TrackedGuard};
 
 /// Scheduler tick rate.
 pub const TICK_HZ: u32 = 100;
@@ -365,7 +364,7 @@ impl Sched {
     }
 }
 
-static SCHED: Mutex<Sched> = Mutex::new(Sched::new());
+static SCHED: Tracked<Sched> = Tracked::new(Sched::new(), &crate::sync::names::SCHED);
 
 /// Per-CPU scheduler state read without the lock.
 struct CpuLocal {
@@ -407,7 +406,7 @@ static TICKS: AtomicU64 = AtomicU64::new(0);
 /// The scheduler lock with interrupts off. Fields drop in order: the lock is released
 /// before interrupts are restored.
 struct Locked {
-    guard: MutexGuard<'static, Sched>,
+    guard: TrackedGuard<'static, Sched>,
     _irq: IrqGuard,
 }
 
@@ -480,6 +479,17 @@ pub fn current_tid() -> u64 {
     }
     // SAFETY: as in `current`: the running thread is alive while it runs.
     unsafe { (*t).tid }
+}
+
+/// Records that the running thread entered syscall `num` (what it waits for, should it
+/// block: `stats(KIND_THREADS)`). One store; no reference count is touched.
+#[inline(always)]
+pub fn note_syscall(num: usize) {
+    let t = here().current.load(Ordering::Relaxed);
+    if !t.is_null() {
+        // SAFETY: as in `current`: the running thread is alive while it runs.
+        unsafe { (*t).wait.store(num as u32, Ordering::Relaxed) };
+    }
 }
 
 /// What the return to user mode must do first: (a switch is due here, the running
@@ -700,7 +710,18 @@ pub struct CpuSched {
 }
 
 pub fn cpu_sched(cpu: usize) -> CpuSched {
-    let s = lock();
+    cpu_sched_with(cpu, lock())
+}
+
+/// [`cpu_sched`] if the scheduler lock is free now (the magic-key dump waits for
+/// nothing).
+pub fn try_cpu_sched(cpu: usize) -> Option<CpuSched> {
+    let irq = IrqGuard::new();
+    let guard = SCHED.try_lock()?;
+    Some(cpu_sched_with(cpu, Locked { guard, _irq: irq }))
+}
+
+fn cpu_sched_with(cpu: usize, s: Locked) -> CpuSched {
     let rq = &s.cpus[cpu % MAX_CPUS];
     CpuSched {
         busy: !rq.running_idle(),
@@ -782,7 +803,7 @@ pub fn schedule() {
 /// the lock is released before the switch, then the CPUs in `kick` get an IPI.
 #[inline(always)]
 fn switch_to(
-    mut s: MutexGuard<'static, Sched>,
+    mut s: TrackedGuard<'static, Sched>,
     cpu: usize,
     prev: Arc<Thread>,
     next: Arc<Thread>,
