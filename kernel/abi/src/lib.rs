@@ -312,6 +312,8 @@ pub mod harness {
         Suite::user("umemtest"),
         // Typed: its `host` group asks the harness (`HOST_WORD`) and reads the answers.
         Suite::typed("nettest"),
+        // Typed: the harness types the serial magic key and checks the kernel's reports.
+        Suite::typed("diagtest"),
     ];
 
     /// The suite called `name`, if [`SUITES`] lists one.

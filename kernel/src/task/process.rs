@@ -400,6 +400,13 @@ pub fn try_for_each(mut f: impl FnMut(&Arc<Process>)) -> bool {
     true
 }
 
+/// Runs `f` with the process table locked (the boot test's check that the magic-key
+/// report does not wait for it).
+pub fn with_table_locked<T>(f: impl FnOnce() -> T) -> T {
+    let _table = TABLE.lock();
+    f()
+}
+
 /// Number of processes in the table (zombies included).
 pub fn count() -> usize {
     TABLE.lock().len()
