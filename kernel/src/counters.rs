@@ -46,10 +46,11 @@ fn here() -> &'static PerCpu {
     &CPUS[crate::arch::cpu_id() % MAX_CPUS]
 }
 
-/// Counts syscall `num` (any value: numbers past the table are not counted).
+/// Counts syscall `num` (any value: numbers past the table are not counted) on `cpu`,
+/// the running CPU (the dispatcher reads it once for this and the scheduler's note).
 #[inline(always)]
-pub fn syscall(num: usize) {
-    if let Some(c) = here().syscalls.get(num) {
+pub fn syscall(cpu: usize, num: usize) {
+    if let Some(c) = CPUS[cpu % MAX_CPUS].syscalls.get(num) {
         c.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -136,6 +137,10 @@ static DEV: [DevLine; DEV_LINES] = [const {
 
 /// The slot of `line`, claiming a free one if it has none; `None` when all are taken.
 fn dev_slot(line: u32) -> Option<&'static DevLine> {
+    // Plain loads first: an interrupt finds its slot without writing any other line.
+    if let Some(d) = DEV.iter().find(|d| d.line.load(Ordering::Acquire) == line) {
+        return Some(d);
+    }
     for d in &DEV {
         match d
             .line

@@ -3753,7 +3753,8 @@ pub mod stats {
         pub cache_dirty: u64,
         /// tmpfs file data in frames of its own.
         pub tmpfs: u64,
-        /// Pages mapped into user address spaces (each frame counted once).
+        /// Bytes of frames mapped into user address spaces (a frame shared by fork or
+        /// a grant is counted in each process that maps it).
         pub user: u64,
     }
     const _: () = assert!(core::mem::size_of::<MemStats>() == 12 * 8);
@@ -3891,9 +3892,7 @@ pub mod stats {
 
     /// One mounted file system (`mount`, `df`). (No `Default`: use `new_zeroed`.)
     #[repr(C)]
-    #[derive(
-        Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
-    )]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
     pub struct MountInfo {
         /// Its mount number (`Stat::dev`).
         pub id: u32,

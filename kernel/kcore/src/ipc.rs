@@ -426,6 +426,27 @@ mod tests {
     }
 
     #[test]
+    fn iter_lists_live_handles_with_their_numbers() {
+        let mut t = HandleTable::new(8);
+        let a = t.insert(1u32, RIGHT_SEND).unwrap();
+        let b = t.insert(2, RIGHTS_ALL).unwrap();
+        let c = t.insert(3, RIGHT_RECV).unwrap();
+        t.remove(b).unwrap();
+        let d = t.insert(4, RIGHT_SEND).unwrap();
+        let mut got: std::vec::Vec<(u32, u32, u32)> =
+            t.iter().map(|(h, &v, r)| (h, v, r)).collect();
+        got.sort();
+        let mut want = std::vec![(a, 1, RIGHT_SEND), (c, 3, RIGHT_RECV), (d, 4, RIGHT_SEND)];
+        want.sort();
+        assert_eq!(got, want);
+        // Every number listed is one `get` accepts.
+        for (h, v, _) in got {
+            assert_eq!(t.get(h, 0), Ok(&v));
+        }
+        assert_eq!(t.iter().count(), t.len());
+    }
+
+    #[test]
     fn handle_capacity_and_dup() {
         let mut t = HandleTable::new(2);
         let a = t.insert(1u8, RIGHTS_ALL).unwrap();

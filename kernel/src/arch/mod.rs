@@ -137,7 +137,9 @@ pub use imp::{
     start_cpus, switch, uptime_ns, user_copy, wait_for_interrupt, Context, FpuState, PteFormat,
     TrapFrame, HARDENING_CHECKS, NAME, TLB_FLUSH_IS_BROADCAST,
 };
-pub use imp::{boot_stack, irq_enable_line, irq_line_numbers, irq_unmask_line, msi_alloc, pci_host};
+pub use imp::{
+    boot_stack, irq_enable_line, irq_line_numbers, irq_unmask_line, msi_alloc, pci_host,
+};
 
 /// The contract above as types: one line per item, checked against the selected arch at
 /// compile time. Changing a signature means changing it here, in both arches and in the

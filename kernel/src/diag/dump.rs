@@ -92,7 +92,11 @@ fn stats(out: &mut impl Write) -> fmt::Result {
     writeln!(
         out,
         "syscalls {}  page faults {} ({} fatal)  switches {}  ipc messages {}  interrupts {}",
-        k.syscalls, k.page_faults, k.page_faults_fatal, k.context_switches, k.ipc_messages,
+        k.syscalls,
+        k.page_faults,
+        k.page_faults_fatal,
+        k.context_switches,
+        k.ipc_messages,
         k.interrupts
     )?;
     writeln!(
@@ -120,10 +124,7 @@ fn irqs(out: &mut impl Write) -> fmt::Result {
 fn dump(out: &mut impl Write) -> fmt::Result {
     writeln!(out, "\n== diagdump (kernel, magic key) ==")?;
     writeln!(out, "-- processes")?;
-    writeln!(
-        out,
-        "  PID  PPID S THR HND PORTS QUEUED FDS    RSS_KB NAME"
-    )?;
+    writeln!(out, "  PID  PPID S THR HND PORTS QUEUED FDS    RSS_KB NAME")?;
     let mut res = Ok(());
     let read = super::each_process(true, |p| {
         let s = super::proc_stat(p, true);

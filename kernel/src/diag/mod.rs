@@ -12,8 +12,8 @@ pub mod dump;
 use core::sync::atomic::Ordering;
 
 use wayos_abi::stats::{
-    CpuStat, HandleStat, KStats, LockStat, MemStats, ProcStat, ThreadStat, Version,
-    THREAD_BLOCKED, THREAD_DEAD, THREAD_READY, THREAD_RUNNING,
+    CpuStat, HandleStat, KStats, LockStat, MemStats, ProcStat, ThreadStat, Version, THREAD_BLOCKED,
+    THREAD_DEAD, THREAD_READY, THREAD_RUNNING,
 };
 
 use crate::ipc::KObject;
@@ -44,7 +44,10 @@ fn tier_bytes(tier: Tier, try_only: bool) -> Option<(u64, u64)> {
         pmm::stats(tier)?
     };
     let page = wayos_abi::mman::PAGE_SIZE as u64;
-    Some((s.managed_pages() as u64 * page, s.free_pages() as u64 * page))
+    Some((
+        s.managed_pages() as u64 * page,
+        s.free_pages() as u64 * page,
+    ))
 }
 
 /// `(heap size, heap used)` in bytes (`(0, 0)` when busy with `try_only`).

@@ -284,7 +284,10 @@ pub fn stats(tier: Tier) -> Option<Stats> {
 
 /// [`stats`] if the tier's lock is free now (`None` too when it is not).
 pub fn try_stats(tier: Tier) -> Option<Stats> {
-    ALLOCATORS[tier.index()].try_lock()?.as_ref().map(|a| a.stats())
+    ALLOCATORS[tier.index()]
+        .try_lock()?
+        .as_ref()
+        .map(|a| a.stats())
 }
 
 /// Runs `f` on the allocator of the tier that manages `pfn`, under its lock.

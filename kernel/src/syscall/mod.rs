@@ -49,9 +49,11 @@ mod thread;
 pub fn dispatch(frame: &mut TrapFrame) {
     let num = frame.syscall_number();
     let a = frame.syscall_args();
-    // Counted whether or not the gate admits it: `kstats` shows the calls made.
-    crate::counters::syscall(num);
-    sched::note_syscall(num);
+    // Counted whether or not the gate admits it: `kstats` shows the calls made. The
+    // thread notes the number too: what it waits for, should it block in this call.
+    let cpu = arch::cpu_id();
+    crate::counters::syscall(cpu, num);
+    sched::note_syscall(cpu, num);
     // The one gate every call passes: the syscall filter and the capability table.
     if let Err(e) = gate::admit(num) {
         frame.set_syscall_return((-e.0) as usize);

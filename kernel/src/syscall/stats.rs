@@ -127,9 +127,7 @@ pub fn sys_stats(what: usize, buf: usize, len: usize) -> KResult<usize> {
             copy_out(&recs, total, buf, len)
         }
         // wired at merge: `crate::fs::mounts()` (the FAT helper's), as MountInfo records.
-        KIND_MOUNTS => {
-            copy_out::<wayos_abi::stats::MountInfo>(&[], 0, buf, len)
-        }
+        KIND_MOUNTS => copy_out::<wayos_abi::stats::MountInfo>(&[], 0, buf, len),
         // wired at merge: `crate::blk::stats()` (the block helper's).
         KIND_BLK => copy_out::<wayos_abi::stats::BlkStats>(&[], 0, buf, len),
         // wired at merge: `crate::display::info()` (the screen helper's).

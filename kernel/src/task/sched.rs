@@ -483,9 +483,10 @@ pub fn current_tid() -> u64 {
 
 /// Records that the running thread entered syscall `num` (what it waits for, should it
 /// block: `stats(KIND_THREADS)`). One store; no reference count is touched.
+/// `cpu` is the running CPU.
 #[inline(always)]
-pub fn note_syscall(num: usize) {
-    let t = here().current.load(Ordering::Relaxed);
+pub fn note_syscall(cpu: usize, num: usize) {
+    let t = CPU[cpu % MAX_CPUS].current.load(Ordering::Relaxed);
     if !t.is_null() {
         // SAFETY: as in `current`: the running thread is alive while it runs.
         unsafe { (*t).wait.store(num as u32, Ordering::Relaxed) };

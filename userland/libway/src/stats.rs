@@ -5,10 +5,10 @@
 use alloc::vec::Vec;
 
 use wayos_abi::stats::{
-    BlkStats, CpuStat, DisplayInfo, HandleStat, IrqStat, KStats, LockStat, MemStats,
-    MountInfo, ProcStat, ThreadStat, Version, KIND_BLK, KIND_CPUS, KIND_DISPLAY, KIND_HANDLES,
-    KIND_IRQS, KIND_KERNEL, KIND_LOCKS, KIND_MEM, KIND_MOUNTS, KIND_PROCS, KIND_SYSCALLS,
-    KIND_THREADS, KIND_VERSION,
+    BlkStats, CpuStat, DisplayInfo, HandleStat, IrqStat, KStats, LockStat, MemStats, MountInfo,
+    ProcStat, ThreadStat, Version, KIND_BLK, KIND_CPUS, KIND_DISPLAY, KIND_HANDLES, KIND_IRQS,
+    KIND_KERNEL, KIND_LOCKS, KIND_MEM, KIND_MOUNTS, KIND_PROCS, KIND_SYSCALLS, KIND_THREADS,
+    KIND_VERSION,
 };
 use wayos_abi::sys;
 

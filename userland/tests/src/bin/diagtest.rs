@@ -46,7 +46,10 @@ fn main(_args: Args) -> i32 {
     s.check("kstats_lists_counters", kstats_lists_counters());
     s.check("blocked_child_in_diagdump", blocked_child_in_diagdump());
     s.check("free_matches_stats_mem", free_matches_stats_mem());
-    s.check("free_drops_when_memory_touched", free_drops_when_memory_touched());
+    s.check(
+        "free_drops_when_memory_touched",
+        free_drops_when_memory_touched(),
+    );
     s.check("version_arch_is_uname", version_arch_is_uname());
     s.check("dmesg_prints_newest_klog", dmesg_prints_newest_klog());
     s.check("locks_named_and_counted", locks_named_and_counted());
@@ -60,7 +63,10 @@ fn main(_args: Args) -> i32 {
         let key = |c: u8| [MAGIC_KEY, c];
         s.check(
             "magic_key_dump",
-            s.request_typing(&key(MAGIC_DUMP), Some(b"== diagdump (kernel, magic key) ==")),
+            s.request_typing(
+                &key(MAGIC_DUMP),
+                Some(b"== diagdump (kernel, magic key) =="),
+            ),
         );
         s.check(
             "magic_key_stats",
@@ -140,7 +146,10 @@ fn stats_syscall_count_exact() -> Check {
     let k = stats::kernel().context("stats(KIND_KERNEL)")?;
     let sum: u64 = after.iter().sum();
     if k.syscalls < sum {
-        return Err(format!("total {} below the sum {sum} read before it", k.syscalls));
+        return Err(format!(
+            "total {} below the sum {sum} read before it",
+            k.syscalls
+        ));
     }
     Ok(())
 }
@@ -174,7 +183,11 @@ fn kstats_lists_counters() -> Check {
     let after = stats::kernel().context("stats(KIND_KERNEL)")?;
     for (label, lo, hi) in [
         ("syscalls:", before.syscalls, after.syscalls),
-        ("context switches:", before.context_switches, after.context_switches),
+        (
+            "context switches:",
+            before.context_switches,
+            after.context_switches,
+        ),
         ("ipc messages:", before.ipc_messages, after.ipc_messages),
         ("interrupts:", before.interrupts, after.interrupts),
         ("page faults:", before.page_faults, after.page_faults),
@@ -261,7 +274,13 @@ fn check_blocked(pid: usize) -> Check {
         return Err("the child's port is not in KIND_HANDLES".into());
     }
     let out = run("diagdump", &[])?;
-    for section in ["== processes", "== threads", "== handles", "== locks", "== run queues"] {
+    for section in [
+        "== processes",
+        "== threads",
+        "== handles",
+        "== locks",
+        "== run queues",
+    ] {
         if !out.lines().any(|l| l == section) {
             return Err(format!("diagdump has no {section:?} section"));
         }
@@ -272,14 +291,18 @@ fn check_blocked(pid: usize) -> Check {
         w.len() == 6 && w[1] == pid_s && w[4] == "S" && w[5] == "port_recv"
     });
     if !thread_line {
-        return Err(format!("no thread of {pid} waiting in port_recv in {out:?}"));
+        return Err(format!(
+            "no thread of {pid} waiting in port_recv in {out:?}"
+        ));
     }
     let proc_line = out.lines().any(|l| {
         let w: Vec<&str> = l.split_whitespace().collect();
         w.len() >= 12 && w[0] == pid_s && w[2] == "S" && w[5] == "1"
     });
     if !proc_line {
-        return Err(format!("no process line for {pid} with one port in {out:?}"));
+        return Err(format!(
+            "no process line for {pid} with one port in {out:?}"
+        ));
     }
     Ok(())
 }
@@ -314,7 +337,10 @@ fn free_matches_stats_mem() -> Check {
         return Err(format!("free {free} outside [{lo}, {hi}]"));
     }
     if shared > after.tmpfs.max(before.tmpfs) || shared < after.tmpfs.min(before.tmpfs) {
-        return Err(format!("shared {shared}, tmpfs {} / {}", before.tmpfs, after.tmpfs));
+        return Err(format!(
+            "shared {shared}, tmpfs {} / {}",
+            before.tmpfs, after.tmpfs
+        ));
     }
     // The other units are the same numbers scaled.
     let k = free_row(&run("free", &["-k"])?)?;
@@ -350,14 +376,21 @@ fn free_drops_when_memory_touched() -> Check {
     let slack = 2 << 20;
     let drop = f0.saturating_sub(f1);
     if drop < want || drop > want + slack {
-        return Err(format!("stats free dropped by {drop}, want {want} (+{slack})"));
+        return Err(format!(
+            "stats free dropped by {drop}, want {want} (+{slack})"
+        ));
     }
     let cli_drop = cli0.saturating_sub(cli1);
     if cli_drop < want - (1 << 20) || cli_drop > want + slack {
-        return Err(format!("free -b's free dropped by {cli_drop}, want about {want}"));
+        return Err(format!(
+            "free -b's free dropped by {cli_drop}, want about {want}"
+        ));
     }
     if f2 < f1 + want - (1 << 20) {
-        return Err(format!("munmap gave back {} of {want}", f2.saturating_sub(f1)));
+        return Err(format!(
+            "munmap gave back {} of {want}",
+            f2.saturating_sub(f1)
+        ));
     }
     Ok(())
 }
@@ -422,7 +455,13 @@ fn locks_named_and_counted() -> Check {
             .map(|l| (l.acquired, l.holder_cpu))
             .ok_or_else(|| format!("no lock {name:?}"))
     };
-    for name in ["run queues", "process table", "vfs", "console", "port queues"] {
+    for name in [
+        "run queues",
+        "process table",
+        "vfs",
+        "console",
+        "port queues",
+    ] {
         find(name)?;
     }
     let (vfs0, _) = find("vfs")?;
@@ -437,7 +476,9 @@ fn locks_named_and_counted() -> Check {
     run("version", &[])?;
     let (p1, _) = find("process table")?;
     if p1 <= p0 {
-        return Err(format!("process table acquisitions {p0} -> {p1} after a spawn"));
+        return Err(format!(
+            "process table acquisitions {p0} -> {p1} after a spawn"
+        ));
     }
     Ok(())
 }

@@ -101,12 +101,6 @@ fn main(args: Args) -> i32 {
         s(cache),
         s(available)
     );
-    println!(
-        "{:<8}{:>12}{:>12}{:>12}",
-        "Swap:",
-        s(0),
-        s(0),
-        s(0)
-    );
+    println!("{:<8}{:>12}{:>12}{:>12}", "Swap:", s(0), s(0), s(0));
     0
 }
