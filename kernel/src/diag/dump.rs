@@ -19,14 +19,18 @@ use wayos_abi::stats::{IrqStat, THREAD_BLOCKED};
 use super::{field, text};
 use crate::task::wait_queue::WaitQueue;
 
-/// The command waiting for the worker (0: none).
+/// The reports asked for and not yet printed, one bit each ([`COMMANDS`] order), so
+/// keys typed faster than the reports print are not lost.
 static PENDING: AtomicU8 = AtomicU8::new(0);
 static WOKEN: WaitQueue = WaitQueue::new();
+const COMMANDS: [u8; 3] = [MAGIC_DUMP, MAGIC_STATS, MAGIC_HELP];
 
 /// Input path (interrupts off): asks the worker for report `cmd` (`MAGIC_*`).
 pub fn request(cmd: u8) {
-    PENDING.store(cmd, Ordering::Release);
-    WOKEN.wake_all();
+    if let Some(i) = COMMANDS.iter().position(|&c| c == cmd) {
+        PENDING.fetch_or(1 << i, Ordering::Release);
+        WOKEN.wake_all();
+    }
 }
 
 /// Starts the worker; called once at boot, after the scheduler exists.
@@ -40,11 +44,15 @@ pub fn start() {
 fn worker() {
     crate::task::sched::current().set_kernel_wait(crate::task::thread::KernelWait::MagicKey);
     loop {
-        let cmd = WOKEN.wait_until(|| match PENDING.swap(0, Ordering::AcqRel) {
+        let asked = WOKEN.wait_until(|| match PENDING.swap(0, Ordering::AcqRel) {
             0 => None,
-            c => Some(c),
+            bits => Some(bits),
         });
-        report(cmd, &mut Serial);
+        for (i, &cmd) in COMMANDS.iter().enumerate() {
+            if asked & (1 << i) != 0 {
+                report(cmd, &mut Serial);
+            }
+        }
     }
 }
 
