@@ -10,8 +10,8 @@
 //! first) is written down in `docs/scheduler.md`.
 //!
 //! The locks a person looking at a hang wants to see are *named* ([`Tracked`], or an
-//! [`IrqMutex::tracked`]): each has a [`LockStats`] in [`names`] with its holder (CPU
-//! and thread) and how often it was taken and found held, which `stats(KIND_LOCKS)` and
+//! [`IrqMutex::tracked`]): each has a [`LockStats`] in [`names`] with its holder (the
+//! CPU, hence the thread running there) and how often it was taken and found held, which `stats(KIND_LOCKS)` and
 //! the magic-key dump read without taking anything. Many locks may share one name (every
 //! port's queue lock is `port queues`): then the holder is the last one to take any.
 
@@ -37,13 +37,13 @@ impl spin::RelaxStrategy for Relax {
 pub type Mutex<T> = spin::mutex::Mutex<T, Relax>;
 
 /// A named lock's holder and counters (see the module docs). Only relaxed atomics:
-/// reading them never waits, and they never order anything.
+/// reading them never waits, and they never order anything. The holder is a CPU: a spin
+/// lock is never held across a switch, so the holding thread is the one running there
+/// (`sched::running_tid`), which keeps the cost off the lock path.
 pub struct LockStats {
     pub name: &'static str,
     /// Holding CPU + 1, 0 when free.
     holder_cpu: AtomicU32,
-    /// Holding thread (0 for an interrupt handler or before the scheduler runs).
-    holder_tid: AtomicU32,
     acquired: AtomicU64,
     contended: AtomicU64,
 }
@@ -53,44 +53,37 @@ impl LockStats {
         Self {
             name,
             holder_cpu: AtomicU32::new(0),
-            holder_tid: AtomicU32::new(0),
             acquired: AtomicU64::new(0),
             contended: AtomicU64::new(0),
         }
     }
 
+    /// Counts an acquisition and marks this CPU the holder; returns the mark for
+    /// [`Self::note_released`].
     #[inline]
-    fn note_acquired(&self, contended: bool) {
+    fn note_acquired(&self, contended: bool) -> u32 {
         if contended {
             self.contended.fetch_add(1, Ordering::Relaxed);
         }
         self.acquired.fetch_add(1, Ordering::Relaxed);
-        let cpu = crate::arch::cpu_id() as u32;
-        let tid = if crate::traps::in_interrupt() {
-            0
-        } else {
-            crate::task::sched::current_tid() as u32
-        };
-        self.holder_tid.store(tid, Ordering::Relaxed);
-        self.holder_cpu.store(cpu + 1, Ordering::Relaxed);
+        let mark = crate::arch::cpu_id() as u32 + 1;
+        self.holder_cpu.store(mark, Ordering::Relaxed);
+        mark
     }
 
     #[inline]
-    fn note_released(&self) {
-        // Only this CPU's own mark: under a shared name another CPU may hold its lock.
-        let me = crate::arch::cpu_id() as u32 + 1;
+    fn note_released(&self, mark: u32) {
+        // Only our own mark: under a shared name another CPU may hold its lock now.
         let _ = self
             .holder_cpu
-            .compare_exchange(me, 0, Ordering::Relaxed, Ordering::Relaxed);
+            .compare_exchange(mark, 0, Ordering::Relaxed, Ordering::Relaxed);
     }
 
-    /// `(holder CPU, holder thread, acquisitions, contended acquisitions)`; the CPU is
-    /// `None` while the lock is free.
-    pub fn snapshot(&self) -> (Option<u32>, u32, u64, u64) {
-        let cpu = self.holder_cpu.load(Ordering::Relaxed);
+    /// `(holder CPU, acquisitions, contended acquisitions)`; the CPU is `None` while
+    /// the lock is free.
+    pub fn snapshot(&self) -> (Option<u32>, u64, u64) {
         (
-            cpu.checked_sub(1),
-            self.holder_tid.load(Ordering::Relaxed),
+            self.holder_cpu.load(Ordering::Relaxed).checked_sub(1),
             self.acquired.load(Ordering::Relaxed),
             self.contended.load(Ordering::Relaxed),
         )
@@ -119,6 +112,7 @@ pub struct Tracked<T> {
 pub struct TrackedGuard<'a, T> {
     guard: MutexGuard<'a, T>,
     stats: &'static LockStats,
+    mark: u32,
 }
 
 impl<T> Tracked<T> {
@@ -135,20 +129,22 @@ impl<T> Tracked<T> {
             Some(g) => (g, false),
             None => (self.inner.lock(), true),
         };
-        self.stats.note_acquired(contended);
+        let mark = self.stats.note_acquired(contended);
         TrackedGuard {
             guard,
             stats: self.stats,
+            mark,
         }
     }
 
     /// The lock if it is free now (the diagnostics dump takes nothing it could wait on).
     pub fn try_lock(&self) -> Option<TrackedGuard<'_, T>> {
         let guard = self.inner.try_lock()?;
-        self.stats.note_acquired(false);
+        let mark = self.stats.note_acquired(false);
         Some(TrackedGuard {
             guard,
             stats: self.stats,
+            mark,
         })
     }
 }
@@ -157,7 +153,7 @@ impl<T> Drop for TrackedGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
         // Runs before `guard` drops: the mark goes while the lock is still ours.
-        self.stats.note_released();
+        self.stats.note_released(self.mark);
     }
 }
 
@@ -183,7 +179,8 @@ pub struct IrqMutex<T> {
 /// interrupts come back, so a handler never finds this CPU holding it.
 pub struct IrqMutexGuard<'a, T> {
     guard: MutexGuard<'a, T>,
-    stats: Option<&'static LockStats>,
+    /// The named lock's counters and this holder's mark, for a tracked one.
+    stats: Option<(&'static LockStats, u32)>,
     _irq: IrqGuard,
 }
 
@@ -205,20 +202,19 @@ impl<T> IrqMutex<T> {
 
     pub fn lock(&self) -> IrqMutexGuard<'_, T> {
         let irq = IrqGuard::new();
-        let guard = match self.stats {
-            None => self.inner.lock(),
+        let (guard, stats) = match self.stats {
+            None => (self.inner.lock(), None),
             Some(st) => {
                 let (g, contended) = match self.inner.try_lock() {
                     Some(g) => (g, false),
                     None => (self.inner.lock(), true),
                 };
-                st.note_acquired(contended);
-                g
+                (g, Some((st, st.note_acquired(contended))))
             }
         };
         IrqMutexGuard {
             guard,
-            stats: self.stats,
+            stats,
             _irq: irq,
         }
     }
@@ -227,12 +223,10 @@ impl<T> IrqMutex<T> {
     pub fn try_lock(&self) -> Option<IrqMutexGuard<'_, T>> {
         let irq = IrqGuard::new();
         let guard = self.inner.try_lock()?;
-        if let Some(st) = self.stats {
-            st.note_acquired(false);
-        }
+        let stats = self.stats.map(|st| (st, st.note_acquired(false)));
         Some(IrqMutexGuard {
             guard,
-            stats: self.stats,
+            stats,
             _irq: irq,
         })
     }
@@ -240,8 +234,8 @@ impl<T> IrqMutex<T> {
 
 impl<T> Drop for IrqMutexGuard<'_, T> {
     fn drop(&mut self) {
-        if let Some(st) = self.stats {
-            st.note_released();
+        if let Some((st, mark)) = self.stats {
+            st.note_released(mark);
         }
     }
 }

@@ -95,8 +95,3 @@ pub fn serial_irq() {
 pub fn device_irq(line: u32) {
     crate::counters::device_irq(line);
 }
-
-/// True while this CPU runs an interrupt handler (lock holders there have no thread).
-pub fn in_interrupt() -> bool {
-    IRQ_DEPTH[crate::arch::cpu_id()].load(Ordering::Relaxed) != 0
-}

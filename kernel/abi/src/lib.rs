@@ -3862,7 +3862,9 @@ pub mod stats {
     pub struct LockStat {
         /// The CPU holding it, `u32::MAX` when free.
         pub holder_cpu: u32,
-        /// The thread holding it (0 for none or an interrupt context).
+        /// The thread running on the holding CPU (a kernel spin lock is never held
+        /// across a switch, so that is the holder; for a lock an interrupt handler
+        /// holds, the thread it interrupted), 0 when free or the CPU is idle.
         pub holder_tid: u32,
         pub acquired: u64,
         /// Acquisitions that found it held and had to wait.

@@ -322,10 +322,10 @@ pub fn each_handle(p: &Process, try_only: bool, mut f: impl FnMut(HandleStat)) -
 
 pub fn lock_stats(out: &mut impl FnMut(LockStat)) {
     for l in crate::sync::names::ALL {
-        let (cpu, tid, acquired, contended) = l.snapshot();
+        let (cpu, acquired, contended) = l.snapshot();
         out(LockStat {
             holder_cpu: cpu.unwrap_or(u32::MAX),
-            holder_tid: if cpu.is_some() { tid } else { 0 },
+            holder_tid: cpu.map_or(0, |c| crate::task::sched::running_tid(c as usize) as u32),
             acquired,
             contended,
             name: field(l.name),

@@ -379,6 +379,8 @@ struct CpuLocal {
     prev: AtomicPtr<Thread>,
     switches: AtomicU64,
     migrations: AtomicU64,
+    /// The running thread's id, for other CPUs to read (`running_tid`).
+    current_tid: AtomicU64,
 }
 
 impl CpuLocal {
@@ -390,6 +392,7 @@ impl CpuLocal {
             prev: AtomicPtr::new(core::ptr::null_mut()),
             switches: AtomicU64::new(0),
             migrations: AtomicU64::new(0),
+            current_tid: AtomicU64::new(0),
         }
     }
 }
@@ -491,6 +494,12 @@ pub fn note_syscall(cpu: usize, num: usize) {
         // SAFETY: as in `current`: the running thread is alive while it runs.
         unsafe { (*t).wait.store(num as u32, Ordering::Relaxed) };
     }
+}
+
+/// The id of the thread running on `cpu` now (0: its idle thread, or none yet): who
+/// holds a lock that CPU holds (`sync::LockStats`). Reads one word, no lock.
+pub fn running_tid(cpu: usize) -> u64 {
+    CPU[cpu % MAX_CPUS].current_tid.load(Ordering::Relaxed)
 }
 
 /// What the return to user mode must do first: (a switch is due here, the running
@@ -861,6 +870,7 @@ fn switch_to(
     CPU[cpu]
         .current
         .store(Arc::as_ptr(&next).cast_mut(), Ordering::Release);
+    CPU[cpu].current_tid.store(next.tid, Ordering::Relaxed);
     s.cpus[cpu].current = Some(next);
     CPU[cpu]
         .prev
