@@ -45,7 +45,7 @@ fn show(v: u64, unit: Unit) -> String {
             while i + 1 < units.len() && v >> (10 * (i + 1)) > 0 {
                 i += 1;
             }
-            let tenths = (u128::from(v) * 10 >> (10 * i)) as u64;
+            let tenths = ((u128::from(v) * 10) >> (10 * i)) as u64;
             if i == 0 {
                 format!("{v}B")
             } else if tenths < 100 {
