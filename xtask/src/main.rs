@@ -12,6 +12,7 @@ mod bench;
 mod build;
 mod debug;
 mod digits;
+mod disk;
 mod esp;
 mod fuzz;
 mod gdb;
@@ -20,6 +21,7 @@ mod limine;
 mod lint;
 mod linuxbench;
 mod nethost;
+mod persist;
 mod prereq;
 mod qemu;
 mod run;
@@ -197,6 +199,8 @@ pub struct RunOptions {
     pub common: Options,
     #[command(flatten)]
     pub net: NetOptions,
+    #[command(flatten)]
+    pub disk: disk::DiskOptions,
     /// Use KVM instead of TCG (it does not work on the project's build machines).
     #[arg(long)]
     pub kvm: bool,
@@ -237,6 +241,9 @@ pub struct TestOptions {
     /// Echo the guest's serial output while it runs.
     #[arg(long, short)]
     pub verbose: bool,
+    /// Only the persistence boots (`/disk` across reboots, fsck.fat, mtools), no suites.
+    #[arg(long)]
+    pub persist_only: bool,
     #[command(flatten)]
     pub net: NetOptions,
 }
@@ -313,6 +320,8 @@ pub struct DebugOptions {
     pub common: Options,
     #[command(flatten)]
     pub net: NetOptions,
+    #[command(flatten)]
+    pub disk: disk::DiskOptions,
     /// Print the gdb command instead of starting gdb; QEMU then runs in the foreground.
     #[arg(long)]
     pub no_gdb: bool,

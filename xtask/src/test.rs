@@ -172,7 +172,12 @@ pub fn run(o: &TestOptions) -> Result<ExitCode> {
             needs.push(Need::HttpClient);
         }
         prereq::ensure(&needs)?;
+        if o.persist_only {
+            total.add(crate::persist::run(&built, o)?);
+            continue;
+        }
         total.add(boot_suites(&built, o, &mut digits_seen)?);
+        total.add(crate::persist::run(&built, o)?);
         digits_host = built.digits_sha256.clone();
         if arch == Arch::X86_64 && built.limine.is_none() && o.loader != Loader::Limine {
             total.add(wayboot_rejects_bad_kernel(&built, o)?);
@@ -181,7 +186,9 @@ pub fn run(o: &TestOptions) -> Result<ExitCode> {
             total.add(limine_other_firmware(&built, o)?);
         }
     }
-    total.add(crate::digits::compare(&digits_host, &digits_seen));
+    if !o.persist_only {
+        total.add(crate::digits::compare(&digits_host, &digits_seen));
+    }
     println!("{} passed, {} failed", total.passed, total.failed);
     Ok(if total.failed == 0 && total.passed > 0 {
         ExitCode::SUCCESS
@@ -276,11 +283,14 @@ fn boot_suites(
         ..Machine::headless(arch, o.smp, &o.memory).with_tiers(o.tiers)
     };
     let host = host.map(|(h, _)| h);
+    // A fresh formatted disk (blk0, init mounts it at /disk) and a raw scratch disk.
+    let (disks, scratch) = crate::disk::harness_disks(arch, "test")?;
+    let machine = Machine { disks, ..machine };
     // What QEMU's NUMA nodes hold, for umemtest to compare with what the kernel found.
     let tiers = machine.tiers_key().unwrap_or_default();
     let cmdline = format!(
         "{TEST_FLAG} {CRASH_KEY}=fault {HOSTTIME_KEY}={host_secs} {CPUS_KEY}={} \
-         {FUZZ_KEY}={CI_FUZZ_CALLS},{CI_FUZZ_SEED} {tiers}",
+         {FUZZ_KEY}={CI_FUZZ_CALLS},{CI_FUZZ_SEED} {tiers} {scratch}",
         o.smp
     );
     let (path, is_iso) = qemu::prepare_medium(built, &cmdline, "test")?;

@@ -132,8 +132,7 @@ pub fn mem() -> MemStats {
             user += s.usage().0;
         }
     });
-    // wired at merge: `let (cache, cache_dirty) = crate::blk::cache_bytes();`
-    let (cache, cache_dirty) = (0, 0);
+    let (cache, cache_dirty) = crate::blk::cache_bytes();
     MemStats {
         total: near.0 + far.0,
         free: near.1 + far.1,

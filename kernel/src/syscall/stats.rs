@@ -126,10 +126,14 @@ pub fn sys_stats(what: usize, buf: usize, len: usize) -> KResult<usize> {
             let (recs, total) = r.finish()?;
             copy_out(&recs, total, buf, len)
         }
-        // wired at merge: `crate::fs::mounts()` (the FAT helper's), as MountInfo records.
-        KIND_MOUNTS => copy_out::<wayos_abi::stats::MountInfo>(&[], 0, buf, len),
-        // wired at merge: `crate::blk::stats()` (the block helper's).
-        KIND_BLK => copy_out::<wayos_abi::stats::BlkStats>(&[], 0, buf, len),
+        KIND_MOUNTS => {
+            let mounts = crate::fs::mounts();
+            copy_out(&mounts, mounts.len(), buf, len)
+        }
+        KIND_BLK => {
+            let devs = crate::blk::stats();
+            copy_out(&devs, devs.len(), buf, len)
+        }
         // wired at merge: `crate::display::info()` (the screen helper's).
         KIND_DISPLAY => Err(Errno::ENODEV),
         _ => Err(Errno::EINVAL),
