@@ -118,8 +118,12 @@ pub fn kstats(try_only: bool) -> KStats {
 
 /// Bytes of file data the memory file systems hold (tmpfs at `/`).
 fn tmpfs_bytes() -> u64 {
-    crate::fs::with(|v, _, _| v.statfs(crate::fs::root()))
-        .map_or(0, |s| s.blocks.saturating_sub(s.bfree) * s.bsize)
+    crate::fs::at_path(
+        "/",
+        |v, cwd, p, _| v.resolve(cwd, p).and_then(|l| v.statfs(l)),
+        |_, vol, _, _| vol.statfs(),
+    )
+    .map_or(0, |s| s.blocks.saturating_sub(s.bfree) * s.bsize)
 }
 
 pub fn mem() -> MemStats {
