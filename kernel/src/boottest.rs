@@ -66,7 +66,59 @@ const CHECKS: &[(&str, Check)] = &[
         "kernel_threads_run_on_every_cpu",
         kernel_threads_run_on_every_cpu,
     ),
+    (
+        "magic_key_report_runs_with_locks_held",
+        magic_key_report_runs_with_locks_held,
+    ),
 ];
+
+/// The magic-key reports (`diag::dump`) print every section while the process table is
+/// held (by this thread: a waiting report would never return), name the table busy and
+/// show its holder.
+fn magic_key_report_runs_with_locks_held(_: &BootInfo) -> Result<(), &'static str> {
+    use wayos_abi::console::{MAGIC_DUMP, MAGIC_HELP, MAGIC_STATS};
+    let mut dump = alloc::string::String::new();
+    let me = crate::task::sched::current_tid();
+    let cpu = arch::cpu_id();
+    crate::task::process::with_table_locked(|| {
+        crate::diag::dump::report(MAGIC_DUMP, &mut dump);
+    });
+    for section in [
+        "== diagdump (kernel, magic key) ==",
+        "-- processes",
+        "-- threads",
+        "-- locks",
+        "-- run queues",
+        "interrupts: timer ",
+        "== end ==",
+    ] {
+        if !dump.contains(section) {
+            return Err("a section of the dump is missing");
+        }
+    }
+    if !dump.contains("(busy: the process table is locked)") {
+        return Err("the held process table was not reported busy");
+    }
+    let holder = alloc::format!("cpu{cpu} tid {me}");
+    if !dump
+        .lines()
+        .any(|l| l.trim_start().starts_with("process table") && l.contains(&holder))
+    {
+        return Err("the process table's holder is not shown");
+    }
+    let mut stats = alloc::string::String::new();
+    crate::task::process::with_table_locked(|| {
+        crate::diag::dump::report(MAGIC_STATS, &mut stats);
+        crate::diag::dump::report(MAGIC_HELP, &mut stats);
+    });
+    if !stats.contains("== kstats (kernel, magic key) ==") || !stats.contains("syscalls ") {
+        return Err("the stats report is incomplete");
+    }
+    if !stats.contains("magic key (Ctrl-]) then:") {
+        return Err("no help");
+    }
+    Ok(())
+}
 
 /// Runs every check, prints one line per check and the summary; returns the failure count.
 pub fn run(info: &BootInfo) -> usize {

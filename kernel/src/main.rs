@@ -15,7 +15,9 @@ mod blk;
 mod boot;
 mod boottest;
 mod console;
+mod counters;
 mod descriptor;
+mod diag;
 mod error;
 mod fs;
 mod ipc;
@@ -69,6 +71,7 @@ pub extern "Rust" fn kernel_main(info: BootInfo) -> ! {
     // Drivers need kernel threads (after `task::init`) and PCI's routes.
     net::init();
     blk::init();
+    diag::dump::start();
 
     log::info!(
         "WayOS {} ({}) ready: usable memory {} MiB, {} CPU{}",

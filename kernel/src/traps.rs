@@ -15,11 +15,12 @@ static BREAKPOINTS: AtomicU64 = AtomicU64::new(0);
 pub fn timer_tick() {
     let _irq = InInterrupt::enter();
     let cpu = crate::arch::cpu_id();
+    crate::counters::fixed_irq(crate::counters::Fixed::Timer);
     crate::smp::stats(cpu).ticks.fetch_add(1, Ordering::Relaxed);
     if cpu == 0 {
         // Also polled here: a byte whose interrupt was missed (or a UART without one)
-        // still arrives within a tick.
-        serial_irq();
+        // still arrives within a tick. (Not counted as a serial interrupt.)
+        crate::console::input::poll();
     }
     crate::task::sched::timer_tick();
 }
@@ -73,6 +74,7 @@ pub fn breakpoints_seen() -> u64 {
 /// this one to do (reschedule, flush its TLB).
 pub fn ipi() {
     let _irq = InInterrupt::enter();
+    crate::counters::fixed_irq(crate::counters::Fixed::Ipi);
     crate::smp::stats(crate::arch::cpu_id())
         .ipis
         .fetch_add(1, Ordering::Relaxed);
@@ -84,5 +86,12 @@ pub fn ipi() {
 /// The serial port's receive interrupt (interrupts off, boot CPU): collect typed input.
 pub fn serial_irq() {
     let _irq = InInterrupt::enter();
+    crate::counters::fixed_irq(crate::counters::Fixed::Serial);
     crate::console::input::poll();
+}
+
+/// A device interrupt on `line` is about to run its driver's handler (interrupts off):
+/// count it for `stats(KIND_IRQS)`.
+pub fn device_irq(line: u32) {
+    crate::counters::device_irq(line);
 }

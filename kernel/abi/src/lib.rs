@@ -329,6 +329,8 @@ pub mod harness {
         Suite::user("umemtest"),
         // Typed: its `host` group asks the harness (`HOST_WORD`) and reads the answers.
         Suite::typed("nettest"),
+        // Typed: the harness types the serial magic key and checks the kernel's reports.
+        Suite::typed("diagtest"),
     ];
 
     /// The suite called `name`, if [`SUITES`] lists one.
@@ -740,6 +742,151 @@ pub mod sys {
     pub const STATS: usize = 119;
     /// One past the highest syscall number.
     pub const COUNT: usize = 120;
+
+    /// Every syscall's name (its constant in lower case), in number order: what `kstats`
+    /// and `diagdump` print. The host test `names_match_the_constants` checks it against
+    /// this module's text, so a new number without its name fails the build's tests.
+    pub const NAMES: &[(usize, &str)] = &[
+        (EXIT, "exit"),
+        (WRITE, "write"),
+        (GETPID, "getpid"),
+        (GETPPID, "getppid"),
+        (FORK, "fork"),
+        (EXECVE, "execve"),
+        (SPAWN, "spawn"),
+        (WAIT, "wait"),
+        (MMAP, "mmap"),
+        (MUNMAP, "munmap"),
+        (MPROTECT, "mprotect"),
+        (NANOSLEEP, "nanosleep"),
+        (CLOCK_GETTIME, "clock_gettime"),
+        (SCHED_YIELD, "sched_yield"),
+        (READ, "read"),
+        (SET_PRIORITY, "set_priority"),
+        (GET_CMDLINE, "get_cmdline"),
+        (SHUTDOWN, "shutdown"),
+        (PORT_CREATE, "port_create"),
+        (PORT_SEND, "port_send"),
+        (PORT_RECV, "port_recv"),
+        (PORT_CALL, "port_call"),
+        (PORT_REPLY, "port_reply"),
+        (HANDLE_CLOSE, "handle_close"),
+        (HANDLE_DUP, "handle_dup"),
+        (NS_REGISTER, "ns_register"),
+        (NS_LOOKUP, "ns_lookup"),
+        (KLOG_READ, "klog_read"),
+        (MEM_GRANT, "mem_grant"),
+        (MEM_MAP, "mem_map"),
+        (PORT_REPLY_RECV, "port_reply_recv"),
+        (KILL, "kill"),
+        (DUP2, "dup2"),
+        (CLOSE, "close"),
+        (PORT_FD, "port_fd"),
+        (CONSOLE_BIND, "console_bind"),
+        (OPEN, "open"),
+        (LSEEK, "lseek"),
+        (STAT, "stat"),
+        (FSTAT, "fstat"),
+        (GETDENTS, "getdents"),
+        (MKDIR, "mkdir"),
+        (RMDIR, "rmdir"),
+        (UNLINK, "unlink"),
+        (RENAME, "rename"),
+        (FTRUNCATE, "ftruncate"),
+        (TRUNCATE, "truncate"),
+        (GETCWD, "getcwd"),
+        (CHDIR, "chdir"),
+        (UTIMENS, "utimens"),
+        (DUP, "dup"),
+        (STATFS, "statfs"),
+        (PIPE, "pipe"),
+        (FCNTL, "fcntl"),
+        (SIGACTION, "sigaction"),
+        (SIGPROCMASK, "sigprocmask"),
+        (SIGRETURN, "sigreturn"),
+        (SETPGID, "setpgid"),
+        (GETPGID, "getpgid"),
+        (UNAME, "uname"),
+        (PROC_LIST, "proc_list"),
+        (THREAD_CREATE, "thread_create"),
+        (THREAD_EXIT, "thread_exit"),
+        (GETTID, "gettid"),
+        (FUTEX_WAIT, "futex_wait"),
+        (FUTEX_WAKE, "futex_wake"),
+        (SCHED_GETCPU, "sched_getcpu"),
+        (SCHED_SETAFFINITY, "sched_setaffinity"),
+        (SCHED_GETAFFINITY, "sched_getaffinity"),
+        (SMP_INFO, "smp_info"),
+        (CAP_GET, "cap_get"),
+        (CAP_DROP, "cap_drop"),
+        (SPAWN_CAPS, "spawn_caps"),
+        (FILTER_SET, "filter_set"),
+        (FILTER_GET, "filter_get"),
+        (NS_REQUIRE, "ns_require"),
+        (TENSOR_CREATE, "tensor_create"),
+        (TENSOR_WRITE, "tensor_write"),
+        (TENSOR_READ, "tensor_read"),
+        (TENSOR_MAP, "tensor_map"),
+        (TENSOR_INFO, "tensor_info"),
+        (GRAPH_CREATE, "graph_create"),
+        (INFER_SUBMIT, "infer_submit"),
+        (INFER_WAIT, "infer_wait"),
+        (INFER_CANCEL, "infer_cancel"),
+        (MODEL_LOAD, "model_load"),
+        (AI_INFO, "ai_info"),
+        (INFER_STATS, "infer_stats"),
+        (MEM_ADVISE, "mem_advise"),
+        (MEM_POLICY, "mem_policy"),
+        (MEMTIER_INFO, "memtier_info"),
+        (MEMTIER_SET, "memtier_set"),
+        (PCI_LIST, "pci_list"),
+        (NET_ATTACH, "net_attach"),
+        (NET_KICK, "net_kick"),
+        (NET_INFO, "net_info"),
+        (FD_CALL, "fd_call"),
+        (PORT_BADGE, "port_badge"),
+        (BLK_INFO, "blk_info"),
+        (BLK_READ, "blk_read"),
+        (BLK_WRITE, "blk_write"),
+        (SYNC, "sync"),
+        (FSYNC, "fsync"),
+        (MOUNT, "mount"),
+        (UMOUNT, "umount"),
+        (STATS, "stats"),
+    ];
+
+    /// The name of syscall `num`, `None` for a number nothing answers.
+    pub fn name(num: usize) -> Option<&'static str> {
+        NAMES
+            .binary_search_by_key(&num, |&(n, _)| n)
+            .ok()
+            .map(|i| NAMES[i].1)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn names_match_the_constants() {
+            let src = include_str!("lib.rs");
+            let start = src.find("pub mod sys {").unwrap();
+            let end = start + src[start..].find("pub const COUNT").unwrap();
+            let mut found = 0;
+            for line in src[start..end].lines() {
+                let Some(rest) = line.trim().strip_prefix("pub const ") else {
+                    continue;
+                };
+                let (ident, value) = rest.split_once(": usize = ").unwrap();
+                let num: usize = value.trim_end_matches(';').parse().unwrap();
+                assert_eq!(name(num), Some(ident.to_lowercase().as_str()), "{ident}");
+                found += 1;
+            }
+            assert_eq!(found, NAMES.len(), "NAMES has entries no constant has");
+            assert!(NAMES.windows(2).all(|w| w[0].0 < w[1].0), "NAMES in order");
+            assert!(NAMES.iter().all(|&(n, _)| n < COUNT));
+        }
+    }
 }
 
 /// IPC: ports, messages, rights. See `docs/ipc.md`.
@@ -3623,7 +3770,8 @@ pub mod stats {
         pub cache_dirty: u64,
         /// tmpfs file data in frames of its own.
         pub tmpfs: u64,
-        /// Pages mapped into user address spaces (each frame counted once).
+        /// Bytes of frames mapped into user address spaces (a frame shared by fork or
+        /// a grant is counted in each process that maps it).
         pub user: u64,
     }
     const _: () = assert!(core::mem::size_of::<MemStats>() == 12 * 8);
@@ -3731,7 +3879,9 @@ pub mod stats {
     pub struct LockStat {
         /// The CPU holding it, `u32::MAX` when free.
         pub holder_cpu: u32,
-        /// The thread holding it (0 for none or an interrupt context).
+        /// The thread running on the holding CPU (a kernel spin lock is never held
+        /// across a switch, so that is the holder; for a lock an interrupt handler
+        /// holds, the thread it interrupted), 0 when free or the CPU is idle.
         pub holder_tid: u32,
         pub acquired: u64,
         /// Acquisitions that found it held and had to wait.

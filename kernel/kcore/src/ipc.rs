@@ -67,6 +67,14 @@ impl<T> HandleTable<T> {
         self.len == 0
     }
 
+    /// Every handle with its object and rights, lowest index first (for diagnostics).
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &T, u32)> + '_ {
+        self.slots.iter().enumerate().filter_map(|(i, s)| {
+            let (obj, rights) = s.entry.as_ref()?;
+            Some((Self::handle(i as u32, s.generation), obj, *rights))
+        })
+    }
+
     /// Handles that can still be inserted.
     pub fn room(&self) -> usize {
         self.capacity - self.len
@@ -415,6 +423,27 @@ mod tests {
         assert_ne!(h, h2);
         assert_eq!(t.get(h, 0), Err(HandleError::BadHandle));
         assert_eq!(t.get(h2, 0), Ok(&11));
+    }
+
+    #[test]
+    fn iter_lists_live_handles_with_their_numbers() {
+        let mut t = HandleTable::new(8);
+        let a = t.insert(1u32, RIGHT_SEND).unwrap();
+        let b = t.insert(2, RIGHTS_ALL).unwrap();
+        let c = t.insert(3, RIGHT_RECV).unwrap();
+        t.remove(b).unwrap();
+        let d = t.insert(4, RIGHT_SEND).unwrap();
+        let mut got: std::vec::Vec<(u32, u32, u32)> =
+            t.iter().map(|(h, &v, r)| (h, v, r)).collect();
+        got.sort();
+        let mut want = std::vec![(a, 1, RIGHT_SEND), (c, 3, RIGHT_RECV), (d, 4, RIGHT_SEND)];
+        want.sort();
+        assert_eq!(got, want);
+        // Every number listed is one `get` accepts.
+        for (h, v, _) in got {
+            assert_eq!(t.get(h, 0), Ok(&v));
+        }
+        assert_eq!(t.iter().count(), t.len());
     }
 
     #[test]

@@ -97,6 +97,7 @@ pub fn start() {
 fn worker(idx: usize) {
     let me = &ACCELS[idx];
     let thread = sched::current();
+    thread.set_kernel_wait(crate::task::thread::KernelWait::Accel);
     loop {
         let job = queue::WORK_ARRIVED.wait_until(queue::take);
         thread.set_class(job.class() as usize);

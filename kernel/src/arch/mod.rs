@@ -66,6 +66,9 @@
 //!   before the handler runs and stays masked until `irq_unmask_line(line)`, so a driver
 //!   may quieten its device later, in thread context. One handler per line.
 //! - `irq_unmask_line(line)`: any context.
+//! - `irq_line_numbers() -> [u32; 3]`: the lines (x86_64: IDT vectors; aarch64: GIC
+//!   INTIDs) of the timer, the serial receive interrupt and the kernel IPI, for the
+//!   interrupt counts `stats` reports (`u32::MAX`-like values where there is none).
 //! - `msi_alloc(handler) -> Option<(u32, MsiMessage)>`: a message-signalled interrupt
 //!   for `handler` on the boot CPU: its line number and the address/data a device writes
 //!   (x86_64: a LAPIC vector, edge; aarch64: `None`, the GIC's ITS is not driven).
@@ -134,7 +137,9 @@ pub use imp::{
     start_cpus, switch, uptime_ns, user_copy, wait_for_interrupt, Context, FpuState, PteFormat,
     TrapFrame, HARDENING_CHECKS, NAME, TLB_FLUSH_IS_BROADCAST,
 };
-pub use imp::{boot_stack, irq_enable_line, irq_unmask_line, msi_alloc, pci_host};
+pub use imp::{
+    boot_stack, irq_enable_line, irq_line_numbers, irq_unmask_line, msi_alloc, pci_host,
+};
 
 /// The contract above as types: one line per item, checked against the selected arch at
 /// compile time. Changing a signature means changing it here, in both arches and in the
@@ -182,6 +187,7 @@ mod contract {
     const _: fn() -> Option<HostBridge> = imp::pci_host;
     const _: fn(u32, Trigger, fn()) -> Result<(), &'static str> = imp::irq_enable_line;
     const _: fn(u32) = imp::irq_unmask_line;
+    const _: fn() -> [u32; 3] = imp::irq_line_numbers;
     const _: fn(fn()) -> Option<(u32, MsiMessage)> = imp::msi_alloc;
 
     // Threads.

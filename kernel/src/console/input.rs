@@ -5,12 +5,13 @@
 //! bytes from the ring ([`read`]); once one has ([`bind`]), a kernel thread forwards every
 //! byte to its port as `console::INPUT` messages and direct reads wait. This module owns
 //! the ring and the binding; it never interprets the bytes (the line discipline lives in
-//! the console server).
+//! the console server) except the serial magic key (`abi::console::MAGIC_KEY`), whose
+//! command byte goes to `diag::dump` instead of any reader.
 
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use wayos_abi::console::INPUT;
+use wayos_abi::console::{INPUT, MAGIC_DUMP, MAGIC_HELP, MAGIC_KEY, MAGIC_STATS};
 use wayos_abi::ipc::{Message, INLINE_BYTES};
 
 use crate::arch;
@@ -64,7 +65,29 @@ static ARRIVED: WaitQueue = WaitQueue::new();
 static BOUND: Mutex<Option<Arc<Port>>> = Mutex::new(None);
 static PUMP_STARTED: AtomicBool = AtomicBool::new(false);
 
-/// Timer tick (interrupts off): moves waiting UART bytes into the ring.
+/// Set after a [`MAGIC_KEY`]: the next byte is a command, not input.
+static MAGIC_ARMED: AtomicBool = AtomicBool::new(false);
+
+/// What a received byte is, given the magic-key state (updated here): `Some(byte)` to
+/// pass on as input, `None` when the magic key took it.
+fn filter_magic(b: u8) -> Option<u8> {
+    if MAGIC_ARMED.swap(false, Ordering::Relaxed) {
+        match b {
+            MAGIC_KEY => return Some(MAGIC_KEY),
+            MAGIC_DUMP | MAGIC_STATS | MAGIC_HELP => crate::diag::dump::request(b),
+            _ => {}
+        }
+        return None;
+    }
+    if b == MAGIC_KEY {
+        MAGIC_ARMED.store(true, Ordering::Relaxed);
+        return None;
+    }
+    Some(b)
+}
+
+/// Timer tick or serial interrupt (interrupts off): moves waiting UART bytes into the
+/// ring. The magic key and its command are taken out here, before any reader sees them.
 pub fn poll() {
     let mut got = false;
     {
@@ -74,8 +97,10 @@ pub fn poll() {
                 break;
             }
             let Some(b) = arch::serial_read() else { break };
-            ring.push(b);
-            got = true;
+            if let Some(b) = filter_magic(b) {
+                ring.push(b);
+                got = true;
+            }
         }
     }
     if got {
@@ -128,6 +153,7 @@ pub fn bind(port: Arc<Port>) -> KResult<()> {
 /// The forwarding thread: waits for input while bound, sends it as messages. When the
 /// server's port closes, the binding goes and input returns to direct readers.
 fn pump() {
+    crate::task::sched::current().set_kernel_wait(crate::task::thread::KernelWait::ConsoleInput);
     loop {
         let mut msg = Message::new(INPUT);
         let port = ARRIVED.wait_until(|| {

@@ -33,7 +33,7 @@ impl Write for Serial {
     }
 }
 
-static CONSOLE: IrqMutex<Serial> = IrqMutex::new(Serial);
+static CONSOLE: IrqMutex<Serial> = IrqMutex::tracked(Serial, &crate::sync::names::CONSOLE);
 
 /// Writes formatted text under the console lock.
 pub fn write_fmt(args: fmt::Arguments<'_>) {
@@ -53,6 +53,20 @@ pub fn write_bytes(bytes: &[u8]) {
             _ => arch::serial_write(chunk),
         }
     }
+}
+
+/// Writes `s` under the console lock if it comes free within a short, bounded spin,
+/// else without it: for the magic-key report, which must print even while a stuck
+/// holder keeps the lock.
+pub fn write_str_trying(s: &str) {
+    for _ in 0..100_000 {
+        if let Some(mut c) = CONSOLE.try_lock() {
+            let _ = c.write_str(s);
+            return;
+        }
+        core::hint::spin_loop();
+    }
+    let _ = Serial.write_str(s);
 }
 
 /// Writes without taking the lock, for the panic and fatal-trap paths only: interleaving

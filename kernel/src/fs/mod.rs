@@ -36,7 +36,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::ops::Deref;
 
-use spin::{MutexGuard, Once};
+use spin::Once;
 use wayos_abi::fcntl::{O_ACCMODE, O_APPEND, O_RDONLY, O_WRONLY};
 use wayos_abi::fs::DEV_CONSOLE;
 use wayos_abi::fs::{DEV_NULL, DEV_ZERO};
@@ -51,7 +51,7 @@ use self::open::{DevFile, Node, VfsFile};
 use self::page::FramePage;
 use crate::descriptor::FileRef;
 use crate::error::{Errno, KResult};
-use crate::sync::Mutex;
+use crate::sync::{Tracked, TrackedGuard};
 use crate::task;
 use crate::time::realtime_ns;
 
@@ -66,7 +66,7 @@ pub enum Cwd {
 /// The kernel's tree: tmpfs data in physical frames.
 pub type KernelVfs = Vfs<FramePage>;
 
-static VFS: Once<Mutex<KernelVfs>> = Once::new();
+static VFS: Once<Tracked<KernelVfs>> = Once::new();
 
 /// The errno for a file system error.
 pub fn errno(e: FsError) -> Errno {
@@ -74,8 +74,8 @@ pub fn errno(e: FsError) -> Errno {
 }
 
 /// The tree, locked. `EIO` before [`init`] (nothing runs that early).
-fn vfs() -> KResult<MutexGuard<'static, KernelVfs>> {
-    VFS.get().map(Mutex::lock).ok_or(Errno::EIO)
+fn vfs() -> KResult<TrackedGuard<'static, KernelVfs>> {
+    VFS.get().map(Tracked::lock).ok_or(Errno::EIO)
 }
 
 const ROOT_LOC: Loc = Loc {
@@ -367,7 +367,7 @@ pub fn init(initramfs: &'static [u8]) {
         limits.max_file_size >> 20,
         files
     );
-    VFS.call_once(|| Mutex::new(v));
+    VFS.call_once(|| Tracked::new(v, &crate::sync::names::VFS));
 }
 
 /// Unpacks the archive into the tree; returns how many files it held.

@@ -29,7 +29,7 @@ use wayos_kcore::ipc::{PortQueue, PushError};
 use super::{Deadline, KMessage, KObject};
 use crate::arch::{self, IrqGuard};
 use crate::error::{Errno, KResult};
-use crate::sync::Mutex;
+use crate::sync::{Mutex, Tracked};
 use crate::task::thread::Thread;
 use crate::task::usage::{Charge, Kind, Usage};
 use crate::task::wait_queue::WaitQueue;
@@ -208,7 +208,9 @@ struct PortState {
 /// A bounded message queue. Alive while any handle or name refers to it; *open* while at
 /// least one handle with the receive right exists (in a table or in a queued message).
 pub struct Port {
-    state: Mutex<PortState>,
+    /// A number naming it in diagnostics (`stats(KIND_HANDLES)`), unique since boot.
+    pub id: u64,
+    state: Tracked<PortState>,
     /// Handles with the receive right; the port closes when this drops to 0.
     receivers: AtomicUsize,
     /// Senders waiting for room.
@@ -225,6 +227,8 @@ pub struct Port {
     /// queue slot) until received: see [`Port::notice`].
     owner: Option<Arc<Usage>>,
 }
+
+static NEXT_PORT_ID: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(1);
 
 /// A thread's list of closed ports whose queued messages still have to be dropped.
 ///
@@ -309,12 +313,16 @@ impl Port {
         };
         crate::mm::reserve::admit(core::mem::size_of::<Port>() + 64)?;
         Ok(Arc::new(Port {
+            id: NEXT_PORT_ID.fetch_add(1, Ordering::Relaxed),
             _charges: charges,
             owner: creator.cloned(),
-            state: Mutex::new(PortState {
-                queue,
-                waiters: VecDeque::new(),
-            }),
+            state: Tracked::new(
+                PortState {
+                    queue,
+                    waiters: VecDeque::new(),
+                },
+                &crate::sync::names::PORT_QUEUES,
+            ),
             receivers: AtomicUsize::new(0),
             send_wq: WaitQueue::new(),
             leftover: Mutex::new(None),
@@ -324,6 +332,22 @@ impl Port {
 
     pub fn is_closed(&self) -> bool {
         self.state.lock().queue.is_closed()
+    }
+
+    /// Messages waiting in the queue; `None` with `try_only` when its lock is held (the
+    /// magic-key dump waits for nothing).
+    pub fn queued(&self, try_only: bool) -> Option<usize> {
+        let st = if try_only {
+            self.state.try_lock()?
+        } else {
+            self.state.lock()
+        };
+        Some(st.queue.len())
+    }
+
+    /// Whether this reference holds the receive right.
+    pub fn is_receiver_ref(r: &PortRef) -> bool {
+        r.receiver
     }
 
     /// True when a send could complete now (room, or closed so that it fails at once).
@@ -356,6 +380,7 @@ impl Port {
             // SAFETY: a listed record's buffer is alive and, under this lock, ours alone
             // (its owner is blocked until it is filled).
             make(unsafe { inner.buf.as_mut() });
+            crate::counters::ipc_message();
             return Ok(Some(w.thread.clone()));
         }
         if st.queue.is_full() {
@@ -370,6 +395,7 @@ impl Port {
         if st.queue.push(km).is_err() {
             unreachable!("room was checked under the queue lock");
         }
+        crate::counters::ipc_message();
         Ok(None)
     }
 
@@ -416,10 +442,14 @@ impl Port {
                 // alone (its owner is blocked until it is filled). `RecvWaiter::new`
                 // emptied it, so the assignment drops nothing but plain data.
                 *unsafe { inner.buf.as_mut() } = km.take().expect("made above");
+                crate::counters::ipc_message();
                 Some(w.thread.clone())
             } else {
                 match st.queue.push_notice(km.take().expect("made above")) {
-                    Ok(()) => None,
+                    Ok(()) => {
+                        crate::counters::ipc_message();
+                        None
+                    }
                     Err(PushError::Closed(m)) => {
                         km = Some(m);
                         None
@@ -812,6 +842,7 @@ impl ReplyPort {
         // buffer until the reply is in (or the wait ends, under this lock), and a reply
         // right is one-shot.
         make(unsafe { &mut *self.buf.get() });
+        crate::counters::ipc_message();
         self.status.store(DONE, Ordering::Release);
         Ok(waiter.take())
     }

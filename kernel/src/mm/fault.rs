@@ -30,6 +30,9 @@ pub fn handle_page_fault(addr: usize, access: Access) -> bool {
             None => FaultOutcome::Denied,
         }
     };
+    // A fault a user program took, or a kernel copy took on its memory: counted for
+    // `stats` (`fatal` when the program gets a signal for it).
+    crate::counters::page_fault(!matches!(outcome, FaultOutcome::Resolved) && access.user);
     match outcome {
         FaultOutcome::Resolved => true,
         FaultOutcome::Denied => {

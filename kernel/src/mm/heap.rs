@@ -98,6 +98,11 @@ pub fn stats() -> HeapStats {
     HEAP.state.lock().stats()
 }
 
+/// [`stats`] if the heap's lock is free now.
+pub fn try_stats() -> Option<HeapStats> {
+    HEAP.state.try_lock().map(|s| s.stats())
+}
+
 impl HeapState {
     fn live(&mut self) -> impl Iterator<Item = &mut Region> {
         self.regions.iter_mut().map_while(Option::as_mut)

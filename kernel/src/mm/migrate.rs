@@ -139,6 +139,7 @@ pub fn start() {
 }
 
 fn daemon() {
+    crate::task::sched::current().set_kernel_wait(crate::task::thread::KernelWait::Migrate);
     loop {
         let generation = GENERATION.load(Ordering::Relaxed);
         let period_ns = u64::from(PERIOD_MS.load(Ordering::Relaxed)) * 1_000_000;

@@ -282,6 +282,14 @@ pub fn stats(tier: Tier) -> Option<Stats> {
     ALLOCATORS[tier.index()].lock().as_ref().map(|a| a.stats())
 }
 
+/// [`stats`] if the tier's lock is free now (`None` too when it is not).
+pub fn try_stats(tier: Tier) -> Option<Stats> {
+    ALLOCATORS[tier.index()]
+        .try_lock()?
+        .as_ref()
+        .map(|a| a.stats())
+}
+
 /// Runs `f` on the allocator of the tier that manages `pfn`, under its lock.
 fn with_owner<T>(pfn: Pfn, f: impl FnOnce(&mut BuddyAllocator<'static>) -> T) -> Option<T> {
     for tier in Tier::ALL {

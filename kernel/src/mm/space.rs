@@ -661,6 +661,19 @@ impl AddressSpace {
 
     /// Resident user pages by tier, `[near, far]`: a walk of the present entries only
     /// (bounded by physical memory), each frame classified by the tier that owns it.
+    /// `(resident bytes, mapped bytes)`: frames mapped now, and the VMAs' extent.
+    pub fn usage(&self) -> (u64, u64) {
+        let mut rss = 0;
+        let mut from = VirtAddr::new(USER_BASE as u64);
+        let end = VirtAddr::new(USER_END as u64);
+        while let Some(leaf) = self.table.next_leaf(&KernelPhysMem, from, end) {
+            from = leaf.end();
+            rss += leaf.size.bytes();
+        }
+        let vsize = self.vmas.iter().map(|v| v.end - v.start).sum();
+        (rss, vsize)
+    }
+
     pub fn placement_counts(&self) -> [u64; 2] {
         let mut counts = [0u64; 2];
         let mut from = VirtAddr::new(USER_BASE as u64);

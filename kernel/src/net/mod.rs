@@ -282,6 +282,7 @@ pub(crate) fn poke(index: usize) {
 /// A NIC's kernel thread: services the device whenever there is news (or every poll
 /// period without an interrupt, or while a notification is owed).
 fn run(nic: &Nic) {
+    crate::task::sched::current().set_kernel_wait(crate::task::thread::KernelWait::Nic);
     loop {
         let polled = nic.irq_mode.load(Ordering::Relaxed) == IRQ_POLLED;
         let owed = nic

@@ -321,7 +321,14 @@ pub fn enable_interrupt(f: &Function, handler: fn()) -> KResult<IrqRoute> {
             }
         }
     };
-    BINDINGS.lock()[index].irq = route.line;
+    let driver = {
+        let mut b = BINDINGS.lock();
+        b[index].irq = route.line;
+        b[index].driver
+    };
+    // The interrupt counts (`kstats`) name the line after its driver.
+    let len = driver.iter().position(|&c| c == 0).unwrap_or(driver.len());
+    crate::counters::name_irq(route.line, &driver[..len]);
     log::info!(
         "pci: {:02x}:{:02x}.{} interrupt: {} line {}",
         f.bus,

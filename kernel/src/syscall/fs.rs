@@ -281,19 +281,3 @@ pub fn sys_umount(path: usize, len: usize, flags: usize) -> KResult<usize> {
     crate::fs::umount(&path)?;
     Ok(0)
 }
-
-/// TEMPORARY (helper B, issue 18): `stats(KIND_MOUNTS, buf, len)` only, so `mount`, `df`
-/// and fstest can list mounts before helper D's stats syscall lands; the lead drops this
-/// and its dispatch arm at merge (D's `KIND_MOUNTS` arm calls `crate::fs::mounts()`).
-pub fn sys_stats_mounts(what: usize, buf: usize, len: usize) -> KResult<usize> {
-    use wayos_abi::stats::{MountInfo, KIND_MOUNTS};
-    use wayos_abi::zerocopy::IntoBytes;
-    if what != KIND_MOUNTS as usize {
-        return Err(Errno::EINVAL);
-    }
-    let list = crate::fs::mounts();
-    let fit = (len / core::mem::size_of::<MountInfo>()).min(list.len());
-    let bytes = list[..fit].as_bytes();
-    UserSlice::<WriteOnly>::new(buf, bytes.len())?.write_from(bytes)?;
-    Ok(list.len())
-}

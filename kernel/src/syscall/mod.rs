@@ -42,6 +42,7 @@ mod memtier;
 mod net;
 mod pci;
 mod signal;
+mod stats;
 mod sysinfo;
 mod tensor;
 mod thread;
@@ -49,6 +50,11 @@ mod thread;
 pub fn dispatch(frame: &mut TrapFrame) {
     let num = frame.syscall_number();
     let a = frame.syscall_args();
+    // Counted whether or not the gate admits it: `kstats` shows the calls made. The
+    // thread notes the number too: what it waits for, should it block in this call.
+    let cpu = arch::cpu_id();
+    crate::counters::syscall(cpu, num);
+    sched::note_syscall(cpu, num);
     // The one gate every call passes: the syscall filter and the capability table.
     if let Err(e) = gate::admit(num) {
         frame.set_syscall_return((-e.0) as usize);
@@ -171,8 +177,7 @@ pub fn dispatch(frame: &mut TrapFrame) {
         sys::FSYNC => fs::sys_fsync(a[0]),
         sys::MOUNT => fs::sys_mount(a[0], a[1], a[2], a[3]),
         sys::UMOUNT => fs::sys_umount(a[0], a[1], a[2]),
-        // TEMPORARY until helper D's stats syscall: KIND_MOUNTS only.
-        sys::STATS => fs::sys_stats_mounts(a[0], a[1], a[2]),
+        sys::STATS => stats::sys_stats(a[0], a[1], a[2]),
         _ => Err(Errno::ENOSYS),
     };
     let value = match result {

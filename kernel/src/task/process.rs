@@ -17,7 +17,7 @@ use super::wait_queue::WaitQueue;
 use crate::descriptor::Fds;
 use crate::error::{Errno, KResult};
 use crate::mm::space::AddressSpace;
-use crate::sync::Mutex;
+use crate::sync::{Mutex, Tracked};
 use wayos_kcore::paging::PhysAddr;
 
 pub type Pid = u64;
@@ -77,7 +77,8 @@ pub struct Process {
     pub mem_policy: AtomicU32,
 }
 
-static TABLE: Mutex<BTreeMap<Pid, Arc<Process>>> = Mutex::new(BTreeMap::new());
+static TABLE: Tracked<BTreeMap<Pid, Arc<Process>>> =
+    Tracked::new(BTreeMap::new(), &crate::sync::names::PROCESS_TABLE);
 static NEXT_PID: AtomicU64 = AtomicU64::new(INIT_PID);
 
 impl Process {
@@ -236,6 +237,23 @@ impl Process {
             .then(|| self.exit_status.load(Ordering::Acquire))
     }
 
+    /// Runs `f` on each live thread if the thread list's lock is free now (false if
+    /// not): for the magic-key dump, which waits for nothing.
+    pub fn try_for_each_thread(&self, mut f: impl FnMut(&Thread)) -> bool {
+        let Some(list) = self.threads.try_lock() else {
+            return false;
+        };
+        for t in list.iter().filter_map(Weak::upgrade) {
+            f(&t);
+        }
+        true
+    }
+
+    /// Whether it has exited, if its status lock is free now.
+    pub fn try_is_zombie(&self) -> Option<bool> {
+        self.status.try_lock().map(|s| s.is_some())
+    }
+
     /// The process's live threads.
     pub fn threads(&self) -> Vec<Arc<Thread>> {
         self.threads
@@ -369,6 +387,24 @@ pub fn all() -> KResult<Vec<Arc<Process>>> {
         .map_err(|_| Errno::ENOMEM)?;
     v.extend(table.values().cloned());
     Ok(v)
+}
+
+/// Runs `f` on every process if the table's lock is free now; false if it is not.
+pub fn try_for_each(mut f: impl FnMut(&Arc<Process>)) -> bool {
+    let Some(table) = TABLE.try_lock() else {
+        return false;
+    };
+    for p in table.values() {
+        f(p);
+    }
+    true
+}
+
+/// Runs `f` with the process table locked (the boot test's check that the magic-key
+/// report does not wait for it).
+pub fn with_table_locked<T>(f: impl FnOnce() -> T) -> T {
+    let _table = TABLE.lock();
+    f()
 }
 
 /// Number of processes in the table (zombies included).

@@ -38,13 +38,12 @@
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
-use spin::MutexGuard;
 use wayos_abi::sched::CLASSES;
 use wayos_abi::smp::MAX_CPUS;
 
 use super::thread::{State, Thread};
 use crate::arch::{self, IrqGuard};
-use crate::sync::Mutex;
+use crate::sync::{Tracked, TrackedGuard};
 
 /// Scheduler tick rate.
 pub const TICK_HZ: u32 = 100;
@@ -365,7 +364,7 @@ impl Sched {
     }
 }
 
-static SCHED: Mutex<Sched> = Mutex::new(Sched::new());
+static SCHED: Tracked<Sched> = Tracked::new(Sched::new(), &crate::sync::names::SCHED);
 
 /// Per-CPU scheduler state read without the lock.
 struct CpuLocal {
@@ -380,6 +379,8 @@ struct CpuLocal {
     prev: AtomicPtr<Thread>,
     switches: AtomicU64,
     migrations: AtomicU64,
+    /// The running thread's id, for other CPUs to read (`running_tid`).
+    current_tid: AtomicU64,
 }
 
 impl CpuLocal {
@@ -391,6 +392,7 @@ impl CpuLocal {
             prev: AtomicPtr::new(core::ptr::null_mut()),
             switches: AtomicU64::new(0),
             migrations: AtomicU64::new(0),
+            current_tid: AtomicU64::new(0),
         }
     }
 }
@@ -407,7 +409,7 @@ static TICKS: AtomicU64 = AtomicU64::new(0);
 /// The scheduler lock with interrupts off. Fields drop in order: the lock is released
 /// before interrupts are restored.
 struct Locked {
-    guard: MutexGuard<'static, Sched>,
+    guard: TrackedGuard<'static, Sched>,
     _irq: IrqGuard,
 }
 
@@ -480,6 +482,24 @@ pub fn current_tid() -> u64 {
     }
     // SAFETY: as in `current`: the running thread is alive while it runs.
     unsafe { (*t).tid }
+}
+
+/// Records that the running thread entered syscall `num` (what it waits for, should it
+/// block: `stats(KIND_THREADS)`). One store; no reference count is touched.
+/// `cpu` is the running CPU.
+#[inline(always)]
+pub fn note_syscall(cpu: usize, num: usize) {
+    let t = CPU[cpu % MAX_CPUS].current.load(Ordering::Relaxed);
+    if !t.is_null() {
+        // SAFETY: as in `current`: the running thread is alive while it runs.
+        unsafe { (*t).wait.store(num as u32, Ordering::Relaxed) };
+    }
+}
+
+/// The id of the thread running on `cpu` now (0: its idle thread, or none yet): who
+/// holds a lock that CPU holds (`sync::LockStats`). Reads one word, no lock.
+pub fn running_tid(cpu: usize) -> u64 {
+    CPU[cpu % MAX_CPUS].current_tid.load(Ordering::Relaxed)
 }
 
 /// What the return to user mode must do first: (a switch is due here, the running
@@ -700,7 +720,18 @@ pub struct CpuSched {
 }
 
 pub fn cpu_sched(cpu: usize) -> CpuSched {
-    let s = lock();
+    cpu_sched_with(cpu, lock())
+}
+
+/// [`cpu_sched`] if the scheduler lock is free now (the magic-key dump waits for
+/// nothing).
+pub fn try_cpu_sched(cpu: usize) -> Option<CpuSched> {
+    let irq = IrqGuard::new();
+    let guard = SCHED.try_lock()?;
+    Some(cpu_sched_with(cpu, Locked { guard, _irq: irq }))
+}
+
+fn cpu_sched_with(cpu: usize, s: Locked) -> CpuSched {
     let rq = &s.cpus[cpu % MAX_CPUS];
     CpuSched {
         busy: !rq.running_idle(),
@@ -782,7 +813,7 @@ pub fn schedule() {
 /// the lock is released before the switch, then the CPUs in `kick` get an IPI.
 #[inline(always)]
 fn switch_to(
-    mut s: MutexGuard<'static, Sched>,
+    mut s: TrackedGuard<'static, Sched>,
     cpu: usize,
     prev: Arc<Thread>,
     next: Arc<Thread>,
@@ -839,6 +870,7 @@ fn switch_to(
     CPU[cpu]
         .current
         .store(Arc::as_ptr(&next).cast_mut(), Ordering::Release);
+    CPU[cpu].current_tid.store(next.tid, Ordering::Relaxed);
     s.cpus[cpu].current = Some(next);
     CPU[cpu]
         .prev

@@ -6,7 +6,7 @@
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
 use crate::arch;
 use crate::task::process::Process;
@@ -61,6 +61,10 @@ pub struct Thread {
     pub wake_at: AtomicU64,
     /// Ticks this thread has run.
     pub ticks: AtomicU64,
+    /// What it waits for when blocked: the number of the syscall it is in (set at every
+    /// syscall entry, so a blocked user thread names its wait), or for a kernel thread a
+    /// [`KernelWait`] + `sys::COUNT`. Only for diagnostics (`stats(KIND_THREADS)`).
+    pub wait: AtomicU32,
     /// The CPU it runs on, or whose run queue holds it, or where it last ran.
     pub cpu: AtomicUsize,
     /// CPUs it may run on (bit i = CPU i).
@@ -97,6 +101,55 @@ unsafe impl Send for Thread {}
 
 static NEXT_TID: AtomicU64 = AtomicU64::new(1);
 
+/// [`Thread::wait`] before anything set it.
+pub const NO_WAIT: u32 = u32::MAX;
+
+/// What a kernel thread waits for, as [`Thread::wait`] shows it (after the syscalls).
+#[derive(Clone, Copy)]
+#[repr(u32)]
+pub enum KernelWait {
+    ConsoleInput = 0,
+    Nic = 1,
+    Accel = 2,
+    Migrate = 3,
+    MagicKey = 4,
+}
+
+const KERNEL_WAIT_NAMES: [&str; 5] = ["console in", "nic", "accel", "memtier", "magic key"];
+
+/// The name of a [`Thread::wait`] value: a syscall's, a kernel wait's, or "".
+pub fn wait_name(wait: u32) -> &'static str {
+    let w = wait as usize;
+    if w < wayos_abi::sys::COUNT {
+        return wayos_abi::sys::name(w).unwrap_or("?");
+    }
+    KERNEL_WAIT_NAMES
+        .get(w - wayos_abi::sys::COUNT)
+        .copied()
+        .unwrap_or("")
+}
+
+/// Every kernel thread (they belong to no process), so diagnostics can list them.
+static KERNEL_THREADS: crate::sync::Mutex<alloc::vec::Vec<alloc::sync::Weak<Thread>>> =
+    crate::sync::Mutex::new(alloc::vec::Vec::new());
+
+/// Runs `f` on every live kernel thread; with `try_only` gives up (false) rather than
+/// wait for the list's lock (the magic-key dump takes nothing it could wait on).
+pub fn for_each_kernel_thread(try_only: bool, mut f: impl FnMut(&Thread)) -> bool {
+    let list = if try_only {
+        match KERNEL_THREADS.try_lock() {
+            Some(l) => l,
+            None => return false,
+        }
+    } else {
+        KERNEL_THREADS.lock()
+    };
+    for t in list.iter().filter_map(alloc::sync::Weak::upgrade) {
+        f(&t);
+    }
+    true
+}
+
 /// The affinity of a new thread: every CPU.
 pub const ALL_CPUS: u64 = u64::MAX;
 
@@ -115,6 +168,7 @@ impl Thread {
             state: AtomicU8::new(State::Running as u8),
             wake_at: AtomicU64::new(0),
             ticks: AtomicU64::new(0),
+            wait: AtomicU32::new(NO_WAIT),
             cpu: AtomicUsize::new(arch::cpu_id()),
             affinity: AtomicU64::new(1 << arch::cpu_id()),
             on_cpu: AtomicBool::new(true),
@@ -156,6 +210,7 @@ impl Thread {
             state: AtomicU8::new(State::Ready as u8),
             wake_at: AtomicU64::new(0),
             ticks: AtomicU64::new(0),
+            wait: AtomicU32::new(NO_WAIT),
             cpu: AtomicUsize::new(arch::cpu_id()),
             affinity: AtomicU64::new(ALL_CPUS),
             on_cpu: AtomicBool::new(false),
@@ -175,7 +230,21 @@ impl Thread {
     pub fn kernel(class: usize, f: impl FnOnce() + Send + 'static) -> Result<Arc<Self>, NoMemory> {
         let boxed: Box<Box<dyn FnOnce() + Send>> = Box::new(Box::new(f));
         let raw = Box::into_raw(boxed) as usize;
-        Self::new(None, class, kernel_thread_entry, |top| (raw, top), None)
+        let t = Self::new(None, class, kernel_thread_entry, |top| (raw, top), None)?;
+        let mut list = KERNEL_THREADS.lock();
+        list.retain(|w| w.strong_count() > 0);
+        // Listing is for diagnostics only: without room the thread runs unlisted.
+        if list.try_reserve(1).is_ok() {
+            list.push(Arc::downgrade(&t));
+        }
+        drop(list);
+        Ok(t)
+    }
+
+    /// Sets what this (kernel) thread waits for when it blocks.
+    pub fn set_kernel_wait(&self, w: KernelWait) {
+        self.wait
+            .store(wayos_abi::sys::COUNT as u32 + w as u32, Ordering::Relaxed);
     }
 
     pub fn class(&self) -> usize {

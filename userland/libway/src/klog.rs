@@ -29,3 +29,22 @@ pub fn read_all() -> Result<Vec<u8>, Errno> {
     buf.truncate(n);
     Ok(buf)
 }
+
+/// The `klog` program (also installed as `dmesg`): writes the whole ring to standard
+/// output; 0, or 1 with a message naming `prog` on standard error if a call fails.
+pub fn print_all(prog: &str) -> i32 {
+    let log = match read_all() {
+        Ok(log) => log,
+        Err(e) => {
+            crate::eprintln!("{prog}: klog_read: {e}");
+            return 1;
+        }
+    };
+    match crate::io::write_all(crate::io::STDOUT, &log) {
+        Ok(()) => 0,
+        Err(e) => {
+            crate::eprintln!("{prog}: write: {e}");
+            1
+        }
+    }
+}

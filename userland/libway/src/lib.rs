@@ -59,6 +59,7 @@ pub mod process;
 pub mod rt;
 pub mod signal;
 pub mod smp;
+pub mod stats;
 pub mod suite;
 pub mod sync;
 pub mod sys;

@@ -145,12 +145,13 @@ pub unsafe fn call(n: usize, args: [usize; 6]) -> Result<usize, Errno> {
 
 /// The info syscalls that take `(what, buffer, bytes)`, write whole records of kind `what`
 /// into at most `bytes` of `buffer` and return how many such records there are in all
-/// (`memtier_info`, `ai_info`). Only these go through [`info_one`] and [`info_records`],
+/// (`memtier_info`, `ai_info`, `stats`). Only these go through [`info_one`] and [`info_records`],
 /// whose safety rests on that contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum InfoCall {
     MemtierInfo,
     AiInfo,
+    Stats,
 }
 
 impl InfoCall {
@@ -158,6 +159,7 @@ impl InfoCall {
         match self {
             InfoCall::MemtierInfo => sys::MEMTIER_INFO,
             InfoCall::AiInfo => sys::AI_INFO,
+            InfoCall::Stats => sys::STATS,
         }
     }
 }

@@ -562,6 +562,16 @@ fn end_of_interrupt(eoi: u64) {
     }
 }
 
+/// The interrupt lines of the timer, the PL011's receive interrupt and the kernel IPI
+/// (`arch::irq_line_numbers`).
+pub fn fixed_lines() -> [u32; 3] {
+    [
+        TIMER_INTID.load(Ordering::Relaxed),
+        UART_INTID.load(Ordering::Relaxed),
+        IPI_INTID,
+    ]
+}
+
 /// The IRQ vector's handler, from EL0 or EL1, with IRQs masked.
 pub fn handle_irq() {
     let (intid, eoi) = acknowledge();
@@ -604,6 +614,7 @@ pub fn handle_irq() {
             mask_spi(intid);
         }
         end_of_interrupt(eoi);
+        crate::traps::device_irq(intid);
         if let Some(handler) = d.handler.get() {
             handler();
         }

@@ -33,6 +33,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 pub use boot::boot_stack;
 pub use context::{switch, Context, FpuState};
+pub use gic::fixed_lines as irq_line_numbers;
 pub use gic::unmask_spi as irq_unmask_line;
 pub use hardening::CHECKS as HARDENING_CHECKS;
 pub use mmu::kernel_root;

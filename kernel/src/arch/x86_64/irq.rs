@@ -111,6 +111,7 @@ pub fn dispatch(vector: u64) {
         ioapic::set_masked(gsi, true);
     }
     lapic::eoi();
+    crate::traps::device_irq(vector as u32);
     match slot.handler.get() {
         Some(handler) => handler(),
         None => log::warn!("irq: vector {vector} has no handler"),

@@ -53,6 +53,11 @@ pub use uaccess::copy as user_copy;
 /// Set-up that needs the heap and the kernel's own page tables: CPU features, the
 /// SYSCALL entry, the scheduler tick at `tick_hz`, and device interrupt routing (COM1's
 /// receive interrupt to this, the boot, CPU).
+/// The timer, COM1 receive and kernel IPI vectors (see the contract in `arch`).
+pub fn irq_line_numbers() -> [u32; 3] {
+    [trap::VEC_TIMER, trap::VEC_SERIAL, trap::VEC_IPI].map(|v| v as u32)
+}
+
 pub fn init_late(tick_hz: u32) {
     cpu::init();
     syscall::init();
