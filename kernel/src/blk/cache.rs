@@ -335,13 +335,11 @@ pub fn writeback(d: &Disk) -> KResult<()> {
 }
 
 /// The cache counters of device `dev`.
-#[allow(dead_code)] // Through `blk::stats`, wired at merge.
 pub fn counters(dev: usize) -> DevCounters {
     CACHE.lock().counters(dev)
 }
 
 /// (cached, dirty) bytes.
-#[allow(dead_code)] // Through `blk::cache_bytes`, wired at merge.
 pub fn bytes() -> (u64, u64) {
     let c = CACHE.lock();
     (

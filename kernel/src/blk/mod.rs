@@ -478,7 +478,6 @@ pub fn sync_all() -> KResult<()> {
 
 /// Marks `dev` as holding a mounted file system (raw `blk_write` is then `EBUSY`), or
 /// not. `EBUSY` when mounting a device that is mounted already; `ENODEV`.
-#[allow(dead_code)] // Called by `fs` (mounts) and `syscall::stats`, wired at merge.
 pub fn set_mounted(dev: usize, mounted: bool) -> KResult<()> {
     let d = disk(dev)?;
     if mounted {
@@ -500,7 +499,6 @@ pub fn is_mounted(dev: usize) -> bool {
 }
 
 /// Every device's counters, for `stats(KIND_BLK)`.
-#[allow(dead_code)] // Called by `fs` (mounts) and `syscall::stats`, wired at merge.
 pub fn stats() -> Vec<BlkStats> {
     disks()
         .iter()
@@ -528,7 +526,6 @@ pub fn stats() -> Vec<BlkStats> {
 }
 
 /// Bytes the buffer cache holds, and of them dirty (for `MemStats`).
-#[allow(dead_code)] // Called by `fs` (mounts) and `syscall::stats`, wired at merge.
 pub fn cache_bytes() -> (u64, u64) {
     cache::bytes()
 }
