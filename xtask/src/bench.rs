@@ -49,9 +49,13 @@ pub fn run(o: &BenchOptions) -> Result<ExitCode> {
         cmdline.push(' ');
         cmdline.push_str(&b.cmdline_word());
     }
+    let (disks, scratch) = crate::disk::harness_disks(o.arch, "bench")?;
+    cmdline.push(' ');
+    cmdline.push_str(&scratch);
     let (path, is_iso) = qemu::prepare_medium(&built, &cmdline, "bench")?;
     let machine = Machine {
         net,
+        disks,
         ..Machine::headless(o.arch, 1, &o.memory).with_tiers(o.tiers)
     };
     let mut cmd = qemu::command(

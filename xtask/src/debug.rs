@@ -23,6 +23,7 @@ pub fn run(o: &DebugOptions) -> Result<ExitCode> {
     let machine = Machine {
         display: o.display.clone(),
         net: o.net.machine_net()?,
+        disks: o.disk.images(c.arch)?,
         ..Machine::headless(c.arch, c.smp, &c.memory).with_tiers(c.tiers)
     };
     let gdbinit = built.out_dir.join("gdbinit");

@@ -62,12 +62,15 @@ pub fn run(o: &FuzzOptions) -> Result<ExitCode> {
         o.smp,
         o.memory
     );
+    let (disks, scratch) = crate::disk::harness_disks(arch, "fuzz")?;
+    let cmdline = format!("{cmdline} {scratch}");
     let (path, is_iso) = qemu::prepare_medium(&built, &cmdline, "fuzz")?;
     // Every suite runs after the fuzzer, the network checks too: the same host side as
     // a test boot.
     let host = crate::nethost::HostNet::start()?;
     let machine = Machine {
         net: Some(host.net(&[])?),
+        disks,
         ..Machine::headless(arch, o.smp, &o.memory).with_tiers(o.tiers)
     };
     let cmd = qemu::command(

@@ -12,6 +12,7 @@ mod bench;
 mod build;
 mod debug;
 mod digits;
+mod disk;
 mod esp;
 mod fuzz;
 mod gdb;
@@ -197,6 +198,8 @@ pub struct RunOptions {
     pub common: Options,
     #[command(flatten)]
     pub net: NetOptions,
+    #[command(flatten)]
+    pub disk: disk::DiskOptions,
     /// Use KVM instead of TCG (it does not work on the project's build machines).
     #[arg(long)]
     pub kvm: bool,
@@ -313,6 +316,8 @@ pub struct DebugOptions {
     pub common: Options,
     #[command(flatten)]
     pub net: NetOptions,
+    #[command(flatten)]
+    pub disk: disk::DiskOptions,
     /// Print the gdb command instead of starting gdb; QEMU then runs in the foreground.
     #[arg(long)]
     pub no_gdb: bool,

@@ -17,6 +17,8 @@ pub enum Need {
     HttpClient,
     /// A C compiler with a static libc (the Linux reference benchmark).
     CcStatic,
+    /// `mkfs.fat` and `fsck.fat`: making disk images and checking what the guest wrote.
+    Dosfstools,
 }
 
 impl Need {
@@ -29,6 +31,7 @@ impl Need {
             Need::Xorriso => "xorriso",
             Need::HttpClient => "curl",
             Need::CcStatic => "gcc libc6-dev",
+            Need::Dosfstools => "dosfstools",
         }
     }
 
@@ -39,6 +42,7 @@ impl Need {
             Need::Gdb => on_path("gdb-multiarch"),
             Need::Xorriso => on_path("xorriso"),
             Need::HttpClient => on_path("curl") || on_path("python3"),
+            Need::Dosfstools => on_path("mkfs.fat") && on_path("fsck.fat"),
             Need::CcStatic => {
                 on_path("gcc") && Path::new("/usr/lib/x86_64-linux-gnu/libc.a").is_file()
             }

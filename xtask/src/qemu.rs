@@ -41,6 +41,8 @@ pub struct Machine {
     /// The network: `None` attaches no NIC (`--net none`); otherwise one virtio-net-pci
     /// on QEMU's user network (guest 10.0.2.15, host 10.0.2.2, DNS 10.0.2.3).
     pub net: Option<Net>,
+    /// Disk images attached as virtio-blk-pci devices, blk0 first ([`crate::disk`]).
+    pub disks: Vec<PathBuf>,
 }
 
 /// The guest's MAC address: set explicitly so frames the harness injects can be addressed
@@ -205,6 +207,7 @@ impl Machine {
             display: None,
             tiers: 2,
             net: Some(Net::default()),
+            disks: Vec::new(),
         }
     }
 
@@ -361,6 +364,7 @@ pub fn command(
             cmd.args(["-nic", "none"]);
         }
     }
+    cmd.args(crate::disk::qemu_args(&m.disks));
     cmd.arg("-no-reboot");
     cmd.arg("-display")
         .arg(m.display.as_deref().unwrap_or("none"));

@@ -31,6 +31,7 @@ pub fn run(o: &RunOptions) -> Result<ExitCode> {
         kvm: o.kvm,
         display: o.display.clone(),
         net: o.net.machine_net()?,
+        disks: o.disk.images(c.arch)?,
         ..Machine::headless(c.arch, c.smp, &c.memory).with_tiers(c.tiers)
     };
     let mut cmd = qemu::command(
@@ -55,6 +56,10 @@ pub fn run(o: &RunOptions) -> Result<ExitCode> {
             }
         }
         None => eprintln!("==> network: none"),
+    }
+    match machine.disks.first() {
+        Some(img) => eprintln!("==> disk: {} (blk0, mounted at /disk)", img.display()),
+        None => eprintln!("==> disk: none"),
     }
     eprintln!("==> serial console follows; Ctrl-A X quits QEMU, Ctrl-A C opens its monitor");
     if c.arch == Arch::X86_64 && o.display.is_none() {

@@ -276,11 +276,14 @@ fn boot_suites(
         ..Machine::headless(arch, o.smp, &o.memory).with_tiers(o.tiers)
     };
     let host = host.map(|(h, _)| h);
+    // A fresh formatted disk (blk0, init mounts it at /disk) and a raw scratch disk.
+    let (disks, scratch) = crate::disk::harness_disks(arch, "test")?;
+    let machine = Machine { disks, ..machine };
     // What QEMU's NUMA nodes hold, for umemtest to compare with what the kernel found.
     let tiers = machine.tiers_key().unwrap_or_default();
     let cmdline = format!(
         "{TEST_FLAG} {CRASH_KEY}=fault {HOSTTIME_KEY}={host_secs} {CPUS_KEY}={} \
-         {FUZZ_KEY}={CI_FUZZ_CALLS},{CI_FUZZ_SEED} {tiers}",
+         {FUZZ_KEY}={CI_FUZZ_CALLS},{CI_FUZZ_SEED} {tiers} {scratch}",
         o.smp
     );
     let (path, is_iso) = qemu::prepare_medium(built, &cmdline, "test")?;
