@@ -15,6 +15,7 @@ mod boot;
 mod boottest;
 mod console;
 mod descriptor;
+mod display;
 mod error;
 mod fs;
 mod ipc;
@@ -67,6 +68,7 @@ pub extern "Rust" fn kernel_main(info: BootInfo) -> ! {
     mm::migrate::start();
     // Drivers need kernel threads (after `task::init`) and PCI's routes.
     net::init();
+    display::init();
 
     log::info!(
         "WayOS {} ({}) ready: usable memory {} MiB, {} CPU{}",

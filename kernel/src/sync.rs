@@ -54,6 +54,14 @@ impl<T> IrqMutex<T> {
             _irq: irq,
         }
     }
+
+    /// The lock if it is free now, else `None` (for paths that must never wait: the
+    /// panic path, a console write racing a redraw).
+    pub fn try_lock(&self) -> Option<IrqMutexGuard<'_, T>> {
+        let irq = IrqGuard::new();
+        let guard = self.inner.try_lock()?;
+        Some(IrqMutexGuard { guard, _irq: irq })
+    }
 }
 
 impl<T> Deref for IrqMutexGuard<'_, T> {

@@ -203,10 +203,15 @@ pub struct RunOptions {
     /// Use KVM instead of TCG (it does not work on the project's build machines).
     #[arg(long)]
     pub kvm: bool,
-    /// Show the guest's screen (the loader's menu and errors): QEMU's default window, or
-    /// VNC on 127.0.0.1:5900 when QEMU has no GUI; or a QEMU -display value (vnc=:1, gtk).
+    /// Show the guest's screen (the loader's menu, then the kernel's screen console):
+    /// QEMU's default window, or VNC on 127.0.0.1:5900 when QEMU has no GUI; or a QEMU
+    /// -display value (vnc=:1, gtk).
     #[arg(long, num_args = 0..=1, default_missing_value = "default", value_name = "QEMU_DISPLAY")]
     pub display: Option<String>,
+    /// The display device: virtio-gpu, QEMU's standard VGA (x86_64: the loader's
+    /// framebuffer), or none.
+    #[arg(long, value_enum, default_value = "virtio")]
+    pub screen: qemu::Screen,
 }
 
 #[derive(Args, Clone, Debug)]

@@ -47,7 +47,6 @@ enum State {
 }
 
 /// The text on the screen and the cursor.
-#[derive(Clone)]
 pub struct Grid {
     cells: [u8; MAX_CELLS],
     cols: usize,
@@ -141,6 +140,24 @@ impl Grid {
         let row = self.row(r);
         let end = row.iter().rposition(|&c| c != b' ').map_or(0, |i| i + 1);
         &row[..end]
+    }
+
+    /// Makes this grid a copy of `other`, copying only the cells in use (no temporary:
+    /// a grid is too large for a kernel stack).
+    pub fn copy_from(&mut self, other: &Grid) {
+        let n = other.cols * other.rows;
+        self.cells[..n].copy_from_slice(&other.cells[..n]);
+        self.cols = other.cols;
+        self.rows = other.rows;
+        self.top = other.top;
+        self.row = other.row;
+        self.col = other.col;
+        self.state = other.state;
+        self.params = other.params;
+        self.nparams = other.nparams;
+        self.private = other.private;
+        self.scrolled = other.scrolled;
+        self.generation = other.generation;
     }
 
     /// Feeds bytes the console wrote.
@@ -570,6 +587,21 @@ mod tests {
         assert_eq!((big.cols(), big.rows()), (MAX_COLS, MAX_ROWS));
         big.feed(b"\x1b[200;300Hx");
         assert_eq!(big.row(MAX_ROWS - 1)[MAX_COLS - 1], b'x');
+    }
+
+    #[test]
+    fn copy_from_copies_what_is_shown() {
+        let mut g = grid(6, 3);
+        g.feed(b"a\nb\nc\nd\x1b[");
+        let mut c = Grid::new();
+        c.feed(b"junk everywhere");
+        c.copy_from(&g);
+        assert_eq!(text(&c), text(&g));
+        assert_eq!((c.cursor(), c.scrolled(), c.generation()), (g.cursor(), g.scrolled(), g.generation()));
+        // Mid-sequence state comes along: the next byte ends the sequence in both.
+        c.feed(b"2Jx");
+        g.feed(b"2Jx");
+        assert_eq!(text(&c), text(&g));
     }
 
     /// Applies what the shadow asks for to a model "screen" of characters.
