@@ -2,7 +2,7 @@
 //!
 //! One module per command (`build`, `run`, `test`, `debug`), plus the pieces they share:
 //! `lint`, `bench`, `nethost` (the host side of network checks: HTTP/UDP servers, frame
-//! injection), `prereq` (host tools), `artifacts` (kernel, initramfs, boot images), `qemu` (command
+//! injection), `screen` (screendumps decoded with the kernel's font), `prereq` (host tools), `artifacts` (kernel, initramfs, boot images), `qemu` (command
 //! lines and serial capture), `symbols`, `esp`, `image`, `limine`. Everything it runs goes
 //! through `$CARGO`, so the toolchain pinned in rust-toolchain.toml applies.
 #![forbid(unsafe_code)]
@@ -24,6 +24,7 @@ mod nethost;
 mod prereq;
 mod qemu;
 mod run;
+mod screen;
 mod symbols;
 mod test;
 mod userland;

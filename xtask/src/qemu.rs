@@ -719,6 +719,8 @@ pub struct Guest {
     /// What to tell the user when the kernel never spoke.
     hint: String,
     verbose: bool,
+    /// The QMP socket QEMU listens on (`Machine::qmp`), for screendumps.
+    qmp: Option<PathBuf>,
 }
 
 impl Guest {
@@ -774,7 +776,13 @@ impl Guest {
             loader_stopped: None,
             hint: screen_hint(&args),
             verbose,
+            qmp: qmp_socket(&args),
         })
+    }
+
+    /// The QMP socket of this QEMU, if it was given one.
+    pub fn qmp(&self) -> Option<&Path> {
+        self.qmp.as_deref()
     }
 
     /// Waits until a kernel line satisfies `want`, returning it; `None` on timeout, at the
@@ -926,7 +934,17 @@ impl Drop for Guest {
         if let Ok(None) = self.child.try_wait() {
             self.kill();
         }
+        if let Some(q) = &self.qmp {
+            let _ = std::fs::remove_file(q);
+        }
     }
+}
+
+/// The Unix socket path of a `-qmp unix:<path>,...` argument.
+fn qmp_socket(args: &[String]) -> Option<PathBuf> {
+    let i = args.iter().position(|a| a == "-qmp")?;
+    let spec = args.get(i + 1)?.strip_prefix("unix:")?;
+    Some(PathBuf::from(spec.split(',').next()?))
 }
 
 /// A free local TCP port for a GDB stub.

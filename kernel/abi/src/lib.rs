@@ -312,6 +312,8 @@ pub mod harness {
         Suite::user("umemtest"),
         // Typed: its `host` group asks the harness (`HOST_WORD`) and reads the answers.
         Suite::typed("nettest"),
+        // Typed: asks the harness for a screendump (`HOST_SCREENDUMP`).
+        Suite::typed("screentest"),
     ];
 
     /// The suite called `name`, if [`SUITES`] lists one.

@@ -29,6 +29,7 @@ use crate::task::{self, sched};
 use crate::umem::{ReadOnly, UserArray, UserPtr, UserSlice, WriteOnly};
 
 mod cpu;
+mod display;
 mod fd;
 mod fs;
 mod gate;
@@ -163,6 +164,10 @@ pub fn dispatch(frame: &mut TrapFrame) {
         sys::PCI_LIST => pci::sys_pci_list(a[0], a[1]),
         sys::FD_CALL => fd::sys_fd_call(a[0], a[1], a[2]),
         sys::PORT_BADGE => ipc::sys_port_badge(a[0], a[1]),
+        // The screen's record only; the full `stats` family is wired at merge.
+        sys::STATS if a[0] == wayos_abi::stats::KIND_DISPLAY as usize => {
+            display::stats_display(a[1], a[2])
+        }
         _ => Err(Errno::ENOSYS),
     };
     let value = match result {

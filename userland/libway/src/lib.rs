@@ -41,6 +41,7 @@ pub mod aid;
 pub mod arch;
 pub mod caps;
 pub mod console;
+pub mod display;
 pub mod env;
 pub mod errno;
 pub mod fs;
