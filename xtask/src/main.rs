@@ -246,6 +246,10 @@ pub struct TestOptions {
     /// Echo the guest's serial output while it runs.
     #[arg(long, short)]
     pub verbose: bool,
+    /// The display device of the test boots (`screentest` needs one; `vga` checks the
+    /// x86_64 loader-framebuffer path).
+    #[arg(long, value_enum, default_value = "virtio")]
+    pub screen: qemu::Screen,
     #[command(flatten)]
     pub net: NetOptions,
 }

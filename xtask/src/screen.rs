@@ -257,7 +257,7 @@ mod tests {
         let d = decode_ppm(&ppm).unwrap();
         assert_eq!((d.cols, d.rows, d.matched), (100, 4, 400));
         assert_eq!(&d.text[0][..6], b"hello ");
-        assert_eq!(&d.text[2][..90], all[..90].as_bytes());
+        assert_eq!(&d.text[2][..90], &all.as_bytes()[..90]);
         let lines = d.answer_lines();
         assert_eq!(lines.len(), 3, "{lines:?}");
         assert_eq!(lines[0], "screen 0 68656c6c6f");

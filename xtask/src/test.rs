@@ -275,6 +275,7 @@ fn boot_suites(
         },
         // A QMP socket for the screen checks' screendumps.
         qmp: Some(crate::screen::qmp_path(arch.name())),
+        screen: o.screen,
         ..Machine::headless(arch, o.smp, &o.memory).with_tiers(o.tiers)
     };
     let host = host.map(|(h, _)| h);

@@ -3746,9 +3746,7 @@ pub mod stats {
 
     /// One mounted file system (`mount`, `df`). (No `Default`: use `new_zeroed`.)
     #[repr(C)]
-    #[derive(
-        Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
-    )]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
     pub struct MountInfo {
         /// Its mount number (`Stat::dev`).
         pub id: u32,

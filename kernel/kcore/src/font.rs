@@ -49,7 +49,12 @@ mod tests {
     fn every_printable_glyph_is_distinct_and_decodes() {
         for a in PRINTABLE {
             assert_eq!(decode(&glyph(a)), Some(a), "{:?}", a as char);
-            assert_eq!(decode(&glyph(a).map(|r| !r)), Some(a), "inverse {:?}", a as char);
+            assert_eq!(
+                decode(&glyph(a).map(|r| !r)),
+                Some(a),
+                "inverse {:?}",
+                a as char
+            );
             if a != b' ' {
                 assert_ne!(glyph(a), [0; 16], "{:?} is blank", a as char);
             }

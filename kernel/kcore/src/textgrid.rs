@@ -295,16 +295,8 @@ impl Grid {
             b'C' => self.col = (self.col.min(last_col) + n).min(last_col),
             b'D' => self.col = self.col.min(last_col).saturating_sub(n),
             b'G' => self.col = (n - 1).min(last_col),
-            b'J' => self.erase_display(if self.nparams == 0 {
-                0
-            } else {
-                self.params[0]
-            }),
-            b'K' => self.erase_line(if self.nparams == 0 {
-                0
-            } else {
-                self.params[0]
-            }),
+            b'J' => self.erase_display(if self.nparams == 0 { 0 } else { self.params[0] }),
+            b'K' => self.erase_line(if self.nparams == 0 { 0 } else { self.params[0] }),
             // SGR and everything else: skipped.
             _ => {}
         }
@@ -597,7 +589,10 @@ mod tests {
         c.feed(b"junk everywhere");
         c.copy_from(&g);
         assert_eq!(text(&c), text(&g));
-        assert_eq!((c.cursor(), c.scrolled(), c.generation()), (g.cursor(), g.scrolled(), g.generation()));
+        assert_eq!(
+            (c.cursor(), c.scrolled(), c.generation()),
+            (g.cursor(), g.scrolled(), g.generation())
+        );
         // Mid-sequence state comes along: the next byte ends the sequence in both.
         c.feed(b"2Jx");
         g.feed(b"2Jx");
@@ -623,10 +618,12 @@ mod tests {
     }
 
     fn check_screen(g: &Grid, screen: &[Vec<(u8, bool)>]) {
-        for r in 0..g.rows() {
-            for c in 0..g.cols() {
+        assert_eq!(screen.len(), g.rows());
+        for (r, line) in screen.iter().enumerate() {
+            assert_eq!(line.len(), g.cols());
+            for (c, &cell) in line.iter().enumerate() {
                 let want = (g.row(r)[c], (r, c) == g.cursor());
-                assert_eq!(screen[r][c], want, "cell {r},{c}");
+                assert_eq!(cell, want, "cell {r},{c}");
             }
         }
     }
@@ -636,7 +633,11 @@ mod tests {
         let mut g = grid(5, 3);
         let mut shadow = Shadow::new();
         let mut screen = std::vec![std::vec![(UNKNOWN, false); 5]; 3];
-        assert_eq!(render(&mut shadow, &g, &mut screen), 15, "first frame draws all");
+        assert_eq!(
+            render(&mut shadow, &g, &mut screen),
+            15,
+            "first frame draws all"
+        );
         check_screen(&g, &screen);
         assert_eq!(render(&mut shadow, &g, &mut screen), 0, "nothing changed");
         g.feed(b"ab");

@@ -23,7 +23,10 @@ pub const CHECKS: &[(&str, Check)] = &[
         "display_up_exactly_when_a_screen_is_present",
         display_up_exactly_when_a_screen_is_present,
     ),
-    ("display_geometry_is_whole_cells", display_geometry_is_whole_cells),
+    (
+        "display_geometry_is_whole_cells",
+        display_geometry_is_whole_cells,
+    ),
     (
         "display_draws_console_text_in_the_font",
         display_draws_console_text_in_the_font,

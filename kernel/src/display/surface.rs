@@ -106,8 +106,7 @@ impl Surface {
             Draw::ScrollUp { lines } if lines < rows => {
                 let (stride, text_px) = (self.stride, rows * CH);
                 let from = lines * CH * stride;
-                self.pixels()
-                    .copy_within(from..text_px * stride, 0);
+                self.pixels().copy_within(from..text_px * stride, 0);
             }
             Draw::ScrollUp { .. } => {}
             Draw::Cell {

@@ -33,6 +33,10 @@ pub fn info() -> Result<DisplayInfo, Errno> {
 
 /// The `source` field as text (`virtio-gpu` or `framebuffer`).
 pub fn source(d: &DisplayInfo) -> &str {
-    let n = d.source.iter().position(|&b| b == 0).unwrap_or(d.source.len());
+    let n = d
+        .source
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(d.source.len());
     core::str::from_utf8(&d.source[..n]).unwrap_or("?")
 }

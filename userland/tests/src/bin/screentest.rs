@@ -56,7 +56,10 @@ fn main(_args: Args) -> i32 {
         return s.finish();
     }
     let token = monotonic_ns().unwrap_or(0);
-    s.check("screendump_shows_text_and_command_output", shows_text(&s, &info, token));
+    s.check(
+        "screendump_shows_text_and_command_output",
+        shows_text(&s, &info, token),
+    );
     s.check("clear_empties_the_screen", clear_empties(&s, &info, token));
     s.finish()
 }
@@ -89,7 +92,9 @@ fn info_is_sane(info: &Result<DisplayInfo, libway::Errno>) -> Check {
             i.width, i.height
         )),
         "virtio-gpu" => Ok(()),
-        "framebuffer" if gpu_listed => Err("the loader's framebuffer with a virtio-gpu present".into()),
+        "framebuffer" if gpu_listed => {
+            Err("the loader's framebuffer with a virtio-gpu present".into())
+        }
         "framebuffer" => Ok(()),
         other => Err(format!("unknown source {other:?}")),
     }
@@ -157,7 +162,10 @@ fn screendump(s: &Suite, info: &DisplayInfo) -> Result<Vec<(usize, Vec<u8>)>, St
     }
     // Every cell decodes: the screen is the font's glyphs and nothing else.
     if matched != cols * rows {
-        return Err(format!("{matched} of {} cells are glyphs of the font", cols * rows));
+        return Err(format!(
+            "{matched} of {} cells are glyphs of the font",
+            cols * rows
+        ));
     }
     let mut out = Vec::new();
     for l in lines {
@@ -173,7 +181,7 @@ fn screendump(s: &Suite, info: &DisplayInfo) -> Result<Vec<(usize, Vec<u8>)>, St
 }
 
 fn unhex(h: &str) -> Option<Vec<u8>> {
-    if h.len() % 2 != 0 {
+    if !h.len().is_multiple_of(2) {
         return None;
     }
     (0..h.len())
@@ -208,7 +216,10 @@ fn shows_text(s: &Suite, info: &DisplayInfo, token: u64) -> Check {
         return Err(format!("no row reads {line:?}: {}", shown(&rows)));
     }
     if !has(echoed.as_bytes()) {
-        return Err(format!("echo's output {echoed:?} is not on the screen: {}", shown(&rows)));
+        return Err(format!(
+            "echo's output {echoed:?} is not on the screen: {}",
+            shown(&rows)
+        ));
     }
     Ok(())
 }
@@ -223,7 +234,10 @@ fn clear_empties(s: &Suite, info: &DisplayInfo, token: u64) -> Check {
     settle(before)?;
     let rows = screendump(s, info)?;
     if rows.iter().any(|(_, t)| t.as_slice() == old.as_bytes()) {
-        return Err(format!("the line before clear is still shown: {}", shown(&rows)));
+        return Err(format!(
+            "the line before clear is still shown: {}",
+            shown(&rows)
+        ));
     }
     // The first row is the first line written after the clear.
     match rows.first() {
