@@ -20,6 +20,10 @@ use crate::Result;
 
 /// How long QEMU may take to connect, answer and write the dump.
 const QMP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the harness lets the guest draw before the dump: the suite's request line
+/// itself is drawn (and the screen scrolled) within a frame or two, and on a loader
+/// framebuffer QEMU would otherwise catch that drawing half done.
+const DRAW_WAIT: Duration = Duration::from_millis(600);
 /// What a cell that matches no glyph decodes to in the answer (SUB).
 pub const UNKNOWN_CELL: u8 = 0x1a;
 
@@ -64,6 +68,7 @@ impl Decoded {
 
 /// The `screendump` answer: the lines to type (the last is `ok ...` or `err ...`).
 pub fn answer(qmp: Option<&Path>, dump: &Path) -> Vec<String> {
+    std::thread::sleep(DRAW_WAIT);
     let result = qmp
         .ok_or_else(|| "this boot has no QMP socket".to_string())
         .and_then(|q| screendump(q, dump))

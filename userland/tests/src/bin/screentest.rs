@@ -30,11 +30,11 @@ libway::entry!(main);
 /// virtio-gpu's PCI ids.
 const VIRTIO_VENDOR: u16 = 0x1af4;
 const VIRTIO_GPU: u16 = 0x1050;
-/// How long the display may take to catch up (it draws at most 25 frames a second, at
+/// How long the display may take to catch up (it draws at most 10 frames a second, at
 /// low priority, on a slow emulated CPU).
 const SETTLE_MS: u64 = 5_000;
 /// No new frame for this long after the text was written: the display has drawn it.
-const QUIET_MS: u64 = 200;
+const QUIET_MS: u64 = 300;
 
 fn main(_args: Args) -> i32 {
     let mut s = Suite::new("screentest");
