@@ -39,6 +39,7 @@ impl Errno {
     pub const EDQUOT: Self = Self(errno::EDQUOT);
     pub const ENOTSOCK: Self = Self(errno::ENOTSOCK);
     pub const ENODEV: Self = Self(errno::ENODEV);
+    pub const EROFS: Self = Self(errno::EROFS);
 }
 
 impl fmt::Debug for Errno {

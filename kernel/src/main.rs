@@ -11,6 +11,7 @@ extern crate alloc;
 mod ai;
 mod arch;
 mod backtrace;
+mod blk;
 mod boot;
 mod boottest;
 mod console;
@@ -68,6 +69,7 @@ pub extern "Rust" fn kernel_main(info: BootInfo) -> ! {
     mm::migrate::start();
     // Drivers need kernel threads (after `task::init`) and PCI's routes.
     net::init();
+    blk::init();
     display::init();
 
     log::info!(

@@ -17,8 +17,16 @@
  * (wayos.benchnet=<source>,<sink>,<echo> and wayos.netbytes/udprounds/udppayload, which
  * xtask fills from wayos_abi::harness so nothing is copied here).
  *
- * The NIC's modules (virtio_ring, virtio, virtio_pci*, failover, net_failover, virtio_net)
- * are in /mod of the initramfs, loaded in that order; eth0 gets 10.0.2.15/24 via
+ * and the disk figures of userland/tools/src/bin/bench/blk.rs, on the scratch disk that
+ * wayos.disk=<n> names (the (n+1)-th virtio-blk device, /dev/vd<a+n>), the same 16 MiB
+ * image in the same place as in WayOS's bench boot:
+ *
+ *   blk_read_instr_per_kib_4k / _1m    pread() a quarter of the disk each, cold (first
+ *                                      read after boot), through the page cache
+ *   blk_write_instr_per_kib_4k / _1m   pwrite() a quarter each, then fsync()
+ *
+ * The virtio modules (virtio_ring, virtio, virtio_pci*, failover, net_failover,
+ * virtio_net, virtio_blk) are in /mod of the initramfs, loaded in that order; eth0 gets 10.0.2.15/24 via
  * 10.0.2.2 statically (DHCP is not what is measured). Prints one JSON line per figure,
  * then powers off. */
 #define _GNU_SOURCE
@@ -119,7 +127,7 @@ static void sleep_ms(long ms) {
 static int load_modules(void) {
     static const char *mods[] = {"virtio_ring", "virtio", "virtio_pci_modern_dev",
                                  "virtio_pci_legacy_dev", "virtio_pci", "failover",
-                                 "net_failover", "virtio_net"};
+                                 "net_failover", "virtio_net", "virtio_blk"};
     for (size_t i = 0; i < sizeof mods / sizeof *mods; i++) {
         char path[64];
         snprintf(path, sizeof path, "/mod/%s.ko", mods[i]);
@@ -259,6 +267,50 @@ static double udp_rtt(int port, int rounds, size_t payload) {
     return busy(m0, m1);
 }
 
+/* Moves a quarter of the scratch disk (`bytes`) at `offset` in requests of `size`
+ * (writes end with fsync): busy ticks, or -1. */
+static double blk_run(int fd, off_t offset, uint64_t bytes, size_t size, int write) {
+    char *buf = malloc(size);
+    if (!buf) return -1;
+    for (size_t i = 0; i < size; i++) buf[i] = (char)(i % 251);
+    struct mark m0 = mark();
+    for (uint64_t done = 0; done < bytes; done += size) {
+        ssize_t n = write ? pwrite(fd, buf, size, offset + (off_t)done)
+                          : pread(fd, buf, size, offset + (off_t)done);
+        if (n != (ssize_t)size) { fail(write ? "pwrite" : "pread"); free(buf); return -1; }
+    }
+    if (write && fsync(fd) != 0) { fail("fsync"); free(buf); return -1; }
+    struct mark m1 = mark();
+    free(buf);
+    return busy(m0, m1);
+}
+
+static void blk_figures(int dev, uint64_t disk_bytes) {
+    char path[32];
+    snprintf(path, sizeof path, "/dev/vd%c", 'a' + dev);
+    mkdir("/dev", 0755);
+    mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+    int fd = -1;
+    for (int i = 0; i < 50 && fd < 0; i++) {
+        fd = open(path, O_RDWR);
+        if (fd < 0) sleep_ms(100);
+    }
+    if (fd < 0) { fail(path); return; }
+    uint64_t quarter = disk_bytes / 4;
+    double kib = (double)quarter / 1024.0;
+    static const struct { const char *name; size_t size; int write; } runs[] = {
+        {"blk_read_instr_per_kib_4k", 4096, 0},
+        {"blk_read_instr_per_kib_1m", 1 << 20, 0},
+        {"blk_write_instr_per_kib_4k", 4096, 1},
+        {"blk_write_instr_per_kib_1m", 1 << 20, 1},
+    };
+    for (int i = 0; i < 4; i++) {
+        double t = blk_run(fd, (off_t)(quarter * (uint64_t)i), quarter, runs[i].size, runs[i].write);
+        if (t >= 0) report(runs[i].name, t / kib, "instructions/KiB");
+    }
+    close(fd);
+}
+
 int main(void) {
     mkdir("/proc", 0755);
     mount("proc", "/proc", "proc", 0, NULL);
@@ -296,6 +348,10 @@ int main(void) {
             if (w >= 0) report("tcp_tx_instr_per_kib", w / kib, "instructions/KiB");
             double u = udp_rtt(echo, rounds, payload);
             if (u >= 0) report("udp_rtt_instr", u / rounds, "instructions/round trip");
+            const char *disk = param("wayos.disk");
+            const char *dbytes = param("wayos.diskbytes");
+            if (disk && dbytes) blk_figures(atoi(disk), strtoull(dbytes, NULL, 10));
+            else printf("netbench: no wayos.disk/diskbytes: no disk figures\n");
         }
         atomic_store(&stop, 1);
         pthread_join(t, NULL);

@@ -1,8 +1,8 @@
-//! `cargo xtask bench --linux`: the Linux reference for the network figures, measured by
+//! `cargo xtask bench --linux`: the Linux reference for the network and disk figures, measured by
 //! Linux 6.1 (Debian's cloud kernel) under exactly the QEMU settings of WayOS's bench
 //! (x86_64 q35, `-cpu max`, one CPU, `-icount shift=0,sleep=off,align=off`, the same
-//! virtio-net-pci NIC on QEMU's user network) against the same host servers
-//! ([`crate::nethost::bulk`]). The guest is `tools/linuxbench/netbench.c`, built here as
+//! virtio-net-pci NIC on QEMU's user network, the same two virtio-blk-pci disks with the
+//! scratch disk second) against the same host servers ([`crate::nethost::bulk`]). The guest is `tools/linuxbench/netbench.c`, built here as
 //! a static `/init`, in an initramfs with the NIC's modules from the kernel package.
 //!
 //! Owns: fetching the kernel package (`apt-get download`, cached under the target
@@ -15,7 +15,9 @@ use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 use mkramfs::Ramfs;
-use wayos_abi::harness::{BENCH_NET_BYTES, BENCH_UDP_PAYLOAD, BENCH_UDP_ROUNDS};
+use wayos_abi::harness::{
+    BENCH_NET_BYTES, BENCH_UDP_PAYLOAD, BENCH_UDP_ROUNDS, SCRATCH_DISK_BYTES,
+};
 
 use crate::nethost::bulk::Bulk;
 use crate::prereq::{self, Need};
@@ -25,8 +27,8 @@ use crate::{artifacts, Arch, BenchOptions, Result};
 const TIMEOUT: Duration = Duration::from_secs(900);
 /// The metapackage whose dependency is the kernel image.
 const META: &str = "linux-image-cloud-amd64";
-/// The NIC's modules (netbench.c loads them in dependency order).
-const MODULES: [&str; 8] = [
+/// The NIC's and the disks' modules (netbench.c loads them in dependency order).
+const MODULES: [&str; 9] = [
     "drivers/virtio/virtio_ring.ko",
     "drivers/virtio/virtio.ko",
     "drivers/virtio/virtio_pci_modern_dev.ko",
@@ -35,7 +37,10 @@ const MODULES: [&str; 8] = [
     "net/core/failover.ko",
     "drivers/net/net_failover.ko",
     "drivers/net/virtio_net.ko",
+    "drivers/block/virtio_blk.ko",
 ];
+/// Figures netbench prints: three network, four disk.
+const FIGURES: usize = 7;
 
 pub fn run(o: &BenchOptions) -> Result<ExitCode> {
     if o.arch != Arch::X86_64 {
@@ -71,9 +76,11 @@ pub fn run(o: &BenchOptions) -> Result<ExitCode> {
     std::fs::write(&initrd, ramfs.to_cpio()).map_err(|e| format!("{}: {e}", initrd.display()))?;
 
     let bulk = Bulk::start().map_err(|e| format!("bench network servers: {e}"))?;
+    let (disks, scratch) = crate::disk::harness_disks(Arch::X86_64, "linuxbench")?;
     let append = format!(
         "console=ttyS0 quiet panic=-1 {} wayos.netbytes={BENCH_NET_BYTES} \
-         wayos.udprounds={BENCH_UDP_ROUNDS} wayos.udppayload={BENCH_UDP_PAYLOAD}",
+         wayos.udprounds={BENCH_UDP_ROUNDS} wayos.udppayload={BENCH_UDP_PAYLOAD} \
+         {scratch} wayos.diskbytes={SCRATCH_DISK_BYTES}",
         bulk.cmdline_word()
     );
     let mut cmd = Command::new(prereq::qemu_binary(Arch::X86_64));
@@ -83,6 +90,7 @@ pub fn run(o: &BenchOptions) -> Result<ExitCode> {
     .args(["-m", &o.memory])
     .args(["-icount", "shift=0,sleep=off,align=off"])
     .args(Net::default().args())
+    .args(crate::disk::qemu_args(&disks))
     .args([
         "-no-reboot",
         "-display",
@@ -119,7 +127,7 @@ pub fn run(o: &BenchOptions) -> Result<ExitCode> {
     }
     guest.wait_exit(Duration::from_secs(30));
     eprintln!("linux bench: {figures} figures");
-    Ok(if figures == 3 {
+    Ok(if figures == FIGURES {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

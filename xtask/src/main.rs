@@ -21,6 +21,7 @@ mod limine;
 mod lint;
 mod linuxbench;
 mod nethost;
+mod persist;
 mod prereq;
 mod qemu;
 mod run;
@@ -246,6 +247,9 @@ pub struct TestOptions {
     /// Echo the guest's serial output while it runs.
     #[arg(long, short)]
     pub verbose: bool,
+    /// Only the persistence boots (`/disk` across reboots, fsck.fat, mtools), no suites.
+    #[arg(long)]
+    pub persist_only: bool,
     /// The display device of the test boots (`screentest` needs one; `vga` checks the
     /// x86_64 loader-framebuffer path).
     #[arg(long, value_enum, default_value = "virtio")]

@@ -19,6 +19,8 @@ pub enum Need {
     CcStatic,
     /// `mkfs.fat` and `fsck.fat`: making disk images and checking what the guest wrote.
     Dosfstools,
+    /// `mcopy`: reading files out of a FAT image on the host (the persistence check).
+    Mtools,
 }
 
 impl Need {
@@ -32,6 +34,7 @@ impl Need {
             Need::HttpClient => "curl",
             Need::CcStatic => "gcc libc6-dev",
             Need::Dosfstools => "dosfstools",
+            Need::Mtools => "mtools",
         }
     }
 
@@ -43,6 +46,7 @@ impl Need {
             Need::Xorriso => on_path("xorriso"),
             Need::HttpClient => on_path("curl") || on_path("python3"),
             Need::Dosfstools => on_path("mkfs.fat") && on_path("fsck.fat"),
+            Need::Mtools => on_path("mcopy"),
             Need::CcStatic => {
                 on_path("gcc") && Path::new("/usr/lib/x86_64-linux-gnu/libc.a").is_file()
             }

@@ -219,6 +219,18 @@ pub mod harness {
     /// Size of the disk image xtask makes for `/disk` on first use (FAT32).
     pub const DISK_IMAGE_BYTES: u64 = 64 << 20;
 
+    /// Kernel command-line key of a persistence boot (`cargo xtask test`): init mounts
+    /// `/disk`, runs [`PERSIST_PROGRAM`] with the value as its one argument and powers
+    /// off (`write`: make the files; `check`: read them back; `crash`: make files, `sync`,
+    /// make more, print [`PERSIST_SYNCED`] and wait to be killed).
+    pub const PERSIST_KEY: &str = "wayos.persist";
+    /// The program a persistence boot runs (in `/bin`).
+    pub const PERSIST_PROGRAM: &str = "persist";
+    /// How [`PERSIST_PROGRAM`] reports each file: `persist: sha256 <hex> <path>`.
+    pub const PERSIST_SHA_WORD: &str = "persist: sha256";
+    /// What `persist crash` prints once its first files are synced.
+    pub const PERSIST_SYNCED: &str = "persist: synced, waiting to be killed";
+
     /// The `(source, sink, echo)` ports of a [`BENCH_NET_KEY`] value.
     pub fn parse_bench_net(value: &str) -> Option<(u16, u16, u16)> {
         let mut it = value
@@ -297,6 +309,7 @@ pub mod harness {
         Suite::user("sigtest"),
         Suite::user("pipetest"),
         Suite::user("fstest"),
+        Suite::user("blktest"),
         Suite::typed("contest"),
         Suite::typed("shelltest"),
         Suite::user("utiltest"),

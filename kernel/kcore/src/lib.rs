@@ -15,6 +15,8 @@ extern crate std;
 
 #[cfg(feature = "alloc")]
 pub mod aigraph;
+#[cfg(feature = "alloc")]
+pub mod bcache;
 pub mod boot_info;
 pub mod buddy;
 pub mod cmdline;

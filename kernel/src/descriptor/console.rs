@@ -9,6 +9,11 @@ use crate::error::KResult;
 pub struct ConsoleDevice;
 
 impl File for ConsoleDevice {
+    /// A device: nothing to write back.
+    fn fsync(&self) -> KResult<()> {
+        Ok(())
+    }
+
     fn read(&self, buf: &mut [u8]) -> KResult<usize> {
         crate::console::input::read(buf)
     }

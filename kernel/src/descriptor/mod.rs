@@ -72,6 +72,11 @@ pub trait File: Send + Sync {
     fn truncate(&self, _len: u64) -> KResult<()> {
         Err(Errno::EINVAL)
     }
+    /// Makes the file's data and directory entry durable (`fsync`). Files of memory file
+    /// systems and devices have nothing to write: `Ok`. `EINVAL` for pipes and streams.
+    fn fsync(&self) -> KResult<()> {
+        Err(Errno::EINVAL)
+    }
 }
 
 pub type FileRef = Arc<dyn File>;

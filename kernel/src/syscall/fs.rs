@@ -1,5 +1,8 @@
 //! File and directory syscalls: open, lseek, stat, fstat, getdents, mkdir, rmdir, unlink,
-//! rename, ftruncate, truncate, getcwd, chdir, utimens, dup, statfs.
+//! rename, ftruncate, truncate, getcwd, chdir, utimens, dup, statfs, fsync, mount, umount.
+//!
+//! A path may lead into the tree or into a FAT mount (`crate::fs::at_path`): each call
+//! says what it does in both.
 //!
 //! Paths arrive as (pointer, length) and are copied in by `read_path` (`ENAMETOOLONG`
 //! over `PATH_MAX`, `ENOENT` when empty, `EINVAL` when not UTF-8); relative ones start at
@@ -10,11 +13,12 @@
 
 use alloc::vec::Vec;
 
-use wayos_abi::fcntl::O_CLOEXEC;
+use wayos_abi::fcntl::{O_CLOEXEC, O_WRONLY};
 use wayos_abi::fs::{Stat, StatFs};
 use wayos_abi::fs::{S_IPERM, UTIME_NOW, UTIME_OMIT};
 use wayos_abi::limits::PATH_MAX;
 use wayos_abi::Timespec;
+use wayos_kcore::fs::fat::Clock;
 use wayos_kcore::fs::tmpfs::Kind;
 use wayos_kcore::fs::FsError;
 
@@ -58,7 +62,11 @@ pub fn sys_lseek(fd: usize, offset: usize, whence: usize) -> KResult<usize> {
 
 pub fn sys_stat(path: usize, len: usize, buf: usize) -> KResult<usize> {
     let path = read_path(path, len)?;
-    let st = crate::fs::with(|v, cwd, _| v.resolve(cwd, &path).and_then(|l| v.stat(l)))?;
+    let st = crate::fs::at_path(
+        &path,
+        |v, cwd, p, _| v.resolve(cwd, p).and_then(|l| v.stat(l)),
+        |m, vol, rel, _| vol.stat(rel, m.id as u64),
+    )?;
     UserPtr::<Stat, WriteOnly>::new(buf)?.write(&st)?;
     Ok(0)
 }
@@ -71,7 +79,11 @@ pub fn sys_fstat(fd: usize, buf: usize) -> KResult<usize> {
 
 pub fn sys_statfs(path: usize, len: usize, buf: usize) -> KResult<usize> {
     let path = read_path(path, len)?;
-    let st = crate::fs::with(|v, cwd, _| v.resolve(cwd, &path).and_then(|l| v.statfs(l)))?;
+    let st = crate::fs::at_path(
+        &path,
+        |v, cwd, p, _| v.resolve(cwd, p).and_then(|l| v.statfs(l)),
+        |_, vol, rel, _| vol.stat(rel, 0).and_then(|_| vol.statfs()),
+    )?;
     UserPtr::<StatFs, WriteOnly>::new(buf)?.write(&st)?;
     Ok(0)
 }
@@ -93,26 +105,42 @@ pub fn sys_getdents(fd: usize, buf: usize, len: usize) -> KResult<usize> {
 pub fn sys_mkdir(path: usize, len: usize, mode: usize) -> KResult<usize> {
     let path = read_path(path, len)?;
     let perm = mode as u32 & S_IPERM;
-    crate::fs::with(|v, cwd, now| v.mkdir(cwd, &path, perm, now))?;
+    crate::fs::at_path(
+        &path,
+        |v, cwd, p, now| v.mkdir(cwd, p, perm, now).map(|_| ()),
+        |_, vol, rel, _| vol.mkdir(rel),
+    )?;
     Ok(0)
 }
 
 pub fn sys_rmdir(path: usize, len: usize) -> KResult<usize> {
     let path = read_path(path, len)?;
-    crate::fs::with(|v, cwd, now| v.rmdir(cwd, &path, now))?;
+    crate::fs::at_path(
+        &path,
+        |v, cwd, p, now| v.rmdir(cwd, p, now),
+        |_, vol, rel, _| vol.remove(rel, true),
+    )?;
     Ok(0)
 }
 
 pub fn sys_unlink(path: usize, len: usize) -> KResult<usize> {
     let path = read_path(path, len)?;
-    crate::fs::with(|v, cwd, now| v.unlink(cwd, &path, now))?;
+    crate::fs::at_path(
+        &path,
+        |v, cwd, p, now| v.unlink(cwd, p, now),
+        |_, vol, rel, slash| match vol.is_dir(rel)? {
+            true => Err(FsError::IsDir),
+            false if slash => Err(FsError::NotDir),
+            false => vol.remove(rel, false),
+        },
+    )?;
     Ok(0)
 }
 
 pub fn sys_rename(old: usize, old_len: usize, new: usize, new_len: usize) -> KResult<usize> {
     let old = read_path(old, old_len)?;
     let new = read_path(new, new_len)?;
-    crate::fs::with(|v, cwd, now| v.rename(cwd, &old, &new, now))?;
+    crate::fs::rename(&old, &new)?;
     Ok(0)
 }
 
@@ -133,14 +161,25 @@ pub fn sys_ftruncate(fd: usize, len: usize) -> KResult<usize> {
 pub fn sys_truncate(path: usize, path_len: usize, len: usize) -> KResult<usize> {
     let path = read_path(path, path_len)?;
     let len = length(len)?;
-    crate::fs::with(|v, cwd, now| {
-        let loc = v.resolve(cwd, &path)?;
-        match v.attr(loc)?.kind {
-            Kind::File => v.fs_mut(loc.mount)?.truncate(loc.ino, len, now),
-            Kind::Dir => Err(FsError::IsDir),
-            Kind::CharDev => Err(FsError::Invalid),
-        }
-    })?;
+    crate::fs::at_path(
+        &path,
+        |v, cwd, p, now| {
+            let loc = v.resolve(cwd, p)?;
+            match v.attr(loc)?.kind {
+                Kind::File => v.fs_mut(loc.mount)?.truncate(loc.ino, len, now),
+                Kind::Dir => Err(FsError::IsDir),
+                Kind::CharDev => Err(FsError::Invalid),
+            }
+        },
+        |_, vol, rel, _| {
+            if vol.is_dir(rel)? {
+                return Err(FsError::IsDir);
+            }
+            let o = vol.open(rel, O_WRONLY)?;
+            let r = vol.truncate(o.id, len);
+            vol.close(o.id).and(r)
+        },
+    )?;
     Ok(0)
 }
 
@@ -150,7 +189,7 @@ pub fn sys_truncate(path: usize, path_len: usize, len: usize) -> KResult<usize> 
 /// `min(len, PATH_MAX)` bytes, with fallible allocation.
 pub fn sys_getcwd(buf: usize, len: usize) -> KResult<usize> {
     let max = len.min(PATH_MAX);
-    let path = crate::fs::with(|v, cwd, _| v.path_of(cwd, max)).map_err(|e| {
+    let path = crate::fs::getcwd(max).map_err(|e| {
         if e == Errno::ENAMETOOLONG && len < PATH_MAX {
             Errno::ERANGE
         } else {
@@ -165,14 +204,10 @@ pub fn sys_getcwd(buf: usize, len: usize) -> KResult<usize> {
 pub fn sys_chdir(path: usize, len: usize) -> KResult<usize> {
     let path = read_path(path, len)?;
     let p = task::current_process().ok_or(Errno::ESRCH)?;
-    let loc = crate::fs::with(|v, cwd, _| {
-        let loc = v.resolve(cwd, &path)?;
-        match v.attr(loc)?.kind {
-            Kind::Dir => Ok(loc),
-            _ => Err(FsError::NotDir),
-        }
-    })?;
-    *p.cwd.lock() = loc;
+    let new = crate::fs::chdir(&path)?;
+    // The old one is dropped outside the lock.
+    let old = core::mem::replace(&mut *p.cwd.lock(), new);
+    drop(old);
     Ok(0)
 }
 
@@ -200,10 +235,19 @@ pub fn sys_utimens(path: usize, len: usize, times: usize) -> KResult<usize> {
             (utime(a, now)?, utime(m, now)?)
         }
     };
-    crate::fs::with(|v, cwd, _| {
-        let loc = v.resolve(cwd, &path)?;
-        v.fs_mut(loc.mount)?.set_times(loc.ino, atime, mtime, now)
-    })?;
+    crate::fs::at_path(
+        &path,
+        |v, cwd, p, _| {
+            let loc = v.resolve(cwd, p)?;
+            v.fs_mut(loc.mount)?.set_times(loc.ino, atime, mtime, now)
+        },
+        |_, vol, rel, _| {
+            if vol.is_dir(rel)? {
+                return Ok(());
+            }
+            vol.set_mtime(rel, mtime, Clock(crate::time::realtime_ns))
+        },
+    )?;
     Ok(0)
 }
 
@@ -212,4 +256,44 @@ pub fn sys_utimens(path: usize, len: usize, times: usize) -> KResult<usize> {
 pub fn sys_dup(fd: usize) -> KResult<usize> {
     let f = file(fd)?;
     install(f, false)
+}
+
+/// `fsync(fd)`: the file's data and directory entry reach the disk.
+pub fn sys_fsync(fd: usize) -> KResult<usize> {
+    file(fd)?.fsync()?;
+    Ok(0)
+}
+
+/// `mount(dev, path, path_len, flags)` (needs `caps::MOUNT`, checked by the gate).
+pub fn sys_mount(dev: usize, path: usize, len: usize, flags: usize) -> KResult<usize> {
+    let path = read_path(path, len)?;
+    let flags = u32::try_from(flags).map_err(|_| Errno::EINVAL)?;
+    crate::fs::mount(dev, &path, flags)?;
+    Ok(0)
+}
+
+/// `umount(path, path_len, flags)` (needs `caps::MOUNT`); `flags` must be 0.
+pub fn sys_umount(path: usize, len: usize, flags: usize) -> KResult<usize> {
+    let path = read_path(path, len)?;
+    if flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    crate::fs::umount(&path)?;
+    Ok(0)
+}
+
+/// TEMPORARY (helper B, issue 18): `stats(KIND_MOUNTS, buf, len)` only, so `mount`, `df`
+/// and fstest can list mounts before helper D's stats syscall lands; the lead drops this
+/// and its dispatch arm at merge (D's `KIND_MOUNTS` arm calls `crate::fs::mounts()`).
+pub fn sys_stats_mounts(what: usize, buf: usize, len: usize) -> KResult<usize> {
+    use wayos_abi::stats::{MountInfo, KIND_MOUNTS};
+    use wayos_abi::zerocopy::IntoBytes;
+    if what != KIND_MOUNTS as usize {
+        return Err(Errno::EINVAL);
+    }
+    let list = crate::fs::mounts();
+    let fit = (len / core::mem::size_of::<MountInfo>()).min(list.len());
+    let bytes = list[..fit].as_bytes();
+    UserSlice::<WriteOnly>::new(buf, bytes.len())?.write_from(bytes)?;
+    Ok(list.len())
 }

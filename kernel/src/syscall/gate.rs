@@ -39,6 +39,8 @@ pub fn required_cap(num: usize) -> u32 {
         sys::KLOG_READ => caps::KLOG_READ,
         sys::MEMTIER_SET => caps::MEMTIER,
         sys::NET_ATTACH => caps::NET_RAW,
+        sys::BLK_READ | sys::BLK_WRITE => caps::DISK,
+        sys::MOUNT | sys::UMOUNT => caps::MOUNT,
         _ => 0,
     }
 }

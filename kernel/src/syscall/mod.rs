@@ -28,6 +28,7 @@ use crate::error::{Errno, KResult};
 use crate::task::{self, sched};
 use crate::umem::{ReadOnly, UserArray, UserPtr, UserSlice, WriteOnly};
 
+mod blk;
 mod cpu;
 mod display;
 mod fd;
@@ -164,10 +165,18 @@ pub fn dispatch(frame: &mut TrapFrame) {
         sys::PCI_LIST => pci::sys_pci_list(a[0], a[1]),
         sys::FD_CALL => fd::sys_fd_call(a[0], a[1], a[2]),
         sys::PORT_BADGE => ipc::sys_port_badge(a[0], a[1]),
-        // The screen's record only; the full `stats` family is wired at merge.
+        sys::BLK_INFO => blk::sys_blk_info(a[0], a[1]),
+        sys::BLK_READ => blk::sys_blk_read(a[0], a[1], a[2], a[3]),
+        sys::BLK_WRITE => blk::sys_blk_write(a[0], a[1], a[2], a[3]),
+        sys::SYNC => blk::sys_sync(),
+        sys::FSYNC => fs::sys_fsync(a[0]),
+        sys::MOUNT => fs::sys_mount(a[0], a[1], a[2], a[3]),
+        sys::UMOUNT => fs::sys_umount(a[0], a[1], a[2]),
+        // TEMPORARY until helper D's stats syscall: KIND_DISPLAY here, KIND_MOUNTS in fs.
         sys::STATS if a[0] == wayos_abi::stats::KIND_DISPLAY as usize => {
             display::stats_display(a[1], a[2])
         }
+        sys::STATS => fs::sys_stats_mounts(a[0], a[1], a[2]),
         _ => Err(Errno::ENOSYS),
     };
     let value = match result {
@@ -345,6 +354,12 @@ fn sys_get_cmdline(buf: usize, len: usize) -> KResult<usize> {
 }
 
 /// Needs `caps::SHUTDOWN` (checked by the gate), which init holds and gives nobody.
+/// Writes back every disk's dirty blocks first, so a clean shutdown loses nothing.
 fn sys_shutdown(success: usize) -> KResult<usize> {
+    // The disk file systems first: their volumes are written back and marked clean.
+    crate::fs::unmount_all();
+    if let Err(e) = crate::blk::sync_all() {
+        log::error!("shutdown: disk write-back failed: {e}");
+    }
     crate::shutdown(success == 1)
 }

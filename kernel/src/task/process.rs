@@ -140,7 +140,7 @@ impl Process {
             handles: Mutex::new(crate::ipc::new_handle_table()),
             reply_cache: Mutex::new(None),
             fds: Mutex::new(fds),
-            cwd: Mutex::new(parent.map_or(crate::fs::root(), |p| *p.cwd.lock())),
+            cwd: Mutex::new(parent.map_or(crate::fs::root(), |p| p.cwd.lock().clone())),
             sig: Mutex::new(sig.unwrap_or_default()),
             pgid: AtomicU64::new(pgid),
             usage: super::usage::Usage::new(),

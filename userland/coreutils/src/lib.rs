@@ -23,6 +23,7 @@ pub mod date;
 pub mod errmsg;
 pub mod hexdump;
 pub mod ls;
+pub mod mounts;
 pub mod num;
 pub mod path;
 pub mod ps;

@@ -15,8 +15,8 @@ use crate::errno::Errno;
 use crate::sys::MemFree;
 
 pub use wayos_abi::caps::{
-    by_name, is_system_name, AI_ACCEL, ALL, CONSOLE_BIND, KILL, KLOG_READ, MEMTIER, MOUNT, NET_RAW,
-    NS_SYSTEM, SET_RT_PRIORITY, SHUTDOWN, SPAWN, USER,
+    by_name, is_system_name, AI_ACCEL, ALL, CONSOLE_BIND, DISK, KILL, KLOG_READ, MEMTIER, MOUNT,
+    NET_RAW, NS_SYSTEM, SET_RT_PRIORITY, SHUTDOWN, SPAWN, USER,
 };
 pub use wayos_abi::filter::{MODE_ERRNO, MODE_KILL};
 

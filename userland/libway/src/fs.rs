@@ -282,6 +282,11 @@ impl File {
     pub fn set_len(&self, len: u64) -> Result<(), Errno> {
         crate::sys::call2(MemFree::FTRUNCATE, self.fd, len as usize).map(|_| ())
     }
+
+    /// `fsync`: the file's data and directory entry reach the disk.
+    pub fn sync_all(&self) -> Result<(), Errno> {
+        fsync(self.fd)
+    }
 }
 
 impl Drop for File {
@@ -493,4 +498,64 @@ impl Iterator for ReadDir {
             }));
         }
     }
+}
+
+/// `fsync(fd)`: the file's data and its directory entry reach the disk (nothing to do
+/// for memory file systems).
+pub fn fsync(fd: usize) -> Result<(), Errno> {
+    crate::sys::call1(MemFree::FSYNC, fd).map(|_| ())
+}
+
+/// `mount(dev, path, flags)`: the FAT volume on block device `dev` on the directory
+/// `path` (`flags`: [`wayos_abi::fs::MS_RDONLY`]). Needs `caps::MOUNT`.
+pub fn mount(dev: usize, path: &str, flags: u32) -> Result<(), Errno> {
+    let args = [
+        dev,
+        path.as_ptr() as usize,
+        path.len(),
+        flags as usize,
+        0,
+        0,
+    ];
+    // SAFETY: the kernel only reads `path`, borrowed for the call.
+    unsafe { crate::sys::call(sys::MOUNT, args) }.map(|_| ())
+}
+
+/// `umount(path)`: `EBUSY` while something is open on it. Needs `caps::MOUNT`.
+pub fn umount(path: &str) -> Result<(), Errno> {
+    path_call(sys::UMOUNT, path, [0, 0, 0, 0]).map(|_| ())
+}
+
+pub use wayos_abi::stats::MountInfo;
+
+/// The mounted file systems (`stats(KIND_MOUNTS)`), in mount order.
+pub fn mounts() -> Result<Vec<MountInfo>, Errno> {
+    use wayos_abi::zerocopy::FromZeros;
+    let mut n = 8;
+    loop {
+        let mut buf = vec![MountInfo::new_zeroed(); n];
+        let len = core::mem::size_of_val(buf.as_slice());
+        let args = [
+            wayos_abi::stats::KIND_MOUNTS as usize,
+            buf.as_mut_ptr() as usize,
+            len,
+            0,
+            0,
+            0,
+        ];
+        // SAFETY: the kernel writes at most `len` bytes of whole records into `buf`,
+        // which we own and borrow for the call.
+        let total = unsafe { crate::sys::call(sys::STATS, args) }?;
+        if total <= n {
+            buf.truncate(total);
+            return Ok(buf);
+        }
+        n = total;
+    }
+}
+
+/// A NUL-padded name field as text.
+pub fn field_str(field: &[u8]) -> &str {
+    let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
+    core::str::from_utf8(&field[..end]).unwrap_or("?")
 }

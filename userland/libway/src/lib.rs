@@ -39,6 +39,7 @@ pub use wayos_abi as abi;
 pub mod ai;
 pub mod aid;
 pub mod arch;
+pub mod blk;
 pub mod caps;
 pub mod console;
 pub mod display;

@@ -74,6 +74,8 @@ impl MemFree {
     pub const CONSOLE_BIND: Self = Self(sys::CONSOLE_BIND);
     pub const LSEEK: Self = Self(sys::LSEEK);
     pub const FTRUNCATE: Self = Self(sys::FTRUNCATE);
+    /// `fsync(fd)`: writes back; touches no memory of the caller's.
+    pub const FSYNC: Self = Self(sys::FSYNC);
     pub const DUP: Self = Self(sys::DUP);
     /// `fcntl(fd, cmd, arg)`: every command the kernel knows takes a number.
     pub const FCNTL: Self = Self(sys::FCNTL);

@@ -1,5 +1,6 @@
-//! The file system core: path syntax ([`path`]), the in-memory file system ([`tmpfs`])
-//! and the mount table that walks paths across file systems ([`vfs`]).
+//! The file system core: path syntax ([`path`]), the in-memory file system ([`tmpfs`]),
+//! FAT volumes on a disk ([`fat`]) and the mount table that walks paths across file
+//! systems ([`vfs`]).
 //!
 //! Everything here is plain data and logic, unit-tested on the host; the kernel keeps one
 //! [`vfs::Vfs`] behind a lock and turns [`FsError`] into errno values. File contents live
@@ -7,6 +8,7 @@
 //! frames, the tests heap boxes. Nothing here panics on anything a program can pass.
 
 mod data;
+pub mod fat;
 pub mod path;
 pub mod tmpfs;
 pub mod vfs;
@@ -44,8 +46,11 @@ pub enum FsError {
     Busy,
     /// `EACCES`: not something the operation can use (executing a directory).
     Access,
-    /// `EROFS`: the names of a sealed file system (`/dev`) cannot change.
+    /// `EROFS`: the names of a sealed file system (`/dev`) cannot change, or the mount is
+    /// read-only.
     ReadOnly,
+    /// `EIO`: the device failed, or the on-disk structures are corrupt.
+    Io,
 }
 
 impl FsError {
@@ -65,6 +70,7 @@ impl FsError {
             FsError::Busy => errno::EBUSY,
             FsError::Access => errno::EACCES,
             FsError::ReadOnly => errno::EROFS,
+            FsError::Io => errno::EIO,
         }
     }
 }

@@ -10,6 +10,13 @@
 //!
 //! The operations here take paths and apply the rules that need the whole tree: `EXDEV`
 //! for renames across mounts, `EBUSY` for mount points, and the `open` flag semantics.
+//!
+//! A mount may also be *external* ([`Vfs::mount_external`]): a file system the tree does
+//! not hold (a FAT volume on a disk, whose operations sleep on block I/O). The tree only
+//! knows where it sits. [`Vfs::locate`] tells the caller whether a path stays in the tree
+//! or ends inside an external mount, and at which path relative to its root; the caller
+//! then runs the operation on that file system itself, without this tree's lock. The
+//! tree's own operations refuse to walk into an external mount (`EXDEV`).
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -30,12 +37,35 @@ pub struct Loc {
     pub ino: Ino,
 }
 
+/// What a mount holds.
+enum Body<P> {
+    Tmp(Tmpfs<P>),
+    /// A file system kept outside the tree ([`Vfs::mount_external`]).
+    External,
+    /// Unmounted: the slot may be reused by a later external mount.
+    Gone,
+}
+
 struct Mount<P> {
-    fs: Tmpfs<P>,
+    body: Body<P>,
     /// The directory this mount sits on (`None` for the root file system).
     covers: Option<Loc>,
     /// Its names are fixed ([`Vfs::seal`]): nothing is created, removed or renamed in it.
     sealed: bool,
+}
+
+/// Where a path ends ([`Vfs::locate`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// In the tree.
+    Tree,
+    /// Inside external mount `mount`, at `rel` (components joined by `/`; empty for its
+    /// root). `must_be_dir`: the path ended with a slash.
+    External {
+        mount: usize,
+        rel: String,
+        must_be_dir: bool,
+    },
 }
 
 /// What [`Vfs::open`] found or made.
@@ -66,7 +96,7 @@ impl<P: Page> Vfs<P> {
     pub fn new(root: Tmpfs<P>) -> Self {
         Self {
             mounts: alloc::vec![Mount {
-                fs: root,
+                body: Body::Tmp(root),
                 covers: None,
                 sealed: false,
             }],
@@ -83,17 +113,145 @@ impl<P: Page> Vfs<P> {
 
     /// The file system of mount `mount`.
     pub fn fs(&self, mount: usize) -> FsResult<&Tmpfs<P>> {
-        self.mounts
-            .get(mount)
-            .map(|m| &m.fs)
-            .ok_or(FsError::NotFound)
+        match self.mounts.get(mount).map(|m| &m.body) {
+            Some(Body::Tmp(fs)) => Ok(fs),
+            Some(Body::External) => Err(FsError::CrossDevice),
+            _ => Err(FsError::NotFound),
+        }
     }
 
     pub fn fs_mut(&mut self, mount: usize) -> FsResult<&mut Tmpfs<P>> {
-        self.mounts
-            .get_mut(mount)
-            .map(|m| &mut m.fs)
-            .ok_or(FsError::NotFound)
+        match self.mounts.get_mut(mount).map(|m| &mut m.body) {
+            Some(Body::Tmp(fs)) => Ok(fs),
+            Some(Body::External) => Err(FsError::CrossDevice),
+            _ => Err(FsError::NotFound),
+        }
+    }
+
+    /// Records an external file system on the directory `path` names; returns its mount
+    /// number. `EBUSY` if the directory is a mount point (or the root), `ENOTDIR` if it is
+    /// not a directory, `EXDEV` if it lies inside another external mount.
+    pub fn mount_external(&mut self, cwd: Loc, path: &str) -> FsResult<usize> {
+        let at = self.resolve(cwd, path)?;
+        if matches!(self.mounts[at.mount].body, Body::External) {
+            return Err(FsError::Busy);
+        }
+        if self.attr(at)?.kind != Kind::Dir {
+            return Err(FsError::NotDir);
+        }
+        if at.ino == ROOT || self.is_mount_point(at) {
+            return Err(FsError::Busy);
+        }
+        let m = Mount {
+            body: Body::External,
+            covers: Some(at),
+            sealed: false,
+        };
+        match self
+            .mounts
+            .iter()
+            .position(|m| matches!(m.body, Body::Gone))
+        {
+            Some(i) => {
+                self.mounts[i] = m;
+                Ok(i)
+            }
+            None => {
+                self.mounts.try_reserve(1).map_err(|_| FsError::NoSpace)?;
+                self.mounts.push(m);
+                Ok(self.mounts.len() - 1)
+            }
+        }
+    }
+
+    /// Removes the external mount `mount`: its directory shows the tree's again.
+    pub fn unmount_external(&mut self, mount: usize) -> FsResult<()> {
+        match self.mounts.get_mut(mount) {
+            Some(m) if matches!(m.body, Body::External) => {
+                m.body = Body::Gone;
+                m.covers = None;
+                Ok(())
+            }
+            _ => Err(FsError::Invalid),
+        }
+    }
+
+    /// Every mount: its number, what it holds (`tmpfs`, `devfs` for a sealed one, `ext`
+    /// for an external one) and where it sits.
+    pub fn mount_list(&self) -> Vec<(usize, &'static str, String)> {
+        let mut out = Vec::new();
+        for (i, m) in self.mounts.iter().enumerate() {
+            let kind = match m.body {
+                Body::Tmp(_) if m.sealed => "devfs",
+                Body::Tmp(_) => "tmpfs",
+                Body::External => "ext",
+                Body::Gone => continue,
+            };
+            let at = m.covers.unwrap_or(self.root());
+            let path = self
+                .path_of(at, wayos_abi::limits::PATH_MAX)
+                .unwrap_or_default();
+            if out.try_reserve(1).is_ok() {
+                out.push((i, kind, path));
+            }
+        }
+        out
+    }
+
+    /// Where `path` (relative ones from `cwd`) ends: in the tree ([`Place::Tree`]: use
+    /// the tree's operations with the same `cwd` and `path`), or inside an external mount
+    /// at a relative path. Inside an external mount `.` and `..` are resolved by name
+    /// (`..` at its root leaves it); whether the names exist is for its file system to say.
+    /// A walk that fails in the tree gives [`Place::Tree`]: the operation reports it.
+    pub fn locate(&self, cwd: Loc, path: &str) -> FsResult<Place> {
+        let p = path::parse(path)?;
+        let mut at = if p.is_absolute() { self.root() } else { cwd };
+        let mut ext: Option<(usize, Vec<&str>)> = None;
+        for c in p.components() {
+            if let Some((mount, rel)) = &mut ext {
+                match c {
+                    "." => {}
+                    ".." if rel.is_empty() => {
+                        let covers = self.mounts[*mount].covers.ok_or(FsError::NotFound)?;
+                        at = self.up(covers)?;
+                        ext = None;
+                    }
+                    ".." => {
+                        rel.pop();
+                    }
+                    name => {
+                        rel.try_reserve(1).map_err(|_| FsError::NoSpace)?;
+                        rel.push(name);
+                    }
+                }
+                continue;
+            }
+            at = match self.step(at, c) {
+                Ok(next) => next,
+                Err(_) => return Ok(Place::Tree),
+            };
+            if matches!(self.mounts[at.mount].body, Body::External) {
+                ext = Some((at.mount, Vec::new()));
+            }
+        }
+        Ok(match ext {
+            None => Place::Tree,
+            Some((mount, rel)) => {
+                let mut s = String::new();
+                s.try_reserve(path.len()).map_err(|_| FsError::NoSpace)?;
+                for (i, c) in rel.iter().enumerate() {
+                    if i > 0 {
+                        s.push('/');
+                    }
+                    s.push_str(c);
+                }
+                Place::External {
+                    mount,
+                    rel: s,
+                    must_be_dir: p.must_be_dir(),
+                }
+            }
+        })
     }
 
     /// Mounts `fs` on the directory `path` names; returns the mount number.
@@ -108,7 +266,7 @@ impl<P: Page> Vfs<P> {
             return Err(FsError::Busy);
         }
         self.mounts.push(Mount {
-            fs,
+            body: Body::Tmp(fs),
             covers: Some(at),
             sealed: false,
         });
@@ -482,7 +640,14 @@ impl<P: Page> Vfs<P> {
     fn walk_up(&self, dir: Loc, mut f: impl FnMut(&str) -> FsResult<()>) -> FsResult<()> {
         let mut at = dir;
         // Each step goes one level up; the bound only guards against a broken tree.
-        let bound: u64 = self.mounts.iter().map(|m| m.fs.usage().inodes + 1).sum();
+        let bound: u64 = self
+            .mounts
+            .iter()
+            .map(|m| match &m.body {
+                Body::Tmp(fs) => fs.usage().inodes + 1,
+                _ => 1,
+            })
+            .sum();
         for _ in 0..bound {
             let fs = self.fs(at.mount)?;
             let parent = fs.parent(at.ino)?;
@@ -790,6 +955,50 @@ mod tests {
         let full = v.path_of(at, 1 << 20).unwrap();
         assert_eq!(full.len(), 40 * 201);
         assert!(full.split('/').skip(1).all(|c| c == name));
+    }
+
+    #[test]
+    fn external_mounts_are_located_not_walked() {
+        let mut v = tree();
+        let root = v.root();
+        v.mkdir(root, "/disk", 0o755, 1).unwrap();
+        let m = v.mount_external(root, "/disk").unwrap();
+        assert_eq!(v.mount_external(root, "/disk"), Err(FsError::Busy));
+        assert_eq!(v.mount_external(root, "/a/f"), Err(FsError::NotDir));
+        let ext = |rel: &str, dir| Place::External {
+            mount: m,
+            rel: String::from(rel),
+            must_be_dir: dir,
+        };
+        assert_eq!(v.locate(root, "/disk"), Ok(ext("", false)));
+        assert_eq!(v.locate(root, "/disk/x/./y/../z/"), Ok(ext("x/z", true)));
+        assert_eq!(v.locate(root, "/a/../disk/x"), Ok(ext("x", false)));
+        assert_eq!(v.locate(root, "/disk/x/../../a/f"), Ok(Place::Tree));
+        assert_eq!(v.locate(root, "/disk/.."), Ok(Place::Tree));
+        assert_eq!(v.locate(ino(&v, "/a"), "../disk/q"), Ok(ext("q", false)));
+        assert_eq!(v.locate(root, "/a/missing"), Ok(Place::Tree));
+        // The tree's own operations never reach into it.
+        assert_eq!(
+            v.mkdir(root, "/disk/x", 0o755, 2).map(|_| ()),
+            Err(FsError::CrossDevice)
+        );
+        assert_eq!(
+            v.open(root, "/disk/f", O_CREAT | O_WRONLY, 0o644, 2)
+                .map(|_| ()),
+            Err(FsError::CrossDevice)
+        );
+        assert_eq!(v.rmdir(root, "/disk", 2), Err(FsError::Busy));
+        assert_eq!(v.rename(root, "/disk", "/d2", 2), Err(FsError::Busy));
+        let list = v.mount_list();
+        assert_eq!(list.len(), 3);
+        assert_eq!(list[2], (m, "ext", String::from("/disk")));
+        assert_eq!(list[0], (0, "tmpfs", String::from("/")));
+        assert_eq!(list[1], (1, "tmpfs", String::from("/dev")));
+        v.unmount_external(m).unwrap();
+        assert_eq!(v.unmount_external(m), Err(FsError::Invalid));
+        assert_eq!(v.locate(root, "/disk/x"), Ok(Place::Tree));
+        assert!(v.mkdir(root, "/disk/x", 0o755, 3).is_ok());
+        assert_eq!(v.mount_list().len(), 2);
     }
 
     #[test]

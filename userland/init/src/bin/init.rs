@@ -42,6 +42,7 @@ use libway::abi::errno::ECHILD;
 use libway::abi::harness::{self, FUZZ_KEY, FUZZ_PROGRAM, HARNESS_ENV, SUITES, TEST_FLAG};
 use libway::abi::wait::WNOHANG;
 use libway::caps;
+use libway::fs;
 use libway::io;
 use libway::ipc::ns;
 use libway::process::{self, WaitStatus};
@@ -203,6 +204,7 @@ fn main(_args: Args) -> i32 {
             String::new()
         }
     };
+    mount_disk(&cmdline);
     let has = |flag: &str| cmdline.split_whitespace().any(|w| w == flag);
     if has(TEST_FLAG) {
         let fuzz = cmdline
@@ -220,6 +222,15 @@ fn main(_args: Args) -> i32 {
         println!("init: tests done");
         let e = process::shutdown(passed);
         eprintln!("init: shutdown failed: {e}");
+    } else if let Some(mode) = cmdline
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix(harness::PERSIST_KEY)?.strip_prefix('='))
+    {
+        let path = format!("/bin/{}", harness::PERSIST_PROGRAM);
+        let harness = format!("{HARNESS_ENV}=1");
+        let passed = run_program(&path, &[&path, mode], &["PATH=/bin", &harness], SUITE_CAPS);
+        let e = process::shutdown(passed);
+        eprintln!("init: shutdown failed: {e}");
     } else if has(BENCH_FLAG) {
         let passed = run_programs(&[BENCH], &["PATH=/bin"], SUITE_CAPS);
         let e = process::shutdown(passed);
@@ -228,6 +239,34 @@ fn main(_args: Args) -> i32 {
         run_shell();
     }
     reap_forever()
+}
+
+/// Mounts the first block device that holds a FAT volume on `/disk`, skipping the
+/// harness's scratch disk (`wayos.disk=<dev>`: raw test writes go there).
+fn mount_disk(cmdline: &str) {
+    use libway::abi::blk::{DISK_MOUNT, MAX_DEVICES};
+    use libway::abi::errno::{EEXIST, ENODEV};
+    let scratch = cmdline
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix(harness::SCRATCH_DISK_KEY)?.strip_prefix('='))
+        .and_then(|v| v.parse::<usize>().ok());
+    if let Err(e) = fs::mkdir(DISK_MOUNT, 0o755) {
+        if e.code() != EEXIST {
+            eprintln!("init: cannot make {DISK_MOUNT}: {e}");
+            return;
+        }
+    }
+    for dev in (0..MAX_DEVICES).filter(|&d| Some(d) != scratch) {
+        match fs::mount(dev, DISK_MOUNT, 0) {
+            Ok(()) => {
+                println!("init: mounted blk{dev} (vfat) on {DISK_MOUNT}");
+                return;
+            }
+            Err(e) if e.code() == ENODEV => break,
+            Err(e) => println!("init: blk{dev}: not mounted: {e}"),
+        }
+    }
+    println!("init: no FAT disk to mount on {DISK_MOUNT}");
 }
 
 /// Runs the interactive shell, starting it again whenever it exits (at most once a
@@ -371,28 +410,33 @@ fn run_fuzz(calls: u64, seed: u64) -> bool {
 fn run_programs(paths: &[&str], env: &[&str], caps: u32) -> bool {
     let mut all_passed = true;
     for &path in paths {
-        let name = path.rsplit('/').next().unwrap_or(path);
-        let pid = match caps::spawn(path, &[path], env, caps) {
-            Ok(pid) => pid,
-            Err(e) => {
-                println!("init: cannot spawn {path}: {e}");
-                all_passed = false;
-                continue;
-            }
-        };
-        match wait_for_child(pid) {
-            // WaitStatus displays as `exited with status N` / `killed by signal N`.
-            Ok(status) => {
-                println!("init: {name} {status}");
-                all_passed &= status.exited_with(0);
-            }
-            Err(e) => {
-                println!("init: waiting for {name} (pid {pid}) failed: {e}");
-                all_passed = false;
-            }
-        }
+        all_passed &= run_program(path, &[path], env, caps);
     }
     all_passed
+}
+
+/// Spawns one program with `argv`, waits for it and prints how it ended; true when it
+/// exited 0.
+fn run_program(path: &str, argv: &[&str], env: &[&str], caps: u32) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let pid = match caps::spawn(path, argv, env, caps) {
+        Ok(pid) => pid,
+        Err(e) => {
+            println!("init: cannot spawn {path}: {e}");
+            return false;
+        }
+    };
+    match wait_for_child(pid) {
+        // WaitStatus displays as `exited with status N` / `killed by signal N`.
+        Ok(status) => {
+            println!("init: {name} {status}");
+            status.exited_with(0)
+        }
+        Err(e) => {
+            println!("init: waiting for {name} (pid {pid}) failed: {e}");
+            false
+        }
+    }
 }
 
 /// Waits for `pid`, reaping (and reporting) any other child that ends first.

@@ -11,6 +11,16 @@
 //! `dup` and `fork`; closes `O_CLOEXEC` descriptors in `execve`; finds the programs in
 //! `/bin` and runs a copy of one from `/tmp`.
 //!
+//! On `/disk` (the FAT volume init mounts, [`Disk`]): the same operations on FAT's
+//! terms (long and case-insensitive names, no inodes: an open file cannot be removed or
+//! renamed), a 3 MiB file checked by SHA-256, `fsync`, `EXDEV` to and from the tree,
+//! running a program from the disk, `umount` refused (`EBUSY`) with a file or working
+//! directory open, a read-only remount refusing every change (`EROFS`), and the data still
+//! there after `umount` and `mount` again. Filling the volume to `ENOSPC` is left to the
+//! host tests (`wayos_kcore::fs::fat`), which do it on a small image: here it would mean
+//! writing 64 MiB. Without a FAT volume on `/disk` these checks are skipped (the harness
+//! always attaches one).
+//!
 //! Expected values are computed here: file contents from [`byte`], sizes and counts from
 //! the test's own arithmetic, free inodes and pages from `statfs` before the test. All
 //! work happens in `/tmp/fstest.<pid>`, removed at the end.
@@ -24,12 +34,13 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
+use libway::abi::blk::DISK_MOUNT;
 use libway::abi::errno::{
     self, EBADF, EEXIST, EINVAL, EISDIR, ENAMETOOLONG, ENOENT, ENOSPC, ENOTDIR, ENOTEMPTY, ESPIPE,
     EXDEV,
 };
 use libway::abi::fcntl::{O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_RDWR, O_WRONLY};
-use libway::abi::fs::{DEV_CONSOLE, DEV_NULL, DT_DIR, DT_REG};
+use libway::abi::fs::{DEV_CONSOLE, DEV_NULL, DT_DIR, DT_REG, MS_RDONLY};
 use libway::abi::limits::{NAME_MAX, PATH_MAX};
 use libway::abi::Timespec;
 use libway::fs::{self, File, OpenOptions, SeekFrom, StatExt};
@@ -671,6 +682,344 @@ impl T {
     }
 }
 
+/// The checks on the FAT volume on `/disk`, in `/disk/fstest.<pid>`.
+struct Disk {
+    dir: String,
+    /// The block device it is mounted from.
+    dev: usize,
+}
+
+/// The mount on `/disk`, if it is a FAT volume: its device number.
+fn disk_device() -> Option<usize> {
+    let list = fs::mounts().ok()?;
+    let m = list.iter().find(|m| fs::field_str(&m.path) == DISK_MOUNT)?;
+    if fs::field_str(&m.fstype) != "vfat" {
+        return None;
+    }
+    fs::field_str(&m.source).strip_prefix("blk")?.parse().ok()
+}
+
+fn sha256(data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    coreutils::sum::hex(&Sha256::digest(data))
+}
+
+/// Writes `data` to `path` in 64 KiB pieces (as `cp` does), then `fsync`s it.
+fn write_synced(path: &str, data: &[u8]) -> Check {
+    let f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .context(path)?;
+    for chunk in data.chunks(64 * 1024) {
+        expect_eq(f.write(chunk).context("write")?, chunk.len()).context("write")?;
+    }
+    f.sync_all().context("fsync")
+}
+
+const BIG: usize = 3 << 20;
+
+fn disk_checks(s: &mut Suite) {
+    let Some(dev) = disk_device() else {
+        s.skip("disk", "no FAT volume mounted on /disk");
+        return;
+    };
+    let dir = format!("{DISK_MOUNT}/fstest.{}", process::getpid().unwrap_or(0));
+    if let Err(e) = fs::mkdir(&dir, 0o755) {
+        s.check("disk_setup", Err(format!("mkdir {dir}: {e}")));
+        return;
+    }
+    let d = Disk { dir, dev };
+    s.check("disk_files", d.files());
+    s.check("disk_directories", d.directories());
+    s.check("disk_names", d.names());
+    s.check("disk_open_files_stay", d.open_files_stay());
+    s.check("disk_big_file_sha256", d.big_file());
+    s.check("disk_cross_mount", d.cross_mount());
+    s.check("disk_exec", d.exec());
+    s.check("disk_umount_busy", d.umount_busy());
+    s.check("disk_remount", d.remount());
+    let r = match names(&d.dir) {
+        Ok(left) if left.is_empty() => fs::remove_dir(&d.dir).context("rmdir"),
+        Ok(left) => Err(format!("left behind: {left:?}")),
+        Err(e) => Err(e),
+    };
+    s.check("disk_cleanup", r);
+}
+
+impl Disk {
+    fn p(&self, name: &str) -> String {
+        format!("{}/{name}", self.dir)
+    }
+
+    /// Create, write, read, seek, holes, append, truncate, stat, fsync, unlink.
+    fn files(&self) -> Check {
+        let path = self.p("file");
+        let data = pattern(3, 5000);
+        let f = rw(&path)?;
+        expect_eq(f.write(&data).context("write")?, 5000).context("write")?;
+        f.seek(SeekFrom::Start(0)).context("seek")?;
+        expect_bytes(&read_exact(&f, 6000)?, &data).context("read back")?;
+        // Overwrite in the middle, then write past the end: the gap reads as zeros.
+        f.seek(SeekFrom::Start(100)).context("seek")?;
+        f.write(b"MIDDLE").context("write")?;
+        expect_eq(f.seek(SeekFrom::End(3000)).context("seek end")?, 8000).context("seek end")?;
+        f.write(b"END").context("write")?;
+        let mut want = data.clone();
+        want[100..106].copy_from_slice(b"MIDDLE");
+        want.resize(8000, 0);
+        want.extend_from_slice(b"END");
+        f.seek(SeekFrom::Start(0)).context("seek")?;
+        expect_bytes(&read_exact(&f, 9000)?, &want).context("after overwrite and hole")?;
+        let st = f.stat().context("fstat")?;
+        expect_eq(st.size, 8003).context("fstat size")?;
+        expect_eq(st.is_file(), true).context("regular")?;
+        f.sync_all().context("fsync")?;
+        drop(f);
+        // Append goes to the end whatever the position.
+        let a = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .context("open append")?;
+        a.write(b"++").context("append")?;
+        drop(a);
+        expect_eq(fs::stat(&path).context("stat")?.size, 8005).context("appended")?;
+        // Truncate down and up (zeros), by path and by descriptor.
+        fs::truncate(&path, 10).context("truncate")?;
+        expect_bytes(&fs::read(&path).context("read")?, &want[..10]).context("cut")?;
+        let f = rw(&path)?;
+        f.set_len(20).context("ftruncate")?;
+        let mut grown = want[..10].to_vec();
+        grown.resize(20, 0);
+        expect_bytes(&read_exact(&f, 100)?, &grown).context("grown with zeros")?;
+        drop(f);
+        // A modification time the test sets comes back (FAT keeps 2-second steps).
+        let t = Timespec {
+            sec: 1_600_000_000,
+            nsec: 0,
+        };
+        fs::utimens(&path, Some(&[t, t])).context("utimens")?;
+        expect_eq(fs::stat(&path).context("stat")?.mtime.sec, t.sec).context("mtime")?;
+        fs::remove_file(&path).context("unlink")?;
+        expect_errno(fs::stat(&path), ENOENT).context("gone")
+    }
+
+    /// mkdir, rmdir, getdents, rename of files and directories.
+    fn directories(&self) -> Check {
+        let a = self.p("a");
+        fs::mkdir(&a, 0o755).context("mkdir")?;
+        expect_errno(fs::mkdir(&a, 0o755), EEXIST).context("mkdir again")?;
+        expect_eq(fs::stat(&a).context("stat")?.is_dir(), true).context("is a directory")?;
+        for i in 0..40 {
+            fs::write(&format!("{a}/entry {i:02}.dat"), &[i as u8; 10]).context("create")?;
+        }
+        fs::mkdir(&format!("{a}/inner"), 0o755).context("mkdir inner")?;
+        let list = names(&a)?;
+        expect_eq(list.len(), 41).context("entries")?;
+        expect_eq(list.iter().filter(|(_, k)| *k == DT_DIR).count(), 1).context("dirs")?;
+        if !list
+            .iter()
+            .any(|(n, k)| n == "entry 07.dat" && *k == DT_REG)
+        {
+            return Err(format!("no 'entry 07.dat' in {list:?}"));
+        }
+        expect_errno(fs::remove_dir(&a), ENOTEMPTY).context("rmdir non-empty")?;
+        expect_errno(fs::remove_file(&a), EISDIR).context("unlink a directory")?;
+        expect_errno(fs::remove_dir(&format!("{a}/entry 01.dat")), ENOTDIR)
+            .context("rmdir file")?;
+        // Rename: a file over a file, a file to a new name, a directory in place.
+        fs::rename(&format!("{a}/entry 01.dat"), &format!("{a}/entry 02.dat")).context("over")?;
+        expect_bytes(
+            &fs::read(&format!("{a}/entry 02.dat")).context("read")?,
+            &[1; 10],
+        )
+        .context("replaced")?;
+        fs::rename(&format!("{a}/entry 03.dat"), &format!("{a}/inner/moved")).context("move")?;
+        expect_bytes(
+            &fs::read(&format!("{a}/inner/moved")).context("read")?,
+            &[3; 10],
+        )
+        .context("moved")?;
+        expect_errno(fs::rename(&a, &format!("{a}/inner/x")), EINVAL).context("into itself")?;
+        let b = self.p("b");
+        fs::rename(&a, &b).context("rename dir")?;
+        expect_errno(fs::stat(&a), ENOENT).context("old name")?;
+        // 40 files less the one replaced and the one moved, and `inner`.
+        expect_eq(names(&b)?.len(), 39).context("entries after")?;
+        for (n, _) in names(&b)? {
+            if n.starts_with("entry") {
+                fs::remove_file(&format!("{b}/{n}")).context("unlink")?;
+            }
+        }
+        fs::remove_file(&format!("{b}/inner/moved")).context("unlink")?;
+        fs::remove_dir(&format!("{b}/inner")).context("rmdir")?;
+        fs::remove_dir(&b).context("rmdir")
+    }
+
+    /// Long names (up to 255 bytes), case-insensitive lookups keeping the stored case,
+    /// names FAT cannot hold.
+    fn names(&self) -> Check {
+        let long = "A Long File Name With Spaces And Mixed Case.text";
+        fs::write(&self.p(long), b"long").context("create long name")?;
+        let lower = self.p(&long.to_lowercase());
+        expect_bytes(&fs::read(&lower).context("read by other case")?, b"long")
+            .context("case-insensitive")?;
+        let list = names(&self.dir)?;
+        if !list.iter().any(|(n, _)| n == long) {
+            return Err(format!("stored case lost: {list:?}"));
+        }
+        let max = "x".repeat(NAME_MAX);
+        fs::write(&self.p(&max), b"1").context("255-byte name")?;
+        expect_errno(
+            fs::write(&self.p(&"y".repeat(NAME_MAX + 1)), b"1"),
+            ENAMETOOLONG,
+        )
+        .context("256-byte name")?;
+        expect_errno(fs::write(&self.p("a:b"), b"1"), EINVAL).context("':' in a name")?;
+        expect_errno(fs::write(&self.p("q?"), b"1"), EINVAL).context("'?' in a name")?;
+        fs::remove_file(&self.p(&max)).context("unlink")?;
+        fs::remove_file(&lower).context("unlink by other case")
+    }
+
+    /// FAT has no inodes: an open file (or a directory with one open below it) cannot be
+    /// removed or renamed, and every open of one file sees the same data.
+    fn open_files_stay(&self) -> Check {
+        let d = self.p("keep");
+        fs::mkdir(&d, 0o755).context("mkdir")?;
+        let path = format!("{d}/open");
+        let f = rw(&path)?;
+        f.write(b"one").context("write")?;
+        let g = fs::File::open(&path).context("second open")?;
+        expect_bytes(&read_exact(&g, 10)?, b"one").context("second open sees the write")?;
+        expect_errno(fs::remove_file(&path), errno::EBUSY).context("unlink open")?;
+        expect_errno(fs::rename(&path, &format!("{d}/x")), errno::EBUSY).context("rename open")?;
+        expect_errno(fs::rename(&d, &self.p("keep2")), errno::EBUSY).context("rename parent")?;
+        drop(f);
+        drop(g);
+        fs::remove_file(&path).context("unlink after close")?;
+        fs::remove_dir(&d).context("rmdir")
+    }
+
+    /// A 3 MiB file written in 64 KiB pieces and `fsync`ed reads back with the same
+    /// SHA-256 as what was written; `statfs` counts its clusters.
+    fn big_file(&self) -> Check {
+        let path = self.p("big");
+        let data = pattern(9, BIG);
+        let want = sha256(&data);
+        let before = fs::statfs(DISK_MOUNT).context("statfs")?;
+        write_synced(&path, &data)?;
+        let after = fs::statfs(DISK_MOUNT).context("statfs")?;
+        let used = (before.bfree - after.bfree) * after.bsize;
+        if used < BIG as u64 || used > BIG as u64 + 64 * after.bsize {
+            return Err(format!("{BIG} bytes took {used} bytes of clusters"));
+        }
+        let back = fs::read(&path).context("read")?;
+        expect_eq(back.len(), BIG).context("size")?;
+        expect_eq(sha256(&back), want).context("sha256")?;
+        // A read in the middle, across cluster boundaries.
+        let f = fs::File::open(&path).context("open")?;
+        f.seek(SeekFrom::Start(1_000_000)).context("seek")?;
+        expect_bytes(&read_exact(&f, 10_000)?, &data[1_000_000..1_010_000]).context("middle")?;
+        drop(f);
+        fs::remove_file(&path).context("unlink")?;
+        expect_eq(
+            fs::statfs(DISK_MOUNT).context("statfs")?.bfree,
+            before.bfree,
+        )
+        .context("clusters freed")
+    }
+
+    /// Renames between the disk and the tree are `EXDEV`; `stat` tells the mounts apart.
+    fn cross_mount(&self) -> Check {
+        let here = self.p("here");
+        fs::write(&here, b"x").context("create")?;
+        let tmp = format!("/tmp/fstest-disk.{}", process::getpid().unwrap_or(0));
+        expect_errno(fs::rename(&here, &tmp), EXDEV).context("disk to tmp")?;
+        fs::write(&tmp, b"y").context("create in tmp")?;
+        expect_errno(fs::rename(&tmp, &self.p("there")), EXDEV).context("tmp to disk")?;
+        let (a, b) = (
+            fs::stat(&here).context("stat")?,
+            fs::stat(&tmp).context("stat")?,
+        );
+        if a.dev == b.dev {
+            return Err(format!("/disk and /tmp share device {}", a.dev));
+        }
+        fs::remove_file(&tmp).context("unlink")?;
+        fs::remove_file(&here).context("unlink")
+    }
+
+    /// A program copied to the disk runs from there, by absolute and relative path.
+    fn exec(&self) -> Check {
+        let copy = self.p("fstest.elf");
+        write_synced(&copy, &fs::read(SELF).context("read")?)?;
+        let pid = process::spawn(&copy, &[&copy, EXIT_MODE, "5"], &[]).context("spawn")?;
+        expect_exit(wait_for(pid, CHILD_TIMEOUT_MS)?, 5)?;
+        let orig = fs::getcwd().context("getcwd")?;
+        fs::chdir(&self.dir).context("chdir")?;
+        expect_eq(fs::getcwd().context("getcwd")?, self.dir.clone()).context("getcwd")?;
+        let r = process::spawn("./fstest.elf", &["fstest", EXIT_MODE, "6"], &[]);
+        fs::chdir(&orig).context("chdir back")?;
+        expect_exit(wait_for(r.context("spawn relative")?, CHILD_TIMEOUT_MS)?, 6)?;
+        fs::remove_file(&copy).context("unlink")
+    }
+
+    /// `umount` is `EBUSY` while a file or a working directory is open on the disk.
+    fn umount_busy(&self) -> Check {
+        let path = self.p("busy");
+        let f = rw(&path)?;
+        expect_errno(fs::umount(DISK_MOUNT), errno::EBUSY).context("with a file open")?;
+        drop(f);
+        let orig = fs::getcwd().context("getcwd")?;
+        fs::chdir(&self.dir).context("chdir")?;
+        let r = fs::umount(DISK_MOUNT);
+        fs::chdir(&orig).context("chdir back")?;
+        expect_errno(r, errno::EBUSY).context("with a working directory there")?;
+        expect_errno(fs::umount("/tmp"), EINVAL).context("not a FAT mount")?;
+        fs::remove_file(&path).context("unlink")
+    }
+
+    /// `umount`, then the volume read-only (every change `EROFS`), then read-write again:
+    /// the data written before is still there.
+    fn remount(&self) -> Check {
+        let path = self.p("kept");
+        let data = pattern(4, 100_000);
+        write_synced(&path, &data)?;
+        fs::umount(DISK_MOUNT).context("umount")?;
+        let back = |what: &str| -> Check {
+            let r = fs::mount(self.dev, DISK_MOUNT, 0).context("mount again");
+            r.context(what)
+        };
+        // Gone from the tree while unmounted.
+        if let Err(e) = expect_errno(fs::stat(&path), ENOENT) {
+            back("after the unmounted check")?;
+            return Err(format!("while unmounted: {e}"));
+        }
+        expect_errno(fs::mount(99, DISK_MOUNT, 0), errno::ENODEV).context("no such device")?;
+        if let Err(e) = fs::mount(self.dev, DISK_MOUNT, MS_RDONLY) {
+            back("after a failed read-only mount")?;
+            return Err(format!("mount -r: {e}"));
+        }
+        let ro = (|| -> Check {
+            expect_bytes(&fs::read(&path).context("read")?, &data).context("read-only read")?;
+            let rdonly = OpenOptions::new().write(true).open(&path);
+            expect_errno(rdonly, errno::EROFS).context("open for writing")?;
+            expect_errno(fs::write(&self.p("new"), b"x"), errno::EROFS).context("create")?;
+            expect_errno(fs::mkdir(&self.p("d"), 0o755), errno::EROFS).context("mkdir")?;
+            expect_errno(fs::remove_file(&path), errno::EROFS).context("unlink")?;
+            expect_errno(fs::rename(&path, &self.p("r")), errno::EROFS).context("rename")?;
+            expect_errno(fs::truncate(&path, 0), errno::EROFS).context("truncate")?;
+            expect_errno(fs::mount(self.dev, "/tmp", 0), errno::EBUSY).context("mounted twice")
+        })();
+        fs::umount(DISK_MOUNT).context("umount read-only")?;
+        fs::mount(self.dev, DISK_MOUNT, 0).context("mount read-write")?;
+        ro?;
+        expect_eq(sha256(&fs::read(&path).context("read")?), sha256(&data))
+            .context("data after remount")?;
+        fs::remove_file(&path).context("unlink")
+    }
+}
+
 fn probe(args: &Args) -> i32 {
     let fd = |i| args.get(i).and_then(|s| s.parse::<usize>().ok());
     let (Some(closing), Some(staying)) = (fd(2), fd(3)) else {
@@ -699,6 +1048,7 @@ fn main(args: Args) -> i32 {
         return s.finish();
     }
     let t = T { dir };
+    disk_checks(&mut s);
     s.check("create_write_read", t.create_write_read());
     s.check("append", t.append());
     s.check("truncate", t.truncate());

@@ -941,8 +941,12 @@ impl Child {
 }
 
 /// What a child keeps: the user set without `klog`, which the parent keeps (see
-/// [`child_main`]).
-const CHILD_CAPS: u32 = libway::abi::caps::USER & !libway::abi::caps::KLOG_READ;
+/// [`child_main`]), and without `disk` and `mount`: a random `blk_write` that happened to
+/// be well-formed would overwrite sectors of the harness's disks (the persistence image
+/// among them when it is not mounted), and a random `umount` would take `/disk` away
+/// from the suites that follow. Refusals of those calls are checked by `sectest`.
+const CHILD_CAPS: u32 = libway::abi::caps::USER
+    & !(libway::abi::caps::KLOG_READ | libway::abi::caps::DISK | libway::abi::caps::MOUNT);
 
 /// One batch of `calls` random calls; never returns.
 fn child_main(seed: u64, calls: u64, slot: &mut Slot, index: usize) -> ! {

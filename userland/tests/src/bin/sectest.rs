@@ -7,7 +7,7 @@
 //! the child reports the outcome in its exit status (0 for success, else the errno).
 //!
 //! Under the harness init gives the suite every capability but `shutdown`, so every check
-//! runs. Typed at the shell, the suite holds the shell's user set (`spawn klog`): the
+//! runs. Typed at the shell, the suite holds the shell's user set (`spawn klog mount disk`): the
 //! refusals and the `spawn`/`klog` checks still run, and each "allowed" check that needs
 //! a capability the user set lacks says `sectest: skipped ...` instead (a process cannot
 //! gain a capability, by design).
@@ -162,7 +162,9 @@ fn main(args: Args) -> i32 {
         "netraw_allowed_with_cap",
         netraw_allowed,
     );
-    let reserved = caps::NET_RAW | caps::AI_ACCEL | caps::MEMTIER | caps::MOUNT;
+    s.check("disk_refused_without_cap", disk_refused());
+    if_held(&mut s, caps::DISK, "disk_allowed_with_cap", disk_allowed);
+    let reserved = caps::NET_RAW | caps::AI_ACCEL | caps::MEMTIER | caps::MOUNT | caps::DISK;
     if_held(
         &mut s,
         reserved,
@@ -457,6 +459,33 @@ fn netraw_refused() -> Check {
     refused(as_child(caps::NET_RAW, nic::attach_and_use)?, "net_attach")
 }
 
+/// A raw read of sector 0 of `blk0` (`ENODEV` when the machine has no disk).
+fn read_blk0() -> Result<(), Errno> {
+    let mut buf = [0u8; 512];
+    libway::blk::read(0, 0, &mut buf).map(drop)
+}
+
+/// Without `disk`: `EPERM`, even for a device that does not exist (the gate decides
+/// before the arguments are looked at).
+fn disk_refused() -> Check {
+    refused(as_child(caps::DISK, read_blk0)?, "blk_read")?;
+    refused(
+        as_child(caps::DISK, || {
+            libway::blk::write(libway::blk::MAX_DEVICES, 0, &[0u8; 512]).map(drop)
+        })?,
+        "blk_write to a missing device",
+    )
+}
+
+/// With `disk`: the read gets past the gate (`ENODEV` on a machine without disks).
+fn disk_allowed() -> Check {
+    allowed(
+        as_child(0, read_blk0)?,
+        Some(libway::abi::errno::ENODEV),
+        "blk_read",
+    )
+}
+
 /// With `netraw`: the NIC is lent and works (`nic`), unless netd holds it: then `EBUSY`,
 /// and only then.
 fn netraw_allowed() -> Check {
@@ -469,7 +498,7 @@ fn netraw_allowed() -> Check {
     }
 }
 
-/// `netraw`, `aiaccel`, `memtier`, `mount`: held, inherited and dropped like the rest.
+/// `netraw`, `aiaccel`, `memtier`, `mount`, `disk`: held, inherited and dropped like the rest.
 fn reserved_caps(reserved: u32) -> Check {
     for (bit, name) in libway::abi::caps::NAMES {
         if bit & reserved == 0 {

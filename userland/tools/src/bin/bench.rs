@@ -10,10 +10,14 @@
 
 extern crate alloc;
 
+#[path = "bench/blk.rs"]
+mod blkfig;
 #[path = "bench/memtier.rs"]
 mod memtier;
 #[path = "bench/net.rs"]
 mod netfig;
+#[path = "bench/soak.rs"]
+mod soak;
 
 use libway::abi::mman;
 use libway::ipc::{ns, Message, MessageExt, Port, Timeout};
@@ -96,6 +100,9 @@ fn main(args: Args) -> i32 {
     }
     if wanted("net") {
         netfig::figures();
+    }
+    if wanted("blk") {
+        blkfig::figures();
     }
 
     println!("bench: done");

@@ -1,7 +1,7 @@
 //! `caps [PID]...`: prints capability sets by name (`docs/security.md`).
 //!
 //! Without operands, the caller's own set (`cap_get`), one line:
-//! `spawn klog` (the shell's user set), or `-` for none. With PIDs, one line per process
+//! `spawn klog mount disk` (the shell's user set), or `-` for none. With PIDs, one line per process
 //! from `proc_list`: `<pid> <names>`. Exits 0, or 1 with a message on standard error
 //! (a PID that is not a number or names no process).
 #![no_std]

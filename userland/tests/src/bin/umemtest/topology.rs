@@ -104,10 +104,11 @@ fn tier_count(m: &Machine, far_mib: u64) -> Check {
 }
 
 /// Each tier holds at most its node's pages. Firmware, loader, kernel and frame
-/// descriptors take some: near keeps at least 3/4 of its node; far at least half, since
+/// descriptors take some: near keeps at least 3/4 of its node; far at least 3/8, since
 /// OVMF puts its own data, the loader, the kernel and the initramfs at the top of memory
-/// below 4 GiB, which on a 512 MiB machine is the far node (about 50 MiB of 128); both
-/// together keep at least 3/4 of all memory.
+/// below 4 GiB, which on a 512 MiB machine is the far node (about 50 MiB of 128, and
+/// some 66 MiB since test boots attach two virtio-blk disks, which OVMF's drivers probe
+/// for boot files); both together keep at least 3/4 of all memory.
 fn sizes(m: &Machine, near_mib: u64, far_mib: u64) -> Check {
     let within = |t: &TierInfo, mib: u64, num: u64, den: u64| {
         let most = mib * PER_MIB;
@@ -125,7 +126,7 @@ fn sizes(m: &Machine, near_mib: u64, far_mib: u64) -> Check {
     let mut total = near.total_pages;
     if far_mib > 0 {
         let far = m.tiers.get(1).ok_or("no far tier")?;
-        within(far, far_mib, 1, 2)?;
+        within(far, far_mib, 3, 8)?;
         total += far.total_pages;
     }
     let all = (near_mib + far_mib) * PER_MIB;

@@ -17,62 +17,20 @@
 //! Without the key (no network, or `bench` typed at the shell) it says so and prints no
 //! figure.
 
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-
 use libway::abi::harness::{
     parse_bench_net, BENCH_NET_BYTES, BENCH_NET_KEY, BENCH_UDP_PAYLOAD, BENCH_UDP_ROUNDS,
 };
 use libway::abi::netd::SHUT_WR;
-use libway::abi::sched;
 use libway::net::{self, Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
-use libway::{println, process, thread, time};
+use libway::{println, process, time};
+
+use super::soak::{mark, Rate, Soaker};
 
 /// The host's loopback as QEMU's user network shows it.
 const HOST: Ipv4Addr = Ipv4Addr(libway::abi::usernet::GATEWAY);
 /// How long netd may take to get an address (DHCP, or its static fallback).
 const ADDRESS_WAIT_MS: u64 = 15_000;
-const CALIBRATE_MS: u64 = 300;
 const IO_TIMEOUT_NS: u64 = 30_000_000_000;
-
-static SOAKED: AtomicU64 = AtomicU64::new(0);
-static STOP: AtomicBool = AtomicBool::new(false);
-
-/// The soaker: the lowest class, counting loops until told to stop.
-fn soak() {
-    let _ = process::set_priority(sched::IDLE);
-    let mut n = 0u64;
-    while !STOP.load(Ordering::Relaxed) {
-        n = n.wrapping_add(1);
-        SOAKED.store(n, Ordering::Relaxed);
-    }
-}
-
-/// A counter reading and the soaker's loops at that moment.
-#[derive(Clone, Copy)]
-struct Mark {
-    ticks: u64,
-    soaked: u64,
-}
-
-fn mark() -> Mark {
-    Mark {
-        soaked: SOAKED.load(Ordering::Relaxed),
-        ticks: super::now(),
-    }
-}
-
-/// Counter ticks per soaker loop, as a fraction (ticks, loops).
-struct Rate(u64, u64);
-
-impl Rate {
-    /// Ticks from `a` to `b` that were not the soaker's.
-    fn busy(&self, a: Mark, b: Mark) -> u64 {
-        let elapsed = b.ticks - a.ticks;
-        let soaked = (u128::from(b.soaked - a.soaked) * u128::from(self.0)
-            / u128::from(self.1.max(1))) as u64;
-        elapsed.saturating_sub(soaked)
-    }
-}
 
 fn cmdline_ports() -> Result<(u16, u16, u16), &'static str> {
     let line = process::cmdline().map_err(|_| "cannot read the kernel command line")?;
@@ -114,44 +72,33 @@ pub fn figures() {
         println!("bench: network figures skipped (no address on eth0 after {ADDRESS_WAIT_MS} ms)");
         return;
     }
-    STOP.store(false, Ordering::Relaxed);
-    let soaker = match thread::spawn(soak) {
-        Ok(h) => h,
+    let soaker = match Soaker::start() {
+        Ok(s) => s,
         Err(e) => {
-            println!("bench: network figures skipped (soaker thread: {e})");
+            println!("bench: network figures skipped ({e})");
             return;
         }
     };
-    // Calibrate: nothing but the soaker (and the timer) runs while this thread sleeps.
-    let _ = time::sleep_ms(20);
-    let a = mark();
-    let _ = time::sleep_ms(CALIBRATE_MS);
-    let b = mark();
-    let rate = Rate(b.ticks - a.ticks, b.soaked - a.soaked);
-    if rate.1 == 0 {
-        println!("bench: network figures skipped (the soaker never ran)");
-    } else {
-        let kib = BENCH_NET_BYTES / 1024;
-        match tcp_rx(source, &rate) {
-            Ok(ticks) => super::report("tcp_rx_instr_per_kib", ticks, kib, "instructions/KiB"),
-            Err(e) => println!("bench: tcp_rx failed: {e}"),
-        }
-        match tcp_tx(sink, &rate) {
-            Ok(ticks) => super::report("tcp_tx_instr_per_kib", ticks, kib, "instructions/KiB"),
-            Err(e) => println!("bench: tcp_tx failed: {e}"),
-        }
-        match udp_rtt(echo, &rate) {
-            Ok(ticks) => super::report(
-                "udp_rtt_instr",
-                ticks,
-                u64::from(BENCH_UDP_ROUNDS),
-                "instructions/round trip",
-            ),
-            Err(e) => println!("bench: udp_rtt failed: {e}"),
-        }
+    let rate = &soaker.rate;
+    let kib = BENCH_NET_BYTES / 1024;
+    match tcp_rx(source, rate) {
+        Ok(ticks) => super::report("tcp_rx_instr_per_kib", ticks, kib, "instructions/KiB"),
+        Err(e) => println!("bench: tcp_rx failed: {e}"),
     }
-    STOP.store(true, Ordering::Relaxed);
-    let _ = soaker.join();
+    match tcp_tx(sink, rate) {
+        Ok(ticks) => super::report("tcp_tx_instr_per_kib", ticks, kib, "instructions/KiB"),
+        Err(e) => println!("bench: tcp_tx failed: {e}"),
+    }
+    match udp_rtt(echo, rate) {
+        Ok(ticks) => super::report(
+            "udp_rtt_instr",
+            ticks,
+            u64::from(BENCH_UDP_ROUNDS),
+            "instructions/round trip",
+        ),
+        Err(e) => println!("bench: udp_rtt failed: {e}"),
+    }
+    soaker.stop();
 }
 
 fn connect(port: u16) -> Result<TcpStream, alloc::string::String> {
