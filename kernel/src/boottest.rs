@@ -154,6 +154,10 @@ pub fn run(info: &BootInfo) -> usize {
     for (name, check) in crate::net::selftest::CHECKS {
         report(name, check());
     }
+    // The screen console (`display::selftest`).
+    for (name, check) in crate::display::selftest::CHECKS {
+        report(name, check());
+    }
     // Last, after everything above has run on this stack.
     report("boot_stack_has_headroom", boot_stack_has_headroom());
     let total = 1
@@ -162,7 +166,8 @@ pub fn run(info: &BootInfo) -> usize {
         + arch::HARDENING_CHECKS.len()
         + crate::ai::selftest::CHECKS.len()
         + crate::mm::migrate::selftest::CHECKS.len()
-        + crate::net::selftest::CHECKS.len();
+        + crate::net::selftest::CHECKS.len()
+        + crate::display::selftest::CHECKS.len();
     println!("boottest: {} passed, {} failed", total - failed, failed);
     failed
 }

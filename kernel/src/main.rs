@@ -18,6 +18,7 @@ mod console;
 mod counters;
 mod descriptor;
 mod diag;
+mod display;
 mod error;
 mod fs;
 mod ipc;
@@ -72,6 +73,7 @@ pub extern "Rust" fn kernel_main(info: BootInfo) -> ! {
     net::init();
     blk::init();
     diag::dump::start();
+    display::init();
 
     log::info!(
         "WayOS {} ({}) ready: usable memory {} MiB, {} CPU{}",

@@ -42,6 +42,8 @@ fn stop() -> ! {
     let testing = boot::info()
         .is_some_and(|b| wayos_kcore::cmdline::flag(b.cmdline(), wayos_abi::harness::TEST_FLAG));
     console::write_unlocked(format_args!("kernel stopped.\n"));
+    // The display thread will not run again: show the report on the screen now.
+    crate::display::panic_flush();
     if testing {
         arch::power_off(false);
     }

@@ -56,6 +56,9 @@ pub fn run(o: &BenchOptions) -> Result<ExitCode> {
     let machine = Machine {
         net,
         disks,
+        // No display device: the figures stay comparable with boots before the screen
+        // console (its thread and frame pushes would run beside the measured code).
+        screen: qemu::Screen::None,
         ..Machine::headless(o.arch, 1, &o.memory).with_tiers(o.tiers)
     };
     let mut cmd = qemu::command(

@@ -71,6 +71,7 @@ pub fn run(o: &FuzzOptions) -> Result<ExitCode> {
     let machine = Machine {
         net: Some(host.net(&[])?),
         disks,
+        qmp: Some(crate::screen::qmp_path("fuzz")),
         ..Machine::headless(arch, o.smp, &o.memory).with_tiers(o.tiers)
     };
     let cmd = qemu::command(

@@ -2,7 +2,7 @@
 //!
 //! One module per command (`build`, `run`, `test`, `debug`), plus the pieces they share:
 //! `lint`, `bench`, `nethost` (the host side of network checks: HTTP/UDP servers, frame
-//! injection), `prereq` (host tools), `artifacts` (kernel, initramfs, boot images), `qemu` (command
+//! injection), `screen` (screendumps decoded with the kernel's font), `prereq` (host tools), `artifacts` (kernel, initramfs, boot images), `qemu` (command
 //! lines and serial capture), `symbols`, `esp`, `image`, `limine`. Everything it runs goes
 //! through `$CARGO`, so the toolchain pinned in rust-toolchain.toml applies.
 #![forbid(unsafe_code)]
@@ -25,6 +25,7 @@ mod persist;
 mod prereq;
 mod qemu;
 mod run;
+mod screen;
 mod symbols;
 mod test;
 mod userland;
@@ -204,10 +205,15 @@ pub struct RunOptions {
     /// Use KVM instead of TCG (it does not work on the project's build machines).
     #[arg(long)]
     pub kvm: bool,
-    /// Show the guest's screen (the loader's menu and errors): QEMU's default window, or
-    /// VNC on 127.0.0.1:5900 when QEMU has no GUI; or a QEMU -display value (vnc=:1, gtk).
+    /// Show the guest's screen (the loader's menu, then the kernel's screen console):
+    /// QEMU's default window, or VNC on 127.0.0.1:5900 when QEMU has no GUI; or a QEMU
+    /// -display value (vnc=:1, gtk).
     #[arg(long, num_args = 0..=1, default_missing_value = "default", value_name = "QEMU_DISPLAY")]
     pub display: Option<String>,
+    /// The display device: virtio-gpu, QEMU's standard VGA (x86_64: the loader's
+    /// framebuffer), or none.
+    #[arg(long, value_enum, default_value = "virtio")]
+    pub screen: qemu::Screen,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -244,6 +250,10 @@ pub struct TestOptions {
     /// Only the persistence boots (`/disk` across reboots, fsck.fat, mtools), no suites.
     #[arg(long)]
     pub persist_only: bool,
+    /// The display device of the test boots (`screentest` needs one; `vga` checks the
+    /// x86_64 loader-framebuffer path).
+    #[arg(long, value_enum, default_value = "virtio")]
+    pub screen: qemu::Screen,
     #[command(flatten)]
     pub net: NetOptions,
 }

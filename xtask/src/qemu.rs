@@ -43,6 +43,47 @@ pub struct Machine {
     pub net: Option<Net>,
     /// Disk images attached as virtio-blk-pci devices, blk0 first ([`crate::disk`]).
     pub disks: Vec<PathBuf>,
+    /// The display device the kernel draws its screen console on.
+    pub screen: Screen,
+    /// A QMP socket (a Unix socket path, so only this machine's users reach it) for the
+    /// harness's `screendump` ([`crate::screen`]).
+    pub qmp: Option<PathBuf>,
+}
+
+/// The guest's display device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Screen {
+    /// virtio-gpu-pci at `wayos_abi::display::WIDTH` x `HEIGHT` (x86_64 without the
+    /// standard VGA, so the screendump shows the kernel's screen).
+    Virtio,
+    /// x86_64: QEMU's standard VGA only, which UEFI (GOP) and Limine set up as a linear
+    /// framebuffer the kernel draws on.
+    Vga,
+    /// No display device (x86_64: `-vga none`).
+    None,
+}
+
+impl Screen {
+    /// The QEMU arguments for this display device on `arch`.
+    pub fn args(self, arch: Arch) -> Result<Vec<String>> {
+        let gpu = format!(
+            "virtio-gpu-pci,xres={},yres={}",
+            wayos_abi::display::WIDTH,
+            wayos_abi::display::HEIGHT
+        );
+        Ok(match (self, arch) {
+            (Screen::Virtio, Arch::X86_64) => {
+                vec!["-vga".into(), "none".into(), "-device".into(), gpu]
+            }
+            (Screen::Virtio, Arch::Aarch64) => vec!["-device".into(), gpu],
+            (Screen::Vga, Arch::X86_64) => vec!["-vga".into(), "std".into()],
+            (Screen::Vga, Arch::Aarch64) => {
+                return Err("--screen vga is x86_64 only (aarch64 has virtio or none)".into())
+            }
+            (Screen::None, Arch::X86_64) => vec!["-vga".into(), "none".into()],
+            (Screen::None, Arch::Aarch64) => Vec::new(),
+        })
+    }
 }
 
 /// The guest's MAC address: set explicitly so frames the harness injects can be addressed
@@ -208,6 +249,8 @@ impl Machine {
             tiers: 2,
             net: Some(Net::default()),
             disks: Vec::new(),
+            screen: Screen::Virtio,
+            qmp: None,
         }
     }
 
@@ -365,6 +408,11 @@ pub fn command(
         }
     }
     cmd.args(crate::disk::qemu_args(&m.disks));
+    cmd.args(m.screen.args(m.arch)?);
+    if let Some(path) = &m.qmp {
+        cmd.arg("-qmp")
+            .arg(format!("unix:{},server=on,wait=off", path.display()));
+    }
     cmd.arg("-no-reboot");
     cmd.arg("-display")
         .arg(m.display.as_deref().unwrap_or("none"));
@@ -671,6 +719,8 @@ pub struct Guest {
     /// What to tell the user when the kernel never spoke.
     hint: String,
     verbose: bool,
+    /// The QMP socket QEMU listens on (`Machine::qmp`), for screendumps.
+    qmp: Option<PathBuf>,
 }
 
 impl Guest {
@@ -726,7 +776,13 @@ impl Guest {
             loader_stopped: None,
             hint: screen_hint(&args),
             verbose,
+            qmp: qmp_socket(&args),
         })
+    }
+
+    /// The QMP socket of this QEMU, if it was given one.
+    pub fn qmp(&self) -> Option<&Path> {
+        self.qmp.as_deref()
     }
 
     /// Waits until a kernel line satisfies `want`, returning it; `None` on timeout, at the
@@ -878,7 +934,17 @@ impl Drop for Guest {
         if let Ok(None) = self.child.try_wait() {
             self.kill();
         }
+        if let Some(q) = &self.qmp {
+            let _ = std::fs::remove_file(q);
+        }
     }
+}
+
+/// The Unix socket path of a `-qmp unix:<path>,...` argument.
+fn qmp_socket(args: &[String]) -> Option<PathBuf> {
+    let i = args.iter().position(|a| a == "-qmp")?;
+    let spec = args.get(i + 1)?.strip_prefix("unix:")?;
+    Some(PathBuf::from(spec.split(',').next()?))
 }
 
 /// A free local TCP port for a GDB stub.

@@ -30,6 +30,7 @@ pub fn run(o: &RunOptions) -> Result<ExitCode> {
     let machine = Machine {
         kvm: o.kvm,
         display: o.display.clone(),
+        screen: o.screen,
         net: o.net.machine_net()?,
         disks: o.disk.images(c.arch)?,
         ..Machine::headless(c.arch, c.smp, &c.memory).with_tiers(c.tiers)

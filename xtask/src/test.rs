@@ -280,6 +280,9 @@ fn boot_suites(
             Some((h, extra)) => Some(h.net(extra)?),
             None => None,
         },
+        // A QMP socket for the screen checks' screendumps.
+        qmp: Some(crate::screen::qmp_path(arch.name())),
+        screen: o.screen,
         ..Machine::headless(arch, o.smp, &o.memory).with_tiers(o.tiers)
     };
     let host = host.map(|(h, _)| h);
@@ -511,16 +514,29 @@ pub(crate) fn collect_suites(
                     );
                 }
                 let started = Instant::now();
-                let answer = match host {
-                    Some(h) => h.answer(&verb, &args),
-                    None => nethost::answer_without_network(&verb),
+                // The screen's verb is answered from QEMU (QMP), not the host network;
+                // its answer is the decoded rows, then the `ok`/`err` line.
+                let lines = if verb == harness::HOST_SCREENDUMP {
+                    let dump = guest.qmp().map(|q| q.with_extension("ppm"));
+                    crate::screen::answer(
+                        guest.qmp(),
+                        dump.as_deref()
+                            .unwrap_or(std::path::Path::new("/nonexistent")),
+                    )
+                } else {
+                    vec![match host {
+                        Some(h) => h.answer(&verb, &args),
+                        None => nethost::answer_without_network(&verb),
+                    }]
                 };
+                let answer = lines.last().cloned().unwrap_or_default();
                 println!(
                     "    {name}: host {verb} {} -> {answer} ({:.1?})",
                     args.join(" "),
                     started.elapsed()
                 );
-                if let Err(e) = guest.type_bytes(format!("{answer}\r").as_bytes()) {
+                let typed: String = lines.iter().map(|l| format!("{l}\r")).collect();
+                if let Err(e) = guest.type_bytes(typed.as_bytes()) {
                     t.check(&format!("{name}_host_answer"), Err(e));
                 }
             }

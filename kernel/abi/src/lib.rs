@@ -331,6 +331,8 @@ pub mod harness {
         Suite::typed("nettest"),
         // Typed: the harness types the serial magic key and checks the kernel's reports.
         Suite::typed("diagtest"),
+        // Typed: asks the harness for a screendump (`HOST_SCREENDUMP`).
+        Suite::typed("screentest"),
     ];
 
     /// The suite called `name`, if [`SUITES`] lists one.

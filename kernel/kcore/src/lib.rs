@@ -25,6 +25,7 @@ pub mod date;
 pub mod elf;
 #[cfg(feature = "alloc")]
 pub mod fdtable;
+pub mod font;
 #[cfg(feature = "alloc")]
 pub mod fs;
 #[cfg(feature = "alloc")]
@@ -43,6 +44,7 @@ pub mod pci;
 pub mod placement;
 pub mod symtab;
 pub mod tensor;
+pub mod textgrid;
 pub mod umem;
 #[cfg(feature = "alloc")]
 pub mod vma;

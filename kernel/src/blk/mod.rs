@@ -28,9 +28,6 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use spin::Once;
-use virtio_drivers::transport::pci::bus::Command;
-use virtio_drivers::transport::pci::PciTransport;
-use virtio_drivers::transport::{DeviceStatus, Transport};
 use wayos_abi::blk::{BlkInfo, FLAG_IRQ, FLAG_MOUNTED, FLAG_READONLY, MAX_DEVICES, SECTOR_SIZE};
 use wayos_abi::stats::BlkStats;
 
@@ -198,25 +195,9 @@ pub fn init() {
 }
 
 fn probe(f: &pci::Function, index: usize) -> Result<Arc<Disk>, &'static str> {
-    // As for the NICs: memory decoding alone, reset the device (firmware may have left it
-    // pointing at memory that is ours now), then bus mastering.
-    let mut transport = pci::with_root(|root| {
-        let df = f.device_function();
-        let (_, cmd) = root.get_status_command(df);
-        root.set_command(df, (cmd | Command::MEMORY_SPACE) - Command::BUS_MASTER);
-        PciTransport::new::<crate::pci::hal::KernelHal, _>(root, df)
-    })
-    .ok_or("no PCI root")?
-    .map_err(|_| "not a virtio PCI device")?;
-    transport.set_status(DeviceStatus::empty());
-    let reset_by = arch::uptime_ns().saturating_add(100_000_000);
-    while transport.get_status() != DeviceStatus::empty() {
-        if arch::uptime_ns() > reset_by {
-            return Err("the device does not reset");
-        }
-        core::hint::spin_loop();
-    }
-    pci::bind(f.bus, f.dev, f.func, "virtio-blk");
+    // Memory decoding alone, reset (firmware may have left the device pointing at memory
+    // that is ours now), then bus mastering: `pci::virtio_transport`.
+    let transport = pci::virtio_transport(f, "virtio-blk")?;
     let (hw, g) = Hw::new(transport).map_err(|e| {
         log::warn!("blk: virtio-blk: {e}");
         "device initialisation failed"

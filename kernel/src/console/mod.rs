@@ -6,6 +6,10 @@
 //! already writing cannot spin on the lock it interrupted. The panic path may take the console from a context that already holds it; it uses
 //! [`write_unlocked`] rather than waiting forever.
 //!
+//! Everything written is also handed to the screen console ([`crate::display`]), which
+//! only records the text here and draws it later on its own thread: the serial line stays
+//! the primary console and is never slowed by drawing.
+//!
 //! No `unsafe` here: the serial port is the arch layer's, behind safe functions.
 #![deny(unsafe_code)]
 
@@ -16,10 +20,19 @@ use core::fmt::{self, Write};
 use crate::arch;
 use crate::sync::IrqMutex;
 
-struct Serial;
+/// The serial port, and the screen. `panicking`: the unlocked panic path, where the
+/// screen may only try its lock.
+struct Serial {
+    panicking: bool,
+}
 
 impl Write for Serial {
     fn write_str(&mut self, s: &str) -> fmt::Result {
+        if self.panicking {
+            crate::display::feed_panic(s.as_bytes());
+        } else {
+            crate::display::feed(s.as_bytes());
+        }
         for chunk in s.as_bytes().split_inclusive(|&b| b == b'\n') {
             match chunk.split_last() {
                 Some((b'\n', body)) => {
@@ -33,7 +46,8 @@ impl Write for Serial {
     }
 }
 
-static CONSOLE: IrqMutex<Serial> = IrqMutex::tracked(Serial, &crate::sync::names::CONSOLE);
+static CONSOLE: IrqMutex<Serial> =
+    IrqMutex::tracked(Serial { panicking: false }, &crate::sync::names::CONSOLE);
 
 /// Writes formatted text under the console lock.
 pub fn write_fmt(args: fmt::Arguments<'_>) {
@@ -44,6 +58,7 @@ pub fn write_fmt(args: fmt::Arguments<'_>) {
 /// into `\r\n` like every other console line.
 pub fn write_bytes(bytes: &[u8]) {
     let _guard = CONSOLE.lock();
+    crate::display::feed(bytes);
     for chunk in bytes.split_inclusive(|&b| b == b'\n') {
         match chunk.split_last() {
             Some((b'\n', body)) => {
@@ -66,13 +81,14 @@ pub fn write_str_trying(s: &str) {
         }
         core::hint::spin_loop();
     }
-    let _ = Serial.write_str(s);
+    // Without the console lock the screen may only try its own (as on the panic path).
+    let _ = Serial { panicking: true }.write_str(s);
 }
 
 /// Writes without taking the lock, for the panic and fatal-trap paths only: interleaving
 /// is better than deadlocking on a lock held by the code that crashed.
 pub fn write_unlocked(args: fmt::Arguments<'_>) {
-    let _ = Serial.write_fmt(args);
+    let _ = Serial { panicking: true }.write_fmt(args);
 }
 
 #[macro_export]

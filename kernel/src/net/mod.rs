@@ -28,9 +28,6 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 use spin::Once;
-use virtio_drivers::transport::pci::bus::Command;
-use virtio_drivers::transport::pci::PciTransport;
-use virtio_drivers::transport::{DeviceStatus, Transport};
 use wayos_abi::ipc::{Message, INLINE_BYTES};
 use wayos_abi::net::{
     NicInfo, IRQ_MSIX, IRQ_POLLED, MAX_FRAME, MIN_FRAME, NOTIFY, RX_SLOTS, SLOT_BYTES, TX_SLOTS,
@@ -203,27 +200,7 @@ fn route_interrupt(nic: &Nic, f: &pci::Function) {
 
 /// Brings up the device of PCI function `f` as NIC number `index`.
 fn probe(f: &pci::Function, index: u32) -> Result<Arc<Nic>, &'static str> {
-    // The firmware may have driven the device (a network boot attempt) and left its
-    // queues pointing at memory that is ours now, with only bus mastering turned off.
-    // So: memory decoding alone, reset the device, and only then let it master the bus.
-    let mut transport = pci::with_root(|root| {
-        let df = f.device_function();
-        let (_, cmd) = root.get_status_command(df);
-        root.set_command(df, (cmd | Command::MEMORY_SPACE) - Command::BUS_MASTER);
-        PciTransport::new::<crate::pci::hal::KernelHal, _>(root, df)
-    })
-    .ok_or("no PCI root")?
-    .map_err(|_| "not a virtio PCI device")?;
-    transport.set_status(DeviceStatus::empty());
-    let reset_by = arch::uptime_ns().saturating_add(100_000_000);
-    while transport.get_status() != DeviceStatus::empty() {
-        if arch::uptime_ns() > reset_by {
-            return Err("the device does not reset");
-        }
-        core::hint::spin_loop();
-    }
-    // Now bus mastering (and the name `lspci` shows).
-    pci::bind(f.bus, f.dev, f.func, "virtio-net");
+    let transport = pci::virtio_transport(f, "virtio-net")?;
     let (dev, link_up) = Device::new(transport).map_err(|e| match e {
         virtio::ProbeError::NoMemory => "no memory for its buffers",
         virtio::ProbeError::Virtio(e) => {

@@ -38,7 +38,7 @@ mod virtio;
 
 mod ecam;
 pub use ecam::Ecam;
-pub use virtio::virtio_msix_route;
+pub use virtio::{virtio_msix_route, virtio_transport};
 
 /// PCI capability id of MSI-X.
 const CAP_MSIX: u8 = 0x11;

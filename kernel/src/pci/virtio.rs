@@ -1,4 +1,5 @@
-//! The one virtio-specific piece of interrupt routing: with MSI-X on, a virtio device
+//! Taking over a virtio function from whatever drove it before ([`virtio_transport`]),
+//! and the one virtio-specific piece of interrupt routing: with MSI-X on, a virtio device
 //! signals a queue only through the table entry named in that queue's
 //! `queue_msix_vector` (and configuration changes through `msix_config`), which reset
 //! to "no vector". `virtio_drivers` 0.13's `PciTransport` never writes them, so a driver
@@ -8,12 +9,47 @@
 //! capability (virtio 1.x, 4.1.4.3) and mapped uncached. `queue_select` is shared with
 //! the transport: call this while no other code drives the device (at driver init).
 
-use virtio_drivers::transport::pci::bus::ConfigurationAccess;
+use virtio_drivers::transport::pci::bus::{Command, ConfigurationAccess};
+use virtio_drivers::transport::pci::PciTransport;
+use virtio_drivers::transport::{DeviceStatus, Transport};
 use wayos_abi::net::{IRQ_MSIX, PCI_BAR_IO};
 use wayos_kcore::paging::PhysAddr;
 
 use super::{with_root, Function, IrqRoute};
+use crate::arch;
 use crate::error::{Errno, KResult};
+
+/// How long a device may take to acknowledge a reset.
+const RESET_NS: u64 = 100_000_000;
+
+/// The transport of virtio function `f`, reset and claimed for driver `name` (the name
+/// `lspci` shows), ready for the driver's `new` (feature negotiation and queues).
+///
+/// The firmware may have driven the device (a network boot attempt, UEFI's GOP on a
+/// virtio-gpu) and left its queues pointing at memory that is ours now, with only bus
+/// mastering turned off. So: memory decoding alone, reset the device, and only then let
+/// it master the bus.
+pub fn virtio_transport(f: &Function, name: &'static str) -> Result<PciTransport, &'static str> {
+    let mut transport = with_root(|root| {
+        let df = f.device_function();
+        let (_, cmd) = root.get_status_command(df);
+        root.set_command(df, (cmd | Command::MEMORY_SPACE) - Command::BUS_MASTER);
+        PciTransport::new::<super::hal::KernelHal, _>(root, df)
+    })
+    .ok_or("no PCI root")?
+    .map_err(|_| "not a virtio PCI device")?;
+    transport.set_status(DeviceStatus::empty());
+    let reset_by = arch::uptime_ns().saturating_add(RESET_NS);
+    while transport.get_status() != DeviceStatus::empty() {
+        if arch::uptime_ns() > reset_by {
+            return Err("the device does not reset");
+        }
+        core::hint::spin_loop();
+    }
+    // Now bus mastering (and the name `lspci` shows).
+    super::bind(f.bus, f.dev, f.func, name);
+    Ok(transport)
+}
 
 /// PCI capability id of vendor-specific capabilities (virtio's).
 const CAP_VENDOR: u8 = 0x09;

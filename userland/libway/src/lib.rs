@@ -42,6 +42,7 @@ pub mod arch;
 pub mod blk;
 pub mod caps;
 pub mod console;
+pub mod display;
 pub mod env;
 pub mod errno;
 pub mod fs;

@@ -146,6 +146,42 @@ impl Suite {
         })
     }
 
+    /// As [`Suite::host`], for a verb whose answer is preceded by lines starting with
+    /// `word` (`screen` for `HOST_SCREENDUMP`): returns those lines and the answer. At
+    /// most `max_lines` of them are read; more is an error.
+    pub fn host_lines(
+        &self,
+        verb: &str,
+        args: &str,
+        word: &str,
+        max_lines: usize,
+    ) -> Option<Result<(Vec<String>, String), String>> {
+        if !self.harness {
+            return None;
+        }
+        if args.is_empty() {
+            println!("{}: {HOST_WORD} {verb}", self.name);
+        } else {
+            println!("{}: {HOST_WORD} {verb} {args}", self.name);
+        }
+        let mut lines = Vec::new();
+        Some(loop {
+            let line = match read_line(crate::io::STDIN, HOST_ANSWER_MAX) {
+                Err(e) => break Err(format!("reading the answer to {verb}: {e}")),
+                Ok(line) => line,
+            };
+            let line = line.trim();
+            if line.split(' ').next() == Some(word) {
+                if lines.len() == max_lines {
+                    break Err(format!("more than {max_lines} {word} lines"));
+                }
+                lines.push(String::from(line));
+                continue;
+            }
+            break parse_host_answer(line).map(|answer| (lines, answer));
+        })
+    }
+
     /// Prints the summary line and returns the exit status: the number of failed checks
     /// (capped at 255 so it never wraps to "success").
     pub fn finish(self) -> i32 {
