@@ -135,15 +135,20 @@ impl Suite {
         if !self.harness {
             return None;
         }
+        self.ask(verb, args);
+        Some(match read_line(crate::io::STDIN, HOST_ANSWER_MAX) {
+            Err(e) => Err(format!("reading the answer to {verb}: {e}")),
+            Ok(line) => parse_host_answer(line.trim()),
+        })
+    }
+
+    /// Prints the request line `<suite>: host <verb> [<args>]`.
+    fn ask(&self, verb: &str, args: &str) {
         if args.is_empty() {
             println!("{}: {HOST_WORD} {verb}", self.name);
         } else {
             println!("{}: {HOST_WORD} {verb} {args}", self.name);
         }
-        Some(match read_line(crate::io::STDIN, HOST_ANSWER_MAX) {
-            Err(e) => Err(format!("reading the answer to {verb}: {e}")),
-            Ok(line) => parse_host_answer(line.trim()),
-        })
     }
 
     /// As [`Suite::host`], for a verb whose answer is preceded by lines starting with
@@ -159,11 +164,7 @@ impl Suite {
         if !self.harness {
             return None;
         }
-        if args.is_empty() {
-            println!("{}: {HOST_WORD} {verb}", self.name);
-        } else {
-            println!("{}: {HOST_WORD} {verb} {args}", self.name);
-        }
+        self.ask(verb, args);
         let mut lines = Vec::new();
         Some(loop {
             let line = match read_line(crate::io::STDIN, HOST_ANSWER_MAX) {

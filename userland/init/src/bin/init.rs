@@ -386,23 +386,7 @@ fn run_fuzz(calls: u64, seed: u64) -> bool {
     let seed = format!("{seed}");
     let argv = [path.as_str(), "--calls", &calls, "--seed", &seed];
     let harness = format!("{HARNESS_ENV}=1");
-    let pid = match caps::spawn(&path, &argv, &["PATH=/bin", &harness], caps::USER) {
-        Ok(pid) => pid,
-        Err(e) => {
-            println!("init: cannot spawn {path}: {e}");
-            return false;
-        }
-    };
-    match wait_for_child(pid) {
-        Ok(status) => {
-            println!("init: {FUZZ_PROGRAM} {status}");
-            status.exited_with(0)
-        }
-        Err(e) => {
-            println!("init: waiting for {FUZZ_PROGRAM} (pid {pid}) failed: {e}");
-            false
-        }
-    }
+    run_program(&path, &argv, &["PATH=/bin", &harness], caps::USER)
 }
 
 /// Spawns each program with environment `env` and capabilities `caps` and waits for it,
