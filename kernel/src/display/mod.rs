@@ -201,6 +201,7 @@ pub fn init() {
 
 /// The display thread: redraws when the grid changed, at most [`FPS`] times a second.
 fn run() {
+    crate::task::sched::current().set_kernel_wait(crate::task::thread::KernelWait::Screen);
     let mut drawn = None;
     loop {
         crate::task::sched::sleep_until(arch::uptime_ns().saturating_add(FRAME_NS));

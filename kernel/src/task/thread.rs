@@ -113,9 +113,17 @@ pub enum KernelWait {
     Accel = 2,
     Migrate = 3,
     MagicKey = 4,
+    Screen = 5,
 }
 
-const KERNEL_WAIT_NAMES: [&str; 5] = ["console in", "nic", "accel", "memtier", "magic key"];
+const KERNEL_WAIT_NAMES: [&str; 6] = [
+    "console in",
+    "nic",
+    "accel",
+    "memtier",
+    "magic key",
+    "screen",
+];
 
 /// The name of a [`Thread::wait`] value: a syscall's, a kernel wait's, or "".
 pub fn wait_name(wait: u32) -> &'static str {
