@@ -150,11 +150,16 @@ impl Drop for Guard<'_> {
 }
 
 impl FatMount {
-    /// Takes the volume, sleeping while another thread has it. The wait is bounded by
-    /// that thread's operation (block I/O has its own timeout), so it does not watch for
-    /// SIGKILL. `EIO` once unmounted.
+    /// Takes the volume, sleeping while another thread has it. The holder's operation is
+    /// bounded (block I/O has its own timeout), but a queue of waiters can be long, so a
+    /// fatal signal ends the wait with `EINTR`, as the block layer's own lock does.
+    /// `EIO` once unmounted.
     pub fn lock(&self) -> KResult<Guard<'_>> {
-        let state = self.waiters.wait_until(|| self.try_take())?;
+        let state = self.waiters.wait_until(|| {
+            self.try_take().or_else(|| {
+                crate::task::signal::fatal_pending().then_some(Err(Errno::EINTR))
+            })
+        })?;
         let mut g = Guard {
             m: self,
             state: Some(state),
