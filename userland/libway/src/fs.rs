@@ -529,33 +529,7 @@ pub fn umount(path: &str) -> Result<(), Errno> {
 pub use wayos_abi::stats::MountInfo;
 
 /// The mounted file systems (`stats(KIND_MOUNTS)`), in mount order.
-pub fn mounts() -> Result<Vec<MountInfo>, Errno> {
-    use wayos_abi::zerocopy::FromZeros;
-    let mut n = 8;
-    loop {
-        let mut buf = vec![MountInfo::new_zeroed(); n];
-        let len = core::mem::size_of_val(buf.as_slice());
-        let args = [
-            wayos_abi::stats::KIND_MOUNTS as usize,
-            buf.as_mut_ptr() as usize,
-            len,
-            0,
-            0,
-            0,
-        ];
-        // SAFETY: the kernel writes at most `len` bytes of whole records into `buf`,
-        // which we own and borrow for the call.
-        let total = unsafe { crate::sys::call(sys::STATS, args) }?;
-        if total <= n {
-            buf.truncate(total);
-            return Ok(buf);
-        }
-        n = total;
-    }
-}
+pub use crate::stats::mounts;
 
 /// A NUL-padded name field as text.
-pub fn field_str(field: &[u8]) -> &str {
-    let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
-    core::str::from_utf8(&field[..end]).unwrap_or("?")
-}
+pub use crate::process::field_str;

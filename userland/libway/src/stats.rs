@@ -89,8 +89,5 @@ pub fn raw(what: u32, buf: &mut [u8]) -> Result<usize, Errno> {
     }
 }
 
-/// The text of a NUL-padded name field.
-pub fn text(field: &[u8]) -> &str {
-    let n = field.iter().position(|&b| b == 0).unwrap_or(field.len());
-    core::str::from_utf8(&field[..n]).unwrap_or("?")
-}
+/// The text of a NUL-padded name field (the one decoder, `process::field_str`).
+pub use crate::process::field_str as text;
