@@ -156,9 +156,8 @@ impl FatMount {
     /// `EIO` once unmounted.
     pub fn lock(&self) -> KResult<Guard<'_>> {
         let state = self.waiters.wait_until(|| {
-            self.try_take().or_else(|| {
-                crate::task::signal::fatal_pending().then_some(Err(Errno::EINTR))
-            })
+            self.try_take()
+                .or_else(|| crate::task::signal::fatal_pending().then_some(Err(Errno::EINTR)))
         })?;
         let mut g = Guard {
             m: self,
